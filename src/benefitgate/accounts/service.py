@@ -1,0 +1,52 @@
+"""Account use cases: loading accounts and their benefit views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts import repository
+from benefitgate.accounts.models import Account, AccountView
+from benefitgate.accounts.view import build_view, limits_of, metric_periods, usage_rows
+from benefitgate.catalog.models import Catalog
+from benefitgate.entitlements import service as entitlements
+from benefitgate.usage import service as usage
+
+__all__ = ["accounts_by_ids", "page_of_account_ids", "views_of"]
+
+
+async def accounts_by_ids(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict[UUID, Account]:
+    return await repository.accounts_by_ids(conn, ids)
+
+
+async def page_of_account_ids(
+    conn: asyncpg.Connection, *, after: UUID | None, limit: int, partner_id: UUID | None
+) -> list[UUID]:
+    return await repository.page_of_account_ids(
+        conn, after=after, limit=limit, partner_id=partner_id
+    )
+
+
+async def views_of(
+    conn: asyncpg.Connection, accounts: Sequence[Account], catalog: Catalog, now: datetime
+) -> dict[UUID, AccountView]:
+    """Benefit views of many accounts in two statements, whatever their sizes."""
+    grants = await entitlements.active_grants(conn, [a.id for a in accounts], now)
+    limits = {a.id: limits_of(a, grants.get(a.id, []), catalog, now) for a in accounts}
+    periods = {a.id: metric_periods(a, limits[a.id], catalog, now) for a in accounts}
+    keys = [(a.id, metric, p.start) for a in accounts for metric, p in periods[a.id].items()]
+    counters = await usage.counter_values(conn, keys)
+    return {
+        a.id: build_view(
+            a,
+            catalog,
+            grants.get(a.id, []),
+            limits[a.id],
+            usage_rows(a, limits[a.id], periods[a.id], counters, catalog),
+            now,
+        )
+        for a in accounts
+    }

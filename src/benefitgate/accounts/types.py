@@ -1,0 +1,184 @@
+"""GraphQL types of the account benefit view, built from an AccountView in one pass."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from benefitgate.accounts import models
+from benefitgate.catalog.types import Benefit, CatalogTypes, Enforcement, Metric, Money, Tier
+from benefitgate.graphql.pagination import PageInfo
+
+__all__ = ["Account", "AccountConnection", "AccountEdge", "account_type"]
+
+
+@strawberry.enum
+class SubscriptionStatus(enum.Enum):
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELED = "canceled"
+
+
+@strawberry.enum
+class Term(enum.Enum):
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+
+
+@strawberry.enum
+class GrantSource(enum.Enum):
+    TIER = "tier"
+    ADDON = "addon"
+    MILESTONE = "milestone"
+    ANNIVERSARY = "anniversary"
+    MANUAL = "manual"
+    TRIAL = "trial"
+
+
+@strawberry.type
+class Subscription:
+    id: strawberry.ID
+    status: SubscriptionStatus
+    term: Term
+    seats: int
+    current_period_start: datetime
+    current_period_end: datetime
+    renewal_date: date
+    scheduled_tier: Tier | None
+    scheduled_change_at: datetime | None
+    version: int
+
+
+@strawberry.type(description="A benefit the account may use now, and where it comes from.")
+class Entitlement:
+    benefit: Benefit
+    source: GrantSource
+    sources: list[GrantSource]
+    amount: float | None
+    expires_at: datetime | None
+    parameters: JSON
+
+
+@strawberry.type(description="Usage of a metric in its current period against its limit.")
+class MetricUsage:
+    metric: Metric
+    period_start: datetime
+    period_end: datetime | None
+    used: float
+    limit: float | None
+    remaining: float | None
+    percent: float | None
+    unlimited: bool
+    enforcement: Enforcement
+
+
+@strawberry.type
+class LimitRaise:
+    metric: Metric
+    current: float | None
+    next: float | None = strawberry.field(description="Null when the next tier is unlimited.")
+
+
+@strawberry.type(description="The next rung up the ladder and what it would add.")
+class NextTier:
+    tier: Tier
+    added_benefits: list[Benefit]
+    raised_limits: list[LimitRaise]
+    monthly_price_delta: Money
+    annual_price_delta: Money
+
+
+@strawberry.type
+class Account:
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+    subscription: Subscription | None
+    tier: Tier | None
+    entitlements: list[Entitlement]
+    usage: list[MetricUsage]
+    next_tier: NextTier | None
+
+
+@strawberry.type
+class AccountEdge:
+    cursor: str
+    node: Account
+
+
+@strawberry.type
+class AccountConnection:
+    edges: list[AccountEdge]
+    page_info: PageInfo
+
+
+def _subscription(sub: models.Subscription, types: CatalogTypes) -> Subscription:
+    scheduled = sub.scheduled_tier_version_id
+    return Subscription(
+        id=strawberry.ID(str(sub.id)),
+        status=SubscriptionStatus(sub.status),
+        term=Term(sub.term),
+        seats=sub.seats,
+        current_period_start=sub.current_period_start,
+        current_period_end=sub.current_period_end,
+        renewal_date=sub.renewal_date,
+        scheduled_tier=types.tiers.get(scheduled) if scheduled is not None else None,
+        scheduled_change_at=sub.scheduled_change_at,
+        version=sub.version,
+    )
+
+
+def _usage(u: models.MetricUsage, types: CatalogTypes) -> MetricUsage:
+    return MetricUsage(
+        metric=types.metrics[u.metric.key],
+        period_start=u.period_start,
+        period_end=u.period_end,
+        used=u.used,
+        limit=u.limit,
+        remaining=u.remaining,
+        percent=u.percent,
+        unlimited=u.unlimited,
+        enforcement=Enforcement(u.enforcement),
+    )
+
+
+def _next_tier(n: models.NextTier, types: CatalogTypes) -> NextTier:
+    return NextTier(
+        tier=types.tiers[n.tier.id],
+        added_benefits=[types.benefits[b.key] for b in n.added_benefits],
+        raised_limits=[
+            LimitRaise(metric=types.metrics[r.metric.key], current=r.current, next=r.next)
+            for r in n.raised_limits
+        ],
+        monthly_price_delta=Money(amount_cents=n.monthly_price_delta_cents, currency=n.tier.currency),
+        annual_price_delta=Money(amount_cents=n.annual_price_delta_cents, currency=n.tier.currency),
+    )
+
+
+def account_type(view: models.AccountView, types: CatalogTypes) -> Account:
+    account = view.account
+    return Account(
+        id=strawberry.ID(str(account.id)),
+        name=account.name,
+        created_at=account.created_at,
+        subscription=_subscription(account.subscription, types) if account.subscription else None,
+        tier=types.tiers[view.tier.id] if view.tier else None,
+        entitlements=[
+            Entitlement(
+                benefit=types.benefits[e.benefit_key],
+                source=GrantSource(e.source),
+                sources=[GrantSource(s) for s in e.sources],
+                amount=e.amount,
+                expires_at=e.expires_at,
+                parameters=e.parameters,
+            )
+            for e in view.entitlements
+            if e.benefit_key in types.benefits
+        ],
+        usage=[_usage(u, types) for u in view.usage],
+        next_tier=_next_tier(view.next_tier, types) if view.next_tier else None,
+    )

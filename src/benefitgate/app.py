@@ -1,0 +1,150 @@
+"""The Starlette application: GraphQL, health endpoints, and the lifespan that owns the
+pool, the migrations, the caches and the outbox listener."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from benefitgate import db, migrate
+from benefitgate.auth import Principal
+from benefitgate.cache import CatalogCache
+from benefitgate.catalog.models import Catalog
+from benefitgate.catalog.repository import load_catalog
+from benefitgate.clock import Clock, SystemClock
+from benefitgate.config import Settings
+from benefitgate.credentials import Authenticator
+from benefitgate.events import Event
+from benefitgate.graphql.context import Context
+from benefitgate.graphql.schema import build_schema
+from benefitgate.graphql.view import GraphQLView
+from benefitgate.listener import OutboxListener
+from benefitgate.logs import configure_logging
+from benefitgate.middleware import BodyLimitMiddleware, RequestIdMiddleware
+
+__all__ = ["AppState", "create_app", "create_app_from_env"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    pool: asyncpg.Pool
+    catalog_cache: CatalogCache
+    authenticator: Authenticator
+    listener: OutboxListener
+
+
+def create_app(
+    settings: Settings, dsn: str, *, clock: Clock | None = None, on_connect: db.ConnectionHook | None = None
+) -> Starlette:
+    """The app for one process. `on_connect` lets tests observe every pooled connection."""
+    clock = clock or SystemClock()
+    schema = build_schema(
+        max_depth=settings.max_depth,
+        max_tokens=settings.max_tokens,
+        max_aliases=settings.max_aliases,
+        suggestions=settings.dev_mode,
+    )
+    holder: dict[str, AppState] = {}
+
+    def make_context(request: Request | None, principal: Principal) -> Context:
+        state = holder["state"]
+        return Context(request, principal, state.pool, state.catalog_cache, clock.now())
+
+    async def authenticate(request: Request) -> Principal:
+        return await holder["state"].authenticator(request)
+
+    view = GraphQLView(
+        schema,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        authenticate=authenticate,
+        make_context=make_context,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state = await _start(settings, dsn, clock, on_connect)
+        holder["state"] = app.state.benefitgate = state
+        try:
+            yield
+        finally:
+            await state.listener.stop()
+            await state.pool.close()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/healthz", _healthz),
+            Route("/readyz", _readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+async def _start(
+    settings: Settings, dsn: str, clock: Clock, on_connect: db.ConnectionHook | None
+) -> AppState:
+    conn = await db.connect(dsn)
+    try:
+        applied = await migrate.apply_migrations(conn)
+    finally:
+        await conn.close()
+    if applied:
+        log.info("migrations applied", extra={"versions": applied})
+    pool = await db.create_pool(
+        dsn, min_size=settings.pool_min, max_size=settings.pool_max, on_connect=on_connect
+    )
+
+    async def load() -> Catalog:
+        async with pool.acquire() as c:
+            return await load_catalog(c)
+
+    catalog_cache = CatalogCache(load)
+    authenticator = Authenticator(pool, clock, settings.jwt_secret, dev_mode=settings.dev_mode)
+
+    async def on_events(batch: Sequence[Event]) -> None:
+        if any(e.type.startswith("catalog.") for e in batch):
+            await catalog_cache.invalidate()
+        if any(e.type == "api_key.revoked" for e in batch):
+            authenticator.forget_keys()
+
+    listener = OutboxListener(dsn, on_events)
+    await listener.start()
+    return AppState(pool, catalog_cache, authenticator, listener)
+
+
+async def _healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def _readyz(request: Request) -> JSONResponse:
+    state: AppState = request.app.state.benefitgate
+    try:
+        async with state.pool.acquire(timeout=2) as conn:
+            waiting = await migrate.pending(conn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, migrate.MigrationError) as exc:
+        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+    if waiting:
+        return JSONResponse({"status": "unavailable", "pending_migrations": waiting}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def create_app_from_env() -> Starlette:
+    """Entry point for `uvicorn --factory` workers; `serve` exports DATABASE_URL first."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    if settings.database_url is None:
+        raise RuntimeError("DATABASE_URL is not set; start the service with `benefitgate serve`")
+    return create_app(settings, settings.database_url)

@@ -1,0 +1,78 @@
+"""Settings, read once from the environment. Every variable is documented in the README."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw is None else raw.strip().lower() in _TRUE
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw is None or raw == "" else int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    host: str
+    port: int
+    jwt_secret: str
+    dev_mode: bool
+    graphiql: bool
+    log_level: str
+    pool_min: int
+    pool_max: int
+    max_body_bytes: int
+    max_depth: int
+    max_tokens: int
+    max_aliases: int
+
+    @property
+    def embedded(self) -> bool:
+        """True when no DATABASE_URL is set and a private Postgres is started instead."""
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("BENEFITGATE_DATA_DIR", ".data")).resolve()
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            data_dir=data_dir,
+            host=os.environ.get("BENEFITGATE_HOST", "127.0.0.1"),
+            port=_int("BENEFITGATE_PORT", 8000),
+            jwt_secret=os.environ.get("BENEFITGATE_JWT_SECRET") or _local_secret(data_dir),
+            dev_mode=_flag("BENEFITGATE_DEV_MODE", False),
+            graphiql=_flag("BENEFITGATE_GRAPHIQL", True),
+            log_level=os.environ.get("BENEFITGATE_LOG_LEVEL", "INFO").upper(),
+            pool_min=_int("BENEFITGATE_POOL_MIN", 2),
+            pool_max=_int("BENEFITGATE_POOL_MAX", 10),
+            max_body_bytes=_int("BENEFITGATE_MAX_BODY_BYTES", 1_048_576),
+            max_depth=_int("BENEFITGATE_MAX_DEPTH", 12),
+            max_tokens=_int("BENEFITGATE_MAX_TOKENS", 2_000),
+            max_aliases=_int("BENEFITGATE_MAX_ALIASES", 20),
+        )
+
+
+def _local_secret(data_dir: Path) -> str:
+    """A JWT secret kept in the data folder, so tokens printed by `serve` survive restarts.
+
+    Replicas that share a database must share BENEFITGATE_JWT_SECRET instead.
+    """
+    path = data_dir / "jwt_secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

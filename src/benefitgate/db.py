@@ -1,0 +1,71 @@
+"""Connections: the pool, the JSON codec, and the embedded Postgres used when no
+DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+__all__ = ["EmbeddedPostgres", "connect", "create_pool", "init_connection"]
+
+log = logging.getLogger(__name__)
+
+ConnectionHook = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """jsonb travels as Python objects in both directions."""
+    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await init_connection(conn)
+    return conn
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, on_connect: ConnectionHook | None = None
+) -> asyncpg.Pool:
+    async def init(conn: asyncpg.Connection) -> None:
+        await init_connection(conn)
+        if on_connect is not None:
+            await on_connect(conn)
+
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init)
+
+
+class EmbeddedPostgres:
+    """A private Postgres (the pgserver package) living in a local data folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "postgres"
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or join) the server and return its DSN; idempotent."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime folder at import; it does not need one
+            # for a server in our own data folder, and without XDG_RUNTIME_DIR that only warns.
+            warnings.simplefilter("ignore")
+            import pgserver  # imported here: only the embedded path needs it
+
+            self._server = pgserver.get_server(self.path, cleanup_mode="stop")
+        log.info("embedded postgres ready", extra={"path": str(self.path)})
+        return str(self._server.get_uri())
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None

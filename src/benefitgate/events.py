@@ -1,0 +1,147 @@
+"""The event outbox: enqueue in the caller's transaction, read as a gap-free feed.
+
+The cursor is (txid, id). A reader only sees rows whose transaction id is below the oldest
+transaction still running, so a transaction that took a lower id but committed late can
+never be skipped by a reader that already moved past it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+__all__ = [
+    "CHANNEL",
+    "START",
+    "Cursor",
+    "Event",
+    "EventScope",
+    "InvalidCursor",
+    "enqueue",
+    "read_feed",
+    "tail_cursor",
+]
+
+CHANNEL = "benefitgate_events"
+
+
+class InvalidCursor(ValueError):
+    """A cursor string that this service did not produce."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cursor:
+    txid: int
+    id: int
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(f"{self.txid}:{self.id}".encode()).decode()
+
+    @classmethod
+    def decode(cls, raw: str) -> Cursor:
+        try:
+            txid, _, event_id = base64.urlsafe_b64decode(raw.encode()).decode().partition(":")
+            cursor = cls(int(txid), int(event_id))
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+            raise InvalidCursor(f"not a valid event cursor: {raw!r}") from exc
+        if cursor.txid < 0 or cursor.id < 0:
+            raise InvalidCursor(f"not a valid event cursor: {raw!r}")
+        return cursor
+
+
+START = Cursor(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    cursor: Cursor
+    type: str
+    account_id: UUID | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventScope:
+    """Which events a reader may see: all, or those of some accounts plus global ones."""
+
+    everything: bool = False
+    account_id: UUID | None = None
+    partner_id: UUID | None = None
+
+
+async def enqueue(
+    conn: asyncpg.Connection, type: str, account_id: UUID | None, payload: dict[str, Any]
+) -> int:
+    """Write one event in the caller's transaction and wake listeners after it commits.
+
+    Postgres folds identical notifications of one transaction into one, so a transaction
+    that enqueues many events still sends a single NOTIFY.
+    """
+    event_id: int = await conn.fetchval(
+        """
+        with woken as (select pg_notify($4, ''))
+        insert into events (type, account_id, payload)
+        select $1, $2, $3 from woken
+        returning id
+        """,
+        type,
+        account_id,
+        payload,
+        CHANNEL,
+    )
+    return event_id
+
+
+async def read_feed(
+    conn: asyncpg.Connection, after: Cursor, limit: int, scope: EventScope
+) -> list[Event]:
+    """Events after the cursor, in (txid, id) order, that are safe to hand out."""
+    rows = await conn.fetch(
+        """
+        select id, txid::text as txid, type, account_id, payload, created_at
+        from events
+        where (txid, id) > ($1::text::xid8, $2)
+          and txid < pg_snapshot_xmin(pg_current_snapshot())
+          and ($3 or account_id is null or account_id = $4
+               or account_id in (select account_id from partner_accounts where partner_id = $5))
+        order by txid, id
+        limit $6
+        """,
+        str(after.txid),
+        after.id,
+        scope.everything,
+        scope.account_id,
+        scope.partner_id,
+        limit,
+    )
+    return [
+        Event(
+            id=row["id"],
+            cursor=Cursor(int(row["txid"]), row["id"]),
+            type=row["type"],
+            account_id=row["account_id"],
+            payload=row["payload"],
+            created_at=row["created_at"],
+        )
+        for row in rows
+    ]
+
+
+async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
+    """The position just after the last event a reader may see now."""
+    row = await conn.fetchrow(
+        """
+        select txid::text as txid, id from events
+        where txid < pg_snapshot_xmin(pg_current_snapshot())
+        order by txid desc, id desc limit 1
+        """
+    )
+    return START if row is None else Cursor(int(row["txid"]), row["id"])

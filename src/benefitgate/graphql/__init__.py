@@ -1,0 +1,1 @@
+"""The GraphQL surface: schema assembly, context, loaders, errors and the HTTP view."""

@@ -1,0 +1,37 @@
+"""The per-request context: who is asking, the time of the request, and the loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeAlias
+
+import asyncpg
+import strawberry
+from starlette.requests import Request
+
+from benefitgate.auth import Principal
+from benefitgate.cache import CatalogCache
+from benefitgate.catalog.models import Catalog
+from benefitgate.graphql.loaders import Loaders
+
+__all__ = ["Context", "Info"]
+
+
+@dataclass
+class Context:
+    request: Request | None
+    principal: Principal
+    pool: asyncpg.Pool
+    catalog_cache: CatalogCache
+    now: datetime  # one instant for the whole request, from the injected clock
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.pool, self.catalog_cache, self.now)
+
+    async def catalog(self) -> Catalog:
+        return await self.catalog_cache.get()
+
+
+Info: TypeAlias = strawberry.Info[Context, None]

@@ -1,0 +1,79 @@
+"""Schema assembly, with the validation and error-masking extensions built once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from benefitgate.accounts.resolvers import AccountQuery
+from benefitgate.catalog.resolvers import CatalogQuery
+from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.graphql.feed import EventQuery
+from benefitgate.logs import request_id
+
+__all__ = ["build_schema"]
+
+log = logging.getLogger("benefitgate.graphql")
+
+
+@strawberry.type
+class Query(CatalogQuery, AccountQuery, EventQuery):
+    pass
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Mask only errors raised by our code; syntax, validation and limit errors stay readable."""
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Only unexpected errors are logged, once, by type and traceback, with the request
+        # id; the log formatter redacts credentials from whatever text remains.
+        for error in errors:
+            if _is_unexpected(error):
+                log.error(
+                    "unexpected error in %s",
+                    ".".join(str(p) for p in error.path or []),
+                    exc_info=error.original_error,
+                    extra={"request_id": request_id.get()},
+                )
+
+
+def build_schema(*, max_depth: int, max_tokens: int, max_aliases: int, suggestions: bool) -> strawberry.Schema:
+    # Rule classes are built once: a per-request factory would build new classes each time
+    # and the validation cache, keyed by the rules, would never hit.
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
+    extensions: list[type[SchemaExtension] | Any] = [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: AddValidationRules(rules),
+        ParserCache,
+        ValidationCache,
+        lambda: MaskErrors(should_mask_error=_is_unexpected),
+    ]
+    return _Schema(
+        query=Query,
+        types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=not suggestions),
+    )

@@ -1,0 +1,115 @@
+"""The HTTP/WebSocket view: authentication first, then GraphQL over HTTP status codes.
+
+Requests that never executed (unparsable body, syntax or validation errors) get 4xx with
+`application/graphql-response+json` when the client accepts it, as the GraphQL over HTTP
+spec asks; a mutation sent by GET gets 405 with `Allow: POST`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.http import GraphQLHTTPResponse
+
+from benefitgate.auth import Principal, Unauthenticated
+from benefitgate.graphql.context import Context
+
+__all__ = ["GraphQLView", "error_response"]
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+Authenticate = Callable[[Request], Awaitable[Principal]]
+MakeContext = Callable[[Request | None, Principal], Context]
+
+
+def error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _wants_graphql_response(request: Request) -> bool:
+    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, *args: Any, authenticate: Authenticate, make_context: MakeContext, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._authenticate = authenticate
+        self._make_context = make_context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if self._is_ide_request(request):
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            request.state.principal = await self._authenticate(request)
+            response = await self.run(request)
+        except Unauthenticated as exc:
+            response = error_response(401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+        except HTTPException as exc:
+            headers = {"Allow": "POST"} if exc.status_code == 405 else None
+            response = error_response(exc.status_code, exc.reason, "BAD_REQUEST", headers)
+        await response(scope, receive, send)
+
+    def _is_ide_request(self, request: Request) -> bool:
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and not request.query_params.get("query")
+        )
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        principal = getattr(request.state, "principal", None)
+        if principal is None:
+            raise Unauthenticated("missing credentials")
+        assert isinstance(request, Request)
+        return self._make_context(request, principal)
+
+    async def execute_single(self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_single(request, request_adapter, *args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
+                raise HTTPException(405, "mutations must be sent with POST") from exc
+            raise
+
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: bytes would go out as binary WebSocket frames.
+        return orjson.dumps(data).decode()
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if isinstance(response_data, dict) and _never_executed(response_data):
+                response.status_code = 400
+        return response
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        if isinstance(request, Request) and _wants_graphql_response(request):
+            sub_response.media_type = GRAPHQL_RESPONSE
+        return sub_response
+
+
+def _never_executed(response: GraphQLHTTPResponse) -> bool:
+    """Syntax, validation and limit errors: no data, and no error tied to a field path."""
+    errors = response.get("errors") or []
+    located = any(isinstance(e, dict) and e.get("path") for e in errors)
+    return response.get("data") is None and bool(errors) and not located

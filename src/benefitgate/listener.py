@@ -1,0 +1,104 @@
+"""Follows the outbox on one dedicated connection and hands new events to handlers.
+
+NOTIFY only wakes the listener; the events themselves are read from the outbox with the
+gap-free cursor, so nothing is lost to a dropped notification or a reconnect: the listener
+resumes from its cursor. A timed poll covers the case where an older transaction was still
+running when the notification arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+
+from benefitgate import db, events
+from benefitgate.events import Cursor, Event, EventScope
+
+__all__ = ["OutboxListener"]
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Sequence[Event]], Awaitable[None]]
+
+_BATCH = 500
+
+
+class OutboxListener:
+    def __init__(
+        self,
+        dsn: str,
+        on_events: EventHandler,
+        *,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._dsn = dsn
+        self._on_events = on_events
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.cursor: Cursor | None = None
+
+    async def start(self) -> None:
+        """Connect and fix the starting cursor before returning, so that anything derived
+        after start-up (a cache filled by the first request) sees every later event."""
+        conn = await self._connect()
+        self.cursor = await events.tail_cursor(conn)
+        self._task = asyncio.create_task(self._run(conn), name="outbox-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _connect(self) -> asyncpg.Connection:
+        conn = await db.connect(self._dsn)
+        await conn.add_listener(events.CHANNEL, self._notified)
+        return conn
+
+    async def _run(self, conn: asyncpg.Connection | None) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if conn is None:
+                    conn = await self._connect()
+                await self._follow(conn)
+                conn = None
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A lost connection or a failing handler: log, back off, reconnect and
+                # resume from the cursor.
+                log.exception("outbox listener failed; reconnecting")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                conn = None
+
+    async def _follow(self, conn: asyncpg.Connection) -> None:
+        try:
+            while not conn.is_closed():
+                await self._drain(conn)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                self._wake.clear()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _drain(self, conn: asyncpg.Connection) -> None:
+        assert self.cursor is not None
+        while True:
+            batch = await events.read_feed(conn, self.cursor, _BATCH, EventScope(everything=True))
+            if not batch:
+                return
+            await self._on_events(batch)
+            self.cursor = batch[-1].cursor
+            if len(batch) < _BATCH:
+                return

@@ -1,0 +1,136 @@
+"""Shared fixtures: a real Postgres per test (cloned from a migrated template), a fixed
+clock, and the app served in process with its lifespan running."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from benefitgate import apikeys, db
+from benefitgate.app import create_app
+from benefitgate.auth import Role, issue_frontend_token
+from benefitgate.clock import FixedClock
+from benefitgate.config import Settings
+from tests.fixtures.database import ServerDatabases, server_dsn
+from tests.fixtures.factories import NOW
+
+JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    yield from server_dsn()
+
+
+@pytest.fixture(scope="session")
+async def databases(server: str) -> AsyncIterator[ServerDatabases]:
+    dbs = ServerDatabases(server)
+    yield dbs
+    await dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+async def template(databases: ServerDatabases) -> str:
+    return await databases.migrated_template()
+
+
+@pytest.fixture
+async def dsn(databases: ServerDatabases, template: str) -> str:
+    return await databases.clone(template)
+
+
+@pytest.fixture
+async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await db.connect(dsn)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=None,
+        data_dir=tmp_path,
+        host="127.0.0.1",
+        port=0,
+        jwt_secret=JWT_SECRET,
+        dev_mode=False,
+        graphiql=True,
+        log_level="INFO",
+        pool_min=1,
+        pool_max=4,
+        max_body_bytes=65_536,
+        max_depth=10,
+        max_tokens=1_000,
+        max_aliases=10,
+    )
+
+
+class Api:
+    """An in-process client of the app, with helpers to post GraphQL."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, *, auth: str | None = None,
+                   headers: dict[str, str] | None = None) -> httpx.Response:
+        all_headers = {**(headers or {})}
+        if auth is not None:
+            all_headers["authorization"] = f"Bearer {auth}"
+        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                      headers=all_headers)
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None, *, auth: str) -> dict[str, Any]:
+        response = await self.post(query, variables, auth=auth)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+MakeApi = Callable[..., contextlib.AbstractAsyncContextManager[Api]]
+
+
+@pytest.fixture
+def make_api(dsn: str, settings: Settings, clock: FixedClock) -> MakeApi:
+    @contextlib.asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[Api]:
+        on_connect = overrides.pop("on_connect", None)
+        app = create_app(replace(settings, **overrides), dsn, clock=clock, on_connect=on_connect)
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield Api(client)
+
+    return start
+
+
+@pytest.fixture
+async def api(make_api: MakeApi) -> AsyncIterator[Api]:
+    async with make_api() as started:
+        yield started
+
+
+def frontend_token(account_id: UUID, *, ttl: timedelta = timedelta(hours=1), secret: str = JWT_SECRET) -> str:
+    return issue_frontend_token(secret, subject="user-1", account_id=account_id, now=NOW, ttl=ttl)
+
+
+async def api_key(conn: asyncpg.Connection, role: Role = Role.ADMIN, partner_id: UUID | None = None) -> str:
+    issued = await apikeys.create_key(conn, name="test", role=role, partner_id=partner_id)
+    return issued.secret
