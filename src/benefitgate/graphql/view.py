@@ -52,7 +52,7 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         if self._is_ide_request(request):
-            await super().__call__(scope, receive, send)
+            await (await self.render_graphql_ide(request))(scope, receive, send)
             return
         try:
             request.state.principal = await self._authenticate(request)

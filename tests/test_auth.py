@@ -1,0 +1,73 @@
+from datetime import timedelta
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from benefitgate import apikeys
+from benefitgate.auth import Role
+from tests.conftest import Api, api_key, frontend_token
+
+QUERY = "{ tiers { key } }"
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        (None, "missing credentials"),
+        ("Basic dXNlcjpwYXNz", "expected `Authorization: Bearer"),
+        ("Bearer not-a-jwt", "invalid token"),
+        ("Bearer bgk_short", "malformed API key"),
+    ],
+)
+async def test_missing_or_malformed_credentials_get_401(api: Api, header: str | None, why: str) -> None:
+    headers = {"authorization": header} if header else {}
+    response = await api.client.post("/graphql", json={"query": QUERY}, headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert error["message"].startswith(why)
+
+
+async def test_expired_and_wrongly_signed_tokens_get_401(api: Api) -> None:
+    expired = frontend_token(uuid4(), ttl=timedelta(seconds=-1))
+    forged = frontend_token(uuid4(), secret="another-secret-of-sufficient-length-here")
+
+    assert (await api.post(QUERY, auth=expired)).status_code == 401
+    assert (await api.post(QUERY, auth=forged)).status_code == 401
+    assert (await api.post(QUERY, auth=frontend_token(uuid4()))).status_code == 200
+
+
+async def test_unknown_and_revoked_api_keys_get_401(conn: asyncpg.Connection, api: Api) -> None:
+    key = await api_key(conn, Role.OPERATOR)
+    unknown = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    assert (await api.post(QUERY, auth=key)).status_code == 200  # also caches the key
+
+    assert (await api.post(QUERY, auth=unknown)).status_code == 401
+    await apikeys.revoke_key(conn, key.split("_")[1])
+    # The revocation reaches the process through the outbox; the cached key is dropped.
+    for _ in range(50):
+        if (await api.post(QUERY, auth=key)).status_code == 401:
+            break
+        await __import__("asyncio").sleep(0.05)
+    else:
+        pytest.fail("revoked key still accepted")
+
+
+async def test_keys_are_stored_only_as_hashes(conn: asyncpg.Connection) -> None:
+    issued = await apikeys.create_key(conn, name="ci", role=Role.ADMIN)
+    stored = await conn.fetchrow("select * from api_keys where id = $1", issued.key.id)
+
+    assert issued.secret.startswith("bgk_")
+    secret_part = issued.secret.split("_", 2)[2]
+    assert secret_part.encode() not in bytes(stored["secret_hash"])
+    assert all(secret_part not in str(value) for value in stored.values())
+
+
+async def test_partner_keys_must_name_a_partner(conn: asyncpg.Connection) -> None:
+    with pytest.raises(ValueError, match="partner"):
+        await apikeys.create_key(conn, name="p", role=Role.PARTNER)
+    with pytest.raises(ValueError, match="partner"):
+        await apikeys.create_key(conn, name="a", role=Role.ADMIN, partner_id=uuid4())

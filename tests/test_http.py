@@ -1,0 +1,115 @@
+"""Bad input over HTTP: clear GraphQL errors with the right status, never a 500."""
+
+import logging
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from tests.conftest import Api, MakeApi, api_key, frontend_token
+
+SPEC = {"accept": "application/graphql-response+json"}
+
+
+@pytest.fixture
+async def token() -> str:
+    return frontend_token(uuid4())
+
+
+async def test_syntax_errors_are_400_with_the_spec_media_type(api: Api, token: str) -> None:
+    response = await api.post("{ tiers { key ", auth=token, headers=SPEC)
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert "Syntax Error" in response.json()["errors"][0]["message"]
+
+
+async def test_legacy_json_clients_get_200_for_validation_errors(api: Api, token: str) -> None:
+    response = await api.post("{ tiers { nope } }", auth=token)
+
+    assert response.status_code == 200
+    assert "Cannot query field 'nope'" in response.json()["errors"][0]["message"]
+    assert "Did you mean" not in response.text  # suggestions are off outside dev mode
+
+
+async def test_wrong_variable_types_are_rejected_readably(api: Api, token: str) -> None:
+    response = await api.post("query($id: ID!) { account(id: $id) { __typename } }", {"id": {"x": 1}},
+                              auth=token, headers=SPEC)
+
+    assert response.status_code == 400
+    assert "Variable '$id'" in response.json()["errors"][0]["message"]
+
+
+async def test_unparsable_bodies_are_400_json(api: Api, token: str) -> None:
+    response = await api.client.post("/graphql", content=b"{not json",
+                                      headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_oversized_bodies_are_413(api: Api, token: str) -> None:
+    query = "{ tiers { key } }" + " " * 70_000
+    response = await api.post(query, auth=token)
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_alias_and_token_limits_stay_readable(api: Api, token: str) -> None:
+    aliases = "{ " + " ".join(f"a{i}: tiers {{ key }}" for i in range(11)) + " }"
+    tokens = "{ " + " ".join("tiers { key }" for _ in range(300)) + " }"
+
+    alias_errors = (await api.post(aliases, auth=token)).json()
+    token_errors = (await api.post(tokens, auth=token)).json()
+
+    assert "aliases found" in alias_errors["errors"][0]["message"]
+    assert "token" in token_errors["errors"][0]["message"].lower()
+
+
+async def test_query_deeper_than_the_limit_is_refused_by_name(make_api: MakeApi, token: str) -> None:
+    async with make_api(max_depth=3) as api:
+        body = (await api.post("{ tiers { benefits { benefit { outcome { key } } } } }", auth=token)).json()
+
+    assert "exceeds maximum operation depth of 3" in body["errors"][0]["message"]
+
+
+async def test_mutations_by_get_are_405(api: Api, token: str) -> None:
+    response = await api.client.get(
+        "/graphql", params={"query": "mutation { x }"}, headers={"authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+async def test_unexpected_errors_are_masked_and_logged_without_secrets(
+    conn: asyncpg.Connection, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = await api_key(conn)
+    await conn.execute("alter table tiers rename to tiers_gone")  # the catalog load now fails
+
+    with caplog.at_level(logging.ERROR, logger="benefitgate.graphql"):
+        response = await api.post("{ tiers { key } }", auth=key, headers={"x-request-id": "req-123"})
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "tiers_gone" not in response.text and "relation" not in response.text
+    assert response.headers["x-request-id"] == "req-123"
+    records = [r for r in caplog.records if r.name == "benefitgate.graphql"]
+    assert records and records[0].request_id == "req-123"  # type: ignore[attr-defined]
+    assert key not in caplog.text
+
+
+async def test_graphiql_is_served_without_credentials(api: Api) -> None:
+    response = await api.client.get("/graphql", headers={"accept": "text/html"})
+
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_health_and_readiness(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
