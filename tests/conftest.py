@@ -87,15 +87,24 @@ class Api:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *, auth: str | None = None,
-                   headers: dict[str, str] | None = None) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        auth: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         all_headers = {**(headers or {})}
         if auth is not None:
             all_headers["authorization"] = f"Bearer {auth}"
-        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                      headers=all_headers)
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None, *, auth: str) -> dict[str, Any]:
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, auth: str
+    ) -> dict[str, Any]:
         response = await self.post(query, variables, auth=auth)
         body = response.json()
         assert response.status_code == 200, body
@@ -127,10 +136,14 @@ async def api(make_api: MakeApi) -> AsyncIterator[Api]:
         yield started
 
 
-def frontend_token(account_id: UUID, *, ttl: timedelta = timedelta(hours=1), secret: str = JWT_SECRET) -> str:
+def frontend_token(
+    account_id: UUID, *, ttl: timedelta = timedelta(hours=1), secret: str = JWT_SECRET
+) -> str:
     return issue_frontend_token(secret, subject="user-1", account_id=account_id, now=NOW, ttl=ttl)
 
 
-async def api_key(conn: asyncpg.Connection, role: Role = Role.ADMIN, partner_id: UUID | None = None) -> str:
+async def api_key(
+    conn: asyncpg.Connection, role: Role = Role.ADMIN, partner_id: UUID | None = None
+) -> str:
     issued = await apikeys.create_key(conn, name="test", role=role, partner_id=partner_id)
     return issued.secret

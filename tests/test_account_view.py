@@ -26,11 +26,17 @@ query View($id: ID!) {
 """
 
 
-async def test_account_view_resolves_tier_grants_and_usage(conn: asyncpg.Connection, api: Api) -> None:
+async def test_account_view_resolves_tier_grants_and_usage(
+    conn: asyncpg.Connection, api: Api
+) -> None:
     cat = await factories.catalog(conn, benefits=3, metrics=2)
     account_id = await factories.account(conn, cat["versions"]["basic"])
-    await factories.grant(conn, account_id, "b2", source="trial", valid_until=NOW + timedelta(days=5))
-    await factories.grant(conn, account_id, "b1", source="addon", valid_until=NOW - timedelta(hours=1))
+    await factories.grant(
+        conn, account_id, "b2", source="trial", valid_until=NOW + timedelta(days=5)
+    )
+    await factories.grant(
+        conn, account_id, "b1", source="addon", valid_until=NOW - timedelta(hours=1)
+    )
     await factories.usage(conn, account_id, "m0", 80)
 
     data = await api.data(VIEW, {"id": str(account_id)}, auth=frontend_token(account_id))
@@ -46,16 +52,21 @@ async def test_account_view_resolves_tier_grants_and_usage(conn: asyncpg.Connect
     assert entitlements["b2"]["expiresAt"].startswith("2026-11-20T12:00:00")
     usage = {u["metric"]["key"]: u for u in view["usage"]}
     assert usage["m0"] == {
-        "metric": {"key": "m0"}, "used": 80.0, "limit": 100.0, "remaining": 20.0,
-        "percent": 80.0, "unlimited": False, "enforcement": "HARD",
+        "metric": {"key": "m0"},
+        "used": 80.0,
+        "limit": 100.0,
+        "remaining": 20.0,
+        "percent": 80.0,
+        "unlimited": False,
+        "enforcement": "HARD",
     }
     assert usage["m1"]["used"] == 0.0
     assert view["nextTier"]["tier"]["key"] == "pro"
     assert [b["key"] for b in view["nextTier"]["addedBenefits"]] == ["b1", "b2"]
     assert view["nextTier"]["monthlyPriceDelta"] == {"amountCents": 4000, "currency": "USD"}
-    assert {r["metric"]["key"]: (r["current"], r["next"]) for r in view["nextTier"]["raisedLimits"]} == {
-        "m0": (100.0, 1000.0), "m1": (100.0, 1000.0)
-    }
+    assert {
+        r["metric"]["key"]: (r["current"], r["next"]) for r in view["nextTier"]["raisedLimits"]
+    } == {"m0": (100.0, 1000.0), "m1": (100.0, 1000.0)}
 
 
 async def test_limit_grants_raise_the_limit_shown(conn: asyncpg.Connection, api: Api) -> None:
@@ -74,19 +85,29 @@ async def test_limit_grants_raise_the_limit_shown(conn: asyncpg.Connection, api:
     assert usage["m1"]["limit"] == 100.0
 
 
-async def test_another_accounts_view_is_not_found_for_a_frontend(conn: asyncpg.Connection, api: Api) -> None:
+async def test_another_accounts_view_is_not_found_for_a_frontend(
+    conn: asyncpg.Connection, api: Api
+) -> None:
     cat = await factories.catalog(conn)
     mine = await factories.account(conn, cat["versions"]["basic"])
     theirs = await factories.account(conn, cat["versions"]["basic"])
 
     data = await api.data(VIEW, {"id": str(theirs)}, auth=frontend_token(mine))
-    missing = await api.data(VIEW, {"id": "00000000-0000-4000-8000-000000000000"}, auth=frontend_token(mine))
+    missing = await api.data(
+        VIEW, {"id": "00000000-0000-4000-8000-000000000000"}, auth=frontend_token(mine)
+    )
 
-    assert data["account"] == {"__typename": "NotFoundError", "code": "NOT_FOUND", "message": "account not found"}
+    assert data["account"] == {
+        "__typename": "NotFoundError",
+        "code": "NOT_FOUND",
+        "message": "account not found",
+    }
     assert missing["account"] == data["account"]  # existence is not revealed
 
 
-async def test_partners_see_only_the_accounts_they_manage(conn: asyncpg.Connection, api: Api) -> None:
+async def test_partners_see_only_the_accounts_they_manage(
+    conn: asyncpg.Connection, api: Api
+) -> None:
     cat = await factories.catalog(conn)
     partner_a, partner_b = await factories.partner(conn, "A"), await factories.partner(conn, "B")
     of_a = await factories.account(conn, cat["versions"]["basic"], partner_id=partner_a)
@@ -95,7 +116,9 @@ async def test_partners_see_only_the_accounts_they_manage(conn: asyncpg.Connecti
 
     own = await api.data(VIEW, {"id": str(of_a)}, auth=key_a)
     other = await api.data(VIEW, {"id": str(of_b)}, auth=key_a)
-    listed = await api.data("{ accounts(first: 10) { ... on AccountConnection { edges { node { id } } } } }", auth=key_a)
+    listed = await api.data(
+        "{ accounts(first: 10) { ... on AccountConnection { edges { node { id } } } } }", auth=key_a
+    )
 
     assert own["account"]["id"] == str(of_a)
     assert other["account"]["code"] == "NOT_FOUND"
@@ -107,7 +130,8 @@ async def test_accounts_pages_with_keyset_cursors(conn: asyncpg.Connection, api:
     ids = sorted([str(await factories.account(conn, cat["versions"]["basic"])) for _ in range(5)])
     admin = await api_key(conn)
     query = """query Page($after: String) { accounts(first: 2, after: $after) {
-        ... on AccountConnection { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }"""
+        ... on AccountConnection {
+          edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }"""
 
     seen, after, pages = [], None, 0
     while True:
@@ -122,16 +146,22 @@ async def test_accounts_pages_with_keyset_cursors(conn: asyncpg.Connection, api:
     assert pages == 3
 
 
-async def test_first_above_the_cap_and_bad_cursors_are_invalid_input(conn: asyncpg.Connection, api: Api) -> None:
+async def test_first_above_the_cap_and_bad_cursors_are_invalid_input(
+    conn: asyncpg.Connection, api: Api
+) -> None:
     admin = await api_key(conn)
     query = """query($first: Int!, $after: String) { accounts(first: $first, after: $after) {
         __typename ... on InvalidInputError { code field message } } }"""
 
     too_many = await api.data(query, {"first": 101}, auth=admin)
     bad_cursor = await api.data(query, {"first": 5, "after": "%%%"}, auth=admin)
-    bad_id = await api.data('{ account(id: "nope") { ... on InvalidInputError { code field } } }', auth=admin)
+    bad_id = await api.data(
+        '{ account(id: "nope") { ... on InvalidInputError { code field } } }', auth=admin
+    )
 
-    assert too_many["accounts"]["code"] == "INVALID_INPUT" and too_many["accounts"]["field"] == "first"
+    assert (
+        too_many["accounts"]["code"] == "INVALID_INPUT" and too_many["accounts"]["field"] == "first"
+    )
     assert bad_cursor["accounts"]["field"] == "after"
     assert bad_id["account"] == {"code": "INVALID_INPUT", "field": "id"}
 
@@ -140,7 +170,9 @@ async def test_frontends_cannot_list_accounts(conn: asyncpg.Connection, api: Api
     cat = await factories.catalog(conn)
     account_id = await factories.account(conn, cat["versions"]["basic"])
 
-    data = await api.data("{ accounts { ... on ForbiddenError { code } } }", auth=frontend_token(account_id))
+    data = await api.data(
+        "{ accounts { ... on ForbiddenError { code } } }", auth=frontend_token(account_id)
+    )
 
     assert data["accounts"] == {"code": "FORBIDDEN"}
 

@@ -20,7 +20,9 @@ QUERY = "{ tiers { key } }"
         ("Bearer bgk_short", "malformed API key"),
     ],
 )
-async def test_missing_or_malformed_credentials_get_401(api: Api, header: str | None, why: str) -> None:
+async def test_missing_or_malformed_credentials_get_401(
+    api: Api, header: str | None, why: str
+) -> None:
     headers = {"authorization": header} if header else {}
     response = await api.client.post("/graphql", json={"query": QUERY}, headers=headers)
 

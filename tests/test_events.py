@@ -11,7 +11,9 @@ from tests.fixtures import factories
 ALL = EventScope(everything=True)
 
 
-async def test_a_transaction_that_commits_late_is_not_skipped(dsn: str, conn: asyncpg.Connection) -> None:
+async def test_a_transaction_that_commits_late_is_not_skipped(
+    dsn: str, conn: asyncpg.Connection
+) -> None:
     early = await db.connect(dsn)
     try:
         slow = early.transaction()
@@ -40,7 +42,9 @@ async def test_the_feed_resumes_from_a_cursor_without_repeats(conn: asyncpg.Conn
     assert events.Cursor.decode(first[-1].cursor.encode()) == first[-1].cursor
 
 
-async def test_concurrent_writers_are_all_read_exactly_once(dsn: str, conn: asyncpg.Connection) -> None:
+async def test_concurrent_writers_are_all_read_exactly_once(
+    dsn: str, conn: asyncpg.Connection
+) -> None:
     async def writer(n: int) -> None:
         c = await db.connect(dsn)
         try:
@@ -71,7 +75,9 @@ async def test_the_graphql_feed_is_scoped_to_the_caller(conn: asyncpg.Connection
     await events.enqueue(conn, "test.managed", managed, {})
     await events.enqueue(conn, "test.other", other, {})
     await events.enqueue(conn, "catalog.published", None, {})
-    query = "{ events(first: 10) { ... on EventPage { events { type accountId } hasMore endCursor } } }"
+    query = (
+        "{ events(first: 10) { ... on EventPage { events { type accountId } hasMore endCursor } } }"
+    )
 
     as_partner = await api.data(query, auth=await api_key(conn, Role.PARTNER, partner))
     as_frontend = await api.data(query, auth=frontend_token(other))
@@ -84,13 +90,18 @@ async def test_the_graphql_feed_is_scoped_to_the_caller(conn: asyncpg.Connection
     assert types(as_frontend) == ["test.other", "catalog.published"]
     assert types(as_admin) == ["test.managed", "test.other", "catalog.published"]
     cursor = as_admin["events"]["endCursor"]
-    after = await api.data('query($c: String) { events(after: $c) { ... on EventPage { events { type } } } }',
-                           {"c": cursor}, auth=await api_key(conn))
+    after = await api.data(
+        "query($c: String) { events(after: $c) { ... on EventPage { events { type } } } }",
+        {"c": cursor},
+        auth=await api_key(conn),
+    )
     assert after["events"]["events"] == []
 
 
 async def test_a_bad_cursor_is_invalid_input(conn: asyncpg.Connection, api: Api) -> None:
-    data = await api.data('{ events(after: "garbage!") { ... on InvalidInputError { code field } } }',
-                          auth=await api_key(conn))
+    data = await api.data(
+        '{ events(after: "garbage!") { ... on InvalidInputError { code field } } }',
+        auth=await api_key(conn),
+    )
 
     assert data["events"] == {"code": "INVALID_INPUT", "field": "after"}

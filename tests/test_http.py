@@ -33,16 +33,23 @@ async def test_legacy_json_clients_get_200_for_validation_errors(api: Api, token
 
 
 async def test_wrong_variable_types_are_rejected_readably(api: Api, token: str) -> None:
-    response = await api.post("query($id: ID!) { account(id: $id) { __typename } }", {"id": {"x": 1}},
-                              auth=token, headers=SPEC)
+    response = await api.post(
+        "query($id: ID!) { account(id: $id) { __typename } }",
+        {"id": {"x": 1}},
+        auth=token,
+        headers=SPEC,
+    )
 
     assert response.status_code == 400
     assert "Variable '$id'" in response.json()["errors"][0]["message"]
 
 
 async def test_unparsable_bodies_are_400_json(api: Api, token: str) -> None:
-    response = await api.client.post("/graphql", content=b"{not json",
-                                      headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+    response = await api.client.post(
+        "/graphql",
+        content=b"{not json",
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
@@ -67,9 +74,13 @@ async def test_alias_and_token_limits_stay_readable(api: Api, token: str) -> Non
     assert "token" in token_errors["errors"][0]["message"].lower()
 
 
-async def test_query_deeper_than_the_limit_is_refused_by_name(make_api: MakeApi, token: str) -> None:
+async def test_query_deeper_than_the_limit_is_refused_by_name(
+    make_api: MakeApi, token: str
+) -> None:
     async with make_api(max_depth=3) as api:
-        body = (await api.post("{ tiers { benefits { benefit { outcome { key } } } } }", auth=token)).json()
+        body = (
+            await api.post("{ tiers { benefits { benefit { outcome { key } } } } }", auth=token)
+        ).json()
 
     assert "exceeds maximum operation depth of 3" in body["errors"][0]["message"]
 
@@ -90,7 +101,9 @@ async def test_unexpected_errors_are_masked_and_logged_without_secrets(
     await conn.execute("alter table tiers rename to tiers_gone")  # the catalog load now fails
 
     with caplog.at_level(logging.ERROR, logger="benefitgate.graphql"):
-        response = await api.post("{ tiers { key } }", auth=key, headers={"x-request-id": "req-123"})
+        response = await api.post(
+            "{ tiers { key } }", auth=key, headers={"x-request-id": "req-123"}
+        )
 
     body = response.json()
     assert response.status_code == 200

@@ -102,7 +102,8 @@ async def create_key(
 
 async def list_keys(conn: asyncpg.Connection) -> list[ApiKey]:
     rows = await conn.fetch(
-        "select id, name, role, partner_id, created_at, revoked_at from api_keys order by created_at"
+        """select id, name, role, partner_id, created_at, revoked_at
+           from api_keys order by created_at"""
     )
     return [_to_key(row) for row in rows]
 

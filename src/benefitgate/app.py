@@ -44,7 +44,11 @@ class AppState:
 
 
 def create_app(
-    settings: Settings, dsn: str, *, clock: Clock | None = None, on_connect: db.ConnectionHook | None = None
+    settings: Settings,
+    dsn: str,
+    *,
+    clock: Clock | None = None,
+    on_connect: db.ConnectionHook | None = None,
 ) -> Starlette:
     """The app for one process. `on_connect` lets tests observe every pooled connection."""
     clock = clock or SystemClock()
@@ -135,9 +139,13 @@ async def _readyz(request: Request) -> JSONResponse:
         async with state.pool.acquire(timeout=2) as conn:
             waiting = await migrate.pending(conn)
     except (OSError, TimeoutError, asyncpg.PostgresError, migrate.MigrationError) as exc:
-        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "reason": type(exc).__name__}, status_code=503
+        )
     if waiting:
-        return JSONResponse({"status": "unavailable", "pending_migrations": waiting}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "pending_migrations": waiting}, status_code=503
+        )
     return JSONResponse({"status": "ready"})
 
 

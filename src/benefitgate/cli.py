@@ -90,12 +90,18 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
     async def go(conn: asyncpg.Connection) -> None:
         if args.action == "create":
             partner = UUID(args.partner) if args.partner else None
-            issued = await apikeys.create_key(conn, name=args.name, role=Role(args.role), partner_id=partner)
-            print(f"created {issued.key.id} ({issued.key.role.value}); shown once:\n{issued.secret}")
+            issued = await apikeys.create_key(
+                conn, name=args.name, role=Role(args.role), partner_id=partner
+            )
+            print(
+                f"created {issued.key.id} ({issued.key.role.value}); shown once:\n{issued.secret}"
+            )
         elif args.action == "list":
             for key in await apikeys.list_keys(conn):
                 state = "revoked" if key.revoked_at else "active"
-                print(f"{key.id}  {key.role.value:8}  {state:7}  {key.partner_id or '-'}  {key.name}")
+                print(
+                    f"{key.id}  {key.role.value:8}  {state:7}  {key.partner_id or '-'}  {key.name}"
+                )
         else:
             key = await apikeys.revoke_key(conn, args.key_id)
             print(f"revoked {key.id}")
@@ -140,7 +146,11 @@ async def _prepare(conn: asyncpg.Connection, settings: Settings, *, demo: bool) 
     )
     issued = await apikeys.create_key(conn, name="demo admin (serve --demo)", role=Role.ADMIN)
     token = issue_frontend_token(
-        settings.jwt_secret, subject="demo-user", account_id=account_id, now=now, ttl=timedelta(days=7)
+        settings.jwt_secret,
+        subject="demo-user",
+        account_id=account_id,
+        now=now,
+        ttl=timedelta(days=7),
     )
     print(f"admin API key:   Authorization: Bearer {issued.secret}")
     print(f"frontend token for account {account_id} (7 days):\n  Authorization: Bearer {token}")
@@ -150,7 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benefitgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="migrate and serve GraphQL")
-    serve.add_argument("--demo", action="store_true", help="seed an empty database, print credentials")
+    serve.add_argument(
+        "--demo", action="store_true", help="seed an empty database, print credentials"
+    )
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)

@@ -22,7 +22,9 @@ _DEV_ADMIN = Principal(Role.ADMIN, subject="anonymous-dev-admin")
 
 
 class Authenticator:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, jwt_secret: str, *, dev_mode: bool) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, clock: Clock, jwt_secret: str, *, dev_mode: bool
+    ) -> None:
         self._pool = pool
         self._clock = clock
         self._jwt_secret = jwt_secret

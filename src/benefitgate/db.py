@@ -59,9 +59,9 @@ class EmbeddedPostgres:
             # pgserver asks platformdirs for a runtime folder at import; it does not need one
             # for a server in our own data folder, and without XDG_RUNTIME_DIR that only warns.
             warnings.simplefilter("ignore")
-            import pgserver  # imported here: only the embedded path needs it
+            from pgserver import get_server  # type: ignore[attr-defined]  # not in its __all__
 
-            self._server = pgserver.get_server(self.path, cleanup_mode="stop")
+            self._server = get_server(self.path, cleanup_mode="stop")
         log.info("embedded postgres ready", extra={"path": str(self.path)})
         return str(self._server.get_uri())
 

@@ -45,7 +45,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             log.info(
-                "%s %s %s", scope["method"], scope["path"], status,
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
                 extra={"status": status, "ms": round((time.perf_counter() - started) * 1000, 2)},
             )
             request_id.reset(token)
@@ -86,5 +89,7 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"request body above {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE")
+        response = error_response(
+            413, f"request body above {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE"
+        )
         await response(scope, receive, send)

@@ -39,8 +39,10 @@ async def _accounts(info: Info, ids: list[UUID]) -> list[Account]:
 
 @strawberry.type
 class AccountQuery:
-    @strawberry.field(description="One account's benefit view. Unknown and invisible accounts "
-                      "are both NOT_FOUND, so existence is never revealed.")
+    @strawberry.field(
+        description="One account's benefit view. Unknown and invisible accounts "
+        "are both NOT_FOUND, so existence is never revealed."
+    )
     async def account(self, info: Info, id: strawberry.ID) -> AccountResult:
         account_id = _parse_id(id)
         if account_id is None:
@@ -51,7 +53,9 @@ class AccountQuery:
         return (await _accounts(info, [account_id]))[0]
 
     @strawberry.field(description="Accounts in a stable order; a partner sees its own only.")
-    async def accounts(self, info: Info, first: int = 20, after: str | None = None) -> AccountsResult:
+    async def accounts(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> AccountsResult:
         principal = info.context.principal
         if principal.role is Role.FRONTEND:
             return ForbiddenError.of("frontends read their own account with `account(id)`")

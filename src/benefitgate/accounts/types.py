@@ -154,7 +154,9 @@ def _next_tier(n: models.NextTier, types: CatalogTypes) -> NextTier:
             LimitRaise(metric=types.metrics[r.metric.key], current=r.current, next=r.next)
             for r in n.raised_limits
         ],
-        monthly_price_delta=Money(amount_cents=n.monthly_price_delta_cents, currency=n.tier.currency),
+        monthly_price_delta=Money(
+            amount_cents=n.monthly_price_delta_cents, currency=n.tier.currency
+        ),
         annual_price_delta=Money(amount_cents=n.annual_price_delta_cents, currency=n.tier.currency),
     )
 
@@ -174,7 +176,7 @@ def account_type(view: models.AccountView, types: CatalogTypes) -> Account:
                 sources=[GrantSource(s) for s in e.sources],
                 amount=e.amount,
                 expires_at=e.expires_at,
-                parameters=e.parameters,
+                parameters=JSON(e.parameters),
             )
             for e in view.entitlements
             if e.benefit_key in types.benefits

@@ -60,7 +60,9 @@ def next_tier(tier: TierVersion | None, catalog: Catalog, now: datetime) -> Next
         return None
     have = tier.benefit_keys if tier else frozenset()
     added = tuple(
-        catalog.benefits[key] for key in sorted(upper.benefit_keys - have) if key in catalog.benefits
+        catalog.benefits[key]
+        for key in sorted(upper.benefit_keys - have)
+        if key in catalog.benefits
     )
     raised = []
     for limit in upper.limits:
@@ -72,8 +74,10 @@ def next_tier(tier: TierVersion | None, catalog: Catalog, now: datetime) -> Next
         tier=upper,
         added_benefits=added,
         raised_limits=tuple(raised),
-        monthly_price_delta_cents=upper.monthly_price_cents - (tier.monthly_price_cents if tier else 0),
-        annual_price_delta_cents=upper.annual_price_cents - (tier.annual_price_cents if tier else 0),
+        monthly_price_delta_cents=upper.monthly_price_cents
+        - (tier.monthly_price_cents if tier else 0),
+        annual_price_delta_cents=upper.annual_price_cents
+        - (tier.annual_price_cents if tier else 0),
     )
 
 
@@ -102,5 +106,7 @@ def build_view(
     )
 
 
-def limits_of(account: Account, grants: Sequence[Grant], catalog: Catalog, now: datetime) -> dict[str, EffectiveLimit]:
+def limits_of(
+    account: Account, grants: Sequence[Grant], catalog: Catalog, now: datetime
+) -> dict[str, EffectiveLimit]:
     return effective_limits(account_tier(account, catalog), grants, catalog.benefits, now)

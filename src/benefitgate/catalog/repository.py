@@ -43,42 +43,48 @@ async def _benefits(conn: asyncpg.Connection) -> dict[str, Benefit]:
         from benefits order by introduced_on, key
         """
     )
-    return {r["key"]: Benefit(**{**dict(r), "impact_amount": _num(r["impact_amount"])}) for r in rows}
+    return {
+        r["key"]: Benefit(**{**dict(r), "impact_amount": _num(r["impact_amount"])}) for r in rows
+    }
 
 
-async def _tier_parts(
-    conn: asyncpg.Connection,
-) -> tuple[dict[int, list[TierOutcome]], dict[int, list[TierLimit]], dict[int, list[IncludedBenefit]], dict[int, list[Exclusion]]]:
-    outcomes: dict[int, list[TierOutcome]] = defaultdict(list)
-    for r in await conn.fetch(
-        "select tier_version_id, outcome_key, target_amount from tier_outcomes order by outcome_key"
-    ):
-        outcomes[r["tier_version_id"]].append(TierOutcome(r["outcome_key"], _num(r["target_amount"])))
-    limits: dict[int, list[TierLimit]] = defaultdict(list)
-    for r in await conn.fetch(
-        "select tier_version_id, metric_key, enforcement, included from tier_limits order by metric_key"
-    ):
-        limits[r["tier_version_id"]].append(
-            TierLimit(r["metric_key"], r["enforcement"], _num(r["included"]))
-        )
-    included: dict[int, list[IncludedBenefit]] = defaultdict(list)
-    for r in await conn.fetch(
-        "select tier_version_id, benefit_key, parameters from tier_benefits order by benefit_key"
-    ):
-        included[r["tier_version_id"]].append(IncludedBenefit(r["benefit_key"], r["parameters"]))
-    exclusions: dict[int, list[Exclusion]] = defaultdict(list)
-    for r in await conn.fetch(
-        """select tier_version_id, benefit_key, included_in_tier_key, note
-           from tier_exclusions order by benefit_key"""
-    ):
-        exclusions[r["tier_version_id"]].append(
-            Exclusion(r["benefit_key"], r["included_in_tier_key"], r["note"])
-        )
-    return outcomes, limits, included, exclusions
+async def _grouped(conn: asyncpg.Connection, sql: str) -> dict[int, list[asyncpg.Record]]:
+    """Rows of a per-tier-version table, grouped by tier version id."""
+    grouped: dict[int, list[asyncpg.Record]] = defaultdict(list)
+    for row in await conn.fetch(sql):
+        grouped[row["tier_version_id"]].append(row)
+    return grouped
+
+
+async def _tier_parts(conn: asyncpg.Connection) -> dict[int, dict[str, tuple[object, ...]]]:
+    outcomes = await _grouped(conn, "select * from tier_outcomes order by outcome_key")
+    limits = await _grouped(conn, "select * from tier_limits order by metric_key")
+    included = await _grouped(conn, "select * from tier_benefits order by benefit_key")
+    excluded = await _grouped(conn, "select * from tier_exclusions order by benefit_key")
+    ids = set(outcomes) | set(limits) | set(included) | set(excluded)
+    return {
+        vid: {
+            "outcomes": tuple(
+                TierOutcome(r["outcome_key"], _num(r["target_amount"])) for r in outcomes[vid]
+            ),
+            "limits": tuple(
+                TierLimit(r["metric_key"], r["enforcement"], _num(r["included"]))
+                for r in limits[vid]
+            ),
+            "benefits": tuple(
+                IncludedBenefit(r["benefit_key"], r["parameters"]) for r in included[vid]
+            ),
+            "exclusions": tuple(
+                Exclusion(r["benefit_key"], r["included_in_tier_key"], r["note"])
+                for r in excluded[vid]
+            ),
+        }
+        for vid in ids
+    }
 
 
 async def _versions(conn: asyncpg.Connection) -> dict[int, TierVersion]:
-    outcomes, limits, included, exclusions = await _tier_parts(conn)
+    parts = await _tier_parts(conn)
     rows = await conn.fetch(
         """
         select v.id, v.tier_key, t.name, t.rank, v.version, v.value_narrative, v.currency,
@@ -91,10 +97,7 @@ async def _versions(conn: asyncpg.Connection) -> dict[int, TierVersion]:
     return {
         r["id"]: TierVersion(
             **{**dict(r), "support_channels": tuple(r["support_channels"])},
-            outcomes=tuple(outcomes[r["id"]]),
-            limits=tuple(limits[r["id"]]),
-            benefits=tuple(included[r["id"]]),
-            exclusions=tuple(exclusions[r["id"]]),
+            **parts.get(r["id"], {}),  # type: ignore[arg-type]
         )
         for r in rows
     }

@@ -26,7 +26,9 @@ class BenefitFilter:
     include_retired: bool = False
 
 
-def _matches(benefit: models.Benefit, flt: BenefitFilter, keys: frozenset[str] | None, info: Info) -> bool:
+def _matches(
+    benefit: models.Benefit, flt: BenefitFilter, keys: frozenset[str] | None, info: Info
+) -> bool:
     return (
         (flt.kind is None or benefit.kind == flt.kind.value)
         and (flt.outcome is None or benefit.outcome_key == flt.outcome)
@@ -60,4 +62,6 @@ class CatalogQuery:
             version = catalog.current(flt.tier, info.context.now)
             keys = version.benefit_keys if version else frozenset()
         types = catalog_types(catalog)
-        return [types.benefits[b.key] for b in catalog.benefits.values() if _matches(b, flt, keys, info)]
+        return [
+            types.benefits[b.key] for b in catalog.benefits.values() if _matches(b, flt, keys, info)
+        ]

@@ -204,7 +204,7 @@ class CatalogTypes:
             ],
             limits=[self.tier_limit(lim) for lim in v.limits],
             benefits=[
-                IncludedBenefit(benefit=self.benefits[b.benefit_key], parameters=b.parameters)
+                IncludedBenefit(benefit=self.benefits[b.benefit_key], parameters=JSON(b.parameters))
                 for b in v.benefits
             ],
             exclusions=[
@@ -229,13 +229,21 @@ class CatalogTypes:
 
 def _outcome(o: models.Outcome) -> Outcome:
     return Outcome(
-        key=o.key, name=o.name, unit=o.unit, direction=Direction(o.direction), description=o.description
+        key=o.key,
+        name=o.name,
+        unit=o.unit,
+        direction=Direction(o.direction),
+        description=o.description,
     )
 
 
 def _metric(m: models.Metric) -> Metric:
     return Metric(
-        key=m.key, name=m.name, unit=m.unit, aggregation=Aggregation(m.aggregation), reset=Reset(m.reset)
+        key=m.key,
+        name=m.name,
+        unit=m.unit,
+        aggregation=Aggregation(m.aggregation),
+        reset=Reset(m.reset),
     )
 
 

@@ -53,7 +53,9 @@ def effective_entitlements(
     tier_params = {b.benefit_key: b.parameters for b in tier.benefits} if tier else {}
     result = []
     for key in sorted(set(by_benefit) | set(tier_params)):
-        given = sorted(by_benefit.get(key, []), key=lambda g: (_RANK[g.source], -g.created_at.timestamp()))
+        given = sorted(
+            by_benefit.get(key, []), key=lambda g: (_RANK[g.source], -g.created_at.timestamp())
+        )
         sources = list(dict.fromkeys(g.source for g in given))
         if key in tier_params:
             sources.append("tier")

@@ -42,15 +42,17 @@ def _event(e: events.Event) -> Event:
         cursor=e.cursor.encode(),
         type=e.type,
         account_id=strawberry.ID(str(e.account_id)) if e.account_id else None,
-        payload=e.payload,
+        payload=JSON(e.payload),
         created_at=e.created_at,
     )
 
 
 @strawberry.type
 class EventQuery:
-    @strawberry.field(description="Events after a cursor, oldest first; omit `after` to start "
-                      "at the beginning of retention.")
+    @strawberry.field(
+        description="Events after a cursor, oldest first; omit `after` to start "
+        "at the beginning of retention."
+    )
     async def events(self, info: Info, after: str | None = None, first: int = 50) -> EventsResult:
         invalid = check_first(first)
         if invalid is not None:
@@ -64,4 +66,6 @@ class EventQuery:
             page = await events.read_feed(conn, cursor, first + 1, scope)
         shown = page[:first]
         end = shown[-1].cursor if shown else cursor
-        return EventPage(events=[_event(e) for e in shown], end_cursor=end.encode(), has_more=len(page) > first)
+        return EventPage(
+            events=[_event(e) for e in shown], end_cursor=end.encode(), has_more=len(page) > first
+        )

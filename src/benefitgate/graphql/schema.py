@@ -57,7 +57,9 @@ class _Schema(strawberry.Schema):
                 )
 
 
-def build_schema(*, max_depth: int, max_tokens: int, max_aliases: int, suggestions: bool) -> strawberry.Schema:
+def build_schema(
+    *, max_depth: int, max_tokens: int, max_aliases: int, suggestions: bool
+) -> strawberry.Schema:
     # Rule classes are built once: a per-request factory would build new classes each time
     # and the validation cache, keyed by the rules, would never hit.
     rules = [

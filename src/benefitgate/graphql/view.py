@@ -17,8 +17,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from benefitgate.auth import Principal, Unauthenticated
 from benefitgate.graphql.context import Context
@@ -31,9 +31,13 @@ Authenticate = Callable[[Request], Awaitable[Principal]]
 MakeContext = Callable[[Request | None, Principal], Context]
 
 
-def error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def _wants_graphql_response(request: Request) -> bool:
@@ -41,7 +45,9 @@ def _wants_graphql_response(request: Request) -> bool:
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, *args: Any, authenticate: Authenticate, make_context: MakeContext, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, authenticate: Authenticate, make_context: MakeContext, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._authenticate = authenticate
         self._make_context = make_context
@@ -58,7 +64,9 @@ class GraphQLView(GraphQL[Context, None]):
             request.state.principal = await self._authenticate(request)
             response = await self.run(request)
         except Unauthenticated as exc:
-            response = error_response(401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})
+            response = error_response(
+                401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            )
         except HTTPException as exc:
             headers = {"Allow": "POST"} if exc.status_code == 405 else None
             response = error_response(exc.status_code, exc.reason, "BAD_REQUEST", headers)
@@ -72,18 +80,25 @@ class GraphQLView(GraphQL[Context, None]):
             and not request.query_params.get("query")
         )
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         principal = getattr(request.state, "principal", None)
         if principal is None:
             raise Unauthenticated("missing credentials")
         assert isinstance(request, Request)
         return self._make_context(request, principal)
 
-    async def execute_single(self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any) -> Any:
+    async def execute_single(
+        self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         try:
             return await super().execute_single(request, request_adapter, *args, **kwargs)
         except HTTPException as exc:
-            if isinstance(exc.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
+            if (
+                isinstance(exc.__cause__, InvalidOperationTypeError)
+                and request_adapter.method == "GET"
+            ):
                 raise HTTPException(405, "mutations must be sent with POST") from exc
             raise
 

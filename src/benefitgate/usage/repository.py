@@ -23,7 +23,8 @@ async def counter_values(
     rows = await conn.fetch(
         """
         select c.account_id, c.metric_key, c.period_start, c.value
-        from unnest($1::uuid[], $2::text[], $3::timestamptz[]) as k(account_id, metric_key, period_start)
+        from unnest($1::uuid[], $2::text[], $3::timestamptz[])
+             as k(account_id, metric_key, period_start)
         join usage_counters c using (account_id, metric_key, period_start)
         """,
         [k[0] for k in keys],

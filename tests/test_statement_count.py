@@ -1,0 +1,78 @@
+"""The account view costs a fixed number of SQL statements, whatever its list sizes."""
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from benefitgate.db import create_pool
+from tests.conftest import MakeApi, api_key
+from tests.fixtures import factories
+
+VIEW = """query($id: ID!) { account(id: $id) { ... on Account {
+  id subscription { status } tier { key benefits { benefit { key } } }
+  entitlements { benefit { key } source } usage { metric { key } used limit }
+  nextTier { tier { key } addedBenefits { key } } } } }"""
+
+PAGE = """{ accounts(first: 50) { ... on AccountConnection { edges { node {
+  id entitlements { benefit { key } } usage { used } } } } } }"""
+
+
+POOL_RESET = "SELECT pg_advisory_unlock_all();"
+
+
+class StatementLog:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    async def attach(self, conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(self._record)
+
+    def _record(self, record: Any) -> None:
+        if not record.query.startswith(POOL_RESET):  # asyncpg's own, on each release
+            self.statements.append(record.query)
+
+
+async def _populate(conn: asyncpg.Connection, size: int) -> Any:
+    cat = await factories.catalog(conn, benefits=size, metrics=size)
+    ids = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(size)]
+    for account_id in ids:
+        for n in range(size):
+            await factories.grant(conn, account_id, f"b{n}", source="addon")
+            await factories.usage(conn, account_id, f"m{n}", n)
+    return ids
+
+
+@pytest.mark.parametrize("size", [1, 8])
+async def test_account_view_statement_count_does_not_grow_with_data(
+    conn: asyncpg.Connection, make_api: MakeApi, size: int
+) -> None:
+    ids = await _populate(conn, size)
+    key = await api_key(conn)
+    log = StatementLog()
+    # One pooled connection, warmed by a first round: asyncpg's one-off type introspection
+    # and the catalog and key caches are then out of the count.
+    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
+        await api.data(VIEW, {"id": str(ids[0])}, auth=key)
+        await api.data(PAGE, auth=key)
+        log.statements.clear()
+        await api.data(VIEW, {"id": str(ids[0])}, auth=key)
+        view_statements = list(log.statements)
+        log.statements.clear()
+        await api.data(PAGE, auth=key)
+        page_statements = list(log.statements)
+
+    # accounts with subscription, active grants, current counters
+    assert len(view_statements) == 3, view_statements
+    # the page of ids, then the same three for the whole page
+    assert len(page_statements) == 4, page_statements
+
+
+async def test_the_statement_log_sees_pool_statements(dsn: str) -> None:
+    log = StatementLog()
+    pool = await create_pool(dsn, min_size=1, max_size=1, on_connect=log.attach)
+    try:
+        await pool.fetchval("select 1")
+    finally:
+        await pool.close()
+    assert "select 1" in log.statements
