@@ -8,11 +8,12 @@ import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
 
-__all__ = ["EmbeddedPostgres", "connect", "create_pool", "init_connection"]
+__all__ = ["EmbeddedPostgres", "connect", "create_pool", "init_connection", "with_database"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,11 @@ def _dumps(value: Any) -> str:
 async def init_connection(conn: asyncpg.Connection) -> None:
     """jsonb travels as Python objects in both directions."""
     await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server DSN, naming another database."""
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

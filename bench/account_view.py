@@ -1,0 +1,210 @@
+"""Benchmark: the `account` view on one uvicorn worker (uvloop), no response cache.
+
+Seeds 10,000 demo accounts into a fresh database, starts `benefitgate serve`, and drives
+the view for random accounts with wrk at fixed concurrency. In the same run it measures the
+floor: a bare Starlette endpoint returning a JSON body of the same size. Prints req/s, p50,
+p99 and the ratio to the floor.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python bench/account_view.py
+Without DATABASE_URL, an embedded Postgres is used. Needs `wrk` (Debian package `wrk`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benefitgate.seed import seed_demo
+
+from benefitgate import apikeys, db, migrate
+from benefitgate.auth import Role
+
+HERE = Path(__file__).resolve().parent
+ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "10000"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+DURATION = os.environ.get("BENCH_DURATION", "20s")
+PORT, FLOOR_PORT = 8765, 8766
+
+QUERY = """query View($id: ID!) { account(id: $id) { __typename ... on Account {
+  id name
+  subscription { status term seats currentPeriodEnd renewalDate }
+  tier { key name rank monthlyPrice { amountCents currency } support { name firstResponseHours }
+         limits { metric { key } included enforcement }
+         exclusions { benefit { key name } includedIn { key } } }
+  entitlements { benefit { key name kind } source expiresAt amount }
+  usage { metric { key name unit } used limit remaining percent unlimited }
+  nextTier { tier { key name } addedBenefits { key name kind impact { amount unit } }
+             raisedLimits { metric { key } current next } monthlyPriceDelta { amountCents } }
+} ... on Error { code message } } }"""
+
+
+def server_dsn() -> tuple[str, db.EmbeddedPostgres | None]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url, None
+    embedded = db.EmbeddedPostgres(Path(".data/bench").resolve())
+    return embedded.start(), embedded
+
+
+async def prepare(server: str, name: str) -> tuple[str, str, list[str]]:
+    admin = await db.connect(server)
+    await admin.execute(f'create database "{name}"')
+    await admin.close()
+    dsn = db.with_database(server, name)
+    conn = await db.connect(dsn)
+    try:
+        await migrate.apply_migrations(conn)
+        started = time.perf_counter()
+        await seed_demo(conn, accounts=ACCOUNTS, seed=1, now=datetime.now(UTC), progress=True)
+        print(f"seeded {ACCOUNTS} accounts in {time.perf_counter() - started:.1f} s")
+        key = (await apikeys.create_key(conn, name="bench", role=Role.ADMIN)).secret
+        ids = [str(r["id"]) for r in await conn.fetch("select id from accounts")]
+    finally:
+        await conn.close()
+    return dsn, key, ids
+
+
+def wait_until_up(port: int) -> None:
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except OSError as exc:
+            if getattr(exc, "code", None) == 404:  # the floor app has no /healthz
+                return
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def wrk(port: int, env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{DURATION}",
+            "--latency",
+            "-s",
+            str(HERE / "account_view.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"non-2xx responses:\n{out}")
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99")}
+
+
+def one_response(port: int, key: str, account_id: str) -> bytes:
+    body = json.dumps({"query": QUERY, "variables": {"id": account_id}}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=body,
+        headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request) as response:  # noqa: S310
+        data: bytes = response.read()
+    assert b'"Account"' in data, data[:300]
+    return data
+
+
+def serve(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    server, embedded = server_dsn()
+    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
+    dsn, key, ids = asyncio.run(prepare(server, name))
+    work = Path(tempfile.mkdtemp())
+    (work / "ids.txt").write_text("\n".join(ids))
+    request = json.dumps({"query": QUERY, "variables": {"id": "ACCOUNT"}}).replace("%", "%%")
+    (work / "query.json").write_text(request.replace('"ACCOUNT"', '"%s"'))
+    env = {
+        "BENCH_IDS": str(work / "ids.txt"),
+        "BENCH_QUERY": str(work / "query.json"),
+        "BENCH_KEY": key,
+    }
+    bin_dir = Path(sys.executable).parent
+    service = serve(
+        [str(bin_dir / "benefitgate"), "serve"],
+        {
+            "DATABASE_URL": dsn,
+            "BENEFITGATE_PORT": str(PORT),
+            "BENEFITGATE_LOG_LEVEL": "WARNING",
+            "BENEFITGATE_DATA_DIR": str(work),
+        },
+    )
+    try:
+        wait_until_up(PORT)
+        sample = one_response(PORT, key, ids[0])
+        (work / "floor.json").write_bytes(sample)
+        wrk(PORT, {**env, "BENCH_DURATION": "3s"})  # warm-up: caches and connections
+        view = wrk(PORT, env)
+    finally:
+        service.terminate()
+        service.wait()
+    floor_proc = serve(
+        [
+            str(bin_dir / "uvicorn"),
+            "floor_app:app",
+            "--port",
+            str(FLOOR_PORT),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--app-dir",
+            str(HERE),
+        ],
+        {"FLOOR_BODY_FILE": str(work / "floor.json")},
+    )
+    try:
+        wait_until_up(FLOOR_PORT)
+        floor = wrk(FLOOR_PORT, env)
+    finally:
+        floor_proc.terminate()
+        floor_proc.wait()
+    print(
+        f"\naccount view, {ACCOUNTS} accounts, {CONNECTIONS} connections, {DURATION}, "
+        f"response {len(sample)} bytes"
+    )
+    for label, figures in (("service", view), ("floor", floor)):
+        print(
+            f"  {label + ':':9}{figures['rps']:8.0f} req/s  "
+            f"p50 {figures['p50']:6.2f} ms  p99 {figures['p99']:6.2f} ms"
+        )
+    print(f"  ratio service/floor: {view['rps'] / floor['rps']:.3f}")
+    print("  target: >= 600 req/s, p99 < 60 ms")
+    if embedded is not None:
+        embedded.stop()
+
+
+if __name__ == "__main__":
+    main()
