@@ -1,16 +1,32 @@
-"""The demo catalog: outcomes, metrics, tiers and benefits of a B2B automation platform.
+"""The demo catalog of a B2B automation platform, and how `benefitgate.seed` writes it.
 
-Pure data, no I/O. `benefitgate.seed` writes it; dates are stored as offsets from the
-seed's clock so that the catalog always looks current ("what is new" stays visible).
+Outcomes, metrics, four tiers and their benefits. Dates are offsets from the seed's clock,
+so the catalog always looks current ("what is new" stays visible); `insert_catalog` turns
+them into rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
-__all__ = ["BENEFITS", "METRICS", "OUTCOMES", "TIERS", "Benefit", "Limit", "Metric", "Outcome", "Tier"]
+import asyncpg
+
+__all__ = [
+    "BENEFITS",
+    "METRICS",
+    "OUTCOMES",
+    "TIERS",
+    "Benefit",
+    "Limit",
+    "Metric",
+    "Outcome",
+    "Tier",
+    "insert_catalog",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,3 +321,147 @@ _GOVERNANCE = (
 )  # fmt: skip
 
 BENEFITS: tuple[Benefit, ...] = _FEATURES + _LIMIT_PACKS + _SERVICES + _GOVERNANCE
+
+# Resellers and CRM / customer-success partners, in order of how many accounts they manage.
+PARTNERS = (
+    "Summit CRM Partners",
+    "Atlas Reseller Group",
+    "Bluefin Cloud Consulting",
+    "Keystone Customer Success",
+    "Meridian Channel Solutions",
+)
+
+# Account names are "<first> <second> <number>", e.g. "Northwind Labs 0042".
+COMPANY_WORDS = (
+    ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Wingtip", "Adatum", "Litware", "Proseware",
+     "Lucerne", "Woodgrove", "Alpine", "Coho", "Fourth Coffee", "Margie's", "Humongous",
+     "Trey", "Blue Yonder", "Graphic Design", "Wide World", "Southridge", "Relecloud",
+     "Bellows", "Consolidated", "Datum", "Lamna", "Nod", "Vanarsdel", "Wayfarer", "Kestrel",
+     "Harbor"),
+    ("Labs", "Analytics", "Logistics", "Health", "Energy", "Retail", "Insurance", "Media",
+     "Systems", "Foods", "Bank", "Studios", "Robotics", "Travel", "Partners"),
+)  # fmt: skip
+
+# The published version of every tier took effect this long before the seed's clock.
+_PUBLISHED_DAYS_AGO = 200
+_EFFECTIVE_AFTER_DAYS = 14
+
+
+async def insert_catalog(conn: asyncpg.Connection, now: datetime) -> dict[str, int]:
+    """Write the whole catalog, one published version per tier; returns version ids by tier.
+
+    Runs in the caller's transaction; fails on the first key that already exists.
+    """
+    await conn.executemany(
+        "insert into outcomes (key, name, unit, direction, description) "
+        "values ($1, $2, $3, $4, $5)",
+        [(o.key, o.name, o.unit, o.direction, o.description) for o in OUTCOMES],
+    )
+    await conn.executemany(
+        "insert into metrics (key, name, unit, aggregation, reset) values ($1, $2, $3, $4, $5)",
+        [(m.key, m.name, m.unit, m.aggregation, m.reset) for m in METRICS],
+    )
+    await conn.executemany(
+        """
+        insert into benefits (key, name, kind, description, outcome_key, impact_amount,
+                              impact_unit, metric_key, introduced_on, retired_on)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        """,
+        [_benefit_row(benefit, now.date()) for benefit in BENEFITS],
+    )
+    await conn.executemany(
+        "insert into tiers (key, name, rank) values ($1, $2, $3)",
+        [(tier.key, tier.name, tier.rank) for tier in TIERS],
+    )
+    version_ids = {tier.key: await _insert_tier_version(conn, tier, now) for tier in TIERS}
+    await _insert_tier_contents(conn, version_ids)
+    return version_ids
+
+
+def _benefit_row(benefit: Benefit, today: date) -> tuple[Any, ...]:
+    amount, unit = benefit.impact
+    retired = benefit.retired_days_ago
+    return (
+        benefit.key,
+        benefit.name,
+        benefit.kind,
+        benefit.description,
+        benefit.outcome_key,
+        Decimal(str(amount)),  # via str: 0.2 stays 0.2, not its binary expansion
+        unit,
+        benefit.metric_key,
+        today - timedelta(days=benefit.introduced_days_ago),
+        None if retired is None else today - timedelta(days=retired),
+    )
+
+
+async def _insert_tier_version(conn: asyncpg.Connection, tier: Tier, now: datetime) -> int:
+    published_at = datetime.combine(now.date(), time(), tzinfo=UTC) - timedelta(
+        days=_PUBLISHED_DAYS_AGO
+    )
+    version_id: int = await conn.fetchval(
+        """
+        insert into tier_versions (tier_key, version, value_narrative, currency,
+            monthly_price_cents, annual_price_cents, support_level,
+            support_first_response_hours, support_channels, effective_from, published_at)
+        values ($1, 1, $2, 'USD', $3, $4, $5, $6, $7, $8, $9)
+        returning id
+        """,
+        tier.key,
+        tier.narrative,
+        tier.monthly_cents,
+        tier.annual_cents,
+        tier.support_level,
+        tier.first_response_hours,
+        list(tier.channels),
+        published_at + timedelta(days=_EFFECTIVE_AFTER_DAYS),
+        published_at,
+    )
+    return version_id
+
+
+async def _insert_tier_contents(conn: asyncpg.Connection, version_ids: dict[str, int]) -> None:
+    outcomes, limits, included, excluded = _tier_content_rows(version_ids)
+    await conn.executemany(
+        "insert into tier_outcomes (tier_version_id, outcome_key, target_amount) "
+        "values ($1, $2, $3)",
+        outcomes,
+    )
+    await conn.executemany(
+        "insert into tier_limits (tier_version_id, metric_key, enforcement, included) "
+        "values ($1, $2, $3, $4)",
+        limits,
+    )
+    await conn.executemany(
+        "insert into tier_benefits (tier_version_id, benefit_key, parameters) values ($1, $2, $3)",
+        included,
+    )
+    await conn.executemany(
+        "insert into tier_exclusions (tier_version_id, benefit_key, included_in_tier_key, note) "
+        "values ($1, $2, $3, $4)",
+        excluded,
+    )
+
+
+def _tier_content_rows(version_ids: Mapping[str, int]) -> tuple[list[tuple[Any, ...]], ...]:
+    """Outcome targets, limits, included benefits and exclusions of every tier version.
+
+    A benefit belongs to every tier from its `from_tier` up and is an exclusion of every
+    tier below, naming that lowest tier; retired and add-on-only benefits are neither, so
+    no tier both includes and excludes a benefit.
+    """
+    by_key = {tier.key: tier for tier in TIERS}
+    tiered = [b for b in BENEFITS if b.from_tier is not None and b.retired_days_ago is None]
+    outcomes, limits, included, excluded = [], [], [], []
+    for tier in TIERS:
+        vid = version_ids[tier.key]
+        outcomes += [(vid, key, target) for key, target in tier.outcome_targets.items()]
+        limits += [(vid, key, lim.enforcement, lim.included) for key, lim in tier.limits.items()]
+        for benefit in tiered:
+            lowest = by_key[str(benefit.from_tier)]
+            if lowest.rank <= tier.rank:
+                included.append((vid, benefit.key, dict(benefit.parameters.get(tier.key, {}))))
+            else:
+                note = f"Included from the {lowest.name} tier upward."
+                excluded.append((vid, benefit.key, lowest.key, note))
+    return outcomes, limits, included, excluded
