@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/benefitgate serve
+	$(VENV)/bin/benefitgate serve --demo
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
