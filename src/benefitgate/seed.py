@@ -7,8 +7,8 @@ accounts at a time, so memory stays bounded whatever the account count; while Po
 checks one chunk's foreign keys, a worker thread builds the next (only one of them ever
 draws from the generator, so the order of draws is fixed).
 
-Usage history is the expensive part: a COPY into usage_daily costs about 20 µs a row on a
-small machine, almost all of it the two foreign-key checks. So daily rows exist only for
+Usage history is the expensive part: a COPY into usage_daily costs 20 to 30 µs a row on a
+two-core machine, almost all of it the two foreign-key checks. So daily rows exist only for
 the metrics and days in DAILY_HISTORY and only on days with activity; every other metric
 gets a counter without history. Every metric has a counter for its current period; where
 daily rows exist it is derived from them (sum, or max for `max` metrics, of the days whose
