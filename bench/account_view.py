@@ -26,10 +26,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benefitgate.seed import seed_demo
-
 from benefitgate import apikeys, db, migrate
 from benefitgate.auth import Role
+from benefitgate.seed import seed_demo
 
 HERE = Path(__file__).resolve().parent
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "10000"))

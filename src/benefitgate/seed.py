@@ -125,6 +125,7 @@ _GRANT_KINDS = (
     _GrantKind("storage_100gb", "addon", 100, "add", None, "Add-on: 100 GB storage"),
     _GrantKind("integrations_10", "manual", 25, "override", 180, "Cap raised for a migration"),
     _GrantKind("priority_support", "manual", None, "add", 60, "Support upgrade for a go-live"),
+    _GrantKind("phone_support_24x7", "manual", None, "add", 60, "24/7 cover for a migration"),
     _GrantKind("ai_agent_preview", "trial", None, "add", 30, "Early access: AI workflow agent"),
     _GrantKind("forecasting_preview", "trial", None, "add", 45, "Early access: forecasting"),
     _GrantKind("milestone_credit", "milestone", 5, "add", 90, "Ran 10,000 automations"),
@@ -481,7 +482,7 @@ def _demo_grant_rows(ctx: _Context, plan: _Account) -> list[Row]:
         ("api_calls_100k", _add_months(plan.sub.period_start, -2), None, None),
         ("ai_agent_preview", now - 50 * day, now - 20 * day, None),
         ("storage_100gb", now - 80 * day, None, now - 40 * day),
-        ("priority_support", now - 10 * day, now + 50 * day, None),
+        ("phone_support_24x7", now - 10 * day, now + 50 * day, None),
         ("milestone_credit", now - 5 * day, now + 85 * day, None),
     )
     return [
