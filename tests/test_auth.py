@@ -1,3 +1,4 @@
+import asyncio
 from datetime import timedelta
 from uuid import uuid4
 
@@ -53,7 +54,7 @@ async def test_unknown_and_revoked_api_keys_get_401(conn: asyncpg.Connection, ap
     for _ in range(50):
         if (await api.post(QUERY, auth=key)).status_code == 401:
             break
-        await __import__("asyncio").sleep(0.05)
+        await asyncio.sleep(0.05)
     else:
         pytest.fail("revoked key still accepted")
 

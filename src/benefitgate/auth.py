@@ -64,11 +64,6 @@ class Principal:
             everything=self.internal, account_id=self.account_id, partner_id=self.partner_id
         )
 
-    @property
-    def scope_key(self) -> str:
-        """What distinguishes this caller's view of the data, for cache keys."""
-        return f"{self.role.value}:{self.account_id or self.partner_id or '*'}"
-
 
 def issue_frontend_token(
     secret: str, *, subject: str, account_id: UUID, now: datetime, ttl: timedelta

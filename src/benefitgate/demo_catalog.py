@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 
+from benefitgate.catalog.models import Metric, Outcome
+
 __all__ = [
     "BENEFITS",
     "METRICS",
@@ -27,24 +29,6 @@ __all__ = [
     "Tier",
     "insert_catalog",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    key: str
-    name: str
-    unit: str
-    direction: str
-    description: str
-
-
-@dataclass(frozen=True, slots=True)
-class Metric:
-    key: str
-    name: str
-    unit: str
-    aggregation: str
-    reset: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ class OutboxListener:
             try:
                 if conn is None:
                     conn = await self._connect()
+                    backoff = 0.1
                 await self._follow(conn)
                 conn = None
             except asyncio.CancelledError:

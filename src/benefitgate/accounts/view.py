@@ -9,8 +9,7 @@ from benefitgate.accounts.models import Account, AccountView, LimitRaise, Metric
 from benefitgate.catalog.models import Catalog, TierVersion
 from benefitgate.entitlements.models import EffectiveLimit, Grant
 from benefitgate.entitlements.precedence import effective_entitlements, effective_limits
-from benefitgate.usage.periods import Period, current_period
-from benefitgate.usage.repository import CounterKey
+from benefitgate.usage.service import CounterKey, Period, current_period
 
 __all__ = ["build_view", "metric_periods", "next_tier"]
 
