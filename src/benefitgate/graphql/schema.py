@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 from benefitgate.accounts.resolvers import AccountQuery
 from benefitgate.catalog.resolvers import CatalogQuery
 from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.graphql.executor import PlainFieldExecutor
 from benefitgate.graphql.feed import EventQuery
 from benefitgate.logs import request_id
 
@@ -78,4 +79,5 @@ def build_schema(
         types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
+        execution_context_class=PlainFieldExecutor,
     )

@@ -1,0 +1,119 @@
+"""An executor that completes plain-attribute subtrees in one tight loop.
+
+graphql-core spends a few microseconds on every field: a path, a resolve info, a resolver
+call through strawberry, an awaitable check, then value completion. The account view is
+hundreds of fields that are plain attributes of already-built objects, so that machinery
+is most of its cost. For a field with no resolver, no arguments and no middleware, this
+executor reads the attribute and completes the whole subtree below it directly, as long
+as everything below is plain too.
+
+Anything unusual (a resolver, an abstract type, `is_type_of`, `@defer`, a null in a
+non-null position, a value that does not serialise) gives up on the fast path and
+re-executes that field through graphql-core, so results and errors are exactly those of
+the stock executor. Re-executing is safe because plain attributes have no side effects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Undefined,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+__all__ = ["PlainFieldExecutor"]
+
+_STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
+_TYPENAME = "__typename"
+
+
+class _NotPlain(Exception):
+    """Raised inside the fast path to hand a field back to graphql-core."""
+
+
+def _plain_attribute(field: GraphQLField | None) -> str | None:
+    """The Python attribute a plain field reads; None when it has a resolver or arguments."""
+    if field is None or field.args or not getattr(field.resolve, "_is_default", False):
+        return None
+    definition = (field.extensions or {}).get(_STRAWBERRY_FIELD)
+    return None if definition is None else str(definition.python_name)
+
+
+class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+        attribute = _plain_attribute(field)
+        if field is not None and attribute is not None and not self._has_middleware:
+            # Anything unusual falls through to graphql-core, which re-executes and reports it.
+            with contextlib.suppress(Exception):
+                return self._complete(field.type, field_details_list, getattr(source, attribute))
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+    @property
+    def _has_middleware(self) -> bool:
+        """Extensions with a `resolve` hook must see every field, so they disable the fast path."""
+        manager = self.middleware_manager
+        return manager is not None and bool(manager.middlewares)
+
+    def _complete(
+        self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList, value: Any
+    ) -> Any:
+        if isinstance(return_type, GraphQLNonNull):
+            if value is None:
+                raise _NotPlain
+            return self._complete(return_type.of_type, field_details_list, value)
+        if value is None:
+            return None
+        if isinstance(return_type, GraphQLList):
+            item_type = return_type.of_type
+            return [self._complete(item_type, field_details_list, item) for item in value]
+        if isinstance(return_type, GraphQLLeafType):
+            coerced = return_type.coerce_output_value(value)
+            if coerced is None or coerced is Undefined:
+                raise _NotPlain
+            return coerced
+        if isinstance(return_type, GraphQLObjectType) and return_type.is_type_of is None:
+            return self._complete_object(return_type, field_details_list, value)
+        raise _NotPlain
+
+    def _complete_object(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList, value: Any
+    ) -> dict[str, Any]:
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        if new_defer_usages:
+            raise _NotPlain
+        result: dict[str, Any] = {}
+        for response_name, sub_fields in grouped_field_set.items():
+            field_name = sub_fields[0].node.name.value
+            if field_name == _TYPENAME:
+                result[response_name] = object_type.name
+                continue
+            field = self.schema.get_field(object_type, field_name)
+            attribute = _plain_attribute(field)
+            if field is None or attribute is None:
+                raise _NotPlain
+            value_of_field = getattr(value, attribute)
+            result[response_name] = self._complete(field.type, sub_fields, value_of_field)
+        return result
