@@ -16,7 +16,12 @@ the stock executor. Re-executing is safe because plain attributes have no side e
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, TypeAlias
+
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from graphql import (
     GraphQLField,
@@ -25,12 +30,9 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
     Undefined,
 )
-from graphql.execution.collect_fields import FieldDetailsList
-from graphql.pyutils import Path
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 __all__ = ["PlainFieldExecutor"]
 
@@ -51,6 +53,10 @@ def _plain_attribute(field: GraphQLField | None) -> str | None:
 
 
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, _Plan]] = {}
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -81,17 +87,18 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(return_type, GraphQLNonNull):
             if value is None:
                 raise _NotPlain
-            return self._complete(return_type.of_type, field_details_list, value)
-        if value is None:
+            return_type = return_type.of_type
+        elif value is None:
             return None
-        if isinstance(return_type, GraphQLList):
-            item_type = return_type.of_type
-            return [self._complete(item_type, field_details_list, item) for item in value]
+        # Most fields are leaves, so they are tested first.
         if isinstance(return_type, GraphQLLeafType):
             coerced = return_type.coerce_output_value(value)
             if coerced is None or coerced is Undefined:
                 raise _NotPlain
             return coerced
+        if isinstance(return_type, GraphQLList):
+            item_type = return_type.of_type
+            return [self._complete(item_type, field_details_list, item) for item in value]
         if isinstance(return_type, GraphQLObjectType) and return_type.is_type_of is None:
             return self._complete_object(return_type, field_details_list, value)
         raise _NotPlain
@@ -99,21 +106,51 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     def _complete_object(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList, value: Any
     ) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for response_name, attribute, field_type, sub_fields in self._plan(
+            object_type, field_details_list
+        ):
+            if attribute is None:
+                result[response_name] = object_type.name
+            else:
+                sub_value = getattr(value, attribute)
+                result[response_name] = self._complete(field_type, sub_fields, sub_value)
+        return result
+
+    def _plan(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> _Plan:
+        """The plain fields of one selection on one type, worked out once per request."""
+        key = (object_type, id(field_details_list))
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached[1]
         grouped_field_set, new_defer_usages, _ = self.collect_subfields(
             object_type, field_details_list
         )
         if new_defer_usages:
             raise _NotPlain
-        result: dict[str, Any] = {}
-        for response_name, sub_fields in grouped_field_set.items():
-            field_name = sub_fields[0].node.name.value
-            if field_name == _TYPENAME:
-                result[response_name] = object_type.name
-                continue
-            field = self.schema.get_field(object_type, field_name)
-            attribute = _plain_attribute(field)
-            if field is None or attribute is None:
-                raise _NotPlain
-            value_of_field = getattr(value, attribute)
-            result[response_name] = self._complete(field.type, sub_fields, value_of_field)
-        return result
+        plan = [
+            _plan_field(self.schema, object_type, response_name, sub_fields)
+            for response_name, sub_fields in grouped_field_set.items()
+        ]
+        # Like graphql-core's own memo: keyed by identity, the list kept alive in the value.
+        self._plans[key] = (field_details_list, plan)
+        return plan
+
+
+_Plan: TypeAlias = list[tuple[str, str | None, GraphQLOutputType, FieldDetailsList]]
+
+
+def _plan_field(
+    schema: GraphQLSchema,
+    object_type: GraphQLObjectType,
+    response_name: str,
+    sub_fields: FieldDetailsList,
+) -> tuple[str, str | None, GraphQLOutputType, FieldDetailsList]:
+    field_name = sub_fields[0].node.name.value
+    if field_name == _TYPENAME:
+        return response_name, None, object_type, sub_fields
+    field = schema.get_field(object_type, field_name)
+    attribute = _plain_attribute(field)
+    if field is None or attribute is None:
+        raise _NotPlain
+    return response_name, attribute, field.type, sub_fields
