@@ -11,7 +11,7 @@ import asyncpg
 
 from benefitgate.entitlements.models import Grant
 
-__all__ = ["active_grants"]
+__all__ = ["active_grants", "has_expired_grant"]
 
 
 async def active_grants(
@@ -35,3 +35,22 @@ async def active_grants(
         amount = None if row["amount"] is None else float(row["amount"])
         result[row["account_id"]].append(Grant(**{**dict(row), "amount": amount}))
     return result
+
+
+async def has_expired_grant(
+    conn: asyncpg.Connection, account_id: UUID, benefit_key: str, now: datetime
+) -> bool:
+    """Whether the account once held the benefit through a grant that has run out."""
+    found: bool = await conn.fetchval(
+        """
+        select exists (
+            select 1 from grants
+            where account_id = $1 and benefit_key = $2 and revoked_at is null
+              and valid_until <= $3
+        )
+        """,
+        account_id,
+        benefit_key,
+        now,
+    )
+    return found

@@ -10,11 +10,18 @@ import asyncpg
 
 from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import Grant
+from benefitgate.entitlements.precedence import effective_entitlements
 
-__all__ = ["active_grants"]
+__all__ = ["active_grants", "effective_entitlements", "has_expired_grant"]
 
 
 async def active_grants(
     conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
 ) -> dict[UUID, list[Grant]]:
     return await repository.active_grants(conn, account_ids, now)
+
+
+async def has_expired_grant(
+    conn: asyncpg.Connection, account_id: UUID, benefit_key: str, now: datetime
+) -> bool:
+    return await repository.has_expired_grant(conn, account_id, benefit_key, now)

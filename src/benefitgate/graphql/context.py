@@ -14,6 +14,7 @@ from benefitgate.auth import Principal
 from benefitgate.cache import CatalogCache
 from benefitgate.catalog.models import Catalog
 from benefitgate.graphql.loaders import Loaders
+from benefitgate.metering.partitions import Partitions
 
 __all__ = ["Context", "Info"]
 
@@ -25,6 +26,7 @@ class Context:
     pool: asyncpg.Pool
     catalog_cache: CatalogCache
     now: datetime  # one instant for the whole request, from the injected clock
+    partitions: Partitions
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -26,6 +25,8 @@ from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError,
 from benefitgate.graphql.executor import PlainFieldExecutor
 from benefitgate.graphql.feed import EventQuery
 from benefitgate.logs import request_id
+from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
+from graphql import GraphQLError
 
 __all__ = ["build_schema"]
 
@@ -33,7 +34,12 @@ log = logging.getLogger("benefitgate.graphql")
 
 
 @strawberry.type
-class Query(CatalogQuery, AccountQuery, EventQuery):
+class Query(CatalogQuery, AccountQuery, EventQuery, MeteringQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(MeteringMutation):
     pass
 
 
@@ -76,6 +82,7 @@ def build_schema(
     ]
     return _Schema(
         query=Query,
+        mutation=Mutation,
         types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),

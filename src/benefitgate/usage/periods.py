@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["EPOCH", "Period", "calendar_month", "current_period"]
+__all__ = ["EPOCH", "Period", "add_months", "calendar_month", "current_period", "period_at"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -35,3 +35,34 @@ def current_period(reset: str, billing: Period | None, now: datetime) -> Period:
     if reset == "billing_period" and billing is not None:
         return billing
     return calendar_month(now)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` later (or earlier), clamped to the month's last day."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    next_first = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=moment.tzinfo)
+    last_day = (next_first - datetime(year, month, 1, tzinfo=moment.tzinfo)).days
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def period_at(reset: str, billing: Period | None, term: str | None, at: datetime) -> Period:
+    """The period of a metric that contains `at`, which may lie before the current one.
+
+    Billing periods before or after the current one are found by stepping by the term
+    (one month or one year) from the current period's start.
+    """
+    if reset != "billing_period" or billing is None or billing.end is None:
+        return current_period(reset, None, at)
+    step = 12 if term == "annual" else 1
+    shift = 0
+    while at < add_months(billing.start, shift * step):
+        shift -= 1
+    while at >= add_months(billing.start, (shift + 1) * step):
+        shift += 1
+    if shift == 0:
+        return billing
+    return Period(
+        add_months(billing.start, shift * step), add_months(billing.start, (shift + 1) * step)
+    )

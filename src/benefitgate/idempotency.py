@@ -1,0 +1,91 @@
+"""Idempotency keys, with the semantics of the best payment APIs.
+
+- The same key with the same arguments replays the first result.
+- The same key with other arguments (or for another operation) is refused.
+- A request racing its own twin gets a conflict, never a second effect.
+
+The key row is written in the caller's transaction, together with the effect, so a request
+that fails leaves no key behind and may be retried. A transaction-scoped advisory lock on
+the key tells a twin still in flight apart from a finished request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+__all__ = ["MAX_KEY_LENGTH", "IdempotencyConflict", "IdempotencyKeyReused", "run_once"]
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyConflict(Exception):
+    """A request with this key is still being processed; retry later."""
+
+
+class IdempotencyKeyReused(Exception):
+    """This key was used before with other arguments or for another operation."""
+
+
+def request_hash(operation: str, arguments: dict[str, Any]) -> bytes:
+    canonical = orjson.dumps([operation, arguments], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).digest()
+
+
+async def run_once(
+    conn: asyncpg.Connection,
+    *,
+    scope: str,
+    key: str,
+    operation: str,
+    arguments: dict[str, Any],
+    now: datetime,
+    effect: Callable[[], Awaitable[dict[str, Any]]],
+) -> tuple[dict[str, Any], bool]:
+    """Run `effect` once per (scope, key); returns its JSON result and whether it is a replay.
+
+    Must run inside a transaction, which the effect's writes share.
+    Raises IdempotencyConflict or IdempotencyKeyReused.
+    """
+    locked = await conn.fetchval(
+        "select pg_try_advisory_xact_lock(hashtextextended($1, 0))", f"{scope}\x00{key}"
+    )
+    if not locked:
+        raise IdempotencyConflict
+    digest = request_hash(operation, arguments)
+    stored = await conn.fetchrow(
+        "select operation, request_hash, response from idempotency_keys"
+        " where scope = $1 and key = $2",
+        scope,
+        key,
+    )
+    if stored is not None:
+        if stored["operation"] != operation or bytes(stored["request_hash"]) != digest:
+            raise IdempotencyKeyReused
+        response: dict[str, Any] = stored["response"]
+        return response, True
+    response = await effect()
+    await conn.execute(
+        """
+        insert into idempotency_keys (scope, key, operation, request_hash, response, created_at)
+        values ($1, $2, $3, $4, $5, $6)
+        """,
+        scope,
+        key,
+        operation,
+        digest,
+        response,
+        now,
+    )
+    return response, False
+
+
+async def prune(conn: asyncpg.Connection, before: datetime) -> int:
+    """Forget keys created before `before`; returns how many."""
+    status = await conn.execute("delete from idempotency_keys where created_at < $1", before)
+    return int(status.split()[-1])

@@ -1,0 +1,187 @@
+"""Exact consumption against a limit, and entitlement checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from benefitgate.accounts import service as accounts
+from benefitgate.accounts.models import Account
+from benefitgate.catalog.models import Catalog
+from benefitgate.entitlements import service as entitlements
+from benefitgate.metering import repository
+from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
+from benefitgate.metering.rules import CounterDelta
+from benefitgate.metering.thresholds import record_crossings
+from benefitgate.usage.periods import Period, current_period
+
+__all__ = ["InvalidUsage", "check", "consume"]
+
+SUSPENDED_STATUSES = frozenset({"past_due", "canceled"})
+
+
+class InvalidUsage(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _period(account: Account, reset: str, now: datetime) -> Period:
+    sub = account.subscription
+    billing = None if sub is None else Period(sub.current_period_start, sub.current_period_end)
+    return current_period(reset, billing, now)
+
+
+async def consume(
+    conn: asyncpg.Connection,
+    account: Account,
+    metric_key: str,
+    amount: float,
+    catalog: Catalog,
+    now: datetime,
+) -> Consumed | QuotaDenied:
+    """Check and consume in the caller's transaction. A hard limit is never exceeded, under
+    any concurrency: the add is one conditional UPDATE. A soft limit lets it past and says
+    so. A metric the account has no limit for has a hard limit of zero."""
+    metric = catalog.metrics.get(metric_key)
+    if metric is None:
+        raise InvalidUsage("metric", f"unknown metric {metric_key!r}")
+    if metric.aggregation not in ("sum", "count"):
+        raise InvalidUsage("metric", f"a {metric.aggregation} metric cannot be consumed")
+    if not amount > 0:
+        raise InvalidUsage("amount", "amount must be positive")
+    limits = await accounts.limits_by_account(conn, [account], catalog, now)
+    limit = limits[account.id].get(metric_key)
+    period = _period(account, metric.reset, now)
+    span = (period.start, period.end)
+    if limit is None or limit.enforcement == "hard":
+        ceiling = 0.0 if limit is None or limit.included is None else limit.included
+        used = await repository.consume_hard(
+            conn, account.id, metric_key, span, amount, ceiling, now
+        )
+        if used is None:
+            current = await repository.counter_value(conn, account.id, metric_key, period.start)
+            return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
+    else:
+        used = await repository.consume_unchecked(conn, account.id, metric_key, span, amount, now)
+    await repository.upsert_daily(
+        conn, [CounterDelta(account.id, metric_key, _day(now), None, amount, now)]
+    )
+    await record_crossings(
+        conn, [account], [(account.id, metric_key, period.start, used)], catalog, now, limits
+    )
+    included = None if limit is None else limit.included
+    return Consumed(
+        account_id=account.id,
+        metric_key=metric_key,
+        amount=amount,
+        used=used,
+        limit=0.0 if limit is None else included,
+        overage=included is not None and used > included,
+        period_end=period.end,
+    )
+
+
+def _day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def check(
+    conn: asyncpg.Connection,
+    account: Account,
+    *,
+    feature: str | None,
+    metric: str | None,
+    requested: float,
+    catalog: Catalog,
+    now: datetime,
+) -> CheckResult:
+    """Whether the account may use a feature, or `requested` more of a metric, now.
+    A denial is counted per account, feature and reason for the upgrade suggestions."""
+    if (feature is None) == (metric is None):
+        raise InvalidUsage("feature", "give exactly one of feature and metric")
+    if requested < 0:
+        raise InvalidUsage("requested", "requested must not be negative")
+    name = feature or metric or ""
+    sub = account.subscription
+    if sub is None or sub.status in SUSPENDED_STATUSES:
+        result = CheckResult(allowed=False, reason=CheckReason.SUSPENDED)
+    elif feature is not None:
+        result = await _check_feature(conn, account, feature, catalog, now)
+    else:
+        result = await _check_metric(conn, account, name, requested, catalog, now)
+    if result.reason is not None:
+        await repository.record_denial(conn, account.id, name, result.reason.value, now)
+    return result
+
+
+def _lowest_tier_with(
+    catalog: Catalog, now: datetime, feature: str | None, metric: str | None
+) -> str | None:
+    for tier in catalog.ladder(now):
+        if feature is not None and feature in tier.benefit_keys:
+            return tier.tier_key
+        if metric is not None and tier.limit_for(metric) is not None:
+            return tier.tier_key
+    return None
+
+
+async def _check_feature(
+    conn: asyncpg.Connection, account: Account, feature: str, catalog: Catalog, now: datetime
+) -> CheckResult:
+    if feature not in catalog.benefits:
+        raise InvalidUsage("feature", f"unknown feature {feature!r}")
+    tier = accounts.account_tier(account, catalog)
+    grants = await entitlements.active_grants(conn, [account.id], now)
+    held = {
+        e.benefit_key
+        for e in entitlements.effective_entitlements(tier, grants.get(account.id, []), now)
+    }
+    if feature in held:
+        return CheckResult(allowed=True)
+    if await entitlements.has_expired_grant(conn, account.id, feature, now):
+        return CheckResult(allowed=False, reason=CheckReason.EXPIRED)
+    exclusion = (
+        next((x for x in tier.exclusions if x.benefit_key == feature), None) if tier else None
+    )
+    if exclusion is not None:
+        return CheckResult(
+            allowed=False, reason=CheckReason.EXCLUDED, tier_key=exclusion.included_in_tier_key
+        )
+    return CheckResult(
+        allowed=False,
+        reason=CheckReason.NOT_IN_TIER,
+        tier_key=_lowest_tier_with(catalog, now, feature, None),
+    )
+
+
+async def _check_metric(
+    conn: asyncpg.Connection,
+    account: Account,
+    metric_key: str,
+    requested: float,
+    catalog: Catalog,
+    now: datetime,
+) -> CheckResult:
+    metric = catalog.metrics.get(metric_key)
+    if metric is None:
+        raise InvalidUsage("metric", f"unknown metric {metric_key!r}")
+    limits = await accounts.limits_by_account(conn, [account], catalog, now)
+    limit = limits[account.id].get(metric_key)
+    if limit is None:
+        return CheckResult(
+            allowed=False,
+            reason=CheckReason.NOT_IN_TIER,
+            remaining=0.0,
+            tier_key=_lowest_tier_with(catalog, now, None, metric_key),
+        )
+    if limit.included is None:
+        return CheckResult(allowed=True)
+    used = await repository.counter_value(
+        conn, account.id, metric_key, _period(account, metric.reset, now).start
+    )
+    remaining = max(limit.included - used, 0.0)
+    if used + requested > limit.included and limit.enforcement == "hard":
+        return CheckResult(allowed=False, reason=CheckReason.LIMIT_REACHED, remaining=remaining)
+    return CheckResult(allowed=True, remaining=remaining)

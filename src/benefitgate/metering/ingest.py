@@ -1,0 +1,160 @@
+"""Recording usage events: idempotent, set-wise, exactly once per client event id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts import service as accounts
+from benefitgate.accounts.models import Account
+from benefitgate.auth import Principal
+from benefitgate.catalog.models import Catalog
+from benefitgate.metering import repository
+from benefitgate.metering.models import EventOutcome, EventStatus, Rejection, UsageEvent
+from benefitgate.metering.rules import fold, in_window, negative_allowed
+from benefitgate.metering.thresholds import record_crossings
+from benefitgate.usage.periods import Period, period_at
+
+__all__ = ["MAX_BATCH", "BatchTooLarge", "months_of", "record_usage"]
+
+MAX_BATCH = 1000
+
+
+class BatchTooLarge(Exception):
+    pass
+
+
+def months_of(events: Sequence[UsageEvent]) -> list[date]:
+    """The months whose partitions a batch may write to."""
+    return sorted({date(e.occurred_at.year, e.occurred_at.month, 1) for e in events})
+
+
+def _rejection(
+    event: UsageEvent,
+    account: Account | None,
+    principal: Principal,
+    catalog: Catalog,
+    now: datetime,
+) -> Rejection | None:
+    if account is None:
+        return Rejection.UNKNOWN_ACCOUNT
+    if not principal.can_see(account.id, account.partner_ids):
+        return Rejection.NOT_PERMITTED
+    metric = catalog.metrics.get(event.metric_key)
+    if metric is None:
+        return Rejection.UNKNOWN_METRIC
+    if event.value < 0 and not negative_allowed(metric.aggregation):
+        return Rejection.NEGATIVE_VALUE
+    if not in_window(event.occurred_at, now):
+        return Rejection.OUTSIDE_WINDOW
+    return None
+
+
+def _period(account: Account, reset: str, at: datetime) -> Period:
+    sub = account.subscription
+    billing = None if sub is None else Period(sub.current_period_start, sub.current_period_end)
+    return period_at(reset, billing, None if sub is None else sub.term, at)
+
+
+def _midnight(at: datetime) -> datetime:
+    at = at.astimezone(UTC)
+    return datetime(at.year, at.month, at.day, tzinfo=UTC)
+
+
+async def record_usage(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    events: Sequence[UsageEvent],
+    catalog: Catalog,
+    now: datetime,
+) -> list[EventOutcome]:
+    """Record a batch in the caller's transaction; one outcome per event, in input order.
+
+    A client event id counts once per account over the whole accepted window, also across
+    concurrent and retried batches. Counters, daily buckets and threshold events are
+    written set-wise with the events. The partitions of `months_of(events)` must exist.
+    Raises BatchTooLarge above MAX_BATCH events, before writing anything.
+    """
+    if len(events) > MAX_BATCH:
+        raise BatchTooLarge
+    known = await accounts.accounts_by_ids(
+        conn, list({e.account_id for e in events if e.account_id is not None})
+    )
+    outcomes: list[EventOutcome | None] = []
+    candidates: dict[tuple[UUID, str], tuple[UsageEvent, Account]] = {}
+    for event in events:
+        account = known.get(event.account_id) if event.account_id else None
+        reason = _rejection(event, account, principal, catalog, now)
+        if reason is not None:
+            outcomes.append(EventOutcome(event, EventStatus.REJECTED, reason))
+        elif (event.account_id, event.event_id) in candidates:
+            outcomes.append(EventOutcome(event, EventStatus.DUPLICATE))
+        else:
+            assert account is not None and event.account_id is not None
+            candidates[event.account_id, event.event_id] = (event, account)
+            outcomes.append(None)  # accepted or duplicate: the database decides
+    stored = await _store(conn, list(candidates.values()), catalog, now)
+    return [
+        outcome
+        or EventOutcome(
+            event,
+            EventStatus.ACCEPTED
+            if (event.account_id, event.event_id) in stored
+            else EventStatus.DUPLICATE,
+        )
+        for event, outcome in zip(events, outcomes, strict=True)
+    ]
+
+
+async def _store(
+    conn: asyncpg.Connection,
+    candidates: list[tuple[UsageEvent, Account]],
+    catalog: Catalog,
+    now: datetime,
+) -> set[tuple[UUID, str]]:
+    if not candidates:
+        return set()
+    candidates.sort(key=lambda c: (str(c[1].id), c[0].event_id))
+    periods = [
+        _period(a, catalog.metrics[e.metric_key].reset, e.occurred_at) for e, a in candidates
+    ]
+    stored = await repository.insert_events(
+        conn,
+        [
+            (a.id, e.metric_key, e.event_id, e.value, e.occurred_at, p.start)
+            for (e, a), p in zip(candidates, periods, strict=True)
+        ],
+        now,
+    )
+    fresh = [
+        (e, a, p)
+        for (e, a), p in zip(candidates, periods, strict=True)
+        if (a.id, e.event_id) in stored
+    ]
+    if not fresh:
+        return stored
+    aggregation = {key: m.aggregation for key, m in catalog.metrics.items()}
+    counters = await repository.upsert_counters(
+        conn,
+        fold(
+            ((a.id, e.metric_key, p.start, p.end, e.value, e.occurred_at) for e, a, p in fresh),
+            aggregation,
+        ),
+        now,
+    )
+    await repository.upsert_daily(
+        conn,
+        fold(
+            (
+                (a.id, e.metric_key, _midnight(e.occurred_at), None, e.value, e.occurred_at)
+                for e, a, _ in fresh
+            ),
+            aggregation,
+        ),
+    )
+    touched = {a.id: a for _, a, _ in fresh}
+    await record_crossings(conn, list(touched.values()), counters, catalog, now)
+    return stored

@@ -1,0 +1,88 @@
+"""Usage events as received, their outcomes, and the results of consuming and checking."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+__all__ = [
+    "CheckReason",
+    "CheckResult",
+    "Consumed",
+    "EventOutcome",
+    "EventStatus",
+    "QuotaDenied",
+    "Rejection",
+    "UsageEvent",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """One measurement as a client sent it; `account_id` is None when it did not parse."""
+
+    event_id: str
+    account_id: UUID | None
+    metric_key: str
+    value: float
+    occurred_at: datetime
+
+
+class EventStatus(enum.Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class Rejection(enum.Enum):
+    UNKNOWN_ACCOUNT = "unknown_account"
+    UNKNOWN_METRIC = "unknown_metric"
+    NEGATIVE_VALUE = "negative_value"
+    OUTSIDE_WINDOW = "outside_window"
+    NOT_PERMITTED = "not_permitted"
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    event: UsageEvent
+    status: EventStatus
+    reason: Rejection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    account_id: UUID
+    metric_key: str
+    amount: float
+    used: float
+    limit: float | None  # None: unlimited
+    overage: bool  # a soft limit let it past the limit
+    period_end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaDenied:
+    account_id: UUID
+    metric_key: str
+    requested: float
+    used: float
+    limit: float
+    resets_at: datetime | None
+
+
+class CheckReason(enum.Enum):
+    NOT_IN_TIER = "not_in_tier"
+    EXCLUDED = "excluded"
+    LIMIT_REACHED = "limit_reached"
+    EXPIRED = "expired"
+    SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    allowed: bool
+    reason: CheckReason | None = None
+    remaining: float | None = None  # metrics only; None when unlimited
+    tier_key: str | None = None  # not_in_tier / excluded: the lowest tier that includes it

@@ -1,0 +1,265 @@
+"""Every SQL statement of metering: raw events, counters, thresholds and denials."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.metering.rules import CounterDelta
+
+__all__ = [
+    "EventRow",
+    "consume_hard",
+    "consume_unchecked",
+    "counter_value",
+    "ensure_partitions",
+    "insert_events",
+    "mark_thresholds",
+    "prune_event_ids",
+    "record_denial",
+    "upsert_counters",
+    "upsert_daily",
+]
+
+# account, metric, client event id, value, occurred at, period start
+EventRow = tuple[UUID, str, str, float, datetime, datetime]
+
+
+async def ensure_partitions(conn: asyncpg.Connection, months: Sequence[date]) -> None:
+    """Create the monthly partitions of usage_events that hold `months`, if missing.
+    Run outside the ingest transaction: creating a partition locks the parent table."""
+    await conn.execute("select ensure_usage_partition(m) from unnest($1::date[]) as m", months)
+
+
+async def insert_events(
+    conn: asyncpg.Connection, rows: Sequence[EventRow], received_at: datetime
+) -> set[tuple[UUID, str]]:
+    """Store the events whose (account, event id) was never seen; returns those stored.
+    Rows must be sorted by (account, event id) so concurrent batches lock keys in order."""
+    stored = await conn.fetch(
+        """
+        with input as (
+            select * from unnest($1::uuid[], $2::text[], $3::text[], $4::numeric[],
+                                 $5::timestamptz[], $6::timestamptz[])
+                as t(account_id, metric_key, event_id, value, occurred_at, period_start)
+        ), fresh as (
+            insert into usage_event_ids (account_id, event_id, received_at)
+            select account_id, event_id, $7 from input
+            on conflict do nothing
+            returning account_id, event_id
+        ), written as (
+            insert into usage_events
+                (account_id, metric_key, event_id, value, occurred_at, received_at, period_start)
+            select i.account_id, i.metric_key, i.event_id, i.value, i.occurred_at, $7,
+                   i.period_start
+            from input i join fresh f using (account_id, event_id)
+            returning account_id, event_id
+        )
+        select account_id, event_id from written
+        """,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [r[5] for r in rows],
+        received_at,
+    )
+    return {(r["account_id"], r["event_id"]) for r in stored}
+
+
+# How each aggregation combines a stored value (`t`) with a batch's delta (`excluded`).
+_COMBINE = """
+    case (select aggregation from metrics where key = t.metric_key)
+        when 'max' then greatest(t.value, excluded.value)
+        when 'latest' then
+            case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
+                 then excluded.value else t.value end
+        else t.value + excluded.value
+    end
+"""
+
+
+async def upsert_counters(
+    conn: asyncpg.Connection, deltas: Sequence[CounterDelta], now: datetime
+) -> list[tuple[UUID, str, datetime, float]]:
+    """Apply deltas to period counters; returns (account, metric, period start, new value)."""
+    rows = await conn.fetch(
+        f"""
+        insert into usage_counters as t
+            (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
+        select d.account_id, d.metric_key, d.bucket, d.bucket_end, d.value, d.last_event_at, $7
+        from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[],
+                    $5::numeric[], $6::timestamptz[])
+            as d(account_id, metric_key, bucket, bucket_end, value, last_event_at)
+        on conflict (account_id, metric_key, period_start) do update set
+            value = {_COMBINE},
+            last_event_at = greatest(t.last_event_at, excluded.last_event_at),
+            updated_at = excluded.updated_at
+        returning account_id, metric_key, period_start, value
+        """,  # noqa: S608 (a constant expression, no input)
+        *_delta_columns(deltas),
+        now,
+    )
+    return [(r["account_id"], r["metric_key"], r["period_start"], float(r["value"])) for r in rows]
+
+
+async def upsert_daily(conn: asyncpg.Connection, deltas: Sequence[CounterDelta]) -> None:
+    """Apply deltas to daily buckets (bucket = midnight UTC of the day)."""
+    await conn.execute(
+        f"""
+        insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
+        select d.account_id, d.metric_key, (d.bucket at time zone 'UTC')::date, d.value,
+               d.last_event_at
+        from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[],
+                    $5::numeric[], $6::timestamptz[])
+            as d(account_id, metric_key, bucket, bucket_end, value, last_event_at)
+        on conflict (account_id, metric_key, day) do update set
+            value = {_COMBINE},
+            last_event_at = greatest(t.last_event_at, excluded.last_event_at)
+        """,  # noqa: S608 (a constant expression, no input)
+        *_delta_columns(deltas),
+    )
+
+
+def _delta_columns(deltas: Sequence[CounterDelta]) -> list[list[object]]:
+    return [
+        [d.account_id for d in deltas],
+        [d.metric_key for d in deltas],
+        [d.bucket for d in deltas],
+        [d.bucket_end for d in deltas],
+        [d.value for d in deltas],
+        [d.last_event_at for d in deltas],
+    ]
+
+
+async def mark_thresholds(
+    conn: asyncpg.Connection,
+    crossings: Sequence[tuple[UUID, str, datetime, int]],
+    now: datetime,
+) -> list[tuple[UUID, str, datetime, int]]:
+    """Record (account, metric, period start, threshold) crossings; returns the new ones."""
+    rows = await conn.fetch(
+        """
+        insert into usage_thresholds (account_id, metric_key, period_start, threshold, crossed_at)
+        select *, $5 from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::smallint[])
+        on conflict do nothing
+        returning account_id, metric_key, period_start, threshold
+        """,
+        [c[0] for c in crossings],
+        [c[1] for c in crossings],
+        [c[2] for c in crossings],
+        [c[3] for c in crossings],
+        now,
+    )
+    return [(r["account_id"], r["metric_key"], r["period_start"], r["threshold"]) for r in rows]
+
+
+async def _ensure_counter(
+    conn: asyncpg.Connection, account_id: UUID, metric: str, start: datetime, end: datetime | None
+) -> None:
+    await conn.execute(
+        """
+        insert into usage_counters (account_id, metric_key, period_start, period_end, value)
+        values ($1, $2, $3, $4, 0)
+        on conflict do nothing
+        """,
+        account_id,
+        metric,
+        start,
+        end,
+    )
+
+
+async def consume_hard(
+    conn: asyncpg.Connection,
+    account_id: UUID,
+    metric: str,
+    period: tuple[datetime, datetime | None],
+    amount: float,
+    limit: float,
+    now: datetime,
+) -> float | None:
+    """Add `amount` only if the counter stays within `limit`, in one conditional update;
+    returns the new value, or None when it would exceed the limit."""
+    await _ensure_counter(conn, account_id, metric, *period)
+    value = await conn.fetchval(
+        """
+        update usage_counters set value = value + $4, updated_at = $6
+        where account_id = $1 and metric_key = $2 and period_start = $3
+          and value + $4 <= $5
+        returning value
+        """,
+        account_id,
+        metric,
+        period[0],
+        amount,
+        limit,
+        now,
+    )
+    return None if value is None else float(value)
+
+
+async def consume_unchecked(
+    conn: asyncpg.Connection,
+    account_id: UUID,
+    metric: str,
+    period: tuple[datetime, datetime | None],
+    amount: float,
+    now: datetime,
+) -> float:
+    """Add `amount` whatever the limit (soft or unlimited); returns the new value."""
+    await _ensure_counter(conn, account_id, metric, *period)
+    value = await conn.fetchval(
+        """
+        update usage_counters set value = value + $4, updated_at = $5
+        where account_id = $1 and metric_key = $2 and period_start = $3
+        returning value
+        """,
+        account_id,
+        metric,
+        period[0],
+        amount,
+        now,
+    )
+    return float(value)
+
+
+async def counter_value(
+    conn: asyncpg.Connection, account_id: UUID, metric: str, period_start: datetime
+) -> float:
+    value = await conn.fetchval(
+        "select value from usage_counters"
+        " where account_id = $1 and metric_key = $2 and period_start = $3",
+        account_id,
+        metric,
+        period_start,
+    )
+    return 0.0 if value is None else float(value)
+
+
+async def record_denial(
+    conn: asyncpg.Connection, account_id: UUID, feature: str, reason: str, now: datetime
+) -> None:
+    await conn.execute(
+        """
+        insert into entitlement_denials as d
+            (account_id, feature, reason, count, first_at, last_at)
+        values ($1, $2, $3, 1, $4, $4)
+        on conflict (account_id, feature, reason)
+        do update set count = d.count + 1, last_at = greatest(d.last_at, excluded.last_at)
+        """,
+        account_id,
+        feature,
+        reason,
+        now,
+    )
+
+
+async def prune_event_ids(conn: asyncpg.Connection, before: datetime) -> int:
+    """Forget event ids received before `before` (past the accepted window)."""
+    status = await conn.execute("delete from usage_event_ids where received_at < $1", before)
+    return int(status.split()[-1])

@@ -1,0 +1,183 @@
+"""Metering mutations and the entitlement check: authorise, convert, call one service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import strawberry
+
+from benefitgate import idempotency
+from benefitgate.accounts.models import Account
+from benefitgate.auth import Role
+from benefitgate.graphql.context import Info
+from benefitgate.graphql.errors import (
+    ForbiddenError,
+    IdempotencyConflictError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    NotFoundError,
+)
+from benefitgate.metering import codec, consume, ingest
+from benefitgate.metering.models import QuotaDenied, UsageEvent
+from benefitgate.metering.types import (
+    EntitlementCheck,
+    QuotaExceeded,
+    UsageConsumed,
+    UsageEventInput,
+    UsageRecorded,
+    consumed_type,
+    quota_exceeded_type,
+)
+
+__all__ = ["MeteringMutation", "MeteringQuery"]
+
+UsageRecordResult = Annotated[
+    UsageRecorded | ForbiddenError | InvalidInputError, strawberry.union("UsageRecordResult")
+]
+UsageConsumeResult = Annotated[
+    UsageConsumed
+    | QuotaExceeded
+    | NotFoundError
+    | ForbiddenError
+    | InvalidInputError
+    | IdempotencyConflictError
+    | IdempotencyKeyReusedError,
+    strawberry.union("UsageConsumeResult"),
+]
+EntitlementCheckResult = Annotated[
+    EntitlementCheck | NotFoundError | InvalidInputError,
+    strawberry.union("EntitlementCheckResult"),
+]
+
+
+def _uuid(raw: str) -> UUID | None:
+    try:
+        return UUID(raw)
+    except ValueError:
+        return None
+
+
+def _event(raw: UsageEventInput) -> UsageEvent:
+    return UsageEvent(raw.event_id, _uuid(raw.account_id), raw.metric, raw.value, raw.occurred_at)
+
+
+async def _visible_account(info: Info, raw_id: str) -> Account | None:
+    account_id = _uuid(raw_id)
+    if account_id is None:
+        return None
+    account = await info.context.loaders.account_by_id.load(account_id)
+    if account is None or not info.context.principal.can_see(account.id, account.partner_ids):
+        return None
+    return account
+
+
+@strawberry.type
+class MeteringMutation:
+    @strawberry.mutation(
+        description="Record up to 1,000 usage events. Each is accepted, a duplicate of an "
+        "event id seen in the last 35 days, or rejected with a reason."
+    )
+    async def usage_record(self, info: Info, events: list[UsageEventInput]) -> UsageRecordResult:
+        context = info.context
+        if context.principal.role is Role.FRONTEND:
+            return ForbiddenError.of("frontends cannot record usage")
+        if len(events) > ingest.MAX_BATCH:
+            return InvalidInputError.of("events", f"at most {ingest.MAX_BATCH} events a call")
+        parsed = [_event(e) for e in events]
+        catalog = await context.catalog()
+        async with context.pool.acquire() as conn:
+            await context.partitions.ensure(conn, ingest.months_of(parsed))
+            async with conn.transaction():
+                outcomes = await ingest.record_usage(
+                    conn, context.principal, parsed, catalog, context.now
+                )
+        return UsageRecorded.of(outcomes)
+
+    @strawberry.mutation(
+        description="Consume an amount of a metric if the limit allows, atomically. A retry "
+        "with the same idempotency key and arguments replays the first result."
+    )
+    async def usage_consume(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        metric: str,
+        amount: float,
+        idempotency_key: str,
+    ) -> UsageConsumeResult:
+        context = info.context
+        if context.principal.role is Role.FRONTEND:
+            return ForbiddenError.of("frontends cannot consume usage")
+        if not 0 < len(idempotency_key) <= idempotency.MAX_KEY_LENGTH:
+            return InvalidInputError.of("idempotencyKey", "give a key of 1 to 255 characters")
+        account = await _visible_account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+        catalog = await context.catalog()
+
+        async def effect() -> dict[str, object]:
+            result = await consume.consume(conn, account, metric, amount, catalog, context.now)
+            return codec.to_json(result)
+
+        try:
+            async with context.pool.acquire() as conn, conn.transaction():
+                response, replayed = await idempotency.run_once(
+                    conn,
+                    scope=context.principal.subject,
+                    key=idempotency_key,
+                    operation="usageConsume",
+                    arguments={"account": str(account.id), "metric": metric, "amount": amount},
+                    now=context.now,
+                    effect=effect,
+                )
+        except consume.InvalidUsage as exc:
+            return InvalidInputError.of(exc.field, str(exc))
+        except idempotency.IdempotencyConflict:
+            return IdempotencyConflictError.of()
+        except idempotency.IdempotencyKeyReused:
+            return IdempotencyKeyReusedError.of()
+        result = codec.from_json(response)
+        if isinstance(result, QuotaDenied):
+            return quota_exceeded_type(result, replayed)
+        return consumed_type(result, replayed)
+
+
+@strawberry.type
+class MeteringQuery:
+    @strawberry.field(
+        description="May the account use a feature (a benefit key), or `requested` more of a "
+        "metric, now? Denials are counted for upgrade suggestions."
+    )
+    async def entitlement_check(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        feature: str | None = None,
+        metric: str | None = None,
+        requested: float = 1.0,
+    ) -> EntitlementCheckResult:
+        context = info.context
+        account = await _visible_account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+        catalog = await context.catalog()
+        try:
+            async with context.pool.acquire() as conn, conn.transaction():
+                result = await consume.check(
+                    conn,
+                    account,
+                    feature=feature,
+                    metric=metric,
+                    requested=requested,
+                    catalog=catalog,
+                    now=context.now,
+                )
+        except consume.InvalidUsage as exc:
+            return InvalidInputError.of(exc.field, str(exc))
+        return EntitlementCheck(
+            allowed=result.allowed,
+            reason=result.reason,
+            remaining=result.remaining,
+            tier=result.tier_key,
+        )

@@ -1,0 +1,68 @@
+"""Crossing 80 % and 100 % of a limit: one outbox event per account, metric, period and
+threshold, in the transaction of the usage that crossed it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate import events
+from benefitgate.accounts import service as accounts
+from benefitgate.accounts.models import Account
+from benefitgate.catalog.models import Catalog
+from benefitgate.entitlements.models import EffectiveLimit
+from benefitgate.metering import repository
+
+__all__ = ["THRESHOLDS", "crossed", "record_crossings"]
+
+THRESHOLDS = (80, 100)
+EVENT_TYPE = "usage.threshold_crossed"
+
+
+def crossed(value: float, limit: EffectiveLimit | None) -> list[int]:
+    """The thresholds (in percent) that `value` has reached against a finite limit."""
+    if limit is None or limit.included is None or limit.included <= 0:
+        return []
+    return [t for t in THRESHOLDS if value >= limit.included * t / 100]
+
+
+async def record_crossings(
+    conn: asyncpg.Connection,
+    touched: Sequence[Account],
+    counters: Sequence[tuple[UUID, str, datetime, float]],
+    catalog: Catalog,
+    now: datetime,
+    limits: Mapping[UUID, Mapping[str, EffectiveLimit]] | None = None,
+) -> None:
+    """Mark newly crossed thresholds of updated counters and enqueue an event for each.
+    The primary key of usage_thresholds makes each crossing happen once, whatever races."""
+    if limits is None:
+        limits = await accounts.limits_by_account(conn, touched, catalog, now)
+    candidates = [
+        (account_id, metric, start, threshold)
+        for account_id, metric, start, value in counters
+        for threshold in crossed(value, limits.get(account_id, {}).get(metric))
+    ]
+    if not candidates:
+        return
+    values = {(a, m, s): v for a, m, s, v in counters}
+    for account_id, metric, start, threshold in await repository.mark_thresholds(
+        conn, candidates, now
+    ):
+        limit = limits[account_id][metric]
+        await events.enqueue(
+            conn,
+            EVENT_TYPE,
+            account_id,
+            {
+                "metric": metric,
+                "periodStart": start.isoformat(),
+                "threshold": threshold,
+                "value": values[account_id, metric, start],
+                "limit": limit.included,
+                "enforcement": limit.enforcement,
+            },
+        )

@@ -1,0 +1,129 @@
+"""GraphQL types of metering: usage ingest, consumption and entitlement checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from benefitgate.graphql.errors import Error, ErrorCode
+from benefitgate.metering import models
+
+__all__ = [
+    "EntitlementCheck",
+    "QuotaExceeded",
+    "UsageConsumed",
+    "UsageEventInput",
+    "UsageEventResult",
+    "UsageRecorded",
+]
+
+UsageEventStatus = strawberry.enum(models.EventStatus, name="UsageEventStatus")
+UsageRejection = strawberry.enum(models.Rejection, name="UsageRejection")
+CheckReason = strawberry.enum(models.CheckReason, name="CheckReason")
+
+
+@strawberry.input
+class UsageEventInput:
+    event_id: str = strawberry.field(
+        description="The client's id for the event: a retry with the same id counts once."
+    )
+    account_id: strawberry.ID
+    metric: str
+    value: float
+    occurred_at: datetime = strawberry.field(description="Up to 35 days back and 5 minutes ahead.")
+
+
+@strawberry.type
+class UsageEventResult:
+    event_id: str
+    account_id: strawberry.ID
+    status: UsageEventStatus  # type: ignore[valid-type]
+    reason: UsageRejection | None  # type: ignore[valid-type]
+
+
+@strawberry.type
+class UsageRecorded:
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[UsageEventResult]
+
+    @classmethod
+    def of(cls, outcomes: list[models.EventOutcome]) -> UsageRecorded:
+        results = [
+            UsageEventResult(
+                event_id=o.event.event_id,
+                account_id=strawberry.ID(str(o.event.account_id or "")),
+                status=o.status,
+                reason=o.reason,
+            )
+            for o in outcomes
+        ]
+        count = {s: sum(o.status is s for o in outcomes) for s in models.EventStatus}
+        return cls(
+            accepted=count[models.EventStatus.ACCEPTED],
+            duplicates=count[models.EventStatus.DUPLICATE],
+            rejected=count[models.EventStatus.REJECTED],
+            results=results,
+        )
+
+
+@strawberry.type
+class UsageConsumed:
+    account_id: strawberry.ID
+    metric: str
+    amount: float
+    used: float
+    limit: float | None = strawberry.field(description="Null when unlimited.")
+    remaining: float | None
+    overage: bool = strawberry.field(description="True when a soft limit let it past.")
+    period_end: datetime | None
+    replayed: bool = strawberry.field(description="True when an idempotent retry replayed it.")
+
+
+@strawberry.type(description="A hard limit would be exceeded; nothing was consumed.")
+class QuotaExceeded(Error):
+    limit: float
+    used: float
+    requested: float
+    resets_at: datetime | None
+    replayed: bool
+
+
+@strawberry.type
+class EntitlementCheck:
+    allowed: bool
+    reason: CheckReason | None  # type: ignore[valid-type]
+    remaining: float | None = strawberry.field(description="Metrics only; null when unlimited.")
+    tier: str | None = strawberry.field(
+        description="For not_in_tier and excluded: the key of the lowest tier that includes it."
+    )
+
+
+def consumed_type(result: models.Consumed, replayed: bool) -> UsageConsumed:
+    remaining = None if result.limit is None else max(result.limit - result.used, 0.0)
+    return UsageConsumed(
+        account_id=strawberry.ID(str(result.account_id)),
+        metric=result.metric_key,
+        amount=result.amount,
+        used=result.used,
+        limit=result.limit,
+        remaining=remaining,
+        overage=result.overage,
+        period_end=result.period_end,
+        replayed=replayed,
+    )
+
+
+def quota_exceeded_type(denied: models.QuotaDenied, replayed: bool) -> QuotaExceeded:
+    return QuotaExceeded(
+        code=ErrorCode.QUOTA_EXCEEDED,
+        message=f"{denied.metric_key}: {denied.used:g} of {denied.limit:g} used, "
+        f"{denied.requested:g} more would exceed the limit",
+        limit=denied.limit,
+        used=denied.used,
+        requested=denied.requested,
+        resets_at=denied.resets_at,
+        replayed=replayed,
+    )
