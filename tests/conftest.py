@@ -74,7 +74,7 @@ def settings(tmp_path: Path) -> Settings:
         log_level="INFO",
         pool_min=1,
         pool_max=4,
-        max_body_bytes=65_536,
+        max_body_bytes=1_048_576,
         max_depth=10,
         max_tokens=1_000,
         max_aliases=10,

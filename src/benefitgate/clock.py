@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 __all__ = ["Clock", "FixedClock", "SystemClock"]
@@ -25,3 +25,6 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
+
+    def advance(self, by: timedelta) -> None:
+        self.at += by

@@ -1,0 +1,260 @@
+"""usageRecord end to end: outcomes, deduplication, periods, aggregations, thresholds."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from benefitgate import db
+from benefitgate.auth import Principal, Role
+from benefitgate.catalog.repository import load_catalog
+from benefitgate.clock import FixedClock
+from benefitgate.metering import ingest
+from benefitgate.metering.models import UsageEvent
+from benefitgate.metering.partitions import Partitions
+from tests.conftest import Api, api_key, frontend_token
+from tests.fixtures import factories
+from tests.fixtures.factories import NOW
+
+RECORD = """
+mutation Record($events: [UsageEventInput!]!) {
+  usageRecord(events: $events) {
+    __typename
+    ... on UsageRecorded { accepted duplicates rejected results { eventId status reason } }
+    ... on Error { code message }
+  }
+}
+"""
+ADMIN = Principal(Role.ADMIN, subject="test-admin")
+
+
+def event(account_id: UUID | str, event_id: str, value: float = 1, **kw: Any) -> dict[str, Any]:
+    at: datetime = kw.pop("at", NOW - timedelta(hours=1))
+    return {
+        "eventId": event_id,
+        "accountId": str(account_id),
+        "metric": kw.pop("metric", "m0"),
+        "value": value,
+        "occurredAt": at.isoformat(),
+    }
+
+
+async def counter(
+    conn: asyncpg.Connection, account_id: UUID, metric: str = "m0"
+) -> dict[Any, float]:
+    rows = await conn.fetch(
+        "select period_start, value from usage_counters where account_id = $1 and metric_key = $2",
+        account_id,
+        metric,
+    )
+    return {r["period_start"]: float(r["value"]) for r in rows}
+
+
+async def test_every_event_gets_an_outcome_and_each_rejection_reason_is_reachable(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    reseller = await factories.partner(conn)
+    mine = await factories.account(conn, cat["versions"]["basic"], partner_id=reseller)
+    other = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn, Role.PARTNER, partner_id=reseller)
+    events = [
+        event(mine, "ok"),
+        event(mine, "ok"),  # the same id twice in one batch
+        event(uuid4(), "who"),
+        event("not-a-uuid", "bad-id"),
+        event(mine, "what", metric="nope"),
+        event(mine, "neg", value=-1),
+        event(mine, "old", at=NOW - timedelta(days=36)),
+        event(mine, "future", at=NOW + timedelta(minutes=6)),
+        event(other, "theirs"),
+    ]
+    result = (await api.data(RECORD, {"events": events}, auth=key))["usageRecord"]
+    outcomes = [(r["eventId"], r["status"], r["reason"]) for r in result["results"]]
+    assert outcomes == [
+        ("ok", "ACCEPTED", None),
+        ("ok", "DUPLICATE", None),
+        ("who", "REJECTED", "UNKNOWN_ACCOUNT"),
+        ("bad-id", "REJECTED", "UNKNOWN_ACCOUNT"),
+        ("what", "REJECTED", "UNKNOWN_METRIC"),
+        ("neg", "REJECTED", "NEGATIVE_VALUE"),
+        ("old", "REJECTED", "OUTSIDE_WINDOW"),
+        ("future", "REJECTED", "OUTSIDE_WINDOW"),
+        ("theirs", "REJECTED", "NOT_PERMITTED"),
+    ]
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (1, 1, 7)
+    assert await counter(conn, mine) == {NOW - timedelta(days=10): 1.0}
+    assert await counter(conn, other) == {}
+
+
+async def test_more_than_a_thousand_events_is_one_error_and_nothing_is_written(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    events = [event(account_id, f"e{i}") for i in range(1001)]
+    result = (await api.data(RECORD, {"events": events}, auth=await api_key(conn)))["usageRecord"]
+    assert result["__typename"] == "InvalidInputError"
+    assert await conn.fetchval("select count(*) from usage_event_ids") == 0
+
+
+async def test_frontends_cannot_record_usage(conn: asyncpg.Connection, api: Api) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    result = await api.data(
+        RECORD, {"events": [event(account_id, "x")]}, auth=frontend_token(account_id)
+    )
+    assert result["usageRecord"]["code"] == "FORBIDDEN"
+
+
+async def test_a_retry_a_month_later_still_counts_once(
+    conn: asyncpg.Connection, api: Api, clock: FixedClock
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    first = event(account_id, "late", value=5, at=NOW - timedelta(hours=1))
+    assert (await api.data(RECORD, {"events": [first]}, auth=key))["usageRecord"]["accepted"] == 1
+    clock.advance(timedelta(days=30))  # the event is still inside the 35-day window
+    retry = (await api.data(RECORD, {"events": [first]}, auth=key))["usageRecord"]
+    assert retry["results"][0]["status"] == "DUPLICATE"
+    assert await counter(conn, account_id) == {NOW - timedelta(days=10): 5.0}
+
+
+async def test_backdated_events_land_in_the_period_they_belong_to(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    await conn.execute(
+        "insert into metrics values ('monthly', 'Monthly', 'calls', 'sum', 'calendar_month')"
+    )
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    events = [
+        event(account_id, "now", 1),
+        event(account_id, "before-period", 2, at=NOW - timedelta(days=12)),
+        event(account_id, "month-ago", 4, at=NOW - timedelta(days=20), metric="monthly"),
+        event(account_id, "this-month", 8, at=NOW - timedelta(days=2), metric="monthly"),
+    ]
+    await api.data(RECORD, {"events": events}, auth=await api_key(conn))
+    billing_start = NOW - timedelta(days=10)
+    previous_start = datetime(2026, 10, 5, 12, tzinfo=NOW.tzinfo)
+    assert await counter(conn, account_id) == {billing_start: 1.0, previous_start: 2.0}
+    assert await counter(conn, account_id, "monthly") == {
+        datetime(2026, 10, 1, tzinfo=NOW.tzinfo): 4.0,
+        datetime(2026, 11, 1, tzinfo=NOW.tzinfo): 8.0,
+    }
+    days = await conn.fetch(
+        "select day, value from usage_daily where account_id = $1 order by day", account_id
+    )
+    assert [(str(r["day"]), float(r["value"])) for r in days] == [
+        ("2026-10-26", 4.0),
+        ("2026-11-03", 2.0),
+        ("2026-11-13", 8.0),
+        ("2026-11-15", 1.0),
+    ]
+    partitions = await conn.fetchval(
+        "select count(*) from pg_inherits where inhparent = 'usage_events'::regclass"
+    )
+    assert partitions >= 2
+    assert await conn.fetchval("select count(*) from usage_events_2026_10") == 1
+
+
+async def test_aggregations_fold_as_their_names_say(conn: asyncpg.Connection, api: Api) -> None:
+    cat = await factories.catalog(conn)
+    for key, aggregation in [("peak", "max"), ("gauge", "latest"), ("hits", "count")]:
+        await conn.execute(
+            "insert into metrics values ($1, $1, 'x', $2, 'calendar_month')", key, aggregation
+        )
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    at = NOW - timedelta(hours=5)
+    first = [
+        event(account_id, "p1", 7, metric="peak"),
+        event(account_id, "p2", 3, metric="peak"),
+        event(account_id, "g-new", -2, metric="gauge", at=at + timedelta(hours=2)),
+        event(account_id, "g-old", 9, metric="gauge", at=at),
+        event(account_id, "h1", 50, metric="hits"),
+    ]
+    await api.data(RECORD, {"events": first}, auth=key)
+    later = [
+        event(account_id, "g-older", 11, metric="gauge", at=at - timedelta(hours=1)),
+        event(account_id, "h2", 50, metric="hits"),
+        event(account_id, "p3", 5, metric="peak"),
+    ]
+    await api.data(RECORD, {"events": later}, auth=key)
+    month = datetime(2026, 11, 1, tzinfo=NOW.tzinfo)
+    assert await counter(conn, account_id, "peak") == {month: 7.0}
+    assert await counter(conn, account_id, "gauge") == {month: -2.0}
+    assert await counter(conn, account_id, "hits") == {month: 2.0}
+
+
+async def _record(dsn: str, events: list[UsageEvent], now: datetime) -> list[Any]:
+    conn = await db.connect(dsn)
+    try:
+        catalog = await load_catalog(conn)
+        await Partitions().ensure(conn, ingest.months_of(events))
+        async with conn.transaction():
+            return await ingest.record_usage(conn, ADMIN, events, catalog, now)
+    finally:
+        await conn.close()
+
+
+def _events(account_id: UUID, n: int, prefix: str = "e") -> list[UsageEvent]:
+    return [
+        UsageEvent(f"{prefix}{i}", account_id, "m0", 1.0, NOW - timedelta(minutes=i))
+        for i in range(n)
+    ]
+
+
+async def test_concurrent_identical_batches_count_once(conn: asyncpg.Connection, dsn: str) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    batch = _events(account_id, 200)
+    results = await asyncio.gather(*(_record(dsn, batch, NOW) for _ in range(8)))
+    accepted = sum(o.status.value == "accepted" for outcomes in results for o in outcomes)
+    assert accepted == 200
+    assert await counter(conn, account_id) == {NOW - timedelta(days=10): 200.0}
+
+
+async def test_a_batch_retried_after_a_dropped_connection_counts_once(
+    conn: asyncpg.Connection, dsn: str
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    batch = _events(account_id, 50)
+    catalog = await load_catalog(conn)
+
+    # Dropped before commit: nothing counted, and the retry counts everything once.
+    doomed = await db.connect(dsn)
+    await Partitions().ensure(doomed, ingest.months_of(batch))
+    transaction = doomed.transaction()
+    await transaction.start()
+    await ingest.record_usage(doomed, ADMIN, batch, catalog, NOW)
+    await conn.execute("select pg_terminate_backend($1)", doomed.get_server_pid())
+    assert await counter(conn, account_id) == {}
+    await _record(dsn, batch, NOW)
+    # Dropped after commit, before the client saw the answer: the retry is all duplicates.
+    retry = await _record(dsn, batch, NOW)
+    assert {o.status.value for o in retry} == {"duplicate"}
+    assert await counter(conn, account_id) == {NOW - timedelta(days=10): 50.0}
+    doomed.terminate()
+
+
+async def test_crossing_80_and_100_percent_writes_one_event_each_once(
+    conn: asyncpg.Connection, dsn: str
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])  # hard limit 100
+    batches = [_events(account_id, 30, prefix=f"b{b}-") for b in range(5)]
+    await asyncio.gather(*(_record(dsn, batch, NOW) for batch in batches))
+    rows = await conn.fetch(
+        "select payload from events where type = 'usage.threshold_crossed' and account_id = $1",
+        account_id,
+    )
+    assert sorted(r["payload"]["threshold"] for r in rows) == [80, 100]
+    assert {r["payload"]["metric"] for r in rows} == {"m0"}
+    assert await counter(conn, account_id) == {NOW - timedelta(days=10): 150.0}
