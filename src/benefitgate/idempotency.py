@@ -32,6 +32,12 @@ class IdempotencyKeyReused(Exception):
     """This key was used before with other arguments or for another operation."""
 
 
+def _lock_id(scope: str, key: str) -> int:
+    """A 64-bit advisory lock id for the key; a collision only makes a retry conflict."""
+    digest = hashlib.sha256(orjson.dumps([scope, key])).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def request_hash(operation: str, arguments: dict[str, Any]) -> bytes:
     canonical = orjson.dumps([operation, arguments], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).digest()
@@ -52,9 +58,7 @@ async def run_once(
     Must run inside a transaction, which the effect's writes share.
     Raises IdempotencyConflict or IdempotencyKeyReused.
     """
-    locked = await conn.fetchval(
-        "select pg_try_advisory_xact_lock(hashtextextended($1, 0))", f"{scope}\x00{key}"
-    )
+    locked = await conn.fetchval("select pg_try_advisory_xact_lock($1)", _lock_id(scope, key))
     if not locked:
         raise IdempotencyConflict
     digest = request_hash(operation, arguments)

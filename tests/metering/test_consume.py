@@ -1,0 +1,222 @@
+"""usageConsume and entitlementCheck end to end: exact limits, idempotency, reason codes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.auth import Role
+from tests.conftest import Api, MakeApi, api_key, frontend_token
+from tests.fixtures import factories
+from tests.fixtures.factories import NOW
+
+CONSUME = """
+mutation Consume($id: ID!, $metric: String!, $amount: Float!, $key: String!) {
+  usageConsume(accountId: $id, metric: $metric, amount: $amount, idempotencyKey: $key) {
+    __typename
+    ... on UsageConsumed { used limit remaining overage replayed }
+    ... on QuotaExceeded { quota: limit used requested resetsAt replayed }
+    ... on Error { code message }
+  }
+}
+"""
+CHECK = """
+query Check($id: ID!, $feature: String, $metric: String, $requested: Float! = 1) {
+  entitlementCheck(accountId: $id, feature: $feature, metric: $metric, requested: $requested) {
+    __typename
+    ... on EntitlementCheck { allowed reason remaining tier }
+    ... on Error { code message }
+  }
+}
+"""
+
+
+def consume_vars(
+    account_id: UUID, key: str, amount: float = 1, metric: str = "m0"
+) -> dict[str, Any]:
+    return {"id": str(account_id), "metric": metric, "amount": amount, "key": key}
+
+
+async def test_400_concurrent_consumers_against_a_limit_of_100_get_exactly_100(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])  # hard 100
+    key = await api_key(conn)
+    async with make_api(pool_max=40) as api:
+        responses = await asyncio.gather(
+            *(api.data(CONSUME, consume_vars(account_id, f"k{i}"), auth=key) for i in range(400))
+        )
+    kinds = [r["usageConsume"]["__typename"] for r in responses]
+    assert kinds.count("UsageConsumed") == 100
+    assert kinds.count("QuotaExceeded") == 300
+    used = await conn.fetchval(
+        "select value from usage_counters where account_id = $1 and metric_key = 'm0'", account_id
+    )
+    assert used == 100
+    denied = next(
+        r["usageConsume"] for r in responses if r["usageConsume"]["__typename"] == "QuotaExceeded"
+    )
+    assert denied["quota"] == 100 and denied["used"] == 100 and denied["requested"] == 1
+    assert denied["resetsAt"].startswith((NOW + timedelta(days=20)).date().isoformat())
+
+
+async def test_a_soft_limit_lets_the_overage_through_and_says_so(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])  # soft 1000
+    key = await api_key(conn)
+    first = await api.data(CONSUME, consume_vars(account_id, "a", 999), auth=key)
+    assert first["usageConsume"]["overage"] is False
+    over = (await api.data(CONSUME, consume_vars(account_id, "b", 5), auth=key))["usageConsume"]
+    assert over == {
+        "__typename": "UsageConsumed",
+        "used": 1004.0,
+        "limit": 1000.0,
+        "remaining": 0.0,
+        "overage": True,
+        "replayed": False,
+    }
+
+
+async def test_the_same_key_replays_and_other_arguments_are_refused(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    first = (await api.data(CONSUME, consume_vars(account_id, "same", 10), auth=key))[
+        "usageConsume"
+    ]
+    again = (await api.data(CONSUME, consume_vars(account_id, "same", 10), auth=key))[
+        "usageConsume"
+    ]
+    assert first["replayed"] is False and again["replayed"] is True
+    assert again["used"] == first["used"] == 10
+    other = (await api.data(CONSUME, consume_vars(account_id, "same", 11), auth=key))[
+        "usageConsume"
+    ]
+    assert other["code"] == "IDEMPOTENCY_KEY_REUSED"
+    # Keys belong to their caller: another key's "same" is a new request.
+    second_key = await api_key(conn)
+    theirs = await api.data(CONSUME, consume_vars(account_id, "same", 10), auth=second_key)
+    assert theirs["usageConsume"]["used"] == 20
+
+
+async def test_concurrent_twins_get_one_effect_and_conflicts(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    async with make_api(pool_max=20) as api:
+        responses = await asyncio.gather(
+            *(api.data(CONSUME, consume_vars(account_id, "twin", 3), auth=key) for _ in range(20))
+        )
+    results = [r["usageConsume"] for r in responses]
+    fresh = [r for r in results if r["__typename"] == "UsageConsumed" and not r["replayed"]]
+    assert len(fresh) == 1
+    assert all(
+        r.get("code") == "IDEMPOTENCY_CONFLICT" or r.get("replayed") is True
+        for r in results
+        if r is not fresh[0]
+    )
+    used = await conn.fetchval(
+        "select value from usage_counters where account_id = $1 and metric_key = 'm0'", account_id
+    )
+    assert used == 3
+
+
+async def test_bad_consume_input_is_typed(conn: asyncpg.Connection, api: Api) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+
+    async def outcome(**kw: Any) -> dict[str, Any]:
+        variables = {**consume_vars(account_id, "k"), **kw}
+        return (await api.data(CONSUME, variables, auth=key))["usageConsume"]
+
+    assert (await outcome(metric="nope"))["code"] == "INVALID_INPUT"
+    assert (await outcome(amount=0))["code"] == "INVALID_INPUT"
+    assert (await outcome(key=""))["code"] == "INVALID_INPUT"
+    assert (await outcome(id="00000000-0000-0000-0000-000000000000"))["code"] == "NOT_FOUND"
+    frontend = await api.data(
+        CONSUME, consume_vars(account_id, "f"), auth=frontend_token(account_id)
+    )
+    assert frontend["usageConsume"]["code"] == "FORBIDDEN"
+    assert await conn.fetchval("select count(*) from idempotency_keys") == 0
+
+
+async def check(api: Api, auth: str, account_id: UUID, **kw: Any) -> dict[str, Any]:
+    result = await api.data(CHECK, {"id": str(account_id), **kw}, auth=auth)
+    return result["entitlementCheck"]
+
+
+async def test_every_check_reason_is_reachable_and_denials_are_recorded(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn, benefits=4)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    auth = frontend_token(account_id)
+    await factories.grant(conn, account_id, "b1", valid_until=NOW - timedelta(minutes=1))
+    await factories.usage(conn, account_id, "m0", 95)
+    await conn.execute("insert into metrics values ('extra', 'x', 'x', 'sum', 'never')")
+
+    assert await check(api, auth, account_id, feature="b0") == {
+        "__typename": "EntitlementCheck",
+        "allowed": True,
+        "reason": None,
+        "remaining": None,
+        "tier": None,
+    }
+    assert (await check(api, auth, account_id, feature="b1"))["reason"] == "EXPIRED"
+    assert (await check(api, auth, account_id, feature="b2")) | {"__typename": None} == {
+        "__typename": None,
+        "allowed": False,
+        "reason": "NOT_IN_TIER",
+        "remaining": None,
+        "tier": "pro",
+    }
+    excluded = await check(api, auth, account_id, feature="b3")
+    assert (excluded["reason"], excluded["tier"]) == ("EXCLUDED", "pro")
+    ok = await check(api, auth, account_id, metric="m0", requested=5)
+    assert (ok["allowed"], ok["remaining"]) == (True, 5.0)
+    full = await check(api, auth, account_id, metric="m0", requested=6)
+    assert (full["allowed"], full["reason"], full["remaining"]) == (False, "LIMIT_REACHED", 5.0)
+    assert (await check(api, auth, account_id, metric="extra"))["reason"] == "NOT_IN_TIER"
+    await conn.execute(
+        "update subscriptions set status = 'past_due' where account_id = $1", account_id
+    )
+    assert (await check(api, auth, account_id, feature="b0"))["reason"] == "SUSPENDED"
+
+    denials = await conn.fetch(
+        "select feature, reason, count from entitlement_denials"
+        " where account_id = $1 order by 1, 2",
+        account_id,
+    )
+    assert [tuple(r) for r in denials] == [
+        ("b0", "suspended", 1),
+        ("b1", "expired", 1),
+        ("b2", "not_in_tier", 1),
+        ("b3", "excluded", 1),
+        ("extra", "not_in_tier", 1),
+        ("m0", "limit_reached", 1),
+    ]
+
+
+async def test_checks_are_scoped_and_validated(conn: asyncpg.Connection, api: Api) -> None:
+    cat = await factories.catalog(conn)
+    mine = await factories.account(conn, cat["versions"]["basic"])
+    other = await factories.account(conn, cat["versions"]["basic"])
+    auth = frontend_token(mine)
+    assert (await check(api, auth, other, feature="b0"))["code"] == "NOT_FOUND"
+    assert (await check(api, auth, mine))["code"] == "INVALID_INPUT"
+    assert (await check(api, auth, mine, feature="b0", metric="m0"))["code"] == "INVALID_INPUT"
+    assert (await check(api, auth, mine, feature="nope"))["code"] == "INVALID_INPUT"
+    partner = await api_key(conn, Role.PARTNER, partner_id=await factories.partner(conn))
+    assert (await check(api, partner, mine, feature="b0"))["code"] == "NOT_FOUND"
