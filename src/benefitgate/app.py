@@ -3,6 +3,7 @@ pool, the migrations, the caches and the outbox listener."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -29,6 +30,7 @@ from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.view import GraphQLView
 from benefitgate.listener import OutboxListener
 from benefitgate.logs import configure_logging
+from benefitgate.metering import maintenance
 from benefitgate.metering.partitions import Partitions
 from benefitgate.middleware import BodyLimitMiddleware, RequestIdMiddleware
 
@@ -84,9 +86,15 @@ def create_app(
         state = await _start(settings, dsn, clock, on_connect)
         holder["state"] = app.state.benefitgate = state
         _freeze_startup_objects()
+        housekeeping = asyncio.create_task(
+            maintenance.run_hourly(state.pool, state.partitions, clock)
+        )
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
             await state.listener.stop()
             await state.pool.close()
 
@@ -140,7 +148,7 @@ async def _start(
 
     partitions = Partitions()
     async with pool.acquire() as conn:
-        await partitions.ensure_around(conn, clock.now())
+        await maintenance.maintain(conn, partitions, clock.now())
     listener = OutboxListener(dsn, on_events)
     await listener.start()
     return AppState(pool, catalog_cache, authenticator, listener, partitions)
