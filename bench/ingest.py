@@ -1,0 +1,153 @@
+"""Benchmark: sustained usage ingest through `usageRecord` on one service process.
+
+Seeds 10,000 demo accounts into a fresh database, starts `benefitgate serve` (one worker,
+uvloop), and posts batches of 1,000 events over random accounts with 5 % duplicates, from
+a few concurrent clients. Prints events/s, p50 and p99 per batch. In the same run it
+measures the floor: a raw COPY of the same rows into a plain table.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/ingest.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from benefitgate import db
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from account_view import prepare, serve, server_dsn, wait_until_up
+
+BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+BATCH_SIZE = 1000
+DUPLICATE_SHARE = 0.05
+PORT = 8767
+MUTATION = """mutation Record($events: [UsageEventInput!]!) {
+  usageRecord(events: $events) { ... on UsageRecorded { accepted duplicates rejected } } }"""
+
+
+def make_batches(ids: list[str], now: datetime) -> list[list[dict[str, object]]]:
+    """Batches of fresh events, each with 5 % of ids already sent in an earlier batch."""
+    rng = random.Random(1)
+    sent: list[dict[str, object]] = []
+    batches = []
+    for b in range(BATCHES):
+        fresh = int(BATCH_SIZE * (1 - DUPLICATE_SHARE)) if sent else BATCH_SIZE
+        batch = [
+            {
+                "eventId": f"b{b}-{i}",
+                "accountId": rng.choice(ids),
+                "metric": "api_calls",
+                "value": 1.0,
+                "occurredAt": (now - timedelta(seconds=rng.randint(0, 86_400))).isoformat(),
+            }
+            for i in range(fresh)
+        ]
+        batch += rng.sample(sent, BATCH_SIZE - fresh)
+        sent.extend(batch[:50])
+        batches.append(batch)
+    return batches
+
+
+async def drive(key: str, batches: list[list[dict[str, object]]]) -> tuple[float, list[float]]:
+    queue = list(reversed(batches))
+    latencies: list[float] = []
+
+    async def client() -> None:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{PORT}",
+            timeout=60,
+            headers={"authorization": f"Bearer {key}"},
+        ) as http:
+            while queue:
+                batch = queue.pop()
+                started = time.perf_counter()
+                response = await http.post(
+                    "/graphql", json={"query": MUTATION, "variables": {"events": batch}}
+                )
+                latencies.append(time.perf_counter() - started)
+                result = response.json()["data"]["usageRecord"]
+                assert result["rejected"] == 0, result
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return time.perf_counter() - started, latencies
+
+
+async def copy_floor(dsn: str, batches: list[list[dict[str, object]]]) -> float:
+    conn = await db.connect(dsn)
+    try:
+        await conn.execute(
+            "create table floor_events (account_id uuid, metric_key text, event_id text,"
+            " value numeric, occurred_at timestamptz)"
+        )
+        rows = [
+            [
+                (
+                    uuid.UUID(str(e["accountId"])),
+                    "api_calls",
+                    str(e["eventId"]),
+                    1.0,
+                    datetime.fromisoformat(str(e["occurredAt"])),
+                )
+                for e in batch
+            ]
+            for batch in batches
+        ]
+        started = time.perf_counter()
+        for batch in rows:
+            await conn.copy_records_to_table("floor_events", records=batch)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    server, embedded = server_dsn()
+    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
+    dsn, key, ids = asyncio.run(prepare(server, name))
+    batches = make_batches(ids, datetime.now(UTC))
+    bin_dir = Path(sys.executable).parent
+    service = serve(
+        [str(bin_dir / "benefitgate"), "serve"],
+        {
+            "DATABASE_URL": dsn,
+            "BENEFITGATE_PORT": str(PORT),
+            "BENEFITGATE_LOG_LEVEL": "WARNING",
+            "BENEFITGATE_DATA_DIR": tempfile.mkdtemp(),
+        },
+    )
+    try:
+        wait_until_up(PORT)
+        elapsed, latencies = asyncio.run(drive(key, batches))
+    finally:
+        service.terminate()
+        service.wait()
+    floor = asyncio.run(copy_floor(dsn, batches))
+    events = BATCHES * BATCH_SIZE
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(f"\nusage ingest, {BATCHES} batches of {BATCH_SIZE}, {CLIENTS} clients, 5 % duplicates")
+    print(
+        f"  service: {events / elapsed:9.0f} events/s  batch p50 {quantiles[49] * 1000:6.1f} ms"
+        f"  p99 {quantiles[98] * 1000:6.1f} ms"
+    )
+    print(f"  floor:   {events / floor:9.0f} events/s  (COPY into a plain table)")
+    print(f"  ratio service/floor: {floor / elapsed:.3f}")
+    print("  target: >= 50,000 events/s")
+    if embedded is not None:
+        embedded.stop()
+
+
+if __name__ == "__main__":
+    main()
