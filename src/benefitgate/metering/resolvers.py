@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -72,6 +73,10 @@ async def _visible_account(info: Info, raw_id: str) -> Account | None:
     return account
 
 
+async def _consume_json(*args: Any) -> dict[str, Any]:
+    return codec.to_json(await consume.consume(*args))
+
+
 @strawberry.type
 class MeteringMutation:
     @strawberry.mutation(
@@ -115,13 +120,9 @@ class MeteringMutation:
         if account is None:
             return NotFoundError.of("account")
         catalog = await context.catalog()
-
-        async def effect() -> dict[str, object]:
-            result = await consume.consume(conn, account, metric, amount, catalog, context.now)
-            return codec.to_json(result)
-
         try:
             async with context.pool.acquire() as conn, conn.transaction():
+                effect = partial(_consume_json, conn, account, metric, amount, catalog, context.now)
                 response, replayed = await idempotency.run_once(
                     conn,
                     scope=context.principal.subject,
