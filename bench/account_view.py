@@ -134,6 +134,18 @@ def serve(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+def serve_benefitgate(dsn: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    """`benefitgate serve` (one worker, uvloop) on `port`, quiet, against `dsn`."""
+    benefitgate = Path(sys.executable).parent / "benefitgate"
+    env = {
+        "DATABASE_URL": dsn,
+        "BENEFITGATE_PORT": str(port),
+        "BENEFITGATE_LOG_LEVEL": "WARNING",
+        "BENEFITGATE_DATA_DIR": str(data_dir),
+    }
+    return serve([str(benefitgate), "serve"], env)
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -149,16 +161,7 @@ def main() -> None:
         "BENCH_QUERY": str(work / "query.json"),
         "BENCH_KEY": key,
     }
-    bin_dir = Path(sys.executable).parent
-    service = serve(
-        [str(bin_dir / "benefitgate"), "serve"],
-        {
-            "DATABASE_URL": dsn,
-            "BENEFITGATE_PORT": str(PORT),
-            "BENEFITGATE_LOG_LEVEL": "WARNING",
-            "BENEFITGATE_DATA_DIR": str(work),
-        },
-    )
+    service = serve_benefitgate(dsn, PORT, work)
     try:
         wait_until_up(PORT)
         sample = one_response(PORT, key, ids[0])
@@ -170,7 +173,7 @@ def main() -> None:
         service.wait()
     floor_proc = serve(
         [
-            str(bin_dir / "uvicorn"),
+            str(Path(sys.executable).parent / "uvicorn"),
             "floor_app:app",
             "--port",
             str(FLOOR_PORT),

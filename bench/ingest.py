@@ -26,7 +26,7 @@ import httpx
 from benefitgate import db
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from account_view import prepare, serve, server_dsn, wait_until_up
+from account_view import prepare, serve_benefitgate, server_dsn, wait_until_up
 
 BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
@@ -118,16 +118,7 @@ def main() -> None:
     name = f"bg_bench_{uuid.uuid4().hex[:8]}"
     dsn, key, ids = asyncio.run(prepare(server, name))
     batches = make_batches(ids, datetime.now(UTC))
-    bin_dir = Path(sys.executable).parent
-    service = serve(
-        [str(bin_dir / "benefitgate"), "serve"],
-        {
-            "DATABASE_URL": dsn,
-            "BENEFITGATE_PORT": str(PORT),
-            "BENEFITGATE_LOG_LEVEL": "WARNING",
-            "BENEFITGATE_DATA_DIR": tempfile.mkdtemp(),
-        },
-    )
+    service = serve_benefitgate(dsn, PORT, Path(tempfile.mkdtemp()))
     try:
         wait_until_up(PORT)
         elapsed, latencies = asyncio.run(drive(key, batches))

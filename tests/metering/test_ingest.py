@@ -196,7 +196,7 @@ async def _record(dsn: str, events: list[UsageEvent], now: datetime) -> list[Any
     conn = await db.connect(dsn)
     try:
         catalog = await load_catalog(conn)
-        await Partitions().ensure(conn, ingest.months_of(events))
+        await Partitions().ensure(conn, ingest.months_of(events, now))
         async with conn.transaction():
             return await ingest.record_usage(conn, ADMIN, events, catalog, now)
     finally:
@@ -230,7 +230,7 @@ async def test_a_batch_retried_after_a_dropped_connection_counts_once(
 
     # Dropped before commit: nothing counted, and the retry counts everything once.
     doomed = await db.connect(dsn)
-    await Partitions().ensure(doomed, ingest.months_of(batch))
+    await Partitions().ensure(doomed, ingest.months_of(batch, NOW))
     transaction = doomed.transaction()
     await transaction.start()
     await ingest.record_usage(doomed, ADMIN, batch, catalog, NOW)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from benefitgate.catalog.models import Benefit, Catalog, Metric, TierVersion
 from benefitgate.entitlements.models import Entitlement
+from benefitgate.usage.periods import Period, period_at
 
 __all__ = [
     "Account",
@@ -34,6 +35,10 @@ class Subscription:
     started_at: datetime
     version: int
 
+    @property
+    def period(self) -> Period:
+        return Period(self.current_period_start, self.current_period_end)
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
@@ -42,6 +47,14 @@ class Account:
     created_at: datetime
     partner_ids: tuple[UUID, ...]
     subscription: Subscription | None
+
+    def period_at(self, reset: str, at: datetime) -> Period:
+        """The period of a metric with `reset` that contains `at`, which may be an earlier
+        billing period than the subscription's current one."""
+        sub = self.subscription
+        if sub is None:
+            return period_at(reset, None, None, at)
+        return period_at(reset, sub.period, sub.term, at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import strawberry
 
-from benefitgate.accounts import service
+from benefitgate.accounts import models, service
 from benefitgate.accounts.types import Account, AccountConnection, AccountEdge, account_type
 from benefitgate.auth import Role
 from benefitgate.catalog.types import catalog_types
@@ -15,7 +15,7 @@ from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.graphql.pagination import PageInfo, check_first, decode_id_cursor, encode_id_cursor
 
-__all__ = ["AccountQuery"]
+__all__ = ["AccountQuery", "parse_id", "visible_account"]
 
 AccountResult = Annotated[
     Account | NotFoundError | InvalidInputError, strawberry.union("AccountResult")
@@ -25,11 +25,20 @@ AccountsResult = Annotated[
 ]
 
 
-def _parse_id(raw: str) -> UUID | None:
+def parse_id(raw: str) -> UUID | None:
     try:
         return UUID(raw)
     except ValueError:
         return None
+
+
+async def visible_account(info: Info, account_id: UUID) -> models.Account | None:
+    """The account if it exists and the caller may see it. Unknown and invisible are the
+    same None, so a caller never learns that an account it may not see exists."""
+    account = await info.context.loaders.account_by_id.load(account_id)
+    if account is None or not info.context.principal.can_see(account.id, account.partner_ids):
+        return None
+    return account
 
 
 async def _accounts(info: Info, ids: list[UUID]) -> list[Account]:
@@ -44,11 +53,10 @@ class AccountQuery:
         "are both NOT_FOUND, so existence is never revealed."
     )
     async def account(self, info: Info, id: strawberry.ID) -> AccountResult:
-        account_id = _parse_id(id)
+        account_id = parse_id(id)
         if account_id is None:
             return InvalidInputError.of("id", "id is not a valid account id")
-        account = await info.context.loaders.account_by_id.load(account_id)
-        if account is None or not info.context.principal.can_see(account.id, account.partner_ids):
+        if await visible_account(info, account_id) is None:
             return NotFoundError.of("account")
         return (await _accounts(info, [account_id]))[0]
 

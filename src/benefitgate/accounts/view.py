@@ -24,7 +24,7 @@ def metric_periods(
 ) -> dict[str, Period]:
     """The current period of every limited metric of the account."""
     sub = account.subscription
-    billing = None if sub is None else Period(sub.current_period_start, sub.current_period_end)
+    billing = None if sub is None else sub.period
     return {
         key: current_period(catalog.metrics[key].reset, billing, now)
         for key in limits

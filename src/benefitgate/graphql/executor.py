@@ -147,7 +147,9 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         return plan
 
 
-_Plan: TypeAlias = list[tuple[str, str | None, GraphQLOutputType, FieldDetailsList]]
+# response name, attribute (None for __typename), type, sub-selection
+_PlanField: TypeAlias = tuple[str, str | None, GraphQLOutputType, FieldDetailsList]
+_Plan: TypeAlias = list[_PlanField]
 
 
 def _plan_field(
@@ -155,7 +157,7 @@ def _plan_field(
     object_type: GraphQLObjectType,
     response_name: str,
     sub_fields: FieldDetailsList,
-) -> tuple[str, str | None, GraphQLOutputType, FieldDetailsList]:
+) -> _PlanField:
     field_name = sub_fields[0].node.name.value
     if field_name == _TYPENAME:
         return response_name, None, object_type, sub_fields

@@ -10,11 +10,11 @@ from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements import service as entitlements
+from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.metering import repository
 from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
-from benefitgate.metering.rules import CounterDelta
+from benefitgate.metering.rules import CounterDelta, utc_midnight
 from benefitgate.metering.thresholds import record_crossings
-from benefitgate.usage.periods import Period, current_period
 
 __all__ = ["InvalidUsage", "check", "consume"]
 
@@ -25,12 +25,6 @@ class InvalidUsage(Exception):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-def _period(account: Account, reset: str, now: datetime) -> Period:
-    sub = account.subscription
-    billing = None if sub is None else Period(sub.current_period_start, sub.current_period_end)
-    return current_period(reset, billing, now)
 
 
 async def consume(
@@ -53,20 +47,17 @@ async def consume(
         raise InvalidUsage("amount", "amount must be positive")
     limits = await accounts.limits_by_account(conn, [account], catalog, now)
     limit = limits[account.id].get(metric_key)
-    period = _period(account, metric.reset, now)
-    span = (period.start, period.end)
-    if limit is None or limit.enforcement == "hard":
-        ceiling = 0.0 if limit is None or limit.included is None else limit.included
-        used = await repository.consume_hard(
-            conn, account.id, metric_key, span, amount, ceiling, now
-        )
-        if used is None:
-            current = await repository.counter_value(conn, account.id, metric_key, period.start)
-            return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
-    else:
-        used = await repository.consume_unchecked(conn, account.id, metric_key, span, amount, now)
+    period = account.period_at(metric.reset, now)
+    ceiling = _ceiling(limit)
+    used = await repository.consume(
+        conn, account.id, metric_key, (period.start, period.end), amount, ceiling, now
+    )
+    if used is None:
+        assert ceiling is not None  # only a ceiling denies
+        current = await repository.counter_value(conn, account.id, metric_key, period.start)
+        return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
     await repository.upsert_daily(
-        conn, [CounterDelta(account.id, metric_key, _day(now), None, amount, now)]
+        conn, [CounterDelta(account.id, metric_key, utc_midnight(now), None, amount, now)]
     )
     await record_crossings(
         conn, [account], [(account.id, metric_key, period.start, used)], catalog, now, limits
@@ -83,8 +74,12 @@ async def consume(
     )
 
 
-def _day(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+def _ceiling(limit: EffectiveLimit | None) -> float | None:
+    """What consumption must stay within: a hard limit, or zero for a metric the account has
+    no limit for; None when the limit is soft or unlimited."""
+    if limit is None:
+        return 0.0
+    return limit.included if limit.enforcement == "hard" else None
 
 
 async def check(
@@ -179,7 +174,7 @@ async def _check_metric(
     if limit.included is None:
         return CheckResult(allowed=True)
     used = await repository.counter_value(
-        conn, account.id, metric_key, _period(account, metric.reset, now).start
+        conn, account.id, metric_key, account.period_at(metric.reset, now).start
     )
     remaining = max(limit.included - used, 0.0)
     if used + requested > limit.included and limit.enforcement == "hard":

@@ -14,9 +14,8 @@ from benefitgate.auth import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.metering import repository
 from benefitgate.metering.models import EventOutcome, EventStatus, Rejection, UsageEvent
-from benefitgate.metering.rules import fold, in_window, negative_allowed
+from benefitgate.metering.rules import fold, in_window, negative_allowed, utc_midnight
 from benefitgate.metering.thresholds import record_crossings
-from benefitgate.usage.periods import Period, period_at
 
 __all__ = ["MAX_BATCH", "BatchTooLarge", "months_of", "record_usage"]
 
@@ -27,9 +26,11 @@ class BatchTooLarge(Exception):
     pass
 
 
-def months_of(events: Sequence[UsageEvent]) -> list[date]:
-    """The months whose partitions a batch may write to."""
-    return sorted({date(e.occurred_at.year, e.occurred_at.month, 1) for e in events})
+def months_of(events: Sequence[UsageEvent], now: datetime) -> list[date]:
+    """The UTC months whose partitions a batch may write to. Only events inside the
+    accepted window count, so a client cannot make the service create far-off partitions."""
+    moments = [e.occurred_at.astimezone(UTC) for e in events if in_window(e.occurred_at, now)]
+    return sorted({date(at.year, at.month, 1) for at in moments})
 
 
 def _rejection(
@@ -53,17 +54,6 @@ def _rejection(
     return None
 
 
-def _period(account: Account, reset: str, at: datetime) -> Period:
-    sub = account.subscription
-    billing = None if sub is None else Period(sub.current_period_start, sub.current_period_end)
-    return period_at(reset, billing, None if sub is None else sub.term, at)
-
-
-def _midnight(at: datetime) -> datetime:
-    at = at.astimezone(UTC)
-    return datetime(at.year, at.month, at.day, tzinfo=UTC)
-
-
 async def record_usage(
     conn: asyncpg.Connection,
     principal: Principal,
@@ -75,7 +65,7 @@ async def record_usage(
 
     A client event id counts once per account over the whole accepted window, also across
     concurrent and retried batches. Counters, daily buckets and threshold events are
-    written set-wise with the events. The partitions of `months_of(events)` must exist.
+    written set-wise with the events. The partitions of `months_of(events, now)` must exist.
     Raises BatchTooLarge above MAX_BATCH events, before writing anything.
     """
     if len(events) > MAX_BATCH:
@@ -119,7 +109,7 @@ async def _store(
         return set()
     candidates.sort(key=lambda c: (str(c[1].id), c[0].event_id))
     periods = [
-        _period(a, catalog.metrics[e.metric_key].reset, e.occurred_at) for e, a in candidates
+        a.period_at(catalog.metrics[e.metric_key].reset, e.occurred_at) for e, a in candidates
     ]
     stored = await repository.insert_events(
         conn,
@@ -149,7 +139,7 @@ async def _store(
         conn,
         fold(
             (
-                (a.id, e.metric_key, _midnight(e.occurred_at), None, e.value, e.occurred_at)
+                (a.id, e.metric_key, utc_midnight(e.occurred_at), None, e.value, e.occurred_at)
                 for e, a, _ in fresh
             ),
             aggregation,

@@ -12,8 +12,7 @@ from benefitgate.metering.rules import CounterDelta
 
 __all__ = [
     "EventRow",
-    "consume_hard",
-    "consume_unchecked",
+    "consume",
     "counter_value",
     "ensure_partitions",
     "insert_events",
@@ -174,58 +173,34 @@ async def _ensure_counter(
     )
 
 
-async def consume_hard(
+async def consume(
     conn: asyncpg.Connection,
     account_id: UUID,
     metric: str,
     period: tuple[datetime, datetime | None],
     amount: float,
-    limit: float,
+    ceiling: float | None,
     now: datetime,
 ) -> float | None:
-    """Add `amount` only if the counter stays within `limit`, in one conditional update;
-    returns the new value, or None when it would exceed the limit."""
+    """Add `amount` to the period's counter in one conditional UPDATE, so that under any
+    concurrency the counter never passes `ceiling` (None: no ceiling). Returns the new
+    value, or None when the ceiling denied it."""
     await _ensure_counter(conn, account_id, metric, *period)
     value = await conn.fetchval(
         """
         update usage_counters set value = value + $4, updated_at = $6
         where account_id = $1 and metric_key = $2 and period_start = $3
-          and value + $4 <= $5
+          and ($5::numeric is null or value + $4 <= $5)
         returning value
         """,
         account_id,
         metric,
         period[0],
         amount,
-        limit,
+        ceiling,
         now,
     )
     return None if value is None else float(value)
-
-
-async def consume_unchecked(
-    conn: asyncpg.Connection,
-    account_id: UUID,
-    metric: str,
-    period: tuple[datetime, datetime | None],
-    amount: float,
-    now: datetime,
-) -> float:
-    """Add `amount` whatever the limit (soft or unlimited); returns the new value."""
-    await _ensure_counter(conn, account_id, metric, *period)
-    value = await conn.fetchval(
-        """
-        update usage_counters set value = value + $4, updated_at = $5
-        where account_id = $1 and metric_key = $2 and period_start = $3
-        returning value
-        """,
-        account_id,
-        metric,
-        period[0],
-        amount,
-        now,
-    )
-    return float(value)
 
 
 async def counter_value(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Annotated, Any
-from uuid import UUID
 
 import strawberry
 
 from benefitgate import idempotency
 from benefitgate.accounts.models import Account
+from benefitgate.accounts.resolvers import parse_id, visible_account
 from benefitgate.auth import Role
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import (
@@ -52,25 +52,16 @@ EntitlementCheckResult = Annotated[
 ]
 
 
-def _uuid(raw: str) -> UUID | None:
-    try:
-        return UUID(raw)
-    except ValueError:
-        return None
-
-
 def _event(raw: UsageEventInput) -> UsageEvent:
-    return UsageEvent(raw.event_id, _uuid(raw.account_id), raw.metric, raw.value, raw.occurred_at)
+    return UsageEvent(
+        raw.event_id, parse_id(raw.account_id), raw.metric, raw.value, raw.occurred_at
+    )
 
 
 async def _visible_account(info: Info, raw_id: str) -> Account | None:
-    account_id = _uuid(raw_id)
-    if account_id is None:
-        return None
-    account = await info.context.loaders.account_by_id.load(account_id)
-    if account is None or not info.context.principal.can_see(account.id, account.partner_ids):
-        return None
-    return account
+    """An unparsable id is as unknown as a missing account."""
+    account_id = parse_id(raw_id)
+    return None if account_id is None else await visible_account(info, account_id)
 
 
 async def _consume_json(*args: Any) -> dict[str, Any]:
@@ -92,7 +83,7 @@ class MeteringMutation:
         parsed = [_event(e) for e in events]
         catalog = await context.catalog()
         async with context.pool.acquire() as conn:
-            await context.partitions.ensure(conn, ingest.months_of(parsed))
+            await context.partitions.ensure(conn, ingest.months_of(parsed, context.now))
             async with conn.transaction():
                 outcomes = await ingest.record_usage(
                     conn, context.principal, parsed, catalog, context.now

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-__all__ = ["WINDOW_AHEAD", "WINDOW_BACK", "CounterDelta", "fold", "in_window", "negative_allowed"]
+__all__ = [
+    "WINDOW_AHEAD",
+    "WINDOW_BACK",
+    "CounterDelta",
+    "fold",
+    "in_window",
+    "negative_allowed",
+    "utc_midnight",
+]
 
 WINDOW_BACK = timedelta(days=35)
 WINDOW_AHEAD = timedelta(minutes=5)
@@ -16,6 +24,12 @@ WINDOW_AHEAD = timedelta(minutes=5)
 
 def in_window(occurred_at: datetime, now: datetime) -> bool:
     return now - WINDOW_BACK <= occurred_at <= now + WINDOW_AHEAD
+
+
+def utc_midnight(at: datetime) -> datetime:
+    """The start of `at`'s UTC day: the key of its daily bucket."""
+    at = at.astimezone(UTC)
+    return datetime(at.year, at.month, at.day, tzinfo=UTC)
 
 
 def negative_allowed(aggregation: str) -> bool:
