@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -258,3 +258,16 @@ async def test_crossing_80_and_100_percent_writes_one_event_each_once(
     assert sorted(r["payload"]["threshold"] for r in rows) == [80, 100]
     assert {r["payload"]["metric"] for r in rows} == {"m0"}
     assert await counter(conn, account_id) == {NOW - timedelta(days=10): 150.0}
+
+
+def test_partition_months_are_utc_months_of_events_inside_the_window() -> None:
+    account_id = uuid4()
+    plus_two = timezone(timedelta(hours=2))
+    events = [
+        UsageEvent(
+            "utc-october", account_id, "m0", 1.0, datetime(2026, 11, 1, 0, 30, tzinfo=plus_two)
+        ),
+        UsageEvent("far-future", account_id, "m0", 1.0, NOW + timedelta(days=400)),
+        UsageEvent("long-ago", account_id, "m0", 1.0, NOW - timedelta(days=4000)),
+    ]
+    assert ingest.months_of(events, datetime(2026, 11, 2, tzinfo=UTC)) == [date(2026, 10, 1)]
