@@ -86,6 +86,20 @@ async def test_limit_grants_raise_the_limit_shown(conn: asyncpg.Connection, api:
     assert usage["m1"]["limit"] == 100.0
 
 
+async def test_usage_projects_the_period_end_and_the_day_the_limit_is_reached(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn, metrics=1)
+    account_id = await factories.account(conn, cat["versions"]["basic"])  # 10 of 30 days in
+    await factories.usage(conn, account_id, "m0", 40)  # hard limit 100
+    query = """query View($id: ID!) { account(id: $id) { ... on Account {
+      usage { used projected limitReachedAt } } } }"""
+    data = await api.data(query, {"id": str(account_id)}, auth=frontend_token(account_id))
+    assert data["account"]["usage"] == [
+        {"used": 40, "projected": 120, "limitReachedAt": (NOW + timedelta(days=15)).isoformat()}
+    ]
+
+
 async def test_another_accounts_view_is_not_found_for_a_frontend(
     conn: asyncpg.Connection, api: Api
 ) -> None:

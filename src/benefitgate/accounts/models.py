@@ -9,6 +9,7 @@ from uuid import UUID
 from benefitgate.catalog.models import Benefit, Catalog, Metric, TierVersion
 from benefitgate.entitlements.models import Entitlement
 from benefitgate.usage.periods import Period, period_at
+from benefitgate.usage.trend import Projection
 
 __all__ = [
     "Account",
@@ -65,6 +66,7 @@ class MetricUsage:
     used: float
     enforcement: str
     limit: float | None  # None when unlimited
+    projection: Projection | None
 
     @property
     def unlimited(self) -> bool:

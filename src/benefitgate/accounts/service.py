@@ -58,7 +58,7 @@ async def views_of(
             catalog,
             grants.get(a.id, []),
             limits[a.id],
-            usage_rows(a, limits[a.id], periods[a.id], counters, catalog),
+            usage_rows(a, limits[a.id], periods[a.id], counters, catalog, now),
             now,
         )
         for a in accounts

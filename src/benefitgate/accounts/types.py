@@ -74,6 +74,14 @@ class MetricUsage:
     percent: float | None
     unlimited: bool
     enforcement: Enforcement
+    projected: float | None = strawberry.field(
+        description="The value at the end of the period at the run rate so far (sum and "
+        "count metrics whose period ends; null otherwise)."
+    )
+    limit_reached_at: datetime | None = strawberry.field(
+        description="When the run rate reaches the limit, if that falls before the period "
+        "ends; null when unlimited, already reached, or not reached this period."
+    )
 
 
 @strawberry.type
@@ -143,6 +151,8 @@ def _usage(u: models.MetricUsage, types: CatalogTypes) -> MetricUsage:
         percent=u.percent,
         unlimited=u.unlimited,
         enforcement=Enforcement(u.enforcement),
+        projected=u.projection.value if u.projection else None,
+        limit_reached_at=u.projection.limit_reached_at if u.projection else None,
     )
 
 

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from benefitgate.accounts.models import Account, AccountView, LimitRaise, MetricUsage, NextTier
-from benefitgate.catalog.models import Catalog, TierVersion
+from benefitgate.catalog.models import Catalog, Metric, TierVersion
 from benefitgate.entitlements.models import EffectiveLimit, Grant
 from benefitgate.entitlements.precedence import effective_entitlements, effective_limits
 from benefitgate.usage.service import CounterKey, Period, current_period
+from benefitgate.usage.trend import project
 
 __all__ = ["build_view", "metric_periods", "next_tier"]
 
@@ -38,17 +39,31 @@ def usage_rows(
     periods: Mapping[str, Period],
     counters: Mapping[CounterKey, float],
     catalog: Catalog,
+    now: datetime,
 ) -> tuple[MetricUsage, ...]:
     return tuple(
-        MetricUsage(
-            metric=catalog.metrics[key],
-            period_start=period.start,
-            period_end=period.end,
-            used=counters.get((account.id, key, period.start), 0.0),
-            enforcement=limits[key].enforcement,
-            limit=limits[key].included,
+        _metric_usage(
+            catalog.metrics[key],
+            period,
+            counters.get((account.id, key, period.start), 0.0),
+            limits[key],
+            now,
         )
         for key, period in periods.items()
+    )
+
+
+def _metric_usage(
+    metric: Metric, period: Period, used: float, limit: EffectiveLimit, now: datetime
+) -> MetricUsage:
+    return MetricUsage(
+        metric=metric,
+        period_start=period.start,
+        period_end=period.end,
+        used=used,
+        enforcement=limit.enforcement,
+        limit=limit.included,
+        projection=project(metric.aggregation, used, limit.included, period, now),
     )
 
 
