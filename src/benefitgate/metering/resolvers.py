@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import partial
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from benefitgate import idempotency
 from benefitgate.accounts.models import Account
 from benefitgate.accounts.resolvers import parse_id, visible_account
 from benefitgate.auth import Role
+from benefitgate.catalog.types import catalog_types
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import (
     ForbiddenError,
@@ -27,9 +29,13 @@ from benefitgate.metering.types import (
     UsageConsumed,
     UsageEventInput,
     UsageRecorded,
+    UsageSeries,
     consumed_type,
     quota_exceeded_type,
+    series_type,
 )
+from benefitgate.usage import service as usage
+from benefitgate.usage.series import Bucket, InvalidRange
 
 __all__ = ["MeteringMutation", "MeteringQuery"]
 
@@ -45,6 +51,9 @@ UsageConsumeResult = Annotated[
     | IdempotencyConflictError
     | IdempotencyKeyReusedError,
     strawberry.union("UsageConsumeResult"),
+]
+UsageSeriesResult = Annotated[
+    UsageSeries | NotFoundError | InvalidInputError, strawberry.union("UsageSeriesResult")
 ]
 EntitlementCheckResult = Annotated[
     EntitlementCheck | NotFoundError | InvalidInputError,
@@ -173,3 +182,31 @@ class MeteringQuery:
             remaining=result.remaining,
             tier=result.tier_key,
         )
+
+    @strawberry.field(
+        description="Usage of one metric per day, ISO week or month over the UTC dates "
+        "`from` to `to`, both inclusive; at most 1,000 points."
+    )
+    async def usage_series(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        metric: str,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        bucket: Bucket = Bucket.DAY,
+    ) -> UsageSeriesResult:
+        account = await _visible_account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+        catalog = await info.context.catalog()
+        if metric not in catalog.metrics:
+            return InvalidInputError.of("metric", f"unknown metric {metric!r}")
+        try:
+            async with info.context.pool.acquire() as conn:
+                points = await usage.usage_series(
+                    conn, account.id, catalog.metrics[metric], from_, to, bucket
+                )
+        except InvalidRange as exc:
+            return InvalidInputError.of("to", str(exc))
+        return series_type(catalog_types(catalog).metrics[metric], bucket, points)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 
+from benefitgate.catalog.types import Metric
 from benefitgate.graphql.errors import Error, ErrorCode
 from benefitgate.metering import models
+from benefitgate.usage import series
 
 __all__ = [
     "EntitlementCheck",
@@ -16,11 +18,13 @@ __all__ = [
     "UsageEventInput",
     "UsageEventResult",
     "UsageRecorded",
+    "UsageSeries",
 ]
 
 UsageEventStatus = strawberry.enum(models.EventStatus, name="UsageEventStatus")
 UsageRejection = strawberry.enum(models.Rejection, name="UsageRejection")
 CheckReason = strawberry.enum(models.CheckReason, name="CheckReason")
+UsageBucket = strawberry.enum(series.Bucket, name="UsageBucket")
 
 
 @strawberry.input
@@ -98,6 +102,33 @@ class EntitlementCheck:
     remaining: float | None = strawberry.field(description="Metrics only; null when unlimited.")
     tier: str | None = strawberry.field(
         description="For not_in_tier and excluded: the key of the lowest tier that includes it."
+    )
+
+
+@strawberry.type(description="Usage over the days of one bucket inside the asked range.")
+class UsagePoint:
+    start: date
+    end: date = strawberry.field(description="The bucket's last day, inclusive.")
+    value: float | None = strawberry.field(
+        description="Total for sum and count metrics, peak for max, last reading for latest "
+        "(null without one)."
+    )
+
+
+@strawberry.type
+class UsageSeries:
+    metric: Metric
+    bucket: UsageBucket  # type: ignore[valid-type]
+    points: list[UsagePoint]
+
+
+def series_type(
+    metric: Metric, bucket: series.Bucket, points: list[series.SeriesPoint]
+) -> UsageSeries:
+    return UsageSeries(
+        metric=metric,
+        bucket=bucket,
+        points=[UsagePoint(start=p.first_day, end=p.last_day, value=p.value) for p in points],
     )
 
 
