@@ -113,3 +113,22 @@ async def test_the_demo_account_view_answers_with_real_data(
     assert view["nextTier"]["tier"]["key"] == "enterprise"
     assert any(u["used"] > 0 for u in view["usage"])
     assert any(e["source"] != "TIER" for e in view["entitlements"])
+
+
+async def test_the_demo_account_has_outcome_targets_measured_by_its_readings(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    summary = await seed_demo(conn, accounts=3, seed=42, now=NOW)
+    query = """query View($id: ID!) { account(id: $id) { ... on Account {
+      outcomeTargets { outcome { key direction metric { key } } target actual percent } } } }"""
+    data = await api.data(
+        query, {"id": str(summary.demo_account_id)}, auth=frontend_token(summary.demo_account_id)
+    )
+    targets = {t["outcome"]["key"]: t for t in data["account"]["outcomeTargets"]}
+    assert set(targets) == {"admin_hours_saved", "time_to_insight"}
+    hours = targets["admin_hours_saved"]
+    assert hours["outcome"]["metric"] == {"key": "hours_saved"} and hours["actual"] > 0
+    assert hours["percent"] == round(hours["actual"] / hours["target"] * 100, 2)
+    insight = targets["time_to_insight"]
+    assert insight["outcome"]["direction"] == "DECREASE"
+    assert insight["percent"] == round(insight["target"] / insight["actual"] * 100, 2)

@@ -19,6 +19,7 @@ from benefitgate.catalog.models import Metric, Outcome
 
 __all__ = [
     "BENEFITS",
+    "MEASURES",
     "METRICS",
     "OUTCOMES",
     "TIERS",
@@ -86,9 +87,10 @@ def _unlimited(typical: int) -> Limit:
 
 OUTCOMES = (
     Outcome("admin_hours_saved", "Admin hours saved", "hours", "increase",
-            "Hours of manual administration removed per month by automation."),
+            "Hours of manual administration removed per month by automation.", "hours_saved"),
     Outcome("time_to_insight", "Time to insight", "days", "decrease",
-            "Days from a business question to a trusted answer on a dashboard."),
+            "Days from a business question to a trusted answer on a dashboard.",
+            "days_to_insight"),
     Outcome("incidents_avoided", "Incidents avoided", "incidents", "increase",
             "Data and workflow incidents caught before they reached customers, per quarter."),
     Outcome("onboarding_time", "Onboarding time", "days", "decrease",
@@ -105,6 +107,12 @@ METRICS = (
     Metric("active_users", "Active users", "users", "max", "calendar_month"),
     Metric("storage_gb", "Storage", "GB", "latest", "never"),
     Metric("integrations", "Connected integrations", "integrations", "latest", "never"),
+)
+
+# Metrics that measure outcomes rather than usage against limits: no tier limits them.
+MEASURES = (
+    Metric("hours_saved", "Admin hours saved", "hours", "sum", "never"),
+    Metric("days_to_insight", "Days to insight", "days", "latest", "never"),
 )
 
 TIERS = (
@@ -337,13 +345,13 @@ async def insert_catalog(conn: asyncpg.Connection, now: datetime) -> dict[str, i
     Runs in the caller's transaction; fails on the first key that already exists.
     """
     await conn.executemany(
-        "insert into outcomes (key, name, unit, direction, description) "
-        "values ($1, $2, $3, $4, $5)",
-        [(o.key, o.name, o.unit, o.direction, o.description) for o in OUTCOMES],
+        "insert into metrics (key, name, unit, aggregation, reset) values ($1, $2, $3, $4, $5)",
+        [(m.key, m.name, m.unit, m.aggregation, m.reset) for m in METRICS + MEASURES],
     )
     await conn.executemany(
-        "insert into metrics (key, name, unit, aggregation, reset) values ($1, $2, $3, $4, $5)",
-        [(m.key, m.name, m.unit, m.aggregation, m.reset) for m in METRICS],
+        "insert into outcomes (key, name, unit, direction, description, metric_key) "
+        "values ($1, $2, $3, $4, $5, $6)",
+        [(o.key, o.name, o.unit, o.direction, o.description, o.metric_key) for o in OUTCOMES],
     )
     await conn.executemany(
         """

@@ -44,6 +44,7 @@ from benefitgate.demo_catalog import (
     Tier,
     insert_catalog,
 )
+from benefitgate.demo_targets import insert_demo_targets
 
 __all__ = [
     "DAILY_HISTORY",
@@ -233,6 +234,7 @@ async def seed_demo(
         ctx = _context(rng, now, version_ids, partners, accounts)
         demo = _plan_demo_account(ctx)
         grants, usage_rows = await _insert_accounts(conn, ctx, demo, accounts, progress)
+        usage_rows += await insert_demo_targets(conn, demo.id, now)
         payload = {"tiers": [tier.key for tier in TIERS], "source": "seed"}
         await events.enqueue(conn, "catalog.published", None, payload)
     return SeedSummary(

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
 
 from benefitgate.accounts import models
-from benefitgate.catalog.types import Benefit, CatalogTypes, Enforcement, Metric, Money, Tier
+from benefitgate.catalog.types import (
+    Benefit,
+    CatalogTypes,
+    Enforcement,
+    Metric,
+    Money,
+    Tier,
+    catalog_types,
+)
+from benefitgate.graphql.context import Info
 from benefitgate.graphql.pagination import PageInfo
+from benefitgate.targets.types import OutcomeTargetProgress, progress_type
 
 __all__ = ["Account", "AccountConnection", "AccountEdge", "account_type"]
 
@@ -110,6 +121,12 @@ class Account:
     entitlements: list[Entitlement]
     usage: list[MetricUsage]
     next_tier: NextTier | None
+
+    @strawberry.field(description="The account's outcome targets and progress toward them.")
+    async def outcome_targets(self, info: Info) -> list[OutcomeTargetProgress]:
+        progress = await info.context.loaders.target_progress_by_account.load(UUID(self.id))
+        types = catalog_types(await info.context.catalog())
+        return [progress_type(p, types) for p in progress]
 
 
 @strawberry.type

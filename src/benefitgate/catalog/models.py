@@ -26,6 +26,7 @@ class Outcome:
     unit: str
     direction: str
     description: str
+    metric_key: str | None = None  # the metric that measures it, when one does
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,9 @@ def _num(value: object) -> float | None:
 
 
 async def _outcomes(conn: asyncpg.Connection) -> dict[str, Outcome]:
-    rows = await conn.fetch("select key, name, unit, direction, description from outcomes")
+    rows = await conn.fetch(
+        "select key, name, unit, direction, description, metric_key from outcomes"
+    )
     return {r["key"]: Outcome(**dict(r)) for r in rows}
 
 

@@ -63,6 +63,9 @@ class Outcome:
     unit: str
     direction: Direction
     description: str
+    metric: Metric | None = strawberry.field(
+        description="The metric that measures this outcome, when one does."
+    )
 
 
 @strawberry.type
@@ -161,8 +164,8 @@ class CatalogTypes:
     """GraphQL objects for one catalog snapshot, shared by every request that reads it."""
 
     def __init__(self, catalog: models.Catalog) -> None:
-        self.outcomes = {k: _outcome(o) for k, o in catalog.outcomes.items()}
         self.metrics = {k: _metric(m) for k, m in catalog.metrics.items()}
+        self.outcomes = {k: _outcome(o, self.metrics) for k, o in catalog.outcomes.items()}
         self.benefits = {k: self._benefit(b) for k, b in catalog.benefits.items()}
         tiers = {v.tier_key: v for v in catalog.versions.values()}
         self.tier_refs = {k: TierRef(key=k, name=v.name, rank=v.rank) for k, v in tiers.items()}
@@ -227,13 +230,14 @@ class CatalogTypes:
         )
 
 
-def _outcome(o: models.Outcome) -> Outcome:
+def _outcome(o: models.Outcome, metrics: dict[str, Metric]) -> Outcome:
     return Outcome(
         key=o.key,
         name=o.name,
         unit=o.unit,
         direction=Direction(o.direction),
         description=o.description,
+        metric=metrics.get(o.metric_key) if o.metric_key else None,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from uuid import UUID
 
@@ -13,6 +13,8 @@ from strawberry.dataloader import DataLoader
 from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account, AccountView
 from benefitgate.cache import CatalogCache
+from benefitgate.targets import service as targets
+from benefitgate.targets.models import TargetProgress
 
 __all__ = ["Loaders"]
 
@@ -25,6 +27,9 @@ class Loaders:
         self.account_by_id = DataLoader[UUID, Account | None](load_fn=partial(_accounts, pool))
         self.account_view_by_id = DataLoader[UUID, AccountView](
             load_fn=partial(_views, pool, catalog_cache, now, self.account_by_id)
+        )
+        self.target_progress_by_account = DataLoader[UUID, list[TargetProgress]](
+            load_fn=partial(_target_progress, pool, catalog_cache, now)
         )
 
 
@@ -48,3 +53,13 @@ async def _views(
     async with pool.acquire() as conn:
         views = await accounts.views_of(conn, present, catalog, now)
     return [views[i] for i in ids]
+
+
+async def _target_progress(
+    pool: asyncpg.Pool, catalog_cache: CatalogCache, now: datetime, ids: Sequence[UUID]
+) -> list[list[TargetProgress]]:
+    """Outcome targets of accounts already access-checked by the caller."""
+    catalog = await catalog_cache.get()
+    async with pool.acquire() as conn:
+        progress = await targets.progress_by_account(conn, ids, catalog, now.astimezone(UTC).date())
+    return [progress[i] for i in ids]

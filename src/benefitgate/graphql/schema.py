@@ -26,6 +26,7 @@ from benefitgate.graphql.executor import PlainFieldExecutor
 from benefitgate.graphql.feed import EventQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
+from benefitgate.targets.resolvers import TargetMutation
 from graphql import GraphQLError
 
 __all__ = ["build_schema"]
@@ -39,7 +40,7 @@ class Query(CatalogQuery, AccountQuery, EventQuery, MeteringQuery):
 
 
 @strawberry.type
-class Mutation(MeteringMutation):
+class Mutation(MeteringMutation, TargetMutation):
     pass
 
 

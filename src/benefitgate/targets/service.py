@@ -1,0 +1,76 @@
+"""Outcome target use cases: set and remove them (with an outbox event), and read progress."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate import events
+from benefitgate.catalog.models import Catalog
+from benefitgate.targets import repository
+from benefitgate.targets.models import OutcomeTarget, TargetProgress
+from benefitgate.targets.progress import attainment
+
+__all__ = ["MAX_NOTE", "InvalidTarget", "progress_by_account", "remove_target", "set_target"]
+
+MAX_NOTE = 500
+SET_EVENT = "outcome_target.set"
+REMOVED_EVENT = "outcome_target.removed"
+
+
+class InvalidTarget(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _validate(target: OutcomeTarget, catalog: Catalog) -> None:
+    if target.outcome_key not in catalog.outcomes:
+        raise InvalidTarget("outcome", f"unknown outcome {target.outcome_key!r}")
+    if not math.isfinite(target.target) or target.target < 0:
+        raise InvalidTarget("target", "give a finite target of zero or more")
+    if target.ends_on < target.starts_on:
+        raise InvalidTarget("to", "`to` is before `from`")
+    if len(target.note) > MAX_NOTE:
+        raise InvalidTarget("note", f"at most {MAX_NOTE} characters")
+
+
+def _payload(target: OutcomeTarget) -> dict[str, object]:
+    fields = asdict(target)
+    del fields["account_id"], fields["set_at"]
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()}
+
+
+async def set_target(conn: asyncpg.Connection, target: OutcomeTarget, catalog: Catalog) -> bool:
+    """Set (or replace) the account's target for an outcome, in the caller's transaction.
+    Setting the same target again changes nothing and sends no event; returns whether it
+    changed. Raises InvalidTarget, before writing, for a bad outcome, amount or range."""
+    _validate(target, catalog)
+    changed = await repository.upsert_target(conn, target)
+    if changed:
+        await events.enqueue(conn, SET_EVENT, target.account_id, _payload(target))
+    return changed
+
+
+async def remove_target(conn: asyncpg.Connection, account_id: UUID, outcome_key: str) -> bool:
+    removed = await repository.delete_target(conn, account_id, outcome_key)
+    if removed is not None:
+        await events.enqueue(conn, REMOVED_EVENT, account_id, _payload(removed))
+    return removed is not None
+
+
+async def progress_by_account(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], catalog: Catalog, today: date
+) -> dict[UUID, list[TargetProgress]]:
+    """Every target of the accounts with its actual and attainment, in one statement."""
+    progress: dict[UUID, list[TargetProgress]] = {a: [] for a in account_ids}
+    for target, actual in await repository.targets_with_actuals(conn, account_ids, today):
+        direction = catalog.outcomes[target.outcome_key].direction
+        percent, met = attainment(direction, target.target, actual)
+        progress[target.account_id].append(TargetProgress(target, actual, percent, met))
+    return progress
