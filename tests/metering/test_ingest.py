@@ -271,3 +271,19 @@ def test_partition_months_are_utc_months_of_events_inside_the_window() -> None:
         UsageEvent("long-ago", account_id, "m0", 1.0, NOW - timedelta(days=4000)),
     ]
     assert ingest.months_of(events, datetime(2026, 11, 2, tzinfo=UTC)) == [date(2026, 10, 1)]
+
+
+async def test_a_timestamp_without_an_offset_is_refused_as_a_variable_error(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    for bad in ["2026-11-15T11:00:00", "yesterday", 1731668400]:
+        naive = {**event(account_id, "e1"), "occurredAt": bad}
+        response = await api.post(RECORD, {"events": [naive]}, auth=key)
+        assert response.status_code == 200
+        (error,) = response.json()["errors"]
+        assert error["message"].startswith("Variable '$events' has invalid value"), error
+        assert "DateTime" in error["message"]
+    assert await conn.fetchval("select count(*) from usage_event_ids") == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -24,6 +25,7 @@ from benefitgate.catalog.resolvers import CatalogQuery
 from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.graphql.executor import PlainFieldExecutor
 from benefitgate.graphql.feed import EventQuery
+from benefitgate.graphql.scalars import DATETIME
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.targets.resolvers import TargetMutation
@@ -88,4 +90,5 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
         execution_context_class=PlainFieldExecutor,
+        scalar_overrides={datetime: DATETIME},
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 import strawberry
+from strawberry.types.arguments import InputContext
 
 from benefitgate.catalog.types import Metric
 from benefitgate.graphql.errors import Error, ErrorCode
@@ -36,6 +39,23 @@ class UsageEventInput:
     metric: str
     value: float
     occurred_at: datetime = strawberry.field(description="Up to 35 days back and 5 minutes ahead.")
+
+
+def _event_from_input(cls: type, value: Mapping[str, Any], _: InputContext) -> UsageEventInput:
+    """Build the input from the values graphql-core has already coerced. Every field is a
+    required scalar, so Strawberry's generic conversion (resolving each field's type for
+    each of up to 1,000 events) has nothing to add but cost."""
+    built: UsageEventInput = cls(
+        event_id=value["eventId"],
+        account_id=value["accountId"],
+        metric=value["metric"],
+        value=value["value"],
+        occurred_at=value["occurredAt"],
+    )
+    return built
+
+
+UsageEventInput.__strawberry_definition__.from_input = _event_from_input  # type: ignore[attr-defined]
 
 
 @strawberry.type

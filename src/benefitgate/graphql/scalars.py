@@ -1,0 +1,47 @@
+"""Scalar overrides: a DateTime that insists on a UTC offset.
+
+Strawberry's DateTime accepts a time without an offset and hands the service a naive
+datetime, which cannot be compared with an aware one. An instant without an offset is
+ambiguous anyway, so it is refused where it is parsed, with a message saying why. Python's
+own ISO parser is also several times faster than dateutil's, which counts for batches.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.schema.types.base_scalars import isoformat
+from strawberry.types.scalar import ScalarDefinition
+
+__all__ = ["DATETIME", "parse_datetime"]
+
+
+def parse_datetime(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}". Expected a string.'
+        )
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}". Expected ISO 8601.'
+        ) from None
+    if parsed.tzinfo is None:
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}". Give a UTC offset, '
+            'e.g. "Z" or "+02:00".'
+        )
+    return parsed
+
+
+DATETIME = ScalarDefinition(
+    name="DateTime",
+    description="An instant: ISO 8601 date and time with a UTC offset.",
+    specified_by_url=None,
+    serialize=isoformat,
+    parse_value=parse_datetime,
+    parse_literal=None,
+    origin=datetime,
+)
