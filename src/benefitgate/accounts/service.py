@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -66,8 +66,13 @@ async def views_of(
 
 
 async def limits_by_account(
-    conn: asyncpg.Connection, accounts: Sequence[Account], catalog: Catalog, now: datetime
+    conn: asyncpg.Connection,
+    accounts: Sequence[Account],
+    catalog: Catalog,
+    now: datetime,
+    only: Collection[str] | None = None,
 ) -> dict[UUID, dict[str, EffectiveLimit]]:
-    """The effective limit of every metric, per account, in one statement."""
+    """The effective limit of every metric (of those in `only`, when given), per account,
+    in one statement."""
     grants = await entitlements.active_grants(conn, [a.id for a in accounts], now)
-    return {a.id: limits_of(a, grants.get(a.id, []), catalog, now) for a in accounts}
+    return {a.id: limits_of(a, grants.get(a.id, []), catalog, now, only) for a in accounts}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from benefitgate.accounts.models import Account, AccountView, LimitRaise, MetricUsage, NextTier
@@ -121,6 +121,11 @@ def build_view(
 
 
 def limits_of(
-    account: Account, grants: Sequence[Grant], catalog: Catalog, now: datetime
+    account: Account,
+    grants: Sequence[Grant],
+    catalog: Catalog,
+    now: datetime,
+    only: Collection[str] | None = None,
 ) -> dict[str, EffectiveLimit]:
-    return effective_limits(account_tier(account, catalog), grants, catalog.benefits, now)
+    tier = account_tier(account, catalog)
+    return effective_limits(tier, grants, catalog.benefits, now, only)

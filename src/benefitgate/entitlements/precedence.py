@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 from benefitgate.catalog.models import Benefit, TierLimit, TierVersion
@@ -77,17 +77,20 @@ def effective_limits(
     grants: Iterable[Grant],
     benefits: Mapping[str, Benefit],
     now: datetime,
+    only: Collection[str] | None = None,
 ) -> dict[str, EffectiveLimit]:
-    """The limit of every metric the tier or an active limit grant names."""
+    """The limit of every metric the tier or an active limit grant names (of those in
+    `only`, when given)."""
     limit_grants: dict[str, list[Grant]] = defaultdict(list)
     for grant in _active(grants, now):
         benefit = benefits.get(grant.benefit_key)
         if benefit is not None and benefit.metric_key is not None and grant.amount is not None:
             limit_grants[benefit.metric_key].append(grant)
     tier_limits = {lim.metric_key: lim for lim in tier.limits} if tier else {}
+    named = set(tier_limits) | set(limit_grants)
     return {
         metric: _resolve_limit(metric, tier_limits.get(metric), limit_grants[metric])
-        for metric in sorted(set(tier_limits) | set(limit_grants))
+        for metric in sorted(named if only is None else named.intersection(only))
     }
 
 

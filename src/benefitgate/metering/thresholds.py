@@ -40,7 +40,8 @@ async def record_crossings(
     """Mark newly crossed thresholds of updated counters and enqueue an event for each.
     The primary key of usage_thresholds makes each crossing happen once, whatever races."""
     if limits is None:
-        limits = await accounts.limits_by_account(conn, touched, catalog, now)
+        metrics = {metric for _, metric, _, _ in counters}
+        limits = await accounts.limits_by_account(conn, touched, catalog, now, only=metrics)
     candidates = [
         (account_id, metric, start, threshold)
         for account_id, metric, start, value in counters

@@ -55,6 +55,8 @@ def period_at(reset: str, billing: Period | None, term: str | None, at: datetime
     """
     if reset != "billing_period" or billing is None or billing.end is None:
         return current_period(reset, None, at)
+    if billing.start <= at < billing.end:  # most events: no stepping needed
+        return billing
     step = 12 if term == "annual" else 1
     shift = 0
     while at < add_months(billing.start, shift * step):
