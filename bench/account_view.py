@@ -87,16 +87,22 @@ def wait_until_up(port: int) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def wrk(port: int, env: dict[str, str]) -> dict[str, float]:
+def wrk(
+    port: int,
+    env: dict[str, str],
+    script: str = "account_view.lua",
+    connections: int = CONNECTIONS,
+    duration: str = DURATION,
+) -> dict[str, float]:
     out = subprocess.run(
         [
             "wrk",
             "-t2",
-            f"-c{CONNECTIONS}",
-            f"-d{DURATION}",
+            f"-c{connections}",
+            f"-d{duration}",
             "--latency",
             "-s",
-            str(HERE / "account_view.lua"),
+            str(HERE / script),
             f"http://127.0.0.1:{port}",
         ],
         capture_output=True,
@@ -166,7 +172,7 @@ def main() -> None:
         wait_until_up(PORT)
         sample = one_response(PORT, key, ids[0])
         (work / "floor.json").write_bytes(sample)
-        wrk(PORT, {**env, "BENCH_DURATION": "3s"})  # warm-up: caches and connections
+        wrk(PORT, env, duration="3s")  # warm-up: caches and connections
         view = wrk(PORT, env)
     finally:
         service.terminate()

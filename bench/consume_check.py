@@ -1,0 +1,125 @@
+"""Benchmark: `usageConsume` and `entitlementCheck` on one service process at 32 connections.
+
+Seeds 10,000 demo accounts into a fresh database, starts `benefitgate serve` (one worker,
+uvloop), and drives each operation with wrk for random accounts: a consume of one API call
+with a fresh idempotency key per request, a check of a metric, and a check of a feature
+(lower tiers lack it, so about half are denials, which are recorded). In the same run it
+measures the floor: a bare Starlette endpoint returning a body of the same size. Prints
+req/s, p50 and p99 for each.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python bench/consume_check.py
+Needs `wrk` (Debian package `wrk`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+import uuid
+from pathlib import Path
+
+from account_view import (
+    FLOOR_PORT,
+    HERE,
+    PORT,
+    prepare,
+    serve,
+    serve_benefitgate,
+    server_dsn,
+    wait_until_up,
+    wrk,
+)
+
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+# Account ids and keys travel as variables, as real clients send them, so that the parser
+# and validation caches see one document per operation.
+OPERATIONS = {
+    "usageConsume": """mutation Consume($id: ID!, $key: String!) {
+      usageConsume(accountId: $id, metric: "api_calls", amount: 1, idempotencyKey: $key) {
+        __typename ... on UsageConsumed { used limit remaining overage }
+        ... on QuotaExceeded { quota: limit resetsAt } } }""",
+    "entitlementCheck metric": """query Check($id: ID!) {
+      entitlementCheck(accountId: $id, metric: "api_calls", requested: 10) {
+        __typename ... on EntitlementCheck { allowed reason remaining tier } } }""",
+    "entitlementCheck feature": """query Check($id: ID!) {
+      entitlementCheck(accountId: $id, feature: "anomaly_alerts") {
+        __typename ... on EntitlementCheck { allowed reason remaining tier } } }""",
+}
+EXPECTED = {"UsageConsumed", "QuotaExceeded", "EntitlementCheck"}
+
+
+def body_file(work: Path, name: str, query: str) -> Path:
+    """A JSON body with `%s` where wrk puts the account id and the request's key."""
+    variables = {"id": "ID"} | ({"key": "KEY"} if "$key" in query else {})
+    body = json.dumps({"query": query, "variables": variables}).replace("%", "%%")
+    path = work / f"{name.replace(' ', '_')}.json"
+    path.write_text(body.replace('"ID"', '"%s"').replace('"KEY"', '"%s"'))
+    return path
+
+
+def sample(port: int, key: str, body: Path, account_id: str) -> bytes:
+    template = body.read_text()
+    data = template % (account_id, uuid.uuid4().hex)[: template.count("%s")]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=data.encode(),
+        headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request) as response:  # noqa: S310
+        answer: bytes = response.read()
+    assert any(f'"{kind}"'.encode() in answer for kind in EXPECTED), answer[:300]
+    return answer
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    server, embedded = server_dsn()
+    dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}"))
+    work = Path(tempfile.mkdtemp())
+    (work / "ids.txt").write_text("\n".join(ids))
+    bodies = {name: body_file(work, name, query) for name, query in OPERATIONS.items()}
+    env = {"BENCH_IDS": str(work / "ids.txt"), "BENCH_KEY": key}
+    figures, largest = {}, b""
+    service = serve_benefitgate(dsn, PORT, work)
+    try:
+        wait_until_up(PORT)
+        for name, body in bodies.items():
+            answer = sample(PORT, key, body, ids[0])
+            largest = max(largest, answer, key=len)
+            run_env = {**env, "BENCH_QUERY": str(body)}
+            wrk(PORT, run_env, "operations.lua", CONNECTIONS, duration="3s")  # warm-up
+            figures[name] = wrk(PORT, run_env, "operations.lua", CONNECTIONS)
+    finally:
+        service.terminate()
+        service.wait()
+    (work / "floor.json").write_bytes(largest)
+    floor_proc = serve(
+        [str(Path(sys.executable).parent / "uvicorn"), "floor_app:app", "--port",
+         str(FLOOR_PORT), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+         "--app-dir", str(HERE)],
+        {"FLOOR_BODY_FILE": str(work / "floor.json")},
+    )  # fmt: skip
+    try:
+        wait_until_up(FLOOR_PORT)
+        floor_env = {**env, "BENCH_QUERY": str(next(iter(bodies.values())))}
+        figures["floor"] = wrk(FLOOR_PORT, floor_env, "operations.lua", CONNECTIONS)
+    finally:
+        floor_proc.terminate()
+        floor_proc.wait()
+    print(f"\nconsume and check, {len(ids)} accounts, {CONNECTIONS} connections")
+    for name, f in figures.items():
+        print(f"  {name + ':':27}{f['rps']:8.0f} req/s  p50 {f['p50']:6.2f} ms"
+              f"  p99 {f['p99']:6.2f} ms")  # fmt: skip
+    if embedded is not None:
+        embedded.stop()
+
+
+if __name__ == "__main__":
+    main()
