@@ -15,7 +15,8 @@ VIEW = """query($id: ID!) { account(id: $id) { ... on Account {
   nextTier { tier { key } addedBenefits { key } } } } }"""
 
 PAGE = """{ accounts(first: 50) { ... on AccountConnection { edges { node {
-  id entitlements { benefit { key } } usage { used } } } } } }"""
+  id entitlements { benefit { key } } usage { used } outcomeTargets { target actual } }
+} } } }"""
 
 
 POOL_RESET = "SELECT pg_advisory_unlock_all();"
@@ -40,6 +41,11 @@ async def _populate(conn: asyncpg.Connection, size: int) -> Any:
         for n in range(size):
             await factories.grant(conn, account_id, f"b{n}", source="addon")
             await factories.usage(conn, account_id, f"m{n}", n)
+        await conn.execute(
+            """insert into outcome_targets values
+               ($1, 'hours_saved', 10, '2026-11-01', '2026-11-30', '', 'test', now())""",
+            account_id,
+        )
     return ids
 
 
@@ -64,8 +70,8 @@ async def test_account_view_statement_count_does_not_grow_with_data(
 
     # accounts with subscription, active grants, current counters
     assert len(view_statements) == 3, view_statements
-    # the page of ids, then the same three for the whole page
-    assert len(page_statements) == 4, page_statements
+    # the page of ids, the same three for the whole page, and its outcome targets
+    assert len(page_statements) == 5, page_statements
 
 
 async def test_the_statement_log_sees_pool_statements(dsn: str) -> None:
