@@ -88,11 +88,7 @@ def wait_until_up(port: int) -> None:
 
 
 def wrk(
-    port: int,
-    env: dict[str, str],
-    script: str = "account_view.lua",
-    connections: int = CONNECTIONS,
-    duration: str = DURATION,
+    port: int, env: dict[str, str], connections: int = CONNECTIONS, duration: str = DURATION
 ) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -102,7 +98,7 @@ def wrk(
             f"-d{duration}",
             "--latency",
             "-s",
-            str(HERE / script),
+            str(HERE / "random_account.lua"),
             f"http://127.0.0.1:{port}",
         ],
         capture_output=True,

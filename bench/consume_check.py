@@ -94,8 +94,8 @@ def main() -> None:
             answer = sample(PORT, key, body, ids[0])
             largest = max(largest, answer, key=len)
             run_env = {**env, "BENCH_QUERY": str(body)}
-            wrk(PORT, run_env, "operations.lua", CONNECTIONS, duration="3s")  # warm-up
-            figures[name] = wrk(PORT, run_env, "operations.lua", CONNECTIONS)
+            wrk(PORT, run_env, CONNECTIONS, duration="3s")  # warm-up
+            figures[name] = wrk(PORT, run_env, CONNECTIONS)
     finally:
         service.terminate()
         service.wait()
@@ -109,7 +109,7 @@ def main() -> None:
     try:
         wait_until_up(FLOOR_PORT)
         floor_env = {**env, "BENCH_QUERY": str(next(iter(bodies.values())))}
-        figures["floor"] = wrk(FLOOR_PORT, floor_env, "operations.lua", CONNECTIONS)
+        figures["floor"] = wrk(FLOOR_PORT, floor_env, CONNECTIONS)
     finally:
         floor_proc.terminate()
         floor_proc.wait()
