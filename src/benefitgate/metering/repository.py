@@ -71,57 +71,73 @@ async def insert_events(
 
 
 # How each aggregation combines a stored value (`t`) with a batch's delta (`excluded`).
-_COMBINE = """
-    case (select aggregation from metrics where key = t.metric_key)
-        when 'max' then greatest(t.value, excluded.value)
-        when 'latest' then
-            case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
-                 then excluded.value else t.value end
-        else t.value + excluded.value
-    end
-"""
+# An upsert's conflict arm sees only table columns, so each aggregation gets a statement of
+# its own; a batch usually touches one aggregation, so this is one statement per table.
+_COMBINE = {
+    "sum": "t.value + excluded.value",
+    "count": "t.value + excluded.value",
+    "max": "greatest(t.value, excluded.value)",
+    "latest": """
+        case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
+             then excluded.value else t.value end""",
+}
+
+_DELTAS = """
+    unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::float8[],
+           $6::timestamptz[])
+        as d(account_id, metric_key, bucket, bucket_end, value, last_event_at)"""
 
 
 async def upsert_counters(
     conn: asyncpg.Connection, deltas: Sequence[CounterDelta], now: datetime
 ) -> list[tuple[UUID, str, datetime, float]]:
     """Apply deltas to period counters; returns (account, metric, period start, new value)."""
-    rows = await conn.fetch(
-        f"""
-        insert into usage_counters as t
-            (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
-        select d.account_id, d.metric_key, d.bucket, d.bucket_end, d.value, d.last_event_at, $7
-        from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[],
-                    $5::numeric[], $6::timestamptz[])
-            as d(account_id, metric_key, bucket, bucket_end, value, last_event_at)
-        on conflict (account_id, metric_key, period_start) do update set
-            value = {_COMBINE},
-            last_event_at = greatest(t.last_event_at, excluded.last_event_at),
-            updated_at = excluded.updated_at
-        returning account_id, metric_key, period_start, value
-        """,  # noqa: S608 (a constant expression, no input)
-        *_delta_columns(deltas),
-        now,
-    )
+    rows = []
+    for aggregation, group in _by_aggregation(deltas):
+        rows += await conn.fetch(
+            f"""
+            insert into usage_counters as t (account_id, metric_key, period_start,
+                                              period_end, value, last_event_at, updated_at)
+            select d.account_id, d.metric_key, d.bucket, d.bucket_end, d.value,
+                   d.last_event_at, $7
+            from {_DELTAS}
+            on conflict (account_id, metric_key, period_start) do update set
+                value = {_COMBINE[aggregation]},
+                last_event_at = greatest(t.last_event_at, excluded.last_event_at),
+                updated_at = excluded.updated_at
+            returning account_id, metric_key, period_start, value
+            """,  # noqa: S608 (constant expressions, no input)
+            *_delta_columns(group),
+            now,
+        )
     return [(r["account_id"], r["metric_key"], r["period_start"], float(r["value"])) for r in rows]
 
 
 async def upsert_daily(conn: asyncpg.Connection, deltas: Sequence[CounterDelta]) -> None:
     """Apply deltas to daily buckets (bucket = midnight UTC of the day)."""
-    await conn.execute(
-        f"""
-        insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
-        select d.account_id, d.metric_key, (d.bucket at time zone 'UTC')::date, d.value,
-               d.last_event_at
-        from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[],
-                    $5::numeric[], $6::timestamptz[])
-            as d(account_id, metric_key, bucket, bucket_end, value, last_event_at)
-        on conflict (account_id, metric_key, day) do update set
-            value = {_COMBINE},
-            last_event_at = greatest(t.last_event_at, excluded.last_event_at)
-        """,  # noqa: S608 (a constant expression, no input)
-        *_delta_columns(deltas),
-    )
+    for aggregation, group in _by_aggregation(deltas):
+        await conn.execute(
+            f"""
+            insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
+            select d.account_id, d.metric_key, (d.bucket at time zone 'UTC')::date, d.value,
+                   d.last_event_at
+            from {_DELTAS}
+            on conflict (account_id, metric_key, day) do update set
+                value = {_COMBINE[aggregation]},
+                last_event_at = greatest(t.last_event_at, excluded.last_event_at)
+            """,  # noqa: S608 (constant expressions, no input)
+            *_delta_columns(group),
+        )
+
+
+def _by_aggregation(
+    deltas: Sequence[CounterDelta],
+) -> list[tuple[str, list[CounterDelta]]]:
+    """Deltas grouped by aggregation, each group still in the caller's (lock) order."""
+    groups: dict[str, list[CounterDelta]] = {}
+    for delta in deltas:
+        groups.setdefault(delta.aggregation, []).append(delta)
+    return sorted(groups.items())
 
 
 def _delta_columns(deltas: Sequence[CounterDelta]) -> list[list[object]]:

@@ -43,6 +43,7 @@ class CounterDelta:
 
     account_id: UUID
     metric_key: str
+    aggregation: str
     bucket: datetime  # period start, or the day at midnight UTC
     bucket_end: datetime | None
     value: float
@@ -63,7 +64,7 @@ def fold(
         delta = deltas.get((account_id, metric, bucket))
         if delta is None:
             deltas[account_id, metric, bucket] = CounterDelta(
-                account_id, metric, bucket, bucket_end, value, at
+                account_id, metric, kind, bucket, bucket_end, value, at
             )
             continue
         if kind == "max":
