@@ -19,8 +19,10 @@ from benefitgate.catalog.types import (
     Tier,
     catalog_types,
 )
+from benefitgate.entitlements.types import Grant, GrantSource, grant_type
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.pagination import PageInfo
+from benefitgate.seats.types import SeatAllocation, allocation
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
 
 __all__ = ["Account", "AccountConnection", "AccountEdge", "account_type"]
@@ -38,16 +40,6 @@ class SubscriptionStatus(enum.Enum):
 class Term(enum.Enum):
     MONTHLY = "monthly"
     ANNUAL = "annual"
-
-
-@strawberry.enum
-class GrantSource(enum.Enum):
-    TIER = "tier"
-    ADDON = "addon"
-    MILESTONE = "milestone"
-    ANNIVERSARY = "anniversary"
-    MANUAL = "manual"
-    TRIAL = "trial"
 
 
 @strawberry.type
@@ -127,6 +119,20 @@ class Account:
         progress = await info.context.loaders.target_progress_by_account.load(UUID(self.id))
         types = catalog_types(await info.context.catalog())
         return [progress_type(p, types) for p in progress]
+
+    @strawberry.field(
+        description="Grants in force or starting later, not revoked; the audit log holds "
+        "the history."
+    )
+    async def grants(self, info: Info) -> list[Grant]:
+        held = await info.context.loaders.grants_by_account.load(UUID(self.id))
+        types = catalog_types(await info.context.catalog())
+        return [grant_type(g, types) for g in held]
+
+    @strawberry.field(description="Purchased seats and who holds them.")
+    async def seats(self, info: Info) -> SeatAllocation:
+        held = await info.context.loaders.seats_by_account.load(UUID(self.id))
+        return allocation(self.subscription.seats if self.subscription else 0, held)
 
 
 @strawberry.type

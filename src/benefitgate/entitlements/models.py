@@ -22,6 +22,7 @@ class Grant:
     valid_until: datetime | None
     revoked_at: datetime | None
     created_at: datetime
+    version: int = 1
 
     def active_at(self, now: datetime) -> bool:
         return (

@@ -4,9 +4,9 @@
 2. An account has a benefit when its tier includes it or an active grant gives it. A grant
    lifts a tier exclusion: an explicit grant is a deliberate decision about this account.
 3. Where several sources give the same benefit, they rank
-   manual > trial > addon > milestone > anniversary > tier; the strongest is reported as
-   the source and its parameters win. The entitlement expires when the last of its sources
-   does; the tier never expires.
+   manual > trial > promotional > addon > milestone > anniversary > tier; the strongest is
+   reported as the source and its parameters win. The entitlement expires when the last of
+   its sources does; the tier never expires.
 4. A metric's limit starts at the tier's. The newest active `override` grant of a limit
    benefit for that metric replaces it (and makes it hard unless the tier's was soft);
    active `add` grants are summed on top. An unlimited tier limit stays unlimited unless
@@ -24,7 +24,15 @@ from benefitgate.entitlements.models import EffectiveLimit, Entitlement, Grant
 
 __all__ = ["SOURCE_PRECEDENCE", "effective_entitlements", "effective_limits"]
 
-SOURCE_PRECEDENCE = ("manual", "trial", "addon", "milestone", "anniversary", "tier")
+SOURCE_PRECEDENCE = (
+    "manual",
+    "trial",
+    "promotional",
+    "addon",
+    "milestone",
+    "anniversary",
+    "tier",
+)
 _RANK = {source: rank for rank, source in enumerate(SOURCE_PRECEDENCE)}
 
 

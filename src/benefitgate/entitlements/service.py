@@ -12,13 +12,19 @@ from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import Grant
 from benefitgate.entitlements.precedence import effective_entitlements
 
-__all__ = ["active_grants", "effective_entitlements", "has_expired_grant"]
+__all__ = ["active_grants", "current_grants", "effective_entitlements", "has_expired_grant"]
 
 
 async def active_grants(
     conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
 ) -> dict[UUID, list[Grant]]:
     return await repository.active_grants(conn, account_ids, now)
+
+
+async def current_grants(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
+) -> dict[UUID, list[Grant]]:
+    return await repository.current_grants(conn, account_ids, now)
 
 
 async def has_expired_grant(

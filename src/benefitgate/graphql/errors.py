@@ -17,6 +17,9 @@ __all__ = [
     "IdempotencyKeyReusedError",
     "InvalidInputError",
     "NotFoundError",
+    "RollbackRefusedError",
+    "SeatsExhaustedError",
+    "VersionConflictError",
 ]
 
 
@@ -28,6 +31,9 @@ class ErrorCode(enum.Enum):
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    SEATS_EXHAUSTED = "SEATS_EXHAUSTED"
+    ROLLBACK_REFUSED = "ROLLBACK_REFUSED"
 
 
 @strawberry.interface
@@ -76,4 +82,49 @@ class IdempotencyKeyReusedError(Error):
         return cls(
             code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
             message="this idempotency key was used with other arguments",
+        )
+
+
+@strawberry.type(
+    description="What you changed was changed by someone else since you read "
+    "it; read it again and retry with its current version."
+)
+class VersionConflictError(Error):
+    expected_version: int
+    current_version: int
+
+    @classmethod
+    def of(cls, expected: int, current: int, message: str) -> VersionConflictError:
+        return cls(
+            code=ErrorCode.VERSION_CONFLICT,
+            message=message,
+            expected_version=expected,
+            current_version=current,
+        )
+
+
+@strawberry.type(description="Every purchased seat is assigned.")
+class SeatsExhaustedError(Error):
+    purchased: int
+    assigned: int
+
+    @classmethod
+    def of(cls, purchased: int, assigned: int, message: str) -> SeatsExhaustedError:
+        return cls(
+            code=ErrorCode.SEATS_EXHAUSTED, message=message, purchased=purchased, assigned=assigned
+        )
+
+
+@strawberry.type(
+    description="The target changed after the entry; roll back the later entries first."
+)
+class RollbackRefusedError(Error):
+    later_entry_ids: list[strawberry.ID]
+
+    @classmethod
+    def of(cls, later: list[int], message: str) -> RollbackRefusedError:
+        return cls(
+            code=ErrorCode.ROLLBACK_REFUSED,
+            message=message,
+            later_entry_ids=[strawberry.ID(str(i)) for i in later],
         )

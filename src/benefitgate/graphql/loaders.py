@@ -13,6 +13,10 @@ from strawberry.dataloader import DataLoader
 from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account, AccountView
 from benefitgate.cache import CatalogCache
+from benefitgate.entitlements import service as entitlements
+from benefitgate.entitlements.models import Grant
+from benefitgate.seats import service as seats
+from benefitgate.seats.models import SeatAssignment
 from benefitgate.targets import service as targets
 from benefitgate.targets.models import TargetProgress
 
@@ -30,6 +34,10 @@ class Loaders:
         )
         self.target_progress_by_account = DataLoader[UUID, list[TargetProgress]](
             load_fn=partial(_target_progress, pool, catalog_cache, now)
+        )
+        self.grants_by_account = DataLoader[UUID, list[Grant]](load_fn=partial(_grants, pool, now))
+        self.seats_by_account = DataLoader[UUID, list[SeatAssignment]](
+            load_fn=partial(_seats, pool)
         )
 
 
@@ -63,3 +71,17 @@ async def _target_progress(
     async with pool.acquire() as conn:
         progress = await targets.progress_by_account(conn, ids, catalog, now.astimezone(UTC).date())
     return [progress[i] for i in ids]
+
+
+async def _grants(pool: asyncpg.Pool, now: datetime, ids: Sequence[UUID]) -> list[list[Grant]]:
+    """Current grants of accounts already access-checked by the caller."""
+    async with pool.acquire() as conn:
+        found = await entitlements.current_grants(conn, ids, now)
+    return [found.get(i, []) for i in ids]
+
+
+async def _seats(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[list[SeatAssignment]]:
+    """Held seats of accounts already access-checked by the caller."""
+    async with pool.acquire() as conn:
+        found = await seats.seats_by_account(conn, ids)
+    return [found.get(i, []) for i in ids]

@@ -10,7 +10,15 @@ import strawberry
 
 from benefitgate.graphql.errors import InvalidInputError
 
-__all__ = ["MAX_FIRST", "PageInfo", "check_first", "decode_id_cursor", "encode_id_cursor"]
+__all__ = [
+    "MAX_FIRST",
+    "PageInfo",
+    "check_first",
+    "decode_id_cursor",
+    "decode_number_cursor",
+    "encode_id_cursor",
+    "encode_number_cursor",
+]
 
 MAX_FIRST = 100
 
@@ -36,3 +44,17 @@ def decode_id_cursor(raw: str) -> UUID | InvalidInputError:
         return UUID(bytes=base64.urlsafe_b64decode(raw.encode()))
     except (binascii.Error, ValueError):
         return InvalidInputError.of("after", "after is not a cursor this API produced")
+
+
+def encode_number_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(f"n:{value}".encode()).decode()
+
+
+def decode_number_cursor(raw: str) -> int | InvalidInputError:
+    try:
+        prefix, _, number = base64.urlsafe_b64decode(raw.encode()).decode().partition(":")
+        if prefix == "n" and number.isdigit():
+            return int(number)
+    except (binascii.Error, UnicodeDecodeError):
+        pass
+    return InvalidInputError.of("after", "after is not a cursor this API produced")

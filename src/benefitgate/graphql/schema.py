@@ -21,13 +21,16 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from benefitgate.accounts.resolvers import AccountQuery
+from benefitgate.audit.resolvers import AuditMutation, AuditQuery
 from benefitgate.catalog.resolvers import CatalogQuery
+from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.graphql.executor import PlainFieldExecutor
 from benefitgate.graphql.feed import EventQuery
 from benefitgate.graphql.scalars import DATETIME
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
+from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.targets.resolvers import TargetMutation
 from graphql import GraphQLError
 
@@ -37,12 +40,12 @@ log = logging.getLogger("benefitgate.graphql")
 
 
 @strawberry.type
-class Query(CatalogQuery, AccountQuery, EventQuery, MeteringQuery):
+class Query(CatalogQuery, AccountQuery, EventQuery, MeteringQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(MeteringMutation, TargetMutation):
+class Mutation(MeteringMutation, TargetMutation, GrantMutation, SeatMutation, AuditMutation):
     pass
 
 

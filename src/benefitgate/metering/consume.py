@@ -57,9 +57,12 @@ async def consume(
         current = await repository.counter_value(conn, account.id, metric_key, period.start)
         return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
     await repository.upsert_daily(
-        conn, [CounterDelta(
+        conn,
+        [
+            CounterDelta(
                 account.id, metric_key, metric.aggregation, utc_midnight(now), None, amount, now
-            )]
+            )
+        ],
     )
     await record_crossings(
         conn, [account], [(account.id, metric_key, period.start, used)], catalog, now, limits

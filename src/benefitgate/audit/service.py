@@ -1,0 +1,42 @@
+"""Audit use cases: record a change with the change itself, read the log page by page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from benefitgate.audit import repository
+from benefitgate.audit.models import AuditEntry, AuditFilter, Target
+from benefitgate.changes import ChangeContext
+
+__all__ = ["entry", "later_entries", "record", "search"]
+
+
+async def record(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    action: str,
+    target: Target,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    rollback_of: int | None = None,
+) -> AuditEntry:
+    """Append the entry in the caller's transaction, which holds the change it describes."""
+    return await repository.append(conn, change, action, target, before, after, rollback_of)
+
+
+async def entry(conn: asyncpg.Connection, entry_id: int) -> AuditEntry | None:
+    return await repository.entry(conn, entry_id)
+
+
+async def later_entries(
+    conn: asyncpg.Connection, target: Target, after_id: int
+) -> list[AuditEntry]:
+    return await repository.later_entries(conn, target, after_id)
+
+
+async def search(
+    conn: asyncpg.Connection, where: AuditFilter, before_id: int | None, limit: int
+) -> list[AuditEntry]:
+    return await repository.search(conn, where, before_id, limit)

@@ -1,0 +1,133 @@
+"""The edge of every change by an internal tool: authorise, open the transaction, run the
+effect once per idempotency key, and map each domain refusal to its typed error.
+
+An effect returns a JSON result; that result is stored with the key, so a retry with the
+same key and arguments replays it instead of changing anything twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from benefitgate import idempotency
+from benefitgate.changes import (
+    MAX_REASON,
+    ChangeContext,
+    InvalidChange,
+    RollbackRefused,
+    SeatsExhausted,
+    TargetNotFound,
+    VersionConflict,
+)
+from benefitgate.graphql.context import Info
+from benefitgate.graphql.errors import (
+    ForbiddenError,
+    IdempotencyConflictError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    NotFoundError,
+    RollbackRefusedError,
+    SeatsExhaustedError,
+    VersionConflictError,
+)
+from benefitgate.logs import request_id
+
+__all__ = ["Applied", "ChangeError", "Effect", "run_change"]
+
+Effect = Callable[[asyncpg.Connection, ChangeContext], Awaitable[dict[str, Any]]]
+
+# Every change can meet every one of these; each change result lists them all, so that a
+# refusal added to a rule later can never surface as a type missing from a union.
+ChangeError = (
+    ForbiddenError
+    | InvalidInputError
+    | NotFoundError
+    | VersionConflictError
+    | SeatsExhaustedError
+    | RollbackRefusedError
+    | IdempotencyConflictError
+    | IdempotencyKeyReusedError
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    result: dict[str, Any]
+    replayed: bool
+
+
+def _refused(info: Info, key: str, reason: str) -> ChangeError | None:
+    if not info.context.principal.internal:
+        return ForbiddenError.of("only internal tools (operator or admin keys) change this")
+    if not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
+        return InvalidInputError.of("idempotencyKey", "give a key of 1 to 255 characters")
+    if len(reason) > MAX_REASON:
+        return InvalidInputError.of("reason", f"at most {MAX_REASON} characters")
+    return None
+
+
+def _error(exc: Exception) -> ChangeError:
+    match exc:
+        case InvalidChange():
+            return InvalidInputError.of(exc.field, str(exc))
+        case TargetNotFound():
+            return NotFoundError.of(exc.what)
+        case VersionConflict():
+            return VersionConflictError.of(exc.expected, exc.actual, str(exc))
+        case SeatsExhausted():
+            return SeatsExhaustedError.of(exc.purchased, exc.assigned, str(exc))
+        case RollbackRefused():
+            return RollbackRefusedError.of(exc.later, str(exc))
+        case idempotency.IdempotencyConflict():
+            return IdempotencyConflictError.of()
+        case idempotency.IdempotencyKeyReused():
+            return IdempotencyKeyReusedError.of()
+    raise exc
+
+
+_REFUSALS = (
+    InvalidChange,
+    TargetNotFound,
+    VersionConflict,
+    SeatsExhausted,
+    RollbackRefused,
+    idempotency.IdempotencyConflict,
+    idempotency.IdempotencyKeyReused,
+)
+
+
+async def run_change(
+    info: Info,
+    *,
+    operation: str,
+    key: str,
+    reason: str,
+    arguments: dict[str, Any],
+    effect: Effect,
+) -> Applied | ChangeError:
+    """Run `effect` in one transaction, once per (caller, key). `arguments` are what makes
+    two requests the same; the reason is one of them. A refusal rolls everything back and
+    leaves no key behind, so the caller may fix the request and retry with the same key."""
+    refused = _refused(info, key, reason)
+    if refused is not None:
+        return refused
+    context = info.context
+    change = ChangeContext(context.principal.subject, reason, request_id.get(), context.now)
+    try:
+        async with context.pool.acquire() as conn, conn.transaction():
+            result, replayed = await idempotency.run_once(
+                conn,
+                scope=context.principal.subject,
+                key=key,
+                operation=operation,
+                arguments={**arguments, "reason": reason},
+                now=context.now,
+                effect=lambda: effect(conn, change),
+            )
+    except _REFUSALS as exc:
+        return _error(exc)
+    return Applied(result, replayed)

@@ -1,0 +1,132 @@
+"""Seat mutations: assign and release (internal tools), and report activity."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+import strawberry
+
+from benefitgate.accounts.models import Account
+from benefitgate.accounts.resolvers import parse_id, visible_account
+from benefitgate.auth import Role
+from benefitgate.changes import ChangeContext, InvalidChange
+from benefitgate.graphql.changes import Applied, ChangeError, run_change
+from benefitgate.graphql.context import Info
+from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.seats import service
+from benefitgate.seats.types import SeatActivityRecorded, SeatChanged
+
+__all__ = ["SeatMutation"]
+
+MAX_ACTIVITY_USERS = 1000
+
+SeatChangeResult = Annotated[SeatChanged | ChangeError, strawberry.union("SeatChangeResult")]
+SeatActivityResult = Annotated[
+    SeatActivityRecorded | NotFoundError | ForbiddenError | InvalidInputError,
+    strawberry.union("SeatActivityResult"),
+]
+
+
+def _answer(user: str, applied: Applied | ChangeError) -> SeatChangeResult:
+    if not isinstance(applied, Applied):
+        return applied
+    return SeatChanged(
+        user=user,
+        held=applied.result["held"],
+        audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
+        replayed=applied.replayed,
+    )
+
+
+async def _account(info: Info, raw_id: str) -> Account | None:
+    account_id = parse_id(raw_id)
+    if account_id is None:
+        return None
+    return await visible_account(info, account_id)
+
+
+@strawberry.type
+class SeatMutation:
+    @strawberry.mutation(
+        description="Give a user one of the account's purchased seats. Fails with "
+        "SEATS_EXHAUSTED when all are assigned, however many requests race."
+    )
+    async def seat_assign(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        user: str,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> SeatChangeResult:
+        account = await _account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+
+        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+            _, entry = await service.assign_seat(conn, change, account.id, user)
+            return {"held": True, "auditEntryId": entry.id}
+
+        return _answer(
+            user,
+            await run_change(
+                info,
+                operation="seatAssign",
+                key=idempotency_key,
+                reason=reason,
+                arguments={"account": str(account.id), "user": user},
+                effect=effect,
+            ),
+        )
+
+    @strawberry.mutation(description="Free the seat a user holds.")
+    async def seat_release(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        user: str,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> SeatChangeResult:
+        account = await _account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+
+        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+            entry = await service.release_seat(conn, change, account.id, user)
+            return {"held": False, "auditEntryId": entry.id}
+
+        return _answer(
+            user,
+            await run_change(
+                info,
+                operation="seatRelease",
+                key=idempotency_key,
+                reason=reason,
+                arguments={"account": str(account.id), "user": user},
+                effect=effect,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Report that users were active now, for the allocation view's "
+        "`lastActiveAt`. Partners may report for their accounts."
+    )
+    async def seat_activity(
+        self, info: Info, account_id: strawberry.ID, users: list[str]
+    ) -> SeatActivityResult:
+        context = info.context
+        if context.principal.role is Role.FRONTEND:
+            return ForbiddenError.of("frontends cannot report seat activity")
+        account = await _account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+        if len(users) > MAX_ACTIVITY_USERS:
+            return InvalidInputError.of("users", f"at most {MAX_ACTIVITY_USERS} users a call")
+        try:
+            async with context.pool.acquire() as conn:
+                marked = await service.record_activity(conn, account.id, users, context.now)
+        except InvalidChange as exc:
+            return InvalidInputError.of(exc.field, str(exc))
+        return SeatActivityRecorded(marked=marked)
