@@ -15,7 +15,8 @@ VIEW = """query($id: ID!) { account(id: $id) { ... on Account {
   nextTier { tier { key } addedBenefits { key } } } } }"""
 
 PAGE = """{ accounts(first: 50) { ... on AccountConnection { edges { node {
-  id entitlements { benefit { key } } usage { used } outcomeTargets { target actual } }
+  id entitlements { benefit { key } } usage { used } outcomeTargets { target actual }
+  grants { id version } seats { assigned holders { user } } }
 } } } }"""
 
 
@@ -46,6 +47,10 @@ async def _populate(conn: asyncpg.Connection, size: int) -> Any:
                ($1, 'hours_saved', 10, '2026-11-01', '2026-11-30', '', 'test', now())""",
             account_id,
         )
+        await conn.executemany(
+            "insert into seat_assignments values (gen_random_uuid(), $1, $2, now())",
+            [(account_id, f"user{n}") for n in range(size)],
+        )
     return ids
 
 
@@ -70,8 +75,9 @@ async def test_account_view_statement_count_does_not_grow_with_data(
 
     # accounts with subscription, active grants, current counters
     assert len(view_statements) == 3, view_statements
-    # the page of ids, the same three for the whole page, and its outcome targets
-    assert len(page_statements) == 5, page_statements
+    # the page of ids, the same three for the whole page, its outcome targets, its current
+    # grants and its held seats
+    assert len(page_statements) == 7, page_statements
 
 
 async def test_the_statement_log_sees_pool_statements(dsn: str) -> None:

@@ -1,0 +1,208 @@
+"""Grant changes end to end: audited, idempotent, versioned, validated."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.auth import Role
+from tests.conftest import Api, api_key, frontend_token
+from tests.fixtures import factories
+
+CHANGED = """
+    __typename
+    ... on GrantChanged { grant { id benefit { key } source amount mode validFrom validUntil
+                                  revokedAt version } auditEntryId replayed }
+    ... on VersionConflictError { expectedVersion currentVersion }
+    ... on InvalidInputError { field }
+    ... on Error { code message }
+"""
+CREATE = f"""
+mutation Create($id: ID!, $benefit: String!, $source: GrantSource!, $key: String!,
+                $amount: Float, $until: DateTime, $reason: String! = "") {{
+  grantCreate(accountId: $id, benefit: $benefit, source: $source, idempotencyKey: $key,
+              amount: $amount, validUntil: $until, reason: $reason) {{ {CHANGED} }}
+}}
+"""
+UPDATE = f"""
+mutation Update($grant: ID!, $version: Int!, $key: String!, $amount: Float) {{
+  grantUpdate(grantId: $grant, expectedVersion: $version, idempotencyKey: $key,
+              amount: $amount, reason: "correction") {{ {CHANGED} }}
+}}
+"""
+REVOKE = f"""
+mutation Revoke($grant: ID!, $version: Int!, $key: String!) {{
+  grantRevoke(grantId: $grant, expectedVersion: $version, idempotencyKey: $key) {{ {CHANGED} }}
+}}
+"""
+OVERRIDE = f"""
+mutation Override($id: ID!, $metric: String!, $included: Float!, $key: String!) {{
+  limitOverride(accountId: $id, metric: $metric, included: $included, idempotencyKey: $key)
+  {{ {CHANGED} }}
+}}
+"""
+VIEW = """
+query View($id: ID!) { account(id: $id) { ... on Account {
+  entitlements { benefit { key } source }
+  usage { metric { key } limit enforcement }
+  grants { id benefit { key } source version } } } }
+"""
+
+
+def create_vars(account_id: UUID, key: str = "k1", **kw: Any) -> dict[str, Any]:
+    return {"id": str(account_id), "benefit": "b2", "source": "MANUAL", "key": key, **kw}
+
+
+async def setup(conn: asyncpg.Connection) -> tuple[UUID, str]:
+    cat = await factories.catalog(conn)
+    await conn.execute(
+        """insert into benefits (key, name, kind, metric_key, introduced_on)
+           values ('m0_more', 'More m0', 'limit', 'm0', '2025-01-01')"""
+    )
+    return await factories.account(conn, cat["versions"]["basic"]), await api_key(conn)
+
+
+async def test_a_grant_shows_on_the_account_with_its_audit_entry_and_event(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    account_id, key = await setup(conn)
+    created = (await api.data(CREATE, create_vars(account_id, reason="escalation"), auth=key))[
+        "grantCreate"
+    ]
+    assert created["__typename"] == "GrantChanged" and created["replayed"] is False
+    grant = created["grant"]
+    assert (grant["benefit"], grant["source"], grant["version"]) == ({"key": "b2"}, "MANUAL", 1)
+    view = (await api.data(VIEW, {"id": str(account_id)}, auth=frontend_token(account_id)))[
+        "account"
+    ]
+    assert {"benefit": {"key": "b2"}, "source": "MANUAL"} in view["entitlements"]
+    assert view["grants"] == [
+        {"id": grant["id"], "benefit": {"key": "b2"}, "source": "MANUAL", "version": 1}
+    ]
+    entry = await conn.fetchrow("select * from audit_log")
+    assert entry["id"] == int(created["auditEntryId"])
+    assert entry["actor"].startswith("key:") and entry["request_id"]
+    assert (entry["action"], entry["target_kind"], entry["target_id"]) == (
+        "grant.created",
+        "grant",
+        grant["id"],
+    )
+    assert (entry["before"], entry["reason"], entry["account_id"]) == (
+        None,
+        "escalation",
+        account_id,
+    )
+    assert entry["after"]["benefit"] == "b2" and entry["after"]["version"] == 1
+    event = await conn.fetchrow(
+        "select type, payload from events where account_id = $1", account_id
+    )
+    assert event["type"] == "entitlement.changed"
+    assert event["payload"]["action"] == "grant.created"
+    assert event["payload"]["auditEntryId"] == entry["id"]
+
+
+async def test_two_operators_updating_one_grant_one_wins_the_other_gets_a_version_conflict(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    account_id, key = await setup(conn)
+    other = await api_key(conn, Role.OPERATOR)
+    created = await api.data(CREATE, create_vars(account_id, amount=5), auth=key)
+    grant_id = created["grantCreate"]["grant"]["id"]
+    results = await asyncio.gather(
+        api.data(UPDATE, {"grant": grant_id, "version": 1, "key": "a", "amount": 10}, auth=key),
+        api.data(UPDATE, {"grant": grant_id, "version": 1, "key": "b", "amount": 20}, auth=other),
+    )
+    outcomes = sorted((r["grantUpdate"] for r in results), key=lambda r: r["__typename"])
+    winner, loser = outcomes
+    assert winner["__typename"] == "GrantChanged" and winner["grant"]["version"] == 2
+    assert loser["__typename"] == "VersionConflictError"
+    assert (loser["code"], loser["expectedVersion"], loser["currentVersion"]) == (
+        "VERSION_CONFLICT",
+        1,
+        2,
+    )
+    stored = await conn.fetchrow("select amount, version from grants")
+    assert (float(stored["amount"]), stored["version"]) == (winner["grant"]["amount"], 2)
+    actions = await conn.fetch("select action from audit_log order by id")
+    assert [a["action"] for a in actions] == ["grant.created", "grant.updated"]
+
+
+async def test_concurrent_calls_with_one_idempotency_key_have_one_effect(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    account_id, key = await setup(conn)
+    variables = create_vars(account_id, key="same")
+    results = await asyncio.gather(*(api.data(CREATE, variables, auth=key) for _ in range(10)))
+    kinds = [r["grantCreate"]["__typename"] for r in results]
+    assert set(kinds) <= {"GrantChanged", "IdempotencyConflictError"}
+    assert await conn.fetchval("select count(*) from grants") == 1
+    assert await conn.fetchval("select count(*) from audit_log") == 1
+    assert await conn.fetchval("select count(*) from events") == 1
+    retried = (await api.data(CREATE, variables, auth=key))["grantCreate"]
+    assert retried["replayed"] is True
+    assert retried["grant"]["id"] == await conn.fetchval("select id::text from grants")
+    reused = (await api.data(CREATE, {**variables, "benefit": "b1"}, auth=key))["grantCreate"]
+    assert reused["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await conn.fetchval("select count(*) from grants") == 1
+
+
+async def test_a_limit_override_replaces_the_tier_limit_until_it_is_revoked(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    account_id, key = await setup(conn)
+
+    async def m0_limit() -> float:
+        view = await api.data(VIEW, {"id": str(account_id)}, auth=key)
+        usage = view["account"]["usage"]
+        limit: float = next(u["limit"] for u in usage if u["metric"]["key"] == "m0")
+        return limit
+
+    assert await m0_limit() == 100
+    variables = {"id": str(account_id), "metric": "m0", "included": 500, "key": "o1"}
+    overridden = (await api.data(OVERRIDE, variables, auth=key))["limitOverride"]
+    assert overridden["grant"]["mode"] == "OVERRIDE"
+    assert overridden["grant"]["benefit"] == {"key": "m0_more"}
+    assert await m0_limit() == 500
+    revoke = {"grant": overridden["grant"]["id"], "version": 1, "key": "r1"}
+    revoked = (await api.data(REVOKE, revoke, auth=key))["grantRevoke"]
+    assert revoked["grant"]["revokedAt"] is not None and revoked["grant"]["version"] == 2
+    assert await m0_limit() == 100
+    again = (await api.data(REVOKE, {**revoke, "version": 2, "key": "r2"}, auth=key))["grantRevoke"]
+    assert (again["code"], again["field"]) == ("INVALID_INPUT", "grantId")
+    no_benefit = (await api.data(OVERRIDE, {**variables, "metric": "m1", "key": "o2"}, auth=key))[
+        "limitOverride"
+    ]
+    assert (no_benefit["code"], no_benefit["field"]) == ("INVALID_INPUT", "metric")
+
+
+async def test_bad_grants_get_typed_errors_and_write_nothing(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    account_id, key = await setup(conn)
+    cases = [
+        ({"benefit": "nope"}, "benefit"),
+        ({"source": "TIER"}, "source"),
+        ({"benefit": "m0_more"}, "amount"),
+        ({"benefit": "m0_more", "amount": -1}, "amount"),
+        ({"until": "2020-01-01T00:00:00Z"}, "validUntil"),
+        ({"reason": "x" * 501}, "reason"),
+        ({"key": ""}, "idempotencyKey"),
+    ]
+    for i, (change, field) in enumerate(cases):
+        variables = {**create_vars(account_id, key=f"bad{i}"), **change}
+        result = (await api.data(CREATE, variables, auth=key))["grantCreate"]
+        assert (result["code"], result["field"]) == ("INVALID_INPUT", field), change
+    partner_key = await api_key(conn, Role.PARTNER, await factories.partner(conn))
+    token = frontend_token(account_id)
+    for auth, code in [(token, "FORBIDDEN"), (partner_key, "NOT_FOUND")]:
+        result = (await api.data(CREATE, create_vars(account_id), auth=auth))["grantCreate"]
+        assert result["code"] == code
+    missing = create_vars(UUID(int=1))
+    assert (await api.data(CREATE, missing, auth=key))["grantCreate"]["code"] == "NOT_FOUND"
+    stale = {"grant": str(UUID(int=2)), "version": 1, "key": "u"}
+    assert (await api.data(UPDATE, stale, auth=key))["grantUpdate"]["code"] == "NOT_FOUND"
+    for table in ("grants", "audit_log", "events", "idempotency_keys"):
+        assert await conn.fetchval(f"select count(*) from {table}") == 0, table  # noqa: S608
