@@ -25,7 +25,14 @@ from benefitgate.graphql.pagination import PageInfo
 from benefitgate.seats.types import SeatAllocation, allocation
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
 
-__all__ = ["Account", "AccountConnection", "AccountEdge", "account_type"]
+__all__ = [
+    "Account",
+    "AccountConnection",
+    "AccountEdge",
+    "Subscription",
+    "account_type",
+    "subscription_type",
+]
 
 
 @strawberry.enum
@@ -45,6 +52,7 @@ class Term(enum.Enum):
 @strawberry.type
 class Subscription:
     id: strawberry.ID
+    tier: Tier = strawberry.field(description="The tier version the subscription pins.")
     status: SubscriptionStatus
     term: Term
     seats: int
@@ -147,10 +155,11 @@ class AccountConnection:
     page_info: PageInfo
 
 
-def _subscription(sub: models.Subscription, types: CatalogTypes) -> Subscription:
+def subscription_type(sub: models.Subscription, types: CatalogTypes) -> Subscription:
     scheduled = sub.scheduled_tier_version_id
     return Subscription(
         id=strawberry.ID(str(sub.id)),
+        tier=types.tiers[sub.tier_version_id],
         status=SubscriptionStatus(sub.status),
         term=Term(sub.term),
         seats=sub.seats,
@@ -200,7 +209,9 @@ def account_type(view: models.AccountView, types: CatalogTypes) -> Account:
         id=strawberry.ID(str(account.id)),
         name=account.name,
         created_at=account.created_at,
-        subscription=_subscription(account.subscription, types) if account.subscription else None,
+        subscription=(
+            subscription_type(account.subscription, types) if account.subscription else None
+        ),
         tier=types.tiers[view.tier.id] if view.tier else None,
         entitlements=[
             Entitlement(

@@ -19,6 +19,7 @@ from benefitgate.audit.models import AuditEntry
 from benefitgate.changes import ChangeContext, InvalidChange, RollbackRefused, TargetNotFound
 from benefitgate.entitlements import grants
 from benefitgate.seats import service as seats
+from benefitgate.subscriptions import service as subscriptions
 
 __all__ = ["rollback"]
 
@@ -47,10 +48,22 @@ async def _seat(conn: asyncpg.Connection, change: ChangeContext, entry: AuditEnt
     return await seats.restore_seat(conn, change, entry.target.id, entry.before, entry.id)
 
 
-_BY_KIND: dict[
-    str, Callable[[asyncpg.Connection, ChangeContext, AuditEntry], Awaitable[AuditEntry]]
-]
-_BY_KIND = {grants.KIND: _grant, seats.KIND: _seat}
+async def _subscription(
+    conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
+) -> AuditEntry:
+    account_id, before = entry.target.account_id, entry.before
+    assert account_id is not None and before is not None  # subscriptions are never created here
+    sub = await subscriptions.lock_subscription(conn, account_id)
+    await _refuse_if_changed_since(conn, entry)
+    return await subscriptions.restore_subscription(conn, change, sub, account_id, before, entry.id)
+
+
+Restore = Callable[[asyncpg.Connection, ChangeContext, AuditEntry], Awaitable[AuditEntry]]
+_BY_KIND: dict[str, Restore] = {
+    grants.KIND: _grant,
+    seats.KIND: _seat,
+    subscriptions.KIND: _subscription,
+}
 
 
 async def rollback(conn: asyncpg.Connection, change: ChangeContext, entry_id: int) -> AuditEntry:

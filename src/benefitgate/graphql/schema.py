@@ -31,6 +31,7 @@ from benefitgate.graphql.scalars import DATETIME
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.seats.resolvers import SeatMutation
+from benefitgate.subscriptions.resolvers import SubscriptionMutation, SubscriptionQuery
 from benefitgate.targets.resolvers import TargetMutation
 from graphql import GraphQLError
 
@@ -40,12 +41,19 @@ log = logging.getLogger("benefitgate.graphql")
 
 
 @strawberry.type
-class Query(CatalogQuery, AccountQuery, EventQuery, MeteringQuery, AuditQuery):
+class Query(CatalogQuery, AccountQuery, EventQuery, MeteringQuery, AuditQuery, SubscriptionQuery):
     pass
 
 
 @strawberry.type
-class Mutation(MeteringMutation, TargetMutation, GrantMutation, SeatMutation, AuditMutation):
+class Mutation(
+    MeteringMutation,
+    TargetMutation,
+    GrantMutation,
+    SeatMutation,
+    SubscriptionMutation,
+    AuditMutation,
+):
     pass
 
 

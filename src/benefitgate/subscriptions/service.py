@@ -1,0 +1,188 @@
+"""Tier changes for internal tools: upgrade now, downgrade at the end of the period (and
+cancel that), preview the price, and restore a state for a rollback. Each change writes
+its audit entry and a `subscription.changed` event in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate import events
+from benefitgate.accounts.models import Subscription
+from benefitgate.audit import service as audit
+from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.catalog.models import Catalog
+from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, VersionConflict
+from benefitgate.subscriptions import repository
+from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
+
+__all__ = [
+    "cancel_scheduled_change",
+    "change_tier",
+    "from_snapshot",
+    "lock_subscription",
+    "plan_json",
+    "preview_tier_change",
+    "restore_subscription",
+    "snapshot",
+]
+
+EVENT = "subscription.changed"
+KIND = "subscription"
+
+
+def _moment(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def snapshot(sub: Subscription, account_id: UUID) -> dict[str, Any]:
+    return {
+        "id": str(sub.id),
+        "accountId": str(account_id),
+        "tierVersionId": sub.tier_version_id,
+        "term": sub.term,
+        "seats": sub.seats,
+        "status": sub.status,
+        "currentPeriodStart": sub.current_period_start.isoformat(),
+        "currentPeriodEnd": sub.current_period_end.isoformat(),
+        "renewalDate": sub.renewal_date.isoformat(),
+        "scheduledTierVersionId": sub.scheduled_tier_version_id,
+        "scheduledChangeAt": _moment(sub.scheduled_change_at),
+        "startedAt": sub.started_at.isoformat(),
+        "version": sub.version,
+    }
+
+
+def from_snapshot(state: dict[str, Any]) -> Subscription:
+    """The subscription an audit snapshot recorded."""
+    at = state["scheduledChangeAt"]
+    return Subscription(
+        id=UUID(state["id"]),
+        tier_version_id=state["tierVersionId"],
+        term=state["term"],
+        seats=state["seats"],
+        status=state["status"],
+        current_period_start=datetime.fromisoformat(state["currentPeriodStart"]),
+        current_period_end=datetime.fromisoformat(state["currentPeriodEnd"]),
+        renewal_date=date.fromisoformat(state["renewalDate"]),
+        scheduled_tier_version_id=state["scheduledTierVersionId"],
+        scheduled_change_at=None if at is None else datetime.fromisoformat(at),
+        started_at=datetime.fromisoformat(state["startedAt"]),
+        version=state["version"],
+    )
+
+
+def plan_json(plan: TierChangePlan) -> dict[str, Any]:
+    return {
+        "tier": plan.target.tier_key,
+        "tierVersionId": plan.target.id,
+        "upgrade": plan.upgrade,
+        "effectiveAt": plan.effective_at.isoformat(),
+        "amountDueCents": plan.amount_due_cents,
+        "newPriceCents": plan.new_price_cents,
+        "currency": plan.currency,
+    }
+
+
+def _plan(sub: Subscription, tier_key: str, catalog: Catalog, now: datetime) -> TierChangePlan:
+    if sub.status == "canceled":
+        raise InvalidChange("accountId", "the subscription is canceled")
+    target = catalog.current(tier_key, now)
+    if target is None:
+        raise InvalidChange("tier", f"no tier {tier_key!r} is published now")
+    current = catalog.versions[sub.tier_version_id]
+    period = (sub.current_period_start, sub.current_period_end)
+    return plan_tier_change(current, target, sub.term, period, now)
+
+
+def preview_tier_change(
+    sub: Subscription, tier_key: str, catalog: Catalog, now: datetime
+) -> TierChangePlan:
+    """What `change_tier` would do now, without doing it. Raises InvalidChange."""
+    return _plan(sub, tier_key, catalog, now)
+
+
+async def lock_subscription(conn: asyncpg.Connection, account_id: UUID) -> Subscription:
+    sub = await repository.lock(conn, account_id)
+    if sub is None:
+        raise TargetNotFound("subscription")
+    return sub
+
+
+async def _at_version(conn: asyncpg.Connection, account_id: UUID, expected: int) -> Subscription:
+    sub = await lock_subscription(conn, account_id)
+    if sub.version != expected:
+        raise VersionConflict(expected, sub.version)
+    return sub
+
+
+async def _changed(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    action: str,
+    account_id: UUID,
+    states: tuple[Subscription, Subscription],
+    details: dict[str, Any] | None = None,
+    rollback_of: int | None = None,
+) -> AuditEntry:
+    before, after = (snapshot(s, account_id) for s in states)
+    target = Target(KIND, str(states[1].id), account_id)
+    entry = await audit.record(conn, change, action, target, before, after, rollback_of)
+    payload = {"action": action, "auditEntryId": entry.id, "subscription": after}
+    await events.enqueue(conn, EVENT, account_id, {**payload, **(details or {})})
+    return entry
+
+
+async def change_tier(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    tier_key: str,
+    expected_version: int,
+    catalog: Catalog,
+) -> tuple[TierChangePlan, AuditEntry]:
+    """Upgrade now, or schedule a downgrade for the end of the period (replacing any
+    scheduled change). Raises TargetNotFound, VersionConflict or InvalidChange."""
+    before = await _at_version(conn, account_id, expected_version)
+    plan = _plan(before, tier_key, catalog, change.at)
+    if plan.upgrade:
+        after = await repository.update(conn, before.id, plan.target.id, (None, None))
+        action = "subscription.upgraded"
+    else:
+        scheduled = (plan.target.id, plan.effective_at)
+        after = await repository.update(conn, before.id, before.tier_version_id, scheduled)
+        action = "subscription.downgrade_scheduled"
+    details = {"change": plan_json(plan)}
+    return plan, await _changed(conn, change, action, account_id, (before, after), details)
+
+
+async def cancel_scheduled_change(
+    conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, expected_version: int
+) -> AuditEntry:
+    """Drop the scheduled downgrade. Raises TargetNotFound, VersionConflict, or
+    InvalidChange when nothing is scheduled."""
+    before = await _at_version(conn, account_id, expected_version)
+    if before.scheduled_tier_version_id is None:
+        raise InvalidChange("accountId", "no change is scheduled")
+    after = await repository.update(conn, before.id, before.tier_version_id, (None, None))
+    action = "subscription.scheduled_change_canceled"
+    return await _changed(conn, change, action, account_id, (before, after))
+
+
+async def restore_subscription(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    sub: Subscription,
+    account_id: UUID,
+    state: dict[str, Any],
+    rollback_of: int,
+) -> AuditEntry:
+    """Return a subscription locked by `lock_subscription` to a recorded tier and
+    scheduled change, as a new change."""
+    wanted = from_snapshot(state)
+    scheduled = (wanted.scheduled_tier_version_id, wanted.scheduled_change_at)
+    after = await repository.update(conn, sub.id, wanted.tier_version_id, scheduled)
+    return await _changed(conn, change, "rollback", account_id, (sub, after), None, rollback_of)
