@@ -129,7 +129,7 @@ async def restore_seat(
     rollback_of: int,
 ) -> AuditEntry:
     """Return a user's seat to a recorded state (held or not) as a new change, within the
-    purchased count. The caller holds `lock_seats` for the account."""
+    purchased count. Raises SeatsExhausted when the seat to give back is taken."""
     account_id, user_ref = parse_target(target_id)
     purchased = await lock_seats(conn, account_id)
     current = await repository.held(conn, account_id, user_ref)
