@@ -16,6 +16,7 @@ __all__ = [
     "SeatsExhausted",
     "TargetNotFound",
     "VersionConflict",
+    "expect_version",
 ]
 
 MAX_REASON = 500
@@ -50,6 +51,12 @@ class VersionConflict(Exception):
         super().__init__(f"expected version {expected}, but it is at version {actual}")
         self.expected = expected
         self.actual = actual
+
+
+def expect_version(expected: int, actual: int) -> None:
+    """Optimistic concurrency: call with the target's row locked, so the check holds."""
+    if actual != expected:
+        raise VersionConflict(expected, actual)
 
 
 class SeatsExhausted(Exception):

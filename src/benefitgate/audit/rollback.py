@@ -43,9 +43,11 @@ async def _grant(conn: asyncpg.Connection, change: ChangeContext, entry: AuditEn
 
 async def _seat(conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry) -> AuditEntry:
     account_id, _ = seats.parse_target(entry.target.id)
-    await seats.lock_seats(conn, account_id)
+    purchased = await seats.lock_seats(conn, account_id)
     await _refuse_if_changed_since(conn, entry)
-    return await seats.restore_seat(conn, change, entry.target.id, entry.before, entry.id)
+    return await seats.restore_seat(
+        conn, change, entry.target.id, purchased, entry.before, entry.id
+    )
 
 
 async def _subscription(

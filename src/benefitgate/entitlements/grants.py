@@ -21,9 +21,10 @@ from benefitgate import events
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, VersionConflict
+from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
 from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import Grant
+from benefitgate.isotime import from_iso, to_iso
 
 __all__ = [
     "GRANTABLE_SOURCES",
@@ -31,6 +32,7 @@ __all__ = [
     "NewGrant",
     "create_grant",
     "edit_grant",
+    "from_snapshot",
     "lock_grant",
     "override_limit",
     "restore_grant",
@@ -61,10 +63,6 @@ class GrantEdits(TypedDict, total=False):
 
 def snapshot(grant: Grant) -> dict[str, Any]:
     """The grant as the audit log records it (and a rollback restores it)."""
-
-    def moment(at: datetime | None) -> str | None:
-        return None if at is None else at.isoformat()
-
     return {
         "id": str(grant.id),
         "accountId": str(grant.account_id),
@@ -72,11 +70,29 @@ def snapshot(grant: Grant) -> dict[str, Any]:
         "source": grant.source,
         "amount": grant.amount,
         "mode": grant.mode,
-        "validFrom": moment(grant.valid_from),
-        "validUntil": moment(grant.valid_until),
-        "revokedAt": moment(grant.revoked_at),
+        "validFrom": grant.valid_from.isoformat(),
+        "validUntil": to_iso(grant.valid_until),
+        "revokedAt": to_iso(grant.revoked_at),
+        "createdAt": grant.created_at.isoformat(),
         "version": grant.version,
     }
+
+
+def from_snapshot(state: dict[str, Any]) -> Grant:
+    """The grant an audit snapshot recorded."""
+    return Grant(
+        id=UUID(state["id"]),
+        account_id=UUID(state["accountId"]),
+        benefit_key=state["benefit"],
+        source=state["source"],
+        amount=state["amount"],
+        mode=state["mode"],
+        valid_from=datetime.fromisoformat(state["validFrom"]),
+        valid_until=from_iso(state["validUntil"]),
+        revoked_at=from_iso(state["revokedAt"]),
+        created_at=datetime.fromisoformat(state["createdAt"]),
+        version=state["version"],
+    )
 
 
 def _target(grant: Grant) -> Target:
@@ -198,8 +214,7 @@ async def lock_grant(conn: asyncpg.Connection, grant_id: UUID) -> Grant:
 
 async def _locked_at_version(conn: asyncpg.Connection, grant_id: UUID, expected: int) -> Grant:
     grant = await lock_grant(conn, grant_id)
-    if grant.version != expected:
-        raise VersionConflict(expected, grant.version)
+    expect_version(expected, grant.version)
     if grant.revoked_at is not None:
         raise InvalidChange("grantId", "the grant is revoked")
     return grant
@@ -234,10 +249,6 @@ async def revoke_grant(
     return after, await _changed(conn, change, "grant.revoked", before, after)
 
 
-def _moment(raw: str | None) -> datetime | None:
-    return None if raw is None else datetime.fromisoformat(raw)
-
-
 async def restore_grant(
     conn: asyncpg.Connection,
     change: ChangeContext,
@@ -250,12 +261,13 @@ async def restore_grant(
     if state is None:
         wanted = replace(grant, revoked_at=grant.revoked_at or change.at)
     else:
+        recorded = from_snapshot(state)
         wanted = replace(
             grant,
-            amount=state["amount"],
-            valid_from=datetime.fromisoformat(state["validFrom"]),
-            valid_until=_moment(state["validUntil"]),
-            revoked_at=_moment(state["revokedAt"]),
+            amount=recorded.amount,
+            valid_from=recorded.valid_from,
+            valid_until=recorded.valid_until,
+            revoked_at=recorded.revoked_at,
         )
     after = await repository.update_grant(conn, wanted)
     return await _changed(conn, change, "rollback", grant, after, rollback_of)

@@ -29,6 +29,13 @@ def _grant(row: asyncpg.Record) -> Grant:
     return Grant(**{**dict(row), "amount": amount})
 
 
+def _by_account(rows: list[asyncpg.Record]) -> dict[UUID, list[Grant]]:
+    result: dict[UUID, list[Grant]] = defaultdict(list)
+    for row in rows:
+        result[row["account_id"]].append(_grant(row))
+    return result
+
+
 async def active_grants(
     conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
 ) -> dict[UUID, list[Grant]]:
@@ -44,10 +51,7 @@ async def active_grants(
         list(account_ids),
         now,
     )
-    result: dict[UUID, list[Grant]] = defaultdict(list)
-    for row in rows:
-        result[row["account_id"]].append(_grant(row))
-    return result
+    return _by_account(rows)
 
 
 async def current_grants(
@@ -66,10 +70,7 @@ async def current_grants(
         list(account_ids),
         now,
     )
-    result: dict[UUID, list[Grant]] = defaultdict(list)
-    for row in rows:
-        result[row["account_id"]].append(_grant(row))
-    return result
+    return _by_account(rows)
 
 
 async def insert_grant(conn: asyncpg.Connection, grant: Grant, reason: str) -> Grant:

@@ -15,7 +15,7 @@ from benefitgate.catalog.types import catalog_types
 from benefitgate.changes import ChangeContext
 from benefitgate.entitlements import grants
 from benefitgate.entitlements.models import Grant
-from benefitgate.entitlements.types import GrantChanged, GrantSource, snapshot_type
+from benefitgate.entitlements.types import GrantChanged, GrantSource, grant_type
 from benefitgate.graphql.changes import Applied, ChangeError, run_change
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import NotFoundError
@@ -35,7 +35,7 @@ async def _answer(info: Info, applied: Applied | ChangeError) -> GrantChangeResu
         return applied
     types = catalog_types(await info.context.catalog())
     return GrantChanged(
-        grant=snapshot_type(applied.result["grant"], types),
+        grant=grant_type(grants.from_snapshot(applied.result["grant"]), types),
         audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
         replayed=applied.replayed,
     )

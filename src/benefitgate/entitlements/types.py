@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from benefitgate.catalog.types import Benefit, CatalogTypes
 from benefitgate.entitlements.models import Grant as GrantModel
 
-__all__ = ["Grant", "GrantChanged", "GrantMode", "GrantSource", "grant_type", "snapshot_type"]
+__all__ = ["Grant", "GrantChanged", "GrantMode", "GrantSource", "grant_type"]
 
 
 @strawberry.enum(description="Where a grant comes from; it decides precedence.")
@@ -65,25 +64,4 @@ def grant_type(g: GrantModel, types: CatalogTypes) -> Grant:
         valid_until=g.valid_until,
         revoked_at=g.revoked_at,
         version=g.version,
-    )
-
-
-def _moment(raw: str | None) -> datetime | None:
-    return None if raw is None else datetime.fromisoformat(raw)
-
-
-def snapshot_type(s: dict[str, Any], types: CatalogTypes) -> Grant:
-    """A grant from its audit snapshot, as stored with an idempotency key."""
-    valid_from = _moment(s["validFrom"])
-    assert valid_from is not None
-    return Grant(
-        id=strawberry.ID(s["id"]),
-        benefit=types.benefits[s["benefit"]],
-        source=GrantSource(s["source"]),
-        amount=s["amount"],
-        mode=GrantMode(s["mode"]),
-        valid_from=valid_from,
-        valid_until=_moment(s["validUntil"]),
-        revoked_at=_moment(s["revokedAt"]),
-        version=s["version"],
     )

@@ -70,34 +70,16 @@ def _refused(info: Info, key: str, reason: str) -> ChangeError | None:
     return None
 
 
-def _error(exc: Exception) -> ChangeError:
-    match exc:
-        case InvalidChange():
-            return InvalidInputError.of(exc.field, str(exc))
-        case TargetNotFound():
-            return NotFoundError.of(exc.what)
-        case VersionConflict():
-            return VersionConflictError.of(exc.expected, exc.actual, str(exc))
-        case SeatsExhausted():
-            return SeatsExhaustedError.of(exc.purchased, exc.assigned, str(exc))
-        case RollbackRefused():
-            return RollbackRefusedError.of(exc.later, str(exc))
-        case idempotency.IdempotencyConflict():
-            return IdempotencyConflictError.of()
-        case idempotency.IdempotencyKeyReused():
-            return IdempotencyKeyReusedError.of()
-    raise exc
-
-
-_REFUSALS = (
-    InvalidChange,
-    TargetNotFound,
-    VersionConflict,
-    SeatsExhausted,
-    RollbackRefused,
-    idempotency.IdempotencyConflict,
-    idempotency.IdempotencyKeyReused,
-)
+# Each refusal a change can raise, and the typed error the caller gets for it.
+_ERRORS: dict[type[Exception], Callable[[Any], ChangeError]] = {
+    InvalidChange: lambda e: InvalidInputError.of(e.field, str(e)),
+    TargetNotFound: lambda e: NotFoundError.of(e.what),
+    VersionConflict: lambda e: VersionConflictError.of(e.expected, e.actual, str(e)),
+    SeatsExhausted: lambda e: SeatsExhaustedError.of(e.purchased, e.assigned, str(e)),
+    RollbackRefused: lambda e: RollbackRefusedError.of(e.later, str(e)),
+    idempotency.IdempotencyConflict: lambda _: IdempotencyConflictError.of(),
+    idempotency.IdempotencyKeyReused: lambda _: IdempotencyKeyReusedError.of(),
+}
 
 
 async def run_change(
@@ -128,6 +110,6 @@ async def run_change(
                 now=context.now,
                 effect=lambda: effect(conn, change),
             )
-    except _REFUSALS as exc:
-        return _error(exc)
+    except tuple(_ERRORS) as exc:
+        return _ERRORS[type(exc)](exc)
     return Applied(result, replayed)

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from benefitgate.isotime import from_iso, to_iso
 from benefitgate.metering.models import Consumed, QuotaDenied
 
 __all__ = ["from_json", "to_json"]
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _parse(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 def to_json(result: Consumed | QuotaDenied) -> dict[str, Any]:
@@ -28,7 +20,7 @@ def to_json(result: Consumed | QuotaDenied) -> dict[str, Any]:
             "requested": result.requested,
             "used": result.used,
             "limit": result.limit,
-            "resets_at": _time(result.resets_at),
+            "resets_at": to_iso(result.resets_at),
         }
     return {
         **common,
@@ -37,7 +29,7 @@ def to_json(result: Consumed | QuotaDenied) -> dict[str, Any]:
         "used": result.used,
         "limit": result.limit,
         "overage": result.overage,
-        "period_end": _time(result.period_end),
+        "period_end": to_iso(result.period_end),
     }
 
 
@@ -50,7 +42,7 @@ def from_json(data: dict[str, Any]) -> Consumed | QuotaDenied:
             data["requested"],
             data["used"],
             data["limit"],
-            _parse(data["resets_at"]),
+            from_iso(data["resets_at"]),
         )
     return Consumed(
         account_id=account_id,
@@ -59,5 +51,5 @@ def from_json(data: dict[str, Any]) -> Consumed | QuotaDenied:
         used=data["used"],
         limit=data["limit"],
         overage=data["overage"],
-        period_end=_parse(data["period_end"]),
+        period_end=from_iso(data["period_end"]),
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from uuid import UUID
 
 import asyncpg
 import strawberry
 
 from benefitgate.accounts.models import Account
 from benefitgate.accounts.resolvers import parse_id, visible_account
+from benefitgate.audit.models import AuditEntry
 from benefitgate.auth import Role
 from benefitgate.changes import ChangeContext, InvalidChange
 from benefitgate.graphql.changes import Applied, ChangeError, run_change
@@ -46,6 +49,38 @@ async def _account(info: Info, raw_id: str) -> Account | None:
     return await visible_account(info, account_id)
 
 
+SeatChange = Callable[[asyncpg.Connection, ChangeContext, UUID, str], Awaitable[AuditEntry]]
+
+
+async def _change_seat(
+    info: Info,
+    operation: str,
+    apply: SeatChange,
+    raw_account_id: str,
+    user: str,
+    *,
+    key: str,
+    reason: str,
+) -> SeatChangeResult:
+    account = await _account(info, raw_account_id)
+    if account is None:
+        return NotFoundError.of("account")
+
+    async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+        entry = await apply(conn, change, account.id, user)
+        return {"held": entry.after is not None, "auditEntryId": entry.id}
+
+    applied = await run_change(
+        info,
+        operation=operation,
+        key=key,
+        reason=reason,
+        arguments={"account": str(account.id), "user": user},
+        effect=effect,
+    )
+    return _answer(user, applied)
+
+
 @strawberry.type
 class SeatMutation:
     @strawberry.mutation(
@@ -60,24 +95,14 @@ class SeatMutation:
         idempotency_key: str,
         reason: str = "",
     ) -> SeatChangeResult:
-        account = await _account(info, account_id)
-        if account is None:
-            return NotFoundError.of("account")
-
-        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
-            _, entry = await service.assign_seat(conn, change, account.id, user)
-            return {"held": True, "auditEntryId": entry.id}
-
-        return _answer(
+        return await _change_seat(
+            info,
+            "seatAssign",
+            service.assign_seat,
+            account_id,
             user,
-            await run_change(
-                info,
-                operation="seatAssign",
-                key=idempotency_key,
-                reason=reason,
-                arguments={"account": str(account.id), "user": user},
-                effect=effect,
-            ),
+            key=idempotency_key,
+            reason=reason,
         )
 
     @strawberry.mutation(description="Free the seat a user holds.")
@@ -89,24 +114,14 @@ class SeatMutation:
         idempotency_key: str,
         reason: str = "",
     ) -> SeatChangeResult:
-        account = await _account(info, account_id)
-        if account is None:
-            return NotFoundError.of("account")
-
-        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
-            entry = await service.release_seat(conn, change, account.id, user)
-            return {"held": False, "auditEntryId": entry.id}
-
-        return _answer(
+        return await _change_seat(
+            info,
+            "seatRelease",
+            service.release_seat,
+            account_id,
             user,
-            await run_change(
-                info,
-                operation="seatRelease",
-                key=idempotency_key,
-                reason=reason,
-                arguments={"account": str(account.id), "user": user},
-                effect=effect,
-            ),
+            key=idempotency_key,
+            reason=reason,
         )
 
     @strawberry.mutation(

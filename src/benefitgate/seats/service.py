@@ -97,7 +97,7 @@ async def _take(
 
 async def assign_seat(
     conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, user_ref: str
-) -> tuple[SeatAssignment, AuditEntry]:
+) -> AuditEntry:
     """Give the user one of the account's purchased seats. Raises InvalidChange (bad user,
     no subscription, already holds a seat) or SeatsExhausted."""
     _check_user(user_ref)
@@ -105,7 +105,7 @@ async def assign_seat(
     if await repository.held(conn, account_id, user_ref) is not None:
         raise InvalidChange("user", f"{user_ref!r} already holds a seat")
     seat = await _take(conn, account_id, user_ref, purchased, change.at)
-    return seat, await _record(conn, change, "seat.assigned", account_id, user_ref, (None, seat))
+    return await _record(conn, change, "seat.assigned", account_id, user_ref, (None, seat))
 
 
 async def release_seat(
@@ -125,13 +125,14 @@ async def restore_seat(
     conn: asyncpg.Connection,
     change: ChangeContext,
     target_id: str,
+    purchased: int,
     state: dict[str, Any] | None,
     rollback_of: int,
 ) -> AuditEntry:
     """Return a user's seat to a recorded state (held or not) as a new change, within the
-    purchased count. Raises SeatsExhausted when the seat to give back is taken."""
+    `purchased` count that the caller's `lock_seats` returned. Raises SeatsExhausted when
+    the seat to give back is taken."""
     account_id, user_ref = parse_target(target_id)
-    purchased = await lock_seats(conn, account_id)
     current = await repository.held(conn, account_id, user_ref)
     after = current
     if state is None and current is not None:

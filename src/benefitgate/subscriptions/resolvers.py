@@ -11,13 +11,14 @@ import strawberry
 from benefitgate.accounts.models import Account
 from benefitgate.accounts.resolvers import parse_id, visible_account
 from benefitgate.accounts.types import subscription_type
-from benefitgate.audit import service as audit
+from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.types import catalog_types
 from benefitgate.changes import ChangeContext, InvalidChange
 from benefitgate.graphql.changes import Applied, ChangeError, run_change
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import InvalidInputError, NotFoundError
 from benefitgate.subscriptions import service
+from benefitgate.subscriptions.proration import TierChangePlan
 from benefitgate.subscriptions.types import SubscriptionChanged, TierChangePreview, preview_type
 
 __all__ = ["SubscriptionMutation", "SubscriptionQuery"]
@@ -36,18 +37,23 @@ async def _account(info: Info, raw_id: str) -> Account | None:
     return None if account_id is None else await visible_account(info, account_id)
 
 
+def _result(entry: AuditEntry, plan: TierChangePlan | None) -> dict[str, Any]:
+    """The stored result: the subscription as the change left it (the entry's snapshot)."""
+    change = None if plan is None else service.plan_json(plan)
+    return {"auditEntryId": entry.id, "subscription": entry.after, "change": change}
+
+
 async def _answer(info: Info, applied: Applied | ChangeError) -> SubscriptionChangeResult:
     if not isinstance(applied, Applied):
         return applied
-    async with info.context.pool.acquire() as conn:
-        entry = await audit.entry(conn, applied.result["auditEntryId"])
-    assert entry is not None and entry.after is not None  # entries are never deleted
     types = catalog_types(await info.context.catalog())
     plan = applied.result["change"]
     return SubscriptionChanged(
-        subscription=subscription_type(service.from_snapshot(entry.after), types),
+        subscription=subscription_type(
+            service.from_snapshot(applied.result["subscription"]), types
+        ),
         change=None if plan is None else preview_type(plan, types),
-        audit_entry_id=strawberry.ID(str(entry.id)),
+        audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
         replayed=applied.replayed,
     )
 
@@ -96,7 +102,7 @@ class SubscriptionMutation:
             plan, entry = await service.change_tier(
                 conn, change, account.id, tier, expected_version, catalog
             )
-            return {"auditEntryId": entry.id, "change": service.plan_json(plan)}
+            return _result(entry, plan)
 
         applied = await run_change(
             info,
@@ -125,7 +131,7 @@ class SubscriptionMutation:
             entry = await service.cancel_scheduled_change(
                 conn, change, account.id, expected_version
             )
-            return {"auditEntryId": entry.id, "change": None}
+            return _result(entry, None)
 
         applied = await run_change(
             info,

@@ -15,7 +15,8 @@ from benefitgate.accounts.models import Subscription
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, VersionConflict
+from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
+from benefitgate.isotime import from_iso, to_iso
 from benefitgate.subscriptions import repository
 from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
 
@@ -34,10 +35,6 @@ EVENT = "subscription.changed"
 KIND = "subscription"
 
 
-def _moment(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat()
-
-
 def snapshot(sub: Subscription, account_id: UUID) -> dict[str, Any]:
     return {
         "id": str(sub.id),
@@ -50,7 +47,7 @@ def snapshot(sub: Subscription, account_id: UUID) -> dict[str, Any]:
         "currentPeriodEnd": sub.current_period_end.isoformat(),
         "renewalDate": sub.renewal_date.isoformat(),
         "scheduledTierVersionId": sub.scheduled_tier_version_id,
-        "scheduledChangeAt": _moment(sub.scheduled_change_at),
+        "scheduledChangeAt": to_iso(sub.scheduled_change_at),
         "startedAt": sub.started_at.isoformat(),
         "version": sub.version,
     }
@@ -58,7 +55,6 @@ def snapshot(sub: Subscription, account_id: UUID) -> dict[str, Any]:
 
 def from_snapshot(state: dict[str, Any]) -> Subscription:
     """The subscription an audit snapshot recorded."""
-    at = state["scheduledChangeAt"]
     return Subscription(
         id=UUID(state["id"]),
         tier_version_id=state["tierVersionId"],
@@ -69,7 +65,7 @@ def from_snapshot(state: dict[str, Any]) -> Subscription:
         current_period_end=datetime.fromisoformat(state["currentPeriodEnd"]),
         renewal_date=date.fromisoformat(state["renewalDate"]),
         scheduled_tier_version_id=state["scheduledTierVersionId"],
-        scheduled_change_at=None if at is None else datetime.fromisoformat(at),
+        scheduled_change_at=from_iso(state["scheduledChangeAt"]),
         started_at=datetime.fromisoformat(state["startedAt"]),
         version=state["version"],
     )
@@ -114,8 +110,7 @@ async def lock_subscription(conn: asyncpg.Connection, account_id: UUID) -> Subsc
 
 async def _at_version(conn: asyncpg.Connection, account_id: UUID, expected: int) -> Subscription:
     sub = await lock_subscription(conn, account_id)
-    if sub.version != expected:
-        raise VersionConflict(expected, sub.version)
+    expect_version(expected, sub.version)
     return sub
 
 
