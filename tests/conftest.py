@@ -78,6 +78,7 @@ def settings(tmp_path: Path) -> Settings:
         max_depth=10,
         max_tokens=1_000,
         max_aliases=10,
+        scheduler_seconds=0,  # tests tick the scheduler themselves
     )
 
 

@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 from starlette.applications import Starlette
@@ -33,6 +34,8 @@ from benefitgate.logs import configure_logging
 from benefitgate.metering import maintenance
 from benefitgate.metering.partitions import Partitions
 from benefitgate.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from benefitgate.scheduler import Scheduler
+from benefitgate.subscriptions import due
 
 __all__ = ["AppState", "create_app", "create_app_from_env"]
 
@@ -46,6 +49,7 @@ class AppState:
     authenticator: Authenticator
     listener: OutboxListener
     partitions: Partitions
+    scheduler: Scheduler
 
 
 def create_app(
@@ -86,15 +90,19 @@ def create_app(
         state = await _start(settings, dsn, clock, on_connect)
         holder["state"] = app.state.benefitgate = state
         _freeze_startup_objects()
-        housekeeping = asyncio.create_task(
-            maintenance.run_hourly(state.pool, state.partitions, clock)
-        )
+        background = [
+            asyncio.create_task(maintenance.run_hourly(state.pool, state.partitions, clock))
+        ]
+        if settings.scheduler_seconds > 0:
+            background.append(asyncio.create_task(state.scheduler.run()))
         try:
             yield
         finally:
-            housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeping
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await state.scheduler.stop()
             await state.listener.stop()
             await state.pool.close()
 
@@ -151,7 +159,9 @@ async def _start(
         await maintenance.maintain(conn, partitions, clock.now())
     listener = OutboxListener(dsn, on_events)
     await listener.start()
-    return AppState(pool, catalog_cache, authenticator, listener, partitions)
+    jobs = {"subscriptions": partial(due.apply_due, pool, catalog_cache.get)}
+    scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
+    return AppState(pool, catalog_cache, authenticator, listener, partitions, scheduler)
 
 
 async def _healthz(request: Request) -> JSONResponse:

@@ -38,6 +38,7 @@ class Settings:
     max_depth: int
     max_tokens: int
     max_aliases: int
+    scheduler_seconds: float  # between scheduler ticks; 0 turns the scheduler off
 
     @property
     def embedded(self) -> bool:
@@ -62,6 +63,7 @@ class Settings:
             max_depth=_int("BENEFITGATE_MAX_DEPTH", 12),
             max_tokens=_int("BENEFITGATE_MAX_TOKENS", 2_000),
             max_aliases=_int("BENEFITGATE_MAX_ALIASES", 20),
+            scheduler_seconds=float(os.environ.get("BENEFITGATE_SCHEDULER_SECONDS") or 30),
         )
 
 

@@ -154,6 +154,7 @@ class _Subscription:
     period_start: datetime
     period_end: datetime
     scheduled: _Rung | None = None
+    trial_fallback: _Rung | None = None  # trials end with their period and fall back
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +337,7 @@ async def _write_chunk(conn: asyncpg.Connection, chunk: _Chunk) -> None:
 _SUBSCRIPTION_COLUMNS = (
     "id", "account_id", "tier_version_id", "term", "seats", "status", "current_period_start",
     "current_period_end", "renewal_date", "scheduled_tier_version_id", "scheduled_change_at",
-    "started_at",
+    "started_at", "trial_ends_at", "trial_fallback_tier_version_id",
 )  # fmt: skip
 _GRANT_COLUMNS = (
     "id", "account_id", "benefit_key", "source", "amount", "mode", "valid_from",
@@ -393,8 +394,9 @@ def _plan_subscription(ctx: _Context, rung: _Rung) -> _Subscription:
     index, start, end = _current_period(started_at, term, now)
     upgrade = paid and status == "active" and rng.random() < 0.02 and rung.tier.rank < 3
     scheduled = ctx.rungs[rung.tier.rank + 1] if upgrade else None
+    fallback = ctx.rungs[0] if status == "trialing" else None
     return _Subscription(
-        sub_id, rung, term, seats, status, started_at, index, start, end, scheduled
+        sub_id, rung, term, seats, status, started_at, index, start, end, scheduled, fallback
     )
 
 
@@ -420,7 +422,7 @@ def _plan_demo_account(ctx: _Context) -> _Account:
 
 
 def _subscription_row(plan: _Account) -> Row:
-    sub, scheduled = plan.sub, plan.sub.scheduled
+    sub, scheduled, fallback = plan.sub, plan.sub.scheduled, plan.sub.trial_fallback
     return (
         sub.id,
         plan.id,
@@ -434,6 +436,8 @@ def _subscription_row(plan: _Account) -> Row:
         None if scheduled is None else scheduled.version_id,
         None if scheduled is None else sub.period_end,
         sub.started_at,
+        None if fallback is None else sub.period_end,
+        None if fallback is None else fallback.version_id,
     )
 
 

@@ -35,6 +35,10 @@ class Subscription:
     scheduled_change_at: datetime | None
     started_at: datetime
     version: int
+    scheduled_term: str | None
+    trial_ends_at: datetime | None
+    trial_fallback_tier_version_id: int | None  # the tier version a trial falls back to
+    trial_converts: bool  # whether the trial keeps its tier at its end
 
     @property
     def period(self) -> Period:

@@ -16,7 +16,8 @@ _ACCOUNT_COLUMNS = """
     array(select p.partner_id from partner_accounts p where p.account_id = a.id) as partner_ids,
     s.id as subscription_id, s.tier_version_id, s.term, s.seats, s.status,
     s.current_period_start, s.current_period_end, s.renewal_date,
-    s.scheduled_tier_version_id, s.scheduled_change_at, s.started_at, s.version
+    s.scheduled_tier_version_id, s.scheduled_change_at, s.started_at, s.version,
+    s.scheduled_term, s.trial_ends_at, s.trial_fallback_tier_version_id, s.trial_converts
 """
 
 
@@ -36,6 +37,10 @@ def _subscription(row: asyncpg.Record) -> Subscription | None:
         scheduled_change_at=row["scheduled_change_at"],
         started_at=row["started_at"],
         version=row["version"],
+        scheduled_term=row["scheduled_term"],
+        trial_ends_at=row["trial_ends_at"],
+        trial_fallback_tier_version_id=row["trial_fallback_tier_version_id"],
+        trial_converts=row["trial_converts"],
     )
 
 

@@ -60,7 +60,15 @@ class Subscription:
     current_period_end: datetime
     renewal_date: date
     scheduled_tier: Tier | None
-    scheduled_change_at: datetime | None
+    scheduled_term: Term | None
+    scheduled_change_at: datetime | None = strawberry.field(
+        description="When the scheduled tier and term changes take effect: the period's end."
+    )
+    trial_ends_at: datetime | None
+    trial_fallback_tier: Tier | None = strawberry.field(
+        description="The tier the trial returns to at its end unless it converts."
+    )
+    trial_converts: bool = strawberry.field(description="Whether the trial keeps its tier.")
     version: int
 
 
@@ -156,7 +164,7 @@ class AccountConnection:
 
 
 def subscription_type(sub: models.Subscription, types: CatalogTypes) -> Subscription:
-    scheduled = sub.scheduled_tier_version_id
+    scheduled, fallback = sub.scheduled_tier_version_id, sub.trial_fallback_tier_version_id
     return Subscription(
         id=strawberry.ID(str(sub.id)),
         tier=types.tiers[sub.tier_version_id],
@@ -167,7 +175,11 @@ def subscription_type(sub: models.Subscription, types: CatalogTypes) -> Subscrip
         current_period_end=sub.current_period_end,
         renewal_date=sub.renewal_date,
         scheduled_tier=types.tiers.get(scheduled) if scheduled is not None else None,
+        scheduled_term=Term(sub.scheduled_term) if sub.scheduled_term else None,
         scheduled_change_at=sub.scheduled_change_at,
+        trial_ends_at=sub.trial_ends_at,
+        trial_fallback_tier=types.tiers.get(fallback) if fallback is not None else None,
+        trial_converts=sub.trial_converts,
         version=sub.version,
     )
 

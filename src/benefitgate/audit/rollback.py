@@ -20,6 +20,7 @@ from benefitgate.changes import ChangeContext, InvalidChange, RollbackRefused, T
 from benefitgate.entitlements import grants
 from benefitgate.seats import service as seats
 from benefitgate.subscriptions import service as subscriptions
+from benefitgate.subscriptions.lifecycle import TIME_DRIVEN
 
 __all__ = ["rollback"]
 
@@ -53,6 +54,8 @@ async def _seat(conn: asyncpg.Connection, change: ChangeContext, entry: AuditEnt
 async def _subscription(
     conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
 ) -> AuditEntry:
+    if entry.action in TIME_DRIVEN:
+        raise InvalidChange("entryId", "renewals and trial ends are not rolled back")
     account_id, before = entry.target.account_id, entry.before
     assert account_id is not None and before is not None  # subscriptions are never created here
     sub = await subscriptions.lock_subscription(conn, account_id)

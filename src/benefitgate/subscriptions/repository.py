@@ -9,11 +9,12 @@ import asyncpg
 
 from benefitgate.accounts.models import Subscription
 
-__all__ = ["lock", "update"]
+__all__ = ["lock", "lock_due", "save"]
 
 _COLUMNS = """id, tier_version_id, term, seats, status, current_period_start,
               current_period_end, renewal_date, scheduled_tier_version_id,
-              scheduled_change_at, started_at, version"""
+              scheduled_change_at, started_at, version, scheduled_term, trial_ends_at,
+              trial_fallback_tier_version_id, trial_converts"""
 
 
 async def lock(conn: asyncpg.Connection, account_id: UUID) -> Subscription | None:
@@ -25,24 +26,56 @@ async def lock(conn: asyncpg.Connection, account_id: UUID) -> Subscription | Non
     return None if row is None else Subscription(**dict(row))
 
 
-async def update(
-    conn: asyncpg.Connection,
-    subscription_id: UUID,
-    tier_version_id: int,
-    scheduled: tuple[int | None, datetime | None],
-) -> Subscription:
-    """Set the tier version and the scheduled change, and bump the version. The caller
-    holds the row lock and has checked the version it expected."""
+async def lock_due(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[tuple[UUID, Subscription]]:
+    """Up to `limit` (account id, subscription) pairs whose period or trial has ended by
+    `now`, earliest first, locked; rows another transaction holds are skipped, so
+    concurrent runs share the work instead of waiting on each other."""
+    rows = await conn.fetch(
+        f"""
+        select account_id, {_COLUMNS} from subscriptions
+        where status <> 'canceled' and (current_period_end <= $1 or trial_ends_at <= $1)
+        order by least(current_period_end, trial_ends_at), id
+        limit $2
+        for update skip locked
+        """,  # noqa: S608 (a constant column list, no input)
+        now,
+        limit,
+    )
+    return [(row["account_id"], _subscription(row)) for row in rows]
+
+
+def _subscription(row: asyncpg.Record) -> Subscription:
+    return Subscription(**{k: v for k, v in row.items() if k != "account_id"})
+
+
+async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
+    """Write the subscription's changeable fields and bump its version. The caller holds
+    the row lock and has checked the version it expected."""
     row = await conn.fetchrow(
         f"""
         update subscriptions
-        set tier_version_id = $2, scheduled_tier_version_id = $3, scheduled_change_at = $4,
+        set tier_version_id = $2, term = $3, status = $4, current_period_start = $5,
+            current_period_end = $6, renewal_date = $7, scheduled_tier_version_id = $8,
+            scheduled_change_at = $9, scheduled_term = $10, trial_ends_at = $11,
+            trial_fallback_tier_version_id = $12, trial_converts = $13,
             version = version + 1
         where id = $1
         returning {_COLUMNS}
         """,  # noqa: S608 (a constant column list, no input)
-        subscription_id,
-        tier_version_id,
-        *scheduled,
+        sub.id,
+        sub.tier_version_id,
+        sub.term,
+        sub.status,
+        sub.current_period_start,
+        sub.current_period_end,
+        sub.renewal_date,
+        sub.scheduled_tier_version_id,
+        sub.scheduled_change_at,
+        sub.scheduled_term,
+        sub.trial_ends_at,
+        sub.trial_fallback_tier_version_id,
+        sub.trial_converts,
     )
     return Subscription(**dict(row))

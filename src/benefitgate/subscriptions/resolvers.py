@@ -3,21 +3,23 @@ internal tools."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from uuid import UUID
 
 import asyncpg
 import strawberry
 
 from benefitgate.accounts.models import Account
 from benefitgate.accounts.resolvers import parse_id, visible_account
-from benefitgate.accounts.types import subscription_type
+from benefitgate.accounts.types import Term, subscription_type
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.types import catalog_types
 from benefitgate.changes import ChangeContext, InvalidChange
 from benefitgate.graphql.changes import Applied, ChangeError, run_change
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import InvalidInputError, NotFoundError
-from benefitgate.subscriptions import service
+from benefitgate.subscriptions import service, trials
 from benefitgate.subscriptions.proration import TierChangePlan
 from benefitgate.subscriptions.types import SubscriptionChanged, TierChangePreview, preview_type
 
@@ -41,6 +43,38 @@ def _result(entry: AuditEntry, plan: TierChangePlan | None) -> dict[str, Any]:
     """The stored result: the subscription as the change left it (the entry's snapshot)."""
     change = None if plan is None else service.plan_json(plan)
     return {"auditEntryId": entry.id, "subscription": entry.after, "change": change}
+
+
+Done = tuple[AuditEntry, TierChangePlan | None]
+Act = Callable[[asyncpg.Connection, ChangeContext, UUID], Awaitable[Done]]
+
+
+async def _change(
+    info: Info,
+    account_id: strawberry.ID,
+    operation: str,
+    arguments: dict[str, Any],
+    key: str,
+    reason: str,
+    act: Act,
+) -> SubscriptionChangeResult:
+    """Run `act` on a visible account's subscription as one audited, idempotent change."""
+    account = await _account(info, account_id)
+    if account is None:
+        return NotFoundError.of("account")
+
+    async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+        return _result(*await act(conn, change, account.id))
+
+    applied = await run_change(
+        info,
+        operation=operation,
+        key=key,
+        reason=reason,
+        arguments={"account": str(account.id), **arguments},
+        effect=effect,
+    )
+    return await _answer(info, applied)
 
 
 async def _answer(info: Info, applied: Applied | ChangeError) -> SubscriptionChangeResult:
@@ -93,28 +127,40 @@ class SubscriptionMutation:
         idempotency_key: str,
         reason: str = "",
     ) -> SubscriptionChangeResult:
-        account = await _account(info, account_id)
-        if account is None:
-            return NotFoundError.of("account")
         catalog = await info.context.catalog()
 
-        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
             plan, entry = await service.change_tier(
-                conn, change, account.id, tier, expected_version, catalog
+                conn, change, account, tier, expected_version, catalog
             )
-            return _result(entry, plan)
+            return entry, plan
 
-        applied = await run_change(
-            info,
-            operation="subscriptionChangeTier",
-            key=idempotency_key,
-            reason=reason,
-            arguments={"account": str(account.id), "tier": tier, "version": expected_version},
-            effect=effect,
-        )
-        return await _answer(info, applied)
+        arguments = {"tier": tier, "version": expected_version}
+        operation = "subscriptionChangeTier"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)
 
-    @strawberry.mutation(description="Cancel the account's scheduled downgrade.")
+    @strawberry.mutation(
+        description="Move the account to `term` at the end of the period, beside any "
+        "scheduled tier change; the current term drops a scheduled term change."
+    )
+    async def subscription_change_term(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        term: Term,
+        expected_version: int,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> SubscriptionChangeResult:
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
+            entry = await service.change_term(conn, change, account, term.value, expected_version)
+            return entry, None
+
+        arguments = {"term": term.value, "version": expected_version}
+        operation = "subscriptionChangeTerm"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)
+
+    @strawberry.mutation(description="Cancel the account's scheduled tier and term changes.")
     async def subscription_cancel_scheduled_change(
         self,
         info: Info,
@@ -123,22 +169,60 @@ class SubscriptionMutation:
         idempotency_key: str,
         reason: str = "",
     ) -> SubscriptionChangeResult:
-        account = await _account(info, account_id)
-        if account is None:
-            return NotFoundError.of("account")
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
+            entry = await service.cancel_scheduled_change(conn, change, account, expected_version)
+            return entry, None
 
-        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
-            entry = await service.cancel_scheduled_change(
-                conn, change, account.id, expected_version
+        arguments = {"version": expected_version}
+        operation = "subscriptionCancelScheduledChange"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)
+
+    @strawberry.mutation(
+        description="Put an active account on a higher `tier` for `days` days (1 to 90). "
+        "At the end it falls back to its tier before the trial, unless "
+        "`subscriptionSetTrialConversion` says it converts. The billing period runs on."
+    )
+    async def subscription_start_trial(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        tier: str,
+        days: int,
+        expected_version: int,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> SubscriptionChangeResult:
+        catalog = await info.context.catalog()
+
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
+            entry = await trials.start_trial(
+                conn, change, account, tier, days, expected_version, catalog
             )
-            return _result(entry, None)
+            return entry, None
 
-        applied = await run_change(
-            info,
-            operation="subscriptionCancelScheduledChange",
-            key=idempotency_key,
-            reason=reason,
-            arguments={"account": str(account.id), "version": expected_version},
-            effect=effect,
-        )
-        return await _answer(info, applied)
+        arguments = {"tier": tier, "days": days, "version": expected_version}
+        operation = "subscriptionStartTrial"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)
+
+    @strawberry.mutation(
+        description="Say what the trial does at its end: keep its tier and pay the rest of "
+        "the period (`convert: true`) or fall back (`convert: false`, the default)."
+    )
+    async def subscription_set_trial_conversion(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        convert: bool,
+        expected_version: int,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> SubscriptionChangeResult:
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
+            entry = await trials.set_trial_conversion(
+                conn, change, account, convert, expected_version
+            )
+            return entry, None
+
+        arguments = {"convert": convert, "version": expected_version}
+        operation = "subscriptionSetTrialConversion"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)

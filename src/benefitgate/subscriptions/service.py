@@ -4,6 +4,7 @@ its audit entry and a `subscription.changed` event in the caller's transaction."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -22,11 +23,14 @@ from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
 
 __all__ = [
     "cancel_scheduled_change",
+    "change_term",
     "change_tier",
     "from_snapshot",
+    "lock_at_version",
     "lock_subscription",
     "plan_json",
     "preview_tier_change",
+    "record_change",
     "restore_subscription",
     "snapshot",
 ]
@@ -50,6 +54,10 @@ def snapshot(sub: Subscription, account_id: UUID) -> dict[str, Any]:
         "scheduledChangeAt": to_iso(sub.scheduled_change_at),
         "startedAt": sub.started_at.isoformat(),
         "version": sub.version,
+        "scheduledTerm": sub.scheduled_term,
+        "trialEndsAt": to_iso(sub.trial_ends_at),
+        "trialFallbackTierVersionId": sub.trial_fallback_tier_version_id,
+        "trialConverts": sub.trial_converts,
     }
 
 
@@ -68,6 +76,11 @@ def from_snapshot(state: dict[str, Any]) -> Subscription:
         scheduled_change_at=from_iso(state["scheduledChangeAt"]),
         started_at=datetime.fromisoformat(state["startedAt"]),
         version=state["version"],
+        # Entries written before terms and trials could change lack these keys.
+        scheduled_term=state.get("scheduledTerm"),
+        trial_ends_at=from_iso(state.get("trialEndsAt")),
+        trial_fallback_tier_version_id=state.get("trialFallbackTierVersionId"),
+        trial_converts=state.get("trialConverts", False),
     )
 
 
@@ -86,6 +99,8 @@ def plan_json(plan: TierChangePlan) -> dict[str, Any]:
 def _plan(sub: Subscription, tier_key: str, catalog: Catalog, now: datetime) -> TierChangePlan:
     if sub.status == "canceled":
         raise InvalidChange("accountId", "the subscription is canceled")
+    if sub.status == "trialing":
+        raise InvalidChange("accountId", "the subscription is in a trial: say whether it converts")
     target = catalog.current(tier_key, now)
     if target is None:
         raise InvalidChange("tier", f"no tier {tier_key!r} is published now")
@@ -101,6 +116,12 @@ def preview_tier_change(
     return _plan(sub, tier_key, catalog, now)
 
 
+def _with_change_time(sub: Subscription) -> Subscription:
+    """Scheduled changes take effect together, at the end of the current period."""
+    pending = sub.scheduled_tier_version_id is not None or sub.scheduled_term is not None
+    return replace(sub, scheduled_change_at=sub.current_period_end if pending else None)
+
+
 async def lock_subscription(conn: asyncpg.Connection, account_id: UUID) -> Subscription:
     sub = await repository.lock(conn, account_id)
     if sub is None:
@@ -108,13 +129,17 @@ async def lock_subscription(conn: asyncpg.Connection, account_id: UUID) -> Subsc
     return sub
 
 
-async def _at_version(conn: asyncpg.Connection, account_id: UUID, expected: int) -> Subscription:
+async def lock_at_version(
+    conn: asyncpg.Connection, account_id: UUID, expected: int
+) -> Subscription:
+    """The account's subscription, locked, if it is still at version `expected`. Raises
+    TargetNotFound or VersionConflict."""
     sub = await lock_subscription(conn, account_id)
     expect_version(expected, sub.version)
     return sub
 
 
-async def _changed(
+async def record_change(
     conn: asyncpg.Connection,
     change: ChangeContext,
     action: str,
@@ -141,30 +166,54 @@ async def change_tier(
 ) -> tuple[TierChangePlan, AuditEntry]:
     """Upgrade now, or schedule a downgrade for the end of the period (replacing any
     scheduled change). Raises TargetNotFound, VersionConflict or InvalidChange."""
-    before = await _at_version(conn, account_id, expected_version)
+    before = await lock_at_version(conn, account_id, expected_version)
     plan = _plan(before, tier_key, catalog, change.at)
     if plan.upgrade:
-        after = await repository.update(conn, before.id, plan.target.id, (None, None))
+        wanted = replace(before, tier_version_id=plan.target.id, scheduled_tier_version_id=None)
         action = "subscription.upgraded"
     else:
-        scheduled = (plan.target.id, plan.effective_at)
-        after = await repository.update(conn, before.id, before.tier_version_id, scheduled)
+        wanted = replace(before, scheduled_tier_version_id=plan.target.id)
         action = "subscription.downgrade_scheduled"
+    after = await repository.save(conn, _with_change_time(wanted))
     details = {"change": plan_json(plan)}
-    return plan, await _changed(conn, change, action, account_id, (before, after), details)
+    return plan, await record_change(conn, change, action, account_id, (before, after), details)
+
+
+async def change_term(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    term: str,
+    expected_version: int,
+) -> AuditEntry:
+    """Schedule a move to `term` (monthly or annual) at the end of the period, beside any
+    scheduled tier change; asking for the current term drops a scheduled term change.
+    Raises TargetNotFound, VersionConflict or InvalidChange."""
+    before = await lock_at_version(conn, account_id, expected_version)
+    if before.status == "canceled":
+        raise InvalidChange("accountId", "the subscription is canceled")
+    if term == before.term and before.scheduled_term is None:
+        raise InvalidChange("term", f"the subscription is already {term}")
+    scheduled = None if term == before.term else term
+    wanted = _with_change_time(replace(before, scheduled_term=scheduled))
+    after = await repository.save(conn, wanted)
+    return await record_change(
+        conn, change, "subscription.term_scheduled", account_id, (before, after)
+    )
 
 
 async def cancel_scheduled_change(
     conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, expected_version: int
 ) -> AuditEntry:
-    """Drop the scheduled downgrade. Raises TargetNotFound, VersionConflict, or
-    InvalidChange when nothing is scheduled."""
-    before = await _at_version(conn, account_id, expected_version)
-    if before.scheduled_tier_version_id is None:
+    """Drop the scheduled downgrade and term change. Raises TargetNotFound,
+    VersionConflict, or InvalidChange when nothing is scheduled."""
+    before = await lock_at_version(conn, account_id, expected_version)
+    if before.scheduled_change_at is None:
         raise InvalidChange("accountId", "no change is scheduled")
-    after = await repository.update(conn, before.id, before.tier_version_id, (None, None))
+    wanted = replace(before, scheduled_tier_version_id=None, scheduled_term=None)
+    after = await repository.save(conn, _with_change_time(wanted))
     action = "subscription.scheduled_change_canceled"
-    return await _changed(conn, change, action, account_id, (before, after))
+    return await record_change(conn, change, action, account_id, (before, after))
 
 
 async def restore_subscription(
@@ -175,9 +224,9 @@ async def restore_subscription(
     state: dict[str, Any],
     rollback_of: int,
 ) -> AuditEntry:
-    """Return a subscription locked by `lock_subscription` to a recorded tier and
-    scheduled change, as a new change."""
-    wanted = from_snapshot(state)
-    scheduled = (wanted.scheduled_tier_version_id, wanted.scheduled_change_at)
-    after = await repository.update(conn, sub.id, wanted.tier_version_id, scheduled)
-    return await _changed(conn, change, "rollback", account_id, (sub, after), None, rollback_of)
+    """Return a subscription locked by `lock_subscription` to a recorded state (tier,
+    term, period, status, trial and scheduled change), as a new change."""
+    after = await repository.save(conn, from_snapshot(state))
+    return await record_change(
+        conn, change, "rollback", account_id, (sub, after), None, rollback_of
+    )
