@@ -34,6 +34,7 @@ from benefitgate.logs import configure_logging
 from benefitgate.metering import maintenance
 from benefitgate.metering.partitions import Partitions
 from benefitgate.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from benefitgate.milestones import scheduled
 from benefitgate.scheduler import Scheduler
 from benefitgate.subscriptions import due
 
@@ -159,7 +160,10 @@ async def _start(
         await maintenance.maintain(conn, partitions, clock.now())
     listener = OutboxListener(dsn, on_events)
     await listener.start()
-    jobs = {"subscriptions": partial(due.apply_due, pool, catalog_cache.get)}
+    jobs = {
+        "subscriptions": partial(due.apply_due, pool, catalog_cache.get),
+        "milestones": partial(scheduled.award_due, pool, catalog_cache.get),
+    }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
     return AppState(pool, catalog_cache, authenticator, listener, partitions, scheduler)
 

@@ -22,6 +22,8 @@ from benefitgate.catalog.types import (
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.pagination import PageInfo
+from benefitgate.milestones.resolvers import milestone_status
+from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
 
@@ -144,6 +146,12 @@ class Account:
         held = await info.context.loaders.grants_by_account.load(UUID(self.id))
         types = catalog_types(await info.context.catalog())
         return [grant_type(g, types) for g in held]
+
+    @strawberry.field(
+        description="Milestones achieved, newest first, and progress toward the next ones."
+    )
+    async def milestones(self, info: Info) -> MilestoneStatus:
+        return await milestone_status(info, UUID(self.id))
 
     @strawberry.field(description="Purchased seats and who holds them.")
     async def seats(self, info: Info) -> SeatAllocation:

@@ -113,14 +113,14 @@ def _validate_window(valid_from: datetime, valid_until: datetime | None) -> None
         raise InvalidChange("validUntil", "validUntil must be after validFrom")
 
 
-def _validate_new(new: NewGrant, catalog: Catalog) -> None:
+def _validate_new(new: NewGrant, catalog: Catalog, sources: tuple[str, ...]) -> None:
     benefit = catalog.benefits.get(new.benefit_key)
     if benefit is None:
         raise InvalidChange("benefit", f"unknown benefit {new.benefit_key!r}")
     if not benefit.active_on(new.valid_from.date()):
         raise InvalidChange("benefit", f"{new.benefit_key!r} is not in the catalog then")
-    if new.source not in GRANTABLE_SOURCES:
-        raise InvalidChange("source", f"grant from one of {', '.join(GRANTABLE_SOURCES)}")
+    if new.source not in sources:
+        raise InvalidChange("source", f"grant from one of {', '.join(sources)}")
     if new.mode == "override" and benefit.kind != "limit":
         raise InvalidChange("benefit", "only a limit benefit overrides a limit")
     _validate_amount(new.amount, benefit.kind in ("limit", "credit"))
@@ -155,11 +155,16 @@ async def _changed(
 
 
 async def create_grant(
-    conn: asyncpg.Connection, change: ChangeContext, new: NewGrant, catalog: Catalog
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    new: NewGrant,
+    catalog: Catalog,
+    *,
+    sources: tuple[str, ...] = GRANTABLE_SOURCES,
 ) -> tuple[Grant, AuditEntry]:
-    """Grant a benefit. Raises InvalidChange, before writing, for a bad benefit, source,
-    amount or validity."""
-    _validate_new(new, catalog)
+    """Grant a benefit from one of `sources` (by default those an operator grants from).
+    Raises InvalidChange, before writing, for a bad benefit, source, amount or validity."""
+    _validate_new(new, catalog, sources)
     grant = Grant(
         id=uuid.uuid4(),
         account_id=new.account_id,

@@ -15,6 +15,7 @@ from benefitgate.accounts.models import Account, AccountView
 from benefitgate.cache import CatalogCache
 from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.models import Grant
+from benefitgate.milestones.standing import Standing, standings
 from benefitgate.seats import service as seats
 from benefitgate.seats.models import SeatAssignment
 from benefitgate.targets import service as targets
@@ -38,6 +39,9 @@ class Loaders:
         self.grants_by_account = DataLoader[UUID, list[Grant]](load_fn=partial(_grants, pool, now))
         self.seats_by_account = DataLoader[UUID, list[SeatAssignment]](
             load_fn=partial(_seats, pool)
+        )
+        self.milestone_standing_by_account = DataLoader[UUID, Standing](
+            load_fn=partial(_standings, pool, now)
         )
 
 
@@ -85,3 +89,10 @@ async def _seats(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[list[SeatAssig
     async with pool.acquire() as conn:
         found = await seats.seats_by_account(conn, ids)
     return [found.get(i, []) for i in ids]
+
+
+async def _standings(pool: asyncpg.Pool, now: datetime, ids: Sequence[UUID]) -> list[Standing]:
+    """Milestone standings of accounts already access-checked by the caller."""
+    async with pool.acquire() as conn:
+        found = await standings(conn, ids, now)
+    return [found[i] for i in ids]

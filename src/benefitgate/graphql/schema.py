@@ -30,6 +30,7 @@ from benefitgate.graphql.feed import EventQuery
 from benefitgate.graphql.scalars import DATETIME
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
+from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.subscriptions.resolvers import SubscriptionMutation, SubscriptionQuery
 from benefitgate.targets.resolvers import TargetMutation
@@ -41,7 +42,15 @@ log = logging.getLogger("benefitgate.graphql")
 
 
 @strawberry.type
-class Query(CatalogQuery, AccountQuery, EventQuery, MeteringQuery, AuditQuery, SubscriptionQuery):
+class Query(
+    CatalogQuery,
+    AccountQuery,
+    EventQuery,
+    MeteringQuery,
+    AuditQuery,
+    SubscriptionQuery,
+    MilestoneQuery,
+):
     pass
 
 
@@ -53,6 +62,7 @@ class Mutation(
     SeatMutation,
     SubscriptionMutation,
     AuditMutation,
+    MilestoneMutation,
 ):
     pass
 

@@ -15,6 +15,7 @@ from benefitgate.metering import repository
 from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
 from benefitgate.metering.rules import CounterDelta, utc_midnight
 from benefitgate.metering.thresholds import record_crossings
+from benefitgate.milestones import service as milestones
 
 __all__ = ["InvalidUsage", "check", "consume"]
 
@@ -64,9 +65,9 @@ async def consume(
             )
         ],
     )
-    await record_crossings(
-        conn, [account], [(account.id, metric_key, period.start, used)], catalog, now, limits
-    )
+    counters = [(account.id, metric_key, period.start, used)]
+    await record_crossings(conn, [account], counters, catalog, now, limits)
+    await milestones.on_counters(conn, counters, catalog, now)
     included = None if limit is None else limit.included
     return Consumed(
         account_id=account.id,

@@ -16,6 +16,7 @@ from benefitgate.metering import repository
 from benefitgate.metering.models import EventOutcome, EventStatus, Rejection, UsageEvent
 from benefitgate.metering.rules import fold, in_window, negative_allowed, utc_midnight
 from benefitgate.metering.thresholds import record_crossings
+from benefitgate.milestones import service as milestones
 
 __all__ = ["MAX_BATCH", "BatchTooLarge", "months_of", "record_usage"]
 
@@ -147,4 +148,5 @@ async def _store(
     )
     touched = {a.id: a for _, a, _ in fresh}
     await record_crossings(conn, list(touched.values()), counters, catalog, now)
+    await milestones.on_counters(conn, counters, catalog, now)
     return stored

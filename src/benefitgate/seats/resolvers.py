@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -95,10 +96,11 @@ class SeatMutation:
         idempotency_key: str,
         reason: str = "",
     ) -> SeatChangeResult:
+        catalog = await info.context.catalog()
         return await _change_seat(
             info,
             "seatAssign",
-            service.assign_seat,
+            partial(service.assign_seat, catalog=catalog),
             account_id,
             user,
             key=idempotency_key,

@@ -18,7 +18,9 @@ import asyncpg
 from benefitgate import events
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.catalog.models import Catalog
 from benefitgate.changes import ChangeContext, InvalidChange, SeatsExhausted, TargetNotFound
+from benefitgate.milestones import service as milestones
 from benefitgate.seats import repository
 from benefitgate.seats.models import MAX_USER_REF, SeatAssignment
 
@@ -88,24 +90,32 @@ async def _record(
 
 async def _take(
     conn: asyncpg.Connection, account_id: UUID, user_ref: str, purchased: int, at: datetime
-) -> SeatAssignment:
+) -> tuple[SeatAssignment, int]:
+    """The new assignment and how many seats are held with it."""
     assigned = await repository.open_count(conn, account_id)
     if assigned >= purchased:
         raise SeatsExhausted(purchased, assigned)
-    return await repository.assign(conn, account_id, user_ref, at)
+    return await repository.assign(conn, account_id, user_ref, at), assigned + 1
 
 
 async def assign_seat(
-    conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, user_ref: str
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    user_ref: str,
+    catalog: Catalog,
 ) -> AuditEntry:
-    """Give the user one of the account's purchased seats. Raises InvalidChange (bad user,
-    no subscription, already holds a seat) or SeatsExhausted."""
+    """Give the user one of the account's purchased seats, and award the seat milestones
+    that reaches. Raises InvalidChange (bad user, no subscription, already holds a seat)
+    or SeatsExhausted."""
     _check_user(user_ref)
     purchased = await lock_seats(conn, account_id)
     if await repository.held(conn, account_id, user_ref) is not None:
         raise InvalidChange("user", f"{user_ref!r} already holds a seat")
-    seat = await _take(conn, account_id, user_ref, purchased, change.at)
-    return await _record(conn, change, "seat.assigned", account_id, user_ref, (None, seat))
+    seat, assigned = await _take(conn, account_id, user_ref, purchased, change.at)
+    entry = await _record(conn, change, "seat.assigned", account_id, user_ref, (None, seat))
+    await milestones.on_seats(conn, account_id, assigned, purchased, catalog, change.at)
+    return entry
 
 
 async def release_seat(
@@ -139,7 +149,7 @@ async def restore_seat(
         await repository.release(conn, account_id, user_ref, change.at)
         after = None
     elif state is not None and current is None:
-        after = await _take(conn, account_id, user_ref, purchased, change.at)
+        after, _ = await _take(conn, account_id, user_ref, purchased, change.at)
     return await _record(
         conn, change, "rollback", account_id, user_ref, (current, after), rollback_of
     )

@@ -1,0 +1,116 @@
+"""Defining milestones (admins): validated per kind, versioned, audited, reported."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+
+from benefitgate import events
+from benefitgate.audit import service as audit
+from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.catalog.models import Catalog
+from benefitgate.changes import ChangeContext, InvalidChange, VersionConflict, expect_version
+from benefitgate.milestones import repository
+from benefitgate.milestones.models import Milestone
+
+__all__ = ["EVENT", "define", "snapshot", "validate"]
+
+EVENT = "milestone.defined"
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NEEDS = {
+    "usage_threshold": ("metric_key", "threshold"),
+    "sustained_usage": ("metric_key", "threshold", "periods"),
+    "renewal_anniversary": ("periods",),
+    "outcome_target": ("outcome_key",),
+    "seat_utilisation": ("threshold",),
+}
+_FIELD = {
+    "metric_key": "metric",
+    "threshold": "threshold",
+    "periods": "periods",
+    "outcome_key": "outcome",
+}
+
+
+def validate(m: Milestone, catalog: Catalog) -> None:
+    """Raises InvalidChange naming the first field that does not fit the milestone's kind."""
+    if not _KEY.match(m.key):
+        raise InvalidChange("key", "lower-case letters, digits and _, starting with a letter")
+    if not 0 < len(m.name) <= 200:
+        raise InvalidChange("name", "give a name of 1 to 200 characters")
+    needs = _NEEDS[m.kind]
+    for attribute, field in _FIELD.items():
+        given = getattr(m, attribute) is not None
+        if given != (attribute in needs):
+            verb = "needs" if attribute in needs else "takes no"
+            raise InvalidChange(field, f"a {m.kind} milestone {verb} {field}")
+    if m.metric_key is not None and m.metric_key not in catalog.metrics:
+        raise InvalidChange("metric", f"unknown metric {m.metric_key!r}")
+    if m.outcome_key is not None and m.outcome_key not in catalog.outcomes:
+        raise InvalidChange("outcome", f"unknown outcome {m.outcome_key!r}")
+    if m.threshold is not None and not (0 < m.threshold < float("inf")):
+        raise InvalidChange("threshold", "give a positive threshold")
+    if m.kind == "seat_utilisation" and m.threshold is not None and m.threshold > 1:
+        raise InvalidChange("threshold", "a seat share is at most 1 (all seats)")
+    if m.periods is not None and not 0 < m.periods <= 100:
+        raise InvalidChange("periods", "give 1 to 100 periods")
+    _validate_reward(m, catalog)
+
+
+def _validate_reward(m: Milestone, catalog: Catalog) -> None:
+    reward = m.reward
+    if reward is None:
+        return
+    benefit = catalog.benefits.get(reward.benefit_key)
+    if benefit is None or benefit.retired_on is not None:
+        raise InvalidChange("reward.benefit", f"no current benefit {reward.benefit_key!r}")
+    if benefit.kind in ("limit", "credit") and reward.amount is None:
+        raise InvalidChange("reward.amount", f"a {benefit.kind} reward needs an amount")
+    if reward.amount is not None and not 0 <= reward.amount < float("inf"):
+        raise InvalidChange("reward.amount", "give a finite amount of zero or more")
+    if reward.days is not None and not 0 < reward.days <= 3660:
+        raise InvalidChange("reward.days", "give 1 to 3660 days, or none for no end")
+
+
+def snapshot(m: Milestone) -> dict[str, Any]:
+    reward = m.reward
+    return {
+        "key": m.key, "name": m.name, "description": m.description, "kind": m.kind,
+        "metric": m.metric_key, "threshold": m.threshold, "periods": m.periods,
+        "outcome": m.outcome_key, "repeatable": m.repeatable, "active": m.active,
+        "reward": None if reward is None else {
+            "benefit": reward.benefit_key, "amount": reward.amount, "days": reward.days},
+        "version": m.version,
+    }  # fmt: skip
+
+
+async def define(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    wanted: Milestone,
+    expected_version: int | None,
+    catalog: Catalog,
+) -> tuple[Milestone, AuditEntry]:
+    """Create the milestone (`expected_version` None) or replace its definition at that
+    version. Achievements already made stand. Raises InvalidChange or VersionConflict."""
+    validate(wanted, catalog)
+    stored, before = await repository.upsert_milestone(conn, replace(wanted, created_at=change.at))
+    if before is None and expected_version is not None:
+        raise VersionConflict(expected_version, 0)
+    if before is not None:
+        if expected_version is None:
+            raise VersionConflict(0, before.version)
+        expect_version(expected_version, before.version)
+    action = "milestone.created" if before is None else "milestone.updated"
+    target = Target("milestone", stored.key, None)
+    after = snapshot(stored)
+    entry = await audit.record(
+        conn, change, action, target, None if before is None else snapshot(before), after, None
+    )
+    await events.enqueue(
+        conn, EVENT, None, {"action": action, "auditEntryId": entry.id, "milestone": after}
+    )
+    return stored, entry

@@ -1,0 +1,136 @@
+"""Milestones: the definitions anyone may read, an account's standing, and defining them
+(admins only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+import strawberry
+
+from benefitgate.auth import Role
+from benefitgate.catalog.types import catalog_types
+from benefitgate.changes import ChangeContext
+from benefitgate.graphql.changes import Applied, ChangeError, run_change
+from benefitgate.graphql.context import Info
+from benefitgate.graphql.errors import ForbiddenError
+from benefitgate.milestones import definitions, models, repository
+from benefitgate.milestones.standing import next_progress
+from benefitgate.milestones.types import (
+    Milestone,
+    MilestoneDefined,
+    MilestoneInput,
+    MilestoneStatus,
+    achievement_type,
+    milestone_type,
+    progress_type,
+)
+
+__all__ = ["MilestoneMutation", "MilestoneQuery", "milestone_status"]
+
+MilestoneDefineResult = Annotated[
+    MilestoneDefined | ChangeError, strawberry.union("MilestoneDefineResult")
+]
+
+
+async def milestone_status(info: Info, account_id: UUID) -> MilestoneStatus:
+    """For an account the caller already sees."""
+    loaders = info.context.loaders
+    standing = await loaders.milestone_standing_by_account.load(account_id)
+    view = await loaders.account_view_by_id.load(account_id)
+    held = await loaders.seats_by_account.load(account_id)
+    targets = await loaders.target_progress_by_account.load(account_id)
+    sub = view.account.subscription
+    seats = (len(held), sub.seats if sub else 0)
+    types = catalog_types(view.catalog)
+    shown = {k: milestone_type(m, types) for k, m in standing.milestones.items()}
+    progress = next_progress(standing, view, seats, targets, info.context.now)
+    return MilestoneStatus(
+        achieved=[achievement_type(a, shown[a.milestone_key]) for a in standing.achievements],
+        next=[progress_type(p, shown[p.milestone.key]) for p in progress],
+    )
+
+
+def _model(given: MilestoneInput, now: datetime) -> models.Milestone:
+    reward = given.reward
+    return models.Milestone(
+        key=given.key,
+        name=given.name,
+        description=given.description,
+        kind=given.kind.value,
+        metric_key=given.metric,
+        threshold=given.threshold,
+        periods=given.periods,
+        outcome_key=given.outcome,
+        repeatable=given.repeatable,
+        reward=None
+        if reward is None
+        else models.Reward(reward.benefit, reward.amount, reward.days),
+        active=given.active,
+        created_at=now,
+        version=0,
+    )
+
+
+@strawberry.type
+class MilestoneQuery:
+    @strawberry.field(description="Every milestone definition, active ones and retired ones.")
+    async def milestones(self, info: Info) -> list[Milestone]:
+        async with info.context.pool.acquire() as conn:
+            found = await repository.active_milestones(conn, inactive=True)
+        types = catalog_types(await info.context.catalog())
+        return [milestone_type(m, types) for m in found]
+
+
+@strawberry.type
+class MilestoneMutation:
+    @strawberry.mutation(
+        description="Create a milestone (omit `expectedVersion`) or replace its definition "
+        "(pass its version); `active: false` retires it. Admins only. Achievements already "
+        "made stand."
+    )
+    async def milestone_define(
+        self,
+        info: Info,
+        milestone: MilestoneInput,
+        idempotency_key: str,
+        expected_version: int | None = None,
+        reason: str = "",
+    ) -> MilestoneDefineResult:
+        if info.context.principal.role is not Role.ADMIN:
+            return ForbiddenError.of("only admins define milestones")
+        catalog = await info.context.catalog()
+        wanted = _model(milestone, info.context.now)
+
+        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+            stored, entry = await definitions.define(
+                conn, change, wanted, expected_version, catalog
+            )
+            return {"auditEntryId": entry.id, "milestone": definitions.snapshot(stored)}
+
+        arguments = {**definitions.snapshot(wanted), "expectedVersion": expected_version}
+        applied = await run_change(
+            info,
+            operation="milestoneDefine",
+            key=idempotency_key,
+            reason=reason,
+            arguments=arguments,
+            effect=effect,
+        )
+        return await _defined(info, applied)
+
+
+async def _defined(info: Info, applied: Applied | ChangeError) -> MilestoneDefineResult:
+    if not isinstance(applied, Applied):
+        return applied
+    key = applied.result["milestone"]["key"]
+    async with info.context.pool.acquire() as conn:
+        current = {m.key: m for m in await repository.active_milestones(conn, inactive=True)}
+    types = catalog_types(await info.context.catalog())
+    return MilestoneDefined(
+        milestone=milestone_type(current[key], types),
+        audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
+        replayed=applied.replayed,
+    )
