@@ -16,7 +16,8 @@ VIEW = """query($id: ID!) { account(id: $id) { ... on Account {
 
 PAGE = """{ accounts(first: 50) { ... on AccountConnection { edges { node {
   id entitlements { benefit { key } } usage { used } outcomeTargets { target actual }
-  grants { id version } seats { assigned holders { user } } }
+  grants { id version } seats { assigned holders { user } }
+  milestones { achieved { occurrence } next { current } } }
 } } } }"""
 
 
@@ -38,6 +39,10 @@ class StatementLog:
 async def _populate(conn: asyncpg.Connection, size: int) -> Any:
     cat = await factories.catalog(conn, benefits=size, metrics=size)
     ids = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(size)]
+    await conn.execute(
+        """insert into milestones (key, name, kind, metric_key, threshold, repeatable,
+           created_at) values ('busy', 'Busy', 'usage_threshold', 'm0', 1000, true, now())"""
+    )
     for account_id in ids:
         for n in range(size):
             await factories.grant(conn, account_id, f"b{n}", source="addon")
@@ -50,6 +55,10 @@ async def _populate(conn: asyncpg.Connection, size: int) -> Any:
         await conn.executemany(
             "insert into seat_assignments values (gen_random_uuid(), $1, $2, now())",
             [(account_id, f"user{n}") for n in range(size)],
+        )
+        await conn.executemany(
+            "insert into achievements values (gen_random_uuid(), $1, 'busy', $2, now())",
+            [(account_id, f"2026-{n + 1:02d}") for n in range(size)],
         )
     return ids
 
@@ -76,8 +85,8 @@ async def test_account_view_statement_count_does_not_grow_with_data(
     # accounts with subscription, active grants, current counters
     assert len(view_statements) == 3, view_statements
     # the page of ids, the same three for the whole page, its outcome targets, its current
-    # grants and its held seats
-    assert len(page_statements) == 7, page_statements
+    # grants, its held seats, and the milestones with the page's achievements
+    assert len(page_statements) == 9, page_statements
 
 
 async def test_the_statement_log_sees_pool_statements(dsn: str) -> None:

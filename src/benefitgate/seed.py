@@ -44,6 +44,7 @@ from benefitgate.demo_catalog import (
     Tier,
     insert_catalog,
 )
+from benefitgate.demo_milestones import insert_milestones
 from benefitgate.demo_targets import insert_demo_targets
 
 __all__ = [
@@ -231,6 +232,7 @@ async def seed_demo(
         if not await database_is_empty(conn):
             raise SeedError("the database already has tiers; seed_demo only fills an empty one")
         version_ids = await insert_catalog(conn, now)
+        await insert_milestones(conn, now)
         partners = await _insert_partners(conn, rng, now)
         ctx = _context(rng, now, version_ids, partners, accounts)
         demo = _plan_demo_account(ctx)

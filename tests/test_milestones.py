@@ -1,0 +1,228 @@
+"""Milestones end to end: defined by admins, awarded once per occurrence whatever races,
+rewarded, reported, caught up after downtime, and shown on the account."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from benefitgate import db
+from benefitgate.auth import Role
+from benefitgate.catalog.repository import load_catalog
+from benefitgate.clock import FixedClock
+from benefitgate.milestones import scheduled
+from tests.conftest import Api, MakeApi, api_key, frontend_token
+from tests.fixtures import factories
+from tests.fixtures.factories import NOW
+from tests.metering.test_ingest import RECORD, event
+
+DEFINE = """
+mutation Define($m: MilestoneInput!, $key: String!, $version: Int) {
+  milestoneDefine(milestone: $m, idempotencyKey: $key, expectedVersion: $version) {
+    __typename
+    ... on MilestoneDefined { milestone { key kind version reward { benefit { key } days } } }
+    ... on VersionConflictError { currentVersion }
+    ... on InvalidInputError { field }
+    ... on Error { code message }
+  }
+}
+"""
+STANDING = """query Standing($id: ID!) { account(id: $id) { ... on Account { milestones {
+  achieved { milestone { key } occurrence value rewardGrantId }
+  next { milestone { key } current target percent expectedAt }
+} } } }"""
+SEAT = """mutation Seat($id: ID!, $user: String!) {
+  seatAssign(accountId: $id, user: $user, idempotencyKey: $user) { __typename } }"""
+
+
+async def define(api: Api, key: str, milestone: dict[str, Any], **kw: Any) -> Any:
+    variables = {"m": milestone, "key": kw.get("idem", milestone["key"]), **kw.get("vars", {})}
+    return (await api.data(DEFINE, variables, auth=key))["milestoneDefine"]
+
+
+async def awards(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """select a.milestone_key, a.occurrence, g.source, g.benefit_key, g.valid_until
+           from achievements a left join grants g on g.id = a.grant_id
+           order by a.achieved_at, a.milestone_key"""
+    )
+
+
+async def reported(conn: asyncpg.Connection) -> int:
+    events = await conn.fetchval("select count(*) from events where type = 'milestone.reached'")
+    audited = await conn.fetchval(
+        "select count(*) from audit_log where action = 'milestone.achieved'"
+    )
+    assert events == audited
+    return int(events)
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await db.create_pool(dsn, min_size=1, max_size=4)
+    yield created
+    await created.close()
+
+
+async def test_a_milestone_crossed_by_concurrent_ingests_is_awarded_once(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    rule = {"key": "busy", "name": "Busy", "kind": "USAGE_THRESHOLD", "metric": "m0",
+            "threshold": 50, "repeatable": True,
+            "reward": {"benefit": "b1", "days": 30}}  # fmt: skip
+    assert (await define(api, key, rule))["milestone"]["version"] == 1
+    batches = [
+        [event(account_id, f"e{b}-{i}", 1) for i in range(10)] for b in range(8)
+    ]  # 80 in all, crossing 50 somewhere in the middle of the race
+    await asyncio.gather(*(api.data(RECORD, {"events": b}, auth=key) for b in batches))
+    (award,) = await awards(conn)
+    assert (award["milestone_key"], award["source"], award["benefit_key"]) == (
+        "busy",
+        "milestone",
+        "b1",
+    )
+    assert award["occurrence"] == "2026-11-05T12:00:00+00:00"  # the billing period
+    assert award["valid_until"] == NOW + timedelta(days=30)
+    assert await reported(conn) == 1
+    payload = await conn.fetchval("select payload from events where type = 'milestone.reached'")
+    assert payload["milestone"] == "busy" and payload["reward"]["benefit"] == "b1"
+    more = [event(account_id, "late", 5)]
+    await api.data(RECORD, {"events": more}, auth=key)
+    assert len(await awards(conn)) == 1  # once per period
+
+
+async def test_an_anniversary_passed_during_downtime_is_awarded_once_after_restart(
+    conn: asyncpg.Connection, api: Api, make_api: MakeApi, clock: FixedClock
+) -> None:
+    cat = await factories.catalog(conn)
+    await factories.account(conn, cat["versions"]["basic"])  # started 2026-08-05
+    key = await api_key(conn)
+    rule = {"key": "year_one", "name": "One year", "kind": "RENEWAL_ANNIVERSARY", "periods": 1,
+            "reward": {"benefit": "b2", "days": 365}}  # fmt: skip
+    await define(api, key, rule)
+    clock.at = datetime.fromisoformat("2027-09-01T00:00:00+00:00")
+    for _ in range(2):  # two restarts: the first catches up, the second finds nothing
+        async with make_api(scheduler_seconds=3600):
+            for _ in range(200):
+                if await conn.fetchval("select count(*) from achievements"):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
+    (award,) = await awards(conn)
+    assert (award["milestone_key"], award["occurrence"], award["source"]) == (
+        "year_one",
+        "once",
+        "anniversary",
+    )
+    assert await reported(conn) == 1
+
+
+async def test_sustained_usage_counts_consecutive_closed_periods_without_gaps(
+    conn: asyncpg.Connection, api: Api, pool: asyncpg.Pool
+) -> None:
+    cat = await factories.catalog(conn)
+    steady = await factories.account(conn, cat["versions"]["pro"])
+    gappy = await factories.account(conn, cat["versions"]["pro"])
+    key = await api_key(conn)
+    rule = {"key": "steady", "name": "Steady", "kind": "SUSTAINED_USAGE", "metric": "m0",
+            "threshold": 10, "periods": 3}  # fmt: skip
+    await define(api, key, rule)
+    starts = [datetime(2026, m, 5, 12, tzinfo=NOW.tzinfo) for m in (8, 9, 10, 11)]
+    rows = [(steady, s, 20) for s in starts[:3]] + [(gappy, starts[0], 20), (gappy, starts[2], 20)]
+    rows.append((gappy, starts[1], 5))  # below the threshold: breaks the run
+    for account_id, start, value in rows:
+        end = datetime(start.year, start.month + 1, 5, 12, tzinfo=NOW.tzinfo)
+        await conn.execute(
+            "insert into usage_counters values ($1, 'm0', $2, $3, $4, $2)",
+            account_id, start, end, value,
+        )  # fmt: skip
+    # Only periods closing after the milestone was defined count; the third closed at
+    # 2026-11-05, before NOW, so move the definition back first.
+    await conn.execute("update milestones set created_at = $1", NOW - timedelta(days=30))
+    catalog = await load_catalog(conn)
+
+    async def load() -> Any:
+        return catalog
+
+    assert await scheduled.award_due(pool, load, NOW) == 1
+    assert await scheduled.award_due(pool, load, NOW) == 0
+    assert [a["milestone_key"] for a in await awards(conn)] == ["steady"]
+    token = frontend_token(gappy)
+    gappy_next = (await api.data(STANDING, {"id": str(gappy)}, auth=token))["account"]
+    assert gappy_next["milestones"]["next"] == [
+        {"milestone": {"key": "steady"}, "current": 1.0, "target": 3.0, "percent": 33.3,
+         "expectedAt": None}
+    ]  # fmt: skip
+    view = await api.data(STANDING, {"id": str(steady)}, auth=frontend_token(steady))
+    standing = view["account"]["milestones"]
+    assert standing["next"] == []
+    assert standing["achieved"][0]["milestone"] == {"key": "steady"}
+
+
+async def test_seat_and_outcome_milestones_are_awarded_by_the_change_that_reaches_them(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])  # 10 seats
+    # The outcome gets a measuring metric before the app first loads the catalog.
+    await conn.execute("update outcomes set metric_key = 'm1' where key = 'hours_saved'")
+    key = await api_key(conn)
+    await define(api, key, {"key": "crowd", "name": "Crowd", "kind": "SEAT_UTILISATION",
+                            "threshold": 0.2})  # fmt: skip
+    await define(api, key, {"key": "goal", "name": "Goal", "kind": "OUTCOME_TARGET",
+                            "outcome": "hours_saved"})  # fmt: skip
+    await conn.execute(
+        "insert into outcome_targets values ($1, 'hours_saved', 30, $2, $3, '', 'test', $4)",
+        account_id, date(2026, 11, 1), date(2026, 11, 30), NOW,
+    )  # fmt: skip
+    await api.data(SEAT, {"id": str(account_id), "user": "ada"}, auth=key)
+    assert await awards(conn) == []
+    standing = await api.data(STANDING, {"id": str(account_id)}, auth=key)
+    progress = {p["milestone"]["key"]: p for p in standing["account"]["milestones"]["next"]}
+    assert (progress["crowd"]["current"], progress["crowd"]["target"]) == (0.1, 0.2)
+    assert (progress["goal"]["current"], progress["goal"]["percent"]) == (0.0, 0.0)
+    await api.data(SEAT, {"id": str(account_id), "user": "bob"}, auth=key)
+    await api.data(RECORD, {"events": [event(account_id, "h1", 30, metric="m1")]}, auth=key)
+    assert [(a["milestone_key"], a["occurrence"]) for a in await awards(conn)] == [
+        ("crowd", "once"),
+        ("goal", "once"),
+    ]
+    assert await reported(conn) == 2
+
+
+async def test_definitions_are_admin_only_validated_per_kind_and_versioned(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    await factories.catalog(conn)
+    admin, operator = await api_key(conn), await api_key(conn, Role.OPERATOR)
+    rule = {"key": "busy", "name": "Busy", "kind": "USAGE_THRESHOLD", "metric": "m0",
+            "threshold": 50}  # fmt: skip
+    forbidden = await define(api, operator, rule)
+    assert forbidden["code"] == "FORBIDDEN"
+    for bad, field in [
+        ({**rule, "metric": None}, "metric"),
+        ({**rule, "metric": "nope"}, "metric"),
+        ({**rule, "periods": 3}, "periods"),
+        ({**rule, "threshold": -1}, "threshold"),
+        ({**rule, "key": "Not A Key"}, "key"),
+        ({**rule, "reward": {"benefit": "nope"}}, "reward.benefit"),
+        ({**rule, "kind": "SEAT_UTILISATION", "metric": None, "threshold": 2}, "threshold"),
+    ]:
+        result = await define(api, admin, bad, idem=f"bad-{field}-{len(str(bad))}")
+        assert (result["code"], result["field"]) == ("INVALID_INPUT", field), bad
+    assert await conn.fetchval("select count(*) from milestones") == 0
+    assert (await define(api, admin, rule))["milestone"]["version"] == 1
+    again = await define(api, admin, rule, idem="again")
+    assert again["code"] == "VERSION_CONFLICT"
+    raised = await define(api, admin, {**rule, "threshold": 60}, idem="v2", vars={"version": 1})
+    assert raised["milestone"]["version"] == 2
+    stale = await define(api, admin, {**rule, "threshold": 70}, idem="v3", vars={"version": 1})
+    assert (stale["code"], stale["currentVersion"]) == ("VERSION_CONFLICT", 2)
