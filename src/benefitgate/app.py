@@ -35,6 +35,7 @@ from benefitgate.metering import maintenance
 from benefitgate.metering.partitions import Partitions
 from benefitgate.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from benefitgate.milestones import scheduled
+from benefitgate.renewals import reminders
 from benefitgate.scheduler import Scheduler
 from benefitgate.subscriptions import due
 
@@ -163,6 +164,7 @@ async def _start(
     jobs = {
         "subscriptions": partial(due.apply_due, pool, catalog_cache.get),
         "milestones": partial(scheduled.award_due, pool, catalog_cache.get),
+        "renewal reminders": partial(reminders.send_due, pool),
     }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
     return AppState(pool, catalog_cache, authenticator, listener, partitions, scheduler)

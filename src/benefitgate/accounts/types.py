@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from benefitgate.accounts import models
+from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import (
     Benefit,
     CatalogTypes,
@@ -25,6 +26,8 @@ from benefitgate.graphql.pagination import PageInfo
 from benefitgate.milestones.resolvers import milestone_status
 from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
+from benefitgate.subscriptions.lifecycle import renewal
+from benefitgate.subscriptions.proration import price_cents
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
 
 __all__ = [
@@ -72,6 +75,49 @@ class Subscription:
     )
     trial_converts: bool = strawberry.field(description="Whether the trial keeps its tier.")
     version: int
+
+
+@strawberry.type(description="The next renewal, as the subscription stands now.")
+class Renewal:
+    renews_at: datetime
+    renewal_date: date
+    days_left: int
+    term: Term = strawberry.field(description="The term from the renewal on.")
+    tier: Tier = strawberry.field(
+        description="The tier version from the renewal on: the scheduled tier, or the "
+        "current one, in its version in force at the renewal."
+    )
+    price: Money = strawberry.field(description="Per term, from the renewal on.")
+    current_price: Money = strawberry.field(description="Per term, until the renewal.")
+    grandfathered: bool = strawberry.field(
+        description="True while the subscription pins an older version of its tier than "
+        "the one in force; the renewal moves it."
+    )
+    changes_scheduled: bool = strawberry.field(
+        description="A tier or term change takes effect at the renewal."
+    )
+
+
+def renewal_type(
+    sub: models.Subscription | None, catalog: Catalog, types: CatalogTypes, now: datetime
+) -> Renewal | None:
+    if sub is None or sub.status == "canceled":
+        return None
+    step = renewal(sub, catalog)
+    after = step.after
+    pinned = catalog.versions[sub.tier_version_id]
+    in_force = catalog.current(pinned.tier_key, now)
+    return Renewal(
+        renews_at=step.at,
+        renewal_date=sub.renewal_date,
+        days_left=max((step.at - now).days, 0),
+        term=Term(after.term),
+        tier=types.tiers[after.tier_version_id],
+        price=Money(amount_cents=step.details["priceCents"], currency=step.details["currency"]),
+        current_price=Money(amount_cents=price_cents(pinned, sub.term), currency=pinned.currency),
+        grandfathered=in_force is not None and in_force.id != pinned.id,
+        changes_scheduled=sub.scheduled_change_at is not None,
+    )
 
 
 @strawberry.type(description="A benefit the account may use now, and where it comes from.")
@@ -146,6 +192,12 @@ class Account:
         held = await info.context.loaders.grants_by_account.load(UUID(self.id))
         types = catalog_types(await info.context.catalog())
         return [grant_type(g, types) for g in held]
+
+    @strawberry.field(description="The next renewal; null without a live subscription.")
+    async def renewal(self, info: Info) -> Renewal | None:
+        view = await info.context.loaders.account_view_by_id.load(UUID(self.id))
+        types = catalog_types(view.catalog)
+        return renewal_type(view.account.subscription, view.catalog, types, info.context.now)
 
     @strawberry.field(
         description="Milestones achieved, newest first, and progress toward the next ones."

@@ -23,7 +23,7 @@ from benefitgate.accounts.models import Subscription
 from benefitgate.catalog.models import Catalog, TierVersion
 from benefitgate.subscriptions.proration import plan_tier_change, price_cents
 
-__all__ = ["TIME_DRIVEN", "Step", "next_step", "period_end_after"]
+__all__ = ["TIME_DRIVEN", "Step", "next_step", "period_end_after", "renewal"]
 
 # The actions of the steps below. They follow from time, not from a decision, so they are
 # not rolled back: an operator changes the subscription instead.
@@ -48,7 +48,7 @@ def next_step(sub: Subscription, catalog: Catalog, now: datetime) -> Step | None
     if trial_end is not None and trial_end <= now and trial_end <= sub.current_period_end:
         return _end_trial(sub, trial_end, catalog)
     if sub.current_period_end <= now:
-        return _renew(sub, catalog)
+        return renewal(sub, catalog)
     return None
 
 
@@ -81,7 +81,8 @@ def _conversion(
     return {"amountDueCents": due, "currency": trial.currency}
 
 
-def _renew(sub: Subscription, catalog: Catalog) -> Step:
+def renewal(sub: Subscription, catalog: Catalog) -> Step:
+    """The renewal at the end of the current period, as it stands now."""
     at = sub.current_period_end
     term = sub.scheduled_term or sub.term
     pinned = catalog.versions[sub.scheduled_tier_version_id or sub.tier_version_id]
