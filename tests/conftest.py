@@ -57,6 +57,14 @@ async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool of its own, for services called directly, outside the app."""
+    created = await db.create_pool(dsn, min_size=1, max_size=8)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW)
 

@@ -4,14 +4,11 @@ rewarded, reported, caught up after downtime, and shown on the account."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
-from benefitgate import db
 from benefitgate.auth import Role
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import FixedClock
@@ -60,13 +57,6 @@ async def reported(conn: asyncpg.Connection) -> int:
     )
     assert events == audited
     return int(events)
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await db.create_pool(dsn, min_size=1, max_size=4)
-    yield created
-    await created.close()
 
 
 async def test_a_milestone_crossed_by_concurrent_ingests_is_awarded_once(

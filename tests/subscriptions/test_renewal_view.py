@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 
 import asyncpg
-import pytest
 
-from benefitgate import db
 from benefitgate.renewals import reminders
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
@@ -19,13 +16,6 @@ from tests.subscriptions.test_tier_changes import change
 RENEWAL = """query Renewal($id: ID!) { account(id: $id) { ... on Account { renewal {
   renewsAt daysLeft term tier { key version } price { amountCents } currentPrice { amountCents }
   grandfathered changesScheduled } } } }"""
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await db.create_pool(dsn, min_size=1, max_size=8)
-    yield created
-    await created.close()
 
 
 async def test_the_renewal_shows_the_version_and_price_the_subscription_renews_onto(

@@ -4,15 +4,12 @@ scheduler exactly once however many runs race, and caught up after downtime."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-import pytest
 
-from benefitgate import db
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import FixedClock
@@ -44,13 +41,6 @@ VIEW = """query View($id: ID!) { account(id: $id) { ... on Account { subscriptio
   tier { key } status term scheduledTier { key } scheduledTerm scheduledChangeAt
   trialEndsAt trialFallbackTier { key } trialConverts currentPeriodEnd version } } } }"""
 PERIOD_END = datetime.fromisoformat("2026-12-05T12:00:00+00:00")
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await db.create_pool(dsn, min_size=1, max_size=8)
-    yield created
-    await created.close()
 
 
 def loader(pool: asyncpg.Pool) -> Any:
