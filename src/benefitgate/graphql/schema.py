@@ -22,7 +22,8 @@ from strawberry.types import ExecutionContext
 
 from benefitgate.accounts.resolvers import AccountQuery
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
-from benefitgate.catalog.resolvers import CatalogQuery
+from benefitgate.catalog.resolvers import CatalogMutation, CatalogQuery
+from benefitgate.catalog.version_resolvers import TierVersionMutation, TierVersionQuery
 from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.graphql.executor import PlainFieldExecutor
@@ -41,7 +42,15 @@ log = logging.getLogger("benefitgate.graphql")
 
 
 @strawberry.type
-class Query(CatalogQuery, AccountQuery, EventQuery, MeteringQuery, AuditQuery, SubscriptionQuery):
+class Query(
+    CatalogQuery,
+    TierVersionQuery,
+    AccountQuery,
+    EventQuery,
+    MeteringQuery,
+    AuditQuery,
+    SubscriptionQuery,
+):
     pass
 
 
@@ -53,6 +62,8 @@ class Mutation(
     SeatMutation,
     SubscriptionMutation,
     AuditMutation,
+    CatalogMutation,
+    TierVersionMutation,
 ):
     pass
 
