@@ -33,6 +33,7 @@ from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.subscriptions.resolvers import SubscriptionMutation, SubscriptionQuery
+from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
 from benefitgate.targets.resolvers import TargetMutation
 from graphql import GraphQLError
 
@@ -64,6 +65,7 @@ class Mutation(
     AuditMutation,
     CatalogMutation,
     TierVersionMutation,
+    VersionMigrationMutation,
 ):
     pass
 
