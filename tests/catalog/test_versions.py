@@ -12,9 +12,10 @@ import pytest
 
 from benefitgate.auth import Role
 from benefitgate.clock import FixedClock
-from tests.conftest import Api, api_key, frontend_token
+from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
+from tests.test_statement_count import StatementLog
 
 CHANGED = """
     __typename
@@ -51,6 +52,7 @@ query Versions($tier: String!) { tierVersions(tier: $tier) {
   ... on Error { code }
 } }
 """
+DIFF = "query($from: ID!, $to: ID!) { tierVersionDiff(from: $from, to: $to) { __typename } }"
 LADDER = "{ tiers { key version monthlyPrice { amountCents } limits { metric { key } included } } }"
 VIEW = """query View($id: ID!) { account(id: $id) { ... on Account {
   subscription { tier { version } version }
@@ -409,3 +411,21 @@ async def test_versions_and_version_changes_are_for_internal_tools_only(
     assert (
         await conn.fetchval("select published_at from tier_versions where id = $1", int(v2)) is None
     )
+
+
+async def test_versions_and_diffs_are_read_from_the_cached_catalog_without_sql(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await factories.catalog(conn)
+    key = await api_key(conn)
+    log = StatementLog()
+    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
+        v2 = (await basic_v2(api, key))["tierVersion"]["id"]
+        diff = {"from": str(cat["versions"]["basic"]), "to": v2}
+        await api.data(VERSIONS, {"tier": "basic"}, auth=key)
+        log.statements.clear()
+        listed = await api.data(VERSIONS, {"tier": "basic"}, auth=key)
+        await api.data(DIFF, diff, auth=key)
+
+    assert len(listed["tierVersions"]["versions"]) == 2
+    assert log.statements == []
