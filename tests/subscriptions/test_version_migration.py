@@ -297,27 +297,34 @@ async def test_migrations_are_for_internal_tools_only(conn: asyncpg.Connection, 
     assert await dump(conn) == before
 
 
+def _transaction(statements: list[str]) -> list[str]:
+    """The statements of the change's own transaction; what the answer reads after it
+    (a catalog snapshot, when a catalog event has just dropped it) is the cache's cost."""
+    start = statements.index("BEGIN;")
+    return statements[start : statements.index("COMMIT;", start) + 1]
+
+
 async def test_a_migration_costs_the_same_statements_for_few_or_many_subscriptions(
     conn: asyncpg.Connection, make_api: MakeApi
 ) -> None:
-    log = StatementLog()
-    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
+    async with make_api() as api:
         s = await setup(conn, api, monthly=1)
-        pro_v1 = int(s.pro)
         for _ in range(20):
-            await factories.account(conn, pro_v1)
+            await factories.account(conn, int(s.pro))
         pro_v2 = await draft(api, s.key, {"tier": "pro", "basedOn": 1}, idem="pro")
         await publish(api, s.key, pro_v2["tierVersion"]["id"], None, idem="publish-pro")
-        pro = Setup(s.key, s.pro, pro_v2["tierVersion"]["id"], s.pro, [])
+    pro = Setup(s.key, s.pro, pro_v2["tierVersion"]["id"], s.pro, [])
+    back = Setup(s.key, s.v2, s.v1, s.pro, s.moving)
+    log = StatementLog()
+    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
         # A first move warms the connection: asyncpg introspects each type once.
         await migrate(api, s, dry=False, idem="warm-up")
-        back = Setup(s.key, s.v2, s.v1, s.pro, s.moving)
         counted = []
         for migration, expected in ((back, 2), (pro, 21)):
             log.statements.clear()
             moved = await migrate(api, migration, dry=False, idem=f"{expected}")
             assert moved["count"] == expected
-            counted.append(len(log.statements))
+            counted.append(len(_transaction(log.statements)))
 
     # BEGIN, the key's advisory lock and lookup, the two versions and their four parts,
     # the locked set, the move, the audit entries, the events, the key, COMMIT
