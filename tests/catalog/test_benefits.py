@@ -101,6 +101,7 @@ async def test_a_new_benefit_joins_the_catalog_with_its_audit_entry_and_event(
         ({"kind": "LIMIT"}, "metric"),
         ({"kind": "LIMIT", "metric": "nope"}, "metric"),
         ({"impactUnit": None}, "impactUnit"),
+        ({"description": "\u0000"}, "description"),
     ],
 )
 async def test_an_invalid_benefit_names_its_field_and_writes_nothing(

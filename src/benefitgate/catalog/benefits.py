@@ -15,6 +15,7 @@ import asyncpg
 
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import repository
+from benefitgate.catalog.drafts import check_text
 from benefitgate.catalog.models import Benefit, Catalog
 from benefitgate.catalog.service import record_change
 from benefitgate.catalog.snapshots import benefit_snapshot
@@ -27,17 +28,12 @@ KINDS = ("feature", "limit", "credit", "support", "early_access", "education", "
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
-def _check_text(field: str, value: str, shortest: int, longest: int) -> None:
-    if not shortest <= len(value.strip()) <= longest:
-        raise InvalidChange(field, f"give {shortest} to {longest} characters")
-
-
 def check_benefit(b: Benefit, catalog: Catalog) -> None:
     """Raises InvalidChange naming the field of a new entry at fault."""
     if not _KEY.fullmatch(b.key):
         raise InvalidChange("key", "a key of lowercase letters, digits and _ (at most 63)")
-    _check_text("name", b.name, 1, 200)
-    _check_text("description", b.description, 0, 2000)
+    check_text("name", b.name, 1, 200)
+    check_text("description", b.description, 0, 2000)
     if b.kind not in KINDS:
         raise InvalidChange("kind", f"one of {', '.join(KINDS)}")
     if b.outcome_key is not None and b.outcome_key not in catalog.outcomes:
@@ -51,7 +47,7 @@ def check_benefit(b: Benefit, catalog: Catalog) -> None:
     if b.impact_amount is not None and not math.isfinite(b.impact_amount):
         raise InvalidChange("impactAmount", "give a finite amount")
     if b.impact_unit is not None:
-        _check_text("impactUnit", b.impact_unit, 1, 100)
+        check_text("impactUnit", b.impact_unit, 1, 100)
 
 
 async def create_benefit(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
+
 from benefitgate.catalog.models import (
     Catalog,
     Exclusion,
@@ -24,7 +26,7 @@ from benefitgate.catalog.models import (
 )
 from benefitgate.changes import InvalidChange
 
-__all__ = ["MAX_PARTS", "TierDraft", "build_draft", "check_tier"]
+__all__ = ["MAX_PARTS", "TierDraft", "build_draft", "check_text", "check_tier"]
 
 MAX_PARTS = 200  # entries in any one list of a spec
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -66,8 +68,9 @@ def check_tier(draft: TierDraft) -> None:
         return
     if not _KEY.fullmatch(draft.tier_key):
         raise InvalidChange("tier", "a key of lowercase letters, digits and _ (at most 63)")
-    if draft.name is None or not 0 < len(draft.name.strip()) <= 100:
-        raise InvalidChange("name", "a new tier needs a name of 1 to 100 characters")
+    if draft.name is None:
+        raise InvalidChange("name", "a new tier needs a name")
+    check_text("name", draft.name, 1, 100)
     if draft.rank is None or draft.rank < 0:
         raise InvalidChange("rank", "a new tier needs a rank of zero or more")
 
@@ -136,13 +139,17 @@ def _parts(given: tuple[_T, ...] | None, base: TierVersion | None, attr: str) ->
     return () if base is None else tuple(getattr(base, attr))
 
 
-def _check_text(field: str, value: str, longest: int) -> None:
-    if not 0 < len(value.strip()) <= longest:
-        raise InvalidChange(field, f"give 1 to {longest} characters")
+def check_text(field: str, value: str, shortest: int, longest: int) -> None:
+    """Raises InvalidChange unless `value` has `shortest` to `longest` characters (blank
+    ones aside) and no NUL, which Postgres text cannot hold."""
+    if not shortest <= len(value.strip()) <= longest:
+        raise InvalidChange(field, f"give {shortest} to {longest} characters")
+    if "\x00" in value:
+        raise InvalidChange(field, "no NUL characters")
 
 
 def _check_terms(v: TierVersion) -> None:
-    _check_text("valueNarrative", v.value_narrative, 4000)
+    check_text("valueNarrative", v.value_narrative, 1, 4000)
     if not _CURRENCY.fullmatch(v.currency):
         raise InvalidChange("currency", "an ISO 4217 code such as USD")
     for field, cents in (
@@ -151,13 +158,13 @@ def _check_terms(v: TierVersion) -> None:
     ):
         if cents < 0:
             raise InvalidChange(field, "a price cannot be negative")
-    _check_text("supportLevel", v.support_level, 100)
+    check_text("supportLevel", v.support_level, 1, 100)
     if v.support_first_response_hours <= 0:
         raise InvalidChange("supportFirstResponseHours", "give a positive number of hours")
     if not v.support_channels or len(v.support_channels) > 20:
         raise InvalidChange("supportChannels", "name 1 to 20 channels")
     for i, channel in enumerate(v.support_channels):
-        _check_text(f"supportChannels[{i}]", channel, 50)
+        check_text(f"supportChannels[{i}]", channel, 1, 50)
     _check_unique("supportChannels", v.support_channels, lambda c: c, "channel")
 
 
@@ -209,6 +216,9 @@ def _check_benefits(
             raise InvalidChange(f"benefits[{i}].benefit", f"{b.benefit_key!r} is retired")
         if not isinstance(b.parameters, dict):
             raise InvalidChange(f"benefits[{i}].parameters", "give a JSON object")
+        # jsonb cannot hold a NUL either; JSON text shows one as this escape.
+        if b"\\u0000" in orjson.dumps(b.parameters):
+            raise InvalidChange(f"benefits[{i}].parameters", "no NUL characters")
     _check_unique("benefits", benefits, lambda b: b.benefit_key, "benefit")
 
 
@@ -223,6 +233,5 @@ def _check_exclusions(v: TierVersion, catalog: Catalog) -> None:
             _check_known(field, e.included_in_tier_key, tiers, "tier")
             if e.included_in_tier_key == v.tier_key:
                 raise InvalidChange(field, "name another tier, one that includes it")
-        if len(e.note) > 500:
-            raise InvalidChange(f"exclusions[{i}].note", "at most 500 characters")
+        check_text(f"exclusions[{i}].note", e.note, 0, 500)
     _check_unique("exclusions", v.exclusions, lambda e: e.benefit_key, "benefit")
