@@ -131,8 +131,9 @@ async def test_a_retired_benefit_leaves_the_catalog_on_its_date_and_no_new_versi
     assert (stale["code"], stale["currentVersion"]) == ("VERSION_CONFLICT", 2)
     moved = await retire(api, key, "b1", 2, "2026-11-20", "r3")
     assert moved["benefit"]["retiredOn"] == "2026-11-20"
-    missing = await retire(api, key, "nope", 1, "2026-12-01", "r4")
-    assert missing["code"] == "NOT_FOUND"
+    for unknown in ("nope", "b\u00001"):
+        missing = await retire(api, key, unknown, 1, "2026-12-01", f"r4-{len(unknown)}")
+        assert missing["code"] == "NOT_FOUND"
 
     clock.advance(timedelta(days=6))
     listed = await api.data("{ benefits { key } }", auth=key)

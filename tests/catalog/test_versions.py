@@ -265,6 +265,7 @@ async def test_a_stale_base_gets_a_version_conflict_and_a_tier_has_one_draft(
         ({"name": "Renamed"}, "name"),
         ({"basedOn": 0}, "basedOn"),
         ({"valueNarrative": "nul \u0000 byte"}, "valueNarrative"),
+        ({"tier": "ba\u0000sic"}, "tier"),
         (
             {"benefits": [{"benefit": "b1", "parameters": {"x": "\u0000"}}]},
             "benefits[0].parameters",

@@ -75,7 +75,7 @@ async def retire_benefit(
 ) -> tuple[Benefit, AuditEntry]:
     """Retire an entry from `retired_on` (today or later; it may move a retirement not yet
     reached). Raises TargetNotFound, VersionConflict or InvalidChange."""
-    before = await repository.lock_benefit(conn, key)
+    before = None if "\x00" in key else await repository.lock_benefit(conn, key)
     if before is None:
         raise TargetNotFound("benefit")
     expect_version(expected_version, before.version)

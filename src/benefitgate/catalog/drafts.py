@@ -60,6 +60,7 @@ def check_tier(draft: TierDraft) -> None:
     """A new tier needs a key, a name and a rank; an existing tier's name and rank are not
     a version's to change. Raises InvalidChange."""
     if draft.based_on is not None:
+        check_text("tier", draft.tier_key, 1, 63)
         if draft.based_on < 1:
             raise InvalidChange("basedOn", "a version number, or null for a new tier")
         for field, value in (("name", draft.name), ("rank", draft.rank)):
