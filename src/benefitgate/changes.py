@@ -45,10 +45,11 @@ class TargetNotFound(LookupError):
 
 
 class VersionConflict(Exception):
-    """The target changed since the caller read it (optimistic concurrency)."""
+    """The target changed since the caller read it (optimistic concurrency). `message`
+    says what changed where the numbers alone would not (a count, a published draft)."""
 
-    def __init__(self, expected: int, actual: int) -> None:
-        super().__init__(f"expected version {expected}, but it is at version {actual}")
+    def __init__(self, expected: int, actual: int, message: str | None = None) -> None:
+        super().__init__(message or f"expected version {expected}, but it is at version {actual}")
         self.expected = expected
         self.actual = actual
 

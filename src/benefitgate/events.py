@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 __all__ = [
     "CHANNEL",
@@ -24,6 +26,7 @@ __all__ = [
     "EventScope",
     "InvalidCursor",
     "enqueue",
+    "enqueue_many",
     "read_feed",
     "tail_cursor",
 ]
@@ -98,6 +101,30 @@ async def enqueue(
         CHANNEL,
     )
     return event_id
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection, type: str, events: Sequence[tuple[UUID | None, dict[str, Any]]]
+) -> list[int]:
+    """Write one event of `type` per (account id, payload), in one statement and in order,
+    in the caller's transaction; listeners are woken once, after it commits."""
+    if not events:
+        return []
+    rows = await conn.fetch(
+        """
+        with woken as (select pg_notify($4, ''))
+        insert into events (type, account_id, payload)
+        select $1, e.account_id, e.payload::jsonb
+        from woken, unnest($2::uuid[], $3::text[]) with ordinality as e(account_id, payload, n)
+        order by e.n
+        returning id
+        """,
+        type,
+        [account_id for account_id, _ in events],
+        [orjson.dumps(payload).decode() for _, payload in events],
+        CHANNEL,
+    )
+    return [row["id"] for row in rows]
 
 
 async def read_feed(

@@ -3,14 +3,16 @@ updates and deletes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 
 from benefitgate.audit.models import AuditEntry, AuditFilter, Target
 from benefitgate.changes import ChangeContext
 
-__all__ = ["append", "entry", "later_entries", "search"]
+__all__ = ["append", "append_many", "entry", "later_entries", "search"]
 
 _COLUMNS = """id, at, actor, action, target_kind, target_id, account_id, before, after, reason,
               request_id, rollback_of"""
@@ -112,3 +114,40 @@ async def search(
         limit,
     )
     return [_entry(r) for r in rows]
+
+
+async def append_many(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    action: str,
+    changes: Sequence[tuple[Target, dict[str, Any] | None, dict[str, Any] | None]],
+) -> list[AuditEntry]:
+    """One entry per (target, before, after) of one change, in one statement, in order."""
+    if not changes:
+        return []
+    rows = await conn.fetch(
+        f"""
+        insert into audit_log (at, actor, action, target_kind, target_id, account_id, before,
+                               after, reason, request_id)
+        select $1, $2, $3, c.kind, c.id, c.account_id, c.before::jsonb, c.after::jsonb, $4, $5
+        from unnest($6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[])
+             with ordinality as c(kind, id, account_id, before, after, n)
+        order by c.n
+        returning {_COLUMNS}
+        """,  # noqa: S608 (a constant column list, no input)
+        change.at,
+        change.actor,
+        action,
+        change.reason,
+        change.request_id,
+        [target.kind for target, _, _ in changes],
+        [target.id for target, _, _ in changes],
+        [target.account_id for target, _, _ in changes],
+        [_json(before) for _, before, _ in changes],
+        [_json(after) for _, _, after in changes],
+    )
+    return [_entry(r) for r in rows]
+
+
+def _json(state: dict[str, Any] | None) -> str | None:
+    return None if state is None else orjson.dumps(state).decode()

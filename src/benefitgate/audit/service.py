@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -10,7 +11,7 @@ from benefitgate.audit import repository
 from benefitgate.audit.models import AuditEntry, AuditFilter, Target
 from benefitgate.changes import ChangeContext
 
-__all__ = ["entry", "later_entries", "record", "search"]
+__all__ = ["entry", "later_entries", "record", "record_many", "search"]
 
 
 async def record(
@@ -40,3 +41,14 @@ async def search(
     conn: asyncpg.Connection, where: AuditFilter, before_id: int | None, limit: int
 ) -> list[AuditEntry]:
     return await repository.search(conn, where, before_id, limit)
+
+
+async def record_many(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    action: str,
+    changes: Sequence[tuple[Target, dict[str, Any] | None, dict[str, Any] | None]],
+) -> list[AuditEntry]:
+    """Append one entry per (target, before, after) of a bulk change, in the caller's
+    transaction and in one statement, in the order given."""
+    return await repository.append_many(conn, change, action, changes)

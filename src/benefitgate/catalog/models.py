@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,7 +17,18 @@ __all__ = [
     "TierLimit",
     "TierOutcome",
     "TierVersion",
+    "VersionStatus",
 ]
+
+
+class VersionStatus(enum.Enum):
+    """Where a tier version stands in its tier's history at some instant."""
+
+    DRAFT = "draft"  # not published; visible to internal tools only
+    SCHEDULED = "scheduled"  # published, takes effect later
+    IN_FORCE = "in_force"  # the tier's newest version in effect: what the ladder shows
+    SUPERSEDED = "superseded"  # in effect once, replaced by a newer one
+    DISCARDED = "discarded"  # a draft thrown away; only the discard's result shows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +62,7 @@ class Benefit:
     metric_key: str | None
     introduced_on: date
     retired_on: date | None
+    version: int = 1  # bumped by each change; internal tools pass it back to change it
 
     def active_on(self, day: date) -> bool:
         return self.introduced_on <= day and (self.retired_on is None or day < self.retired_on)
@@ -137,6 +150,20 @@ class Catalog:
 
     def current(self, tier_key: str, now: datetime) -> TierVersion | None:
         return next((v for v in self.ladder(now) if v.tier_key == tier_key), None)
+
+    def versions_of(self, tier_key: str) -> tuple[TierVersion, ...]:
+        """Every version of the tier, drafts included, oldest first."""
+        found = (v for v in self.versions.values() if v.tier_key == tier_key)
+        return tuple(sorted(found, key=lambda v: v.version))
+
+    def status(self, version: TierVersion, now: datetime) -> VersionStatus:
+        if version.published_at is None:
+            return VersionStatus.DRAFT
+        if version.effective_from > now:
+            return VersionStatus.SCHEDULED
+        in_force = (v for v in self.versions_of(version.tier_key) if v.in_force(now))
+        newest = max(in_force, key=lambda v: v.version, default=version)
+        return VersionStatus.IN_FORCE if newest.id == version.id else VersionStatus.SUPERSEDED
 
     def next_above(self, rank: int, now: datetime) -> TierVersion | None:
         return next((v for v in self.ladder(now) if v.rank > rank), None)

@@ -1,17 +1,28 @@
-"""Catalog queries: the tier ladder and the benefit catalog. Readable by every principal."""
+"""Catalog queries: the tier ladder and the benefit catalog, readable by every principal;
+and benefit changes for internal tools."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
+import asyncpg
 import strawberry
 
+from benefitgate.audit.models import AuditEntry
+from benefitgate.catalog import benefits as benefit_changes
 from benefitgate.catalog import models
+from benefitgate.catalog.inputs import BenefitInput
+from benefitgate.catalog.snapshots import benefit_from_snapshot, benefit_snapshot
 from benefitgate.catalog.types import Benefit, BenefitKind, Tier, catalog_types
+from benefitgate.catalog.version_resolvers import catalog_after_change
+from benefitgate.catalog.version_types import BenefitChanged
+from benefitgate.changes import ChangeContext
+from benefitgate.graphql.changes import Applied, ChangeError, run_change
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import NotFoundError
 
-__all__ = ["BenefitFilter", "CatalogQuery"]
+__all__ = ["BenefitFilter", "CatalogMutation", "CatalogQuery"]
 
 TierResult = Annotated[Tier | NotFoundError, strawberry.union("TierResult")]
 
@@ -65,3 +76,81 @@ class CatalogQuery:
         return [
             types.benefits[b.key] for b in catalog.benefits.values() if _matches(b, flt, keys, info)
         ]
+
+
+BenefitChangeResult = Annotated[
+    BenefitChanged | ChangeError, strawberry.union("BenefitChangeResult")
+]
+
+
+def _benefit_result(changed: tuple[models.Benefit, AuditEntry]) -> dict[str, Any]:
+    benefit, entry = changed
+    return {"benefit": benefit_snapshot(benefit), "auditEntryId": entry.id}
+
+
+async def _benefit_answer(info: Info, applied: Applied | ChangeError) -> BenefitChangeResult:
+    if not isinstance(applied, Applied):
+        return applied
+    types = catalog_types(await catalog_after_change(info))
+    return BenefitChanged(
+        benefit=types.benefit(benefit_from_snapshot(applied.result["benefit"])),
+        audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
+        replayed=applied.replayed,
+    )
+
+
+@strawberry.type
+class CatalogMutation:
+    @strawberry.mutation(description="Add a benefit to the catalog.")
+    async def benefit_create(
+        self, info: Info, benefit: BenefitInput, idempotency_key: str, reason: str = ""
+    ) -> BenefitChangeResult:
+        new = benefit.to_model(info.context.now.date())
+
+        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+            return _benefit_result(await benefit_changes.create_benefit(conn, change, new))
+
+        arguments = {"benefit": benefit_snapshot(new)}
+        return await _benefit_answer(
+            info,
+            await run_change(
+                info,
+                operation="benefitCreate",
+                key=idempotency_key,
+                reason=reason,
+                arguments=arguments,
+                effect=effect,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Retire a benefit from `retiredOn` (today or later). Tier versions that "
+        "include it keep it; no new version may add it."
+    )
+    async def benefit_retire(
+        self,
+        info: Info,
+        key: str,
+        expected_version: int,
+        retired_on: date,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> BenefitChangeResult:
+        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+            retired = await benefit_changes.retire_benefit(
+                conn, change, key, expected_version, retired_on
+            )
+            return _benefit_result(retired)
+
+        arguments = {"key": key, "version": expected_version, "retiredOn": retired_on}
+        return await _benefit_answer(
+            info,
+            await run_change(
+                info,
+                operation="benefitRetire",
+                key=idempotency_key,
+                reason=reason,
+                arguments=arguments,
+                effect=effect,
+            ),
+        )

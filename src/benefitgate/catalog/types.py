@@ -94,6 +94,7 @@ class Benefit:
     metric: Metric | None
     introduced_on: date
     retired_on: date | None
+    version: int = strawberry.field(description="Pass as `expectedVersion` to retire it.")
 
 
 @strawberry.type(description="An amount in the currency's minor unit (cents).")
@@ -149,6 +150,9 @@ class Tier:
     name: str
     rank: int
     version: int
+    version_id: strawberry.ID = strawberry.field(
+        description="This tier version's id, as `tierVersionDiff` and migrations take it."
+    )
     value_narrative: str
     monthly_price: Money
     annual_price: Money
@@ -166,12 +170,12 @@ class CatalogTypes:
     def __init__(self, catalog: models.Catalog) -> None:
         self.metrics = {k: _metric(m) for k, m in catalog.metrics.items()}
         self.outcomes = {k: _outcome(o, self.metrics) for k, o in catalog.outcomes.items()}
-        self.benefits = {k: self._benefit(b) for k, b in catalog.benefits.items()}
+        self.benefits = {k: self.benefit(b) for k, b in catalog.benefits.items()}
         tiers = {v.tier_key: v for v in catalog.versions.values()}
         self.tier_refs = {k: TierRef(key=k, name=v.name, rank=v.rank) for k, v in tiers.items()}
-        self.tiers = {vid: self._tier(v) for vid, v in catalog.versions.items()}
+        self.tiers = {vid: self.tier(v) for vid, v in catalog.versions.items()}
 
-    def _benefit(self, b: models.Benefit) -> Benefit:
+    def benefit(self, b: models.Benefit) -> Benefit:
         impact = None
         if b.impact_amount is not None and b.impact_unit is not None:
             impact = Impact(amount=b.impact_amount, unit=b.impact_unit)
@@ -185,14 +189,16 @@ class CatalogTypes:
             metric=self.metrics.get(b.metric_key) if b.metric_key else None,
             introduced_on=b.introduced_on,
             retired_on=b.retired_on,
+            version=b.version,
         )
 
-    def _tier(self, v: models.TierVersion) -> Tier:
+    def tier(self, v: models.TierVersion) -> Tier:
         return Tier(
             key=v.tier_key,
             name=v.name,
             rank=v.rank,
             version=v.version,
+            version_id=strawberry.ID(str(v.id)),
             value_narrative=v.value_narrative,
             monthly_price=Money(amount_cents=v.monthly_price_cents, currency=v.currency),
             annual_price=Money(amount_cents=v.annual_price_cents, currency=v.currency),
@@ -201,25 +207,25 @@ class CatalogTypes:
                 first_response_hours=v.support_first_response_hours,
                 channels=list(v.support_channels),
             ),
-            outcomes=[
-                TierOutcome(outcome=self.outcomes[o.outcome_key], target_amount=o.target_amount)
-                for o in v.outcomes
-            ],
+            outcomes=[self.tier_outcome(o) for o in v.outcomes],
             limits=[self.tier_limit(lim) for lim in v.limits],
-            benefits=[
-                IncludedBenefit(benefit=self.benefits[b.benefit_key], parameters=JSON(b.parameters))
-                for b in v.benefits
-            ],
-            exclusions=[
-                Exclusion(
-                    benefit=self.benefits[e.benefit_key],
-                    included_in=self.tier_refs.get(e.included_in_tier_key or ""),
-                    note=e.note,
-                )
-                for e in v.exclusions
-            ],
+            benefits=[self.included(b) for b in v.benefits],
+            exclusions=[self.exclusion(e) for e in v.exclusions],
             effective_from=v.effective_from,
         )
+
+    def included(self, b: models.IncludedBenefit) -> IncludedBenefit:
+        return IncludedBenefit(benefit=self.benefits[b.benefit_key], parameters=JSON(b.parameters))
+
+    def exclusion(self, e: models.Exclusion) -> Exclusion:
+        return Exclusion(
+            benefit=self.benefits[e.benefit_key],
+            included_in=self.tier_refs.get(e.included_in_tier_key or ""),
+            note=e.note,
+        )
+
+    def tier_outcome(self, o: models.TierOutcome) -> TierOutcome:
+        return TierOutcome(outcome=self.outcomes[o.outcome_key], target_amount=o.target_amount)
 
     def tier_limit(self, lim: models.TierLimit) -> TierLimit:
         return TierLimit(

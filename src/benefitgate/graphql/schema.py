@@ -22,7 +22,8 @@ from strawberry.types import ExecutionContext
 
 from benefitgate.accounts.resolvers import AccountQuery
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
-from benefitgate.catalog.resolvers import CatalogQuery
+from benefitgate.catalog.resolvers import CatalogMutation, CatalogQuery
+from benefitgate.catalog.version_resolvers import TierVersionMutation, TierVersionQuery
 from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.graphql.executor import PlainFieldExecutor
@@ -33,6 +34,7 @@ from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.subscriptions.resolvers import SubscriptionMutation, SubscriptionQuery
+from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
 from benefitgate.targets.resolvers import TargetMutation
 from graphql import GraphQLError
 
@@ -44,6 +46,7 @@ log = logging.getLogger("benefitgate.graphql")
 @strawberry.type
 class Query(
     CatalogQuery,
+    TierVersionQuery,
     AccountQuery,
     EventQuery,
     MeteringQuery,
@@ -63,6 +66,9 @@ class Mutation(
     SubscriptionMutation,
     AuditMutation,
     MilestoneMutation,
+    CatalogMutation,
+    TierVersionMutation,
+    VersionMigrationMutation,
 ):
     pass
 
