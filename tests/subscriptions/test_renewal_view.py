@@ -15,7 +15,8 @@ from tests.subscriptions.test_tier_changes import change
 
 RENEWAL = """query Renewal($id: ID!) { account(id: $id) { ... on Account { renewal {
   renewsAt daysLeft term tier { key version } price { amountCents } currentPrice { amountCents }
-  grandfathered changesScheduled } } } }"""
+  grandfathered changesScheduled changes { pricesChanged: monthlyPrice { before { amountCents }
+  after { amountCents } } } } } } }"""
 
 
 async def test_the_renewal_shows_the_version_and_price_the_subscription_renews_onto(
@@ -41,6 +42,9 @@ async def test_the_renewal_shows_the_version_and_price_the_subscription_renews_o
         "currentPrice": {"amountCents": 5000},
         "grandfathered": True,
         "changesScheduled": False,
+        "changes": {
+            "pricesChanged": {"before": {"amountCents": 5000}, "after": {"amountCents": 6000}}
+        },
     }
     key = await api_key(conn)
     await change(api, key, account_id, "basic", 1, "down")

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from benefitgate.accounts import models
+from benefitgate.catalog.diff import diff_versions
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import (
     Benefit,
@@ -20,6 +21,7 @@ from benefitgate.catalog.types import (
     Tier,
     catalog_types,
 )
+from benefitgate.catalog.version_types import TierVersionDiff, diff_type
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.pagination import PageInfo
@@ -96,6 +98,10 @@ class Renewal:
     changes_scheduled: bool = strawberry.field(
         description="A tier or term change takes effect at the renewal."
     )
+    changes: TierVersionDiff | None = strawberry.field(
+        description="What changes at the renewal, when it moves to another tier version: "
+        "benefits, limits, exclusions, prices, support."
+    )
 
 
 def renewal_type(
@@ -107,6 +113,11 @@ def renewal_type(
     after = step.after
     pinned = catalog.versions[sub.tier_version_id]
     in_force = catalog.current(pinned.tier_key, now)
+    onto = catalog.versions[after.tier_version_id]
+    changes = None
+    if onto.id != pinned.id:
+        statuses = (catalog.status(pinned, now), catalog.status(onto, now))
+        changes = diff_type(diff_versions(pinned, onto), statuses, types)
     return Renewal(
         renews_at=step.at,
         renewal_date=sub.renewal_date,
@@ -117,6 +128,7 @@ def renewal_type(
         current_price=Money(amount_cents=price_cents(pinned, sub.term), currency=pinned.currency),
         grandfathered=in_force is not None and in_force.id != pinned.id,
         changes_scheduled=sub.scheduled_change_at is not None,
+        changes=changes,
     )
 
 
