@@ -90,6 +90,6 @@ async def test_unknown_versions_are_not_found(conn: asyncpg.Connection, api: Api
     cat = await factories.catalog(conn)
     key = await api_key(conn)
     v1 = str(cat["versions"]["basic"])
-    for other in ("999999", "nope", "-1"):
+    for other in ("999999", "nope", "-1", "²", "0", str(2**63)):
         found = await api.data(DIFF, {"from": v1, "to": other}, auth=key)
         assert found["tierVersionDiff"]["code"] == "NOT_FOUND"

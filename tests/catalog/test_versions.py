@@ -316,6 +316,16 @@ async def test_a_new_tier_is_drafted_published_and_a_discarded_one_leaves_nothin
     await factories.catalog(conn)
     key = await api_key(conn)
     gold = await draft(api, key, NEW_TIER, idem="gold")
+    naming_draft = {
+        "tier": "basic",
+        "basedOn": 1,
+        "exclusions": [{"benefit": "b2", "includedIn": "gold"}],
+    }
+    unannounced = await draft(api, key, naming_draft, idem="naming-gold")
+    assert (unannounced["code"], unannounced["field"]) == (
+        "INVALID_INPUT",
+        "exclusions[0].includedIn",
+    )
     assert gold["tierVersion"]["tier"]["limits"] == [
         {"metric": {"key": "m0"}, "enforcement": "UNLIMITED", "included": None}
     ]

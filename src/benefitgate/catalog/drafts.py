@@ -224,14 +224,16 @@ def _check_benefits(
 
 
 def _check_exclusions(v: TierVersion, catalog: Catalog) -> None:
-    tiers = {t.tier_key for t in catalog.versions.values()}
+    # Only a published tier: the ladder shows the tier an exclusion names, and a tier that
+    # is still a draft must not be announced that way.
+    tiers = {t.tier_key for t in catalog.versions.values() if t.published_at is not None}
     for i, e in enumerate(v.exclusions):
         _check_known(f"exclusions[{i}].benefit", e.benefit_key, catalog.benefits, "benefit")
         if e.benefit_key in v.benefit_keys:
             raise InvalidChange(f"exclusions[{i}].benefit", f"{e.benefit_key!r} is also included")
         if e.included_in_tier_key is not None:
             field = f"exclusions[{i}].includedIn"
-            _check_known(field, e.included_in_tier_key, tiers, "tier")
+            _check_known(field, e.included_in_tier_key, tiers, "published tier")
             if e.included_in_tier_key == v.tier_key:
                 raise InvalidChange(field, "name another tier, one that includes it")
         check_text(f"exclusions[{i}].note", e.note, 0, 500)

@@ -59,7 +59,10 @@ _MAX_ID = 2**63 - 1
 
 
 def parse_version_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= _MAX_ID else None
+    # isascii: str.isdigit also accepts digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw) if 0 < int(raw) <= _MAX_ID else None
 
 
 async def catalog_with(info: Info, ids: Sequence[int]) -> Catalog:
