@@ -160,3 +160,12 @@ async def test_the_log_filters_by_account_actor_action_and_time_and_pages_newest
     assert bad["code"] == "INVALID_INPUT"
     token = frontend_token(account_id, ttl=timedelta(hours=8))
     assert (await api.data(LOG, {}, auth=token))["auditLog"]["code"] == "FORBIDDEN"
+
+
+async def test_an_entry_id_that_is_not_a_stored_serial_is_not_found_never_an_error(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    _, key = await setup(conn)
+    for raw in ("²", "0", "-1", "9" * 30, "12a"):
+        result = await rollback(api, key, raw, f"odd-{len(raw)}-{raw[:2]}")
+        assert result["code"] == "NOT_FOUND", raw

@@ -22,6 +22,7 @@ from benefitgate.graphql.pagination import (
     decode_number_cursor,
     encode_number_cursor,
 )
+from benefitgate.graphql.scalars import parse_serial
 
 __all__ = ["AuditMutation", "AuditQuery"]
 
@@ -95,20 +96,21 @@ class AuditMutation:
     async def audit_rollback(
         self, info: Info, entry_id: strawberry.ID, reason: str, idempotency_key: str
     ) -> AuditRollbackResult:
-        if not entry_id.isdigit():
+        entry_number = parse_serial(entry_id)
+        if entry_number is None:
             return NotFoundError.of("audit entry")
         if not reason.strip():
             return InvalidInputError.of("reason", "say why the change is rolled back")
 
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
-            return {"entryId": (await rollback.rollback(conn, change, int(entry_id))).id}
+            return {"entryId": (await rollback.rollback(conn, change, entry_number)).id}
 
         applied = await run_change(
             info,
             operation="auditRollback",
             key=idempotency_key,
             reason=reason,
-            arguments={"entryId": entry_id},
+            arguments={"entryId": str(entry_number)},
             effect=effect,
         )
         if not isinstance(applied, Applied):

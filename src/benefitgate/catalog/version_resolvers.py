@@ -29,6 +29,7 @@ from benefitgate.changes import ChangeContext
 from benefitgate.graphql.changes import Applied, ChangeError, run_change
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import ForbiddenError, NotFoundError
+from benefitgate.graphql.scalars import parse_serial
 
 __all__ = [
     "TierVersionList",
@@ -55,14 +56,9 @@ TierVersionChangeResult = Annotated[
     TierVersionChanged | ChangeError, strawberry.union("TierVersionChangeResult")
 ]
 
-_MAX_ID = 2**63 - 1
-
 
 def parse_version_id(raw: str) -> int | None:
-    # isascii: str.isdigit also accepts digits such as "²" that int() refuses.
-    if not (raw.isascii() and raw.isdigit()):
-        return None
-    return int(raw) if 0 < int(raw) <= _MAX_ID else None
+    return parse_serial(raw)
 
 
 async def catalog_with(info: Info, ids: Sequence[int]) -> Catalog:

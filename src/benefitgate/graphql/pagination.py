@@ -9,6 +9,7 @@ from uuid import UUID
 import strawberry
 
 from benefitgate.graphql.errors import InvalidInputError
+from benefitgate.graphql.scalars import parse_serial
 
 __all__ = [
     "MAX_FIRST",
@@ -53,8 +54,9 @@ def encode_number_cursor(value: int) -> str:
 def decode_number_cursor(raw: str) -> int | InvalidInputError:
     try:
         prefix, _, number = base64.urlsafe_b64decode(raw.encode()).decode().partition(":")
-        if prefix == "n" and number.isdigit():
-            return int(number)
+        value = parse_serial(number) if prefix == "n" else None
+        if value is not None:
+            return value
     except (binascii.Error, UnicodeDecodeError):
         pass
     return InvalidInputError.of("after", "after is not a cursor this API produced")

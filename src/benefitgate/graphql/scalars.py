@@ -14,7 +14,9 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import isoformat
 from strawberry.types.scalar import ScalarDefinition
 
-__all__ = ["DATETIME", "parse_datetime"]
+__all__ = ["DATETIME", "parse_datetime", "parse_serial"]
+
+_MAX_SERIAL = 2**63 - 1
 
 
 def parse_datetime(value: object) -> datetime:
@@ -45,3 +47,12 @@ DATETIME = ScalarDefinition(
     parse_literal=None,
     origin=datetime,
 )
+
+
+def parse_serial(raw: str) -> int | None:
+    """A positive bigint id given as text (an ID argument, a cursor's number), or None.
+    `isascii`: str.isdigit also accepts digits such as "²" that int() refuses."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if 0 < value <= _MAX_SERIAL else None
