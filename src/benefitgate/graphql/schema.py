@@ -19,6 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from benefitgate.accounts.resolvers import AccountQuery
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
@@ -27,6 +28,7 @@ from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.graphql.executor import PlainFieldExecutor
 from benefitgate.graphql.feed import EventQuery
+from benefitgate.graphql.live import LiveSubscription
 from benefitgate.graphql.scalars import DATETIME
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
@@ -57,12 +59,25 @@ class Mutation(
     pass
 
 
+# Named `Live`: `Subscription` is the license subscription type of the domain.
+@strawberry.type(name="Live")
+class Live(LiveSubscription):
+    pass
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
     """Mask only errors raised by our code; syntax, validation and limit errors stay readable."""
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
 class _Schema(strawberry.Schema):
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        # Only WebSocket connections stream here (HTTP streaming is not offered), and they
+        # carry subscriptions only: a query or mutation over a long-lived connection would
+        # run with the connection's clock reading and loaders, so it goes over HTTP.
+        kwargs.setdefault("allowed_operation_types", {OperationType.SUBSCRIPTION})
+        return await super().stream(*args, **kwargs)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -97,6 +112,7 @@ def build_schema(
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Live,
         types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
