@@ -83,7 +83,8 @@ class EventQuery:
         async with info.context.pool.acquire() as conn:
             page = await events.read_feed(conn, cursor, first + 1, scope)
             try:
-                await retention.check_cursor(conn, cursor)
+                if after is not None:  # without a cursor, the feed starts at the horizon
+                    await retention.check_cursor(conn, cursor)
             except retention.CursorExpired as expired:
                 return CursorExpiredError.of(expired.horizon)
         shown = page[:first]

@@ -18,6 +18,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
@@ -66,8 +67,12 @@ class Live(LiveSubscription):
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
-    """Mask only errors raised by our code; syntax, validation and limit errors stay readable."""
-    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+    """Mask only errors raised by our code; syntax, validation and limit errors stay readable,
+    and so does an operation type a transport does not carry."""
+    return error.original_error is not None and not isinstance(
+        error.original_error,
+        GraphQLError | InvalidOperationTypeError | CannotGetOperationTypeError,
+    )
 
 
 class _Schema(strawberry.Schema):
@@ -77,6 +82,12 @@ class _Schema(strawberry.Schema):
         # run with the connection's clock reading and loaders, so it goes over HTTP.
         kwargs.setdefault("allowed_operation_types", {OperationType.SUBSCRIPTION})
         return await super().stream(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        # A subscription executed once over HTTP would resolve to a stream it cannot send.
+        allowed = kwargs.get("allowed_operation_types") or set(OperationType)
+        kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        return await super().execute(*args, **kwargs)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
