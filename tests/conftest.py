@@ -87,6 +87,7 @@ def settings(tmp_path: Path) -> Settings:
         max_tokens=1_000,
         max_aliases=10,
         scheduler_seconds=0,  # tests tick the scheduler themselves
+        event_retention_days=0,  # and prune the outbox themselves: their clock is fake
     )
 
 

@@ -7,17 +7,20 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
+from uuid import UUID
 
 import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from benefitgate import db, migrate
+from benefitgate import db, migrate, retention, visibility
 from benefitgate.auth import Principal
 from benefitgate.cache import CatalogCache
 from benefitgate.catalog.models import Catalog
@@ -25,7 +28,8 @@ from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import Clock, SystemClock
 from benefitgate.config import Settings
 from benefitgate.credentials import Authenticator
-from benefitgate.events import Event
+from benefitgate.events import START, Event
+from benefitgate.fanout import Hub
 from benefitgate.graphql.context import Context
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.view import GraphQLView
@@ -52,6 +56,7 @@ class AppState:
     listener: OutboxListener
     partitions: Partitions
     scheduler: Scheduler
+    hub: Hub
 
 
 def create_app(
@@ -74,17 +79,30 @@ def create_app(
     def make_context(request: Request | None, principal: Principal) -> Context:
         state = holder["state"]
         return Context(
-            request, principal, state.pool, state.catalog_cache, clock.now(), state.partitions
+            request,
+            principal,
+            state.pool,
+            state.catalog_cache,
+            clock.now(),
+            state.partitions,
+            live=state.hub,
         )
 
     async def authenticate(request: Request) -> Principal:
         return await holder["state"].authenticator(request)
 
+    async def authenticate_header(header: str | None) -> Principal:
+        return await holder["state"].authenticator.from_header(header)
+
     view = GraphQLView(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,
         authenticate=authenticate,
+        authenticate_header=authenticate_header,
         make_context=make_context,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        connection_init_wait_timeout=timedelta(seconds=settings.live_init_seconds),
+        max_subscriptions_per_connection=settings.live_max_subscriptions,
     )
 
     @contextlib.asynccontextmanager
@@ -97,9 +115,13 @@ def create_app(
         ]
         if settings.scheduler_seconds > 0:
             background.append(asyncio.create_task(state.scheduler.run()))
+        if settings.event_retention_days > 0:
+            keep = timedelta(days=settings.event_retention_days)
+            background.append(asyncio.create_task(retention.run_hourly(state.pool, clock, keep)))
         try:
             yield
         finally:
+            state.hub.close()  # live subscribers end with SHUTTING_DOWN and resume elsewhere
             for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -111,6 +133,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
             Route("/healthz", _healthz),
             Route("/readyz", _readyz),
         ],
@@ -150,24 +173,34 @@ async def _start(
     catalog_cache = CatalogCache(load)
     authenticator = Authenticator(pool, clock, settings.jwt_secret, dev_mode=settings.dev_mode)
 
+    async def partners(accounts: Collection[UUID]) -> Mapping[UUID, frozenset[UUID]]:
+        async with pool.acquire() as c:
+            return await visibility.managing_partners(c, accounts)
+
+    hub = Hub(partners, capacity=settings.live_queue_size, start=START)
+
     async def on_events(batch: Sequence[Event]) -> None:
         if any(e.type.startswith("catalog.") for e in batch):
             await catalog_cache.invalidate()
         if any(e.type == "api_key.revoked" for e in batch):
             authenticator.forget_keys()
+        await hub.publish(batch)
 
     partitions = Partitions()
     async with pool.acquire() as conn:
         await maintenance.maintain(conn, partitions, clock.now())
     listener = OutboxListener(dsn, on_events)
     await listener.start()
+    # start() returns before the listener's task first runs: no batch was published yet.
+    assert listener.cursor is not None
+    hub.cursor = listener.cursor
     jobs = {
         "subscriptions": partial(due.apply_due, pool, catalog_cache.get),
         "milestones": partial(scheduled.award_due, pool, catalog_cache.get),
         "renewal reminders": partial(reminders.send_due, pool),
     }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
-    return AppState(pool, catalog_cache, authenticator, listener, partitions, scheduler)
+    return AppState(pool, catalog_cache, authenticator, listener, partitions, scheduler, hub)
 
 
 async def _healthz(request: Request) -> JSONResponse:

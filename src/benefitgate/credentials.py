@@ -32,7 +32,11 @@ class Authenticator:
         self._keys: OrderedDict[bytes, Principal] = OrderedDict()
 
     async def __call__(self, request: Request) -> Principal:
-        header = request.headers.get("authorization")
+        return await self.from_header(request.headers.get("authorization"))
+
+    async def from_header(self, header: str | None) -> Principal:
+        """The principal of an `Authorization` value (`Bearer <token or API key>`), from an
+        HTTP request or a WebSocket `connection_init` payload, with the same rules."""
         if header is None:
             if self._dev_mode:
                 return _DEV_ADMIN

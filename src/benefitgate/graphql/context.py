@@ -13,6 +13,7 @@ from starlette.requests import Request
 from benefitgate.auth import Principal
 from benefitgate.cache import CatalogCache
 from benefitgate.catalog.models import Catalog
+from benefitgate.fanout import Hub
 from benefitgate.graphql.loaders import Loaders
 from benefitgate.metering.partitions import Partitions
 
@@ -27,6 +28,9 @@ class Context:
     catalog_cache: CatalogCache
     now: datetime  # one instant for the whole request, from the injected clock
     partitions: Partitions
+    live: Hub | None = None  # this process's subscribers; WebSocket connections use it
+    # The `connection_init` payload of a WebSocket connection; strawberry sets it.
+    connection_params: dict[str, object] = field(default_factory=dict)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -8,12 +8,12 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from benefitgate import events
+from benefitgate import events, retention
 from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import InvalidInputError
+from benefitgate.graphql.errors import Error, ErrorCode, InvalidInputError
 from benefitgate.graphql.pagination import check_first
 
-__all__ = ["EventQuery"]
+__all__ = ["CursorExpiredError", "Event", "EventQuery", "event_of"]
 
 
 @strawberry.type
@@ -33,10 +33,28 @@ class EventPage:
     has_more: bool
 
 
-EventsResult = Annotated[EventPage | InvalidInputError, strawberry.union("EventsResult")]
+@strawberry.type(
+    description="Events after the cursor were pruned from the outbox. `horizon` is the "
+    "oldest position still complete; reading on from it skips what was pruned."
+)
+class CursorExpiredError(Error):
+    horizon: str
+
+    @classmethod
+    def of(cls, horizon: events.Cursor) -> CursorExpiredError:
+        return cls(
+            code=ErrorCode.CURSOR_EXPIRED,
+            message="events after this cursor were pruned",
+            horizon=horizon.encode(),
+        )
 
 
-def _event(e: events.Event) -> Event:
+EventsResult = Annotated[
+    EventPage | InvalidInputError | CursorExpiredError, strawberry.union("EventsResult")
+]
+
+
+def event_of(e: events.Event) -> Event:
     return Event(
         id=strawberry.ID(str(e.id)),
         cursor=e.cursor.encode(),
@@ -64,8 +82,13 @@ class EventQuery:
         scope = info.context.principal.event_scope()
         async with info.context.pool.acquire() as conn:
             page = await events.read_feed(conn, cursor, first + 1, scope)
+            try:
+                if after is not None:  # without a cursor, the feed starts at the horizon
+                    await retention.check_cursor(conn, cursor)
+            except retention.CursorExpired as expired:
+                return CursorExpiredError.of(expired.horizon)
         shown = page[:first]
         end = shown[-1].cursor if shown else cursor
         return EventPage(
-            events=[_event(e) for e in shown], end_cursor=end.encode(), has_more=len(page) > first
+            events=[event_of(e) for e in shown], end_cursor=end.encode(), has_more=len(page) > first
         )

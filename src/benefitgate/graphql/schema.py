@@ -18,7 +18,9 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from benefitgate.accounts.resolvers import AccountQuery
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
@@ -28,6 +30,7 @@ from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.graphql.executor import PlainFieldExecutor
 from benefitgate.graphql.feed import EventQuery
+from benefitgate.graphql.live import LiveSubscription
 from benefitgate.graphql.scalars import DATETIME
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
@@ -73,12 +76,35 @@ class Mutation(
     pass
 
 
+# Named `Live`: `Subscription` is the license subscription type of the domain.
+@strawberry.type(name="Live")
+class Live(LiveSubscription):
+    pass
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
-    """Mask only errors raised by our code; syntax, validation and limit errors stay readable."""
-    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+    """Mask only errors raised by our code; syntax, validation and limit errors stay readable,
+    and so does an operation type a transport does not carry."""
+    return error.original_error is not None and not isinstance(
+        error.original_error,
+        GraphQLError | InvalidOperationTypeError | CannotGetOperationTypeError,
+    )
 
 
 class _Schema(strawberry.Schema):
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        # Only WebSocket connections stream here (HTTP streaming is not offered), and they
+        # carry subscriptions only: a query or mutation over a long-lived connection would
+        # run with the connection's clock reading and loaders, so it goes over HTTP.
+        kwargs.setdefault("allowed_operation_types", {OperationType.SUBSCRIPTION})
+        return await super().stream(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        # A subscription executed once over HTTP would resolve to a stream it cannot send.
+        allowed = kwargs.get("allowed_operation_types") or set(OperationType)
+        kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        return await super().execute(*args, **kwargs)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -113,6 +139,7 @@ def build_schema(
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Live,
         types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),

@@ -3,6 +3,10 @@
 Requests that never executed (unparsable body, syntax or validation errors) get 4xx with
 `application/graphql-response+json` when the client accepts it, as the GraphQL over HTTP
 spec asks; a mutation sent by GET gets 405 with `Allow: POST`.
+
+WebSocket connections speak only `graphql-transport-ws` and authenticate in
+`connection_init` (payload `{"authorization": "Bearer ..."}`) with the HTTP rules; a
+refused credential closes the connection with 4403.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.unset import UNSET, UnsetType
 
-from benefitgate.auth import Principal, Unauthenticated
+from benefitgate.auth import Principal, Role, Unauthenticated
 from benefitgate.graphql.context import Context
 
 __all__ = ["GraphQLView", "error_response"]
@@ -28,6 +34,7 @@ __all__ = ["GraphQLView", "error_response"]
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 Authenticate = Callable[[Request], Awaitable[Principal]]
+AuthenticateHeader = Callable[[str | None], Awaitable[Principal]]
 MakeContext = Callable[[Request | None, Principal], Context]
 
 
@@ -40,16 +47,27 @@ def error_response(
     )
 
 
+# A WebSocket's principal until `connection_init` authenticates it. It sees no account, and
+# strawberry runs no operation before the connection is acknowledged anyway.
+_NOT_YET_AUTHENTICATED = Principal(Role.FRONTEND, subject="websocket-before-init")
+
+
 def _wants_graphql_response(request: Request) -> bool:
     return GRAPHQL_RESPONSE in request.headers.get("accept", "")
 
 
 class GraphQLView(GraphQL[Context, None]):
     def __init__(
-        self, *args: Any, authenticate: Authenticate, make_context: MakeContext, **kwargs: Any
+        self,
+        *args: Any,
+        authenticate: Authenticate,
+        authenticate_header: AuthenticateHeader,
+        make_context: MakeContext,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._authenticate = authenticate
+        self._authenticate_header = authenticate_header
         self._make_context = make_context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -83,11 +101,27 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        if isinstance(request, WebSocket):
+            return self._make_context(None, _NOT_YET_AUTHENTICATED)
         principal = getattr(request.state, "principal", None)
         if principal is None:
             raise Unauthenticated("missing credentials")
         assert isinstance(request, Request)
         return self._make_context(request, principal)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType:
+        """Authenticate `connection_init`; refuse the connection (4403) on a bad credential."""
+        params = context.connection_params
+        header = params.get("authorization", params.get("Authorization"))
+        if header is not None and not isinstance(header, str):
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        try:
+            context.principal = await self._authenticate_header(header)
+        except Unauthenticated as exc:
+            rejection: dict[str, object] = {"code": "UNAUTHENTICATED", "message": str(exc)}
+            raise ConnectionRejectionError(rejection) from exc
+        acknowledged: UnsetType = UNSET  # a plain `connection_ack`, without a payload
+        return acknowledged
 
     async def execute_single(
         self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any

@@ -1,0 +1,167 @@
+"""Fan-out of outbox events to the live subscribers of this process.
+
+The process's one `OutboxListener` hands every batch to `Hub.publish`, in cursor order.
+Each subscriber has a bounded queue, and publishing never waits for a subscriber: one whose
+queue would overflow is closed as a slow consumer and resumes from its cursor, so a slow
+subscriber never stalls the others. Access is checked per event, against the partners that
+manage the account when the batch is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from benefitgate.auth import Principal, Role
+from benefitgate.events import Cursor, Event
+
+__all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
+
+PartnerLookup = Callable[[Collection[UUID]], Awaitable[Mapping[UUID, frozenset[UUID]]]]
+
+_NO_PARTNERS: frozenset[UUID] = frozenset()
+
+
+class CloseReason(enum.Enum):
+    SLOW_CONSUMER = "SLOW_CONSUMER"  # its queue overflowed; resume from the cursor
+    SHUTTING_DOWN = "SHUTTING_DOWN"  # this process is stopping; resume on another
+    UNAUTHENTICATED = "UNAUTHENTICATED"  # its API key was revoked; do not retry with it
+
+    @property
+    def retryable(self) -> bool:
+        return self is not CloseReason.UNAUTHENTICATED
+
+
+class SubscriberClosed(Exception):
+    def __init__(self, reason: CloseReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """What a subscriber asked for: some accounts (None: all it may see) and some types."""
+
+    accounts: frozenset[UUID] | None = None
+    types: frozenset[str] | None = None
+
+    def wants(self, event: Event) -> bool:
+        if self.types is not None and event.type not in self.types:
+            return False
+        if self.accounts is None:
+            return True
+        return event.account_id is not None and event.account_id in self.accounts
+
+
+def may_see(principal: Principal, event: Event, partners: Mapping[UUID, frozenset[UUID]]) -> bool:
+    """Global events (no account) are everyone's, as in the polling feed."""
+    if event.account_id is None:
+        return True
+    return principal.can_see(event.account_id, partners.get(event.account_id, _NO_PARTNERS))
+
+
+class Subscriber:
+    """One live subscription's queue. `start` is the hub's position when it registered:
+    every event after it reaches this queue, unless the subscriber is closed."""
+
+    def __init__(
+        self, principal: Principal, interest: Interest, capacity: int, start: Cursor
+    ) -> None:
+        self.principal = principal
+        self.interest = interest
+        self.start = start
+        self.closed: CloseReason | None = None
+        self._capacity = capacity
+        self._queue: deque[Event] = deque()
+        self._wake = asyncio.Event()
+
+    def offer(self, batch: Sequence[Event], partners: Mapping[UUID, frozenset[UUID]]) -> None:
+        if self.closed is not None:
+            return
+        for event in batch:
+            if self.interest.wants(event) and may_see(self.principal, event, partners):
+                if len(self._queue) >= self._capacity:
+                    self.close(CloseReason.SLOW_CONSUMER)
+                    return
+                self._queue.append(event)
+                self._wake.set()
+
+    def close(self, reason: CloseReason) -> None:
+        if self.closed is None:
+            self.closed = reason
+            self._queue.clear()  # the client resumes from its cursor; nothing queued is owed
+            self._wake.set()
+
+    async def take(self) -> list[Event]:
+        """Wait for queued events and return them all, oldest first; raise SubscriberClosed
+        once the subscriber is closed."""
+        while not self._queue and self.closed is None:
+            self._wake.clear()
+            await self._wake.wait()
+        if self.closed is not None:
+            raise SubscriberClosed(self.closed)
+        taken = list(self._queue)
+        self._queue.clear()
+        return taken
+
+
+class Hub:
+    """The live subscribers of one process, fed by its outbox listener."""
+
+    def __init__(self, partners: PartnerLookup, *, capacity: int, start: Cursor) -> None:
+        self._partners = partners
+        self._capacity = capacity
+        self._subscribers: set[Subscriber] = set()
+        self.cursor = start  # the last event published; later ones reach new subscribers
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+    def subscribe(self, principal: Principal, interest: Interest) -> Subscriber:
+        """Register, synchronously: no batch can be published between reading the hub's
+        position and joining, so `start` is exact."""
+        subscriber = Subscriber(principal, interest, self._capacity, self.cursor)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    async def publish(self, batch: Sequence[Event]) -> None:
+        """Queue a batch for every subscriber that wants and may see each event. A batch the
+        listener hands over again (after a failure further on) is not queued twice."""
+        fresh = [e for e in batch if e.cursor > self.cursor]
+        if not fresh:
+            return
+        partners = await self._lookup(fresh)
+        # From here on nothing awaits: the batch reaches exactly the subscribers registered
+        # before `cursor` moves past it, and later ones replay it from the outbox.
+        fresh = [e for e in fresh if e.cursor > self.cursor]
+        for subscriber in list(self._subscribers):
+            subscriber.offer(fresh, partners)
+        if fresh:
+            self.cursor = fresh[-1].cursor
+        self._close_revoked(fresh)
+
+    async def _lookup(self, batch: Sequence[Event]) -> Mapping[UUID, frozenset[UUID]]:
+        if not any(s.principal.role is Role.PARTNER for s in self._subscribers):
+            return {}
+        accounts = {e.account_id for e in batch if e.account_id is not None}
+        return await self._partners(accounts) if accounts else {}
+
+    def _close_revoked(self, batch: Sequence[Event]) -> None:
+        revoked = {f"key:{e.payload.get('key_id')}" for e in batch if e.type == "api_key.revoked"}
+        if revoked:
+            for subscriber in self._subscribers:
+                if subscriber.principal.subject in revoked:
+                    subscriber.close(CloseReason.UNAUTHENTICATED)
+
+    def close(self) -> None:
+        """Close every subscriber as the process stops, so clients resume elsewhere."""
+        for subscriber in self._subscribers:
+            subscriber.close(CloseReason.SHUTTING_DOWN)
+        self._subscribers.clear()

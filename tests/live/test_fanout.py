@@ -1,0 +1,118 @@
+"""The fan-out hub and one subscriber's stream, driven directly with outbox events from a
+real database: a subscriber that stops reading is closed without holding up the others,
+and resuming from its cursor misses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection, Mapping
+from uuid import UUID
+
+import asyncpg
+import pytest
+
+from benefitgate import db, events, visibility
+from benefitgate.auth import Principal, Role
+from benefitgate.events import START, Cursor, Event, EventScope
+from benefitgate.eventstream import Closed, follow
+from benefitgate.fanout import CloseReason, Hub, Interest
+
+ADMIN = Principal(Role.ADMIN, subject="test")
+EVERYTHING = EventScope(everything=True)
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await db.create_pool(dsn, min_size=1, max_size=4)
+    yield created
+    await created.close()
+
+
+def _hub(pool: asyncpg.Pool, capacity: int) -> Hub:
+    async def partners(accounts: Collection[UUID]) -> Mapping[UUID, frozenset[UUID]]:
+        async with pool.acquire() as c:
+            return await visibility.managing_partners(c, accounts)
+
+    return Hub(partners, capacity=capacity, start=START)
+
+
+async def _publish_new(conn: asyncpg.Connection, hub: Hub) -> None:
+    """What the outbox listener does: hand the hub what is new, in batches."""
+    await hub.publish(await events.read_feed(conn, hub.cursor, 3, EVERYTHING))
+
+
+async def test_a_subscriber_that_stops_reading_is_closed_and_the_others_keep_up(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    hub = _hub(pool, capacity=5)
+    fast_stream = follow(pool, hub, ADMIN, Interest(), None)
+    slow_stream = follow(pool, hub, ADMIN, Interest(), None)
+    async with contextlib.aclosing(fast_stream), contextlib.aclosing(slow_stream):
+        fast_next = asyncio.ensure_future(anext(fast_stream))
+        slow_next = asyncio.ensure_future(anext(slow_stream))
+        await asyncio.sleep(0)  # both register with the hub, then wait
+        fast: list[Event | Closed] = []
+        for n in range(30):
+            await events.enqueue(conn, "test.n", None, {"n": n})
+            await _publish_new(conn, hub)
+            fast.append(await fast_next)
+            fast_next = asyncio.ensure_future(anext(fast_stream))
+        fast_next.cancel()
+        # The slow one took its first event and then stopped reading.
+        slow = [await slow_next]
+        slow += [item async for item in slow_stream]
+
+    assert [e.payload["n"] for e in fast if isinstance(e, Event)] == list(range(30))
+    *delivered, closed = slow
+    assert isinstance(closed, Closed) and closed.reason is CloseReason.SLOW_CONSUMER
+    assert [e.payload["n"] for e in delivered if isinstance(e, Event)] == [0]
+    assert closed.resume_after == delivered[-1].cursor  # type: ignore[union-attr]
+
+    resumed = follow(pool, hub, ADMIN, Interest(), closed.resume_after)
+    async with contextlib.aclosing(resumed):
+        rest = [await anext(resumed) for _ in range(29)]
+    assert [e.payload["n"] for e in rest if isinstance(e, Event)] == list(range(1, 30))
+
+
+async def test_a_batch_handed_over_twice_is_queued_once(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    hub = _hub(pool, capacity=10)
+    stream = follow(pool, hub, ADMIN, Interest(), None)
+    async with contextlib.aclosing(stream):
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)
+        for n in range(3):
+            await events.enqueue(conn, "test.n", None, {"n": n})
+        batch = await events.read_feed(conn, START, 10, EVERYTHING)
+        await hub.publish(batch)
+        await hub.publish(batch)  # the listener retries a batch after a failure
+        await events.enqueue(conn, "test.n", None, {"n": 3})
+        await hub.publish(await events.read_feed(conn, batch[-1].cursor, 10, EVERYTHING))
+        got = [await waiting] + [await anext(stream) for _ in range(3)]
+
+    assert [e.payload["n"] for e in got if isinstance(e, Event)] == [0, 1, 2, 3]
+
+
+async def test_the_hand_over_neither_skips_nor_repeats_around_the_registration(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    """Events published before the subscriber joins come from the outbox, later ones from
+    the hub, and the hub's position at joining splits them exactly."""
+    hub = _hub(pool, capacity=100)
+    for n in range(5):
+        await events.enqueue(conn, "test.n", None, {"n": n})
+    await _publish_new(conn, hub)  # three events reach the hub before anyone subscribes
+    stream = follow(pool, hub, ADMIN, Interest(types=frozenset({"test.n"})), START)
+    async with contextlib.aclosing(stream):
+        replayed = [await anext(stream) for _ in range(5)]
+        pending = asyncio.ensure_future(anext(stream))
+        await _publish_new(conn, hub)  # the last two of the five: already delivered
+        await events.enqueue(conn, "test.n", None, {"n": 5})
+        await _publish_new(conn, hub)
+        live = await asyncio.wait_for(pending, 5)
+
+    assert [e.payload["n"] for e in [*replayed, live] if isinstance(e, Event)] == list(range(6))
+    assert isinstance(live, Event) and live.cursor > Cursor(0, 0)
+    assert len(hub) == 0  # closing the stream unsubscribed it

@@ -1,0 +1,109 @@
+"""The WebSocket surface: graphql-transport-ws only, authentication in connection_init, a
+short init timeout, a cap per connection, subscriptions only, and a clean close on
+shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+import asyncpg
+import httpx
+
+from tests.conftest import api_key, frontend_token
+from tests.fixtures.live import raw_socket
+from tests.live.conftest import ServeLive
+
+SUBSCRIBE = {
+    "type": "subscribe",
+    "payload": {"query": "subscription { events { __typename } }"},
+}
+
+
+async def test_a_valid_credential_in_connection_init_is_acknowledged(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    async with raw_socket(live_port) as ws:
+        assert await ws.init(await api_key(conn)) == {"type": "connection_ack"}
+
+
+async def test_a_bad_or_missing_credential_closes_the_connection_with_4403(
+    live_port: int,
+) -> None:
+    forged = frontend_token(uuid.uuid4(), secret="another-secret-that-is-long-enough-too")
+    for credential in ("not-a-token", None, forged):
+        async with raw_socket(live_port) as ws:
+            await ws.init_without_ack(credential)
+            assert await ws.closed_with() == 4403
+
+
+async def test_a_connection_without_init_is_closed_after_the_init_timeout(
+    serve_live: ServeLive,
+) -> None:
+    async with serve_live(live_init_seconds=0.3) as port, raw_socket(port) as ws:
+        assert await ws.closed_with(wait=3) == 4408
+
+
+async def test_the_legacy_graphql_ws_protocol_is_refused(live_port: int) -> None:
+    async with raw_socket(live_port, subprotocol="graphql-ws") as ws:
+        assert ws.ws.subprotocol is None
+        assert await ws.closed_with() == 4406
+
+
+async def test_subscriptions_per_connection_are_capped(
+    conn: asyncpg.Connection, serve_live: ServeLive
+) -> None:
+    async with serve_live(live_max_subscriptions=2) as port, raw_socket(port) as ws:
+        await ws.init(await api_key(conn))
+        for n in range(3):
+            await ws.send({**SUBSCRIBE, "id": str(n)})
+        refused = await ws.receive()
+
+    assert refused == {
+        "id": "2",
+        "type": "error",
+        "payload": [{"message": "Subscription limit reached"}],
+    }
+
+
+async def test_queries_and_mutations_go_over_http_not_the_websocket(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    async with raw_socket(live_port) as ws:
+        await ws.init(await api_key(conn))
+        await ws.send({"id": "q", "type": "subscribe", "payload": {"query": "{ tiers { key } }"}})
+        refused = await ws.receive()
+
+    assert refused["type"] == "error" and refused["id"] == "q"
+    assert "not allowed" in refused["payload"][0]["message"]
+
+
+async def test_subscriptions_are_not_served_over_http(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{live_port}") as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": "subscription { events { __typename } }"},
+            headers={
+                "authorization": f"Bearer {await api_key(conn)}",
+                "accept": "multipart/mixed;subscriptionSpec=1.0, text/event-stream",
+            },
+        )
+
+    assert response.status_code in (400, 405), response.text
+
+
+async def test_shutdown_closes_live_connections_with_service_restart(
+    conn: asyncpg.Connection, serve_live: ServeLive
+) -> None:
+    key = await api_key(conn)
+    async with contextlib.AsyncExitStack() as stack:
+        async with serve_live() as port:
+            ws = await stack.enter_async_context(raw_socket(port))
+            await ws.init(key)
+            await ws.send({**SUBSCRIBE, "id": "1"})
+            await asyncio.sleep(0.1)
+        # Leaving `serve_live` stopped the server as SIGTERM does.
+        assert await ws.closed_with() == 1012
