@@ -31,6 +31,7 @@ from benefitgate.credentials import Authenticator
 from benefitgate.events import START, Event
 from benefitgate.fanout import Hub
 from benefitgate.graphql.context import Context
+from benefitgate.graphql.render import RenderCache
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.view import GraphQLView
 from benefitgate.listener import OutboxListener
@@ -55,6 +56,7 @@ class AppState:
     partitions: Partitions
     scheduler: Scheduler
     hub: Hub
+    renders: RenderCache
 
 
 def create_app(
@@ -84,6 +86,7 @@ def create_app(
             clock.now(),
             state.partitions,
             live=state.hub,
+            renders=state.renders,
         )
 
     async def authenticate(request: Request) -> Principal:
@@ -194,7 +197,9 @@ async def _start(
     hub.cursor = listener.cursor
     jobs = {"subscriptions": partial(due.apply_due, pool, catalog_cache.get)}
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
-    return AppState(pool, catalog_cache, authenticator, listener, partitions, scheduler, hub)
+    return AppState(
+        pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, RenderCache()
+    )
 
 
 async def _healthz(request: Request) -> JSONResponse:
