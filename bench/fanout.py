@@ -27,6 +27,7 @@ import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import uvloop
@@ -174,17 +175,24 @@ async def drive(dsn: str, partners: list[Partner]) -> tuple[list[float], float, 
     connected = asyncio.Semaphore(50)
     tasks = [asyncio.create_task(s.run(connected)) for s, _ in subscribers]
     await broadcast(dsn, "bench.ready")
-    ready = asyncio.gather(*(s.ready.wait() for s, _ in subscribers))
-    done, _ = await asyncio.wait([ready, *tasks], timeout=120, return_when=asyncio.FIRST_EXCEPTION)
-    failed = [t for t in tasks if t.done()]
-    if failed:
-        failed[0].result()  # a subscriber failed before the burst: show why
-    assert ready in done, "subscribers did not all receive the warm-up event"
+    await _until_ready([s for s, _ in subscribers], tasks)
     owner = {a: p for p, _, accounts in partners for a in accounts}
     committed = await write_burst(dsn, [a for _, _, accounts in partners for a in accounts])
     await broadcast(dsn, "bench.done")
     await asyncio.wait_for(asyncio.gather(*tasks), 120)
     return _latencies(subscribers, committed, await _accounts_of(dsn, committed), owner)
+
+
+async def _until_ready(subscribers: list[Subscriber], tasks: list[asyncio.Task[None]]) -> None:
+    """Wait until every subscriber got the warm-up event; fail at once if one ends first."""
+    ready = asyncio.ensure_future(asyncio.gather(*(s.ready.wait() for s in subscribers)))
+    pending: set[asyncio.Future[Any]] = {ready, *tasks}
+    async with asyncio.timeout(120):
+        while not ready.done():
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {ready}:
+                task.result()
+                raise RuntimeError("a subscriber ended before the burst")
 
 
 async def _accounts_of(dsn: str, committed: dict[int, float]) -> dict[int, uuid.UUID]:

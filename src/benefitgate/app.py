@@ -31,6 +31,7 @@ from benefitgate.credentials import Authenticator
 from benefitgate.events import START, Event
 from benefitgate.fanout import Hub
 from benefitgate.graphql.context import Context
+from benefitgate.graphql.render import RenderCache
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.view import GraphQLView
 from benefitgate.listener import OutboxListener
@@ -57,6 +58,7 @@ class AppState:
     partitions: Partitions
     scheduler: Scheduler
     hub: Hub
+    renders: RenderCache
 
 
 def create_app(
@@ -86,6 +88,7 @@ def create_app(
             clock.now(),
             state.partitions,
             live=state.hub,
+            renders=state.renders,
         )
 
     async def authenticate(request: Request) -> Principal:
@@ -200,7 +203,9 @@ async def _start(
         "renewal reminders": partial(reminders.send_due, pool),
     }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
-    return AppState(pool, catalog_cache, authenticator, listener, partitions, scheduler, hub)
+    return AppState(
+        pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, RenderCache()
+    )
 
 
 async def _healthz(request: Request) -> JSONResponse:

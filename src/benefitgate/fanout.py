@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -57,11 +57,18 @@ class Interest:
         return event.account_id is not None and event.account_id in self.accounts
 
 
-def may_see(principal: Principal, event: Event, partners: Mapping[UUID, frozenset[UUID]]) -> bool:
-    """Global events (no account) are everyone's, as in the polling feed."""
-    if event.account_id is None:
-        return True
-    return principal.can_see(event.account_id, partners.get(event.account_id, _NO_PARTNERS))
+Audience = tuple[str, UUID | None]  # who a principal hears: ("all", None), an account, a partner
+_EVERYONE: Audience = ("all", None)
+
+
+def audience(principal: Principal) -> Audience:
+    """The index key under which a subscriber waits; it encodes `Principal.can_see`:
+    internal callers see every account, a frontend its own, a partner those it manages."""
+    if principal.internal:
+        return _EVERYONE
+    if principal.role is Role.FRONTEND:
+        return ("account", principal.account_id)
+    return ("partner", principal.partner_id)
 
 
 class Subscriber:
@@ -79,16 +86,15 @@ class Subscriber:
         self._queue: deque[Event] = deque()
         self._wake = asyncio.Event()
 
-    def offer(self, batch: Sequence[Event], partners: Mapping[UUID, frozenset[UUID]]) -> None:
-        if self.closed is not None:
+    def offer(self, event: Event) -> None:
+        """Queue an event the principal may see, if it is wanted; never waits."""
+        if self.closed is not None or not self.interest.wants(event):
             return
-        for event in batch:
-            if self.interest.wants(event) and may_see(self.principal, event, partners):
-                if len(self._queue) >= self._capacity:
-                    self.close(CloseReason.SLOW_CONSUMER)
-                    return
-                self._queue.append(event)
-                self._wake.set()
+        if len(self._queue) >= self._capacity:
+            self.close(CloseReason.SLOW_CONSUMER)
+            return
+        self._queue.append(event)
+        self._wake.set()
 
     def close(self, reason: CloseReason) -> None:
         if self.closed is None:
@@ -110,30 +116,37 @@ class Subscriber:
 
 
 class Hub:
-    """The live subscribers of one process, fed by its outbox listener."""
+    """The live subscribers of one process, fed by its outbox listener. Subscribers are
+    indexed by audience, so an event costs work only for those who may see it."""
 
     def __init__(self, partners: PartnerLookup, *, capacity: int, start: Cursor) -> None:
         self._partners = partners
         self._capacity = capacity
-        self._subscribers: set[Subscriber] = set()
+        self._by_audience: dict[Audience, set[Subscriber]] = defaultdict(set)
         self.cursor = start  # the last event published; later ones reach new subscribers
 
     def __len__(self) -> int:
-        return len(self._subscribers)
+        return sum(len(group) for group in self._by_audience.values())
 
     def subscribe(self, principal: Principal, interest: Interest) -> Subscriber:
         """Register, synchronously: no batch can be published between reading the hub's
         position and joining, so `start` is exact."""
         subscriber = Subscriber(principal, interest, self._capacity, self.cursor)
-        self._subscribers.add(subscriber)
+        self._by_audience[audience(principal)].add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.discard(subscriber)
+        key = audience(subscriber.principal)
+        group = self._by_audience.get(key)
+        if group is not None:
+            group.discard(subscriber)
+            if not group:
+                del self._by_audience[key]
 
     async def publish(self, batch: Sequence[Event]) -> None:
-        """Queue a batch for every subscriber that wants and may see each event. A batch the
-        listener hands over again (after a failure further on) is not queued twice."""
+        """Queue a batch for every subscriber that wants and may see each event, in cursor
+        order. A batch the listener hands over again (after a failure further on) is not
+        queued twice."""
         fresh = [e for e in batch if e.cursor > self.cursor]
         if not fresh:
             return
@@ -141,14 +154,32 @@ class Hub:
         # From here on nothing awaits: the batch reaches exactly the subscribers registered
         # before `cursor` moves past it, and later ones replay it from the outbox.
         fresh = [e for e in fresh if e.cursor > self.cursor]
-        for subscriber in list(self._subscribers):
-            subscriber.offer(fresh, partners)
+        for event in fresh:
+            for subscriber in self._audience_of(event, partners):
+                subscriber.offer(event)
         if fresh:
             self.cursor = fresh[-1].cursor
         self._close_revoked(fresh)
 
+    def _audience_of(
+        self, event: Event, partners: Mapping[UUID, frozenset[UUID]]
+    ) -> Iterator[Subscriber]:
+        """Everyone may see a global event (no account), as in the polling feed."""
+        if event.account_id is None:
+            yield from self._all()
+            return
+        keys = [_EVERYONE, ("account", event.account_id)]
+        keys += [("partner", p) for p in partners.get(event.account_id, _NO_PARTNERS)]
+        for key in keys:
+            yield from self._by_audience.get(key, ())
+
+    def _all(self) -> list[Subscriber]:
+        return [s for group in self._by_audience.values() for s in group]
+
     async def _lookup(self, batch: Sequence[Event]) -> Mapping[UUID, frozenset[UUID]]:
-        if not any(s.principal.role is Role.PARTNER for s in self._subscribers):
+        """The managing partners of the batch's accounts, read now: access is checked per
+        event. Skipped when no partner is listening."""
+        if not any(key[0] == "partner" for key in self._by_audience):
             return {}
         accounts = {e.account_id for e in batch if e.account_id is not None}
         return await self._partners(accounts) if accounts else {}
@@ -156,12 +187,12 @@ class Hub:
     def _close_revoked(self, batch: Sequence[Event]) -> None:
         revoked = {f"key:{e.payload.get('key_id')}" for e in batch if e.type == "api_key.revoked"}
         if revoked:
-            for subscriber in self._subscribers:
+            for subscriber in self._all():
                 if subscriber.principal.subject in revoked:
                     subscriber.close(CloseReason.UNAUTHENTICATED)
 
     def close(self) -> None:
         """Close every subscriber as the process stops, so clients resume elsewhere."""
-        for subscriber in self._subscribers:
+        for subscriber in self._all():
             subscriber.close(CloseReason.SHUTTING_DOWN)
-        self._subscribers.clear()
+        self._by_audience.clear()

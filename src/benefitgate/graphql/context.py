@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 import strawberry
@@ -16,6 +16,9 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.fanout import Hub
 from benefitgate.graphql.loaders import Loaders
 from benefitgate.metering.partitions import Partitions
+
+if TYPE_CHECKING:  # render imports feed, which imports this module
+    from benefitgate.graphql.render import RenderCache
 
 __all__ = ["Context", "Info"]
 
@@ -29,6 +32,7 @@ class Context:
     now: datetime  # one instant for the whole request, from the injected clock
     partitions: Partitions
     live: Hub | None = None  # this process's subscribers; WebSocket connections use it
+    renders: RenderCache | None = None  # live events rendered once per document
     # The `connection_init` payload of a WebSocket connection; strawberry sets it.
     connection_params: dict[str, object] = field(default_factory=dict)
     loaders: Loaders = field(init=False)
