@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -86,11 +86,15 @@ async def prepare(server: str, name: str) -> list[Partner]:
 class Subscriber:
     """One WebSocket subscriber; records when each event arrived, by event id."""
 
-    def __init__(self, port: int, key: str, after: str) -> None:
+    def __init__(self, port: int, key: str, after: str, expected: int) -> None:
         self.port, self.key, self.after = port, key, after
         self.arrived: dict[int, float] = {}
+        self.expected = expected  # events of the burst it should get
         self.ready = asyncio.Event()
+        self.got_all = asyncio.Event()
         self.done = asyncio.Event()
+        if expected == 0:
+            self.got_all.set()
 
     async def run(self, connected: asyncio.Semaphore) -> None:
         url = f"ws://127.0.0.1:{self.port}/graphql"
@@ -110,6 +114,8 @@ class Subscriber:
                 kind = member["type"]
                 if kind == "bench.tick":
                     self.arrived[int(member["id"])] = now
+                    if len(self.arrived) == self.expected:
+                        self.got_all.set()
                 elif kind == "bench.ready":
                     self.ready.set()
                 elif kind == "bench.done":
@@ -117,13 +123,17 @@ class Subscriber:
                     return
 
 
-async def write_burst(dsn: str, accounts: list[uuid.UUID]) -> dict[int, float]:
+def burst_plan(accounts: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The account of each event of the burst, the same in the run and the floor."""
+    rng = random.Random(3)
+    return [rng.choice(accounts) for _ in range(EVENTS)]
+
+
+async def write_burst(dsn: str, plan: list[uuid.UUID]) -> dict[int, float]:
     """EVENTS events from WRITERS connections, one per transaction; commit times by id.
     Connections are opened first: connecting is CPU work in this process, which would
     otherwise delay the subscribers' reads at the start of the burst."""
     committed: dict[int, float] = {}
-    rng = random.Random(3)
-    plan = [rng.choice(accounts) for _ in range(EVENTS)]
     connections = [await db.connect(dsn) for _ in range(WRITERS)]
 
     async def writer(w: int) -> None:
@@ -157,7 +167,7 @@ async def listener_floor(dsn: str, accounts: list[uuid.UUID]) -> list[float]:
     listener = OutboxListener(dsn, on_events)
     await listener.start()
     try:
-        committed = await write_burst(dsn, accounts)
+        committed = await write_burst(dsn, burst_plan(accounts))
         await asyncio.wait_for(all_seen.wait(), 30)
     finally:
         await listener.stop()
@@ -189,10 +199,13 @@ async def drive(
     conn = await db.connect(dsn)
     after = (await events.tail_cursor(conn)).encode()
     await conn.close()
+    owner = {a: p for p, _, accounts in partners for a in accounts}
+    plan = burst_plan(list(owner))
+    per_partner = Counter(owner[a] for a in plan)
     subscribers: list[tuple[Subscriber, uuid.UUID]] = []
     for n in range(SUBSCRIBERS):
         partner, key, _ = partners[n % len(partners)]
-        subscribers.append((Subscriber(PORTS[n % 2], key, after), partner))
+        subscribers.append((Subscriber(PORTS[n % 2], key, after, per_partner[partner]), partner))
     connected = asyncio.Semaphore(50)
     tasks = [asyncio.create_task(s.run(connected)) for s, _ in subscribers]
     await broadcast(dsn, "bench.ready")
@@ -201,12 +214,12 @@ async def drive(
     # thousand connections are built, so move them out of the collector's reach.
     gc.collect()
     gc.freeze()
-    owner = {a: p for p, _, accounts in partners for a in accounts}
     cpu_before = cpu_seconds(pids)
-    committed = await write_burst(dsn, [a for _, _, accounts in partners for a in accounts])
+    committed = await write_burst(dsn, plan)
+    await asyncio.wait_for(asyncio.gather(*(s.got_all.wait() for s, _ in subscribers)), 120)
+    cpu = cpu_seconds(pids) - cpu_before
     await broadcast(dsn, "bench.done")
     await asyncio.wait_for(asyncio.gather(*tasks), 120)
-    cpu = cpu_seconds(pids) - cpu_before
     span = max(committed.values()) - min(committed.values())
     measured = _latencies(subscribers, committed, await _accounts_of(dsn, committed), owner)
     return (*measured, span, cpu)

@@ -27,6 +27,7 @@ __all__ = [
     "InvalidCursor",
     "enqueue",
     "enqueue_many",
+    "held_back",
     "read_feed",
     "tail_cursor",
 ]
@@ -172,3 +173,17 @@ async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
         """
     )
     return START if row is None else Cursor(int(row["txid"]), row["id"])
+
+
+async def held_back(conn: asyncpg.Connection, after: Cursor) -> bool:
+    """Whether committed events after the cursor are still held back by an older open
+    transaction. Call it after `read_feed` returned everything it could: any row after the
+    cursor that this statement sees has committed but was not yet safe to hand out. The
+    holder may be in another database (transaction ids are server-wide), and its commit
+    wakes no listener of ours."""
+    found: bool = await conn.fetchval(
+        "select exists (select 1 from events where (txid, id) > ($1::text::xid8, $2))",
+        str(after.txid),
+        after.id,
+    )
+    return found

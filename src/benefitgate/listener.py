@@ -2,8 +2,9 @@
 
 NOTIFY only wakes the listener; the events themselves are read from the outbox with the
 gap-free cursor, so nothing is lost to a dropped notification or a reconnect: the listener
-resumes from its cursor. A timed poll covers the case where an older transaction was still
-running when the notification arrived.
+resumes from its cursor. When committed events wait behind an older open transaction (in
+any database of the server), the listener looks again within milliseconds, backing off;
+a timed poll covers anything else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Sequence[Event]], Awaitable[None]]
 
 _BATCH = 500
+_RETRY_FIRST = 0.005  # seconds before looking again at events held back, then doubling
+_RETRY_MAX = 0.05
 
 
 class OutboxListener:
@@ -80,11 +83,20 @@ class OutboxListener:
                 conn = None
 
     async def _follow(self, conn: asyncpg.Connection) -> None:
+        retry = _RETRY_FIRST
         try:
             while not conn.is_closed():
                 await self._drain(conn)
+                wait = self._poll_seconds
+                # Events held back by an older open transaction become readable when it
+                # ends, which may send no notification: look again soon, backing off.
+                assert self.cursor is not None
+                if await events.held_back(conn, self.cursor):
+                    wait, retry = min(wait, retry), min(retry * 2, _RETRY_MAX)
+                else:
+                    retry = _RETRY_FIRST
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 self._wake.clear()
         finally:
             with contextlib.suppress(Exception):

@@ -55,6 +55,7 @@ async def _stream(
     interest, cursor = parsed
     live = info.context.live
     assert live is not None, "subscriptions are served only over WebSocket"
+    renders = info.context.renders
     stream = eventstream.follow(info.context.pool, live, info.context.principal, interest, cursor)
     async for item in stream:
         if isinstance(item, Closed):
@@ -67,7 +68,7 @@ async def _stream(
         elif isinstance(item, Expired):
             yield CursorExpiredError.of(item.horizon)
         else:
-            yield event_of(item)
+            yield event_of(item) if renders is None else renders.event(item)
 
 
 async def _parse(

@@ -19,8 +19,9 @@ from typing import Any
 
 from graphql.language import Node
 
+from benefitgate import events
 from benefitgate.graphql.executor import PlainFieldExecutor
-from benefitgate.graphql.feed import Event
+from benefitgate.graphql.feed import Event, event_of
 from graphql import ExecutionResult, OperationDefinitionNode, VariableNode, Visitor, visit
 
 __all__ = ["LiveEventExecutor", "RenderCache"]
@@ -33,10 +34,20 @@ class RenderCache:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
+        self._events: OrderedDict[int, Event] = OrderedDict()
         self._results: OrderedDict[_Key, tuple[OperationDefinitionNode, ExecutionResult]] = (
             OrderedDict()
         )
         self._variables: dict[int, tuple[OperationDefinitionNode, frozenset[str]]] = {}
+
+    def event(self, event: events.Event) -> Event:
+        """The GraphQL object of an outbox event, built once for all its subscribers."""
+        built = self._events.get(event.id)
+        if built is None:
+            built = self._events[event.id] = event_of(event)
+            if len(self._events) > self._capacity:
+                self._events.popitem(last=False)
+        return built
 
     def get(self, operation: OperationDefinitionNode, key: _Key) -> ExecutionResult | None:
         hit = self._results.get(key)
