@@ -3,8 +3,9 @@ clock, and the app served in process with its lifespan running."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,8 @@ from asgi_lifespan import LifespanManager
 from benefitgate import apikeys, db
 from benefitgate.app import create_app
 from benefitgate.auth import Role, issue_frontend_token
+from benefitgate.catalog.models import Catalog
+from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import FixedClock
 from benefitgate.config import Settings
 from tests.fixtures.database import ServerDatabases, server_dsn
@@ -62,6 +65,25 @@ async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
     created = await db.create_pool(dsn, min_size=1, max_size=8)
     yield created
     await created.close()
+
+
+def catalog_loader(pool: asyncpg.Pool) -> Callable[[], Awaitable[Catalog]]:
+    """What the app's scheduler jobs take to read the catalog, without the app's cache."""
+
+    async def load() -> Catalog:
+        async with pool.acquire() as conn:
+            return await load_catalog(conn)
+
+    return load
+
+
+async def eventually(conn: asyncpg.Connection, sql: str, want: object) -> None:
+    """Wait up to 10 s for `sql` to return `want` (work a background task does); the
+    caller's own assertions then say what went wrong if it never does."""
+    for _ in range(200):
+        if await conn.fetchval(sql) == want:
+            return
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from typing import Any
 import asyncpg
 
 from benefitgate.auth import Role
-from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import FixedClock
 from benefitgate.milestones import scheduled
-from tests.conftest import Api, MakeApi, api_key, frontend_token
+from tests.conftest import Api, MakeApi, api_key, catalog_loader, eventually, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 from tests.metering.test_ingest import RECORD, event
@@ -90,7 +89,7 @@ async def test_a_milestone_crossed_by_concurrent_ingests_is_awarded_once(
 
 
 async def test_an_anniversary_passed_during_downtime_is_awarded_once_after_restart(
-    conn: asyncpg.Connection, api: Api, make_api: MakeApi, clock: FixedClock
+    conn: asyncpg.Connection, api: Api, make_api: MakeApi, clock: FixedClock, pool: asyncpg.Pool
 ) -> None:
     cat = await factories.catalog(conn)
     await factories.account(conn, cat["versions"]["basic"])  # started 2026-08-05
@@ -101,11 +100,9 @@ async def test_an_anniversary_passed_during_downtime_is_awarded_once_after_resta
     clock.at = datetime.fromisoformat("2027-09-01T00:00:00+00:00")
     for _ in range(2):  # two restarts: the first catches up, the second finds nothing
         async with make_api(scheduler_seconds=3600):
-            for _ in range(200):
-                if await conn.fetchval("select count(*) from achievements"):
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(conn, "select count(*) from achievements", 1)
             await asyncio.sleep(0.1)
+    assert await scheduled.award_due(pool, catalog_loader(pool), clock.now()) == 0
     (award,) = await awards(conn)
     assert (award["milestone_key"], award["occurrence"], award["source"]) == (
         "year_one",
@@ -137,11 +134,7 @@ async def test_sustained_usage_counts_consecutive_closed_periods_without_gaps(
     # Only periods closing after the milestone was defined count; the third closed at
     # 2026-11-05, before NOW, so move the definition back first.
     await conn.execute("update milestones set created_at = $1", NOW - timedelta(days=30))
-    catalog = await load_catalog(conn)
-
-    async def load() -> Any:
-        return catalog
-
+    load = catalog_loader(pool)
     assert await scheduled.award_due(pool, load, NOW) == 1
     assert await scheduled.award_due(pool, load, NOW) == 0
     assert [a["milestone_key"] for a in await awards(conn)] == ["steady"]

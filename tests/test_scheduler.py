@@ -66,11 +66,14 @@ async def test_a_failing_job_is_logged_and_the_others_still_run(
     async def broken(now: datetime) -> int:
         raise OSError("the network went away")
 
+    async def buggy(now: datetime) -> int:
+        raise KeyError("a tier version this snapshot lacks")
+
     async def working(now: datetime) -> int:
         ran.append("working")
         return 1
 
-    scheduler = Scheduler(dsn, clock, {"broken": broken, "working": working}, 3600)
+    scheduler = Scheduler(dsn, clock, {"broken": broken, "buggy": buggy, "working": working}, 3600)
     try:
         assert await scheduler.tick() is True
         assert ran == ["working"]

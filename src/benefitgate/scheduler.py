@@ -48,7 +48,9 @@ class Scheduler:
         for name, job in self._jobs.items():
             try:
                 done = await job(now)
-            except (OSError, asyncpg.PostgresError):
+            # Any failure, a bug included: left to escape, it would end the scheduler's
+            # task and with it every job on this replica, while it keeps the lead.
+            except Exception:
                 log.exception("scheduled job failed", extra={"job": name})
                 continue
             if done:

@@ -10,11 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate.catalog.models import Catalog
-from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import FixedClock
 from benefitgate.subscriptions import due
-from tests.conftest import Api, MakeApi, api_key
+from tests.conftest import Api, MakeApi, api_key, catalog_loader, eventually
 from tests.fixtures import factories
 from tests.subscriptions.test_tier_changes import RESULT, change
 from tests.test_audit import rollback
@@ -43,14 +41,6 @@ VIEW = """query View($id: ID!) { account(id: $id) { ... on Account { subscriptio
 PERIOD_END = datetime.fromisoformat("2026-12-05T12:00:00+00:00")
 
 
-def loader(pool: asyncpg.Pool) -> Any:
-    async def load() -> Catalog:
-        async with pool.acquire() as conn:
-            return await load_catalog(conn)
-
-    return load
-
-
 async def mutate(api: Api, auth: str, query: str, /, **variables: Any) -> Any:
     """Run one mutation; `variables` are the query's, with `id` an account id."""
     variables["id"] = str(variables["id"])
@@ -76,8 +66,10 @@ async def test_a_scheduled_downgrade_and_term_change_apply_at_renewal_once_howev
     assert (scheduled["scheduledTier"], scheduled["scheduledTerm"]) == ({"key": "basic"}, "ANNUAL")
     assert scheduled["scheduledChangeAt"] == PERIOD_END.isoformat()
 
-    early = await due.apply_due(pool, loader(pool), PERIOD_END - timedelta(seconds=1))
-    runs = [due.apply_due(pool, loader(pool), PERIOD_END + timedelta(hours=1)) for _ in range(6)]
+    early = await due.apply_due(pool, catalog_loader(pool), PERIOD_END - timedelta(seconds=1))
+    runs = [
+        due.apply_due(pool, catalog_loader(pool), PERIOD_END + timedelta(hours=1)) for _ in range(6)
+    ]
     assert (early, sum(await asyncio.gather(*runs))) == (0, 1)
 
     renewed = await subscription(api, key, account_id)
@@ -109,19 +101,14 @@ async def test_a_scheduled_downgrade_and_term_change_apply_at_renewal_once_howev
 
 
 async def test_a_service_down_for_three_periods_renews_each_once_after_restart(
-    conn: asyncpg.Connection, make_api: MakeApi, clock: FixedClock
+    conn: asyncpg.Connection, make_api: MakeApi, clock: FixedClock, pool: asyncpg.Pool
 ) -> None:
     cat = await factories.catalog(conn)
     account_id = await factories.account(conn, cat["versions"]["pro"])
     clock.at = datetime.fromisoformat("2027-02-20T00:00:00+00:00")
+    renewals = "select count(*) from audit_log where action = 'subscription.renewed'"
     async with make_api(scheduler_seconds=3600):  # the first tick runs at start-up
-        for _ in range(200):
-            renewals = await conn.fetchval(
-                "select count(*) from audit_log where action = 'subscription.renewed'"
-            )
-            if renewals == 3:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(conn, renewals, 3)
     periods = await conn.fetch(
         """select after->>'currentPeriodStart' as start, after->>'currentPeriodEnd' as end
            from audit_log where account_id = $1 order by id""",
@@ -134,6 +121,7 @@ async def test_a_service_down_for_three_periods_renews_each_once_after_restart(
     ]
     async with make_api(scheduler_seconds=3600):
         await asyncio.sleep(0.2)
+    assert await due.apply_due(pool, catalog_loader(pool), clock.now()) == 0
     assert await conn.fetchval("select count(*) from audit_log") == 3
     assert await conn.fetchval("select version from subscriptions") == 4
 
@@ -157,7 +145,9 @@ async def test_a_converting_trial_keeps_its_tier_and_a_plain_one_falls_back(
     assert converted["subscription"]["version"] == 3
 
     assert (
-        await due.apply_due(pool, loader(pool), datetime.fromisoformat("2026-12-01T00:00:00+00:00"))
+        await due.apply_due(
+            pool, catalog_loader(pool), datetime.fromisoformat("2026-12-01T00:00:00+00:00")
+        )
         == 2
     )
     kept, fell = await subscription(api, key, converting), await subscription(api, key, plain)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -14,9 +15,9 @@ from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
 from benefitgate.changes import ChangeContext, InvalidChange, VersionConflict, expect_version
 from benefitgate.milestones import repository
-from benefitgate.milestones.models import Milestone
+from benefitgate.milestones.models import Milestone, Reward
 
-__all__ = ["EVENT", "define", "snapshot", "validate"]
+__all__ = ["EVENT", "arguments", "define", "from_snapshot", "snapshot", "validate"]
 
 EVENT = "milestone.defined"
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -83,8 +84,27 @@ def snapshot(m: Milestone) -> dict[str, Any]:
         "outcome": m.outcome_key, "repeatable": m.repeatable, "active": m.active,
         "reward": None if reward is None else {
             "benefit": reward.benefit_key, "amount": reward.amount, "days": reward.days},
-        "version": m.version,
+        "version": m.version, "createdAt": m.created_at.isoformat(),
     }  # fmt: skip
+
+
+def from_snapshot(state: dict[str, Any]) -> Milestone:
+    """The milestone a snapshot recorded (a stored result, replayed)."""
+    reward = state["reward"]
+    return Milestone(
+        key=state["key"], name=state["name"], description=state["description"],
+        kind=state["kind"], metric_key=state["metric"], threshold=state["threshold"],
+        periods=state["periods"], outcome_key=state["outcome"],
+        repeatable=state["repeatable"], active=state["active"],
+        reward=None if reward is None else Reward(
+            reward["benefit"], reward["amount"], reward["days"]),
+        created_at=datetime.fromisoformat(state["createdAt"]), version=state["version"],
+    )  # fmt: skip
+
+
+def arguments(m: Milestone) -> dict[str, Any]:
+    """What makes two definitions the same request: the definition, not when it came."""
+    return {k: v for k, v in snapshot(m).items() if k not in ("createdAt", "version")}
 
 
 async def define(

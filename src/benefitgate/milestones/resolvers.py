@@ -110,7 +110,7 @@ class MilestoneMutation:
             )
             return {"auditEntryId": entry.id, "milestone": definitions.snapshot(stored)}
 
-        arguments = {**definitions.snapshot(wanted), "expectedVersion": expected_version}
+        arguments = {**definitions.arguments(wanted), "expectedVersion": expected_version}
         applied = await run_change(
             info,
             operation="milestoneDefine",
@@ -123,14 +123,14 @@ class MilestoneMutation:
 
 
 async def _defined(info: Info, applied: Applied | ChangeError) -> MilestoneDefineResult:
+    """The milestone as the change left it: from the stored result, so a replay answers
+    what the first request did."""
     if not isinstance(applied, Applied):
         return applied
-    key = applied.result["milestone"]["key"]
-    async with info.context.pool.acquire() as conn:
-        current = {m.key: m for m in await repository.active_milestones(conn, inactive=True)}
+    stored = definitions.from_snapshot(applied.result["milestone"])
     types = catalog_types(await info.context.catalog())
     return MilestoneDefined(
-        milestone=milestone_type(current[key], types),
+        milestone=milestone_type(stored, types),
         audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
         replayed=applied.replayed,
     )
