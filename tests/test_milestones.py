@@ -209,3 +209,21 @@ async def test_definitions_are_admin_only_validated_per_kind_and_versioned(
     assert raised["milestone"]["version"] == 2
     stale = await define(api, admin, {**rule, "threshold": 70}, idem="v3", vars={"version": 1})
     assert (stale["code"], stale["currentVersion"]) == ("VERSION_CONFLICT", 2)
+
+
+async def test_an_anniversary_before_the_milestone_existed_is_not_shown_as_next(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    await conn.execute("update subscriptions set started_at = '2025-01-01T00:00:00+00:00'")
+    key = await api_key(conn)
+    for years in (1, 3):  # the first passed on 2026-01-01, before this definition
+        rule = {"key": f"year_{years}", "name": f"{years} years",
+                "kind": "RENEWAL_ANNIVERSARY", "periods": years}  # fmt: skip
+        await define(api, key, rule)
+    standing = await api.data(STANDING, {"id": str(account_id)}, auth=key)
+    shown = [
+        (p["milestone"]["key"], p["expectedAt"]) for p in standing["account"]["milestones"]["next"]
+    ]
+    assert shown == [("year_3", "2028-01-01T00:00:00+00:00")]

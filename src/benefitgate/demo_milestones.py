@@ -30,8 +30,8 @@ def _milestone(key: str, name: str, kind: str, description: str, **rule: object)
 
 MILESTONES = (
     _milestone("api_power_user", "API power user", "usage_threshold",
-               "100,000 API calls in one billing period.", metric_key="api_calls",
-               threshold=100_000, repeatable=True,
+               "Two million API calls in one billing period.", metric_key="api_calls",
+               threshold=2_000_000, repeatable=True,
                reward=Reward("milestone_credit", 50, 90)),
     _milestone("automation_habit", "Automation habit", "sustained_usage",
                "1,000 automation runs in each of three consecutive periods.",

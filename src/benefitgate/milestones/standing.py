@@ -90,7 +90,10 @@ def _progress(
     if m.kind == "renewal_anniversary":
         if sub is None or standing.achieved(m.key, ONCE):
             return None
-        return anniversary_progress(m, sub.started_at, now)
+        progress = anniversary_progress(m, sub.started_at, now)
+        # Only anniversaries after the milestone was defined are awarded (`scheduled`).
+        due = progress.expected_at
+        return progress if due is not None and due > m.created_at else None
     if m.kind == "outcome_target":
         target = next((t for t in targets if t.target.outcome_key == m.outcome_key), None)
         if target is None or target.actual is None:
