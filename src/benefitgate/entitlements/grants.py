@@ -25,6 +25,7 @@ from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, ex
 from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import Grant
 from benefitgate.isotime import from_iso, to_iso
+from benefitgate.suggestions import marks
 
 __all__ = [
     "GRANTABLE_SOURCES",
@@ -151,6 +152,7 @@ async def _changed(
         after.account_id,
         {"action": action, "auditEntryId": entry.id, "grant": snapshot(after)},
     )
+    await marks.mark(conn, [after.account_id], change.at)
     return entry
 
 

@@ -16,10 +16,13 @@ from benefitgate.metering.models import CheckReason, CheckResult, Consumed, Quot
 from benefitgate.metering.rules import CounterDelta, utc_midnight
 from benefitgate.metering.thresholds import record_crossings
 from benefitgate.milestones import service as milestones
+from benefitgate.suggestions import marks
 
 __all__ = ["InvalidUsage", "check", "consume"]
 
 SUSPENDED_STATUSES = frozenset({"past_due", "canceled"})
+# Denials a higher tier would answer: evidence for an upgrade suggestion.
+UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
 
 
 class InvalidUsage(Exception):
@@ -114,6 +117,8 @@ async def check(
         result = await _check_metric(conn, account, name, requested, catalog, now)
     if result.reason is not None:
         await repository.record_denial(conn, account.id, name, result.reason.value, now)
+        if result.reason in UPGRADE_EVIDENCE:
+            await marks.mark(conn, [account.id], now)
     return result
 
 

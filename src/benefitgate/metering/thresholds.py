@@ -1,5 +1,7 @@
 """Crossing 80 % and 100 % of a limit: one outbox event per account, metric, period and
-threshold, in the transaction of the usage that crossed it."""
+threshold, in the transaction of the usage that crossed it. Usage that crosses a threshold
+or runs toward its limit before the period ends is also evidence for an upgrade: those
+accounts are marked for their suggestions to be recomputed."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.metering import repository
+from benefitgate.suggestions import marks
+from benefitgate.usage.trend import project
 
 __all__ = ["THRESHOLDS", "crossed", "record_crossings"]
 
@@ -47,12 +51,46 @@ async def record_crossings(
         for account_id, metric, start, value in counters
         for threshold in crossed(value, limits.get(account_id, {}).get(metric))
     ]
-    if not candidates:
-        return
+    crossings = await repository.mark_thresholds(conn, candidates, now) if candidates else []
+    await _report(conn, crossings, counters, limits)
+    pressured = {a for a, _, _, _ in crossings} | _overrunning(
+        touched, counters, limits, catalog, now
+    )
+    await marks.mark(conn, list(pressured), now)
+
+
+def _overrunning(
+    touched: Sequence[Account],
+    counters: Sequence[tuple[UUID, str, datetime, float]],
+    limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
+    catalog: Catalog,
+    now: datetime,
+) -> set[UUID]:
+    """Accounts whose run rate reaches a limit before the current period ends."""
+    by_id = {a.id: a for a in touched}
+    found = set()
+    for account_id, key, start, value in counters:
+        limit = limits.get(account_id, {}).get(key)
+        metric = catalog.metrics.get(key)
+        if limit is None or metric is None or account_id not in by_id:
+            continue
+        period = by_id[account_id].period_at(metric.reset, now)
+        if period.start != start:
+            continue  # backdated usage: the current period's run rate is another counter
+        projection = project(metric.aggregation, value, limit.included, period, now)
+        if projection is not None and projection.limit_reached_at is not None:
+            found.add(account_id)
+    return found
+
+
+async def _report(
+    conn: asyncpg.Connection,
+    crossings: Sequence[tuple[UUID, str, datetime, int]],
+    counters: Sequence[tuple[UUID, str, datetime, float]],
+    limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
+) -> None:
     values = {(a, m, s): v for a, m, s, v in counters}
-    for account_id, metric, start, threshold in await repository.mark_thresholds(
-        conn, candidates, now
-    ):
+    for account_id, metric, start, threshold in crossings:
         limit = limits[account_id][metric]
         await events.enqueue(
             conn,

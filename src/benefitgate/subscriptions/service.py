@@ -20,6 +20,7 @@ from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, ex
 from benefitgate.isotime import from_iso, to_iso
 from benefitgate.subscriptions import repository
 from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
+from benefitgate.suggestions import marks
 
 __all__ = [
     "cancel_scheduled_change",
@@ -153,6 +154,7 @@ async def record_change(
     entry = await audit.record(conn, change, action, target, before, after, rollback_of)
     payload = {"action": action, "auditEntryId": entry.id, "subscription": after}
     await events.enqueue(conn, EVENT, account_id, {**payload, **(details or {})})
+    await marks.mark(conn, [account_id], change.at)
     return entry
 
 

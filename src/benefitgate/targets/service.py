@@ -12,6 +12,7 @@ import asyncpg
 
 from benefitgate import events
 from benefitgate.catalog.models import Catalog
+from benefitgate.suggestions import marks
 from benefitgate.targets import repository
 from benefitgate.targets.models import OutcomeTarget, TargetProgress
 from benefitgate.targets.progress import attainment
@@ -54,6 +55,7 @@ async def set_target(conn: asyncpg.Connection, target: OutcomeTarget, catalog: C
     changed = await repository.upsert_target(conn, target)
     if changed:
         await events.enqueue(conn, SET_EVENT, target.account_id, _payload(target))
+        await marks.mark(conn, [target.account_id], target.set_at)
     return changed
 
 
