@@ -17,7 +17,8 @@ VIEW = """query($id: ID!) { account(id: $id) { ... on Account {
 PAGE = """{ accounts(first: 50) { ... on AccountConnection { edges { node {
   id entitlements { benefit { key } } usage { used } outcomeTargets { target actual }
   grants { id version } seats { assigned holders { user } }
-  milestones { achieved { occurrence } next { current } } }
+  milestones { achieved { occurrence } next { current } }
+  suggestion { id reasons { signal } gains { benefit { key } } } }
 } } } }"""
 
 
@@ -85,8 +86,9 @@ async def test_account_view_statement_count_does_not_grow_with_data(
     # accounts with subscription, active grants, current counters
     assert len(view_statements) == 3, view_statements
     # the page of ids, the same three for the whole page, its outcome targets, its current
-    # grants, its held seats, and the milestones with the page's achievements
-    assert len(page_statements) == 9, page_statements
+    # grants, its held seats, the milestones with the page's achievements, and its
+    # current suggestions
+    assert len(page_statements) == 10, page_statements
 
 
 async def test_the_statement_log_sees_pool_statements(dsn: str) -> None:

@@ -43,6 +43,7 @@ from benefitgate.milestones import scheduled
 from benefitgate.renewals import reminders
 from benefitgate.scheduler import Scheduler
 from benefitgate.subscriptions import due
+from benefitgate.suggestions import service as suggestions
 
 __all__ = ["AppState", "create_app", "create_app_from_env"]
 
@@ -201,6 +202,7 @@ async def _start(
         "subscriptions": partial(due.apply_due, pool, catalog_cache.get),
         "milestones": partial(scheduled.award_due, pool, catalog_cache.get),
         "renewal reminders": partial(reminders.send_due, pool),
+        "suggestions": partial(suggestions.refresh_marked, pool, catalog_cache.get),
     }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
     return AppState(

@@ -30,6 +30,7 @@ from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
 from benefitgate.subscriptions.lifecycle import renewal
 from benefitgate.subscriptions.proration import price_cents
+from benefitgate.suggestions.types import Suggestion, suggestion_type
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
 
 __all__ = [
@@ -216,6 +217,16 @@ class Account:
     )
     async def milestones(self, info: Info) -> MilestoneStatus:
         return await milestone_status(info, UUID(self.id))
+
+    @strawberry.field(
+        description="The account's current upgrade suggestion: open, or dismissed and still "
+        "suppressing new ones; null when the evidence supports none."
+    )
+    async def suggestion(self, info: Info) -> Suggestion | None:
+        found = await info.context.loaders.suggestion_by_account.load(UUID(self.id))
+        if found is None:
+            return None
+        return suggestion_type(found, catalog_types(await info.context.catalog()))
 
     @strawberry.field(description="Purchased seats and who holds them.")
     async def seats(self, info: Info) -> SeatAllocation:

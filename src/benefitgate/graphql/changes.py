@@ -60,8 +60,8 @@ class Applied:
     replayed: bool
 
 
-def _refused(info: Info, key: str, reason: str) -> ChangeError | None:
-    if not info.context.principal.internal:
+def _refused(info: Info, key: str, reason: str, internal_only: bool) -> ChangeError | None:
+    if internal_only and not info.context.principal.internal:
         return ForbiddenError.of("only internal tools (operator or admin keys) change this")
     if not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
         return InvalidInputError.of("idempotencyKey", "give a key of 1 to 255 characters")
@@ -90,11 +90,14 @@ async def run_change(
     reason: str,
     arguments: dict[str, Any],
     effect: Effect,
+    internal_only: bool = True,
 ) -> Applied | ChangeError:
     """Run `effect` in one transaction, once per (caller, key). `arguments` are what makes
     two requests the same; the reason is one of them. A refusal rolls everything back and
-    leaves no key behind, so the caller may fix the request and retry with the same key."""
-    refused = _refused(info, key, reason)
+    leaves no key behind, so the caller may fix the request and retry with the same key.
+    Only internal tools may change things, unless `internal_only` is False: the caller
+    has then been authorised for the target already."""
+    refused = _refused(info, key, reason, internal_only)
     if refused is not None:
         return refused
     context = info.context

@@ -18,6 +18,8 @@ from benefitgate.entitlements.models import Grant
 from benefitgate.milestones.standing import Standing, standings
 from benefitgate.seats import service as seats
 from benefitgate.seats.models import SeatAssignment
+from benefitgate.suggestions import service as suggestions
+from benefitgate.suggestions.models import Suggestion
 from benefitgate.targets import service as targets
 from benefitgate.targets.models import TargetProgress
 
@@ -42,6 +44,9 @@ class Loaders:
         )
         self.milestone_standing_by_account = DataLoader[UUID, Standing](
             load_fn=partial(_standings, pool, now)
+        )
+        self.suggestion_by_account = DataLoader[UUID, Suggestion | None](
+            load_fn=partial(_suggestions, pool)
         )
 
 
@@ -96,3 +101,10 @@ async def _standings(pool: asyncpg.Pool, now: datetime, ids: Sequence[UUID]) -> 
     async with pool.acquire() as conn:
         found = await standings(conn, ids, now)
     return [found[i] for i in ids]
+
+
+async def _suggestions(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[Suggestion | None]:
+    """Current suggestions of accounts already access-checked by the caller."""
+    async with pool.acquire() as conn:
+        found = await suggestions.current_by_accounts(conn, ids)
+    return [found.get(i) for i in ids]

@@ -38,6 +38,7 @@ from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.subscriptions.resolvers import SubscriptionMutation, SubscriptionQuery
 from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
+from benefitgate.suggestions.resolvers import SuggestionMutation, SuggestionQuery
 from benefitgate.targets.resolvers import TargetMutation
 from graphql import GraphQLError
 
@@ -56,6 +57,7 @@ class Query(
     AuditQuery,
     SubscriptionQuery,
     MilestoneQuery,
+    SuggestionQuery,
 ):
     pass
 
@@ -72,6 +74,7 @@ class Mutation(
     CatalogMutation,
     TierVersionMutation,
     VersionMigrationMutation,
+    SuggestionMutation,
 ):
     pass
 

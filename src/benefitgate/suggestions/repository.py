@@ -241,9 +241,9 @@ async def decide(
     """Accept (closing it) or dismiss (suppressing until `until`) an open suggestion."""
     row = await conn.fetchrow(
         f"""
-        update suggestions set status = $2, decided_by = $3, decided_at = $4,
+        update suggestions set status = $2::text, decided_by = $3, decided_at = $4::timestamptz,
             dismiss_reason = $5, dismissed_until = $6, version = version + 1,
-            closed_at = case when $2 = 'accepted' then $4 end
+            closed_at = case when $2::text = 'accepted' then $4::timestamptz end
         where id = $1
         returning {_COLUMNS}
         """,  # noqa: S608 (a constant column list, no input)
@@ -273,12 +273,12 @@ async def open_page(
           and ($1::uuid is null or exists (
                 select 1 from partner_accounts p
                 where p.partner_id = $1 and p.account_id = s.account_id))
-          and ($2::numeric is null or (s.confidence, s.id) < ($2::numeric, $3::uuid))
+          and ($2::text is null or (s.confidence, s.id) < ($2::text::numeric, $3::uuid))
         order by s.confidence desc, s.id desc
         limit $4
         """,  # noqa: S608 (a constant column list, no input)
         partner_id,
-        None if after is None else after[0],
+        None if after is None else str(after[0]),  # as text: a float is not exact
         None if after is None else after[1],
         limit,
     )
