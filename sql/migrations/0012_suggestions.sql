@@ -1,5 +1,5 @@
 -- Upgrade suggestions from usage patterns, the marks that say whose evidence changed, and
--- the value per unit of an outcome that impact summaries price delivered outcomes with.
+-- the value of a unit of an outcome, which impact summaries price delivered outcomes with.
 
 -- An account whose evidence changed since its suggestion was last computed. Written in the
 -- transaction of the change (a threshold crossed, a denied check, a seat, a milestone, a
@@ -50,12 +50,9 @@ create index suggestions_open_by_confidence on suggestions (confidence desc, id 
 create index suggestions_evaluated on suggestions (evaluated_at) where closed_at is null;
 
 -- What a unit of an outcome is worth to customers, e.g. an hour saved at a loaded hourly
--- rate. Set by admins; impact summaries multiply delivered outcomes by it.
-create table outcome_values (
-    outcome_key     text primary key references outcomes (key),
-    per_unit_cents  bigint not null check (per_unit_cents >= 0),
-    currency        char(3) not null,
-    note            text not null default '',
-    set_by          text not null,
-    set_at          timestamptz not null
-);
+-- rate. Set by admins as part of the catalog; impact summaries price delivered outcomes
+-- with it. Null: the outcome is reported without a value.
+alter table outcomes
+    add column value_per_unit_cents bigint check (value_per_unit_cents >= 0),
+    add column value_currency char(3),
+    add constraint outcomes_value check ((value_per_unit_cents is null) = (value_currency is null));

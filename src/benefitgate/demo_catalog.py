@@ -353,6 +353,11 @@ async def insert_catalog(conn: asyncpg.Connection, now: datetime) -> dict[str, i
         "values ($1, $2, $3, $4, $5, $6)",
         [(o.key, o.name, o.unit, o.direction, o.description, o.metric_key) for o in OUTCOMES],
     )
+    # An admin hour saved, at a loaded hourly rate: what impact summaries price it at.
+    await conn.execute(
+        "update outcomes set value_per_unit_cents = 7500, value_currency = 'USD'"
+        " where key = 'admin_hours_saved'"
+    )
     await conn.executemany(
         """
         insert into benefits (key, name, kind, description, outcome_key, impact_amount,

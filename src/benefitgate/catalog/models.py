@@ -39,6 +39,8 @@ class Outcome:
     direction: str
     description: str
     metric_key: str | None = None  # the metric that measures it, when one does
+    value_per_unit_cents: int | None = None  # what a unit delivered is worth, when set
+    value_currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

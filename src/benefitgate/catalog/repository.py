@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Literal
 
@@ -35,6 +36,7 @@ __all__ = [
     "publish",
     "read_catalog",
     "retire_benefit",
+    "set_outcome_value",
     "tier_of_version",
     "tier_versions",
 ]
@@ -56,7 +58,8 @@ def _num(value: object) -> float | None:
 
 async def _outcomes(conn: asyncpg.Connection) -> dict[str, Outcome]:
     rows = await conn.fetch(
-        "select key, name, unit, direction, description, metric_key from outcomes"
+        """select key, name, unit, direction, description, metric_key,
+                  value_per_unit_cents, value_currency from outcomes"""
     )
     return {r["key"]: Outcome(**dict(r)) for r in rows}
 
@@ -344,3 +347,24 @@ async def retire_benefit(conn: asyncpg.Connection, key: str, retired_on: date) -
         retired_on,
     )
     return _benefit(row)
+
+
+async def set_outcome_value(
+    conn: asyncpg.Connection, key: str, cents: int | None, currency: str | None
+) -> tuple[Outcome, Outcome] | None:
+    """(before, after) of the outcome's value per unit; None for an unknown outcome."""
+    before = await conn.fetchrow(
+        """select key, name, unit, direction, description, metric_key,
+                  value_per_unit_cents, value_currency from outcomes where key = $1 for update""",
+        key,
+    )
+    if before is None:
+        return None
+    await conn.execute(
+        "update outcomes set value_per_unit_cents = $2, value_currency = $3 where key = $1",
+        key,
+        cents,
+        currency,
+    )
+    old = Outcome(**dict(before))
+    return old, replace(old, value_per_unit_cents=cents, value_currency=currency)

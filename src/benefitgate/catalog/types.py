@@ -66,6 +66,11 @@ class Outcome:
     metric: Metric | None = strawberry.field(
         description="The metric that measures this outcome, when one does."
     )
+    value_per_unit: Money | None = strawberry.field(
+        default=None,
+        description="What a unit delivered is worth to the customer; impact summaries "
+        "estimate the value delivered with it.",
+    )
 
 
 @strawberry.type
@@ -244,6 +249,9 @@ def _outcome(o: models.Outcome, metrics: dict[str, Metric]) -> Outcome:
         direction=Direction(o.direction),
         description=o.description,
         metric=metrics.get(o.metric_key) if o.metric_key else None,
+        value_per_unit=None
+        if o.value_per_unit_cents is None or o.value_currency is None
+        else Money(amount_cents=o.value_per_unit_cents, currency=o.value_currency),
     )
 
 

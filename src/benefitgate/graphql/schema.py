@@ -32,6 +32,7 @@ from benefitgate.graphql.feed import EventQuery
 from benefitgate.graphql.live import LiveSubscription
 from benefitgate.graphql.render import LiveEventExecutor
 from benefitgate.graphql.scalars import DATETIME
+from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
@@ -58,6 +59,7 @@ class Query(
     SubscriptionQuery,
     MilestoneQuery,
     SuggestionQuery,
+    ImpactQuery,
 ):
     pass
 
@@ -75,6 +77,7 @@ class Mutation(
     TierVersionMutation,
     VersionMigrationMutation,
     SuggestionMutation,
+    ImpactMutation,
 ):
     pass
 

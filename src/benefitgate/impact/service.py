@@ -1,0 +1,60 @@
+"""Impact summaries: which days a summary covers, and reading it in five statements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import asyncpg
+
+from benefitgate.accounts.models import Account
+from benefitgate.catalog.models import Catalog
+from benefitgate.changes import InvalidChange
+from benefitgate.impact import repository
+from benefitgate.impact.models import DayRange, ImpactSummary
+from benefitgate.impact.summary import summarise
+
+__all__ = ["MAX_DAYS", "days_of", "summary"]
+
+MAX_DAYS = 3 * 366
+
+
+def _quarter(today: date) -> DayRange:
+    first_month = (today.month - 1) // 3 * 3 + 1
+    return DayRange(date(today.year, first_month, 1), today)
+
+
+def days_of(
+    period: str | None, start: date | None, end: date | None, account: Account, now: datetime
+) -> DayRange:
+    """The days a summary covers, up to today: the calendar quarter so far (`quarter`), the
+    current term so far (`term`), or the dates given. Raises InvalidChange."""
+    today = now.date()
+    if (period is None) == (start is None and end is None):
+        raise InvalidChange("period", "give a period, or the dates from and to, not both")
+    if period == "quarter":
+        return _quarter(today)
+    if period == "term":
+        sub = account.subscription
+        if sub is None:
+            raise InvalidChange("period", "the account has no subscription, so no term")
+        return DayRange(sub.current_period_start.date(), today)
+    if start is None or end is None:
+        raise InvalidChange("to" if start else "from", "give both from and to")
+    if end < start:
+        raise InvalidChange("to", "to is before from")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise InvalidChange("to", f"at most {MAX_DAYS} days")
+    return DayRange(start, end)
+
+
+async def summary(
+    conn: asyncpg.Connection, account: Account, days: DayRange, catalog: Catalog, now: datetime
+) -> ImpactSummary:
+    rows = (
+        await repository.months(conn, account.id, days),
+        await repository.counters(conn, account.id, days),
+        await repository.targets(conn, account.id, days),
+        await repository.achievements(conn, account.id, days),
+        await repository.grants(conn, account.id, days),
+    )
+    return summarise(account, days, catalog, now, rows)
