@@ -25,8 +25,9 @@ def _bounds(days: DayRange) -> tuple[datetime, datetime]:
 async def months(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -> list[MonthRow]:
     rows = await conn.fetch(
         """
-        select metric_key, date_trunc('month', day)::date as month, sum(value) as total,
-               max(value) as peak, (array_agg(value order by day desc))[1] as last
+        select metric_key, date_trunc('month', day::timestamp)::date as month,
+               sum(value)::float8 as total, max(value)::float8 as peak,
+               ((array_agg(value order by day desc))[1])::float8 as last
         from usage_daily
         where account_id = $1 and day between $2 and $3
         group by metric_key, month

@@ -64,8 +64,7 @@ class ImpactQuery:
         except InvalidChange as exc:
             return InvalidInputError.of(exc.field, str(exc))
         catalog = await info.context.catalog()
-        async with info.context.pool.acquire() as conn:
-            found = await service.summary(conn, account, days, catalog, now)
+        found = await service.summary(info.context.pool, account, days, catalog, now)
         return impact_type(found, catalog_types(catalog))
 
 
