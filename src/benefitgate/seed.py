@@ -238,6 +238,12 @@ async def seed_demo(
         demo = _plan_demo_account(ctx)
         grants, usage_rows = await _insert_accounts(conn, ctx, demo, accounts, progress)
         usage_rows += await insert_demo_targets(conn, demo.id, now)
+        # History loaded in bulk marks no account: mark them all, so the scheduler's first
+        # tick computes their upgrade suggestions.
+        await conn.execute(
+            "insert into suggestion_marks (account_id, marked_at) select id, $1 from accounts",
+            now,
+        )
         payload = {"tiers": [tier.key for tier in TIERS], "source": "seed"}
         await events.enqueue(conn, "catalog.published", None, payload)
     return SeedSummary(

@@ -48,3 +48,9 @@ def test_past_the_period_end_the_projection_is_what_was_used() -> None:
     projection = project("sum", 50, 100, ended, NOW)
     assert projection is not None and projection.value == 50
     assert projection.limit_reached_at is None
+
+
+def test_a_limit_centuries_away_at_a_slow_rate_is_no_date() -> None:
+    # One unit in ten days against a limit of a trillion: past the last date there is.
+    projection = project("sum", 1, 1e12, THIRTY_DAYS, NOW)
+    assert projection is not None and projection.limit_reached_at is None

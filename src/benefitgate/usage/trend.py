@@ -35,6 +35,7 @@ def project(
     rate = used / elapsed
     reached_at = None
     if limit is not None and used < limit and rate > 0:
-        at = now + timedelta(seconds=(limit - used) / rate)
-        reached_at = at if at < period.end else None
+        # Compared before it becomes a date: a slow rate is centuries away, past datetime.
+        to_limit = (limit - used) / rate
+        reached_at = now + timedelta(seconds=to_limit) if to_limit < left else None
     return Projection(round(used + rate * left, 2), reached_at)
