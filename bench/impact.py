@@ -26,6 +26,7 @@ import httpx
 from benefitgate import db
 from benefitgate.impact import repository
 from benefitgate.impact.models import DayRange
+from benefitgate.targets import service as targets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import prepare, serve_benefitgate, server_dsn, wait_until_up
@@ -110,7 +111,7 @@ async def floor_run(dsn: str, sample: list[str], days: DayRange) -> list[float]:
             started = time.perf_counter()
             await repository.months(conn, account_id, days)
             await repository.counters(conn, account_id, days)
-            await repository.targets(conn, account_id, days)
+            await targets.actuals_between(conn, account_id, days.start, days.end)
             await repository.achievements(conn, account_id, days)
             await repository.grants(conn, account_id, days)
             latencies.append((time.perf_counter() - started) * 1000)

@@ -56,11 +56,12 @@ def _num(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
 
 
+_OUTCOME_COLUMNS = """key, name, unit, direction, description, metric_key,
+                      value_per_unit_cents, value_currency"""
+
+
 async def _outcomes(conn: asyncpg.Connection) -> dict[str, Outcome]:
-    rows = await conn.fetch(
-        """select key, name, unit, direction, description, metric_key,
-                  value_per_unit_cents, value_currency from outcomes"""
-    )
+    rows = await conn.fetch(f"select {_OUTCOME_COLUMNS} from outcomes")  # noqa: S608 (constant)
     return {r["key"]: Outcome(**dict(r)) for r in rows}
 
 
@@ -354,8 +355,7 @@ async def set_outcome_value(
 ) -> tuple[Outcome, Outcome] | None:
     """(before, after) of the outcome's value per unit; None for an unknown outcome."""
     before = await conn.fetchrow(
-        """select key, name, unit, direction, description, metric_key,
-                  value_per_unit_cents, value_currency from outcomes where key = $1 for update""",
+        f"select {_OUTCOME_COLUMNS} from outcomes where key = $1 for update",  # noqa: S608
         key,
     )
     if before is None:

@@ -1,7 +1,6 @@
-"""Every SQL statement of the impact summary: five reads over one account and a range of
-days, each folded by Postgres (per month, per target), so no statement returns more rows
-than months, periods, targets, achievements and grants. A read model over other domains'
-tables."""
+"""The impact summary's own SQL: four reads over one account and a range of days, each
+folded by Postgres, so no statement returns more rows than months, periods, achievements
+and grants. A read model over other domains' tables; targets come from their service."""
 
 from __future__ import annotations
 
@@ -11,9 +10,9 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.entitlements.models import Grant
-from benefitgate.impact.models import Achieved, CounterRow, DayRange, MonthRow, TargetRow
+from benefitgate.impact.models import Achieved, CounterRow, DayRange, MonthRow
 
-__all__ = ["achievements", "counters", "grants", "months", "targets"]
+__all__ = ["achievements", "counters", "grants", "months"]
 
 
 def _bounds(days: DayRange) -> tuple[datetime, datetime]:
@@ -59,45 +58,6 @@ async def counters(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -
     )
     return [
         CounterRow(r["metric_key"], r["period_start"], r["period_end"], float(r["value"]))
-        for r in rows
-    ]
-
-
-async def targets(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -> list[TargetRow]:
-    """Outcome targets overlapping the range, each with its outcome's actual over the
-    target's days within the range (total, peak or last reading, by aggregation)."""
-    rows = await conn.fetch(
-        """
-        select t.outcome_key, t.target, t.starts_on, t.ends_on,
-               case when m.key is null then null
-                    when m.aggregation = 'max' then a.peak
-                    when m.aggregation = 'latest' then a.last
-                    else coalesce(a.total, 0) end as actual
-        from outcome_targets t
-        join outcomes o on o.key = t.outcome_key
-        left join metrics m on m.key = o.metric_key
-        left join lateral (
-            select sum(d.value) as total, max(d.value) as peak,
-                   (array_agg(d.value order by d.day desc))[1] as last
-            from usage_daily d
-            where d.account_id = t.account_id and d.metric_key = m.key
-              and d.day between greatest(t.starts_on, $2) and least(t.ends_on, $3)
-        ) a on true
-        where t.account_id = $1 and t.starts_on <= $3 and t.ends_on >= $2
-        order by t.outcome_key
-        """,
-        account_id,
-        days.start,
-        days.end,
-    )
-    return [
-        TargetRow(
-            r["outcome_key"],
-            float(r["target"]),
-            r["starts_on"],
-            r["ends_on"],
-            None if r["actual"] is None else float(r["actual"]),
-        )
         for r in rows
     ]
 

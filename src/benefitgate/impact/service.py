@@ -21,6 +21,7 @@ from benefitgate.impact.models import (
     TargetRow,
 )
 from benefitgate.impact.summary import summarise
+from benefitgate.targets import service as outcome_targets
 
 __all__ = ["MAX_DAYS", "days_of", "summary"]
 
@@ -68,9 +69,10 @@ async def summary(
 
     async def the_rest() -> tuple[list[CounterRow], list[TargetRow], list[Achieved], list[Grant]]:
         async with pool.acquire() as conn:
+            actuals = await outcome_targets.actuals_between(conn, account.id, days.start, days.end)
             return (
                 await repository.counters(conn, account.id, days),
-                await repository.targets(conn, account.id, days),
+                [TargetRow(t.outcome_key, t.target, t.starts_on, t.ends_on, a) for t, a in actuals],
                 await repository.achievements(conn, account.id, days),
                 await repository.grants(conn, account.id, days),
             )

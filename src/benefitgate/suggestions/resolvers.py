@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -26,6 +27,7 @@ from benefitgate.graphql.pagination import PageInfo, check_first
 from benefitgate.suggestions import service
 from benefitgate.suggestions.models import Suggestion as SuggestionModel
 from benefitgate.suggestions.types import (
+    Suggestion,
     SuggestionAccepted,
     SuggestionConnection,
     SuggestionDismissed,
@@ -96,48 +98,43 @@ class SuggestionQuery:
                 conn, partner_id=principal.partner_id, after=position, limit=first + 1
             )
         types = catalog_types(await info.context.catalog())
-        edges = [SuggestionEdge(cursor=_encode(s), node=suggestion_type(s, types)) for s in found]
+        edges = [
+            SuggestionEdge(cursor=_encode(s), node=suggestion_type(s, types)) for s in found[:first]
+        ]
         return SuggestionConnection(
-            edges=edges[:first],
+            edges=edges,
             page_info=PageInfo(
-                has_next_page=len(found) > first,
-                end_cursor=edges[:first][-1].cursor if edges else None,
+                has_next_page=len(found) > first, end_cursor=edges[-1].cursor if edges else None
             ),
         )
 
 
+Act = Callable[[asyncpg.Connection, ChangeContext, UUID], Awaitable[dict[str, Any]]]
+
+
 async def _decide(
-    info: Info, raw_id: str, operation: str, key: str, reason: str, suppress_days: int | None
+    info: Info, raw_id: str, operation: str, key: str, reason: str, days: int | None, act: Act
 ) -> Applied | ChangeError:
+    """Run `act` on a visible suggestion as one idempotent change."""
     found = await _visible(info, raw_id)
     if found is None:
         return NotFoundError.of("suggestion")
-    catalog = await info.context.catalog()
 
     async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
-        if suppress_days is None:
-            accepted = await service.accept(conn, change, found.id, catalog)
-            plan = accepted.plan
-            return {
-                "auditEntryId": accepted.entry.id,
-                "amountDueCents": plan.amount_due_cents,
-                "currency": plan.currency,
-            }
-        await service.dismiss(conn, change, found.id, timedelta(days=suppress_days))
-        return {}
+        return await act(conn, change, found.id)
 
     return await run_change(
         info,
         operation=operation,
         key=key,
         reason=reason,
-        arguments={"suggestion": str(found.id), "days": suppress_days},
+        arguments={"suggestion": str(found.id), "days": days},
         effect=effect,
         internal_only=False,
     )
 
 
-async def _reloaded(info: Info, raw_id: str) -> Any:
+async def _reloaded(info: Info, raw_id: str) -> Suggestion:
     """The suggestion as it stands now, for the answer of a decision or its replay."""
     async with info.context.pool.acquire() as conn:
         found = await service.by_id(conn, UUID(raw_id))
@@ -154,7 +151,18 @@ class SuggestionMutation:
     async def suggestion_accept(
         self, info: Info, id: strawberry.ID, idempotency_key: str, reason: str = ""
     ) -> AcceptResult:
-        applied = await _decide(info, id, "suggestionAccept", idempotency_key, reason, None)
+        catalog = await info.context.catalog()
+
+        async def accept(conn: asyncpg.Connection, change: ChangeContext, found: UUID) -> Any:
+            accepted = await service.accept(conn, change, found, catalog)
+            return {
+                "auditEntryId": accepted.entry.id,
+                "amountDueCents": accepted.plan.amount_due_cents,
+                "currency": accepted.plan.currency,
+            }
+
+        operation = "suggestionAccept"
+        applied = await _decide(info, id, operation, idempotency_key, reason, None, accept)
         if not isinstance(applied, Applied):
             return applied
         result = applied.result
@@ -176,7 +184,13 @@ class SuggestionMutation:
             return InvalidInputError.of("reason", "say why the suggestion is dismissed")
         if not 1 <= days <= 365:
             return InvalidInputError.of("days", "days must be between 1 and 365")
-        applied = await _decide(info, id, "suggestionDismiss", idempotency_key, reason, days)
+
+        async def dismiss(conn: asyncpg.Connection, change: ChangeContext, found: UUID) -> Any:
+            await service.dismiss(conn, change, found, timedelta(days=days))
+            return {}
+
+        operation = "suggestionDismiss"
+        applied = await _decide(info, id, operation, idempotency_key, reason, days, dismiss)
         if not isinstance(applied, Applied):
             return applied
         return SuggestionDismissed(suggestion=await _reloaded(info, id), replayed=applied.replayed)

@@ -69,11 +69,15 @@ async def delete_target(
 
 
 async def targets_with_actuals(
-    conn: asyncpg.Connection, account_ids: Sequence[UUID], today: date
+    conn: asyncpg.Connection,
+    account_ids: Sequence[UUID],
+    today: date,
+    since: date | None = None,
 ) -> list[tuple[OutcomeTarget, float | None]]:
     """Targets of the accounts in (account, outcome) order, each with the actual value of
     its outcome's metric over the target's days up to `today`: the total for sum and
-    count, the peak for max, the last reading for latest; None without a metric."""
+    count, the peak for max, the last reading for latest; None without a metric. With
+    `since`, only targets overlapping `since` to `today`, over their days within it."""
     rows = await conn.fetch(
         f"""
         select {", ".join("t." + c for c in _COLUMNS.split(", "))},
@@ -89,12 +93,14 @@ async def targets_with_actuals(
                    (array_agg(d.value order by d.day desc))[1] as last_reading
             from usage_daily d
             where d.account_id = t.account_id and d.metric_key = m.key
-              and d.day between t.starts_on and least(t.ends_on, $2)
+              and d.day between greatest(t.starts_on, $3) and least(t.ends_on, $2)
         ) a on true
         where t.account_id = any($1::uuid[])
+          and ($3::date is null or (t.starts_on <= $2 and t.ends_on >= $3))
         order by t.account_id, t.outcome_key
         """,  # noqa: S608 (a constant column list, no input)
         list(account_ids),
         today,
+        since,
     )
     return [(_target(r), None if r["actual"] is None else float(r["actual"])) for r in rows]

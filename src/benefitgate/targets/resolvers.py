@@ -86,5 +86,5 @@ class TargetMutation:
         if not isinstance(found, UUID):
             return found
         async with info.context.pool.acquire() as conn, conn.transaction():
-            removed = await service.remove_target(conn, found, outcome)
+            removed = await service.remove_target(conn, found, outcome, info.context.now)
         return TargetRemoved(removed=removed)

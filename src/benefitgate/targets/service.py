@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
@@ -17,7 +17,14 @@ from benefitgate.targets import repository
 from benefitgate.targets.models import OutcomeTarget, TargetProgress
 from benefitgate.targets.progress import attainment
 
-__all__ = ["MAX_NOTE", "InvalidTarget", "progress_by_account", "remove_target", "set_target"]
+__all__ = [
+    "MAX_NOTE",
+    "InvalidTarget",
+    "actuals_between",
+    "progress_by_account",
+    "remove_target",
+    "set_target",
+]
 
 MAX_NOTE = 500
 SET_EVENT = "outcome_target.set"
@@ -59,10 +66,13 @@ async def set_target(conn: asyncpg.Connection, target: OutcomeTarget, catalog: C
     return changed
 
 
-async def remove_target(conn: asyncpg.Connection, account_id: UUID, outcome_key: str) -> bool:
+async def remove_target(
+    conn: asyncpg.Connection, account_id: UUID, outcome_key: str, now: datetime
+) -> bool:
     removed = await repository.delete_target(conn, account_id, outcome_key)
     if removed is not None:
         await events.enqueue(conn, REMOVED_EVENT, account_id, _payload(removed))
+        await marks.mark(conn, [account_id], now)
     return removed is not None
 
 
@@ -76,3 +86,11 @@ async def progress_by_account(
         percent, met = attainment(direction, target.target, actual)
         progress[target.account_id].append(TargetProgress(target, actual, percent, met))
     return progress
+
+
+async def actuals_between(
+    conn: asyncpg.Connection, account_id: UUID, first: date, last: date
+) -> list[tuple[OutcomeTarget, float | None]]:
+    """The account's targets overlapping `first` to `last`, each with its outcome's actual
+    over its days within them."""
+    return await repository.targets_with_actuals(conn, [account_id], last, since=first)
