@@ -28,7 +28,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +157,9 @@ async def listener_floor(dsn: str, accounts: list[uuid.UUID]) -> list[float]:
     seen: dict[int, float] = {}
     all_seen = asyncio.Event()
 
-    async def on_events(batch: Sequence[events.Event]) -> None:
+    async def on_events(new: events.NewEvents) -> None:
         now = time.time()
-        seen.update((e.id, now) for e in batch if e.type == "bench.tick")
+        seen.update((e.id, now) for e in new.events if e.type == "bench.tick")
         if len(seen) == EVENTS:
             all_seen.set()
 

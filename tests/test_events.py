@@ -31,6 +31,40 @@ async def test_a_transaction_that_commits_late_is_not_skipped(
     assert [e.type for e in after_commit] == ["test.early", "test.late"]
 
 
+async def test_a_listener_reads_events_with_their_partners_and_what_is_held_back(
+    dsn: str, conn: asyncpg.Connection
+) -> None:
+    cat = await factories.catalog(conn)
+    managed = await factories.partner(conn)
+    account = await factories.account(conn, cat["versions"]["basic"], partner_id=managed)
+    await conn.execute(
+        "insert into partner_accounts values ($1, $2)", await factories.partner(conn), account
+    )
+    first = await events.enqueue(conn, "test.managed", account, {})
+    await events.enqueue(conn, "test.global", None, {})
+    late = await db.connect(dsn)
+    try:
+        open_transaction = late.transaction()
+        await open_transaction.start()
+        await late.fetchval("select pg_current_xact_id()")  # older than the next event
+        await events.enqueue(conn, "test.waits", None, {})
+        while_open = await events.read_new(conn, START, 10)
+        await open_transaction.rollback()
+    finally:
+        await late.close()
+    after = await events.read_new(conn, while_open.events[-1].cursor, 10)
+
+    assert [e.type for e in while_open.events] == ["test.managed", "test.global"]
+    assert while_open.events[0].id == first
+    partners = await conn.fetch(
+        "select partner_id from partner_accounts where account_id = $1", account
+    )
+    assert while_open.partners == {account: frozenset(r["partner_id"] for r in partners)}
+    assert len(while_open.partners[account]) == 2 and managed in while_open.partners[account]
+    assert while_open.held_back
+    assert [e.type for e in after.events] == ["test.waits"] and not after.held_back
+
+
 async def test_the_feed_resumes_from_a_cursor_without_repeats(conn: asyncpg.Connection) -> None:
     for n in range(5):
         await events.enqueue(conn, "test.n", None, {"n": n})

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 
 import asyncpg
 
 from benefitgate import db, events
-from benefitgate.events import Event
+from benefitgate.events import Event, NewEvents
 from benefitgate.listener import OutboxListener
 
 
@@ -19,8 +18,8 @@ async def test_an_event_held_back_by_another_database_is_delivered_soon_after(
 ) -> None:
     arrived: asyncio.Queue[tuple[float, Event]] = asyncio.Queue()
 
-    async def on_events(batch: Sequence[Event]) -> None:
-        for event in batch:
+    async def on_events(new: NewEvents) -> None:
+        for event in new.events:
             arrived.put_nowait((time.monotonic(), event))
 
     listener = OutboxListener(dsn, on_events, poll_seconds=30)

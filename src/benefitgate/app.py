@@ -7,11 +7,10 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from uuid import UUID
 
 import asyncpg
 from starlette.applications import Starlette
@@ -20,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from benefitgate import db, migrate, retention, visibility
+from benefitgate import db, migrate, retention
 from benefitgate.auth import Principal
 from benefitgate.cache import CatalogCache
 from benefitgate.catalog.models import Catalog
@@ -28,7 +27,7 @@ from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import Clock, SystemClock
 from benefitgate.config import Settings
 from benefitgate.credentials import Authenticator
-from benefitgate.events import START, Event
+from benefitgate.events import START, NewEvents
 from benefitgate.fanout import Hub
 from benefitgate.graphql.context import Context
 from benefitgate.graphql.render import RenderCache
@@ -177,18 +176,14 @@ async def _start(
     catalog_cache = CatalogCache(load)
     authenticator = Authenticator(pool, clock, settings.jwt_secret, dev_mode=settings.dev_mode)
 
-    async def partners(accounts: Collection[UUID]) -> Mapping[UUID, frozenset[UUID]]:
-        async with pool.acquire() as c:
-            return await visibility.managing_partners(c, accounts)
+    hub = Hub(capacity=settings.live_queue_size, start=START)
 
-    hub = Hub(partners, capacity=settings.live_queue_size, start=START)
-
-    async def on_events(batch: Sequence[Event]) -> None:
-        if any(e.type.startswith("catalog.") for e in batch):
+    async def on_events(new: NewEvents) -> None:
+        if any(e.type.startswith("catalog.") for e in new.events):
             await catalog_cache.invalidate()
-        if any(e.type == "api_key.revoked" for e in batch):
+        if any(e.type == "api_key.revoked" for e in new.events):
             authenticator.forget_keys()
-        await hub.publish(batch)
+        hub.publish(new.events, new.partners)
 
     partitions = Partitions()
     async with pool.acquire() as conn:

@@ -25,10 +25,11 @@ __all__ = [
     "Event",
     "EventScope",
     "InvalidCursor",
+    "NewEvents",
     "enqueue",
     "enqueue_many",
-    "held_back",
     "read_feed",
+    "read_new",
     "tail_cursor",
 ]
 
@@ -150,17 +151,7 @@ async def read_feed(
         scope.partner_id,
         limit,
     )
-    return [
-        Event(
-            id=row["id"],
-            cursor=Cursor(int(row["txid"]), row["id"]),
-            type=row["type"],
-            account_id=row["account_id"],
-            payload=row["payload"],
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
+    return [_event(row) for row in rows]
 
 
 async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
@@ -175,15 +166,65 @@ async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
     return START if row is None else Cursor(int(row["txid"]), row["id"])
 
 
-async def held_back(conn: asyncpg.Connection, after: Cursor) -> bool:
-    """Whether committed events after the cursor are still held back by an older open
-    transaction. Call it after `read_feed` returned everything it could: any row after the
-    cursor that this statement sees has committed but was not yet safe to hand out. The
-    holder may be in another database (transaction ids are server-wide), and its commit
-    wakes no listener of ours."""
-    found: bool = await conn.fetchval(
-        "select exists (select 1 from events where (txid, id) > ($1::text::xid8, $2))",
+@dataclass(frozen=True, slots=True)
+class NewEvents:
+    """One look at the outbox by a listener: the events after its cursor that are safe to
+    hand out, who manages each event's account right now, and whether committed events
+    after the cursor are still held back by an older open transaction. The holder may be
+    in another database (transaction ids are server-wide), and its commit wakes no
+    listener of ours."""
+
+    events: list[Event]
+    partners: dict[UUID, frozenset[UUID]]
+    held_back: bool
+
+
+async def read_new(conn: asyncpg.Connection, after: Cursor, limit: int) -> NewEvents:
+    """Everything a listener needs on each wake, in one statement: one round trip per
+    committed transaction, where a read, a partner lookup and a held-back check were
+    three. `held_back` is exact when fewer than `limit` events came back."""
+    rows = await conn.fetch(
+        """
+        with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),
+        visible as (
+            select e.id, e.txid, e.type, e.account_id, e.payload, e.created_at
+            from events e, horizon h
+            where (e.txid, e.id) > ($1::text::xid8, $2) and e.txid < h.xmin
+            order by e.txid, e.id
+            limit $3
+        )
+        select held.held_back, v.id, v.txid::text as txid, v.type, v.account_id, v.payload,
+               v.created_at,
+               array(select p.partner_id from partner_accounts p
+                     where p.account_id = v.account_id) as partner_ids
+        from (select exists (select 1 from events e, horizon h
+                             where (e.txid, e.id) > ($1::text::xid8, $2) and e.txid >= h.xmin)
+                as held_back) held
+        left join visible v on true
+        order by v.txid, v.id
+        """,
         str(after.txid),
         after.id,
+        limit,
     )
-    return found
+    found = [row for row in rows if row["id"] is not None]
+    return NewEvents(
+        events=[_event(row) for row in found],
+        partners={
+            row["account_id"]: frozenset(row["partner_ids"])
+            for row in found
+            if row["account_id"] is not None
+        },
+        held_back=rows[0]["held_back"],
+    )
+
+
+def _event(row: asyncpg.Record) -> Event:
+    return Event(
+        id=row["id"],
+        cursor=Cursor(int(row["txid"]), row["id"]),
+        type=row["type"],
+        account_id=row["account_id"],
+        payload=row["payload"],
+        created_at=row["created_at"],
+    )

@@ -4,7 +4,7 @@ The process's one `OutboxListener` hands every batch to `Hub.publish`, in cursor
 Each subscriber has a bounded queue, and publishing never waits for a subscriber: one whose
 queue would overflow is closed as a slow consumer and resumes from its cursor, so a slow
 subscriber never stalls the others. Access is checked per event, against the partners that
-manage the account when the batch is published.
+manage the account as the listener read the batch (in the same statement).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -20,8 +20,6 @@ from benefitgate.auth import Principal, Role
 from benefitgate.events import Cursor, Event
 
 __all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
-
-PartnerLookup = Callable[[Collection[UUID]], Awaitable[Mapping[UUID, frozenset[UUID]]]]
 
 _NO_PARTNERS: frozenset[UUID] = frozenset()
 
@@ -119,8 +117,7 @@ class Hub:
     """The live subscribers of one process, fed by its outbox listener. Subscribers are
     indexed by audience, so an event costs work only for those who may see it."""
 
-    def __init__(self, partners: PartnerLookup, *, capacity: int, start: Cursor) -> None:
-        self._partners = partners
+    def __init__(self, *, capacity: int, start: Cursor) -> None:
         self._capacity = capacity
         self._by_audience: dict[Audience, set[Subscriber]] = defaultdict(set)
         self.cursor = start  # the last event published; later ones reach new subscribers
@@ -143,17 +140,13 @@ class Hub:
             if not group:
                 del self._by_audience[key]
 
-    async def publish(self, batch: Sequence[Event]) -> None:
+    def publish(self, batch: Sequence[Event], partners: Mapping[UUID, frozenset[UUID]]) -> None:
         """Queue a batch for every subscriber that wants and may see each event, in cursor
-        order. A batch the listener hands over again (after a failure further on) is not
-        queued twice."""
+        order, given the partners that manage each event's account. A batch the listener
+        hands over again (after a failure further on) is not queued twice. Nothing here
+        awaits: the batch reaches exactly the subscribers registered before `cursor` moves
+        past it, and later ones replay it from the outbox."""
         fresh = [e for e in batch if e.cursor > self.cursor]
-        if not fresh:
-            return
-        partners = await self._lookup(fresh)
-        # From here on nothing awaits: the batch reaches exactly the subscribers registered
-        # before `cursor` moves past it, and later ones replay it from the outbox.
-        fresh = [e for e in fresh if e.cursor > self.cursor]
         for event in fresh:
             for subscriber in self._audience_of(event, partners):
                 subscriber.offer(event)
@@ -175,14 +168,6 @@ class Hub:
 
     def _all(self) -> list[Subscriber]:
         return [s for group in self._by_audience.values() for s in group]
-
-    async def _lookup(self, batch: Sequence[Event]) -> Mapping[UUID, frozenset[UUID]]:
-        """The managing partners of the batch's accounts, read now: access is checked per
-        event. Skipped when no partner is listening."""
-        if not any(key[0] == "partner" for key in self._by_audience):
-            return {}
-        accounts = {e.account_id for e in batch if e.account_id is not None}
-        return await self._partners(accounts) if accounts else {}
 
     def _close_revoked(self, batch: Sequence[Event]) -> None:
         revoked = {f"key:{e.payload.get('key_id')}" for e in batch if e.type == "api_key.revoked"}

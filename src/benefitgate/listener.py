@@ -12,18 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from benefitgate import db, events
-from benefitgate.events import Cursor, Event, EventScope
+from benefitgate.events import Cursor, NewEvents
 
 __all__ = ["OutboxListener"]
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Sequence[Event]], Awaitable[None]]
+EventHandler = Callable[[NewEvents], Awaitable[None]]
 
 _BATCH = 500
 _RETRY_FIRST = 0.005  # seconds before looking again at events held back, then doubling
@@ -86,12 +86,11 @@ class OutboxListener:
         retry = _RETRY_FIRST
         try:
             while not conn.is_closed():
-                await self._drain(conn)
+                held_back = await self._drain(conn)
                 wait = self._poll_seconds
                 # Events held back by an older open transaction become readable when it
                 # ends, which may send no notification: look again soon, backing off.
-                assert self.cursor is not None
-                if await events.held_back(conn, self.cursor):
+                if held_back:
                     wait, retry = min(wait, retry), min(retry * 2, _RETRY_MAX)
                 else:
                     retry = _RETRY_FIRST
@@ -105,13 +104,14 @@ class OutboxListener:
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
-    async def _drain(self, conn: asyncpg.Connection) -> None:
+    async def _drain(self, conn: asyncpg.Connection) -> bool:
+        """Hand over everything readable; whether more is held back."""
         assert self.cursor is not None
         while True:
-            batch = await events.read_feed(conn, self.cursor, _BATCH, EventScope(everything=True))
-            if not batch:
-                return
-            await self._on_events(batch)
-            self.cursor = batch[-1].cursor
-            if len(batch) < _BATCH:
-                return
+            new = await events.read_new(conn, self.cursor, _BATCH)
+            if not new.events:
+                return new.held_back
+            await self._on_events(new)
+            self.cursor = new.events[-1].cursor
+            if len(new.events) < _BATCH:
+                return new.held_back

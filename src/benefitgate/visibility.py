@@ -1,7 +1,8 @@
-"""Who may see an account's events right now: read once per batch, for every subscriber.
+"""Who may see an account right now: the partners that manage it.
 
-Live subscribers are checked per event against the partners that manage the account at
-delivery time, so a partner that stops managing an account stops hearing about it.
+A live subscription naming accounts is checked against them as it starts; its events are
+then checked one by one against the partners read with each batch (`events.read_new`), so
+a partner that stops managing an account stops hearing about it.
 """
 
 from __future__ import annotations

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Collection, Mapping
-from uuid import UUID
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from benefitgate import db, events, visibility
+from benefitgate import db, events
 from benefitgate.auth import Principal, Role
 from benefitgate.events import START, Cursor, Event, EventScope
 from benefitgate.eventstream import Closed, follow
@@ -29,23 +28,20 @@ async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await created.close()
 
 
-def _hub(pool: asyncpg.Pool, capacity: int) -> Hub:
-    async def partners(accounts: Collection[UUID]) -> Mapping[UUID, frozenset[UUID]]:
-        async with pool.acquire() as c:
-            return await visibility.managing_partners(c, accounts)
-
-    return Hub(partners, capacity=capacity, start=START)
+def _hub(capacity: int) -> Hub:
+    return Hub(capacity=capacity, start=START)
 
 
 async def _publish_new(conn: asyncpg.Connection, hub: Hub) -> None:
     """What the outbox listener does: hand the hub what is new, in batches."""
-    await hub.publish(await events.read_feed(conn, hub.cursor, 3, EVERYTHING))
+    new = await events.read_new(conn, hub.cursor, 3)
+    hub.publish(new.events, new.partners)
 
 
 async def test_a_subscriber_that_stops_reading_is_closed_and_the_others_keep_up(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
-    hub = _hub(pool, capacity=5)
+    hub = _hub(capacity=5)
     fast_stream = follow(pool, hub, ADMIN, Interest(), None)
     slow_stream = follow(pool, hub, ADMIN, Interest(), None)
     async with contextlib.aclosing(fast_stream), contextlib.aclosing(slow_stream):
@@ -78,18 +74,18 @@ async def test_a_subscriber_that_stops_reading_is_closed_and_the_others_keep_up(
 async def test_a_batch_handed_over_twice_is_queued_once(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
-    hub = _hub(pool, capacity=10)
+    hub = _hub(capacity=10)
     stream = follow(pool, hub, ADMIN, Interest(), None)
     async with contextlib.aclosing(stream):
         waiting = asyncio.ensure_future(anext(stream))
         await asyncio.sleep(0)
         for n in range(3):
             await events.enqueue(conn, "test.n", None, {"n": n})
-        batch = await events.read_feed(conn, START, 10, EVERYTHING)
-        await hub.publish(batch)
-        await hub.publish(batch)  # the listener retries a batch after a failure
+        batch = await events.read_new(conn, START, 10)
+        hub.publish(batch.events, batch.partners)
+        hub.publish(batch.events, batch.partners)  # the listener retries after a failure
         await events.enqueue(conn, "test.n", None, {"n": 3})
-        await hub.publish(await events.read_feed(conn, batch[-1].cursor, 10, EVERYTHING))
+        await _publish_new(conn, hub)
         got = [await waiting] + [await anext(stream) for _ in range(3)]
 
     assert [e.payload["n"] for e in got if isinstance(e, Event)] == [0, 1, 2, 3]
@@ -100,7 +96,7 @@ async def test_the_hand_over_neither_skips_nor_repeats_around_the_registration(
 ) -> None:
     """Events published before the subscriber joins come from the outbox, later ones from
     the hub, and the hub's position at joining splits them exactly."""
-    hub = _hub(pool, capacity=100)
+    hub = _hub(capacity=100)
     for n in range(5):
         await events.enqueue(conn, "test.n", None, {"n": n})
     await _publish_new(conn, hub)  # three events reach the hub before anyone subscribes

@@ -1,8 +1,10 @@
 """Live event subscriptions over graphql-transport-ws: `events` and `milestoneReached`.
 
-Each stream replays from the outbox after `after`, then goes live (see `eventstream`). It
-ends with a typed member: `StreamClosedError` (resume with `after = resumeAfter` when
-`retryable`) or `CursorExpiredError` (events after the cursor were pruned).
+Each stream replays from the outbox after `after`, then goes live (see `eventstream`).
+Events go to the socket by the operation's direct delivery when it has one (see
+`delivery`), and through graphql-core otherwise. A stream ends with a typed member:
+`StreamClosedError` (resume with `after = resumeAfter` when `retryable`) or
+`CursorExpiredError` (events after the cursor were pruned).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import strawberry
 from benefitgate import events, eventstream, visibility
 from benefitgate.eventstream import Closed, Expired
 from benefitgate.fanout import Interest
+from benefitgate.graphql import delivery
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import Error, ErrorCode, InvalidInputError, NotFoundError
 from benefitgate.graphql.feed import CursorExpiredError, Event, event_of
@@ -56,6 +59,7 @@ async def _stream(
     live = info.context.live
     assert live is not None, "subscriptions are served only over WebSocket"
     renders = info.context.renders
+    direct = delivery.current()
     stream = eventstream.follow(info.context.pool, live, info.context.principal, interest, cursor)
     async for item in stream:
         if isinstance(item, Closed):
@@ -68,7 +72,9 @@ async def _stream(
         elif isinstance(item, Expired):
             yield CursorExpiredError.of(item.horizon)
         else:
-            yield event_of(item) if renders is None else renders.event(item)
+            event = event_of(item) if renders is None else renders.event(item)
+            if direct is None or not await direct.send(event):
+                yield event
 
 
 async def _parse(

@@ -17,16 +17,45 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+import orjson
 from graphql.language import Node
+from graphql.pyutils import Path
 
 from benefitgate import events
+from benefitgate.graphql import delivery
 from benefitgate.graphql.executor import PlainFieldExecutor
 from benefitgate.graphql.feed import Event, event_of
-from graphql import ExecutionResult, OperationDefinitionNode, VariableNode, Visitor, visit
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    OperationDefinitionNode,
+    VariableNode,
+    Visitor,
+    visit,
+)
 
 __all__ = ["LiveEventExecutor", "RenderCache"]
 
 _Key = tuple[int, tuple[tuple[str, str], ...], str]
+
+
+class _Rendering:
+    """A result, and its `next` payload as JSON once a direct delivery asked for it."""
+
+    __slots__ = ("encoded", "operation", "result")
+
+    def __init__(self, operation: OperationDefinitionNode, result: ExecutionResult) -> None:
+        self.operation = operation
+        self.result = result
+        self.encoded: str | None = None
+
+    def payload(self) -> str:
+        if self.encoded is None:
+            self.encoded = orjson.dumps({"data": self.result.data}).decode()
+        return self.encoded
 
 
 class RenderCache:
@@ -35,9 +64,7 @@ class RenderCache:
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
         self._events: OrderedDict[int, Event] = OrderedDict()
-        self._results: OrderedDict[_Key, tuple[OperationDefinitionNode, ExecutionResult]] = (
-            OrderedDict()
-        )
+        self._results: OrderedDict[_Key, _Rendering] = OrderedDict()
         self._variables: dict[int, tuple[OperationDefinitionNode, frozenset[str]]] = {}
 
     def event(self, event: events.Event) -> Event:
@@ -49,17 +76,17 @@ class RenderCache:
                 self._events.popitem(last=False)
         return built
 
-    def get(self, operation: OperationDefinitionNode, key: _Key) -> ExecutionResult | None:
+    def get(self, operation: OperationDefinitionNode, key: _Key) -> _Rendering | None:
         hit = self._results.get(key)
         # Keys hold the operation's id; the entry keeps the operation itself, so an id is
         # never reused while its entry lives, and the identity check makes sure of it.
-        if hit is None or hit[0] is not operation:
+        if hit is None or hit.operation is not operation:
             return None
         self._results.move_to_end(key)
-        return hit[1]
+        return hit
 
     def put(self, operation: OperationDefinitionNode, key: _Key, result: ExecutionResult) -> None:
-        self._results[key] = (operation, result)
+        self._results[key] = _Rendering(operation, result)
         if len(self._results) > self._capacity:
             self._results.popitem(last=False)
 
@@ -124,8 +151,35 @@ class LiveEventExecutor(PlainFieldExecutor):
         cache, key = self._render_key(payload)
         cached = None if cache is None else cache.get(self.operation, key)
         if cached is not None:
-            return _Rendered(cached)
+            return _Rendered(cached.result)
         return super().build_per_event_executor(payload)
+
+    def build_resolve_info(
+        self,
+        field_def: GraphQLField,
+        field_nodes: list[FieldNode],
+        parent_type: GraphQLObjectType,
+        path: Path,
+    ) -> GraphQLResolveInfo[Any]:
+        # The subscription's own executor resolves its root field once, as it subscribes:
+        # from then on it renders the stream's events for the direct delivery, if any.
+        if path.prev is None and self.root_value is None:
+            delivery.attach(self)
+        return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+    async def encoded_payload(self, event: Event) -> str | None:
+        """The event's `next` payload as JSON, rendered once per document; None when the
+        rendering has errors, which the stock path reports."""
+        cache, key = self._render_key(event)
+        if cache is None:
+            return None
+        hit = cache.get(self.operation, key)
+        if hit is None:
+            result = self.build_per_event_executor(event).execute_operation(False)
+            if self.is_awaitable(result):
+                result = await result
+            hit = cache.get(self.operation, key)  # there unless the result has errors
+        return None if hit is None else hit.payload()
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         result = super().execute_operation(serially)

@@ -28,6 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from benefitgate.auth import Principal, Role, Unauthenticated
 from benefitgate.graphql.context import Context
+from benefitgate.graphql.delivery import LiveTransportHandler
 
 __all__ = ["GraphQLView", "error_response"]
 
@@ -57,6 +58,8 @@ def _wants_graphql_response(request: Request) -> bool:
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = LiveTransportHandler
+
     def __init__(
         self,
         *args: Any,

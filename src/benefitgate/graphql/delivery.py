@@ -1,0 +1,92 @@
+"""Direct delivery of live events: each `next` frame goes to the WebSocket without the
+per-result pipeline of graphql-core and strawberry.
+
+The stock path takes every event of every subscriber through graphql-core's response
+stream, strawberry's per-result extension hooks, a message dict and a JSON encoding of the
+whole result. An event renders the same for every subscriber of the same document (see
+`render`), so here the rendering is encoded once, and a subscriber's frame is its
+operation id spliced around those bytes, written by the operation's own task, in order.
+
+Everything else stays on the stock path: parsing, validation and variables, the typed
+error members that end a stream, and any event whose rendering has errors (so that they
+are masked and logged as usual).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+
+if TYPE_CHECKING:
+    from benefitgate.graphql.context import Context
+    from benefitgate.graphql.feed import Event
+
+__all__ = ["Delivery", "LiveTransportHandler", "attach", "current"]
+
+
+class Renderer(Protocol):
+    async def encoded_payload(self, event: Event) -> str | None: ...
+
+
+class Delivery:
+    """One subscription operation's direct path to its WebSocket."""
+
+    __slots__ = ("_operation", "_prefix", "_send_text", "renderer")
+
+    def __init__(self, operation: Operation[Any, Any], send_text: Callable[[str], Awaitable[None]]):
+        self._operation = operation
+        self._send_text = send_text
+        self._prefix = f'{{"id":{orjson.dumps(operation.id).decode()},"type":"next","payload":'
+        self.renderer: Renderer | None = None  # the operation's executor, once it subscribed
+
+    async def send(self, event: Event) -> bool:
+        """Send the event's `next` frame; False when it must take the stock path instead."""
+        if self.renderer is None:
+            return False
+        payload = await self.renderer.encoded_payload(event)
+        if payload is None:
+            return False
+        if not self._operation.completed:  # as the stock path: nothing after `complete`
+            await self._send_text(f"{self._prefix}{payload}}}")
+        return True
+
+
+# Set in each operation's own task, so the resolver and the executor of that operation,
+# which run in the task, find its delivery and nobody else's.
+_current: ContextVar[Delivery | None] = ContextVar("benefitgate_live_delivery", default=None)
+
+
+def current() -> Delivery | None:
+    return _current.get()
+
+
+def attach(renderer: Renderer) -> None:
+    """Called by the subscription's executor as it resolves the root field."""
+    delivery = _current.get()
+    if delivery is not None and delivery.renderer is None:
+        delivery.renderer = renderer
+
+
+class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
+    """graphql-transport-ws with a direct delivery per operation."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        _current.set(Delivery(operation, self._send_text))
+        await super().run_operation(operation)
+
+    async def _send_text(self, text: str) -> None:
+        assert isinstance(self.websocket, ASGIWebSocketAdapter)
+        try:
+            await self.websocket.ws.send_text(text)
+        except WebSocketDisconnect as exc:  # as the stock adapter's send_json
+            raise WebSocketDisconnected from exc
