@@ -183,7 +183,7 @@ async def _start(
             await catalog_cache.invalidate()
         if any(e.type == "api_key.revoked" for e in new.events):
             authenticator.forget_keys()
-        hub.publish(new.events, new.partners)
+        hub.publish(new.events, new.partners, clock.now())
 
     partitions = Partitions()
     async with pool.acquire() as conn:

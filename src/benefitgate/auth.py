@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import jwt
@@ -46,6 +46,7 @@ class Principal:
     subject: str
     account_id: UUID | None = None  # frontends: the one account they see
     partner_id: UUID | None = None  # partners: the accounts they manage
+    expires_at: datetime | None = None  # when its credential stops being valid, if ever
 
     @property
     def internal(self) -> bool:
@@ -89,4 +90,9 @@ def decode_frontend_token(secret: str, token: str, now: datetime) -> Principal:
         account_id = UUID(str(claims["account_id"]))
     except ValueError as exc:
         raise Unauthenticated("invalid token") from exc
-    return Principal(Role.FRONTEND, subject=str(claims["sub"]), account_id=account_id)
+    return Principal(
+        Role.FRONTEND,
+        subject=str(claims["sub"]),
+        account_id=account_id,
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import heapq
+import itertools
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from benefitgate.auth import Principal, Role
@@ -28,10 +31,12 @@ class CloseReason(enum.Enum):
     SLOW_CONSUMER = "SLOW_CONSUMER"  # its queue overflowed; resume from the cursor
     SHUTTING_DOWN = "SHUTTING_DOWN"  # this process is stopping; resume on another
     UNAUTHENTICATED = "UNAUTHENTICATED"  # its API key was revoked; do not retry with it
+    CREDENTIAL_EXPIRED = "CREDENTIAL_EXPIRED"  # resume with a fresh credential
 
     @property
     def retryable(self) -> bool:
-        return self is not CloseReason.UNAUTHENTICATED
+        """Whether subscribing again with the same credential can succeed."""
+        return self in (CloseReason.SLOW_CONSUMER, CloseReason.SHUTTING_DOWN)
 
 
 class SubscriberClosed(Exception):
@@ -120,6 +125,10 @@ class Hub:
     def __init__(self, *, capacity: int, start: Cursor) -> None:
         self._capacity = capacity
         self._by_audience: dict[Audience, set[Subscriber]] = defaultdict(set)
+        # Subscribers whose credential expires, soonest first (the counter breaks ties).
+        # One that unsubscribed stays until its expiry, when closing it is a no-op.
+        self._expiring: list[tuple[datetime, int, Subscriber]] = []
+        self._order = itertools.count()
         self.cursor = start  # the last event published; later ones reach new subscribers
 
     def __len__(self) -> int:
@@ -130,6 +139,9 @@ class Hub:
         position and joining, so `start` is exact."""
         subscriber = Subscriber(principal, interest, self._capacity, self.cursor)
         self._by_audience[audience(principal)].add(subscriber)
+        if principal.expires_at is not None:
+            entry = (principal.expires_at, next(self._order), subscriber)
+            heapq.heappush(self._expiring, entry)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -140,12 +152,16 @@ class Hub:
             if not group:
                 del self._by_audience[key]
 
-    def publish(self, batch: Sequence[Event], partners: Mapping[UUID, frozenset[UUID]]) -> None:
+    def publish(
+        self, batch: Sequence[Event], partners: Mapping[UUID, frozenset[UUID]], now: datetime
+    ) -> None:
         """Queue a batch for every subscriber that wants and may see each event, in cursor
-        order, given the partners that manage each event's account. A batch the listener
-        hands over again (after a failure further on) is not queued twice. Nothing here
-        awaits: the batch reaches exactly the subscribers registered before `cursor` moves
-        past it, and later ones replay it from the outbox."""
+        order, given the partners that manage each event's account; subscribers whose
+        credential expired by `now` are closed first. A batch the listener hands over again
+        (after a failure further on) is not queued twice. Nothing here awaits: the batch
+        reaches exactly the subscribers registered before `cursor` moves past it, and later
+        ones replay it from the outbox."""
+        self._close_expired(now)
         fresh = [e for e in batch if e.cursor > self.cursor]
         for event in fresh:
             for subscriber in self._audience_of(event, partners):
@@ -169,6 +185,11 @@ class Hub:
     def _all(self) -> list[Subscriber]:
         return [s for group in self._by_audience.values() for s in group]
 
+    def _close_expired(self, now: datetime) -> None:
+        while self._expiring and self._expiring[0][0] <= now:
+            _, _, subscriber = heapq.heappop(self._expiring)
+            subscriber.close(CloseReason.CREDENTIAL_EXPIRED)
+
     def _close_revoked(self, batch: Sequence[Event]) -> None:
         revoked = {f"key:{e.payload.get('key_id')}" for e in batch if e.type == "api_key.revoked"}
         if revoked:
@@ -181,3 +202,4 @@ class Hub:
         for subscriber in self._all():
             subscriber.close(CloseReason.SHUTTING_DOWN)
         self._by_audience.clear()
+        self._expiring.clear()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -18,6 +19,7 @@ from benefitgate.eventstream import Closed, follow
 from benefitgate.fanout import CloseReason, Hub, Interest
 
 ADMIN = Principal(Role.ADMIN, subject="test")
+NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
 EVERYTHING = EventScope(everything=True)
 
 
@@ -35,7 +37,7 @@ def _hub(capacity: int) -> Hub:
 async def _publish_new(conn: asyncpg.Connection, hub: Hub) -> None:
     """What the outbox listener does: hand the hub what is new, in batches."""
     new = await events.read_new(conn, hub.cursor, 3)
-    hub.publish(new.events, new.partners)
+    hub.publish(new.events, new.partners, NOW)
 
 
 async def test_a_subscriber_that_stops_reading_is_closed_and_the_others_keep_up(
@@ -82,8 +84,8 @@ async def test_a_batch_handed_over_twice_is_queued_once(
         for n in range(3):
             await events.enqueue(conn, "test.n", None, {"n": n})
         batch = await events.read_new(conn, START, 10)
-        hub.publish(batch.events, batch.partners)
-        hub.publish(batch.events, batch.partners)  # the listener retries after a failure
+        hub.publish(batch.events, batch.partners, NOW)
+        hub.publish(batch.events, batch.partners, NOW)  # the listener retries after a failure
         await events.enqueue(conn, "test.n", None, {"n": 3})
         await _publish_new(conn, hub)
         got = [await waiting] + [await anext(stream) for _ in range(3)]
@@ -112,3 +114,26 @@ async def test_the_hand_over_neither_skips_nor_repeats_around_the_registration(
     assert [e.payload["n"] for e in [*replayed, live] if isinstance(e, Event)] == list(range(6))
     assert isinstance(live, Event) and live.cursor > Cursor(0, 0)
     assert len(hub) == 0  # closing the stream unsubscribed it
+
+
+async def test_a_subscriber_whose_credential_expired_hears_nothing_more(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    hub = _hub(capacity=10)
+    expiring = Principal(Role.ADMIN, subject="token", expires_at=NOW + timedelta(minutes=5))
+    stream = follow(pool, hub, expiring, Interest(), None)
+    async with contextlib.aclosing(stream):
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)
+        await events.enqueue(conn, "test.n", None, {"n": 0})
+        new = await events.read_new(conn, hub.cursor, 10)
+        hub.publish(new.events, new.partners, NOW + timedelta(minutes=4))
+        before = await waiting
+        await events.enqueue(conn, "test.n", None, {"n": 1})
+        new = await events.read_new(conn, hub.cursor, 10)
+        hub.publish(new.events, new.partners, NOW + timedelta(minutes=5))
+        closed = await anext(stream)
+
+    assert isinstance(before, Event) and before.payload == {"n": 0}
+    assert isinstance(closed, Closed) and closed.reason is CloseReason.CREDENTIAL_EXPIRED
+    assert closed.resume_after == before.cursor and not closed.reason.retryable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -11,6 +12,7 @@ import asyncpg
 
 from benefitgate import apikeys, events
 from benefitgate.auth import Role
+from benefitgate.clock import FixedClock
 from benefitgate.events import START
 from tests.conftest import api_key, frontend_token
 from tests.fixtures import factories
@@ -113,3 +115,25 @@ async def test_a_revoked_api_key_ends_its_live_streams(
     *_, closed = rest
     assert closed["__typename"] == "StreamClosedError"
     assert (closed["code"], closed["retryable"]) == ("UNAUTHENTICATED", False)
+
+
+async def test_a_frontend_token_that_expires_ends_its_live_streams(
+    conn: asyncpg.Connection, live_port: int, clock: FixedClock
+) -> None:
+    _, accounts = await _two_partners(conn)
+    token = frontend_token(accounts[0], ttl=timedelta(minutes=10))
+    async with (
+        ws_client(live_port, token) as session,
+        contextlib.aclosing(subscribe(session, after=START.encode())) as stream,
+    ):
+        await events.enqueue(conn, "test.before", accounts[0], {})
+        first = await asyncio.wait_for(anext(stream), 10)
+        clock.advance(timedelta(minutes=10))
+        await events.enqueue(conn, "test.after", accounts[0], {})
+        rest = await asyncio.wait_for(until_type(stream, "test.never"), 10)
+
+    assert first["type"] == "test.before"
+    [closed] = rest  # the event after expiry never went out
+    assert closed["__typename"] == "StreamClosedError"
+    assert (closed["code"], closed["retryable"]) == ("CREDENTIAL_EXPIRED", False)
+    assert closed["resumeAfter"] == first["cursor"]

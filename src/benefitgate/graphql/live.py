@@ -32,7 +32,8 @@ MILESTONE_REACHED = "milestone.reached"
 
 @strawberry.type(
     description="The stream ended. When `retryable`, subscribe again with "
-    "`after: resumeAfter` to miss nothing; `UNAUTHENTICATED` means the credential was revoked."
+    "`after: resumeAfter` to miss nothing. `UNAUTHENTICATED`: the credential was revoked. "
+    "`CREDENTIAL_EXPIRED`: connect with a fresh credential and resume from `resumeAfter`."
 )
 class StreamClosedError(Error):
     retryable: bool
