@@ -32,6 +32,7 @@ from account_view import (
     serve,
     serve_benefitgate,
     server_dsn,
+    suggestions_computed,
     wait_until_up,
     wrk,
 )
@@ -90,6 +91,7 @@ def main() -> None:
     service = serve_benefitgate(dsn, PORT, work)
     try:
         wait_until_up(PORT)
+        asyncio.run(suggestions_computed(dsn))
         for name, body in bodies.items():
             answer = sample(PORT, key, body, ids[0])
             largest = max(largest, answer, key=len)

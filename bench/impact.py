@@ -29,7 +29,7 @@ from benefitgate.impact.models import DayRange
 from benefitgate.targets import service as targets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from account_view import prepare, serve_benefitgate, server_dsn, wait_until_up
+from account_view import prepare, serve_benefitgate, server_dsn, suggestions_computed, wait_until_up
 
 PORT = 8768
 SAMPLED = 200
@@ -83,21 +83,6 @@ async def add_year(dsn: str, ids: list[str]) -> list[str]:
     finally:
         await conn.close()
     return ids[:SAMPLED]
-
-
-async def suggestions_computed(dsn: str) -> None:
-    """Wait for the scheduler's first pass over the seeded accounts' suggestions: a
-    one-off backfill of 10,000 accounts that would otherwise share the CPU with the run."""
-    conn = await db.connect(dsn)
-    started = time.perf_counter()
-    try:
-        for _ in range(600):  # at most five minutes
-            if not await conn.fetchval("select exists (select 1 from suggestion_marks)"):
-                break
-            await asyncio.sleep(0.5)
-    finally:
-        await conn.close()
-    print(f"suggestions of the seeded accounts computed in {time.perf_counter() - started:.0f} s")
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

@@ -27,7 +27,7 @@ import httpx
 from benefitgate import db
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from account_view import prepare, serve_benefitgate, server_dsn, wait_until_up
+from account_view import prepare, serve_benefitgate, server_dsn, suggestions_computed, wait_until_up
 
 BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
@@ -125,6 +125,7 @@ def main() -> None:
     service = serve_benefitgate(dsn, PORT, Path(tempfile.mkdtemp()))
     try:
         wait_until_up(PORT)
+        asyncio.run(suggestions_computed(dsn))
         elapsed, latencies = asyncio.run(drive(key, batches))
     finally:
         service.terminate()
