@@ -145,6 +145,41 @@ async def suggestions_computed(dsn: str) -> None:
     print(f"suggestions of the seeded accounts computed in {time.perf_counter() - started:.0f} s")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of the processes so far (Linux /proc)."""
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """Each live process's user and system CPU time so far; ended ones are left out."""
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        seconds[pid] = ticks / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def postgres_pids() -> list[int]:
+    """Every Postgres process on this machine: backends and the WAL writer and checkpointer,
+    whose work a write benchmark causes too."""
+    return [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _comm(p) == "postgres"
+    ]
+
+
+def _comm(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""  # the process ended while we looked
+
+
 def serve(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -41,7 +41,7 @@ from benefitgate.auth import Role
 from benefitgate.listener import OutboxListener
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from account_view import serve_benefitgate, server_dsn, wait_until_up
+from account_view import cpu_seconds, serve_benefitgate, server_dsn, wait_until_up
 
 SUBSCRIBERS = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "200"))
@@ -179,15 +179,6 @@ async def broadcast(dsn: str, kind: str) -> None:
         await events.enqueue(conn, kind, None, {})
     finally:
         await conn.close()
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU time of the processes so far (Linux /proc)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def drive(

@@ -27,7 +27,15 @@ import httpx
 from benefitgate import db
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from account_view import prepare, serve_benefitgate, server_dsn, suggestions_computed, wait_until_up
+from account_view import (
+    cpu_by_pid,
+    postgres_pids,
+    prepare,
+    serve_benefitgate,
+    server_dsn,
+    suggestions_computed,
+    wait_until_up,
+)
 
 BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
@@ -117,6 +125,17 @@ async def copy_floor(dsn: str, batches: list[list[dict[str, object]]]) -> float:
         await conn.close()
 
 
+def _cpu_spent(before: dict[int, float], after: dict[int, float], service: int) -> dict[str, float]:
+    """CPU seconds of the service and of Postgres between two readings; a process that
+    started in between counts whole. One that ended in between is left out, so the Postgres
+    figure is a lower bound."""
+    spent = {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
+    return {
+        "service": spent.pop(service),
+        "postgres": sum(spent.values()),
+    }
+
+
 def main() -> None:
     server, embedded = server_dsn()
     name = f"bg_bench_{uuid.uuid4().hex[:8]}"
@@ -126,7 +145,9 @@ def main() -> None:
     try:
         wait_until_up(PORT)
         asyncio.run(suggestions_computed(dsn))
+        cpu_before = cpu_by_pid([service.pid, *postgres_pids()])
         elapsed, latencies = asyncio.run(drive(key, batches))
+        cpu = _cpu_spent(cpu_before, cpu_by_pid([service.pid, *postgres_pids()]), service.pid)
     finally:
         service.terminate()
         service.wait()
@@ -137,6 +158,10 @@ def main() -> None:
     print(
         f"  service: {events / elapsed:9.0f} events/s  batch p50 {quantiles[49] * 1000:6.1f} ms"
         f"  p99 {quantiles[98] * 1000:6.1f} ms"
+    )
+    print(
+        f"  CPU per event: service {cpu['service'] * 1e6 / events:5.1f} µs,"
+        f" Postgres {cpu['postgres'] * 1e6 / events:5.1f} µs"
     )
     print(f"  floor:   {events / floor:9.0f} events/s  (COPY into a plain table)")
     print(f"  ratio service/floor: {floor / elapsed:.3f}")

@@ -14,7 +14,7 @@ from benefitgate.auth import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.metering import repository
 from benefitgate.metering.models import EventOutcome, EventStatus, Rejection, UsageEvent
-from benefitgate.metering.rules import fold, in_window, negative_allowed, utc_midnight
+from benefitgate.metering.rules import in_window, negative_allowed
 from benefitgate.metering.thresholds import record_crossings
 from benefitgate.milestones import service as milestones
 
@@ -108,45 +108,21 @@ async def _store(
 ) -> set[tuple[UUID, str]]:
     if not candidates:
         return set()
-    candidates.sort(key=lambda c: (str(c[1].id), c[0].event_id))
-    periods = [
-        a.period_at(catalog.metrics[e.metric_key].reset, e.occurred_at) for e, a in candidates
-    ]
-    stored = await repository.insert_events(
-        conn,
-        [
-            (a.id, e.metric_key, e.event_id, e.value, e.occurred_at, p.start)
-            for (e, a), p in zip(candidates, periods, strict=True)
-        ],
-        now,
-    )
-    fresh = [
-        (e, a, p)
-        for (e, a), p in zip(candidates, periods, strict=True)
-        if (a.id, e.event_id) in stored
-    ]
-    if not fresh:
-        return stored
-    aggregation = {key: m.aggregation for key, m in catalog.metrics.items()}
-    counters = await repository.upsert_counters(
-        conn,
-        fold(
-            ((a.id, e.metric_key, p.start, p.end, e.value, e.occurred_at) for e, a, p in fresh),
-            aggregation,
-        ),
-        now,
-    )
-    await repository.upsert_daily(
-        conn,
-        fold(
-            (
-                (a.id, e.metric_key, utc_midnight(e.occurred_at), None, e.value, e.occurred_at)
-                for e, a, _ in fresh
-            ),
-            aggregation,
-        ),
-    )
-    touched = {a.id: a for _, a, _ in fresh}
-    await record_crossings(conn, list(touched.values()), counters, catalog, now)
-    await milestones.on_counters(conn, counters, catalog, now)
-    return stored
+    batch = repository.EventColumns()
+    for event, account in candidates:
+        metric = catalog.metrics[event.metric_key]
+        batch.add(
+            account.id,
+            event.metric_key,
+            event.event_id,
+            event.value,
+            event.occurred_at,
+            account.period_at(metric.reset, event.occurred_at),
+            metric.aggregation,
+        )
+    positions, counters = await repository.record_events(conn, batch, now)
+    if counters:
+        touched = {candidates[i][1].id: candidates[i][1] for i in positions}
+        await record_crossings(conn, list(touched.values()), counters, catalog, now)
+        await milestones.on_counters(conn, counters, catalog, now)
+    return {(batch.account_ids[i], batch.event_ids[i]) for i in positions}

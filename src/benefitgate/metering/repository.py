@@ -3,28 +3,76 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from benefitgate.metering.rules import CounterDelta
+from benefitgate.usage.periods import Period
 
 __all__ = [
-    "EventRow",
+    "CounterValue",
+    "EventColumns",
     "consume",
     "counter_value",
     "ensure_partitions",
-    "insert_events",
     "mark_thresholds",
     "prune_event_ids",
     "record_denial",
-    "upsert_counters",
+    "record_events",
     "upsert_daily",
 ]
 
-# account, metric, client event id, value, occurred at, period start
-EventRow = tuple[UUID, str, str, float, datetime, datetime]
+# account, metric, period start, value
+CounterValue = tuple[UUID, str, datetime, float]
+
+
+@dataclass(slots=True)
+class EventColumns:
+    """A batch of events to store, column by column: the shape the statement takes."""
+
+    account_ids: list[UUID] = field(default_factory=list)
+    metric_keys: list[str] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    occurred_at: list[datetime] = field(default_factory=list)
+    period_starts: list[datetime] = field(default_factory=list)
+    period_ends: list[datetime | None] = field(default_factory=list)
+    aggregations: list[str] = field(default_factory=list)
+
+    def add(
+        self,
+        account_id: UUID,
+        metric_key: str,
+        event_id: str,
+        value: float,
+        occurred_at: datetime,
+        period: Period,
+        aggregation: str,
+    ) -> None:
+        self.account_ids.append(account_id)
+        self.metric_keys.append(metric_key)
+        self.event_ids.append(event_id)
+        self.values.append(value)
+        self.occurred_at.append(occurred_at)
+        self.period_starts.append(period.start)
+        self.period_ends.append(period.end)
+        self.aggregations.append(aggregation)
+
+    def columns(self) -> tuple[list[Any], ...]:
+        return (
+            self.account_ids,
+            self.metric_keys,
+            self.event_ids,
+            self.values,
+            self.occurred_at,
+            self.period_starts,
+            self.period_ends,
+            self.aggregations,
+        )
 
 
 async def ensure_partitions(conn: asyncpg.Connection, months: Sequence[date]) -> None:
@@ -33,46 +81,59 @@ async def ensure_partitions(conn: asyncpg.Connection, months: Sequence[date]) ->
     await conn.execute("select ensure_usage_partition(m) from unnest($1::date[]) as m", months)
 
 
-async def insert_events(
-    conn: asyncpg.Connection, rows: Sequence[EventRow], received_at: datetime
-) -> set[tuple[UUID, str]]:
-    """Store the events whose (account, event id) was never seen; returns those stored.
-    Rows must be sorted by (account, event id) so concurrent batches lock keys in order."""
-    stored = await conn.fetch(
-        """
-        with input as (
-            select * from unnest($1::uuid[], $2::text[], $3::text[], $4::numeric[],
-                                 $5::timestamptz[], $6::timestamptz[])
-                as t(account_id, metric_key, event_id, value, occurred_at, period_start)
-        ), fresh as (
-            insert into usage_event_ids (account_id, event_id, received_at)
-            select account_id, event_id, $7 from input
-            on conflict do nothing
-            returning account_id, event_id
-        ), written as (
-            insert into usage_events
-                (account_id, metric_key, event_id, value, occurred_at, received_at, period_start)
-            select i.account_id, i.metric_key, i.event_id, i.value, i.occurred_at, $7,
-                   i.period_start
-            from input i join fresh f using (account_id, event_id)
-            returning account_id, event_id
-        )
-        select account_id, event_id from written
-        """,
-        [r[0] for r in rows],
-        [r[1] for r in rows],
-        [r[2] for r in rows],
-        [r[3] for r in rows],
-        [r[4] for r in rows],
-        [r[5] for r in rows],
-        received_at,
-    )
-    return {(r["account_id"], r["event_id"]) for r in stored}
+async def record_events(
+    conn: asyncpg.Connection, batch: EventColumns, received_at: datetime
+) -> tuple[list[int], list[CounterValue]]:
+    """Store the events whose (account, event id) was never seen and fold them into their
+    period counters and daily buckets, in one statement. Returns the positions (in `batch`)
+    of the events stored, and the new value of every counter they changed.
+
+    Every write goes in (account, metric, bucket) or (account, event id) order, so that
+    concurrent batches take their row locks in the same order and cannot deadlock."""
+    rows = await conn.fetch(_RECORD_EVENTS, *batch.columns(), received_at)
+    stored = [r["position"] for r in rows if r["position"] is not None]
+    counters = [
+        (r["account_id"], r["metric_key"], r["period_start"], r["value"])
+        for r in rows
+        if r["position"] is None
+    ]
+    return stored, counters
 
 
-# How each aggregation combines a stored value (`t`) with a batch's delta (`excluded`).
-# An upsert's conflict arm sees only table columns, so each aggregation gets a statement of
-# its own; a batch usually touches one aggregation, so this is one statement per table.
+_COUNTER_UPSERT = """
+    insert into usage_counters as t
+        (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
+    select account_id, metric_key, period_start, period_end, value, last_event_at, $9
+    from counter_deltas where aggregation = '{aggregation}'
+    order by account_id, metric_key, period_start
+    on conflict (account_id, metric_key, period_start) do update set
+        value = {combine},
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at),
+        updated_at = excluded.updated_at
+    returning account_id, metric_key, period_start, value::float8"""
+
+_DAILY_UPSERT = """
+    insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
+    select account_id, metric_key, day, value, last_event_at
+    from daily_deltas where aggregation = '{aggregation}'
+    order by account_id, metric_key, day
+    on conflict (account_id, metric_key, day) do update set
+        value = {combine},
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
+
+# What a group of events adds to its bucket, by the metric's aggregation.
+_DELTA = """
+    case aggregation
+        when 'count' then count(*)::float8
+        when 'max' then max(value)
+        when 'latest' then (array_agg(value order by occurred_at desc))[1]
+        else sum(value)
+    end as value,
+    max(occurred_at) as last_event_at"""
+
+# How each aggregation combines a stored value (`t`) with a delta (`excluded`). An upsert's
+# conflict arm sees only table columns, so each aggregation gets an upsert of its own; one
+# that no event of the batch needs writes nothing.
 _COMBINE = {
     "sum": "t.value + excluded.value",
     "count": "t.value + excluded.value",
@@ -88,29 +149,46 @@ _DELTAS = """
         as d(account_id, metric_key, bucket, bucket_end, value, last_event_at)"""
 
 
-async def upsert_counters(
-    conn: asyncpg.Connection, deltas: Sequence[CounterDelta], now: datetime
-) -> list[tuple[UUID, str, datetime, float]]:
-    """Apply deltas to period counters; returns (account, metric, period start, new value)."""
-    rows = []
-    for aggregation, group in _by_aggregation(deltas):
-        rows += await conn.fetch(
-            f"""
-            insert into usage_counters as t (account_id, metric_key, period_start,
-                                              period_end, value, last_event_at, updated_at)
-            select d.account_id, d.metric_key, d.bucket, d.bucket_end, d.value,
-                   d.last_event_at, $7
-            from {_DELTAS}
-            on conflict (account_id, metric_key, period_start) do update set
-                value = {_COMBINE[aggregation]},
-                last_event_at = greatest(t.last_event_at, excluded.last_event_at),
-                updated_at = excluded.updated_at
-            returning account_id, metric_key, period_start, value
-            """,  # noqa: S608 (constant expressions, no input)
-            *_delta_columns(group),
-            now,
-        )
-    return [(r["account_id"], r["metric_key"], r["period_start"], float(r["value"])) for r in rows]
+# One upsert of counters and one of daily buckets per aggregation, as named CTEs.
+_UPSERTS = ",".join(
+    f"counters_{kind} as ({_COUNTER_UPSERT.format(aggregation=kind, combine=combine)}),"
+    f" daily_{kind} as ({_DAILY_UPSERT.format(aggregation=kind, combine=combine)})"
+    for kind, combine in _COMBINE.items()
+)
+
+_RECORD_EVENTS = f"""
+with input as (
+    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[],
+                         $6::timestamptz[], $7::timestamptz[], $8::text[])
+        with ordinality
+        as t(account_id, metric_key, event_id, value, occurred_at, period_start, period_end,
+             aggregation, position)
+), fresh as (
+    insert into usage_event_ids (account_id, event_id, received_at)
+    select account_id, event_id, $9 from input order by account_id, event_id
+    on conflict do nothing
+    returning account_id, event_id
+), accepted as (
+    select i.* from input i join fresh f using (account_id, event_id)
+), written as (
+    insert into usage_events
+        (account_id, metric_key, event_id, value, occurred_at, received_at, period_start)
+    select account_id, metric_key, event_id, value, occurred_at, $9, period_start
+    from accepted
+), counter_deltas as (
+    select account_id, metric_key, aggregation, period_start, period_end, {_DELTA}
+    from accepted group by account_id, metric_key, aggregation, period_start, period_end
+), daily_deltas as (
+    select account_id, metric_key, aggregation, (occurred_at at time zone 'UTC')::date as day,
+           {_DELTA}
+    from accepted group by account_id, metric_key, aggregation, day
+),
+{_UPSERTS}
+select (position - 1)::int as position, null::uuid as account_id, null::text as metric_key,
+       null::timestamptz as period_start, null::float8 as value
+from accepted
+{" ".join(f"union all select null, * from counters_{kind}" for kind in _COMBINE)}
+"""  # noqa: S608 (constant expressions, no input)
 
 
 async def upsert_daily(conn: asyncpg.Connection, deltas: Sequence[CounterDelta]) -> None:
