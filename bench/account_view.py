@@ -167,9 +167,7 @@ def postgres_pids() -> list[int]:
     """Every Postgres process on this machine: backends and the WAL writer and checkpointer,
     whose work a write benchmark causes too."""
     return [
-        int(p.name)
-        for p in Path("/proc").iterdir()
-        if p.name.isdigit() and _comm(p) == "postgres"
+        int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == "postgres"
     ]
 
 
