@@ -11,6 +11,9 @@ from benefitgate.accounts.models import Account, Subscription
 
 __all__ = ["accounts_by_ids", "page_of_account_ids"]
 
+# The subscription's columns come in the order of Subscription's fields, so that a row
+# builds one positionally: by name it cost twice as much, a few microseconds an account,
+# and ingest loads a thousand accounts a batch.
 _ACCOUNT_COLUMNS = """
     a.id, a.name, a.created_at,
     array(select p.partner_id from partner_accounts p where p.account_id = a.id) as partner_ids,
@@ -19,38 +22,18 @@ _ACCOUNT_COLUMNS = """
     s.scheduled_tier_version_id, s.scheduled_change_at, s.started_at, s.version,
     s.scheduled_term, s.trial_ends_at, s.trial_fallback_tier_version_id, s.trial_converts
 """
-
-
-def _subscription(row: asyncpg.Record) -> Subscription | None:
-    if row["subscription_id"] is None:
-        return None
-    return Subscription(
-        id=row["subscription_id"],
-        tier_version_id=row["tier_version_id"],
-        term=row["term"],
-        seats=row["seats"],
-        status=row["status"],
-        current_period_start=row["current_period_start"],
-        current_period_end=row["current_period_end"],
-        renewal_date=row["renewal_date"],
-        scheduled_tier_version_id=row["scheduled_tier_version_id"],
-        scheduled_change_at=row["scheduled_change_at"],
-        started_at=row["started_at"],
-        version=row["version"],
-        scheduled_term=row["scheduled_term"],
-        trial_ends_at=row["trial_ends_at"],
-        trial_fallback_tier_version_id=row["trial_fallback_tier_version_id"],
-        trial_converts=row["trial_converts"],
-    )
+_SUBSCRIPTION_AT = 4  # where the subscription's columns start
 
 
 def _account(row: asyncpg.Record) -> Account:
+    values = tuple(row)
+    subscription = values[_SUBSCRIPTION_AT:]
     return Account(
-        id=row["id"],
-        name=row["name"],
-        created_at=row["created_at"],
-        partner_ids=tuple(row["partner_ids"]),
-        subscription=_subscription(row),
+        id=values[0],
+        name=values[1],
+        created_at=values[2],
+        partner_ids=tuple(values[3]),
+        subscription=None if subscription[0] is None else Subscription(*subscription),
     )
 
 

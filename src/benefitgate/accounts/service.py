@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from uuid import UUID
 
 import asyncpg
@@ -71,8 +72,20 @@ async def limits_by_account(
     catalog: Catalog,
     now: datetime,
     only: Collection[str] | None = None,
-) -> dict[UUID, dict[str, EffectiveLimit]]:
+) -> dict[UUID, Mapping[str, EffectiveLimit]]:
     """The effective limit of every metric (of those in `only`, when given), per account,
-    in one statement."""
+    in one statement. Accounts without grants on the same tier share one read-only mapping:
+    their limits are the tier's, and most accounts of a batch are such."""
     grants = await entitlements.active_grants(conn, [a.id for a in accounts], now)
-    return {a.id: limits_of(a, grants.get(a.id, []), catalog, now, only) for a in accounts}
+    by_tier: dict[int | None, Mapping[str, EffectiveLimit]] = {}
+    limits: dict[UUID, Mapping[str, EffectiveLimit]] = {}
+    for account in accounts:
+        own = grants.get(account.id)
+        if own:
+            limits[account.id] = limits_of(account, own, catalog, now, only)
+            continue
+        tier = None if account.subscription is None else account.subscription.tier_version_id
+        if tier not in by_tier:
+            by_tier[tier] = MappingProxyType(limits_of(account, [], catalog, now, only))
+        limits[account.id] = by_tier[tier]
+    return limits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -66,30 +67,36 @@ class UsageEventResult:
     reason: UsageRejection | None  # type: ignore[valid-type]
 
 
+def _results(root: UsageRecorded) -> list[UsageEventResult]:
+    # Built only when asked for: most callers read the counts alone, and a thousand result
+    # objects would cost more than the rest of the answer.
+    return [
+        UsageEventResult(
+            event_id=o.event.event_id,
+            account_id=strawberry.ID(str(o.event.account_id or "")),
+            status=o.status,
+            reason=o.reason,
+        )
+        for o in root.outcomes
+    ]
+
+
 @strawberry.type
 class UsageRecorded:
     accepted: int
     duplicates: int
     rejected: int
-    results: list[UsageEventResult]
+    results: list[UsageEventResult] = strawberry.field(resolver=_results)
+    outcomes: strawberry.Private[list[models.EventOutcome]]
 
     @classmethod
     def of(cls, outcomes: list[models.EventOutcome]) -> UsageRecorded:
-        results = [
-            UsageEventResult(
-                event_id=o.event.event_id,
-                account_id=strawberry.ID(str(o.event.account_id or "")),
-                status=o.status,
-                reason=o.reason,
-            )
-            for o in outcomes
-        ]
-        count = {s: sum(o.status is s for o in outcomes) for s in models.EventStatus}
+        count = Counter(o.status for o in outcomes)
         return cls(
             accepted=count[models.EventStatus.ACCEPTED],
             duplicates=count[models.EventStatus.DUPLICATE],
             rejected=count[models.EventStatus.REJECTED],
-            results=results,
+            outcomes=outcomes,
         )
 
 
