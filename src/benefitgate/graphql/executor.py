@@ -23,8 +23,12 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from benefitgate.graphql.variables import flat_list_variables
 from graphql import (
+    DocumentNode,
     ExecutionResult,
+    Executor,
+    GraphQLError,
     GraphQLField,
     GraphQLLeafType,
     GraphQLList,
@@ -57,6 +61,37 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, _Plan]] = {}
+
+    @classmethod
+    def build(
+        cls,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        root_value: Any = None,
+        context_value: Any = None,
+        raw_variable_values: dict[str, Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> list[GraphQLError] | Executor[Any]:
+        """Build as graphql-core does, except that long lists of flat input objects are
+        coerced on a fast path when all their items are valid (see `variables`)."""
+        flat = flat_list_variables(schema, document, raw_variable_values)
+        if flat is None:
+            return super().build(
+                schema, document, root_value, context_value, raw_variable_values, *args, **kwargs
+            )
+        built = super().build(
+            schema, document, root_value, context_value, flat.remaining_raw, *args, **kwargs
+        )
+        if isinstance(built, Executor):
+            assert raw_variable_values is not None  # flat lists come from raw values
+            values = built.variable_values
+            for name, items in flat.coerced.items():
+                values.coerced[name] = items
+                values.sources[name] = values.sources[name]._replace(
+                    value=raw_variable_values[name]
+                )
+        return built
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
