@@ -22,9 +22,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from benefitgate import db
+from benefitgate.accounts import service as accounts
+from benefitgate.catalog.repository import load_catalog
+from benefitgate.metering import repository
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import (
@@ -125,15 +129,56 @@ async def copy_floor(dsn: str, batches: list[list[dict[str, object]]]) -> float:
         await conn.close()
 
 
-def _cpu_spent(before: dict[int, float], after: dict[int, float], service: int) -> dict[str, float]:
-    """CPU seconds of the service and of Postgres between two readings; a process that
-    started in between counts whole. One that ended in between is left out, so the Postgres
-    figure is a lower bound."""
-    spent = {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
-    return {
-        "service": spent.pop(service),
-        "postgres": sum(spent.values()),
-    }
+async def write_statement_alone(
+    dsn: str, batches: list[list[dict[str, object]]]
+) -> tuple[float, float]:
+    """Replay the service's write statement for the same batches, under fresh event ids, on
+    as many connections as there are clients, with no service in between: what Postgres
+    alone can take of this ingest on this machine. Returns the seconds it took."""
+    conn = await db.connect(dsn)
+    try:
+        catalog = await load_catalog(conn)
+        known = await accounts.accounts_by_ids(
+            conn, list({uuid.UUID(str(e["accountId"])) for batch in batches for e in batch})
+        )
+        await conn.execute("select ensure_usage_partition(current_date)")
+    finally:
+        await conn.close()
+    metric = catalog.metrics["api_calls"]
+    columns = []
+    for batch in batches:
+        written = repository.EventColumns()
+        for e in batch:
+            account = known[uuid.UUID(str(e["accountId"]))]
+            at = datetime.fromisoformat(str(e["occurredAt"]))
+            period = account.period_at(metric.reset, at)
+            written.add(account.id, metric.key, f"alone-{e['eventId']}", 1.0, at, period, "sum")
+        columns.append(written)
+    queue = list(reversed(columns))
+    writers = [await db.connect(dsn) for _ in range(CLIENTS)]
+
+    async def write(conn: asyncpg.Connection) -> None:
+        while queue:
+            written = queue.pop()
+            async with conn.transaction():
+                await repository.record_events(conn, written, datetime.now(UTC))
+
+    try:
+        cpu_before = cpu_by_pid(postgres_pids())  # the writers' backends are up by now
+        started = time.perf_counter()
+        await asyncio.gather(*(write(conn) for conn in writers))
+        elapsed = time.perf_counter() - started
+        return elapsed, sum(_spent(cpu_before, cpu_by_pid(postgres_pids())).values())
+    finally:
+        for conn in writers:
+            await conn.close()
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
+    """CPU seconds of each process between two readings; a process that started in between
+    counts whole. One that ended in between is left out, so Postgres figures are lower
+    bounds."""
+    return {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
 
 
 def main() -> None:
@@ -147,10 +192,11 @@ def main() -> None:
         asyncio.run(suggestions_computed(dsn))
         cpu_before = cpu_by_pid([service.pid, *postgres_pids()])
         elapsed, latencies = asyncio.run(drive(key, batches))
-        cpu = _cpu_spent(cpu_before, cpu_by_pid([service.pid, *postgres_pids()]), service.pid)
+        cpu = _spent(cpu_before, cpu_by_pid([service.pid, *postgres_pids()]))
     finally:
         service.terminate()
         service.wait()
+    alone, alone_cpu = asyncio.run(write_statement_alone(dsn, batches))
     floor = asyncio.run(copy_floor(dsn, batches))
     events = BATCHES * BATCH_SIZE
     quantiles = statistics.quantiles(latencies, n=100)
@@ -159,9 +205,15 @@ def main() -> None:
         f"  service: {events / elapsed:9.0f} events/s  batch p50 {quantiles[49] * 1000:6.1f} ms"
         f"  p99 {quantiles[98] * 1000:6.1f} ms"
     )
+    service_cpu = cpu.pop(service.pid)
     print(
-        f"  CPU per event: service {cpu['service'] * 1e6 / events:5.1f} µs,"
-        f" Postgres {cpu['postgres'] * 1e6 / events:5.1f} µs"
+        f"  CPU per event: service {service_cpu * 1e6 / events:5.1f} µs,"
+        f" Postgres {sum(cpu.values()) * 1e6 / events:5.1f} µs"
+    )
+    print(
+        f"  write statement alone: {events / alone:9.0f} events/s,"
+        f" Postgres CPU {alone_cpu * 1e6 / events:5.1f} µs per event"
+        f" ({CLIENTS} connections, no service)"
     )
     print(f"  floor:   {events / floor:9.0f} events/s  (COPY into a plain table)")
     print(f"  ratio service/floor: {floor / elapsed:.3f}")
