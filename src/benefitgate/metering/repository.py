@@ -121,12 +121,13 @@ _DAILY_UPSERT = """
         value = {combine},
         last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
 
-# What a group of events adds to its bucket, by the metric's aggregation.
+# What a group of events adds to its bucket, by the metric's aggregation. Of events with
+# the same time, the later in the batch is the latest.
 _DELTA = """
     case aggregation
         when 'count' then count(*)::float8
         when 'max' then max(value)
-        when 'latest' then (array_agg(value order by occurred_at desc))[1]
+        when 'latest' then (array_agg(value order by occurred_at desc, position desc))[1]
         else sum(value)
     end as value,
     max(occurred_at) as last_event_at"""
