@@ -169,8 +169,15 @@ async def test_ranges_are_checked_and_accounts_stay_private(
             "impactSummary"
         ]
 
+    # Usage today only: it counts this quarter and must not show up in the first one.
+    await conn.execute(
+        "insert into usage_daily (account_id, metric_key, day, value) values ($1, 'm0', $2, 5)",
+        account,
+        NOW.date(),
+    )
     quarter = await ask({"period": "QUARTER"})
     assert (quarter["from"], quarter["to"]) == ("2026-10-01", NOW.date().isoformat())
+    assert [m["metric"]["key"] for m in quarter["metrics"]] == ["m0"]
     dates = await ask({"from": "2026-01-01", "to": "2026-03-31"})
     assert (dates["from"], dates["to"]) == ("2026-01-01", "2026-03-31")
     assert dates["metrics"] == [] and dates["outcomes"] == []

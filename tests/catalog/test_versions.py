@@ -407,7 +407,10 @@ async def test_the_database_refuses_to_change_a_published_version_or_its_parts(
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="immutable"):
             await conn.execute(statement, basic)
-    assert await conn.fetchval("select monthly_price_cents from tier_versions where id = $1", basic)
+    price = await conn.fetchval(
+        "select monthly_price_cents from tier_versions where id = $1", basic
+    )
+    assert price == 1000  # the factory's price, untouched
 
 
 async def test_versions_and_version_changes_are_for_internal_tools_only(

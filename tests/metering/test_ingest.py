@@ -192,6 +192,21 @@ async def test_aggregations_fold_as_their_names_say(conn: asyncpg.Connection, ap
     assert await counter(conn, account_id, "hits") == {month: 2.0}
 
 
+async def test_of_gauge_readings_at_one_time_the_greater_event_id_is_the_latest(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    await conn.execute("insert into metrics values ('gauge', 'g', 'x', 'latest', 'never')")
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    at = NOW - timedelta(hours=1)
+    tied = [
+        event(account_id, "g-b", 4, metric="gauge", at=at),
+        event(account_id, "g-a", 8, metric="gauge", at=at),
+    ]
+    await api.data(RECORD, {"events": tied}, auth=await api_key(conn))
+    assert list((await counter(conn, account_id, "gauge")).values()) == [4.0]
+
+
 async def _record(dsn: str, events: list[UsageEvent], now: datetime) -> list[Any]:
     conn = await db.connect(dsn)
     try:

@@ -37,7 +37,6 @@ __all__ = [
     "TierVersionQuery",
     "catalog_after_change",
     "catalog_with",
-    "parse_version_id",
 ]
 
 
@@ -55,10 +54,6 @@ TierVersionDiffResult = Annotated[
 TierVersionChangeResult = Annotated[
     TierVersionChanged | ChangeError, strawberry.union("TierVersionChangeResult")
 ]
-
-
-def parse_version_id(raw: str) -> int | None:
-    return parse_serial(raw)
 
 
 async def catalog_with(info: Info, ids: Sequence[int]) -> Catalog:
@@ -125,7 +120,7 @@ class TierVersionQuery:
         from_: Annotated[strawberry.ID, strawberry.argument(name="from")],
         to: strawberry.ID,
     ) -> TierVersionDiffResult:
-        ids = [parse_version_id(from_), parse_version_id(to)]
+        ids = [parse_serial(from_), parse_serial(to)]
         catalog = await catalog_with(info, [i for i in ids if i is not None])
         found = [catalog.versions.get(i) for i in ids if i is not None]
         internal = info.context.principal.internal
@@ -169,7 +164,7 @@ class TierVersionMutation:
     async def tier_version_discard(
         self, info: Info, id: strawberry.ID, idempotency_key: str, reason: str = ""
     ) -> TierVersionChangeResult:
-        version_id = parse_version_id(id)
+        version_id = parse_serial(id)
         if version_id is None:
             return NotFoundError.of("tier version")
 
@@ -202,7 +197,7 @@ class TierVersionMutation:
         effective_from: datetime | None = None,
         reason: str = "",
     ) -> TierVersionChangeResult:
-        version_id = parse_version_id(id)
+        version_id = parse_serial(id)
         if version_id is None:
             return NotFoundError.of("tier version")
 

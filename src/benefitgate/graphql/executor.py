@@ -70,27 +70,24 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         root_value: Any = None,
         context_value: Any = None,
         raw_variable_values: dict[str, Any] | None = None,
+        operation_name: str | None = None,
         *args: Any,
         **kwargs: Any,
     ) -> list[GraphQLError] | Executor[Any]:
         """Build as graphql-core does, except that long lists of flat input objects are
         coerced on a fast path when all their items are valid (see `variables`)."""
-        flat = flat_list_variables(schema, document, raw_variable_values)
-        if flat is None:
-            return super().build(
-                schema, document, root_value, context_value, raw_variable_values, *args, **kwargs
-            )
+        flat = flat_list_variables(schema, document, operation_name, raw_variable_values)
+        raw = raw_variable_values if flat is None else flat.remaining_raw
         built = super().build(
-            schema, document, root_value, context_value, flat.remaining_raw, *args, **kwargs
+            schema, document, root_value, context_value, raw, operation_name, *args, **kwargs
         )
-        if isinstance(built, Executor):
-            assert raw_variable_values is not None  # flat lists come from raw values
-            values = built.variable_values
-            for name, items in flat.coerced.items():
-                values.coerced[name] = items
-                values.sources[name] = values.sources[name]._replace(
-                    value=raw_variable_values[name]
-                )
+        if flat is None or not isinstance(built, Executor):
+            return built
+        assert raw_variable_values is not None  # flat lists come from raw values
+        values = built.variable_values
+        for name, items in flat.coerced.items():
+            values.coerced[name] = items
+            values.sources[name] = values.sources[name]._replace(value=raw_variable_values[name])
         return built
 
     def build_response(self, data: dict[str, Any] | None) -> Any:

@@ -27,8 +27,8 @@ from graphql import (
     ListTypeNode,
     NamedTypeNode,
     NonNullTypeNode,
-    OperationDefinitionNode,
     TypeNode,
+    get_operation_ast,
     is_required_input_field,
 )
 
@@ -48,8 +48,8 @@ class _FlatInput:
 
     def coerce(self, item: object) -> Any:
         """The coerced item; raises on anything the generic walk should judge."""
-        if type(item) is not dict or item.keys() != self.keys:
-            raise _NotFlat
+        if type(item) is not dict or item.keys() != self.keys or None in item.values():
+            raise _NotFlat  # a null in a required field is graphql-core's to report
         return self.out_type({out: parse(item[name]) for name, out, parse in self.fields})
 
 
@@ -66,18 +66,27 @@ class FlatListVariables:
 
 
 def flat_list_variables(
-    schema: GraphQLSchema, document: DocumentNode, raw: Mapping[str, Any] | None
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    raw: Mapping[str, Any] | None,
 ) -> FlatListVariables | None:
-    """Coerce the variables that are long lists of a flat input type, when every item is
-    valid. None when there is nothing to take the fast path. A variable that names such
-    a list is kept out of `remaining_raw` as an empty list, which coerces to itself."""
-    if not raw:
+    """Coerce the operation's variables that are long lists of a flat input type, when
+    every item is valid. None when there is nothing to take the fast path, or no single
+    operation to run (graphql-core reports that). A variable coerced here is kept out of
+    `remaining_raw` as an empty list, which coerces to itself."""
+    operation = get_operation_ast(document, operation_name) if raw else None
+    if operation is None:
         return None
+    assert raw is not None
     coerced: dict[str, list[Any]] = {}
-    for name, type_node in _variable_types(document).items():
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
         value = raw.get(name)
-        flat = _flat_list_item(schema, type_node)
-        if flat is None or type(value) is not list or len(value) < MIN_ITEMS:
+        if type(value) is not list or len(value) < MIN_ITEMS:
+            continue  # most requests: no schema lookup
+        flat = _flat_list_item(schema, definition.type)
+        if flat is None:
             continue
         items = _coerce_all(flat, value)
         if items is not None:
@@ -92,31 +101,6 @@ def _coerce_all(flat: _FlatInput, items: list[Any]) -> list[Any] | None:
         return [flat.coerce(item) for item in items]
     except Exception:  # whatever failed, graphql-core reports it properly
         return None
-
-
-def _variable_types(document: DocumentNode) -> dict[str, TypeNode]:
-    """Each variable's declared type; a name declared with two types (in two operations)
-    is left out, since which one applies depends on the operation chosen."""
-    types: dict[str, TypeNode] = {}
-    ambiguous: set[str] = set()
-    for definition in document.definitions:
-        if not isinstance(definition, OperationDefinitionNode):
-            continue
-        for variable in definition.variable_definitions or ():
-            name = variable.variable.name.value
-            if name in types and _spelled(types[name]) != _spelled(variable.type):
-                ambiguous.add(name)
-            types[name] = variable.type
-    return {name: t for name, t in types.items() if name not in ambiguous}
-
-
-def _spelled(node: TypeNode) -> str:
-    if isinstance(node, NonNullTypeNode):
-        return _spelled(node.type) + "!"
-    if isinstance(node, ListTypeNode):
-        return f"[{_spelled(node.type)}]"
-    assert isinstance(node, NamedTypeNode)
-    return node.name.value
 
 
 def _flat_list_item(schema: GraphQLSchema, node: TypeNode) -> _FlatInput | None:

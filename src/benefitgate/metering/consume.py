@@ -13,7 +13,6 @@ from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.metering import repository
 from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
-from benefitgate.metering.rules import CounterDelta, utc_midnight
 from benefitgate.metering.thresholds import record_crossings
 from benefitgate.milestones import service as milestones
 from benefitgate.suggestions import marks
@@ -60,14 +59,7 @@ async def consume(
         assert ceiling is not None  # only a ceiling denies
         current = await repository.counter_value(conn, account.id, metric_key, period.start)
         return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
-    await repository.upsert_daily(
-        conn,
-        [
-            CounterDelta(
-                account.id, metric_key, metric.aggregation, utc_midnight(now), None, amount, now
-            )
-        ],
-    )
+    await repository.add_to_daily(conn, account.id, metric_key, amount, now)
     counters = [(account.id, metric_key, period.start, used)]
     await record_crossings(conn, [account], counters, catalog, now, limits)
     await milestones.on_counters(conn, counters, catalog, now)

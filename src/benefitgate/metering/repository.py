@@ -10,12 +10,12 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate.metering.rules import CounterDelta
 from benefitgate.usage.periods import Period
 
 __all__ = [
     "CounterValue",
     "EventColumns",
+    "add_to_daily",
     "consume",
     "counter_value",
     "ensure_partitions",
@@ -23,7 +23,6 @@ __all__ = [
     "prune_event_ids",
     "record_denial",
     "record_events",
-    "upsert_daily",
 ]
 
 # account, metric, period start, value
@@ -86,7 +85,8 @@ async def record_events(
 ) -> tuple[list[int], list[CounterValue]]:
     """Store the events whose (account, event id) was never seen and fold them into their
     period counters and daily buckets, in one statement. Returns the positions (in `batch`)
-    of the events stored, and the new value of every counter they changed.
+    of the events stored, and the new value of every counter they changed. Each (account,
+    event id) may appear once in `batch`.
 
     Every write goes in (account, metric, bucket) or (account, event id) order, so that
     concurrent batches take their row locks in the same order and cannot deadlock."""
@@ -122,12 +122,13 @@ _DAILY_UPSERT = """
         last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
 
 # What a group of events adds to its bucket, by the metric's aggregation. Of events with
-# the same time, the later in the batch is the latest.
+# the same time, the one with the greater event id (in code point order) is the latest.
 _DELTA = """
     case aggregation
         when 'count' then count(*)::float8
         when 'max' then max(value)
-        when 'latest' then (array_agg(value order by occurred_at desc, position desc))[1]
+        when 'latest'
+            then (array_agg(value order by occurred_at desc, event_id collate "C" desc))[1]
         else sum(value)
     end as value,
     max(occurred_at) as last_event_at"""
@@ -143,12 +144,6 @@ _COMBINE = {
         case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
              then excluded.value else t.value end""",
 }
-
-_DELTAS = """
-    unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::float8[],
-           $6::timestamptz[])
-        as d(account_id, metric_key, bucket, bucket_end, value, last_event_at)"""
-
 
 # One upsert of counters and one of daily buckets per aggregation, as named CTEs.
 _UPSERTS = ",".join(
@@ -192,42 +187,23 @@ from accepted
 """  # noqa: S608 (constant expressions, no input)
 
 
-async def upsert_daily(conn: asyncpg.Connection, deltas: Sequence[CounterDelta]) -> None:
-    """Apply deltas to daily buckets (bucket = midnight UTC of the day)."""
-    for aggregation, group in _by_aggregation(deltas):
-        await conn.execute(
-            f"""
-            insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
-            select d.account_id, d.metric_key, (d.bucket at time zone 'UTC')::date, d.value,
-                   d.last_event_at
-            from {_DELTAS}
-            on conflict (account_id, metric_key, day) do update set
-                value = {_COMBINE[aggregation]},
-                last_event_at = greatest(t.last_event_at, excluded.last_event_at)
-            """,  # noqa: S608 (constant expressions, no input)
-            *_delta_columns(group),
-        )
-
-
-def _by_aggregation(
-    deltas: Sequence[CounterDelta],
-) -> list[tuple[str, list[CounterDelta]]]:
-    """Deltas grouped by aggregation, each group still in the caller's (lock) order."""
-    groups: dict[str, list[CounterDelta]] = {}
-    for delta in deltas:
-        groups.setdefault(delta.aggregation, []).append(delta)
-    return sorted(groups.items())
-
-
-def _delta_columns(deltas: Sequence[CounterDelta]) -> list[list[object]]:
-    return [
-        [d.account_id for d in deltas],
-        [d.metric_key for d in deltas],
-        [d.bucket for d in deltas],
-        [d.bucket_end for d in deltas],
-        [d.value for d in deltas],
-        [d.last_event_at for d in deltas],
-    ]
+async def add_to_daily(
+    conn: asyncpg.Connection, account_id: UUID, metric: str, amount: float, at: datetime
+) -> None:
+    """Add `amount` to the daily bucket of `at` (a sum or count metric)."""
+    await conn.execute(
+        """
+        insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
+        values ($1, $2, ($3::timestamptz at time zone 'UTC')::date, $4, $3)
+        on conflict (account_id, metric_key, day) do update set
+            value = t.value + excluded.value,
+            last_event_at = greatest(t.last_event_at, excluded.last_event_at)
+        """,
+        account_id,
+        metric,
+        at,
+        amount,
+    )
 
 
 async def mark_thresholds(

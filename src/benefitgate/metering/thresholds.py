@@ -12,7 +12,6 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate import events
-from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.models import EffectiveLimit
@@ -39,13 +38,11 @@ async def record_crossings(
     counters: Sequence[tuple[UUID, str, datetime, float]],
     catalog: Catalog,
     now: datetime,
-    limits: Mapping[UUID, Mapping[str, EffectiveLimit]] | None = None,
+    limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
 ) -> None:
-    """Mark newly crossed thresholds of updated counters and enqueue an event for each.
-    The primary key of usage_thresholds makes each crossing happen once, whatever races."""
-    if limits is None:
-        metrics = {metric for _, metric, _, _ in counters}
-        limits = await accounts.limits_by_account(conn, touched, catalog, now, only=metrics)
+    """Mark newly crossed thresholds of updated counters, against the accounts' `limits`,
+    and enqueue an event for each. The primary key of usage_thresholds makes each crossing
+    happen once, whatever races."""
     candidates = [
         (account_id, metric, start, threshold)
         for account_id, metric, start, value in counters

@@ -9,11 +9,12 @@ import strawberry
 
 from benefitgate.catalog.diff import diff_versions
 from benefitgate.catalog.types import catalog_types
-from benefitgate.catalog.version_resolvers import catalog_with, parse_version_id
+from benefitgate.catalog.version_resolvers import catalog_with
 from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound
 from benefitgate.graphql.changes import Applied, ChangeError, run_change
 from benefitgate.graphql.context import Info
 from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.graphql.scalars import parse_serial
 from benefitgate.subscriptions import version_migration
 from benefitgate.subscriptions.version_types import VersionMigration, migration_type
 
@@ -72,7 +73,7 @@ class VersionMigrationMutation:
     ) -> VersionMigrationResult:
         if not info.context.principal.internal:
             return ForbiddenError.of("only internal tools (operator or admin keys) change this")
-        from_id, to_id = parse_version_id(from_version_id), parse_version_id(to_version_id)
+        from_id, to_id = parse_serial(from_version_id), parse_serial(to_version_id)
         if from_id is None or to_id is None:
             return NotFoundError.of("tier version")
         if dry_run:
