@@ -90,21 +90,18 @@ async def record_events(
 
     Every write goes in (account, metric, bucket) or (account, event id) order, so that
     concurrent batches take their row locks in the same order and cannot deadlock."""
-    rows = await conn.fetch(_RECORD_EVENTS, *batch.columns(), received_at)
-    stored = [r["position"] for r in rows if r["position"] is not None]
-    counters = [
-        (r["account_id"], r["metric_key"], r["period_start"], r["value"])
-        for r in rows
-        if r["position"] is None
-    ]
-    return stored, counters
+    row = await conn.fetchrow(_RECORD_EVENTS, *batch.columns(), received_at)
+    assert row is not None  # an aggregate without grouping always answers one row
+    positions, account_ids, metric_keys, period_starts, values = row
+    return positions, list(zip(account_ids, metric_keys, period_starts, values, strict=True))
 
 
 _COUNTER_UPSERT = """
     insert into usage_counters as t
         (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
-    select account_id, metric_key, period_start, period_end, value, last_event_at, $9
-    from counter_deltas where aggregation = '{aggregation}'
+    select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $9
+    from accepted where aggregation = '{aggregation}'
+    group by account_id, metric_key, period_start, period_end
     order by account_id, metric_key, period_start
     on conflict (account_id, metric_key, period_start) do update set
         value = {combine},
@@ -114,42 +111,37 @@ _COUNTER_UPSERT = """
 
 _DAILY_UPSERT = """
     insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
-    select account_id, metric_key, day, value, last_event_at
-    from daily_deltas where aggregation = '{aggregation}'
+    select account_id, metric_key, (occurred_at at time zone 'UTC')::date as day, {delta},
+           max(occurred_at)
+    from accepted where aggregation = '{aggregation}'
+    group by account_id, metric_key, day
     order by account_id, metric_key, day
     on conflict (account_id, metric_key, day) do update set
         value = {combine},
         last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
 
-# What a group of events adds to its bucket, by the metric's aggregation. Of events with
-# the same time, the one with the greater event id (in code point order) is the latest.
-_DELTA = """
-    case aggregation
-        when 'count' then count(*)::float8
-        when 'max' then max(value)
-        when 'latest'
-            then (array_agg(value order by occurred_at desc, event_id collate "C" desc))[1]
-        else sum(value)
-    end as value,
-    max(occurred_at) as last_event_at"""
-
-# How each aggregation combines a stored value (`t`) with a delta (`excluded`). An upsert's
-# conflict arm sees only table columns, so each aggregation gets an upsert of its own; one
-# that no event of the batch needs writes nothing.
-_COMBINE = {
-    "sum": "t.value + excluded.value",
-    "count": "t.value + excluded.value",
-    "max": "greatest(t.value, excluded.value)",
-    "latest": """
-        case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
-             then excluded.value else t.value end""",
+# Per aggregation: what a group of events adds to its bucket, and how that delta
+# (`excluded`) combines with the stored value (`t`). Each aggregation gets upserts of its
+# own: an upsert's conflict arm sees only table columns, and a grouping computes only its
+# own aggregate (Postgres computes every aggregate of a select list, even those a `case`
+# would discard). An upsert that no event of the batch needs writes nothing. Of events
+# of a `latest` gauge with the same time, the greater event id (in code point order) wins.
+_AGGREGATIONS = {
+    "sum": ("sum(value)", "t.value + excluded.value"),
+    "count": ("count(*)::float8", "t.value + excluded.value"),
+    "max": ("max(value)", "greatest(t.value, excluded.value)"),
+    "latest": (
+        """(array_agg(value order by occurred_at desc, event_id collate "C" desc))[1]""",
+        """case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
+                then excluded.value else t.value end""",
+    ),
 }
 
-# One upsert of counters and one of daily buckets per aggregation, as named CTEs.
 _UPSERTS = ",".join(
-    f"counters_{kind} as ({_COUNTER_UPSERT.format(aggregation=kind, combine=combine)}),"
-    f" daily_{kind} as ({_DAILY_UPSERT.format(aggregation=kind, combine=combine)})"
-    for kind, combine in _COMBINE.items()
+    f"counters_{kind} as"
+    f" ({_COUNTER_UPSERT.format(aggregation=kind, delta=delta, combine=combine)}),"
+    f" daily_{kind} as ({_DAILY_UPSERT.format(aggregation=kind, delta=delta, combine=combine)})"
+    for kind, (delta, combine) in _AGGREGATIONS.items()
 )
 
 _RECORD_EVENTS = f"""
@@ -171,19 +163,14 @@ with input as (
         (account_id, metric_key, event_id, value, occurred_at, received_at, period_start)
     select account_id, metric_key, event_id, value, occurred_at, $9, period_start
     from accepted
-), counter_deltas as (
-    select account_id, metric_key, aggregation, period_start, period_end, {_DELTA}
-    from accepted group by account_id, metric_key, aggregation, period_start, period_end
-), daily_deltas as (
-    select account_id, metric_key, aggregation, (occurred_at at time zone 'UTC')::date as day,
-           {_DELTA}
-    from accepted group by account_id, metric_key, aggregation, day
 ),
 {_UPSERTS}
-select (position - 1)::int as position, null::uuid as account_id, null::text as metric_key,
-       null::timestamptz as period_start, null::float8 as value
-from accepted
-{" ".join(f"union all select null, * from counters_{kind}" for kind in _COMBINE)}
+-- One row of arrays: a row for each stored event and each counter took the service half
+-- again as long to decode.
+select (select coalesce(array_agg((position - 1)::int), '{{}}') from accepted),
+       coalesce(array_agg(account_id), '{{}}'), coalesce(array_agg(metric_key), '{{}}'),
+       coalesce(array_agg(period_start), '{{}}'), coalesce(array_agg(value), '{{}}')
+from ({" union all ".join(f"select * from counters_{kind}" for kind in _AGGREGATIONS)}) as changed
 """  # noqa: S608 (constant expressions, no input)
 
 

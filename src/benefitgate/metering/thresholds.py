@@ -86,19 +86,24 @@ async def _report(
     counters: Sequence[tuple[UUID, str, datetime, float]],
     limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
 ) -> None:
+    if not crossings:
+        return
     values = {(a, m, s): v for a, m, s, v in counters}
-    for account_id, metric, start, threshold in crossings:
-        limit = limits[account_id][metric]
-        await events.enqueue(
-            conn,
-            EVENT_TYPE,
-            account_id,
-            {
-                "metric": metric,
-                "periodStart": start.isoformat(),
-                "threshold": threshold,
-                "value": values[account_id, metric, start],
-                "limit": limit.included,
-                "enforcement": limit.enforcement,
-            },
-        )
+    await events.enqueue_many(
+        conn,
+        EVENT_TYPE,
+        [
+            (
+                account_id,
+                {
+                    "metric": metric,
+                    "periodStart": start.isoformat(),
+                    "threshold": threshold,
+                    "value": values[account_id, metric, start],
+                    "limit": limits[account_id][metric].included,
+                    "enforcement": limits[account_id][metric].enforcement,
+                },
+            )
+            for account_id, metric, start, threshold in crossings
+        ],
+    )
