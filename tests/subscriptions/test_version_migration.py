@@ -140,6 +140,7 @@ async def test_the_migration_moves_exactly_those_subscriptions_with_an_entry_and
     others = await conn.fetch(OTHERS, s.moving)
     audit_before = await conn.fetchval("select max(id) from audit_log")
     events_before = await conn.fetchval("select max(id) from events")
+    await conn.execute("delete from suggestion_marks")
 
     moved = await migrate(api, s, dry=False, count=4)
 
@@ -177,6 +178,9 @@ async def test_the_migration_moves_exactly_those_subscriptions_with_an_entry_and
         "fromTierVersionId": int(s.v1),
         "toTierVersionId": int(s.v2),
     }
+    # Their suggestions are recomputed against the new version, as after a single change.
+    marked = await conn.fetch("select account_id from suggestion_marks")
+    assert sorted(r["account_id"] for r in marked) == sorted(s.moving)
     view = await api.data(VIEW, {"id": str(s.moving[1])}, auth=frontend_token(s.moving[1]))
     assert view["account"]["subscription"] == {"tier": {"version": 2}, "version": 2}
     assert {u["metric"]["key"]: u["limit"] for u in view["account"]["usage"]}["m0"] == 200
@@ -327,5 +331,5 @@ async def test_a_migration_costs_the_same_statements_for_few_or_many_subscriptio
             counted.append(len(_transaction(log.statements)))
 
     # BEGIN, the key's advisory lock and lookup, the two versions and their four parts,
-    # the locked set, the move, the audit entries, the events, the key, COMMIT
-    assert counted == [14, 14]
+    # the locked set, the move, the audit entries, the events, the marks, the key, COMMIT
+    assert counted == [15, 15]

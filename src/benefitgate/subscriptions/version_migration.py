@@ -5,7 +5,8 @@ until its renewal (which moves it to the version in force then) or an explicit m
 this. A dry run lists who would move and changes nothing; the real run locks the set,
 moves it in one statement, and writes one audit entry per subscription (the snapshot
 format of single subscription changes, so `auditRollback` undoes one account's move) and
-one `subscription.changed` event per account, all in the caller's transaction.
+one `subscription.changed` event per account, and marks each account for its upgrade
+suggestions to be recomputed (as a single change does), all in the caller's transaction.
 
 Policy: a migration charges nothing and keeps term, period, seats, grants and usage; the
 new version's limits apply at once and its price from the next period.
@@ -28,6 +29,7 @@ from benefitgate.catalog.models import TierVersion
 from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, VersionConflict
 from benefitgate.subscriptions import version_repository as repository
 from benefitgate.subscriptions.service import EVENT, KIND, snapshot
+from benefitgate.suggestions import marks
 
 __all__ = [
     "ACTION",
@@ -151,8 +153,8 @@ async def _record(
     after: dict[UUID, Subscription],
     ids: tuple[int, int],
 ) -> dict[UUID, int]:
-    """One audit entry per subscription and one event per account, each in one
-    statement; returns the entry id of each subscription."""
+    """One audit entry per subscription, one event per account and the accounts'
+    suggestion marks, each in one statement; returns the entry id of each subscription."""
     states = [
         (
             f,
@@ -178,6 +180,7 @@ async def _record(
         for f, _, a in states
     ]
     await events.enqueue_many(conn, EVENT, payloads)
+    await marks.mark(conn, [f.account_id for f in found], change.at)
     return entry_ids
 
 
