@@ -140,6 +140,19 @@ def test_denied_checks_for_a_feature_suggest_the_lowest_tier_that_includes_it() 
     assert [(r.key, r.observed) for r in proposal.reasons] == [(("denied_feature", "sso"), 3)]
 
 
+def test_a_feature_denied_under_two_reasons_is_one_reason_counting_both() -> None:
+    # Not in the tier at first; excluded after a change to a tier that excludes it.
+    first = Denial("sso", "not_in_tier", 2, NOW - timedelta(days=30), NOW - timedelta(days=20))
+    then = Denial("sso", "excluded", 3, NOW - timedelta(days=10), NOW - timedelta(days=1))
+
+    proposal = propose(Evidence(ACCOUNT, denials=(first, then)), CATALOG, NOW)
+
+    assert proposal is not None and proposal.tier_key == "business"
+    (reason,) = proposal.reasons
+    assert (reason.key, reason.observed) == (("denied_feature", "sso"), 5)
+    assert (reason.since, reason.until) == (first.first_at, then.last_at)
+
+
 def test_old_denials_and_features_no_tier_includes_say_nothing() -> None:
     old = Denial("sso", "not_in_tier", 3, NOW - timedelta(days=200), NOW - timedelta(days=91))
     unknown = Denial("teleport", "not_in_tier", 9, NOW, NOW)

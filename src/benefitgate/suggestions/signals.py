@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from benefitgate.catalog.models import Catalog, Metric, TierVersion
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.entitlements.precedence import effective_limits
-from benefitgate.suggestions.models import SIGNALS, Evidence, Reason
+from benefitgate.suggestions.models import SIGNALS, Denial, Evidence, Reason
 from benefitgate.usage.periods import Period
 from benefitgate.usage.trend import project
 
@@ -114,10 +114,9 @@ def _overrun(
 
 def _denial_reasons(tier: TierVersion, situation: Situation) -> Iterator[Reason]:
     granted = {g.benefit_key for g in situation.evidence.grants if g.active_at(situation.now)}
-    recent = situation.now - DENIAL_WINDOW
-    for denial in situation.evidence.denials:
+    for denial in _recent_denials_by_feature(situation):
         feature = denial.feature
-        if denial.last_at < recent or feature in tier.benefit_keys or feature in granted:
+        if feature in tier.benefit_keys or feature in granted:
             continue
         benefit = situation.catalog.benefits.get(feature)
         name = benefit.name if benefit else feature
@@ -130,6 +129,25 @@ def _denial_reasons(tier: TierVersion, situation: Situation) -> Iterator[Reason]
             until=denial.last_at,
             weight=round(SIGNALS["denied_feature"] + 0.05 * min(denial.count, 4), 2),
         )
+
+
+def _recent_denials_by_feature(situation: Situation) -> list[Denial]:
+    """The recent denials of each feature as one: a feature denied under two reasons (not
+    in the tier, then excluded after a tier change) is one piece of evidence, not two."""
+    recent = situation.now - DENIAL_WINDOW
+    folded: dict[str, Denial] = {}
+    for denial in situation.evidence.denials:
+        if denial.last_at < recent:
+            continue
+        seen = folded.get(denial.feature)
+        folded[denial.feature] = denial if seen is None else _fold(seen, denial)
+    return list(folded.values())
+
+
+def _fold(a: Denial, b: Denial) -> Denial:
+    reason = a.reason if a.last_at >= b.last_at else b.reason  # the latest reason stands
+    first, last = min(a.first_at, b.first_at), max(a.last_at, b.last_at)
+    return Denial(a.feature, reason, a.count + b.count, first, last)
 
 
 def _growth_reasons(tier: TierVersion, situation: Situation) -> Iterator[Reason]:
