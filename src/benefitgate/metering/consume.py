@@ -49,6 +49,7 @@ async def consume(
     if not amount > 0:
         raise InvalidUsage("amount", "amount must be positive")
     limits = await accounts.limits_by_account(conn, [account], catalog, now)
+    reachable = await milestones.usage_milestones(conn)
     limit = limits[account.id].get(metric_key)
     period = account.period_at(metric.reset, now)
     ceiling = _ceiling(limit)
@@ -62,7 +63,7 @@ async def consume(
     await repository.add_to_daily(conn, account.id, metric_key, amount, now)
     counters = [(account.id, metric_key, period.start, used)]
     await record_crossings(conn, [account], counters, catalog, now, limits)
-    await milestones.on_counters(conn, counters, catalog, now)
+    await milestones.on_counters(conn, counters, reachable, catalog, now)
     included = None if limit is None else limit.included
     return Consumed(
         account_id=account.id,
@@ -166,6 +167,7 @@ async def _check_metric(
     if metric is None:
         raise InvalidUsage("metric", f"unknown metric {metric_key!r}")
     limits = await accounts.limits_by_account(conn, [account], catalog, now)
+    reachable = await milestones.usage_milestones(conn)
     limit = limits[account.id].get(metric_key)
     if limit is None:
         return CheckResult(

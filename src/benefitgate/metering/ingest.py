@@ -108,12 +108,13 @@ async def _store(
 ) -> set[tuple[UUID, str]]:
     if not candidates:
         return set()
-    # Everything read for the threshold checks is read before the write: from the write on,
-    # the batch holds its counters' row locks, which concurrent batches wait for.
+    # Everything read for the threshold and milestone checks is read before the write: from
+    # the write on, the batch holds its counters' row locks, which concurrent batches wait for.
     involved = list({account.id: account for _, account in candidates}.values())
     limits = await accounts.limits_by_account(
         conn, involved, catalog, now, only={event.metric_key for event, _ in candidates}
     )
+    reachable = await milestones.usage_milestones(conn)
     batch = repository.EventColumns()
     for event, account in candidates:
         metric = catalog.metrics[event.metric_key]
@@ -130,5 +131,5 @@ async def _store(
     if counters:
         touched = {candidates[i][1].id: candidates[i][1] for i in positions}
         await record_crossings(conn, list(touched.values()), counters, catalog, now, limits)
-        await milestones.on_counters(conn, counters, catalog, now)
+        await milestones.on_counters(conn, counters, reachable, catalog, now)
     return {(batch.account_ids[i], batch.event_ids[i]) for i in positions}

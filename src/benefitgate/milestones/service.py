@@ -30,7 +30,7 @@ from benefitgate.suggestions import marks
 from benefitgate.targets import service as targets
 from benefitgate.usage.periods import calendar_month
 
-__all__ = ["ACTOR", "EVENT", "award", "on_counters", "on_seats"]
+__all__ = ["ACTOR", "EVENT", "award", "on_counters", "on_seats", "usage_milestones"]
 
 ACTOR = "milestones"
 EVENT = "milestone.reached"
@@ -102,15 +102,22 @@ async def _reward_and_report(
     await events.enqueue(conn, EVENT, a.account_id, {"auditEntryId": entry.id, **after})
 
 
+async def usage_milestones(conn: asyncpg.Connection) -> list[Milestone]:
+    """The active milestones that counters can reach, for `on_counters`. Read them before
+    the change that updates the counters: from then on it holds their row locks, which
+    concurrent changes of the same counters wait for."""
+    return await repository.active_milestones(conn, ("usage_threshold", "outcome_target"))
+
+
 async def on_counters(
     conn: asyncpg.Connection,
     counters: Sequence[tuple[UUID, str, datetime, float]],
+    milestones: Sequence[Milestone],
     catalog: Catalog,
     now: datetime,
 ) -> None:
-    """Award the usage milestones that updated counters (account, metric, period start,
+    """Award the usage `milestones` that updated counters (account, metric, period start,
     value) reach, and the outcome targets their metrics now meet."""
-    milestones = await repository.active_milestones(conn, ("usage_threshold", "outcome_target"))
     if not milestones or not counters:
         return
     hits = threshold_hits(milestones, counters)
