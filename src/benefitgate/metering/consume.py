@@ -167,7 +167,6 @@ async def _check_metric(
     if metric is None:
         raise InvalidUsage("metric", f"unknown metric {metric_key!r}")
     limits = await accounts.limits_by_account(conn, [account], catalog, now)
-    reachable = await milestones.usage_milestones(conn)
     limit = limits[account.id].get(metric_key)
     if limit is None:
         return CheckResult(

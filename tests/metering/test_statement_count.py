@@ -1,0 +1,72 @@
+"""Metering costs a fixed number of SQL statements: ingest whatever the batch size and
+however many accounts it spans, consumption and checks one account at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from tests.conftest import MakeApi, api_key
+from tests.fixtures import factories
+from tests.metering.test_consume import CHECK, CONSUME
+from tests.metering.test_ingest import RECORD, event
+from tests.test_statement_count import StatementLog
+
+Call = tuple[str, dict[str, Any]]
+
+
+async def _statements(make_api: MakeApi, key: str, warm_up: Call, calls: list[Call]) -> list[int]:
+    """The statements each call ran, on a pool of one connection, after a first call that
+    warms the connection (asyncpg introspects each type once)."""
+    log = StatementLog()
+    counted = []
+    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
+        await api.data(*warm_up, auth=key)
+        for document, variables in calls:
+            log.statements.clear()
+            await api.data(document, variables, auth=key)
+            counted.append(len(log.statements))
+    return counted
+
+
+async def test_ingest_costs_the_same_statements_for_few_or_many_events_and_accounts(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await factories.catalog(conn)
+    ids = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(20)]
+    key = await api_key(conn)
+    warm_up = (RECORD, {"events": [event(ids[0], "warm-up")]})
+    batches = [
+        [event(ids[n % 2], f"few-{n}") for n in range(2)],
+        [event(ids[n % 20], f"many-{n}") for n in range(60)],
+    ]
+
+    counted = await _statements(make_api, key, warm_up, [(RECORD, {"events": b}) for b in batches])
+
+    # BEGIN, the accounts, their grants, the usage milestones, the write, COMMIT (the
+    # counters stay below 80 % of their limits: no thresholds, marks or awards)
+    assert counted == [6, 6]
+
+
+async def test_a_consumption_and_a_check_cost_a_fixed_number_of_statements(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await factories.catalog(conn)
+    account = str(await factories.account(conn, cat["versions"]["basic"]))
+    key = await api_key(conn)
+    consume = {"id": account, "metric": "m0", "amount": 1}
+    calls = [
+        (CONSUME, {**consume, "key": "first"}),
+        (CONSUME, {**consume, "key": "first"}),
+        (CHECK, {"id": account, "metric": "m0"}),
+        (CHECK, {"id": account, "feature": "b0"}),
+    ]
+
+    counted = await _statements(make_api, key, (CONSUME, {**consume, "key": "warm-up"}), calls)
+
+    # A consumption: the account, BEGIN, the key's lock and lookup, the grants, the usage
+    # milestones, the counter made sure of, the conditional add, the daily bucket, the key's
+    # result, COMMIT. Its replay: the account, BEGIN, the key's lock and lookup, COMMIT. A
+    # check: the account, BEGIN, the grants, (for a metric) the counter, COMMIT.
+    assert counted == [11, 5, 5, 4]
