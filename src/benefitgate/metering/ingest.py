@@ -88,14 +88,13 @@ async def record_usage(
             candidates[event.account_id, event.event_id] = (event, account)
             outcomes.append(None)  # accepted or duplicate: the database decides
     stored = await _store(conn, list(candidates.values()), catalog, now)
+    # The events left undecided are the candidates, in the same order.
+    decided = iter(
+        EventStatus.ACCEPTED if i in stored else EventStatus.DUPLICATE
+        for i in range(len(candidates))
+    )
     return [
-        outcome
-        or EventOutcome(
-            event,
-            EventStatus.ACCEPTED
-            if (event.account_id, event.event_id) in stored
-            else EventStatus.DUPLICATE,
-        )
+        outcome or EventOutcome(event, next(decided))
         for event, outcome in zip(events, outcomes, strict=True)
     ]
 
@@ -105,7 +104,9 @@ async def _store(
     candidates: list[tuple[UsageEvent, Account]],
     catalog: Catalog,
     now: datetime,
-) -> set[tuple[UUID, str]]:
+) -> set[int]:
+    """Store the candidates; returns the positions of those stored (the others are
+    duplicates of events stored before)."""
     if not candidates:
         return set()
     # Everything read for the threshold and milestone checks is read before the write: from
@@ -132,4 +133,4 @@ async def _store(
         touched = {candidates[i][1].id: candidates[i][1] for i in positions}
         await record_crossings(conn, list(touched.values()), counters, catalog, now, limits)
         await milestones.on_counters(conn, counters, reachable, catalog, now)
-    return {(batch.account_ids[i], batch.event_ids[i]) for i in positions}
+    return set(positions)
