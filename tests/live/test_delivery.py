@@ -13,7 +13,7 @@ import asyncpg
 from benefitgate import db, events
 from benefitgate.events import START, EventScope
 from tests.conftest import api_key
-from tests.fixtures.live import subscribe, until_type, ws_client
+from tests.fixtures.live import subscribe, ws_client
 from tests.live.conftest import ServeLive
 
 EVERYTHING = EventScope(everything=True)
@@ -42,20 +42,30 @@ async def test_subscribers_joining_mid_stream_get_every_event_once_in_order(
     dsn: str, conn: asyncpg.Connection, live_port: int
 ) -> None:
     key = await api_key(conn)
+    joined = [asyncio.Event() for _ in range(8)]  # set at a subscriber's first event
 
-    async def subscriber(delay: float, from_start: bool) -> tuple[events.Cursor, list[str]]:
-        await asyncio.sleep(delay)
+    async def subscriber(n: int, from_start: bool) -> tuple[events.Cursor, list[str]]:
+        await asyncio.sleep(0.05 * n)
         after = START if from_start else await events.tail_cursor(conn)
+        got = []
         async with (
             ws_client(live_port, key) as session,
             contextlib.aclosing(subscribe(session, after=after.encode())) as stream,
         ):
-            got = await asyncio.wait_for(until_type(stream, "test.end"), 30)
+            async for event in stream:
+                got.append(event)
+                joined[n].set()
+                if event["type"] == "test.end":
+                    break
         return after, [e["cursor"] for e in got]
 
-    joining = [subscriber(0.05 * n, from_start=n % 2 == 0) for n in range(8)]
-    results = asyncio.gather(*joining)
-    await _writers(dsn, 40)
+    results = asyncio.gather(
+        *(asyncio.wait_for(subscriber(n, from_start=n % 2 == 0), 30) for n in range(8))
+    )
+    # Writing goes on until every subscriber has joined (or one has failed): each joins
+    # mid-stream, however fast the writers are.
+    while not all(j.is_set() for j in joined) and not results.done():
+        await _writers(dsn, 10)
     await events.enqueue(conn, "test.end", None, {})
     heard = await results
 
