@@ -42,29 +42,14 @@ __all__ = ["LiveEventExecutor", "RenderCache"]
 _Key = tuple[int, tuple[tuple[str, str], ...], str]
 
 
-class _Rendering:
-    """A result, and its `next` payload as JSON once a direct delivery asked for it."""
-
-    __slots__ = ("encoded", "operation", "result")
-
-    def __init__(self, operation: OperationDefinitionNode, result: ExecutionResult) -> None:
-        self.operation = operation
-        self.result = result
-        self.encoded: str | None = None
-
-    def payload(self) -> str:
-        if self.encoded is None:
-            self.encoded = orjson.dumps({"data": self.result.data}).decode()
-        return self.encoded
-
-
 class RenderCache:
-    """A bounded, least recently used map from (operation, variables, event) to result."""
+    """A bounded, least recently used map from (operation, variables, event) to the
+    event's `next` payload as JSON."""
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
         self._events: OrderedDict[int, Event] = OrderedDict()
-        self._results: OrderedDict[_Key, _Rendering] = OrderedDict()
+        self._results: OrderedDict[_Key, tuple[OperationDefinitionNode, str]] = OrderedDict()
         self._variables: dict[int, tuple[OperationDefinitionNode, frozenset[str]]] = {}
 
     def event(self, event: events.Event) -> Event:
@@ -76,17 +61,17 @@ class RenderCache:
                 self._events.popitem(last=False)
         return built
 
-    def get(self, operation: OperationDefinitionNode, key: _Key) -> _Rendering | None:
+    def get(self, operation: OperationDefinitionNode, key: _Key) -> str | None:
         hit = self._results.get(key)
         # Keys hold the operation's id; the entry keeps the operation itself, so an id is
         # never reused while its entry lives, and the identity check makes sure of it.
-        if hit is None or hit.operation is not operation:
+        if hit is None or hit[0] is not operation:
             return None
         self._results.move_to_end(key)
-        return hit
+        return hit[1]
 
     def put(self, operation: OperationDefinitionNode, key: _Key, result: ExecutionResult) -> None:
-        self._results[key] = _Rendering(operation, result)
+        self._results[key] = (operation, orjson.dumps({"data": result.data}).decode())
         if len(self._results) > self._capacity:
             self._results.popitem(last=False)
 
@@ -130,29 +115,11 @@ def _variables_below_root(
     return frozenset(collector.names)
 
 
-class _Rendered:
-    """Stands in for a per-event executor when the event was already rendered."""
-
-    __slots__ = ("result",)
-
-    def __init__(self, result: ExecutionResult) -> None:
-        self.result = result
-
-    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
-        return self.result
-
-
 class LiveEventExecutor(PlainFieldExecutor):
-    """The schema's executor: a live event's result comes from the render cache when
-    another subscriber of the same document already had it."""
-
-    def build_per_event_executor(self, payload: Any) -> Any:
-        # A hit skips even the copy of the executor that graphql-core makes per event.
-        cache, key = self._render_key(payload)
-        cached = None if cache is None else cache.get(self.operation, key)
-        if cached is not None:
-            return _Rendered(cached.result)
-        return super().build_per_event_executor(payload)
+    """The schema's executor: a live event's payload comes from the render cache when
+    another subscriber of the same document already had it. Live events reach subscribers
+    only through the direct delivery (`encoded_payload`); the stock path sends only
+    renderings with errors, which are never cached."""
 
     def build_resolve_info(
         self,
@@ -179,7 +146,7 @@ class LiveEventExecutor(PlainFieldExecutor):
             if self.is_awaitable(result):
                 result = await result
             hit = cache.get(self.operation, key)  # there unless the result has errors
-        return None if hit is None else hit.payload()
+        return hit
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         result = super().execute_operation(serially)
