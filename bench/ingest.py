@@ -141,7 +141,6 @@ async def write_statement_alone(
         known = await accounts.accounts_by_ids(
             conn, list({uuid.UUID(str(e["accountId"])) for batch in batches for e in batch})
         )
-        await conn.execute("select ensure_usage_partition(current_date)")
     finally:
         await conn.close()
     metric = catalog.metrics["api_calls"]

@@ -130,7 +130,6 @@ async def _store(
         )
     positions, counters = await repository.record_events(conn, batch, now)
     if counters:
-        touched = {candidates[i][1].id: candidates[i][1] for i in positions}
-        await record_crossings(conn, list(touched.values()), counters, catalog, now, limits)
+        await record_crossings(conn, involved, counters, catalog, now, limits)
         await milestones.on_counters(conn, counters, reachable, catalog, now)
     return set(positions)

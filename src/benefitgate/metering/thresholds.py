@@ -16,6 +16,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.metering import repository
+from benefitgate.metering.repository import CounterValue
 from benefitgate.suggestions import marks
 from benefitgate.usage.trend import project
 
@@ -34,15 +35,15 @@ def crossed(value: float, limit: EffectiveLimit | None) -> list[int]:
 
 async def record_crossings(
     conn: asyncpg.Connection,
-    touched: Sequence[Account],
-    counters: Sequence[tuple[UUID, str, datetime, float]],
+    accounts: Sequence[Account],
+    counters: Sequence[CounterValue],
     catalog: Catalog,
     now: datetime,
     limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
 ) -> None:
-    """Mark newly crossed thresholds of updated counters, against the accounts' `limits`,
-    and enqueue an event for each. The primary key of usage_thresholds makes each crossing
-    happen once, whatever races."""
+    """Mark newly crossed thresholds of updated counters, against their `accounts`' `limits`
+    (`accounts` holds at least the counters' accounts), and enqueue an event for each. The
+    primary key of usage_thresholds makes each crossing happen once, whatever races."""
     candidates = [
         (account_id, metric, start, threshold)
         for account_id, metric, start, value in counters
@@ -51,26 +52,26 @@ async def record_crossings(
     crossings = await repository.mark_thresholds(conn, candidates, now) if candidates else []
     await _report(conn, crossings, counters, limits)
     pressured = {a for a, _, _, _ in crossings} | _overrunning(
-        touched, counters, limits, catalog, now
+        accounts, counters, limits, catalog, now
     )
     await marks.mark(conn, list(pressured), now)
 
 
 def _overrunning(
-    touched: Sequence[Account],
-    counters: Sequence[tuple[UUID, str, datetime, float]],
+    accounts: Sequence[Account],
+    counters: Sequence[CounterValue],
     limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
     catalog: Catalog,
     now: datetime,
 ) -> set[UUID]:
     """Accounts whose run rate reaches a limit before the current period ends."""
-    by_id = {a.id: a for a in touched}
+    by_id = {a.id: a for a in accounts}
     found = set()
     for account_id, key, start, value in counters:
         limit = limits.get(account_id, {}).get(key)
-        metric = catalog.metrics.get(key)
-        if limit is None or metric is None or account_id not in by_id:
+        if limit is None:
             continue
+        metric = catalog.metrics[key]  # every counter's metric was checked before its write
         period = by_id[account_id].period_at(metric.reset, now)
         if period.start != start:
             continue  # backdated usage: the current period's run rate is another counter
@@ -83,7 +84,7 @@ def _overrunning(
 async def _report(
     conn: asyncpg.Connection,
     crossings: Sequence[tuple[UUID, str, datetime, int]],
-    counters: Sequence[tuple[UUID, str, datetime, float]],
+    counters: Sequence[CounterValue],
     limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
 ) -> None:
     if not crossings:
