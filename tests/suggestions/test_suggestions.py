@@ -171,7 +171,7 @@ async def test_a_dismissal_ends_after_its_days(
     await api.data(DISMISS, {"id": first["id"], "key": "d1", "days": 7}, auth=admin)
 
     clock.advance(timedelta(days=6))
-    await refresh(pool, clock)  # not marked: nothing happens
+    await refresh(pool, clock)  # recomputed as stale; the dismissal still holds it back
     assert (await current(api, account, admin))["status"] == "DISMISSED"
 
     clock.advance(timedelta(days=2))  # past the seven days, and a day past its last recompute

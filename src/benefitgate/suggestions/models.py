@@ -9,6 +9,7 @@ from uuid import UUID
 
 from benefitgate.accounts.models import Account
 from benefitgate.entitlements.models import Grant
+from benefitgate.isotime import from_iso, to_iso
 from benefitgate.targets.models import TargetProgress
 
 __all__ = [
@@ -97,8 +98,8 @@ class Reason:
             "message": self.message,
             "observed": self.observed,
             "limit": self.limit,
-            "since": None if self.since is None else self.since.isoformat(),
-            "until": None if self.until is None else self.until.isoformat(),
+            "since": to_iso(self.since),
+            "until": to_iso(self.until),
             "weight": self.weight,
         }
 
@@ -110,8 +111,8 @@ class Reason:
             message=raw["message"],
             observed=raw["observed"],
             limit=raw["limit"],
-            since=None if raw["since"] is None else datetime.fromisoformat(raw["since"]),
-            until=None if raw["until"] is None else datetime.fromisoformat(raw["until"]),
+            since=from_iso(raw["since"]),
+            until=from_iso(raw["until"]),
             weight=raw["weight"],
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -31,7 +32,6 @@ __all__ = [
     "decide",
     "insert",
     "last_counters",
-    "lock",
     "open_page",
     "recent_achievements",
     "recent_denials",
@@ -140,17 +140,13 @@ async def current_by_accounts(
     return {r["account_id"]: _suggestion(r) for r in rows}
 
 
-async def by_id(conn: asyncpg.Connection, suggestion_id: UUID) -> Suggestion | None:
+async def by_id(
+    conn: asyncpg.Connection, suggestion_id: UUID, *, lock: bool = False
+) -> Suggestion | None:
+    """The suggestion; with `lock`, its row is locked for the caller's transaction."""
     row = await conn.fetchrow(
-        f"select {_COLUMNS} from suggestions where id = $1",  # noqa: S608 (constant columns)
-        suggestion_id,
-    )
-    return None if row is None else _suggestion(row)
-
-
-async def lock(conn: asyncpg.Connection, suggestion_id: UUID) -> Suggestion | None:
-    row = await conn.fetchrow(
-        f"select {_COLUMNS} from suggestions where id = $1 for update",  # noqa: S608
+        f"""select {_COLUMNS} from suggestions where id = $1
+            {"for update" if lock else ""}""",  # noqa: S608 (constant columns and clause)
         suggestion_id,
     )
     return None if row is None else _suggestion(row)
@@ -170,14 +166,7 @@ async def insert(conn: asyncpg.Connection, p: Proposal, now: datetime) -> Sugges
         uuid.uuid4(),
         p.account_id,
         p.tier_key,
-        p.tier_version_id,
-        p.from_tier_version_id,
-        p.confidence,
-        [r.json() for r in p.reasons],
-        [g.json() for g in p.gains],
-        p.currency,
-        p.monthly_delta_cents,
-        p.annual_delta_cents,
+        *_proposal_values(p),
         now,
     )
     return None if row is None else _suggestion(row)
@@ -196,6 +185,14 @@ async def update_open(
         where id = $1
         """,
         suggestion_id,
+        *_proposal_values(p),
+        now,
+    )
+
+
+def _proposal_values(p: Proposal) -> tuple[Any, ...]:
+    """What a proposal stores, in the order both `insert` and `update_open` take it."""
+    return (
         p.tier_version_id,
         p.from_tier_version_id,
         p.confidence,
@@ -204,7 +201,6 @@ async def update_open(
         p.currency,
         p.monthly_delta_cents,
         p.annual_delta_cents,
-        now,
     )
 
 

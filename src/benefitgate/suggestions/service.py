@@ -159,7 +159,7 @@ class Accepted:
 
 
 async def _lock_open(conn: asyncpg.Connection, suggestion_id: UUID) -> Suggestion:
-    found = await repository.lock(conn, suggestion_id)
+    found = await repository.by_id(conn, suggestion_id, lock=True)
     if found is None:
         raise TargetNotFound("suggestion")
     if found.status != "open":

@@ -17,7 +17,7 @@ from benefitgate.suggestions.models import SIGNALS, Denial, Evidence, Reason
 from benefitgate.usage.periods import Period
 from benefitgate.usage.trend import project
 
-__all__ = ["DENIAL_WINDOW", "MILESTONE_WINDOW", "PRESSURE", "SEAT_PRESSURE", "signals_on"]
+__all__ = ["DENIAL_WINDOW", "MILESTONE_WINDOW", "Situation", "signals_on"]
 
 PRESSURE = 0.8  # share of a limit that counts as pressure in a period
 PRESSURED_PERIODS = 2  # of the last three
