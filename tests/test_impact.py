@@ -96,7 +96,7 @@ async def _history(conn: asyncpg.Connection, account: uuid.UUID) -> None:
     await conn.execute(
         """insert into outcome_targets values ($1, 'hours_saved', 1000, $2, $3, '', 'ops', $4)""",
         account,
-        (NOW - timedelta(days=200)).date(),
+        (TERM_START - timedelta(days=30)).date(),  # before the term: counted from its start
         (NOW + timedelta(days=30)).date(),
         NOW,
     )
@@ -144,7 +144,7 @@ async def test_a_full_term_summary_matches_the_raw_rows(api: Api, conn: asyncpg.
 
     (outcome,) = found["outcomes"]
     delivered = _sum(daily["m1"], start, end)
-    target_actual = _sum(daily["m1"], (NOW - timedelta(days=200)).date(), end)
+    target_actual = _sum(daily["m1"], start, end)
     assert outcome["delivered"] == delivered
     assert (outcome["target"], outcome["targetActual"]) == (1000, target_actual)
     assert outcome["percent"] == round(target_actual / 1000 * 100, 2)
@@ -169,15 +169,18 @@ async def test_ranges_are_checked_and_accounts_stay_private(
             "impactSummary"
         ]
 
-    # Usage today only: it counts this quarter and must not show up in the first one.
+    # Usage today only, of a metric that measures an outcome: both count this quarter and
+    # must not show up in the first one.
     await conn.execute(
         "insert into usage_daily (account_id, metric_key, day, value) values ($1, 'm0', $2, 5)",
         account,
         NOW.date(),
     )
+    await conn.execute("update outcomes set metric_key = 'm0' where key = 'hours_saved'")
     quarter = await ask({"period": "QUARTER"})
     assert (quarter["from"], quarter["to"]) == ("2026-10-01", NOW.date().isoformat())
     assert [m["metric"]["key"] for m in quarter["metrics"]] == ["m0"]
+    assert [o["outcome"]["key"] for o in quarter["outcomes"]] == ["hours_saved"]
     dates = await ask({"from": "2026-01-01", "to": "2026-03-31"})
     assert (dates["from"], dates["to"]) == ("2026-01-01", "2026-03-31")
     assert dates["metrics"] == [] and dates["outcomes"] == []
