@@ -14,13 +14,12 @@ import pytest
 
 from benefitgate import db, events
 from benefitgate.auth import Principal, Role
-from benefitgate.events import START, Event, EventScope
+from benefitgate.events import START, Event
 from benefitgate.eventstream import Closed, follow
 from benefitgate.fanout import CloseReason, Hub, Interest
 
 ADMIN = Principal(Role.ADMIN, subject="test")
 NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
-EVERYTHING = EventScope(everything=True)
 
 
 @pytest.fixture
@@ -34,10 +33,10 @@ def _hub(capacity: int) -> Hub:
     return Hub(capacity=capacity, start=START)
 
 
-async def _publish_new(conn: asyncpg.Connection, hub: Hub) -> None:
+async def _publish_new(conn: asyncpg.Connection, hub: Hub, now: datetime = NOW) -> None:
     """What the outbox listener does: hand the hub what is new, in batches."""
     new = await events.read_new(conn, hub.cursor, 3)
-    hub.publish(new.events, new.partners, NOW)
+    hub.publish(new.events, new.partners, now)
 
 
 async def test_a_subscriber_that_stops_reading_is_closed_and_the_others_keep_up(
@@ -127,12 +126,10 @@ async def test_a_subscriber_whose_credential_expired_hears_nothing_more(
         waiting = asyncio.ensure_future(anext(stream))
         await asyncio.sleep(0)
         await events.enqueue(conn, "test.n", None, {"n": 0})
-        new = await events.read_new(conn, hub.cursor, 10)
-        hub.publish(new.events, new.partners, NOW + timedelta(minutes=4))
+        await _publish_new(conn, hub, NOW + timedelta(minutes=4))
         before = await waiting
         await events.enqueue(conn, "test.n", None, {"n": 1})
-        new = await events.read_new(conn, hub.cursor, 10)
-        hub.publish(new.events, new.partners, NOW + timedelta(minutes=5))
+        await _publish_new(conn, hub, NOW + timedelta(minutes=5))
         closed = await anext(stream)
 
     assert isinstance(before, Event) and before.payload == {"n": 0}
