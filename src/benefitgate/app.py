@@ -48,6 +48,9 @@ __all__ = ["AppState", "create_app", "create_app_from_env"]
 
 log = logging.getLogger(__name__)
 
+# How long shutdown waits for pooled connections still in use before it terminates them.
+POOL_CLOSE_SECONDS = 5.0
+
 
 @dataclass
 class AppState:
@@ -131,7 +134,7 @@ def create_app(
                     await task
             await state.scheduler.stop()
             await state.listener.stop()
-            await state.pool.close()
+            await _close_pool(state.pool)
 
     app = Starlette(
         routes=[
@@ -145,6 +148,17 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+async def _close_pool(pool: asyncpg.Pool) -> None:
+    """Close the pool, waiting at most POOL_CLOSE_SECONDS for connections still in use.
+    asyncpg's close waits for every connection to come back, so one held by a request or
+    stream that outlived uvicorn's graceful period would keep the replica from exiting."""
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+    except TimeoutError:
+        log.warning("pooled connections still in use at shutdown were terminated")
+        pool.terminate()
 
 
 def _freeze_startup_objects() -> None:
