@@ -94,12 +94,19 @@ class OutboxListener:
                     wait, retry = min(wait, retry), min(retry * 2, _RETRY_MAX)
                 else:
                     retry = _RETRY_FIRST
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
-                self._wake.clear()
+                await self._wait_for_wake(wait)
         finally:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+    async def _wait_for_wake(self, seconds: float) -> None:
+        """Wait for a notification, at most `seconds`. Not `asyncio.wait_for`: on Python
+        3.11 it drops a cancellation that arrives with the wake-up (a replica stopping while
+        events flow), and the listener then never stopped."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        self._wake.clear()
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
