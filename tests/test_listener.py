@@ -43,7 +43,6 @@ async def test_an_event_held_back_by_another_database_is_delivered_soon_after(
     assert at - released < 1.0  # the timed poll would take 30 s
 
 
-
 async def test_stopping_as_a_notification_arrives_still_stops(dsn: str) -> None:
     """A replica shutting down while events flow: the wake-up and the cancellation land in
     the same turn of the loop. Python 3.11's `asyncio.wait_for` returns the finished wait
