@@ -126,3 +126,25 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+async def test_text_that_is_not_unicode_is_an_unparsable_body(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    # A lone surrogate escape is valid JSON syntax but no Unicode text: it cannot reach the
+    # database, and it reached its encoder as an unexpected error.
+    key = await api_key(conn)
+    body = (
+        b'{"query": "mutation($e: [UsageEventInput!]!) { usageRecord(events: $e) '
+        b'{ __typename } }", "variables": {"e": [{"eventId": "x\\ud800", "accountId": "'
+        + str(uuid4()).encode()
+        + b'", "metric": "m0", "value": 1, "occurredAt": "2026-01-01T00:00:00Z"}]}}'
+    )
+    response = await api.client.post(
+        "/graphql",
+        content=body,
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

