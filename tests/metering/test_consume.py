@@ -58,11 +58,41 @@ async def test_400_concurrent_consumers_against_a_limit_of_100_get_exactly_100(
         "select value from usage_counters where account_id = $1 and metric_key = 'm0'", account_id
     )
     assert used == 100
+    daily = await conn.fetchval(
+        "select sum(value) from usage_daily where account_id = $1 and metric_key = 'm0'",
+        account_id,
+    )
+    assert daily == 100  # the denied 300 reached neither the counter nor the daily bucket
     denied = next(
         r["usageConsume"] for r in responses if r["usageConsume"]["__typename"] == "QuotaExceeded"
     )
     assert denied["quota"] == 100 and denied["used"] == 100 and denied["requested"] == 1
     assert denied["resetsAt"].startswith((NOW + timedelta(days=20)).date().isoformat())
+
+
+async def test_an_amount_above_the_limit_is_denied_without_writing_anything(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])  # hard 100
+    key = await api_key(conn)
+
+    denied = (await api.data(CONSUME, consume_vars(account_id, "big", 101), auth=key))[
+        "usageConsume"
+    ]
+    granted = (await api.data(CONSUME, consume_vars(account_id, "all", 100), auth=key))[
+        "usageConsume"
+    ]
+
+    assert denied["__typename"] == "QuotaExceeded"
+    assert denied["used"] == 0 and denied["requested"] == 101
+    assert granted["__typename"] == "UsageConsumed" and granted["used"] == 100
+    rows = await conn.fetch(
+        """select value from usage_counters where account_id = $1
+           union all select value from usage_daily where account_id = $1""",
+        account_id,
+    )
+    assert [r["value"] for r in rows] == [100, 100]
 
 
 async def test_a_soft_limit_lets_the_overage_through_and_says_so(

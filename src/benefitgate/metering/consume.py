@@ -39,7 +39,7 @@ async def consume(
     now: datetime,
 ) -> Consumed | QuotaDenied:
     """Check and consume in the caller's transaction. A hard limit is never exceeded, under
-    any concurrency: the add is one conditional UPDATE. A soft limit lets it past and says
+    any concurrency: the add is one conditional upsert. A soft limit lets it past and says
     so. A metric the account has no limit for has a hard limit of zero."""
     metric = catalog.metrics.get(metric_key)
     if metric is None:
@@ -60,7 +60,6 @@ async def consume(
         assert ceiling is not None  # only a ceiling denies
         current = await repository.counter_value(conn, account.id, metric_key, period.start)
         return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
-    await repository.add_to_daily(conn, account.id, metric_key, amount, now)
     counters = [(account.id, metric_key, period.start, used)]
     await record_crossings(conn, [account], counters, catalog, now, limits)
     await milestones.on_counters(conn, counters, reachable, catalog, now)

@@ -15,7 +15,6 @@ from benefitgate.usage.periods import Period
 __all__ = [
     "CounterValue",
     "EventColumns",
-    "add_to_daily",
     "consume",
     "counter_value",
     "ensure_partitions",
@@ -174,25 +173,6 @@ from ({" union all ".join(f"select * from counters_{kind}" for kind in _AGGREGAT
 """  # noqa: S608 (constant expressions, no input)
 
 
-async def add_to_daily(
-    conn: asyncpg.Connection, account_id: UUID, metric: str, amount: float, at: datetime
-) -> None:
-    """Add `amount` to the daily bucket of `at` (a sum or count metric)."""
-    await conn.execute(
-        """
-        insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
-        values ($1, $2, ($3::timestamptz at time zone 'UTC')::date, $4, $3)
-        on conflict (account_id, metric_key, day) do update set
-            value = t.value + excluded.value,
-            last_event_at = greatest(t.last_event_at, excluded.last_event_at)
-        """,
-        account_id,
-        metric,
-        at,
-        amount,
-    )
-
-
 async def mark_thresholds(
     conn: asyncpg.Connection,
     crossings: Sequence[tuple[UUID, str, datetime, int]],
@@ -215,22 +195,6 @@ async def mark_thresholds(
     return [(r["account_id"], r["metric_key"], r["period_start"], r["threshold"]) for r in rows]
 
 
-async def _ensure_counter(
-    conn: asyncpg.Connection, account_id: UUID, metric: str, start: datetime, end: datetime | None
-) -> None:
-    await conn.execute(
-        """
-        insert into usage_counters (account_id, metric_key, period_start, period_end, value)
-        values ($1, $2, $3, $4, 0)
-        on conflict do nothing
-        """,
-        account_id,
-        metric,
-        start,
-        end,
-    )
-
-
 async def consume(
     conn: asyncpg.Connection,
     account_id: UUID,
@@ -240,20 +204,39 @@ async def consume(
     ceiling: float | None,
     now: datetime,
 ) -> float | None:
-    """Add `amount` to the period's counter in one conditional UPDATE, so that under any
-    concurrency the counter never passes `ceiling` (None: no ceiling). Returns the new
-    value, or None when the ceiling denied it."""
-    await _ensure_counter(conn, account_id, metric, *period)
+    """Add `amount` to the period's counter, and to the daily bucket of `now`, in one
+    statement, so that under any concurrency the counter never passes `ceiling` (None: no
+    ceiling). Returns the new value, or None when the ceiling denied it (nothing written).
+
+    The counter is created or added to by one upsert whose conflict arm re-checks the
+    ceiling against the row it has locked; the daily bucket is written only when the
+    counter was. A counter's value is never negative, so an amount above the ceiling is
+    denied without a row."""
     value = await conn.fetchval(
         """
-        update usage_counters set value = value + $4, updated_at = $6
-        where account_id = $1 and metric_key = $2 and period_start = $3
-          and ($5::numeric is null or value + $4 <= $5)
-        returning value
+        with counter as (
+            insert into usage_counters as t
+                (account_id, metric_key, period_start, period_end, value, updated_at)
+            select $1::uuid, $2::text, $3::timestamptz, $4::timestamptz, $5::numeric,
+                   $7::timestamptz
+            where $6::numeric is null or $5 <= $6
+            on conflict (account_id, metric_key, period_start) do update
+                set value = t.value + excluded.value, updated_at = excluded.updated_at
+                where $6::numeric is null or t.value + excluded.value <= $6
+            returning value
+        ), daily as (
+            insert into usage_daily as d (account_id, metric_key, day, value, last_event_at)
+            select $1, $2, ($7 at time zone 'UTC')::date, $5, $7 from counter
+            on conflict (account_id, metric_key, day) do update set
+                value = d.value + excluded.value,
+                last_event_at = greatest(d.last_event_at, excluded.last_event_at)
+        )
+        select value from counter
         """,
         account_id,
         metric,
         period[0],
+        period[1],
         amount,
         ceiling,
         now,
