@@ -148,3 +148,52 @@ async def test_text_that_is_not_unicode_is_an_unparsable_body(
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_nul_character_in_a_variable_is_refused_with_where_it_is(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    # Postgres text cannot hold NUL: it failed in the database driver as an unexpected error.
+    key = await api_key(conn)
+    response = await api.post(
+        'mutation($key: String!) { usageConsume(accountId: "x", metric: "m0", amount: 1,'
+        " idempotencyKey: $key) { __typename } }",
+        {"key": "a\x00b"},
+        auth=key,
+    )
+
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "NUL" in error["message"] and "the request.variables.key" in error["message"]
+
+
+async def test_a_backslash_before_u0000_is_ordinary_text(api: Api, token: str) -> None:
+    response = await api.post(
+        "query($id: ID!) { account(id: $id) { __typename } }", {"id": "\\u0000"}, auth=token
+    )
+
+    assert response.status_code == 200
+    assert response.json()["data"] == {"account": {"__typename": "InvalidInputError"}}
+
+
+async def test_unstorable_literals_are_validation_errors(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    key = await api_key(conn)
+    nul = await api.post(
+        'mutation { usageConsume(accountId: "x", metric: "m0", amount: 1,'
+        ' idempotencyKey: "a\\u0000b") { __typename } }',
+        auth=key,
+        headers=SPEC,
+    )
+    infinite = await api.post(
+        'mutation { usageConsume(accountId: "x", metric: "m0", amount: 1e400,'
+        ' idempotencyKey: "k") { __typename } }',
+        auth=key,
+        headers=SPEC,
+    )
+
+    assert nul.status_code == 400 and infinite.status_code == 400
+    assert "NUL" in nul.json()["errors"][0]["message"]
+    assert infinite.json()["errors"][0]["message"] == "Number 1e400 is out of range."

@@ -38,6 +38,19 @@ async def test_a_bad_or_missing_credential_closes_the_connection_with_4403(
             assert await ws.closed_with() == 4403
 
 
+async def test_a_nul_character_in_a_message_closes_the_connection_with_4400(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    key = await api_key(conn)
+    async with raw_socket(live_port) as ws:
+        await ws.init_without_ack(f"{key}\x00")  # it failed in the key lookup, closing 1006
+        assert await ws.closed_with() == 4400
+    async with raw_socket(live_port) as ws:
+        await ws.init(key)
+        await ws.send({**SUBSCRIBE, "id": "nul\x00"})
+        assert await ws.closed_with() == 4400
+
+
 async def test_a_connection_without_init_is_closed_after_the_init_timeout(
     serve_live: ServeLive,
 ) -> None:

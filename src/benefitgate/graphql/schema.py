@@ -32,6 +32,7 @@ from benefitgate.graphql.feed import EventQuery
 from benefitgate.graphql.live import LiveSubscription
 from benefitgate.graphql.render import LiveEventExecutor
 from benefitgate.graphql.scalars import DATETIME
+from benefitgate.graphql.unstorable import UnstorableLiterals
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
@@ -143,6 +144,7 @@ def build_schema(
     rules = [
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        UnstorableLiterals,
     ]
     extensions: list[type[SchemaExtension] | Any] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),

@@ -29,6 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from benefitgate.auth import Principal, Role, Unauthenticated
 from benefitgate.graphql.context import Context
 from benefitgate.graphql.delivery import LiveTransportHandler
+from benefitgate.graphql.unstorable import NUL_ESCAPE, UnstorableText, path_to_nul
 
 __all__ = ["GraphQLView", "error_response"]
 
@@ -139,12 +140,27 @@ class GraphQLView(GraphQL[Context, None]):
                 raise HTTPException(405, "mutations must be sent with POST") from exc
             raise
 
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return super().parse_json(data)
+        except HTTPException as exc:
+            # Strawberry says it could not parse the body; say what is wrong with it instead.
+            if isinstance(exc.__cause__, UnstorableText):
+                raise HTTPException(400, exc.__cause__.msg) from exc.__cause__
+            raise
+
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses text that is not Unicode (a lone surrogate escape such as "\ud800")
         # as unparsable JSON, a 400; json.loads let it through to the database driver, whose
         # encoder failed with an unexpected error. It also parses a batch of a thousand
         # usage events in about 0.3 ms instead of 0.6 ms.
-        return orjson.loads(data)
+        decoded = orjson.loads(data)
+        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+        if NUL_ESCAPE in text:  # a fast scan; the walk only when the text may hold one
+            path = path_to_nul(decoded)
+            if path is not None:
+                raise UnstorableText(path)
+        return decoded
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would go out as binary WebSocket frames.
