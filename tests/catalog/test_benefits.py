@@ -101,7 +101,6 @@ async def test_a_new_benefit_joins_the_catalog_with_its_audit_entry_and_event(
         ({"kind": "LIMIT"}, "metric"),
         ({"kind": "LIMIT", "metric": "nope"}, "metric"),
         ({"impactUnit": None}, "impactUnit"),
-        ({"description": "\u0000"}, "description"),
     ],
 )
 async def test_an_invalid_benefit_names_its_field_and_writes_nothing(
@@ -131,9 +130,8 @@ async def test_a_retired_benefit_leaves_the_catalog_on_its_date_and_no_new_versi
     assert (stale["code"], stale["currentVersion"]) == ("VERSION_CONFLICT", 2)
     moved = await retire(api, key, "b1", 2, "2026-11-20", "r3")
     assert moved["benefit"]["retiredOn"] == "2026-11-20"
-    for unknown in ("nope", "b\u00001"):
-        missing = await retire(api, key, unknown, 1, "2026-12-01", f"r4-{len(unknown)}")
-        assert missing["code"] == "NOT_FOUND"
+    missing = await retire(api, key, "nope", 1, "2026-12-01", "r4")
+    assert missing["code"] == "NOT_FOUND"
 
     clock.advance(timedelta(days=6))
     listed = await api.data("{ benefits { key } }", auth=key)

@@ -264,13 +264,6 @@ async def test_a_stale_base_gets_a_version_conflict_and_a_tier_has_one_draft(
         ({"exclusions": [{"benefit": "b0"}]}, "exclusions[0].benefit"),
         ({"name": "Renamed"}, "name"),
         ({"basedOn": 0}, "basedOn"),
-        ({"valueNarrative": "nul \u0000 byte"}, "valueNarrative"),
-        ({"tier": "ba\u0000sic"}, "tier"),
-        (
-            {"benefits": [{"benefit": "b1", "parameters": {"x": "\u0000"}}]},
-            "benefits[0].parameters",
-        ),
-        ({"exclusions": [{"benefit": "b2", "note": "\u0000"}]}, "exclusions[0].note"),
     ],
 )
 async def test_an_invalid_edit_names_its_field_and_writes_nothing(

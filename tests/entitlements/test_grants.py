@@ -187,6 +187,7 @@ async def test_bad_grants_get_typed_errors_and_write_nothing(
         ({"source": "TIER"}, "source"),
         ({"benefit": "m0_more"}, "amount"),
         ({"benefit": "m0_more", "amount": -1}, "amount"),
+        ({"benefit": "m0_more", "amount": 1e308}, "amount"),  # two made an infinite limit
         ({"until": "2020-01-01T00:00:00Z"}, "validUntil"),
         ({"reason": "x" * 501}, "reason"),
         ({"key": ""}, "idempotencyKey"),

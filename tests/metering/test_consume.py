@@ -173,6 +173,7 @@ async def test_bad_consume_input_is_typed(conn: asyncpg.Connection, api: Api) ->
 
     assert (await outcome(metric="nope"))["code"] == "INVALID_INPUT"
     assert (await outcome(amount=0))["code"] == "INVALID_INPUT"
+    assert (await outcome(amount=1e308))["code"] == "INVALID_INPUT"  # a sum of two overflowed
     assert (await outcome(key=""))["code"] == "INVALID_INPUT"
     assert (await outcome(id="00000000-0000-0000-0000-000000000000"))["code"] == "NOT_FOUND"
     frontend = await api.data(
@@ -248,5 +249,8 @@ async def test_checks_are_scoped_and_validated(conn: asyncpg.Connection, api: Ap
     assert (await check(api, auth, mine))["code"] == "INVALID_INPUT"
     assert (await check(api, auth, mine, feature="b0", metric="m0"))["code"] == "INVALID_INPUT"
     assert (await check(api, auth, mine, feature="nope"))["code"] == "INVALID_INPUT"
+    for requested in (-1, 1e308):
+        result = await check(api, auth, mine, metric="m0", requested=requested)
+        assert result["code"] == "INVALID_INPUT", requested
     partner = await api_key(conn, Role.PARTNER, partner_id=await factories.partner(conn))
     assert (await check(api, partner, mine, feature="b0"))["code"] == "NOT_FOUND"

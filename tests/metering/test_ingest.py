@@ -69,6 +69,8 @@ async def test_every_event_gets_an_outcome_and_each_rejection_reason_is_reachabl
         event("not-a-uuid", "bad-id"),
         event(mine, "what", metric="nope"),
         event(mine, "neg", value=-1),
+        event(mine, "huge", value=1e308),  # two of them summed overflowed the counter
+        event(mine, "huge-too", value=1e308),
         event(mine, "old", at=NOW - timedelta(days=36)),
         event(mine, "future", at=NOW + timedelta(minutes=6)),
         event(other, "theirs"),
@@ -82,11 +84,13 @@ async def test_every_event_gets_an_outcome_and_each_rejection_reason_is_reachabl
         ("bad-id", "REJECTED", "UNKNOWN_ACCOUNT"),
         ("what", "REJECTED", "UNKNOWN_METRIC"),
         ("neg", "REJECTED", "NEGATIVE_VALUE"),
+        ("huge", "REJECTED", "VALUE_OUT_OF_RANGE"),
+        ("huge-too", "REJECTED", "VALUE_OUT_OF_RANGE"),
         ("old", "REJECTED", "OUTSIDE_WINDOW"),
         ("future", "REJECTED", "OUTSIDE_WINDOW"),
         ("theirs", "REJECTED", "NOT_PERMITTED"),
     ]
-    assert (result["accepted"], result["duplicates"], result["rejected"]) == (1, 1, 7)
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (1, 1, 9)
     assert await counter(conn, mine) == {NOW - timedelta(days=10): 1.0}
     assert await counter(conn, other) == {}
 

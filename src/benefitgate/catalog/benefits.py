@@ -7,12 +7,12 @@ benefit stays in the versions that include it (grandfathered) and is added to no
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import date
 
 import asyncpg
 
+from benefitgate import quantities
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import repository
 from benefitgate.catalog.drafts import check_text
@@ -44,8 +44,8 @@ def check_benefit(b: Benefit, catalog: Catalog) -> None:
         raise InvalidChange("metric", "a limit benefit names the metric it raises")
     if (b.impact_amount is None) != (b.impact_unit is None):
         raise InvalidChange("impactUnit", "give an impact's amount and unit together")
-    if b.impact_amount is not None and not math.isfinite(b.impact_amount):
-        raise InvalidChange("impactAmount", "give a finite amount")
+    if b.impact_amount is not None and not quantities.in_range(b.impact_amount):
+        raise InvalidChange("impactAmount", quantities.OUT_OF_RANGE)
     if b.impact_unit is not None:
         check_text("impactUnit", b.impact_unit, 1, 100)
 
@@ -75,7 +75,7 @@ async def retire_benefit(
 ) -> tuple[Benefit, AuditEntry]:
     """Retire an entry from `retired_on` (today or later; it may move a retirement not yet
     reached). Raises TargetNotFound, VersionConflict or InvalidChange."""
-    before = None if "\x00" in key else await repository.lock_benefit(conn, key)
+    before = await repository.lock_benefit(conn, key)
     if before is None:
         raise TargetNotFound("benefit")
     expect_version(expected_version, before.version)

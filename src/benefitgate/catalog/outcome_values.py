@@ -40,9 +40,7 @@ async def set_outcome_value(
     """Set (or, with None, clear) the value per unit of an outcome. Raises InvalidChange
     or TargetNotFound."""
     _check(cents, currency)
-    changed = (
-        None if "\x00" in key else await repository.set_outcome_value(conn, key, cents, currency)
-    )
+    changed = await repository.set_outcome_value(conn, key, cents, currency)
     if changed is None:
         raise TargetNotFound("outcome")
     before, after = changed

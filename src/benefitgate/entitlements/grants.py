@@ -8,7 +8,6 @@ locked before the version is compared, so of two edits from one version exactly 
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -17,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
+from benefitgate import events, quantities
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
@@ -105,8 +104,8 @@ def _validate_amount(amount: float | None, needs_amount: bool) -> None:
         if needs_amount:
             raise InvalidChange("amount", "this benefit is granted with an amount")
         return
-    if not math.isfinite(amount) or amount < 0:
-        raise InvalidChange("amount", "give a finite amount of zero or more")
+    if not quantities.in_range(amount) or amount < 0:
+        raise InvalidChange("amount", "give an amount of zero to 10^15")
 
 
 def _validate_window(valid_from: datetime, valid_until: datetime | None) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
+from benefitgate import quantities
 from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
@@ -46,8 +47,8 @@ async def consume(
         raise InvalidUsage("metric", f"unknown metric {metric_key!r}")
     if metric.aggregation not in ("sum", "count"):
         raise InvalidUsage("metric", f"a {metric.aggregation} metric cannot be consumed")
-    if not amount > 0:
-        raise InvalidUsage("amount", "amount must be positive")
+    if not (amount > 0 and quantities.in_range(amount)):
+        raise InvalidUsage("amount", "give a positive amount of at most 10^15")
     limits = await accounts.limits_by_account(conn, [account], catalog, now)
     reachable = await milestones.usage_milestones(conn)
     limit = limits[account.id].get(metric_key)
@@ -97,8 +98,8 @@ async def check(
     A denial is counted per account, feature and reason for the upgrade suggestions."""
     if (feature is None) == (metric is None):
         raise InvalidUsage("feature", "give exactly one of feature and metric")
-    if requested < 0:
-        raise InvalidUsage("requested", "requested must not be negative")
+    if not (requested >= 0 and quantities.in_range(requested)):
+        raise InvalidUsage("requested", "give an amount of zero to 10^15")
     name = feature or metric or ""
     sub = account.subscription
     if sub is None or sub.status in SUSPENDED_STATUSES:

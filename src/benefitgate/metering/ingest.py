@@ -8,6 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
+from benefitgate import quantities
 from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
 from benefitgate.auth import Principal
@@ -48,6 +49,8 @@ def _rejection(
     metric = catalog.metrics.get(event.metric_key)
     if metric is None:
         return Rejection.UNKNOWN_METRIC
+    if not quantities.in_range(event.value):
+        return Rejection.VALUE_OUT_OF_RANGE
     if event.value < 0 and not negative_allowed(metric.aggregation):
         return Rejection.NEGATIVE_VALUE
     if not in_window(event.occurred_at, now):

@@ -40,6 +40,7 @@ class Rejection(enum.Enum):
     UNKNOWN_ACCOUNT = "unknown_account"
     UNKNOWN_METRIC = "unknown_metric"
     NEGATIVE_VALUE = "negative_value"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
     OUTSIDE_WINDOW = "outside_window"
     NOT_PERMITTED = "not_permitted"
 

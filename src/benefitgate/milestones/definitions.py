@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from benefitgate import events
+from benefitgate import events, quantities
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
@@ -52,8 +52,8 @@ def validate(m: Milestone, catalog: Catalog) -> None:
         raise InvalidChange("metric", f"unknown metric {m.metric_key!r}")
     if m.outcome_key is not None and m.outcome_key not in catalog.outcomes:
         raise InvalidChange("outcome", f"unknown outcome {m.outcome_key!r}")
-    if m.threshold is not None and not (0 < m.threshold < float("inf")):
-        raise InvalidChange("threshold", "give a positive threshold")
+    if m.threshold is not None and not (m.threshold > 0 and quantities.in_range(m.threshold)):
+        raise InvalidChange("threshold", "give a positive threshold of at most 10^15")
     if m.kind == "seat_utilisation" and m.threshold is not None and m.threshold > 1:
         raise InvalidChange("threshold", "a seat share is at most 1 (all seats)")
     if m.periods is not None and not 0 < m.periods <= 100:

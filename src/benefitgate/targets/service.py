@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime
@@ -10,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
+from benefitgate import events, quantities
 from benefitgate.catalog.models import Catalog
 from benefitgate.suggestions import marks
 from benefitgate.targets import repository
@@ -40,8 +39,8 @@ class InvalidTarget(ValueError):
 def _validate(target: OutcomeTarget, catalog: Catalog) -> None:
     if target.outcome_key not in catalog.outcomes:
         raise InvalidTarget("outcome", f"unknown outcome {target.outcome_key!r}")
-    if not math.isfinite(target.target) or target.target < 0:
-        raise InvalidTarget("target", "give a finite target of zero or more")
+    if not quantities.in_range(target.target) or target.target < 0:
+        raise InvalidTarget("target", "give a target of zero to 10^15")
     if target.ends_on < target.starts_on:
         raise InvalidTarget("to", "`to` is before `from`")
     if len(target.note) > MAX_NOTE:
