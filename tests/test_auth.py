@@ -3,11 +3,12 @@ from datetime import timedelta
 from uuid import uuid4
 
 import asyncpg
+import jwt
 import pytest
 
 from benefitgate import apikeys
 from benefitgate.auth import Role
-from tests.conftest import Api, api_key, frontend_token
+from tests.conftest import JWT_SECRET, Api, api_key, frontend_token
 
 QUERY = "{ tiers { key } }"
 
@@ -41,6 +42,25 @@ async def test_expired_and_wrongly_signed_tokens_get_401(api: Api) -> None:
     assert (await api.post(QUERY, auth=expired)).status_code == 401
     assert (await api.post(QUERY, auth=forged)).status_code == 401
     assert (await api.post(QUERY, auth=frontend_token(uuid4()))).status_code == 200
+
+
+async def test_a_signed_token_whose_expiry_has_no_instant_gets_401(api: Api) -> None:
+    # Only a holder of the signing secret can make one, but it failed as an unexpected error.
+    for exp in (1e300, 253_402_300_800):  # past what a datetime holds; past year 9999
+        claims = {"sub": "user-1", "account_id": str(uuid4()), "exp": exp}
+        token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+        response = await api.post(QUERY, auth=token)
+        assert response.status_code == 401, exp
+        assert response.json()["errors"][0]["message"] == "invalid token"
+
+
+async def test_an_api_key_id_other_than_hex_is_malformed_before_any_lookup(api: Api) -> None:
+    # A NUL in the id reached the key lookup, which failed as an unexpected error. (uvicorn
+    # refuses a NUL in a header; a WebSocket's connection_init is JSON, refused at the edge.)
+    for key_id in ("\x00" * 12, "ABCDEF012345", "zzzzzzzzzzzz"):
+        response = await api.post(QUERY, auth=f"bgk_{key_id}_{'s' * 32}")
+        assert response.status_code == 401, key_id
+        assert response.json()["errors"][0]["message"] == "malformed API key"
 
 
 async def test_unknown_and_revoked_api_keys_get_401(conn: asyncpg.Connection, api: Api) -> None:

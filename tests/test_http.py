@@ -197,3 +197,24 @@ async def test_unstorable_literals_are_validation_errors(
     assert nul.status_code == 400 and infinite.status_code == 400
     assert "NUL" in nul.json()["errors"][0]["message"]
     assert infinite.json()["errors"][0]["message"] == "Number 1e400 is out of range."
+
+
+async def test_instants_postgres_cannot_keep_are_refused_as_variables(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    # The first and last instants Python has were stored as -infinity and infinity, which
+    # broke every later read of the account; outside years 1 to 9999 in UTC they failed.
+    key = await api_key(conn)
+    query = """mutation($until: DateTime) { grantCreate(accountId: "x", benefit: "b",
+      source: MANUAL, idempotencyKey: "k", validUntil: $until) { __typename } }"""
+    for until in (
+        "9999-12-31T23:59:59.999999Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+    ):
+        response = await api.post(query, {"until": until}, auth=key, headers=SPEC)
+        assert response.status_code == 400, until
+        assert "Give an instant after" in response.json()["errors"][0]["message"]
+    kept = await api.post(query, {"until": "9999-12-31T23:59:59Z"}, auth=key, headers=SPEC)
+    assert kept.json()["data"]["grantCreate"]["__typename"] == "NotFoundError"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 PREFIX = "bgk_"
+_KEY_ID = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6)
 
 
 class KeyNotFound(LookupError):
@@ -60,7 +62,8 @@ def _split(raw: str) -> tuple[str, str]:
     if not raw.startswith(PREFIX):
         raise Unauthenticated("malformed API key")
     key_id, sep, secret = raw[len(PREFIX) :].partition("_")
-    if not sep or len(key_id) != 12 or len(secret) < 32:
+    # The id is looked up in the database: only what create_key makes may reach it.
+    if not sep or not _KEY_ID.fullmatch(key_id) or len(secret) < 32:
         raise Unauthenticated("malformed API key")
     return key_id, secret
 

@@ -88,11 +88,13 @@ def decode_frontend_token(secret: str, token: str, now: datetime) -> Principal:
         raise Unauthenticated("token expired")
     try:
         account_id = UUID(str(claims["account_id"]))
-    except ValueError as exc:
+        # An expiry past year 9999 (or NaN, which JSON decoding lets through) has no instant.
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    except (ValueError, OverflowError, OSError) as exc:
         raise Unauthenticated("invalid token") from exc
     return Principal(
         Role.FRONTEND,
         subject=str(claims["sub"]),
         account_id=account_id,
-        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        expires_at=expires_at,
     )

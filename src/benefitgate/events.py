@@ -40,6 +40,9 @@ class InvalidCursor(ValueError):
     """A cursor string that this service did not produce."""
 
 
+_MAX_BIGINT = 2**63 - 1  # a cursor's numbers are compared with bigint columns
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Cursor:
     txid: int
@@ -55,7 +58,7 @@ class Cursor:
             cursor = cls(int(txid), int(event_id))
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise InvalidCursor(f"not a valid event cursor: {raw!r}") from exc
-        if cursor.txid < 0 or cursor.id < 0:
+        if not (0 <= cursor.txid <= _MAX_BIGINT and 0 <= cursor.id <= _MAX_BIGINT):
             raise InvalidCursor(f"not a valid event cursor: {raw!r}")
         return cursor
 

@@ -1,4 +1,4 @@
-"""Scalar overrides: a DateTime that insists on a UTC offset.
+"""Scalar overrides: a DateTime that insists on a UTC offset and an instant Postgres keeps.
 
 Strawberry's DateTime accepts a time without an offset and hands the service a naive
 datetime, which cannot be compared with an aware one. An instant without an offset is
@@ -8,7 +8,7 @@ own ISO parser is also several times faster than dateutil's, which counts for ba
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import isoformat
@@ -35,7 +35,24 @@ def parse_datetime(value: object) -> datetime:
             f'Value cannot represent a DateTime: "{value}". Give a UTC offset, '
             'e.g. "Z" or "+02:00".'
         )
+    if not _storable(parsed):
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}". Give an instant after '
+            "0001-01-01T00:00:00Z and before 9999-12-31T23:59:59.999999Z."
+        )
     return parsed
+
+
+def _storable(at: datetime) -> bool:
+    """Whether Postgres stores `at` as that instant. The database driver writes the first
+    and last instants Python has as -infinity and infinity, which read back naive and
+    broke every later comparison; one whose UTC time is outside years 1 to 9999 it cannot
+    encode at all."""
+    try:
+        utc = at.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return False
+    return datetime.min < utc < datetime.max
 
 
 DATETIME = ScalarDefinition(
