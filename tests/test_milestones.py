@@ -211,6 +211,32 @@ async def test_definitions_are_admin_only_validated_per_kind_and_versioned(
     assert (stale["code"], stale["currentVersion"]) == ("VERSION_CONFLICT", 2)
 
 
+async def test_of_concurrent_creates_of_one_milestone_exactly_one_succeeds(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    # Each create read no row, then its upsert waited for the first and updated it: all
+    # twenty succeeded as "created", and all but the last definition were silently lost.
+    await factories.catalog(conn)
+    admin = await api_key(conn)
+    rule = {"key": "busy", "name": "Busy", "kind": "USAGE_THRESHOLD", "metric": "m0"}
+    async with make_api(pool_max=25) as api:
+        results = await asyncio.gather(
+            *(
+                define(api, admin, {**rule, "threshold": 10 + n}, idem=f"create-{n}")
+                for n in range(20)
+            )
+        )
+    created = [r["milestone"] for r in results if r["__typename"] == "MilestoneDefined"]
+    assert len(created) == 1 and created[0]["version"] == 1
+    conflicts = [r for r in results if r["__typename"] == "VersionConflictError"]
+    assert len(conflicts) == 19 and {r["currentVersion"] for r in conflicts} == {1}
+    stored = await conn.fetchrow("select threshold, version from milestones where key = 'busy'")
+    winner = next(n for n, r in enumerate(results) if r["__typename"] == "MilestoneDefined")
+    assert (stored["threshold"], stored["version"]) == (10 + winner, 1)
+    audited = await conn.fetchval("select count(*) from audit_log where action like 'milestone.%'")
+    assert audited == 1
+
+
 async def test_an_anniversary_before_the_milestone_existed_is_not_shown_as_next(
     conn: asyncpg.Connection, api: Api
 ) -> None:

@@ -54,4 +54,4 @@ MILESTONES = (
 
 async def insert_milestones(conn: asyncpg.Connection, now: datetime) -> None:
     for milestone in MILESTONES:
-        await repository.upsert_milestone(conn, replace(milestone, created_at=now))
+        await repository.create_milestone(conn, replace(milestone, created_at=now))

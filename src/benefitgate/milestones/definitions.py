@@ -107,6 +107,25 @@ def arguments(m: Milestone) -> dict[str, Any]:
     return {k: v for k, v in snapshot(m).items() if k not in ("createdAt", "version")}
 
 
+async def _store(
+    conn: asyncpg.Connection, wanted: Milestone, expected_version: int | None
+) -> tuple[Milestone, Milestone | None]:
+    """Create (no `expected_version`) or replace at that version; the stored milestone and
+    the one it replaced. Of concurrent creates of one key exactly one succeeds: the insert
+    of the others finds the key taken. Raises VersionConflict."""
+    if expected_version is None:
+        created = await repository.create_milestone(conn, wanted)
+        if created is None:
+            current = await repository.lock_milestone(conn, wanted.key)
+            raise VersionConflict(0, current.version if current else 0)
+        return created, None
+    before = await repository.lock_milestone(conn, wanted.key)
+    if before is None:
+        raise VersionConflict(expected_version, 0)
+    expect_version(expected_version, before.version)
+    return await repository.replace_milestone(conn, wanted), before
+
+
 async def define(
     conn: asyncpg.Connection,
     change: ChangeContext,
@@ -117,13 +136,7 @@ async def define(
     """Create the milestone (`expected_version` None) or replace its definition at that
     version. Achievements already made stand. Raises InvalidChange or VersionConflict."""
     validate(wanted, catalog)
-    stored, before = await repository.upsert_milestone(conn, replace(wanted, created_at=change.at))
-    if before is None and expected_version is not None:
-        raise VersionConflict(expected_version, 0)
-    if before is not None:
-        if expected_version is None:
-            raise VersionConflict(0, before.version)
-        expect_version(expected_version, before.version)
+    stored, before = await _store(conn, replace(wanted, created_at=change.at), expected_version)
     action = "milestone.created" if before is None else "milestone.updated"
     target = Target("milestone", stored.key, None)
     after = snapshot(stored)

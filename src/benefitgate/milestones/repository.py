@@ -14,14 +14,16 @@ from benefitgate.milestones.models import Achievement, Milestone, Reward
 __all__ = [
     "achievements_by_accounts",
     "active_milestones",
+    "create_milestone",
     "due_anniversaries",
     "insert_achievements",
     "lock_for_evaluation",
+    "lock_milestone",
     "mark_evaluated",
+    "replace_milestone",
     "set_grant",
     "streaks",
     "sustained_closings",
-    "upsert_milestone",
 ]
 
 _COLUMNS = """key, name, description, kind, metric_key, threshold, periods, outcome_key,
@@ -91,37 +93,59 @@ async def mark_evaluated(conn: asyncpg.Connection, key: str, until: datetime) ->
     await conn.execute("update milestones set evaluated_until = $2 where key = $1", key, until)
 
 
-async def upsert_milestone(
-    conn: asyncpg.Connection, m: Milestone
-) -> tuple[Milestone, Milestone | None]:
-    """Create the milestone, or replace its definition and bump its version; returns it
-    and the definition it replaced."""
-    before = await conn.fetchrow(
-        f"select {_COLUMNS} from milestones where key = $1 for update",  # noqa: S608
-        m.key,
-    )
+_DEFINITION = """name, description, kind, metric_key, threshold, periods, outcome_key,
+                 repeatable, reward_benefit_key, reward_amount, reward_days, active"""
+
+
+def _definition(m: Milestone) -> tuple[object, ...]:
+    """The values of _DEFINITION's columns."""
     reward = m.reward
+    return (
+        m.name, m.description, m.kind, m.metric_key, m.threshold, m.periods, m.outcome_key,
+        m.repeatable, reward.benefit_key if reward else None, reward.amount if reward else None,
+        reward.days if reward else None, m.active,
+    )  # fmt: skip
+
+
+async def create_milestone(conn: asyncpg.Connection, m: Milestone) -> Milestone | None:
+    """Create the milestone at version 1; None when its key exists, also when a concurrent
+    create of the same key committed first (the insert waits for it)."""
     row = await conn.fetchrow(
         f"""
-        insert into milestones (key, name, description, kind, metric_key, threshold, periods,
-            outcome_key, repeatable, reward_benefit_key, reward_amount, reward_days, active,
-            created_at)
+        insert into milestones (key, {_DEFINITION}, created_at)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-        on conflict (key) do update set
-            name = excluded.name, description = excluded.description, kind = excluded.kind,
-            metric_key = excluded.metric_key, threshold = excluded.threshold,
-            periods = excluded.periods, outcome_key = excluded.outcome_key,
-            repeatable = excluded.repeatable, reward_benefit_key = excluded.reward_benefit_key,
-            reward_amount = excluded.reward_amount, reward_days = excluded.reward_days,
-            active = excluded.active, version = milestones.version + 1
+        on conflict (key) do nothing
         returning {_COLUMNS}
-        """,  # noqa: S608 (a constant column list, no input)
-        m.key, m.name, m.description, m.kind, m.metric_key, m.threshold, m.periods,
-        m.outcome_key, m.repeatable, reward.benefit_key if reward else None,
-        reward.amount if reward else None, reward.days if reward else None, m.active,
+        """,  # noqa: S608 (constant column lists, no input)
+        m.key,
+        *_definition(m),
         m.created_at,
-    )  # fmt: skip
-    return _milestone(row), None if before is None else _milestone(before)
+    )
+    return None if row is None else _milestone(row)
+
+
+async def lock_milestone(conn: asyncpg.Connection, key: str) -> Milestone | None:
+    row = await conn.fetchrow(
+        f"select {_COLUMNS} from milestones where key = $1 for update",  # noqa: S608
+        key,
+    )
+    return None if row is None else _milestone(row)
+
+
+async def replace_milestone(conn: asyncpg.Connection, m: Milestone) -> Milestone:
+    """Replace the definition of a milestone locked with `lock_milestone`; bumps its version."""
+    row = await conn.fetchrow(
+        f"""
+        update milestones set ({_DEFINITION}) =
+            ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13), version = version + 1
+        where key = $1
+        returning {_COLUMNS}
+        """,  # noqa: S608 (constant column lists, no input)
+        m.key,
+        *_definition(m),
+    )
+    assert row is not None  # locked in this transaction
+    return _milestone(row)
 
 
 async def insert_achievements(
