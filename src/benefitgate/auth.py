@@ -52,6 +52,15 @@ class Principal:
     def internal(self) -> bool:
         return self.role in (Role.OPERATOR, Role.ADMIN)
 
+    @property
+    def idempotency_scope(self) -> str:
+        """Whose idempotency keys these are. A token's subject is unique only within its
+        account (and could read like an API key's `key:<id>`), so a frontend's scope also
+        names the account: users of two accounts never share a key."""
+        if self.role is Role.FRONTEND:
+            return f"frontend:{self.account_id}:{self.subject}"
+        return self.subject
+
     def can_see(self, account_id: UUID, partner_ids: Collection[UUID]) -> bool:
         """Whether this caller may read the account managed by `partner_ids`."""
         if self.internal:

@@ -219,6 +219,27 @@ async def test_accepting_upgrades_through_the_audited_path_once(
     assert await current(api, account, admin) is None
 
 
+async def test_users_of_two_accounts_never_share_an_idempotency_key(
+    api: Api, setup: dict[str, Any], conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
+) -> None:
+    # Both tokens name the subject "user-1": keys were scoped by subject alone, so the
+    # second account's dismissal was refused as the first's key reused.
+    other = await factories.account(conn, setup["catalog"]["versions"]["basic"])
+    accounts = [setup["account"], other]
+    for account in accounts:
+        await api.data(CHECK, {"id": str(account), "feature": "b1"}, auth=setup["admin"])
+    await refresh(pool, clock)
+
+    for account in accounts:
+        suggestion = await current(api, account, setup["admin"])
+        result = await api.data(
+            DISMISS, {"id": suggestion["id"], "key": "same"}, auth=frontend_token(account)
+        )
+        answer = result["suggestionDismiss"]
+        assert answer["__typename"] == "SuggestionDismissed", answer
+        assert answer["replayed"] is False
+
+
 async def test_partners_list_their_accounts_suggestions_by_confidence(
     api: Api, setup: dict[str, Any], conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
 ) -> None:

@@ -106,7 +106,7 @@ async def run_change(
         async with context.pool.acquire() as conn, conn.transaction():
             result, replayed = await idempotency.run_once(
                 conn,
-                scope=context.principal.subject,
+                scope=context.principal.idempotency_scope,
                 key=key,
                 operation=operation,
                 arguments={**arguments, "reason": reason},

@@ -125,7 +125,7 @@ class MeteringMutation:
                 effect = partial(_consume_json, conn, account, metric, amount, catalog, context.now)
                 response, replayed = await idempotency.run_once(
                     conn,
-                    scope=context.principal.subject,
+                    scope=context.principal.idempotency_scope,
                     key=idempotency_key,
                     operation="usageConsume",
                     arguments={"account": str(account.id), "metric": metric, "amount": amount},
