@@ -218,3 +218,41 @@ async def test_instants_postgres_cannot_keep_are_refused_as_variables(
         assert "Give an instant after" in response.json()["errors"][0]["message"]
     kept = await api.post(query, {"until": "9999-12-31T23:59:59Z"}, auth=key, headers=SPEC)
     assert kept.json()["data"]["grantCreate"]["__typename"] == "NotFoundError"
+
+
+async def test_dates_postgres_stores_as_infinity_are_refused(api: Api, token: str) -> None:
+    # A usage series from 0001-01-01 started at -infinity and generated rows until the disk
+    # was full; an impact summary to 9999-12-31 overflowed a date.
+    query = """query($from: Date!, $to: Date!) { usageSeries(accountId: "x", metric: "m",
+      from: $from, to: $to) { __typename } }"""
+    for start, end in (("0001-01-01", "0001-01-05"), ("9999-12-20", "9999-12-31")):
+        response = await api.post(query, {"from": start, "to": end}, auth=token, headers=SPEC)
+        assert response.status_code == 400, start
+        assert "Give a date after 0001-01-01" in response.json()["errors"][0]["message"]
+
+
+async def test_a_nul_deep_in_nested_json_is_still_a_400(api: Api, token: str) -> None:
+    # The walk for a NUL recursed: a document nested a thousand deep, which orjson decodes,
+    # raised RecursionError, a 500.
+    nested = "[" * 1000 + '"\\u0000"' + "]" * 1000
+    response = await api.client.post(
+        "/graphql",
+        content=('{"query": "{ tiers { key } }", "variables": {"v": ' + nested + "}}").encode(),
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert "NUL" in response.json()["errors"][0]["message"]
+
+
+async def test_integer_literals_past_64_bits_are_validation_errors(api: Api, token: str) -> None:
+    # A JSON argument cannot hold one (jsonb stops at 64 bits), and a Float made it infinite.
+    huge = "9" * 20
+    response = await api.post(
+        f'{{ entitlementCheck(accountId: "x", metric: "m", requested: {huge}) {{ __typename }} }}',
+        auth=token,
+        headers=SPEC,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == f"Number {huge} is out of range."

@@ -197,6 +197,9 @@ async def test_definitions_are_admin_only_validated_per_kind_and_versioned(
         ({**rule, "threshold": -1}, "threshold"),
         ({**rule, "key": "Not A Key"}, "key"),
         ({**rule, "reward": {"benefit": "nope"}}, "reward.benefit"),
+        # Granted when reached, where the grant refused it and the usage that reached it
+        # was lost with it.
+        ({**rule, "reward": {"benefit": "b1", "amount": 1e16}}, "reward.amount"),
         ({**rule, "kind": "SEAT_UTILISATION", "metric": None, "threshold": 2}, "threshold"),
     ]:
         result = await define(api, admin, bad, idem=f"bad-{field}-{len(str(bad))}")

@@ -13,7 +13,16 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 
-__all__ = ["EmbeddedPostgres", "connect", "create_pool", "init_connection", "with_database"]
+__all__ = [
+    "MAX_BIGINT",
+    "EmbeddedPostgres",
+    "connect",
+    "create_pool",
+    "init_connection",
+    "with_database",
+]
+
+MAX_BIGINT = 2**63 - 1  # the largest Postgres bigint, and so the largest id or jsonb integer
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,8 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from benefitgate.db import MAX_BIGINT
+
 __all__ = [
     "CHANNEL",
     "START",
@@ -40,9 +42,6 @@ class InvalidCursor(ValueError):
     """A cursor string that this service did not produce."""
 
 
-_MAX_BIGINT = 2**63 - 1  # a cursor's numbers are compared with bigint columns
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class Cursor:
     txid: int
@@ -58,7 +57,8 @@ class Cursor:
             cursor = cls(int(txid), int(event_id))
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise InvalidCursor(f"not a valid event cursor: {raw!r}") from exc
-        if not (0 <= cursor.txid <= _MAX_BIGINT and 0 <= cursor.id <= _MAX_BIGINT):
+        # Its numbers are compared with bigint columns.
+        if not (0 <= cursor.txid <= MAX_BIGINT and 0 <= cursor.id <= MAX_BIGINT):
             raise InvalidCursor(f"not a valid event cursor: {raw!r}")
         return cursor
 

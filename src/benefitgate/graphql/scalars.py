@@ -8,15 +8,15 @@ own ISO parser is also several times faster than dateutil's, which counts for ba
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from strawberry.exceptions import StrawberryInputCoercionError
-from strawberry.schema.types.base_scalars import isoformat
+from strawberry.schema.types.base_scalars import isoformat, wrap_parser
 from strawberry.types.scalar import ScalarDefinition
 
-__all__ = ["DATETIME", "parse_datetime", "parse_serial"]
+from benefitgate.db import MAX_BIGINT
 
-_MAX_SERIAL = 2**63 - 1
+__all__ = ["DATE", "DATETIME", "parse_datetime", "parse_serial"]
 
 
 def parse_datetime(value: object) -> datetime:
@@ -66,10 +66,31 @@ DATETIME = ScalarDefinition(
 )
 
 
+def _storable_date(raw: str) -> date:
+    """A date Postgres keeps as that date: the database driver writes the first and last
+    dates Python has as -infinity and infinity (a usage series from 0001-01-01 generated
+    rows without end until the disk was full)."""
+    parsed = date.fromisoformat(raw)
+    if not date.min < parsed < date.max:
+        raise ValueError("Give a date after 0001-01-01 and before 9999-12-31.")
+    return parsed
+
+
+DATE = ScalarDefinition(
+    name="Date",
+    description="Date (isoformat)",
+    specified_by_url=None,
+    serialize=isoformat,
+    parse_value=wrap_parser(_storable_date, "Date"),
+    parse_literal=None,
+    origin=date,
+)
+
+
 def parse_serial(raw: str) -> int | None:
     """A positive bigint id given as text (an ID argument, a cursor's number), or None.
     `isascii`: str.isdigit also accepts digits such as "²" that int() refuses."""
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         return None
     value = int(raw)
-    return value if 0 < value <= _MAX_SERIAL else None
+    return value if 0 < value <= MAX_BIGINT else None

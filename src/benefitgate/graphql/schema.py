@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
@@ -31,7 +31,7 @@ from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError,
 from benefitgate.graphql.feed import EventQuery
 from benefitgate.graphql.live import LiveSubscription
 from benefitgate.graphql.render import LiveEventExecutor
-from benefitgate.graphql.scalars import DATETIME
+from benefitgate.graphql.scalars import DATE, DATETIME
 from benefitgate.graphql.unstorable import UnstorableLiterals
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
@@ -161,5 +161,5 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
         execution_context_class=LiveEventExecutor,
-        scalar_overrides={datetime: DATETIME},
+        scalar_overrides={datetime: DATETIME, date: DATE},
     )

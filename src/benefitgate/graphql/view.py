@@ -29,7 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from benefitgate.auth import Principal, Role, Unauthenticated
 from benefitgate.graphql.context import Context
 from benefitgate.graphql.delivery import LiveTransportHandler
-from benefitgate.graphql.unstorable import NUL_ESCAPE, UnstorableText, path_to_nul
+from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 
 __all__ = ["GraphQLView", "error_response"]
 
@@ -155,8 +155,7 @@ class GraphQLView(GraphQL[Context, None]):
         # encoder failed with an unexpected error. It also parses a batch of a thousand
         # usage events in about 0.3 ms instead of 0.6 ms.
         decoded = orjson.loads(data)
-        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-        if NUL_ESCAPE in text:  # a fast scan; the walk only when the text may hold one
+        if may_hold_nul(data):
             path = path_to_nul(decoded)
             if path is not None:
                 raise UnstorableText(path)

@@ -211,7 +211,9 @@ async def consume(
     The counter is created or added to by one upsert whose conflict arm re-checks the
     ceiling against the row it has locked; the daily bucket is written only when the
     counter was. A counter's value is never negative, so an amount above the ceiling is
-    denied without a row."""
+    denied without a row. A denial of an existing counter still locks its row until the
+    transaction ends (the conflict arm locks the row it checks): denials of one counter
+    queue behind each other as consumptions do."""
     value = await conn.fetchval(
         """
         with counter as (

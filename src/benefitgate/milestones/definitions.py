@@ -70,8 +70,11 @@ def _validate_reward(m: Milestone, catalog: Catalog) -> None:
         raise InvalidChange("reward.benefit", f"no current benefit {reward.benefit_key!r}")
     if benefit.kind in ("limit", "credit") and reward.amount is None:
         raise InvalidChange("reward.amount", f"a {benefit.kind} reward needs an amount")
-    if reward.amount is not None and not 0 <= reward.amount < float("inf"):
-        raise InvalidChange("reward.amount", "give a finite amount of zero or more")
+    # The reward is granted as any grant is, and grants refuse amounts out of range.
+    if reward.amount is not None and not (
+        reward.amount >= 0 and quantities.in_range(reward.amount)
+    ):
+        raise InvalidChange("reward.amount", "give an amount of zero to 10^15")
     if reward.days is not None and not 0 < reward.days <= 3660:
         raise InvalidChange("reward.days", "give 1 to 3660 days, or none for no end")
 
