@@ -44,8 +44,8 @@ from account_view import (
 BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 BATCH_SIZE = 1000
-# The write statement alone, on each of these numbers of connections: concurrent batches
-# share counters and wait for each other's row locks, so more connections are not faster.
+# The write statement alone is run on each of these numbers of connections: concurrent
+# batches share counters and wait for each other's row locks.
 ALONE_CONNECTIONS = (1, 2, 4, 8)
 DUPLICATE_SHARE = 0.05
 PORT = 8767
@@ -178,6 +178,28 @@ async def write_statement_alone(
             await conn.close()
 
 
+async def alone_on_a_copy(
+    server: str, name: str, batches: list[list[dict[str, object]]], connections: int
+) -> tuple[float, float]:
+    """`write_statement_alone` on a fresh copy of the database as the service left it, so
+    that each number of connections starts from the same tables."""
+    copy = f"{name}_alone{connections}"
+    admin = await db.connect(server)
+    try:
+        for _ in range(50):  # the stopped service's connections may take a moment to go
+            try:
+                await admin.execute(f'create database "{copy}" template "{name}"')
+                break
+            except asyncpg.ObjectInUseError:
+                await asyncio.sleep(0.1)
+        try:
+            return await write_statement_alone(db.with_database(server, copy), batches, connections)
+        finally:
+            await admin.execute(f'drop database "{copy}" with (force)')
+    finally:
+        await admin.close()
+
+
 def _spent(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
     """CPU seconds of each process between two readings; a process that started in between
     counts whole. One that ended in between is left out, so Postgres figures are lower
@@ -200,7 +222,7 @@ def main() -> None:
     finally:
         service.terminate()
         service.wait()
-    alone = {n: asyncio.run(write_statement_alone(dsn, batches, n)) for n in ALONE_CONNECTIONS}
+    alone = {n: asyncio.run(alone_on_a_copy(server, name, batches, n)) for n in ALONE_CONNECTIONS}
     floor = asyncio.run(copy_floor(dsn, batches))
     events = BATCHES * BATCH_SIZE
     quantiles = statistics.quantiles(latencies, n=100)
