@@ -180,7 +180,11 @@ async def _start(
     if applied:
         log.info("migrations applied", extra={"versions": applied})
     pool = await db.create_pool(
-        dsn, min_size=settings.pool_min, max_size=settings.pool_max, on_connect=on_connect
+        dsn,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        statement_seconds=settings.statement_seconds,
+        on_connect=on_connect,
     )
 
     async def load() -> Catalog:

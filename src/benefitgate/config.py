@@ -43,6 +43,7 @@ class Settings:
     live_queue_size: int = 1_000  # events queued per live subscriber before it is closed
     live_max_subscriptions: int = 20  # per WebSocket connection
     live_init_seconds: float = 5.0  # to send `connection_init` after connecting
+    statement_seconds: float = 30.0  # the longest a pooled statement may run; 0: no limit
 
     @property
     def embedded(self) -> bool:
@@ -72,6 +73,7 @@ class Settings:
             live_queue_size=_int("BENEFITGATE_LIVE_QUEUE_SIZE", 1_000),
             live_max_subscriptions=_int("BENEFITGATE_LIVE_MAX_SUBSCRIPTIONS", 20),
             live_init_seconds=float(os.environ.get("BENEFITGATE_LIVE_INIT_SECONDS") or 5),
+            statement_seconds=float(os.environ.get("BENEFITGATE_STATEMENT_SECONDS") or 30),
         )
 
 

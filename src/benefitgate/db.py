@@ -50,14 +50,26 @@ async def connect(dsn: str) -> asyncpg.Connection:
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 10, on_connect: ConnectionHook | None = None
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    statement_seconds: float = 0,
+    on_connect: ConnectionHook | None = None,
 ) -> asyncpg.Pool:
+    """A pool whose statements Postgres cancels after `statement_seconds` (0: never): a
+    statement that runs away, whatever its cause, ends as an error instead of holding its
+    connection, its locks and its temporary files."""
+
     async def init(conn: asyncpg.Connection) -> None:
         await init_connection(conn)
         if on_connect is not None:
             await on_connect(conn)
 
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init)
+    timeout = {"statement_timeout": str(int(statement_seconds * 1000))}
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init, server_settings=timeout
+    )
 
 
 class EmbeddedPostgres:
