@@ -26,6 +26,7 @@ from benefitgate.clock import FixedClock
 from benefitgate.config import Settings
 from tests.fixtures.database import ServerDatabases, server_dsn
 from tests.fixtures.factories import NOW
+from tests.fixtures.live import serve_in_process
 
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
 
@@ -166,6 +167,28 @@ def make_api(dsn: str, settings: Settings, clock: FixedClock) -> MakeApi:
 async def api(make_api: MakeApi) -> AsyncIterator[Api]:
     async with make_api() as started:
         yield started
+
+
+ServeLive = Callable[..., contextlib.AbstractAsyncContextManager[int]]
+
+
+@pytest.fixture
+def serve_live(dsn: str, settings: Settings, clock: FixedClock) -> ServeLive:
+    """Serve the app over TCP in this process (settings overridable); yields the port."""
+
+    @contextlib.asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[int]:
+        app = create_app(replace(settings, **overrides), dsn, clock=clock)
+        async with serve_in_process(app) as port:
+            yield port
+
+    return start
+
+
+@pytest.fixture
+async def live_port(serve_live: ServeLive) -> AsyncIterator[int]:
+    async with serve_live() as port:
+        yield port
 
 
 def frontend_token(

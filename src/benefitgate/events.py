@@ -3,6 +3,11 @@
 The cursor is (txid, id). A reader only sees rows whose transaction id is below the oldest
 transaction still running, so a transaction that took a lower id but committed late can
 never be skipped by a reader that already moved past it.
+
+The txid column is read and compared as what it is, an `xid8` (asyncpg decodes it to an
+int): never cast it for a statement. A text cast aliased under the column's name made
+`order by txid` sort as text ("10000" before "999") while the cursor compared numbers, and
+events were skipped once transaction ids gained a digit.
 """
 
 from __future__ import annotations
@@ -138,16 +143,16 @@ async def read_feed(
     """Events after the cursor, in (txid, id) order, that are safe to hand out."""
     rows = await conn.fetch(
         """
-        select id, txid::text as txid, type, account_id, payload, created_at
+        select id, txid, type, account_id, payload, created_at
         from events
-        where (txid, id) > ($1::text::xid8, $2)
+        where (txid, id) > ($1::xid8, $2)
           and txid < pg_snapshot_xmin(pg_current_snapshot())
           and ($3 or account_id is null or account_id = $4
                or account_id in (select account_id from partner_accounts where partner_id = $5))
         order by txid, id
         limit $6
         """,
-        str(after.txid),
+        after.txid,
         after.id,
         scope.everything,
         scope.account_id,
@@ -161,12 +166,12 @@ async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
     """The position just after the last event a reader may see now."""
     row = await conn.fetchrow(
         """
-        select txid::text as txid, id from events
+        select txid, id from events
         where txid < pg_snapshot_xmin(pg_current_snapshot())
         order by txid desc, id desc limit 1
         """
     )
-    return START if row is None else Cursor(int(row["txid"]), row["id"])
+    return START if row is None else Cursor(row["txid"], row["id"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,21 +197,21 @@ async def read_new(conn: asyncpg.Connection, after: Cursor, limit: int) -> NewEv
         visible as (
             select e.id, e.txid, e.type, e.account_id, e.payload, e.created_at
             from events e, horizon h
-            where (e.txid, e.id) > ($1::text::xid8, $2) and e.txid < h.xmin
+            where (e.txid, e.id) > ($1::xid8, $2) and e.txid < h.xmin
             order by e.txid, e.id
             limit $3
         )
-        select held.held_back, v.id, v.txid::text as txid, v.type, v.account_id, v.payload,
+        select held.held_back, v.id, v.txid, v.type, v.account_id, v.payload,
                v.created_at,
                array(select p.partner_id from partner_accounts p
                      where p.account_id = v.account_id) as partner_ids
         from (select exists (select 1 from events e, horizon h
-                             where (e.txid, e.id) > ($1::text::xid8, $2) and e.txid >= h.xmin)
+                             where (e.txid, e.id) > ($1::xid8, $2) and e.txid >= h.xmin)
                 as held_back) held
         left join visible v on true
         order by v.txid, v.id
         """,
-        str(after.txid),
+        after.txid,
         after.id,
         limit,
     )
@@ -225,7 +230,7 @@ async def read_new(conn: asyncpg.Connection, after: Cursor, limit: int) -> NewEv
 def _event(row: asyncpg.Record) -> Event:
     return Event(
         id=row["id"],
-        cursor=Cursor(int(row["txid"]), row["id"]),
+        cursor=Cursor(row["txid"], row["id"]),
         type=row["type"],
         account_id=row["account_id"],
         payload=row["payload"],

@@ -36,8 +36,8 @@ class CursorExpired(Exception):
 
 
 async def horizon(conn: asyncpg.Connection) -> Cursor:
-    row = await conn.fetchrow("select txid::text as txid, id from event_horizon")
-    return Cursor(int(row["txid"]), row["id"])
+    row = await conn.fetchrow("select txid, id from event_horizon")
+    return Cursor(row["txid"], row["id"])
 
 
 async def check_cursor(conn: asyncpg.Connection, cursor: Cursor) -> None:
@@ -58,7 +58,7 @@ async def prune(conn: asyncpg.Connection, before: datetime) -> int:
         await conn.execute("select 1 from event_horizon for update")
         newest = await conn.fetchrow(
             """
-            select txid::text as txid, id from events
+            select txid, id from events
             where created_at < $1 and txid < pg_snapshot_xmin(pg_current_snapshot())
             order by txid desc, id desc limit 1
             """,
@@ -67,13 +67,13 @@ async def prune(conn: asyncpg.Connection, before: datetime) -> int:
         if newest is None:
             return 0
         deleted: str = await conn.execute(
-            "delete from events where (txid, id) <= ($1::text::xid8, $2)",
+            "delete from events where (txid, id) <= ($1::xid8, $2)",
             newest["txid"],
             newest["id"],
         )
         await conn.execute(
-            """update event_horizon set txid = $1::text::xid8, id = $2
-               where (txid, id) < ($1::text::xid8, $2)""",
+            """update event_horizon set txid = $1::xid8, id = $2
+               where (txid, id) < ($1::xid8, $2)""",
             newest["txid"],
             newest["id"],
         )

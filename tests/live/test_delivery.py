@@ -12,9 +12,8 @@ import asyncpg
 
 from benefitgate import db, events
 from benefitgate.events import START, EventScope
-from tests.conftest import api_key
+from tests.conftest import ServeLive, api_key
 from tests.fixtures.live import subscribe, ws_client
-from tests.live.conftest import ServeLive
 
 EVERYTHING = EventScope(everything=True)
 

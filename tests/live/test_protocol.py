@@ -11,9 +11,8 @@ import uuid
 import asyncpg
 import httpx
 
-from tests.conftest import api_key, frontend_token
+from tests.conftest import ServeLive, api_key, frontend_token
 from tests.fixtures.live import raw_socket
-from tests.live.conftest import ServeLive
 
 SUBSCRIBE = {
     "type": "subscribe",
