@@ -26,9 +26,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benefitgate import apikeys, db, migrate
-from benefitgate.auth import Role
-from benefitgate.seed import seed_demo
+from benefitgate import db, migrate
+from benefitgate.auth import apikeys
+from benefitgate.auth.principals import Role
+from benefitgate.demo.seed import seed_demo
 
 HERE = Path(__file__).resolve().parent
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "10000"))

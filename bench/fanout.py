@@ -36,9 +36,11 @@ import uvloop
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from benefitgate import apikeys, db, events, migrate
-from benefitgate.auth import Role
-from benefitgate.listener import OutboxListener
+from benefitgate import db, migrate
+from benefitgate.auth import apikeys
+from benefitgate.auth.principals import Role
+from benefitgate.events import outbox as events
+from benefitgate.events.listener import OutboxListener
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import cpu_seconds, serve_benefitgate, server_dsn, wait_until_up

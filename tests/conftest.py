@@ -17,9 +17,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from benefitgate import apikeys, db
+from benefitgate import db
 from benefitgate.app import create_app
-from benefitgate.auth import Role, issue_frontend_token
+from benefitgate.auth import apikeys
+from benefitgate.auth.principals import Role, issue_frontend_token
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import FixedClock

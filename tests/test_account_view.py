@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from tests.conftest import Api, api_key, frontend_token
 from tests.entitlements.test_grants import CREATE, UPDATE, create_vars, setup

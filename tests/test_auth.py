@@ -6,8 +6,8 @@ import asyncpg
 import jwt
 import pytest
 
-from benefitgate import apikeys
-from benefitgate.auth import Role
+from benefitgate.auth import apikeys
+from benefitgate.auth.principals import Role
 from tests.conftest import JWT_SECRET, Api, api_key, frontend_token
 
 QUERY = "{ tiers { key } }"

@@ -3,7 +3,7 @@ from typing import Any
 
 import asyncpg
 
-from benefitgate import events
+from benefitgate.events import outbox as events
 from tests.conftest import Api, api_key
 from tests.fixtures import factories
 

@@ -2,9 +2,10 @@ import asyncio
 
 import asyncpg
 
-from benefitgate import db, events
-from benefitgate.auth import Role
-from benefitgate.events import START, Cursor, EventScope
+from benefitgate import db
+from benefitgate.auth.principals import Role
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import START, Cursor, EventScope
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW

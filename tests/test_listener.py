@@ -8,9 +8,10 @@ import time
 
 import asyncpg
 
-from benefitgate import db, events
-from benefitgate.events import Event, NewEvents
-from benefitgate.listener import OutboxListener
+from benefitgate import db
+from benefitgate.events import outbox as events
+from benefitgate.events.listener import OutboxListener
+from benefitgate.events.outbox import Event, NewEvents
 
 
 async def test_an_event_held_back_by_another_database_is_delivered_soon_after(

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from benefitgate.milestones import scheduled
 from tests.conftest import Api, MakeApi, api_key, catalog_loader, eventually, frontend_token

@@ -4,7 +4,7 @@ import asyncpg
 import pytest
 
 from benefitgate import db
-from benefitgate.seed import SeedError, seed_demo
+from benefitgate.demo.seed import SeedError, seed_demo
 from tests.conftest import Api, frontend_token
 from tests.fixtures.database import ServerDatabases
 from tests.fixtures.factories import NOW

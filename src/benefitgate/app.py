@@ -19,29 +19,29 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from benefitgate import db, migrate, retention
-from benefitgate.auth import Principal
-from benefitgate.cache import CatalogCache
+from benefitgate import db, migrate
+from benefitgate.api.context import Context
+from benefitgate.auth.credentials import Authenticator
+from benefitgate.auth.principals import Principal
+from benefitgate.catalog.cache import CatalogCache
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import Clock, SystemClock
 from benefitgate.config import Settings
-from benefitgate.credentials import Authenticator
-from benefitgate.events import START, NewEvents
-from benefitgate.fanout import Hub
-from benefitgate.graphql.context import Context
-from benefitgate.graphql.render import RenderCache
+from benefitgate.events import retention
+from benefitgate.events.hub import Hub
+from benefitgate.events.listener import OutboxListener
+from benefitgate.events.outbox import START, NewEvents
+from benefitgate.graphql.fast.render import RenderCache
+from benefitgate.graphql.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.view import GraphQLView
-from benefitgate.listener import OutboxListener
 from benefitgate.logs import configure_logging
 from benefitgate.metering import maintenance
 from benefitgate.metering.partitions import Partitions
-from benefitgate.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from benefitgate.milestones import scheduled
-from benefitgate.renewals import reminders
 from benefitgate.scheduler import Scheduler
-from benefitgate.subscriptions import due
+from benefitgate.subscriptions import due, reminders
 from benefitgate.suggestions import service as suggestions
 
 __all__ = ["AppState", "create_app", "create_app_from_env"]

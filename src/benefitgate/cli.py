@@ -14,8 +14,9 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import apikeys, db, migrate
-from benefitgate.auth import Role, issue_frontend_token
+from benefitgate import db, migrate
+from benefitgate.auth import apikeys
+from benefitgate.auth.principals import Role, issue_frontend_token
 from benefitgate.clock import SystemClock
 from benefitgate.config import Settings
 
@@ -61,7 +62,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> None:
-    from benefitgate.seed import seed_demo
+    from benefitgate.demo.seed import seed_demo
 
     async def go(conn: asyncpg.Connection) -> None:
         await migrate.apply_migrations(conn)
@@ -139,7 +140,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
 async def _prepare(conn: asyncpg.Connection, settings: Settings, *, demo: bool) -> None:
     """Migrate; with --demo, load demo data into an empty database and print credentials."""
-    from benefitgate.seed import database_is_empty, seed_demo
+    from benefitgate.demo.seed import database_is_empty, seed_demo
 
     await migrate.apply_migrations(conn)
     if not demo:

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 

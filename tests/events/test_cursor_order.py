@@ -15,9 +15,11 @@ import asyncpg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benefitgate import db, events, retention
-from benefitgate.events import START, Cursor, EventScope, NewEvents
-from benefitgate.listener import OutboxListener
+from benefitgate import db
+from benefitgate.events import outbox as events
+from benefitgate.events import retention
+from benefitgate.events.listener import OutboxListener
+from benefitgate.events.outbox import START, Cursor, EventScope, NewEvents
 from tests.conftest import Api, ServeLive, api_key
 from tests.fixtures.factories import NOW
 from tests.fixtures.live import subscribe, until_type, ws_client

@@ -9,7 +9,7 @@ import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from benefitgate.graphql.executor import PlainFieldExecutor
+from benefitgate.graphql.fast.executor import PlainFieldExecutor
 
 
 @strawberry.enum

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import strawberry
 
-from benefitgate.graphql import executor as executor_module
-from benefitgate.graphql.executor import PlainFieldExecutor
-from benefitgate.graphql.variables import MIN_ITEMS, flat_list_variables
+from benefitgate.graphql.fast import executor as executor_module
+from benefitgate.graphql.fast.executor import PlainFieldExecutor
+from benefitgate.graphql.fast.variables import MIN_ITEMS, flat_list_variables
 
 
 @strawberry.input

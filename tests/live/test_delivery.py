@@ -10,8 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from benefitgate import db, events
-from benefitgate.events import START, EventScope
+from benefitgate import db
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import START, EventScope
 from tests.conftest import ServeLive, api_key
 from tests.fixtures.live import subscribe, ws_client
 

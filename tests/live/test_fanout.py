@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from benefitgate import db, events
-from benefitgate.auth import Principal, Role
-from benefitgate.events import START, Event
-from benefitgate.eventstream import Closed, follow
-from benefitgate.fanout import CloseReason, Hub, Interest
+from benefitgate import db
+from benefitgate.auth.principals import Principal, Role
+from benefitgate.events import outbox as events
+from benefitgate.events.hub import CloseReason, Hub, Interest
+from benefitgate.events.outbox import START, Event
+from benefitgate.events.stream import Closed, follow
 
 ADMIN = Principal(Role.ADMIN, subject="test")
 NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)

@@ -11,9 +11,10 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import db, events
-from benefitgate.auth import Role
-from benefitgate.events import START, EventScope
+from benefitgate import db
+from benefitgate.auth.principals import Role
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import START, EventScope
 from tests.conftest import JWT_SECRET, api_key
 from tests.fixtures import factories
 from tests.fixtures.live import ServiceProcess, resuming_subscriber, subscribe, ws_client

@@ -16,11 +16,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 
-from benefitgate import events
-from benefitgate.events import START
-from benefitgate.graphql.delivery import Delivery
-from benefitgate.graphql.feed import Event
-from benefitgate.graphql.render import LiveEventExecutor
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import START
+from benefitgate.feed.polling import Event
+from benefitgate.graphql.fast.delivery import Delivery
+from benefitgate.graphql.fast.render import LiveEventExecutor
 from tests.conftest import api_key
 from tests.fixtures.live import ws_client
 

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import asyncpg
 
-from benefitgate import events, retention
-from benefitgate.events import START, EventScope
+from benefitgate.events import outbox as events
+from benefitgate.events import retention
+from benefitgate.events.outbox import START, EventScope
 from tests.conftest import Api, api_key
 from tests.fixtures.factories import NOW
 from tests.fixtures.live import subscribe, ws_client

@@ -10,10 +10,11 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from benefitgate import apikeys, events
-from benefitgate.auth import Role
+from benefitgate.auth import apikeys
+from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
-from benefitgate.events import START
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import START
 from tests.conftest import api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.live import subscribe, until_type, ws_client

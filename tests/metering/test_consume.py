@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from benefitgate import db
-from benefitgate.auth import Principal, Role
+from benefitgate.auth.principals import Principal, Role
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import FixedClock
 from benefitgate.metering import ingest

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from benefitgate.catalog.models import TierVersion
-from benefitgate.changes import InvalidChange
+from benefitgate.common.changes import InvalidChange
 from benefitgate.subscriptions.proration import plan_tier_change
 
 START = datetime.fromisoformat("2026-11-01T00:00:00+00:00")

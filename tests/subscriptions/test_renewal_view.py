@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import asyncpg
 
-from benefitgate.renewals import reminders
+from benefitgate.subscriptions import reminders
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW

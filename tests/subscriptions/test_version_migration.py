@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from benefitgate.subscriptions import version_migration
 from tests.catalog.test_versions import basic_v2, draft, publish
 from tests.conftest import Api, MakeApi, api_key, frontend_token

@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from benefitgate.auth import Role
+from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from benefitgate.suggestions import service
 from tests.conftest import Api, api_key, catalog_loader, frontend_token

@@ -1,1 +1,1 @@
-"""Accounts and their benefit view."""
+"""Accounts: lookups of an account with its subscription, and who may see one."""

@@ -11,17 +11,17 @@ import asyncpg
 
 from benefitgate.accounts import repository
 from benefitgate.accounts.models import Account, AccountView
-from benefitgate.accounts.view import (
+from benefitgate.catalog.models import Catalog
+from benefitgate.entitlements import service as entitlements
+from benefitgate.entitlements.models import EffectiveLimit
+from benefitgate.usage import service as usage
+from benefitgate.views.assembly import (
     account_tier,
     build_view,
     limits_of,
     metric_periods,
     usage_rows,
 )
-from benefitgate.catalog.models import Catalog
-from benefitgate.entitlements import service as entitlements
-from benefitgate.entitlements.models import EffectiveLimit
-from benefitgate.usage import service as usage
 
 __all__ = [
     "account_tier",

@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 
 from benefitgate.audit.models import AuditEntry, AuditFilter, Target
-from benefitgate.changes import ChangeContext
+from benefitgate.common.changes import ChangeContext
 
 __all__ = ["append", "append_many", "entry", "later_entries", "search"]
 

@@ -8,21 +8,21 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
-from benefitgate.accounts.resolvers import parse_id
-from benefitgate.audit import rollback, service
-from benefitgate.audit.models import AuditFilter
-from benefitgate.audit.types import AuditPage, RolledBack, entry_type
-from benefitgate.changes import ChangeContext
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
-from benefitgate.graphql.pagination import (
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.pagination import (
     PageInfo,
     check_first,
     decode_number_cursor,
     encode_number_cursor,
 )
-from benefitgate.graphql.scalars import parse_serial
+from benefitgate.api.scalars import parse_serial
+from benefitgate.audit import rollback, service
+from benefitgate.audit.models import AuditFilter
+from benefitgate.audit.types import AuditPage, RolledBack, entry_type
+from benefitgate.common.changes import ChangeContext
+from benefitgate.views.resolvers import parse_id
 
 __all__ = ["AuditMutation", "AuditQuery"]
 

@@ -16,7 +16,7 @@ import asyncpg
 from benefitgate.audit import service as audit
 from benefitgate.audit.chain import blocking
 from benefitgate.audit.models import AuditEntry
-from benefitgate.changes import ChangeContext, InvalidChange, RollbackRefused, TargetNotFound
+from benefitgate.common.changes import ChangeContext, InvalidChange, RollbackRefused, TargetNotFound
 from benefitgate.entitlements import grants
 from benefitgate.seats import service as seats
 from benefitgate.subscriptions import service as subscriptions

@@ -9,7 +9,7 @@ import asyncpg
 
 from benefitgate.audit import repository
 from benefitgate.audit.models import AuditEntry, AuditFilter, Target
-from benefitgate.changes import ChangeContext
+from benefitgate.common.changes import ChangeContext
 
 __all__ = ["entry", "later_entries", "record", "record_many", "search"]
 

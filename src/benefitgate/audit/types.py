@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from benefitgate.api.pagination import PageInfo
 from benefitgate.audit import models
-from benefitgate.graphql.pagination import PageInfo
 
 __all__ = ["AuditEntry", "AuditPage", "RolledBack", "entry_type"]
 

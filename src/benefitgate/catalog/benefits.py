@@ -12,14 +12,14 @@ from datetime import date
 
 import asyncpg
 
-from benefitgate import quantities
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import repository
 from benefitgate.catalog.drafts import check_text
 from benefitgate.catalog.models import Benefit, Catalog
 from benefitgate.catalog.service import record_change
 from benefitgate.catalog.snapshots import benefit_snapshot
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
+from benefitgate.common import quantities
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
 
 __all__ = ["BENEFIT_KIND", "KINDS", "check_benefit", "create_benefit", "retire_benefit"]
 

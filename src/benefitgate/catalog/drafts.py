@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from benefitgate import quantities
 from benefitgate.catalog.models import (
     Catalog,
     Exclusion,
@@ -22,7 +21,8 @@ from benefitgate.catalog.models import (
     TierOutcome,
     TierVersion,
 )
-from benefitgate.changes import InvalidChange
+from benefitgate.common import quantities
+from benefitgate.common.changes import InvalidChange
 
 __all__ = ["MAX_PARTS", "TierDraft", "build_draft", "check_text", "check_tier"]
 

@@ -13,7 +13,7 @@ from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import repository
 from benefitgate.catalog.models import Outcome
 from benefitgate.catalog.service import record_change
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
 
 __all__ = ["MAX_CENTS", "set_outcome_value"]
 

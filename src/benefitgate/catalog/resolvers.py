@@ -9,6 +9,9 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import NotFoundError
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import benefits as benefit_changes
 from benefitgate.catalog import models
@@ -17,10 +20,7 @@ from benefitgate.catalog.snapshots import benefit_from_snapshot, benefit_snapsho
 from benefitgate.catalog.types import Benefit, BenefitKind, Tier, catalog_types
 from benefitgate.catalog.version_resolvers import catalog_after_change
 from benefitgate.catalog.version_types import BenefitChanged
-from benefitgate.changes import ChangeContext
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import NotFoundError
+from benefitgate.common.changes import ChangeContext
 
 __all__ = ["BenefitFilter", "CatalogMutation", "CatalogQuery"]
 

@@ -15,20 +15,20 @@ from typing import Any
 
 import asyncpg
 
-from benefitgate import events
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog import repository
 from benefitgate.catalog.drafts import TierDraft, build_draft, check_tier
 from benefitgate.catalog.models import TierVersion
 from benefitgate.catalog.snapshots import version_snapshot
-from benefitgate.changes import (
+from benefitgate.common.changes import (
     ChangeContext,
     InvalidChange,
     TargetNotFound,
     VersionConflict,
     expect_version,
 )
+from benefitgate.events import outbox as events
 
 __all__ = [
     "VERSION_KIND",

@@ -14,7 +14,7 @@ from benefitgate.catalog.models import (
     TierOutcome,
     TierVersion,
 )
-from benefitgate.isotime import from_iso, to_iso
+from benefitgate.common.isotime import from_iso, to_iso
 
 __all__ = ["benefit_from_snapshot", "benefit_snapshot", "version_from_snapshot", "version_snapshot"]
 

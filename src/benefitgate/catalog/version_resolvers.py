@@ -11,6 +11,10 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, NotFoundError
+from benefitgate.api.scalars import parse_serial
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import service
 from benefitgate.catalog.diff import diff_versions
@@ -25,11 +29,7 @@ from benefitgate.catalog.version_types import (
     diff_type,
     version_type,
 )
-from benefitgate.changes import ChangeContext
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import ForbiddenError, NotFoundError
-from benefitgate.graphql.scalars import parse_serial
+from benefitgate.common.changes import ChangeContext
 
 __all__ = [
     "TierVersionList",

@@ -16,14 +16,15 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events, quantities
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
+from benefitgate.common import quantities
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
+from benefitgate.common.isotime import from_iso, to_iso
 from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import Grant
-from benefitgate.isotime import from_iso, to_iso
+from benefitgate.events import outbox as events
 from benefitgate.suggestions import marks
 
 __all__ = [

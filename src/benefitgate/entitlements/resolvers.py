@@ -9,16 +9,16 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
-from benefitgate.accounts.resolvers import parse_id, visible_account
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import NotFoundError
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.types import catalog_types
-from benefitgate.changes import ChangeContext
+from benefitgate.common.changes import ChangeContext
 from benefitgate.entitlements import grants
 from benefitgate.entitlements.models import Grant
 from benefitgate.entitlements.types import GrantChanged, GrantSource, grant_type
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import NotFoundError
+from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["GrantMutation"]
 

@@ -1,1 +1,2 @@
-"""The GraphQL surface: schema assembly, context, loaders, errors and the HTTP view."""
+"""The GraphQL surface: schema assembly, the HTTP and WebSocket view, request middleware,
+and the fast execution path."""

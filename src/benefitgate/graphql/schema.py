@@ -22,16 +22,15 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from benefitgate.accounts.resolvers import AccountQuery
+from benefitgate.api.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.scalars import DATE, DATETIME
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
 from benefitgate.catalog.resolvers import CatalogMutation, CatalogQuery
 from benefitgate.catalog.version_resolvers import TierVersionMutation, TierVersionQuery
 from benefitgate.entitlements.resolvers import GrantMutation
-from benefitgate.graphql.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
-from benefitgate.graphql.feed import EventQuery
-from benefitgate.graphql.live import LiveSubscription
-from benefitgate.graphql.render import LiveEventExecutor
-from benefitgate.graphql.scalars import DATE, DATETIME
+from benefitgate.feed.live import LiveSubscription
+from benefitgate.feed.polling import EventQuery
+from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.unstorable import UnstorableLiterals
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
@@ -42,6 +41,7 @@ from benefitgate.subscriptions.resolvers import SubscriptionMutation, Subscripti
 from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
 from benefitgate.suggestions.resolvers import SuggestionMutation, SuggestionQuery
 from benefitgate.targets.resolvers import TargetMutation
+from benefitgate.views.resolvers import AccountQuery
 from graphql import GraphQLError
 
 __all__ = ["build_schema"]

@@ -26,9 +26,9 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.unset import UNSET, UnsetType
 
-from benefitgate.auth import Principal, Role, Unauthenticated
-from benefitgate.graphql.context import Context
-from benefitgate.graphql.delivery import LiveTransportHandler
+from benefitgate.api.context import Context
+from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.graphql.fast.delivery import LiveTransportHandler
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 
 __all__ = ["GraphQLView", "error_response"]

@@ -8,16 +8,16 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
-from benefitgate.accounts.resolvers import parse_id, visible_account
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import InvalidInputError, NotFoundError
 from benefitgate.catalog import outcome_values
 from benefitgate.catalog.types import Outcome, catalog_types
 from benefitgate.catalog.version_resolvers import catalog_after_change
-from benefitgate.changes import ChangeContext, InvalidChange
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import InvalidInputError, NotFoundError
+from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.impact import service
 from benefitgate.impact.types import ImpactPeriod, ImpactSummary, impact_type
+from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["ImpactMutation", "ImpactQuery"]
 

@@ -9,7 +9,7 @@ import asyncpg
 
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import InvalidChange
+from benefitgate.common.changes import InvalidChange
 from benefitgate.entitlements.models import Grant
 from benefitgate.impact import repository
 from benefitgate.impact.models import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from benefitgate.isotime import from_iso, to_iso
+from benefitgate.common.isotime import from_iso, to_iso
 from benefitgate.metering.models import Consumed, QuotaDenied
 
 __all__ = ["from_json", "to_json"]

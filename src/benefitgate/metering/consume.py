@@ -6,10 +6,10 @@ from datetime import datetime
 
 import asyncpg
 
-from benefitgate import quantities
 from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
+from benefitgate.common import quantities
 from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.metering import repository

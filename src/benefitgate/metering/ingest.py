@@ -8,11 +8,11 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import quantities
 from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
-from benefitgate.auth import Principal
+from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
+from benefitgate.common import quantities
 from benefitgate.metering import repository
 from benefitgate.metering.models import EventOutcome, EventStatus, Rejection, UsageEvent
 from benefitgate.metering.rules import in_window, negative_allowed

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from benefitgate import idempotency
+from benefitgate.api import idempotency
 from benefitgate.clock import Clock
 from benefitgate.metering import repository
 from benefitgate.metering.partitions import Partitions

@@ -8,19 +8,18 @@ from typing import Annotated, Any
 
 import strawberry
 
-from benefitgate import idempotency
 from benefitgate.accounts.models import Account
-from benefitgate.accounts.resolvers import parse_id, visible_account
-from benefitgate.auth import Role
-from benefitgate.catalog.types import catalog_types
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import (
+from benefitgate.api import idempotency
+from benefitgate.api.context import Info
+from benefitgate.api.errors import (
     ForbiddenError,
     IdempotencyConflictError,
     IdempotencyKeyReusedError,
     InvalidInputError,
     NotFoundError,
 )
+from benefitgate.auth.principals import Role
+from benefitgate.catalog.types import catalog_types
 from benefitgate.metering import codec, consume, ingest
 from benefitgate.metering.models import QuotaDenied, UsageEvent
 from benefitgate.metering.types import (
@@ -36,6 +35,7 @@ from benefitgate.metering.types import (
 )
 from benefitgate.usage import service as usage
 from benefitgate.usage.series import Bucket, InvalidRange
+from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["MeteringMutation", "MeteringQuery"]
 

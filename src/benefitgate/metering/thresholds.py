@@ -11,10 +11,10 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.models import EffectiveLimit
+from benefitgate.events import outbox as events
 from benefitgate.metering import repository
 from benefitgate.metering.repository import CounterValue
 from benefitgate.suggestions import marks

@@ -10,8 +10,8 @@ from typing import Any
 import strawberry
 from strawberry.types.arguments import InputContext
 
+from benefitgate.api.errors import Error, ErrorCode
 from benefitgate.catalog.types import Metric
-from benefitgate.graphql.errors import Error, ErrorCode
 from benefitgate.metering import models
 from benefitgate.usage import series
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import asyncpg
 
-from benefitgate import events, quantities
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext, InvalidChange, VersionConflict, expect_version
+from benefitgate.common import quantities
+from benefitgate.common.changes import ChangeContext, InvalidChange, VersionConflict, expect_version
+from benefitgate.events import outbox as events
 from benefitgate.milestones import repository
 from benefitgate.milestones.models import Milestone, Reward
 

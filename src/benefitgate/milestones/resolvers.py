@@ -10,12 +10,12 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
-from benefitgate.auth import Role
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError
+from benefitgate.auth.principals import Role
 from benefitgate.catalog.types import catalog_types
-from benefitgate.changes import ChangeContext
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import ForbiddenError
+from benefitgate.common.changes import ChangeContext
 from benefitgate.milestones import definitions, models, repository
 from benefitgate.milestones.standing import next_progress
 from benefitgate.milestones.types import (

@@ -15,14 +15,14 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import Target
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext
+from benefitgate.common.changes import ChangeContext
+from benefitgate.common.isotime import to_iso
 from benefitgate.entitlements import grants
 from benefitgate.entitlements.models import Grant
-from benefitgate.isotime import to_iso
+from benefitgate.events import outbox as events
 from benefitgate.milestones import repository
 from benefitgate.milestones.models import Achievement, Milestone
 from benefitgate.milestones.rules import Hit, occurrence, threshold_hits

@@ -11,15 +11,15 @@ import asyncpg
 import strawberry
 
 from benefitgate.accounts.models import Account
-from benefitgate.accounts.resolvers import parse_id, visible_account
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.audit.models import AuditEntry
-from benefitgate.auth import Role
-from benefitgate.changes import ChangeContext, InvalidChange
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.auth.principals import Role
+from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.seats import service
 from benefitgate.seats.types import SeatActivityRecorded, SeatChanged
+from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["SeatMutation"]
 

@@ -15,11 +15,11 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext, InvalidChange, SeatsExhausted, TargetNotFound
+from benefitgate.common.changes import ChangeContext, InvalidChange, SeatsExhausted, TargetNotFound
+from benefitgate.events import outbox as events
 from benefitgate.milestones import service as milestones
 from benefitgate.seats import repository
 from benefitgate.seats.models import MAX_USER_REF, SeatAssignment

@@ -16,7 +16,7 @@ import asyncpg
 
 from benefitgate.accounts.models import Subscription
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext
+from benefitgate.common.changes import ChangeContext
 from benefitgate.subscriptions import repository, service
 from benefitgate.subscriptions.lifecycle import next_step
 

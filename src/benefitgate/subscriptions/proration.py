@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from benefitgate.catalog.models import TierVersion
-from benefitgate.changes import InvalidChange
+from benefitgate.common.changes import InvalidChange
 
 __all__ = ["TierChangePlan", "plan_tier_change", "price_cents"]
 

@@ -11,17 +11,17 @@ import asyncpg
 import strawberry
 
 from benefitgate.accounts.models import Account
-from benefitgate.accounts.resolvers import parse_id, visible_account
-from benefitgate.accounts.types import Term, subscription_type
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import InvalidInputError, NotFoundError
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.types import catalog_types
-from benefitgate.changes import ChangeContext, InvalidChange
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import InvalidInputError, NotFoundError
+from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.subscriptions import service, trials
 from benefitgate.subscriptions.proration import TierChangePlan
 from benefitgate.subscriptions.types import SubscriptionChanged, TierChangePreview, preview_type
+from benefitgate.views.resolvers import parse_id, visible_account
+from benefitgate.views.types import Term, subscription_type
 
 __all__ = ["SubscriptionMutation", "SubscriptionQuery"]
 

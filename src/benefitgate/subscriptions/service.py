@@ -11,13 +11,13 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
 from benefitgate.accounts.models import Subscription
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
-from benefitgate.isotime import from_iso, to_iso
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
+from benefitgate.common.isotime import from_iso, to_iso
+from benefitgate.events import outbox as events
 from benefitgate.subscriptions import repository
 from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
 from benefitgate.suggestions import marks

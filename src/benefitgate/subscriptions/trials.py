@@ -12,7 +12,7 @@ import asyncpg
 
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.models import Catalog, TierVersion
-from benefitgate.changes import ChangeContext, InvalidChange
+from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.subscriptions import repository
 from benefitgate.subscriptions.service import lock_at_version, record_change
 

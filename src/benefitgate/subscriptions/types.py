@@ -7,8 +7,8 @@ from typing import Any
 
 import strawberry
 
-from benefitgate.accounts.types import Subscription
 from benefitgate.catalog.types import CatalogTypes, Money, Tier
+from benefitgate.views.types import Subscription
 
 __all__ = ["SubscriptionChanged", "TierChangePreview", "preview_type"]
 

@@ -20,13 +20,13 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
 from benefitgate.accounts.models import Subscription
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import Target
 from benefitgate.catalog import service as catalog
 from benefitgate.catalog.models import TierVersion
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound, VersionConflict
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, VersionConflict
+from benefitgate.events import outbox as events
 from benefitgate.subscriptions import version_repository as repository
 from benefitgate.subscriptions.service import EVENT, KIND, snapshot
 from benefitgate.suggestions import marks

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.scalars import parse_serial
 from benefitgate.catalog.diff import diff_versions
 from benefitgate.catalog.types import catalog_types
 from benefitgate.catalog.version_resolvers import catalog_with
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
-from benefitgate.graphql.scalars import parse_serial
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
 from benefitgate.subscriptions import version_migration
 from benefitgate.subscriptions.version_types import VersionMigration, migration_type
 

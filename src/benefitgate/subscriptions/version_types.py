@@ -6,11 +6,11 @@ from typing import Any
 
 import strawberry
 
-from benefitgate.accounts.types import Term
 from benefitgate.catalog.diff import TierVersionDiff as DiffModel
 from benefitgate.catalog.models import VersionStatus
 from benefitgate.catalog.types import CatalogTypes, Money
 from benefitgate.catalog.version_types import TierVersionDiff, diff_type, money
+from benefitgate.views.types import Term
 
 __all__ = ["MigratingSubscription", "VersionMigration", "migration_type"]
 

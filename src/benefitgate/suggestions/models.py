@@ -8,8 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from benefitgate.accounts.models import Account
+from benefitgate.common.isotime import from_iso, to_iso
 from benefitgate.entitlements.models import Grant
-from benefitgate.isotime import from_iso, to_iso
 from benefitgate.targets.models import TargetProgress
 
 __all__ = [

@@ -16,14 +16,13 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
-from benefitgate.accounts.resolvers import parse_id, visible_account
-from benefitgate.auth import Role
+from benefitgate.api.changes import Applied, ChangeError, run_change
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.pagination import PageInfo, check_first
+from benefitgate.auth.principals import Role
 from benefitgate.catalog.types import Money, catalog_types
-from benefitgate.changes import ChangeContext
-from benefitgate.graphql.changes import Applied, ChangeError, run_change
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
-from benefitgate.graphql.pagination import PageInfo, check_first
+from benefitgate.common.changes import ChangeContext
 from benefitgate.suggestions import service
 from benefitgate.suggestions.models import Suggestion as SuggestionModel
 from benefitgate.suggestions.types import (
@@ -34,6 +33,7 @@ from benefitgate.suggestions.types import (
     SuggestionEdge,
     suggestion_type,
 )
+from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["SuggestionMutation", "SuggestionQuery"]
 

@@ -17,12 +17,12 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
 from benefitgate.accounts import service as accounts
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.models import Catalog
-from benefitgate.changes import ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
 from benefitgate.entitlements import service as entitlements
+from benefitgate.events import outbox as events
 from benefitgate.seats import service as seats
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.subscriptions.proration import TierChangePlan

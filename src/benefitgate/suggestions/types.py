@@ -7,8 +7,8 @@ from datetime import datetime
 
 import strawberry
 
+from benefitgate.api.pagination import PageInfo
 from benefitgate.catalog.types import Benefit, CatalogTypes, Money, Outcome, Tier
-from benefitgate.graphql.pagination import PageInfo
 from benefitgate.suggestions import models
 
 __all__ = [

@@ -8,13 +8,13 @@ from uuid import UUID
 
 import strawberry
 
-from benefitgate.accounts.resolvers import parse_id, visible_account
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.catalog.types import catalog_types
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.targets import service
 from benefitgate.targets.models import OutcomeTarget
 from benefitgate.targets.types import OutcomeTargetProgress, TargetRemoved, progress_type
+from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["TargetMutation"]
 

@@ -9,8 +9,9 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events, quantities
 from benefitgate.catalog.models import Catalog
+from benefitgate.common import quantities
+from benefitgate.events import outbox as events
 from benefitgate.suggestions import marks
 from benefitgate.targets import repository
 from benefitgate.targets.models import OutcomeTarget, TargetProgress

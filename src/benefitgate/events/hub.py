@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from benefitgate.auth import Principal, Role
-from benefitgate.events import Cursor, Event
+from benefitgate.auth.principals import Principal, Role
+from benefitgate.events.outbox import Cursor, Event
 
 __all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
-from benefitgate import events
-from benefitgate.renewals import repository
+from benefitgate.events import outbox as events
+from benefitgate.subscriptions import reminder_repository as repository
 
 __all__ = ["EVENT", "LEAD_DAYS", "send_due"]
 

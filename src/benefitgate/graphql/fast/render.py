@@ -21,10 +21,10 @@ import orjson
 from graphql.language import Node
 from graphql.pyutils import Path
 
-from benefitgate import events
-from benefitgate.graphql import delivery
-from benefitgate.graphql.executor import PlainFieldExecutor
-from benefitgate.graphql.feed import Event, event_of
+from benefitgate.events import outbox as events
+from benefitgate.feed.polling import Event, event_of
+from benefitgate.graphql.fast import delivery
+from benefitgate.graphql.fast.executor import PlainFieldExecutor
 from graphql import (
     ExecutionResult,
     FieldNode,

@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from benefitgate import db, events
-from benefitgate.events import Cursor, NewEvents
+from benefitgate import db
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import Cursor, NewEvents
 
 __all__ = ["OutboxListener"]
 

@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account, AccountView
-from benefitgate.cache import CatalogCache
+from benefitgate.catalog.cache import CatalogCache
 from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.models import Grant
 from benefitgate.milestones.standing import Standing, standings

@@ -28,8 +28,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 
 if TYPE_CHECKING:
-    from benefitgate.graphql.context import Context
-    from benefitgate.graphql.feed import Event
+    from benefitgate.api.context import Context
+    from benefitgate.feed.polling import Event
 
 __all__ = ["Delivery", "LiveTransportHandler", "attach", "current"]
 

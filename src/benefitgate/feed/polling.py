@@ -8,10 +8,11 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from benefitgate import events, retention
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import Error, ErrorCode, InvalidInputError
-from benefitgate.graphql.pagination import check_first
+from benefitgate.api.context import Info
+from benefitgate.api.errors import Error, ErrorCode, InvalidInputError
+from benefitgate.api.pagination import check_first
+from benefitgate.events import outbox as events
+from benefitgate.events import retention
 
 __all__ = ["CursorExpiredError", "Event", "EventQuery", "event_of"]
 

@@ -32,8 +32,7 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
-from benefitgate.demo_catalog import (
+from benefitgate.demo.catalog import (
     BENEFITS,
     COMPANY_WORDS,
     METRICS,
@@ -44,8 +43,9 @@ from benefitgate.demo_catalog import (
     Tier,
     insert_catalog,
 )
-from benefitgate.demo_milestones import insert_milestones
-from benefitgate.demo_targets import insert_demo_targets
+from benefitgate.demo.milestones import insert_milestones
+from benefitgate.demo.targets import insert_demo_targets
+from benefitgate.events import outbox as events
 
 __all__ = [
     "DAILY_HISTORY",

@@ -8,8 +8,8 @@ from uuid import UUID
 
 import strawberry
 
-from benefitgate.graphql.errors import InvalidInputError
-from benefitgate.graphql.scalars import parse_serial
+from benefitgate.api.errors import InvalidInputError
+from benefitgate.api.scalars import parse_serial
 
 __all__ = [
     "MAX_FIRST",

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from benefitgate.clock import Clock
-from benefitgate.events import Cursor
+from benefitgate.events.outbox import Cursor
 
 __all__ = ["CursorExpired", "check_cursor", "horizon", "prune", "run_hourly"]
 

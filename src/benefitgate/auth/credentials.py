@@ -11,8 +11,8 @@ from collections import OrderedDict
 import asyncpg
 from starlette.requests import Request
 
-from benefitgate import apikeys
-from benefitgate.auth import Principal, Role, Unauthenticated, decode_frontend_token
+from benefitgate.auth import apikeys
+from benefitgate.auth.principals import Principal, Role, Unauthenticated, decode_frontend_token
 from benefitgate.clock import Clock
 
 __all__ = ["Authenticator"]

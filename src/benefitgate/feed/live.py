@@ -15,13 +15,15 @@ from uuid import UUID
 
 import strawberry
 
-from benefitgate import events, eventstream, visibility
-from benefitgate.eventstream import Closed, Expired
-from benefitgate.fanout import Interest
-from benefitgate.graphql import delivery
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import Error, ErrorCode, InvalidInputError, NotFoundError
-from benefitgate.graphql.feed import CursorExpiredError, Event, event_of
+from benefitgate.api.context import Info
+from benefitgate.api.errors import Error, ErrorCode, InvalidInputError, NotFoundError
+from benefitgate.events import outbox as events
+from benefitgate.events import stream as eventstream
+from benefitgate.events import visibility
+from benefitgate.events.hub import Interest
+from benefitgate.events.stream import Closed, Expired
+from benefitgate.feed.polling import CursorExpiredError, Event, event_of
+from benefitgate.graphql.fast import delivery
 
 __all__ = ["LiveSubscription", "StreamClosedError"]
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from benefitgate import events, retention
-from benefitgate.auth import Principal
-from benefitgate.events import Cursor, Event
-from benefitgate.fanout import CloseReason, Hub, Interest, Subscriber, SubscriberClosed
+from benefitgate.auth.principals import Principal
+from benefitgate.events import outbox as events
+from benefitgate.events import retention
+from benefitgate.events.hub import CloseReason, Hub, Interest, Subscriber, SubscriberClosed
+from benefitgate.events.outbox import Cursor, Event
 
 __all__ = ["Closed", "Expired", "follow"]
 

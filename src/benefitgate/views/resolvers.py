@@ -8,12 +8,12 @@ from uuid import UUID
 import strawberry
 
 from benefitgate.accounts import models, service
-from benefitgate.accounts.types import Account, AccountConnection, AccountEdge, account_type
-from benefitgate.auth import Role
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.pagination import PageInfo, check_first, decode_id_cursor, encode_id_cursor
+from benefitgate.auth.principals import Role
 from benefitgate.catalog.types import catalog_types
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
-from benefitgate.graphql.pagination import PageInfo, check_first, decode_id_cursor, encode_id_cursor
+from benefitgate.views.types import Account, AccountConnection, AccountEdge, account_type
 
 __all__ = ["AccountQuery", "parse_id", "visible_account"]
 

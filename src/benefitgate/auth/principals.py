@@ -14,7 +14,7 @@ from uuid import UUID
 
 import jwt
 
-from benefitgate.events import EventScope
+from benefitgate.events.outbox import EventScope
 
 __all__ = [
     "Principal",

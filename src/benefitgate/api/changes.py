@@ -13,18 +13,9 @@ from typing import Any
 
 import asyncpg
 
-from benefitgate import idempotency
-from benefitgate.changes import (
-    MAX_REASON,
-    ChangeContext,
-    InvalidChange,
-    RollbackRefused,
-    SeatsExhausted,
-    TargetNotFound,
-    VersionConflict,
-)
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.errors import (
+from benefitgate.api import idempotency
+from benefitgate.api.context import Info
+from benefitgate.api.errors import (
     ForbiddenError,
     IdempotencyConflictError,
     IdempotencyKeyReusedError,
@@ -33,6 +24,15 @@ from benefitgate.graphql.errors import (
     RollbackRefusedError,
     SeatsExhaustedError,
     VersionConflictError,
+)
+from benefitgate.common.changes import (
+    MAX_REASON,
+    ChangeContext,
+    InvalidChange,
+    RollbackRefused,
+    SeatsExhausted,
+    TargetNotFound,
+    VersionConflict,
 )
 from benefitgate.logs import request_id
 

@@ -10,15 +10,15 @@ import asyncpg
 import strawberry
 from starlette.requests import Request
 
-from benefitgate.auth import Principal
-from benefitgate.cache import CatalogCache
+from benefitgate.auth.principals import Principal
+from benefitgate.catalog.cache import CatalogCache
 from benefitgate.catalog.models import Catalog
-from benefitgate.fanout import Hub
-from benefitgate.graphql.loaders import Loaders
+from benefitgate.events.hub import Hub
 from benefitgate.metering.partitions import Partitions
+from benefitgate.views.loaders import Loaders
 
 if TYPE_CHECKING:  # render imports feed, which imports this module
-    from benefitgate.graphql.render import RenderCache
+    from benefitgate.graphql.fast.render import RenderCache
 
 __all__ = ["Context", "Info"]
 

@@ -23,7 +23,7 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from benefitgate.graphql.variables import flat_list_variables
+from benefitgate.graphql.fast.variables import flat_list_variables
 from graphql import (
     DocumentNode,
     ExecutionResult,

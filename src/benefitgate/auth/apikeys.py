@@ -17,8 +17,8 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import events
-from benefitgate.auth import Principal, Role, Unauthenticated
+from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.events import outbox as events
 
 __all__ = [
     "ApiKey",

@@ -10,6 +10,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from benefitgate.accounts import models
+from benefitgate.api.context import Info
+from benefitgate.api.pagination import PageInfo
 from benefitgate.catalog.diff import diff_versions
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import (
@@ -23,8 +25,6 @@ from benefitgate.catalog.types import (
 )
 from benefitgate.catalog.version_types import TierVersionDiff, diff_type
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
-from benefitgate.graphql.context import Info
-from benefitgate.graphql.pagination import PageInfo
 from benefitgate.milestones.resolvers import milestone_status
 from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
