@@ -20,7 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from benefitgate import db, migrate
-from benefitgate.api.context import Context
+from benefitgate.api.context import Context, Shared
 from benefitgate.auth.credentials import Authenticator
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.cache import CatalogCache
@@ -32,6 +32,7 @@ from benefitgate.events import retention
 from benefitgate.events.hub import Hub
 from benefitgate.events.listener import OutboxListener
 from benefitgate.events.outbox import START, NewEvents
+from benefitgate.feed.types import EventObjects
 from benefitgate.graphql.fast.render import RenderCache
 from benefitgate.graphql.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from benefitgate.graphql.schema import build_schema
@@ -61,7 +62,7 @@ class AppState:
     partitions: Partitions
     scheduler: Scheduler
     hub: Hub
-    renders: RenderCache
+    shared: Shared  # what every request may find by type: see `api.context`
 
 
 def create_app(
@@ -83,16 +84,7 @@ def create_app(
 
     def make_context(request: Request | None, principal: Principal) -> Context:
         state = holder["state"]
-        return Context(
-            request,
-            principal,
-            state.pool,
-            state.catalog_cache,
-            clock.now(),
-            state.partitions,
-            live=state.hub,
-            renders=state.renders,
-        )
+        return Context(request, principal, state.pool, clock.now(), state.shared, live=state.hub)
 
     async def authenticate(request: Request) -> Principal:
         return await holder["state"].authenticator(request)
@@ -218,8 +210,9 @@ async def _start(
         "suggestions": partial(suggestions.refresh_marked, pool, catalog_cache.get),
     }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
+    shared = Shared(catalog_cache, partitions, RenderCache(), EventObjects())
     return AppState(
-        pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, RenderCache()
+        pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, shared
     )
 
 

@@ -18,7 +18,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from benefitgate.events import outbox as events
 from benefitgate.events.outbox import START
-from benefitgate.feed.polling import Event
+from benefitgate.feed.types import Event
 from benefitgate.graphql.fast.delivery import Delivery
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from tests.conftest import api_key

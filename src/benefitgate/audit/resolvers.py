@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
+from benefitgate.accounts.access import parse_id
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
@@ -22,7 +23,6 @@ from benefitgate.audit import rollback, service
 from benefitgate.audit.models import AuditFilter
 from benefitgate.audit.types import AuditPage, RolledBack, entry_type
 from benefitgate.common.changes import ChangeContext
-from benefitgate.views.resolvers import parse_id
 
 __all__ = ["AuditMutation", "AuditQuery"]
 

@@ -1,4 +1,4 @@
-"""In-process caches of derived data, invalidated by outbox events.
+"""The catalog snapshot each process keeps, invalidated by outbox events.
 
 The catalog is small and read by every view, so each process keeps one snapshot of it.
 Postgres stays the source of truth: the snapshot is dropped when a catalog event commits.
@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 
 from aiocache import SimpleMemoryCache
 
+from benefitgate.api.context import Context
 from benefitgate.catalog.models import Catalog
 
-__all__ = ["CatalogCache"]
+__all__ = ["CatalogCache", "catalog_of"]
 
 _KEY = "catalog"
 
@@ -47,3 +48,8 @@ class CatalogCache:
     async def invalidate(self) -> None:
         self._generation += 1
         await self._cache.delete(_KEY)
+
+
+async def catalog_of(context: Context) -> Catalog:
+    """The catalog snapshot a request reads."""
+    return await context.shared.get(CatalogCache).get()

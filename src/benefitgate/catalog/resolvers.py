@@ -15,6 +15,7 @@ from benefitgate.api.errors import NotFoundError
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import benefits as benefit_changes
 from benefitgate.catalog import models
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.inputs import BenefitInput
 from benefitgate.catalog.snapshots import benefit_from_snapshot, benefit_snapshot
 from benefitgate.catalog.types import Benefit, BenefitKind, Tier, catalog_types
@@ -52,13 +53,13 @@ def _matches(
 class CatalogQuery:
     @strawberry.field(description="The tier ladder in force now, lowest rank first.")
     async def tiers(self, info: Info) -> list[Tier]:
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         types = catalog_types(catalog)
         return [types.tiers[v.id] for v in catalog.ladder(info.context.now)]
 
     @strawberry.field(description="One tier, in the version in force now.")
     async def tier(self, info: Info, key: str) -> TierResult:
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         version = catalog.current(key, info.context.now)
         if version is None:
             return NotFoundError.of("tier")
@@ -66,7 +67,7 @@ class CatalogQuery:
 
     @strawberry.field(description="The benefit catalog, optionally filtered.")
     async def benefits(self, info: Info, filter: BenefitFilter | None = None) -> list[Benefit]:
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         flt = filter or BenefitFilter()
         keys = None
         if flt.tier is not None:

@@ -17,6 +17,7 @@ from benefitgate.api.errors import ForbiddenError, NotFoundError
 from benefitgate.api.scalars import parse_serial
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import service
+from benefitgate.catalog.cache import CatalogCache, catalog_of
 from benefitgate.catalog.diff import diff_versions
 from benefitgate.catalog.inputs import TierVersionDraftInput
 from benefitgate.catalog.models import Catalog, TierVersion, VersionStatus
@@ -59,18 +60,18 @@ TierVersionChangeResult = Annotated[
 async def catalog_with(info: Info, ids: Sequence[int]) -> Catalog:
     """The cached catalog; for internal tools, reloaded once if it lacks a version they
     name (written a moment ago through another process). Others never force a reload."""
-    catalog = await info.context.catalog()
+    catalog = await catalog_of(info.context)
     if info.context.principal.internal and not all(i in catalog.versions for i in ids):
-        await info.context.catalog_cache.invalidate()
-        catalog = await info.context.catalog()
+        await info.context.shared.get(CatalogCache).invalidate()
+        catalog = await catalog_of(info.context)
     return catalog
 
 
 async def catalog_after_change(info: Info) -> Catalog:
     """The catalog as a committed change left it. The change's event drops every process's
     snapshot soon; this process drops its own at once, so the caller reads its write."""
-    await info.context.catalog_cache.invalidate()
-    return await info.context.catalog()
+    await info.context.shared.get(CatalogCache).invalidate()
+    return await catalog_of(info.context)
 
 
 def _result(changed: tuple[TierVersion, AuditEntry], status: VersionStatus) -> dict[str, Any]:
@@ -100,7 +101,7 @@ class TierVersionQuery:
     async def tier_versions(self, info: Info, tier: str) -> TierVersionsResult:
         if not info.context.principal.internal:
             return ForbiddenError.of("only internal tools read a tier's versions")
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         history = catalog.versions_of(tier)
         if not history:
             return NotFoundError.of("tier")

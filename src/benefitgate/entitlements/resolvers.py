@@ -9,16 +9,17 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
+from benefitgate.accounts.access import parse_id, visible_account
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import NotFoundError
 from benefitgate.audit.models import AuditEntry
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.common.changes import ChangeContext
 from benefitgate.entitlements import grants
 from benefitgate.entitlements.models import Grant
 from benefitgate.entitlements.types import GrantChanged, GrantSource, grant_type
-from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["GrantMutation"]
 
@@ -33,7 +34,7 @@ def _result(changed: tuple[Grant, AuditEntry]) -> dict[str, Any]:
 async def _answer(info: Info, applied: Applied | ChangeError) -> GrantChangeResult:
     if not isinstance(applied, Applied):
         return applied
-    types = catalog_types(await info.context.catalog())
+    types = catalog_types(await catalog_of(info.context))
     return GrantChanged(
         grant=grant_type(grants.from_snapshot(applied.result["grant"]), types),
         audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
@@ -69,7 +70,7 @@ class GrantMutation:
         found = await _account(info, account_id)
         if found is None:
             return NotFoundError.of("account")
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         new = grants.NewGrant(
             found, benefit, source.value, amount, valid_from or info.context.now, valid_until
         )
@@ -107,7 +108,7 @@ class GrantMutation:
         found = await _account(info, account_id)
         if found is None:
             return NotFoundError.of("account")
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
 
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
             return _result(
@@ -151,7 +152,7 @@ class GrantMutation:
             edits["amount"] = amount
         if valid_until is not strawberry.UNSET:
             edits["valid_until"] = valid_until
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
 
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
             return _result(

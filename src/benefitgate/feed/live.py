@@ -2,7 +2,7 @@
 
 Each stream replays from the outbox after `after`, then goes live (see `eventstream`).
 Events go to the socket by the operation's direct delivery when it has one (see
-`delivery`), and through graphql-core otherwise. A stream ends with a typed member:
+`direct`), and through graphql-core otherwise. A stream ends with a typed member:
 `StreamClosedError` (resume with `after = resumeAfter` when `retryable`) or
 `CursorExpiredError` (events after the cursor were pruned).
 """
@@ -22,8 +22,8 @@ from benefitgate.events import stream as eventstream
 from benefitgate.events import visibility
 from benefitgate.events.hub import Interest
 from benefitgate.events.stream import Closed, Expired
-from benefitgate.feed.polling import CursorExpiredError, Event, event_of
-from benefitgate.graphql.fast import delivery
+from benefitgate.feed import direct
+from benefitgate.feed.types import CursorExpiredError, Event, EventObjects
 
 __all__ = ["LiveSubscription", "StreamClosedError"]
 
@@ -61,8 +61,8 @@ async def _stream(
     interest, cursor = parsed
     live = info.context.live
     assert live is not None, "subscriptions are served only over WebSocket"
-    renders = info.context.renders
-    direct = delivery.current()
+    objects = info.context.shared.get(EventObjects)
+    delivery = direct.current()
     stream = eventstream.follow(info.context.pool, live, info.context.principal, interest, cursor)
     async for item in stream:
         if isinstance(item, Closed):
@@ -75,8 +75,8 @@ async def _stream(
         elif isinstance(item, Expired):
             yield CursorExpiredError.of(item.horizon)
         else:
-            event = event_of(item) if renders is None else renders.event(item)
-            if direct is None or not await direct.send(event):
+            event = objects.of(item)
+            if delivery is None or not await delivery.send(event):
                 yield event
 
 

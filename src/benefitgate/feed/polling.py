@@ -2,68 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
 import strawberry
-from strawberry.scalars import JSON
 
 from benefitgate.api.context import Info
-from benefitgate.api.errors import Error, ErrorCode, InvalidInputError
+from benefitgate.api.errors import InvalidInputError
 from benefitgate.api.pagination import check_first
 from benefitgate.events import outbox as events
 from benefitgate.events import retention
+from benefitgate.feed.types import CursorExpiredError, EventPage, EventsResult, event_of
 
-__all__ = ["CursorExpiredError", "Event", "EventQuery", "event_of"]
-
-
-@strawberry.type
-class Event:
-    id: strawberry.ID
-    cursor: str
-    type: str
-    account_id: strawberry.ID | None
-    payload: JSON
-    created_at: datetime
-
-
-@strawberry.type
-class EventPage:
-    events: list[Event]
-    end_cursor: str = strawberry.field(description="Pass as `after` to read on.")
-    has_more: bool
-
-
-@strawberry.type(
-    description="Events after the cursor were pruned from the outbox. `horizon` is the "
-    "oldest position still complete; reading on from it skips what was pruned."
-)
-class CursorExpiredError(Error):
-    horizon: str
-
-    @classmethod
-    def of(cls, horizon: events.Cursor) -> CursorExpiredError:
-        return cls(
-            code=ErrorCode.CURSOR_EXPIRED,
-            message="events after this cursor were pruned",
-            horizon=horizon.encode(),
-        )
-
-
-EventsResult = Annotated[
-    EventPage | InvalidInputError | CursorExpiredError, strawberry.union("EventsResult")
-]
-
-
-def event_of(e: events.Event) -> Event:
-    return Event(
-        id=strawberry.ID(str(e.id)),
-        cursor=e.cursor.encode(),
-        type=e.type,
-        account_id=strawberry.ID(str(e.account_id)) if e.account_id else None,
-        payload=JSON(e.payload),
-        created_at=e.created_at,
-    )
+__all__ = ["EventQuery"]
 
 
 @strawberry.type

@@ -8,16 +8,17 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
+from benefitgate.accounts.access import parse_id, visible_account
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import InvalidInputError, NotFoundError
 from benefitgate.catalog import outcome_values
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import Outcome, catalog_types
 from benefitgate.catalog.version_resolvers import catalog_after_change
 from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.impact import service
 from benefitgate.impact.types import ImpactPeriod, ImpactSummary, impact_type
-from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["ImpactMutation", "ImpactQuery"]
 
@@ -63,7 +64,7 @@ class ImpactQuery:
             days = service.days_of(period.value if period else None, from_, to, account, now)
         except InvalidChange as exc:
             return InvalidInputError.of(exc.field, str(exc))
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         found = await service.summary(info.context.pool, account, days, catalog, now)
         return impact_type(found, catalog_types(catalog))
 

@@ -11,6 +11,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.entitlements import service as entitlements
+from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.metering import repository
 from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
@@ -49,7 +50,7 @@ async def consume(
         raise InvalidUsage("metric", f"a {metric.aggregation} metric cannot be consumed")
     if not (amount > 0 and quantities.in_range(amount)):
         raise InvalidUsage("amount", "give a positive amount of at most 10^15")
-    limits = await accounts.limits_by_account(conn, [account], catalog, now)
+    limits = await limits_by_account(conn, [account], catalog, now)
     reachable = await milestones.usage_milestones(conn)
     limit = limits[account.id].get(metric_key)
     period = account.period_at(metric.reset, now)
@@ -166,7 +167,7 @@ async def _check_metric(
     metric = catalog.metrics.get(metric_key)
     if metric is None:
         raise InvalidUsage("metric", f"unknown metric {metric_key!r}")
-    limits = await accounts.limits_by_account(conn, [account], catalog, now)
+    limits = await limits_by_account(conn, [account], catalog, now)
     limit = limits[account.id].get(metric_key)
     if limit is None:
         return CheckResult(

@@ -13,6 +13,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
+from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.metering import repository
 from benefitgate.metering.models import EventOutcome, EventStatus, Rejection, UsageEvent
 from benefitgate.metering.rules import in_window, negative_allowed
@@ -115,7 +116,7 @@ async def _store(
     # Everything read for the threshold and milestone checks is read before the write: from
     # the write on, the batch holds its counters' row locks, which concurrent batches wait for.
     involved = list({account.id: account for _, account in candidates}.values())
-    limits = await accounts.limits_by_account(
+    limits = await limits_by_account(
         conn, involved, catalog, now, only={event.metric_key for event, _ in candidates}
     )
     reachable = await milestones.usage_milestones(conn)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from benefitgate.accounts.access import parse_id, visible_account
 from benefitgate.accounts.models import Account
 from benefitgate.api import idempotency
 from benefitgate.api.context import Info
@@ -19,9 +20,11 @@ from benefitgate.api.errors import (
     NotFoundError,
 )
 from benefitgate.auth.principals import Role
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.metering import codec, consume, ingest
 from benefitgate.metering.models import QuotaDenied, UsageEvent
+from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.types import (
     EntitlementCheck,
     QuotaExceeded,
@@ -35,7 +38,6 @@ from benefitgate.metering.types import (
 )
 from benefitgate.usage import service as usage
 from benefitgate.usage.series import Bucket, InvalidRange
-from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["MeteringMutation", "MeteringQuery"]
 
@@ -90,9 +92,9 @@ class MeteringMutation:
         if len(events) > ingest.MAX_BATCH:
             return InvalidInputError.of("events", f"at most {ingest.MAX_BATCH} events a call")
         parsed = [_event(e) for e in events]
-        catalog = await context.catalog()
+        catalog = await catalog_of(context)
         async with context.pool.acquire() as conn:
-            await context.partitions.ensure(conn, ingest.months_of(parsed, context.now))
+            await context.shared.get(Partitions).ensure(conn, ingest.months_of(parsed, context.now))
             async with conn.transaction():
                 outcomes = await ingest.record_usage(
                     conn, context.principal, parsed, catalog, context.now
@@ -119,7 +121,7 @@ class MeteringMutation:
         account = await _visible_account(info, account_id)
         if account is None:
             return NotFoundError.of("account")
-        catalog = await context.catalog()
+        catalog = await catalog_of(context)
         try:
             async with context.pool.acquire() as conn, conn.transaction():
                 effect = partial(_consume_json, conn, account, metric, amount, catalog, context.now)
@@ -162,7 +164,7 @@ class MeteringQuery:
         account = await _visible_account(info, account_id)
         if account is None:
             return NotFoundError.of("account")
-        catalog = await context.catalog()
+        catalog = await catalog_of(context)
         try:
             async with context.pool.acquire() as conn, conn.transaction():
                 result = await consume.check(
@@ -199,7 +201,7 @@ class MeteringQuery:
         account = await _visible_account(info, account_id)
         if account is None:
             return NotFoundError.of("account")
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         if metric not in catalog.metrics:
             return InvalidInputError.of("metric", f"unknown metric {metric!r}")
         try:

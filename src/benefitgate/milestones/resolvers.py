@@ -1,11 +1,9 @@
-"""Milestones: the definitions anyone may read, an account's standing, and defining them
-(admins only)."""
+"""Milestones: the definitions anyone may read, and defining them (admins only)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 import asyncpg
 import strawberry
@@ -14,43 +12,22 @@ from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError
 from benefitgate.auth.principals import Role
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.common.changes import ChangeContext
 from benefitgate.milestones import definitions, models, repository
-from benefitgate.milestones.standing import next_progress
 from benefitgate.milestones.types import (
     Milestone,
     MilestoneDefined,
     MilestoneInput,
-    MilestoneStatus,
-    achievement_type,
     milestone_type,
-    progress_type,
 )
 
-__all__ = ["MilestoneMutation", "MilestoneQuery", "milestone_status"]
+__all__ = ["MilestoneMutation", "MilestoneQuery"]
 
 MilestoneDefineResult = Annotated[
     MilestoneDefined | ChangeError, strawberry.union("MilestoneDefineResult")
 ]
-
-
-async def milestone_status(info: Info, account_id: UUID) -> MilestoneStatus:
-    """For an account the caller already sees."""
-    loaders = info.context.loaders
-    standing = await loaders.milestone_standing_by_account.load(account_id)
-    view = await loaders.account_view_by_id.load(account_id)
-    held = await loaders.seats_by_account.load(account_id)
-    targets = await loaders.target_progress_by_account.load(account_id)
-    sub = view.account.subscription
-    seats = (len(held), sub.seats if sub else 0)
-    types = catalog_types(view.catalog)
-    shown = {k: milestone_type(m, types) for k, m in standing.milestones.items()}
-    progress = next_progress(standing, view, seats, targets, info.context.now)
-    return MilestoneStatus(
-        achieved=[achievement_type(a, shown[a.milestone_key]) for a in standing.achievements],
-        next=[progress_type(p, shown[p.milestone.key]) for p in progress],
-    )
 
 
 def _model(given: MilestoneInput, now: datetime) -> models.Milestone:
@@ -80,7 +57,7 @@ class MilestoneQuery:
     async def milestones(self, info: Info) -> list[Milestone]:
         async with info.context.pool.acquire() as conn:
             found = await repository.active_milestones(conn, inactive=True)
-        types = catalog_types(await info.context.catalog())
+        types = catalog_types(await catalog_of(info.context))
         return [milestone_type(m, types) for m in found]
 
 
@@ -101,7 +78,7 @@ class MilestoneMutation:
     ) -> MilestoneDefineResult:
         if info.context.principal.role is not Role.ADMIN:
             return ForbiddenError.of("only admins define milestones")
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         wanted = _model(milestone, info.context.now)
 
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
@@ -128,7 +105,7 @@ async def _defined(info: Info, applied: Applied | ChangeError) -> MilestoneDefin
     if not isinstance(applied, Applied):
         return applied
     stored = definitions.from_snapshot(applied.result["milestone"])
-    types = catalog_types(await info.context.catalog())
+    types = catalog_types(await catalog_of(info.context))
     return MilestoneDefined(
         milestone=milestone_type(stored, types),
         audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),

@@ -1,5 +1,5 @@
-"""Where an account stands with the milestones: what it achieved, and its progress toward
-the next occurrence of each active one."""
+"""Where an account stands with the milestones: what it achieved, and its streaks of
+sustained usage."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate.accounts.models import AccountView
 from benefitgate.milestones import repository
-from benefitgate.milestones.models import Achievement, Milestone, Progress
-from benefitgate.milestones.rules import ONCE, anniversary_progress, occurrence, usage_progress
-from benefitgate.targets.models import TargetProgress
-from benefitgate.usage.periods import Period, calendar_month
+from benefitgate.milestones.models import Achievement, Milestone
 
-__all__ = ["Standing", "next_progress", "standings"]
+__all__ = ["Standing", "standings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,63 +42,3 @@ async def standings(
             for account_id, streak in found.items():
                 streaks[account_id][m.key] = streak
     return {a: Standing(milestones, tuple(achieved[a]), streaks[a]) for a in account_ids}
-
-
-def next_progress(
-    standing: Standing,
-    view: AccountView,
-    seats: tuple[int, int],
-    targets: Sequence[TargetProgress],
-    now: datetime,
-) -> list[Progress]:
-    """Progress toward each active milestone not yet reached in its current occurrence;
-    `seats` is (assigned, purchased)."""
-    found = []
-    for m in standing.milestones.values():
-        if m.active:
-            progress = _progress(m, standing, view, seats, targets, now)
-            if progress is not None:
-                found.append(progress)
-    return found
-
-
-def _progress(
-    m: Milestone,
-    standing: Standing,
-    view: AccountView,
-    seats: tuple[int, int],
-    targets: Sequence[TargetProgress],
-    now: datetime,
-) -> Progress | None:
-    sub = view.account.subscription
-    if m.kind == "usage_threshold":
-        usage = next((u for u in view.usage if u.metric.key == m.metric_key), None)
-        if usage is None or standing.achieved(m.key, occurrence(m, usage.period_start)):
-            return None
-        period = Period(usage.period_start, usage.period_end)
-        return usage_progress(m, usage.metric.aggregation, usage.used, period, now)
-    if m.kind == "sustained_usage":
-        assert m.periods is not None
-        if not m.repeatable and standing.achieved(m.key, ONCE):
-            return None
-        streak = min(standing.streaks.get(m.key, 0), m.periods)
-        return Progress(m, streak, m.periods, None)
-    if m.kind == "renewal_anniversary":
-        if sub is None or standing.achieved(m.key, ONCE):
-            return None
-        progress = anniversary_progress(m, sub.started_at, now)
-        # Only anniversaries after the milestone was defined are awarded (`scheduled`).
-        due = progress.expected_at
-        return progress if due is not None and due > m.created_at else None
-    if m.kind == "outcome_target":
-        target = next((t for t in targets if t.target.outcome_key == m.outcome_key), None)
-        if target is None or target.actual is None:
-            return None
-        if standing.achieved(m.key, occurrence(m, target.target.starts_on)):
-            return None
-        return Progress(m, target.actual, target.target.target, None)
-    assert m.threshold is not None  # seat utilisation
-    assigned, purchased = seats
-    if purchased == 0 or standing.achieved(m.key, occurrence(m, calendar_month(now).start)):
-        return None
-    return Progress(m, round(assigned / purchased, 4), m.threshold, None)

@@ -10,16 +10,17 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
+from benefitgate.accounts.access import parse_id, visible_account
 from benefitgate.accounts.models import Account
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.audit.models import AuditEntry
 from benefitgate.auth.principals import Role
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.seats import service
 from benefitgate.seats.types import SeatActivityRecorded, SeatChanged
-from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["SeatMutation"]
 
@@ -96,7 +97,7 @@ class SeatMutation:
         idempotency_key: str,
         reason: str = "",
     ) -> SeatChangeResult:
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         return await _change_seat(
             info,
             "seatAssign",

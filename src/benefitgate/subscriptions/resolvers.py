@@ -10,18 +10,24 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
+from benefitgate.accounts.access import parse_id, visible_account
 from benefitgate.accounts.models import Account
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import InvalidInputError, NotFoundError
 from benefitgate.audit.models import AuditEntry
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.subscriptions import service, trials
 from benefitgate.subscriptions.proration import TierChangePlan
-from benefitgate.subscriptions.types import SubscriptionChanged, TierChangePreview, preview_type
-from benefitgate.views.resolvers import parse_id, visible_account
-from benefitgate.views.types import Term, subscription_type
+from benefitgate.subscriptions.types import (
+    SubscriptionChanged,
+    Term,
+    TierChangePreview,
+    preview_type,
+    subscription_type,
+)
 
 __all__ = ["SubscriptionMutation", "SubscriptionQuery"]
 
@@ -80,7 +86,7 @@ async def _change(
 async def _answer(info: Info, applied: Applied | ChangeError) -> SubscriptionChangeResult:
     if not isinstance(applied, Applied):
         return applied
-    types = catalog_types(await info.context.catalog())
+    types = catalog_types(await catalog_of(info.context))
     plan = applied.result["change"]
     return SubscriptionChanged(
         subscription=subscription_type(
@@ -101,7 +107,7 @@ class SubscriptionQuery:
         account = await _account(info, account_id)
         if account is None or account.subscription is None:
             return NotFoundError.of("subscription")
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
         try:
             plan = service.preview_tier_change(
                 account.subscription, tier, catalog, info.context.now
@@ -127,7 +133,7 @@ class SubscriptionMutation:
         idempotency_key: str,
         reason: str = "",
     ) -> SubscriptionChangeResult:
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
 
         async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
             plan, entry = await service.change_tier(
@@ -192,7 +198,7 @@ class SubscriptionMutation:
         idempotency_key: str,
         reason: str = "",
     ) -> SubscriptionChangeResult:
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
 
         async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
             entry = await trials.start_trial(

@@ -10,7 +10,7 @@ from benefitgate.catalog.diff import TierVersionDiff as DiffModel
 from benefitgate.catalog.models import VersionStatus
 from benefitgate.catalog.types import CatalogTypes, Money
 from benefitgate.catalog.version_types import TierVersionDiff, diff_type, money
-from benefitgate.views.types import Term
+from benefitgate.subscriptions.types import Term
 
 __all__ = ["MigratingSubscription", "VersionMigration", "migration_type"]
 

@@ -16,11 +16,13 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
+from benefitgate.accounts.access import parse_id, visible_account
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.pagination import PageInfo, check_first
 from benefitgate.auth.principals import Role
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import Money, catalog_types
 from benefitgate.common.changes import ChangeContext
 from benefitgate.suggestions import service
@@ -33,7 +35,6 @@ from benefitgate.suggestions.types import (
     SuggestionEdge,
     suggestion_type,
 )
-from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["SuggestionMutation", "SuggestionQuery"]
 
@@ -97,7 +98,7 @@ class SuggestionQuery:
             found = await service.open_page(
                 conn, partner_id=principal.partner_id, after=position, limit=first + 1
             )
-        types = catalog_types(await info.context.catalog())
+        types = catalog_types(await catalog_of(info.context))
         edges = [
             SuggestionEdge(cursor=_encode(s), node=suggestion_type(s, types)) for s in found[:first]
         ]
@@ -139,7 +140,7 @@ async def _reloaded(info: Info, raw_id: str) -> Suggestion:
     async with info.context.pool.acquire() as conn:
         found = await service.by_id(conn, UUID(raw_id))
     assert found is not None  # suggestions are never deleted
-    return suggestion_type(found, catalog_types(await info.context.catalog()))
+    return suggestion_type(found, catalog_types(await catalog_of(info.context)))
 
 
 @strawberry.type
@@ -151,7 +152,7 @@ class SuggestionMutation:
     async def suggestion_accept(
         self, info: Info, id: strawberry.ID, idempotency_key: str, reason: str = ""
     ) -> AcceptResult:
-        catalog = await info.context.catalog()
+        catalog = await catalog_of(info.context)
 
         async def accept(conn: asyncpg.Connection, change: ChangeContext, found: UUID) -> Any:
             accepted = await service.accept(conn, change, found, catalog)

@@ -8,13 +8,14 @@ from uuid import UUID
 
 import strawberry
 
+from benefitgate.accounts.access import parse_id, visible_account
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.targets import service
 from benefitgate.targets.models import OutcomeTarget
 from benefitgate.targets.types import OutcomeTargetProgress, TargetRemoved, progress_type
-from benefitgate.views.resolvers import parse_id, visible_account
 
 __all__ = ["TargetMutation"]
 
@@ -66,7 +67,7 @@ class TargetMutation:
             set_by=context.principal.subject,
             set_at=context.now,
         )
-        catalog = await context.catalog()
+        catalog = await catalog_of(context)
         try:
             async with context.pool.acquire() as conn, conn.transaction():
                 await service.set_target(conn, wanted, catalog)

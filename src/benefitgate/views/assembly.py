@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from benefitgate.accounts.models import Account, AccountView, LimitRaise, MetricUsage, NextTier
+from benefitgate.accounts.models import Account
+from benefitgate.accounts.service import account_tier
 from benefitgate.catalog.models import Catalog, Metric, TierVersion
 from benefitgate.entitlements.models import EffectiveLimit, Grant
-from benefitgate.entitlements.precedence import effective_entitlements, effective_limits
+from benefitgate.entitlements.precedence import effective_entitlements
 from benefitgate.usage.service import CounterKey, Period, current_period
 from benefitgate.usage.trend import project
+from benefitgate.views.models import AccountView, LimitRaise, MetricUsage, NextTier
 
-__all__ = ["build_view", "metric_periods", "next_tier"]
-
-
-def account_tier(account: Account, catalog: Catalog) -> TierVersion | None:
-    sub = account.subscription
-    return None if sub is None else catalog.versions.get(sub.tier_version_id)
+__all__ = ["build_view", "metric_periods", "next_tier", "usage_rows"]
 
 
 def metric_periods(
@@ -118,14 +115,3 @@ def build_view(
         usage=usage,
         next_tier=next_tier(tier, catalog, now),
     )
-
-
-def limits_of(
-    account: Account,
-    grants: Sequence[Grant],
-    catalog: Catalog,
-    now: datetime,
-    only: Collection[str] | None = None,
-) -> dict[str, EffectiveLimit]:
-    tier = account_tier(account, catalog)
-    return effective_limits(tier, grants, catalog.benefits, now, only)

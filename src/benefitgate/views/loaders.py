@@ -1,4 +1,5 @@
-"""Per-request DataLoaders, one per view root, each a fixed number of SQL statements."""
+"""Per-request DataLoaders of the account view, one per view root, each a fixed number of
+SQL statements."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from uuid import UUID
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from benefitgate.accounts import service as accounts
-from benefitgate.accounts.models import Account, AccountView
+from benefitgate.accounts.access import account_loader
+from benefitgate.accounts.models import Account
+from benefitgate.api.context import Context
 from benefitgate.catalog.cache import CatalogCache
 from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.models import Grant
@@ -22,18 +24,22 @@ from benefitgate.suggestions import service as suggestions
 from benefitgate.suggestions.models import Suggestion
 from benefitgate.targets import service as targets
 from benefitgate.targets.models import TargetProgress
+from benefitgate.views.models import AccountView
+from benefitgate.views.service import views_of
 
 __all__ = ["Loaders"]
 
 
 class Loaders:
-    def __init__(self, pool: asyncpg.Pool, catalog_cache: CatalogCache, now: datetime) -> None:
+    """The view's loaders of one request: `context.loader(Loaders)`."""
+
+    def __init__(self, context: Context) -> None:
+        pool, now, catalog_cache = context.pool, context.now, context.shared.get(CatalogCache)
         # Load functions are partials, not bound methods: a loader referring back to its
         # owner is a reference cycle, and every request's values would then wait for the
         # cyclic garbage collector.
-        self.account_by_id = DataLoader[UUID, Account | None](load_fn=partial(_accounts, pool))
         self.account_view_by_id = DataLoader[UUID, AccountView](
-            load_fn=partial(_views, pool, catalog_cache, now, self.account_by_id)
+            load_fn=partial(_views, pool, catalog_cache, now, context.loader(account_loader))
         )
         self.target_progress_by_account = DataLoader[UUID, list[TargetProgress]](
             load_fn=partial(_target_progress, pool, catalog_cache, now)
@@ -50,12 +56,6 @@ class Loaders:
         )
 
 
-async def _accounts(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[Account | None]:
-    async with pool.acquire() as conn:
-        found = await accounts.accounts_by_ids(conn, ids)
-    return [found.get(i) for i in ids]
-
-
 async def _views(
     pool: asyncpg.Pool,
     catalog_cache: CatalogCache,
@@ -68,7 +68,7 @@ async def _views(
     catalog = await catalog_cache.get()
     present = [a for a in loaded if a is not None]
     async with pool.acquire() as conn:
-        views = await accounts.views_of(conn, present, catalog, now)
+        views = await views_of(conn, present, catalog, now)
     return [views[i] for i in ids]
 
 

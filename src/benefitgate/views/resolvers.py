@@ -7,15 +7,17 @@ from uuid import UUID
 
 import strawberry
 
-from benefitgate.accounts import models, service
+from benefitgate.accounts import service
+from benefitgate.accounts.access import parse_id, visible_account
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.pagination import PageInfo, check_first, decode_id_cursor, encode_id_cursor
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.types import catalog_types
+from benefitgate.views.loaders import Loaders
 from benefitgate.views.types import Account, AccountConnection, AccountEdge, account_type
 
-__all__ = ["AccountQuery", "parse_id", "visible_account"]
+__all__ = ["AccountQuery"]
 
 AccountResult = Annotated[
     Account | NotFoundError | InvalidInputError, strawberry.union("AccountResult")
@@ -25,24 +27,8 @@ AccountsResult = Annotated[
 ]
 
 
-def parse_id(raw: str) -> UUID | None:
-    try:
-        return UUID(raw)
-    except ValueError:
-        return None
-
-
-async def visible_account(info: Info, account_id: UUID) -> models.Account | None:
-    """The account if it exists and the caller may see it. Unknown and invisible are the
-    same None, so a caller never learns that an account it may not see exists."""
-    account = await info.context.loaders.account_by_id.load(account_id)
-    if account is None or not info.context.principal.can_see(account.id, account.partner_ids):
-        return None
-    return account
-
-
 async def _accounts(info: Info, ids: list[UUID]) -> list[Account]:
-    views = await info.context.loaders.account_view_by_id.load_many(ids)
+    views = await info.context.loader(Loaders).account_view_by_id.load_many(ids)
     return [account_type(v, catalog_types(v.catalog)) for v in views]
 
 

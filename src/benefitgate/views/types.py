@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import enum
-from datetime import date, datetime
+from datetime import datetime
 from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
 
-from benefitgate.accounts import models
 from benefitgate.api.context import Info
 from benefitgate.api.pagination import PageInfo
-from benefitgate.catalog.diff import diff_versions
-from benefitgate.catalog.models import Catalog
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import (
     Benefit,
     CatalogTypes,
@@ -23,114 +20,17 @@ from benefitgate.catalog.types import (
     Tier,
     catalog_types,
 )
-from benefitgate.catalog.version_types import TierVersionDiff, diff_type
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
-from benefitgate.milestones.resolvers import milestone_status
 from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
-from benefitgate.subscriptions.lifecycle import renewal
-from benefitgate.subscriptions.proration import price_cents
+from benefitgate.subscriptions.types import Renewal, Subscription, renewal_type, subscription_type
 from benefitgate.suggestions.types import Suggestion, suggestion_type
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
+from benefitgate.views import models
+from benefitgate.views.loaders import Loaders
+from benefitgate.views.milestones import milestone_status
 
-__all__ = [
-    "Account",
-    "AccountConnection",
-    "AccountEdge",
-    "Subscription",
-    "account_type",
-    "subscription_type",
-]
-
-
-@strawberry.enum
-class SubscriptionStatus(enum.Enum):
-    TRIALING = "trialing"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    CANCELED = "canceled"
-
-
-@strawberry.enum
-class Term(enum.Enum):
-    MONTHLY = "monthly"
-    ANNUAL = "annual"
-
-
-@strawberry.type
-class Subscription:
-    id: strawberry.ID
-    tier: Tier = strawberry.field(description="The tier version the subscription pins.")
-    status: SubscriptionStatus
-    term: Term
-    seats: int
-    current_period_start: datetime
-    current_period_end: datetime
-    renewal_date: date
-    scheduled_tier: Tier | None
-    scheduled_term: Term | None
-    scheduled_change_at: datetime | None = strawberry.field(
-        description="When the scheduled tier and term changes take effect: the period's end."
-    )
-    trial_ends_at: datetime | None
-    trial_fallback_tier: Tier | None = strawberry.field(
-        description="The tier the trial returns to at its end unless it converts."
-    )
-    trial_converts: bool = strawberry.field(description="Whether the trial keeps its tier.")
-    version: int
-
-
-@strawberry.type(description="The next renewal, as the subscription stands now.")
-class Renewal:
-    renews_at: datetime
-    renewal_date: date
-    days_left: int
-    term: Term = strawberry.field(description="The term from the renewal on.")
-    tier: Tier = strawberry.field(
-        description="The tier version from the renewal on: the scheduled tier, or the "
-        "current one, in its version in force at the renewal."
-    )
-    price: Money = strawberry.field(description="Per term, from the renewal on.")
-    current_price: Money = strawberry.field(description="Per term, until the renewal.")
-    grandfathered: bool = strawberry.field(
-        description="True while the subscription pins an older version of its tier than "
-        "the one in force; the renewal moves it."
-    )
-    changes_scheduled: bool = strawberry.field(
-        description="A tier or term change takes effect at the renewal."
-    )
-    changes: TierVersionDiff | None = strawberry.field(
-        description="What changes at the renewal, when it moves to another tier version: "
-        "benefits, limits, exclusions, prices, support."
-    )
-
-
-def renewal_type(
-    sub: models.Subscription | None, catalog: Catalog, types: CatalogTypes, now: datetime
-) -> Renewal | None:
-    if sub is None or sub.status == "canceled":
-        return None
-    step = renewal(sub, catalog)
-    after = step.after
-    pinned = catalog.versions[sub.tier_version_id]
-    in_force = catalog.current(pinned.tier_key, now)
-    onto = catalog.versions[after.tier_version_id]
-    changes = None
-    if onto.id != pinned.id:
-        statuses = (catalog.status(pinned, now), catalog.status(onto, now))
-        changes = diff_type(diff_versions(pinned, onto), statuses, types)
-    return Renewal(
-        renews_at=step.at,
-        renewal_date=sub.renewal_date,
-        days_left=max((step.at - now).days, 0),
-        term=Term(after.term),
-        tier=types.tiers[after.tier_version_id],
-        price=Money(amount_cents=step.details["priceCents"], currency=step.details["currency"]),
-        current_price=Money(amount_cents=price_cents(pinned, sub.term), currency=pinned.currency),
-        grandfathered=in_force is not None and in_force.id != pinned.id,
-        changes_scheduled=sub.scheduled_change_at is not None,
-        changes=changes,
-    )
+__all__ = ["Account", "AccountConnection", "AccountEdge", "account_type"]
 
 
 @strawberry.type(description="A benefit the account may use now, and where it comes from.")
@@ -193,8 +93,8 @@ class Account:
 
     @strawberry.field(description="The account's outcome targets and progress toward them.")
     async def outcome_targets(self, info: Info) -> list[OutcomeTargetProgress]:
-        progress = await info.context.loaders.target_progress_by_account.load(UUID(self.id))
-        types = catalog_types(await info.context.catalog())
+        progress = await info.context.loader(Loaders).target_progress_by_account.load(UUID(self.id))
+        types = catalog_types(await catalog_of(info.context))
         return [progress_type(p, types) for p in progress]
 
     @strawberry.field(
@@ -202,13 +102,13 @@ class Account:
         "the history."
     )
     async def grants(self, info: Info) -> list[Grant]:
-        held = await info.context.loaders.grants_by_account.load(UUID(self.id))
-        types = catalog_types(await info.context.catalog())
+        held = await info.context.loader(Loaders).grants_by_account.load(UUID(self.id))
+        types = catalog_types(await catalog_of(info.context))
         return [grant_type(g, types) for g in held]
 
     @strawberry.field(description="The next renewal; null without a live subscription.")
     async def renewal(self, info: Info) -> Renewal | None:
-        view = await info.context.loaders.account_view_by_id.load(UUID(self.id))
+        view = await info.context.loader(Loaders).account_view_by_id.load(UUID(self.id))
         types = catalog_types(view.catalog)
         return renewal_type(view.account.subscription, view.catalog, types, info.context.now)
 
@@ -223,14 +123,14 @@ class Account:
         "suppressing new ones; null when the evidence supports none."
     )
     async def suggestion(self, info: Info) -> Suggestion | None:
-        found = await info.context.loaders.suggestion_by_account.load(UUID(self.id))
+        found = await info.context.loader(Loaders).suggestion_by_account.load(UUID(self.id))
         if found is None:
             return None
-        return suggestion_type(found, catalog_types(await info.context.catalog()))
+        return suggestion_type(found, catalog_types(await catalog_of(info.context)))
 
     @strawberry.field(description="Purchased seats and who holds them.")
     async def seats(self, info: Info) -> SeatAllocation:
-        held = await info.context.loaders.seats_by_account.load(UUID(self.id))
+        held = await info.context.loader(Loaders).seats_by_account.load(UUID(self.id))
         return allocation(self.subscription.seats if self.subscription else 0, held)
 
 
@@ -244,27 +144,6 @@ class AccountEdge:
 class AccountConnection:
     edges: list[AccountEdge]
     page_info: PageInfo
-
-
-def subscription_type(sub: models.Subscription, types: CatalogTypes) -> Subscription:
-    scheduled, fallback = sub.scheduled_tier_version_id, sub.trial_fallback_tier_version_id
-    return Subscription(
-        id=strawberry.ID(str(sub.id)),
-        tier=types.tiers[sub.tier_version_id],
-        status=SubscriptionStatus(sub.status),
-        term=Term(sub.term),
-        seats=sub.seats,
-        current_period_start=sub.current_period_start,
-        current_period_end=sub.current_period_end,
-        renewal_date=sub.renewal_date,
-        scheduled_tier=types.tiers.get(scheduled) if scheduled is not None else None,
-        scheduled_term=Term(sub.scheduled_term) if sub.scheduled_term else None,
-        scheduled_change_at=sub.scheduled_change_at,
-        trial_ends_at=sub.trial_ends_at,
-        trial_fallback_tier=types.tiers.get(fallback) if fallback is not None else None,
-        trial_converts=sub.trial_converts,
-        version=sub.version,
-    )
 
 
 def _usage(u: models.MetricUsage, types: CatalogTypes) -> MetricUsage:

@@ -15,7 +15,6 @@ are masked and logged as usual).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -27,11 +26,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 
+from benefitgate.feed import direct
+from benefitgate.feed.types import Event
+
 if TYPE_CHECKING:
     from benefitgate.api.context import Context
-    from benefitgate.feed.polling import Event
 
-__all__ = ["Delivery", "LiveTransportHandler", "attach", "current"]
+__all__ = ["Delivery", "LiveTransportHandler", "attach"]
 
 
 class Renderer(Protocol):
@@ -61,19 +62,12 @@ class Delivery:
         return True
 
 
-# Set in each operation's own task, so the resolver and the executor of that operation,
-# which run in the task, find its delivery and nobody else's.
-_current: ContextVar[Delivery | None] = ContextVar("benefitgate_live_delivery", default=None)
-
-
-def current() -> Delivery | None:
-    return _current.get()
-
-
 def attach(renderer: Renderer) -> None:
-    """Called by the subscription's executor as it resolves the root field."""
-    delivery = _current.get()
-    if delivery is not None and delivery.renderer is None:
+    """Called by the subscription's executor as it resolves the root field. The delivery
+    is set in each operation's own task, so the resolver and the executor of that
+    operation, which run in the task, find its delivery and nobody else's."""
+    delivery = direct.current()
+    if isinstance(delivery, Delivery) and delivery.renderer is None:
         delivery.renderer = renderer
 
 
@@ -81,7 +75,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
     """graphql-transport-ws with a direct delivery per operation."""
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        _current.set(Delivery(operation, self._send_text))
+        direct.use(Delivery(operation, self._send_text))
         await super().run_operation(operation)
 
     async def _send_text(self, text: str) -> None:

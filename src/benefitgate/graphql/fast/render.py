@@ -21,8 +21,7 @@ import orjson
 from graphql.language import Node
 from graphql.pyutils import Path
 
-from benefitgate.events import outbox as events
-from benefitgate.feed.polling import Event, event_of
+from benefitgate.feed.types import Event
 from benefitgate.graphql.fast import delivery
 from benefitgate.graphql.fast.executor import PlainFieldExecutor
 from graphql import (
@@ -48,18 +47,8 @@ class RenderCache:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
-        self._events: OrderedDict[int, Event] = OrderedDict()
         self._results: OrderedDict[_Key, tuple[OperationDefinitionNode, str]] = OrderedDict()
         self._variables: dict[int, tuple[OperationDefinitionNode, frozenset[str]]] = {}
-
-    def event(self, event: events.Event) -> Event:
-        """The GraphQL object of an outbox event, built once for all its subscribers."""
-        built = self._events.get(event.id)
-        if built is None:
-            built = self._events[event.id] = event_of(event)
-            if len(self._events) > self._capacity:
-                self._events.popitem(last=False)
-        return built
 
     def get(self, operation: OperationDefinitionNode, key: _Key) -> str | None:
         hit = self._results.get(key)
@@ -156,9 +145,9 @@ class LiveEventExecutor(PlainFieldExecutor):
         return result
 
     def _render_key(self, payload: Any) -> tuple[RenderCache | None, _Key]:
-        cache: RenderCache | None = getattr(self.context_value, "renders", None)
-        if cache is None or not isinstance(payload, Event):
+        if not isinstance(payload, Event):
             return None, (0, (), "")
+        cache: RenderCache = self.context_value.shared.get(RenderCache)
         used = cache.selection_variables(self.operation, self.fragments)
         coerced = self.variable_values.coerced
         values = tuple(sorted((n, repr(coerced.get(n))) for n in used))
