@@ -21,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from benefitgate import db, migrate
 from benefitgate.api.context import Context, Shared
+from benefitgate.audit.rollback import Rollbacks
 from benefitgate.auth.credentials import Authenticator
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.cache import CatalogCache
@@ -28,6 +29,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import Clock, SystemClock
 from benefitgate.config import Settings
+from benefitgate.entitlements import grants
 from benefitgate.events import retention
 from benefitgate.events.hub import Hub
 from benefitgate.events.listener import OutboxListener
@@ -42,7 +44,9 @@ from benefitgate.metering import maintenance
 from benefitgate.metering.partitions import Partitions
 from benefitgate.milestones import scheduled
 from benefitgate.scheduler import Scheduler
+from benefitgate.seats import service as seats
 from benefitgate.subscriptions import due, reminders
+from benefitgate.subscriptions import service as subscriptions
 from benefitgate.suggestions import service as suggestions
 
 __all__ = ["AppState", "create_app", "create_app_from_env"]
@@ -210,7 +214,14 @@ async def _start(
         "suggestions": partial(suggestions.refresh_marked, pool, catalog_cache.get),
     }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
-    shared = Shared(catalog_cache, partitions, RenderCache(), EventObjects())
+    rollbacks = Rollbacks(
+        {
+            grants.KIND: grants.roll_back_grant,
+            seats.KIND: seats.roll_back_seat,
+            subscriptions.KIND: subscriptions.roll_back_subscription,
+        }
+    )
+    shared = Shared(catalog_cache, partitions, rollbacks, RenderCache(), EventObjects())
     return AppState(
         pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, shared
     )

@@ -19,7 +19,7 @@ from benefitgate.events.hub import CloseReason, Hub, Interest
 from benefitgate.events.outbox import START, Event
 from benefitgate.events.stream import Closed, follow
 
-ADMIN = Principal(Role.ADMIN, subject="test")
+ADMIN = Principal(Role.ADMIN, subject="test").event_reader()
 NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
 
 
@@ -121,7 +121,9 @@ async def test_a_subscriber_whose_credential_expired_hears_nothing_more(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
     hub = _hub(capacity=10)
-    expiring = Principal(Role.ADMIN, subject="token", expires_at=NOW + timedelta(minutes=5))
+    expiring = Principal(
+        Role.ADMIN, subject="token", expires_at=NOW + timedelta(minutes=5)
+    ).event_reader()
     stream = follow(pool, hub, expiring, Interest(), None)
     async with contextlib.aclosing(stream):
         waiting = asyncio.ensure_future(anext(stream))

@@ -14,14 +14,7 @@ from benefitgate.accounts import service
 from benefitgate.accounts.models import Account
 from benefitgate.api.context import Context, Info
 
-__all__ = ["account_loader", "parse_id", "visible_account"]
-
-
-def parse_id(raw: str) -> UUID | None:
-    try:
-        return UUID(raw)
-    except ValueError:
-        return None
+__all__ = ["account_loader", "visible_account"]
 
 
 def account_loader(context: Context) -> DataLoader[UUID, Account | None]:

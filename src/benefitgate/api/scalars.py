@@ -9,6 +9,7 @@ own ISO parser is also several times faster than dateutil's, which counts for ba
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from uuid import UUID
 
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import isoformat, wrap_parser
@@ -16,7 +17,7 @@ from strawberry.types.scalar import ScalarDefinition
 
 from benefitgate.db import MAX_BIGINT
 
-__all__ = ["DATE", "DATETIME", "parse_datetime", "parse_serial"]
+__all__ = ["DATE", "DATETIME", "parse_datetime", "parse_id", "parse_serial"]
 
 
 def parse_datetime(value: object) -> datetime:
@@ -94,3 +95,11 @@ def parse_serial(raw: str) -> int | None:
         return None
     value = int(raw)
     return value if 0 < value <= MAX_BIGINT else None
+
+
+def parse_id(raw: str) -> UUID | None:
+    """A UUID id given as text, or None: an unparsable id is as unknown as a missing one."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        return None

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
-from benefitgate.accounts.access import parse_id
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
@@ -18,9 +17,10 @@ from benefitgate.api.pagination import (
     decode_number_cursor,
     encode_number_cursor,
 )
-from benefitgate.api.scalars import parse_serial
-from benefitgate.audit import rollback, service
+from benefitgate.api.scalars import parse_id, parse_serial
+from benefitgate.audit import service
 from benefitgate.audit.models import AuditFilter
+from benefitgate.audit.rollback import Rollbacks
 from benefitgate.audit.types import AuditPage, RolledBack, entry_type
 from benefitgate.common.changes import ChangeContext
 
@@ -102,8 +102,10 @@ class AuditMutation:
         if not reason.strip():
             return InvalidInputError.of("reason", "say why the change is rolled back")
 
+        rollbacks = info.context.shared.get(Rollbacks)
+
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
-            return {"entryId": (await rollback.rollback(conn, change, entry_number)).id}
+            return {"entryId": (await rollbacks.rollback(conn, change, entry_number)).id}
 
         applied = await run_change(
             info,

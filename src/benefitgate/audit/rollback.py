@@ -2,14 +2,15 @@
 itself audited, through the target's own rules (a seat comes back only within the
 purchased count).
 
-The target is locked before the log is read, so no change can slip in between the check
-for later changes and the restore.
+Each domain that owns a kind of target gives its restore function; the app builds one
+`Rollbacks` from them, so this module imports no domain. A restore locks its target before
+it calls `refuse_if_changed_since`, so no change can slip in between the check for later
+changes and the restore.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from uuid import UUID
+from collections.abc import Awaitable, Callable, Mapping
 
 import asyncpg
 
@@ -17,15 +18,17 @@ from benefitgate.audit import service as audit
 from benefitgate.audit.chain import blocking
 from benefitgate.audit.models import AuditEntry
 from benefitgate.common.changes import ChangeContext, InvalidChange, RollbackRefused, TargetNotFound
-from benefitgate.entitlements import grants
-from benefitgate.seats import service as seats
-from benefitgate.subscriptions import service as subscriptions
-from benefitgate.subscriptions.lifecycle import TIME_DRIVEN
 
-__all__ = ["rollback"]
+__all__ = ["Restore", "Rollbacks", "refuse_if_changed_since"]
+
+# Restores the state before `entry` of a target the domain owns, in the caller's
+# transaction; returns the new entry.
+Restore = Callable[[asyncpg.Connection, ChangeContext, AuditEntry], Awaitable[AuditEntry]]
 
 
-async def _refuse_if_changed_since(conn: asyncpg.Connection, entry: AuditEntry) -> None:
+async def refuse_if_changed_since(conn: asyncpg.Connection, entry: AuditEntry) -> None:
+    """Raise RollbackRefused, naming them, if the target changed after `entry` (changes
+    since rolled back do not count). Call it with the target locked."""
     later = blocking(await audit.later_entries(conn, entry.target, entry.id))
     if later:
         names = ", ".join(f"#{e.id} {e.action} by {e.actor}" for e in later)
@@ -36,49 +39,22 @@ async def _refuse_if_changed_since(conn: asyncpg.Connection, entry: AuditEntry) 
         )
 
 
-async def _grant(conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry) -> AuditEntry:
-    grant = await grants.lock_grant(conn, UUID(entry.target.id))
-    await _refuse_if_changed_since(conn, entry)
-    return await grants.restore_grant(conn, change, grant, entry.before, entry.id)
+class Rollbacks:
+    """The restore function of each kind of target, by the kind audit entries name."""
 
+    def __init__(self, by_kind: Mapping[str, Restore]) -> None:
+        self._by_kind = dict(by_kind)
 
-async def _seat(conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry) -> AuditEntry:
-    account_id, _ = seats.parse_target(entry.target.id)
-    purchased = await seats.lock_seats(conn, account_id)
-    await _refuse_if_changed_since(conn, entry)
-    return await seats.restore_seat(
-        conn, change, entry.target.id, purchased, entry.before, entry.id
-    )
-
-
-async def _subscription(
-    conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
-) -> AuditEntry:
-    if entry.action in TIME_DRIVEN:
-        raise InvalidChange("entryId", "renewals and trial ends are not rolled back")
-    account_id, before = entry.target.account_id, entry.before
-    assert account_id is not None and before is not None  # subscriptions are never created here
-    sub = await subscriptions.lock_subscription(conn, account_id)
-    await _refuse_if_changed_since(conn, entry)
-    return await subscriptions.restore_subscription(conn, change, sub, account_id, before, entry.id)
-
-
-Restore = Callable[[asyncpg.Connection, ChangeContext, AuditEntry], Awaitable[AuditEntry]]
-_BY_KIND: dict[str, Restore] = {
-    grants.KIND: _grant,
-    seats.KIND: _seat,
-    subscriptions.KIND: _subscription,
-}
-
-
-async def rollback(conn: asyncpg.Connection, change: ChangeContext, entry_id: int) -> AuditEntry:
-    """Undo entry `entry_id` in the caller's transaction; returns the new entry. Raises
-    TargetNotFound, RollbackRefused (naming the later changes), or the target's own
-    refusals (SeatsExhausted)."""
-    entry = await audit.entry(conn, entry_id)
-    if entry is None:
-        raise TargetNotFound("audit entry")
-    restore = _BY_KIND.get(entry.target.kind)
-    if restore is None:
-        raise InvalidChange("entryId", f"{entry.target.kind} changes cannot be rolled back")
-    return await restore(conn, change, entry)
+    async def rollback(
+        self, conn: asyncpg.Connection, change: ChangeContext, entry_id: int
+    ) -> AuditEntry:
+        """Undo entry `entry_id` in the caller's transaction; returns the new entry. Raises
+        TargetNotFound, RollbackRefused (naming the later changes), or the target's own
+        refusals (SeatsExhausted)."""
+        entry = await audit.entry(conn, entry_id)
+        if entry is None:
+            raise TargetNotFound("audit entry")
+        restore = self._by_kind.get(entry.target.kind)
+        if restore is None:
+            raise InvalidChange("entryId", f"{entry.target.kind} changes cannot be rolled back")
+        return await restore(conn, change, entry)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import jwt
 
-from benefitgate.events.outbox import EventScope
+from benefitgate.events.outbox import EventScope, Reader
 
 __all__ = [
     "Principal",
@@ -73,6 +73,9 @@ class Principal:
         return EventScope(
             everything=self.internal, account_id=self.account_id, partner_id=self.partner_id
         )
+
+    def event_reader(self) -> Reader:
+        return Reader(self.event_scope(), self.subject, self.expires_at)
 
 
 def issue_frontend_token(

@@ -18,6 +18,7 @@ import asyncpg
 
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.audit.rollback import refuse_if_changed_since
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
@@ -38,6 +39,7 @@ __all__ = [
     "override_limit",
     "restore_grant",
     "revoke_grant",
+    "roll_back_grant",
     "snapshot",
 ]
 
@@ -278,3 +280,12 @@ async def restore_grant(
         )
     after = await repository.update_grant(conn, wanted)
     return await _changed(conn, change, "rollback", grant, after, rollback_of)
+
+
+async def roll_back_grant(
+    conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
+) -> AuditEntry:
+    """The rollback of a grant's audit entry (see `audit.rollback`)."""
+    grant = await lock_grant(conn, UUID(entry.target.id))
+    await refuse_if_changed_since(conn, entry)
+    return await restore_grant(conn, change, grant, entry.before, entry.id)

@@ -9,10 +9,11 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
-from benefitgate.accounts.access import parse_id, visible_account
+from benefitgate.accounts.access import visible_account
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import NotFoundError
+from benefitgate.api.scalars import parse_id
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from benefitgate.auth.principals import Principal, Role
-from benefitgate.events.outbox import Cursor, Event
+from benefitgate.events.outbox import Cursor, Event, Reader
 
 __all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
 
@@ -60,28 +59,27 @@ class Interest:
         return event.account_id is not None and event.account_id in self.accounts
 
 
-Audience = tuple[str, UUID | None]  # who a principal hears: ("all", None), an account, a partner
+Audience = tuple[str, UUID | None]  # who a reader hears: ("all", None), an account, a partner
 _EVERYONE: Audience = ("all", None)
 
 
-def audience(principal: Principal) -> Audience:
-    """The index key under which a subscriber waits; it encodes `Principal.can_see`:
+def audience(reader: Reader) -> Audience:
+    """The index key under which a subscriber waits; it encodes the reader's scope:
     internal callers see every account, a frontend its own, a partner those it manages."""
-    if principal.internal:
+    scope = reader.scope
+    if scope.everything:
         return _EVERYONE
-    if principal.role is Role.FRONTEND:
-        return ("account", principal.account_id)
-    return ("partner", principal.partner_id)
+    if scope.account_id is not None:
+        return ("account", scope.account_id)
+    return ("partner", scope.partner_id)
 
 
 class Subscriber:
     """One live subscription's queue. `start` is the hub's position when it registered:
     every event after it reaches this queue, unless the subscriber is closed."""
 
-    def __init__(
-        self, principal: Principal, interest: Interest, capacity: int, start: Cursor
-    ) -> None:
-        self.principal = principal
+    def __init__(self, reader: Reader, interest: Interest, capacity: int, start: Cursor) -> None:
+        self.reader = reader
         self.interest = interest
         self.start = start
         self.closed: CloseReason | None = None
@@ -90,7 +88,7 @@ class Subscriber:
         self._wake = asyncio.Event()
 
     def offer(self, event: Event) -> None:
-        """Queue an event the principal may see, if it is wanted; never waits."""
+        """Queue an event the reader may see, if it is wanted; never waits."""
         if self.closed is not None or not self.interest.wants(event):
             return
         if len(self._queue) >= self._capacity:
@@ -134,18 +132,18 @@ class Hub:
     def __len__(self) -> int:
         return sum(len(group) for group in self._by_audience.values())
 
-    def subscribe(self, principal: Principal, interest: Interest) -> Subscriber:
+    def subscribe(self, reader: Reader, interest: Interest) -> Subscriber:
         """Register, synchronously: no batch can be published between reading the hub's
         position and joining, so `start` is exact."""
-        subscriber = Subscriber(principal, interest, self._capacity, self.cursor)
-        self._by_audience[audience(principal)].add(subscriber)
-        if principal.expires_at is not None:
-            entry = (principal.expires_at, next(self._order), subscriber)
+        subscriber = Subscriber(reader, interest, self._capacity, self.cursor)
+        self._by_audience[audience(reader)].add(subscriber)
+        if reader.expires_at is not None:
+            entry = (reader.expires_at, next(self._order), subscriber)
             heapq.heappush(self._expiring, entry)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        key = audience(subscriber.principal)
+        key = audience(subscriber.reader)
         group = self._by_audience.get(key)
         if group is not None:
             group.discard(subscriber)
@@ -194,7 +192,7 @@ class Hub:
         revoked = {f"key:{e.payload.get('key_id')}" for e in batch if e.type == "api_key.revoked"}
         if revoked:
             for subscriber in self._all():
-                if subscriber.principal.subject in revoked:
+                if subscriber.reader.subject in revoked:
                     subscriber.close(CloseReason.UNAUTHENTICATED)
 
     def close(self) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "EventScope",
     "InvalidCursor",
     "NewEvents",
+    "Reader",
     "enqueue",
     "enqueue_many",
     "read_feed",
@@ -88,6 +89,16 @@ class EventScope:
     everything: bool = False
     account_id: UUID | None = None
     partner_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who follows the outbox live: what they may see, the subject of their credential (a
+    revoked API key's subject is closed at once) and when the credential expires."""
+
+    scope: EventScope
+    subject: str
+    expires_at: datetime | None = None
 
 
 async def enqueue(

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from benefitgate.auth.principals import Principal
 from benefitgate.events import outbox as events
 from benefitgate.events import retention
 from benefitgate.events.hub import CloseReason, Hub, Interest, Subscriber, SubscriberClosed
-from benefitgate.events.outbox import Cursor, Event
+from benefitgate.events.outbox import Cursor, Event, Reader
 
 __all__ = ["Closed", "Expired", "follow"]
 
@@ -47,9 +46,9 @@ Item = Event | Closed | Expired
 class _Replay:
     """Pages of the outbox after a position, scoped and filtered for one subscriber."""
 
-    def __init__(self, pool: asyncpg.Pool, principal: Principal, interest: Interest) -> None:
+    def __init__(self, pool: asyncpg.Pool, reader: Reader, interest: Interest) -> None:
         self._pool = pool
-        self._scope = principal.event_scope()
+        self._scope = reader.scope
         self._interest = interest
 
     async def page(self, after: Cursor, until: Cursor | None) -> tuple[list[Event], Cursor, bool]:
@@ -66,11 +65,11 @@ class _Replay:
 
 
 async def follow(
-    pool: asyncpg.Pool, hub: Hub, principal: Principal, interest: Interest, after: Cursor | None
+    pool: asyncpg.Pool, hub: Hub, reader: Reader, interest: Interest, after: Cursor | None
 ) -> AsyncIterator[Item]:
-    """Events the principal may see and asked for, in cursor order (so in order per account),
+    """Events the reader may see and asked for, in cursor order (so in order per account),
     at least once. Starts live when `after` is None. Ends with `Closed` or `Expired`."""
-    replay = _Replay(pool, principal, interest)
+    replay = _Replay(pool, reader, interest)
     position = hub.cursor if after is None else after
     try:
         more = after is not None
@@ -78,7 +77,7 @@ async def follow(
             wanted, position, more = await replay.page(position, None)
             for event in wanted:
                 yield event
-        subscriber = hub.subscribe(principal, interest)
+        subscriber = hub.subscribe(reader, interest)
         try:
             while position < subscriber.start:
                 wanted, reached, _ = await replay.page(position, subscriber.start)

@@ -63,7 +63,8 @@ async def _stream(
     assert live is not None, "subscriptions are served only over WebSocket"
     objects = info.context.shared.get(EventObjects)
     delivery = direct.current()
-    stream = eventstream.follow(info.context.pool, live, info.context.principal, interest, cursor)
+    reader = info.context.principal.event_reader()
+    stream = eventstream.follow(info.context.pool, live, reader, interest, cursor)
     async for item in stream:
         if isinstance(item, Closed):
             yield StreamClosedError(

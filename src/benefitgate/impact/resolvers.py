@@ -8,10 +8,11 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 
-from benefitgate.accounts.access import parse_id, visible_account
+from benefitgate.accounts.access import visible_account
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import InvalidInputError, NotFoundError
+from benefitgate.api.scalars import parse_id
 from benefitgate.catalog import outcome_values
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import Outcome, catalog_types

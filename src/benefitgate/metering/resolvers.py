@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from benefitgate.accounts.access import parse_id, visible_account
+from benefitgate.accounts.access import visible_account
 from benefitgate.accounts.models import Account
 from benefitgate.api import idempotency
 from benefitgate.api.context import Info
@@ -19,6 +19,7 @@ from benefitgate.api.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types

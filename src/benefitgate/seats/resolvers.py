@@ -10,11 +10,12 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
-from benefitgate.accounts.access import parse_id, visible_account
+from benefitgate.accounts.access import visible_account
 from benefitgate.accounts.models import Account
 from benefitgate.api.changes import Applied, ChangeError, run_change
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.scalars import parse_id
 from benefitgate.audit.models import AuditEntry
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of

@@ -17,6 +17,7 @@ import asyncpg
 
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.audit.rollback import refuse_if_changed_since
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, SeatsExhausted, TargetNotFound
 from benefitgate.events import outbox as events
@@ -31,6 +32,7 @@ __all__ = [
     "record_activity",
     "release_seat",
     "restore_seat",
+    "roll_back_seat",
     "seats_by_account",
     "target",
 ]
@@ -171,3 +173,13 @@ async def seats_by_account(
     conn: asyncpg.Connection, account_ids: Sequence[UUID]
 ) -> dict[UUID, list[SeatAssignment]]:
     return await repository.open_assignments(conn, account_ids)
+
+
+async def roll_back_seat(
+    conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
+) -> AuditEntry:
+    """The rollback of a seat's audit entry (see `audit.rollback`)."""
+    account_id, _ = parse_target(entry.target.id)
+    purchased = await lock_seats(conn, account_id)
+    await refuse_if_changed_since(conn, entry)
+    return await restore_seat(conn, change, entry.target.id, purchased, entry.before, entry.id)

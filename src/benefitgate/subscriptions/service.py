@@ -14,11 +14,13 @@ import asyncpg
 from benefitgate.accounts.models import Subscription
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.audit.rollback import refuse_if_changed_since
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
 from benefitgate.common.isotime import from_iso, to_iso
 from benefitgate.events import outbox as events
 from benefitgate.subscriptions import repository
+from benefitgate.subscriptions.lifecycle import TIME_DRIVEN
 from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
 from benefitgate.suggestions import marks
 
@@ -33,6 +35,7 @@ __all__ = [
     "preview_tier_change",
     "record_change",
     "restore_subscription",
+    "roll_back_subscription",
     "snapshot",
 ]
 
@@ -232,3 +235,17 @@ async def restore_subscription(
     return await record_change(
         conn, change, "rollback", account_id, (sub, after), None, rollback_of
     )
+
+
+async def roll_back_subscription(
+    conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
+) -> AuditEntry:
+    """The rollback of a subscription's audit entry (see `audit.rollback`); renewals and
+    trial ends, which time drives, are not rolled back."""
+    if entry.action in TIME_DRIVEN:
+        raise InvalidChange("entryId", "renewals and trial ends are not rolled back")
+    account_id, before = entry.target.account_id, entry.before
+    assert account_id is not None and before is not None  # subscriptions are never created here
+    sub = await lock_subscription(conn, account_id)
+    await refuse_if_changed_since(conn, entry)
+    return await restore_subscription(conn, change, sub, account_id, before, entry.id)

@@ -8,9 +8,10 @@ from uuid import UUID
 
 import strawberry
 
-from benefitgate.accounts.access import parse_id, visible_account
+from benefitgate.accounts.access import visible_account
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.scalars import parse_id
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.targets import service

@@ -8,10 +8,11 @@ from uuid import UUID
 import strawberry
 
 from benefitgate.accounts import service
-from benefitgate.accounts.access import parse_id, visible_account
+from benefitgate.accounts.access import visible_account
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.pagination import PageInfo, check_first, decode_id_cursor, encode_id_cursor
+from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.types import catalog_types
 from benefitgate.views.loaders import Loaders
