@@ -26,7 +26,6 @@ from benefitgate.common.isotime import from_iso, to_iso
 from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import Grant
 from benefitgate.events import outbox as events
-from benefitgate.suggestions import marks
 
 __all__ = [
     "GRANTABLE_SOURCES",
@@ -154,7 +153,6 @@ async def _changed(
         after.account_id,
         {"action": action, "auditEntryId": entry.id, "grant": snapshot(after)},
     )
-    await marks.mark(conn, [after.account_id], change.at)
     return entry
 
 

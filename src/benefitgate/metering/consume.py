@@ -17,7 +17,7 @@ from benefitgate.metering import repository
 from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
 from benefitgate.metering.thresholds import record_crossings
 from benefitgate.milestones import service as milestones
-from benefitgate.suggestions import marks
+from benefitgate.usage import evidence
 
 __all__ = ["InvalidUsage", "check", "consume"]
 
@@ -112,7 +112,7 @@ async def check(
     if result.reason is not None:
         await repository.record_denial(conn, account.id, name, result.reason.value, now)
         if result.reason in UPGRADE_EVIDENCE:
-            await marks.mark(conn, [account.id], now)
+            await evidence.mark(conn, [account.id], now)
     return result
 
 

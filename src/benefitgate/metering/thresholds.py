@@ -17,7 +17,7 @@ from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.events import outbox as events
 from benefitgate.metering import repository
 from benefitgate.metering.repository import CounterValue
-from benefitgate.suggestions import marks
+from benefitgate.usage import evidence
 from benefitgate.usage.trend import project
 
 __all__ = ["THRESHOLDS", "crossed", "record_crossings"]
@@ -51,10 +51,8 @@ async def record_crossings(
     ]
     crossings = await repository.mark_thresholds(conn, candidates, now) if candidates else []
     await _report(conn, crossings, counters, limits)
-    pressured = {a for a, _, _, _ in crossings} | _overrunning(
-        accounts, counters, limits, catalog, now
-    )
-    await marks.mark(conn, list(pressured), now)
+    # A crossing is evidence through its event; a projected overrun has none.
+    await evidence.mark(conn, list(_overrunning(accounts, counters, limits, catalog, now)), now)
 
 
 def _overrunning(

@@ -26,7 +26,6 @@ from benefitgate.events import outbox as events
 from benefitgate.milestones import repository
 from benefitgate.milestones.models import Achievement, Milestone
 from benefitgate.milestones.rules import Hit, occurrence, threshold_hits
-from benefitgate.suggestions import marks
 from benefitgate.targets import service as targets
 from benefitgate.usage.periods import calendar_month
 
@@ -50,7 +49,6 @@ async def award(
     achieved = await repository.insert_achievements(conn, hits, at)
     for achievement in achieved:
         await _reward_and_report(conn, achievement, milestones[achievement.milestone_key], catalog)
-    await marks.mark(conn, [a.account_id for a in achieved], at)
     return achieved
 
 

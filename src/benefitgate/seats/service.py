@@ -24,7 +24,6 @@ from benefitgate.events import outbox as events
 from benefitgate.milestones import service as milestones
 from benefitgate.seats import repository
 from benefitgate.seats.models import MAX_USER_REF, SeatAssignment
-from benefitgate.suggestions import marks
 
 __all__ = [
     "assign_seat",
@@ -88,7 +87,6 @@ async def _record(
         account_id,
         {"action": action, "auditEntryId": entry.id, "user": user_ref, "held": after is not None},
     )
-    await marks.mark(conn, [account_id], change.at)
     return entry
 
 

@@ -22,7 +22,6 @@ from benefitgate.events import outbox as events
 from benefitgate.subscriptions import repository
 from benefitgate.subscriptions.lifecycle import TIME_DRIVEN
 from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
-from benefitgate.suggestions import marks
 
 __all__ = [
     "cancel_scheduled_change",
@@ -157,7 +156,6 @@ async def record_change(
     entry = await audit.record(conn, change, action, target, before, after, rollback_of)
     payload = {"action": action, "auditEntryId": entry.id, "subscription": after}
     await events.enqueue(conn, EVENT, account_id, {**payload, **(details or {})})
-    await marks.mark(conn, [account_id], change.at)
     return entry
 
 

@@ -29,7 +29,6 @@ from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFo
 from benefitgate.events import outbox as events
 from benefitgate.subscriptions import version_repository as repository
 from benefitgate.subscriptions.service import EVENT, KIND, snapshot
-from benefitgate.suggestions import marks
 
 __all__ = [
     "ACTION",
@@ -180,7 +179,6 @@ async def _record(
         for f, _, a in states
     ]
     await events.enqueue_many(conn, EVENT, payloads)
-    await marks.mark(conn, [f.account_id for f in found], change.at)
     return entry_ids
 
 

@@ -1,31 +1,70 @@
-"""Marks: the accounts whose evidence for an upgrade changed. Other domains call `mark` in
-the transaction of the change (a threshold crossed, a denied check, a seat, a milestone, a
-target, a tier change); the scheduler claims marks and recomputes those accounts. A mark
-commits or rolls back with its change, so no change is missed and none is seen early."""
+"""Marks: the accounts whose evidence for an upgrade changed, which the suggestion job
+recomputes. They come from two places, each in the transaction of what it records:
+
+- the outbox: the job follows it from a cursor of its own (`event_consumers`) and marks
+  the account of every event that is evidence (`EVIDENCE`);
+- metering, for evidence that is no event (`usage.evidence`): a projected overrun, a
+  denied check.
+
+A mark commits or rolls back with what made it, so no change is missed and none is seen
+early; events pruned before the job read them are covered by the daily stale pass."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-__all__ = ["claim", "mark", "mark_stale"]
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import Cursor, EventScope
+from benefitgate.usage import evidence
+
+__all__ = ["EVIDENCE", "claim", "follow_events", "mark_stale"]
+
+# Event types whose account's upgrade evidence changed.
+EVIDENCE = frozenset(
+    {
+        "entitlement.changed",
+        "seats.changed",
+        "subscription.changed",
+        "outcome_target.set",
+        "outcome_target.removed",
+        "milestone.reached",
+        "usage.threshold_crossed",
+    }
+)
+CONSUMER = "suggestions"
+_PAGE = 500
+_EVERYTHING = EventScope(everything=True)
 
 
-async def mark(conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime) -> None:
-    """Mark accounts whose evidence changed, in the caller's transaction."""
-    if not account_ids:
-        return
-    await conn.execute(
-        """
-        insert into suggestion_marks (account_id, marked_at)
-        select a, $2 from unnest($1::uuid[]) as a
-        """,
-        list(set(account_ids)),
-        now,
-    )
+async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
+    """Mark the accounts of the evidence events after the job's cursor, and move the cursor
+    past them, a page per transaction; returns the number of events read. Safe on several
+    replicas at once: the cursor row is locked while a page is handled."""
+    read = 0
+    while True:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                "select txid, id from event_consumers where name = $1 for update", CONSUMER
+            )
+            assert row is not None, "migration 0013 creates the row"
+            page = await events.read_feed(conn, Cursor(row["txid"], row["id"]), _PAGE, _EVERYTHING)
+            if not page:
+                return read
+            accounts = [e.account_id for e in page if e.type in EVIDENCE and e.account_id]
+            await evidence.mark(conn, accounts, now)
+            last = page[-1].cursor
+            await conn.execute(
+                "update event_consumers set txid = $2::xid8, id = $3 where name = $1",
+                CONSUMER,
+                last.txid,
+                last.id,
+            )
+        read += len(page)
+        if len(page) < _PAGE:
+            return read
 
 
 async def claim(conn: asyncpg.Connection, limit: int) -> list[UUID]:

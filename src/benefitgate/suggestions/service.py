@@ -137,9 +137,11 @@ def payload(s: Suggestion) -> dict[str, Any]:
 async def refresh_marked(
     pool: asyncpg.Pool, catalog: Callable[[], Awaitable[Catalog]], now: datetime
 ) -> int:
-    """The scheduler's job: recompute every marked account (and those not recomputed for a
-    day), a batch per transaction; returns how many suggestions were opened."""
+    """The scheduler's job: mark the accounts of the evidence events since its last run and
+    those not recomputed for a day, then recompute every marked account, a batch per
+    transaction; returns how many suggestions were opened."""
     async with pool.acquire() as conn:
+        await marks.follow_events(conn, now)
         await marks.mark_stale(conn, now - STALE_AFTER, now)
     snapshot = await catalog()
     opened = 0

@@ -12,7 +12,6 @@ import asyncpg
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.events import outbox as events
-from benefitgate.suggestions import marks
 from benefitgate.targets import repository
 from benefitgate.targets.models import OutcomeTarget, TargetProgress
 from benefitgate.targets.progress import attainment
@@ -62,7 +61,6 @@ async def set_target(conn: asyncpg.Connection, target: OutcomeTarget, catalog: C
     changed = await repository.upsert_target(conn, target)
     if changed:
         await events.enqueue(conn, SET_EVENT, target.account_id, _payload(target))
-        await marks.mark(conn, [target.account_id], target.set_at)
     return changed
 
 
@@ -72,7 +70,6 @@ async def remove_target(
     removed = await repository.delete_target(conn, account_id, outcome_key)
     if removed is not None:
         await events.enqueue(conn, REMOVED_EVENT, account_id, _payload(removed))
-        await marks.mark(conn, [account_id], now)
     return removed is not None
 
 
