@@ -14,9 +14,8 @@ from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.metering import repository
+from benefitgate.metering.cascade import UsageCascade
 from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
-from benefitgate.metering.thresholds import record_crossings
-from benefitgate.milestones import service as milestones
 from benefitgate.usage import evidence
 
 __all__ = ["InvalidUsage", "check", "consume"]
@@ -50,9 +49,8 @@ async def consume(
         raise InvalidUsage("metric", f"a {metric.aggregation} metric cannot be consumed")
     if not (amount > 0 and quantities.in_range(amount)):
         raise InvalidUsage("amount", "give a positive amount of at most 10^15")
-    limits = await limits_by_account(conn, [account], catalog, now)
-    reachable = await milestones.usage_milestones(conn)
-    limit = limits[account.id].get(metric_key)
+    cascade = await UsageCascade.prepare(conn, [account], catalog, now)
+    limit = cascade.limits[account.id].get(metric_key)
     period = account.period_at(metric.reset, now)
     ceiling = _ceiling(limit)
     used = await repository.consume(
@@ -62,9 +60,7 @@ async def consume(
         assert ceiling is not None  # only a ceiling denies
         current = await repository.counter_value(conn, account.id, metric_key, period.start)
         return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
-    counters = [(account.id, metric_key, period.start, used)]
-    await record_crossings(conn, [account], counters, catalog, now, limits)
-    await milestones.on_counters(conn, counters, reachable, catalog, now)
+    await cascade.after_counters(conn, [(account.id, metric_key, period.start, used)], catalog, now)
     included = None if limit is None else limit.included
     return Consumed(
         account_id=account.id,

@@ -13,12 +13,10 @@ from benefitgate.accounts.models import Account
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
-from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.metering import repository
+from benefitgate.metering.cascade import UsageCascade
 from benefitgate.metering.models import EventOutcome, EventStatus, Rejection, UsageEvent
 from benefitgate.metering.rules import in_window, negative_allowed
-from benefitgate.metering.thresholds import record_crossings
-from benefitgate.milestones import service as milestones
 
 __all__ = ["MAX_BATCH", "BatchTooLarge", "months_of", "record_usage"]
 
@@ -113,13 +111,9 @@ async def _store(
     duplicates of events stored before)."""
     if not candidates:
         return set()
-    # Everything read for the threshold and milestone checks is read before the write: from
-    # the write on, the batch holds its counters' row locks, which concurrent batches wait for.
     involved = list({account.id: account for _, account in candidates}.values())
-    limits = await limits_by_account(
-        conn, involved, catalog, now, only={event.metric_key for event, _ in candidates}
-    )
-    reachable = await milestones.usage_milestones(conn)
+    metrics = {event.metric_key for event, _ in candidates}
+    cascade = await UsageCascade.prepare(conn, involved, catalog, now, metrics)
     batch = repository.EventColumns()
     for event, account in candidates:
         metric = catalog.metrics[event.metric_key]
@@ -133,7 +127,5 @@ async def _store(
             metric.aggregation,
         )
     positions, counters = await repository.record_events(conn, batch, now)
-    if counters:
-        await record_crossings(conn, involved, counters, catalog, now, limits)
-        await milestones.on_counters(conn, counters, reachable, catalog, now)
+    await cascade.after_counters(conn, counters, catalog, now)
     return set(positions)
