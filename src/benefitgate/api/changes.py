@@ -1,15 +1,18 @@
-"""The edge of every change by an internal tool: authorise, open the transaction, run the
-effect once per idempotency key, and map each domain refusal to its typed error.
+"""The one edge every mutation goes through: authorise, open the transaction, run the
+effect (once per idempotency key), and map each domain refusal to its typed error.
 
-An effect returns a JSON result; that result is stored with the key, so a retry with the
-same key and arguments replays it instead of changing anything twice.
+`run_change` is for changes that carry an idempotency key: the effect returns a JSON
+result, stored with the key, so a retry with the same key and arguments replays it instead
+of changing anything twice. `run_write` is the same edge without a key, for writes that
+are idempotent by their own content (usage events by their ids, a target set to the value
+it has); `run_change` is built on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -36,7 +39,9 @@ from benefitgate.common.changes import (
 )
 from benefitgate.logs import request_id
 
-__all__ = ["Applied", "ChangeError", "Effect", "run_change"]
+__all__ = ["Applied", "ChangeError", "Effect", "run_change", "run_write"]
+
+T = TypeVar("T")
 
 Effect = Callable[[asyncpg.Connection, ChangeContext], Awaitable[dict[str, Any]]]
 
@@ -60,12 +65,12 @@ class Applied:
     replayed: bool
 
 
-def _refused(info: Info, key: str, reason: str, internal_only: bool) -> ChangeError | None:
+def _refused(info: Info, key: str, reason: str | None, internal_only: bool) -> ChangeError | None:
     if internal_only and not info.context.principal.internal:
         return ForbiddenError.of("only internal tools (operator or admin keys) change this")
     if not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
         return InvalidInputError.of("idempotencyKey", "give a key of 1 to 255 characters")
-    if len(reason) > MAX_REASON:
+    if reason is not None and len(reason) > MAX_REASON:
         return InvalidInputError.of("reason", f"at most {MAX_REASON} characters")
     return None
 
@@ -82,37 +87,58 @@ _ERRORS: dict[type[Exception], Callable[[Any], ChangeError]] = {
 }
 
 
+async def run_write(
+    info: Info,
+    effect: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> T | ChangeError:
+    """Run `effect` in one transaction and map each domain refusal to its typed error; a
+    refusal rolls everything back. `prepare` runs first on the same connection, outside
+    the transaction (work that must not share it, such as creating partitions)."""
+    try:
+        async with info.context.pool.acquire() as conn:
+            if prepare is not None:
+                await prepare(conn)
+            async with conn.transaction():
+                return await effect(conn)
+    except tuple(_ERRORS) as exc:
+        return _ERRORS[type(exc)](exc)
+
+
 async def run_change(
     info: Info,
     *,
     operation: str,
     key: str,
-    reason: str,
+    reason: str | None,
     arguments: dict[str, Any],
     effect: Effect,
     internal_only: bool = True,
 ) -> Applied | ChangeError:
     """Run `effect` in one transaction, once per (caller, key). `arguments` are what makes
-    two requests the same; the reason is one of them. A refusal rolls everything back and
-    leaves no key behind, so the caller may fix the request and retry with the same key.
-    Only internal tools may change things, unless `internal_only` is False: the caller
-    has then been authorised for the target already."""
+    two requests the same; the reason, for a change that takes one, is one of them. A
+    refusal rolls everything back and leaves no key behind, so the caller may fix the
+    request and retry with the same key. Only internal tools may change things, unless
+    `internal_only` is False: the caller has then been authorised for the target already."""
     refused = _refused(info, key, reason, internal_only)
     if refused is not None:
         return refused
     context = info.context
-    change = ChangeContext(context.principal.subject, reason, request_id.get(), context.now)
-    try:
-        async with context.pool.acquire() as conn, conn.transaction():
-            result, replayed = await idempotency.run_once(
-                conn,
-                scope=context.principal.idempotency_scope,
-                key=key,
-                operation=operation,
-                arguments={**arguments, "reason": reason},
-                now=context.now,
-                effect=lambda: effect(conn, change),
-            )
-    except tuple(_ERRORS) as exc:
-        return _ERRORS[type(exc)](exc)
-    return Applied(result, replayed)
+    change = ChangeContext(context.principal.subject, reason or "", request_id.get(), context.now)
+    if reason is not None:
+        arguments = {**arguments, "reason": reason}
+
+    async def once(conn: asyncpg.Connection) -> Applied:
+        result, replayed = await idempotency.run_once(
+            conn,
+            scope=context.principal.idempotency_scope,
+            key=key,
+            operation=operation,
+            arguments=arguments,
+            now=context.now,
+            effect=lambda: effect(conn, change),
+        )
+        return Applied(result, replayed)
+
+    return await run_write(info, once)

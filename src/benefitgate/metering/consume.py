@@ -10,6 +10,7 @@ from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
+from benefitgate.common.changes import InvalidChange
 from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.entitlements.models import EffectiveLimit
@@ -18,17 +19,11 @@ from benefitgate.metering.cascade import UsageCascade
 from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
 from benefitgate.usage import evidence
 
-__all__ = ["InvalidUsage", "check", "consume"]
+__all__ = ["check", "consume"]
 
 SUSPENDED_STATUSES = frozenset({"past_due", "canceled"})
 # Denials a higher tier would answer: evidence for an upgrade suggestion.
 UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
-
-
-class InvalidUsage(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 async def consume(
@@ -44,11 +39,11 @@ async def consume(
     so. A metric the account has no limit for has a hard limit of zero."""
     metric = catalog.metrics.get(metric_key)
     if metric is None:
-        raise InvalidUsage("metric", f"unknown metric {metric_key!r}")
+        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
     if metric.aggregation not in ("sum", "count"):
-        raise InvalidUsage("metric", f"a {metric.aggregation} metric cannot be consumed")
+        raise InvalidChange("metric", f"a {metric.aggregation} metric cannot be consumed")
     if not (amount > 0 and quantities.in_range(amount)):
-        raise InvalidUsage("amount", "give a positive amount of at most 10^15")
+        raise InvalidChange("amount", "give a positive amount of at most 10^15")
     cascade = await UsageCascade.prepare(conn, [account], catalog, now)
     limit = cascade.limits[account.id].get(metric_key)
     period = account.period_at(metric.reset, now)
@@ -94,9 +89,9 @@ async def check(
     """Whether the account may use a feature, or `requested` more of a metric, now.
     A denial is counted per account, feature and reason for the upgrade suggestions."""
     if (feature is None) == (metric is None):
-        raise InvalidUsage("feature", "give exactly one of feature and metric")
+        raise InvalidChange("feature", "give exactly one of feature and metric")
     if not (requested >= 0 and quantities.in_range(requested)):
-        raise InvalidUsage("requested", "give an amount of zero to 10^15")
+        raise InvalidChange("requested", "give an amount of zero to 10^15")
     name = feature or metric or ""
     sub = account.subscription
     if sub is None or sub.status in SUSPENDED_STATUSES:
@@ -127,7 +122,7 @@ async def _check_feature(
     conn: asyncpg.Connection, account: Account, feature: str, catalog: Catalog, now: datetime
 ) -> CheckResult:
     if feature not in catalog.benefits:
-        raise InvalidUsage("feature", f"unknown feature {feature!r}")
+        raise InvalidChange("feature", f"unknown feature {feature!r}")
     tier = accounts.account_tier(account, catalog)
     grants = await entitlements.active_grants(conn, [account.id], now)
     held = {
@@ -162,7 +157,7 @@ async def _check_metric(
 ) -> CheckResult:
     metric = catalog.metrics.get(metric_key)
     if metric is None:
-        raise InvalidUsage("metric", f"unknown metric {metric_key!r}")
+        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
     limits = await limits_by_account(conn, [account], catalog, now)
     limit = limits[account.id].get(metric_key)
     if limit is None:

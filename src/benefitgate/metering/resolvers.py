@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 from typing import Annotated, Any
 
+import asyncpg
 import strawberry
 
 from benefitgate.accounts.access import visible_account
 from benefitgate.accounts.models import Account
-from benefitgate.api import idempotency
+from benefitgate.api.changes import Applied, run_change, run_write
 from benefitgate.api.context import Info
 from benefitgate.api.errors import (
     ForbiddenError,
@@ -23,8 +23,9 @@ from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
+from benefitgate.common.changes import ChangeContext
 from benefitgate.metering import codec, consume, ingest
-from benefitgate.metering.models import QuotaDenied, UsageEvent
+from benefitgate.metering.models import CheckResult, EventOutcome, QuotaDenied, UsageEvent
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.types import (
     EntitlementCheck,
@@ -64,6 +65,16 @@ EntitlementCheckResult = Annotated[
 ]
 
 
+# What consumption can be refused with, of what the change edge maps.
+_CONSUME_REFUSALS = (
+    ForbiddenError
+    | InvalidInputError
+    | NotFoundError
+    | IdempotencyConflictError
+    | IdempotencyKeyReusedError
+)
+
+
 def _event(raw: UsageEventInput) -> UsageEvent:
     return UsageEvent(
         raw.event_id, parse_id(raw.account_id), raw.metric, raw.value, raw.occurred_at
@@ -74,10 +85,6 @@ async def _visible_account(info: Info, raw_id: str) -> Account | None:
     """An unparsable id is as unknown as a missing account."""
     account_id = parse_id(raw_id)
     return None if account_id is None else await visible_account(info, account_id)
-
-
-async def _consume_json(*args: Any) -> dict[str, Any]:
-    return codec.to_json(await consume.consume(*args))
 
 
 @strawberry.type
@@ -94,12 +101,17 @@ class MeteringMutation:
             return InvalidInputError.of("events", f"at most {ingest.MAX_BATCH} events a call")
         parsed = [_event(e) for e in events]
         catalog = await catalog_of(context)
-        async with context.pool.acquire() as conn:
-            await context.shared.get(Partitions).ensure(conn, ingest.months_of(parsed, context.now))
-            async with conn.transaction():
-                outcomes = await ingest.record_usage(
-                    conn, context.principal, parsed, catalog, context.now
-                )
+        partitions = context.shared.get(Partitions)
+
+        async def prepare(conn: asyncpg.Connection) -> None:
+            await partitions.ensure(conn, ingest.months_of(parsed, context.now))
+
+        async def record(conn: asyncpg.Connection) -> list[EventOutcome]:
+            return await ingest.record_usage(conn, context.principal, parsed, catalog, context.now)
+
+        outcomes = await run_write(info, record, prepare=prepare)
+        # Ingest refuses events one by one, in their outcomes, never the whole batch.
+        assert isinstance(outcomes, list), outcomes
         return UsageRecorded.of(outcomes)
 
     @strawberry.mutation(
@@ -117,30 +129,28 @@ class MeteringMutation:
         context = info.context
         if context.principal.role is Role.FRONTEND:
             return ForbiddenError.of("frontends cannot consume usage")
-        if not 0 < len(idempotency_key) <= idempotency.MAX_KEY_LENGTH:
-            return InvalidInputError.of("idempotencyKey", "give a key of 1 to 255 characters")
         account = await _visible_account(info, account_id)
         if account is None:
             return NotFoundError.of("account")
         catalog = await catalog_of(context)
-        try:
-            async with context.pool.acquire() as conn, conn.transaction():
-                effect = partial(_consume_json, conn, account, metric, amount, catalog, context.now)
-                response, replayed = await idempotency.run_once(
-                    conn,
-                    scope=context.principal.idempotency_scope,
-                    key=idempotency_key,
-                    operation="usageConsume",
-                    arguments={"account": str(account.id), "metric": metric, "amount": amount},
-                    now=context.now,
-                    effect=effect,
-                )
-        except consume.InvalidUsage as exc:
-            return InvalidInputError.of(exc.field, str(exc))
-        except idempotency.IdempotencyConflict:
-            return IdempotencyConflictError.of()
-        except idempotency.IdempotencyKeyReused:
-            return IdempotencyKeyReusedError.of()
+
+        async def effect(conn: asyncpg.Connection, _: ChangeContext) -> dict[str, Any]:
+            used = await consume.consume(conn, account, metric, amount, catalog, context.now)
+            return codec.to_json(used)
+
+        applied = await run_change(
+            info,
+            operation="usageConsume",
+            key=idempotency_key,
+            reason=None,
+            arguments={"account": str(account.id), "metric": metric, "amount": amount},
+            effect=effect,
+            internal_only=False,  # any partner or internal tool that sees the account
+        )
+        if not isinstance(applied, Applied):
+            assert isinstance(applied, _CONSUME_REFUSALS), applied
+            return applied
+        response, replayed = applied.result, applied.replayed
         result = codec.from_json(response)
         if isinstance(result, QuotaDenied):
             return quota_exceeded_type(result, replayed)
@@ -166,19 +176,22 @@ class MeteringQuery:
         if account is None:
             return NotFoundError.of("account")
         catalog = await catalog_of(context)
-        try:
-            async with context.pool.acquire() as conn, conn.transaction():
-                result = await consume.check(
-                    conn,
-                    account,
-                    feature=feature,
-                    metric=metric,
-                    requested=requested,
-                    catalog=catalog,
-                    now=context.now,
-                )
-        except consume.InvalidUsage as exc:
-            return InvalidInputError.of(exc.field, str(exc))
+
+        async def check(conn: asyncpg.Connection) -> CheckResult:
+            return await consume.check(
+                conn,
+                account,
+                feature=feature,
+                metric=metric,
+                requested=requested,
+                catalog=catalog,
+                now=context.now,
+            )
+
+        result = await run_write(info, check)
+        if not isinstance(result, CheckResult):
+            assert isinstance(result, InvalidInputError), result  # a check refuses only input
+            return result
         return EntitlementCheck(
             allowed=result.allowed,
             reason=result.reason,

@@ -6,16 +6,18 @@ from datetime import UTC, date
 from typing import Annotated
 from uuid import UUID
 
+import asyncpg
 import strawberry
 
 from benefitgate.accounts.access import visible_account
+from benefitgate.api.changes import run_write
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.scalars import parse_id
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.targets import service
-from benefitgate.targets.models import OutcomeTarget
+from benefitgate.targets.models import OutcomeTarget, TargetProgress
 from benefitgate.targets.types import OutcomeTargetProgress, TargetRemoved, progress_type
 
 __all__ = ["TargetMutation"]
@@ -69,15 +71,19 @@ class TargetMutation:
             set_at=context.now,
         )
         catalog = await catalog_of(context)
-        try:
-            async with context.pool.acquire() as conn, conn.transaction():
-                await service.set_target(conn, wanted, catalog)
-                progress = await service.progress_by_account(
-                    conn, [wanted.account_id], catalog, context.now.astimezone(UTC).date()
-                )
-        except service.InvalidTarget as exc:
-            return InvalidInputError.of(exc.field, str(exc))
-        mine = next(p for p in progress[wanted.account_id] if p.target.outcome_key == outcome)
+
+        async def set_target(conn: asyncpg.Connection) -> list[TargetProgress]:
+            await service.set_target(conn, wanted, catalog)
+            progress = await service.progress_by_account(
+                conn, [wanted.account_id], catalog, context.now.astimezone(UTC).date()
+            )
+            return progress[wanted.account_id]
+
+        progress = await run_write(info, set_target)
+        if not isinstance(progress, list):
+            assert isinstance(progress, InvalidInputError), progress  # refuses only input
+            return progress
+        mine = next(p for p in progress if p.target.outcome_key == outcome)
         return progress_type(mine, catalog_types(catalog))
 
     @strawberry.mutation(description="Remove the account's target for an outcome.")
@@ -87,6 +93,10 @@ class TargetMutation:
         found = await _target_account(info, account_id)
         if not isinstance(found, UUID):
             return found
-        async with info.context.pool.acquire() as conn, conn.transaction():
-            removed = await service.remove_target(conn, found, outcome, info.context.now)
+
+        async def remove(conn: asyncpg.Connection) -> bool:
+            return await service.remove_target(conn, found, outcome, info.context.now)
+
+        removed = await run_write(info, remove)
+        assert isinstance(removed, bool), removed  # removing refuses nothing
         return TargetRemoved(removed=removed)

@@ -11,6 +11,7 @@ import asyncpg
 
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
+from benefitgate.common.changes import InvalidChange
 from benefitgate.events import outbox as events
 from benefitgate.targets import repository
 from benefitgate.targets.models import OutcomeTarget, TargetProgress
@@ -18,7 +19,6 @@ from benefitgate.targets.progress import attainment
 
 __all__ = [
     "MAX_NOTE",
-    "InvalidTarget",
     "actuals_between",
     "progress_by_account",
     "remove_target",
@@ -30,21 +30,15 @@ SET_EVENT = "outcome_target.set"
 REMOVED_EVENT = "outcome_target.removed"
 
 
-class InvalidTarget(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def _validate(target: OutcomeTarget, catalog: Catalog) -> None:
     if target.outcome_key not in catalog.outcomes:
-        raise InvalidTarget("outcome", f"unknown outcome {target.outcome_key!r}")
+        raise InvalidChange("outcome", f"unknown outcome {target.outcome_key!r}")
     if not quantities.in_range(target.target) or target.target < 0:
-        raise InvalidTarget("target", "give a target of zero to 10^15")
+        raise InvalidChange("target", "give a target of zero to 10^15")
     if target.ends_on < target.starts_on:
-        raise InvalidTarget("to", "`to` is before `from`")
+        raise InvalidChange("to", "`to` is before `from`")
     if len(target.note) > MAX_NOTE:
-        raise InvalidTarget("note", f"at most {MAX_NOTE} characters")
+        raise InvalidChange("note", f"at most {MAX_NOTE} characters")
 
 
 def _payload(target: OutcomeTarget) -> dict[str, object]:
@@ -56,7 +50,7 @@ def _payload(target: OutcomeTarget) -> dict[str, object]:
 async def set_target(conn: asyncpg.Connection, target: OutcomeTarget, catalog: Catalog) -> bool:
     """Set (or replace) the account's target for an outcome, in the caller's transaction.
     Setting the same target again changes nothing and sends no event; returns whether it
-    changed. Raises InvalidTarget, before writing, for a bad outcome, amount or range."""
+    changed. Raises InvalidChange, before writing, for a bad outcome, amount or range."""
     _validate(target, catalog)
     changed = await repository.upsert_target(conn, target)
     if changed:
