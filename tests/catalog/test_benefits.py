@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from benefitgate.clock import FixedClock
-from tests.catalog.test_versions import draft
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
+from tests.fixtures.catalog_api import draft
 
 CHANGED = """
     __typename

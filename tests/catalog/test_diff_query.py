@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.catalog.test_versions import basic_v2, publish
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
+from tests.fixtures.catalog_api import basic_v2, publish
 
 DIFF = """
 query Diff($from: ID!, $to: ID!) { tierVersionDiff(from: $from, to: $to) {

@@ -14,32 +14,10 @@ from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
+from tests.fixtures.catalog_api import CHANGED, basic_v2, draft, publish
 from tests.fixtures.factories import NOW
-from tests.test_statement_count import StatementLog
+from tests.fixtures.statements import StatementLog
 
-CHANGED = """
-    __typename
-    ... on TierVersionChanged {
-      tierVersion { id version status effectiveFrom publishedAt
-        tier { key name rank version versionId monthlyPrice { amountCents currency }
-               annualPrice { amountCents } support { name firstResponseHours channels }
-               limits { metric { key } enforcement included }
-               benefits { benefit { key } parameters } exclusions { benefit { key } } } }
-      auditEntryId replayed }
-    ... on VersionConflictError { expectedVersion currentVersion }
-    ... on InvalidInputError { field }
-    ... on Error { code message }
-"""
-DRAFT = f"""
-mutation Draft($draft: TierVersionDraftInput!, $key: String!, $reason: String! = "") {{
-  tierVersionDraft(draft: $draft, idempotencyKey: $key, reason: $reason) {{ {CHANGED} }}
-}}
-"""
-PUBLISH = f"""
-mutation Publish($id: ID!, $at: DateTime, $key: String!) {{
-  tierVersionPublish(id: $id, effectiveFrom: $at, idempotencyKey: $key) {{ {CHANGED} }}
-}}
-"""
 DISCARD = f"""
 mutation Discard($id: ID!, $key: String!) {{
   tierVersionDiscard(id: $id, idempotencyKey: $key) {{ {CHANGED} }}
@@ -75,34 +53,9 @@ NEW_TIER = {
 }
 
 
-async def draft(api: Api, key: str, spec: dict[str, Any], idem: str = "d1") -> Any:
-    return (await api.data(DRAFT, {"draft": spec, "key": idem}, auth=key))["tierVersionDraft"]
-
-
-async def publish(api: Api, key: str, version_id: str, at: str | None, idem: str = "p1") -> Any:
-    variables = {"id": version_id, "at": at, "key": idem}
-    return (await api.data(PUBLISH, variables, auth=key))["tierVersionPublish"]
-
-
 async def statuses(api: Api, key: str, tier: str) -> list[tuple[int, str]]:
     found = (await api.data(VERSIONS, {"tier": tier}, auth=key))["tierVersions"]
     return [(v["version"], v["status"]) for v in found["versions"]]
-
-
-async def basic_v2(api: Api, key: str, **changes: Any) -> Any:
-    """A draft of basic v2: a dearer price and m0 raised to 200."""
-    spec = {
-        "tier": "basic",
-        "basedOn": 1,
-        "monthlyPriceCents": 1500,
-        "annualPriceCents": 15000,
-        "limits": [
-            {"metric": "m0", "enforcement": "HARD", "included": 200},
-            {"metric": "m1", "enforcement": "HARD", "included": 100},
-        ],
-        **changes,
-    }
-    return await draft(api, key, spec, idem=f"basic-v2-{len(changes)}")
 
 
 async def counts(conn: asyncpg.Connection) -> dict[str, int]:

@@ -11,28 +11,8 @@ import asyncpg
 from benefitgate.auth.principals import Role
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
+from tests.fixtures.entitlements_api import CHANGED, CREATE, UPDATE, create_vars, setup
 
-CHANGED = """
-    __typename
-    ... on GrantChanged { grant { id benefit { key } source amount mode validFrom validUntil
-                                  revokedAt version } auditEntryId replayed }
-    ... on VersionConflictError { expectedVersion currentVersion }
-    ... on InvalidInputError { field }
-    ... on Error { code message }
-"""
-CREATE = f"""
-mutation Create($id: ID!, $benefit: String!, $source: GrantSource!, $key: String!,
-                $amount: Float, $until: DateTime, $reason: String! = "") {{
-  grantCreate(accountId: $id, benefit: $benefit, source: $source, idempotencyKey: $key,
-              amount: $amount, validUntil: $until, reason: $reason) {{ {CHANGED} }}
-}}
-"""
-UPDATE = f"""
-mutation Update($grant: ID!, $version: Int!, $key: String!, $amount: Float) {{
-  grantUpdate(grantId: $grant, expectedVersion: $version, idempotencyKey: $key,
-              amount: $amount, reason: "correction") {{ {CHANGED} }}
-}}
-"""
 REVOKE = f"""
 mutation Revoke($grant: ID!, $version: Int!, $key: String!) {{
   grantRevoke(grantId: $grant, expectedVersion: $version, idempotencyKey: $key) {{ {CHANGED} }}
@@ -50,19 +30,6 @@ query View($id: ID!) { account(id: $id) { ... on Account {
   usage { metric { key } limit enforcement }
   grants { id benefit { key } source version } } } }
 """
-
-
-def create_vars(account_id: UUID, key: str = "k1", **kw: Any) -> dict[str, Any]:
-    return {"id": str(account_id), "benefit": "b2", "source": "MANUAL", "key": key, **kw}
-
-
-async def setup(conn: asyncpg.Connection) -> tuple[UUID, str]:
-    cat = await factories.catalog(conn)
-    await conn.execute(
-        """insert into benefits (key, name, kind, metric_key, introduced_on)
-           values ('m0_more', 'More m0', 'limit', 'm0', '2025-01-01')"""
-    )
-    return await factories.account(conn, cat["versions"]["basic"]), await api_key(conn)
 
 
 async def test_a_grant_shows_on_the_account_with_its_audit_entry_and_event(
@@ -182,7 +149,7 @@ async def test_bad_grants_get_typed_errors_and_write_nothing(
     conn: asyncpg.Connection, api: Api
 ) -> None:
     account_id, key = await setup(conn)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"benefit": "nope"}, "benefit"),
         ({"source": "TIER"}, "source"),
         ({"benefit": "m0_more"}, "amount"),

@@ -13,26 +13,7 @@ from benefitgate.auth.principals import Role
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
-
-CONSUME = """
-mutation Consume($id: ID!, $metric: String!, $amount: Float!, $key: String!) {
-  usageConsume(accountId: $id, metric: $metric, amount: $amount, idempotencyKey: $key) {
-    __typename
-    ... on UsageConsumed { used limit remaining overage replayed }
-    ... on QuotaExceeded { quota: limit used requested resetsAt replayed }
-    ... on Error { code message }
-  }
-}
-"""
-CHECK = """
-query Check($id: ID!, $feature: String, $metric: String, $requested: Float! = 1) {
-  entitlementCheck(accountId: $id, feature: $feature, metric: $metric, requested: $requested) {
-    __typename
-    ... on EntitlementCheck { allowed reason remaining tier }
-    ... on Error { code message }
-  }
-}
-"""
+from tests.fixtures.metering_api import CHECK, CONSUME
 
 
 def consume_vars(
@@ -169,7 +150,8 @@ async def test_bad_consume_input_is_typed(conn: asyncpg.Connection, api: Api) ->
 
     async def outcome(**kw: Any) -> dict[str, Any]:
         variables = {**consume_vars(account_id, "k"), **kw}
-        return (await api.data(CONSUME, variables, auth=key))["usageConsume"]
+        result: dict[str, Any] = (await api.data(CONSUME, variables, auth=key))["usageConsume"]
+        return result
 
     assert (await outcome(metric="nope"))["code"] == "INVALID_INPUT"
     assert (await outcome(amount=0))["code"] == "INVALID_INPUT"
@@ -184,8 +166,9 @@ async def test_bad_consume_input_is_typed(conn: asyncpg.Connection, api: Api) ->
 
 
 async def check(api: Api, auth: str, account_id: UUID, **kw: Any) -> dict[str, Any]:
-    result = await api.data(CHECK, {"id": str(account_id), **kw}, auth=auth)
-    return result["entitlementCheck"]
+    data = await api.data(CHECK, {"id": str(account_id), **kw}, auth=auth)
+    result: dict[str, Any] = data["entitlementCheck"]
+    return result
 
 
 async def test_every_check_reason_is_reachable_and_denials_are_recorded(

@@ -19,28 +19,9 @@ from benefitgate.metering.partitions import Partitions
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
+from tests.fixtures.metering_api import RECORD, event
 
-RECORD = """
-mutation Record($events: [UsageEventInput!]!) {
-  usageRecord(events: $events) {
-    __typename
-    ... on UsageRecorded { accepted duplicates rejected results { eventId status reason } }
-    ... on Error { code message }
-  }
-}
-"""
 ADMIN = Principal(Role.ADMIN, subject="test-admin")
-
-
-def event(account_id: UUID | str, event_id: str, value: float = 1, **kw: Any) -> dict[str, Any]:
-    at: datetime = kw.pop("at", NOW - timedelta(hours=1))
-    return {
-        "eventId": event_id,
-        "accountId": str(account_id),
-        "metric": kw.pop("metric", "m0"),
-        "value": value,
-        "occurredAt": at.isoformat(),
-    }
 
 
 async def counter(

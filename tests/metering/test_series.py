@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +10,7 @@ import asyncpg
 from benefitgate.auth.principals import Role
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
-from tests.metering.test_ingest import RECORD, event
+from tests.fixtures.metering_api import RECORD, at, event
 
 SERIES = """
 query Series($id: ID!, $metric: String!, $from: Date!, $to: Date!, $bucket: UsageBucket!) {
@@ -22,10 +21,6 @@ query Series($id: ID!, $metric: String!, $from: Date!, $to: Date!, $bucket: Usag
   }
 }
 """
-
-
-def at(day: str, hour: int = 12) -> datetime:
-    return datetime.fromisoformat(f"{day}T{hour:02}:00:00").replace(tzinfo=UTC)
 
 
 async def record(api: Api, key: str, account_id: UUID, readings: list[Any]) -> None:

@@ -9,9 +9,8 @@ import asyncpg
 
 from tests.conftest import MakeApi, api_key
 from tests.fixtures import factories
-from tests.metering.test_consume import CHECK, CONSUME
-from tests.metering.test_ingest import RECORD, event
-from tests.test_statement_count import StatementLog
+from tests.fixtures.metering_api import CHECK, CONSUME, RECORD, event
+from tests.fixtures.statements import StatementLog
 
 Call = tuple[str, dict[str, Any]]
 
@@ -56,7 +55,7 @@ async def test_a_consumption_and_a_check_cost_a_fixed_number_of_statements(
     account = str(await factories.account(conn, cat["versions"]["basic"]))
     key = await api_key(conn)
     consume = {"id": account, "metric": "m0", "amount": 1}
-    calls = [
+    calls: list[Call] = [
         (CONSUME, {**consume, "key": "first"}),
         (CONSUME, {**consume, "key": "first"}),
         (CHECK, {"id": account, "metric": "m0"}),

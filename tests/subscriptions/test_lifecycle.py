@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from benefitgate.accounts.models import Subscription
 from benefitgate.catalog.models import Catalog
 from benefitgate.subscriptions.lifecycle import next_step, period_end_after
-from tests.subscriptions.test_proration import BASIC, PRO
+from tests.fixtures.tier_versions import BASIC, PRO
 
 START = datetime.fromisoformat("2026-01-31T09:00:00+00:00")
 END = datetime.fromisoformat("2026-02-28T09:00:00+00:00")

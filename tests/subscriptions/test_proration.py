@@ -7,21 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from benefitgate.catalog.models import TierVersion
 from benefitgate.common.changes import InvalidChange
 from benefitgate.subscriptions.proration import plan_tier_change
+from tests.fixtures.tier_versions import BASIC, PRO
 
 START = datetime.fromisoformat("2026-11-01T00:00:00+00:00")
 END = datetime.fromisoformat("2026-12-01T00:00:00+00:00")  # 30 days
-BASIC = TierVersion(
-    id=1, tier_key="basic", name="Basic", rank=0, version=1, value_narrative="",
-    currency="USD", monthly_price_cents=1000, annual_price_cents=10000, support_level="",
-    support_first_response_hours=24, support_channels=(), effective_from=START,
-    published_at=START,
-)  # fmt: skip
-PRO = replace(
-    BASIC, id=2, tier_key="pro", rank=1, monthly_price_cents=5001, annual_price_cents=50000
-)
 
 
 def test_an_upgrade_costs_the_difference_for_the_unused_share_rounded_half_up() -> None:

@@ -11,7 +11,7 @@ from benefitgate.subscriptions import reminders
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
-from tests.subscriptions.test_tier_changes import change
+from tests.fixtures.subscriptions_api import change
 
 RENEWAL = """query Renewal($id: ID!) { account(id: $id) { ... on Account { renewal {
   renewsAt daysLeft term tier { key version } price { amountCents } currentPrice { amountCents }

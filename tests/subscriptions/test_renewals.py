@@ -14,8 +14,8 @@ from benefitgate.clock import FixedClock
 from benefitgate.subscriptions import due
 from tests.conftest import Api, MakeApi, api_key, catalog_loader, eventually
 from tests.fixtures import factories
-from tests.subscriptions.test_tier_changes import RESULT, change
-from tests.test_audit import rollback
+from tests.fixtures.audit_api import rollback
+from tests.fixtures.subscriptions_api import RESULT, change
 
 TERM = f"""
 mutation Term($id: ID!, $term: Term!, $version: Int!, $key: String!) {{

@@ -3,14 +3,12 @@ versions, audit and rollback."""
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID
-
 import asyncpg
 
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
-from tests.test_audit import rollback
+from tests.fixtures.audit_api import rollback
+from tests.fixtures.subscriptions_api import RESULT, change
 
 PREVIEW = """
 query Preview($id: ID!, $tier: String!) {
@@ -23,22 +21,6 @@ query Preview($id: ID!, $tier: String!) {
   }
 }
 """
-RESULT = """
-    __typename
-    ... on SubscriptionChanged {
-      subscription { tier { key } scheduledTier { key } scheduledChangeAt version }
-      change { tier { key } upgrade effectiveAt amountDue { amountCents } }
-      auditEntryId replayed }
-    ... on VersionConflictError { currentVersion }
-    ... on InvalidInputError { field }
-    ... on Error { code message }
-"""
-CHANGE = f"""
-mutation Change($id: ID!, $tier: String!, $version: Int!, $key: String!) {{
-  subscriptionChangeTier(accountId: $id, tier: $tier, expectedVersion: $version,
-                         idempotencyKey: $key) {{ {RESULT} }}
-}}
-"""
 CANCEL = f"""
 mutation Cancel($id: ID!, $version: Int!, $key: String!) {{
   subscriptionCancelScheduledChange(accountId: $id, expectedVersion: $version,
@@ -49,11 +31,6 @@ VIEW = """query View($id: ID!) { account(id: $id) { ... on Account {
   tier { key } subscription { tier { key } scheduledTier { key } scheduledChangeAt version }
 } } }"""
 PERIOD_END = "2026-12-05T12:00:00+00:00"  # the factory's period: NOW - 10 days to NOW + 20
-
-
-async def change(api: Api, key: str, account_id: UUID, tier: str, version: int, idem: str) -> Any:
-    variables = {"id": str(account_id), "tier": tier, "version": version, "key": idem}
-    return (await api.data(CHANGE, variables, auth=key))["subscriptionChangeTier"]
 
 
 async def test_an_upgrade_takes_effect_now_prorated_as_previewed(

@@ -15,11 +15,11 @@ import pytest
 from benefitgate.auth.principals import Role
 from benefitgate.subscriptions import version_migration
 from benefitgate.suggestions import marks
-from tests.catalog.test_versions import basic_v2, draft, publish
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
-from tests.test_audit import rollback
-from tests.test_statement_count import StatementLog
+from tests.fixtures.audit_api import rollback
+from tests.fixtures.catalog_api import basic_v2, draft, publish
+from tests.fixtures.statements import StatementLog
 
 MIGRATE = """
 mutation Migrate($from: ID!, $to: ID!, $dry: Boolean!, $key: String!, $count: Int) {

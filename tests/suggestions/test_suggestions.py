@@ -17,7 +17,7 @@ from benefitgate.clock import FixedClock
 from benefitgate.suggestions import service
 from tests.conftest import Api, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
-from tests.metering.test_ingest import RECORD, event
+from tests.fixtures.metering_api import RECORD, event
 
 SUGGESTION = """query View($id: ID!) { account(id: $id) { ... on Account {
   tier { key }

@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
-from uuid import UUID
 
 import asyncpg
 
 from benefitgate.clock import FixedClock
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
+from tests.fixtures.seats_api import ASSIGN, RELEASE, seat
 
-RESULT = """
-    __typename
-    ... on SeatChanged { user held auditEntryId replayed }
-    ... on SeatsExhaustedError { purchased assigned }
-    ... on InvalidInputError { field }
-    ... on Error { code message }
-"""
-ASSIGN = f"""
-mutation Assign($id: ID!, $user: String!, $key: String!) {{
-  seatAssign(accountId: $id, user: $user, idempotencyKey: $key) {{ {RESULT} }}
-}}
-"""
-RELEASE = f"""
-mutation Release($id: ID!, $user: String!, $key: String!) {{
-  seatRelease(accountId: $id, user: $user, idempotencyKey: $key) {{ {RESULT} }}
-}}
-"""
 ACTIVITY = """
 mutation Activity($id: ID!, $users: [String!]!) {
   seatActivity(accountId: $id, users: $users) {
@@ -39,10 +21,6 @@ SEATS = """
 query Seats($id: ID!) { account(id: $id) { ... on Account {
   seats { purchased assigned free holders { user assignedAt lastActiveAt } } } } }
 """
-
-
-def seat(account_id: UUID, user: str, key: str | None = None) -> dict[str, Any]:
-    return {"id": str(account_id), "user": user, "key": key or f"{user}-key"}
 
 
 async def test_a_hundred_concurrent_assignments_never_exceed_the_purchased_seats(

@@ -12,20 +12,10 @@ import pytest
 from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from tests.conftest import Api, api_key, frontend_token
-from tests.entitlements.test_grants import CREATE, UPDATE, create_vars, setup
-from tests.test_seats import ASSIGN, RELEASE, seat
+from tests.fixtures.audit_api import rollback
+from tests.fixtures.entitlements_api import CREATE, UPDATE, create_vars, setup
+from tests.fixtures.seats_api import ASSIGN, RELEASE, seat
 
-ROLLBACK = """
-mutation Rollback($entry: ID!, $key: String!, $reason: String! = "undo") {
-  auditRollback(entryId: $entry, reason: $reason, idempotencyKey: $key) {
-    __typename
-    ... on RolledBack { entry { id action rollbackOf before after } replayed }
-    ... on RollbackRefusedError { laterEntryIds }
-    ... on SeatsExhaustedError { purchased }
-    ... on Error { code message }
-  }
-}
-"""
 LOG = """
 query Log($account: ID, $actor: String, $action: String, $from: DateTime, $to: DateTime,
           $first: Int! = 50, $after: String) {
@@ -38,12 +28,6 @@ query Log($account: ID, $actor: String, $action: String, $from: DateTime, $to: D
   }
 }
 """
-
-
-async def rollback(api: Api, key: str, entry: str | int, idem: str) -> dict[str, Any]:
-    variables = {"entry": str(entry), "key": idem}
-    result: dict[str, Any] = (await api.data(ROLLBACK, variables, auth=key))["auditRollback"]
-    return result
 
 
 async def test_audit_rows_cannot_be_updated_deleted_or_truncated_even_with_direct_sql(

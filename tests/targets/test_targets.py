@@ -11,8 +11,7 @@ import asyncpg
 from benefitgate.auth.principals import Role
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
-from tests.metering.test_ingest import RECORD, event
-from tests.metering.test_series import at
+from tests.fixtures.metering_api import RECORD, at, event
 
 SET = """
 mutation Set($id: ID!, $outcome: String!, $target: Float!, $from: Date!, $to: Date!,

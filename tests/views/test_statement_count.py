@@ -8,6 +8,7 @@ import pytest
 from benefitgate.db import create_pool
 from tests.conftest import MakeApi, api_key
 from tests.fixtures import factories
+from tests.fixtures.statements import StatementLog
 
 VIEW = """query($id: ID!) { account(id: $id) { ... on Account {
   id subscription { status } tier { key benefits { benefit { key } } }
@@ -20,21 +21,6 @@ PAGE = """{ accounts(first: 50) { ... on AccountConnection { edges { node {
   milestones { achieved { occurrence } next { current } }
   suggestion { id reasons { signal } gains { benefit { key } } } }
 } } } }"""
-
-
-POOL_RESET = "SELECT pg_advisory_unlock_all();"
-
-
-class StatementLog:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    async def attach(self, conn: asyncpg.Connection) -> None:
-        conn.add_query_logger(self._record)
-
-    def _record(self, record: Any) -> None:
-        if not record.query.startswith(POOL_RESET):  # asyncpg's own, on each release
-            self.statements.append(record.query)
 
 
 async def _populate(conn: asyncpg.Connection, size: int) -> Any:

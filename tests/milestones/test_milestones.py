@@ -15,7 +15,7 @@ from benefitgate.milestones import scheduled
 from tests.conftest import Api, MakeApi, api_key, catalog_loader, eventually, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
-from tests.metering.test_ingest import RECORD, event
+from tests.fixtures.metering_api import RECORD, event
 
 DEFINE = """
 mutation Define($m: MilestoneInput!, $key: String!, $version: Int) {
@@ -42,11 +42,12 @@ async def define(api: Api, key: str, milestone: dict[str, Any], **kw: Any) -> An
 
 
 async def awards(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """select a.milestone_key, a.occurrence, g.source, g.benefit_key, g.valid_until
            from achievements a left join grants g on g.id = a.grant_id
            order by a.achieved_at, a.milestone_key"""
     )
+    return rows
 
 
 async def reported(conn: asyncpg.Connection) -> int:

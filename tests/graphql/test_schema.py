@@ -2,7 +2,7 @@ from pathlib import Path
 
 from benefitgate.cli import main
 
-SCHEMA = Path(__file__).resolve().parents[1] / "schema.graphql"
+SCHEMA = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 def test_committed_schema_matches_the_code(tmp_path: Path) -> None:
