@@ -48,6 +48,7 @@ from benefitgate.seats import service as seats
 from benefitgate.subscriptions import due, reminders
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.suggestions import service as suggestions
+from benefitgate.webhooks.runtime import WebhookRuntime
 
 __all__ = ["AppState", "create_app", "create_app_from_env"]
 
@@ -66,6 +67,7 @@ class AppState:
     partitions: Partitions
     scheduler: Scheduler
     hub: Hub
+    webhooks: WebhookRuntime
     shared: Shared  # what every request may find by type: see `api.context`
 
 
@@ -120,6 +122,7 @@ def create_app(
         if settings.event_retention_days > 0:
             keep = timedelta(days=settings.event_retention_days)
             background.append(asyncio.create_task(retention.run_hourly(state.pool, clock, keep)))
+        background.append(asyncio.create_task(state.webhooks.dispatcher.run()))
         try:
             yield
         finally:
@@ -130,6 +133,7 @@ def create_app(
                     await task
             await state.scheduler.stop()
             await state.listener.stop()
+            await state.webhooks.close()
             await _close_pool(state.pool)
 
     app = Starlette(
@@ -191,6 +195,7 @@ async def _start(
     authenticator = Authenticator(pool, clock, settings.jwt_secret, dev_mode=settings.dev_mode)
 
     hub = Hub(capacity=settings.live_queue_size, start=START)
+    webhooks = WebhookRuntime(pool, clock, settings)
 
     async def on_events(new: NewEvents) -> None:
         if any(e.type.startswith("catalog.") for e in new.events):
@@ -198,6 +203,7 @@ async def _start(
         if any(e.type == "api_key.revoked" for e in new.events):
             authenticator.forget_keys()
         hub.publish(new.events, new.partners, clock.now())
+        webhooks.dispatcher.wake()
 
     partitions = Partitions()
     async with pool.acquire() as conn:
@@ -221,9 +227,11 @@ async def _start(
             subscriptions.KIND: subscriptions.roll_back_subscription,
         }
     )
-    shared = Shared(catalog_cache, partitions, rollbacks, RenderCache(), EventObjects())
+    shared = Shared(
+        catalog_cache, partitions, rollbacks, RenderCache(), EventObjects(), webhooks.hooks
+    )
     return AppState(
-        pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, shared
+        pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, webhooks, shared
     )
 
 

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "local_secret"]
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -44,6 +44,13 @@ class Settings:
     live_max_subscriptions: int = 20  # per WebSocket connection
     live_init_seconds: float = 5.0  # to send `connection_init` after connecting
     statement_seconds: float = 30.0  # the longest a pooled statement may run; 0: no limit
+    # Seals webhook signing secrets in the database; the same on every replica. Empty: a
+    # key kept in the data folder (the embedded default).
+    webhook_key: str = ""
+    webhook_allow_hosts: frozenset[str] = frozenset()  # receivers allowed on private addresses
+    webhook_timeout_seconds: float = 10.0  # for a receiver to answer
+    webhook_retry_seconds: float = 5.0  # the first retry's delay, doubling up to six hours
+    webhook_concurrency: int = 200  # endpoints one process sends to at once
 
     @property
     def embedded(self) -> bool:
@@ -58,7 +65,8 @@ class Settings:
             data_dir=data_dir,
             host=os.environ.get("BENEFITGATE_HOST", "127.0.0.1"),
             port=_int("BENEFITGATE_PORT", 8000),
-            jwt_secret=os.environ.get("BENEFITGATE_JWT_SECRET") or _local_secret(data_dir),
+            jwt_secret=os.environ.get("BENEFITGATE_JWT_SECRET")
+            or local_secret(data_dir, "jwt_secret"),
             dev_mode=_flag("BENEFITGATE_DEV_MODE", False),
             graphiql=_flag("BENEFITGATE_GRAPHIQL", True),
             log_level=os.environ.get("BENEFITGATE_LOG_LEVEL", "INFO").upper(),
@@ -74,15 +82,26 @@ class Settings:
             live_max_subscriptions=_int("BENEFITGATE_LIVE_MAX_SUBSCRIPTIONS", 20),
             live_init_seconds=float(os.environ.get("BENEFITGATE_LIVE_INIT_SECONDS") or 5),
             statement_seconds=float(os.environ.get("BENEFITGATE_STATEMENT_SECONDS") or 30),
+            webhook_key=os.environ.get("BENEFITGATE_WEBHOOK_KEY")
+            or local_secret(data_dir, "webhook_key"),
+            webhook_allow_hosts=frozenset(
+                h.strip()
+                for h in os.environ.get("BENEFITGATE_WEBHOOK_ALLOW_HOSTS", "").split(",")
+                if h.strip()
+            ),
+            webhook_timeout_seconds=float(
+                os.environ.get("BENEFITGATE_WEBHOOK_TIMEOUT_SECONDS") or 10
+            ),
+            webhook_retry_seconds=float(os.environ.get("BENEFITGATE_WEBHOOK_RETRY_SECONDS") or 5),
+            webhook_concurrency=_int("BENEFITGATE_WEBHOOK_CONCURRENCY", 200),
         )
 
 
-def _local_secret(data_dir: Path) -> str:
-    """A JWT secret kept in the data folder, so tokens printed by `serve` survive restarts.
-
-    Replicas that share a database must share BENEFITGATE_JWT_SECRET instead.
-    """
-    path = data_dir / "jwt_secret"
+def local_secret(data_dir: Path, name: str) -> str:
+    """A secret kept in the data folder, so that tokens printed by `serve` and sealed
+    webhook secrets survive restarts. Replicas that share a database must share
+    BENEFITGATE_JWT_SECRET and BENEFITGATE_WEBHOOK_KEY instead."""
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))

@@ -42,6 +42,7 @@ from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
 from benefitgate.suggestions.resolvers import SuggestionMutation, SuggestionQuery
 from benefitgate.targets.resolvers import TargetMutation
 from benefitgate.views.resolvers import AccountQuery
+from benefitgate.webhooks.resolvers import WebhookMutation, WebhookQuery
 from graphql import GraphQLError
 
 __all__ = ["build_schema"]
@@ -61,6 +62,7 @@ class Query(
     MilestoneQuery,
     SuggestionQuery,
     ImpactQuery,
+    WebhookQuery,
 ):
     pass
 
@@ -79,6 +81,7 @@ class Mutation(
     VersionMigrationMutation,
     SuggestionMutation,
     ImpactMutation,
+    WebhookMutation,
 ):
     pass
 

@@ -1,0 +1,148 @@
+"""Webhooks reach a real receiver: every event once, in cursor order, signed to the
+Standard Webhooks specification (verified with the `standardwebhooks` library), and
+nothing is lost while the receiver fails, is down, or times out."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import asyncpg
+
+from benefitgate.auth.principals import Role
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import Cursor
+from tests.conftest import Api, api_key
+from tests.fixtures import factories
+from tests.fixtures.webhook_api import DELIVERIES, create_endpoint
+from tests.fixtures.webhooks import Received, Receiver, eventually
+
+
+async def _enqueue(conn: asyncpg.Connection, n: int, type: str = "test.n") -> list[int]:
+    return [await events.enqueue(conn, type, None, {"n": i}) for i in range(n)]
+
+
+def _first_arrivals(received: list[Received]) -> list[str]:
+    seen: dict[str, None] = {}
+    for r in received:
+        seen.setdefault(r.webhook_id)
+    return list(seen)
+
+
+async def test_each_event_arrives_once_signed_and_in_order(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key = await api_key(conn)
+    receiver = Receiver()
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        ids = await _enqueue(conn, 30)
+        assert await eventually(lambda: len(receiver.received) >= 30)
+        await asyncio.sleep(0.2)  # nothing more arrives
+
+    assert [r.webhook_id for r in receiver.received] == [str(i) for i in ids]
+    assert all(r.verifies_with(created["secret"]) for r in receiver.received)
+    assert created["secret"].startswith("whsec_")
+    body = receiver.received[3].json
+    assert body["type"] == "test.n" and body["data"]["payload"] == {"n": 3}
+    assert body["data"]["id"] == str(ids[3])
+    cursors = [Cursor.decode(r.json["data"]["cursor"]) for r in receiver.received]
+    assert cursors == sorted(cursors)
+
+
+async def test_a_receiver_down_for_a_while_gets_everything_in_order_when_back(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key = await api_key(conn)
+    receiver = Receiver()
+    async with receiver.serving():
+        await create_endpoint(hooks_api, key, receiver.url())
+        first = await _enqueue(conn, 5)
+        assert await eventually(lambda: len(receiver.received) == 5)
+    later = await _enqueue(conn, 20)  # the receiver is down: connections are refused
+    await asyncio.sleep(1.0)
+    async with receiver.serving():
+        assert await eventually(lambda: len(receiver.received) >= 25)
+        await asyncio.sleep(0.2)
+
+    assert _first_arrivals(receiver.received) == [str(i) for i in first + later]
+    assert len(receiver.received) == 25  # refused connections never reached it
+
+
+async def test_random_errors_and_timeouts_are_retried_until_everything_arrives(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    rng = random.Random(7)
+
+    async def flaky(_: Received) -> int:
+        roll = rng.random()
+        if roll < 0.15:
+            await asyncio.sleep(1.5)  # past the 1 s timeout: the sender gives up, retries
+            return 204
+        return 500 if roll < 0.45 else 200
+
+    key = await api_key(conn)
+    receiver = Receiver(answer=flaky)
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        ids = await _enqueue(conn, 40)
+        expected = [str(i) for i in ids]
+        assert await eventually(lambda: _first_arrivals(receiver.received) == expected, 60)
+        endpoint = created["endpoint"]["id"]
+        failed = await hooks_api.data(
+            DELIVERIES, {"id": endpoint, "status": "FAILED", "first": 100}, auth=key
+        )
+
+    attempts = failed["webhookDeliveries"]["attempts"]
+    assert attempts, "some attempts failed and were retried"
+    assert {a["statusCode"] for a in attempts} <= {500, None}
+    assert any(a["error"] == "timed out" for a in attempts)
+    assert all(a["latencyMs"] >= 0 for a in attempts)
+    # At least once: a timed-out send may have reached the receiver, and is sent again
+    # with the same webhook-id, which the receiver uses to drop the copy.
+    assert set(expected) == {r.webhook_id for r in receiver.received}
+
+
+async def test_410_disables_the_endpoint_and_says_so_with_an_event(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    async def gone(_: Received) -> int:
+        return 410
+
+    key = await api_key(conn)
+    receiver = Receiver(answer=gone)
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        await _enqueue(conn, 3)
+        assert await eventually(lambda: len(receiver.received) >= 1)
+        await asyncio.sleep(0.5)
+
+    endpoint_id = created["endpoint"]["id"]
+    row = await conn.fetchrow("select * from webhook_endpoints where id = $1", endpoint_id)
+    assert (row["status"], row["disabled_reason"]) == ("disabled", "the receiver answered 410 Gone")
+    assert len(receiver.received) == 1  # nothing more after the 410
+    disabled = await conn.fetch("select * from events where type = 'webhook.endpoint_disabled'")
+    assert [e["payload"]["endpointId"] for e in disabled] == [endpoint_id]
+
+
+async def test_a_partner_endpoint_hears_of_its_accounts_only_while_it_manages_them(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    partner = await factories.partner(conn)
+    mine = await factories.account(conn, cat["versions"]["basic"], partner_id=partner)
+    theirs = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn, Role.PARTNER, partner)
+    receiver = Receiver()
+    async with receiver.serving():
+        await create_endpoint(hooks_api, key, receiver.url())
+        wanted = await events.enqueue(conn, "test.mine", mine, {})
+        await events.enqueue(conn, "test.theirs", theirs, {})
+        await events.enqueue(conn, "test.global", None, {})
+        assert await eventually(lambda: len(receiver.received) >= 1)
+        await conn.execute("delete from partner_accounts where account_id = $1", mine)
+        await events.enqueue(conn, "test.unlinked", mine, {})
+        await asyncio.sleep(0.5)
+
+    # Who manages an account is read as each event is sent: once unlinked, nothing flows.
+    assert [r.webhook_id for r in receiver.received] == [str(wanted)]

@@ -1,0 +1,295 @@
+"""Managing webhook endpoints: who may, what URLs are accepted, the secret shown once and
+stored sealed, rotation with both secrets signing, replay from a cursor, a test send, the
+delivery log, and an endpoint failing for five days being disabled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from benefitgate.auth.principals import Role, issue_frontend_token
+from benefitgate.clock import FixedClock
+from benefitgate.events import outbox as events
+from tests.conftest import JWT_SECRET, Api, MakeApi, api_key
+from tests.fixtures import factories
+from tests.fixtures.webhook_api import CREATE, DELIVERIES, create_endpoint
+from tests.fixtures.webhooks import Received, Receiver, eventually
+
+ROTATE = """mutation($id: ID!, $key: String!) { webhookSecretRotate(id: $id, idempotencyKey: $key) {
+  __typename ... on WebhookSecretRotated { secret replayed previousSecretExpiresAt }
+  ... on Error { code } } }"""
+REPLAY = """mutation($id: ID!, $after: String!) { webhookReplay(endpointId: $id, after: $after) {
+  __typename ... on WebhookEndpointChanged { endpoint { cursor } }
+  ... on Error { code message } ... on InvalidInputError { field } } }"""
+TEST_SEND = """mutation($id: ID!) { webhookTestSend(endpointId: $id) {
+  __typename ... on WebhookTestSent { attempt { webhookId eventType succeeded statusCode } }
+  ... on Error { code } } }"""
+LIST = """{ webhookEndpoints { __typename ... on WebhookEndpointList { endpoints { id url } }
+  ... on Error { code } } }"""
+SET_STATUS = """mutation($id: ID!) {{ {op}(id: $id) {{ __typename
+  ... on WebhookEndpointChanged {{ endpoint {{ status disabledReason }} }}
+  ... on Error {{ code }} }} }}"""
+UPDATE = """mutation($id: ID!, $v: Int!, $url: String!, $types: [String!]) {
+  webhookEndpointUpdate(id: $id, expectedVersion: $v, url: $url, eventTypes: $types) {
+    __typename ... on WebhookEndpointChanged { endpoint { version eventTypes url } }
+    ... on Error { code } } }"""
+DELETE = """mutation($id: ID!) { webhookEndpointDelete(id: $id) { __typename
+  ... on WebhookEndpointDeleted { id } ... on Error { code } } }"""
+
+
+async def _create(api: Api, auth: str, url: str, **extra: Any) -> dict[str, Any]:
+    variables = {"url": url, "types": None, "accounts": None, "key": uuid.uuid4().hex, **extra}
+    answer: dict[str, Any] = (await api.data(CREATE, variables, auth=auth))["webhookEndpointCreate"]
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://example.com/hook", "https only"),
+        ("https://10.1.2.3/hook", "a private address"),
+        ("https://169.254.169.254/latest/meta-data", "link-local: cloud metadata"),
+        ("https://[::1]:8443/hook", "loopback, not allow-listed"),
+        ("https://localhost/hook", "loopback by name"),
+        ("https://user:pw@example.com/hook", "credentials in the URL"),
+        ("ftp://example.com/hook", "not http"),
+        ("https:///no-host", "no host"),
+        ("https://example.com:99999/hook", "a port out of range"),
+        ("https://" + "a" * 2000 + ".com/", "too long"),
+    ],
+)
+async def test_unsafe_urls_are_refused_as_invalid_input(
+    conn: asyncpg.Connection, hooks_api: Api, url: str, why: str
+) -> None:
+    answer = await _create(hooks_api, await api_key(conn), url)
+    assert (answer["__typename"], answer["field"]) == ("InvalidInputError", "url"), why
+
+
+async def test_only_partners_and_internal_tools_manage_endpoints_each_their_own(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    partner, other = await factories.partner(conn), await factories.partner(conn, "Other")
+    managed = await factories.account(conn, cat["versions"]["basic"], partner_id=partner)
+    foreign = await factories.account(conn, cat["versions"]["basic"], partner_id=other)
+    admin, mine = await api_key(conn), await api_key(conn, Role.PARTNER, partner)
+    theirs = await api_key(conn, Role.PARTNER, other)
+    receiver = Receiver()
+
+    token = issue_frontend_token(
+        JWT_SECRET, subject="u", account_id=managed, now=datetime.now(UTC), ttl=timedelta(hours=1)
+    )
+    as_frontend = await _create(hooks_api, token, receiver.url())
+    own = await create_endpoint(hooks_api, mine, receiver.url(), accounts=[str(managed)])
+    unmanaged = await _create(hooks_api, mine, receiver.url(), accounts=[str(foreign)])
+    endpoint = own["endpoint"]["id"]
+    listed = {
+        k: [e["id"] for e in (await hooks_api.data(LIST, auth=k))["webhookEndpoints"]["endpoints"]]
+        for k in (mine, theirs, admin)
+    }
+    stolen = await hooks_api.data(
+        SET_STATUS.format(op="webhookEndpointDisable"), {"id": endpoint}, auth=theirs
+    )
+    log = await hooks_api.data(DELIVERIES, {"id": endpoint, "first": 5}, auth=theirs)
+
+    assert as_frontend == {
+        "__typename": "ForbiddenError",
+        "code": "FORBIDDEN",
+        "message": as_frontend["message"],
+    }
+    assert own["endpoint"]["partnerId"] == str(partner)
+    assert unmanaged["__typename"] == "NotFoundError"  # as an account it cannot see
+    assert listed == {mine: [endpoint], theirs: [], admin: [endpoint]}
+    assert stolen["webhookEndpointDisable"]["code"] == "NOT_FOUND"
+    assert log["webhookDeliveries"]["code"] == "NOT_FOUND"
+
+
+async def test_the_secret_is_shown_once_stored_sealed_and_never_logged(
+    conn: asyncpg.Connection, hooks_api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    key, receiver = await api_key(conn), Receiver()
+    variables = {"url": receiver.url(), "types": None, "accounts": None, "key": "same-key"}
+    with caplog.at_level(logging.DEBUG):
+        first = (await hooks_api.data(CREATE, variables, auth=key))["webhookEndpointCreate"]
+        again = (await hooks_api.data(CREATE, variables, auth=key))["webhookEndpointCreate"]
+    secret = first["secret"]
+    stored = await conn.fetchrow("select secret::text as hex from webhook_endpoints")
+    dump = await conn.fetchval("select string_agg(t::text, ' ') from webhook_endpoints t")
+    keys = await conn.fetchval("select string_agg(t::text, ' ') from idempotency_keys t")
+
+    assert secret.startswith("whsec_") and len(secret) > 30
+    assert (again["replayed"], again["secret"]) == (True, None)
+    assert again["endpoint"]["id"] == first["endpoint"]["id"]
+    assert await conn.fetchval("select count(*) from webhook_endpoints") == 1
+    for text in (stored["hex"], dump, keys, caplog.text):
+        assert secret not in text and secret.removeprefix("whsec_") not in text
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key, receiver = await api_key(conn), Receiver()
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        endpoint = created["endpoint"]["id"]
+        rotated = (await hooks_api.data(ROTATE, {"id": endpoint, "key": "r1"}, auth=key))[
+            "webhookSecretRotate"
+        ]
+        await events.enqueue(conn, "test.after_rotation", None, {})
+        assert await eventually(lambda: len(receiver.received) == 1)
+
+    got = receiver.received[0]
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
+    assert got.verifies_with(rotated["secret"]) and got.verifies_with(created["secret"])
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    await conn.execute("update webhook_endpoints set previous_secret_expires_at = now()")
+    async with receiver.serving():
+        await events.enqueue(conn, "test.after_expiry", None, {})
+        assert await eventually(lambda: len(receiver.received) == 2)
+    late = receiver.received[1]
+    assert late.verifies_with(rotated["secret"]) and not late.verifies_with(created["secret"])
+
+
+async def test_replay_sends_everything_after_a_cursor_again_in_order(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key, receiver = await api_key(conn), Receiver()
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        ids = [await events.enqueue(conn, "test.n", None, {"n": n}) for n in range(6)]
+        assert await eventually(lambda: len(receiver.received) == 6)
+        after = receiver.received[1].json["data"]["cursor"]
+        replayed = await hooks_api.data(
+            REPLAY, {"id": created["endpoint"]["id"], "after": after}, auth=key
+        )
+        assert await eventually(lambda: len(receiver.received) == 10)
+        bad = await hooks_api.data(
+            REPLAY, {"id": created["endpoint"]["id"], "after": "not-a-cursor"}, auth=key
+        )
+
+    assert replayed["webhookReplay"]["endpoint"]["cursor"] == after
+    assert [r.webhook_id for r in receiver.received[6:]] == [str(i) for i in ids[2:]]
+    assert bad["webhookReplay"]["field"] == "after"
+
+
+async def test_a_test_send_reaches_the_receiver_and_is_logged(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key, receiver = await api_key(conn), Receiver()
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        endpoint = created["endpoint"]["id"]
+        sent = (await hooks_api.data(TEST_SEND, {"id": endpoint}, auth=key))["webhookTestSend"]
+        log = await hooks_api.data(DELIVERIES, {"id": endpoint, "first": 5}, auth=key)
+
+    assert sent["attempt"]["succeeded"] and sent["attempt"]["eventType"] == "webhook.test"
+    assert receiver.received[0].verifies_with(created["secret"])
+    assert receiver.received[0].webhook_id == sent["attempt"]["webhookId"]
+    assert [a["webhookId"] for a in log["webhookDeliveries"]["attempts"]] == [
+        sent["attempt"]["webhookId"]
+    ]
+
+
+async def test_a_redirect_is_not_followed_but_retried_as_a_failure(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    async def moved(_: Received) -> int:
+        return 302
+
+    key, receiver = await api_key(conn), Receiver(answer=moved)
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        await events.enqueue(conn, "test.n", None, {})
+        assert await eventually(lambda: len(receiver.received) >= 2)  # retried
+        log = await hooks_api.data(
+            DELIVERIES, {"id": created["endpoint"]["id"], "first": 1}, auth=key
+        )
+
+    attempt = log["webhookDeliveries"]["attempts"][0]
+    assert (attempt["succeeded"], attempt["statusCode"], attempt["error"]) == (
+        False,
+        302,
+        "HTTP 302",
+    )
+    assert log["webhookDeliveries"]["pageInfo"]["hasNextPage"]
+
+
+async def test_update_disable_enable_and_delete(conn: asyncpg.Connection, hooks_api: Api) -> None:
+    key, receiver = await api_key(conn), Receiver()
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        endpoint = created["endpoint"]["id"]
+        changed = await hooks_api.data(
+            UPDATE,
+            {"id": endpoint, "v": 1, "url": receiver.url("b"), "types": ["test.b"]},
+            auth=key,
+        )
+        stale = await hooks_api.data(
+            UPDATE, {"id": endpoint, "v": 1, "url": receiver.url("c"), "types": None}, auth=key
+        )
+        await events.enqueue(conn, "test.a", None, {})
+        wanted = await events.enqueue(conn, "test.b", None, {})
+        assert await eventually(lambda: len(receiver.received) == 1)
+        off = await hooks_api.data(
+            SET_STATUS.format(op="webhookEndpointDisable"), {"id": endpoint}, auth=key
+        )
+        waiting = await events.enqueue(conn, "test.b", None, {})
+        await asyncio.sleep(0.3)
+        assert len(receiver.received) == 1  # disabled: the event waits
+        on = await hooks_api.data(
+            SET_STATUS.format(op="webhookEndpointEnable"), {"id": endpoint}, auth=key
+        )
+        assert await eventually(lambda: len(receiver.received) == 2)
+        deleted = await hooks_api.data(DELETE, {"id": endpoint}, auth=key)
+
+    assert changed["webhookEndpointUpdate"]["endpoint"] == {
+        "version": 2,
+        "eventTypes": ["test.b"],
+        "url": receiver.url("b"),
+    }
+    assert stale["webhookEndpointUpdate"]["code"] == "VERSION_CONFLICT"
+    assert [r.webhook_id for r in receiver.at("b")] == [str(wanted), str(waiting)]
+    assert off["webhookEndpointDisable"]["endpoint"]["status"] == "DISABLED"
+    assert on["webhookEndpointEnable"]["endpoint"]["status"] == "ENABLED"
+    assert deleted["webhookEndpointDelete"]["id"] == endpoint
+    assert await conn.fetchval("select count(*) from webhook_endpoints") == 0
+
+
+async def test_an_endpoint_failing_for_five_days_is_disabled(
+    conn: asyncpg.Connection, make_hooks_api: MakeApi
+) -> None:
+    async def down(_: Received) -> int:
+        return 503
+
+    clock = FixedClock(factories.NOW)
+    key, receiver = await api_key(conn), Receiver(answer=down)
+    async with receiver.serving(), make_hooks_api(clock=clock) as api:
+        created = await create_endpoint(api, key, receiver.url())
+        await events.enqueue(conn, "test.n", None, {})
+        assert await eventually(lambda: len(receiver.received) >= 1)
+        row = await conn.fetchrow("select * from webhook_endpoints")
+        assert row["failing_since"] == factories.NOW and row["status"] == "enabled"
+        # Retries back off: on this fixed clock, none is due until time moves.
+        await asyncio.sleep(0.3)
+        assert len(receiver.received) == 1
+        clock.advance(timedelta(days=4, hours=23))
+        assert await eventually(lambda: len(receiver.received) >= 2)
+        assert await conn.fetchval("select status from webhook_endpoints") == "enabled"
+        clock.advance(timedelta(hours=2))
+        assert await eventually(lambda: len(receiver.received) >= 3)
+        await asyncio.sleep(0.2)
+
+    row = await conn.fetchrow("select * from webhook_endpoints")
+    assert row["status"] == "disabled"
+    assert row["disabled_reason"].startswith("failing since 2026-11-15")
+    assert created["endpoint"]["id"] == str(row["id"])
+    assert (
+        await conn.fetchval("select count(*) from events where type = 'webhook.endpoint_disabled'")
+        == 1
+    )
