@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -16,7 +16,7 @@ from benefitgate import db
 from benefitgate.auth.principals import Principal, Role
 from benefitgate.events import outbox as events
 from benefitgate.events.hub import CloseReason, Hub, Interest
-from benefitgate.events.outbox import START, Cursor, Event, Reader
+from benefitgate.events.outbox import START, Event
 from benefitgate.events.stream import Closed, Expired, follow
 
 ADMIN = Principal(Role.ADMIN, subject="test").event_reader()
@@ -34,16 +34,6 @@ def _hub(capacity: int) -> Hub:
     return Hub(capacity=capacity, start=START)
 
 
-def _follow(
-    pool: asyncpg.Pool, hub: Hub, reader: Reader, interest: Interest, after: Cursor | None
-) -> AsyncGenerator[Event | Closed | Expired, None]:
-    """`follow`, typed as the async generator it is (it is declared to return an
-    AsyncIterator), so that a test can close it with `contextlib.aclosing`."""
-    stream = follow(pool, hub, reader, interest, after)
-    assert isinstance(stream, AsyncGenerator)
-    return stream
-
-
 async def _publish_new(conn: asyncpg.Connection, hub: Hub, now: datetime = NOW) -> None:
     """What the outbox listener does: hand the hub what is new, in batches."""
     new = await events.read_new(conn, hub.cursor, 3)
@@ -54,8 +44,8 @@ async def test_a_subscriber_that_stops_reading_is_closed_and_the_others_keep_up(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
     hub = _hub(capacity=5)
-    fast_stream = _follow(pool, hub, ADMIN, Interest(), None)
-    slow_stream = _follow(pool, hub, ADMIN, Interest(), None)
+    fast_stream = follow(pool, hub, ADMIN, Interest(), None)
+    slow_stream = follow(pool, hub, ADMIN, Interest(), None)
     async with contextlib.aclosing(fast_stream), contextlib.aclosing(slow_stream):
         fast_next = asyncio.ensure_future(anext(fast_stream))
         slow_next = asyncio.ensure_future(anext(slow_stream))
@@ -77,7 +67,7 @@ async def test_a_subscriber_that_stops_reading_is_closed_and_the_others_keep_up(
     assert [e.payload["n"] for e in delivered if isinstance(e, Event)] == [0]
     assert closed.resume_after == delivered[-1].cursor  # type: ignore[union-attr]
 
-    resumed = _follow(pool, hub, ADMIN, Interest(), closed.resume_after)
+    resumed = follow(pool, hub, ADMIN, Interest(), closed.resume_after)
     async with contextlib.aclosing(resumed):
         rest = [await anext(resumed) for _ in range(29)]
     assert [e.payload["n"] for e in rest if isinstance(e, Event)] == list(range(1, 30))
@@ -87,7 +77,7 @@ async def test_a_batch_handed_over_twice_is_queued_once(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
     hub = _hub(capacity=10)
-    stream = _follow(pool, hub, ADMIN, Interest(), None)
+    stream = follow(pool, hub, ADMIN, Interest(), None)
     async with contextlib.aclosing(stream):
         waiting = asyncio.ensure_future(anext(stream))
         await asyncio.sleep(0)
@@ -112,7 +102,7 @@ async def test_the_hand_over_neither_skips_nor_repeats_around_the_registration(
     for n in range(5):
         await events.enqueue(conn, "test.n", None, {"n": n})
     await _publish_new(conn, hub)  # three events reach the hub before anyone subscribes
-    stream = _follow(pool, hub, ADMIN, Interest(types=frozenset({"test.n"})), START)
+    stream = follow(pool, hub, ADMIN, Interest(types=frozenset({"test.n"})), START)
     async with contextlib.aclosing(stream):
         replayed = [await anext(stream) for _ in range(5)]
         pending = asyncio.ensure_future(anext(stream))
@@ -134,7 +124,7 @@ async def test_a_subscriber_whose_credential_expired_hears_nothing_more(
     expiring = Principal(
         Role.ADMIN, subject="token", expires_at=NOW + timedelta(minutes=5)
     ).event_reader()
-    stream = _follow(pool, hub, expiring, Interest(), None)
+    stream = follow(pool, hub, expiring, Interest(), None)
     async with contextlib.aclosing(stream):
         waiting = asyncio.ensure_future(anext(stream))
         await asyncio.sleep(0)

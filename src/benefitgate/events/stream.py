@@ -10,7 +10,7 @@ Positions advance over events the subscriber does not want, so a resume skips th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -66,7 +66,7 @@ class _Replay:
 
 async def follow(
     pool: asyncpg.Pool, hub: Hub, reader: Reader, interest: Interest, after: Cursor | None
-) -> AsyncIterator[Item]:
+) -> AsyncGenerator[Item, None]:
     """Events the reader may see and asked for, in cursor order (so in order per account),
     at least once. Starts live when `after` is None. Ends with `Closed` or `Expired`."""
     replay = _Replay(pool, reader, interest)

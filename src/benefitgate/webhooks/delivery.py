@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
+import aiohttp
 import orjson
 
 from benefitgate.events.outbox import Event
@@ -69,12 +69,14 @@ def retry_delay(failures: int, base: timedelta, rng: random.Random) -> timedelta
 
 
 class Sender:
-    """Sends webhooks over one pooled HTTP client, never following redirects."""
+    """Sends webhooks over one pooled HTTP client, never following redirects. aiohttp,
+    not httpx: at 100 concurrent sends httpx managed about 200 posts/s here against a
+    receiver that takes 7,800/s; aiohttp about 5,200/s (bench/README.md)."""
 
     def __init__(
-        self, client: httpx.AsyncClient, allow_hosts: Collection[str], dev_mode: bool
+        self, session: aiohttp.ClientSession, allow_hosts: Collection[str], dev_mode: bool
     ) -> None:
-        self._client = client
+        self._session = session
         self._allow_hosts = allow_hosts
         self._dev_mode = dev_mode
 
@@ -85,18 +87,17 @@ class Sender:
         try:
             await check_url(url, self._allow_hosts, self._dev_mode)
             headers = signing.headers(signing_secrets, message.webhook_id, at, message.body)
-            async with self._client.stream(
-                "POST", url, content=message.body, headers=headers
+            async with self._session.post(
+                url, data=message.body, headers=headers, allow_redirects=False
             ) as response:
-                async for _ in response.aiter_raw(_RESPONSE_BYTES):
-                    break  # the status is the answer; a body is never needed whole
+                status = response.status
+                await response.content.read(_RESPONSE_BYTES)  # the status is the answer
         except UnsafeUrl as exc:
             return _failed(started, f"refused: {exc}")
-        except httpx.TimeoutException:
+        except TimeoutError:
             return _failed(started, "timed out")
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return _failed(started, f"{type(exc).__name__}: {exc}")
-        status = response.status_code
         return Result(
             succeeded=200 <= status < 300,
             gone=status == 410,

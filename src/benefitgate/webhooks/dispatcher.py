@@ -174,12 +174,13 @@ class Dispatcher:
             error=result.error,
         )
         lease = self._lease(self._clock.now())
-        async with self._pool.acquire() as conn, conn.transaction():
-            if result.succeeded:
+        if result.succeeded:  # one statement: logged and moved on together, or neither
+            async with self._pool.acquire() as conn:
                 return await repository.record_attempt(
                     conn, endpoint.id, attempt, lease, event.cursor, None
                 )
-            delay = retry_delay(endpoint.attempts + 1, self._settings.retry_base, self._rng)
+        delay = retry_delay(endpoint.attempts + 1, self._settings.retry_base, self._rng)
+        async with self._pool.acquire() as conn, conn.transaction():
             kept = await repository.record_attempt(conn, endpoint.id, attempt, lease, None, delay)
             reason = _disable_reason(endpoint, result, at)
             if kept and reason is not None:

@@ -375,7 +375,7 @@ async def advance(conn: asyncpg.Connection, endpoint_id: UUID, lease: Lease, to:
     moved = await conn.fetchval(
         """
         update webhook_endpoints set cursor_txid = $3::xid8, cursor_id = $4, lease_until = $5
-        where id = $1 and lease_owner = $2 and (cursor_txid, cursor_id) < ($3::xid8, $4)
+        where id = $1 and lease_owner = $2 and (cursor_txid, cursor_id) <= ($3::xid8, $4)
         returning true
         """,
         endpoint_id,

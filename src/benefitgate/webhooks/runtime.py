@@ -8,8 +8,8 @@ import socket
 import uuid
 from datetime import timedelta
 
+import aiohttp
 import asyncpg
-import httpx
 
 from benefitgate.clock import Clock
 from benefitgate.config import Settings, local_secret
@@ -22,16 +22,17 @@ __all__ = ["WebhookRuntime"]
 
 
 class WebhookRuntime:
+    """Build it in a running event loop (the HTTP session belongs to one)."""
+
     def __init__(self, pool: asyncpg.Pool, clock: Clock, settings: Settings) -> None:
         timeout = settings.webhook_timeout_seconds
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=settings.webhook_concurrency),
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            connector=aiohttp.TCPConnector(limit=settings.webhook_concurrency),
             headers={"user-agent": "benefitgate-webhooks"},
         )
         box = SecretBox(settings.webhook_key or local_secret(settings.data_dir, "webhook_key"))
-        sender = Sender(self._client, settings.webhook_allow_hosts, settings.dev_mode)
+        sender = Sender(self._session, settings.webhook_allow_hosts, settings.dev_mode)
         self.dispatcher = Dispatcher(
             pool,
             clock,
@@ -50,4 +51,4 @@ class WebhookRuntime:
         )
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
