@@ -155,7 +155,10 @@ def make_api(dsn: str, settings: Settings, clock: FixedClock) -> MakeApi:
     @contextlib.asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Api]:
         on_connect = overrides.pop("on_connect", None)
-        app = create_app(replace(settings, **overrides), dsn, clock=clock, on_connect=on_connect)
+        app_clock = overrides.pop("clock", clock)
+        app = create_app(
+            replace(settings, **overrides), dsn, clock=app_clock, on_connect=on_connect
+        )
         async with LifespanManager(app) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -5,41 +5,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from benefitgate.app import create_app
-from benefitgate.clock import Clock, SystemClock
-from benefitgate.config import Settings
+from benefitgate.clock import SystemClock
 from tests.conftest import Api, MakeApi
-
-WEBHOOK_KEY = "test-webhook-sealing-key"
-
-
-def webhook_settings(settings: Settings, **overrides: Any) -> Settings:
-    return replace(
-        settings,
-        webhook_key=WEBHOOK_KEY,
-        webhook_allow_hosts=frozenset({"127.0.0.1"}),
-        webhook_retry_seconds=0.05,
-        webhook_timeout_seconds=1.0,
-        **overrides,
-    )
+from tests.fixtures.webhooks import WEBHOOK_SETTINGS
 
 
 @pytest.fixture
-def make_hooks_api(dsn: str, settings: Settings) -> MakeApi:
-    @contextlib.asynccontextmanager
-    async def start(clock: Clock | None = None, **overrides: Any) -> AsyncIterator[Api]:
-        app = create_app(webhook_settings(settings, **overrides), dsn, clock=clock or SystemClock())
-        async with LifespanManager(app) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield Api(client)
+def make_hooks_api(make_api: MakeApi) -> MakeApi:
+    """`make_api` with webhook settings, on the wall clock unless given `clock=`."""
+
+    def start(**overrides: Any) -> contextlib.AbstractAsyncContextManager[Api]:
+        overrides.setdefault("clock", SystemClock())
+        return make_api(**{**WEBHOOK_SETTINGS, **overrides})
 
     return start
 

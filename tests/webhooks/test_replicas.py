@@ -14,8 +14,7 @@ from benefitgate.events import outbox as events
 from tests.conftest import JWT_SECRET, api_key
 from tests.fixtures.live import ServiceProcess
 from tests.fixtures.webhook_api import CREATE
-from tests.fixtures.webhooks import Received, Receiver, eventually
-from tests.webhooks.conftest import WEBHOOK_KEY
+from tests.fixtures.webhooks import WEBHOOK_KEY, Received, Receiver, eventually
 
 ENV = {
     "BENEFITGATE_WEBHOOK_KEY": WEBHOOK_KEY,
