@@ -22,6 +22,13 @@ async def _enqueue(conn: asyncpg.Connection, n: int, type: str = "test.n") -> li
     return [await events.enqueue(conn, type, None, {"n": i}) for i in range(n)]
 
 
+REPLAY = """mutation($id: ID!, $after: String!) { webhookReplay(endpointId: $id, after: $after) {
+  ... on WebhookEndpointChanged { endpoint { version } } ... on Error { code } } }"""
+MOVE = """mutation($id: ID!, $v: Int!, $url: String!) {
+  webhookEndpointUpdate(id: $id, expectedVersion: $v, url: $url) {
+  __typename ... on Error { code } } }"""
+
+
 def _first_arrivals(received: list[Received]) -> list[str]:
     seen: dict[str, None] = {}
     for r in received:
@@ -146,3 +153,72 @@ async def test_a_partner_endpoint_hears_of_its_accounts_only_while_it_manages_th
 
     # Who manages an account is read as each event is sent: once unlinked, nothing flows.
     assert [r.webhook_id for r in receiver.received] == [str(wanted)]
+
+
+async def test_an_event_a_partner_may_not_see_is_passed_over_without_spinning(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    partner, other = await factories.partner(conn), await factories.partner(conn, "Other")
+    theirs = await factories.account(conn, cat["versions"]["basic"], partner_id=other)
+    key = await api_key(conn, Role.PARTNER, partner)
+    receiver = Receiver()
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url())
+        hidden = await events.enqueue(conn, "test.theirs", theirs, {})
+        cursor = await conn.fetchval("select txid from events where id = $1", hidden)
+
+        async def endpoint_cursor() -> tuple[int, int]:
+            row = await conn.fetchrow(
+                "select cursor_txid, cursor_id from webhook_endpoints where id = $1",
+                created["endpoint"]["id"],
+            )
+            return row["cursor_txid"], row["cursor_id"]
+
+        for _ in range(100):
+            if await endpoint_cursor() == (cursor, hidden):
+                break
+            await asyncio.sleep(0.05)
+        commits = await conn.fetchval(
+            "select xact_commit from pg_stat_database where datname = current_database()"
+        )
+        await asyncio.sleep(1.0)
+        idle = await conn.fetchval(
+            "select xact_commit from pg_stat_database where datname = current_database()"
+        )
+
+    assert await endpoint_cursor() == (cursor, hidden)  # moved past it, sending nothing
+    assert receiver.received == []
+    assert idle - commits < 50  # a spinning dispatcher committed thousands a second
+
+
+async def test_a_change_while_a_backlog_is_sent_applies_after_the_message_in_flight(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    async def slow(_: Received) -> int:
+        await asyncio.sleep(0.1)
+        return 204
+
+    key, receiver = await api_key(conn), Receiver(answer=slow)
+    async with receiver.serving():
+        created = await create_endpoint(hooks_api, key, receiver.url("old"))
+        endpoint = created["endpoint"]["id"]
+        ids = await _enqueue(conn, 30)
+        assert await eventually(lambda: len(receiver.received) >= 10)
+        replay_from = receiver.received[1].json["data"]["cursor"]
+        moved = await hooks_api.data(
+            MOVE, {"id": endpoint, "v": 1, "url": receiver.url("new")}, auth=key
+        )
+        at_move = len(receiver.at("old"))
+        replayed = await hooks_api.data(REPLAY, {"id": endpoint, "after": replay_from}, auth=key)
+        expected = [str(i) for i in ids[2:]]
+        assert await eventually(
+            lambda: [r.webhook_id for r in receiver.at("new")][-28:] == expected, 30
+        )
+
+    assert moved["webhookEndpointUpdate"]["__typename"] == "WebhookEndpointChanged"
+    assert len(receiver.at("old")) <= at_move + 1  # at most the message in flight
+    assert replayed["webhookReplay"]["endpoint"]["version"] == 3
+    # The replay held: everything after its cursor went again, in order, to the new URL
+    # (after whatever of the backlog the new URL got before the replay).
+    assert [r.webhook_id for r in receiver.at("new")][-28:] == expected

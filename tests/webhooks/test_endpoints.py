@@ -24,6 +24,9 @@ from tests.fixtures.webhooks import Received, Receiver, eventually
 ROTATE = """mutation($id: ID!, $key: String!) { webhookSecretRotate(id: $id, idempotencyKey: $key) {
   __typename ... on WebhookSecretRotated { secret replayed previousSecretExpiresAt }
   ... on Error { code } } }"""
+ROTATE_NOW = """mutation($id: ID!, $key: String!) {
+  webhookSecretRotate(id: $id, idempotencyKey: $key, expirePreviousNow: true) {
+  __typename ... on Error { code } } }"""
 REPLAY = """mutation($id: ID!, $after: String!) { webhookReplay(endpointId: $id, after: $after) {
   __typename ... on WebhookEndpointChanged { endpoint { cursor } }
   ... on Error { code message } ... on InvalidInputError { field } } }"""
@@ -62,6 +65,14 @@ async def _create(api: Api, auth: str, url: str, **extra: Any) -> dict[str, Any]
         ("https:///no-host", "no host"),
         ("https://example.com:99999/hook", "a port out of range"),
         ("https://" + "a" * 2000 + ".com/", "too long"),
+        ("https://a..b/", "an empty label (IDNA refuses it)"),
+        ("https://" + "a" * 64 + ".com/", "a label too long for IDNA"),
+        ("https://\u3002example.com/", "an ideographic full stop"),
+        ("https://[::7f00:1]/", "IPv4-compatible loopback"),
+        ("https://[64:ff9b::7f00:1]/", "NAT64 loopback"),
+        ("https://[2002:7f00:1::]/", "6to4 loopback"),
+        ("http://127.0.0.1:0/", "port 0"),
+        ("http://@127.0.0.1/", "an empty user"),
     ],
 )
 async def test_unsafe_urls_are_refused_as_invalid_input(
@@ -293,3 +304,46 @@ async def test_an_endpoint_failing_for_five_days_is_disabled(
         await conn.fetchval("select count(*) from events where type = 'webhook.endpoint_disabled'")
         == 1
     )
+
+
+async def test_accounts_named_by_an_admin_must_exist(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    answer = await _create(
+        hooks_api, await api_key(conn), Receiver().url(), accounts=[str(uuid.uuid4())]
+    )
+    assert answer["__typename"] == "NotFoundError"
+
+
+async def test_a_replayed_create_of_a_deleted_endpoint_is_not_found(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key = await api_key(conn)
+    variables = {"url": Receiver().url(), "types": None, "accounts": None, "key": "k"}
+    created = (await hooks_api.data(CREATE, variables, auth=key))["webhookEndpointCreate"]
+    await hooks_api.data(DELETE, {"id": created["endpoint"]["id"]}, auth=key)
+    again = (await hooks_api.data(CREATE, variables, auth=key))["webhookEndpointCreate"]
+    assert again["__typename"] == "NotFoundError"
+
+
+async def test_a_second_rotation_keeps_the_promise_of_the_first(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key = await api_key(conn)
+    endpoint = (await create_endpoint(hooks_api, key, Receiver().url()))["endpoint"]["id"]
+    first = await hooks_api.data(ROTATE, {"id": endpoint, "key": "r1"}, auth=key)
+    second = await hooks_api.data(ROTATE, {"id": endpoint, "key": "r2"}, auth=key)
+    forced = await hooks_api.data(ROTATE_NOW, {"id": endpoint, "key": "r3"}, auth=key)
+    assert first["webhookSecretRotate"]["__typename"] == "WebhookSecretRotated"
+    assert second["webhookSecretRotate"]["__typename"] == "InvalidInputError"
+    assert forced["webhookSecretRotate"]["__typename"] == "WebhookSecretRotated"
+
+
+@pytest.mark.parametrize("after", ["OTIyMzM3MjAzNjg1NDc3NTgwNzo5MjIzMzcyMDM2ODU0Nzc1ODA3"])
+async def test_a_replay_past_the_newest_event_is_refused(
+    conn: asyncpg.Connection, hooks_api: Api, after: str
+) -> None:
+    key = await api_key(conn)
+    endpoint = (await create_endpoint(hooks_api, key, Receiver().url()))["endpoint"]["id"]
+    answer = await hooks_api.data(REPLAY, {"id": endpoint, "after": after}, auth=key)
+    assert answer["webhookReplay"]["field"] == "after"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 CHANNEL = "benefitgate_events"
+_NUMBER = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
 class InvalidCursor(ValueError):
@@ -58,13 +60,18 @@ class Cursor:
 
     @classmethod
     def decode(cls, raw: str) -> Cursor:
+        """The cursor `raw` encodes, only in the form `encode` writes: two ASCII numbers
+        without signs, spaces, underscores or padding beyond base64's own."""
         try:
-            txid, _, event_id = base64.urlsafe_b64decode(raw.encode()).decode().partition(":")
-            cursor = cls(int(txid), int(event_id))
+            text = base64.urlsafe_b64decode(raw.encode()).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise InvalidCursor(f"not a valid event cursor: {raw!r}") from exc
-        # Its numbers are compared with bigint columns.
-        if not (0 <= cursor.txid <= MAX_BIGINT and 0 <= cursor.id <= MAX_BIGINT):
+        txid, _, event_id = text.partition(":")
+        if not (_NUMBER.fullmatch(txid) and _NUMBER.fullmatch(event_id)):
+            raise InvalidCursor(f"not a valid event cursor: {raw!r}")
+        cursor = cls(int(txid), int(event_id))
+        # Its numbers are compared with bigint columns; one canonical spelling each.
+        if cursor.txid > MAX_BIGINT or cursor.id > MAX_BIGINT or cursor.encode() != raw:
             raise InvalidCursor(f"not a valid event cursor: {raw!r}")
         return cursor
 

@@ -28,7 +28,7 @@ import asyncpg
 
 from benefitgate.clock import Clock
 from benefitgate.events import outbox
-from benefitgate.events.outbox import Event
+from benefitgate.events.outbox import Event, EventScope
 from benefitgate.webhooks import repository
 from benefitgate.webhooks.delivery import FAILING_LIMIT, Result, Sender, message_of, retry_delay
 from benefitgate.webhooks.models import Attempt, Endpoint
@@ -41,6 +41,7 @@ __all__ = ["DispatchSettings", "Dispatcher"]
 log = logging.getLogger(__name__)
 
 _PAGE = 100  # events read at a time for one endpoint
+_EVERYTHING = EventScope(everything=True)  # each event is then checked for the endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ class Dispatcher:
         cursor = endpoint.cursor
         while True:
             async with self._pool.acquire() as conn:
-                page = await outbox.read_feed(conn, cursor, _PAGE, endpoint.scope)
+                page = await outbox.read_feed(conn, cursor, _PAGE, _EVERYTHING)
                 signing = await signing_secrets(conn, self._box, endpoint.id, self._clock.now())
             if signing is None:
                 log.error(
@@ -143,18 +144,27 @@ class Dispatcher:
             if not page:
                 return
             for event in page:
-                if not endpoint.wants(event):
-                    continue
+                if not (endpoint.wants(event) and await self._may_see(endpoint, event)):
+                    continue  # passed over: the cursor moves past it with the page
                 if not await self._deliver(endpoint, event, signing):
                     return
                 endpoint = endpoint.after_success()
             async with self._pool.acquire() as conn:
                 lease = self._lease(self._clock.now())
-                if not await repository.advance(conn, endpoint.id, lease, page[-1].cursor):
+                if not await repository.advance(conn, endpoint, lease, page[-1].cursor):
                     return
             cursor = page[-1].cursor
             if len(page) < _PAGE:
                 return
+
+    async def _may_see(self, endpoint: Endpoint, event: Event) -> bool:
+        """Whether the endpoint's owner may see the event as it is sent: a partner, only
+        while it manages the event's account (read now, so an unlink stops it at once)."""
+        if endpoint.partner_id is None:
+            return True
+        assert event.account_id is not None  # `wants` passes no global event to a partner
+        async with self._pool.acquire() as conn:
+            return await repository.manages(conn, endpoint.partner_id, event.account_id)
 
     async def _deliver(self, endpoint: Endpoint, event: Event, signing: list[str]) -> bool:
         """Send one event and record the attempt; whether to go on to the next event."""
@@ -176,14 +186,19 @@ class Dispatcher:
         lease = self._lease(self._clock.now())
         if result.succeeded:  # one statement: logged and moved on together, or neither
             async with self._pool.acquire() as conn:
-                return await repository.record_attempt(
-                    conn, endpoint.id, attempt, lease, event.cursor, None
+                moved = await repository.record_attempt(
+                    conn, endpoint, attempt, lease, event.cursor, None
                 )
+                if not moved:  # changed meanwhile (replayed, disabled, its URL): re-read it
+                    await repository.log_attempt(conn, attempt)
+                return moved
         delay = retry_delay(endpoint.attempts + 1, self._settings.retry_base, self._rng)
         async with self._pool.acquire() as conn, conn.transaction():
-            kept = await repository.record_attempt(conn, endpoint.id, attempt, lease, None, delay)
+            kept = await repository.record_attempt(conn, endpoint, attempt, lease, None, delay)
             reason = _disable_reason(endpoint, result, at)
-            if kept and reason is not None:
+            if not kept:
+                await repository.log_attempt(conn, attempt)
+            elif reason is not None:
                 await disable(conn, endpoint.id, reason, at)
         return False
 

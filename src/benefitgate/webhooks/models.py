@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from benefitgate.events.outbox import Cursor, Event, EventScope
+from benefitgate.events.outbox import Cursor, Event
 
 __all__ = ["ENDPOINT_DISABLED", "TEST_EVENT", "Attempt", "Endpoint", "Message"]
 
@@ -32,16 +32,12 @@ class Endpoint:
     version: int
     created_at: datetime
 
-    @property
-    def scope(self) -> EventScope:
-        """What the owner may see, read at delivery time: a partner's endpoint hears only
-        of the accounts the partner manages when the event is sent."""
-        return EventScope(everything=self.partner_id is None, partner_id=self.partner_id)
-
     def after_success(self) -> Endpoint:
         return replace(self, attempts=0, failing_since=None)
 
     def wants(self, event: Event) -> bool:
+        """Whether the event passes the endpoint's filters. A partner's endpoint must also
+        manage the event's account when it is sent (the dispatcher checks that)."""
         if self.event_types is not None and event.type not in self.event_types:
             return False
         if self.partner_id is not None and event.account_id is None:

@@ -24,6 +24,7 @@ __all__ = [
     "insert",
     "lock",
     "log_attempt",
+    "manages",
     "record_attempt",
     "release",
     "sealed_secrets",
@@ -266,7 +267,7 @@ async def release(conn: asyncpg.Connection, endpoint_id: UUID, owner: str) -> No
 
 async def record_attempt(
     conn: asyncpg.Connection,
-    endpoint_id: UUID,
+    endpoint: Endpoint,
     attempt: Attempt,
     lease: Lease,
     advance_to: Cursor | None,
@@ -274,7 +275,8 @@ async def record_attempt(
 ) -> bool:
     """Log an attempt and move the endpoint on in one statement: past the event on success
     (`advance_to`), or to its next retry (`retry_after`); renews the lease. False, with
-    nothing written, when this replica no longer holds the endpoint."""
+    nothing written, when this replica no longer holds the endpoint or it changed since it
+    was read (a replay, a new URL or filter, disabled, a new secret): the caller re-reads."""
     moved = await conn.fetchval(
         """
         with moved as (
@@ -286,7 +288,7 @@ async def record_attempt(
                                      then coalesce(failing_since, $7) else null end,
                 next_attempt_at = $7 + $5::interval,
                 lease_until = $6
-            where id = $1 and lease_owner = $2
+            where id = $1 and lease_owner = $2 and version = $15
             returning id
         ), logged as (
             insert into webhook_attempts (endpoint_id, event_id, webhook_id, event_type,
@@ -295,7 +297,7 @@ async def record_attempt(
         )
         select count(*) from moved
         """,
-        endpoint_id,
+        endpoint.id,
         lease.owner,
         None if advance_to is None else advance_to.txid,
         None if advance_to is None else advance_to.id,
@@ -309,6 +311,7 @@ async def record_attempt(
         attempt.status_code,
         attempt.latency_ms,
         attempt.error,
+        endpoint.version,
     )
     return bool(moved)
 
@@ -370,18 +373,30 @@ async def log_attempt(conn: asyncpg.Connection, attempt: Attempt) -> None:
     )
 
 
-async def advance(conn: asyncpg.Connection, endpoint_id: UUID, lease: Lease, to: Cursor) -> bool:
-    """Move past events the endpoint does not want; False when the lease was lost."""
+async def advance(conn: asyncpg.Connection, endpoint: Endpoint, lease: Lease, to: Cursor) -> bool:
+    """Move past events the endpoint does not want; False when the lease was lost or the
+    endpoint changed since it was read."""
     moved = await conn.fetchval(
         """
         update webhook_endpoints set cursor_txid = $3::xid8, cursor_id = $4, lease_until = $5
-        where id = $1 and lease_owner = $2 and (cursor_txid, cursor_id) <= ($3::xid8, $4)
+        where id = $1 and lease_owner = $2 and version = $6
+          and (cursor_txid, cursor_id) <= ($3::xid8, $4)
         returning true
         """,
-        endpoint_id,
+        endpoint.id,
         lease.owner,
         to.txid,
         to.id,
         lease.until,
+        endpoint.version,
     )
     return bool(moved)
+
+
+async def manages(conn: asyncpg.Connection, partner_id: UUID, account_id: UUID) -> bool:
+    managed = await conn.fetchval(
+        "select exists (select 1 from partner_accounts where partner_id = $1 and account_id = $2)",
+        partner_id,
+        account_id,
+    )
+    return bool(managed)

@@ -100,11 +100,11 @@ def _id(raw: strawberry.ID) -> UUID:
     return parsed
 
 
-async def _endpoint(info: Info, endpoint_id: UUID) -> WebhookEndpoint:
+async def _endpoint(info: Info, endpoint_id: UUID) -> WebhookEndpoint | None:
+    """The endpoint as it is now; None when it was deleted since (a replayed answer)."""
     async with info.context.pool.acquire() as conn:
         found = await repository.endpoint(conn, endpoint_id)
-    assert found is not None  # just created or changed by this request
-    return endpoint_type(found)
+    return None if found is None else endpoint_type(found)
 
 
 def _changed(result: Endpoint | ChangeError) -> ChangedResult:
@@ -158,6 +158,8 @@ class WebhookMutation:
             return applied
         hooks.wake()
         endpoint = await _endpoint(info, UUID(applied.result["endpointId"]))
+        if endpoint is None:
+            return NotFoundError.of("webhook endpoint")
         secret = shown[0] if shown and not applied.replayed else None
         return WebhookEndpointCreated(endpoint=endpoint, secret=secret, replayed=applied.replayed)
 
@@ -234,10 +236,16 @@ class WebhookMutation:
 
     @strawberry.mutation(
         description="A new signing secret, shown in this answer only. The old one signs "
-        "beside it for 24 hours, so receivers can switch without losing a message."
+        "beside it for 24 hours, so receivers can switch without losing a message. While "
+        "an earlier rotated-out secret still signs, rotating again is refused unless "
+        "`expirePreviousNow` drops that one at once (a leaked secret)."
     )
     async def webhook_secret_rotate(
-        self, info: Info, id: strawberry.ID, idempotency_key: str
+        self,
+        info: Info,
+        id: strawberry.ID,
+        idempotency_key: str,
+        expire_previous_now: bool = False,
     ) -> RotatedResult:
         owner = _owner(info.context.principal)
         if owner is None:
@@ -247,7 +255,7 @@ class WebhookMutation:
 
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
             endpoint, secret, until = await service.rotate_secret(
-                conn, hooks, _id(id), owner, change.at
+                conn, hooks, _id(id), owner, change.at, expire_previous_now
             )
             shown.append(secret)
             return {"endpointId": str(endpoint.id), "until": until.isoformat()}
@@ -257,13 +265,15 @@ class WebhookMutation:
             operation="webhookSecretRotate",
             key=idempotency_key,
             reason=None,
-            arguments={"id": id},
+            arguments={"id": id, "expirePreviousNow": expire_previous_now},
             effect=effect,
             internal_only=False,
         )
         if not isinstance(applied, Applied):
             return applied
         endpoint = await _endpoint(info, UUID(applied.result["endpointId"]))
+        if endpoint is None:
+            return NotFoundError.of("webhook endpoint")
         return WebhookSecretRotated(
             endpoint=endpoint,
             secret=shown[0] if shown and not applied.replayed else None,

@@ -92,18 +92,22 @@ async def _check(
     if accounts is not None:
         if not 0 < len(accounts) <= MAX_ACCOUNTS:
             raise InvalidChange("accountIds", f"give 1 to {MAX_ACCOUNTS} accounts, or none")
-        if partner is not None and not await _manages(conn, partner, accounts):
-            raise TargetNotFound("account")  # as for any account the partner cannot see
+        if not await _may_name(conn, partner, accounts):
+            raise TargetNotFound("account")  # as for any account the caller cannot see
 
 
-async def _manages(conn: asyncpg.Connection, partner: UUID, accounts: Sequence[UUID]) -> bool:
-    managed = await conn.fetchval(
-        """select count(*) from partner_accounts
-           where partner_id = $1 and account_id = any($2::uuid[])""",
+async def _may_name(
+    conn: asyncpg.Connection, partner: UUID | None, accounts: Sequence[UUID]
+) -> bool:
+    """Whether every account exists and, for a partner, is one it manages."""
+    found = await conn.fetchval(
+        """select count(*) from accounts a where a.id = any($2::uuid[])
+           and ($1::uuid is null or exists (select 1 from partner_accounts p
+                where p.partner_id = $1 and p.account_id = a.id))""",
         partner,
         list(set(accounts)),
     )
-    return bool(managed == len(set(accounts)))
+    return bool(found == len(set(accounts)))
 
 
 async def create(
@@ -192,11 +196,26 @@ async def delete(conn: asyncpg.Connection, endpoint_id: UUID, owner: Owner) -> N
 
 
 async def rotate_secret(
-    conn: asyncpg.Connection, hooks: Webhooks, endpoint_id: UUID, owner: Owner, now: datetime
+    conn: asyncpg.Connection,
+    hooks: Webhooks,
+    endpoint_id: UUID,
+    owner: Owner,
+    now: datetime,
+    expire_previous_now: bool = False,
 ) -> tuple[Endpoint, str, datetime]:
     """A new secret, shown once; the old one signs beside it for 24 hours. Returns the
-    endpoint, the secret, and when the old one stops signing."""
+    endpoint, the secret, and when the old one stops signing. Only one rotated-out secret
+    signs at a time: while one still does, this raises InvalidChange (its promised 24
+    hours would end at once) unless `expire_previous_now` drops it on purpose."""
     found = await owned(conn, endpoint_id, owner)
+    sealed = await repository.sealed_secrets(conn, found.id)
+    expires = None if sealed is None else sealed.previous_expires_at
+    if expires is not None and expires > now and not expire_previous_now:
+        raise InvalidChange(
+            "expirePreviousNow",
+            f"the secret rotated out before signs until {expires.isoformat()}; rotate "
+            "again after then, or with expirePreviousNow to drop it now",
+        )
     secret = new_secret()
     until = now + OLD_SECRET_KEPT
     return await repository.set_secret(conn, found.id, hooks.box.seal(secret), until), secret, until
@@ -206,12 +225,15 @@ async def replay(
     conn: asyncpg.Connection, endpoint_id: UUID, owner: Owner, after: Cursor
 ) -> Endpoint:
     """Send again everything after `after`, in order. Raises InvalidChange for a cursor
-    older than the retention horizon (those events were pruned)."""
+    older than the retention horizon (those events were pruned) or past the newest event
+    (the endpoint would wait for events that may never come)."""
     found = await owned(conn, endpoint_id, owner)
     try:
         await retention.check_cursor(conn, after)
     except retention.CursorExpired as exc:
         raise InvalidChange("after", f"{exc}; the oldest is {exc.horizon.encode()}") from exc
+    if after > await outbox.tail_cursor(conn):
+        raise InvalidChange("after", "after is past the newest event")
     return await repository.set_cursor(conn, found.id, after)
 
 

@@ -37,9 +37,10 @@ def check_syntax(url: str, allow_hosts: Collection[str], dev_mode: bool) -> str:
     host = parts.hostname
     if parts.scheme not in ("https", "http") or not host:
         raise UnsafeUrl("give an absolute https URL")
-    if parts.username or parts.password:
+    if "@" in parts.netloc:
         raise UnsafeUrl("credentials in the URL are not accepted; verify signatures instead")
-    del port  # parsed only to refuse a malformed port
+    if port == 0:
+        raise UnsafeUrl("port 0 is not a port to send to")
     if parts.scheme == "http" and host not in allow_hosts and not (dev_mode and _loopback(host)):
         raise UnsafeUrl("webhooks are sent over https only")
     return host
@@ -65,13 +66,29 @@ def _loopback(host: str) -> bool:
 async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except UnicodeError as exc:  # a label empty or too long for IDNA
+        raise UnsafeUrl(f"{host[:100]} is not a valid host name") from exc
     except OSError as exc:
-        raise UnsafeUrl(f"{host} does not resolve: {exc.strerror or exc}") from exc
+        raise UnsafeUrl(f"{host[:100]} does not resolve: {exc.strerror or exc}") from exc
     return [_address(str(info[4][0])) for info in found]
 
 
+# IPv6 prefixes that carry an IPv4 address in their low 32 bits, reaching it through a
+# translator: NAT64 (RFC 6052) and IPv4-compatible addresses.
+_EMBEDDING_V4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+
+
 def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a connection reaches: an IPv6 address that carries an IPv4 one (mapped,
+    6to4, NAT64, IPv4-compatible) is judged by the IPv4 address it carries."""
     address = ipaddress.ip_address(raw.partition("%")[0])  # without an IPv6 zone
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
         return address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if address.sixtofour is not None:
+        return address.sixtofour
+    for network in _EMBEDDING_V4:
+        if address in network and int(address) > 1:  # :: and ::1 are IPv6's own
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
