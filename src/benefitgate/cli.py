@@ -87,6 +87,19 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
         Path(args.output).write_text(sdl)
 
 
+def cmd_tokens(args: argparse.Namespace, settings: Settings) -> None:
+    """Mint a frontend token as a vendor's backend would: HS256 with the service's secret,
+    naming the account and the user. No database is needed."""
+    token = issue_frontend_token(
+        settings.jwt_secret,
+        subject=args.subject,
+        account_id=UUID(args.account),
+        now=SystemClock().now(),
+        ttl=timedelta(seconds=args.ttl),
+    )
+    print(token)
+
+
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
     async def go(conn: asyncpg.Connection) -> None:
         if args.action == "create":
@@ -194,6 +207,13 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke")
     revoke.add_argument("key_id")
     keys.set_defaults(func=cmd_keys)
+    tokens = sub.add_parser("tokens", help="frontend tokens")
+    tokens_sub = tokens.add_subparsers(dest="action", required=True)
+    mint = tokens_sub.add_parser("mint", help="print a frontend token for one account")
+    mint.add_argument("--account", required=True, help="the account id")
+    mint.add_argument("--subject", required=True, help="the user, as your app names them")
+    mint.add_argument("--ttl", type=int, default=3600, help="seconds it stays valid")
+    tokens.set_defaults(func=cmd_tokens)
     return parser
 
 

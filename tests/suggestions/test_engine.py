@@ -76,7 +76,7 @@ def _account(seats: int = 10) -> Account:
         scheduled_term=None, trial_ends_at=None, trial_fallback_tier_version_id=None,
         trial_converts=False,
     )  # fmt: skip
-    return Account(uuid.uuid4(), "Acme", EARLIER, (), sub)
+    return Account(uuid.uuid4(), "Acme", EARLIER, None, 1, (), sub)
 
 
 ACCOUNT = _account()

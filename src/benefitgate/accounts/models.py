@@ -8,7 +8,7 @@ from uuid import UUID
 
 from benefitgate.usage.periods import Period, period_at
 
-__all__ = ["Account", "Subscription"]
+__all__ = ["Account", "AccountProfile", "Subscription"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,8 @@ class Account:
     id: UUID
     name: str
     created_at: datetime
+    external_id: str | None  # the vendor's own id for it, unique
+    version: int
     partner_ids: tuple[UUID, ...]
     subscription: Subscription | None
 
@@ -50,3 +52,15 @@ class Account:
         if sub is None:
             return period_at(reset, None, None, at)
         return period_at(reset, sub.period, sub.term, at)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProfile:
+    """What provisioning sets on an account: the vendor's id for it, its name, metadata."""
+
+    id: UUID
+    external_id: str | None
+    name: str
+    metadata: dict[str, str]
+    version: int
+    created_at: datetime

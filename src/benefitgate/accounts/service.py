@@ -11,11 +11,19 @@ from benefitgate.accounts import repository
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog, TierVersion
 
-__all__ = ["account_tier", "accounts_by_ids", "page_of_account_ids"]
+MAX_EXTERNAL_ID = 255  # the column's own bound
+
+__all__ = ["account_tier", "accounts_by_ids", "id_by_external_id", "page_of_account_ids"]
 
 
 async def accounts_by_ids(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict[UUID, Account]:
     return await repository.accounts_by_ids(conn, ids)
+
+
+async def id_by_external_id(conn: asyncpg.Connection, external_id: str) -> UUID | None:
+    if not 0 < len(external_id) <= MAX_EXTERNAL_ID:
+        return None  # no account can hold it
+    return await repository.id_by_external_id(conn, external_id)
 
 
 async def page_of_account_ids(

@@ -19,6 +19,7 @@ import asyncpg
 from benefitgate.api import idempotency
 from benefitgate.api.context import Info
 from benefitgate.api.errors import (
+    AlreadyExistsError,
     ForbiddenError,
     IdempotencyConflictError,
     IdempotencyKeyReusedError,
@@ -30,6 +31,7 @@ from benefitgate.api.errors import (
 )
 from benefitgate.common.changes import (
     MAX_REASON,
+    AlreadyExists,
     ChangeContext,
     InvalidChange,
     RollbackRefused,
@@ -52,6 +54,7 @@ ChangeError = (
     | InvalidInputError
     | NotFoundError
     | VersionConflictError
+    | AlreadyExistsError
     | SeatsExhaustedError
     | RollbackRefusedError
     | IdempotencyConflictError
@@ -80,6 +83,7 @@ _ERRORS: dict[type[Exception], Callable[[Any], ChangeError]] = {
     InvalidChange: lambda e: InvalidInputError.of(e.field, str(e)),
     TargetNotFound: lambda e: NotFoundError.of(e.what),
     VersionConflict: lambda e: VersionConflictError.of(e.expected, e.actual, str(e)),
+    AlreadyExists: lambda e: AlreadyExistsError.of(e.existing, str(e)),
     SeatsExhausted: lambda e: SeatsExhaustedError.of(e.purchased, e.assigned, str(e)),
     RollbackRefused: lambda e: RollbackRefusedError.of(e.later, str(e)),
     idempotency.IdempotencyConflict: lambda _: IdempotencyConflictError.of(),

@@ -10,6 +10,7 @@ import enum
 import strawberry
 
 __all__ = [
+    "AlreadyExistsError",
     "Error",
     "ErrorCode",
     "ForbiddenError",
@@ -32,6 +33,7 @@ class ErrorCode(enum.Enum):
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     VERSION_CONFLICT = "VERSION_CONFLICT"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
     SEATS_EXHAUSTED = "SEATS_EXHAUSTED"
     ROLLBACK_REFUSED = "ROLLBACK_REFUSED"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
@@ -105,6 +107,20 @@ class VersionConflictError(Error):
             message=message,
             expected_version=expected,
             current_version=current,
+        )
+
+
+@strawberry.type(
+    description="What you create names a unique key another object holds (an account's "
+    "externalId): `existingId` is that object, not a second one."
+)
+class AlreadyExistsError(Error):
+    existing_id: strawberry.ID
+
+    @classmethod
+    def of(cls, existing: str, message: str) -> AlreadyExistsError:
+        return cls(
+            code=ErrorCode.ALREADY_EXISTS, message=message, existing_id=strawberry.ID(existing)
         )
 
 

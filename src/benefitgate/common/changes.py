@@ -10,6 +10,7 @@ from datetime import datetime
 
 __all__ = [
     "MAX_REASON",
+    "AlreadyExists",
     "ChangeContext",
     "InvalidChange",
     "RollbackRefused",
@@ -42,6 +43,15 @@ class TargetNotFound(LookupError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found")
         self.what = what
+
+
+class AlreadyExists(Exception):
+    """A create named a unique key another object holds; `existing` is that object's id."""
+
+    def __init__(self, what: str, key: str, existing: str) -> None:
+        super().__init__(f"a {what} with {key} exists already")
+        self.what = what
+        self.existing = existing
 
 
 class VersionConflict(Exception):

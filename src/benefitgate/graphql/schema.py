@@ -22,6 +22,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from benefitgate.accounts.resolvers import AccountMutation
 from benefitgate.api.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.scalars import DATE, DATETIME
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
@@ -36,6 +37,7 @@ from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
+from benefitgate.partners.resolvers import PartnerMutation
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.subscriptions.resolvers import SubscriptionMutation, SubscriptionQuery
 from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
@@ -82,6 +84,8 @@ class Mutation(
     SuggestionMutation,
     ImpactMutation,
     WebhookMutation,
+    AccountMutation,
+    PartnerMutation,
 ):
     pass
 

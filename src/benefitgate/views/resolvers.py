@@ -36,14 +36,24 @@ async def _accounts(info: Info, ids: list[UUID]) -> list[Account]:
 @strawberry.type
 class AccountQuery:
     @strawberry.field(
-        description="One account's benefit view. Unknown and invisible accounts "
-        "are both NOT_FOUND, so existence is never revealed."
+        description="One account's benefit view, by its `id` or by the vendor's own "
+        "`externalId`: give one. Unknown and invisible accounts are both NOT_FOUND, so "
+        "existence is never revealed."
     )
-    async def account(self, info: Info, id: strawberry.ID) -> AccountResult:
-        account_id = parse_id(id)
-        if account_id is None:
-            return InvalidInputError.of("id", "id is not a valid account id")
-        if await visible_account(info, account_id) is None:
+    async def account(
+        self, info: Info, id: strawberry.ID | None = None, external_id: str | None = None
+    ) -> AccountResult:
+        if (id is None) == (external_id is None):
+            return InvalidInputError.of("id", "give exactly one of id and externalId")
+        if id is not None:
+            account_id = parse_id(id)
+            if account_id is None:
+                return InvalidInputError.of("id", "id is not a valid account id")
+        else:
+            assert external_id is not None
+            async with info.context.pool.acquire() as conn:
+                account_id = await service.id_by_external_id(conn, external_id)
+        if account_id is None or await visible_account(info, account_id) is None:
             return NotFoundError.of("account")
         return (await _accounts(info, [account_id]))[0]
 

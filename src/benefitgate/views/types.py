@@ -83,8 +83,12 @@ class NextTier:
 @strawberry.type
 class Account:
     id: strawberry.ID
+    external_id: str | None = strawberry.field(
+        description="The vendor's own id for the account (its billing customer id)."
+    )
     name: str
     created_at: datetime
+    version: int = strawberry.field(description="Pass as `expectedVersion` to `accountUpdate`.")
     subscription: Subscription | None
     tier: Tier | None
     entitlements: list[Entitlement]
@@ -181,8 +185,10 @@ def account_type(view: models.AccountView, types: CatalogTypes) -> Account:
     account = view.account
     return Account(
         id=strawberry.ID(str(account.id)),
+        external_id=account.external_id,
         name=account.name,
         created_at=account.created_at,
+        version=account.version,
         subscription=(
             subscription_type(account.subscription, types) if account.subscription else None
         ),
