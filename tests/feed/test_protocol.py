@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 
 import asyncpg
@@ -119,3 +120,74 @@ async def test_shutdown_closes_live_connections_with_service_restart(
             await asyncio.sleep(0.1)
         # Leaving `serve_live` stopped the server as SIGTERM does.
         assert await ws.closed_with() == 1012
+
+
+async def test_messages_of_the_wrong_shape_close_the_connection_with_4400(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    # The stock handler indexed into each message: a frame that was not an object, or an id
+    # or payload of the wrong type, raised and closed the socket abnormally (1006); an id
+    # that was a number started a subscription, and a `variables` that was one went silent.
+    key = await api_key(conn)
+    query = "subscription { events { __typename } }"
+    frames: list[object] = [
+        [],
+        7,
+        "subscribe",
+        None,
+        {"type": ["subscribe"]},
+        {"type": "subscribe", "id": ["a"], "payload": {"query": query}},
+        {"type": "subscribe", "id": 1, "payload": {"query": query}},
+        {"type": "subscribe", "id": "a", "payload": "x"},
+        {"type": "subscribe", "id": "a", "payload": None},
+        {"type": "subscribe", "id": "a", "payload": {"query": 1}},
+        {"type": "subscribe", "id": "a", "payload": {"query": query, "variables": 1}},
+        {"type": "subscribe", "id": "a", "payload": {"query": query, "operationName": []}},
+        {"type": "subscribe", "id": "a", "payload": {"query": query, "extensions": "x"}},
+        {"type": "complete", "id": 1},
+        {"type": "ping", "payload": 1},
+    ]
+    for frame in frames:
+        async with raw_socket(live_port) as ws:
+            await ws.init(key)
+            await ws.ws.send(json.dumps(frame))
+            assert await ws.closed_with() == 4400, frame
+            assert ws.ws.close_reason, frame
+    async with raw_socket(live_port) as ws:  # before connection_init too
+        await ws.ws.send("[]")
+        assert await ws.closed_with() == 4400
+
+
+async def test_a_subscribe_that_fails_to_parse_or_validate_gets_an_error_for_its_id(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    # A syntax error, the token limit and an unknown fragment ended the operation with a
+    # bare `complete` (the fragment's KeyError unlogged), and an unknown operation name
+    # closed the whole connection.
+    documents = {
+        "syntax": ("subscription { events { ", "Syntax Error"),
+        "tokens": (
+            "subscription { events { " + "__typename " * 1_100 + "} }",
+            "more than 1000 tokens",
+        ),
+        "aliases": (
+            "subscription { events { " + " ".join(f"a{i}: __typename" for i in range(11)) + " } }",
+            "aliases found",
+        ),
+        "fragment": ("subscription { events { ...F } }", "Unknown fragment 'F'."),
+    }
+    async with raw_socket(live_port) as ws:
+        await ws.init(await api_key(conn))
+        for operation_id, (query, expected) in documents.items():
+            await ws.send({"id": operation_id, "type": "subscribe", "payload": {"query": query}})
+            answer = await ws.receive()
+            assert answer["id"] == operation_id and answer["type"] == "error", answer
+            assert expected in answer["payload"][0]["message"], answer
+        named = {"query": "subscription A { events { __typename } }", "operationName": "B"}
+        await ws.send({"id": "named", "type": "subscribe", "payload": named})
+        unnamed = await ws.receive()
+        await ws.send({"type": "ping"})
+        still_open = await ws.receive()
+
+    assert unnamed["id"] == "named" and unnamed["type"] == "error"
+    assert still_open == {"type": "pong"}

@@ -256,3 +256,100 @@ async def test_integer_literals_past_64_bits_are_validation_errors(api: Api, tok
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] == f"Number {huge} is out of range."
+
+
+async def test_json_that_is_not_an_object_is_a_400_not_a_crash(api: Api, token: str) -> None:
+    # Valid JSON of another type reached code that read fields from it: AttributeError, a 500
+    # and a dropped connection.
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    for body, kind in (
+        ("[]", "an array"),
+        ("7", "a number"),
+        ('"q"', "a string"),
+        ("null", "null"),
+    ):
+        response = await api.client.post("/graphql", content=body.encode(), headers=headers)
+        assert response.status_code == 400, body
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_REQUEST"
+        assert error["message"] == f"expected a JSON object, not {kind}"
+
+
+async def test_request_parameters_of_the_wrong_type_are_400(api: Api, token: str) -> None:
+    headers = {"authorization": f"Bearer {token}"}
+    query = "{ tiers { key } }"
+    for params, name in (
+        ({"query": 1}, "query"),
+        ({"query": query, "variables": [1]}, "variables"),
+        ({"query": query, "operationName": 1}, "operationName"),
+        ({"query": query, "extensions": "x"}, "extensions"),
+    ):
+        response = await api.client.post("/graphql", json=params, headers=headers)
+        assert response.status_code == 400, params
+        assert f"`{name}`" in response.json()["errors"][0]["message"]
+    by_get = await api.client.get(
+        "/graphql", params={"query": query, "variables": "[1]"}, headers=headers
+    )
+    assert by_get.status_code == 400
+    assert by_get.json()["errors"][0]["message"] == "expected a JSON object, not an array"
+
+
+async def test_an_unknown_fragment_is_a_validation_error(api: Api, token: str) -> None:
+    # The depth rule looked the fragment up before any rule reported it: KeyError, whose text
+    # ("'F'") was the answer.
+    for query in (
+        "{ ...F }",
+        "{ tiers { ...F } }",
+        "{ tiers { ...F } } fragment G on Tier { key }",
+    ):
+        response = await api.post(query, auth=token, headers=SPEC)
+        assert response.status_code == 400, query
+        assert response.json()["errors"][0]["message"] == "Unknown fragment 'F'."
+
+
+async def test_deep_documents_through_fragments_still_meet_the_depth_limit(
+    make_api: MakeApi, token: str
+) -> None:
+    query = """{ tiers { ...B } } fragment B on Tier { benefits { benefit { ...O } } }
+      fragment O on Benefit { outcome { key } }"""
+    async with make_api(max_depth=3) as api:
+        body = (await api.post(query, auth=token)).json()
+
+    assert "exceeds maximum operation depth of 3" in body["errors"][0]["message"]
+
+
+async def test_request_errors_have_no_data_entry(api: Api, token: str) -> None:
+    # The GraphQL over HTTP spec: a request that never executed answers without `data`.
+    for query, variables in (
+        ("{ tiers { key ", None),  # syntax
+        ("{ tiers { nope } }", None),  # validation
+        ("query($id: ID!) { account(id: $id) { __typename } }", {"id": {"x": 1}}),  # variables
+    ):
+        for headers in (SPEC, {}):
+            body = (await api.post(query, variables, auth=token, headers=headers)).json()
+            assert "data" not in body and body["errors"], (query, headers)
+    executed = (await api.post("{ tiers { key } }", auth=token)).json()
+    assert "data" in executed
+
+
+async def test_schema_names_are_suggested_only_in_development_mode(
+    make_api: MakeApi, token: str
+) -> None:
+    # Field suggestions were off, but types, arguments and enum values still named schema
+    # members ("Unknown type 'Tierx'. Did you mean 'Tier'?").
+    documents = [
+        ("{ tiers { key } ... on Tierx { key } }", None),
+        ('{ account(idd: "x") { __typename } }', None),
+        ("{ tiers { kye } }", None),
+        (
+            """query($b: UsageBucket!) { usageSeries(accountId: "x", metric: "m",
+              from: "2026-01-01", to: "2026-01-02", bucket: $b) { __typename } }""",
+            {"b": "DAYY"},
+        ),
+    ]
+    for dev_mode in (False, True):
+        async with make_api(dev_mode=dev_mode) as api:
+            for query, variables in documents:
+                response = await api.post(query, variables, auth=token)
+                assert response.json()["errors"], query
+                assert ("Did you mean" in response.text) is dev_mode, (query, response.text)

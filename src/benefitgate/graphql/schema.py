@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from typing import Any
 
@@ -13,14 +14,14 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
+from strawberry.utils.aio import aclosing
 
 from benefitgate.accounts.resolvers import AccountMutation
 from benefitgate.api.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
@@ -33,6 +34,7 @@ from benefitgate.feed.live import LiveSubscription
 from benefitgate.feed.polling import EventQuery
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.unstorable import UnstorableLiterals
+from benefitgate.graphql.validation import CachedValidation, depth_rule
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
@@ -50,6 +52,8 @@ from graphql import GraphQLError
 __all__ = ["build_schema"]
 
 log = logging.getLogger("benefitgate.graphql")
+
+UNEXPECTED = "Unexpected error."
 
 
 @strawberry.type
@@ -105,6 +109,16 @@ def _is_unexpected(error: GraphQLError) -> bool:
     )
 
 
+def _masked(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors, each unexpected one replaced by "Unexpected error." at its location."""
+    return [
+        GraphQLError(UNEXPECTED, error.nodes, error.source, error.positions, error.path)
+        if _is_unexpected(error)
+        else error
+        for error in errors
+    ]
+
+
 class _MaskErrors(MaskErrors):
     def _process_result(self, result: object) -> None:
         # The stock check is an isinstance against a runtime-checkable Protocol, about a
@@ -120,13 +134,41 @@ class _Schema(strawberry.Schema):
         # carry subscriptions only: a query or mutation over a long-lived connection would
         # run with the connection's clock reading and loaders, so it goes over HTTP.
         kwargs.setdefault("allowed_operation_types", {OperationType.SUBSCRIPTION})
-        return await super().stream(*args, **kwargs)
+        return self._request_errors_first(await super().stream(*args, **kwargs))
+
+    async def _request_errors_first(self, results: AsyncGenerator[Any, None]) -> Any:
+        """The stream's results, with an error raised before the first one (a syntax error or
+        the token limit, which strawberry's parser cache raises from its hook rather than
+        returns) turned into the PreExecutionError result it is over HTTP. Raised, it ended
+        the operation with a bare `complete` and no word of what was wrong."""
+        async with aclosing(results):
+            try:
+                first = await anext(results)
+            except StopAsyncIteration:
+                return
+            except Exception as exc:  # as `execute` does: any error before execution
+                error = (
+                    exc
+                    if isinstance(exc, GraphQLError)
+                    else GraphQLError(str(exc), original_error=exc)
+                )
+                self.process_errors([error])
+                yield PreExecutionError(data=None, errors=_masked([error]))
+                return
+            yield first
+            async for result in results:
+                yield result
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
         # A subscription executed once over HTTP would resolve to a stream it cannot send.
         allowed = kwargs.get("allowed_operation_types") or set(OperationType)
         kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
-        return await super().execute(*args, **kwargs)
+        result = await super().execute(*args, **kwargs)
+        if isinstance(result, PreExecutionError) and result.errors:
+            # An error a validation rule raised (rather than reported) ends here unmasked:
+            # the masking extension runs around execution, which never began.
+            result.errors = _masked(result.errors)
+        return result
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -143,13 +185,19 @@ class _Schema(strawberry.Schema):
                 )
 
 
+class _QuietExecutor(LiveEventExecutor):
+    """Variable errors without "Did you mean ...?": schema names are for development."""
+
+    hides_suggestions = True
+
+
 def build_schema(
     *, max_depth: int, max_tokens: int, max_aliases: int, suggestions: bool
 ) -> strawberry.Schema:
     # Rule classes are built once: a per-request factory would build new classes each time
     # and the validation cache, keyed by the rules, would never hit.
     rules = [
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        depth_rule(max_depth),
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
         UnstorableLiterals,
     ]
@@ -157,8 +205,8 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(rules),
         ParserCache,
-        ValidationCache,
-        lambda: _MaskErrors(should_mask_error=_is_unexpected),
+        lambda: CachedValidation(hide_suggestions=not suggestions),
+        lambda: _MaskErrors(should_mask_error=_is_unexpected, error_message=UNEXPECTED),
     ]
     return _Schema(
         query=Query,
@@ -167,6 +215,6 @@ def build_schema(
         types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
-        execution_context_class=LiveEventExecutor,
+        execution_context_class=LiveEventExecutor if suggestions else _QuietExecutor,
         scalar_overrides={datetime: DATETIME, date: DATE},
     )

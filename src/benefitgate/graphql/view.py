@@ -15,20 +15,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.graphql.fast.delivery import LiveTransportHandler
+from benefitgate.graphql.shapes import json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 
 __all__ = ["GraphQLView", "error_response"]
@@ -140,14 +142,39 @@ class GraphQLView(GraphQL[Context, None]):
                 raise HTTPException(405, "mutations must be sent with POST") from exc
             raise
 
-    def parse_json(self, data: str | bytes) -> Any:
+    def parse_json(self, data: str | bytes) -> dict[str, Any]:
+        """A JSON object: what every JSON this view reads must be (a POST body, GET's
+        `variables` and `extensions`); anything else is a 400, before any field is read."""
         try:
-            return super().parse_json(data)
+            decoded = super().parse_json(data)
         except HTTPException as exc:
             # Strawberry says it could not parse the body; say what is wrong with it instead.
             if isinstance(exc.__cause__, UnstorableText):
                 raise HTTPException(400, exc.__cause__.msg) from exc.__cause__
             raise
+        if not isinstance(decoded, dict):
+            raise HTTPException(400, f"expected a JSON object, not {json_kind(decoded)}")
+        return decoded
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request's parameters, each of its JSON type (strawberry checks all but
+        `operationName`), or a 400."""
+        parsed = await super().parse_http_body(request)
+        for data in parsed if isinstance(parsed, list) else [parsed]:
+            problem = request_problem(
+                {
+                    "query": data.query,
+                    "variables": data.variables,
+                    "operationName": data.operation_name,
+                    "extensions": data.extensions,
+                },
+                query_required=False,
+            )
+            if problem is not None:
+                raise HTTPException(400, problem)
+        return parsed
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses text that is not Unicode (a lone surrogate escape such as "\ud800")
@@ -164,6 +191,16 @@ class GraphQLView(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would go out as binary WebSocket frames.
         return orjson.dumps(data).decode()
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if _never_executed(processed):
+            # A request error has no `data` entry at all (the GraphQL spec, and the GraphQL
+            # over HTTP spec for either media type): `"data": null` would say it executed.
+            processed.pop("data", None)
+        return processed
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response

@@ -25,9 +25,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.types.execution import PreExecutionError
 
 from benefitgate.feed import direct
 from benefitgate.feed.types import Event
+from benefitgate.graphql.shapes import message_problem
 
 if TYPE_CHECKING:
     from benefitgate.api.context import Context
@@ -72,7 +75,27 @@ def attach(renderer: Renderer) -> None:
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
-    """graphql-transport-ws with a direct delivery per operation."""
+    """graphql-transport-ws with a direct delivery per operation. A message of the wrong
+    shape closes the connection with 4400; a subscribe whose document fails to parse or
+    validate gets an `error` message for its id, as the protocol asks."""
+
+    async def handle_message(self, message: Message) -> None:
+        # The stock handler indexes into the message as it reads it: a frame that was not
+        # an object, or an `id` or `payload` of the wrong type, raised and closed with 1006.
+        problem = message_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+    async def _handle_pre_execution_error(
+        self, operation: Operation[Context, None], result: PreExecutionError
+    ) -> None:
+        # The stock handler closes the whole connection (4400) for a syntax error or an
+        # unknown operation name; those are errors of one operation, which the protocol's
+        # `error` message reports, leaving the client's other subscriptions running.
+        assert result.errors
+        await operation.send_initial_errors(result.errors)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         direct.use(Delivery(operation, self._send_text))

@@ -58,6 +58,10 @@ def _plain_attribute(field: GraphQLField | None) -> str | None:
 
 
 class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
+    # Whether request errors (variables of the wrong value) leave out graphql-core's
+    # "Did you mean ...?", whatever the caller of `build` asks; strawberry never asks.
+    hides_suggestions = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, _Plan]] = {}
@@ -76,6 +80,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> list[GraphQLError] | Executor[Any]:
         """Build as graphql-core does, except that long lists of flat input objects are
         coerced on a fast path when all their items are valid (see `variables`)."""
+        kwargs["hide_suggestions"] = kwargs.get("hide_suggestions", False) or cls.hides_suggestions
         flat = flat_list_variables(schema, document, operation_name, raw_variable_values)
         raw = raw_variable_values if flat is None else flat.remaining_raw
         built = super().build(
