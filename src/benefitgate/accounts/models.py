@@ -29,6 +29,7 @@ class Subscription:
     trial_ends_at: datetime | None
     trial_fallback_tier_version_id: int | None  # the tier version a trial falls back to
     trial_converts: bool  # whether the trial keeps its tier at its end
+    cancel_at_period_end: bool = False  # ends at current_period_end instead of renewing
 
     @property
     def period(self) -> Period:

@@ -28,7 +28,8 @@ _ACCOUNT_COLUMNS = """
     s.id as subscription_id, s.tier_version_id, s.term, s.seats, s.status,
     s.current_period_start, s.current_period_end, s.renewal_date,
     s.scheduled_tier_version_id, s.scheduled_change_at, s.started_at, s.version,
-    s.scheduled_term, s.trial_ends_at, s.trial_fallback_tier_version_id, s.trial_converts
+    s.scheduled_term, s.trial_ends_at, s.trial_fallback_tier_version_id, s.trial_converts,
+    s.cancel_at_period_end
 """
 _SUBSCRIPTION_AT = 6  # where the subscription's columns start
 

@@ -41,7 +41,11 @@ from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
 from benefitgate.partners.resolvers import PartnerMutation
 from benefitgate.seats.resolvers import SeatMutation
-from benefitgate.subscriptions.resolvers import SubscriptionMutation, SubscriptionQuery
+from benefitgate.subscriptions.resolvers import (
+    SubscriptionLifecycleMutation,
+    SubscriptionMutation,
+    SubscriptionQuery,
+)
 from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
 from benefitgate.suggestions.resolvers import SuggestionMutation, SuggestionQuery
 from benefitgate.targets.resolvers import TargetMutation
@@ -90,6 +94,7 @@ class Mutation(
     WebhookMutation,
     AccountMutation,
     PartnerMutation,
+    SubscriptionLifecycleMutation,
 ):
     pass
 

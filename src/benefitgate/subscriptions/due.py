@@ -63,4 +63,5 @@ _REASONS = {
     "subscription.renewed": "the period ended",
     "subscription.trial_ended": "the trial ended without converting",
     "subscription.trial_converted": "the trial ended and converted",
+    "subscription.ended": "canceled at the end of its period",
 }

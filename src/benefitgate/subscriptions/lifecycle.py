@@ -28,7 +28,12 @@ __all__ = ["TIME_DRIVEN", "Step", "next_step", "period_end_after", "renewal"]
 # The actions of the steps below. They follow from time, not from a decision, so they are
 # not rolled back: an operator changes the subscription instead.
 TIME_DRIVEN = frozenset(
-    {"subscription.renewed", "subscription.trial_ended", "subscription.trial_converted"}
+    {
+        "subscription.renewed",
+        "subscription.trial_ended",
+        "subscription.trial_converted",
+        "subscription.ended",
+    }
 )
 
 
@@ -48,8 +53,25 @@ def next_step(sub: Subscription, catalog: Catalog, now: datetime) -> Step | None
     if trial_end is not None and trial_end <= now and trial_end <= sub.current_period_end:
         return _end_trial(sub, trial_end, catalog)
     if sub.current_period_end <= now:
-        return renewal(sub, catalog)
+        return _end(sub) if sub.cancel_at_period_end else renewal(sub, catalog)
     return None
+
+
+def _end(sub: Subscription) -> Step:
+    """A cancellation at the period's end taking effect: the subscription stays as it was
+    in its last period, canceled."""
+    ended = replace(
+        sub,
+        status="canceled",
+        cancel_at_period_end=False,
+        scheduled_tier_version_id=None,
+        scheduled_change_at=None,
+        scheduled_term=None,
+        trial_ends_at=None,
+        trial_fallback_tier_version_id=None,
+        trial_converts=False,
+    )
+    return Step("subscription.ended", sub.current_period_end, ended, {})
 
 
 def _end_trial(sub: Subscription, at: datetime, catalog: Catalog) -> Step:

@@ -14,7 +14,7 @@ __all__ = ["lock", "lock_due", "save"]
 _COLUMNS = """id, tier_version_id, term, seats, status, current_period_start,
               current_period_end, renewal_date, scheduled_tier_version_id,
               scheduled_change_at, started_at, version, scheduled_term, trial_ends_at,
-              trial_fallback_tier_version_id, trial_converts"""
+              trial_fallback_tier_version_id, trial_converts, cancel_at_period_end"""
 
 
 async def lock(conn: asyncpg.Connection, account_id: UUID) -> Subscription | None:
@@ -60,7 +60,7 @@ async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
             current_period_end = $6, renewal_date = $7, scheduled_tier_version_id = $8,
             scheduled_change_at = $9, scheduled_term = $10, trial_ends_at = $11,
             trial_fallback_tier_version_id = $12, trial_converts = $13,
-            version = version + 1
+            cancel_at_period_end = $14, version = version + 1
         where id = $1
         returning {_COLUMNS}
         """,  # noqa: S608 (a constant column list, no input)
@@ -77,5 +77,6 @@ async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
         sub.trial_ends_at,
         sub.trial_fallback_tier_version_id,
         sub.trial_converts,
+        sub.cancel_at_period_end,
     )
     return Subscription(**dict(row))

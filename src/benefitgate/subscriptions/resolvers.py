@@ -3,7 +3,9 @@ internal tools."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -20,7 +22,7 @@ from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.common.changes import ChangeContext, InvalidChange
-from benefitgate.subscriptions import service, trials
+from benefitgate.subscriptions import provisioning, service, trials
 from benefitgate.subscriptions.proration import TierChangePlan
 from benefitgate.subscriptions.types import (
     SubscriptionChanged,
@@ -30,7 +32,7 @@ from benefitgate.subscriptions.types import (
     subscription_type,
 )
 
-__all__ = ["SubscriptionMutation", "SubscriptionQuery"]
+__all__ = ["SubscriptionLifecycleMutation", "SubscriptionMutation", "SubscriptionQuery"]
 
 PreviewResult = Annotated[
     TierChangePreview | NotFoundError | InvalidInputError,
@@ -232,4 +234,104 @@ class SubscriptionMutation:
 
         arguments = {"convert": convert, "version": expected_version}
         operation = "subscriptionSetTrialConversion"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)
+
+
+@strawberry.enum
+class DunningStatus(enum.Enum):
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+
+
+@strawberry.type
+class SubscriptionLifecycleMutation:
+    @strawberry.mutation(
+        description="Subscribe the account to the tier's version in force at `startsAt` "
+        "(now by default), trialing for `trialDays` first. ALREADY_EXISTS when it has one."
+    )
+    async def subscription_create(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        tier: str,
+        term: Term,
+        seats: int,
+        idempotency_key: str,
+        starts_at: datetime | None = None,
+        trial_days: int = 0,
+        reason: str = "",
+    ) -> SubscriptionChangeResult:
+        catalog = await catalog_of(info.context)
+
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
+            entry = await provisioning.create(
+                conn, change, account, tier, term.value, seats, starts_at, trial_days, catalog
+            )
+            return entry, None
+
+        arguments = {"tier": tier, "term": term.value, "seats": seats, "trialDays": trial_days,
+                     "startsAt": None if starts_at is None else starts_at.isoformat()}  # fmt: skip
+        operation = "subscriptionCreate"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)
+
+    @strawberry.mutation(
+        description="Cancel now, or at the end of the current period (`atPeriodEnd`, the "
+        "default): the scheduler ends it then, and `subscriptionReactivate` undoes it before."
+    )
+    async def subscription_cancel(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        expected_version: int,
+        idempotency_key: str,
+        at_period_end: bool = True,
+        reason: str = "",
+    ) -> SubscriptionChangeResult:
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
+            entry = await provisioning.cancel(
+                conn, change, account, expected_version, at_period_end
+            )
+            return entry, None
+
+        arguments = {"version": expected_version, "atPeriodEnd": at_period_end}
+        operation = "subscriptionCancel"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)
+
+    @strawberry.mutation(description="Undo a cancellation scheduled for the period's end.")
+    async def subscription_reactivate(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        expected_version: int,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> SubscriptionChangeResult:
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
+            return await provisioning.reactivate(conn, change, account, expected_version), None
+
+        arguments = {"version": expected_version}
+        operation = "subscriptionReactivate"
+        return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)
+
+    @strawberry.mutation(
+        description="Move the subscription between ACTIVE and PAST_DUE, as a billing "
+        "system's dunning does; a past-due account is suspended until it is active again."
+    )
+    async def subscription_set_status(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        status: DunningStatus,
+        expected_version: int,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> SubscriptionChangeResult:
+        async def act(conn: asyncpg.Connection, change: ChangeContext, account: UUID) -> Done:
+            entry = await provisioning.set_status(
+                conn, change, account, expected_version, status.value
+            )
+            return entry, None
+
+        arguments = {"status": status.value, "version": expected_version}
+        operation = "subscriptionSetStatus"
         return await _change(info, account_id, operation, arguments, idempotency_key, reason, act)

@@ -61,6 +61,7 @@ def snapshot(sub: Subscription, account_id: UUID) -> dict[str, Any]:
         "trialEndsAt": to_iso(sub.trial_ends_at),
         "trialFallbackTierVersionId": sub.trial_fallback_tier_version_id,
         "trialConverts": sub.trial_converts,
+        "cancelAtPeriodEnd": sub.cancel_at_period_end,
     }
 
 
@@ -84,6 +85,7 @@ def from_snapshot(state: dict[str, Any]) -> Subscription:
         trial_ends_at=from_iso(state.get("trialEndsAt")),
         trial_fallback_tier_version_id=state.get("trialFallbackTierVersionId"),
         trial_converts=state.get("trialConverts", False),
+        cancel_at_period_end=state.get("cancelAtPeriodEnd", False),
     )
 
 

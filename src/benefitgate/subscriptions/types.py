@@ -63,6 +63,10 @@ class Subscription:
         description="The tier the trial returns to at its end unless it converts."
     )
     trial_converts: bool = strawberry.field(description="Whether the trial keeps its tier.")
+    cancel_at_period_end: bool = strawberry.field(
+        description="Ends at `currentPeriodEnd` instead of renewing (`subscriptionReactivate` "
+        "undoes it until then)."
+    )
     version: int
 
 
@@ -170,5 +174,6 @@ def subscription_type(sub: models.Subscription, types: CatalogTypes) -> Subscrip
         trial_ends_at=sub.trial_ends_at,
         trial_fallback_tier=types.tiers.get(fallback) if fallback is not None else None,
         trial_converts=sub.trial_converts,
+        cancel_at_period_end=sub.cancel_at_period_end,
         version=sub.version,
     )
