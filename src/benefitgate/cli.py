@@ -100,6 +100,51 @@ def cmd_tokens(args: argparse.Namespace, settings: Settings) -> None:
     print(token)
 
 
+def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
+    """Import accounts or subscriptions from a CSV file; exits with 2 when rows were
+    refused (the valid ones landed), 1 when the file could not be read at all."""
+    from rich.progress import Progress
+
+    from benefitgate.catalog.repository import load_catalog
+    from benefitgate.common.changes import ChangeContext
+    from benefitgate.importing import runner
+    from benefitgate.importing.csvfile import BadFile
+
+    path = Path(args.file)
+    report = runner.Report()
+
+    async def go(conn: asyncpg.Connection) -> None:
+        nonlocal report
+        change = ChangeContext("import", f"imported from {path.name}", None, SystemClock().now())
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"{args.kind} from {path.name}", total=None)
+
+            def advance(rows: int) -> None:
+                bar.advance(task, rows)
+
+            if args.kind == "accounts":
+                report = await runner.import_accounts(conn, path, change, args.dry_run, advance)
+            else:
+                catalog = await load_catalog(conn)
+                report = await runner.import_subscriptions(
+                    conn, path, change, catalog, args.dry_run, advance
+                )
+
+    try:
+        with _Database(settings) as dsn:
+            _run(go, dsn)
+    except BadFile as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    verb = "would create" if args.dry_run else "created"
+    print(f"{verb} {report.created} {args.kind}, {report.unchanged} already there, "
+          f"{len(report.rejected)} rows refused")  # fmt: skip
+    for error in report.rejected:
+        print(f"  {error}", file=sys.stderr)
+    if report.rejected:
+        raise SystemExit(2)
+
+
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
     async def go(conn: asyncpg.Connection) -> None:
         if args.action == "create":
@@ -214,6 +259,11 @@ def _parser() -> argparse.ArgumentParser:
     mint.add_argument("--subject", required=True, help="the user, as your app names them")
     mint.add_argument("--ttl", type=int, default=3600, help="seconds it stays valid")
     tokens.set_defaults(func=cmd_tokens)
+    load = sub.add_parser("import", help="import accounts or subscriptions from CSV")
+    load.add_argument("kind", choices=["accounts", "subscriptions"])
+    load.add_argument("file", help="UTF-8 CSV with a header row (see the README)")
+    load.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    load.set_defaults(func=cmd_import)
     return parser
 
 

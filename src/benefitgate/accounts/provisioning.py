@@ -31,7 +31,7 @@ from benefitgate.common.changes import (
 from benefitgate.events import outbox as events
 from benefitgate.partners import service as partners
 
-__all__ = ["CREATED", "UPDATED", "create", "update"]
+__all__ = ["CREATED", "KIND", "UPDATED", "check_fields", "create", "update"]
 
 CREATED = "account.created"
 UPDATED = "account.updated"
@@ -42,6 +42,16 @@ MAX_METADATA_KEYS = 50
 MAX_KEY = 40
 MAX_VALUE = 500
 MAX_PARTNERS = 20
+
+
+def check_fields(
+    external_id: str | None, name: str, metadata: Mapping[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """The name (trimmed) and metadata, if every field is within bounds; raises
+    InvalidChange naming the first that is not."""
+    if external_id is not None and not 0 < len(external_id) <= MAX_EXTERNAL_ID:
+        raise InvalidChange("externalId", f"give 1 to {MAX_EXTERNAL_ID} characters")
+    return name.strip(), _check(name, metadata)
 
 
 def _check(name: str, metadata: Mapping[str, Any]) -> dict[str, str]:
@@ -74,14 +84,10 @@ async def create(
     """Create the account and link its partners. Raises AlreadyExists when another account
     holds `external_id`, TargetNotFound for an unknown partner, InvalidChange for input
     out of bounds."""
-    if external_id is not None and not 0 < len(external_id) <= MAX_EXTERNAL_ID:
-        raise InvalidChange("externalId", f"give 1 to {MAX_EXTERNAL_ID} characters")
     if len(partner_ids) > MAX_PARTNERS:
         raise InvalidChange("partnerIds", f"at most {MAX_PARTNERS} partners")
-    checked = _check(name, metadata)
-    account_id = await repository.insert(
-        conn, uuid.uuid4(), external_id, name.strip(), checked, change.at
-    )
+    name, checked = check_fields(external_id, name, metadata)
+    account_id = await repository.insert(conn, uuid.uuid4(), external_id, name, checked, change.at)
     if account_id is None:
         assert external_id is not None  # only the external id is a unique key given
         existing = await repository.id_by_external_id(conn, external_id)

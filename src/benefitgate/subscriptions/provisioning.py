@@ -35,28 +35,24 @@ from benefitgate.subscriptions.service import (
     snapshot,
 )
 
-__all__ = ["cancel", "create", "reactivate", "set_status"]
+__all__ = ["cancel", "create", "new_subscription", "reactivate", "set_status"]
 
 MAX_SEATS = 1_000_000
 MAX_TRIAL_DAYS = 90
 DUNNING = frozenset({"active", "past_due"})  # what a billing system may move between
 
 
-async def create(
-    conn: asyncpg.Connection,
-    change: ChangeContext,
-    account_id: UUID,
+def new_subscription(
     tier_key: str,
     term: str,
     seats: int,
-    starts_at: datetime | None,
+    start: datetime,
     trial_days: int,
     catalog: Catalog,
-) -> AuditEntry:
-    """The account's subscription to the tier's version in force at `starts_at` (now by
-    default), trialing for `trial_days` and then active unless canceled. Raises
-    AlreadyExists when the account has one, InvalidChange for input out of range."""
-    start = starts_at or change.at
+    now: datetime,
+) -> Subscription:
+    """A new subscription to the tier's version in force at `start`, trialing for
+    `trial_days` first; raises InvalidChange, naming the field, for input out of range."""
     version = catalog.current(tier_key, start)
     if version is None:
         raise InvalidChange("tier", f"no tier {tier_key!r} is published at {start.isoformat()}")
@@ -66,11 +62,11 @@ async def create(
         raise InvalidChange("seats", f"give 1 to {MAX_SEATS:,} seats")
     if not 0 <= trial_days <= MAX_TRIAL_DAYS:
         raise InvalidChange("trialDays", f"a trial lasts 0 to {MAX_TRIAL_DAYS} days")
-    if abs(start - change.at) > timedelta(days=366):
+    if abs(start - now) > timedelta(days=366):
         raise InvalidChange("startsAt", "give a start within a year of now")
     end = period_end_after(start, term, start)
     trial_end = start + timedelta(days=trial_days) if trial_days else None
-    sub = Subscription(
+    return Subscription(
         id=uuid.uuid4(),
         tier_version_id=version.id,
         term=term,
@@ -87,6 +83,25 @@ async def create(
         trial_ends_at=trial_end,
         trial_fallback_tier_version_id=version.id if trial_end else None,
         trial_converts=True,  # the trial becomes the paid subscription unless canceled
+    )
+
+
+async def create(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    tier_key: str,
+    term: str,
+    seats: int,
+    starts_at: datetime | None,
+    trial_days: int,
+    catalog: Catalog,
+) -> AuditEntry:
+    """The account's subscription to the tier's version in force at `starts_at` (now by
+    default), trialing for `trial_days` and then active unless canceled. Raises
+    AlreadyExists when the account has one, InvalidChange for input out of range."""
+    sub = new_subscription(
+        tier_key, term, seats, starts_at or change.at, trial_days, catalog, change.at
     )
     await _insert(conn, account_id, sub)
     after = snapshot(sub, account_id)
