@@ -20,14 +20,18 @@ from benefitgate.audit.models import AuditEntry
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.common.changes import ChangeContext, InvalidChange
+from benefitgate.seats import purchased as purchased_seats
 from benefitgate.seats import service
-from benefitgate.seats.types import SeatActivityRecorded, SeatChanged
+from benefitgate.seats.types import SeatActivityRecorded, SeatChanged, SeatsPurchased
 
 __all__ = ["SeatMutation"]
 
 MAX_ACTIVITY_USERS = 1000
 
 SeatChangeResult = Annotated[SeatChanged | ChangeError, strawberry.union("SeatChangeResult")]
+SeatsPurchasedResult = Annotated[
+    SeatsPurchased | ChangeError, strawberry.union("SeatsPurchasedResult")
+]
 SeatActivityResult = Annotated[
     SeatActivityRecorded | NotFoundError | ForbiddenError | InvalidInputError,
     strawberry.union("SeatActivityResult"),
@@ -149,3 +153,47 @@ class SeatMutation:
         except InvalidChange as exc:
             return InvalidInputError.of(exc.field, str(exc))
         return SeatActivityRecorded(marked=marked)
+
+    @strawberry.mutation(
+        description="Set the seats the account has purchased. Below the seats assigned it is "
+        "refused unless `release` names enough users, whose seats are released first."
+    )
+    async def seats_set_purchased(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        purchased: int,
+        expected_version: int,
+        idempotency_key: str,
+        release: list[str] | None = None,
+        reason: str = "",
+    ) -> SeatsPurchasedResult:
+        account = await _account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+        users = release or []
+
+        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+            entry = await purchased_seats.set_purchased(
+                conn, change, account.id, purchased, expected_version, users
+            )
+            held = len((await service.seats_by_account(conn, [account.id])).get(account.id, []))
+            return {"auditEntryId": entry.id, "assigned": held}
+
+        applied = await run_change(
+            info,
+            operation="seatsSetPurchased",
+            key=idempotency_key,
+            reason=reason,
+            arguments={"account": str(account.id), "purchased": purchased,
+                       "version": expected_version, "release": users},
+            effect=effect,
+        )  # fmt: skip
+        if not isinstance(applied, Applied):
+            return applied
+        return SeatsPurchased(
+            purchased=purchased,
+            assigned=applied.result["assigned"],
+            audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
+            replayed=applied.replayed,
+        )

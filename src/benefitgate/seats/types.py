@@ -9,7 +9,14 @@ import strawberry
 
 from benefitgate.seats.models import SeatAssignment
 
-__all__ = ["SeatActivityRecorded", "SeatAllocation", "SeatChanged", "SeatHolder", "allocation"]
+__all__ = [
+    "SeatActivityRecorded",
+    "SeatAllocation",
+    "SeatChanged",
+    "SeatHolder",
+    "SeatsPurchased",
+    "allocation",
+]
 
 
 @strawberry.type
@@ -50,3 +57,11 @@ def allocation(purchased: int, held: Sequence[SeatAssignment]) -> SeatAllocation
             for s in held
         ],
     )
+
+
+@strawberry.type(description="The purchased seats as set, and the seats assigned now.")
+class SeatsPurchased:
+    purchased: int
+    assigned: int
+    audit_entry_id: strawberry.ID
+    replayed: bool

@@ -9,7 +9,7 @@ import asyncpg
 
 from benefitgate.accounts.models import Subscription
 
-__all__ = ["lock", "lock_due", "save"]
+__all__ = ["lock", "lock_due", "save", "set_seats"]
 
 _COLUMNS = """id, tier_version_id, term, seats, status, current_period_start,
               current_period_end, renewal_date, scheduled_tier_version_id,
@@ -78,5 +78,16 @@ async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
         sub.trial_fallback_tier_version_id,
         sub.trial_converts,
         sub.cancel_at_period_end,
+    )
+    return Subscription(**dict(row))
+
+
+async def set_seats(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
+    """Write the purchased seats and bump the version; the caller holds the row lock."""
+    row = await conn.fetchrow(
+        f"""update subscriptions set seats = $2, version = version + 1 where id = $1
+            returning {_COLUMNS}""",  # noqa: S608 (a constant column list, no input)
+        sub.id,
+        sub.seats,
     )
     return Subscription(**dict(row))

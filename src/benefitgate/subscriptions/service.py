@@ -35,6 +35,7 @@ __all__ = [
     "record_change",
     "restore_subscription",
     "roll_back_subscription",
+    "set_seats",
     "snapshot",
 ]
 
@@ -249,3 +250,8 @@ async def roll_back_subscription(
     sub = await lock_subscription(conn, account_id)
     await refuse_if_changed_since(conn, entry)
     return await restore_subscription(conn, change, sub, account_id, before, entry.id)
+
+
+async def set_seats(conn: asyncpg.Connection, sub: Subscription, seats: int) -> Subscription:
+    """Write the purchased seats of a subscription the caller has locked and checked."""
+    return await repository.set_seats(conn, replace(sub, seats=seats))
