@@ -29,16 +29,21 @@ __all__ = [
     "delete_draft",
     "drop_unused_tier",
     "insert_benefit",
+    "insert_metric",
+    "insert_outcome",
     "insert_version",
     "load_catalog",
     "lock_benefit",
+    "lock_metric",
     "lock_tier",
+    "metric_counted",
     "publish",
     "read_catalog",
     "retire_benefit",
     "set_outcome_value",
     "tier_of_version",
     "tier_versions",
+    "update_metric",
 ]
 
 Claim = Literal["claimed", "exists", "rank_taken"]
@@ -368,3 +373,47 @@ async def set_outcome_value(
     )
     old = Outcome(**dict(before))
     return old, replace(old, value_per_unit_cents=cents, value_currency=currency)
+
+
+async def insert_metric(conn: asyncpg.Connection, m: Metric) -> bool:
+    """False when the key is taken."""
+    inserted = await conn.fetchval(
+        """insert into metrics (key, name, unit, aggregation, reset) values ($1, $2, $3, $4, $5)
+           on conflict (key) do nothing returning true""",
+        m.key, m.name, m.unit, m.aggregation, m.reset,
+    )  # fmt: skip
+    return bool(inserted)
+
+
+async def lock_metric(conn: asyncpg.Connection, key: str) -> Metric | None:
+    row = await conn.fetchrow(
+        "select key, name, unit, aggregation, reset from metrics where key = $1 for update", key
+    )
+    return None if row is None else Metric(**dict(row))
+
+
+async def metric_counted(conn: asyncpg.Connection, key: str) -> bool:
+    """Whether any usage of the metric was counted (a counter row exists)."""
+    counted = await conn.fetchval(
+        "select exists (select 1 from usage_counters where metric_key = $1)", key
+    )
+    return bool(counted)
+
+
+async def update_metric(conn: asyncpg.Connection, m: Metric) -> None:
+    await conn.execute(
+        "update metrics set name = $2, unit = $3, aggregation = $4, reset = $5 where key = $1",
+        m.key, m.name, m.unit, m.aggregation, m.reset,
+    )  # fmt: skip
+
+
+async def insert_outcome(conn: asyncpg.Connection, o: Outcome) -> bool:
+    """False when the key is taken; a ForeignKeyViolationError for an unknown metric."""
+    inserted = await conn.fetchval(
+        """insert into outcomes (key, name, unit, direction, description, metric_key,
+               value_per_unit_cents, value_currency)
+           values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (key) do nothing returning true""",
+        o.key, o.name, o.unit, o.direction, o.description, o.metric_key,
+        o.value_per_unit_cents, o.value_currency,
+    )  # fmt: skip
+    return bool(inserted)

@@ -3,6 +3,7 @@ and benefit changes for internal tools."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
@@ -14,16 +15,26 @@ from benefitgate.api.context import Info
 from benefitgate.api.errors import NotFoundError
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog import benefits as benefit_changes
-from benefitgate.catalog import models
+from benefitgate.catalog import models, primitives
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.inputs import BenefitInput
 from benefitgate.catalog.snapshots import benefit_from_snapshot, benefit_snapshot
-from benefitgate.catalog.types import Benefit, BenefitKind, Tier, catalog_types
+from benefitgate.catalog.types import (
+    Aggregation,
+    Benefit,
+    BenefitKind,
+    Direction,
+    MetricChanged,
+    OutcomeChanged,
+    Reset,
+    Tier,
+    catalog_types,
+)
 from benefitgate.catalog.version_resolvers import catalog_after_change
 from benefitgate.catalog.version_types import BenefitChanged
 from benefitgate.common.changes import ChangeContext
 
-__all__ = ["BenefitFilter", "CatalogMutation", "CatalogQuery"]
+__all__ = ["BenefitFilter", "CatalogMutation", "CatalogPrimitiveMutation", "CatalogQuery"]
 
 TierResult = Annotated[Tier | NotFoundError, strawberry.union("TierResult")]
 
@@ -154,4 +165,108 @@ class CatalogMutation:
                 arguments=arguments,
                 effect=effect,
             ),
+        )
+
+
+MetricChangeResult = Annotated[MetricChanged | ChangeError, strawberry.union("MetricChangeResult")]
+OutcomeChangeResult = Annotated[
+    OutcomeChanged | ChangeError, strawberry.union("OutcomeChangeResult")
+]
+
+
+async def _metric_change(
+    info: Info, operation: str, metric: models.Metric, key: str, reason: str, create: bool
+) -> MetricChangeResult:
+    async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+        apply = primitives.create_metric if create else primitives.update_metric
+        _, entry = await apply(conn, change, metric)
+        return {"auditEntryId": entry.id}
+
+    applied = await run_change(
+        info, operation=operation, key=key, reason=reason,
+        arguments={"metric": asdict(metric)}, effect=effect,
+    )  # fmt: skip
+    if not isinstance(applied, Applied):
+        return applied
+    types = catalog_types(await catalog_after_change(info))
+    return MetricChanged(
+        metric=types.metrics[metric.key],
+        audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
+        replayed=applied.replayed,
+    )
+
+
+@strawberry.type
+class CatalogPrimitiveMutation:
+    @strawberry.mutation(description="Add a metric: a usage quantity and how it aggregates.")
+    async def metric_create(
+        self,
+        info: Info,
+        key: str,
+        name: str,
+        unit: str,
+        aggregation: Aggregation,
+        reset: Reset,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> MetricChangeResult:
+        metric = models.Metric(key, name, unit, aggregation.value, reset.value)
+        return await _metric_change(info, "metricCreate", metric, idempotency_key, reason, True)
+
+    @strawberry.mutation(
+        description="Change a metric's name, unit, reset, or aggregation: the aggregation "
+        "only while no usage of it was counted."
+    )
+    async def metric_update(
+        self,
+        info: Info,
+        key: str,
+        name: str,
+        unit: str,
+        aggregation: Aggregation,
+        reset: Reset,
+        idempotency_key: str,
+        reason: str = "",
+    ) -> MetricChangeResult:
+        metric = models.Metric(key, name, unit, aggregation.value, reset.value)
+        return await _metric_change(info, "metricUpdate", metric, idempotency_key, reason, False)
+
+    @strawberry.mutation(
+        description="Add an outcome, measured by `metric` when one does, worth "
+        "`valuePerUnitCents` in `valueCurrency` a unit when given."
+    )
+    async def outcome_create(
+        self,
+        info: Info,
+        key: str,
+        name: str,
+        unit: str,
+        direction: Direction,
+        idempotency_key: str,
+        description: str = "",
+        metric: str | None = None,
+        value_per_unit_cents: int | None = None,
+        value_currency: str | None = None,
+        reason: str = "",
+    ) -> OutcomeChangeResult:
+        outcome = models.Outcome(
+            key, name, unit, direction.value, description, metric, value_per_unit_cents,
+            value_currency,
+        )  # fmt: skip
+
+        async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
+            _, entry = await primitives.create_outcome(conn, change, outcome)
+            return {"auditEntryId": entry.id}
+
+        applied = await run_change(
+            info, operation="outcomeCreate", key=idempotency_key, reason=reason,
+            arguments={"outcome": asdict(outcome)}, effect=effect,
+        )  # fmt: skip
+        if not isinstance(applied, Applied):
+            return applied
+        types = catalog_types(await catalog_after_change(info))
+        return OutcomeChanged(
+            outcome=types.outcomes[key],
+            audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
+            replayed=applied.replayed,
         )

@@ -14,7 +14,16 @@ from strawberry.scalars import JSON
 
 from benefitgate.catalog import models
 
-__all__ = ["Benefit", "CatalogTypes", "Metric", "Money", "Tier", "catalog_types"]
+__all__ = [
+    "Benefit",
+    "CatalogTypes",
+    "Metric",
+    "MetricChanged",
+    "Money",
+    "OutcomeChanged",
+    "Tier",
+    "catalog_types",
+]
 
 
 @strawberry.enum
@@ -269,3 +278,17 @@ def _metric(m: models.Metric) -> Metric:
 def catalog_types(catalog: models.Catalog) -> CatalogTypes:
     """Built once per snapshot; a new snapshot (after invalidation) builds anew."""
     return CatalogTypes(catalog)
+
+
+@strawberry.type
+class MetricChanged:
+    metric: Metric
+    audit_entry_id: strawberry.ID
+    replayed: bool
+
+
+@strawberry.type
+class OutcomeChanged:
+    outcome: Outcome
+    audit_entry_id: strawberry.ID
+    replayed: bool

@@ -27,7 +27,7 @@ from benefitgate.accounts.resolvers import AccountMutation
 from benefitgate.api.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.scalars import DATE, DATETIME
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
-from benefitgate.catalog.resolvers import CatalogMutation, CatalogQuery
+from benefitgate.catalog.resolvers import CatalogMutation, CatalogPrimitiveMutation, CatalogQuery
 from benefitgate.catalog.version_resolvers import TierVersionMutation, TierVersionQuery
 from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.feed.live import LiveSubscription
@@ -95,6 +95,7 @@ class Mutation(
     AccountMutation,
     PartnerMutation,
     SubscriptionLifecycleMutation,
+    CatalogPrimitiveMutation,
 ):
     pass
 
