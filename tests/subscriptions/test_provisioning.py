@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate.subscriptions import due
+from benefitgate.subscriptions import due, reminders
 from tests.conftest import Api, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
@@ -149,3 +149,29 @@ async def test_a_cancellation_racing_a_tier_change_lets_exactly_one_win(
         assert kinds == ["SubscriptionChanged", "VersionConflictError"], answers
         sub = await _sub(api, key, account)
         assert sub["version"] == 2
+
+
+async def test_a_creation_is_not_rolled_back_and_a_canceling_account_gets_no_renewal(
+    conn: asyncpg.Connection, api: Api, pool: asyncpg.Pool
+) -> None:
+    await factories.catalog(conn)
+    key, account = await api_key(conn), await _bare_account(conn)
+    await _do(api, key, CREATE, id=account, tier="basic", term="MONTHLY", seats=1, trial=0)
+    entry = await conn.fetchval("select id from audit_log where action = 'subscription.created'")
+    rolled = await api.data(
+        """mutation($id: ID!) { auditRollback(entryId: $id, reason: "undo", idempotencyKey: "r")
+           { __typename ... on InvalidInputError { field } } }""",
+        {"id": str(entry)},
+        auth=key,
+    )
+    await _do(api, key, CANCEL, id=account, v=1, end=True)
+    view = await api.data(
+        """query($id: ID!) { account(id: $id) { ... on Account { renewal { daysLeft } } } }""",
+        {"id": str(account)},
+        auth=key,
+    )
+    sent = await reminders.send_due(pool, NOW + timedelta(days=29))
+
+    assert rolled["auditRollback"] == {"__typename": "InvalidInputError", "field": "entryId"}
+    assert view["account"]["renewal"] is None
+    assert sent == 0

@@ -347,3 +347,54 @@ async def test_a_replay_past_the_newest_event_is_refused(
     endpoint = (await create_endpoint(hooks_api, key, Receiver().url()))["endpoint"]["id"]
     answer = await hooks_api.data(REPLAY, {"id": endpoint, "after": after}, auth=key)
     assert answer["webhookReplay"]["field"] == "after"
+
+
+async def test_every_endpoint_change_is_audited_without_its_secret(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key = await api_key(conn)
+    created = await create_endpoint(hooks_api, key, Receiver().url())
+    endpoint = created["endpoint"]["id"]
+    await hooks_api.data(ROTATE, {"id": endpoint, "key": "r"}, auth=key)
+    await hooks_api.data(SET_STATUS.format(op="webhookEndpointDisable"), {"id": endpoint}, auth=key)
+    await hooks_api.data(DELETE, {"id": endpoint}, auth=key)
+    rows = await conn.fetch(
+        "select action, after::text as after from audit_log where target_kind = 'webhook_endpoint'"
+        " order by id"
+    )
+
+    assert [r["action"] for r in rows] == [
+        "webhook_endpoint.created",
+        "webhook_endpoint.secret_rotated",
+        "webhook_endpoint.disabled",
+        "webhook_endpoint.deleted",
+    ]
+    assert all("whsec_" not in (r["after"] or "") for r in rows)
+
+
+async def test_internal_global_events_reach_internal_readers_only(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    partner = await factories.partner(conn)
+    account = await factories.account(conn, cat["versions"]["basic"], partner_id=partner)
+    await events.enqueue(conn, "webhook.endpoint_disabled", None, {"url": "https://x/secret"})
+    await events.enqueue(conn, "partner.created", None, {"name": "Other partner"})
+    await events.enqueue(conn, "catalog.benefit_created", None, {})
+    feed = "{ events { ... on EventPage { events { type } } } }"
+    token = issue_frontend_token(
+        JWT_SECRET, subject="u", account_id=account, now=datetime.now(UTC), ttl=timedelta(hours=1)
+    )
+    seen = {}
+    for name, auth in (
+        ("admin", await api_key(conn)),
+        ("partner", await api_key(conn, Role.PARTNER, partner)),
+        ("frontend", token),
+    ):
+        page = (await hooks_api.data(feed, auth=auth))["events"]["events"]
+        seen[name] = [e["type"] for e in page]
+
+    assert seen["admin"] == [
+        "webhook.endpoint_disabled", "partner.created", "catalog.benefit_created"
+    ]  # fmt: skip
+    assert seen["partner"] == seen["frontend"] == ["catalog.benefit_created"]

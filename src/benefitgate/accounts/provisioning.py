@@ -106,14 +106,16 @@ async def update(
     account_id: UUID,
     expected_version: int,
     name: str,
-    metadata: Mapping[str, Any],
+    metadata: Mapping[str, Any] | None,
 ) -> AccountProfile:
-    """Change the name and metadata (both replaced) of the account at `expected_version`."""
+    """Change the name, and the metadata unless None (then kept), of the account at
+    `expected_version`."""
     before = await repository.profile(conn, account_id, lock=True)
     if before is None:
         raise TargetNotFound("account")
     expect_version(expected_version, before.version)
-    after = await repository.update(conn, account_id, name.strip(), _check(name, metadata))
+    kept = before.metadata if metadata is None else metadata
+    after = await repository.update(conn, account_id, name.strip(), _check(name, kept))
     await _report(conn, change, UPDATED, before, after)
     return after
 

@@ -97,7 +97,8 @@ class AccountMutation:
         )
 
     @strawberry.mutation(
-        description="Replace the account's name and metadata, at `expectedVersion`."
+        description="Replace the account's name, and its metadata when given (omitted, it "
+        "stays), at `expectedVersion`."
     )
     async def account_update(
         self,
@@ -111,8 +112,9 @@ class AccountMutation:
     ) -> AccountProvisionResult:
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
             account_id = _ids([id], "account")[0]
+            kept = None if metadata is None else _metadata(metadata)
             updated = await provisioning.update(
-                conn, change, account_id, expected_version, name, _metadata(metadata)
+                conn, change, account_id, expected_version, name, kept
             )
             return _json(updated)
 

@@ -41,7 +41,7 @@ from benefitgate.common.changes import (
 )
 from benefitgate.logs import request_id
 
-__all__ = ["Applied", "ChangeError", "Effect", "run_change", "run_write"]
+__all__ = ["Applied", "ChangeError", "Effect", "change_of", "run_change", "run_write"]
 
 T = TypeVar("T")
 
@@ -91,6 +91,18 @@ _ERRORS: dict[type[Exception], Callable[[Any], ChangeError]] = {
 }
 
 
+def change_of(info: Info, reason: str = "") -> ChangeContext:
+    """Who changes what, and when, for a change that takes no idempotency key."""
+    context = info.context
+    return ChangeContext(context.principal.subject, reason, request_id.get(), context.now)
+
+
+def _refusal(exc: Exception) -> ChangeError:
+    """The typed error of a refusal, found by its class or the nearest base that has one."""
+    kind = next(k for k in type(exc).__mro__ if k in _ERRORS)
+    return _ERRORS[kind](exc)
+
+
 async def run_write(
     info: Info,
     effect: Callable[[asyncpg.Connection], Awaitable[T]],
@@ -107,7 +119,7 @@ async def run_write(
             async with conn.transaction():
                 return await effect(conn)
     except tuple(_ERRORS) as exc:
-        return _ERRORS[type(exc)](exc)
+        return _refusal(exc)
 
 
 async def run_change(
@@ -129,7 +141,7 @@ async def run_change(
     if refused is not None:
         return refused
     context = info.context
-    change = ChangeContext(context.principal.subject, reason or "", request_id.get(), context.now)
+    change = change_of(info, reason or "")
     if reason is not None:
         arguments = {**arguments, "reason": reason}
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from benefitgate.events.outbox import Cursor, Event, Reader
+from benefitgate.events.outbox import Cursor, Event, Reader, internal_only
 
 __all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
 
@@ -171,9 +171,13 @@ class Hub:
     def _audience_of(
         self, event: Event, partners: Mapping[UUID, frozenset[UUID]]
     ) -> Iterator[Subscriber]:
-        """Everyone may see a global event (no account), as in the polling feed."""
+        """Everyone may see a global event (no account), as in the polling feed, except the
+        internal ones (`outbox.internal_only`)."""
         if event.account_id is None:
-            yield from self._all()
+            if internal_only(event.type, None):
+                yield from self._by_audience.get(_EVERYONE, ())
+            else:
+                yield from self._all()
             return
         keys = [_EVERYONE, ("account", event.account_id)]
         keys += [("partner", p) for p in partners.get(event.account_id, _NO_PARTNERS)]

@@ -28,6 +28,7 @@ from benefitgate.db import MAX_BIGINT
 
 __all__ = [
     "CHANNEL",
+    "INTERNAL_GLOBAL_PREFIXES",
     "START",
     "Cursor",
     "Event",
@@ -37,12 +38,24 @@ __all__ = [
     "Reader",
     "enqueue",
     "enqueue_many",
+    "internal_only",
     "read_feed",
     "read_new",
     "tail_cursor",
 ]
 
 CHANNEL = "benefitgate_events"
+# Global events (no account) that only internal readers see: they name partners, keys
+# and endpoints. Every other global event (the catalog's) is everyone's.
+INTERNAL_GLOBAL_PREFIXES = ("api_key.", "partner.", "webhook.")
+_INTERNAL_PATTERNS = [f"{prefix}%" for prefix in INTERNAL_GLOBAL_PREFIXES]
+
+
+def internal_only(event_type: str, account_id: UUID | None) -> bool:
+    """Whether only internal readers may see an event of this type and account."""
+    return account_id is None and event_type.startswith(INTERNAL_GLOBAL_PREFIXES)
+
+
 _NUMBER = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
@@ -165,7 +178,8 @@ async def read_feed(
         from events
         where (txid, id) > ($1::xid8, $2)
           and txid < pg_snapshot_xmin(pg_current_snapshot())
-          and ($3 or account_id is null or account_id = $4
+          and ($3 or (account_id is null and not (type like any($7::text[])))
+               or account_id = $4
                or account_id in (select account_id from partner_accounts where partner_id = $5))
         order by txid, id
         limit $6
@@ -176,6 +190,7 @@ async def read_feed(
         scope.account_id,
         scope.partner_id,
         limit,
+        _INTERNAL_PATTERNS,
     )
     return [_event(row) for row in rows]
 

@@ -20,7 +20,7 @@ async def claim_due_reminders(
         """
         insert into renewal_reminders (account_id, renewal_at, days_before, sent_at)
         select account_id, current_period_end, $1, $2 from subscriptions
-        where status <> 'canceled' and current_period_end > $2
+        where status <> 'canceled' and not cancel_at_period_end and current_period_end > $2
           and current_period_end - make_interval(days => $1) <= $2
           and current_period_end - make_interval(days => $1) >= current_period_start
         order by account_id

@@ -246,7 +246,9 @@ async def roll_back_subscription(
     if entry.action in TIME_DRIVEN:
         raise InvalidChange("entryId", "renewals and trial ends are not rolled back")
     account_id, before = entry.target.account_id, entry.before
-    assert account_id is not None and before is not None  # subscriptions are never created here
+    if before is None:
+        raise InvalidChange("entryId", "a creation is not rolled back; cancel the subscription")
+    assert account_id is not None  # every subscription entry names its account
     sub = await lock_subscription(conn, account_id)
     await refuse_if_changed_since(conn, entry)
     return await restore_subscription(conn, change, sub, account_id, before, entry.id)

@@ -98,8 +98,8 @@ class Renewal:
 def renewal_type(
     sub: models.Subscription | None, catalog: Catalog, types: CatalogTypes, now: datetime
 ) -> Renewal | None:
-    if sub is None or sub.status == "canceled":
-        return None
+    if sub is None or sub.status == "canceled" or sub.cancel_at_period_end:
+        return None  # no renewal is coming
     step = renewal(sub, catalog)
     after = step.after
     pinned = catalog.versions[sub.tier_version_id]

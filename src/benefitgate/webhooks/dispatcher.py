@@ -27,6 +27,7 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.clock import Clock
+from benefitgate.common.changes import ChangeContext
 from benefitgate.events import outbox
 from benefitgate.events.outbox import Event, EventScope
 from benefitgate.webhooks import repository
@@ -41,6 +42,8 @@ __all__ = ["DispatchSettings", "Dispatcher"]
 log = logging.getLogger(__name__)
 
 _PAGE = 100  # events read at a time for one endpoint
+ACTOR = "webhooks"  # who disables a failing endpoint, in the audit log
+_POSTPONE = timedelta(minutes=1)  # an endpoint this replica failed to serve waits this long
 _EVERYTHING = EventScope(everything=True)  # each event is then checked for the endpoint
 
 
@@ -115,6 +118,12 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _postpone(self, endpoint: Endpoint) -> None:
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            async with self._pool.acquire() as conn:
+                until = self._clock.now() + _POSTPONE
+                await repository.postpone(conn, endpoint.id, self._settings.owner, until)
+
     def _lease(self, now: datetime) -> Lease:
         return Lease(self._settings.owner, now + self._settings.lease)
 
@@ -123,8 +132,13 @@ class Dispatcher:
         the lease is lost; then release the lease."""
         try:
             await self._send_waiting(endpoint)
-        except (OSError, asyncpg.PostgresError):
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Whatever went wrong, this replica does not take the endpoint again at once
+            # (a loop of claims); another replica, or this one later, resumes it.
             log.exception("webhook endpoint %s: delivery interrupted", endpoint.id)
+            await self._postpone(endpoint)
         finally:
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 async with self._pool.acquire() as conn:
@@ -140,6 +154,7 @@ class Dispatcher:
                 log.error(
                     "webhook endpoint %s: its secret does not open with this key", endpoint.id
                 )
+                await self._postpone(endpoint)
                 return
             if not page:
                 return
@@ -199,7 +214,7 @@ class Dispatcher:
             if not kept:
                 await repository.log_attempt(conn, attempt)
             elif reason is not None:
-                await disable(conn, endpoint.id, reason, at)
+                await disable(conn, endpoint, reason, ChangeContext(ACTOR, reason, None, at))
         return False
 
 

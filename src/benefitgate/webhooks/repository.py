@@ -25,6 +25,7 @@ __all__ = [
     "lock",
     "log_attempt",
     "manages",
+    "postpone",
     "record_attempt",
     "release",
     "sealed_secrets",
@@ -400,3 +401,15 @@ async def manages(conn: asyncpg.Connection, partner_id: UUID, account_id: UUID) 
         account_id,
     )
     return bool(managed)
+
+
+async def postpone(
+    conn: asyncpg.Connection, endpoint_id: UUID, owner: str, until: datetime
+) -> None:
+    """Hold the endpoint back until `until` (a replica that cannot serve it now)."""
+    await conn.execute(
+        "update webhook_endpoints set next_attempt_at = $3 where id = $1 and lease_owner = $2",
+        endpoint_id,
+        owner,
+        until,
+    )

@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 import strawberry
 
-from benefitgate.api.changes import Applied, ChangeError, run_change, run_write
+from benefitgate.api.changes import Applied, ChangeError, change_of, run_change, run_write
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.pagination import (
@@ -140,7 +140,7 @@ class WebhookMutation:
 
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
             spec = _spec(url, description, event_types, account_ids)
-            endpoint, secret = await service.create(conn, hooks, partner, spec, change.at)
+            endpoint, secret = await service.create(conn, hooks, partner, spec, change)
             shown.append(secret)
             return {"endpointId": str(endpoint.id)}
 
@@ -182,7 +182,7 @@ class WebhookMutation:
         async def effect(conn: asyncpg.Connection) -> Endpoint:
             spec = _spec(url, description, event_types, account_ids)
             return await service.update(
-                conn, hooks, _id(id), owner, expected_version, spec, info.context.now
+                conn, hooks, _id(id), owner, expected_version, spec, change_of(info)
             )
 
         return _changed(await run_write(info, effect))
@@ -198,7 +198,7 @@ class WebhookMutation:
             found = await service.owned(conn, _id(id), owner)
             if found.status == "disabled":
                 return found
-            return await service.disable(conn, found.id, reason, info.context.now)
+            return await service.disable(conn, found, reason, change_of(info))
 
         return _changed(await run_write(info, effect))
 
@@ -212,7 +212,7 @@ class WebhookMutation:
             return _forbidden()
 
         async def effect(conn: asyncpg.Connection) -> Endpoint:
-            return await service.enable(conn, _id(id), owner, info.context.now)
+            return await service.enable(conn, _id(id), owner, change_of(info))
 
         result = await run_write(info, effect)
         info.context.shared.get(Webhooks).wake()
@@ -226,7 +226,7 @@ class WebhookMutation:
 
         async def effect(conn: asyncpg.Connection) -> UUID:
             endpoint_id = _id(id)
-            await service.delete(conn, endpoint_id, owner)
+            await service.delete(conn, endpoint_id, owner, change_of(info))
             return endpoint_id
 
         result = await run_write(info, effect)
@@ -237,8 +237,8 @@ class WebhookMutation:
     @strawberry.mutation(
         description="A new signing secret, shown in this answer only. The old one signs "
         "beside it for 24 hours, so receivers can switch without losing a message. While "
-        "an earlier rotated-out secret still signs, rotating again is refused unless "
-        "`expirePreviousNow` drops that one at once (a leaked secret)."
+        "an earlier rotated-out secret still signs, rotating again is refused. With "
+        "`expirePreviousNow` only the new secret signs, at once: for a secret that leaked."
     )
     async def webhook_secret_rotate(
         self,
@@ -255,7 +255,7 @@ class WebhookMutation:
 
         async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
             endpoint, secret, until = await service.rotate_secret(
-                conn, hooks, _id(id), owner, change.at, expire_previous_now
+                conn, hooks, _id(id), owner, change, expire_previous_now
             )
             shown.append(secret)
             return {"endpointId": str(endpoint.id), "until": until.isoformat()}
@@ -297,7 +297,7 @@ class WebhookMutation:
                 cursor = Cursor.decode(after)
             except InvalidCursor as exc:
                 raise InvalidChange("after", "after is not a cursor this API produced") from exc
-            return await service.replay(conn, _id(endpoint_id), owner, cursor)
+            return await service.replay(conn, _id(endpoint_id), owner, cursor, change_of(info))
 
         result = await run_write(info, effect)
         info.context.shared.get(Webhooks).wake()

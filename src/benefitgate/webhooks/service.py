@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 
-from benefitgate.common.changes import InvalidChange, TargetNotFound, expect_version
+from benefitgate.audit import service as audit
+from benefitgate.audit.models import Target
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
 from benefitgate.events import outbox, retention
 from benefitgate.events.outbox import Cursor
 from benefitgate.webhooks import repository
@@ -39,6 +41,7 @@ __all__ = [
 
 T = TypeVar("T")
 
+KIND = "webhook_endpoint"
 OLD_SECRET_KEPT = timedelta(hours=24)  # a rotated-out secret signs beside the new one
 MAX_DESCRIPTION = 500
 MAX_EVENT_TYPES = 50
@@ -115,7 +118,7 @@ async def create(
     hooks: Webhooks,
     partner: UUID | None,
     spec: EndpointSpec,
-    now: datetime,
+    change: ChangeContext,
 ) -> tuple[Endpoint, str]:
     """Register an endpoint that receives the events committed from now on; returns it
     with its secret, which is never shown again."""
@@ -130,8 +133,9 @@ async def create(
         _distinct(spec.account_ids),
         hooks.box.seal(secret),
         await outbox.tail_cursor(conn),
-        now,
+        change.at,
     )
+    await _audit(conn, change, "webhook_endpoint.created", None, endpoint)
     return endpoint, secret
 
 
@@ -151,35 +155,41 @@ async def update(
     owner: Owner,
     expected_version: int,
     spec: EndpointSpec,
-    now: datetime,
+    change: ChangeContext,
 ) -> Endpoint:
     found = await owned(conn, endpoint_id, owner)
     expect_version(expected_version, found.version)
     await _check(conn, spec, hooks, found.partner_id)
-    return await repository.update(
+    updated = await repository.update(
         conn,
         found.id,
         spec.url,
         spec.description,
         _distinct(spec.event_types),
         _distinct(spec.account_ids),
-        now,
+        change.at,
     )
+    await _audit(conn, change, "webhook_endpoint.updated", found, updated)
+    return updated
 
 
 async def enable(
-    conn: asyncpg.Connection, endpoint_id: UUID, owner: Owner, now: datetime
+    conn: asyncpg.Connection, endpoint_id: UUID, owner: Owner, change: ChangeContext
 ) -> Endpoint:
     """Enable and retry at once; delivery resumes from the endpoint's cursor."""
     found = await owned(conn, endpoint_id, owner)
-    return await repository.set_status(conn, found.id, "enabled", None, now)
+    enabled = await repository.set_status(conn, found.id, "enabled", None, change.at)
+    await _audit(conn, change, "webhook_endpoint.enabled", found, enabled)
+    return enabled
 
 
 async def disable(
-    conn: asyncpg.Connection, endpoint_id: UUID, reason: str, now: datetime
+    conn: asyncpg.Connection, endpoint: Endpoint, reason: str, change: ChangeContext
 ) -> Endpoint:
-    """Disable, and report it with a `webhook.endpoint_disabled` event."""
-    disabled = await repository.set_status(conn, endpoint_id, "disabled", reason, now)
+    """Disable, and report it with a `webhook.endpoint_disabled` event (internal readers
+    only: it names the endpoint's URL)."""
+    disabled = await repository.set_status(conn, endpoint.id, "disabled", reason, change.at)
+    await _audit(conn, change, "webhook_endpoint.disabled", endpoint, disabled)
     payload = {
         "endpointId": str(disabled.id),
         "partnerId": None if disabled.partner_id is None else str(disabled.partner_id),
@@ -190,9 +200,12 @@ async def disable(
     return disabled
 
 
-async def delete(conn: asyncpg.Connection, endpoint_id: UUID, owner: Owner) -> None:
+async def delete(
+    conn: asyncpg.Connection, endpoint_id: UUID, owner: Owner, change: ChangeContext
+) -> None:
     found = await owned(conn, endpoint_id, owner)
     await repository.delete(conn, found.id)
+    await _audit(conn, change, "webhook_endpoint.deleted", found, None)
 
 
 async def rotate_secret(
@@ -200,29 +213,32 @@ async def rotate_secret(
     hooks: Webhooks,
     endpoint_id: UUID,
     owner: Owner,
-    now: datetime,
+    change: ChangeContext,
     expire_previous_now: bool = False,
 ) -> tuple[Endpoint, str, datetime]:
     """A new secret, shown once; the old one signs beside it for 24 hours. Returns the
     endpoint, the secret, and when the old one stops signing. Only one rotated-out secret
     signs at a time: while one still does, this raises InvalidChange (its promised 24
-    hours would end at once) unless `expire_previous_now` drops it on purpose."""
+    hours would end at once) unless `expire_previous_now`, which stops every secret but
+    the new one signing at once: for a secret that leaked."""
     found = await owned(conn, endpoint_id, owner)
     sealed = await repository.sealed_secrets(conn, found.id)
     expires = None if sealed is None else sealed.previous_expires_at
-    if expires is not None and expires > now and not expire_previous_now:
+    if expires is not None and expires > change.at and not expire_previous_now:
         raise InvalidChange(
             "expirePreviousNow",
             f"the secret rotated out before signs until {expires.isoformat()}; rotate "
             "again after then, or with expirePreviousNow to drop it now",
         )
     secret = new_secret()
-    until = now + OLD_SECRET_KEPT
-    return await repository.set_secret(conn, found.id, hooks.box.seal(secret), until), secret, until
+    until = change.at if expire_previous_now else change.at + OLD_SECRET_KEPT
+    rotated = await repository.set_secret(conn, found.id, hooks.box.seal(secret), until)
+    await _audit(conn, change, "webhook_endpoint.secret_rotated", found, rotated)
+    return rotated, secret, until
 
 
 async def replay(
-    conn: asyncpg.Connection, endpoint_id: UUID, owner: Owner, after: Cursor
+    conn: asyncpg.Connection, endpoint_id: UUID, owner: Owner, after: Cursor, change: ChangeContext
 ) -> Endpoint:
     """Send again everything after `after`, in order. Raises InvalidChange for a cursor
     older than the retention horizon (those events were pruned) or past the newest event
@@ -234,7 +250,9 @@ async def replay(
         raise InvalidChange("after", f"{exc}; the oldest is {exc.horizon.encode()}") from exc
     if after > await outbox.tail_cursor(conn):
         raise InvalidChange("after", "after is past the newest event")
-    return await repository.set_cursor(conn, found.id, after)
+    replayed = await repository.set_cursor(conn, found.id, after)
+    await _audit(conn, change, "webhook_endpoint.replayed", found, replayed)
+    return replayed
 
 
 async def signing_secrets(
@@ -254,6 +272,35 @@ async def signing_secrets(
     except InvalidToken:
         return None
     return signing
+
+
+def _snapshot(e: Endpoint) -> dict[str, Any]:
+    """What an audit entry keeps of an endpoint: never a secret."""
+    return {
+        "url": e.url,
+        "description": e.description,
+        "eventTypes": None if e.event_types is None else list(e.event_types),
+        "accountIds": None if e.account_ids is None else [str(a) for a in e.account_ids],
+        "partnerId": None if e.partner_id is None else str(e.partner_id),
+        "status": e.status,
+        "cursor": e.cursor.encode(),
+        "version": e.version,
+    }
+
+
+async def _audit(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    action: str,
+    before: Endpoint | None,
+    after: Endpoint | None,
+) -> None:
+    endpoint = after or before
+    assert endpoint is not None  # a change has a before or an after
+    target = Target(KIND, str(endpoint.id), None)
+    old = None if before is None else _snapshot(before)
+    new = None if after is None else _snapshot(after)
+    await audit.record(conn, change, action, target, old, new)
 
 
 def _distinct(values: Sequence[T] | None) -> list[T] | None:
