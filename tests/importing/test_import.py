@@ -71,6 +71,10 @@ async def test_accounts_land_refused_rows_are_reported_and_a_rerun_changes_nothi
     audit = await conn.fetchval("select count(*) from audit_log where action = 'account.created'")
     events = await conn.fetchval("select count(*) from events where type = 'account.created'")
     assert (linked, audit, events) == (1, 3, 3)
+    link_events = await conn.fetchval(
+        "select count(*) from events where type = 'partner.account_linked'"
+    )
+    assert link_events == 1
 
 
 async def test_subscriptions_land_for_accounts_named_by_external_id(

@@ -18,6 +18,7 @@ from benefitgate.audit import service as audit
 from benefitgate.audit.models import Target
 from benefitgate.common.changes import ChangeContext
 from benefitgate.events import outbox as events
+from benefitgate.partners import service as partners
 
 __all__ = ["NewAccount", "create_many", "unknown_partners"]
 
@@ -64,12 +65,6 @@ async def create_many(
     created = {r["external_id"]: r for r in rows}
     links = [(p, created[a.external_id]["id"]) for a in accounts if a.external_id in created
              for p in a.partner_ids]  # fmt: skip
-    await conn.execute(
-        """insert into partner_accounts (partner_id, account_id)
-           select * from unnest($1::uuid[], $2::uuid[]) on conflict do nothing""",
-        [p for p, _ in links],
-        [a for _, a in links],
-    )
     snapshots = [(r["id"], _snapshot(r)) for r in created.values()]
     targets = [(Target(KIND, str(i), i), None, s) for i, s in snapshots]
     entries = await audit.record_many(conn, change, CREATED, targets)
@@ -78,6 +73,7 @@ async def create_many(
         for (i, s), e in zip(snapshots, entries, strict=True)
     ]
     await events.enqueue_many(conn, CREATED, payloads)
+    await partners.link_many(conn, change, links)
     return list(created)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
 
 from benefitgate.partners.models import Partner
 
-__all__ = ["insert", "link", "unlink"]
+__all__ = ["insert", "link", "link_many", "unlink"]
 
 
 async def insert(conn: asyncpg.Connection, partner_id: UUID, name: str) -> Partner:
@@ -38,3 +39,17 @@ async def unlink(conn: asyncpg.Connection, partner_id: UUID, account_id: UUID) -
         account_id,
     )
     return bool(unlinked)
+
+
+async def link_many(
+    conn: asyncpg.Connection, links: Sequence[tuple[UUID, UUID]]
+) -> list[tuple[UUID, UUID]]:
+    """Link the pairs not linked yet; returns those (partner, account) pairs."""
+    rows = await conn.fetch(
+        """insert into partner_accounts (partner_id, account_id)
+           select * from unnest($1::uuid[], $2::uuid[]) on conflict do nothing
+           returning partner_id, account_id""",
+        [p for p, _ in links],
+        [a for _, a in links],
+    )
+    return [(r["partner_id"], r["account_id"]) for r in rows]

@@ -5,6 +5,7 @@ applies at once. Each link change is audited and reported with an event on the a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
@@ -16,7 +17,7 @@ from benefitgate.events import outbox as events
 from benefitgate.partners import repository
 from benefitgate.partners.models import MAX_NAME, Partner
 
-__all__ = ["CREATED", "LINKED", "UNLINKED", "create", "link", "unlink"]
+__all__ = ["CREATED", "LINKED", "UNLINKED", "create", "link", "link_many", "unlink"]
 
 CREATED = "partner.created"
 LINKED = "partner.account_linked"
@@ -66,3 +67,20 @@ async def _report(
     payload = {"partnerId": str(partner), "auditEntryId": entry.id}
     await events.enqueue(conn, action, account, payload)
     return entry
+
+
+async def link_many(
+    conn: asyncpg.Connection, change: ChangeContext, links: Sequence[tuple[UUID, UUID]]
+) -> int:
+    """Link each (partner, account) pair, as `link` does one, in three statements whatever
+    their number: pairs linked already change nothing. The partners and accounts must
+    exist. Returns the number linked."""
+    made = await repository.link_many(conn, links)
+    targets = [(Target(KIND, f"{p}/{a}", a), {"linked": False}, {"linked": True}) for p, a in made]
+    entries = await audit.record_many(conn, change, LINKED, targets)
+    payloads = [
+        (a, {"partnerId": str(p), "auditEntryId": e.id})
+        for (p, a), e in zip(made, entries, strict=True)
+    ]
+    await events.enqueue_many(conn, LINKED, payloads)
+    return len(made)
