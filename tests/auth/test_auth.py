@@ -94,3 +94,21 @@ async def test_partner_keys_must_name_a_partner(conn: asyncpg.Connection) -> Non
         await apikeys.create_key(conn, name="p", role=Role.PARTNER)
     with pytest.raises(ValueError, match="partner"):
         await apikeys.create_key(conn, name="a", role=Role.ADMIN, partner_id=uuid4())
+
+
+async def test_a_signed_token_whose_subject_postgres_cannot_store_gets_401(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    # Reads passed and writes keyed by the subject (idempotency keys) failed as
+    # "Unexpected error.": a NUL or a lone surrogate cannot be stored, and a subject of
+    # thousands of characters passes no index.
+    account_id = uuid4()
+    for subject in ("user\x00one", "user\ud800", "u" * 256, "", 7):
+        claims = {"sub": subject, "account_id": str(account_id), "exp": 4_000_000_000}
+        token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+        response = await api.post(QUERY, auth=token)
+        assert response.status_code == 401, subject
+        assert response.json()["errors"][0]["message"] == "invalid token"
+    claims = {"sub": "u" * 255, "account_id": str(account_id), "exp": 4_000_000_000}
+    longest = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+    assert (await api.post(QUERY, auth=longest)).status_code == 200

@@ -237,3 +237,42 @@ async def test_checks_are_scoped_and_validated(conn: asyncpg.Connection, api: Ap
         assert result["code"] == "INVALID_INPUT", requested
     partner = await api_key(conn, Role.PARTNER, partner_id=await factories.partner(conn))
     assert (await check(api, partner, mine, feature="b0"))["code"] == "NOT_FOUND"
+
+
+async def test_unknown_names_are_refused_before_a_denial_is_counted(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    # A suspended account's check counted a denial under any name it was given, known or
+    # not: a name of 3,000 characters failed at the unique index as "Unexpected error.".
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    await conn.execute(
+        "update subscriptions set status = 'past_due' where account_id = $1", account_id
+    )
+    auth = await api_key(conn)
+    for kw in ({"feature": "f" * 3_000}, {"metric": "m" * 3_000}, {"feature": "nope"}):
+        result = await check(api, auth, account_id, **kw)
+        assert result["code"] == "INVALID_INPUT", kw
+    assert (await check(api, auth, account_id, feature="b0"))["reason"] == "SUSPENDED"
+    denied = await conn.fetch("select feature from entitlement_denials")
+    assert [r["feature"] for r in denied] == ["b0"]
+
+
+async def test_concurrent_replays_of_a_finished_key_all_replay(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    # Replays took the key's advisory lock from each other: of 50, 37 got IDEMPOTENCY_CONFLICT
+    # although the first request had long committed.
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    async with make_api(pool_max=50) as api:
+        first = await api.data(CONSUME, consume_vars(account_id, "done", 2), auth=key)
+        replays = await asyncio.gather(
+            *(api.data(CONSUME, consume_vars(account_id, "done", 2), auth=key) for _ in range(50))
+        )
+
+    assert first["usageConsume"]["replayed"] is False
+    assert [r["usageConsume"] for r in replays] == [
+        {**first["usageConsume"], "replayed": True}
+    ] * 50

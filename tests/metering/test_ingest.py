@@ -69,7 +69,7 @@ async def test_every_event_gets_an_outcome_and_each_rejection_reason_is_reachabl
         ("huge-too", "REJECTED", "VALUE_OUT_OF_RANGE"),
         ("old", "REJECTED", "OUTSIDE_WINDOW"),
         ("future", "REJECTED", "OUTSIDE_WINDOW"),
-        ("theirs", "REJECTED", "NOT_PERMITTED"),
+        ("theirs", "REJECTED", "UNKNOWN_ACCOUNT"),  # as missing: existence is never told
     ]
     assert (result["accepted"], result["duplicates"], result["rejected"]) == (1, 1, 9)
     assert await counter(conn, mine) == {NOW - timedelta(days=10): 1.0}
@@ -287,3 +287,31 @@ async def test_a_timestamp_without_an_offset_is_refused_as_a_variable_error(
         assert error["message"].startswith("Variable '$events' has invalid value"), error
         assert "DateTime" in error["message"]
     assert await conn.fetchval("select count(*) from usage_event_ids") == 0
+
+
+async def test_event_ids_past_the_bound_or_empty_are_rejected_and_the_batch_lands(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    # An id of 3,000 characters failed the whole batch at the unique index's entry size
+    # ("Unexpected error."), and an empty one was accepted.
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    longest = "é" * 255  # 510 bytes: the bound is in characters, well inside an index entry
+    events = [
+        event(account_id, "x" * 3_000),
+        event(account_id, "x" * 256),
+        event(account_id, ""),
+        event(account_id, longest),
+        event(account_id, "plain"),
+    ]
+    result = (await api.data(RECORD, {"events": events}, auth=await api_key(conn)))["usageRecord"]
+
+    assert [(r["status"], r["reason"]) for r in result["results"]] == [
+        ("REJECTED", "INVALID_EVENT_ID"),
+        ("REJECTED", "INVALID_EVENT_ID"),
+        ("REJECTED", "INVALID_EVENT_ID"),
+        ("ACCEPTED", None),
+        ("ACCEPTED", None),
+    ]
+    stored = await conn.fetch("select event_id from usage_event_ids order by event_id")
+    assert [r["event_id"] for r in stored] == ["plain", longest]

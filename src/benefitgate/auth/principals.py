@@ -25,6 +25,9 @@ __all__ = [
 ]
 
 _JWT_ALGORITHM = "HS256"
+# Characters of a token's subject. It is stored (in idempotency keys' scope, a unique index,
+# and audit entries), so it must be text Postgres can hold, within an index entry.
+MAX_SUBJECT = 255
 
 
 class Unauthenticated(Exception):
@@ -78,6 +81,19 @@ class Principal:
         return Reader(self.event_scope(), self.subject, self.expires_at)
 
 
+def _storable_subject(subject: object) -> str:
+    """The `sub` claim, if Postgres can store it: 1 to MAX_SUBJECT characters of Unicode
+    text without NUL. A signed token with another was accepted for reads, and its writes
+    then failed in the database driver as unexpected errors."""
+    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT or "\x00" in subject:
+        raise Unauthenticated("invalid token")
+    try:
+        subject.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate, which JSON may escape
+        raise Unauthenticated("invalid token") from exc
+    return subject
+
+
 def issue_frontend_token(
     secret: str, *, subject: str, account_id: UUID, now: datetime, ttl: timedelta
 ) -> str:
@@ -106,7 +122,7 @@ def decode_frontend_token(secret: str, token: str, now: datetime) -> Principal:
         raise Unauthenticated("invalid token") from exc
     return Principal(
         Role.FRONTEND,
-        subject=str(claims["sub"]),
+        subject=_storable_subject(claims["sub"]),
         account_id=account_id,
         expires_at=expires_at,
     )

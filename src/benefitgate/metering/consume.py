@@ -93,6 +93,12 @@ async def check(
     if not (requested >= 0 and quantities.in_range(requested)):
         raise InvalidChange("requested", "give an amount of zero to 10^15")
     name = feature or metric or ""
+    # Only names the catalog knows are checked, and so counted as denials: a denial is
+    # kept under its name in a unique index, which a name of any length would break.
+    if feature is not None and feature not in catalog.benefits:
+        raise InvalidChange("feature", f"unknown feature {feature!r}")
+    if metric is not None and metric not in catalog.metrics:
+        raise InvalidChange("metric", f"unknown metric {metric!r}")
     sub = account.subscription
     if sub is None or sub.status in SUSPENDED_STATUSES:
         result = CheckResult(allowed=False, reason=CheckReason.SUSPENDED)
@@ -121,8 +127,6 @@ def _lowest_tier_with(
 async def _check_feature(
     conn: asyncpg.Connection, account: Account, feature: str, catalog: Catalog, now: datetime
 ) -> CheckResult:
-    if feature not in catalog.benefits:
-        raise InvalidChange("feature", f"unknown feature {feature!r}")
     tier = accounts.account_tier(account, catalog)
     grants = await entitlements.active_grants(conn, [account.id], now)
     held = {

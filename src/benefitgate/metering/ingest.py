@@ -15,7 +15,13 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.metering import repository
 from benefitgate.metering.cascade import UsageCascade
-from benefitgate.metering.models import EventOutcome, EventStatus, Rejection, UsageEvent
+from benefitgate.metering.models import (
+    MAX_EVENT_ID,
+    EventOutcome,
+    EventStatus,
+    Rejection,
+    UsageEvent,
+)
 from benefitgate.metering.rules import in_window, negative_allowed
 
 __all__ = ["MAX_BATCH", "BatchTooLarge", "months_of", "record_usage"]
@@ -41,10 +47,12 @@ def _rejection(
     catalog: Catalog,
     now: datetime,
 ) -> Rejection | None:
-    if account is None:
+    """Why the event is refused, if it is. An account the caller may not see is
+    UNKNOWN_ACCOUNT, as a missing one is: the answer never tells them apart."""
+    if not 0 < len(event.event_id) <= MAX_EVENT_ID:
+        return Rejection.INVALID_EVENT_ID
+    if account is None or not principal.can_see(account.id, account.partner_ids):
         return Rejection.UNKNOWN_ACCOUNT
-    if not principal.can_see(account.id, account.partner_ids):
-        return Rejection.NOT_PERMITTED
     metric = catalog.metrics.get(event.metric_key)
     if metric is None:
         return Rejection.UNKNOWN_METRIC

@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 __all__ = [
+    "MAX_EVENT_ID",
     "CheckReason",
     "CheckResult",
     "Consumed",
@@ -17,6 +18,11 @@ __all__ = [
     "Rejection",
     "UsageEvent",
 ]
+
+
+# Characters of a client's event id. Ids are kept in a unique index, whose entries Postgres
+# caps at about 2,700 bytes: a longer id failed its whole batch as an unexpected error.
+MAX_EVENT_ID = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +43,14 @@ class EventStatus(enum.Enum):
 
 
 class Rejection(enum.Enum):
+    # An account the caller may not see is as unknown as one that does not exist, so that
+    # a caller never learns which accounts exist.
     UNKNOWN_ACCOUNT = "unknown_account"
+    INVALID_EVENT_ID = "invalid_event_id"
     UNKNOWN_METRIC = "unknown_metric"
     NEGATIVE_VALUE = "negative_value"
     VALUE_OUT_OF_RANGE = "value_out_of_range"
     OUTSIDE_WINDOW = "outside_window"
-    NOT_PERMITTED = "not_permitted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,8 @@ UsageBucket = strawberry.enum(series.Bucket, name="UsageBucket")
 @strawberry.input
 class UsageEventInput:
     event_id: str = strawberry.field(
-        description="The client's id for the event: a retry with the same id counts once."
+        description="The client's id for the event, 1 to 255 characters: a retry with the "
+        "same id counts once."
     )
     account_id: strawberry.ID
     metric: str
