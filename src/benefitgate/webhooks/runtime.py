@@ -17,6 +17,7 @@ from benefitgate.webhooks.delivery import Sender
 from benefitgate.webhooks.dispatcher import Dispatcher, DispatchSettings
 from benefitgate.webhooks.service import Webhooks
 from benefitgate.webhooks.signing import SecretBox
+from benefitgate.webhooks.urls import PublicOnlyResolver
 
 __all__ = ["WebhookRuntime"]
 
@@ -28,7 +29,11 @@ class WebhookRuntime:
         timeout = settings.webhook_timeout_seconds
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
-            connector=aiohttp.TCPConnector(limit=settings.webhook_concurrency),
+            connector=aiohttp.TCPConnector(
+                limit=settings.webhook_concurrency,
+                resolver=PublicOnlyResolver(settings.webhook_allow_hosts, settings.dev_mode),
+                use_dns_cache=False,  # each connection's addresses are checked as resolved
+            ),
             headers={"user-agent": "benefitgate-webhooks"},
         )
         box = SecretBox(settings.webhook_key or local_secret(settings.data_dir, "webhook_key"))

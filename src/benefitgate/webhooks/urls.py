@@ -16,6 +16,9 @@ import socket
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
 __all__ = ["MAX_URL", "UnsafeUrl", "check_syntax", "check_url"]
 
 MAX_URL = 2000
@@ -92,3 +95,31 @@ def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         if address in network and int(address) > 1:  # :: and ::1 are IPv6's own
             return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
+
+
+class PublicOnlyResolver(ThreadedResolver):
+    """The resolver of the webhook sender's connections: it drops the addresses a host
+    may not be sent to, at connect time. `check_url` resolves a name before a send, and
+    the connection resolves it again; without this, a name that answered a public address
+    to the first lookup and a private one to the second (DNS rebinding) would reach the
+    private one. Allow-listed hosts keep every address."""
+
+    def __init__(self, allow_hosts: Collection[str], dev_mode: bool) -> None:
+        super().__init__()
+        self._allow_hosts = allow_hosts
+        self._dev_mode = dev_mode
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await super().resolve(host, port, family)
+        if host in self._allow_hosts:
+            return found
+        allowed = [r for r in found if self._may_reach(r["host"])]
+        if not allowed:
+            raise OSError(f"{host[:100]} resolves to no public address")
+        return allowed
+
+    def _may_reach(self, raw: str) -> bool:
+        address = _address(raw)
+        return address.is_global or (self._dev_mode and address.is_loopback)
