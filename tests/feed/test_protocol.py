@@ -191,3 +191,19 @@ async def test_a_subscribe_that_fails_to_parse_or_validate_gets_an_error_for_its
 
     assert unnamed["id"] == "named" and unnamed["type"] == "error"
     assert still_open == {"type": "pong"}
+
+
+async def test_a_null_payload_is_as_good_as_none_where_the_protocol_allows_it(
+    live_port: int, serve_live: ServeLive
+) -> None:
+    # graphql-transport-ws lets connection_init, ping and pong carry a payload that is an
+    # object, null or missing; a null connection_init payload closed the socket with 4400.
+    async with serve_live(dev_mode=True) as port, raw_socket(port) as ws:
+        await ws.send({"type": "connection_init", "payload": None})  # anonymous in dev mode
+        assert await ws.receive() == {"type": "connection_ack"}
+        await ws.send({"type": "pong", "payload": None})
+        await ws.send({"type": "ping", "payload": None})
+        assert await ws.receive() == {"type": "pong"}
+    async with raw_socket(live_port) as ws:  # no credential outside dev mode: refused as such
+        await ws.send({"type": "connection_init", "payload": None})
+        assert await ws.closed_with() == 4403

@@ -15,7 +15,7 @@ are masked and logged as usual).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import orjson
 from starlette.websockets import WebSocketDisconnect
@@ -86,6 +86,10 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
         if problem is not None:
             await self.handle_invalid_message(problem)
             return
+        if "payload" in message and message.get("payload") is None:
+            # The protocol allows a null payload wherever one is optional (connection_init,
+            # ping, pong); the stock handler refused a null connection_init with 4400.
+            message = cast("Message", {k: v for k, v in message.items() if k != "payload"})
         await super().handle_message(message)
 
     async def _handle_pre_execution_error(
