@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench clean node-tools graphiql
 
 $(STAMP): pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,8 +21,20 @@ test: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
+# The npm packages some tests run (the GraphQL over HTTP audit), pinned in tests/node/, into
+# .cache/node; those tests install them on first use too, and skip, saying why, without Node.
+NODE_CACHE ?= .cache/node
+node-tools:
+	mkdir -p $(NODE_CACHE)
+	cp tests/node/package.json tests/node/package-lock.json $(NODE_CACHE)/
+	cd $(NODE_CACHE) && npm ci --ignore-scripts --no-audit --no-fund --silent
+
+# Rebuild the GraphiQL the service serves from web/graphiql's pinned packages (then commit).
+graphiql:
+	scripts/build-graphiql
+
 bench: $(STAMP)
 	$(PY) bench/account_view.py
 
 clean:
-	rm -rf $(VENV) .data
+	rm -rf $(VENV) .data .cache

@@ -16,14 +16,14 @@ import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from benefitgate import db, migrate
 from benefitgate.api.context import Context, Shared
 from benefitgate.audit.rollback import Rollbacks
 from benefitgate.auth.credentials import Authenticator
-from benefitgate.auth.principals import Principal
+from benefitgate.auth.principals import Principal, Role
 from benefitgate.catalog.cache import CatalogCache
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
@@ -35,8 +35,11 @@ from benefitgate.events.hub import Hub
 from benefitgate.events.listener import OutboxListener
 from benefitgate.events.outbox import START, NewEvents
 from benefitgate.feed.types import EventObjects
+from benefitgate.graphql import ide
+from benefitgate.graphql.documents import Manifest
 from benefitgate.graphql.fast.render import RenderCache
 from benefitgate.graphql.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from benefitgate.graphql.persisted import TrustedDocuments
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.view import GraphQLView
 from benefitgate.logs import configure_logging
@@ -85,6 +88,7 @@ def create_app(
         max_tokens=settings.max_tokens,
         max_aliases=settings.max_aliases,
         suggestions=settings.dev_mode,
+        introspection=_introspection_roles(settings),
     )
     holder: dict[str, AppState] = {}
 
@@ -104,6 +108,7 @@ def create_app(
         authenticate=authenticate,
         authenticate_header=authenticate_header,
         make_context=make_context,
+        documents=_trusted_documents(settings),
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=settings.live_init_seconds),
         max_subscriptions_per_connection=settings.live_max_subscriptions,
@@ -136,18 +141,41 @@ def create_app(
             await state.webhooks.close()
             await _close_pool(state.pool)
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", view, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", view),
-            Route("/healthz", _healthz),
-            Route("/readyz", _readyz),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", view, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),
+        Route("/healthz", _healthz),
+        Route("/readyz", _readyz),
+    ]
+    if settings.graphiql:
+        routes.append(Mount(ide.ASSETS_PATH, ide.assets()))
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _roles(names: frozenset[str], setting: str) -> frozenset[Role]:
+    try:
+        return frozenset(Role(name) for name in names)
+    except ValueError as exc:
+        raise ValueError(f"{setting}: {exc}; roles are {[r.value for r in Role]}") from exc
+
+
+def _introspection_roles(settings: Settings) -> frozenset[Role]:
+    """Who may introspect: as configured, else everyone in development mode and every
+    role but frontends otherwise (a frontend runs the documents it was built with)."""
+    if settings.introspection_for is not None:
+        return _roles(settings.introspection_for, "BENEFITGATE_INTROSPECTION_FOR")
+    return frozenset(Role) if settings.dev_mode else frozenset(Role) - {Role.FRONTEND}
+
+
+def _trusted_documents(settings: Settings) -> TrustedDocuments:
+    """The manifest, loaded at start (a bad one stops the app), and who is held to it."""
+    if settings.documents is None:
+        return TrustedDocuments()
+    restricted = _roles(settings.documents_required_for, "BENEFITGATE_DOCUMENTS_REQUIRED_FOR")
+    return TrustedDocuments(Manifest.load(settings.documents), restricted)
 
 
 async def _close_pool(pool: asyncpg.Pool) -> None:

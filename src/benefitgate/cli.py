@@ -1,4 +1,4 @@
-"""The `benefitgate` command: serve, migrate, seed, export-schema, keys."""
+"""The `benefitgate` command: serve, migrate, seed, export-schema, keys, documents."""
 
 from __future__ import annotations
 
@@ -85,6 +85,41 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> None:
         sys.stdout.write(sdl)
     else:
         Path(args.output).write_text(sdl)
+
+
+def _schema_for_tools() -> Any:
+    from benefitgate.graphql.schema import build_schema
+
+    return build_schema(max_depth=1, max_tokens=1, max_aliases=1, suggestions=False)
+
+
+def cmd_documents(args: argparse.Namespace, settings: Settings) -> None:
+    """Build the trusted documents' manifest from a folder of `.graphql` files; exit 1,
+    naming each file's problem, when one is not a single operation valid against the
+    schema."""
+    from benefitgate.graphql.documents import ManifestError, build_manifest
+
+    try:
+        manifest = build_manifest(Path(args.directory), _schema_for_tools()._schema)
+    except ManifestError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(1) from exc
+    _write(args.output, manifest.as_json())
+    if args.output != "-":
+        print(f"{len(manifest)} documents in {args.output}")
+
+
+def cmd_possible_types(args: argparse.Namespace, settings: Settings) -> None:
+    from benefitgate.graphql.possible_types import possible_types_json
+
+    _write(args.output, possible_types_json(_schema_for_tools()._schema))
+
+
+def _write(output: str, text: str) -> None:
+    if output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text)
 
 
 def cmd_tokens(args: argparse.Namespace, settings: Settings) -> None:
@@ -264,6 +299,17 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", help="UTF-8 CSV with a header row (see the README)")
     load.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
     load.set_defaults(func=cmd_import)
+    documents = sub.add_parser("documents", help="trusted documents")
+    documents_sub = documents.add_subparsers(dest="action", required=True)
+    build = documents_sub.add_parser("build", help="build the manifest from .graphql files")
+    build.add_argument("directory", help="a folder of .graphql files, one operation each")
+    build.add_argument("--output", default="-", help="the manifest file (default: stdout)")
+    build.set_defaults(func=cmd_documents)
+    possible = sub.add_parser(
+        "export-possible-types", help="print Apollo Client's possibleTypes (JSON)"
+    )
+    possible.add_argument("--output", default="-")
+    possible.set_defaults(func=cmd_possible_types)
     return parser
 
 

@@ -17,6 +17,12 @@ def _flag(name: str, default: bool) -> bool:
     return default if raw is None else raw.strip().lower() in _TRUE
 
 
+def _names(name: str, default: frozenset[str] | None = None) -> frozenset[str] | None:
+    """A comma-separated list (empty: none); `default` when the variable is unset."""
+    raw = os.environ.get(name)
+    return default if raw is None else frozenset(n.strip() for n in raw.split(",") if n.strip())
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw is None or raw == "" else int(raw)
@@ -51,6 +57,11 @@ class Settings:
     webhook_timeout_seconds: float = 10.0  # for a receiver to answer
     webhook_retry_seconds: float = 5.0  # the first retry's delay, doubling up to six hours
     webhook_concurrency: int = 200  # endpoints one process sends to at once
+    documents: Path | None = None  # the trusted documents' manifest; None: no ids known
+    documents_required_for: frozenset[str] = frozenset({"frontend"})  # roles held to it
+    # Roles that may query __schema and __type. None: every role in development mode, all
+    # but frontends otherwise.
+    introspection_for: frozenset[str] | None = None
 
     @property
     def embedded(self) -> bool:
@@ -94,6 +105,14 @@ class Settings:
             ),
             webhook_retry_seconds=float(os.environ.get("BENEFITGATE_WEBHOOK_RETRY_SECONDS") or 5),
             webhook_concurrency=_int("BENEFITGATE_WEBHOOK_CONCURRENCY", 200),
+            documents=Path(os.environ["BENEFITGATE_DOCUMENTS"])
+            if os.environ.get("BENEFITGATE_DOCUMENTS")
+            else None,
+            documents_required_for=_names(
+                "BENEFITGATE_DOCUMENTS_REQUIRED_FOR", frozenset({"frontend"})
+            )
+            or frozenset(),
+            introspection_for=_names("BENEFITGATE_INTROSPECTION_FOR"),
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -27,12 +27,14 @@ from benefitgate.accounts.resolvers import AccountMutation
 from benefitgate.api.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.scalars import DATE, DATETIME
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
+from benefitgate.auth.principals import Role
 from benefitgate.catalog.resolvers import CatalogMutation, CatalogPrimitiveMutation, CatalogQuery
 from benefitgate.catalog.version_resolvers import TierVersionMutation, TierVersionQuery
 from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.feed.live import LiveSubscription
 from benefitgate.feed.polling import EventQuery
 from benefitgate.graphql.fast.render import LiveEventExecutor
+from benefitgate.graphql.introspection import introspection_by_role
 from benefitgate.graphql.unstorable import UnstorableLiterals
 from benefitgate.graphql.validation import CachedValidation, depth_rule
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
@@ -198,8 +200,15 @@ class _QuietExecutor(LiveEventExecutor):
 
 
 def build_schema(
-    *, max_depth: int, max_tokens: int, max_aliases: int, suggestions: bool
+    *,
+    max_depth: int,
+    max_tokens: int,
+    max_aliases: int,
+    suggestions: bool,
+    introspection: Collection[Role] = frozenset(Role),
 ) -> strawberry.Schema:
+    """The schema with its limits; only callers of the roles in `introspection` may
+    query `__schema` and `__type`."""
     # Rule classes are built once: a per-request factory would build new classes each time
     # and the validation cache, keyed by the rules, would never hit.
     rules = [
@@ -210,6 +219,7 @@ def build_schema(
     extensions: list[type[SchemaExtension] | Any] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(rules),
+        introspection_by_role(introspection),
         ParserCache,
         lambda: CachedValidation(hide_suggestions=not suggestions),
         lambda: _MaskErrors(should_mask_error=_is_unexpected, error_message=UNEXPECTED),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["json_kind", "message_problem", "request_problem"]
+__all__ = ["json_kind", "message_problem", "names_a_document", "request_problem"]
 
 # graphql-transport-ws messages a client sends, and whether each carries an operation id.
 _CLIENT_MESSAGES = {
@@ -39,6 +39,15 @@ def json_kind(value: object) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
+
+
+def names_a_document(params: Mapping[str, Any]) -> bool:
+    """Whether the request names a trusted document by id (`documentId`, or Apollo's
+    `extensions.persistedQuery`), and so may leave out `query`."""
+    extensions = params.get("extensions")
+    return params.get("documentId") is not None or (
+        isinstance(extensions, Mapping) and extensions.get("persistedQuery") is not None
+    )
 
 
 def request_problem(params: Mapping[str, Any], *, query_required: bool) -> str | None:
@@ -77,7 +86,7 @@ def message_problem(message: object) -> str | None:
     if kind == "subscribe":
         if not isinstance(payload, dict):
             return f"a subscribe message's `payload` must be an object, not {json_kind(payload)}"
-        return request_problem(payload, query_required=True)
+        return request_problem(payload, query_required=not names_a_document(payload))
     if payload is not None and not isinstance(payload, dict):
         return f"a {kind} message's `payload` must be an object, not {json_kind(payload)}"
     return None

@@ -7,6 +7,9 @@ spec asks; a mutation sent by GET gets 405 with `Allow: POST`.
 WebSocket connections speak only `graphql-transport-ws` and authenticate in
 `connection_init` (payload `{"authorization": "Bearer ..."}`) with the HTTP rules; a
 refused credential closes the connection with 4403.
+
+A request may name a trusted document by id instead of sending its text (see
+`graphql.persisted`); a refusal answers with its own status and code, without `data`.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.graphql import ide
 from benefitgate.graphql.fast.delivery import LiveTransportHandler
+from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.shapes import json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 
@@ -69,12 +75,14 @@ class GraphQLView(GraphQL[Context, None]):
         authenticate: Authenticate,
         authenticate_header: AuthenticateHeader,
         make_context: MakeContext,
+        documents: TrustedDocuments | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._authenticate = authenticate
         self._authenticate_header = authenticate_header
         self._make_context = make_context
+        self.documents = documents or TrustedDocuments()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,6 +102,8 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             headers = {"Allow": "POST"} if exc.status_code == 405 else None
             response = error_response(exc.status_code, exc.reason, "BAD_REQUEST", headers)
+        except DocumentRefused as exc:
+            response = _refusal(request, exc)
         await response(scope, receive, send)
 
     def _is_ide_request(self, request: Request) -> bool:
@@ -102,7 +112,11 @@ class GraphQLView(GraphQL[Context, None]):
             and request.method == "GET"
             and "text/html" in request.headers.get("accept", "")
             and not request.query_params.get("query")
+            and not request.query_params.get("documentId")
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide.page(request)  # the assets are the package's own, not a CDN's
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -132,6 +146,9 @@ class GraphQLView(GraphQL[Context, None]):
     async def execute_single(
         self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any
     ) -> Any:
+        context, request_data = kwargs["context"], kwargs["request_data"]
+        if request_data.query is not None:
+            self.documents.check(request_data.query, context.principal.role)
         try:
             return await super().execute_single(request, request_adapter, *args, **kwargs)
         except HTTPException as exc:
@@ -159,22 +176,25 @@ class GraphQLView(GraphQL[Context, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        """The request's parameters, each of its JSON type (strawberry checks all but
-        `operationName`), or a 400."""
-        parsed = await super().parse_http_body(request)
-        for data in parsed if isinstance(parsed, list) else [parsed]:
-            problem = request_problem(
-                {
-                    "query": data.query,
-                    "variables": data.variables,
-                    "operationName": data.operation_name,
-                    "extensions": data.extensions,
-                },
-                query_required=False,
-            )
-            if problem is not None:
-                raise HTTPException(400, problem)
-        return parsed
+        """The request's parameters, each of its JSON type, with the text of the document
+        it names by id; a 400 otherwise. Strawberry's own parser drops `documentId`, and
+        this app offers neither batches, multipart uploads nor HTTP streaming."""
+        if request.method == "GET":
+            data = self.parse_query_params(request.query_params)
+        elif "application/json" in parse_content_type(request.content_type or "")[0]:
+            data = self.parse_json(await request.get_body())
+        else:
+            raise HTTPException(400, "Unsupported content type")
+        problem = request_problem(data, query_required=False)
+        if problem is not None:
+            raise HTTPException(400, problem)
+        return GraphQLRequestData(
+            query=self.documents.query_for(data),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+            protocol="http",
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses text that is not Unicode (a lone surrogate escape such as "\ud800")
@@ -224,3 +244,10 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
     errors = response.get("errors") or []
     located = any(isinstance(e, dict) and e.get("path") for e in errors)
     return response.get("data") is None and bool(errors) and not located
+
+
+def _refusal(request: Request, refused: DocumentRefused) -> Response:
+    """A document refused before it ran: its status, and no `data` (a request error)."""
+    media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
+    body = orjson.dumps({"errors": [refused.as_error()]})
+    return Response(body, status_code=refused.status, media_type=media)

@@ -25,11 +25,15 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message,
+    SubscribeMessage,
+)
 from strawberry.types.execution import PreExecutionError
 
 from benefitgate.feed import direct
 from benefitgate.feed.types import Event
+from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.shapes import message_problem
 
 if TYPE_CHECKING:
@@ -91,6 +95,25 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
             # ping, pong); the stock handler refused a null connection_init with 4400.
             message = cast("Message", {k: v for k, v in message.items() if k != "payload"})
         await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """A subscribe may name a trusted document by id, as an HTTP request may; a
+        document the caller may not send gets an `error` message for its id."""
+        payload = message["payload"]
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            documents = getattr(self.view, "documents", None) or TrustedDocuments()
+            assert isinstance(documents, TrustedDocuments)
+            try:
+                query = documents.query_for(payload)
+                if query is not None:
+                    documents.check(query, self.context.principal.role)
+            except DocumentRefused as refused:
+                error = {"id": message["id"], "type": "error", "payload": [refused.as_error()]}
+                await self.send_message(error)  # type: ignore[arg-type]
+                return
+            if query is not None:
+                message = {**message, "payload": {**payload, "query": query}}
+        await super().handle_subscribe(message)
 
     async def _handle_pre_execution_error(
         self, operation: Operation[Context, None], result: PreExecutionError
