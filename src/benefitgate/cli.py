@@ -106,7 +106,8 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> None:
         raise SystemExit(1) from exc
     _write(args.output, manifest.as_json())
     if args.output != "-":
-        print(f"{len(manifest)} documents in {args.output}")
+        count = len(manifest)
+        print(f"{count} document{'' if count == 1 else 's'} in {args.output}")
 
 
 def cmd_possible_types(args: argparse.Namespace, settings: Settings) -> None:

@@ -245,3 +245,19 @@ async def _partner(conn: asyncpg.Connection) -> Any:
     return await conn.fetchval(
         "insert into partners (id, name) values (gen_random_uuid(), 'p') returning id"
     )
+
+
+async def test_a_mutation_named_by_id_over_get_is_405(make_api: MakeApi, tmp_path: Path) -> None:
+    mutation = "mutation Record { usageRecord(events: []) { __typename } }"
+    manifest = tmp_path / "mutations.json"
+    manifest.write_text(
+        Manifest([Document(document_id(mutation), "Record", "mutation", mutation)]).as_json()
+    )
+    async with make_api(documents=manifest) as api:
+        response = await api.client.get(
+            "/graphql",
+            params={"documentId": f"sha256:{document_id(mutation)}"},
+            headers=_bearer(frontend_token(uuid4())),
+        )
+
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
