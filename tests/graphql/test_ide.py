@@ -1,6 +1,6 @@
 """GraphiQL is served by the service itself: every file its page loads comes from the
-service, and (where Chromium is installed) it loads and runs a query with no other host
-reachable."""
+service, and (where Chromium is installed) it loads and runs a query and a subscription,
+with the credential of its Headers pane, with no other host reachable."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
-from tests.conftest import Api, MakeApi, ServeLive
+from tests.conftest import Api, MakeApi, ServeLive, api_key
 
 HTML = {"accept": "text/html"}
 CHROMIUM = Path("/usr/bin/chromium")
@@ -67,20 +69,28 @@ async def test_the_page_is_not_served_when_graphiql_is_off(make_api: MakeApi) ->
     assert asset.status_code == 404
 
 
+SUBSCRIPTION = 'subscription Refused { events(after: "not-a-cursor") { ... on Error { code } } }'
+
+
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: GraphiQL was not run in a browser"
 )
-async def test_graphiql_loads_and_runs_a_query_offline_in_chromium(serve_live: ServeLive) -> None:
+async def test_graphiql_runs_a_query_and_a_subscription_offline_in_chromium(
+    serve_live: ServeLive, conn: asyncpg.Connection
+) -> None:
     from playwright.async_api import Route, async_playwright
 
+    key = await api_key(conn)
     elsewhere: list[str] = []
     problems: list[str] = []
-    async with serve_live(dev_mode=True) as port, async_playwright() as playwright:
+    sockets: list[str] = []
+    refused: list[dict[str, str]] = []  # the headers of requests answered 401
+    async with serve_live() as port, async_playwright() as playwright:
         origin = f"http://127.0.0.1:{port}"
 
         async def offline(route: Route) -> None:
             # Nothing but the service answers: as on a machine with no network.
-            if route.request.url.startswith((origin, "ws://127.0.0.1")):
+            if route.request.url.startswith(origin):
                 await route.continue_()
             else:
                 elsewhere.append(route.request.url)
@@ -92,19 +102,47 @@ async def test_graphiql_loads_and_runs_a_query_offline_in_chromium(serve_live: S
             await page.route("**/*", offline)
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("websocket", lambda ws: sockets.append(ws.url))
+            page.on(
+                "response", lambda r: refused.append(r.request.headers) if r.status == 401 else None
+            )
             await page.goto(f"{origin}/graphql")
             run = page.locator(".graphiql-execute-button")
             await run.wait_for(timeout=30_000)
-            await page.wait_for_timeout(500)  # the schema's introspection settles
+            # The credential goes in the Headers pane, as the page's comment says.
+            await _type_into(page, ".graphiql-editor-tool", f'{{"Authorization": "Bearer {key}"}}')
             await run.click()
             result = page.locator(".graphiql-response")
             await result.get_by_text('"tiers"').wait_for(timeout=30_000)
-            shown = await result.inner_text()
-            if SCREENSHOT:
-                await page.screenshot(path=SCREENSHOT)
+            query_shown = await result.inner_text()
+            await _type_into(page, ".graphiql-query-editor", SUBSCRIPTION)
+            # GraphiQL reads the operation's name from the editor a moment after typing,
+            # and names the tab after it: run once it has.
+            await page.get_by_role("tab", name="Refused").wait_for(timeout=30_000)
+            await run.click()
+            await result.get_by_text("INVALID_INPUT").wait_for(timeout=30_000)
+            subscription_shown = await result.inner_text()
         finally:
+            if SCREENSHOT:  # also of a failure, to see what the page showed
+                await page.screenshot(path=SCREENSHOT)
             await browser.close()
 
-    assert '"data"' in shown and '"tiers"' in shown, shown
+    assert '"data"' in query_shown and '"tiers"' in query_shown, query_shown
+    # The subscription ran over the WebSocket, authenticated by the same header.
+    assert sockets == [f"ws://127.0.0.1:{port}/graphql"]
+    assert '"code": "INVALID_INPUT"' in subscription_shown, subscription_shown
     assert elsewhere == [], f"GraphiQL reached for {elsewhere}"
-    assert problems == [], problems
+    # Before the credential was entered, its schema request was refused (401, which the
+    # browser logs); nothing else went wrong.
+    assert all("authorization" not in headers for headers in refused), refused
+    unauthorized = "status of 401 (Unauthorized)"
+    assert [p for p in problems if unauthorized not in p] == [], problems
+    assert sum(unauthorized in p for p in problems) == len(refused)
+
+
+async def _type_into(page: Any, editor: str, text: str) -> None:
+    """Replace an editor's text as a user would: select all, then type."""
+    await page.locator(f"{editor} .CodeMirror:visible").click()
+    await page.keyboard.press("Control+A")
+    await page.keyboard.press("Delete")
+    await page.keyboard.insert_text(text)

@@ -1,0 +1,67 @@
+"""An account with its subscription, loaded together in one statement; frozen, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from benefitgate.usage.periods import Period, period_at
+
+__all__ = ["Account", "AccountProfile", "Subscription"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: UUID
+    tier_version_id: int
+    term: str
+    seats: int
+    status: str
+    current_period_start: datetime
+    current_period_end: datetime
+    renewal_date: date
+    scheduled_tier_version_id: int | None
+    scheduled_change_at: datetime | None
+    started_at: datetime
+    version: int
+    scheduled_term: str | None
+    trial_ends_at: datetime | None
+    trial_fallback_tier_version_id: int | None  # the tier version a trial falls back to
+    trial_converts: bool  # whether the trial keeps its tier at its end
+    cancel_at_period_end: bool = False  # ends at current_period_end instead of renewing
+
+    @property
+    def period(self) -> Period:
+        return Period(self.current_period_start, self.current_period_end)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: UUID
+    name: str
+    created_at: datetime
+    external_id: str | None  # the vendor's own id for it, unique
+    version: int
+    partner_ids: tuple[UUID, ...]
+    subscription: Subscription | None
+
+    def period_at(self, reset: str, at: datetime) -> Period:
+        """The period of a metric with `reset` that contains `at`, which may be an earlier
+        billing period than the subscription's current one."""
+        sub = self.subscription
+        if sub is None:
+            return period_at(reset, None, None, at)
+        return period_at(reset, sub.period, sub.term, at)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProfile:
+    """What provisioning sets on an account: the vendor's id for it, its name, metadata."""
+
+    id: UUID
+    external_id: str | None
+    name: str
+    metadata: dict[str, str]
+    version: int
+    created_at: datetime

@@ -1,0 +1,135 @@
+"""Provisioning accounts: create one under the vendor's own id, change its name and
+metadata. Each change is audited (before and after) and reported with an outbox event, in
+the caller's transaction; refusals are those of `common.changes`.
+
+An `externalId` (the billing system's customer id) names one account: a second create
+with it is AlreadyExists naming the first, however many race. Metadata holds at most 50
+string values, keys of 1 to 40 characters and values of at most 500, as payment APIs
+bound theirs, so that it stays a label and not a store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts import repository
+from benefitgate.accounts.models import AccountProfile
+from benefitgate.audit import service as audit
+from benefitgate.audit.models import Target
+from benefitgate.common.changes import (
+    AlreadyExists,
+    ChangeContext,
+    InvalidChange,
+    TargetNotFound,
+    expect_version,
+)
+from benefitgate.events import outbox as events
+from benefitgate.partners import service as partners
+
+__all__ = ["CREATED", "KIND", "UPDATED", "check_fields", "create", "update"]
+
+CREATED = "account.created"
+UPDATED = "account.updated"
+KIND = "account"
+MAX_NAME = 200
+MAX_EXTERNAL_ID = 255
+MAX_METADATA_KEYS = 50
+MAX_KEY = 40
+MAX_VALUE = 500
+MAX_PARTNERS = 20
+
+
+def check_fields(
+    external_id: str | None, name: str, metadata: Mapping[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """The name (trimmed) and metadata, if every field is within bounds; raises
+    InvalidChange naming the first that is not."""
+    if external_id is not None and not 0 < len(external_id) <= MAX_EXTERNAL_ID:
+        raise InvalidChange("externalId", f"give 1 to {MAX_EXTERNAL_ID} characters")
+    return name.strip(), _check(name, metadata)
+
+
+def _check(name: str, metadata: Mapping[str, Any]) -> dict[str, str]:
+    if not 0 < len(name.strip()) <= MAX_NAME:
+        raise InvalidChange("name", f"give a name of 1 to {MAX_NAME} characters")
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidChange("metadata", f"at most {MAX_METADATA_KEYS} keys")
+    for key, value in metadata.items():
+        if not 0 < len(key) <= MAX_KEY:
+            raise InvalidChange("metadata", f"keys are 1 to {MAX_KEY} characters: {key[:50]!r}")
+        if not isinstance(value, str) or len(value) > MAX_VALUE:
+            raise InvalidChange(
+                "metadata", f"values are strings of at most {MAX_VALUE} characters ({key!r})"
+            )
+    return dict(metadata)
+
+
+def _snapshot(p: AccountProfile) -> dict[str, Any]:
+    return {"externalId": p.external_id, "name": p.name, "metadata": p.metadata}
+
+
+async def create(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    external_id: str | None,
+    name: str,
+    metadata: Mapping[str, Any],
+    partner_ids: Sequence[UUID],
+) -> AccountProfile:
+    """Create the account and link its partners. Raises AlreadyExists when another account
+    holds `external_id`, TargetNotFound for an unknown partner, InvalidChange for input
+    out of bounds."""
+    if len(partner_ids) > MAX_PARTNERS:
+        raise InvalidChange("partnerIds", f"at most {MAX_PARTNERS} partners")
+    name, checked = check_fields(external_id, name, metadata)
+    account_id = await repository.insert(conn, uuid.uuid4(), external_id, name, checked, change.at)
+    if account_id is None:
+        assert external_id is not None  # only the external id is a unique key given
+        existing = await repository.id_by_external_id(conn, external_id)
+        raise AlreadyExists("account", "this externalId", str(existing))
+    for partner_id in dict.fromkeys(partner_ids):
+        await partners.link(conn, change, partner_id, account_id)
+    created = await repository.profile(conn, account_id)
+    assert created is not None  # inserted by this transaction
+    await _report(conn, change, CREATED, None, created)
+    return created
+
+
+async def update(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    expected_version: int,
+    name: str,
+    metadata: Mapping[str, Any] | None,
+) -> AccountProfile:
+    """Change the name, and the metadata unless None (then kept), of the account at
+    `expected_version`."""
+    before = await repository.profile(conn, account_id, lock=True)
+    if before is None:
+        raise TargetNotFound("account")
+    expect_version(expected_version, before.version)
+    kept = before.metadata if metadata is None else metadata
+    after = await repository.update(conn, account_id, name.strip(), _check(name, kept))
+    await _report(conn, change, UPDATED, before, after)
+    return after
+
+
+async def _report(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    action: str,
+    before: AccountProfile | None,
+    after: AccountProfile,
+) -> None:
+    snapshot = _snapshot(after)
+    target = Target(KIND, str(after.id), after.id)
+    old = None if before is None else _snapshot(before)
+    entry = await audit.record(conn, change, action, target, old, snapshot, None)
+    payload = {**snapshot, "version": after.version, "auditEntryId": entry.id}
+    await events.enqueue(conn, action, after.id, payload)

@@ -1,0 +1,292 @@
+"""The Starlette application: GraphQL, health endpoints, and the lifespan that owns the
+pool, the migrations, the caches and the outbox listener."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from benefitgate import db, migrate
+from benefitgate.api.context import Context, Shared
+from benefitgate.audit.rollback import Rollbacks
+from benefitgate.auth.credentials import Authenticator
+from benefitgate.auth.principals import Principal, Role
+from benefitgate.catalog.cache import CatalogCache
+from benefitgate.catalog.models import Catalog
+from benefitgate.catalog.repository import load_catalog
+from benefitgate.clock import Clock, SystemClock
+from benefitgate.config import Settings
+from benefitgate.entitlements import grants
+from benefitgate.events import retention
+from benefitgate.events.hub import Hub
+from benefitgate.events.listener import OutboxListener
+from benefitgate.events.outbox import START, NewEvents
+from benefitgate.feed.types import EventObjects
+from benefitgate.graphql import ide
+from benefitgate.graphql.documents import Manifest
+from benefitgate.graphql.fast.render import RenderCache
+from benefitgate.graphql.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from benefitgate.graphql.persisted import TrustedDocuments
+from benefitgate.graphql.schema import build_schema
+from benefitgate.graphql.view import GraphQLView
+from benefitgate.logs import configure_logging
+from benefitgate.metering import maintenance
+from benefitgate.metering.partitions import Partitions
+from benefitgate.milestones import scheduled
+from benefitgate.scheduler import Scheduler
+from benefitgate.seats import service as seats
+from benefitgate.subscriptions import due, reminders
+from benefitgate.subscriptions import service as subscriptions
+from benefitgate.suggestions import service as suggestions
+from benefitgate.webhooks.runtime import WebhookRuntime
+
+__all__ = ["AppState", "create_app", "create_app_from_env"]
+
+log = logging.getLogger(__name__)
+
+# How long shutdown waits for pooled connections still in use before it terminates them.
+POOL_CLOSE_SECONDS = 5.0
+
+
+@dataclass
+class AppState:
+    pool: asyncpg.Pool
+    catalog_cache: CatalogCache
+    authenticator: Authenticator
+    listener: OutboxListener
+    partitions: Partitions
+    scheduler: Scheduler
+    hub: Hub
+    webhooks: WebhookRuntime
+    shared: Shared  # what every request may find by type: see `api.context`
+
+
+def create_app(
+    settings: Settings,
+    dsn: str,
+    *,
+    clock: Clock | None = None,
+    on_connect: db.ConnectionHook | None = None,
+) -> Starlette:
+    """The app for one process. `on_connect` lets tests observe every pooled connection."""
+    clock = clock or SystemClock()
+    schema = build_schema(
+        max_depth=settings.max_depth,
+        max_tokens=settings.max_tokens,
+        max_aliases=settings.max_aliases,
+        suggestions=settings.dev_mode,
+        introspection=_introspection_roles(settings),
+    )
+    holder: dict[str, AppState] = {}
+
+    def make_context(request: Request | None, principal: Principal) -> Context:
+        state = holder["state"]
+        return Context(request, principal, state.pool, clock.now(), state.shared, live=state.hub)
+
+    async def authenticate(request: Request) -> Principal:
+        return await holder["state"].authenticator(request)
+
+    async def authenticate_header(header: str | None) -> Principal:
+        return await holder["state"].authenticator.from_header(header)
+
+    view = GraphQLView(
+        schema,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        authenticate=authenticate,
+        authenticate_header=authenticate_header,
+        make_context=make_context,
+        documents=_trusted_documents(settings),
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        connection_init_wait_timeout=timedelta(seconds=settings.live_init_seconds),
+        max_subscriptions_per_connection=settings.live_max_subscriptions,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state = await _start(settings, dsn, clock, on_connect)
+        holder["state"] = app.state.benefitgate = state
+        _freeze_startup_objects()
+        background = [
+            asyncio.create_task(maintenance.run_hourly(state.pool, state.partitions, clock))
+        ]
+        if settings.scheduler_seconds > 0:
+            background.append(asyncio.create_task(state.scheduler.run()))
+        if settings.event_retention_days > 0:
+            keep = timedelta(days=settings.event_retention_days)
+            background.append(asyncio.create_task(retention.run_hourly(state.pool, clock, keep)))
+        background.append(asyncio.create_task(state.webhooks.dispatcher.run()))
+        try:
+            yield
+        finally:
+            state.hub.close()  # live subscribers end with SHUTTING_DOWN and resume elsewhere
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await state.scheduler.stop()
+            await state.listener.stop()
+            await state.webhooks.close()
+            await _close_pool(state.pool)
+
+    routes: list[BaseRoute] = [
+        Route("/graphql", view, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),
+        Route("/healthz", _healthz),
+        Route("/readyz", _readyz),
+    ]
+    if settings.graphiql:
+        routes.append(Mount(ide.ASSETS_PATH, ide.assets()))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _roles(names: frozenset[str], setting: str) -> frozenset[Role]:
+    try:
+        return frozenset(Role(name) for name in names)
+    except ValueError as exc:
+        raise ValueError(f"{setting}: {exc}; roles are {[r.value for r in Role]}") from exc
+
+
+def _introspection_roles(settings: Settings) -> frozenset[Role]:
+    """Who may introspect: as configured, else everyone in development mode and every
+    role but frontends otherwise (a frontend runs the documents it was built with)."""
+    if settings.introspection_for is not None:
+        return _roles(settings.introspection_for, "BENEFITGATE_INTROSPECTION_FOR")
+    return frozenset(Role) if settings.dev_mode else frozenset(Role) - {Role.FRONTEND}
+
+
+def _trusted_documents(settings: Settings) -> TrustedDocuments:
+    """The manifest, loaded at start (a bad one stops the app), and who is held to it."""
+    if settings.documents is None:
+        return TrustedDocuments()
+    restricted = _roles(settings.documents_required_for, "BENEFITGATE_DOCUMENTS_REQUIRED_FOR")
+    return TrustedDocuments(Manifest.load(settings.documents), restricted)
+
+
+async def _close_pool(pool: asyncpg.Pool) -> None:
+    """Close the pool, waiting at most POOL_CLOSE_SECONDS for connections still in use.
+    asyncpg's close waits for every connection to come back, so one held by a request or
+    stream that outlived uvicorn's graceful period would keep the replica from exiting."""
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+    except TimeoutError:
+        log.warning("pooled connections still in use at shutdown were terminated")
+        pool.terminate()
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything built at start-up (schema, modules) out of the collector's reach:
+    full collections then scan little more than what requests allocate. Measured on the account
+    view benchmark: p99 from about 40-60 ms down to about 30 ms."""
+    gc.collect()
+    gc.freeze()
+
+
+async def _start(
+    settings: Settings, dsn: str, clock: Clock, on_connect: db.ConnectionHook | None
+) -> AppState:
+    conn = await db.connect(dsn)
+    try:
+        applied = await migrate.apply_migrations(conn)
+    finally:
+        await conn.close()
+    if applied:
+        log.info("migrations applied", extra={"versions": applied})
+    pool = await db.create_pool(
+        dsn,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        statement_seconds=settings.statement_seconds,
+        on_connect=on_connect,
+    )
+
+    async def load() -> Catalog:
+        async with pool.acquire() as c:
+            return await load_catalog(c)
+
+    catalog_cache = CatalogCache(load)
+    authenticator = Authenticator(pool, clock, settings.jwt_secret, dev_mode=settings.dev_mode)
+
+    hub = Hub(capacity=settings.live_queue_size, start=START)
+    webhooks = WebhookRuntime(pool, clock, settings)
+
+    async def on_events(new: NewEvents) -> None:
+        if any(e.type.startswith("catalog.") for e in new.events):
+            await catalog_cache.invalidate()
+        if any(e.type == "api_key.revoked" for e in new.events):
+            authenticator.forget_keys()
+        hub.publish(new.events, new.partners, clock.now())
+        webhooks.dispatcher.wake()
+
+    partitions = Partitions()
+    async with pool.acquire() as conn:
+        await maintenance.maintain(conn, partitions, clock.now())
+    listener = OutboxListener(dsn, on_events)
+    await listener.start()
+    # start() returns before the listener's task first runs: no batch was published yet.
+    assert listener.cursor is not None
+    hub.cursor = listener.cursor
+    jobs = {
+        "subscriptions": partial(due.apply_due, pool, catalog_cache.get),
+        "milestones": partial(scheduled.award_due, pool, catalog_cache.get),
+        "renewal reminders": partial(reminders.send_due, pool),
+        "suggestions": partial(suggestions.refresh_marked, pool, catalog_cache.get),
+    }
+    scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
+    rollbacks = Rollbacks(
+        {
+            grants.KIND: grants.roll_back_grant,
+            seats.KIND: seats.roll_back_seat,
+            subscriptions.KIND: subscriptions.roll_back_subscription,
+        }
+    )
+    shared = Shared(
+        catalog_cache, partitions, rollbacks, RenderCache(), EventObjects(), webhooks.hooks
+    )
+    return AppState(
+        pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, webhooks, shared
+    )
+
+
+async def _healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def _readyz(request: Request) -> JSONResponse:
+    state: AppState = request.app.state.benefitgate
+    try:
+        async with state.pool.acquire(timeout=2) as conn:
+            waiting = await migrate.pending(conn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, migrate.MigrationError) as exc:
+        return JSONResponse(
+            {"status": "unavailable", "reason": type(exc).__name__}, status_code=503
+        )
+    if waiting:
+        return JSONResponse(
+            {"status": "unavailable", "pending_migrations": waiting}, status_code=503
+        )
+    return JSONResponse({"status": "ready"})
+
+
+def create_app_from_env() -> Starlette:
+    """Entry point for `uvicorn --factory` workers; `serve` exports DATABASE_URL first."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    if settings.database_url is None:
+        raise RuntimeError("DATABASE_URL is not set; start the service with `benefitgate serve`")
+    return create_app(settings, settings.database_url)

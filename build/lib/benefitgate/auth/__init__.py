@@ -1,0 +1,1 @@
+"""Who is asking: principals, frontend tokens, API keys, and the credentials of a request."""

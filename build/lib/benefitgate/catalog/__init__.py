@@ -1,0 +1,1 @@
+"""The catalog: outcomes, metrics, benefits and the tier ladder."""

@@ -1,0 +1,1 @@
+"""Demo data: a deterministic catalog, milestones, targets and accounts for `serve --demo`."""

@@ -1,0 +1,1 @@
+"""Effective entitlements: what an account may use right now."""

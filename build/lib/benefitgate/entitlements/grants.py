@@ -1,0 +1,289 @@
+"""Grant changes by internal tools: grant, edit, revoke, override a limit, and restore a
+state for a rollback. Each change writes its audit entry and an `entitlement.changed`
+event in the caller's transaction.
+
+Optimistic concurrency: edits and revocations name the version they read; the row is
+locked before the version is compared, so of two edits from one version exactly one wins.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, TypedDict
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.audit import service as audit
+from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.audit.rollback import refuse_if_changed_since
+from benefitgate.catalog.models import Catalog
+from benefitgate.common import quantities
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
+from benefitgate.common.isotime import from_iso, to_iso
+from benefitgate.entitlements import repository
+from benefitgate.entitlements.models import Grant
+from benefitgate.events import outbox as events
+
+__all__ = [
+    "GRANTABLE_SOURCES",
+    "GrantEdits",
+    "NewGrant",
+    "create_grant",
+    "edit_grant",
+    "from_snapshot",
+    "lock_grant",
+    "override_limit",
+    "restore_grant",
+    "revoke_grant",
+    "roll_back_grant",
+    "snapshot",
+]
+
+GRANTABLE_SOURCES = ("manual", "promotional", "trial", "addon")
+EVENT = "entitlement.changed"
+KIND = "grant"
+
+
+@dataclass(frozen=True, slots=True)
+class NewGrant:
+    account_id: UUID
+    benefit_key: str
+    source: str
+    amount: float | None
+    valid_from: datetime
+    valid_until: datetime | None
+    mode: str = "add"
+
+
+class GrantEdits(TypedDict, total=False):
+    amount: float | None
+    valid_until: datetime | None
+
+
+def snapshot(grant: Grant) -> dict[str, Any]:
+    """The grant as the audit log records it (and a rollback restores it)."""
+    return {
+        "id": str(grant.id),
+        "accountId": str(grant.account_id),
+        "benefit": grant.benefit_key,
+        "source": grant.source,
+        "amount": grant.amount,
+        "mode": grant.mode,
+        "validFrom": grant.valid_from.isoformat(),
+        "validUntil": to_iso(grant.valid_until),
+        "revokedAt": to_iso(grant.revoked_at),
+        "createdAt": grant.created_at.isoformat(),
+        "version": grant.version,
+    }
+
+
+def from_snapshot(state: dict[str, Any]) -> Grant:
+    """The grant an audit snapshot recorded."""
+    return Grant(
+        id=UUID(state["id"]),
+        account_id=UUID(state["accountId"]),
+        benefit_key=state["benefit"],
+        source=state["source"],
+        amount=state["amount"],
+        mode=state["mode"],
+        valid_from=datetime.fromisoformat(state["validFrom"]),
+        valid_until=from_iso(state["validUntil"]),
+        revoked_at=from_iso(state["revokedAt"]),
+        created_at=datetime.fromisoformat(state["createdAt"]),
+        version=state["version"],
+    )
+
+
+def _target(grant: Grant) -> Target:
+    return Target(KIND, str(grant.id), grant.account_id)
+
+
+def _validate_amount(amount: float | None, needs_amount: bool) -> None:
+    if amount is None:
+        if needs_amount:
+            raise InvalidChange("amount", "this benefit is granted with an amount")
+        return
+    if not quantities.in_range(amount) or amount < 0:
+        raise InvalidChange("amount", "give an amount of zero to 10^15")
+
+
+def _validate_window(valid_from: datetime, valid_until: datetime | None) -> None:
+    if valid_until is not None and valid_until <= valid_from:
+        raise InvalidChange("validUntil", "validUntil must be after validFrom")
+
+
+def _validate_new(new: NewGrant, catalog: Catalog, sources: tuple[str, ...]) -> None:
+    benefit = catalog.benefits.get(new.benefit_key)
+    if benefit is None:
+        raise InvalidChange("benefit", f"unknown benefit {new.benefit_key!r}")
+    if not benefit.active_on(new.valid_from.date()):
+        raise InvalidChange("benefit", f"{new.benefit_key!r} is not in the catalog then")
+    if new.source not in sources:
+        raise InvalidChange("source", f"grant from one of {', '.join(sources)}")
+    if new.mode == "override" and benefit.kind != "limit":
+        raise InvalidChange("benefit", "only a limit benefit overrides a limit")
+    _validate_amount(new.amount, benefit.kind in ("limit", "credit"))
+    _validate_window(new.valid_from, new.valid_until)
+
+
+async def _changed(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    action: str,
+    before: Grant | None,
+    after: Grant,
+    rollback_of: int | None = None,
+) -> AuditEntry:
+    """Record a grant change: its audit entry and its outbox event."""
+    entry = await audit.record(
+        conn,
+        change,
+        action,
+        _target(after),
+        None if before is None else snapshot(before),
+        snapshot(after),
+        rollback_of,
+    )
+    await events.enqueue(
+        conn,
+        EVENT,
+        after.account_id,
+        {"action": action, "auditEntryId": entry.id, "grant": snapshot(after)},
+    )
+    return entry
+
+
+async def create_grant(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    new: NewGrant,
+    catalog: Catalog,
+    *,
+    sources: tuple[str, ...] = GRANTABLE_SOURCES,
+) -> tuple[Grant, AuditEntry]:
+    """Grant a benefit from one of `sources` (by default those an operator grants from).
+    Raises InvalidChange, before writing, for a bad benefit, source, amount or validity."""
+    _validate_new(new, catalog, sources)
+    grant = Grant(
+        id=uuid.uuid4(),
+        account_id=new.account_id,
+        benefit_key=new.benefit_key,
+        source=new.source,
+        amount=new.amount,
+        mode=new.mode,
+        valid_from=new.valid_from,
+        valid_until=new.valid_until,
+        revoked_at=None,
+        created_at=change.at,
+    )
+    stored = await repository.insert_grant(conn, grant, change.reason)
+    return stored, await _changed(conn, change, "grant.created", None, stored)
+
+
+async def override_limit(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    metric_key: str,
+    included: float,
+    valid_until: datetime | None,
+    catalog: Catalog,
+) -> tuple[Grant, AuditEntry]:
+    """Replace the account's limit on a metric (see the precedence rule) with a manual
+    override grant of the catalog's limit benefit for that metric."""
+    if metric_key not in catalog.metrics:
+        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
+    benefit = next(
+        (
+            b
+            for b in sorted(catalog.benefits.values(), key=lambda b: b.key)
+            if b.kind == "limit" and b.metric_key == metric_key
+        ),
+        None,
+    )
+    if benefit is None:
+        raise InvalidChange("metric", f"no limit benefit in the catalog raises {metric_key!r}")
+    new = NewGrant(
+        account_id, benefit.key, "manual", included, change.at, valid_until, mode="override"
+    )
+    return await create_grant(conn, change, new, catalog)
+
+
+async def lock_grant(conn: asyncpg.Connection, grant_id: UUID) -> Grant:
+    grant = await repository.grant_for_update(conn, grant_id)
+    if grant is None:
+        raise TargetNotFound("grant")
+    return grant
+
+
+async def _locked_at_version(conn: asyncpg.Connection, grant_id: UUID, expected: int) -> Grant:
+    grant = await lock_grant(conn, grant_id)
+    expect_version(expected, grant.version)
+    if grant.revoked_at is not None:
+        raise InvalidChange("grantId", "the grant is revoked")
+    return grant
+
+
+async def edit_grant(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    grant_id: UUID,
+    expected_version: int,
+    edits: GrantEdits,
+    catalog: Catalog,
+) -> tuple[Grant, AuditEntry]:
+    """Change a grant's amount or end. Raises TargetNotFound, VersionConflict or
+    InvalidChange (a revoked grant, a bad amount or end)."""
+    before = await _locked_at_version(conn, grant_id, expected_version)
+    wanted = replace(before, **edits)
+    benefit = catalog.benefits.get(before.benefit_key)
+    _validate_amount(wanted.amount, benefit is not None and benefit.kind in ("limit", "credit"))
+    _validate_window(wanted.valid_from, wanted.valid_until)
+    after = await repository.update_grant(conn, wanted)
+    return after, await _changed(conn, change, "grant.updated", before, after)
+
+
+async def revoke_grant(
+    conn: asyncpg.Connection, change: ChangeContext, grant_id: UUID, expected_version: int
+) -> tuple[Grant, AuditEntry]:
+    """Revoke a grant now; its row stays as history. Raises TargetNotFound,
+    VersionConflict, or InvalidChange when it is already revoked."""
+    before = await _locked_at_version(conn, grant_id, expected_version)
+    after = await repository.update_grant(conn, replace(before, revoked_at=change.at))
+    return after, await _changed(conn, change, "grant.revoked", before, after)
+
+
+async def restore_grant(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    grant: Grant,
+    state: dict[str, Any] | None,
+    rollback_of: int,
+) -> AuditEntry:
+    """Return a grant locked by `lock_grant` to a recorded `state` as a new change; no state
+    (the grant did not exist) revokes it."""
+    if state is None:
+        wanted = replace(grant, revoked_at=grant.revoked_at or change.at)
+    else:
+        recorded = from_snapshot(state)
+        wanted = replace(
+            grant,
+            amount=recorded.amount,
+            valid_from=recorded.valid_from,
+            valid_until=recorded.valid_until,
+            revoked_at=recorded.revoked_at,
+        )
+    after = await repository.update_grant(conn, wanted)
+    return await _changed(conn, change, "rollback", grant, after, rollback_of)
+
+
+async def roll_back_grant(
+    conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
+) -> AuditEntry:
+    """The rollback of a grant's audit entry (see `audit.rollback`)."""
+    grant = await lock_grant(conn, UUID(entry.target.id))
+    await refuse_if_changed_since(conn, entry)
+    return await restore_grant(conn, change, grant, entry.before, entry.id)

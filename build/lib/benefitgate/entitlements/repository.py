@@ -1,0 +1,143 @@
+"""Every SQL statement that reads grants."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.entitlements.models import Grant
+
+__all__ = [
+    "active_grants",
+    "current_grants",
+    "grant_for_update",
+    "has_expired_grant",
+    "insert_grant",
+    "update_grant",
+]
+
+_COLUMNS = """id, account_id, benefit_key, source, amount, mode, valid_from, valid_until,
+              revoked_at, created_at, version"""
+
+
+def _grant(row: asyncpg.Record) -> Grant:
+    amount = None if row["amount"] is None else float(row["amount"])
+    return Grant(**{**dict(row), "amount": amount})
+
+
+def _by_account(rows: list[asyncpg.Record]) -> dict[UUID, list[Grant]]:
+    result: dict[UUID, list[Grant]] = defaultdict(list)
+    for row in rows:
+        result[row["account_id"]].append(_grant(row))
+    return result
+
+
+async def active_grants(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
+) -> dict[UUID, list[Grant]]:
+    """Grants in force at `now` for each account, in one statement."""
+    rows = await conn.fetch(
+        f"""
+        select {_COLUMNS}
+        from grants
+        where account_id = any($1::uuid[]) and revoked_at is null
+          and valid_from <= $2 and (valid_until is null or valid_until > $2)
+        order by created_at, id
+        """,  # noqa: S608 (a constant column list, no input)
+        list(account_ids),
+        now,
+    )
+    return _by_account(rows)
+
+
+async def current_grants(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
+) -> dict[UUID, list[Grant]]:
+    """Grants not revoked and not yet ended at `now` (active or starting later), per
+    account, in one statement."""
+    rows = await conn.fetch(
+        f"""
+        select {_COLUMNS}
+        from grants
+        where account_id = any($1::uuid[]) and revoked_at is null
+          and (valid_until is null or valid_until > $2)
+        order by created_at, id
+        """,  # noqa: S608 (a constant column list, no input)
+        list(account_ids),
+        now,
+    )
+    return _by_account(rows)
+
+
+async def insert_grant(conn: asyncpg.Connection, grant: Grant, reason: str) -> Grant:
+    row = await conn.fetchrow(
+        f"""
+        insert into grants (id, account_id, benefit_key, source, amount, mode, valid_from,
+                            valid_until, revoked_at, created_at, reason)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        returning {_COLUMNS}
+        """,  # noqa: S608 (a constant column list, no input)
+        grant.id,
+        grant.account_id,
+        grant.benefit_key,
+        grant.source,
+        grant.amount,
+        grant.mode,
+        grant.valid_from,
+        grant.valid_until,
+        grant.revoked_at,
+        grant.created_at,
+        reason,
+    )
+    return _grant(row)
+
+
+async def grant_for_update(conn: asyncpg.Connection, grant_id: UUID) -> Grant | None:
+    """The grant, locked until the end of the caller's transaction."""
+    row = await conn.fetchrow(
+        f"select {_COLUMNS} from grants where id = $1 for update",  # noqa: S608 (constant)
+        grant_id,
+    )
+    return None if row is None else _grant(row)
+
+
+async def update_grant(conn: asyncpg.Connection, grant: Grant) -> Grant:
+    """Write the grant's mutable fields and bump its version. The caller holds the row lock
+    and has checked the version it expected."""
+    row = await conn.fetchrow(
+        f"""
+        update grants set amount = $2, valid_from = $3, valid_until = $4, revoked_at = $5,
+                          version = version + 1
+        where id = $1
+        returning {_COLUMNS}
+        """,  # noqa: S608 (a constant column list, no input)
+        grant.id,
+        grant.amount,
+        grant.valid_from,
+        grant.valid_until,
+        grant.revoked_at,
+    )
+    return _grant(row)
+
+
+async def has_expired_grant(
+    conn: asyncpg.Connection, account_id: UUID, benefit_key: str, now: datetime
+) -> bool:
+    """Whether the account once held the benefit through a grant that has run out."""
+    found: bool = await conn.fetchval(
+        """
+        select exists (
+            select 1 from grants
+            where account_id = $1 and benefit_key = $2 and revoked_at is null
+              and valid_until <= $3
+        )
+        """,
+        account_id,
+        benefit_key,
+        now,
+    )
+    return found

@@ -1,0 +1,207 @@
+"""Fan-out of outbox events to the live subscribers of this process.
+
+The process's one `OutboxListener` hands every batch to `Hub.publish`, in cursor order.
+Each subscriber has a bounded queue, and publishing never waits for a subscriber: one whose
+queue would overflow is closed as a slow consumer and resumes from its cursor, so a slow
+subscriber never stalls the others. Access is checked per event, against the partners that
+manage the account as the listener read the batch (in the same statement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import heapq
+import itertools
+from collections import defaultdict, deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from benefitgate.events.outbox import Cursor, Event, Reader, internal_only
+
+__all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
+
+_NO_PARTNERS: frozenset[UUID] = frozenset()
+
+
+class CloseReason(enum.Enum):
+    SLOW_CONSUMER = "SLOW_CONSUMER"  # its queue overflowed; resume from the cursor
+    SHUTTING_DOWN = "SHUTTING_DOWN"  # this process is stopping; resume on another
+    UNAUTHENTICATED = "UNAUTHENTICATED"  # its API key was revoked; do not retry with it
+    CREDENTIAL_EXPIRED = "CREDENTIAL_EXPIRED"  # resume with a fresh credential
+
+    @property
+    def retryable(self) -> bool:
+        """Whether subscribing again with the same credential can succeed."""
+        return self in (CloseReason.SLOW_CONSUMER, CloseReason.SHUTTING_DOWN)
+
+
+class SubscriberClosed(Exception):
+    def __init__(self, reason: CloseReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """What a subscriber asked for: some accounts (None: all it may see) and some types."""
+
+    accounts: frozenset[UUID] | None = None
+    types: frozenset[str] | None = None
+
+    def wants(self, event: Event) -> bool:
+        if self.types is not None and event.type not in self.types:
+            return False
+        if self.accounts is None:
+            return True
+        return event.account_id is not None and event.account_id in self.accounts
+
+
+Audience = tuple[str, UUID | None]  # who a reader hears: ("all", None), an account, a partner
+_EVERYONE: Audience = ("all", None)
+
+
+def audience(reader: Reader) -> Audience:
+    """The index key under which a subscriber waits; it encodes the reader's scope:
+    internal callers see every account, a frontend its own, a partner those it manages."""
+    scope = reader.scope
+    if scope.everything:
+        return _EVERYONE
+    if scope.account_id is not None:
+        return ("account", scope.account_id)
+    return ("partner", scope.partner_id)
+
+
+class Subscriber:
+    """One live subscription's queue. `start` is the hub's position when it registered:
+    every event after it reaches this queue, unless the subscriber is closed."""
+
+    def __init__(self, reader: Reader, interest: Interest, capacity: int, start: Cursor) -> None:
+        self.reader = reader
+        self.interest = interest
+        self.start = start
+        self.closed: CloseReason | None = None
+        self._capacity = capacity
+        self._queue: deque[Event] = deque()
+        self._wake = asyncio.Event()
+
+    def offer(self, event: Event) -> None:
+        """Queue an event the reader may see, if it is wanted; never waits."""
+        if self.closed is not None or not self.interest.wants(event):
+            return
+        if len(self._queue) >= self._capacity:
+            self.close(CloseReason.SLOW_CONSUMER)
+            return
+        self._queue.append(event)
+        self._wake.set()
+
+    def close(self, reason: CloseReason) -> None:
+        if self.closed is None:
+            self.closed = reason
+            self._queue.clear()  # the client resumes from its cursor; nothing queued is owed
+            self._wake.set()
+
+    async def take(self) -> list[Event]:
+        """Wait for queued events and return them all, oldest first; raise SubscriberClosed
+        once the subscriber is closed."""
+        while not self._queue and self.closed is None:
+            self._wake.clear()
+            await self._wake.wait()
+        if self.closed is not None:
+            raise SubscriberClosed(self.closed)
+        taken = list(self._queue)
+        self._queue.clear()
+        return taken
+
+
+class Hub:
+    """The live subscribers of one process, fed by its outbox listener. Subscribers are
+    indexed by audience, so an event costs work only for those who may see it."""
+
+    def __init__(self, *, capacity: int, start: Cursor) -> None:
+        self._capacity = capacity
+        self._by_audience: dict[Audience, set[Subscriber]] = defaultdict(set)
+        # Subscribers whose credential expires, soonest first (the counter breaks ties).
+        # One that unsubscribed stays until its expiry, when closing it is a no-op.
+        self._expiring: list[tuple[datetime, int, Subscriber]] = []
+        self._order = itertools.count()
+        self.cursor = start  # the last event published; later ones reach new subscribers
+
+    def __len__(self) -> int:
+        return sum(len(group) for group in self._by_audience.values())
+
+    def subscribe(self, reader: Reader, interest: Interest) -> Subscriber:
+        """Register, synchronously: no batch can be published between reading the hub's
+        position and joining, so `start` is exact."""
+        subscriber = Subscriber(reader, interest, self._capacity, self.cursor)
+        self._by_audience[audience(reader)].add(subscriber)
+        if reader.expires_at is not None:
+            entry = (reader.expires_at, next(self._order), subscriber)
+            heapq.heappush(self._expiring, entry)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        key = audience(subscriber.reader)
+        group = self._by_audience.get(key)
+        if group is not None:
+            group.discard(subscriber)
+            if not group:
+                del self._by_audience[key]
+
+    def publish(
+        self, batch: Sequence[Event], partners: Mapping[UUID, frozenset[UUID]], now: datetime
+    ) -> None:
+        """Queue a batch for every subscriber that wants and may see each event, in cursor
+        order, given the partners that manage each event's account; subscribers whose
+        credential expired by `now` are closed first. A batch the listener hands over again
+        (after a failure further on) is not queued twice. Nothing here awaits: the batch
+        reaches exactly the subscribers registered before `cursor` moves past it, and later
+        ones replay it from the outbox."""
+        self._close_expired(now)
+        fresh = [e for e in batch if e.cursor > self.cursor]
+        for event in fresh:
+            for subscriber in self._audience_of(event, partners):
+                subscriber.offer(event)
+        if fresh:
+            self.cursor = fresh[-1].cursor
+        self._close_revoked(fresh)
+
+    def _audience_of(
+        self, event: Event, partners: Mapping[UUID, frozenset[UUID]]
+    ) -> Iterator[Subscriber]:
+        """Everyone may see a global event (no account), as in the polling feed, except the
+        internal ones (`outbox.internal_only`)."""
+        if event.account_id is None:
+            if internal_only(event.type, None):
+                yield from self._by_audience.get(_EVERYONE, ())
+            else:
+                yield from self._all()
+            return
+        keys = [_EVERYONE, ("account", event.account_id)]
+        keys += [("partner", p) for p in partners.get(event.account_id, _NO_PARTNERS)]
+        for key in keys:
+            yield from self._by_audience.get(key, ())
+
+    def _all(self) -> list[Subscriber]:
+        return [s for group in self._by_audience.values() for s in group]
+
+    def _close_expired(self, now: datetime) -> None:
+        while self._expiring and self._expiring[0][0] <= now:
+            _, _, subscriber = heapq.heappop(self._expiring)
+            subscriber.close(CloseReason.CREDENTIAL_EXPIRED)
+
+    def _close_revoked(self, batch: Sequence[Event]) -> None:
+        revoked = {f"key:{e.payload.get('key_id')}" for e in batch if e.type == "api_key.revoked"}
+        if revoked:
+            for subscriber in self._all():
+                if subscriber.reader.subject in revoked:
+                    subscriber.close(CloseReason.UNAUTHENTICATED)
+
+    def close(self) -> None:
+        """Close every subscriber as the process stops, so clients resume elsewhere."""
+        for subscriber in self._all():
+            subscriber.close(CloseReason.SHUTTING_DOWN)
+        self._by_audience.clear()
+        self._expiring.clear()

@@ -1,0 +1,125 @@
+"""Follows the outbox on one dedicated connection and hands new events to handlers.
+
+NOTIFY only wakes the listener; the events themselves are read from the outbox with the
+gap-free cursor, so nothing is lost to a dropped notification or a reconnect: the listener
+resumes from its cursor. When committed events wait behind an older open transaction (in
+any database of the server), the listener looks again within milliseconds, backing off;
+a timed poll covers anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from benefitgate import db
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import Cursor, NewEvents
+
+__all__ = ["OutboxListener"]
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[NewEvents], Awaitable[None]]
+
+_BATCH = 500
+_RETRY_FIRST = 0.005  # seconds before looking again at events held back, then doubling
+_RETRY_MAX = 0.05
+
+
+class OutboxListener:
+    def __init__(
+        self,
+        dsn: str,
+        on_events: EventHandler,
+        *,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._dsn = dsn
+        self._on_events = on_events
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.cursor: Cursor | None = None
+
+    async def start(self) -> None:
+        """Connect and fix the starting cursor before returning, so that anything derived
+        after start-up (a cache filled by the first request) sees every later event."""
+        conn = await self._connect()
+        self.cursor = await events.tail_cursor(conn)
+        self._task = asyncio.create_task(self._run(conn), name="outbox-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _connect(self) -> asyncpg.Connection:
+        conn = await db.connect(self._dsn)
+        await conn.add_listener(events.CHANNEL, self._notified)
+        return conn
+
+    async def _run(self, conn: asyncpg.Connection | None) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if conn is None:
+                    conn = await self._connect()
+                    backoff = 0.1
+                await self._follow(conn)
+                conn = None
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A lost connection or a failing handler: log, back off, reconnect and
+                # resume from the cursor.
+                log.exception("outbox listener failed; reconnecting")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                conn = None
+
+    async def _follow(self, conn: asyncpg.Connection) -> None:
+        retry = _RETRY_FIRST
+        try:
+            while not conn.is_closed():
+                held_back = await self._drain(conn)
+                wait = self._poll_seconds
+                # Events held back by an older open transaction become readable when it
+                # ends, which may send no notification: look again soon, backing off.
+                if held_back:
+                    wait, retry = min(wait, retry), min(retry * 2, _RETRY_MAX)
+                else:
+                    retry = _RETRY_FIRST
+                await self._wait_for_wake(wait)
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _wait_for_wake(self, seconds: float) -> None:
+        """Wait for a notification, at most `seconds`. Not `asyncio.wait_for`: on Python
+        3.11 it drops a cancellation that arrives with the wake-up (a replica stopping while
+        events flow), and the listener then never stopped."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        self._wake.clear()
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _drain(self, conn: asyncpg.Connection) -> bool:
+        """Hand over everything readable; whether more is held back."""
+        assert self.cursor is not None
+        while True:
+            new = await events.read_new(conn, self.cursor, _BATCH)
+            if not new.events:
+                return new.held_back
+            await self._on_events(new)
+            self.cursor = new.events[-1].cursor
+            if len(new.events) < _BATCH:
+                return new.held_back

@@ -1,0 +1,271 @@
+"""The event outbox: enqueue in the caller's transaction, read as a gap-free feed.
+
+The cursor is (txid, id). A reader only sees rows whose transaction id is below the oldest
+transaction still running, so a transaction that took a lower id but committed late can
+never be skipped by a reader that already moved past it.
+
+The txid column is read and compared as what it is, an `xid8` (asyncpg decodes it to an
+int): never cast it for a statement. A text cast aliased under the column's name made
+`order by txid` sort as text ("10000" before "999") while the cursor compared numbers, and
+events were skipped once transaction ids gained a digit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from benefitgate.db import MAX_BIGINT
+
+__all__ = [
+    "CHANNEL",
+    "INTERNAL_GLOBAL_PREFIXES",
+    "START",
+    "Cursor",
+    "Event",
+    "EventScope",
+    "InvalidCursor",
+    "NewEvents",
+    "Reader",
+    "enqueue",
+    "enqueue_many",
+    "internal_only",
+    "read_feed",
+    "read_new",
+    "tail_cursor",
+]
+
+CHANNEL = "benefitgate_events"
+# Global events (no account) that only internal readers see: they name partners, keys
+# and endpoints. Every other global event (the catalog's) is everyone's.
+INTERNAL_GLOBAL_PREFIXES = ("api_key.", "partner.", "webhook.")
+_INTERNAL_PATTERNS = [f"{prefix}%" for prefix in INTERNAL_GLOBAL_PREFIXES]
+
+
+def internal_only(event_type: str, account_id: UUID | None) -> bool:
+    """Whether only internal readers may see an event of this type and account."""
+    return account_id is None and event_type.startswith(INTERNAL_GLOBAL_PREFIXES)
+
+
+_NUMBER = re.compile(r"0|[1-9][0-9]{0,19}")
+
+
+class InvalidCursor(ValueError):
+    """A cursor string that this service did not produce."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cursor:
+    txid: int
+    id: int
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(f"{self.txid}:{self.id}".encode()).decode()
+
+    @classmethod
+    def decode(cls, raw: str) -> Cursor:
+        """The cursor `raw` encodes, only in the form `encode` writes: two ASCII numbers
+        without signs, spaces, underscores or padding beyond base64's own."""
+        try:
+            text = base64.urlsafe_b64decode(raw.encode()).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+            raise InvalidCursor(f"not a valid event cursor: {raw!r}") from exc
+        txid, _, event_id = text.partition(":")
+        if not (_NUMBER.fullmatch(txid) and _NUMBER.fullmatch(event_id)):
+            raise InvalidCursor(f"not a valid event cursor: {raw!r}")
+        cursor = cls(int(txid), int(event_id))
+        # Its numbers are compared with bigint columns; one canonical spelling each.
+        if cursor.txid > MAX_BIGINT or cursor.id > MAX_BIGINT or cursor.encode() != raw:
+            raise InvalidCursor(f"not a valid event cursor: {raw!r}")
+        return cursor
+
+
+START = Cursor(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    cursor: Cursor
+    type: str
+    account_id: UUID | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventScope:
+    """Which events a reader may see: all, or those of some accounts plus global ones."""
+
+    everything: bool = False
+    account_id: UUID | None = None
+    partner_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who follows the outbox live: what they may see, the subject of their credential (a
+    revoked API key's subject is closed at once) and when the credential expires."""
+
+    scope: EventScope
+    subject: str
+    expires_at: datetime | None = None
+
+
+async def enqueue(
+    conn: asyncpg.Connection, type: str, account_id: UUID | None, payload: dict[str, Any]
+) -> int:
+    """Write one event in the caller's transaction and wake listeners after it commits.
+
+    Postgres folds identical notifications of one transaction into one, so a transaction
+    that enqueues many events still sends a single NOTIFY.
+    """
+    event_id: int = await conn.fetchval(
+        """
+        with woken as (select pg_notify($4, ''))
+        insert into events (type, account_id, payload)
+        select $1, $2, $3 from woken
+        returning id
+        """,
+        type,
+        account_id,
+        payload,
+        CHANNEL,
+    )
+    return event_id
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection, type: str, events: Sequence[tuple[UUID | None, dict[str, Any]]]
+) -> list[int]:
+    """Write one event of `type` per (account id, payload), in one statement and in order,
+    in the caller's transaction; listeners are woken once, after it commits."""
+    if not events:
+        return []
+    rows = await conn.fetch(
+        """
+        with woken as (select pg_notify($4, ''))
+        insert into events (type, account_id, payload)
+        select $1, e.account_id, e.payload::jsonb
+        from woken, unnest($2::uuid[], $3::text[]) with ordinality as e(account_id, payload, n)
+        order by e.n
+        returning id
+        """,
+        type,
+        [account_id for account_id, _ in events],
+        [orjson.dumps(payload).decode() for _, payload in events],
+        CHANNEL,
+    )
+    return [row["id"] for row in rows]
+
+
+async def read_feed(
+    conn: asyncpg.Connection, after: Cursor, limit: int, scope: EventScope
+) -> list[Event]:
+    """Events after the cursor, in (txid, id) order, that are safe to hand out."""
+    rows = await conn.fetch(
+        """
+        select id, txid, type, account_id, payload, created_at
+        from events
+        where (txid, id) > ($1::xid8, $2)
+          and txid < pg_snapshot_xmin(pg_current_snapshot())
+          and ($3 or (account_id is null and not (type like any($7::text[])))
+               or account_id = $4
+               or account_id in (select account_id from partner_accounts where partner_id = $5))
+        order by txid, id
+        limit $6
+        """,
+        after.txid,
+        after.id,
+        scope.everything,
+        scope.account_id,
+        scope.partner_id,
+        limit,
+        _INTERNAL_PATTERNS,
+    )
+    return [_event(row) for row in rows]
+
+
+async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
+    """The position just after the last event a reader may see now."""
+    row = await conn.fetchrow(
+        """
+        select txid, id from events
+        where txid < pg_snapshot_xmin(pg_current_snapshot())
+        order by txid desc, id desc limit 1
+        """
+    )
+    return START if row is None else Cursor(row["txid"], row["id"])
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvents:
+    """One look at the outbox by a listener: the events after its cursor that are safe to
+    hand out, who manages each event's account right now, and whether committed events
+    after the cursor are still held back by an older open transaction. The holder may be
+    in another database (transaction ids are server-wide), and its commit wakes no
+    listener of ours."""
+
+    events: list[Event]
+    partners: dict[UUID, frozenset[UUID]]
+    held_back: bool
+
+
+async def read_new(conn: asyncpg.Connection, after: Cursor, limit: int) -> NewEvents:
+    """Everything a listener needs on each wake, in one statement: one round trip per
+    committed transaction, where a read, a partner lookup and a held-back check were
+    three. `held_back` is exact when fewer than `limit` events came back."""
+    rows = await conn.fetch(
+        """
+        with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),
+        visible as (
+            select e.id, e.txid, e.type, e.account_id, e.payload, e.created_at
+            from events e, horizon h
+            where (e.txid, e.id) > ($1::xid8, $2) and e.txid < h.xmin
+            order by e.txid, e.id
+            limit $3
+        )
+        select held.held_back, v.id, v.txid, v.type, v.account_id, v.payload,
+               v.created_at,
+               array(select p.partner_id from partner_accounts p
+                     where p.account_id = v.account_id) as partner_ids
+        from (select exists (select 1 from events e, horizon h
+                             where (e.txid, e.id) > ($1::xid8, $2) and e.txid >= h.xmin)
+                as held_back) held
+        left join visible v on true
+        order by v.txid, v.id
+        """,
+        after.txid,
+        after.id,
+        limit,
+    )
+    found = [row for row in rows if row["id"] is not None]
+    return NewEvents(
+        events=[_event(row) for row in found],
+        partners={
+            row["account_id"]: frozenset(row["partner_ids"])
+            for row in found
+            if row["account_id"] is not None
+        },
+        held_back=rows[0]["held_back"],
+    )
+
+
+def _event(row: asyncpg.Record) -> Event:
+    return Event(
+        id=row["id"],
+        cursor=Cursor(row["txid"], row["id"]),
+        type=row["type"],
+        account_id=row["account_id"],
+        payload=row["payload"],
+        created_at=row["created_at"],
+    )

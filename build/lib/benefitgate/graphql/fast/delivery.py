@@ -1,0 +1,136 @@
+"""Direct delivery of live events: each `next` frame goes to the WebSocket without the
+per-result pipeline of graphql-core and strawberry.
+
+The stock path takes every event of every subscriber through graphql-core's response
+stream, strawberry's per-result extension hooks, a message dict and a JSON encoding of the
+whole result. An event renders the same for every subscriber of the same document (see
+`render`), so here the rendering is encoded once, and a subscriber's frame is its
+operation id spliced around those bytes, written by the operation's own task, in order.
+
+Everything else stays on the stock path: parsing, validation and variables, the typed
+error members that end a stream, and any event whose rendering has errors (so that they
+are masked and logged as usual).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+import orjson
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message,
+    SubscribeMessage,
+)
+from strawberry.types.execution import PreExecutionError
+
+from benefitgate.feed import direct
+from benefitgate.feed.types import Event
+from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
+from benefitgate.graphql.shapes import message_problem
+
+if TYPE_CHECKING:
+    from benefitgate.api.context import Context
+
+__all__ = ["Delivery", "LiveTransportHandler", "attach"]
+
+
+class Renderer(Protocol):
+    async def encoded_payload(self, event: Event) -> str | None: ...
+
+
+class Delivery:
+    """One subscription operation's direct path to its WebSocket."""
+
+    __slots__ = ("_operation", "_prefix", "_send_text", "renderer")
+
+    def __init__(self, operation: Operation[Any, Any], send_text: Callable[[str], Awaitable[None]]):
+        self._operation = operation
+        self._send_text = send_text
+        self._prefix = f'{{"id":{orjson.dumps(operation.id).decode()},"type":"next","payload":'
+        self.renderer: Renderer | None = None  # the operation's executor, once it subscribed
+
+    async def send(self, event: Event) -> bool:
+        """Send the event's `next` frame; False when it must take the stock path instead."""
+        if self.renderer is None:
+            return False
+        payload = await self.renderer.encoded_payload(event)
+        if payload is None:
+            return False
+        if not self._operation.completed:  # as the stock path: nothing after `complete`
+            await self._send_text(f"{self._prefix}{payload}}}")
+        return True
+
+
+def attach(renderer: Renderer) -> None:
+    """Called by the subscription's executor as it resolves the root field. The delivery
+    is set in each operation's own task, so the resolver and the executor of that
+    operation, which run in the task, find its delivery and nobody else's."""
+    delivery = direct.current()
+    if isinstance(delivery, Delivery) and delivery.renderer is None:
+        delivery.renderer = renderer
+
+
+class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
+    """graphql-transport-ws with a direct delivery per operation. A message of the wrong
+    shape closes the connection with 4400; a subscribe whose document fails to parse or
+    validate gets an `error` message for its id, as the protocol asks."""
+
+    async def handle_message(self, message: Message) -> None:
+        # The stock handler indexes into the message as it reads it: a frame that was not
+        # an object, or an `id` or `payload` of the wrong type, raised and closed with 1006.
+        problem = message_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        if "payload" in message and message.get("payload") is None:
+            # The protocol allows a null payload wherever one is optional (connection_init,
+            # ping, pong); the stock handler refused a null connection_init with 4400.
+            message = cast("Message", {k: v for k, v in message.items() if k != "payload"})
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """A subscribe may name a trusted document by id, as an HTTP request may; a
+        document the caller may not send gets an `error` message for its id."""
+        payload = message["payload"]
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            documents = getattr(self.view, "documents", None) or TrustedDocuments()
+            assert isinstance(documents, TrustedDocuments)
+            try:
+                query = documents.query_for(payload)
+                if query is not None:
+                    documents.check(query, self.context.principal.role)
+            except DocumentRefused as refused:
+                error = {"id": message["id"], "type": "error", "payload": [refused.as_error()]}
+                await self.send_message(error)  # type: ignore[arg-type]
+                return
+            if query is not None:
+                message = {**message, "payload": {**payload, "query": query}}
+        await super().handle_subscribe(message)
+
+    async def _handle_pre_execution_error(
+        self, operation: Operation[Context, None], result: PreExecutionError
+    ) -> None:
+        # The stock handler closes the whole connection (4400) for a syntax error or an
+        # unknown operation name; those are errors of one operation, which the protocol's
+        # `error` message reports, leaving the client's other subscriptions running.
+        assert result.errors
+        await operation.send_initial_errors(result.errors)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        direct.use(Delivery(operation, self._send_text))
+        await super().run_operation(operation)
+
+    async def _send_text(self, text: str) -> None:
+        assert isinstance(self.websocket, ASGIWebSocketAdapter)
+        try:
+            await self.websocket.ws.send_text(text)
+        except WebSocketDisconnect as exc:  # as the stock adapter's send_json
+            raise WebSocketDisconnected from exc

@@ -1,0 +1,236 @@
+"""Schema assembly, with the validation and error-masking extensions built once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Collection
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+from strawberry.utils.aio import aclosing
+
+from benefitgate.accounts.resolvers import AccountMutation
+from benefitgate.api.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.scalars import DATE, DATETIME
+from benefitgate.audit.resolvers import AuditMutation, AuditQuery
+from benefitgate.auth.principals import Role
+from benefitgate.catalog.resolvers import CatalogMutation, CatalogPrimitiveMutation, CatalogQuery
+from benefitgate.catalog.version_resolvers import TierVersionMutation, TierVersionQuery
+from benefitgate.entitlements.resolvers import GrantMutation
+from benefitgate.feed.live import LiveSubscription
+from benefitgate.feed.polling import EventQuery
+from benefitgate.graphql.fast.render import LiveEventExecutor
+from benefitgate.graphql.introspection import introspection_by_role
+from benefitgate.graphql.unstorable import UnstorableLiterals
+from benefitgate.graphql.validation import CachedValidation, depth_rule
+from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
+from benefitgate.logs import request_id
+from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
+from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
+from benefitgate.partners.resolvers import PartnerMutation
+from benefitgate.seats.resolvers import SeatMutation
+from benefitgate.subscriptions.resolvers import (
+    SubscriptionLifecycleMutation,
+    SubscriptionMutation,
+    SubscriptionQuery,
+)
+from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
+from benefitgate.suggestions.resolvers import SuggestionMutation, SuggestionQuery
+from benefitgate.targets.resolvers import TargetMutation
+from benefitgate.views.resolvers import AccountQuery
+from benefitgate.webhooks.resolvers import WebhookMutation, WebhookQuery
+from graphql import GraphQLError
+
+__all__ = ["build_schema"]
+
+log = logging.getLogger("benefitgate.graphql")
+
+UNEXPECTED = "Unexpected error."
+
+
+@strawberry.type
+class Query(
+    CatalogQuery,
+    TierVersionQuery,
+    AccountQuery,
+    EventQuery,
+    MeteringQuery,
+    AuditQuery,
+    SubscriptionQuery,
+    MilestoneQuery,
+    SuggestionQuery,
+    ImpactQuery,
+    WebhookQuery,
+):
+    pass
+
+
+@strawberry.type
+class Mutation(
+    MeteringMutation,
+    TargetMutation,
+    GrantMutation,
+    SeatMutation,
+    SubscriptionMutation,
+    AuditMutation,
+    MilestoneMutation,
+    CatalogMutation,
+    TierVersionMutation,
+    VersionMigrationMutation,
+    SuggestionMutation,
+    ImpactMutation,
+    WebhookMutation,
+    AccountMutation,
+    PartnerMutation,
+    SubscriptionLifecycleMutation,
+    CatalogPrimitiveMutation,
+):
+    pass
+
+
+# Named `Live`: `Subscription` is the license subscription type of the domain.
+@strawberry.type(name="Live")
+class Live(LiveSubscription):
+    pass
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Mask only errors raised by our code; syntax, validation and limit errors stay readable,
+    and so does an operation type a transport does not carry."""
+    return error.original_error is not None and not isinstance(
+        error.original_error,
+        GraphQLError | InvalidOperationTypeError | CannotGetOperationTypeError,
+    )
+
+
+def _masked(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors, each unexpected one replaced by "Unexpected error." at its location."""
+    return [
+        GraphQLError(UNEXPECTED, error.nodes, error.source, error.positions, error.path)
+        if _is_unexpected(error)
+        else error
+        for error in errors
+    ]
+
+
+class _MaskErrors(MaskErrors):
+    def _process_result(self, result: object) -> None:
+        # The stock check is an isinstance against a runtime-checkable Protocol, about a
+        # tenth of the time of each live event sent; an attribute read does the same.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
+
+class _Schema(strawberry.Schema):
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        # Only WebSocket connections stream here (HTTP streaming is not offered), and they
+        # carry subscriptions only: a query or mutation over a long-lived connection would
+        # run with the connection's clock reading and loaders, so it goes over HTTP.
+        kwargs.setdefault("allowed_operation_types", {OperationType.SUBSCRIPTION})
+        return self._request_errors_first(await super().stream(*args, **kwargs))
+
+    async def _request_errors_first(self, results: AsyncGenerator[Any, None]) -> Any:
+        """The stream's results, with an error raised before the first one (a syntax error or
+        the token limit, which strawberry's parser cache raises from its hook rather than
+        returns) turned into the PreExecutionError result it is over HTTP. Raised, it ended
+        the operation with a bare `complete` and no word of what was wrong."""
+        async with aclosing(results):
+            try:
+                first = await anext(results)
+            except StopAsyncIteration:
+                return
+            except Exception as exc:  # as `execute` does: any error before execution
+                error = (
+                    exc
+                    if isinstance(exc, GraphQLError)
+                    else GraphQLError(str(exc), original_error=exc)
+                )
+                self.process_errors([error])
+                yield PreExecutionError(data=None, errors=_masked([error]))
+                return
+            yield first
+            async for result in results:
+                yield result
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        # A subscription executed once over HTTP would resolve to a stream it cannot send.
+        allowed = kwargs.get("allowed_operation_types") or set(OperationType)
+        kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        result = await super().execute(*args, **kwargs)
+        if isinstance(result, PreExecutionError) and result.errors:
+            # An error a validation rule raised (rather than reported) ends here unmasked:
+            # the masking extension runs around execution, which never began.
+            result.errors = _masked(result.errors)
+        return result
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Only unexpected errors are logged, once, by type and traceback, with the request
+        # id; the log formatter redacts credentials from whatever text remains.
+        for error in errors:
+            if _is_unexpected(error):
+                log.error(
+                    "unexpected error in %s",
+                    ".".join(str(p) for p in error.path or []),
+                    exc_info=error.original_error,
+                    extra={"request_id": request_id.get()},
+                )
+
+
+class _QuietExecutor(LiveEventExecutor):
+    """Variable errors without "Did you mean ...?": schema names are for development."""
+
+    hides_suggestions = True
+
+
+def build_schema(
+    *,
+    max_depth: int,
+    max_tokens: int,
+    max_aliases: int,
+    suggestions: bool,
+    introspection: Collection[Role] = frozenset(Role),
+) -> strawberry.Schema:
+    """The schema with its limits; only callers of the roles in `introspection` may
+    query `__schema` and `__type`."""
+    # Rule classes are built once: a per-request factory would build new classes each time
+    # and the validation cache, keyed by the rules, would never hit.
+    rules = [
+        depth_rule(max_depth),
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        UnstorableLiterals,
+    ]
+    extensions: list[type[SchemaExtension] | Any] = [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: AddValidationRules(rules),
+        introspection_by_role(introspection),
+        ParserCache,
+        lambda: CachedValidation(hide_suggestions=not suggestions),
+        lambda: _MaskErrors(should_mask_error=_is_unexpected, error_message=UNEXPECTED),
+    ]
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Live,
+        types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=not suggestions),
+        execution_context_class=LiveEventExecutor if suggestions else _QuietExecutor,
+        scalar_overrides={datetime: DATETIME, date: DATE},
+    )

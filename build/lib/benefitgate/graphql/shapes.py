@@ -1,0 +1,92 @@
+"""The shapes of what clients send: the parameters of a GraphQL request (an HTTP body, a
+graphql-transport-ws `subscribe` payload) and graphql-transport-ws messages.
+
+Both transports read fields from decoded JSON. A value of the wrong JSON type reached code
+that assumed the right one: a body that was an array or a number raised AttributeError (a
+500 and a dropped connection), a frame that was not an object or had a list for its `id`
+closed the WebSocket abnormally (1006), a `variables` that was a number went silent. Each
+problem is named here, once, for the transport to refuse: HTTP with 400, the WebSocket by
+closing with 4400 as graphql-transport-ws asks for an invalid message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["json_kind", "message_problem", "names_a_document", "request_problem"]
+
+# graphql-transport-ws messages a client sends, and whether each carries an operation id.
+_CLIENT_MESSAGES = {
+    "connection_init": False,
+    "ping": False,
+    "pong": False,
+    "subscribe": True,
+    "complete": True,
+}
+
+
+def json_kind(value: object) -> str:
+    """What JSON calls the value's type, with its article: "an array", "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def names_a_document(params: Mapping[str, Any]) -> bool:
+    """Whether the request names a trusted document by id (`documentId`, or Apollo's
+    `extensions.persistedQuery`), and so may leave out `query`."""
+    extensions = params.get("extensions")
+    return params.get("documentId") is not None or (
+        isinstance(extensions, Mapping) and extensions.get("persistedQuery") is not None
+    )
+
+
+def request_problem(params: Mapping[str, Any], *, query_required: bool) -> str | None:
+    """What is wrong with a request's `query`, `variables`, `operationName` and `extensions`
+    (each optional, null as good as absent, unless `query_required`); None when nothing."""
+    query = params.get("query")
+    if not isinstance(query, str) and (query_required or query is not None):
+        return f"`query` must be a string, not {json_kind(query)}"
+    for name, wanted, check in (
+        ("variables", "an object", dict),
+        ("operationName", "a string", str),
+        ("extensions", "an object", dict),
+    ):
+        value = params.get(name)
+        if value is not None and not isinstance(value, check):
+            return f"`{name}` must be {wanted} or null, not {json_kind(value)}"
+    return None
+
+
+def message_problem(message: object) -> str | None:
+    """What makes a graphql-transport-ws message from a client unreadable; None when
+    nothing. Message types the protocol does not name are left to the handler, which
+    refuses them by name."""
+    if not isinstance(message, dict):
+        return f"a message must be a JSON object, not {json_kind(message)}"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return f"a message's `type` must be a string, not {json_kind(kind)}"
+    if kind not in _CLIENT_MESSAGES:
+        return None
+    if _CLIENT_MESSAGES[kind]:
+        operation = message.get("id")
+        if not isinstance(operation, str) or not operation:
+            return f"a {kind} message's `id` must be a non-empty string"
+    payload = message.get("payload")
+    if kind == "subscribe":
+        if not isinstance(payload, dict):
+            return f"a subscribe message's `payload` must be an object, not {json_kind(payload)}"
+        return request_problem(payload, query_required=not names_a_document(payload))
+    if payload is not None and not isinstance(payload, dict):
+        return f"a {kind} message's `payload` must be an object, not {json_kind(payload)}"
+    return None

@@ -1,0 +1,104 @@
+"""Validation as the schema runs it: the depth rule made safe for any document, and a
+cached validation that keeps schema names out of errors outside development mode.
+
+Strawberry's depth rule measures every operation as it is built, before graphql-core's
+own rules visit the document, and looked up each spread fragment by name: a document that
+spread an unknown fragment raised KeyError, which reached the client as its raw text
+("'F'"). The stock validation cache runs graphql-core without `hide_suggestions`, so
+"Did you mean 'Account'?" named types and arguments whatever the schema's setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cache, lru_cache
+from typing import Any
+
+from strawberry.extensions import QueryDepthLimiter, SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    ValidationContext,
+    ValidationRule,
+    Visitor,
+    validate,
+    visit,
+)
+
+__all__ = ["CachedValidation", "depth_rule"]
+
+# Documents validated and remembered, as many as the stock cache keeps (per process).
+_CACHE_SIZE = 128
+
+Validate = Callable[
+    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+]
+
+
+def depth_rule(max_depth: int) -> type[ValidationRule]:
+    """The depth limit as a rule class, built once. A document that spreads a fragment it
+    does not define is left to graphql-core's KnownFragmentNamesRule, which reports
+    "Unknown fragment"; the depth of such a document has no meaning."""
+    (measure,) = QueryDepthLimiter(max_depth=max_depth).validation_rules
+
+    class DepthLimit(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            if _spreads_only_known_fragments(context.document):
+                measure(context)  # measures, and reports on the context, as it is built
+
+    return DepthLimit
+
+
+def _spreads_only_known_fragments(document: DocumentNode) -> bool:
+    defined = {d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    spread = _SpreadNames()
+    visit(document, spread)
+    return spread.names <= defined
+
+
+class _SpreadNames(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+class CachedValidation(SchemaExtension):
+    """Validation with the documents of recent requests remembered (as strawberry's
+    ValidationCache), and with graphql-core's suggestions hidden when `hide_suggestions`."""
+
+    def __init__(self, *, hide_suggestions: bool) -> None:
+        self._validate = _cached_validation(hide_suggestions)
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None  # validation follows a parse
+        context.pre_execution_errors = self._validate(
+            context.schema._schema, context.graphql_document, context.validation_rules
+        )
+        yield
+
+
+@cache
+def _cached_validation(hide_suggestions: bool) -> Validate:
+    @lru_cache(maxsize=_CACHE_SIZE)
+    def validate_document(
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        # Strawberry's own rules for its Maybe and @oneOf inputs, as its validation adds.
+        every = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+        return validate(schema, document, every, hide_suggestions=hide_suggestions)
+
+    return validate_document

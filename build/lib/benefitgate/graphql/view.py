@@ -1,0 +1,253 @@
+"""The HTTP/WebSocket view: authentication first, then GraphQL over HTTP status codes.
+
+Requests that never executed (unparsable body, syntax or validation errors) get 4xx with
+`application/graphql-response+json` when the client accepts it, as the GraphQL over HTTP
+spec asks; a mutation sent by GET gets 405 with `Allow: POST`.
+
+WebSocket connections speak only `graphql-transport-ws` and authenticate in
+`connection_init` (payload `{"authorization": "Bearer ..."}`) with the HTTP rules; a
+refused credential closes the connection with 4403.
+
+A request may name a trusted document by id instead of sending its text (see
+`graphql.persisted`); a refusal answers with its own status and code, without `data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
+
+from benefitgate.api.context import Context
+from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.graphql import ide
+from benefitgate.graphql.fast.delivery import LiveTransportHandler
+from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
+from benefitgate.graphql.shapes import json_kind, request_problem
+from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
+
+__all__ = ["GraphQLView", "error_response"]
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+Authenticate = Callable[[Request], Awaitable[Principal]]
+AuthenticateHeader = Callable[[str | None], Awaitable[Principal]]
+MakeContext = Callable[[Request | None, Principal], Context]
+
+
+def error_response(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+# A WebSocket's principal until `connection_init` authenticates it. It sees no account, and
+# strawberry runs no operation before the connection is acknowledged anyway.
+_NOT_YET_AUTHENTICATED = Principal(Role.FRONTEND, subject="websocket-before-init")
+
+
+def _wants_graphql_response(request: Request) -> bool:
+    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
+
+
+class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = LiveTransportHandler
+
+    def __init__(
+        self,
+        *args: Any,
+        authenticate: Authenticate,
+        authenticate_header: AuthenticateHeader,
+        make_context: MakeContext,
+        documents: TrustedDocuments | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._authenticate = authenticate
+        self._authenticate_header = authenticate_header
+        self._make_context = make_context
+        self.documents = documents or TrustedDocuments()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if self._is_ide_request(request):
+            await (await self.render_graphql_ide(request))(scope, receive, send)
+            return
+        try:
+            request.state.principal = await self._authenticate(request)
+            response = await self.run(request)
+        except Unauthenticated as exc:
+            response = error_response(
+                401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            )
+        except HTTPException as exc:
+            headers = {"Allow": "POST"} if exc.status_code == 405 else None
+            response = error_response(exc.status_code, exc.reason, "BAD_REQUEST", headers)
+        except DocumentRefused as exc:
+            response = _refusal(request, exc)
+        await response(scope, receive, send)
+
+    def _is_ide_request(self, request: Request) -> bool:
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and not request.query_params.get("query")
+            and not request.query_params.get("documentId")
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide.page(request)  # the assets are the package's own, not a CDN's
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        if isinstance(request, WebSocket):
+            return self._make_context(None, _NOT_YET_AUTHENTICATED)
+        principal = getattr(request.state, "principal", None)
+        if principal is None:
+            raise Unauthenticated("missing credentials")
+        assert isinstance(request, Request)
+        return self._make_context(request, principal)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType:
+        """Authenticate `connection_init`; refuse the connection (4403) on a bad credential."""
+        params = context.connection_params
+        header = params.get("authorization", params.get("Authorization"))
+        if header is not None and not isinstance(header, str):
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        try:
+            context.principal = await self._authenticate_header(header)
+        except Unauthenticated as exc:
+            rejection: dict[str, object] = {"code": "UNAUTHENTICATED", "message": str(exc)}
+            raise ConnectionRejectionError(rejection) from exc
+        acknowledged: UnsetType = UNSET  # a plain `connection_ack`, without a payload
+        return acknowledged
+
+    async def execute_single(
+        self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        context, request_data = kwargs["context"], kwargs["request_data"]
+        if request_data.query is not None:
+            self.documents.check(request_data.query, context.principal.role)
+        try:
+            return await super().execute_single(request, request_adapter, *args, **kwargs)
+        except HTTPException as exc:
+            if (
+                isinstance(exc.__cause__, InvalidOperationTypeError)
+                and request_adapter.method == "GET"
+            ):
+                raise HTTPException(405, "mutations must be sent with POST") from exc
+            raise
+
+    def parse_json(self, data: str | bytes) -> dict[str, Any]:
+        """A JSON object: what every JSON this view reads must be (a POST body, GET's
+        `variables` and `extensions`); anything else is a 400, before any field is read."""
+        try:
+            decoded = super().parse_json(data)
+        except HTTPException as exc:
+            # Strawberry says it could not parse the body; say what is wrong with it instead.
+            if isinstance(exc.__cause__, UnstorableText):
+                raise HTTPException(400, exc.__cause__.msg) from exc.__cause__
+            raise
+        if not isinstance(decoded, dict):
+            raise HTTPException(400, f"expected a JSON object, not {json_kind(decoded)}")
+        return decoded
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request's parameters, each of its JSON type, with the text of the document
+        it names by id; a 400 otherwise. Strawberry's own parser drops `documentId`, and
+        this app offers neither batches, multipart uploads nor HTTP streaming."""
+        if request.method == "GET":
+            data = self.parse_query_params(request.query_params)
+        elif "application/json" in parse_content_type(request.content_type or "")[0]:
+            data = self.parse_json(await request.get_body())
+        else:
+            raise HTTPException(400, "Unsupported content type")
+        problem = request_problem(data, query_required=False)
+        if problem is not None:
+            raise HTTPException(400, problem)
+        return GraphQLRequestData(
+            query=self.documents.query_for(data),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+            protocol="http",
+        )
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses text that is not Unicode (a lone surrogate escape such as "\ud800")
+        # as unparsable JSON, a 400; json.loads let it through to the database driver, whose
+        # encoder failed with an unexpected error. It also parses a batch of a thousand
+        # usage events in about 0.3 ms instead of 0.6 ms.
+        decoded = orjson.loads(data)
+        if may_hold_nul(data):
+            path = path_to_nul(decoded)
+            if path is not None:
+                raise UnstorableText(path)
+        return decoded
+
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: bytes would go out as binary WebSocket frames.
+        return orjson.dumps(data).decode()
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if _never_executed(processed):
+            # A request error has no `data` entry at all (the GraphQL spec, and the GraphQL
+            # over HTTP spec for either media type): `"data": null` would say it executed.
+            processed.pop("data", None)
+        return processed
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if isinstance(response_data, dict) and _never_executed(response_data):
+                response.status_code = 400
+        return response
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        if isinstance(request, Request) and _wants_graphql_response(request):
+            sub_response.media_type = GRAPHQL_RESPONSE
+        return sub_response
+
+
+def _never_executed(response: GraphQLHTTPResponse) -> bool:
+    """Syntax, validation and limit errors: no data, and no error tied to a field path."""
+    errors = response.get("errors") or []
+    located = any(isinstance(e, dict) and e.get("path") for e in errors)
+    return response.get("data") is None and bool(errors) and not located
+
+
+def _refusal(request: Request, refused: DocumentRefused) -> Response:
+    """A document refused before it ran: its status, and no `data` (a request error)."""
+    media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
+    body = orjson.dumps({"errors": [refused.as_error()]})
+    return Response(body, status_code=refused.status, media_type=media)

@@ -1,0 +1,81 @@
+"""Impact summaries: which days a summary covers, and reading it in five statements."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+
+import asyncpg
+
+from benefitgate.accounts.models import Account
+from benefitgate.catalog.models import Catalog
+from benefitgate.common.changes import InvalidChange
+from benefitgate.entitlements.models import Grant
+from benefitgate.impact import repository
+from benefitgate.impact.models import (
+    Achieved,
+    CounterRow,
+    DayRange,
+    ImpactSummary,
+    MonthRow,
+    TargetRow,
+)
+from benefitgate.impact.summary import summarise
+from benefitgate.targets import service as outcome_targets
+
+__all__ = ["MAX_DAYS", "days_of", "summary"]
+
+MAX_DAYS = 3 * 366
+
+
+def _quarter(today: date) -> DayRange:
+    first_month = (today.month - 1) // 3 * 3 + 1
+    return DayRange(date(today.year, first_month, 1), today)
+
+
+def days_of(
+    period: str | None, start: date | None, end: date | None, account: Account, now: datetime
+) -> DayRange:
+    """The days a summary covers, up to today: the calendar quarter so far (`quarter`), the
+    current term so far (`term`), or the dates given. Raises InvalidChange."""
+    today = now.date()
+    if (period is None) == (start is None and end is None):
+        raise InvalidChange("period", "give a period, or the dates from and to, not both")
+    if period == "quarter":
+        return _quarter(today)
+    if period == "term":
+        sub = account.subscription
+        if sub is None:
+            raise InvalidChange("period", "the account has no subscription, so no term")
+        return DayRange(sub.current_period_start.date(), today)
+    if start is None or end is None:
+        raise InvalidChange("to" if start else "from", "give both from and to")
+    if end < start:
+        raise InvalidChange("to", "to is before from")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise InvalidChange("to", f"at most {MAX_DAYS} days")
+    return DayRange(start, end)
+
+
+async def summary(
+    pool: asyncpg.Pool, account: Account, days: DayRange, catalog: Catalog, now: datetime
+) -> ImpactSummary:
+    """Reads the months, the costliest statement, on a connection of its own beside the
+    other four, so the summary waits for the slower of the two, not their sum."""
+
+    async def months() -> list[MonthRow]:
+        async with pool.acquire() as conn:
+            return await repository.months(conn, account.id, days)
+
+    async def the_rest() -> tuple[list[CounterRow], list[TargetRow], list[Achieved], list[Grant]]:
+        async with pool.acquire() as conn:
+            actuals = await outcome_targets.actuals_between(conn, account.id, days.start, days.end)
+            return (
+                await repository.counters(conn, account.id, days),
+                [TargetRow(t.outcome_key, t.target, t.starts_on, t.ends_on, a) for t, a in actuals],
+                await repository.achievements(conn, account.id, days),
+                await repository.grants(conn, account.id, days),
+            )
+
+    by_month, (counters, targets, achieved, grants) = await asyncio.gather(months(), the_rest())
+    return summarise(account, days, catalog, now, (by_month, counters, targets, achieved, grants))

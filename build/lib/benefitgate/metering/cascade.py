@@ -1,0 +1,71 @@
+"""What follows a write of usage counters, in the write's transaction, in this order:
+
+1. **Threshold crossings** of the accounts' effective limits: a `usage_thresholds` row per
+   crossing, made once by its primary key whatever races, and a `usage.threshold_crossed`
+   event each; accounts whose run rate overruns a limit are marked as upgrade evidence.
+2. **Usage milestones** the counters reach, and outcome targets their metrics now meet:
+   each achievement at most once, its reward grant with an audit entry, and a
+   `milestone.reached` event each.
+
+Whatever need not share the transaction follows from those events after commit: the
+suggestion job recomputes the accounts (`suggestions.marks`), partners' streams deliver.
+
+Ingest and consumption call `prepare` before they write the counters and `after_counters`
+after. Everything the steps read is read in `prepare`: from the write on, the transaction
+holds the counters' row locks, which concurrent writes of the same counters wait for, and
+each round trip after it lengthens that hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts.models import Account
+from benefitgate.catalog.models import Catalog
+from benefitgate.entitlements.limits import limits_by_account
+from benefitgate.entitlements.models import EffectiveLimit
+from benefitgate.metering.repository import CounterValue
+from benefitgate.metering.thresholds import record_crossings
+from benefitgate.milestones import service as milestones
+from benefitgate.milestones.models import Milestone
+
+__all__ = ["UsageCascade"]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCascade:
+    accounts: Sequence[Account]
+    limits: Mapping[UUID, Mapping[str, EffectiveLimit]]  # effective limits, per account
+    milestones: Sequence[Milestone]  # the active ones counters can reach
+
+    @classmethod
+    async def prepare(
+        cls,
+        conn: asyncpg.Connection,
+        accounts: Sequence[Account],
+        catalog: Catalog,
+        now: datetime,
+        metrics: Collection[str] | None = None,
+    ) -> UsageCascade:
+        """Read what the steps need for `accounts` (limits of `metrics` only, when given)."""
+        limits = await limits_by_account(conn, accounts, catalog, now, only=metrics)
+        return cls(accounts, limits, await milestones.usage_milestones(conn))
+
+    async def after_counters(
+        self,
+        conn: asyncpg.Connection,
+        counters: Sequence[CounterValue],
+        catalog: Catalog,
+        now: datetime,
+    ) -> None:
+        """Run the steps for the counters just written (account, metric, period start,
+        value), in the caller's transaction."""
+        if not counters:
+            return
+        await record_crossings(conn, self.accounts, counters, catalog, now, self.limits)
+        await milestones.on_counters(conn, counters, self.milestones, catalog, now)

@@ -1,0 +1,182 @@
+"""Exact consumption against a limit, and entitlement checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from benefitgate.accounts import service as accounts
+from benefitgate.accounts.models import Account
+from benefitgate.catalog.models import Catalog
+from benefitgate.common import quantities
+from benefitgate.common.changes import InvalidChange
+from benefitgate.entitlements import service as entitlements
+from benefitgate.entitlements.limits import limits_by_account
+from benefitgate.entitlements.models import EffectiveLimit
+from benefitgate.metering import repository
+from benefitgate.metering.cascade import UsageCascade
+from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
+from benefitgate.usage import evidence
+
+__all__ = ["check", "consume"]
+
+SUSPENDED_STATUSES = frozenset({"past_due", "canceled"})
+# Denials a higher tier would answer: evidence for an upgrade suggestion.
+UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
+
+
+async def consume(
+    conn: asyncpg.Connection,
+    account: Account,
+    metric_key: str,
+    amount: float,
+    catalog: Catalog,
+    now: datetime,
+) -> Consumed | QuotaDenied:
+    """Check and consume in the caller's transaction. A hard limit is never exceeded, under
+    any concurrency: the add is one conditional upsert. A soft limit lets it past and says
+    so. A metric the account has no limit for has a hard limit of zero."""
+    metric = catalog.metrics.get(metric_key)
+    if metric is None:
+        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
+    if metric.aggregation not in ("sum", "count"):
+        raise InvalidChange("metric", f"a {metric.aggregation} metric cannot be consumed")
+    if not (amount > 0 and quantities.in_range(amount)):
+        raise InvalidChange("amount", "give a positive amount of at most 10^15")
+    cascade = await UsageCascade.prepare(conn, [account], catalog, now)
+    limit = cascade.limits[account.id].get(metric_key)
+    period = account.period_at(metric.reset, now)
+    ceiling = _ceiling(limit)
+    used = await repository.consume(
+        conn, account.id, metric_key, (period.start, period.end), amount, ceiling, now
+    )
+    if used is None:
+        assert ceiling is not None  # only a ceiling denies
+        current = await repository.counter_value(conn, account.id, metric_key, period.start)
+        return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
+    await cascade.after_counters(conn, [(account.id, metric_key, period.start, used)], catalog, now)
+    included = None if limit is None else limit.included
+    return Consumed(
+        account_id=account.id,
+        metric_key=metric_key,
+        amount=amount,
+        used=used,
+        limit=0.0 if limit is None else included,
+        overage=included is not None and used > included,
+        period_end=period.end,
+    )
+
+
+def _ceiling(limit: EffectiveLimit | None) -> float | None:
+    """What consumption must stay within: a hard limit, or zero for a metric the account has
+    no limit for; None when the limit is soft or unlimited."""
+    if limit is None:
+        return 0.0
+    return limit.included if limit.enforcement == "hard" else None
+
+
+async def check(
+    conn: asyncpg.Connection,
+    account: Account,
+    *,
+    feature: str | None,
+    metric: str | None,
+    requested: float,
+    catalog: Catalog,
+    now: datetime,
+) -> CheckResult:
+    """Whether the account may use a feature, or `requested` more of a metric, now.
+    A denial is counted per account, feature and reason for the upgrade suggestions."""
+    if (feature is None) == (metric is None):
+        raise InvalidChange("feature", "give exactly one of feature and metric")
+    if not (requested >= 0 and quantities.in_range(requested)):
+        raise InvalidChange("requested", "give an amount of zero to 10^15")
+    name = feature or metric or ""
+    # Only names the catalog knows are checked, and so counted as denials: a denial is
+    # kept under its name in a unique index, which a name of any length would break.
+    if feature is not None and feature not in catalog.benefits:
+        raise InvalidChange("feature", f"unknown feature {feature!r}")
+    if metric is not None and metric not in catalog.metrics:
+        raise InvalidChange("metric", f"unknown metric {metric!r}")
+    sub = account.subscription
+    if sub is None or sub.status in SUSPENDED_STATUSES:
+        result = CheckResult(allowed=False, reason=CheckReason.SUSPENDED)
+    elif feature is not None:
+        result = await _check_feature(conn, account, feature, catalog, now)
+    else:
+        result = await _check_metric(conn, account, name, requested, catalog, now)
+    if result.reason is not None:
+        await repository.record_denial(conn, account.id, name, result.reason.value, now)
+        if result.reason in UPGRADE_EVIDENCE:
+            await evidence.mark(conn, [account.id], now)
+    return result
+
+
+def _lowest_tier_with(
+    catalog: Catalog, now: datetime, feature: str | None, metric: str | None
+) -> str | None:
+    for tier in catalog.ladder(now):
+        if feature is not None and feature in tier.benefit_keys:
+            return tier.tier_key
+        if metric is not None and tier.limit_for(metric) is not None:
+            return tier.tier_key
+    return None
+
+
+async def _check_feature(
+    conn: asyncpg.Connection, account: Account, feature: str, catalog: Catalog, now: datetime
+) -> CheckResult:
+    tier = accounts.account_tier(account, catalog)
+    grants = await entitlements.active_grants(conn, [account.id], now)
+    held = {
+        e.benefit_key
+        for e in entitlements.effective_entitlements(tier, grants.get(account.id, []), now)
+    }
+    if feature in held:
+        return CheckResult(allowed=True)
+    if await entitlements.has_expired_grant(conn, account.id, feature, now):
+        return CheckResult(allowed=False, reason=CheckReason.EXPIRED)
+    exclusion = (
+        next((x for x in tier.exclusions if x.benefit_key == feature), None) if tier else None
+    )
+    if exclusion is not None:
+        return CheckResult(
+            allowed=False, reason=CheckReason.EXCLUDED, tier_key=exclusion.included_in_tier_key
+        )
+    return CheckResult(
+        allowed=False,
+        reason=CheckReason.NOT_IN_TIER,
+        tier_key=_lowest_tier_with(catalog, now, feature, None),
+    )
+
+
+async def _check_metric(
+    conn: asyncpg.Connection,
+    account: Account,
+    metric_key: str,
+    requested: float,
+    catalog: Catalog,
+    now: datetime,
+) -> CheckResult:
+    metric = catalog.metrics.get(metric_key)
+    if metric is None:
+        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
+    limits = await limits_by_account(conn, [account], catalog, now)
+    limit = limits[account.id].get(metric_key)
+    if limit is None:
+        return CheckResult(
+            allowed=False,
+            reason=CheckReason.NOT_IN_TIER,
+            remaining=0.0,
+            tier_key=_lowest_tier_with(catalog, now, None, metric_key),
+        )
+    if limit.included is None:
+        return CheckResult(allowed=True)
+    used = await repository.counter_value(
+        conn, account.id, metric_key, account.period_at(metric.reset, now).start
+    )
+    remaining = max(limit.included - used, 0.0)
+    if used + requested > limit.included and limit.enforcement == "hard":
+        return CheckResult(allowed=False, reason=CheckReason.LIMIT_REACHED, remaining=remaining)
+    return CheckResult(allowed=True, remaining=remaining)

@@ -1,0 +1,97 @@
+"""Usage events as received, their outcomes, and the results of consuming and checking."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+__all__ = [
+    "MAX_EVENT_ID",
+    "CheckReason",
+    "CheckResult",
+    "Consumed",
+    "EventOutcome",
+    "EventStatus",
+    "QuotaDenied",
+    "Rejection",
+    "UsageEvent",
+]
+
+
+# Characters of a client's event id. Ids are kept in a unique index, whose entries Postgres
+# caps at about 2,700 bytes: a longer id failed its whole batch as an unexpected error.
+MAX_EVENT_ID = 255
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """One measurement as a client sent it; `account_id` is None when it did not parse."""
+
+    event_id: str
+    account_id: UUID | None
+    metric_key: str
+    value: float
+    occurred_at: datetime
+
+
+class EventStatus(enum.Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class Rejection(enum.Enum):
+    # An account the caller may not see is as unknown as one that does not exist, so that
+    # a caller never learns which accounts exist.
+    UNKNOWN_ACCOUNT = "unknown_account"
+    INVALID_EVENT_ID = "invalid_event_id"
+    UNKNOWN_METRIC = "unknown_metric"
+    NEGATIVE_VALUE = "negative_value"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    OUTSIDE_WINDOW = "outside_window"
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    event: UsageEvent
+    status: EventStatus
+    reason: Rejection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    account_id: UUID
+    metric_key: str
+    amount: float
+    used: float
+    limit: float | None  # None: unlimited
+    overage: bool  # a soft limit let it past the limit
+    period_end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaDenied:
+    account_id: UUID
+    metric_key: str
+    requested: float
+    used: float
+    limit: float
+    resets_at: datetime | None
+
+
+class CheckReason(enum.Enum):
+    NOT_IN_TIER = "not_in_tier"
+    EXCLUDED = "excluded"
+    LIMIT_REACHED = "limit_reached"
+    EXPIRED = "expired"
+    SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    allowed: bool
+    reason: CheckReason | None = None
+    remaining: float | None = None  # metrics only; None when unlimited
+    tier_key: str | None = None  # not_in_tier / excluded: the lowest tier that includes it

@@ -1,0 +1,283 @@
+"""Every SQL statement of metering: raw events, counters, thresholds and denials."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.usage.periods import Period
+
+__all__ = [
+    "CounterValue",
+    "EventColumns",
+    "consume",
+    "counter_value",
+    "ensure_partitions",
+    "mark_thresholds",
+    "prune_event_ids",
+    "record_denial",
+    "record_events",
+]
+
+# account, metric, period start, value
+CounterValue = tuple[UUID, str, datetime, float]
+
+
+@dataclass(slots=True)
+class EventColumns:
+    """A batch of events to store, column by column: the shape the statement takes."""
+
+    account_ids: list[UUID] = field(default_factory=list)
+    metric_keys: list[str] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    occurred_at: list[datetime] = field(default_factory=list)
+    period_starts: list[datetime] = field(default_factory=list)
+    period_ends: list[datetime | None] = field(default_factory=list)
+    aggregations: list[str] = field(default_factory=list)
+
+    def add(
+        self,
+        account_id: UUID,
+        metric_key: str,
+        event_id: str,
+        value: float,
+        occurred_at: datetime,
+        period: Period,
+        aggregation: str,
+    ) -> None:
+        self.account_ids.append(account_id)
+        self.metric_keys.append(metric_key)
+        self.event_ids.append(event_id)
+        self.values.append(value)
+        self.occurred_at.append(occurred_at)
+        self.period_starts.append(period.start)
+        self.period_ends.append(period.end)
+        self.aggregations.append(aggregation)
+
+    def columns(self) -> tuple[list[Any], ...]:
+        return (
+            self.account_ids,
+            self.metric_keys,
+            self.event_ids,
+            self.values,
+            self.occurred_at,
+            self.period_starts,
+            self.period_ends,
+            self.aggregations,
+        )
+
+
+async def ensure_partitions(conn: asyncpg.Connection, months: Sequence[date]) -> None:
+    """Create the monthly partitions of usage_events that hold `months`, if missing.
+    Run outside the ingest transaction: creating a partition locks the parent table."""
+    await conn.execute("select ensure_usage_partition(m) from unnest($1::date[]) as m", months)
+
+
+async def record_events(
+    conn: asyncpg.Connection, batch: EventColumns, received_at: datetime
+) -> tuple[list[int], list[CounterValue]]:
+    """Store the events whose (account, event id) was never seen and fold them into their
+    period counters and daily buckets, in one statement. Returns the positions (in `batch`)
+    of the events stored, and the new value of every counter they changed. Each (account,
+    event id) may appear once in `batch`.
+
+    Every write goes in (account, metric, bucket) or (account, event id) order, so that
+    concurrent batches take their row locks in the same order and cannot deadlock."""
+    row = await conn.fetchrow(_RECORD_EVENTS, *batch.columns(), received_at)
+    assert row is not None  # an aggregate without grouping always answers one row
+    positions, account_ids, metric_keys, period_starts, values = row
+    return positions, list(zip(account_ids, metric_keys, period_starts, values, strict=True))
+
+
+_COUNTER_UPSERT = """
+    insert into usage_counters as t
+        (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
+    select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $9
+    from accepted where aggregation = '{aggregation}'
+    group by account_id, metric_key, period_start, period_end
+    order by account_id, metric_key, period_start
+    on conflict (account_id, metric_key, period_start) do update set
+        value = {combine},
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at),
+        updated_at = excluded.updated_at
+    returning account_id, metric_key, period_start, value::float8"""
+
+_DAILY_UPSERT = """
+    insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
+    select account_id, metric_key, (occurred_at at time zone 'UTC')::date as day, {delta},
+           max(occurred_at)
+    from accepted where aggregation = '{aggregation}'
+    group by account_id, metric_key, day
+    order by account_id, metric_key, day
+    on conflict (account_id, metric_key, day) do update set
+        value = {combine},
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
+
+# Per aggregation: what a group of events adds to its bucket, and how that delta
+# (`excluded`) combines with the stored value (`t`). Each aggregation gets upserts of its
+# own: an upsert's conflict arm sees only table columns, and a grouping computes only its
+# own aggregate (Postgres computes every aggregate of a select list, even those a `case`
+# would discard). An upsert that no event of the batch needs writes nothing. Of events
+# of a `latest` gauge with the same time, the greater event id (in code point order) wins.
+_AGGREGATIONS = {
+    "sum": ("sum(value)", "t.value + excluded.value"),
+    "count": ("count(*)::float8", "t.value + excluded.value"),
+    "max": ("max(value)", "greatest(t.value, excluded.value)"),
+    "latest": (
+        """(array_agg(value order by occurred_at desc, event_id collate "C" desc))[1]""",
+        """case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
+                then excluded.value else t.value end""",
+    ),
+}
+
+_UPSERTS = ",".join(
+    f"counters_{kind} as"
+    f" ({_COUNTER_UPSERT.format(aggregation=kind, delta=delta, combine=combine)}),"
+    f" daily_{kind} as ({_DAILY_UPSERT.format(aggregation=kind, delta=delta, combine=combine)})"
+    for kind, (delta, combine) in _AGGREGATIONS.items()
+)
+
+_RECORD_EVENTS = f"""
+with input as (
+    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[],
+                         $6::timestamptz[], $7::timestamptz[], $8::text[])
+        with ordinality
+        as t(account_id, metric_key, event_id, value, occurred_at, period_start, period_end,
+             aggregation, position)
+), fresh as (
+    insert into usage_event_ids (account_id, event_id, received_at)
+    select account_id, event_id, $9 from input order by account_id, event_id
+    on conflict do nothing
+    returning account_id, event_id
+), accepted as (
+    select i.* from input i join fresh f using (account_id, event_id)
+), written as (
+    insert into usage_events
+        (account_id, metric_key, event_id, value, occurred_at, received_at, period_start)
+    select account_id, metric_key, event_id, value, occurred_at, $9, period_start
+    from accepted
+),
+{_UPSERTS}
+-- One row of arrays: a row for each stored event and each counter took the service half
+-- again as long to decode.
+select (select coalesce(array_agg((position - 1)::int), '{{}}') from accepted),
+       coalesce(array_agg(account_id), '{{}}'), coalesce(array_agg(metric_key), '{{}}'),
+       coalesce(array_agg(period_start), '{{}}'), coalesce(array_agg(value), '{{}}')
+from ({" union all ".join(f"select * from counters_{kind}" for kind in _AGGREGATIONS)}) as changed
+"""  # noqa: S608 (constant expressions, no input)
+
+
+async def mark_thresholds(
+    conn: asyncpg.Connection,
+    crossings: Sequence[tuple[UUID, str, datetime, int]],
+    now: datetime,
+) -> list[tuple[UUID, str, datetime, int]]:
+    """Record (account, metric, period start, threshold) crossings; returns the new ones."""
+    rows = await conn.fetch(
+        """
+        insert into usage_thresholds (account_id, metric_key, period_start, threshold, crossed_at)
+        select *, $5 from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::smallint[])
+        on conflict do nothing
+        returning account_id, metric_key, period_start, threshold
+        """,
+        [c[0] for c in crossings],
+        [c[1] for c in crossings],
+        [c[2] for c in crossings],
+        [c[3] for c in crossings],
+        now,
+    )
+    return [(r["account_id"], r["metric_key"], r["period_start"], r["threshold"]) for r in rows]
+
+
+async def consume(
+    conn: asyncpg.Connection,
+    account_id: UUID,
+    metric: str,
+    period: tuple[datetime, datetime | None],
+    amount: float,
+    ceiling: float | None,
+    now: datetime,
+) -> float | None:
+    """Add `amount` to the period's counter, and to the daily bucket of `now`, in one
+    statement, so that under any concurrency the counter never passes `ceiling` (None: no
+    ceiling). Returns the new value, or None when the ceiling denied it (nothing written).
+
+    The counter is created or added to by one upsert whose conflict arm re-checks the
+    ceiling against the row it has locked; the daily bucket is written only when the
+    counter was. A counter's value is never negative, so an amount above the ceiling is
+    denied without a row. A denial of an existing counter still locks its row until the
+    transaction ends (the conflict arm locks the row it checks): denials of one counter
+    queue behind each other as consumptions do."""
+    value = await conn.fetchval(
+        """
+        with counter as (
+            insert into usage_counters as t
+                (account_id, metric_key, period_start, period_end, value, updated_at)
+            select $1::uuid, $2::text, $3::timestamptz, $4::timestamptz, $5::numeric,
+                   $7::timestamptz
+            where $6::numeric is null or $5 <= $6
+            on conflict (account_id, metric_key, period_start) do update
+                set value = t.value + excluded.value, updated_at = excluded.updated_at
+                where $6::numeric is null or t.value + excluded.value <= $6
+            returning value
+        ), daily as (
+            insert into usage_daily as d (account_id, metric_key, day, value, last_event_at)
+            select $1, $2, ($7 at time zone 'UTC')::date, $5, $7 from counter
+            on conflict (account_id, metric_key, day) do update set
+                value = d.value + excluded.value,
+                last_event_at = greatest(d.last_event_at, excluded.last_event_at)
+        )
+        select value from counter
+        """,
+        account_id,
+        metric,
+        period[0],
+        period[1],
+        amount,
+        ceiling,
+        now,
+    )
+    return None if value is None else float(value)
+
+
+async def counter_value(
+    conn: asyncpg.Connection, account_id: UUID, metric: str, period_start: datetime
+) -> float:
+    value = await conn.fetchval(
+        "select value from usage_counters"
+        " where account_id = $1 and metric_key = $2 and period_start = $3",
+        account_id,
+        metric,
+        period_start,
+    )
+    return 0.0 if value is None else float(value)
+
+
+async def record_denial(
+    conn: asyncpg.Connection, account_id: UUID, feature: str, reason: str, now: datetime
+) -> None:
+    await conn.execute(
+        """
+        insert into entitlement_denials as d
+            (account_id, feature, reason, count, first_at, last_at)
+        values ($1, $2, $3, 1, $4, $4)
+        on conflict (account_id, feature, reason)
+        do update set count = d.count + 1, last_at = greatest(d.last_at, excluded.last_at)
+        """,
+        account_id,
+        feature,
+        reason,
+        now,
+    )
+
+
+async def prune_event_ids(conn: asyncpg.Connection, before: datetime) -> int:
+    """Forget event ids received before `before` (past the accepted window)."""
+    status = await conn.execute("delete from usage_event_ids where received_at < $1", before)
+    return int(status.split()[-1])

@@ -1,0 +1,228 @@
+"""Metering mutations and the entitlement check: authorise, convert, call one service."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import asyncpg
+import strawberry
+
+from benefitgate.accounts.access import visible_account
+from benefitgate.accounts.models import Account
+from benefitgate.api.changes import Applied, run_change, run_write
+from benefitgate.api.context import Info
+from benefitgate.api.errors import (
+    ForbiddenError,
+    IdempotencyConflictError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    NotFoundError,
+)
+from benefitgate.api.scalars import parse_id
+from benefitgate.auth.principals import Role
+from benefitgate.catalog.cache import catalog_of
+from benefitgate.catalog.types import catalog_types
+from benefitgate.common.changes import ChangeContext
+from benefitgate.metering import codec, consume, ingest
+from benefitgate.metering.models import CheckResult, EventOutcome, QuotaDenied, UsageEvent
+from benefitgate.metering.partitions import Partitions
+from benefitgate.metering.types import (
+    EntitlementCheck,
+    QuotaExceeded,
+    UsageConsumed,
+    UsageEventInput,
+    UsageRecorded,
+    UsageSeries,
+    consumed_type,
+    quota_exceeded_type,
+    series_type,
+)
+from benefitgate.usage import service as usage
+from benefitgate.usage.series import Bucket, InvalidRange
+
+__all__ = ["MeteringMutation", "MeteringQuery"]
+
+UsageRecordResult = Annotated[
+    UsageRecorded | ForbiddenError | InvalidInputError, strawberry.union("UsageRecordResult")
+]
+UsageConsumeResult = Annotated[
+    UsageConsumed
+    | QuotaExceeded
+    | NotFoundError
+    | ForbiddenError
+    | InvalidInputError
+    | IdempotencyConflictError
+    | IdempotencyKeyReusedError,
+    strawberry.union("UsageConsumeResult"),
+]
+UsageSeriesResult = Annotated[
+    UsageSeries | NotFoundError | InvalidInputError, strawberry.union("UsageSeriesResult")
+]
+EntitlementCheckResult = Annotated[
+    EntitlementCheck | NotFoundError | InvalidInputError,
+    strawberry.union("EntitlementCheckResult"),
+]
+
+
+# What consumption can be refused with, of what the change edge maps.
+_CONSUME_REFUSALS = (
+    ForbiddenError
+    | InvalidInputError
+    | NotFoundError
+    | IdempotencyConflictError
+    | IdempotencyKeyReusedError
+)
+
+
+def _event(raw: UsageEventInput) -> UsageEvent:
+    return UsageEvent(
+        raw.event_id, parse_id(raw.account_id), raw.metric, raw.value, raw.occurred_at
+    )
+
+
+async def _visible_account(info: Info, raw_id: str) -> Account | None:
+    """An unparsable id is as unknown as a missing account."""
+    account_id = parse_id(raw_id)
+    return None if account_id is None else await visible_account(info, account_id)
+
+
+@strawberry.type
+class MeteringMutation:
+    @strawberry.mutation(
+        description="Record up to 1,000 usage events. Each is accepted, a duplicate of an "
+        "event id seen in the last 35 days, or rejected with a reason."
+    )
+    async def usage_record(self, info: Info, events: list[UsageEventInput]) -> UsageRecordResult:
+        context = info.context
+        if context.principal.role is Role.FRONTEND:
+            return ForbiddenError.of("frontends cannot record usage")
+        if len(events) > ingest.MAX_BATCH:
+            return InvalidInputError.of("events", f"at most {ingest.MAX_BATCH} events a call")
+        parsed = [_event(e) for e in events]
+        catalog = await catalog_of(context)
+        partitions = context.shared.get(Partitions)
+
+        async def prepare(conn: asyncpg.Connection) -> None:
+            await partitions.ensure(conn, ingest.months_of(parsed, context.now))
+
+        async def record(conn: asyncpg.Connection) -> list[EventOutcome]:
+            return await ingest.record_usage(conn, context.principal, parsed, catalog, context.now)
+
+        outcomes = await run_write(info, record, prepare=prepare)
+        # Ingest refuses events one by one, in their outcomes, never the whole batch.
+        assert isinstance(outcomes, list), outcomes
+        return UsageRecorded.of(outcomes)
+
+    @strawberry.mutation(
+        description="Consume an amount of a metric if the limit allows, atomically. A retry "
+        "with the same idempotency key and arguments replays the first result."
+    )
+    async def usage_consume(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        metric: str,
+        amount: float,
+        idempotency_key: str,
+    ) -> UsageConsumeResult:
+        context = info.context
+        if context.principal.role is Role.FRONTEND:
+            return ForbiddenError.of("frontends cannot consume usage")
+        account = await _visible_account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+        catalog = await catalog_of(context)
+
+        async def effect(conn: asyncpg.Connection, _: ChangeContext) -> dict[str, Any]:
+            used = await consume.consume(conn, account, metric, amount, catalog, context.now)
+            return codec.to_json(used)
+
+        applied = await run_change(
+            info,
+            operation="usageConsume",
+            key=idempotency_key,
+            reason=None,
+            arguments={"account": str(account.id), "metric": metric, "amount": amount},
+            effect=effect,
+            internal_only=False,  # any partner or internal tool that sees the account
+        )
+        if not isinstance(applied, Applied):
+            assert isinstance(applied, _CONSUME_REFUSALS), applied
+            return applied
+        response, replayed = applied.result, applied.replayed
+        result = codec.from_json(response)
+        if isinstance(result, QuotaDenied):
+            return quota_exceeded_type(result, replayed)
+        return consumed_type(result, replayed)
+
+
+@strawberry.type
+class MeteringQuery:
+    @strawberry.field(
+        description="May the account use a feature (a benefit key), or `requested` more of a "
+        "metric, now? Denials are counted for upgrade suggestions."
+    )
+    async def entitlement_check(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        feature: str | None = None,
+        metric: str | None = None,
+        requested: float = 1.0,
+    ) -> EntitlementCheckResult:
+        context = info.context
+        account = await _visible_account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+        catalog = await catalog_of(context)
+
+        async def check(conn: asyncpg.Connection) -> CheckResult:
+            return await consume.check(
+                conn,
+                account,
+                feature=feature,
+                metric=metric,
+                requested=requested,
+                catalog=catalog,
+                now=context.now,
+            )
+
+        result = await run_write(info, check)
+        if not isinstance(result, CheckResult):
+            assert isinstance(result, InvalidInputError), result  # a check refuses only input
+            return result
+        return EntitlementCheck(
+            allowed=result.allowed,
+            reason=result.reason,
+            remaining=result.remaining,
+            tier=result.tier_key,
+        )
+
+    @strawberry.field(
+        description="Usage of one metric per day, ISO week or month over the UTC dates "
+        "`from` to `to`, both inclusive; at most 1,000 points."
+    )
+    async def usage_series(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        metric: str,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        bucket: Bucket = Bucket.DAY,
+    ) -> UsageSeriesResult:
+        account = await _visible_account(info, account_id)
+        if account is None:
+            return NotFoundError.of("account")
+        catalog = await catalog_of(info.context)
+        if metric not in catalog.metrics:
+            return InvalidInputError.of("metric", f"unknown metric {metric!r}")
+        try:
+            async with info.context.pool.acquire() as conn:
+                points = await usage.usage_series(
+                    conn, account.id, catalog.metrics[metric], from_, to, bucket
+                )
+        except InvalidRange as exc:
+            return InvalidInputError.of("to", str(exc))
+        return series_type(catalog_types(catalog).metrics[metric], bucket, points)

@@ -1,0 +1,1 @@
+"""Partners (resellers, CRMs, customer-success tools) and the accounts each manages."""

@@ -1,0 +1,51 @@
+"""Setting how many seats the account has purchased, as a billing system does when the
+customer buys or drops seats. Below the seats assigned it is refused unless the users to
+release are named; those are released first, each audited as a release, and the change of
+the purchased count is audited as a subscription change. One transaction; the
+subscription row is locked at the version the caller read, so a race with another change
+of the subscription is a VERSION_CONFLICT, never a count below the seats held."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.audit.models import AuditEntry
+from benefitgate.common.changes import ChangeContext, InvalidChange
+from benefitgate.seats import repository
+from benefitgate.seats.service import release_seat
+from benefitgate.subscriptions.provisioning import MAX_SEATS
+from benefitgate.subscriptions.service import lock_at_version, record_change, set_seats
+
+__all__ = ["set_purchased"]
+
+
+async def set_purchased(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    purchased: int,
+    expected_version: int,
+    release: Sequence[str],
+) -> AuditEntry:
+    """Set the purchased seats, releasing the `release` users first. Raises InvalidChange
+    when the count is out of range, or below the seats still held after the releases."""
+    if not 1 <= purchased <= MAX_SEATS:
+        raise InvalidChange("purchased", f"give 1 to {MAX_SEATS:,} seats")
+    before = await lock_at_version(conn, account_id, expected_version)
+    for user in dict.fromkeys(release):
+        await release_seat(conn, change, account_id, user)
+    held = await repository.open_count(conn, account_id)
+    if held > purchased:
+        raise InvalidChange(
+            "purchased",
+            f"{held} seats are assigned; name at least {held - purchased} more users to "
+            "release in `release`",
+        )
+    after = await set_seats(conn, before, purchased)
+    details = {"seatsBefore": before.seats}
+    return await record_change(
+        conn, change, "subscription.seats_set", account_id, (before, after), details
+    )

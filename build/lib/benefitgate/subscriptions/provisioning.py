@@ -1,0 +1,209 @@
+"""A subscription's life as a billing system drives it: created for an account, canceled
+now or at its period's end (and reactivated before then), moved between active and past
+due by dunning. Each change is audited and reported with a `subscription.changed` event
+in the caller's transaction; the scheduler ends a cancellation that comes due, once (see
+`lifecycle`).
+
+A canceled subscription keeps its last tier and period for the record; its account is
+suspended (checks and consumption answer SUSPENDED, as for past due) and a new
+subscription cannot replace it here: a returning customer is a new subscription on a new
+account, or an operator's rollback of the cancellation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts.models import Subscription
+from benefitgate.audit import service as audit
+from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.catalog.models import Catalog
+from benefitgate.common.changes import AlreadyExists, ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.events import outbox as events
+from benefitgate.subscriptions import repository
+from benefitgate.subscriptions.lifecycle import period_end_after
+from benefitgate.subscriptions.service import (
+    EVENT,
+    KIND,
+    lock_at_version,
+    record_change,
+    snapshot,
+)
+
+__all__ = ["cancel", "create", "new_subscription", "reactivate", "set_status"]
+
+MAX_SEATS = 1_000_000
+MAX_TRIAL_DAYS = 90
+DUNNING = frozenset({"active", "past_due"})  # what a billing system may move between
+
+
+def new_subscription(
+    tier_key: str,
+    term: str,
+    seats: int,
+    start: datetime,
+    trial_days: int,
+    catalog: Catalog,
+    now: datetime,
+) -> Subscription:
+    """A new subscription to the tier's version in force at `start`, trialing for
+    `trial_days` first; raises InvalidChange, naming the field, for input out of range."""
+    version = catalog.current(tier_key, start)
+    if version is None:
+        raise InvalidChange("tier", f"no tier {tier_key!r} is published at {start.isoformat()}")
+    if term not in ("monthly", "annual"):
+        raise InvalidChange("term", "give monthly or annual")
+    if not 1 <= seats <= MAX_SEATS:
+        raise InvalidChange("seats", f"give 1 to {MAX_SEATS:,} seats")
+    if not 0 <= trial_days <= MAX_TRIAL_DAYS:
+        raise InvalidChange("trialDays", f"a trial lasts 0 to {MAX_TRIAL_DAYS} days")
+    if abs(start - now) > timedelta(days=366):
+        raise InvalidChange("startsAt", "give a start within a year of now")
+    end = period_end_after(start, term, start)
+    trial_end = start + timedelta(days=trial_days) if trial_days else None
+    return Subscription(
+        id=uuid.uuid4(),
+        tier_version_id=version.id,
+        term=term,
+        seats=seats,
+        status="trialing" if trial_end else "active",
+        current_period_start=start,
+        current_period_end=end,
+        renewal_date=end.date(),
+        scheduled_tier_version_id=None,
+        scheduled_change_at=None,
+        started_at=start,
+        version=1,
+        scheduled_term=None,
+        trial_ends_at=trial_end,
+        trial_fallback_tier_version_id=version.id if trial_end else None,
+        trial_converts=True,  # the trial becomes the paid subscription unless canceled
+    )
+
+
+async def create(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    tier_key: str,
+    term: str,
+    seats: int,
+    starts_at: datetime | None,
+    trial_days: int,
+    catalog: Catalog,
+) -> AuditEntry:
+    """The account's subscription to the tier's version in force at `starts_at` (now by
+    default), trialing for `trial_days` and then active unless canceled. Raises
+    AlreadyExists when the account has one, InvalidChange for input out of range."""
+    sub = new_subscription(
+        tier_key, term, seats, starts_at or change.at, trial_days, catalog, change.at
+    )
+    await _insert(conn, account_id, sub)
+    after = snapshot(sub, account_id)
+    action = "subscription.created"
+    entry = await audit.record(
+        conn, change, action, Target(KIND, str(sub.id), account_id), None, after
+    )
+    payload = {"action": action, "auditEntryId": entry.id, "subscription": after}
+    await events.enqueue(conn, EVENT, account_id, payload)
+    return entry
+
+
+async def _insert(conn: asyncpg.Connection, account_id: UUID, sub: Subscription) -> None:
+    try:
+        inserted = await conn.fetchval(
+            """
+            insert into subscriptions (id, account_id, tier_version_id, term, seats, status,
+                current_period_start, current_period_end, renewal_date, started_at,
+                trial_ends_at, trial_fallback_tier_version_id, trial_converts)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            on conflict (account_id) do nothing
+            returning true
+            """,
+            sub.id, account_id, sub.tier_version_id, sub.term, sub.seats, sub.status,
+            sub.current_period_start, sub.current_period_end, sub.renewal_date,
+            sub.started_at, sub.trial_ends_at, sub.trial_fallback_tier_version_id,
+            sub.trial_converts,
+        )  # fmt: skip
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise TargetNotFound("account") from exc
+    if not inserted:
+        existing = await conn.fetchval(
+            "select id from subscriptions where account_id = $1", account_id
+        )
+        raise AlreadyExists("subscription", "this account", str(existing))
+
+
+async def cancel(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    expected_version: int,
+    at_period_end: bool,
+) -> AuditEntry:
+    """Cancel now, or at the end of the current period (the scheduler ends it then; until
+    then `reactivate` undoes it). A scheduled tier or term change is dropped with it."""
+    before = await lock_at_version(conn, account_id, expected_version)
+    if before.status == "canceled":
+        raise InvalidChange("accountId", "the subscription is canceled already")
+    unscheduled = replace(
+        before, scheduled_tier_version_id=None, scheduled_change_at=None, scheduled_term=None
+    )
+    if at_period_end:
+        wanted, action = (
+            replace(unscheduled, cancel_at_period_end=True),
+            "subscription.cancel_scheduled",
+        )
+    else:
+        wanted = replace(
+            unscheduled, status="canceled", cancel_at_period_end=False, trial_ends_at=None,
+            trial_fallback_tier_version_id=None, trial_converts=False,
+        )  # fmt: skip
+        action = "subscription.canceled"
+    return await _save(conn, change, action, account_id, before, wanted)
+
+
+async def reactivate(
+    conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, expected_version: int
+) -> AuditEntry:
+    """Undo a cancellation scheduled for the period's end."""
+    before = await lock_at_version(conn, account_id, expected_version)
+    if not before.cancel_at_period_end:
+        raise InvalidChange("accountId", "no cancellation is scheduled")
+    wanted = replace(before, cancel_at_period_end=False)
+    return await _save(conn, change, "subscription.reactivated", account_id, before, wanted)
+
+
+async def set_status(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    expected_version: int,
+    status: str,
+) -> AuditEntry:
+    """Move an active subscription to past due or back, as a billing system's dunning
+    does; trialing and canceled ones are refused."""
+    before = await lock_at_version(conn, account_id, expected_version)
+    if status not in DUNNING or before.status not in DUNNING:
+        raise InvalidChange(
+            "status", f"only active and past due move between each other, not {before.status}"
+        )
+    wanted = replace(before, status=status)
+    return await _save(conn, change, f"subscription.{status}", account_id, before, wanted)
+
+
+async def _save(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    action: str,
+    account_id: UUID,
+    before: Subscription,
+    wanted: Subscription,
+) -> AuditEntry:
+    after = await repository.save(conn, wanted)
+    return await record_change(conn, change, action, account_id, (before, after))

@@ -1,0 +1,93 @@
+"""Every SQL statement that changes a subscription."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts.models import Subscription
+
+__all__ = ["lock", "lock_due", "save", "set_seats"]
+
+_COLUMNS = """id, tier_version_id, term, seats, status, current_period_start,
+              current_period_end, renewal_date, scheduled_tier_version_id,
+              scheduled_change_at, started_at, version, scheduled_term, trial_ends_at,
+              trial_fallback_tier_version_id, trial_converts, cancel_at_period_end"""
+
+
+async def lock(conn: asyncpg.Connection, account_id: UUID) -> Subscription | None:
+    """The account's subscription, locked until the end of the caller's transaction."""
+    row = await conn.fetchrow(
+        f"select {_COLUMNS} from subscriptions where account_id = $1 for update",  # noqa: S608
+        account_id,
+    )
+    return None if row is None else Subscription(**dict(row))
+
+
+async def lock_due(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[tuple[UUID, Subscription]]:
+    """Up to `limit` (account id, subscription) pairs whose period or trial has ended by
+    `now`, earliest first, locked; rows another transaction holds are skipped, so
+    concurrent runs share the work instead of waiting on each other."""
+    rows = await conn.fetch(
+        f"""
+        select account_id, {_COLUMNS} from subscriptions
+        where status <> 'canceled' and (current_period_end <= $1 or trial_ends_at <= $1)
+        order by least(current_period_end, trial_ends_at), id
+        limit $2
+        for update skip locked
+        """,  # noqa: S608 (a constant column list, no input)
+        now,
+        limit,
+    )
+    return [(row["account_id"], _subscription(row)) for row in rows]
+
+
+def _subscription(row: asyncpg.Record) -> Subscription:
+    return Subscription(**{k: v for k, v in row.items() if k != "account_id"})
+
+
+async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
+    """Write the subscription's changeable fields and bump its version. The caller holds
+    the row lock and has checked the version it expected."""
+    row = await conn.fetchrow(
+        f"""
+        update subscriptions
+        set tier_version_id = $2, term = $3, status = $4, current_period_start = $5,
+            current_period_end = $6, renewal_date = $7, scheduled_tier_version_id = $8,
+            scheduled_change_at = $9, scheduled_term = $10, trial_ends_at = $11,
+            trial_fallback_tier_version_id = $12, trial_converts = $13,
+            cancel_at_period_end = $14, version = version + 1
+        where id = $1
+        returning {_COLUMNS}
+        """,  # noqa: S608 (a constant column list, no input)
+        sub.id,
+        sub.tier_version_id,
+        sub.term,
+        sub.status,
+        sub.current_period_start,
+        sub.current_period_end,
+        sub.renewal_date,
+        sub.scheduled_tier_version_id,
+        sub.scheduled_change_at,
+        sub.scheduled_term,
+        sub.trial_ends_at,
+        sub.trial_fallback_tier_version_id,
+        sub.trial_converts,
+        sub.cancel_at_period_end,
+    )
+    return Subscription(**dict(row))
+
+
+async def set_seats(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
+    """Write the purchased seats and bump the version; the caller holds the row lock."""
+    row = await conn.fetchrow(
+        f"""update subscriptions set seats = $2, version = version + 1 where id = $1
+            returning {_COLUMNS}""",  # noqa: S608 (a constant column list, no input)
+        sub.id,
+        sub.seats,
+    )
+    return Subscription(**dict(row))

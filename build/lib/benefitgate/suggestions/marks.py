@@ -1,0 +1,96 @@
+"""Marks: the accounts whose evidence for an upgrade changed, which the suggestion job
+recomputes. They come from two places, each in the transaction of what it records:
+
+- the outbox: the job follows it from a cursor of its own (`event_consumers`) and marks
+  the account of every event that is evidence (`EVIDENCE`);
+- metering, for evidence that is no event (`usage.evidence`): a projected overrun, a
+  denied check.
+
+A mark commits or rolls back with what made it, so no change is missed and none is seen
+early; events pruned before the job read them are covered by the daily stale pass."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import Cursor, EventScope
+from benefitgate.usage import evidence
+
+__all__ = ["EVIDENCE", "claim", "follow_events", "mark_stale"]
+
+# Event types whose account's upgrade evidence changed.
+EVIDENCE = frozenset(
+    {
+        "entitlement.changed",
+        "seats.changed",
+        "subscription.changed",
+        "outcome_target.set",
+        "outcome_target.removed",
+        "milestone.reached",
+        "usage.threshold_crossed",
+    }
+)
+CONSUMER = "suggestions"
+_PAGE = 500
+_EVERYTHING = EventScope(everything=True)
+
+
+async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
+    """Mark the accounts of the evidence events after the job's cursor, and move the cursor
+    past them, a page per transaction; returns the number of events read. Safe on several
+    replicas at once: the cursor row is locked while a page is handled."""
+    read = 0
+    while True:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                "select txid, id from event_consumers where name = $1 for update", CONSUMER
+            )
+            assert row is not None, "migration 0013 creates the row"
+            page = await events.read_feed(conn, Cursor(row["txid"], row["id"]), _PAGE, _EVERYTHING)
+            if not page:
+                return read
+            accounts = [e.account_id for e in page if e.type in EVIDENCE and e.account_id]
+            await evidence.mark(conn, accounts, now)
+            last = page[-1].cursor
+            await conn.execute(
+                "update event_consumers set txid = $2::xid8, id = $3 where name = $1",
+                CONSUMER,
+                last.txid,
+                last.id,
+            )
+        read += len(page)
+        if len(page) < _PAGE:
+            return read
+
+
+async def claim(conn: asyncpg.Connection, limit: int) -> list[UUID]:
+    """Take up to `limit` marks off the table, oldest first, skipping marks another runner
+    holds; returns their accounts, each once. The delete commits with the recompute, so a
+    crash in between leaves the marks."""
+    rows = await conn.fetch(
+        """
+        delete from suggestion_marks where id in (
+            select id from suggestion_marks order by id limit $1 for update skip locked)
+        returning account_id
+        """,
+        limit,
+    )
+    return sorted({r["account_id"] for r in rows})
+
+
+async def mark_stale(conn: asyncpg.Connection, before: datetime, now: datetime) -> int:
+    """Mark accounts whose current suggestion was last computed before `before`."""
+    status = await conn.execute(
+        """
+        insert into suggestion_marks (account_id, marked_at)
+        select account_id, $2 from suggestions
+        where closed_at is null and evaluated_at < $1
+        """,
+        before,
+        now,
+    )
+    return int(status.split()[-1])

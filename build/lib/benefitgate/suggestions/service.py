@@ -1,0 +1,230 @@
+"""Suggestion use cases: recompute the marked accounts, accept, dismiss, and read.
+
+A recompute keeps one current suggestion per account (a partial unique index):
+- no proposal: an open suggestion is withdrawn; a dismissed one stays and suppresses;
+- the same suggested tier as the open one: it is updated in place and keeps its id;
+- another tier: the open one is withdrawn and a new one opens with `suggestion.created`;
+- a dismissed one is replaced only once its suppression ended or the evidence grew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts import service as accounts
+from benefitgate.audit.models import AuditEntry
+from benefitgate.catalog.models import Catalog
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.entitlements import service as entitlements
+from benefitgate.events import outbox as events
+from benefitgate.seats import service as seats
+from benefitgate.subscriptions import service as subscriptions
+from benefitgate.subscriptions.proration import TierChangePlan
+from benefitgate.suggestions import marks, repository
+from benefitgate.suggestions.engine import propose
+from benefitgate.suggestions.models import Evidence, Proposal, Suggestion
+from benefitgate.suggestions.signals import DENIAL_WINDOW, MILESTONE_WINDOW
+from benefitgate.targets import service as targets
+
+__all__ = [
+    "CREATED",
+    "Accepted",
+    "accept",
+    "by_id",
+    "current_by_accounts",
+    "dismiss",
+    "load_evidence",
+    "open_page",
+    "recompute",
+    "refresh_marked",
+]
+
+CREATED = "suggestion.created"
+ACCEPTED = "suggestion.accepted"
+DISMISSED = "suggestion.dismissed"
+BATCH = 200  # accounts recomputed per transaction
+STALE_AFTER = timedelta(days=1)  # evidence ages out: periods close, denials grow old
+
+
+async def load_evidence(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], catalog: Catalog, now: datetime
+) -> dict[UUID, Evidence]:
+    """Everything the engine reads for the accounts, in a fixed number of statements."""
+    found = await accounts.accounts_by_ids(conn, account_ids)
+    ids = list(found)
+    grants = await entitlements.active_grants(conn, ids, now)
+    counters = await repository.last_counters(conn, ids, now)
+    denials = await repository.recent_denials(conn, ids, now - DENIAL_WINDOW)
+    held = await seats.seats_by_account(conn, ids)
+    achieved = await repository.recent_achievements(conn, ids, now - MILESTONE_WINDOW)
+    progress = await targets.progress_by_account(conn, ids, catalog, now.date())
+    return {
+        a: Evidence(
+            account=found[a],
+            grants=tuple(grants.get(a, ())),
+            counters=tuple(counters[a]),
+            denials=tuple(denials[a]),
+            seats_assigned=len(held.get(a, ())),
+            achieved=tuple(achieved[a]),
+            targets=tuple(progress.get(a, ())),
+        )
+        for a in ids
+    }
+
+
+async def recompute(
+    conn: asyncpg.Connection,
+    account_ids: Sequence[UUID],
+    catalog: Catalog,
+    now: datetime,
+) -> list[Suggestion]:
+    """Bring the accounts' suggestions up to date with their evidence, in the caller's
+    transaction; returns the suggestions opened."""
+    current = await repository.current_by_accounts(conn, account_ids, lock=True)
+    evidence = await load_evidence(conn, account_ids, catalog, now)
+    opened = []
+    for account_id, found in evidence.items():
+        proposal = propose(found, catalog, now)
+        created = await _reconcile(conn, current.get(account_id), proposal, now)
+        if created is not None:
+            opened.append(created)
+    await repository.touch(conn, [s.id for s in current.values()], now)
+    return opened
+
+
+async def _reconcile(
+    conn: asyncpg.Connection, current: Suggestion | None, proposal: Proposal | None, now: datetime
+) -> Suggestion | None:
+    if current is not None and current.status == "open":
+        if proposal is not None and proposal.tier_key == current.tier_key:
+            if not current.same_as(proposal):
+                await repository.update_open(conn, current.id, proposal, now)
+            return None
+        await repository.close(conn, current.id, now)
+    elif current is not None and proposal is not None:  # dismissed
+        suppressed = current.dismissed_until is not None and now < current.dismissed_until
+        if suppressed and not proposal.grew_beyond(current):
+            return None
+        await repository.close(conn, current.id, now)
+    if proposal is None:
+        return None
+    created = await repository.insert(conn, proposal, now)
+    if created is None:
+        return None
+    await events.enqueue(conn, CREATED, created.account_id, payload(created))
+    return created
+
+
+def payload(s: Suggestion) -> dict[str, Any]:
+    return {
+        "id": str(s.id),
+        "tier": s.tier_key,
+        "tierVersionId": s.tier_version_id,
+        "confidence": s.confidence,
+        "reasons": [r.json() for r in s.reasons],
+        "monthlyDeltaCents": s.monthly_delta_cents,
+        "annualDeltaCents": s.annual_delta_cents,
+        "currency": s.currency,
+    }
+
+
+async def refresh_marked(
+    pool: asyncpg.Pool, catalog: Callable[[], Awaitable[Catalog]], now: datetime
+) -> int:
+    """The scheduler's job: mark the accounts of the evidence events since its last run and
+    those not recomputed for a day, then recompute every marked account, a batch per
+    transaction; returns how many suggestions were opened."""
+    async with pool.acquire() as conn:
+        await marks.follow_events(conn, now)
+        await marks.mark_stale(conn, now - STALE_AFTER, now)
+    snapshot = await catalog()
+    opened = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            claimed = await marks.claim(conn, BATCH)
+            if not claimed:
+                return opened
+            opened += len(await recompute(conn, claimed, snapshot, now))
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    suggestion: Suggestion
+    plan: TierChangePlan
+    entry: AuditEntry
+
+
+async def _lock_open(conn: asyncpg.Connection, suggestion_id: UUID) -> Suggestion:
+    found = await repository.by_id(conn, suggestion_id, lock=True)
+    if found is None:
+        raise TargetNotFound("suggestion")
+    if found.status != "open":
+        raise InvalidChange("id", f"the suggestion is {found.status}, not open")
+    return found
+
+
+async def accept(
+    conn: asyncpg.Connection, change: ChangeContext, suggestion_id: UUID, catalog: Catalog
+) -> Accepted:
+    """Upgrade the account to the suggested tier through the audited tier change, and
+    close the suggestion. Raises TargetNotFound or InvalidChange (not open, or the tier
+    changed since the suggestion was made)."""
+    found = await _lock_open(conn, suggestion_id)
+    sub = await subscriptions.lock_subscription(conn, found.account_id)
+    if sub.tier_version_id != found.from_tier_version_id:
+        raise InvalidChange("id", "the account's tier changed since; the suggestion is stale")
+    plan, entry = await subscriptions.change_tier(
+        conn, change, found.account_id, found.tier_key, sub.version, catalog
+    )
+    decided = await repository.decide(
+        conn, found.id, status="accepted", by=change.actor, now=change.at
+    )
+    details = {"auditEntryId": entry.id, "acceptedBy": change.actor}
+    await events.enqueue(conn, ACCEPTED, found.account_id, {**payload(decided), **details})
+    return Accepted(decided, plan, entry)
+
+
+async def dismiss(
+    conn: asyncpg.Connection, change: ChangeContext, suggestion_id: UUID, suppress: timedelta
+) -> Suggestion:
+    """Dismiss an open suggestion: no new one opens for `suppress` unless the evidence
+    grows. Raises TargetNotFound or InvalidChange."""
+    found = await _lock_open(conn, suggestion_id)
+    decided = await repository.decide(
+        conn,
+        found.id,
+        status="dismissed",
+        by=change.actor,
+        now=change.at,
+        reason=change.reason,
+        until=change.at + suppress,
+    )
+    details = {"dismissedBy": change.actor, "reason": change.reason}
+    await events.enqueue(conn, DISMISSED, found.account_id, {**payload(decided), **details})
+    return decided
+
+
+async def current_by_accounts(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID]
+) -> dict[UUID, Suggestion]:
+    return await repository.current_by_accounts(conn, account_ids)
+
+
+async def open_page(
+    conn: asyncpg.Connection,
+    *,
+    partner_id: UUID | None,
+    after: tuple[float, UUID] | None,
+    limit: int,
+) -> list[Suggestion]:
+    return await repository.open_page(conn, partner_id=partner_id, after=after, limit=limit)
+
+
+async def by_id(conn: asyncpg.Connection, suggestion_id: UUID) -> Suggestion | None:
+    return await repository.by_id(conn, suggestion_id)

@@ -1,0 +1,1 @@
+"""Usage: counters per account, metric and period."""

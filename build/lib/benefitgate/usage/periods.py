@@ -1,0 +1,70 @@
+"""Which period a metric's counter covers at a given time.
+
+`billing_period` follows the subscription's current period, `calendar_month` the UTC month,
+and `never` has a single period starting at the epoch with no end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = ["EPOCH", "Period", "add_months", "calendar_month", "current_period", "period_at"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: datetime
+    end: datetime | None
+
+
+def calendar_month(now: datetime) -> Period:
+    now = now.astimezone(UTC)
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    return Period(start, end)
+
+
+def current_period(reset: str, billing: Period | None, now: datetime) -> Period:
+    """The period of a metric with the given reset; an account without a subscription
+    counts billing-period metrics per calendar month."""
+    if reset == "never":
+        return Period(EPOCH, None)
+    if reset == "billing_period" and billing is not None:
+        return billing
+    return calendar_month(now)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` later (or earlier), clamped to the month's last day."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    next_first = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=moment.tzinfo)
+    last_day = (next_first - datetime(year, month, 1, tzinfo=moment.tzinfo)).days
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def period_at(reset: str, billing: Period | None, term: str | None, at: datetime) -> Period:
+    """The period of a metric that contains `at`, which may lie before the current one.
+
+    Billing periods before or after the current one are found by stepping by the term
+    (one month or one year) from the current period's start.
+    """
+    if reset != "billing_period" or billing is None or billing.end is None:
+        return current_period(reset, None, at)
+    if billing.start <= at < billing.end:  # most events: no stepping needed
+        return billing
+    step = 12 if term == "annual" else 1
+    shift = 0
+    while at < add_months(billing.start, shift * step):
+        shift -= 1
+    while at >= add_months(billing.start, (shift + 1) * step):
+        shift += 1
+    if shift == 0:
+        return billing
+    return Period(
+        add_months(billing.start, shift * step), add_months(billing.start, (shift + 1) * step)
+    )

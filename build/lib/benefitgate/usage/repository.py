@@ -1,0 +1,81 @@
+"""Every SQL statement that reads usage counters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.catalog.models import Metric
+from benefitgate.usage.series import Bucket, SeriesPoint
+
+__all__ = ["CounterKey", "counter_values", "series"]
+
+CounterKey = tuple[UUID, str, datetime]  # account, metric, period start
+
+
+async def counter_values(
+    conn: asyncpg.Connection, keys: Sequence[CounterKey]
+) -> dict[CounterKey, float]:
+    """Counter values for exact (account, metric, period start) keys, in one statement.
+    Keys with no counter yet are absent (their usage is zero)."""
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        """
+        select c.account_id, c.metric_key, c.period_start, c.value
+        from unnest($1::uuid[], $2::text[], $3::timestamptz[])
+             as k(account_id, metric_key, period_start)
+        join usage_counters c using (account_id, metric_key, period_start)
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+    )
+    return {(r["account_id"], r["metric_key"], r["period_start"]): float(r["value"]) for r in rows}
+
+
+async def series(
+    conn: asyncpg.Connection,
+    account_id: UUID,
+    metric: Metric,
+    first: date,
+    last: date,
+    bucket: Bucket,
+) -> list[SeriesPoint]:
+    """One point per bucket of [first, last] from the daily buckets, in one statement."""
+    rows = await conn.fetch(
+        """
+        select b.first_day, b.last_day,
+               case $3 when 'max' then agg.peak
+                       when 'latest' then agg.last_reading
+                       else coalesce(agg.total, 0) end as value
+        from (
+            select greatest(s::date, $4::date) as first_day,
+                   least((s + ('1 ' || $6)::interval)::date - 1, $5::date) as last_day
+            from generate_series(date_trunc($6, $4::timestamp), $5::timestamp,
+                                 ('1 ' || $6)::interval) as s
+        ) b
+        left join lateral (
+            select sum(d.value) as total, max(d.value) as peak,
+                   (array_agg(d.value order by d.day desc))[1] as last_reading
+            from usage_daily d
+            where d.account_id = $1 and d.metric_key = $2
+              and d.day between b.first_day and b.last_day
+        ) agg on true
+        order by b.first_day
+        """,
+        account_id,
+        metric.key,
+        metric.aggregation,
+        first,
+        last,
+        bucket.value,
+    )
+    return [SeriesPoint(r["first_day"], r["last_day"], _num(r["value"])) for r in rows]
+
+
+def _num(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]

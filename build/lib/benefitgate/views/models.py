@@ -1,0 +1,67 @@
+"""The account benefit view: what one account has, uses and could have next; frozen, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from benefitgate.accounts.models import Account
+from benefitgate.catalog.models import Benefit, Catalog, Metric, TierVersion
+from benefitgate.entitlements.models import Entitlement
+from benefitgate.usage.trend import Projection
+
+__all__ = ["AccountView", "LimitRaise", "MetricUsage", "NextTier"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricUsage:
+    metric: Metric
+    period_start: datetime
+    period_end: datetime | None
+    used: float
+    enforcement: str
+    limit: float | None  # None when unlimited
+    projection: Projection | None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.limit is None
+
+    @property
+    def remaining(self) -> float | None:
+        return None if self.limit is None else max(self.limit - self.used, 0.0)
+
+    @property
+    def percent(self) -> float | None:
+        """Share of the limit used, in percent; above 100 for a soft limit overrun."""
+        if self.limit is None:
+            return None
+        if self.limit == 0:
+            return 0.0 if self.used == 0 else 100.0
+        return round(self.used / self.limit * 100, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRaise:
+    metric: Metric
+    current: float | None  # None: unlimited
+    next: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NextTier:
+    tier: TierVersion
+    added_benefits: tuple[Benefit, ...]
+    raised_limits: tuple[LimitRaise, ...]
+    monthly_price_delta_cents: int
+    annual_price_delta_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    catalog: Catalog  # the snapshot the view was resolved against
+    account: Account
+    tier: TierVersion | None
+    entitlements: tuple[Entitlement, ...]
+    usage: tuple[MetricUsage, ...]
+    next_tier: NextTier | None

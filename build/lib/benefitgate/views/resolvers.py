@@ -1,0 +1,84 @@
+"""Account queries: one account's benefit view, and pages of accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import strawberry
+
+from benefitgate.accounts import service
+from benefitgate.accounts.access import visible_account
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
+from benefitgate.api.pagination import PageInfo, check_first, decode_id_cursor, encode_id_cursor
+from benefitgate.api.scalars import parse_id
+from benefitgate.auth.principals import Role
+from benefitgate.catalog.types import catalog_types
+from benefitgate.views.loaders import Loaders
+from benefitgate.views.types import Account, AccountConnection, AccountEdge, account_type
+
+__all__ = ["AccountQuery"]
+
+AccountResult = Annotated[
+    Account | NotFoundError | InvalidInputError, strawberry.union("AccountResult")
+]
+AccountsResult = Annotated[
+    AccountConnection | ForbiddenError | InvalidInputError, strawberry.union("AccountsResult")
+]
+
+
+async def _accounts(info: Info, ids: list[UUID]) -> list[Account]:
+    views = await info.context.loader(Loaders).account_view_by_id.load_many(ids)
+    return [account_type(v, catalog_types(v.catalog)) for v in views]
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(
+        description="One account's benefit view, by its `id` or by the vendor's own "
+        "`externalId`: give one. Unknown and invisible accounts are both NOT_FOUND, so "
+        "existence is never revealed."
+    )
+    async def account(
+        self, info: Info, id: strawberry.ID | None = None, external_id: str | None = None
+    ) -> AccountResult:
+        if (id is None) == (external_id is None):
+            return InvalidInputError.of("id", "give exactly one of id and externalId")
+        if id is not None:
+            account_id = parse_id(id)
+            if account_id is None:
+                return InvalidInputError.of("id", "id is not a valid account id")
+        else:
+            assert external_id is not None
+            async with info.context.pool.acquire() as conn:
+                account_id = await service.id_by_external_id(conn, external_id)
+        if account_id is None or await visible_account(info, account_id) is None:
+            return NotFoundError.of("account")
+        return (await _accounts(info, [account_id]))[0]
+
+    @strawberry.field(description="Accounts in a stable order; a partner sees its own only.")
+    async def accounts(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> AccountsResult:
+        principal = info.context.principal
+        if principal.role is Role.FRONTEND:
+            return ForbiddenError.of("frontends read their own account with `account(id)`")
+        invalid = check_first(first)
+        if invalid is not None:
+            return invalid
+        after_id = None if after is None else decode_id_cursor(after)
+        if isinstance(after_id, InvalidInputError):
+            return after_id
+        async with info.context.pool.acquire() as conn:
+            ids = await service.page_of_account_ids(
+                conn, after=after_id, limit=first + 1, partner_id=principal.partner_id
+            )
+        nodes = await _accounts(info, ids[:first])
+        edges = [AccountEdge(cursor=encode_id_cursor(UUID(n.id)), node=n) for n in nodes]
+        return AccountConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(ids) > first, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )

@@ -1,0 +1,210 @@
+"""GraphQL types of the account benefit view, built from an AccountView in one pass."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+from benefitgate.api.context import Info
+from benefitgate.api.pagination import PageInfo
+from benefitgate.catalog.cache import catalog_of
+from benefitgate.catalog.types import (
+    Benefit,
+    CatalogTypes,
+    Enforcement,
+    Metric,
+    Money,
+    Tier,
+    catalog_types,
+)
+from benefitgate.entitlements.types import Grant, GrantSource, grant_type
+from benefitgate.milestones.types import MilestoneStatus
+from benefitgate.seats.types import SeatAllocation, allocation
+from benefitgate.subscriptions.types import Renewal, Subscription, renewal_type, subscription_type
+from benefitgate.suggestions.types import Suggestion, suggestion_type
+from benefitgate.targets.types import OutcomeTargetProgress, progress_type
+from benefitgate.views import models
+from benefitgate.views.loaders import Loaders
+from benefitgate.views.milestones import milestone_status
+
+__all__ = ["Account", "AccountConnection", "AccountEdge", "account_type"]
+
+
+@strawberry.type(description="A benefit the account may use now, and where it comes from.")
+class Entitlement:
+    benefit: Benefit
+    source: GrantSource
+    sources: list[GrantSource]
+    amount: float | None
+    expires_at: datetime | None
+    parameters: JSON
+
+
+@strawberry.type(description="Usage of a metric in its current period against its limit.")
+class MetricUsage:
+    metric: Metric
+    period_start: datetime
+    period_end: datetime | None
+    used: float
+    limit: float | None
+    remaining: float | None
+    percent: float | None
+    unlimited: bool
+    enforcement: Enforcement
+    projected: float | None = strawberry.field(
+        description="The value at the end of the period at the run rate so far (sum and "
+        "count metrics whose period ends; null otherwise)."
+    )
+    limit_reached_at: datetime | None = strawberry.field(
+        description="When the run rate reaches the limit, if that falls before the period "
+        "ends; null when unlimited, already reached, or not reached this period."
+    )
+
+
+@strawberry.type
+class LimitRaise:
+    metric: Metric
+    current: float | None
+    next: float | None = strawberry.field(description="Null when the next tier is unlimited.")
+
+
+@strawberry.type(description="The next rung up the ladder and what it would add.")
+class NextTier:
+    tier: Tier
+    added_benefits: list[Benefit]
+    raised_limits: list[LimitRaise]
+    monthly_price_delta: Money
+    annual_price_delta: Money
+
+
+@strawberry.type
+class Account:
+    id: strawberry.ID
+    external_id: str | None = strawberry.field(
+        description="The vendor's own id for the account (its billing customer id)."
+    )
+    name: str
+    created_at: datetime
+    version: int = strawberry.field(description="Pass as `expectedVersion` to `accountUpdate`.")
+    subscription: Subscription | None
+    tier: Tier | None
+    entitlements: list[Entitlement]
+    usage: list[MetricUsage]
+    next_tier: NextTier | None
+
+    @strawberry.field(description="The account's outcome targets and progress toward them.")
+    async def outcome_targets(self, info: Info) -> list[OutcomeTargetProgress]:
+        progress = await info.context.loader(Loaders).target_progress_by_account.load(UUID(self.id))
+        types = catalog_types(await catalog_of(info.context))
+        return [progress_type(p, types) for p in progress]
+
+    @strawberry.field(
+        description="Grants in force or starting later, not revoked; the audit log holds "
+        "the history."
+    )
+    async def grants(self, info: Info) -> list[Grant]:
+        held = await info.context.loader(Loaders).grants_by_account.load(UUID(self.id))
+        types = catalog_types(await catalog_of(info.context))
+        return [grant_type(g, types) for g in held]
+
+    @strawberry.field(description="The next renewal; null without a live subscription.")
+    async def renewal(self, info: Info) -> Renewal | None:
+        view = await info.context.loader(Loaders).account_view_by_id.load(UUID(self.id))
+        types = catalog_types(view.catalog)
+        return renewal_type(view.account.subscription, view.catalog, types, info.context.now)
+
+    @strawberry.field(
+        description="Milestones achieved, newest first, and progress toward the next ones."
+    )
+    async def milestones(self, info: Info) -> MilestoneStatus:
+        return await milestone_status(info, UUID(self.id))
+
+    @strawberry.field(
+        description="The account's current upgrade suggestion: open, or dismissed and still "
+        "suppressing new ones; null when the evidence supports none."
+    )
+    async def suggestion(self, info: Info) -> Suggestion | None:
+        found = await info.context.loader(Loaders).suggestion_by_account.load(UUID(self.id))
+        if found is None:
+            return None
+        return suggestion_type(found, catalog_types(await catalog_of(info.context)))
+
+    @strawberry.field(description="Purchased seats and who holds them.")
+    async def seats(self, info: Info) -> SeatAllocation:
+        held = await info.context.loader(Loaders).seats_by_account.load(UUID(self.id))
+        return allocation(self.subscription.seats if self.subscription else 0, held)
+
+
+@strawberry.type
+class AccountEdge:
+    cursor: str
+    node: Account
+
+
+@strawberry.type
+class AccountConnection:
+    edges: list[AccountEdge]
+    page_info: PageInfo
+
+
+def _usage(u: models.MetricUsage, types: CatalogTypes) -> MetricUsage:
+    return MetricUsage(
+        metric=types.metrics[u.metric.key],
+        period_start=u.period_start,
+        period_end=u.period_end,
+        used=u.used,
+        limit=u.limit,
+        remaining=u.remaining,
+        percent=u.percent,
+        unlimited=u.unlimited,
+        enforcement=Enforcement(u.enforcement),
+        projected=u.projection.value if u.projection else None,
+        limit_reached_at=u.projection.limit_reached_at if u.projection else None,
+    )
+
+
+def _next_tier(n: models.NextTier, types: CatalogTypes) -> NextTier:
+    return NextTier(
+        tier=types.tiers[n.tier.id],
+        added_benefits=[types.benefits[b.key] for b in n.added_benefits],
+        raised_limits=[
+            LimitRaise(metric=types.metrics[r.metric.key], current=r.current, next=r.next)
+            for r in n.raised_limits
+        ],
+        monthly_price_delta=Money(
+            amount_cents=n.monthly_price_delta_cents, currency=n.tier.currency
+        ),
+        annual_price_delta=Money(amount_cents=n.annual_price_delta_cents, currency=n.tier.currency),
+    )
+
+
+def account_type(view: models.AccountView, types: CatalogTypes) -> Account:
+    account = view.account
+    return Account(
+        id=strawberry.ID(str(account.id)),
+        external_id=account.external_id,
+        name=account.name,
+        created_at=account.created_at,
+        version=account.version,
+        subscription=(
+            subscription_type(account.subscription, types) if account.subscription else None
+        ),
+        tier=types.tiers[view.tier.id] if view.tier else None,
+        entitlements=[
+            Entitlement(
+                benefit=types.benefits[e.benefit_key],
+                source=GrantSource(e.source),
+                sources=[GrantSource(s) for s in e.sources],
+                amount=e.amount,
+                expires_at=e.expires_at,
+                parameters=JSON(e.parameters),
+            )
+            for e in view.entitlements
+            if e.benefit_key in types.benefits
+        ],
+        usage=[_usage(u, types) for u in view.usage],
+        next_tier=_next_tier(view.next_tier, types) if view.next_tier else None,
+    )

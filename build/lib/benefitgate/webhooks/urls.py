@@ -1,0 +1,125 @@
+"""Where a webhook may be sent: the checks on an endpoint's URL, when it is registered and
+again before every send (a name may resolve elsewhere by then).
+
+Only `https`, except to a loopback address in development mode. A URL whose host resolves
+to a private, loopback, link-local, multicast, reserved or unspecified address is refused
+(it would let a caller probe the service's own network), unless the allow-list names the
+host: BENEFITGATE_WEBHOOK_ALLOW_HOSTS, for receivers on a private network, and for tests.
+An allow-listed host may also use `http`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Collection
+from urllib.parse import urlsplit
+
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
+__all__ = ["MAX_URL", "UnsafeUrl", "check_syntax", "check_url"]
+
+MAX_URL = 2000
+
+
+class UnsafeUrl(ValueError):
+    """A URL the service will not send to; the message says why."""
+
+
+def check_syntax(url: str, allow_hosts: Collection[str], dev_mode: bool) -> str:
+    """The URL's host, if its form is acceptable; raise UnsafeUrl otherwise."""
+    if len(url) > MAX_URL:
+        raise UnsafeUrl(f"give a URL of at most {MAX_URL} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeUrl(f"not a URL: {exc}") from exc
+    host = parts.hostname
+    if parts.scheme not in ("https", "http") or not host:
+        raise UnsafeUrl("give an absolute https URL")
+    if "@" in parts.netloc:
+        raise UnsafeUrl("credentials in the URL are not accepted; verify signatures instead")
+    if port == 0:
+        raise UnsafeUrl("port 0 is not a port to send to")
+    if parts.scheme == "http" and host not in allow_hosts and not (dev_mode and _loopback(host)):
+        raise UnsafeUrl("webhooks are sent over https only")
+    return host
+
+
+async def check_url(url: str, allow_hosts: Collection[str], dev_mode: bool) -> None:
+    """Raise UnsafeUrl unless `url` may receive webhooks now (its host resolved)."""
+    host = check_syntax(url, allow_hosts, dev_mode)
+    if host in allow_hosts:
+        return
+    for address in await _addresses(host):
+        if not address.is_global and not (dev_mode and address.is_loopback):
+            raise UnsafeUrl(f"{host} resolves to {address}, which is not a public address")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except UnicodeError as exc:  # a label empty or too long for IDNA
+        raise UnsafeUrl(f"{host[:100]} is not a valid host name") from exc
+    except OSError as exc:
+        raise UnsafeUrl(f"{host[:100]} does not resolve: {exc.strerror or exc}") from exc
+    return [_address(str(info[4][0])) for info in found]
+
+
+# IPv6 prefixes that carry an IPv4 address in their low 32 bits, reaching it through a
+# translator: NAT64 (RFC 6052) and IPv4-compatible addresses.
+_EMBEDDING_V4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+
+
+def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a connection reaches: an IPv6 address that carries an IPv4 one (mapped,
+    6to4, NAT64, IPv4-compatible) is judged by the IPv4 address it carries."""
+    address = ipaddress.ip_address(raw.partition("%")[0])  # without an IPv6 zone
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if address.sixtofour is not None:
+        return address.sixtofour
+    for network in _EMBEDDING_V4:
+        if address in network and int(address) > 1:  # :: and ::1 are IPv6's own
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+class PublicOnlyResolver(ThreadedResolver):
+    """The resolver of the webhook sender's connections: it drops the addresses a host
+    may not be sent to, at connect time. `check_url` resolves a name before a send, and
+    the connection resolves it again; without this, a name that answered a public address
+    to the first lookup and a private one to the second (DNS rebinding) would reach the
+    private one. Allow-listed hosts keep every address."""
+
+    def __init__(self, allow_hosts: Collection[str], dev_mode: bool) -> None:
+        super().__init__()
+        self._allow_hosts = allow_hosts
+        self._dev_mode = dev_mode
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await super().resolve(host, port, family)
+        if host in self._allow_hosts:
+            return found
+        allowed = [r for r in found if self._may_reach(r["host"])]
+        if not allowed:
+            raise OSError(f"{host[:100]} resolves to no public address")
+        return allowed
+
+    def _may_reach(self, raw: str) -> bool:
+        address = _address(raw)
+        return address.is_global or (self._dev_mode and address.is_loopback)
