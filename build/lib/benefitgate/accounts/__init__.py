@@ -1,1 +1,0 @@
-"""Accounts: lookups of an account with its subscription, and who may see one."""

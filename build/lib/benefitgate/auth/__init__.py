@@ -1,1 +1,0 @@
-"""Who is asking: principals, frontend tokens, API keys, and the credentials of a request."""

@@ -1,1 +1,0 @@
-"""The catalog: outcomes, metrics, benefits and the tier ladder."""

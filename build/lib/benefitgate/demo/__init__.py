@@ -1,1 +1,0 @@
-"""Demo data: a deterministic catalog, milestones, targets and accounts for `serve --demo`."""

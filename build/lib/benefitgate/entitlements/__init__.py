@@ -1,1 +1,0 @@
-"""Effective entitlements: what an account may use right now."""

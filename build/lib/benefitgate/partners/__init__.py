@@ -1,1 +1,0 @@
-"""Partners (resellers, CRMs, customer-success tools) and the accounts each manages."""

@@ -1,1 +1,0 @@
-"""Usage: counters per account, metric and period."""
