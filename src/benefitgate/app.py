@@ -28,6 +28,7 @@ from benefitgate.catalog.cache import CatalogCache
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import Clock, SystemClock
+from benefitgate.cloudevents.endpoint import EventsEndpoint
 from benefitgate.config import Settings
 from benefitgate.entitlements import grants
 from benefitgate.events import retention
@@ -144,6 +145,8 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
+        # Under the same middleware as /graphql: request ids, the body limit.
+        Route("/events", EventsEndpoint(authenticate, make_context), methods=None),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
     ]

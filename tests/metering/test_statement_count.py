@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import pytest
 
 from tests.conftest import MakeApi, api_key
 from tests.fixtures import factories
+from tests.fixtures.cloudevents_api import cloud_event, post_events
 from tests.fixtures.metering_api import CHECK, CONSUME, RECORD, event
 from tests.fixtures.statements import StatementLog
 
@@ -29,19 +31,44 @@ async def _statements(make_api: MakeApi, key: str, warm_up: Call, calls: list[Ca
     return counted
 
 
+async def _events_statements(make_api: MakeApi, key: str, batches: list[list[Any]]) -> list[int]:
+    """`_statements` for batches posted to POST /events."""
+    log = StatementLog()
+    counted = []
+    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
+        await post_events(api.client, batches[0][:1], auth=key)  # warms the connection
+        for batch in batches[1:]:
+            log.statements.clear()
+            assert (await post_events(api.client, batch, auth=key)).status_code == 200
+            counted.append(len(log.statements))
+    return counted
+
+
+@pytest.mark.parametrize("way", ["usageRecord", "POST /events"])
 async def test_ingest_costs_the_same_statements_for_few_or_many_events_and_accounts(
-    conn: asyncpg.Connection, make_api: MakeApi
+    conn: asyncpg.Connection, make_api: MakeApi, way: str
 ) -> None:
     cat = await factories.catalog(conn)
     ids = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(20)]
     key = await api_key(conn)
-    warm_up = (RECORD, {"events": [event(ids[0], "warm-up")]})
-    batches = [
-        [event(ids[n % 2], f"few-{n}") for n in range(2)],
-        [event(ids[n % 20], f"many-{n}") for n in range(60)],
-    ]
-
-    counted = await _statements(make_api, key, warm_up, [(RECORD, {"events": b}) for b in batches])
+    if way == "usageRecord":
+        warm_up = (RECORD, {"events": [event(ids[0], "warm-up")]})
+        batches = [
+            [event(ids[n % 2], f"few-{n}") for n in range(2)],
+            [event(ids[n % 20], f"many-{n}") for n in range(60)],
+        ]
+        calls: list[Call] = [(RECORD, {"events": b}) for b in batches]
+        counted = await _statements(make_api, key, warm_up, calls)
+    else:
+        counted = await _events_statements(
+            make_api,
+            key,
+            [
+                [cloud_event(ids[0], "warm-up")],
+                [cloud_event(ids[n % 2], f"few-{n}") for n in range(2)],
+                [cloud_event(ids[n % 20], f"many-{n}") for n in range(60)],
+            ],
+        )
 
     # BEGIN, the accounts, their grants, the usage milestones, the write, COMMIT (the
     # counters stay below 80 % of their limits: no thresholds, marks or awards)

@@ -48,17 +48,22 @@ def _account(row: asyncpg.Record) -> Account:
     )
 
 
-async def accounts_by_ids(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict[UUID, Account]:
-    """Accounts with their subscription and managing partners, in one statement."""
-    rows = await conn.fetch(
-        f"""
-        select {_ACCOUNT_COLUMNS}
-        from accounts a left join subscriptions s on s.account_id = a.id
-        where a.id = any($1::uuid[])
-        """,  # noqa: S608 -- a constant column list, no input reaches the text
-        list(ids),
-    )
+async def accounts_by_ids(
+    conn: asyncpg.Connection, ids: Sequence[UUID | str], external_ids: Sequence[str] = ()
+) -> dict[UUID, Account]:
+    """Accounts with their subscription and managing partners, in one statement: those
+    whose id is in `ids` or whose external id is in `external_ids`."""
+    if not external_ids:
+        rows = await conn.fetch(_BY_IDS, list(ids))
+    else:
+        rows = await conn.fetch(_BY_IDS + " or a.external_id = any($2::text[])", ids, external_ids)
     return {row["id"]: _account(row) for row in rows}
+
+
+_BY_IDS = f"""
+    select {_ACCOUNT_COLUMNS}
+    from accounts a left join subscriptions s on s.account_id = a.id
+    where a.id = any($1::uuid[])"""  # noqa: S608 -- a constant column list, no input
 
 
 async def page_of_account_ids(

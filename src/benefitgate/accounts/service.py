@@ -16,8 +16,12 @@ MAX_EXTERNAL_ID = 255  # the column's own bound
 __all__ = ["account_tier", "accounts_by_ids", "id_by_external_id", "page_of_account_ids"]
 
 
-async def accounts_by_ids(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict[UUID, Account]:
-    return await repository.accounts_by_ids(conn, ids)
+async def accounts_by_ids(
+    conn: asyncpg.Connection, ids: Sequence[UUID | str], external_ids: Sequence[str] = ()
+) -> dict[UUID, Account]:
+    """The accounts with one of `ids` (UUIDs, or their canonical text) or one of
+    `external_ids`, by id."""
+    return await repository.accounts_by_ids(conn, ids, external_ids)
 
 
 async def id_by_external_id(conn: asyncpg.Connection, external_id: str) -> UUID | None:

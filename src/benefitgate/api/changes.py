@@ -41,7 +41,15 @@ from benefitgate.common.changes import (
 )
 from benefitgate.logs import request_id
 
-__all__ = ["Applied", "ChangeError", "Effect", "change_of", "run_change", "run_write"]
+__all__ = [
+    "Applied",
+    "ChangeError",
+    "Effect",
+    "change_of",
+    "in_transaction",
+    "run_change",
+    "run_write",
+]
 
 T = TypeVar("T")
 
@@ -112,8 +120,18 @@ async def run_write(
     """Run `effect` in one transaction and map each domain refusal to its typed error; a
     refusal rolls everything back. `prepare` runs first on the same connection, outside
     the transaction (work that must not share it, such as creating partitions)."""
+    return await in_transaction(info.context.pool, effect, prepare=prepare)
+
+
+async def in_transaction(
+    pool: asyncpg.Pool,
+    effect: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> T | ChangeError:
+    """`run_write` for an edge that is not GraphQL (the CloudEvents endpoint)."""
     try:
-        async with info.context.pool.acquire() as conn:
+        async with pool.acquire() as conn:
             if prepare is not None:
                 await prepare(conn)
             async with conn.transaction():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -22,15 +24,34 @@ from benefitgate.metering.models import (
     Rejection,
     UsageEvent,
 )
+from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.rules import in_window, negative_allowed
 
-__all__ = ["MAX_BATCH", "BatchTooLarge", "months_of", "record_usage"]
+__all__ = ["MAX_BATCH", "Batch", "BatchTooLarge", "months_of", "record_usage"]
 
 MAX_BATCH = 1000
 
 
 class BatchTooLarge(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One call's events, as every edge records them (usageRecord, POST /events): `prepare`
+    outside the transaction, then `record` in it."""
+
+    principal: Principal
+    events: Sequence[UsageEvent]
+    catalog: Catalog
+    now: datetime
+    partitions: Partitions
+
+    async def prepare(self, conn: asyncpg.Connection) -> None:
+        await self.partitions.ensure(conn, months_of(self.events, self.now))
+
+    async def record(self, conn: asyncpg.Connection) -> list[EventOutcome]:
+        return await record_usage(conn, self.principal, self.events, self.catalog, self.now)
 
 
 def months_of(events: Sequence[UsageEvent], now: datetime) -> list[date]:
@@ -49,7 +70,7 @@ def _rejection(
 ) -> Rejection | None:
     """Why the event is refused, if it is. An account the caller may not see is
     UNKNOWN_ACCOUNT, as a missing one is: the answer never tells them apart."""
-    if not 0 < len(event.event_id) <= MAX_EVENT_ID:
+    if not 0 < len(event.event_id) <= MAX_EVENT_ID or len(event.source) > MAX_EVENT_ID:
         return Rejection.INVALID_EVENT_ID
     if account is None or not principal.can_see(account.id, account.partner_ids):
         return Rejection.UNKNOWN_ACCOUNT
@@ -81,21 +102,21 @@ async def record_usage(
     """
     if len(events) > MAX_BATCH:
         raise BatchTooLarge
-    known = await accounts.accounts_by_ids(
-        conn, list({e.account_id for e in events if e.account_id is not None})
-    )
+    account_of = await _accounts_of(conn, events)
     outcomes: list[EventOutcome | None] = []
-    candidates: dict[tuple[UUID, str], tuple[UsageEvent, Account]] = {}
+    candidates: dict[tuple[UUID, str, str], tuple[UsageEvent, Account]] = {}
     for event in events:
-        account = known.get(event.account_id) if event.account_id else None
+        account = account_of(event)
         reason = _rejection(event, account, principal, catalog, now)
         if reason is not None:
             outcomes.append(EventOutcome(event, EventStatus.REJECTED, reason))
-        elif (event.account_id, event.event_id) in candidates:
+            continue
+        assert account is not None
+        key = (account.id, event.source, event.event_id)
+        if key in candidates:
             outcomes.append(EventOutcome(event, EventStatus.DUPLICATE))
         else:
-            assert account is not None and event.account_id is not None
-            candidates[event.account_id, event.event_id] = (event, account)
+            candidates[key] = (event, account)
             outcomes.append(None)  # accepted or duplicate: the database decides
     stored = await _store(conn, list(candidates.values()), catalog, now)
     # The events left undecided are the candidates, in the same order.
@@ -107,6 +128,34 @@ async def record_usage(
         outcome or EventOutcome(event, next(decided))
         for event, outcome in zip(events, outcomes, strict=True)
     ]
+
+
+async def _accounts_of(
+    conn: asyncpg.Connection, events: Sequence[UsageEvent]
+) -> Callable[[UsageEvent], Account | None]:
+    """Load the events' accounts in one statement; returns each event's account. A subject
+    names the account with that id (in its 36-character form), else the one with that
+    external id."""
+    ids: set[UUID | str] = {e.account_id for e in events if e.account_id is not None}
+    subjects = {e.subject for e in events if e.subject is not None}
+    # Ids are sent as text: asyncpg parses them far faster than uuid.UUID does.
+    ids.update(s.lower() for s in subjects if _UUID_TEXT.fullmatch(s))
+    known = await accounts.accounts_by_ids(conn, list(ids), list(subjects))
+    if not subjects:
+        return lambda e: known.get(e.account_id) if e.account_id else None
+    by_text = {str(a.id): a for a in known.values()}
+    by_external = {a.external_id: a for a in known.values() if a.external_id is not None}
+
+    def account_of(event: UsageEvent) -> Account | None:
+        subject = event.subject
+        if subject is None:
+            return known.get(event.account_id) if event.account_id else None
+        return by_text.get(subject.lower()) or by_external.get(subject)
+
+    return account_of
+
+
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 async def _store(
@@ -128,6 +177,7 @@ async def _store(
         batch.add(
             account.id,
             event.metric_key,
+            event.source,
             event.event_id,
             event.value,
             event.occurred_at,

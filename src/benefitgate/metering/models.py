@@ -27,13 +27,19 @@ MAX_EVENT_ID = 255
 
 @dataclass(frozen=True, slots=True)
 class UsageEvent:
-    """One measurement as a client sent it; `account_id` is None when it did not parse."""
+    """One measurement as a client sent it; `account_id` is None when it did not parse.
+
+    An event counts once per account and (`source`, `event_id`): usageRecord's events have
+    the source ''. A CloudEvent names its account by `subject`, the account's id (then
+    also in `account_id`) or its external id."""
 
     event_id: str
     account_id: UUID | None
     metric_key: str
     value: float
     occurred_at: datetime
+    source: str = ""
+    subject: str | None = None
 
 
 class EventStatus(enum.Enum):
@@ -51,6 +57,10 @@ class Rejection(enum.Enum):
     NEGATIVE_VALUE = "negative_value"
     VALUE_OUT_OF_RANGE = "value_out_of_range"
     OUTSIDE_WINDOW = "outside_window"
+    # CloudEvents only: an event the format does not allow (a required attribute missing or
+    # of the wrong type, another specversion, data that is not JSON), or without a value.
+    INVALID_EVENT = "invalid_event"
+    INVALID_VALUE = "invalid_value"
 
 
 @dataclass(frozen=True, slots=True)

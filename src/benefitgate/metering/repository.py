@@ -34,6 +34,7 @@ class EventColumns:
 
     account_ids: list[UUID] = field(default_factory=list)
     metric_keys: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     occurred_at: list[datetime] = field(default_factory=list)
@@ -45,6 +46,7 @@ class EventColumns:
         self,
         account_id: UUID,
         metric_key: str,
+        source: str,
         event_id: str,
         value: float,
         occurred_at: datetime,
@@ -53,6 +55,7 @@ class EventColumns:
     ) -> None:
         self.account_ids.append(account_id)
         self.metric_keys.append(metric_key)
+        self.sources.append(source)
         self.event_ids.append(event_id)
         self.values.append(value)
         self.occurred_at.append(occurred_at)
@@ -64,6 +67,7 @@ class EventColumns:
         return (
             self.account_ids,
             self.metric_keys,
+            self.sources,
             self.event_ids,
             self.values,
             self.occurred_at,
@@ -82,12 +86,12 @@ async def ensure_partitions(conn: asyncpg.Connection, months: Sequence[date]) ->
 async def record_events(
     conn: asyncpg.Connection, batch: EventColumns, received_at: datetime
 ) -> tuple[list[int], list[CounterValue]]:
-    """Store the events whose (account, event id) was never seen and fold them into their
-    period counters and daily buckets, in one statement. Returns the positions (in `batch`)
-    of the events stored, and the new value of every counter they changed. Each (account,
-    event id) may appear once in `batch`.
+    """Store the events whose (account, source, event id) was never seen and fold them into
+    their period counters and daily buckets, in one statement. Returns the positions (in
+    `batch`) of the events stored, and the new value of every counter they changed. Each
+    (account, source, event id) may appear once in `batch`.
 
-    Every write goes in (account, metric, bucket) or (account, event id) order, so that
+    Every write goes in (account, metric, bucket) or (account, source, event id) order, so that
     concurrent batches take their row locks in the same order and cannot deadlock."""
     row = await conn.fetchrow(_RECORD_EVENTS, *batch.columns(), received_at)
     assert row is not None  # an aggregate without grouping always answers one row
@@ -98,7 +102,7 @@ async def record_events(
 _COUNTER_UPSERT = """
     insert into usage_counters as t
         (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
-    select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $9
+    select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $10
     from accepted where aggregation = '{aggregation}'
     group by account_id, metric_key, period_start, period_end
     order by account_id, metric_key, period_start
@@ -145,22 +149,22 @@ _UPSERTS = ",".join(
 
 _RECORD_EVENTS = f"""
 with input as (
-    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[],
-                         $6::timestamptz[], $7::timestamptz[], $8::text[])
+    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[],
+                         $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::text[])
         with ordinality
-        as t(account_id, metric_key, event_id, value, occurred_at, period_start, period_end,
-             aggregation, position)
+        as t(account_id, metric_key, source, event_id, value, occurred_at, period_start,
+             period_end, aggregation, position)
 ), fresh as (
-    insert into usage_event_ids (account_id, event_id, received_at)
-    select account_id, event_id, $9 from input order by account_id, event_id
+    insert into usage_event_ids (account_id, source, event_id, received_at)
+    select account_id, source, event_id, $10 from input order by account_id, source, event_id
     on conflict do nothing
-    returning account_id, event_id
+    returning account_id, source, event_id
 ), accepted as (
-    select i.* from input i join fresh f using (account_id, event_id)
+    select i.* from input i join fresh f using (account_id, source, event_id)
 ), written as (
     insert into usage_events
-        (account_id, metric_key, event_id, value, occurred_at, received_at, period_start)
-    select account_id, metric_key, event_id, value, occurred_at, $9, period_start
+        (account_id, metric_key, source, event_id, value, occurred_at, received_at, period_start)
+    select account_id, metric_key, source, event_id, value, occurred_at, $10, period_start
     from accepted
 ),
 {_UPSERTS}

@@ -25,7 +25,7 @@ from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
 from benefitgate.common.changes import ChangeContext
 from benefitgate.metering import codec, consume, ingest
-from benefitgate.metering.models import CheckResult, EventOutcome, QuotaDenied, UsageEvent
+from benefitgate.metering.models import CheckResult, QuotaDenied, UsageEvent
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.types import (
     EntitlementCheck,
@@ -99,17 +99,14 @@ class MeteringMutation:
             return ForbiddenError.of("frontends cannot record usage")
         if len(events) > ingest.MAX_BATCH:
             return InvalidInputError.of("events", f"at most {ingest.MAX_BATCH} events a call")
-        parsed = [_event(e) for e in events]
-        catalog = await catalog_of(context)
-        partitions = context.shared.get(Partitions)
-
-        async def prepare(conn: asyncpg.Connection) -> None:
-            await partitions.ensure(conn, ingest.months_of(parsed, context.now))
-
-        async def record(conn: asyncpg.Connection) -> list[EventOutcome]:
-            return await ingest.record_usage(conn, context.principal, parsed, catalog, context.now)
-
-        outcomes = await run_write(info, record, prepare=prepare)
+        batch = ingest.Batch(
+            context.principal,
+            [_event(e) for e in events],
+            await catalog_of(context),
+            context.now,
+            context.shared.get(Partitions),
+        )
+        outcomes = await run_write(info, batch.record, prepare=batch.prepare)
         # Ingest refuses events one by one, in their outcomes, never the whole batch.
         assert isinstance(outcomes, list), outcomes
         return UsageRecorded.of(outcomes)

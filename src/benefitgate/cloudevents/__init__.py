@@ -1,0 +1,1 @@
+"""Usage ingest as CloudEvents over HTTP: `POST /events`."""

@@ -1,0 +1,129 @@
+"""`POST /events`: usage events as CloudEvents, recorded by metering's ingest service with
+usageRecord's rules, limits and authorisation, and a result for each event.
+
+The body is decoded once (orjson) and each event read straight into a usage event: no
+GraphQL document, validation or coercion. Request-level refusals are JSON errors with a
+`code`, as the GraphQL view's are: 401 `UNAUTHENTICATED`, 403 `FORBIDDEN` (frontends),
+405 `METHOD_NOT_ALLOWED`, 415 `UNSUPPORTED_MEDIA_TYPE`, 400 `BAD_REQUEST` (not JSON, a NUL
+character, the wrong shape) and `INVALID_INPUT` (more than 1,000 events), 413 from the
+body limit. Nothing is written then. Otherwise 200, with every event accepted, a
+duplicate, or rejected with a reason, in the order sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from benefitgate.api.changes import in_transaction
+from benefitgate.api.context import Context
+from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.catalog.cache import catalog_of
+from benefitgate.cloudevents.format import Refused, event_of
+from benefitgate.cloudevents.results import body_of
+from benefitgate.graphql.shapes import json_kind
+from benefitgate.graphql.unstorable import may_hold_nul, path_to_nul
+from benefitgate.graphql.view import error_response
+from benefitgate.metering import ingest
+from benefitgate.metering.models import EventOutcome, UsageEvent
+from benefitgate.metering.partitions import Partitions
+
+__all__ = ["EventsEndpoint"]
+
+SINGLE = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+# OpenMeter also takes plain JSON, an event or an array of them.
+PLAIN = "application/json"
+
+Authenticate = Callable[[Request], Awaitable[Principal]]
+MakeContext = Callable[[Request | None, Principal], Context]
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+class EventsEndpoint:
+    """The ASGI app of `POST /events`; the app mounts it under its middleware."""
+
+    def __init__(self, authenticate: Authenticate, make_context: MakeContext) -> None:
+        self._authenticate = authenticate
+        self._make_context = make_context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self._respond(request)
+        except _Refusal as refusal:
+            headers = {"Allow": "POST"} if refusal.status == 405 else None
+            if refusal.status == 401:
+                headers = {"WWW-Authenticate": "Bearer"}
+            response = error_response(refusal.status, str(refusal), refusal.code, headers)
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request) -> Response:
+        if request.method != "POST":
+            raise _Refusal(405, "METHOD_NOT_ALLOWED", "send events with POST")
+        try:
+            principal = await self._authenticate(request)
+        except Unauthenticated as exc:
+            raise _Refusal(401, "UNAUTHENTICATED", str(exc)) from exc
+        if principal.role is Role.FRONTEND:
+            raise _Refusal(403, "FORBIDDEN", "frontends cannot record usage")
+        raws = _events_in(request.headers.get("content-type", ""), await request.body())
+        context = self._make_context(request, principal)
+        catalog = await catalog_of(context)
+        read = [event_of(raw, catalog.metrics, context.now) for raw in raws]
+        events = [e for e in read if isinstance(e, UsageEvent)]
+        batch = ingest.Batch(
+            principal, events, catalog, context.now, context.shared.get(Partitions)
+        )
+        outcomes = await in_transaction(context.pool, batch.record, prepare=batch.prepare)
+        # Ingest refuses events one by one, in their outcomes, never the whole batch.
+        assert isinstance(outcomes, list), outcomes
+        body = body_of(raws, _merge(read, outcomes))
+        return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _merge(
+    read: Sequence[UsageEvent | Refused], outcomes: Sequence[EventOutcome]
+) -> list[EventOutcome | Refused]:
+    """Each event's result in the order sent: the format's refusal or ingest's outcome."""
+    recorded = iter(outcomes)
+    return [r if isinstance(r, Refused) else next(recorded) for r in read]
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _events_in(content_type: str, body: bytes) -> list[Any]:
+    """The decoded events of a body of `content_type`, or a refusal of the whole request."""
+    kind = _media_type(content_type)
+    if kind not in (SINGLE, BATCH, PLAIN):
+        raise _Refusal(
+            415, "UNSUPPORTED_MEDIA_TYPE", f"send {SINGLE}, {BATCH} or {PLAIN}, not {kind!r}"
+        )
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _Refusal(400, "BAD_REQUEST", f"the body is not JSON: {exc}") from exc
+    if may_hold_nul(body):
+        path = path_to_nul(decoded, "the body")
+        if path is not None:
+            raise _Refusal(400, "BAD_REQUEST", f"text cannot hold a NUL character, as {path} does")
+    if isinstance(decoded, dict) and kind != BATCH:
+        return [decoded]
+    if not isinstance(decoded, list) or kind == SINGLE:
+        wanted = "an array of events" if kind == BATCH else "an event object"
+        raise _Refusal(400, "BAD_REQUEST", f"expected {wanted}, not {json_kind(decoded)}")
+    if len(decoded) > ingest.MAX_BATCH:
+        raise _Refusal(400, "INVALID_INPUT", f"at most {ingest.MAX_BATCH} events a request")
+    return decoded

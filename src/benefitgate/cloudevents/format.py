@@ -1,0 +1,122 @@
+"""CloudEvents 1.0 in the JSON format, as usage events: pure, no I/O.
+
+An event names the account by `subject` (its id or its external id), the metric by
+`type`, the instant by `time` (RFC 3339 with an offset; the time of receipt when absent,
+as OpenMeter does) and carries its value in `data.value`, a JSON number or a string that
+parses as one. A count metric's event may leave the value out. `id` and `source` identify
+the event: a retry with both the same counts once. Extension attributes are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from benefitgate.catalog.models import Metric
+from benefitgate.metering.models import MAX_EVENT_ID, Rejection, UsageEvent
+
+__all__ = ["Refused", "event_of", "is_json_media_type"]
+
+SPEC_VERSION = "1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An event the format refuses before any rule of metering applies."""
+
+    reason: Rejection
+    message: str
+
+
+def is_json_media_type(value: str) -> bool:
+    """`*/json` or `*/*+json`, parameters aside: the data contents the JSON format keeps as
+    JSON values (the CloudEvents JSON format, 3.1)."""
+    subtype = value.split(";", 1)[0].strip().lower().partition("/")[2]
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _texts(raw: Mapping[str, Any]) -> tuple[str, str, str, str] | Refused:
+    """`id`, `source`, `type` and `subject`: each a non-empty string."""
+    values = raw.get("id"), raw.get("source"), raw.get("type"), raw.get("subject")
+    for name, value in zip(_TEXTS, values, strict=True):
+        if type(value) is not str or not value:
+            return Refused(Rejection.INVALID_EVENT, f"`{name}` must be a non-empty string")
+    return values  # type: ignore[return-value]  # each checked to be a str above
+
+
+_TEXTS = ("id", "source", "type", "subject")
+
+
+def _time(raw: Mapping[str, Any], now: datetime) -> datetime | Refused:
+    value = raw.get("time")
+    if value is None:  # absent or null: unset, so the time of receipt
+        return now
+    if not isinstance(value, str):
+        return _NOT_A_TIME
+    try:
+        at = datetime.fromisoformat(value)
+        if at.tzinfo is None:
+            return Refused(Rejection.INVALID_EVENT, "`time` must carry a UTC offset")
+        return at.astimezone(UTC)  # an instant past year 9999 in UTC overflows here
+    except (ValueError, OverflowError):
+        return _NOT_A_TIME
+
+
+_NOT_A_TIME = Refused(Rejection.INVALID_EVENT, "`time` must be an RFC 3339 timestamp")
+
+
+def _value(data: object, metric: Metric | None) -> float | Refused:
+    present = isinstance(data, dict) and data.get("value") is not None
+    if not present:
+        if metric is not None and metric.aggregation == "count":
+            return 1.0
+        return Refused(Rejection.INVALID_VALUE, "`data.value` must be a number")
+    assert isinstance(data, dict)
+    value = data["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return Refused(Rejection.INVALID_VALUE, "`data.value` must be a number")
+    try:
+        return float(value)  # a numeric string too, as OpenMeter takes it
+    except (ValueError, OverflowError):
+        return Refused(Rejection.INVALID_VALUE, "`data.value` is not a number")
+
+
+def _data(raw: Mapping[str, Any]) -> object | Refused:
+    if "data_base64" in raw:
+        return Refused(Rejection.INVALID_EVENT, "binary data (`data_base64`) carries no value")
+    content_type = raw.get("datacontenttype")
+    if content_type is not None and (
+        not isinstance(content_type, str) or not is_json_media_type(content_type)
+    ):
+        return Refused(Rejection.INVALID_EVENT, "`datacontenttype` must be a JSON media type")
+    return raw.get("data")
+
+
+def event_of(raw: object, metrics: Mapping[str, Metric], now: datetime) -> UsageEvent | Refused:
+    """The usage event a decoded CloudEvent states, or why the format refuses it. The rules
+    of metering (accounts, metrics, values, the window) are the ingest service's."""
+    if not isinstance(raw, dict):
+        return Refused(Rejection.INVALID_EVENT, "an event must be a JSON object")
+    if raw.get("specversion") != SPEC_VERSION:
+        return Refused(Rejection.INVALID_EVENT, '`specversion` must be "1.0"')
+    texts = _texts(raw)
+    if isinstance(texts, Refused):
+        return texts
+    event_id, source, metric_key, subject = texts
+    if len(event_id) > MAX_EVENT_ID or len(source) > MAX_EVENT_ID:
+        return Refused(
+            Rejection.INVALID_EVENT_ID, f"`id` and `source` are 1 to {MAX_EVENT_ID} characters"
+        )
+    at, data = _time(raw, now), _data(raw)
+    if isinstance(at, Refused):
+        return at
+    if isinstance(data, Refused):
+        return data
+    value = _value(data, metrics.get(metric_key))
+    if isinstance(value, Refused):
+        return value
+    # The subject is matched to an account's id or external id by the ingest service,
+    # which parses ids in bulk: uuid.UUID took 2 µs an event here.
+    return UsageEvent(event_id, None, metric_key, value, at, source, subject)

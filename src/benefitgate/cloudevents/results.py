@@ -1,0 +1,60 @@
+"""The answer of `POST /events`: counts, then each event's result in the order sent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from benefitgate.cloudevents.format import Refused
+from benefitgate.common.quantities import OUT_OF_RANGE
+from benefitgate.metering.models import MAX_EVENT_ID, EventOutcome, EventStatus, Rejection
+from benefitgate.metering.rules import WINDOW_AHEAD, WINDOW_BACK
+
+__all__ = ["MESSAGES", "body_of"]
+
+# What each rejection by metering's rules means for a CloudEvent.
+MESSAGES = {
+    Rejection.INVALID_EVENT_ID: f"`id` and `source` are 1 to {MAX_EVENT_ID} characters",
+    Rejection.UNKNOWN_ACCOUNT: "`subject` is neither the id nor the external id of an "
+    "account you may see",
+    Rejection.UNKNOWN_METRIC: "`type` is not the key of a metric",
+    Rejection.NEGATIVE_VALUE: "only `latest` metrics take negative values",
+    Rejection.VALUE_OUT_OF_RANGE: OUT_OF_RANGE,
+    Rejection.OUTSIDE_WINDOW: f"`time` must be at most {WINDOW_BACK.days} days back and "
+    f"{WINDOW_AHEAD.seconds // 60} minutes ahead",
+}
+
+
+def _echo(raw: object, name: str) -> object:
+    """An attribute as the client sent it, when it is a JSON scalar, to match results by."""
+    value = raw.get(name) if isinstance(raw, dict) else None
+    return value if isinstance(value, str | int | float | bool) else None
+
+
+def _result(raw: object, result: EventOutcome | Refused) -> dict[str, Any]:
+    answer: dict[str, Any] = {"id": _echo(raw, "id"), "source": _echo(raw, "source")}
+    status: EventStatus
+    reason: Rejection | None
+    message: str | None
+    if isinstance(result, Refused):
+        status, reason, message = EventStatus.REJECTED, result.reason, result.message
+    else:
+        status, reason = result.status, result.reason
+        message = None if reason is None else MESSAGES[reason]
+    answer["status"] = status.name
+    answer["reason"] = None if reason is None else reason.name
+    answer["message"] = message
+    return answer
+
+
+def body_of(raws: Sequence[object], results: Sequence[EventOutcome | Refused]) -> dict[str, Any]:
+    """The response body for `raws`, each with its result."""
+    listed = [_result(raw, result) for raw, result in zip(raws, results, strict=True)]
+    count = Counter(r["status"] for r in listed)
+    return {
+        "accepted": count[EventStatus.ACCEPTED.name],
+        "duplicates": count[EventStatus.DUPLICATE.name],
+        "rejected": count[EventStatus.REJECTED.name],
+        "results": listed,
+    }

@@ -1,0 +1,206 @@
+"""POST /events end to end: per-event results, the content modes, request refusals, and
+the dedup key of CloudEvents (id within source)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from benefitgate.auth.principals import Role
+from tests.conftest import Api, MakeApi, api_key, frontend_token
+from tests.fixtures import factories
+from tests.fixtures.cloudevents_api import BATCH, SINGLE, cloud_event, post_events
+from tests.fixtures.factories import NOW
+from tests.fixtures.metering_api import RECORD, event
+
+PERIOD = NOW - timedelta(days=10)
+
+
+async def counter(conn: asyncpg.Connection, account_id: UUID, metric: str = "m0") -> float:
+    value = await conn.fetchval(
+        "select value from usage_counters where account_id = $1 and metric_key = $2",
+        account_id,
+        metric,
+    )
+    return 0.0 if value is None else float(value)
+
+
+async def record(api: Api, events: object, key: str, **kw: Any) -> dict[str, Any]:
+    response = await post_events(api.client, events, auth=key, **kw)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_every_event_gets_a_result_and_each_rejection_reason_is_reachable(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    await conn.execute("insert into metrics values ('calls', 'Calls', 'calls', 'count', 'never')")
+    reseller = await factories.partner(conn)
+    mine = await factories.account(conn, cat["versions"]["basic"], partner_id=reseller)
+    await conn.execute("update accounts set external_id = 'cus_1' where id = $1", mine)
+    other = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn, Role.PARTNER, partner_id=reseller)
+    no_data = {k: v for k, v in cloud_event(mine, "count-me", type="calls").items() if k != "data"}
+    events: list[Any] = [
+        cloud_event(mine, "ok"),
+        cloud_event(mine, "ok"),  # the same id and source twice in one batch
+        cloud_event(mine, "ok", source="other-svc"),  # another source: another event
+        cloud_event("cus_1", "by-external-id", value="2.5"),  # a numeric string, as OpenMeter
+        cloud_event(str(mine).upper(), "upper-case-id", value=0.5),
+        no_data,  # a count metric needs no value
+        cloud_event(uuid4(), "who"),
+        cloud_event("cus_unknown", "who-else"),
+        cloud_event(other, "theirs"),
+        cloud_event(mine, "what", type="nope"),
+        cloud_event(mine, "neg", value=-1),
+        cloud_event(mine, "huge", value=1e300),
+        cloud_event(mine, "old", at=NOW - timedelta(days=36)),
+        cloud_event(mine, "x" * 256),
+        cloud_event(mine, "no-value", value=None),
+        cloud_event(mine, "words", value="twelve"),
+        cloud_event(mine, "nan", value="nan"),
+        cloud_event(mine, "bool", value=True),
+        {**cloud_event(mine, "v02"), "specversion": "0.3"},
+        {**cloud_event(mine, "no-source"), "source": ""},
+        {**cloud_event(mine, "naive"), "time": "2026-11-15T11:00:00"},
+        {**cloud_event(mine, "not-a-time"), "time": "yesterday"},
+        {**cloud_event(mine, "binary"), "data_base64": "AAEC"},
+        {**cloud_event(mine, "xml"), "datacontenttype": "application/xml"},
+        "not an object",
+    ]
+    result = await record(api, events, key)
+    outcomes = [(r["id"], r["status"], r["reason"]) for r in result["results"]]
+    assert outcomes == [
+        ("ok", "ACCEPTED", None),
+        ("ok", "DUPLICATE", None),
+        ("ok", "ACCEPTED", None),
+        ("by-external-id", "ACCEPTED", None),
+        ("upper-case-id", "ACCEPTED", None),
+        ("count-me", "ACCEPTED", None),
+        ("who", "REJECTED", "UNKNOWN_ACCOUNT"),
+        ("who-else", "REJECTED", "UNKNOWN_ACCOUNT"),
+        ("theirs", "REJECTED", "UNKNOWN_ACCOUNT"),  # as missing: existence is never told
+        ("what", "REJECTED", "UNKNOWN_METRIC"),
+        ("neg", "REJECTED", "NEGATIVE_VALUE"),
+        ("huge", "REJECTED", "VALUE_OUT_OF_RANGE"),
+        ("old", "REJECTED", "OUTSIDE_WINDOW"),
+        ("x" * 256, "REJECTED", "INVALID_EVENT_ID"),
+        ("no-value", "REJECTED", "INVALID_VALUE"),
+        ("words", "REJECTED", "INVALID_VALUE"),
+        ("nan", "REJECTED", "VALUE_OUT_OF_RANGE"),
+        ("bool", "REJECTED", "INVALID_VALUE"),
+        ("v02", "REJECTED", "INVALID_EVENT"),
+        ("no-source", "REJECTED", "INVALID_EVENT"),
+        ("naive", "REJECTED", "INVALID_EVENT"),
+        ("not-a-time", "REJECTED", "INVALID_EVENT"),
+        ("binary", "REJECTED", "INVALID_EVENT"),
+        ("xml", "REJECTED", "INVALID_EVENT"),
+        (None, "REJECTED", "INVALID_EVENT"),
+    ]
+    assert all(r["message"] for r in result["results"] if r["status"] == "REJECTED")
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 1, 19)
+    assert await counter(conn, mine) == 5.0
+    assert await counter(conn, mine, "calls") == 1.0
+    assert await counter(conn, other) == 0.0
+
+
+async def test_one_event_and_a_batch_in_each_content_mode(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    key = await api_key(conn)
+    sent = [
+        (cloud_event(account_id, "single"), SINGLE),
+        (cloud_event(account_id, "single-with-charset"), f"{SINGLE}; charset=utf-8"),
+        ([cloud_event(account_id, "batch")], BATCH),
+        (cloud_event(account_id, "plain"), "application/json"),
+        ([cloud_event(account_id, "plain-batch")], "Application/JSON"),
+    ]
+    for body, content_type in sent:
+        result = await record(api, body, key, content_type=content_type)
+        assert result["accepted"] == 1, (content_type, result)
+    assert await counter(conn, account_id) == 5.0
+    # A time left out is the time of receipt.
+    untimed = {k: v for k, v in cloud_event(account_id, "untimed").items() if k != "time"}
+    await record(api, untimed, key, content_type=SINGLE)
+    at = await conn.fetchval("select occurred_at from usage_events where event_id = 'untimed'")
+    assert at == NOW
+
+
+async def test_requests_refused_whole_get_a_typed_error_and_write_nothing(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    one = cloud_event(account_id, "e1")
+    cases: list[tuple[object, dict[str, Any], int, str]] = [
+        ([one], {"auth": None}, 401, "UNAUTHENTICATED"),
+        ([one], {"auth": "bgk_nope_nope"}, 401, "UNAUTHENTICATED"),
+        ([one], {"auth": frontend_token(account_id)}, 403, "FORBIDDEN"),
+        ([one], {"auth": key, "content_type": "text/plain"}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ([one], {"auth": key, "content_type": ""}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (b"[{", {"auth": key}, 400, "BAD_REQUEST"),
+        (b'[{"id": "a\\u0000b"}]', {"auth": key}, 400, "BAD_REQUEST"),
+        (b'["\\ud800"]', {"auth": key}, 400, "BAD_REQUEST"),
+        (one, {"auth": key, "content_type": BATCH}, 400, "BAD_REQUEST"),
+        ([one], {"auth": key, "content_type": SINGLE}, 400, "BAD_REQUEST"),
+        (42, {"auth": key, "content_type": "application/json"}, 400, "BAD_REQUEST"),
+        ([{}] * 1001, {"auth": key}, 400, "INVALID_INPUT"),
+        ([one] * 1_000, {"auth": key}, 413, "PAYLOAD_TOO_LARGE"),
+    ]
+    async with make_api(max_body_bytes=100_000) as api:
+        for body, kw, status, code in cases:
+            response = await post_events(api.client, body, **kw)
+            assert response.status_code == status, (kw, response.text)
+            (error,) = response.json()["errors"]
+            assert error["extensions"]["code"] == code, (kw, error)
+        response = await api.client.get("/events", headers={"authorization": f"Bearer {key}"})
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+    assert await conn.fetchval("select count(*) from usage_event_ids") == 0
+
+
+async def test_usage_record_and_cloudevents_keep_their_own_ids(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """usageRecord's events have no source, so an id there never collides with a
+    CloudEvent's id within its source; each path deduplicates its own retries."""
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    key = await api_key(conn)
+    recorded = await api.data(RECORD, {"events": [event(account_id, "e1")]}, auth=key)
+    assert recorded["usageRecord"]["accepted"] == 1
+    assert (await record(api, [cloud_event(account_id, "e1")], key))["accepted"] == 1
+    retry = await record(api, [cloud_event(account_id, "e1")], key)
+    assert retry["results"][0]["status"] == "DUPLICATE"
+    again = await api.data(RECORD, {"events": [event(account_id, "e1")]}, auth=key)
+    assert again["usageRecord"]["duplicates"] == 1
+    assert await counter(conn, account_id) == 2.0
+
+
+@pytest.mark.parametrize("subject_kind", ["id", "external id"])
+async def test_crossing_a_threshold_through_cloudevents_reports_it_once(
+    conn: asyncpg.Connection, api: Api, subject_kind: str
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])  # hard limit 100
+    await conn.execute("update accounts set external_id = 'cus_9' where id = $1", account_id)
+    subject = account_id if subject_kind == "id" else "cus_9"
+    key = await api_key(conn)
+    for b in range(3):
+        batch = [cloud_event(subject, f"b{b}-{i}", value=20) for i in range(2)]
+        assert (await record(api, batch, key))["accepted"] == 2
+    rows = await conn.fetch(
+        "select payload from events where type = 'usage.threshold_crossed' and account_id = $1",
+        account_id,
+    )
+    assert sorted(r["payload"]["threshold"] for r in rows) == [80, 100]
+    assert await counter(conn, account_id) == 120.0
