@@ -13,9 +13,10 @@ from datetime import timedelta
 from functools import partial
 
 import asyncpg
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
@@ -36,6 +37,7 @@ from benefitgate.events.hub import Hub
 from benefitgate.events.listener import OutboxListener
 from benefitgate.events.outbox import START, NewEvents
 from benefitgate.feed.types import EventObjects
+from benefitgate.gauges import Gauges
 from benefitgate.graphql import ide
 from benefitgate.graphql.documents import Manifest
 from benefitgate.graphql.fast.render import RenderCache
@@ -52,6 +54,7 @@ from benefitgate.seats import service as seats
 from benefitgate.subscriptions import due, reminders
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.suggestions import service as suggestions
+from benefitgate.telemetry import exposition, tracing
 from benefitgate.webhooks.runtime import WebhookRuntime
 
 __all__ = ["AppState", "create_app", "create_app_from_env"]
@@ -60,6 +63,8 @@ log = logging.getLogger(__name__)
 
 # How long shutdown waits for pooled connections still in use before it terminates them.
 POOL_CLOSE_SECONDS = 5.0
+# Between readings of the gauges, for scrapes another worker process answers.
+GAUGE_SECONDS = 5.0
 
 
 @dataclass
@@ -72,6 +77,7 @@ class AppState:
     scheduler: Scheduler
     hub: Hub
     webhooks: WebhookRuntime
+    gauges: Gauges
     shared: Shared  # what every request may find by type: see `api.context`
 
 
@@ -81,8 +87,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     on_connect: db.ConnectionHook | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
-    """The app for one process. `on_connect` lets tests observe every pooled connection."""
+    """The app for one process. `on_connect` lets tests observe every pooled connection;
+    with `tracer_provider`, requests and their statements are traced."""
     clock = clock or SystemClock()
     schema = build_schema(
         max_depth=settings.max_depth,
@@ -125,6 +133,9 @@ def create_app(
         ]
         if settings.scheduler_seconds > 0:
             background.append(asyncio.create_task(state.scheduler.run()))
+        background.append(asyncio.create_task(state.gauges.run(GAUGE_SECONDS)))
+        if tracer_provider is not None:
+            tracing.instrument_asyncpg(tracer_provider)
         if settings.event_retention_days > 0:
             keep = timedelta(days=settings.event_retention_days)
             background.append(asyncio.create_task(retention.run_hourly(state.pool, clock, keep)))
@@ -141,6 +152,10 @@ def create_app(
             await state.listener.stop()
             await state.webhooks.close()
             await _close_pool(state.pool)
+            if tracer_provider is not None:
+                tracing.instrument_asyncpg(None)
+                tracer_provider.force_flush()
+            exposition.forget_process()
 
     routes: list[BaseRoute] = [
         Route("/graphql", view, methods=["GET", "POST"]),
@@ -152,9 +167,13 @@ def create_app(
     ]
     if settings.graphiql:
         routes.append(Mount(ide.ASSETS_PATH, ide.assets()))
+    if settings.metrics and settings.metrics_port == 0:
+        routes.append(Route("/metrics", _metrics))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    if tracer_provider is not None:  # outermost: the access log line carries the trace id
+        app.add_middleware(tracing.TracingMiddleware, provider=tracer_provider)
     return app
 
 
@@ -261,8 +280,18 @@ async def _start(
     shared = Shared(
         catalog_cache, partitions, rollbacks, RenderCache(), EventObjects(), webhooks.hooks
     )
+    gauges = Gauges(pool, hub, clock, settings.pool_max)
     return AppState(
-        pool, catalog_cache, authenticator, listener, partitions, scheduler, hub, webhooks, shared
+        pool,
+        catalog_cache,
+        authenticator,
+        listener,
+        partitions,
+        scheduler,
+        hub,
+        webhooks,
+        gauges,
+        shared,
     )
 
 
@@ -286,10 +315,20 @@ async def _readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
+async def _metrics(request: Request) -> Response:
+    """The Prometheus exposition: this process's gauges read now, with every worker's
+    values when several run."""
+    state: AppState = request.app.state.benefitgate
+    await state.gauges.read()
+    body, content_type = exposition.render(request.headers.get("accept", ""))
+    return Response(body, headers={"content-type": content_type})
+
+
 def create_app_from_env() -> Starlette:
     """Entry point for `uvicorn --factory` workers; `serve` exports DATABASE_URL first."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     if settings.database_url is None:
         raise RuntimeError("DATABASE_URL is not set; start the service with `benefitgate serve`")
-    return create_app(settings, settings.database_url)
+    provider = tracing.provider_from_env()
+    return create_app(settings, settings.database_url, tracer_provider=provider)

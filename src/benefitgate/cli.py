@@ -206,30 +206,44 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
+    from benefitgate.telemetry import exposition
 
     with _Database(settings) as dsn:
         _run(lambda conn: _prepare(conn, settings, demo=args.demo), dsn)
         os.environ["DATABASE_URL"] = dsn
+        # Before any worker starts: they choose multiprocess mode from this variable.
+        made = exposition.prepare_folder(args.workers, settings.data_dir)
+        if settings.metrics and settings.metrics_port:
+            exposition.serve_on_port(settings.host, settings.metrics_port)
         print(f"serving GraphQL at http://{settings.host}:{settings.port}/graphql", flush=True)
-        uvicorn.run(
-            "benefitgate.app:create_app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=args.workers,
-            loop="uvloop",
-            http="httptools",
-            log_config=None,
-            access_log=False,
-            # Live event frames are a few hundred bytes of JSON: compressing each one cost
-            # about a tenth of the service's time per delivery, on both ends, for little.
-            ws_per_message_deflate=False,
-            # On SIGTERM uvicorn waits for open requests and sockets to finish; a stream
-            # that does not end must not keep the replica up past its orchestrator's grace
-            # period (Kubernetes: 30 s). Clients resume from their cursor either way.
-            timeout_graceful_shutdown=10,
-        )
+        try:
+            _serve(settings, args.workers)
+        finally:
+            if made is not None:
+                exposition.remove_folder(made)
+
+
+def _serve(settings: Settings, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "benefitgate.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        # Live event frames are a few hundred bytes of JSON: compressing each one cost
+        # about a tenth of the service's time per delivery, on both ends, for little.
+        ws_per_message_deflate=False,
+        # On SIGTERM uvicorn waits for open requests and sockets to finish; a stream
+        # that does not end must not keep the replica up past its orchestrator's grace
+        # period (Kubernetes: 30 s). Clients resume from their cursor either way.
+        timeout_graceful_shutdown=10,
+    )
 
 
 async def _prepare(conn: asyncpg.Connection, settings: Settings, *, demo: bool) -> None:

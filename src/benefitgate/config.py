@@ -62,6 +62,9 @@ class Settings:
     # Roles that may query __schema and __type. None: every role in development mode, all
     # but frontends otherwise.
     introspection_for: frozenset[str] | None = None
+    metrics: bool = True  # serve Prometheus metrics
+    # 0: at /metrics on the service's port; another port: there only, away from the public one
+    metrics_port: int = 0
 
     @property
     def embedded(self) -> bool:
@@ -113,6 +116,8 @@ class Settings:
             )
             or frozenset(),
             introspection_for=_names("BENEFITGATE_INTROSPECTION_FOR"),
+            metrics=_flag("BENEFITGATE_METRICS", True),
+            metrics_port=_int("BENEFITGATE_METRICS_PORT", 0),
         )
 
 

@@ -4,6 +4,7 @@ DATABASE_URL is set."""
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,9 +14,12 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import orjson
 
+from benefitgate.telemetry import metrics
+
 __all__ = [
     "MAX_BIGINT",
     "EmbeddedPostgres",
+    "MeteredPool",
     "connect",
     "create_pool",
     "init_connection",
@@ -49,6 +53,33 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+_STATEMENT_OK = metrics.DB_STATEMENT_SECONDS.labels("ok")
+_STATEMENT_ERROR = metrics.DB_STATEMENT_SECONDS.labels("error")
+
+
+def _statement_logged(query: Any) -> None:
+    """asyncpg's query logger: called after each statement with its elapsed time."""
+    (_STATEMENT_OK if query.exception is None else _STATEMENT_ERROR).observe(query.elapsed)
+
+
+class MeteredPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg has no type hints
+    """A pool that knows how many tasks wait for a connection, and times each wait.
+    `_acquire` is what `acquire()` awaits, in every asyncpg release since 0.10."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.waiting = 0
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
+        started = time.perf_counter()
+        self.waiting += 1
+        try:
+            return await super()._acquire(timeout)
+        finally:
+            self.waiting -= 1
+            metrics.DB_POOL_ACQUIRE_SECONDS.observe(time.perf_counter() - started)
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -56,20 +87,35 @@ async def create_pool(
     max_size: int = 10,
     statement_seconds: float = 0,
     on_connect: ConnectionHook | None = None,
-) -> asyncpg.Pool:
+) -> MeteredPool:
     """A pool whose statements Postgres cancels after `statement_seconds` (0: never): a
     statement that runs away, whatever its cause, ends as an error instead of holding its
-    connection, its locks and its temporary files."""
+    connection, its locks and its temporary files. Its statements and waits are timed
+    into the metrics."""
 
     async def init(conn: asyncpg.Connection) -> None:
         await init_connection(conn)
+        conn.add_query_logger(_statement_logged)
         if on_connect is not None:
             await on_connect(conn)
 
     timeout = {"statement_timeout": str(int(statement_seconds * 1000))}
-    return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init, server_settings=timeout
+    # asyncpg.create_pool's own defaults, spelled out because the pool is built directly.
+    pool = MeteredPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init,
+        server_settings=timeout,
+        init_size=None,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
     )
+    await pool
+    return pool
 
 
 class EmbeddedPostgres:

@@ -1,4 +1,5 @@
-"""Structured JSON logs with the request id, and credentials redacted from every line."""
+"""Structured JSON logs with the request id (and the trace and span ids when tracing is
+on), and credentials redacted from every line."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 __all__ = ["JsonFormatter", "configure_logging", "redact", "request_id"]
 
@@ -42,6 +44,10 @@ class JsonFormatter(logging.Formatter):
         rid = getattr(record, "request_id", None) or request_id.get()
         if rid:
             entry["request_id"] = rid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # as W3C trace context writes them, to find the line from a trace
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key != "request_id":
                 entry[key] = redact(str(value))

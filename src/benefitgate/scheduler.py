@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
@@ -18,6 +19,7 @@ import asyncpg
 
 from benefitgate import db
 from benefitgate.clock import Clock
+from benefitgate.telemetry import metrics
 
 __all__ = ["LOCK_KEY", "Job", "Scheduler"]
 
@@ -46,16 +48,25 @@ class Scheduler:
             return False
         now = self._clock.now()
         for name, job in self._jobs.items():
-            try:
-                done = await job(now)
-            # Any failure, a bug included: left to escape, it would end the scheduler's
-            # task and with it every job on this replica, while it keeps the lead.
-            except Exception:
-                log.exception("scheduled job failed", extra={"job": name})
-                continue
-            if done:
-                log.info("scheduled job ran", extra={"job": name, "applied": done})
+            await self._run_job(name, job, now)
         return True
+
+    async def _run_job(self, name: str, job: Job, now: datetime) -> None:
+        started = time.perf_counter()
+        try:
+            done = await job(now)
+        # Any failure, a bug included: left to escape, it would end the scheduler's task
+        # and with it every job on this replica, while it keeps the lead.
+        except Exception:
+            log.exception("scheduled job failed", extra={"job": name})
+            metrics.SCHEDULER_JOB_SECONDS.labels(name, "error").observe(
+                time.perf_counter() - started
+            )
+            return
+        metrics.SCHEDULER_JOB_SECONDS.labels(name, "ok").observe(time.perf_counter() - started)
+        if done:
+            metrics.SCHEDULER_JOB_ITEMS.labels(name).inc(done)
+            log.info("scheduled job ran", extra={"job": name, "applied": done})
 
     async def run(self) -> None:
         """Tick every `interval` seconds until cancelled."""
@@ -80,9 +91,12 @@ class Scheduler:
             await self._conn.execute("select 1")
             return True
         self._leading = bool(await self._conn.fetchval("select pg_try_advisory_lock($1)", LOCK_KEY))
+        metrics.SCHEDULER_LEADER.set(1 if self._leading else 0)
         return self._leading
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
+        self._leading = False
+        metrics.SCHEDULER_LEADER.set(0)
         if conn is not None and not conn.is_closed():
             await conn.close()

@@ -9,6 +9,8 @@ import enum
 
 import strawberry
 
+from benefitgate.telemetry import metrics
+
 __all__ = [
     "AlreadyExistsError",
     "Error",
@@ -47,6 +49,10 @@ class ErrorCode(enum.Enum):
 class Error:
     code: ErrorCode
     message: str
+
+    def __post_init__(self) -> None:
+        # Every typed failure is built once per answer: counted here, by its code.
+        metrics.error(self.code.value)
 
 
 @strawberry.type

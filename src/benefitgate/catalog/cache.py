@@ -13,6 +13,7 @@ from aiocache import SimpleMemoryCache
 
 from benefitgate.api.context import Context
 from benefitgate.catalog.models import Catalog
+from benefitgate.telemetry import metrics
 
 __all__ = ["CatalogCache", "catalog_of"]
 
@@ -32,6 +33,7 @@ class CatalogCache:
 
     async def get(self) -> Catalog:
         catalog: Catalog | None = await self._cache.get(_KEY)
+        metrics.cache_lookup("catalog", "process", catalog is not None)
         if catalog is not None:
             return catalog
         async with self._lock:

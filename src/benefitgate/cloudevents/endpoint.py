@@ -88,6 +88,7 @@ class EventsEndpoint:
         outcomes = await in_transaction(context.pool, batch.record, prepare=batch.prepare)
         # Ingest refuses events one by one, in their outcomes, never the whole batch.
         assert isinstance(outcomes, list), outcomes
+        ingest.count_outcomes(outcomes)
         body = body_of(raws, _merge(read, outcomes))
         return Response(orjson.dumps(body), media_type="application/json")
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from uuid import UUID
 
 from benefitgate.events.outbox import Cursor, Event, Reader, internal_only
+from benefitgate.telemetry import metrics
 
 __all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
 
@@ -97,8 +98,14 @@ class Subscriber:
         self._queue.append(event)
         self._wake.set()
 
+    @property
+    def depth(self) -> int:
+        """Events queued, not yet taken."""
+        return len(self._queue)
+
     def close(self, reason: CloseReason) -> None:
         if self.closed is None:
+            metrics.LIVE_CLOSED.labels(reason.value).inc()
             self.closed = reason
             self._queue.clear()  # the client resumes from its cursor; nothing queued is owed
             self._wake.set()
@@ -131,6 +138,10 @@ class Hub:
 
     def __len__(self) -> int:
         return sum(len(group) for group in self._by_audience.values())
+
+    def depths(self) -> list[int]:
+        """The queue length of each subscriber, for the metrics."""
+        return [s.depth for s in self._all()]
 
     def subscribe(self, reader: Reader, interest: Interest) -> Subscriber:
         """Register, synchronously: no batch can be published between reading the hub's

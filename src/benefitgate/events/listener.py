@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -19,6 +20,7 @@ import asyncpg
 from benefitgate import db
 from benefitgate.events import outbox as events
 from benefitgate.events.outbox import Cursor, NewEvents
+from benefitgate.telemetry import metrics
 
 __all__ = ["OutboxListener"]
 
@@ -79,6 +81,7 @@ class OutboxListener:
                 # A lost connection or a failing handler: log, back off, reconnect and
                 # resume from the cursor.
                 log.exception("outbox listener failed; reconnecting")
+                metrics.OUTBOX_LISTENER_RECONNECTS.inc()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 conn = None
@@ -121,5 +124,14 @@ class OutboxListener:
                 return new.held_back
             await self._on_events(new)
             self.cursor = new.events[-1].cursor
+            _observe_lag(new)
             if len(new.events) < _BATCH:
                 return new.held_back
+
+
+def _observe_lag(new: NewEvents) -> None:
+    """From each event's transaction start (its `created_at`) to its hand-over."""
+    now = time.time()
+    for event in new.events:
+        metrics.OUTBOX_LISTENER_LAG_SECONDS.observe(max(0.0, now - event.created_at.timestamp()))
+    metrics.OUTBOX_EVENTS.inc(len(new.events))

@@ -11,16 +11,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from benefitgate.graphql.view import error_response
 from benefitgate.logs import request_id
+from benefitgate.telemetry import metrics
 
 __all__ = ["BodyLimitMiddleware", "RequestIdMiddleware"]
 
 log = logging.getLogger("benefitgate.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})  # labels: a fixed set
 
 
 class RequestIdMiddleware:
-    """Takes a sane X-Request-ID from the caller or makes one; echoes it and logs the request."""
+    """Takes a sane X-Request-ID from the caller or makes one; echoes it, logs the request
+    and counts it by route and status."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,6 +47,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            route = scope["path"] if scope["path"] in _ROUTES else "other"
+            metrics.HTTP_REQUESTS.labels(route, str(status)).inc()
             log.info(
                 "%s %s %s",
                 scope["method"],

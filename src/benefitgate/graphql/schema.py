@@ -35,6 +35,7 @@ from benefitgate.feed.live import LiveSubscription
 from benefitgate.feed.polling import EventQuery
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.introspection import introspection_by_role
+from benefitgate.graphql.observe import OperationMetrics
 from benefitgate.graphql.unstorable import UnstorableLiterals
 from benefitgate.graphql.validation import CachedValidation, depth_rule
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
@@ -217,6 +218,7 @@ def build_schema(
         UnstorableLiterals,
     ]
     extensions: list[type[SchemaExtension] | Any] = [
+        OperationMetrics,  # first: its time includes every other extension's
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(rules),
         introspection_by_role(introspection),

@@ -38,6 +38,7 @@ from benefitgate.graphql.fast.delivery import LiveTransportHandler
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.shapes import json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
+from benefitgate.telemetry import metrics
 
 __all__ = ["GraphQLView", "error_response"]
 
@@ -51,6 +52,7 @@ MakeContext = Callable[[Request | None, Principal], Context]
 def error_response(
     status: int, message: str, code: str, headers: dict[str, str] | None = None
 ) -> Response:
+    metrics.error(code)
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers

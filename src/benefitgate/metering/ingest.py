@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,8 +27,16 @@ from benefitgate.metering.models import (
 )
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.rules import in_window, negative_allowed
+from benefitgate.telemetry import metrics
 
-__all__ = ["MAX_BATCH", "Batch", "BatchTooLarge", "months_of", "record_usage"]
+__all__ = [
+    "MAX_BATCH",
+    "Batch",
+    "BatchTooLarge",
+    "count_outcomes",
+    "months_of",
+    "record_usage",
+]
 
 MAX_BATCH = 1000
 
@@ -187,3 +196,10 @@ async def _store(
     positions, counters = await repository.record_events(conn, batch, now)
     await cascade.after_counters(conn, counters, catalog, now)
     return set(positions)
+
+
+def count_outcomes(outcomes: Sequence[EventOutcome]) -> None:
+    """Count a committed batch's events by status and reason, into the metrics."""
+    tally = Counter((o.status.value, o.reason.value if o.reason else "") for o in outcomes)
+    for (status, reason), n in tally.items():
+        metrics.USAGE_EVENTS.labels(status, reason).inc(n)

@@ -109,6 +109,7 @@ class MeteringMutation:
         outcomes = await run_write(info, batch.record, prepare=batch.prepare)
         # Ingest refuses events one by one, in their outcomes, never the whole batch.
         assert isinstance(outcomes, list), outcomes
+        ingest.count_outcomes(outcomes)
         return UsageRecorded.of(outcomes)
 
     @strawberry.mutation(

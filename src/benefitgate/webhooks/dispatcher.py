@@ -30,6 +30,7 @@ from benefitgate.clock import Clock
 from benefitgate.common.changes import ChangeContext
 from benefitgate.events import outbox
 from benefitgate.events.outbox import Event, EventScope
+from benefitgate.telemetry import metrics
 from benefitgate.webhooks import repository
 from benefitgate.webhooks.delivery import FAILING_LIMIT, Result, Sender, message_of, retry_delay
 from benefitgate.webhooks.models import Attempt, Endpoint
@@ -186,6 +187,8 @@ class Dispatcher:
         at = self._clock.now()
         message = message_of(event)
         result = await self._sender.send(endpoint.url, message, signing, at)
+        metrics.WEBHOOK_DELIVERIES.labels("success" if result.succeeded else "failure").inc()
+        metrics.WEBHOOK_DELIVERY_SECONDS.observe(result.latency_ms / 1000)
         attempt = Attempt(
             id=0,
             endpoint_id=endpoint.id,

@@ -17,6 +17,7 @@ __all__ = [
     "Sealed",
     "advance",
     "attempts_page",
+    "backlog",
     "claim_due",
     "delete",
     "endpoint",
@@ -413,3 +414,23 @@ async def postpone(
         owner,
         until,
     )
+
+
+async def backlog(conn: asyncpg.Connection, now: datetime) -> tuple[int, float]:
+    """How many enabled endpoints have events after their cursor, and the age in seconds
+    of the oldest such event (0 without any): one index probe per endpoint."""
+    row = await conn.fetchrow(
+        """
+        select count(*) as behind,
+               coalesce(extract(epoch from $1 - min(next.created_at)), 0)::float8 as oldest
+        from webhook_endpoints e
+        cross join lateral (
+            select v.created_at from events v
+            where (v.txid, v.id) > (e.cursor_txid, e.cursor_id)
+            order by v.txid, v.id limit 1
+        ) next
+        where e.status = 'enabled'
+        """,
+        now,
+    )
+    return int(row["behind"]), max(0.0, float(row["oldest"]))

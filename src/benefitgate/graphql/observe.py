@@ -1,0 +1,64 @@
+"""GraphQL operations into the metrics: duration by operation name, type and outcome, and
+each error answered by its code. Subscriptions are left out: their duration is a
+connection's life, and the live gauges count them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from benefitgate.telemetry import metrics
+from graphql import GraphQLError, GraphQLSyntaxError
+
+__all__ = ["OperationMetrics", "error_code"]
+
+
+def error_code(error: GraphQLError) -> str:
+    """The stable code of an error entry: its own `extensions.code`, else by kind."""
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str):
+        return code
+    if isinstance(error, GraphQLSyntaxError) or isinstance(
+        error.original_error, GraphQLSyntaxError
+    ):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.path:  # typed failures are data: an error in a field is an unexpected one
+        return "INTERNAL"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+class OperationMetrics(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._record(time.perf_counter() - started)
+
+    def _record(self, seconds: float) -> None:
+        context = self.execution_context
+        try:
+            kind = context.operation_type
+        except Exception:  # no document, or no operation in it: a request error
+            kind = None
+        if kind is OperationType.SUBSCRIPTION:
+            return
+        errors: list[GraphQLError] = list(context.pre_execution_errors or [])
+        result = context.result
+        if result is not None and not errors:
+            errors = list(result.errors or [])
+        executed = result is not None and result.data is not None
+        if not errors:
+            outcome = "success"
+        elif executed or any(e.path for e in errors):
+            outcome = "error"
+        else:
+            outcome = "request_error"
+        for error in errors:
+            metrics.error(error_code(error))
+        name = metrics.operation_label(context.operation_name)
+        type_label = kind.value if kind is not None else "unknown"
+        metrics.GRAPHQL_OPERATION_SECONDS.labels(name, type_label, outcome).observe(seconds)
