@@ -11,13 +11,18 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate import db
 from benefitgate.auth.principals import Role
 from benefitgate.events import outbox as events
 from benefitgate.events.outbox import START, EventScope
 from tests.conftest import JWT_SECRET, api_key
 from tests.fixtures import factories
-from tests.fixtures.live import ServiceProcess, resuming_subscriber, subscribe, ws_client
+from tests.fixtures.live import (
+    ServiceProcess,
+    resuming_subscriber,
+    subscribe,
+    write_events,
+    ws_client,
+)
 
 SEAT_ASSIGN = """mutation($id: ID!, $user: String!, $key: String!) {
   seatAssign(accountId: $id, user: $user, idempotencyKey: $key) { __typename } }"""
@@ -63,31 +68,6 @@ async def test_a_mutation_served_by_another_process_reaches_the_subscriber(
     assert event["payload"] == outbox.payload
 
 
-async def _write_events(dsn: str, accounts: list[UUID], count: int, *, end: UUID) -> None:
-    """Small committed transactions over the accounts, spread over about two seconds, from
-    two concurrent writers, then one `test.end` event on `end`."""
-
-    async def writer(offset: int) -> None:
-        c = await db.connect(dsn)
-        try:
-            for n in range(offset, count, 2):
-                async with c.transaction():
-                    account = accounts[n % len(accounts)]
-                    await events.enqueue(c, "test.tick", account, {"n": n})
-                    if n % 5 == 0:  # some transactions carry two events
-                        await events.enqueue(c, "test.tock", account, {"n": n})
-                await asyncio.sleep(0.01)
-        finally:
-            await c.close()
-
-    await asyncio.gather(writer(0), writer(1))
-    c = await db.connect(dsn)
-    try:
-        await events.enqueue(c, "test.end", end, {})
-    finally:
-        await c.close()
-
-
 async def test_a_resumed_subscriber_and_one_that_survives_a_restart_miss_nothing(
     dsn: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
@@ -116,7 +96,7 @@ async def test_a_resumed_subscriber_and_one_that_survives_a_restart_miss_nothing
         ),
     )
     try:
-        writing = asyncio.ensure_future(_write_events(dsn, [*mine, other], 240, end=mine[0]))
+        writing = asyncio.ensure_future(write_events(dsn, [*mine, other], 240, end=mine[0]))
         await asyncio.wait_for(sixty.wait(), 20)
         await restarted.stop()
         await restarted.start()
