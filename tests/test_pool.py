@@ -9,6 +9,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from benefitgate import app as app_module
+from benefitgate import db
 from benefitgate.clock import FixedClock
 from benefitgate.config import Settings
 
@@ -25,3 +26,48 @@ async def test_a_pooled_statement_past_the_limit_is_cancelled(
         with pytest.raises(asyncpg.QueryCanceledError):
             await pool.fetchval("select pg_sleep(2)")
         assert await pool.fetchval("select 1") == 1
+
+
+def _raised_from(error: BaseException, cause: BaseException) -> BaseException:
+    try:
+        try:
+            raise cause
+        except BaseException:
+            raise error  # noqa: B904 (the implicit context is what is tested)
+    except BaseException as chained:
+        return chained
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (ConnectionRefusedError(111, "refused"), True),
+        (TimeoutError(), True),
+        (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle"), True),
+        (asyncpg.CannotConnectNowError("the database system is shutting down"), True),
+        (asyncpg.AdminShutdownError("terminating connection"), True),
+        (asyncpg.TooManyConnectionsError("too many clients"), True),
+        (asyncpg.InterfaceError("connection is closed"), True),
+        (asyncpg.InterfaceError("pool is closing"), True),
+        (asyncpg.InternalClientError("cannot switch to state 12; another operation"), True),
+        (
+            _raised_from(
+                asyncpg.InterfaceError("cannot call Transaction.rollback(): bad state"),
+                asyncpg.ConnectionDoesNotExistError("closed in the middle of operation"),
+            ),
+            True,
+        ),
+        (asyncpg.QueryCanceledError("canceling statement due to statement timeout"), False),
+        (asyncpg.UniqueViolationError("duplicate key"), False),
+        (
+            asyncpg.InterfaceError("cannot call Connection.fetch(): released back to the pool"),
+            False,
+        ),
+        (ValueError("a bug"), False),
+        (None, False),
+    ],
+)
+def test_errors_that_say_the_database_is_unavailable(
+    error: BaseException | None, says: bool
+) -> None:
+    assert db.unavailable(error) is says

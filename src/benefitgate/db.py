@@ -23,6 +23,7 @@ __all__ = [
     "connect",
     "create_pool",
     "init_connection",
+    "unavailable",
     "with_database",
 ]
 
@@ -31,6 +32,46 @@ MAX_BIGINT = 2**63 - 1  # the largest Postgres bigint, and so the largest id or 
 log = logging.getLogger(__name__)
 
 ConnectionHook = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+# The database could not be reached, or the connection died under a statement: a server
+# restarting or failing over, a network cut, every connection slot taken. Nothing the
+# request did wrong; the same request may succeed a moment later.
+_UNAVAILABLE = (
+    OSError,  # refused, reset, unreachable, and TimeoutError (connecting)
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and a connection lost mid-statement
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: terminated by a shutdown
+    asyncpg.CrashShutdownError,  # 57P02: another backend crashed
+    asyncpg.TooManyConnectionsError,  # 53300
+)
+
+
+def unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from or while handling, says the database
+    is unavailable for now rather than that the statement or the data is wrong (a
+    rollback failing on a dead connection raises its own error from the first). A write
+    that failed so may still have committed: retries must carry their idempotency key
+    (or, for usage, their event ids)."""
+    for _ in range(8):  # a chain is short; a cycle must not hang us
+        if exc is None:
+            return False
+        if _says_unavailable(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _says_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    message = str(exc)
+    # asyncpg raises a plain InterfaceError for a connection closed under it, and for a
+    # pool closing at shutdown; and, for a connection the server terminated while it was
+    # idle, an InternalClientError "cannot switch to state N" (asyncpg issue #1069).
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "connection is closed" in message or message.startswith("pool is closing")
+    return isinstance(exc, asyncpg.InternalClientError) and "cannot switch to state" in message
 
 
 def _dumps(value: Any) -> str:
@@ -63,8 +104,9 @@ def _statement_logged(query: Any) -> None:
 
 
 class MeteredPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg has no type hints
-    """A pool that knows how many tasks wait for a connection, and times each wait.
-    `_acquire` is what `acquire()` awaits, in every asyncpg release since 0.10."""
+    """A pool that knows how many tasks wait for a connection, and times each wait
+    (`_acquire` is what `acquire()` awaits, in every asyncpg release since 0.10), and that
+    replaces its connections when one is found dead."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,6 +120,16 @@ class MeteredPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg has no type hi
         finally:
             self.waiting -= 1
             metrics.DB_POOL_ACQUIRE_SECONDS.observe(time.perf_counter() - started)
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+        # A connection that died under its statement (a restart, a failover) was opened
+        # like its idle siblings, which are then most likely dead too: replace them all as
+        # they are next acquired, rather than fail one request on each.
+        # A proxy whose connection closed under it may already be detached from it.
+        underlying = getattr(connection, "_con", None)
+        if underlying is None or underlying.is_closed():
+            await self.expire_connections()
+        await super().release(connection, timeout=timeout)
 
 
 async def create_pool(

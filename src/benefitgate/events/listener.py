@@ -72,6 +72,7 @@ class OutboxListener:
             try:
                 if conn is None:
                     conn = await self._connect()
+                    metrics.OUTBOX_LISTENER_RECONNECTS.inc()
                     backoff = 0.1
                 await self._follow(conn)
                 conn = None
@@ -81,7 +82,6 @@ class OutboxListener:
                 # A lost connection or a failing handler: log, back off, reconnect and
                 # resume from the cursor.
                 log.exception("outbox listener failed; reconnecting")
-                metrics.OUTBOX_LISTENER_RECONNECTS.inc()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 conn = None

@@ -30,6 +30,7 @@ from benefitgate.audit.resolvers import AuditMutation, AuditQuery
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.resolvers import CatalogMutation, CatalogPrimitiveMutation, CatalogQuery
 from benefitgate.catalog.version_resolvers import TierVersionMutation, TierVersionQuery
+from benefitgate.db import unavailable
 from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.feed.live import LiveSubscription
 from benefitgate.feed.polling import EventQuery
@@ -38,6 +39,7 @@ from benefitgate.graphql.introspection import introspection_by_role
 from benefitgate.graphql.observe import OperationMetrics
 from benefitgate.graphql.unstorable import UnstorableLiterals
 from benefitgate.graphql.validation import CachedValidation, depth_rule
+from benefitgate.graphql.view import UNAVAILABLE
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
@@ -129,6 +131,21 @@ def _masked(errors: list[GraphQLError]) -> list[GraphQLError]:
 
 
 class _MaskErrors(MaskErrors):
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        """Unexpected errors become "Unexpected error."; the database being unavailable
+        becomes a typed, retryable SERVICE_UNAVAILABLE."""
+        if not unavailable(error.original_error):
+            return super().anonymise_error(error)
+        extensions = {"code": "SERVICE_UNAVAILABLE", "retryable": True}
+        return GraphQLError(
+            UNAVAILABLE,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            extensions=extensions,
+        )
+
     def _process_result(self, result: object) -> None:
         # The stock check is an isinstance against a runtime-checkable Protocol, about a
         # tenth of the time of each live event sent; an attribute read does the same.
@@ -185,7 +202,14 @@ class _Schema(strawberry.Schema):
         # Only unexpected errors are logged, once, by type and traceback, with the request
         # id; the log formatter redacts credentials from whatever text remains.
         for error in errors:
-            if _is_unexpected(error):
+            if _is_unexpected(error) and unavailable(error.original_error):
+                log.warning(
+                    "database unavailable in %s: %r",
+                    ".".join(str(p) for p in error.path or []),
+                    error.original_error,
+                    extra={"request_id": request_id.get()},
+                )
+            elif _is_unexpected(error):
                 log.error(
                     "unexpected error in %s",
                     ".".join(str(p) for p in error.path or []),

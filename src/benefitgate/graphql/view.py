@@ -14,6 +14,7 @@ A request may name a trusted document by id instead of sending its text (see
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.db import unavailable
 from benefitgate.graphql import ide
 from benefitgate.graphql.fast.delivery import LiveTransportHandler
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
@@ -40,9 +42,12 @@ from benefitgate.graphql.shapes import json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 from benefitgate.telemetry import metrics
 
-__all__ = ["GraphQLView", "error_response"]
+__all__ = ["UNAVAILABLE", "GraphQLView", "error_response"]
+
+log = logging.getLogger("benefitgate.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+UNAVAILABLE = "The database is unavailable; retry (with the same idempotency key)."
 
 Authenticate = Callable[[Request], Awaitable[Principal]]
 AuthenticateHeader = Callable[[str | None], Awaitable[Principal]]
@@ -50,10 +55,18 @@ MakeContext = Callable[[Request | None, Principal], Context]
 
 
 def error_response(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    *,
+    retryable: bool = False,
 ) -> Response:
     metrics.error(code)
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    extensions: dict[str, object] = {"code": code}
+    if retryable:
+        extensions["retryable"] = True
+    body = {"errors": [{"message": message, "extensions": extensions}]}
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
@@ -106,6 +119,14 @@ class GraphQLView(GraphQL[Context, None]):
             response = error_response(exc.status_code, exc.reason, "BAD_REQUEST", headers)
         except DocumentRefused as exc:
             response = _refusal(request, exc)
+        except Exception as exc:
+            # Authenticating an API key reads the database, before GraphQL runs.
+            if not unavailable(exc):
+                raise
+            log.warning("database unavailable authenticating: %r", exc)
+            response = error_response(
+                503, UNAVAILABLE, "SERVICE_UNAVAILABLE", {"Retry-After": "1"}, retryable=True
+            )
         await response(scope, receive, send)
 
     def _is_ide_request(self, request: Request) -> bool:

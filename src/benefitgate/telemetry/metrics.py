@@ -119,7 +119,7 @@ OUTBOX_LISTENER_LAG_SECONDS = Histogram(
 )
 OUTBOX_LISTENER_RECONNECTS = Counter(
     "benefitgate_outbox_listener_reconnects_total",
-    "Times the listener lost its connection or a handler failed, and started again.",
+    "Times the listener connected again after losing its connection or a handler failing.",
 )
 LIVE_SUBSCRIBERS = Gauge(
     "benefitgate_live_subscribers",
