@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ import httpx
 from benefitgate import db
 from benefitgate.accounts import service as accounts
 from benefitgate.catalog.repository import load_catalog
+from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.metering import repository
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,7 +52,9 @@ from account_view import (
 
 BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
 # Which ways in to measure, in this order: `events` (POST /events), `graphql` (usageRecord).
-WAYS = os.environ.get("BENCH_WAYS", "events,graphql").split(",")
+# Each run starts from its own copy of the same database; alternating repeats show how much
+# the machine's other load moved the figures.
+WAYS = os.environ.get("BENCH_WAYS", "events,graphql,events,graphql").split(",")
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 BATCH_SIZE = 1000
 # The write statement alone is run on each of these numbers of connections: concurrent
@@ -157,6 +161,37 @@ async def drive(
     return time.perf_counter() - started, latencies
 
 
+async def sample_backends(dsn: str, stop: asyncio.Event) -> Counter[str]:
+    """What the service's backends do, sampled every 20 ms until `stop`: on the CPU
+    (`active`), waiting for another transaction's row lock (`lock`), or `idle in
+    transaction`: holding their locks while the service works between two statements."""
+    conn = await db.connect(dsn)
+    seen: Counter[str] = Counter()
+    try:
+        while not stop.is_set():
+            rows = await conn.fetch(
+                """select state, wait_event_type from pg_stat_activity
+                   where datname = current_database() and pid <> pg_backend_pid()
+                     and backend_type = 'client backend' and state <> 'idle'"""
+            )
+            for r in rows:
+                seen["lock" if r["wait_event_type"] == "Lock" else r["state"]] += 1
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+    return seen
+
+
+async def drive_sampled(
+    dsn: str, key: str, way: Way, batches: list[list[dict[str, object]]]
+) -> tuple[float, list[float], Counter[str]]:
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_backends(dsn, stop))
+    elapsed, latencies = await drive(key, way, batches)
+    stop.set()
+    return elapsed, latencies, await sampler
+
+
 async def copy_floor(dsn: str, batches: list[list[dict[str, object]]]) -> float:
     conn = await db.connect(dsn)
     try:
@@ -197,6 +232,10 @@ async def write_statement_alone(
         known = await accounts.accounts_by_ids(
             conn, list({uuid.UUID(str(e["accountId"])) for batch in batches for e in batch})
         )
+        # The limits the service passes, for the statement to record threshold crossings.
+        limits = await limits_by_account(
+            conn, list(known.values()), catalog, datetime.now(UTC), only={"api_calls"}
+        )
     finally:
         await conn.close()
     metric = catalog.metrics["api_calls"]
@@ -209,15 +248,23 @@ async def write_statement_alone(
             period = account.period_at(metric.reset, at)
             event_id = f"alone{connections}-{e['eventId']}"
             written.add(account.id, metric.key, "bench", event_id, 1.0, at, period, "sum")
-        columns.append(written)
+        involved = {uuid.UUID(str(e["accountId"])) for e in batch}
+        finite = [
+            (a, metric.key, limit.included)
+            for a in involved
+            if (limit := limits[a].get(metric.key)) is not None
+            and limit.included is not None
+            and limit.included > 0
+        ]
+        columns.append((written, finite))
     queue = list(reversed(columns))
     writers = [await db.connect(dsn) for _ in range(connections)]
 
     async def write(conn: asyncpg.Connection) -> None:
         while queue:
-            written = queue.pop()
+            written, finite = queue.pop()
             async with conn.transaction():
-                await repository.record_events(conn, written, datetime.now(UTC))
+                await repository.record_events(conn, written, datetime.now(UTC), finite)
 
     try:
         cpu_before = cpu_by_pid(postgres_pids())  # the writers' backends are up by now
@@ -279,25 +326,48 @@ class Run:
     latencies: list[float]
     service_cpu: float
     postgres_cpu: float
+    side_effects: str
+    backends: Counter[str]
 
 
 def run_way(
-    server: str, name: str, key: str, way: str, batches: list[list[dict[str, object]]]
+    server: str, name: str, copy: str, key: str, way: str, batches: list[list[dict[str, object]]]
 ) -> Run:
-    """The service on a fresh copy of the settled database, driven through `way`; the copy
-    is kept, as the service left it, for the write statement alone."""
-    dsn = asyncio.run(copy_database(server, name, f"{name}_{way}"))
+    """The service on `copy`, a fresh copy of the settled database `name`, driven through
+    `way`; the copy is kept, as the service left it, for the write statement alone."""
+    dsn = asyncio.run(copy_database(server, name, copy))
+    before = asyncio.run(side_effects(dsn))
     service = serve_benefitgate(dsn, PORT, Path(tempfile.mkdtemp()))
     try:
         wait_until_up(PORT)
         cpu_before = cpu_by_pid([service.pid, *postgres_pids()])
-        elapsed, latencies = asyncio.run(drive(key, WAY[way], batches))
+        elapsed, latencies, backends = asyncio.run(drive_sampled(dsn, key, WAY[way], batches))
         cpu = _spent(cpu_before, cpu_by_pid([service.pid, *postgres_pids()]))
     finally:
         service.terminate()
         service.wait()
     service_cpu = cpu.pop(service.pid)
-    return Run(elapsed, latencies, service_cpu, sum(cpu.values()))
+    after = asyncio.run(side_effects(dsn))
+    written = ", ".join(f"{k} {after[k] - before[k]}" for k in after)
+    return Run(elapsed, latencies, service_cpu, sum(cpu.values()), written, backends)
+
+
+async def side_effects(dsn: str) -> dict[str, int]:
+    """Rows a run writes besides events and counters, in the ingest transactions or after
+    them (the suggestion job of the scheduler)."""
+    conn = await db.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            """select (select count(*) from usage_thresholds) as thresholds,
+                      (select count(*) from suggestion_marks) as marks_left,
+                      (select count(*) from suggestions) as suggestions,
+                      (select count(*) from events) as outbox,
+                      (select count(*) from achievements) as achievements"""
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return dict(row.items())
 
 
 def settle(dsn: str) -> None:
@@ -321,6 +391,10 @@ def report(way: str, run: Run, events: int, ceiling: float) -> None:
         f"  p99 {quantiles[98] * 1000:6.1f} ms  CPU per event: service {service:5.1f} µs,"
         f" Postgres {postgres:5.1f} µs  ratio to the ceiling {rate / ceiling:.3f}"
     )
+    print(f"           rows written besides events and counters: {run.side_effects}")
+    busy = sum(run.backends.values()) or 1
+    shares = ", ".join(f"{k} {v / busy:.0%}" for k, v in run.backends.most_common())
+    print(f"           service backends, of {busy} samples not idle: {shares}")
 
 
 def main() -> None:
@@ -329,9 +403,13 @@ def main() -> None:
     dsn, key, ids = asyncio.run(prepare(server, name))
     batches = make_batches(ids, datetime.now(UTC))
     settle(dsn)
-    runs = {way: run_way(server, name, key, way, batches) for way in WAYS}
-    # The write statement alone, on copies of a database as a service run left it.
-    left = f"{name}_{WAYS[0]}"
+    copies = [f"{name}_{i}" for i in range(len(WAYS))]
+    runs = [
+        (way, run_way(server, name, copy, key, way, batches))
+        for way, copy in zip(WAYS, copies, strict=True)
+    ]
+    # The write statement alone, on copies of a database as the first service run left it.
+    left = copies[0]
     alone = {n: asyncio.run(alone_on_a_copy(server, left, batches, n)) for n in ALONE_CONNECTIONS}
     floor = asyncio.run(copy_floor(dsn, batches))
     events = BATCHES * BATCH_SIZE
@@ -345,11 +423,12 @@ def main() -> None:
     ceiling = events / min(seconds for seconds, _ in alone.values())
     print(f"  ceiling: {ceiling:9.0f} events/s  (the best of the write statement alone)")
     print(f"  floor:   {events / floor:9.0f} events/s  (COPY into a plain table)")
-    for way, run in runs.items():
+    for way, run in runs:
         report(way, run, events, ceiling)
     print("  target: POST /events at >= 0.8 of the ceiling")
-    for way in WAYS:
-        asyncio.run(drop_database(server, f"{name}_{way}"))
+    for copy in copies:
+        asyncio.run(drop_database(server, copy))
+    asyncio.run(drop_database(server, name))
     if embedded is not None:
         embedded.stop()
 

@@ -315,3 +315,33 @@ async def test_event_ids_past_the_bound_or_empty_are_rejected_and_the_batch_land
     ]
     stored = await conn.fetch("select event_id from usage_event_ids order by event_id")
     assert [r["event_id"] for r in stored] == ["plain", longest]
+
+
+async def _marks(conn: asyncpg.Connection, account_id: UUID) -> int:
+    count: int = await conn.fetchval(
+        "select count(*) from suggestion_marks where account_id = $1", account_id
+    )
+    return count
+
+
+async def test_the_batch_that_turns_the_run_rate_into_an_overrun_marks_the_account_once(
+    conn: asyncpg.Connection, dsn: str
+) -> None:
+    """10 days into a 30-day period with a limit of 100, a run rate reaches the limit from
+    34 used on. The account is evidence for a suggestion from the batch that gets there;
+    every batch after it marked it again, and the suggestion job recomputed it each time."""
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])  # hard limit 100
+    await _record(dsn, _events(account_id, 30, "a"), NOW)
+    assert await _marks(conn, account_id) == 0
+    await _record(dsn, _events(account_id, 10, "b"), NOW)
+    assert await _marks(conn, account_id) == 1
+    await _record(dsn, _events(account_id, 10, "c"), NOW)
+    assert await _marks(conn, account_id) == 1
+
+    # Of concurrent batches, only the one whose write crosses marks it.
+    other = await factories.account(conn, cat["versions"]["basic"])
+    await _record(dsn, _events(other, 30, "a"), NOW)
+    await asyncio.gather(*(_record(dsn, _events(other, 2, f"c{n}-"), NOW) for n in range(8)))
+    assert await counter(conn, other) == {NOW - timedelta(days=10): 46.0}
+    assert await _marks(conn, other) == 1

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from benefitgate.usage.periods import Period
-from benefitgate.usage.trend import project
+from benefitgate.usage.trend import project, reaches_limit
 from tests.fixtures.factories import NOW
 
 THIRTY_DAYS = Period(NOW - timedelta(days=10), NOW + timedelta(days=20))
@@ -54,3 +57,16 @@ def test_a_limit_centuries_away_at_a_slow_rate_is_no_date() -> None:
     # One unit in ten days against a limit of a trillion: past the last date there is.
     projection = project("sum", 1, 1e12, THIRTY_DAYS, NOW)
     assert projection is not None and projection.limit_reached_at is None
+
+
+quantities = st.floats(min_value=0, max_value=1e15)
+
+
+@given(quantities, quantities, st.integers(-40, 40), st.integers(1, 400))
+def test_reaches_limit_says_what_the_projection_dates(
+    used: float, limit: float, days_in: int, days_long: int
+) -> None:
+    period = Period(NOW - timedelta(days=days_in), NOW + timedelta(days=days_long - days_in))
+    projection = project("sum", used, limit, period, NOW)
+    assert projection is not None
+    assert reaches_limit(used, limit, period, NOW) == (projection.limit_reached_at is not None)

@@ -12,7 +12,9 @@ duplicate, or rejected with a reason, in the order sent.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -24,6 +26,7 @@ from benefitgate.api.changes import in_transaction
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.catalog.cache import catalog_of
+from benefitgate.catalog.models import Metric
 from benefitgate.cloudevents.format import Refused, event_of
 from benefitgate.cloudevents.results import body_of
 from benefitgate.graphql.shapes import json_kind
@@ -80,7 +83,7 @@ class EventsEndpoint:
         raws = _events_in(request.headers.get("content-type", ""), await request.body())
         context = self._make_context(request, principal)
         catalog = await catalog_of(context)
-        read = [event_of(raw, catalog.metrics, context.now) for raw in raws]
+        read = await _read(raws, catalog.metrics, context.now)
         events = [e for e in read if isinstance(e, UsageEvent)]
         batch = ingest.Batch(
             principal, events, catalog, context.now, context.shared.get(Partitions)
@@ -91,6 +94,23 @@ class EventsEndpoint:
         ingest.count_outcomes(outcomes)
         body = body_of(raws, _merge(read, outcomes))
         return Response(orjson.dumps(body), media_type="application/json")
+
+
+# Events read between two turns of the event loop. Another batch on this process may be
+# holding its counters' row locks until its next statement, which waits for the loop:
+# reading a thousand events at once kept it waiting about 5 ms.
+_CHUNK = 100
+
+
+async def _read(
+    raws: Sequence[Any], metrics: Mapping[str, Metric], now: datetime
+) -> list[UsageEvent | Refused]:
+    read: list[UsageEvent | Refused] = []
+    for start in range(0, len(raws), _CHUNK):
+        if start:
+            await asyncio.sleep(0)
+        read.extend(event_of(raw, metrics, now) for raw in raws[start : start + _CHUNK])
+    return read
 
 
 def _merge(

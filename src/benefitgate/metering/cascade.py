@@ -29,7 +29,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.entitlements.models import EffectiveLimit
-from benefitgate.metering.repository import CounterValue
+from benefitgate.metering.repository import CounterKey, CounterValue, Crossing, Limit
 from benefitgate.metering.thresholds import record_crossings
 from benefitgate.milestones import service as milestones
 from benefitgate.milestones.models import Milestone
@@ -62,10 +62,25 @@ class UsageCascade:
         counters: Sequence[CounterValue],
         catalog: Catalog,
         now: datetime,
+        added: Mapping[CounterKey, float] | None = None,
+        crossings: Sequence[Crossing] | None = None,
     ) -> None:
         """Run the steps for the counters just written (account, metric, period start,
-        value), in the caller's transaction."""
+        value), in the caller's transaction; `added`: what the write added to each
+        cumulative counter, when known; `crossings`: the thresholds the write recorded as
+        crossed, when it did (else they are found and recorded here)."""
         if not counters:
             return
-        await record_crossings(conn, self.accounts, counters, catalog, now, self.limits)
+        await record_crossings(
+            conn, self.accounts, counters, catalog, now, self.limits, added, crossings
+        )
         await milestones.on_counters(conn, counters, self.milestones, catalog, now)
+
+    def finite_limits(self) -> list[Limit]:
+        """Each account's positive finite limits, for the write to record crossings."""
+        return [
+            (account_id, metric, limit.included)
+            for account_id, by_metric in self.limits.items()
+            for metric, limit in by_metric.items()
+            if limit.included is not None and limit.included > 0
+        ]

@@ -55,7 +55,8 @@ async def consume(
         assert ceiling is not None  # only a ceiling denies
         current = await repository.counter_value(conn, account.id, metric_key, period.start)
         return QuotaDenied(account.id, metric_key, amount, current, ceiling, period.end)
-    await cascade.after_counters(conn, [(account.id, metric_key, period.start, used)], catalog, now)
+    counter = (account.id, metric_key, period.start)
+    await cascade.after_counters(conn, [(*counter, used)], catalog, now, {counter: amount})
     included = None if limit is None else limit.included
     return Consumed(
         account_id=account.id,

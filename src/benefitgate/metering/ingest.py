@@ -193,8 +193,11 @@ async def _store(
             account.period_at(metric.reset, event.occurred_at),
             metric.aggregation,
         )
-    positions, counters = await repository.record_events(conn, batch, now)
-    await cascade.after_counters(conn, counters, catalog, now)
+    positions, counters, crossings = await repository.record_events(
+        conn, batch, now, cascade.finite_limits()
+    )
+    added = batch.added(positions)
+    await cascade.after_counters(conn, counters, catalog, now, added, crossings)
     return set(positions)
 
 

@@ -10,11 +10,15 @@ from uuid import UUID
 
 import asyncpg
 
+from benefitgate.metering.rules import THRESHOLDS
 from benefitgate.usage.periods import Period
 
 __all__ = [
+    "CounterKey",
     "CounterValue",
+    "Crossing",
     "EventColumns",
+    "Limit",
     "consume",
     "counter_value",
     "ensure_partitions",
@@ -26,6 +30,8 @@ __all__ = [
 
 # account, metric, period start, value
 CounterValue = tuple[UUID, str, datetime, float]
+# account, metric, period start
+CounterKey = tuple[UUID, str, datetime]
 
 
 @dataclass(slots=True)
@@ -63,6 +69,16 @@ class EventColumns:
         self.period_ends.append(period.end)
         self.aggregations.append(aggregation)
 
+    def added(self, positions: Sequence[int]) -> dict[CounterKey, float]:
+        """What the events at `positions` add to their cumulative (sum or count) counters."""
+        added: dict[CounterKey, float] = {}
+        for i in positions:
+            aggregation = self.aggregations[i]
+            if aggregation in ("sum", "count"):
+                key = (self.account_ids[i], self.metric_keys[i], self.period_starts[i])
+                added[key] = added.get(key, 0.0) + (self.values[i] if aggregation == "sum" else 1.0)
+        return added
+
     def columns(self) -> tuple[list[Any], ...]:
         return (
             self.account_ids,
@@ -83,20 +99,43 @@ async def ensure_partitions(conn: asyncpg.Connection, months: Sequence[date]) ->
     await conn.execute("select ensure_usage_partition(m) from unnest($1::date[]) as m", months)
 
 
+# A finite limit of an account's metric: account, metric, included amount.
+Limit = tuple[UUID, str, float]
+# A threshold of a limit crossed: account, metric, period start, threshold in percent.
+Crossing = tuple[UUID, str, datetime, int]
+
+
 async def record_events(
-    conn: asyncpg.Connection, batch: EventColumns, received_at: datetime
-) -> tuple[list[int], list[CounterValue]]:
+    conn: asyncpg.Connection,
+    batch: EventColumns,
+    received_at: datetime,
+    limits: Sequence[Limit] = (),
+) -> tuple[list[int], list[CounterValue], list[Crossing]]:
     """Store the events whose (account, source, event id) was never seen and fold them into
     their period counters and daily buckets, in one statement. Returns the positions (in
-    `batch`) of the events stored, and the new value of every counter they changed. Each
-    (account, source, event id) may appear once in `batch`.
+    `batch`) of the events stored, the new value of every counter they changed, and the
+    thresholds of `limits` (positive ones) those counters crossed for the first time, each
+    recorded in usage_thresholds by the same statement (its primary key makes a crossing
+    happen once, whatever races). Each (account, source, event id) may appear once in
+    `batch`.
 
-    Every write goes in (account, metric, bucket) or (account, source, event id) order, so that
-    concurrent batches take their row locks in the same order and cannot deadlock."""
-    row = await conn.fetchrow(_RECORD_EVENTS, *batch.columns(), received_at)
+    Every write goes in (account, metric, bucket) or (account, source, event id) order, so
+    that concurrent batches take their row locks in the same order and cannot deadlock.
+    Recording the crossings here, rather than in a statement after it, spares the batch a
+    round trip while it holds its counters' row locks."""
+    row = await conn.fetchrow(
+        _RECORD_EVENTS,
+        *batch.columns(),
+        received_at,
+        [limit[0] for limit in limits],
+        [limit[1] for limit in limits],
+        [limit[2] for limit in limits],
+    )
     assert row is not None  # an aggregate without grouping always answers one row
-    positions, account_ids, metric_keys, period_starts, values = row
-    return positions, list(zip(account_ids, metric_keys, period_starts, values, strict=True))
+    positions, account_ids, metric_keys, period_starts, values, *crossed = row
+    counters = list(zip(account_ids, metric_keys, period_starts, values, strict=True))
+    crossings = list(zip(*(c or () for c in crossed), strict=True))
+    return positions, counters, crossings
 
 
 _COUNTER_UPSERT = """
@@ -168,12 +207,31 @@ with input as (
     from accepted
 ),
 {_UPSERTS}
+, changed as (
+    {" union all ".join(f"select * from counters_{kind}" for kind in _AGGREGATIONS)}
+), crossed as (
+    -- The rule of `thresholds.crossed`: a threshold t of a positive limit is crossed by a
+    -- value of at least included * t / 100 (computed in this order, as in Python).
+    insert into usage_thresholds
+        (account_id, metric_key, period_start, threshold, crossed_at)
+    select c.account_id, c.metric_key, c.period_start, t.threshold, $10
+    from changed c
+    join unnest($11::uuid[], $12::text[], $13::float8[]) as l(account_id, metric_key, included)
+        using (account_id, metric_key)
+    cross join unnest('{{{",".join(str(t) for t in THRESHOLDS)}}}'::smallint[]) as t(threshold)
+    where l.included > 0 and c.value >= l.included * t.threshold / 100
+    order by 1, 2, 3, 4
+    on conflict do nothing
+    returning account_id, metric_key, period_start, threshold
+)
 -- One row of arrays: a row for each stored event and each counter took the service half
 -- again as long to decode.
 select (select coalesce(array_agg((position - 1)::int), '{{}}') from accepted),
        coalesce(array_agg(account_id), '{{}}'), coalesce(array_agg(metric_key), '{{}}'),
-       coalesce(array_agg(period_start), '{{}}'), coalesce(array_agg(value), '{{}}')
-from ({" union all ".join(f"select * from counters_{kind}" for kind in _AGGREGATIONS)}) as changed
+       coalesce(array_agg(period_start), '{{}}'), coalesce(array_agg(value), '{{}}'),
+       (select array_agg(account_id) from crossed), (select array_agg(metric_key) from crossed),
+       (select array_agg(period_start) from crossed), (select array_agg(threshold) from crossed)
+from changed
 """  # noqa: S608 (constant expressions, no input)
 
 

@@ -16,13 +16,13 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.events import outbox as events
 from benefitgate.metering import repository
-from benefitgate.metering.repository import CounterValue
+from benefitgate.metering.repository import CounterKey, CounterValue, Crossing
+from benefitgate.metering.rules import THRESHOLDS
 from benefitgate.usage import evidence
-from benefitgate.usage.trend import project
+from benefitgate.usage.trend import CUMULATIVE, reaches_limit
 
 __all__ = ["THRESHOLDS", "crossed", "record_crossings"]
 
-THRESHOLDS = (80, 100)
 EVENT_TYPE = "usage.threshold_crossed"
 
 
@@ -40,19 +40,29 @@ async def record_crossings(
     catalog: Catalog,
     now: datetime,
     limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
+    added: Mapping[CounterKey, float] | None = None,
+    crossings: Sequence[Crossing] | None = None,
 ) -> None:
     """Mark newly crossed thresholds of updated counters, against their `accounts`' `limits`
     (`accounts` holds at least the counters' accounts), and enqueue an event for each. The
-    primary key of usage_thresholds makes each crossing happen once, whatever races."""
-    candidates = [
-        (account_id, metric, start, threshold)
-        for account_id, metric, start, value in counters
-        for threshold in crossed(value, limits.get(account_id, {}).get(metric))
-    ]
-    crossings = await repository.mark_thresholds(conn, candidates, now) if candidates else []
+    primary key of usage_thresholds makes each crossing happen once, whatever races.
+    `crossings`: the new crossings, when the write of the counters recorded them already
+    (`repository.record_events` does).
+
+    `added` is what the write added to each cumulative counter, when known: an account is
+    then marked as evidence only by the write that turned its run rate into an overrun
+    (its counter's earlier value did not project past the limit), not by every later one."""
+    if crossings is None:
+        candidates = [
+            (account_id, metric, start, threshold)
+            for account_id, metric, start, value in counters
+            for threshold in crossed(value, limits.get(account_id, {}).get(metric))
+        ]
+        crossings = await repository.mark_thresholds(conn, candidates, now) if candidates else []
     await _report(conn, crossings, counters, limits)
     # A crossing is evidence through its event; a projected overrun has none.
-    await evidence.mark(conn, list(_overrunning(accounts, counters, limits, catalog, now)), now)
+    overrunning = _overrunning(accounts, counters, limits, catalog, now, added or {})
+    await evidence.mark(conn, list(overrunning), now)
 
 
 def _overrunning(
@@ -61,27 +71,34 @@ def _overrunning(
     limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
     catalog: Catalog,
     now: datetime,
+    added: Mapping[CounterKey, float],
 ) -> set[UUID]:
-    """Accounts whose run rate reaches a limit before the current period ends."""
-    by_id = {a.id: a for a in accounts}
+    """Accounts whose run rate reaches a limit before the current period ends, and did not
+    before `added`."""
+    by_id: dict[UUID, Account] | None = None
     found = set()
     for account_id, key, start, value in counters:
         limit = limits.get(account_id, {}).get(key)
-        if limit is None:
+        if limit is None or limit.included is None:
             continue
         metric = catalog.metrics[key]  # every counter's metric was checked before its write
+        if metric.aggregation not in CUMULATIVE:
+            continue
+        by_id = by_id or {a.id: a for a in accounts}
         period = by_id[account_id].period_at(metric.reset, now)
         if period.start != start:
             continue  # backdated usage: the current period's run rate is another counter
-        projection = project(metric.aggregation, value, limit.included, period, now)
-        if projection is not None and projection.limit_reached_at is not None:
+        if not reaches_limit(value, limit.included, period, now):
+            continue
+        before = value - added.get((account_id, key, start), value)
+        if not reaches_limit(before, limit.included, period, now):
             found.add(account_id)
     return found
 
 
 async def _report(
     conn: asyncpg.Connection,
-    crossings: Sequence[tuple[UUID, str, datetime, int]],
+    crossings: Sequence[Crossing],
     counters: Sequence[CounterValue],
     limits: Mapping[UUID, Mapping[str, EffectiveLimit]],
 ) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from benefitgate.usage.periods import Period
 
-__all__ = ["MIN_ELAPSED", "Projection", "project"]
+__all__ = ["MIN_ELAPSED", "Projection", "project", "reaches_limit"]
 
 MIN_ELAPSED = timedelta(days=1)
 CUMULATIVE = frozenset({"sum", "count"})
@@ -39,3 +39,15 @@ def project(
         to_limit = (limit - used) / rate
         reached_at = now + timedelta(seconds=to_limit) if to_limit < left else None
     return Projection(round(used + rate * left, 2), reached_at)
+
+
+def reaches_limit(used: float, limit: float, period: Period, now: datetime) -> bool:
+    """Whether a cumulative metric's run rate reaches `limit` before its period ends: what
+    `project(...).limit_reached_at` tells, without building the projection (ingest asks it
+    of every counter a batch changes)."""
+    if period.end is None or not 0 < used < limit:
+        return False
+    elapsed = max(now - period.start, MIN_ELAPSED).total_seconds()
+    left = max((period.end - now).total_seconds(), 0.0)
+    rate = used / elapsed  # as `project` computes it, which a tiny `used` rounds to 0
+    return rate > 0 and (limit - used) / rate < left
