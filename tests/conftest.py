@@ -28,6 +28,7 @@ from benefitgate.config import Settings
 from tests.fixtures.database import ServerDatabases, server_dsn
 from tests.fixtures.factories import NOW
 from tests.fixtures.live import serve_in_process
+from tests.fixtures.redis import redis_tier as redis_tier  # a fixture, for every test
 
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
 

@@ -15,6 +15,7 @@ from functools import partial
 import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -41,10 +42,17 @@ from benefitgate.gauges import Gauges
 from benefitgate.graphql import ide
 from benefitgate.graphql.documents import Manifest
 from benefitgate.graphql.fast.render import RenderCache
-from benefitgate.graphql.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from benefitgate.graphql.middleware import (
+    BodyLimitMiddleware,
+    HeaderLimitMiddleware,
+    RequestIdMiddleware,
+)
 from benefitgate.graphql.persisted import TrustedDocuments
+from benefitgate.graphql.ratelimit import RateLimitMiddleware
 from benefitgate.graphql.schema import build_schema
+from benefitgate.graphql.sockets import WebSocketGuard
 from benefitgate.graphql.view import GraphQLView
+from benefitgate.limits.shared import Buckets, SharedBuckets
 from benefitgate.logs import configure_logging
 from benefitgate.metering import maintenance
 from benefitgate.metering.partitions import Partitions
@@ -98,6 +106,12 @@ def create_app(
         max_aliases=settings.max_aliases,
         suggestions=settings.dev_mode,
         introspection=_introspection_roles(settings),
+        cost_ceilings=settings.cost_ceilings,
+    )
+    buckets = (
+        SharedBuckets(settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else Buckets()
     )
     holder: dict[str, AppState] = {}
 
@@ -121,6 +135,9 @@ def create_app(
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=settings.live_init_seconds),
         max_subscriptions_per_connection=settings.live_max_subscriptions,
+        # Browsers may open sockets from these origins and the service's own; a page
+        # elsewhere is refused with 403 before the connection is accepted.
+        allowed_origins=settings.cors_origins,
     )
 
     @contextlib.asynccontextmanager
@@ -151,6 +168,7 @@ def create_app(
             await state.scheduler.stop()
             await state.listener.stop()
             await state.webhooks.close()
+            await buckets.close()
             await _close_pool(state.pool)
             if tracer_provider is not None:
                 tracing.instrument_asyncpg(None)
@@ -170,8 +188,35 @@ def create_app(
     if settings.metrics and settings.metrics_port == 0:
         routes.append(Route("/metrics", _metrics))
     app = Starlette(routes=routes, lifespan=lifespan)
+    # The last added runs first: CORS answers preflights and marks every answer (a 429
+    # too, so a browser can read it); sizes are checked before anything is parsed.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        identify=authenticate_header,
+        buckets=buckets,
+        quotas=settings.rate_quotas,
+        clock=clock,
+        paths=frozenset({"/graphql", "/events"}),
+    )
+    app.add_middleware(
+        WebSocketGuard,
+        max_bytes=settings.max_body_bytes,
+        quota=settings.live_message_quota,
+        clock=clock,
+    )
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes)
     app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "accept", "x-request-id"],
+            allow_credentials=settings.cors_credentials,
+            expose_headers=["ratelimit", "ratelimit-policy", "retry-after", "x-request-id"],
+            max_age=600,
+        )
     if tracer_provider is not None:  # outermost: the access log line carries the trace id
         app.add_middleware(tracing.TracingMiddleware, provider=tracer_provider)
     return app

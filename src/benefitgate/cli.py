@@ -239,6 +239,9 @@ def _serve(settings: Settings, workers: int) -> None:
         # Live event frames are a few hundred bytes of JSON: compressing each one cost
         # about a tenth of the service's time per delivery, on both ends, for little.
         ws_per_message_deflate=False,
+        # WebSocket messages are bounded like HTTP bodies (the app checks too, for other
+        # servers); uvicorn closes a larger one with 1009 before buffering it.
+        ws_max_size=settings.max_body_bytes,
         # On SIGTERM uvicorn waits for open requests and sockets to finish; a stream
         # that does not end must not keep the replica up past its orchestrator's grace
         # period (Kubernetes: 30 s). Clients resume from their cursor either way.

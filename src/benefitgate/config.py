@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings", "local_secret"]
+__all__ = ["ROLES", "Quota", "Settings", "local_secret"]
+
+# The callers limits are set for: the four principal roles, and `anonymous` for requests
+# without a usable credential (keyed by client address).
+ROLES = ("frontend", "partner", "operator", "admin", "anonymous")
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -26,6 +31,57 @@ def _names(name: str, default: frozenset[str] | None = None) -> frozenset[str] |
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw is None or raw == "" else int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """`requests` per `seconds`, as a token bucket: it holds at most `requests` tokens and
+    refills at `requests / seconds` a second, so a full bucket allows a burst of all."""
+
+    requests: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, raw: str) -> Quota | None:
+        """`"300/60"` (300 requests a minute); `"off"` or `"0"`: no limit."""
+        text = raw.strip().lower()
+        if text in {"off", "0", ""}:
+            return None
+        requests, _, seconds = text.partition("/")
+        quota = cls(int(requests), int(seconds or 1))
+        if quota.requests < 1 or quota.seconds < 1:
+            raise ValueError(f"a quota is REQUESTS/SECONDS, both positive, not {raw!r}")
+        return quota
+
+
+# Production defaults of the per-role limits (the README's table); a Settings built in code
+# has none unless given.
+DEFAULT_RATES = {
+    "frontend": "300/60",
+    "partner": "1200/60",
+    "operator": "3000/60",
+    "admin": "3000/60",
+    "anonymous": "60/60",
+}
+DEFAULT_COSTS = {"frontend": 5_000, "partner": 20_000, "operator": 50_000, "admin": 50_000}
+
+
+def _quotas() -> dict[str, Quota | None]:
+    return {
+        role: Quota.parse(os.environ.get(f"BENEFITGATE_RATE_{role.upper()}", DEFAULT_RATES[role]))
+        for role in ROLES
+    }
+
+
+def _costs() -> dict[str, int]:
+    return {
+        role: _int(f"BENEFITGATE_COST_{role.upper()}", DEFAULT_COSTS[role])
+        for role in DEFAULT_COSTS
+    }
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in os.environ.get(name, "").split(",") if x.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +121,16 @@ class Settings:
     metrics: bool = True  # serve Prometheus metrics
     # 0: at /metrics on the service's port; another port: there only, away from the public one
     metrics_port: int = 0
+    redis_url: str | None = None  # the shared tier; None: everything stays in process
+    redis_prefix: str = "benefitgate:"  # of every Redis key this service writes
+    # Requests per caller by role (a role missing or None: no limit) and the cost ceiling
+    # of one operation by role (missing or 0: no ceiling). See `graphql.ratelimit`, `cost`.
+    rate_quotas: Mapping[str, Quota | None] = field(default_factory=dict)
+    cost_ceilings: Mapping[str, int] = field(default_factory=dict)
+    max_header_bytes: int = 16_384  # all request headers together; larger get 431
+    live_message_quota: Quota | None = None  # WebSocket messages a connection may send
+    cors_origins: tuple[str, ...] = ()  # origins browsers may call from; "*" for any
+    cors_credentials: bool = False  # let browsers send cookies and HTTP auth cross-origin
 
     @property
     def embedded(self) -> bool:
@@ -98,11 +164,7 @@ class Settings:
             statement_seconds=float(os.environ.get("BENEFITGATE_STATEMENT_SECONDS") or 30),
             webhook_key=os.environ.get("BENEFITGATE_WEBHOOK_KEY")
             or local_secret(data_dir, "webhook_key"),
-            webhook_allow_hosts=frozenset(
-                h.strip()
-                for h in os.environ.get("BENEFITGATE_WEBHOOK_ALLOW_HOSTS", "").split(",")
-                if h.strip()
-            ),
+            webhook_allow_hosts=frozenset(_list("BENEFITGATE_WEBHOOK_ALLOW_HOSTS")),
             webhook_timeout_seconds=float(
                 os.environ.get("BENEFITGATE_WEBHOOK_TIMEOUT_SECONDS") or 10
             ),
@@ -118,6 +180,16 @@ class Settings:
             introspection_for=_names("BENEFITGATE_INTROSPECTION_FOR"),
             metrics=_flag("BENEFITGATE_METRICS", True),
             metrics_port=_int("BENEFITGATE_METRICS_PORT", 0),
+            redis_url=os.environ.get("REDIS_URL") or None,
+            redis_prefix=os.environ.get("BENEFITGATE_REDIS_PREFIX", "benefitgate:"),
+            rate_quotas=_quotas(),
+            cost_ceilings=_costs(),
+            max_header_bytes=_int("BENEFITGATE_MAX_HEADER_BYTES", 16_384),
+            live_message_quota=Quota.parse(
+                os.environ.get("BENEFITGATE_LIVE_MESSAGE_RATE", "100/10")
+            ),
+            cors_origins=_list("BENEFITGATE_CORS_ORIGINS"),
+            cors_credentials=_flag("BENEFITGATE_CORS_CREDENTIALS", False),
         )
 
 

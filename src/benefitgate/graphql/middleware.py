@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids with an access log, and a request body size limit."""
+"""Pure ASGI middleware: request ids with an access log, and request header and body size
+limits."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from benefitgate.graphql.sockets import refuse_upgrade
 from benefitgate.graphql.view import error_response
 from benefitgate.logs import request_id
 from benefitgate.telemetry import metrics
 
-__all__ = ["BodyLimitMiddleware", "RequestIdMiddleware"]
+__all__ = ["BodyLimitMiddleware", "HeaderLimitMiddleware", "RequestIdMiddleware"]
 
 log = logging.getLogger("benefitgate.access")
 
@@ -98,3 +100,28 @@ class BodyLimitMiddleware:
             413, f"request body above {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE"
         )
         await response(scope, receive, send)
+
+
+class HeaderLimitMiddleware:
+    """Refuses requests whose headers (names and values together) pass `max_bytes` with 431,
+    and WebSocket upgrades with them likewise. The HTTP parser has taken them in by then
+    (httptools keeps headers of any size; h11 stops near `h11_max_incomplete_event_size`
+    with a bare 400), so this bounds what the service handles, not what it reads."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or (
+            sum(len(k) + len(v) for k, v in scope["headers"]) <= self.max_bytes
+        ):
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            431, f"request headers above {self.max_bytes} bytes", "HEADERS_TOO_LARGE"
+        )
+        if scope["type"] == "http":
+            await response(scope, receive, send)
+            return
+        await refuse_upgrade(scope, receive, send, response)

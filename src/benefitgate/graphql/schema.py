@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from benefitgate.db import unavailable
 from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.feed.live import LiveSubscription
 from benefitgate.feed.polling import EventQuery
+from benefitgate.graphql.cost import CostLimit, cost_rule
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.introspection import introspection_by_role
 from benefitgate.graphql.observe import OperationMetrics
@@ -231,9 +232,11 @@ def build_schema(
     max_aliases: int,
     suggestions: bool,
     introspection: Collection[Role] = frozenset(Role),
+    cost_ceilings: Mapping[str, int] | None = None,
 ) -> strawberry.Schema:
     """The schema with its limits; only callers of the roles in `introspection` may
-    query `__schema` and `__type`."""
+    query `__schema` and `__type`, and `cost_ceilings` maps a role to the largest
+    operation cost its callers may send (missing or 0: no ceiling)."""
     # Rule classes are built once: a per-request factory would build new classes each time
     # and the validation cache, keyed by the rules, would never hit.
     rules = [
@@ -241,11 +244,15 @@ def build_schema(
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
         UnstorableLiterals,
     ]
+    cost_rules = {
+        role: cost_rule(role, ceiling) for role, ceiling in (cost_ceilings or {}).items() if ceiling
+    }
     extensions: list[type[SchemaExtension] | Any] = [
         OperationMetrics,  # first: its time includes every other extension's
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(rules),
         introspection_by_role(introspection),
+        lambda: CostLimit(cost_rules),
         ParserCache,
         lambda: CachedValidation(hide_suggestions=not suggestions),
         lambda: _MaskErrors(should_mask_error=_is_unexpected, error_message=UNEXPECTED),

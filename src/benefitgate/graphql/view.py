@@ -42,12 +42,15 @@ from benefitgate.graphql.shapes import json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 from benefitgate.telemetry import metrics
 
-__all__ = ["UNAVAILABLE", "GraphQLView", "error_response"]
+__all__ = ["PRINCIPAL", "UNAVAILABLE", "GraphQLView", "error_response"]
 
 log = logging.getLogger("benefitgate.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 UNAVAILABLE = "The database is unavailable; retry (with the same idempotency key)."
+# The scope key of a request's principal. Not `request.state`: that is the lifespan's state,
+# which a server may share between requests (asgi-lifespan does).
+PRINCIPAL = "benefitgate.principal"
 
 Authenticate = Callable[[Request], Awaitable[Principal]]
 AuthenticateHeader = Callable[[str | None], Awaitable[Principal]]
@@ -108,7 +111,9 @@ class GraphQLView(GraphQL[Context, None]):
             await (await self.render_graphql_ide(request))(scope, receive, send)
             return
         try:
-            request.state.principal = await self._authenticate(request)
+            # The rate limit in front may have authenticated the request already.
+            if scope.get(PRINCIPAL) is None:
+                scope[PRINCIPAL] = await self._authenticate(request)
             response = await self.run(request)
         except Unauthenticated as exc:
             response = error_response(
@@ -146,7 +151,7 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> Context:
         if isinstance(request, WebSocket):
             return self._make_context(None, _NOT_YET_AUTHENTICATED)
-        principal = getattr(request.state, "principal", None)
+        principal = request.scope.get(PRINCIPAL)
         if principal is None:
             raise Unauthenticated("missing credentials")
         assert isinstance(request, Request)

@@ -1,0 +1,124 @@
+"""Rate limits per caller, in front of everything that answers a GraphQL request over HTTP
+(cached answers included): a token bucket per caller, refusing with 429 when it is empty.
+
+The caller is the authenticated principal: a frontend's account, a partner (all its keys
+share one bucket), an internal tool's API key; a request without a usable credential is
+keyed by its client address, with the `anonymous` quota. The principal found here is left
+in the request's scope, so the view does not authenticate twice. Every answer carries the
+IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers-11), the policy named
+after the caller's role:
+
+    RateLimit-Policy: "frontend";q=300;w=60
+    RateLimit: "frontend";r=299;t=1
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.clock import Clock
+from benefitgate.config import Quota
+from benefitgate.graphql.view import PRINCIPAL, error_response
+from benefitgate.limits.buckets import Decision
+from benefitgate.limits.shared import Buckets
+
+__all__ = ["RateLimitMiddleware", "caller_of"]
+
+log = logging.getLogger(__name__)
+
+Identify = Callable[[str | None], Awaitable[Principal]]
+
+
+def caller_of(principal: Principal | None, scope: Scope) -> tuple[str, str]:
+    """The policy (a role, or `anonymous`) and the bucket key of a request's caller."""
+    if principal is None:
+        client = scope.get("client")
+        return "anonymous", f"address:{client[0] if client else 'unknown'}"
+    if principal.role is Role.FRONTEND:
+        return principal.role.value, f"account:{principal.account_id}"
+    if principal.role is Role.PARTNER:
+        return principal.role.value, f"partner:{principal.partner_id}"
+    return principal.role.value, principal.subject
+
+
+def _headers(policy: str, decision: Decision) -> list[tuple[bytes, bytes]]:
+    quota = decision.quota
+    return [
+        (b"ratelimit-policy", f'"{policy}";q={quota.requests};w={quota.seconds}'.encode()),
+        (b"ratelimit", f'"{policy}";r={decision.remaining};t={decision.reset_seconds}'.encode()),
+    ]
+
+
+class RateLimitMiddleware:
+    """Takes a token from the caller's bucket for each HTTP request to one of `paths`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        identify: Identify,
+        buckets: Buckets,
+        quotas: Mapping[str, Quota | None],
+        clock: Clock,
+        paths: frozenset[str] = frozenset({"/graphql"}),
+    ) -> None:
+        self.app = app
+        self._identify = identify
+        self._buckets = buckets
+        self._quotas = quotas
+        self._clock = clock
+        self._paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self._paths or not self._quotas:
+            await self.app(scope, receive, send)
+            return
+        principal = await self._principal(scope)
+        policy, key = caller_of(principal, scope)
+        quota = self._quotas.get(policy)
+        if quota is None:
+            await self.app(scope, receive, send)
+            return
+        decision = await self._buckets.take(key, quota, self._clock.now().timestamp())
+        headers = _headers(policy, decision)
+        if not decision.allowed:
+            await self._refuse(policy, decision, headers)(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _principal(self, scope: Scope) -> Principal | None:
+        """The request's principal, left in its scope for the view; None without a usable
+        credential, or when it cannot be checked now (the view then answers for it)."""
+        raw = dict(scope["headers"]).get(b"authorization")
+        try:
+            principal = await self._identify(None if raw is None else raw.decode("latin-1"))
+        except Unauthenticated:
+            return None
+        except Exception:  # the view meets the same failure and answers it typed
+            log.debug("caller not identified for its rate limit", exc_info=True)
+            return None
+        scope[PRINCIPAL] = principal
+        return principal
+
+    @staticmethod
+    def _refuse(policy: str, decision: Decision, headers: list[tuple[bytes, bytes]]) -> ASGIApp:
+        quota = decision.quota
+        response = error_response(
+            429,
+            f"rate limit of {quota.requests} requests per {quota.seconds} s reached; "
+            f"retry in {decision.retry_after} s",
+            "RATE_LIMITED",
+            {"Retry-After": str(decision.retry_after)},
+        )
+        response.raw_headers.extend(headers)
+        return response

@@ -1,0 +1,1 @@
+"""Rate limits: token buckets per caller, in process or shared through Redis."""

@@ -1,0 +1,114 @@
+"""The cost estimate and its ceiling per role: list sizes from `first`, nested lists
+multiplying, fragments costed once, a typed error naming the cost and the ceiling, and
+the rule built once so the validation cache keeps hitting."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from hypothesis import given
+from hypothesis import strategies as st
+
+from benefitgate.auth.principals import Role
+from benefitgate.graphql import validation
+from benefitgate.graphql.cost import COST_LIMIT_EXCEEDED, cost_rule
+from benefitgate.graphql.schema import build_schema
+from graphql import GraphQLError, parse, validate
+from tests.conftest import MakeApi, api_key, frontend_token
+
+SCHEMA = build_schema(max_depth=20, max_tokens=5_000, max_aliases=50, suggestions=False)
+
+# accounts: first x (1 + edges: 1 x (1 + node: 1 + grants: 10 x (1 + benefit: 1))) = first x 23
+GRANTS_OF_ACCOUNTS = """query($n: Int! = 5) {
+  accounts(first: FIRST) {
+    ... on AccountConnection { edges { node { grants { benefit { key } } } } }
+  }
+}"""
+
+
+def grants_of_accounts(first: int) -> str:
+    return GRANTS_OF_ACCOUNTS.replace("($n: Int! = 5)", "").replace("FIRST", str(first))
+
+
+def cost_errors(document: str, ceiling: int) -> list[GraphQLError]:
+    return validate(SCHEMA._schema, parse(document), [cost_rule("test", ceiling)])
+
+
+def cost_of(document: str) -> int:
+    """The estimate, read from the error of a ceiling of zero."""
+    errors = cost_errors(document, 0)
+    if not errors:
+        return 0
+    assert errors[0].extensions is not None
+    cost: int = errors[0].extensions["cost"]
+    return cost
+
+
+@given(st.integers(min_value=1, max_value=100))
+def test_first_sizes_the_page_and_nested_lists_multiply(first: int) -> None:
+    assert cost_of(GRANTS_OF_ACCOUNTS.replace("FIRST", str(first))) == first * 23
+
+
+def test_first_from_a_variable_default_the_largest_page_or_the_arguments_default() -> None:
+    assert cost_of(GRANTS_OF_ACCOUNTS.replace("FIRST", "$n")) == 5 * 23
+    without_default = GRANTS_OF_ACCOUNTS.replace("$n: Int! = 5", "$n: Int!")
+    assert cost_of(without_default.replace("FIRST", "$n")) == 100 * 23
+    assert cost_of(GRANTS_OF_ACCOUNTS.replace("FIRST", "1000")) == 100 * 23  # capped
+    assert cost_of(GRANTS_OF_ACCOUNTS.replace("(first: FIRST)", "")) == 20 * 23  # default 20
+
+
+def test_scalars_typename_and_introspection_cost_nothing() -> None:
+    assert cost_of("{ __typename }") == 0
+    assert cost_of("{ __schema { types { name fields { name args { name } } } } }") == 0
+    assert cost_of("{ tiers { key name } }") == 10  # ten tiers of weight one
+
+
+def test_a_fragment_spread_many_times_is_costed_once_and_cycles_end() -> None:
+    # Each level spreads the next twice: 2^12 paths, costed level by level.
+    levels = [f"fragment F{i} on Tier {{ key ...F{i + 1} ...F{i + 1} }}" for i in range(12)]
+    document = "{ tiers { ...F0 } }\n" + "\n".join(levels) + "\nfragment F12 on Tier { key }"
+    assert cost_of(document) == 10
+    cyclic = "{ tiers { ...A } } fragment A on Tier { ...B } fragment B on Tier { ...A }"
+    assert cost_of(cyclic) == 10
+
+
+def test_an_operation_above_the_ceiling_is_refused_naming_cost_and_ceiling() -> None:
+    document = GRANTS_OF_ACCOUNTS.replace("FIRST", "100")
+    (error,) = cost_errors(document, 1_000)
+    assert error.extensions == {"code": COST_LIMIT_EXCEEDED, "cost": 2_300, "ceiling": 1_000}
+    assert "cost 2300 is above the ceiling of 1000" in error.message
+    assert cost_errors(document, 2_300) == []
+
+
+async def test_ceilings_are_per_role_over_http(conn: asyncpg.Connection, make_api: MakeApi) -> None:
+    admin = await api_key(conn, Role.ADMIN)
+    token = frontend_token(uuid.uuid4())
+    document = grants_of_accounts(100)
+    ceilings = {"frontend": 1_000, "admin": 5_000}
+    async with make_api(cost_ceilings=ceilings) as api:
+        refused = await api.post(
+            document, auth=token, headers={"accept": "application/graphql-response+json"}
+        )
+        allowed = await api.post(document, auth=admin)
+
+    assert refused.status_code == 400
+    (error,) = refused.json()["errors"]
+    assert error["extensions"] == {"code": COST_LIMIT_EXCEEDED, "cost": 2_300, "ceiling": 1_000}
+    assert "data" not in refused.json()
+    assert allowed.status_code == 200 and "errors" not in allowed.json()
+
+
+async def test_the_cost_rule_keeps_the_validation_cache_hitting(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    admin = await api_key(conn, Role.ADMIN)
+    document = grants_of_accounts(3) + " # cache test"
+    cached = validation._cached_validation(True)
+    async with make_api(cost_ceilings={"admin": 5_000}) as api:
+        await api.post(document, auth=admin)
+        before = cached.cache_info()  # type: ignore[attr-defined]
+        for _ in range(3):
+            await api.post(document, auth=admin)
+        after = cached.cache_info()  # type: ignore[attr-defined]
+    assert after.hits - before.hits == 3 and after.misses == before.misses

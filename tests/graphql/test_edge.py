@@ -1,0 +1,163 @@
+"""The browser-facing edge over real HTTP and WebSocket connections: CORS for configured
+origins (preflight answered, credentials per setting), the Origin check on WebSocket
+upgrades, WebSocket message size and rate, and the request header size limit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin, Subprotocol
+
+from benefitgate.config import Quota
+from tests.conftest import ServeLive, api_key
+from tests.fixtures.live import RawSocket
+
+APP = "https://app.example.com"
+PROTOCOL = [Subprotocol("graphql-transport-ws")]
+
+
+def socket_to(port: int) -> connect:
+    return connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=PROTOCOL)
+
+
+async def preflight(port: int, origin: str) -> httpx.Response:
+    async with httpx.AsyncClient() as http:
+        return await http.options(
+            f"http://127.0.0.1:{port}/graphql",
+            headers={
+                "origin": origin,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type",
+            },
+        )
+
+
+async def test_a_preflight_from_a_configured_origin_is_answered(serve_live: ServeLive) -> None:
+    async with serve_live(cors_origins=(APP,)) as port:
+        allowed = await preflight(port, APP)
+        foreign = await preflight(port, "https://evil.example.net")
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={"query": "{ __typename }"},
+                headers={"origin": APP},
+            )
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == APP
+    assert "POST" in allowed.headers["access-control-allow-methods"]
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-credentials" not in allowed.headers
+    assert foreign.status_code == 400
+    assert "access-control-allow-origin" not in foreign.headers
+    # The actual request: readable by the page, with the rate limit fields exposed.
+    assert answer.headers["access-control-allow-origin"] == APP
+    assert "ratelimit" in answer.headers["access-control-expose-headers"].lower()
+
+
+async def test_credentials_are_allowed_only_when_configured(serve_live: ServeLive) -> None:
+    async with serve_live(cors_origins=(APP,), cors_credentials=True) as port:
+        answer = await preflight(port, APP)
+    assert answer.headers["access-control-allow-credentials"] == "true"
+
+
+async def test_without_configured_origins_no_cross_origin_call_is_allowed(
+    live_port: int,
+) -> None:
+    answer = await preflight(live_port, APP)
+    assert answer.status_code == 405
+    assert "access-control-allow-origin" not in answer.headers
+
+
+async def test_a_websocket_upgrade_from_a_foreign_origin_is_refused_before_accepting(
+    conn: asyncpg.Connection, serve_live: ServeLive
+) -> None:
+    key = await api_key(conn)
+    async with serve_live(cors_origins=(APP,)) as port:
+        url = f"ws://127.0.0.1:{port}/graphql"
+        foreign = Origin("https://evil.example.net")
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(url, subprotocols=PROTOCOL, origin=foreign)
+        # A configured origin, the service's own, and a client that names none all pass.
+        for origin in (Origin(APP), Origin(f"http://127.0.0.1:{port}"), None):
+            async with connect(url, subprotocols=PROTOCOL, origin=origin) as ws:
+                assert await RawSocket(ws).init(key) == {"type": "connection_ack"}
+
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_websocket_message_above_the_body_limit_closes_with_1009(
+    conn: asyncpg.Connection, serve_live: ServeLive
+) -> None:
+    key = await api_key(conn)
+    async with serve_live(max_body_bytes=10_000) as port, socket_to(port) as ws:
+        socket = RawSocket(ws)
+        await socket.init(key)
+        await socket.send({"id": "1", "type": "subscribe", "payload": {"query": "x" * 9_000}})
+        answered = await socket.receive()  # under the limit: answered, an invalid document
+        big = {"id": "2", "type": "subscribe", "payload": {"query": "é" * 6_000}}
+        await socket.send(big)  # 6,000 characters, 12,000 bytes
+        code = await socket.closed_with()
+
+    assert answered["type"] == "error"
+    assert code == 1009
+    assert ws.close_reason == "message above 10000 bytes"
+
+
+async def test_a_connection_sending_faster_than_its_quota_is_closed_with_1008(
+    conn: asyncpg.Connection, serve_live: ServeLive
+) -> None:
+    key = await api_key(conn)
+    async with serve_live(live_message_quota=Quota(5, 60)) as port, socket_to(port) as ws:
+        socket = RawSocket(ws)
+        await socket.init(key)  # one message
+        for n in range(5):
+            await socket.send({"id": str(n), "type": "complete"})
+        code = await socket.closed_with()
+
+    assert code == 1008
+    assert ws.close_reason == "more than 5 messages in 60 s"
+
+
+async def test_headers_above_the_limit_get_431(live_port: int) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{live_port}") as http:
+        fits = await http.post("/graphql", json={}, headers={"x-pad": "a" * 15_000})
+        above = await http.post("/graphql", json={}, headers={"x-pad": "a" * 17_000})
+        huge = await http.post("/graphql", json={}, headers={"x-pad": "a" * 2_000_000})
+    assert fits.status_code == 401
+    for answer in (above, huge):
+        assert answer.status_code == 431
+        assert answer.json()["errors"][0]["extensions"] == {"code": "HEADERS_TOO_LARGE"}
+
+
+async def test_a_websocket_upgrade_with_headers_above_the_limit_is_refused(
+    live_port: int,
+) -> None:
+    async def upgrade(padding: int) -> bytes:
+        """The server's answer to a hand-written upgrade request (the websockets client
+        would not report the status of a refusal this large)."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", live_port)
+        pad = "".join(f"x-pad-{n}: {'a' * padding}\r\n" for n in range(3))
+        writer.write(
+            f"GET /graphql HTTP/1.1\r\nhost: 127.0.0.1:{live_port}\r\n"
+            "upgrade: websocket\r\nconnection: Upgrade\r\n"
+            "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n"
+            f"sec-websocket-protocol: graphql-transport-ws\r\n{pad}\r\n".encode()
+        )
+        try:
+            return await asyncio.wait_for(reader.read(1_000), 5)
+        finally:
+            writer.close()
+
+    accepted = await upgrade(1_000)
+    refused = await upgrade(6_000)
+    assert accepted.startswith(b"HTTP/1.1 101 ")
+    assert refused.startswith(b"HTTP/1.1 431 ")
+    body = refused.partition(b"\r\n\r\n")[2]
+    assert json.loads(body)["errors"][0]["extensions"] == {"code": "HEADERS_TOO_LARGE"}

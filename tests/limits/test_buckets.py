@@ -1,0 +1,95 @@
+"""Token buckets: never more requests than the quota allows over any stretch of time, a
+refused caller told when a token is back, and the Lua script in Redis deciding exactly as
+the arithmetic in process does (so a replica falling back loses nothing of the rule)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benefitgate.config import Quota
+from benefitgate.limits.buckets import LocalBuckets
+from benefitgate.limits.shared import SharedBuckets
+from tests.fixtures.redis import RedisTier
+
+quotas = st.builds(Quota, st.integers(1, 50), st.integers(1, 120))
+# Gaps between requests in milliseconds (whole numbers, so both sides see the same times).
+gaps = st.lists(st.integers(0, 20_000), min_size=1, max_size=80)
+
+
+def instants(steps: list[int]) -> list[float]:
+    now, out = 1_700_000_000.0, []
+    for step in steps:
+        now += step / 1000
+        out.append(now)
+    return out
+
+
+@given(quotas, gaps)
+def test_no_stretch_of_time_allows_more_than_the_quota_refills(
+    quota: Quota, steps: list[int]
+) -> None:
+    buckets = LocalBuckets()
+    times = instants(steps)
+    allowed = [t for t in times if buckets.take("k", quota, t).allowed]
+    rate = quota.requests / quota.seconds
+    for i, start in enumerate(allowed):
+        for j in range(i, len(allowed)):
+            # A full bucket, then what refills between the first and the last of them.
+            assert j - i + 1 <= quota.requests + math.floor((allowed[j] - start) * rate + 1e-9)
+
+
+@given(quotas, gaps)
+def test_a_refused_request_is_told_when_a_token_is_back(quota: Quota, steps: list[int]) -> None:
+    buckets = LocalBuckets()
+    for now in instants(steps):
+        decision = buckets.take("k", quota, now)
+        if decision.allowed:
+            assert decision.retry_after == 0 and decision.remaining >= 0
+            continue
+        assert decision.remaining == 0 and decision.retry_after >= 1
+        probe = LocalBuckets()
+        probe._buckets = dict(buckets._buckets)  # type: ignore[assignment]
+        assert probe.take("k", quota, now + decision.retry_after).allowed
+
+
+def test_buckets_of_different_keys_are_independent() -> None:
+    buckets, quota = LocalBuckets(), Quota(1, 60)
+    assert buckets.take("a", quota, 0.0).allowed
+    assert not buckets.take("a", quota, 1.0).allowed
+    assert buckets.take("b", quota, 1.0).allowed
+
+
+def test_a_clock_reading_behind_the_buckets_refills_nothing() -> None:
+    buckets, quota = LocalBuckets(), Quota(2, 10)
+    assert buckets.take("k", quota, 100.0).allowed
+    assert buckets.take("k", quota, 100.0).allowed
+    assert not buckets.take("k", quota, 90.0).allowed  # another replica, ten seconds behind
+    assert buckets.take("k", quota, 105.0).allowed
+
+
+_examples = itertools.count()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(quota=quotas, steps=gaps)
+async def test_redis_decides_exactly_as_the_process_does(
+    redis_tier: RedisTier, quota: Quota, steps: list[int]
+) -> None:
+    shared = SharedBuckets(redis_tier.url, redis_tier.prefix)
+    local = LocalBuckets()
+    key = f"example-{next(_examples)}"
+    here, there = [], []
+    try:
+        for now in instants(steps):
+            a, b = local.take(key, quota, now), await shared.take(key, quota, now)
+            here.append((a.allowed, a.remaining, a.reset_seconds, a.retry_after))
+            there.append((b.allowed, b.remaining, b.reset_seconds, b.retry_after))
+    finally:
+        await shared.close()
+    assert here == there
