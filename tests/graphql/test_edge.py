@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -15,8 +16,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
 from benefitgate.config import Quota
-from tests.conftest import ServeLive, api_key
-from tests.fixtures.live import RawSocket
+from tests.conftest import JWT_SECRET, ServeLive, api_key
+from tests.fixtures.live import RawSocket, ServiceProcess
 
 APP = "https://app.example.com"
 PROTOCOL = [Subprotocol("graphql-transport-ws")]
@@ -161,3 +162,27 @@ async def test_a_websocket_upgrade_with_headers_above_the_limit_is_refused(
     assert refused.startswith(b"HTTP/1.1 431 ")
     body = refused.partition(b"\r\n\r\n")[2]
     assert json.loads(body)["errors"][0]["extensions"] == {"code": "HEADERS_TOO_LARGE"}
+
+
+async def test_benefitgate_serve_applies_the_limits_of_its_environment(
+    conn: asyncpg.Connection, dsn: str, tmp_path: Path
+) -> None:
+    """The settings as the environment gives them, under the server `serve` runs: the
+    anonymous quota, and a WebSocket message above the body limit (1 MiB) closing 1009."""
+    env = {"BENEFITGATE_RATE_ANONYMOUS": "2/60", "BENEFITGATE_LIVE_MESSAGE_RATE": "off"}
+    service = ServiceProcess(dsn, JWT_SECRET, tmp_path, env)
+    key = await api_key(conn)
+    await service.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+            codes = [(await http.post("/graphql", json={})).status_code for _ in range(3)]
+        async with socket_to(service.port) as ws:
+            socket = RawSocket(ws)
+            await socket.init(key)
+            await ws.send("x" * (1_048_576 + 1))
+            code = await socket.closed_with()
+    finally:
+        await service.stop()
+
+    assert codes == [401, 401, 429]
+    assert code == 1009

@@ -88,6 +88,11 @@ class SharedBuckets(Buckets):
         self._prefix = f"{prefix}rate:"
         self._down_until = 0.0
 
+    @property
+    def falling_back(self) -> bool:
+        """Whether Redis failed lately and this process keeps its own buckets meanwhile."""
+        return self._down_until != 0.0
+
     async def take(self, key: str, quota: Quota, now: float) -> Decision:
         if time.monotonic() < self._down_until:
             return self.local.take(key, quota, now)
