@@ -22,17 +22,18 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from benefitgate import db, migrate
+from benefitgate.api.changes import Committed
 from benefitgate.api.context import Context, Shared
 from benefitgate.audit.rollback import Rollbacks
 from benefitgate.auth.credentials import Authenticator
 from benefitgate.auth.principals import Principal, Role
 from benefitgate.catalog.cache import CatalogCache
-from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import Clock, SystemClock
 from benefitgate.cloudevents.endpoint import EventsEndpoint
 from benefitgate.config import Settings
 from benefitgate.entitlements import grants
+from benefitgate.entitlements.snapshots import EntitlementSnapshots
 from benefitgate.events import retention
 from benefitgate.events.hub import Hub
 from benefitgate.events.listener import OutboxListener
@@ -55,6 +56,7 @@ from benefitgate.graphql.view import GraphQLView
 from benefitgate.limits.shared import Buckets, SharedBuckets
 from benefitgate.logs import configure_logging
 from benefitgate.metering import maintenance
+from benefitgate.metering.denials import Denials
 from benefitgate.metering.partitions import Partitions
 from benefitgate.milestones import scheduled
 from benefitgate.scheduler import Scheduler
@@ -86,6 +88,7 @@ class AppState:
     hub: Hub
     webhooks: WebhookRuntime
     gauges: Gauges
+    denials: Denials
     shared: Shared  # what every request may find by type: see `api.context`
 
 
@@ -157,6 +160,7 @@ def create_app(
             keep = timedelta(days=settings.event_retention_days)
             background.append(asyncio.create_task(retention.run_hourly(state.pool, clock, keep)))
         background.append(asyncio.create_task(state.webhooks.dispatcher.run()))
+        background.append(asyncio.create_task(state.denials.run()))
         try:
             yield
         finally:
@@ -165,6 +169,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await state.denials.flush()  # after the last request: no denial is lost
             await state.scheduler.stop()
             await state.listener.stop()
             await state.webhooks.close()
@@ -282,19 +287,20 @@ async def _start(
         on_connect=on_connect,
     )
 
-    async def load() -> Catalog:
-        async with pool.acquire() as c:
-            return await load_catalog(c)
-
-    catalog_cache = CatalogCache(load)
+    catalog_cache = CatalogCache(load_catalog, pool)
     authenticator = Authenticator(pool, clock, settings.jwt_secret, dev_mode=settings.dev_mode)
 
     hub = Hub(capacity=settings.live_queue_size, start=START)
     webhooks = WebhookRuntime(pool, clock, settings)
 
+    snapshots = EntitlementSnapshots(settings.check_snapshots)
+    denials = Denials(pool)
+
     async def on_events(new: NewEvents) -> None:
         if any(e.type.startswith("catalog.") for e in new.events):
             await catalog_cache.invalidate()
+        # Every change to an account, its subscription, partners or grants names it.
+        snapshots.drop({e.account_id for e in new.events if e.account_id is not None})
         if any(e.type == "api_key.revoked" for e in new.events):
             authenticator.forget_keys()
         hub.publish(new.events, new.partners, clock.now())
@@ -323,7 +329,15 @@ async def _start(
         }
     )
     shared = Shared(
-        catalog_cache, partitions, rollbacks, RenderCache(), EventObjects(), webhooks.hooks
+        catalog_cache,
+        partitions,
+        rollbacks,
+        RenderCache(),
+        EventObjects(),
+        webhooks.hooks,
+        snapshots,
+        denials,
+        Committed(snapshots.drop),
     )
     gauges = Gauges(pool, hub, clock, settings.pool_max)
     return AppState(
@@ -336,6 +350,7 @@ async def _start(
         hub,
         webhooks,
         gauges,
+        denials,
         shared,
     )
 

@@ -131,6 +131,7 @@ class Settings:
     live_message_quota: Quota | None = None  # WebSocket messages a connection may send
     cors_origins: tuple[str, ...] = ()  # origins browsers may call from; "*" for any
     cors_credentials: bool = False  # let browsers send cookies and HTTP auth cross-origin
+    check_snapshots: int = 50_000  # accounts whose entitlement snapshot a process keeps
 
     @property
     def embedded(self) -> bool:
@@ -190,6 +191,7 @@ class Settings:
             ),
             cors_origins=_list("BENEFITGATE_CORS_ORIGINS"),
             cors_credentials=_flag("BENEFITGATE_CORS_CREDENTIALS", False),
+            check_snapshots=_int("BENEFITGATE_CHECK_SNAPSHOTS", 50_000),
         )
 
 

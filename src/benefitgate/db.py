@@ -165,9 +165,22 @@ async def create_pool(
         loop=None,
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,
+        reset=_keep_session,
     )
     await pool
     return pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a release does beyond asyncpg's own rollback of an open transaction: nothing.
+
+    asyncpg's default reset sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` on every release, a round trip each time. Pooled connections carry no
+    session state for it to undo: advisory locks are transaction-scoped
+    (`pg_advisory_xact_lock`), settings are given at connect (`server_settings`) or `SET
+    LOCAL`, cursors live inside transactions, and LISTEN runs on dedicated connections
+    (the outbox listener, the scheduler). Code that needs session state takes a connection
+    of its own (`connect`), never a pooled one."""
 
 
 class EmbeddedPostgres:

@@ -165,6 +165,25 @@ async def test_bad_consume_input_is_typed(conn: asyncpg.Connection, api: Api) ->
     assert await conn.fetchval("select count(*) from idempotency_keys") == 0
 
 
+STATUS = """mutation($id: ID!, $s: DunningStatus!, $v: Int!, $key: String!) {
+  subscriptionSetStatus(accountId: $id, status: $s, expectedVersion: $v, idempotencyKey: $key) {
+  __typename } }"""
+
+
+async def set_status(api: Api, key: str, account_id: UUID, status: str) -> None:
+    version = await _subscription_version(api, key, account_id)
+    variables = {"id": str(account_id), "s": status, "v": version, "key": f"status-{status}"}
+    data = await api.data(STATUS, variables, auth=key)
+    assert data["subscriptionSetStatus"]["__typename"] == "SubscriptionChanged", data
+
+
+async def _subscription_version(api: Api, key: str, account_id: UUID) -> int:
+    query = "query($id: ID!) { account(id: $id) { ... on Account { subscription { version } } } }"
+    data = await api.data(query, {"id": str(account_id)}, auth=key)
+    version: int = data["account"]["subscription"]["version"]
+    return version
+
+
 async def check(api: Api, auth: str, account_id: UUID, **kw: Any) -> dict[str, Any]:
     data = await api.data(CHECK, {"id": str(account_id), **kw}, auth=auth)
     result: dict[str, Any] = data["entitlementCheck"]
@@ -172,7 +191,7 @@ async def check(api: Api, auth: str, account_id: UUID, **kw: Any) -> dict[str, A
 
 
 async def test_every_check_reason_is_reachable_and_denials_are_recorded(
-    conn: asyncpg.Connection, api: Api
+    conn: asyncpg.Connection, make_api: MakeApi
 ) -> None:
     cat = await factories.catalog(conn, benefits=4)
     account_id = await factories.account(conn, cat["versions"]["basic"])
@@ -181,33 +200,37 @@ async def test_every_check_reason_is_reachable_and_denials_are_recorded(
     await factories.usage(conn, account_id, "m0", 95)
     await conn.execute("insert into metrics values ('extra', 'x', 'x', 'sum', 'never')")
 
-    assert await check(api, auth, account_id, feature="b0") == {
-        "__typename": "EntitlementCheck",
-        "allowed": True,
-        "reason": None,
-        "remaining": None,
-        "tier": None,
-    }
-    assert (await check(api, auth, account_id, feature="b1"))["reason"] == "EXPIRED"
-    assert (await check(api, auth, account_id, feature="b2")) | {"__typename": None} == {
-        "__typename": None,
-        "allowed": False,
-        "reason": "NOT_IN_TIER",
-        "remaining": None,
-        "tier": "pro",
-    }
-    excluded = await check(api, auth, account_id, feature="b3")
-    assert (excluded["reason"], excluded["tier"]) == ("EXCLUDED", "pro")
-    ok = await check(api, auth, account_id, metric="m0", requested=5)
-    assert (ok["allowed"], ok["remaining"]) == (True, 5.0)
-    full = await check(api, auth, account_id, metric="m0", requested=6)
-    assert (full["allowed"], full["reason"], full["remaining"]) == (False, "LIMIT_REACHED", 5.0)
-    assert (await check(api, auth, account_id, metric="extra"))["reason"] == "NOT_IN_TIER"
-    await conn.execute(
-        "update subscriptions set status = 'past_due' where account_id = $1", account_id
-    )
-    assert (await check(api, auth, account_id, feature="b0"))["reason"] == "SUSPENDED"
+    async with make_api() as api:
+        assert await check(api, auth, account_id, feature="b0") == {
+            "__typename": "EntitlementCheck",
+            "allowed": True,
+            "reason": None,
+            "remaining": None,
+            "tier": None,
+        }
+        assert (await check(api, auth, account_id, feature="b1"))["reason"] == "EXPIRED"
+        assert (await check(api, auth, account_id, feature="b2")) | {"__typename": None} == {
+            "__typename": None,
+            "allowed": False,
+            "reason": "NOT_IN_TIER",
+            "remaining": None,
+            "tier": "pro",
+        }
+        excluded = await check(api, auth, account_id, feature="b3")
+        assert (excluded["reason"], excluded["tier"]) == ("EXCLUDED", "pro")
+        ok = await check(api, auth, account_id, metric="m0", requested=5)
+        assert (ok["allowed"], ok["remaining"]) == (True, 5.0)
+        full = await check(api, auth, account_id, metric="m0", requested=6)
+        assert (full["allowed"], full["reason"], full["remaining"]) == (False, "LIMIT_REACHED", 5.0)
+        assert (await check(api, auth, account_id, metric="extra"))["reason"] == "NOT_IN_TIER"
+        # Through the API, as a billing system's dunning would: the change's own replica
+        # answers the next check from after it.
+        await set_status(api, await api_key(conn), account_id, "PAST_DUE")
+        assert (await check(api, auth, account_id, feature="b0"))["reason"] == "SUSPENDED"
+        # Denials are written in batches, off the checks' path: none is written yet.
+        assert await conn.fetchval("select count(*) from entitlement_denials") == 0
 
+    # ... and every one of them is written when the replica shuts down.
     denials = await conn.fetch(
         "select feature, reason, count from entitlement_denials"
         " where account_id = $1 order by 1, 2",
@@ -221,6 +244,10 @@ async def test_every_check_reason_is_reachable_and_denials_are_recorded(
         ("extra", "not_in_tier", 1),
         ("m0", "limit_reached", 1),
     ]
+    # The denials a higher tier would answer marked the account for its suggestions.
+    assert await conn.fetchval(
+        "select count(*) from suggestion_marks where account_id = $1", account_id
+    )
 
 
 async def test_checks_are_scoped_and_validated(conn: asyncpg.Connection, api: Api) -> None:
@@ -240,7 +267,7 @@ async def test_checks_are_scoped_and_validated(conn: asyncpg.Connection, api: Ap
 
 
 async def test_unknown_names_are_refused_before_a_denial_is_counted(
-    conn: asyncpg.Connection, api: Api
+    conn: asyncpg.Connection, make_api: MakeApi
 ) -> None:
     # A suspended account's check counted a denial under any name it was given, known or
     # not: a name of 3,000 characters failed at the unique index as "Unexpected error.".
@@ -250,10 +277,11 @@ async def test_unknown_names_are_refused_before_a_denial_is_counted(
         "update subscriptions set status = 'past_due' where account_id = $1", account_id
     )
     auth = await api_key(conn)
-    for kw in ({"feature": "f" * 3_000}, {"metric": "m" * 3_000}, {"feature": "nope"}):
-        result = await check(api, auth, account_id, **kw)
-        assert result["code"] == "INVALID_INPUT", kw
-    assert (await check(api, auth, account_id, feature="b0"))["reason"] == "SUSPENDED"
+    async with make_api() as api:
+        for kw in ({"feature": "f" * 3_000}, {"metric": "m" * 3_000}, {"feature": "nope"}):
+            result = await check(api, auth, account_id, **kw)
+            assert result["code"] == "INVALID_INPUT", kw
+        assert (await check(api, auth, account_id, feature="b0"))["reason"] == "SUSPENDED"
     denied = await conn.fetch("select feature from entitlement_denials")
     assert [r["feature"] for r in denied] == ["b0"]
 

@@ -87,12 +87,17 @@ async def test_a_consumption_and_a_check_cost_a_fixed_number_of_statements(
         (CONSUME, {**consume, "key": "first"}),
         (CHECK, {"id": account, "metric": "m0"}),
         (CHECK, {"id": account, "feature": "b0"}),
+        (CHECK, {"id": account, "metric": "m0"}),
+        (CHECK, {"id": account, "feature": "b2"}),  # a denial: counted in memory
     ]
 
     counted = await _statements(make_api, key, (CONSUME, {**consume, "key": "warm-up"}), calls)
 
     # A consumption: the account, BEGIN, the key's lock and lookup, the grants, the usage
     # milestones, the conditional add to the counter and its daily bucket, the key's result,
-    # COMMIT. Its replay: the account, BEGIN, the key's lock and lookup, COMMIT. A check:
-    # the account, BEGIN, the grants, (for a metric) the counter, COMMIT.
-    assert counted == [9, 5, 5, 4]
+    # COMMIT. Its replay: the account, BEGIN, the key's lock and lookup, COMMIT. The first
+    # check loads the account's entitlement snapshot (the account, its grants) and reads
+    # the counter; from then on a metric's check reads its counter alone and a feature's
+    # check reads nothing. (They were 5 and 4: the account, BEGIN, the grants, the counter
+    # for a metric, COMMIT, and a denial's write on top.)
+    assert counted == [9, 5, 3, 0, 1, 0]

@@ -7,23 +7,22 @@ from collections.abc import Sequence
 from functools import partial
 from uuid import UUID
 
-import asyncpg
 from strawberry.dataloader import DataLoader
 
 from benefitgate.accounts import service
 from benefitgate.accounts.models import Account
-from benefitgate.api.context import Context, Info
+from benefitgate.api.context import Context, Info, RequestConnection
 
 __all__ = ["account_loader", "visible_account"]
 
 
 def account_loader(context: Context) -> DataLoader[UUID, Account | None]:
     """Accounts with their subscriptions by id, for one request: `context.loader(...)`."""
-    return DataLoader[UUID, Account | None](load_fn=partial(_accounts, context.pool))
+    return DataLoader[UUID, Account | None](load_fn=partial(_accounts, context.db))
 
 
-async def _accounts(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[Account | None]:
-    async with pool.acquire() as conn:
+async def _accounts(db: RequestConnection, ids: Sequence[UUID]) -> list[Account | None]:
+    async with db.acquire() as conn:
         found = await service.accounts_by_ids(conn, ids)
     return [found.get(i) for i in ids]
 

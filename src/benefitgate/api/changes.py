@@ -11,8 +11,10 @@ it has); `run_change` is built on it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 
@@ -39,11 +41,13 @@ from benefitgate.common.changes import (
     TargetNotFound,
     VersionConflict,
 )
+from benefitgate.events import written
 from benefitgate.logs import request_id
 
 __all__ = [
     "Applied",
     "ChangeError",
+    "Committed",
     "Effect",
     "change_of",
     "in_transaction",
@@ -68,6 +72,19 @@ ChangeError = (
     | IdempotencyConflictError
     | IdempotencyKeyReusedError
 )
+
+
+class Committed:
+    """What the process does when one of its own changes commits, before the mutation
+    answers: each hook hears the accounts the change's events name. (Every replica hears
+    them again from its listener a moment later.)"""
+
+    def __init__(self, *hooks: Callable[[set[UUID]], None]) -> None:
+        self._hooks = hooks
+
+    def changed(self, accounts: set[UUID]) -> None:
+        for hook in self._hooks:
+            hook(accounts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +137,23 @@ async def run_write(
     """Run `effect` in one transaction and map each domain refusal to its typed error; a
     refusal rolls everything back. `prepare` runs first on the same connection, outside
     the transaction (work that must not share it, such as creating partitions)."""
-    return await in_transaction(info.context.pool, effect, prepare=prepare)
+    with written.recording() as accounts:
+        result = await in_transaction(info.context.db.acquire, effect, prepare=prepare)
+    if accounts:  # committed: what this process derived from them is stale from now on
+        info.context.shared.get(Committed).changed(accounts)
+    return result
 
 
 async def in_transaction(
-    pool: asyncpg.Pool,
+    connect: Callable[[], AbstractAsyncContextManager[asyncpg.Connection]],
     effect: Callable[[asyncpg.Connection], Awaitable[T]],
     *,
     prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> T | ChangeError:
-    """`run_write` for an edge that is not GraphQL (the CloudEvents endpoint)."""
+    """`run_write` on a connection from `connect`, for an edge that is not GraphQL (the
+    CloudEvents endpoint, with `pool.acquire`)."""
     try:
-        async with pool.acquire() as conn:
+        async with connect() as conn:
             if prepare is not None:
                 await prepare(conn)
             async with conn.transaction():

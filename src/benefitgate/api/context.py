@@ -1,5 +1,5 @@
-"""The per-request context: who is asking, the time of the request, and what the process
-shares with every request.
+"""The per-request context: who is asking, the time of the request, its one database
+connection, and what the process shares with every request.
 
 The context knows no domain. Process-wide objects (the catalog cache, the usage partitions,
 the live renderings) are found by their type in `shared`; per-request loaders are built on
@@ -9,7 +9,9 @@ of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias, TypeVar, cast
@@ -21,7 +23,7 @@ from starlette.requests import Request
 from benefitgate.auth.principals import Principal
 from benefitgate.events.hub import Hub
 
-__all__ = ["Context", "Info", "Shared"]
+__all__ = ["Context", "Info", "RequestConnection", "Shared"]
 
 T = TypeVar("T")
 
@@ -36,6 +38,63 @@ class Shared:
         return cast(T, self._by_type[kind])
 
 
+class RequestConnection:
+    """The pooled connection of one HTTP request: checked out on first use and kept until
+    `release()`, so that a request's statements cost one checkout (and one release) however
+    many loaders and services run them.
+
+    Blocks (`async with db.acquire() as conn`) take turns on it: sibling fields resolved
+    concurrently wait for each other rather than take a second connection each, which
+    under load would leave every request holding one connection and waiting for another.
+    So a block must only run statements: awaiting a loader or another block inside one
+    would wait for itself (inside the same task that is refused at once). After
+    `release()`, and in contexts that do not hold (`hold=False`: a WebSocket connection's,
+    which lasts as long as the socket), each block checks a connection out and back.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, hold: bool) -> None:
+        self._pool = pool
+        self._hold = hold
+        self._held: asyncpg.Connection | None = None
+        self._turn = asyncio.Lock()
+        self._user: asyncio.Task[object] | None = None
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        if not self._hold:
+            async with self._pool.acquire() as own:
+                yield own
+            return
+        if self._user is not None and self._user is asyncio.current_task():
+            raise RuntimeError("a block of the request's connection nested in another")
+        async with self._turn:
+            if not self._hold:  # released while this block waited its turn
+                async with self._pool.acquire() as own:
+                    yield own
+                return
+            self._user = asyncio.current_task()
+            try:
+                if self._held is None:
+                    self._held = await self._pool.acquire()
+                yield self._held
+            finally:
+                self._user = None
+                if not self._hold:  # released while this block ran
+                    await self._give_back()
+
+    async def release(self) -> None:
+        """Give the connection back to the pool (at the end of the block using it, if one
+        is); later blocks check out their own."""
+        self._hold = False
+        if not self._turn.locked():
+            await self._give_back()
+
+    async def _give_back(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            await self._pool.release(held)
+
+
 @dataclass
 class Context:
     request: Request | None
@@ -47,6 +106,12 @@ class Context:
     # The `connection_init` payload of a WebSocket connection; strawberry sets it.
     connection_params: dict[str, object] = field(default_factory=dict)
     _loaders: dict[object, object] = field(default_factory=dict, init=False, repr=False)
+    # The request's connection: `async with context.db.acquire() as conn`. An HTTP request
+    # holds one until the view releases it; a WebSocket context checks out per block.
+    db: RequestConnection = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.db = RequestConnection(self.pool, hold=self.request is not None)
 
     def loader(self, make: Callable[[Context], T]) -> T:
         """This request's own `make(self)`, built on first use: a domain's DataLoaders live

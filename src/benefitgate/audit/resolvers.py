@@ -74,7 +74,7 @@ class AuditQuery:
             if isinstance(invalid, InvalidInputError):
                 return invalid
         assert isinstance(where, AuditFilter) and not isinstance(before_id, InvalidInputError)
-        async with info.context.pool.acquire() as conn:
+        async with info.context.db.acquire() as conn:
             found = await service.search(conn, where, before_id, first + 1)
         page = found[:first]
         return AuditPage(
@@ -117,7 +117,7 @@ class AuditMutation:
         )
         if not isinstance(applied, Applied):
             return applied
-        async with info.context.pool.acquire() as conn:
+        async with info.context.db.acquire() as conn:
             entry = await service.entry(conn, applied.result["entryId"])
         assert entry is not None  # entries are never deleted
         return RolledBack(entry=entry_type(entry), replayed=applied.replayed)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
+import asyncpg
 from aiocache import SimpleMemoryCache
 
 from benefitgate.api.context import Context
@@ -20,27 +22,37 @@ __all__ = ["CatalogCache", "catalog_of"]
 _KEY = "catalog"
 
 
+Connect = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
+
+
 class CatalogCache:
     """One catalog snapshot per process, loaded once however many requests miss at once."""
 
-    def __init__(self, load: Callable[[], Awaitable[Catalog]]) -> None:
+    def __init__(
+        self, load: Callable[[asyncpg.Connection], Awaitable[Catalog]], pool: asyncpg.Pool
+    ) -> None:
         self._load = load
+        self._pool = pool
         # timeout=None: the default wraps every call in asyncio.wait_for, which costs more
         # than the lookup itself on this hot path.
         self._cache = SimpleMemoryCache(timeout=None)
         self._lock = asyncio.Lock()
         self._generation = 0
 
-    async def get(self) -> Catalog:
+    async def get(self, connect: Connect | None = None) -> Catalog:
+        """The snapshot; on a miss loaded through `connect` (the request's own connection:
+        a request that holds one must not wait for a second), else a pooled one."""
         catalog: Catalog | None = await self._cache.get(_KEY)
         metrics.cache_lookup("catalog", "process", catalog is not None)
         if catalog is not None:
             return catalog
-        async with self._lock:
+        # The connection first, the lock second: a loader holding the lock while it waited
+        # for a pooled connection, held by requests waiting for the lock, would wait forever.
+        async with (connect or self._pool.acquire)() as conn, self._lock:
             catalog = await self._cache.get(_KEY)
             if catalog is None:
                 generation = self._generation
-                catalog = await self._load()
+                catalog = await self._load(conn)
                 # An invalidation that arrived while loading means this snapshot may
                 # already be stale: serve it to this caller, but do not keep it.
                 if generation == self._generation:
@@ -54,4 +66,4 @@ class CatalogCache:
 
 async def catalog_of(context: Context) -> Catalog:
     """The catalog snapshot a request reads."""
-    return await context.shared.get(CatalogCache).get()
+    return await context.shared.get(CatalogCache).get(context.db.acquire)

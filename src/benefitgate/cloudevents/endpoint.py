@@ -82,13 +82,16 @@ class EventsEndpoint:
             raise _Refusal(403, "FORBIDDEN", "frontends cannot record usage")
         raws = _events_in(request.headers.get("content-type", ""), await request.body())
         context = self._make_context(request, principal)
-        catalog = await catalog_of(context)
-        read = await _read(raws, catalog.metrics, context.now)
-        events = [e for e in read if isinstance(e, UsageEvent)]
-        batch = ingest.Batch(
-            principal, events, catalog, context.now, context.shared.get(Partitions)
-        )
-        outcomes = await in_transaction(context.pool, batch.record, prepare=batch.prepare)
+        try:
+            catalog = await catalog_of(context)
+            read = await _read(raws, catalog.metrics, context.now)
+            events = [e for e in read if isinstance(e, UsageEvent)]
+            batch = ingest.Batch(
+                principal, events, catalog, context.now, context.shared.get(Partitions)
+            )
+            outcomes = await in_transaction(context.db.acquire, batch.record, prepare=batch.prepare)
+        finally:
+            await context.db.release()  # the request's one connection, if it took one
         # Ingest refuses events one by one, in their outcomes, never the whole batch.
         assert isinstance(outcomes, list), outcomes
         ingest.count_outcomes(outcomes)

@@ -17,6 +17,7 @@ __all__ = [
     "grant_for_update",
     "has_expired_grant",
     "insert_grant",
+    "unrevoked_grants",
     "update_grant",
 ]
 
@@ -71,6 +72,19 @@ async def current_grants(
         now,
     )
     return _by_account(rows)
+
+
+async def unrevoked_grants(conn: asyncpg.Connection, account_id: UUID) -> list[Grant]:
+    """Every grant of the account not revoked: ended, in force and starting later."""
+    rows = await conn.fetch(
+        f"""
+        select {_COLUMNS} from grants
+        where account_id = $1 and revoked_at is null
+        order by created_at, id
+        """,  # noqa: S608 (a constant column list, no input)
+        account_id,
+    )
+    return [_grant(row) for row in rows]
 
 
 async def insert_grant(conn: asyncpg.Connection, grant: Grant, reason: str) -> Grant:

@@ -25,6 +25,7 @@ import asyncpg
 import orjson
 
 from benefitgate.db import MAX_BIGINT
+from benefitgate.events import written
 
 __all__ = [
     "CHANNEL",
@@ -129,6 +130,7 @@ async def enqueue(
     Postgres folds identical notifications of one transaction into one, so a transaction
     that enqueues many events still sends a single NOTIFY.
     """
+    written.note([account_id])
     event_id: int = await conn.fetchval(
         """
         with woken as (select pg_notify($4, ''))
@@ -151,6 +153,7 @@ async def enqueue_many(
     in the caller's transaction; listeners are woken once, after it commits."""
     if not events:
         return []
+    written.note(account_id for account_id, _ in events)
     rows = await conn.fetch(
         """
         with woken as (select pg_notify($4, ''))

@@ -107,7 +107,7 @@ async def _parse(
 async def _unseen(info: Info, accounts: frozenset[UUID]) -> UUID | None:
     """An asked-for account the caller may not see (or that does not exist), if any: both
     are NOT_FOUND, so existence is never revealed."""
-    async with info.context.pool.acquire() as conn:
+    async with info.context.db.acquire() as conn:
         partners = await visibility.managing_partners(conn, accounts)
     principal = info.context.principal
     for account in sorted(accounts):

@@ -29,7 +29,7 @@ class EventQuery:
         except events.InvalidCursor:
             return InvalidInputError.of("after", "after is not a cursor this API produced")
         scope = info.context.principal.event_scope()
-        async with info.context.pool.acquire() as conn:
+        async with info.context.db.acquire() as conn:
             page = await events.read_feed(conn, cursor, first + 1, scope)
             try:
                 if after is not None:  # without a cursor, the feed starts at the horizon

@@ -80,6 +80,12 @@ def error_response(
 _NOT_YET_AUTHENTICATED = Principal(Role.FRONTEND, subject="websocket-before-init")
 
 
+# Where a request's context is kept: in its own scope. Not `request.state`, which is the
+# lifespan's state dict, and which some servers (asgi-lifespan's, in tests) share between
+# concurrent requests instead of copying it for each.
+_CONTEXT = "benefitgate.context"
+
+
 def _wants_graphql_response(request: Request) -> bool:
     return GRAPHQL_RESPONSE in request.headers.get("accept", "")
 
@@ -132,6 +138,12 @@ class GraphQLView(GraphQL[Context, None]):
             response = error_response(
                 503, UNAVAILABLE, "SERVICE_UNAVAILABLE", {"Retry-After": "1"}, retryable=True
             )
+        finally:
+            # The request's one pooled connection goes back before the response is sent.
+            # (Out of the scope, too: the context refers to the request, whose scope this is.)
+            context = request.scope.pop(_CONTEXT, None)
+            if context is not None:
+                await context.db.release()
         await response(scope, receive, send)
 
     def _is_ide_request(self, request: Request) -> bool:
@@ -155,7 +167,8 @@ class GraphQLView(GraphQL[Context, None]):
         if principal is None:
             raise Unauthenticated("missing credentials")
         assert isinstance(request, Request)
-        return self._make_context(request, principal)
+        context = request.scope[_CONTEXT] = self._make_context(request, principal)
+        return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
         """Authenticate `connection_init`; refuse the connection (4403) on a bad credential."""

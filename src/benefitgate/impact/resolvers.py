@@ -66,6 +66,9 @@ class ImpactQuery:
         except InvalidChange as exc:
             return InvalidInputError.of(exc.field, str(exc))
         catalog = await catalog_of(info.context)
+        # The summary runs its statements on two pooled connections at once: the request
+        # gives its own back first, so that it never holds one while waiting for more.
+        await info.context.db.release()
         found = await service.summary(info.context.pool, account, days, catalog, now)
         return impact_type(found, catalog_types(catalog))
 

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
 
-from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import InvalidChange
-from benefitgate.entitlements import service as entitlements
-from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.entitlements.models import EffectiveLimit
+from benefitgate.entitlements.snapshots import AccountSnapshot, Effective
 from benefitgate.metering import repository
 from benefitgate.metering.cascade import UsageCascade
 from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
-from benefitgate.usage import evidence
 
-__all__ = ["check", "consume"]
+__all__ = ["UsedOf", "check", "consume"]
 
 SUSPENDED_STATUSES = frozenset({"past_due", "canceled"})
-# Denials a higher tier would answer: evidence for an upgrade suggestion.
-UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
+
+# The value of a metric's counter in the period starting at the given instant.
+UsedOf = Callable[[str, datetime], Awaitable[float]]
 
 
 async def consume(
@@ -78,40 +77,36 @@ def _ceiling(limit: EffectiveLimit | None) -> float | None:
 
 
 async def check(
-    conn: asyncpg.Connection,
-    account: Account,
+    snapshot: AccountSnapshot,
     *,
     feature: str | None,
     metric: str | None,
     requested: float,
     catalog: Catalog,
     now: datetime,
+    used: UsedOf,
 ) -> CheckResult:
-    """Whether the account may use a feature, or `requested` more of a metric, now.
-    A denial is counted per account, feature and reason for the upgrade suggestions."""
+    """Whether the account may use a feature, or `requested` more of a metric, now, from
+    its entitlement snapshot; a metric's check reads its one counter through `used`.
+    Raises InvalidChange for input no check can answer (nothing is then counted)."""
     if (feature is None) == (metric is None):
         raise InvalidChange("feature", "give exactly one of feature and metric")
     if not (requested >= 0 and quantities.in_range(requested)):
         raise InvalidChange("requested", "give an amount of zero to 10^15")
-    name = feature or metric or ""
     # Only names the catalog knows are checked, and so counted as denials: a denial is
     # kept under its name in a unique index, which a name of any length would break.
     if feature is not None and feature not in catalog.benefits:
         raise InvalidChange("feature", f"unknown feature {feature!r}")
     if metric is not None and metric not in catalog.metrics:
         raise InvalidChange("metric", f"unknown metric {metric!r}")
-    sub = account.subscription
+    sub = snapshot.account.subscription
     if sub is None or sub.status in SUSPENDED_STATUSES:
-        result = CheckResult(allowed=False, reason=CheckReason.SUSPENDED)
-    elif feature is not None:
-        result = await _check_feature(conn, account, feature, catalog, now)
-    else:
-        result = await _check_metric(conn, account, name, requested, catalog, now)
-    if result.reason is not None:
-        await repository.record_denial(conn, account.id, name, result.reason.value, now)
-        if result.reason in UPGRADE_EVIDENCE:
-            await evidence.mark(conn, [account.id], now)
-    return result
+        return CheckResult(allowed=False, reason=CheckReason.SUSPENDED)
+    effective = snapshot.effective(catalog, now)
+    if feature is not None:
+        return _check_feature(effective, feature, catalog, now)
+    assert metric is not None
+    return await _check_metric(snapshot.account, effective, metric, requested, catalog, now, used)
 
 
 def _lowest_tier_with(
@@ -125,19 +120,14 @@ def _lowest_tier_with(
     return None
 
 
-async def _check_feature(
-    conn: asyncpg.Connection, account: Account, feature: str, catalog: Catalog, now: datetime
+def _check_feature(
+    effective: Effective, feature: str, catalog: Catalog, now: datetime
 ) -> CheckResult:
-    tier = accounts.account_tier(account, catalog)
-    grants = await entitlements.active_grants(conn, [account.id], now)
-    held = {
-        e.benefit_key
-        for e in entitlements.effective_entitlements(tier, grants.get(account.id, []), now)
-    }
-    if feature in held:
+    if feature in effective.held:
         return CheckResult(allowed=True)
-    if await entitlements.has_expired_grant(conn, account.id, feature, now):
+    if feature in effective.ended:
         return CheckResult(allowed=False, reason=CheckReason.EXPIRED)
+    tier = effective.tier
     exclusion = (
         next((x for x in tier.exclusions if x.benefit_key == feature), None) if tier else None
     )
@@ -153,18 +143,15 @@ async def _check_feature(
 
 
 async def _check_metric(
-    conn: asyncpg.Connection,
     account: Account,
+    effective: Effective,
     metric_key: str,
     requested: float,
     catalog: Catalog,
     now: datetime,
+    used_of: UsedOf,
 ) -> CheckResult:
-    metric = catalog.metrics.get(metric_key)
-    if metric is None:
-        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
-    limits = await limits_by_account(conn, [account], catalog, now)
-    limit = limits[account.id].get(metric_key)
+    limit = effective.limits.get(metric_key)
     if limit is None:
         return CheckResult(
             allowed=False,
@@ -174,9 +161,8 @@ async def _check_metric(
         )
     if limit.included is None:
         return CheckResult(allowed=True)
-    used = await repository.counter_value(
-        conn, account.id, metric_key, account.period_at(metric.reset, now).start
-    )
+    period = account.period_at(catalog.metrics[metric_key].reset, now)
+    used = await used_of(metric_key, period.start)
     remaining = max(limit.included - used, 0.0)
     if used + requested > limit.included and limit.enforcement == "hard":
         return CheckResult(allowed=False, reason=CheckReason.LIMIT_REACHED, remaining=remaining)

@@ -24,7 +24,7 @@ __all__ = [
     "ensure_partitions",
     "mark_thresholds",
     "prune_event_ids",
-    "record_denial",
+    "record_denials",
     "record_events",
 ]
 
@@ -321,21 +321,24 @@ async def counter_value(
     return 0.0 if value is None else float(value)
 
 
-async def record_denial(
-    conn: asyncpg.Connection, account_id: UUID, feature: str, reason: str, now: datetime
+async def record_denials(
+    conn: asyncpg.Connection, denials: Sequence[tuple[UUID, str, str, int, datetime, datetime]]
 ) -> None:
+    """Add (account, feature, reason, count, first at, last at) to the denial counters, in
+    key order (concurrent flushes of several replicas cannot deadlock)."""
     await conn.execute(
         """
         insert into entitlement_denials as d
             (account_id, feature, reason, count, first_at, last_at)
-        values ($1, $2, $3, 1, $4, $4)
-        on conflict (account_id, feature, reason)
-        do update set count = d.count + 1, last_at = greatest(d.last_at, excluded.last_at)
+        select * from unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[],
+                             $5::timestamptz[], $6::timestamptz[])
+        order by 1, 2, 3
+        on conflict (account_id, feature, reason) do update set
+            count = d.count + excluded.count,
+            first_at = least(d.first_at, excluded.first_at),
+            last_at = greatest(d.last_at, excluded.last_at)
         """,
-        account_id,
-        feature,
-        reason,
-        now,
+        *(list(column) for column in zip(*denials, strict=True)),
     )
 
 

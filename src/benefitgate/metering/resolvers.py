@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -23,9 +23,11 @@ from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
-from benefitgate.common.changes import ChangeContext
-from benefitgate.metering import codec, consume, ingest
-from benefitgate.metering.models import CheckResult, QuotaDenied, UsageEvent
+from benefitgate.common.changes import ChangeContext, InvalidChange
+from benefitgate.entitlements.snapshots import EntitlementSnapshots
+from benefitgate.metering import codec, consume, ingest, repository
+from benefitgate.metering.denials import Denials
+from benefitgate.metering.models import QuotaDenied, UsageEvent
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.types import (
     EntitlementCheck,
@@ -159,7 +161,8 @@ class MeteringMutation:
 class MeteringQuery:
     @strawberry.field(
         description="May the account use a feature (a benefit key), or `requested` more of a "
-        "metric, now? Denials are counted for upgrade suggestions."
+        "metric, now? Answered from the account's entitlement snapshot (a metric reads its "
+        "one counter); denials are counted for upgrade suggestions."
     )
     async def entitlement_check(
         self,
@@ -170,26 +173,37 @@ class MeteringQuery:
         requested: float = 1.0,
     ) -> EntitlementCheckResult:
         context = info.context
-        account = await _visible_account(info, account_id)
-        if account is None:
+        parsed = parse_id(account_id)
+        snapshot = (
+            None
+            if parsed is None
+            else await context.shared.get(EntitlementSnapshots).get(parsed, context.db.acquire)
+        )
+        if snapshot is None or not context.principal.can_see(
+            snapshot.account.id, snapshot.account.partner_ids
+        ):
             return NotFoundError.of("account")
-        catalog = await catalog_of(context)
+        account, catalog = snapshot.account.id, await catalog_of(context)
 
-        async def check(conn: asyncpg.Connection) -> CheckResult:
-            return await consume.check(
-                conn,
-                account,
+        async def used(metric_key: str, period_start: datetime) -> float:
+            async with context.db.acquire() as conn:
+                return await repository.counter_value(conn, account, metric_key, period_start)
+
+        try:
+            result = await consume.check(
+                snapshot,
                 feature=feature,
                 metric=metric,
                 requested=requested,
                 catalog=catalog,
                 now=context.now,
+                used=used,
             )
-
-        result = await run_write(info, check)
-        if not isinstance(result, CheckResult):
-            assert isinstance(result, InvalidInputError), result  # a check refuses only input
-            return result
+        except InvalidChange as exc:
+            return InvalidInputError.of(exc.field, str(exc))
+        if result.reason is not None:
+            name = feature or metric or ""
+            context.shared.get(Denials).add(account, name, result.reason, context.now)
         return EntitlementCheck(
             allowed=result.allowed,
             reason=result.reason,
@@ -217,7 +231,7 @@ class MeteringQuery:
         if metric not in catalog.metrics:
             return InvalidInputError.of("metric", f"unknown metric {metric!r}")
         try:
-            async with info.context.pool.acquire() as conn:
+            async with info.context.db.acquire() as conn:
                 points = await usage.usage_series(
                     conn, account.id, catalog.metrics[metric], from_, to, bucket
                 )

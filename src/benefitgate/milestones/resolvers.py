@@ -55,7 +55,7 @@ def _model(given: MilestoneInput, now: datetime) -> models.Milestone:
 class MilestoneQuery:
     @strawberry.field(description="Every milestone definition, active ones and retired ones.")
     async def milestones(self, info: Info) -> list[Milestone]:
-        async with info.context.pool.acquire() as conn:
+        async with info.context.db.acquire() as conn:
             found = await repository.active_milestones(conn, inactive=True)
         types = catalog_types(await catalog_of(info.context))
         return [milestone_type(m, types) for m in found]

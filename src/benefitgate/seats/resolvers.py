@@ -148,7 +148,7 @@ class SeatMutation:
         if len(users) > MAX_ACTIVITY_USERS:
             return InvalidInputError.of("users", f"at most {MAX_ACTIVITY_USERS} users a call")
         try:
-            async with context.pool.acquire() as conn:
+            async with context.db.acquire() as conn:
                 marked = await service.record_activity(conn, account.id, users, context.now)
         except InvalidChange as exc:
             return InvalidInputError.of(exc.field, str(exc))

@@ -29,7 +29,7 @@ async def _dry_run(info: Info, from_id: int, to_id: int) -> Applied | ChangeErro
     """A preview: read in one read-only snapshot, so it writes nothing, not even its key."""
     try:
         async with (
-            info.context.pool.acquire() as conn,
+            info.context.db.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             migration = await version_migration.preview(conn, from_id, to_id)

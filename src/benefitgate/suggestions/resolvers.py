@@ -70,7 +70,7 @@ async def _visible(info: Info, raw_id: str) -> SuggestionModel | None:
     suggestion_id = parse_id(raw_id)
     if suggestion_id is None:
         return None
-    async with info.context.pool.acquire() as conn:
+    async with info.context.db.acquire() as conn:
         found = await service.by_id(conn, suggestion_id)
     if found is None or await visible_account(info, found.account_id) is None:
         return None
@@ -95,7 +95,7 @@ class SuggestionQuery:
         position = None if after is None else _decode(after)
         if isinstance(position, InvalidInputError):
             return position
-        async with info.context.pool.acquire() as conn:
+        async with info.context.db.acquire() as conn:
             found = await service.open_page(
                 conn, partner_id=principal.partner_id, after=position, limit=first + 1
             )
@@ -138,7 +138,7 @@ async def _decide(
 
 async def _reloaded(info: Info, raw_id: str) -> Suggestion:
     """The suggestion as it stands now, for the answer of a decision or its replay."""
-    async with info.context.pool.acquire() as conn:
+    async with info.context.db.acquire() as conn:
         found = await service.by_id(conn, UUID(raw_id))
     assert found is not None  # suggestions are never deleted
     return suggestion_type(found, catalog_types(await catalog_of(info.context)))

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 
 from benefitgate.accounts.models import Account
-from benefitgate.accounts.service import account_tier
 from benefitgate.catalog.models import Catalog, Metric, TierVersion
-from benefitgate.entitlements.models import EffectiveLimit, Grant
-from benefitgate.entitlements.precedence import effective_entitlements
+from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.usage.service import CounterKey, Period, current_period
 from benefitgate.usage.trend import project
-from benefitgate.views.models import AccountView, LimitRaise, MetricUsage, NextTier
+from benefitgate.views.models import LimitRaise, MetricUsage, NextTier
 
-__all__ = ["build_view", "metric_periods", "next_tier", "usage_rows"]
+__all__ = ["metric_periods", "next_tier", "usage_rows"]
 
 
 def metric_periods(
@@ -96,22 +94,3 @@ def _is_raise(current: float | None, upper: float | None) -> bool:
     if current is None:  # already unlimited
         return False
     return upper is None or upper > current
-
-
-def build_view(
-    account: Account,
-    catalog: Catalog,
-    grants: Sequence[Grant],
-    limits: Mapping[str, EffectiveLimit],
-    usage: tuple[MetricUsage, ...],
-    now: datetime,
-) -> AccountView:
-    tier = account_tier(account, catalog)
-    return AccountView(
-        catalog=catalog,
-        account=account,
-        tier=tier,
-        entitlements=tuple(effective_entitlements(tier, grants, now)),
-        usage=usage,
-        next_tier=next_tier(tier, catalog, now),
-    )

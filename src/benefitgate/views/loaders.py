@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from functools import partial
 from uuid import UUID
 
-import asyncpg
 from strawberry.dataloader import DataLoader
 
 from benefitgate.accounts.access import account_loader
 from benefitgate.accounts.models import Account
-from benefitgate.api.context import Context
+from benefitgate.api.context import Context, RequestConnection
 from benefitgate.catalog.cache import CatalogCache
 from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.models import Grant
@@ -24,87 +23,96 @@ from benefitgate.suggestions import service as suggestions
 from benefitgate.suggestions.models import Suggestion
 from benefitgate.targets import service as targets
 from benefitgate.targets.models import TargetProgress
-from benefitgate.views.models import AccountView
-from benefitgate.views.service import views_of
+from benefitgate.views.models import MetricUsage
+from benefitgate.views.service import usage_of
 
 __all__ = ["Loaders"]
 
 
 class Loaders:
-    """The view's loaders of one request: `context.loader(Loaders)`."""
+    """The view's loaders of one request: `context.loader(Loaders)`. Each part of the view
+    is loaded only when the document selects it: an account's name reads no grants."""
 
     def __init__(self, context: Context) -> None:
-        pool, now, catalog_cache = context.pool, context.now, context.shared.get(CatalogCache)
+        db, now, catalog_cache = context.db, context.now, context.shared.get(CatalogCache)
         # Load functions are partials, not bound methods: a loader referring back to its
         # owner is a reference cycle, and every request's values would then wait for the
         # cyclic garbage collector.
-        self.account_view_by_id = DataLoader[UUID, AccountView](
-            load_fn=partial(_views, pool, catalog_cache, now, context.loader(account_loader))
+        self.grants_by_account = DataLoader[UUID, list[Grant]](load_fn=partial(_grants, db, now))
+        self.usage_by_account = DataLoader[UUID, tuple[MetricUsage, ...]](
+            load_fn=partial(
+                _usage,
+                db,
+                catalog_cache,
+                now,
+                context.loader(account_loader),
+                self.grants_by_account,
+            )
         )
         self.target_progress_by_account = DataLoader[UUID, list[TargetProgress]](
-            load_fn=partial(_target_progress, pool, catalog_cache, now)
+            load_fn=partial(_target_progress, db, catalog_cache, now)
         )
-        self.grants_by_account = DataLoader[UUID, list[Grant]](load_fn=partial(_grants, pool, now))
-        self.seats_by_account = DataLoader[UUID, list[SeatAssignment]](
-            load_fn=partial(_seats, pool)
-        )
+        self.seats_by_account = DataLoader[UUID, list[SeatAssignment]](load_fn=partial(_seats, db))
         self.milestone_standing_by_account = DataLoader[UUID, Standing](
-            load_fn=partial(_standings, pool, now)
+            load_fn=partial(_standings, db, now)
         )
         self.suggestion_by_account = DataLoader[UUID, Suggestion | None](
-            load_fn=partial(_suggestions, pool)
+            load_fn=partial(_suggestions, db)
         )
 
 
-async def _views(
-    pool: asyncpg.Pool,
-    catalog_cache: CatalogCache,
-    now: datetime,
-    account_by_id: DataLoader[UUID, Account | None],
-    ids: Sequence[UUID],
-) -> list[AccountView]:
-    """Views of accounts already loaded (and access-checked) through `account_by_id`."""
-    loaded = await account_by_id.load_many(list(ids))
-    catalog = await catalog_cache.get()
-    present = [a for a in loaded if a is not None]
-    async with pool.acquire() as conn:
-        views = await views_of(conn, present, catalog, now)
-    return [views[i] for i in ids]
-
-
-async def _target_progress(
-    pool: asyncpg.Pool, catalog_cache: CatalogCache, now: datetime, ids: Sequence[UUID]
-) -> list[list[TargetProgress]]:
-    """Outcome targets of accounts already access-checked by the caller."""
-    catalog = await catalog_cache.get()
-    async with pool.acquire() as conn:
-        progress = await targets.progress_by_account(conn, ids, catalog, now.astimezone(UTC).date())
-    return [progress[i] for i in ids]
-
-
-async def _grants(pool: asyncpg.Pool, now: datetime, ids: Sequence[UUID]) -> list[list[Grant]]:
-    """Current grants of accounts already access-checked by the caller."""
-    async with pool.acquire() as conn:
+async def _grants(db: RequestConnection, now: datetime, ids: Sequence[UUID]) -> list[list[Grant]]:
+    """Grants in force or starting later of accounts already access-checked by the caller:
+    the view's entitlements and limits take those active at `now`, its `grants` all."""
+    async with db.acquire() as conn:
         found = await entitlements.current_grants(conn, ids, now)
     return [found.get(i, []) for i in ids]
 
 
-async def _seats(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[list[SeatAssignment]]:
+async def _usage(
+    db: RequestConnection,
+    catalog_cache: CatalogCache,
+    now: datetime,
+    account_by_id: DataLoader[UUID, Account | None],
+    grants_by_account: DataLoader[UUID, list[Grant]],
+    ids: Sequence[UUID],
+) -> list[tuple[MetricUsage, ...]]:
+    """Usage rows of accounts already loaded (and access-checked) through `account_by_id`."""
+    loaded = await account_by_id.load_many(list(ids))
+    grants = dict(zip(ids, await grants_by_account.load_many(list(ids)), strict=True))
+    catalog = await catalog_cache.get(db.acquire)
+    present = [a for a in loaded if a is not None]
+    async with db.acquire() as conn:
+        found = await usage_of(conn, present, grants, catalog, now)
+    return [found[i] for i in ids]
+
+
+async def _target_progress(
+    db: RequestConnection, catalog_cache: CatalogCache, now: datetime, ids: Sequence[UUID]
+) -> list[list[TargetProgress]]:
+    """Outcome targets of accounts already access-checked by the caller."""
+    catalog = await catalog_cache.get(db.acquire)
+    async with db.acquire() as conn:
+        progress = await targets.progress_by_account(conn, ids, catalog, now.astimezone(UTC).date())
+    return [progress[i] for i in ids]
+
+
+async def _seats(db: RequestConnection, ids: Sequence[UUID]) -> list[list[SeatAssignment]]:
     """Held seats of accounts already access-checked by the caller."""
-    async with pool.acquire() as conn:
+    async with db.acquire() as conn:
         found = await seats.seats_by_account(conn, ids)
     return [found.get(i, []) for i in ids]
 
 
-async def _standings(pool: asyncpg.Pool, now: datetime, ids: Sequence[UUID]) -> list[Standing]:
+async def _standings(db: RequestConnection, now: datetime, ids: Sequence[UUID]) -> list[Standing]:
     """Milestone standings of accounts already access-checked by the caller."""
-    async with pool.acquire() as conn:
+    async with db.acquire() as conn:
         found = await standings(conn, ids, now)
     return [found[i] for i in ids]
 
 
-async def _suggestions(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[Suggestion | None]:
+async def _suggestions(db: RequestConnection, ids: Sequence[UUID]) -> list[Suggestion | None]:
     """Current suggestions of accounts already access-checked by the caller."""
-    async with pool.acquire() as conn:
+    async with db.acquire() as conn:
         found = await suggestions.current_by_accounts(conn, ids)
     return [found.get(i) for i in ids]

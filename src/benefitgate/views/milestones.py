@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from uuid import UUID
 
+from benefitgate.accounts.models import Account, Subscription
 from benefitgate.api.context import Info
+from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import catalog_types
 from benefitgate.milestones.models import Milestone, Progress
 from benefitgate.milestones.rules import ONCE, anniversary_progress, occurrence, usage_progress
@@ -21,23 +22,23 @@ from benefitgate.milestones.types import (
 from benefitgate.targets.models import TargetProgress
 from benefitgate.usage.periods import Period, calendar_month
 from benefitgate.views.loaders import Loaders
-from benefitgate.views.models import AccountView
+from benefitgate.views.models import MetricUsage
 
 __all__ = ["milestone_status", "next_progress"]
 
 
-async def milestone_status(info: Info, account_id: UUID) -> MilestoneStatus:
+async def milestone_status(info: Info, account: Account, catalog: Catalog) -> MilestoneStatus:
     """For an account the caller already sees."""
     loaders = info.context.loader(Loaders)
-    standing = await loaders.milestone_standing_by_account.load(account_id)
-    view = await loaders.account_view_by_id.load(account_id)
-    held = await loaders.seats_by_account.load(account_id)
-    targets = await loaders.target_progress_by_account.load(account_id)
-    sub = view.account.subscription
+    standing = await loaders.milestone_standing_by_account.load(account.id)
+    usage = await loaders.usage_by_account.load(account.id)
+    held = await loaders.seats_by_account.load(account.id)
+    targets = await loaders.target_progress_by_account.load(account.id)
+    sub = account.subscription
     seats = (len(held), sub.seats if sub else 0)
-    types = catalog_types(view.catalog)
+    types = catalog_types(catalog)
     shown = {k: milestone_type(m, types) for k, m in standing.milestones.items()}
-    progress = next_progress(standing, view, seats, targets, info.context.now)
+    progress = next_progress(standing, sub, usage, seats, targets, info.context.now)
     return MilestoneStatus(
         achieved=[achievement_type(a, shown[a.milestone_key]) for a in standing.achievements],
         next=[progress_type(p, shown[p.milestone.key]) for p in progress],
@@ -46,7 +47,8 @@ async def milestone_status(info: Info, account_id: UUID) -> MilestoneStatus:
 
 def next_progress(
     standing: Standing,
-    view: AccountView,
+    sub: Subscription | None,
+    usage: Sequence[MetricUsage],
     seats: tuple[int, int],
     targets: Sequence[TargetProgress],
     now: datetime,
@@ -56,7 +58,7 @@ def next_progress(
     found = []
     for m in standing.milestones.values():
         if m.active:
-            progress = _progress(m, standing, view, seats, targets, now)
+            progress = _progress(m, standing, sub, usage, seats, targets, now)
             if progress is not None:
                 found.append(progress)
     return found
@@ -65,18 +67,18 @@ def next_progress(
 def _progress(
     m: Milestone,
     standing: Standing,
-    view: AccountView,
+    sub: Subscription | None,
+    usage: Sequence[MetricUsage],
     seats: tuple[int, int],
     targets: Sequence[TargetProgress],
     now: datetime,
 ) -> Progress | None:
-    sub = view.account.subscription
     if m.kind == "usage_threshold":
-        usage = next((u for u in view.usage if u.metric.key == m.metric_key), None)
-        if usage is None or standing.achieved(m.key, occurrence(m, usage.period_start)):
+        row = next((u for u in usage if u.metric.key == m.metric_key), None)
+        if row is None or standing.achieved(m.key, occurrence(m, row.period_start)):
             return None
-        period = Period(usage.period_start, usage.period_end)
-        return usage_progress(m, usage.metric.aggregation, usage.used, period, now)
+        period = Period(row.period_start, row.period_end)
+        return usage_progress(m, row.metric.aggregation, row.used, period, now)
     if m.kind == "sustained_usage":
         assert m.periods is not None
         if not m.repeatable and standing.achieved(m.key, ONCE):

@@ -1,16 +1,14 @@
-"""The account benefit view: what one account has, uses and could have next; frozen, no I/O."""
+"""Parts of the account benefit view: usage against limits, the next tier; frozen, no I/O."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from benefitgate.accounts.models import Account
-from benefitgate.catalog.models import Benefit, Catalog, Metric, TierVersion
-from benefitgate.entitlements.models import Entitlement
+from benefitgate.catalog.models import Benefit, Metric, TierVersion
 from benefitgate.usage.trend import Projection
 
-__all__ = ["AccountView", "LimitRaise", "MetricUsage", "NextTier"]
+__all__ = ["LimitRaise", "MetricUsage", "NextTier"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +53,3 @@ class NextTier:
     raised_limits: tuple[LimitRaise, ...]
     monthly_price_delta_cents: int
     annual_price_delta_cents: int
-
-
-@dataclass(frozen=True, slots=True)
-class AccountView:
-    catalog: Catalog  # the snapshot the view was resolved against
-    account: Account
-    tier: TierVersion | None
-    entitlements: tuple[Entitlement, ...]
-    usage: tuple[MetricUsage, ...]
-    next_tier: NextTier | None

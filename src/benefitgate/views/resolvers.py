@@ -8,14 +8,13 @@ from uuid import UUID
 import strawberry
 
 from benefitgate.accounts import service
-from benefitgate.accounts.access import visible_account
+from benefitgate.accounts.access import account_loader, visible_account
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.pagination import PageInfo, check_first, decode_id_cursor, encode_id_cursor
 from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
-from benefitgate.catalog.types import catalog_types
-from benefitgate.views.loaders import Loaders
+from benefitgate.catalog.cache import catalog_of
 from benefitgate.views.types import Account, AccountConnection, AccountEdge, account_type
 
 __all__ = ["AccountQuery"]
@@ -29,8 +28,11 @@ AccountsResult = Annotated[
 
 
 async def _accounts(info: Info, ids: list[UUID]) -> list[Account]:
-    views = await info.context.loader(Loaders).account_view_by_id.load_many(ids)
-    return [account_type(v, catalog_types(v.catalog)) for v in views]
+    """The views of accounts the caller may see (all of `ids`), loaded by `visible_account`
+    or in one statement here."""
+    loaded = await info.context.loader(account_loader).load_many(ids)
+    catalog = await catalog_of(info.context)
+    return [account_type(a, catalog, info.context.now) for a in loaded if a is not None]
 
 
 @strawberry.type
@@ -51,7 +53,7 @@ class AccountQuery:
                 return InvalidInputError.of("id", "id is not a valid account id")
         else:
             assert external_id is not None
-            async with info.context.pool.acquire() as conn:
+            async with info.context.db.acquire() as conn:
                 account_id = await service.id_by_external_id(conn, external_id)
         if account_id is None or await visible_account(info, account_id) is None:
             return NotFoundError.of("account")
@@ -70,7 +72,7 @@ class AccountQuery:
         after_id = None if after is None else decode_id_cursor(after)
         if isinstance(after_id, InvalidInputError):
             return after_id
-        async with info.context.pool.acquire() as conn:
+        async with info.context.db.acquire() as conn:
             ids = await service.page_of_account_ids(
                 conn, after=after_id, limit=first + 1, partner_id=principal.partner_id
             )

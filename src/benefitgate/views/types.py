@@ -1,16 +1,18 @@
-"""GraphQL types of the account benefit view, built from an AccountView in one pass."""
+"""GraphQL types of the account benefit view: the account row at the root, each further part
+loaded by its own field when selected."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
 
+from benefitgate.accounts.models import Account as AccountModel
+from benefitgate.accounts.service import account_tier
 from benefitgate.api.context import Info
 from benefitgate.api.pagination import PageInfo
-from benefitgate.catalog.cache import catalog_of
+from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import (
     Benefit,
     CatalogTypes,
@@ -20,13 +22,15 @@ from benefitgate.catalog.types import (
     Tier,
     catalog_types,
 )
+from benefitgate.entitlements.models import Entitlement as EntitlementModel
+from benefitgate.entitlements.precedence import effective_entitlements
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
 from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
 from benefitgate.subscriptions.types import Renewal, Subscription, renewal_type, subscription_type
 from benefitgate.suggestions.types import Suggestion, suggestion_type
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
-from benefitgate.views import models
+from benefitgate.views import assembly, models
 from benefitgate.views.loaders import Loaders
 from benefitgate.views.milestones import milestone_status
 
@@ -91,14 +95,35 @@ class Account:
     version: int = strawberry.field(description="Pass as `expectedVersion` to `accountUpdate`.")
     subscription: Subscription | None
     tier: Tier | None
-    entitlements: list[Entitlement]
-    usage: list[MetricUsage]
     next_tier: NextTier | None
+    # What the resolvers below read: the account as loaded, and the catalog snapshot the
+    # view is resolved against (one for the whole view).
+    account: strawberry.Private[AccountModel]
+    catalog: strawberry.Private[Catalog]
+
+    @strawberry.field(description="Every benefit the account may use now.")
+    async def entitlements(self, info: Info) -> list[Entitlement]:
+        held = await info.context.loader(Loaders).grants_by_account.load(self.account.id)
+        tier = account_tier(self.account, self.catalog)
+        types = catalog_types(self.catalog)
+        return [
+            _entitlement(e, types)
+            for e in effective_entitlements(tier, held, info.context.now)
+            if e.benefit_key in types.benefits
+        ]
+
+    @strawberry.field(description="Each limited metric's usage in its current period.")
+    async def usage(self, info: Info) -> list[MetricUsage]:
+        rows = await info.context.loader(Loaders).usage_by_account.load(self.account.id)
+        types = catalog_types(self.catalog)
+        return [_usage(u, types) for u in rows]
 
     @strawberry.field(description="The account's outcome targets and progress toward them.")
     async def outcome_targets(self, info: Info) -> list[OutcomeTargetProgress]:
-        progress = await info.context.loader(Loaders).target_progress_by_account.load(UUID(self.id))
-        types = catalog_types(await catalog_of(info.context))
+        progress = await info.context.loader(Loaders).target_progress_by_account.load(
+            self.account.id
+        )
+        types = catalog_types(self.catalog)
         return [progress_type(p, types) for p in progress]
 
     @strawberry.field(
@@ -106,35 +131,34 @@ class Account:
         "the history."
     )
     async def grants(self, info: Info) -> list[Grant]:
-        held = await info.context.loader(Loaders).grants_by_account.load(UUID(self.id))
-        types = catalog_types(await catalog_of(info.context))
+        held = await info.context.loader(Loaders).grants_by_account.load(self.account.id)
+        types = catalog_types(self.catalog)
         return [grant_type(g, types) for g in held]
 
     @strawberry.field(description="The next renewal; null without a live subscription.")
-    async def renewal(self, info: Info) -> Renewal | None:
-        view = await info.context.loader(Loaders).account_view_by_id.load(UUID(self.id))
-        types = catalog_types(view.catalog)
-        return renewal_type(view.account.subscription, view.catalog, types, info.context.now)
+    def renewal(self, info: Info) -> Renewal | None:
+        types = catalog_types(self.catalog)
+        return renewal_type(self.account.subscription, self.catalog, types, info.context.now)
 
     @strawberry.field(
         description="Milestones achieved, newest first, and progress toward the next ones."
     )
     async def milestones(self, info: Info) -> MilestoneStatus:
-        return await milestone_status(info, UUID(self.id))
+        return await milestone_status(info, self.account, self.catalog)
 
     @strawberry.field(
         description="The account's current upgrade suggestion: open, or dismissed and still "
         "suppressing new ones; null when the evidence supports none."
     )
     async def suggestion(self, info: Info) -> Suggestion | None:
-        found = await info.context.loader(Loaders).suggestion_by_account.load(UUID(self.id))
+        found = await info.context.loader(Loaders).suggestion_by_account.load(self.account.id)
         if found is None:
             return None
-        return suggestion_type(found, catalog_types(await catalog_of(info.context)))
+        return suggestion_type(found, catalog_types(self.catalog))
 
     @strawberry.field(description="Purchased seats and who holds them.")
     async def seats(self, info: Info) -> SeatAllocation:
-        held = await info.context.loader(Loaders).seats_by_account.load(UUID(self.id))
+        held = await info.context.loader(Loaders).seats_by_account.load(self.account.id)
         return allocation(self.subscription.seats if self.subscription else 0, held)
 
 
@@ -181,8 +205,23 @@ def _next_tier(n: models.NextTier, types: CatalogTypes) -> NextTier:
     )
 
 
-def account_type(view: models.AccountView, types: CatalogTypes) -> Account:
-    account = view.account
+def _entitlement(e: EntitlementModel, types: CatalogTypes) -> Entitlement:
+    return Entitlement(
+        benefit=types.benefits[e.benefit_key],
+        source=GrantSource(e.source),
+        sources=[GrantSource(s) for s in e.sources],
+        amount=e.amount,
+        expires_at=e.expires_at,
+        parameters=JSON(e.parameters),
+    )
+
+
+def account_type(account: AccountModel, catalog: Catalog, now: datetime) -> Account:
+    """The view's root, built from the account row alone: what needs more (entitlements,
+    usage, grants, seats ...) is loaded by its own field when the document selects it."""
+    types = catalog_types(catalog)
+    tier = account_tier(account, catalog)
+    upper = assembly.next_tier(tier, catalog, now)
     return Account(
         id=strawberry.ID(str(account.id)),
         external_id=account.external_id,
@@ -192,19 +231,8 @@ def account_type(view: models.AccountView, types: CatalogTypes) -> Account:
         subscription=(
             subscription_type(account.subscription, types) if account.subscription else None
         ),
-        tier=types.tiers[view.tier.id] if view.tier else None,
-        entitlements=[
-            Entitlement(
-                benefit=types.benefits[e.benefit_key],
-                source=GrantSource(e.source),
-                sources=[GrantSource(s) for s in e.sources],
-                amount=e.amount,
-                expires_at=e.expires_at,
-                parameters=JSON(e.parameters),
-            )
-            for e in view.entitlements
-            if e.benefit_key in types.benefits
-        ],
-        usage=[_usage(u, types) for u in view.usage],
-        next_tier=_next_tier(view.next_tier, types) if view.next_tier else None,
+        tier=types.tiers[tier.id] if tier else None,
+        next_tier=_next_tier(upper, types) if upper else None,
+        account=account,
+        catalog=catalog,
     )

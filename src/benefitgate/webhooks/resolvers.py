@@ -102,7 +102,7 @@ def _id(raw: strawberry.ID) -> UUID:
 
 async def _endpoint(info: Info, endpoint_id: UUID) -> WebhookEndpoint | None:
     """The endpoint as it is now; None when it was deleted since (a replayed answer)."""
-    async with info.context.pool.acquire() as conn:
+    async with info.context.db.acquire() as conn:
         found = await repository.endpoint(conn, endpoint_id)
     return None if found is None else endpoint_type(found)
 
@@ -357,7 +357,7 @@ class WebhookQuery:
         owner = _owner(info.context.principal)
         if owner is None:
             return _forbidden()
-        async with info.context.pool.acquire() as conn:
+        async with info.context.db.acquire() as conn:
             found = await repository.endpoints(conn, owner if isinstance(owner, UUID) else None)
         return WebhookEndpointList(endpoints=[endpoint_type(e) for e in found])
 
@@ -381,7 +381,7 @@ class WebhookQuery:
             return before
         parsed = parse_id(endpoint_id)
         succeeded = None if status is None else status is WebhookDeliveryStatus.SUCCEEDED
-        async with info.context.pool.acquire() as conn:
+        async with info.context.db.acquire() as conn:
             found = None if parsed is None else await repository.endpoint(conn, parsed)
             if found is None or not (owner is ALL or found.partner_id == owner):
                 return NotFoundError.of("webhook endpoint")

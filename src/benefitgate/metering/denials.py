@@ -1,0 +1,99 @@
+"""Denials of entitlement checks, counted in memory and written in batches.
+
+A check answers without writing: its denial is added to this process's tally, and
+`flush` writes the tally in one transaction (each account, feature and reason's count,
+first and last time, and the upgrade evidence of the accounts a higher tier would
+answer). The app flushes every FLUSH_SECONDS and once more at shutdown, after the last
+request; a flush that fails keeps its tally for the next one. What a process killed
+outright had not flushed yet (at most FLUSH_SECONDS of denials) is lost: denials are
+evidence for upgrade suggestions, not a ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.metering import repository
+from benefitgate.metering.models import CheckReason
+from benefitgate.usage import evidence
+
+__all__ = ["FLUSH_SECONDS", "UPGRADE_EVIDENCE", "Denials"]
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+# Denials a higher tier would answer: evidence for an upgrade suggestion.
+UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
+
+DenialKey = tuple[UUID, str, str]  # account, feature or metric, reason
+
+
+@dataclass(slots=True)
+class _Tally:
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+
+class Denials:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._tally: dict[DenialKey, _Tally] = {}
+        self._evidence: dict[UUID, datetime] = {}  # account: its latest such denial
+        self._flushing = asyncio.Lock()
+
+    def add(self, account_id: UUID, name: str, reason: CheckReason, at: datetime) -> None:
+        key = (account_id, name, reason.value)
+        found = self._tally.get(key)
+        if found is None:
+            self._tally[key] = _Tally(1, at, at)
+        else:
+            found.count += 1
+            found.first_at, found.last_at = min(found.first_at, at), max(found.last_at, at)
+        if reason in UPGRADE_EVIDENCE:
+            self._evidence[account_id] = max(at, self._evidence.get(account_id, at))
+
+    async def flush(self) -> None:
+        """Write the tally so far in one transaction; on failure it is kept for the next."""
+        async with self._flushing:
+            tally, self._tally = self._tally, {}
+            marks, self._evidence = self._evidence, {}
+            if not tally:
+                return
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    rows = [(*key, t.count, t.first_at, t.last_at) for key, t in tally.items()]
+                    await repository.record_denials(conn, rows)
+                    for at in sorted(set(marks.values())):
+                        await evidence.mark(conn, [a for a, t in marks.items() if t == at], at)
+            except BaseException:
+                self._merge_back(tally, marks)
+                raise
+
+    async def run(self, seconds: float = FLUSH_SECONDS) -> None:
+        """Flush every `seconds` until cancelled."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.flush()
+            except (OSError, asyncpg.PostgresError):
+                log.warning("denials not written; kept for the next flush", exc_info=True)
+
+    def _merge_back(self, tally: dict[DenialKey, _Tally], marks: dict[UUID, datetime]) -> None:
+        for key, old in tally.items():
+            new = self._tally.get(key)
+            if new is not None:
+                old.count += new.count
+                old.first_at, old.last_at = (
+                    min(old.first_at, new.first_at),
+                    max(old.last_at, new.last_at),
+                )
+            self._tally[key] = old
+        for account_id, at in marks.items():
+            self._evidence[account_id] = max(at, self._evidence.get(account_id, at))
