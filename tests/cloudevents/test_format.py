@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from benefitgate.catalog.models import Metric
 from benefitgate.cloudevents.format import Refused, event_of, is_json_media_type
-from benefitgate.metering.models import UsageEvent
+from benefitgate.cloudevents.results import MESSAGES
+from benefitgate.metering.models import Rejection, UsageEvent
 from tests.fixtures.cloudevents_api import cloud_event
 
 NOW = datetime(2026, 11, 15, 12, tzinfo=UTC)
@@ -55,3 +56,8 @@ def test_json_media_types_are_json_and_plus_json_subtypes() -> None:
         assert is_json_media_type(yes)
     for no in ["application/xml", "text/plain", "json", "application/jsonx"]:
         assert not is_json_media_type(no)
+
+
+def test_every_rejection_of_the_ingest_service_has_a_message() -> None:
+    format_only = {Rejection.INVALID_EVENT, Rejection.INVALID_VALUE}  # their own messages
+    assert set(MESSAGES) == set(Rejection) - format_only

@@ -19,7 +19,7 @@ from benefitgate.metering.partitions import Partitions
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
-from tests.fixtures.metering_api import RECORD, event
+from tests.fixtures.metering_api import RECORD, event, record_directly
 
 ADMIN = Principal(Role.ADMIN, subject="test-admin")
 
@@ -192,17 +192,6 @@ async def test_of_gauge_readings_at_one_time_the_greater_event_id_is_the_latest(
     assert list((await counter(conn, account_id, "gauge")).values()) == [4.0]
 
 
-async def _record(dsn: str, events: list[UsageEvent], now: datetime) -> list[Any]:
-    conn = await db.connect(dsn)
-    try:
-        catalog = await load_catalog(conn)
-        await Partitions().ensure(conn, ingest.months_of(events, now))
-        async with conn.transaction():
-            return await ingest.record_usage(conn, ADMIN, events, catalog, now)
-    finally:
-        await conn.close()
-
-
 def _events(account_id: UUID, n: int, prefix: str = "e") -> list[UsageEvent]:
     return [
         UsageEvent(f"{prefix}{i}", account_id, "m0", 1.0, NOW - timedelta(minutes=i))
@@ -214,7 +203,7 @@ async def test_concurrent_identical_batches_count_once(conn: asyncpg.Connection,
     cat = await factories.catalog(conn)
     account_id = await factories.account(conn, cat["versions"]["pro"])
     batch = _events(account_id, 200)
-    results = await asyncio.gather(*(_record(dsn, batch, NOW) for _ in range(8)))
+    results = await asyncio.gather(*(record_directly(dsn, batch, NOW) for _ in range(8)))
     accepted = sum(o.status.value == "accepted" for outcomes in results for o in outcomes)
     assert accepted == 200
     assert await counter(conn, account_id) == {NOW - timedelta(days=10): 200.0}
@@ -236,9 +225,9 @@ async def test_a_batch_retried_after_a_dropped_connection_counts_once(
     await ingest.record_usage(doomed, ADMIN, batch, catalog, NOW)
     await conn.execute("select pg_terminate_backend($1)", doomed.get_server_pid())
     assert await counter(conn, account_id) == {}
-    await _record(dsn, batch, NOW)
+    await record_directly(dsn, batch, NOW)
     # Dropped after commit, before the client saw the answer: the retry is all duplicates.
-    retry = await _record(dsn, batch, NOW)
+    retry = await record_directly(dsn, batch, NOW)
     assert {o.status.value for o in retry} == {"duplicate"}
     assert await counter(conn, account_id) == {NOW - timedelta(days=10): 50.0}
     doomed.terminate()
@@ -250,7 +239,7 @@ async def test_crossing_80_and_100_percent_writes_one_event_each_once(
     cat = await factories.catalog(conn)
     account_id = await factories.account(conn, cat["versions"]["basic"])  # hard limit 100
     batches = [_events(account_id, 30, prefix=f"b{b}-") for b in range(5)]
-    await asyncio.gather(*(_record(dsn, batch, NOW) for batch in batches))
+    await asyncio.gather(*(record_directly(dsn, batch, NOW) for batch in batches))
     rows = await conn.fetch(
         "select payload from events where type = 'usage.threshold_crossed' and account_id = $1",
         account_id,
@@ -332,16 +321,18 @@ async def test_the_batch_that_turns_the_run_rate_into_an_overrun_marks_the_accou
     every batch after it marked it again, and the suggestion job recomputed it each time."""
     cat = await factories.catalog(conn)
     account_id = await factories.account(conn, cat["versions"]["basic"])  # hard limit 100
-    await _record(dsn, _events(account_id, 30, "a"), NOW)
+    await record_directly(dsn, _events(account_id, 30, "a"), NOW)
     assert await _marks(conn, account_id) == 0
-    await _record(dsn, _events(account_id, 10, "b"), NOW)
+    await record_directly(dsn, _events(account_id, 10, "b"), NOW)
     assert await _marks(conn, account_id) == 1
-    await _record(dsn, _events(account_id, 10, "c"), NOW)
+    await record_directly(dsn, _events(account_id, 10, "c"), NOW)
     assert await _marks(conn, account_id) == 1
 
     # Of concurrent batches, only the one whose write crosses marks it.
     other = await factories.account(conn, cat["versions"]["basic"])
-    await _record(dsn, _events(other, 30, "a"), NOW)
-    await asyncio.gather(*(_record(dsn, _events(other, 2, f"c{n}-"), NOW) for n in range(8)))
+    await record_directly(dsn, _events(other, 30, "a"), NOW)
+    await asyncio.gather(
+        *(record_directly(dsn, _events(other, 2, f"c{n}-"), NOW) for n in range(8))
+    )
     assert await counter(conn, other) == {NOW - timedelta(days=10): 46.0}
     assert await _marks(conn, other) == 1

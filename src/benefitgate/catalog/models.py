@@ -50,6 +50,7 @@ class Metric:
     unit: str
     aggregation: str
     reset: str
+    group_by: tuple[str, ...] = ()  # event properties its usage is also counted by
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ AGGREGATIONS = ("sum", "count", "max", "latest")
 RESETS = ("billing_period", "calendar_month", "never")
 DIRECTIONS = ("increase", "decrease")
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+MAX_GROUP_BY = 3
 _CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_VALUE_CENTS = 10**12
 
@@ -43,6 +45,10 @@ def _check_metric(m: Metric) -> None:
         raise InvalidChange("aggregation", f"one of {', '.join(AGGREGATIONS)}")
     if m.reset not in RESETS:
         raise InvalidChange("reset", f"one of {', '.join(RESETS)}")
+    if len(m.group_by) > MAX_GROUP_BY or len(set(m.group_by)) < len(m.group_by):
+        raise InvalidChange("groupBy", f"at most {MAX_GROUP_BY} distinct property names")
+    if not all(_PROPERTY.fullmatch(name) for name in m.group_by):
+        raise InvalidChange("groupBy", "a property name is a letter or _, then letters, digits, _")
 
 
 async def create_metric(
@@ -63,17 +69,17 @@ async def update_metric(
     conn: asyncpg.Connection, change: ChangeContext, wanted: Metric
 ) -> tuple[Metric, AuditEntry]:
     """Change a metric's name, unit, reset, or (while no counter of it exists) its
-    aggregation. Raises TargetNotFound or InvalidChange."""
+    aggregation and the properties it groups by. Raises TargetNotFound or InvalidChange."""
     _check_metric(wanted)
     before = await repository.lock_metric(conn, wanted.key)
     if before is None:
         raise TargetNotFound("metric")
-    if wanted.aggregation != before.aggregation and await repository.metric_counted(
-        conn, wanted.key
-    ):
-        raise InvalidChange(
-            "aggregation", "usage of this metric is counted already; define a new metric"
-        )
+    for field, changed in [
+        ("aggregation", wanted.aggregation != before.aggregation),
+        ("groupBy", wanted.group_by != before.group_by),
+    ]:
+        if changed and await repository.metric_counted(conn, wanted.key):
+            raise InvalidChange(field, "usage of it is counted already; define a new metric")
     await repository.update_metric(conn, wanted)
     event = ("catalog.metric_updated", {"metric": wanted.key})
     entry = await record_change(

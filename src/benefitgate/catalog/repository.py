@@ -71,8 +71,15 @@ async def _outcomes(conn: asyncpg.Connection) -> dict[str, Outcome]:
 
 
 async def _metrics(conn: asyncpg.Connection) -> dict[str, Metric]:
-    rows = await conn.fetch("select key, name, unit, aggregation, reset from metrics")
-    return {r["key"]: Metric(**dict(r)) for r in rows}
+    rows = await conn.fetch(f"select {_METRIC_COLUMNS} from metrics")  # noqa: S608 (constant)
+    return {r["key"]: _metric(r) for r in rows}
+
+
+_METRIC_COLUMNS = "key, name, unit, aggregation, reset, group_by"
+
+
+def _metric(row: asyncpg.Record) -> Metric:
+    return Metric(**{**dict(row), "group_by": tuple(row["group_by"])})
 
 
 def _benefit(row: asyncpg.Record) -> Benefit:
@@ -378,18 +385,19 @@ async def set_outcome_value(
 async def insert_metric(conn: asyncpg.Connection, m: Metric) -> bool:
     """False when the key is taken."""
     inserted = await conn.fetchval(
-        """insert into metrics (key, name, unit, aggregation, reset) values ($1, $2, $3, $4, $5)
-           on conflict (key) do nothing returning true""",
-        m.key, m.name, m.unit, m.aggregation, m.reset,
+        """insert into metrics (key, name, unit, aggregation, reset, group_by)
+           values ($1, $2, $3, $4, $5, $6) on conflict (key) do nothing returning true""",
+        m.key, m.name, m.unit, m.aggregation, m.reset, list(m.group_by),
     )  # fmt: skip
     return bool(inserted)
 
 
 async def lock_metric(conn: asyncpg.Connection, key: str) -> Metric | None:
     row = await conn.fetchrow(
-        "select key, name, unit, aggregation, reset from metrics where key = $1 for update", key
+        f"select {_METRIC_COLUMNS} from metrics where key = $1 for update",  # noqa: S608
+        key,
     )
-    return None if row is None else Metric(**dict(row))
+    return None if row is None else _metric(row)
 
 
 async def metric_counted(conn: asyncpg.Connection, key: str) -> bool:
@@ -402,8 +410,9 @@ async def metric_counted(conn: asyncpg.Connection, key: str) -> bool:
 
 async def update_metric(conn: asyncpg.Connection, m: Metric) -> None:
     await conn.execute(
-        "update metrics set name = $2, unit = $3, aggregation = $4, reset = $5 where key = $1",
-        m.key, m.name, m.unit, m.aggregation, m.reset,
+        """update metrics set name = $2, unit = $3, aggregation = $4, reset = $5, group_by = $6
+           where key = $1""",
+        m.key, m.name, m.unit, m.aggregation, m.reset, list(m.group_by),
     )  # fmt: skip
 
 

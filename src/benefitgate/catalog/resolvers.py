@@ -196,6 +196,17 @@ async def _metric_change(
     )
 
 
+def _metric(
+    key: str,
+    name: str,
+    unit: str,
+    aggregation: Aggregation,
+    reset: Reset,
+    group_by: list[str] | None,
+) -> models.Metric:
+    return models.Metric(key, name, unit, aggregation.value, reset.value, tuple(group_by or ()))
+
+
 @strawberry.type
 class CatalogPrimitiveMutation:
     @strawberry.mutation(description="Add a metric: a usage quantity and how it aggregates.")
@@ -209,8 +220,9 @@ class CatalogPrimitiveMutation:
         reset: Reset,
         idempotency_key: str,
         reason: str = "",
+        group_by: list[str] | None = None,
     ) -> MetricChangeResult:
-        metric = models.Metric(key, name, unit, aggregation.value, reset.value)
+        metric = _metric(key, name, unit, aggregation, reset, group_by)
         return await _metric_change(info, "metricCreate", metric, idempotency_key, reason, True)
 
     @strawberry.mutation(
@@ -227,8 +239,9 @@ class CatalogPrimitiveMutation:
         reset: Reset,
         idempotency_key: str,
         reason: str = "",
+        group_by: list[str] | None = None,
     ) -> MetricChangeResult:
-        metric = models.Metric(key, name, unit, aggregation.value, reset.value)
+        metric = _metric(key, name, unit, aggregation, reset, group_by)
         return await _metric_change(info, "metricUpdate", metric, idempotency_key, reason, False)
 
     @strawberry.mutation(

@@ -89,6 +89,10 @@ class Metric:
     unit: str
     aggregation: Aggregation
     reset: Reset
+    group_by: list[str] = strawberry.field(
+        description="Event properties (CloudEvents `data` members) its usage is also counted "
+        "by, as `usageSeries(groupBy:)` and `account { usage { groups } }` show."
+    )
 
 
 @strawberry.type(description="The expected effect of a benefit on its outcome.")
@@ -271,6 +275,7 @@ def _metric(m: models.Metric) -> Metric:
         unit=m.unit,
         aggregation=Aggregation(m.aggregation),
         reset=Reset(m.reset),
+        group_by=list(m.group_by),
     )
 
 

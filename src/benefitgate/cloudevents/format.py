@@ -119,4 +119,5 @@ def event_of(raw: object, metrics: Mapping[str, Metric], now: datetime) -> Usage
         return value
     # The subject is matched to an account's id or external id by the ingest service,
     # which parses ids in bulk: uuid.UUID took 2 µs an event here.
-    return UsageEvent(event_id, None, metric_key, value, at, source, subject)
+    properties = data if isinstance(data, dict) else None
+    return UsageEvent(event_id, None, metric_key, value, at, source, subject, properties)

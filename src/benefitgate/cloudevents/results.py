@@ -8,6 +8,7 @@ from typing import Any
 
 from benefitgate.cloudevents.format import Refused
 from benefitgate.common.quantities import OUT_OF_RANGE
+from benefitgate.metering.groups import MAX_DIMENSION, MAX_GROUPS
 from benefitgate.metering.models import MAX_EVENT_ID, EventOutcome, EventStatus, Rejection
 from benefitgate.metering.rules import WINDOW_AHEAD, WINDOW_BACK
 
@@ -23,6 +24,10 @@ MESSAGES = {
     Rejection.VALUE_OUT_OF_RANGE: OUT_OF_RANGE,
     Rejection.OUTSIDE_WINDOW: f"`time` must be at most {WINDOW_BACK.days} days back and "
     f"{WINDOW_AHEAD.seconds // 60} minutes ahead",
+    Rejection.INVALID_DIMENSION: "a `data` property the metric groups by must be text, a "
+    f"number or a boolean, of at most {MAX_DIMENSION} characters",
+    Rejection.TOO_MANY_GROUPS: f"the account has {MAX_GROUPS} groups of this metric in this "
+    "period already; the event's property values would open another",
 }
 
 

@@ -16,8 +16,9 @@ from benefitgate.accounts.models import Account
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
-from benefitgate.metering import repository
+from benefitgate.metering import groups, repository
 from benefitgate.metering.cascade import UsageCascade
+from benefitgate.metering.groups import InvalidDimension, group_of
 from benefitgate.metering.models import (
     MAX_EVENT_ID,
     EventOutcome,
@@ -26,8 +27,10 @@ from benefitgate.metering.models import (
     UsageEvent,
 )
 from benefitgate.metering.partitions import Partitions
+from benefitgate.metering.repository import CounterKey
 from benefitgate.metering.rules import in_window, negative_allowed
 from benefitgate.telemetry import metrics
+from benefitgate.usage.periods import Period
 
 __all__ = [
     "MAX_BATCH",
@@ -113,10 +116,16 @@ async def record_usage(
         raise BatchTooLarge
     account_of = await _accounts_of(conn, events)
     outcomes: list[EventOutcome | None] = []
-    candidates: dict[tuple[UUID, str, str], tuple[UsageEvent, Account]] = {}
+    candidates: dict[tuple[UUID, str, str], Candidate] = {}
     for event in events:
         account = account_of(event)
         reason = _rejection(event, account, principal, catalog, now)
+        group = None
+        if reason is None:
+            try:
+                group = group_of(event, catalog.metrics[event.metric_key].group_by)
+            except InvalidDimension:
+                reason = Rejection.INVALID_DIMENSION
         if reason is not None:
             outcomes.append(EventOutcome(event, EventStatus.REJECTED, reason))
             continue
@@ -125,17 +134,42 @@ async def record_usage(
         if key in candidates:
             outcomes.append(EventOutcome(event, EventStatus.DUPLICATE))
         else:
-            candidates[key] = (event, account)
-            outcomes.append(None)  # accepted or duplicate: the database decides
-    stored = await _store(conn, list(candidates.values()), catalog, now)
-    # The events left undecided are the candidates, in the same order.
-    decided = iter(
-        EventStatus.ACCEPTED if i in stored else EventStatus.DUPLICATE
-        for i in range(len(candidates))
-    )
+            metric = catalog.metrics[event.metric_key]
+            period = account.period_at(metric.reset, event.occurred_at)
+            candidates[key] = Candidate(event, account, period, group)
+            outcomes.append(None)  # accepted, a duplicate or too many groups: decided below
+    decided = iter(await _decide(conn, list(candidates.values()), catalog, now))
+    return [outcome or next(decided) for outcome in outcomes]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An event that passed the rules, with its account, period and group."""
+
+    event: UsageEvent
+    account: Account
+    period: Period
+    group: str | None
+
+    @property
+    def counter(self) -> CounterKey:
+        return (self.account.id, self.event.metric_key, self.period.start)
+
+
+async def _decide(
+    conn: asyncpg.Connection, candidates: list[Candidate], catalog: Catalog, now: datetime
+) -> list[EventOutcome]:
+    """Each candidate's outcome, in order: refused for opening a group past the bound, or
+    stored (accepted), or found stored before (a duplicate)."""
+    over = await groups.over_bound(conn, [(c.counter, c.group) for c in candidates])
+    kept = [c for i, c in enumerate(candidates) if i not in over]
+    stored = iter(await _store(conn, kept, catalog, now))
+    too_many = Rejection.TOO_MANY_GROUPS
     return [
-        outcome or EventOutcome(event, next(decided))
-        for event, outcome in zip(events, outcomes, strict=True)
+        EventOutcome(c.event, EventStatus.REJECTED, too_many)
+        if i in over
+        else EventOutcome(c.event, EventStatus.ACCEPTED if next(stored) else EventStatus.DUPLICATE)
+        for i, c in enumerate(candidates)
     ]
 
 
@@ -168,37 +202,42 @@ _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 
 async def _store(
-    conn: asyncpg.Connection,
-    candidates: list[tuple[UsageEvent, Account]],
-    catalog: Catalog,
-    now: datetime,
-) -> set[int]:
-    """Store the candidates; returns the positions of those stored (the others are
+    conn: asyncpg.Connection, candidates: list[Candidate], catalog: Catalog, now: datetime
+) -> list[bool]:
+    """Store the candidates; returns for each whether it was stored (the others are
     duplicates of events stored before)."""
     if not candidates:
-        return set()
-    involved = list({account.id: account for _, account in candidates}.values())
-    metrics = {event.metric_key for event, _ in candidates}
-    cascade = await UsageCascade.prepare(conn, involved, catalog, now, metrics)
+        return []
+    involved = list({c.account.id: c.account for c in candidates}.values())
+    keys = {c.event.metric_key for c in candidates}
+    cascade = await UsageCascade.prepare(conn, involved, catalog, now, keys)
     batch = repository.EventColumns()
-    for event, account in candidates:
-        metric = catalog.metrics[event.metric_key]
+    for c in candidates:
+        event = c.event
         batch.add(
-            account.id,
+            c.account.id,
             event.metric_key,
             event.source,
             event.event_id,
             event.value,
             event.occurred_at,
-            account.period_at(metric.reset, event.occurred_at),
-            metric.aggregation,
+            c.period,
+            catalog.metrics[event.metric_key].aggregation,
         )
     positions, counters, crossings = await repository.record_events(
         conn, batch, now, cascade.finite_limits()
     )
+    grouped = [
+        (*c.counter, c.group, c.event.value, c.event.occurred_at, batch.aggregations[i])
+        for i in positions
+        if (c := candidates[i]).group is not None
+    ]
+    if grouped:
+        await repository.record_groups(conn, grouped)
     added = batch.added(positions)
     await cascade.after_counters(conn, counters, catalog, now, added, crossings)
-    return set(positions)
+    stored = set(positions)
+    return [i in stored for i in range(len(candidates))]
 
 
 def count_outcomes(outcomes: Sequence[EventOutcome]) -> None:

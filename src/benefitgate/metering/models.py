@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -40,6 +41,8 @@ class UsageEvent:
     occurred_at: datetime
     source: str = ""
     subject: str | None = None
+    # A CloudEvent's `data`: the properties a metric's usage may be grouped by.
+    properties: Mapping[str, object] | None = None
 
 
 class EventStatus(enum.Enum):
@@ -61,6 +64,10 @@ class Rejection(enum.Enum):
     # of the wrong type, another specversion, data that is not JSON), or without a value.
     INVALID_EVENT = "invalid_event"
     INVALID_VALUE = "invalid_value"
+    # A property the metric groups by is not text, a number or a boolean, or is too long.
+    INVALID_DIMENSION = "invalid_dimension"
+    # The event's group would pass the bound of groups per account, metric and period.
+    TOO_MANY_GROUPS = "too_many_groups"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,14 +18,18 @@ __all__ = [
     "CounterValue",
     "Crossing",
     "EventColumns",
+    "GroupedEvent",
     "Limit",
     "consume",
     "counter_value",
     "ensure_partitions",
+    "groups_of",
+    "lock_group_counters",
     "mark_thresholds",
     "prune_event_ids",
     "record_denials",
     "record_events",
+    "record_groups",
 ]
 
 # account, metric, period start, value
@@ -346,3 +350,99 @@ async def prune_event_ids(conn: asyncpg.Connection, before: datetime) -> int:
     """Forget event ids received before `before` (past the accepted window)."""
     status = await conn.execute("delete from usage_event_ids where received_at < $1", before)
     return int(status.split()[-1])
+
+
+# One grouped event to count in its group: account, metric, period start, the group as
+# JSON text, value, when it occurred, aggregation.
+GroupedEvent = tuple[UUID, str, datetime, str, float, datetime, str]
+
+
+async def lock_group_counters(conn: asyncpg.Connection, keys: Sequence[CounterKey]) -> None:
+    """Take a transaction lock on each (account, metric, period start), in one order for
+    every caller (that of the locks' keys), so that batches opening groups in the same
+    periods queue instead of both passing the bound. A collision of two keys' hashes only
+    makes two periods queue together."""
+    await conn.execute(
+        """
+        select count(pg_advisory_xact_lock(h)) from (
+            select distinct hashtextextended(a::text || '/' || m || '/' || p::text, 27) as h
+            from unnest($1::uuid[], $2::text[], $3::timestamptz[]) as k(a, m, p)
+            order by h offset 0
+        ) as ordered
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+    )
+
+
+async def groups_of(
+    conn: asyncpg.Connection, keys: Sequence[CounterKey]
+) -> dict[CounterKey, list[str]]:
+    """The groups counted so far in each (account, metric, period start), as jsonb text."""
+    rows = await conn.fetch(
+        """
+        select account_id, metric_key, period_start, dimensions::text
+        from unnest($1::uuid[], $2::text[], $3::timestamptz[])
+             as k(account_id, metric_key, period_start)
+        join usage_group_counters using (account_id, metric_key, period_start)
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+    )
+    found: dict[CounterKey, list[str]] = {}
+    for r in rows:
+        found.setdefault((r[0], r[1], r[2]), []).append(r[3])
+    return found
+
+
+async def record_groups(conn: asyncpg.Connection, events: Sequence[GroupedEvent]) -> None:
+    """Fold stored events into their groups' period counters and daily buckets, as
+    `record_events` folds them into the totals (same aggregations, same lock order)."""
+    columns = list(zip(*events, strict=True))
+    await conn.execute(_RECORD_GROUPS, *columns)
+
+
+_GROUP_COUNTER_UPSERT = """
+    insert into usage_group_counters as t
+        (account_id, metric_key, period_start, dimensions, value, last_event_at)
+    select account_id, metric_key, period_start, dimensions, {delta}, max(occurred_at)
+    from input where aggregation = '{aggregation}'
+    group by account_id, metric_key, period_start, dimensions
+    order by account_id, metric_key, period_start, dimensions
+    on conflict (account_id, metric_key, period_start, dimensions) do update set
+        value = {combine},
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
+
+_GROUP_DAILY_UPSERT = """
+    insert into usage_group_daily as t
+        (account_id, metric_key, day, dimensions, value, last_event_at)
+    select account_id, metric_key, (occurred_at at time zone 'UTC')::date as day, dimensions,
+           {delta}, max(occurred_at)
+    from input where aggregation = '{aggregation}'
+    group by account_id, metric_key, day, dimensions
+    order by account_id, metric_key, day, dimensions
+    on conflict (account_id, metric_key, day, dimensions) do update set
+        value = {combine},
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
+
+_GROUP_UPSERTS = ",".join(
+    f"groups_{kind} as"
+    f" ({_GROUP_COUNTER_UPSERT.format(aggregation=kind, delta=delta, combine=combine)}),"
+    f" group_days_{kind} as"
+    f" ({_GROUP_DAILY_UPSERT.format(aggregation=kind, delta=delta, combine=combine)})"
+    for kind, (delta, combine) in _AGGREGATIONS.items()
+)
+
+_RECORD_GROUPS = f"""
+with input as (
+    select account_id, metric_key, period_start, dimensions::jsonb as dimensions, value,
+           occurred_at, aggregation, '' as event_id
+    from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::float8[],
+                $6::timestamptz[], $7::text[])
+        as t(account_id, metric_key, period_start, dimensions, value, occurred_at, aggregation)
+),
+{_GROUP_UPSERTS}
+select 1
+"""  # noqa: S608 (constant expressions, no input)

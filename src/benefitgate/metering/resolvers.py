@@ -213,7 +213,8 @@ class MeteringQuery:
 
     @strawberry.field(
         description="Usage of one metric per day, ISO week or month over the UTC dates "
-        "`from` to `to`, both inclusive; at most 1,000 points."
+        "`from` to `to`, both inclusive; at most 1,000 points. With `groupBy` (some of the "
+        "metric's `groupBy`), also per group of those properties."
     )
     async def usage_series(
         self,
@@ -223,6 +224,7 @@ class MeteringQuery:
         from_: Annotated[date, strawberry.argument(name="from")],
         to: date,
         bucket: Bucket = Bucket.DAY,
+        group_by: list[str] | None = None,
     ) -> UsageSeriesResult:
         account = await _visible_account(info, account_id)
         if account is None:
@@ -230,11 +232,14 @@ class MeteringQuery:
         catalog = await catalog_of(info.context)
         if metric not in catalog.metrics:
             return InvalidInputError.of("metric", f"unknown metric {metric!r}")
+        found = catalog.metrics[metric]
+        if not set(group_by or ()) <= set(found.group_by):
+            return InvalidInputError.of("groupBy", f"{metric} groups by {list(found.group_by)}")
         try:
             async with info.context.db.acquire() as conn:
-                points = await usage.usage_series(
-                    conn, account.id, catalog.metrics[metric], from_, to, bucket
+                points, groups = await usage.usage_series_by_group(
+                    conn, account.id, found, from_, to, bucket, group_by or []
                 )
         except InvalidRange as exc:
             return InvalidInputError.of("to", str(exc))
-        return series_type(catalog_types(catalog).metrics[metric], bucket, points)
+        return series_type(catalog_types(catalog).metrics[metric], bucket, points, groups)

@@ -14,6 +14,7 @@ from benefitgate.api.errors import Error, ErrorCode
 from benefitgate.catalog.types import Metric
 from benefitgate.metering import models
 from benefitgate.usage import series
+from benefitgate.usage.service import GroupSeries
 
 __all__ = [
     "EntitlementCheck",
@@ -143,20 +144,50 @@ class UsagePoint:
     )
 
 
+@strawberry.type(description="The value of one property a metric's usage is grouped by.")
+class Dimension:
+    name: str
+    value: str | None = strawberry.field(description="Null for events without the property.")
+
+
+@strawberry.type(description="The usage of one group: events with these property values.")
+class UsageGroupSeries:
+    dimensions: list[Dimension]
+    points: list[UsagePoint]
+
+
 @strawberry.type
 class UsageSeries:
     metric: Metric
     bucket: UsageBucket  # type: ignore[valid-type]
     points: list[UsagePoint]
+    groups: list[UsageGroupSeries] = strawberry.field(
+        description="Per group of the properties asked for in `groupBy` (none without it), "
+        "each group with usage in the range."
+    )
+
+
+def _points(points: list[series.SeriesPoint]) -> list[UsagePoint]:
+    return [UsagePoint(start=p.first_day, end=p.last_day, value=p.value) for p in points]
 
 
 def series_type(
-    metric: Metric, bucket: series.Bucket, points: list[series.SeriesPoint]
+    metric: Metric,
+    bucket: series.Bucket,
+    points: list[series.SeriesPoint],
+    groups: list[GroupSeries],
 ) -> UsageSeries:
     return UsageSeries(
         metric=metric,
         bucket=bucket,
-        points=[UsagePoint(start=p.first_day, end=p.last_day, value=p.value) for p in points],
+        points=_points(points),
+        groups=[
+            UsageGroupSeries(
+                dimensions=[Dimension(name=k, value=v) for k, v in g.dimensions.items()],
+                points=_points(g.points),
+            )
+            for g in groups
+        ],
     )
 
 

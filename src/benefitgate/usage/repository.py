@@ -11,7 +11,7 @@ import asyncpg
 from benefitgate.catalog.models import Metric
 from benefitgate.usage.series import Bucket, SeriesPoint
 
-__all__ = ["CounterKey", "counter_values", "series"]
+__all__ = ["CounterKey", "counter_values", "group_series", "series"]
 
 CounterKey = tuple[UUID, str, datetime]  # account, metric, period start
 
@@ -79,3 +79,40 @@ async def series(
 
 def _num(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+async def group_series(
+    conn: asyncpg.Connection,
+    account_id: UUID,
+    metric: Metric,
+    first: date,
+    last: date,
+    bucket: Bucket,
+    group_by: Sequence[str],
+) -> list[tuple[date, str, float | None]]:
+    """Each (bucket's first day, group, value) with usage in [first, last], from the
+    groups' daily buckets, in one statement: a group is the values of `group_by` (JSON
+    text), rolled up over the metric's other properties as a point of the series is."""
+    rows = await conn.fetch(
+        """
+        select greatest(date_trunc($6, d.day)::date, $4::date) as first_day,
+               (select jsonb_object_agg(k, d.dimensions -> k) from unnest($7::text[]) as k)::text
+                   as dims,
+               case $3 when 'max' then max(d.value)
+                       when 'latest' then (array_agg(d.value order by d.day desc,
+                                                     d.last_event_at desc))[1]
+                       else sum(d.value) end as value
+        from usage_group_daily d
+        where d.account_id = $1 and d.metric_key = $2 and d.day between $4 and $5
+        group by 1, 2
+        order by 2, 1
+        """,
+        account_id,
+        metric.key,
+        metric.aggregation,
+        first,
+        last,
+        bucket.value,
+        list(group_by),
+    )
+    return [(r["first_day"], r["dims"], _num(r["value"])) for r in rows]

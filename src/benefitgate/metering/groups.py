@@ -1,0 +1,84 @@
+"""Dimensions: the groups a metric's usage is also counted by, and their bound.
+
+A metric names up to three event properties (`group_by`); an event's group is the value
+of each, as text (a number or a boolean as its JSON text, a property left out as null).
+An account may have at most MAX_GROUPS groups of a metric in one period: an event that
+would open one more is rejected (TOO_MANY_GROUPS), so that a property such as a request
+id cannot make the tables grow without bound. The bound is exact under concurrency: a
+batch takes a transaction lock on each (account, metric, period) it opens groups in
+before it reads which groups exist, and keeps it until it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import asyncpg
+import orjson
+
+from benefitgate.metering import repository
+from benefitgate.metering.models import UsageEvent
+from benefitgate.metering.repository import CounterKey
+
+__all__ = ["MAX_DIMENSION", "MAX_GROUPS", "InvalidDimension", "group_of", "over_bound"]
+
+MAX_GROUPS = 100
+MAX_DIMENSION = 200  # characters of one property's value
+
+
+class InvalidDimension(ValueError):
+    pass
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return orjson.dumps(value).decode()
+    raise InvalidDimension("a grouped property must be text, a number or a boolean")
+
+
+def group_of(event: UsageEvent, group_by: Sequence[str]) -> str | None:
+    """The event's group as canonical JSON text (`{"region":"eu"}`), None for a metric
+    without dimensions. Raises InvalidDimension."""
+    if not group_by:
+        return None
+    properties: Mapping[str, object] = event.properties or {}
+    values = {name: _text(properties.get(name)) for name in group_by}
+    if any(v is not None and len(v) > MAX_DIMENSION for v in values.values()):
+        raise InvalidDimension(f"a grouped property is at most {MAX_DIMENSION} characters")
+    return orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def canonical(dimensions: str) -> str:
+    """Stored jsonb text in the form `group_of` gives."""
+    return orjson.dumps(orjson.loads(dimensions), option=orjson.OPT_SORT_KEYS).decode()
+
+
+async def over_bound(
+    conn: asyncpg.Connection, grouped: Sequence[tuple[CounterKey, str | None]]
+) -> set[int]:
+    """The positions in `grouped` ((account, metric, period start), group) whose group
+    would pass MAX_GROUPS in its period, in the caller's transaction; those without a
+    group (None) never are. Locks the periods that have groups until the transaction ends,
+    so that no concurrent batch can open groups there in the meantime."""
+    keys = sorted({key for key, group in grouped if group is not None})
+    if not keys:
+        return set()
+    await repository.lock_group_counters(conn, keys)
+    known = {
+        key: {canonical(g) for g in found}
+        for key, found in (await repository.groups_of(conn, keys)).items()
+    }
+    over = set()
+    for position, (key, group) in enumerate(grouped):
+        if group is None:
+            continue
+        seen = known.setdefault(key, set())
+        if group in seen:
+            continue
+        if len(seen) >= MAX_GROUPS:
+            over.add(position)
+        else:
+            seen.add(group)
+    return over

@@ -1,0 +1,163 @@
+"""Dimensions end to end: a metric that groups by event properties counts each group
+beside its total, series show the groups, and the number of groups per account, metric
+and period is bounded exactly, also under concurrent batches."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.auth.principals import Principal, Role
+from benefitgate.metering.groups import MAX_GROUPS
+from benefitgate.metering.models import UsageEvent
+from tests.conftest import Api, api_key
+from tests.fixtures import factories
+from tests.fixtures.cloudevents_api import cloud_event, post_events
+from tests.fixtures.factories import NOW
+from tests.fixtures.metering_api import record_directly
+
+ADMIN = Principal(Role.ADMIN, subject="test-admin")
+SERIES = """
+query Series($id: ID!, $by: [String!], $from: Date!, $to: Date!) {
+  usageSeries(accountId: $id, metric: "calls", from: $from, to: $to, bucket: MONTH,
+              groupBy: $by) {
+    __typename
+    ... on UsageSeries { points { value } groups { dimensions { name value } points { value } } }
+    ... on InvalidInputError { field }
+  }
+}
+"""
+METRIC = """
+mutation($by: [String!], $key: String!) {
+  OP(key: "grouped", name: "Grouped", unit: "calls", aggregation: SUM,
+     reset: BILLING_PERIOD, groupBy: $by, idempotencyKey: $key) {
+    __typename ... on MetricChanged { metric { groupBy } } ... on InvalidInputError { field }
+  }
+}
+"""
+
+
+async def _grouped_catalog(conn: asyncpg.Connection) -> dict[str, Any]:
+    cat = await factories.catalog(conn)
+    await conn.execute(
+        "insert into metrics values ('calls', 'Calls', 'calls', 'sum', 'billing_period',"
+        " '{region,method}')"
+    )
+    return cat
+
+
+def _call(subject: UUID, event_id: str, value: float, **data: object) -> dict[str, Any]:
+    return cloud_event(subject, event_id, value, type="calls", data=data)
+
+
+async def test_groups_are_counted_beside_the_total_and_series_roll_them_up(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await _grouped_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    sent = [
+        _call(account_id, "1", 1, region="eu", method="GET"),
+        _call(account_id, "2", 2, region="eu", method="POST"),
+        _call(account_id, "3", 4, region="us", method="GET", route="/a"),  # not grouped by
+        _call(account_id, "4", 8, method="GET"),  # no region: its region is null
+        _call(account_id, "5", 16, region=7, method=True),  # as their JSON text
+        _call(account_id, "6", 32, region={"nested": 1}),
+        _call(account_id, "7", 64, region="x" * 201),
+    ]
+    result = (await post_events(api.client, sent, auth=key)).json()
+    assert [r["reason"] for r in result["results"]] == [None] * 5 + ["INVALID_DIMENSION"] * 2
+
+    async def series(by: list[str] | None) -> dict[str, Any]:
+        variables = {"id": str(account_id), "by": by, "from": "2026-11-01", "to": "2026-11-30"}
+        found: dict[str, Any] = (await api.data(SERIES, variables, auth=key))["usageSeries"]
+        return found
+
+    def groups(found: dict[str, Any]) -> dict[tuple[Any, ...], float]:
+        return {
+            tuple(d["value"] for d in g["dimensions"]): g["points"][0]["value"]
+            for g in found["groups"]
+        }
+
+    total = await series(None)
+    assert total["points"] == [{"value": 31.0}] and total["groups"] == []
+    assert groups(await series(["region"])) == {
+        ("eu",): 3.0,
+        ("us",): 4.0,
+        (None,): 8.0,
+        ("7",): 16.0,
+    }
+    assert groups(await series(["method", "region"])) == {
+        ("GET", "eu"): 1.0,
+        ("POST", "eu"): 2.0,
+        ("GET", "us"): 4.0,
+        ("GET", None): 8.0,
+        ("true", "7"): 16.0,
+    }
+    assert (await series(["route"]))["field"] == "groupBy"
+    # Limits stay on the total: basic's hard limit of 100 is not reached by any group.
+    assert (
+        float(await conn.fetchval("select value from usage_counters where metric_key = 'calls'"))
+        == 31.0
+    )
+
+
+def _in_group(account_id: UUID, event_id: str, region: str) -> UsageEvent:
+    at = NOW - timedelta(hours=1)
+    return UsageEvent(event_id, account_id, "calls", 1.0, at, properties={"region": region})
+
+
+async def test_concurrent_batches_never_open_more_groups_than_the_bound(
+    conn: asyncpg.Connection, dsn: str
+) -> None:
+    cat = await _grouped_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    batches = [
+        [_in_group(account_id, f"b{b}-{i}", f"r{b}-{i}") for i in range(30)] for b in range(6)
+    ]
+    results = await asyncio.gather(*(record_directly(dsn, batch) for batch in batches))
+
+    reasons = [o.reason.name if o.reason else o.status.name for r in results for o in r]
+    assert reasons.count("ACCEPTED") == MAX_GROUPS
+    assert reasons.count("TOO_MANY_GROUPS") == 180 - MAX_GROUPS
+    assert await conn.fetchval("select count(*) from usage_group_counters") == MAX_GROUPS
+    # Past the bound, an existing group still counts; a new one is refused.
+    existing = await conn.fetchval(
+        "select dimensions ->> 'region' from usage_group_counters limit 1"
+    )
+    late = await record_directly(
+        dsn, [_in_group(account_id, "late-1", existing), _in_group(account_id, "late-2", "new")]
+    )
+    assert [o.reason.name if o.reason else o.status.name for o in late] == [
+        "ACCEPTED",
+        "TOO_MANY_GROUPS",
+    ]
+    total = await conn.fetchval("select value from usage_counters where metric_key = 'calls'")
+    assert float(total) == MAX_GROUPS + 1  # refused events count nowhere
+
+
+async def test_group_by_is_checked_and_fixed_once_usage_is_counted(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    key = await api_key(conn)
+
+    async def change(op: str, by: list[str] | None, idem: str) -> dict[str, Any]:
+        variables = {"by": by, "key": idem}
+        found: dict[str, Any] = (await api.data(METRIC.replace("OP", op), variables, auth=key))[op]
+        return found
+
+    for bad in (["a", "b", "c", "d"], ["a", "a"], ["no-dashes"], ["1st"]):
+        assert (await change("metricCreate", bad, f"bad-{bad}"))["field"] == "groupBy"
+    created = await change("metricCreate", ["region", "method"], "ok")
+    assert created["metric"]["groupBy"] == ["region", "method"]
+    changed = await change("metricUpdate", ["region"], "fewer")
+    assert changed["metric"]["groupBy"] == ["region"]
+
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    await factories.usage(conn, account_id, "grouped", 1)
+    assert (await change("metricUpdate", ["method"], "after"))["field"] == "groupBy"
