@@ -49,7 +49,7 @@ from benefitgate.graphql.middleware import (
     RequestIdMiddleware,
 )
 from benefitgate.graphql.persisted import TrustedDocuments
-from benefitgate.graphql.ratelimit import RateLimitMiddleware
+from benefitgate.graphql.ratelimit import RateLimiter, RateLimitMiddleware
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.sockets import WebSocketGuard
 from benefitgate.graphql.view import GraphQLView
@@ -116,6 +116,7 @@ def create_app(
         if settings.redis_url
         else Buckets()
     )
+    limiter = RateLimiter(buckets, settings.rate_quotas, clock)
     holder: dict[str, AppState] = {}
 
     def make_context(request: Request | None, principal: Principal) -> Context:
@@ -135,6 +136,7 @@ def create_app(
         authenticate_header=authenticate_header,
         make_context=make_context,
         documents=_trusted_documents(settings),
+        limiter=limiter,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=settings.live_init_seconds),
         max_subscriptions_per_connection=settings.live_max_subscriptions,
@@ -199,9 +201,7 @@ def create_app(
     app.add_middleware(
         RateLimitMiddleware,
         identify=authenticate_header,
-        buckets=buckets,
-        quotas=settings.rate_quotas,
-        clock=clock,
+        limiter=limiter,
         paths=frozenset({"/graphql", "/events"}),
     )
     app.add_middleware(

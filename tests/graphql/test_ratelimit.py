@@ -20,7 +20,7 @@ from benefitgate.clock import FixedClock
 from benefitgate.config import Quota
 from tests.conftest import JWT_SECRET, ServeLive, api_key, frontend_token
 from tests.fixtures.factories import NOW
-from tests.fixtures.live import free_port
+from tests.fixtures.live import free_port, raw_socket
 from tests.fixtures.redis import RedisTier
 
 QUERY = {"query": "{ __typename }"}
@@ -164,3 +164,29 @@ async def test_with_redis_down_each_replica_keeps_its_own_bucket(
     async with serve_live(rate_quotas=limits, redis_url=down) as port, client(port) as http:
         codes = [(await ask(http, token)).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+async def test_a_websocket_subscribe_takes_from_the_same_bucket_as_requests(
+    serve_live: ServeLive,
+) -> None:
+    token = frontend_token(uuid.uuid4())
+    subscribe = {
+        "type": "subscribe",
+        "payload": {"query": "subscription { events { __typename } }"},
+    }
+    async with (
+        serve_live(rate_quotas=quotas(frontend="2/60")) as port,
+        client(port) as http,
+        raw_socket(port) as ws,
+    ):
+        first = await ask(http, token)
+        await ws.init(token)
+        await ws.send({**subscribe, "id": "1"})  # the second token
+        await ws.send({**subscribe, "id": "2"})
+        refused = await ws.receive()
+        after = await ask(http, token)
+
+    assert first.status_code == 200 and after.status_code == 429
+    assert refused["id"] == "2" and refused["type"] == "error"
+    (error,) = refused["payload"]
+    assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 30}

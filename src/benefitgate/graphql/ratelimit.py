@@ -26,7 +26,7 @@ from benefitgate.graphql.view import PRINCIPAL, error_response
 from benefitgate.limits.buckets import Decision
 from benefitgate.limits.shared import Buckets
 
-__all__ = ["RateLimitMiddleware", "caller_of"]
+__all__ = ["RateLimitMiddleware", "RateLimiter", "caller_of", "refusal_message"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,45 @@ def _headers(policy: str, decision: Decision) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def refusal_message(decision: Decision) -> str:
+    quota = decision.quota
+    return (
+        f"rate limit of {quota.requests} requests per {quota.seconds} s reached; "
+        f"retry in {decision.retry_after} s"
+    )
+
+
+class RateLimiter:
+    """The buckets and the quota of each policy: what the HTTP middleware and the
+    WebSocket handler (one token per `subscribe`) take from."""
+
+    def __init__(self, buckets: Buckets, quotas: Mapping[str, Quota | None], clock: Clock):
+        self.buckets = buckets
+        self.quotas = quotas
+        self._clock = clock
+
+    async def take(self, principal: Principal | None, scope: Scope) -> tuple[str, Decision] | None:
+        """A token from the caller's bucket: the policy and the decision, or None when
+        the caller's policy has no quota."""
+        policy, key = caller_of(principal, scope)
+        quota = self.quotas.get(policy)
+        if quota is None:
+            return None
+        return policy, await self.buckets.take(key, quota, self._clock.now().timestamp())
+
+    async def refuse_subscribe(self, principal: Principal) -> dict[str, object] | None:
+        """A `subscribe` takes a token as a request does: the GraphQL error to answer it
+        with when the caller's bucket is empty, else None."""
+        taken = await self.take(principal, {})
+        if taken is None or taken[1].allowed:
+            return None
+        decision = taken[1]
+        return {
+            "message": refusal_message(decision),
+            "extensions": {"code": "RATE_LIMITED", "retryAfter": decision.retry_after},
+        }
+
+
 class RateLimitMiddleware:
     """Takes a token from the caller's bucket for each HTTP request to one of `paths`."""
 
@@ -61,32 +100,26 @@ class RateLimitMiddleware:
         app: ASGIApp,
         *,
         identify: Identify,
-        buckets: Buckets,
-        quotas: Mapping[str, Quota | None],
-        clock: Clock,
+        limiter: RateLimiter,
         paths: frozenset[str] = frozenset({"/graphql"}),
     ) -> None:
         self.app = app
         self._identify = identify
-        self._buckets = buckets
-        self._quotas = quotas
-        self._clock = clock
+        self._limiter = limiter
         self._paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self._paths or not self._quotas:
+        if scope["type"] != "http" or scope["path"] not in self._paths or not self._limiter.quotas:
             await self.app(scope, receive, send)
             return
-        principal = await self._principal(scope)
-        policy, key = caller_of(principal, scope)
-        quota = self._quotas.get(policy)
-        if quota is None:
+        taken = await self._limiter.take(await self._principal(scope), scope)
+        if taken is None:
             await self.app(scope, receive, send)
             return
-        decision = await self._buckets.take(key, quota, self._clock.now().timestamp())
+        policy, decision = taken
         headers = _headers(policy, decision)
         if not decision.allowed:
-            await self._refuse(policy, decision, headers)(scope, receive, send)
+            await self._refuse(decision, headers)(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -111,12 +144,10 @@ class RateLimitMiddleware:
         return principal
 
     @staticmethod
-    def _refuse(policy: str, decision: Decision, headers: list[tuple[bytes, bytes]]) -> ASGIApp:
-        quota = decision.quota
+    def _refuse(decision: Decision, headers: list[tuple[bytes, bytes]]) -> ASGIApp:
         response = error_response(
             429,
-            f"rate limit of {quota.requests} requests per {quota.seconds} s reached; "
-            f"retry in {decision.retry_after} s",
+            refusal_message(decision),
             "RATE_LIMITED",
             {"Retry-After": str(decision.retry_after)},
         )

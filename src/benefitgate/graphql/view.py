@@ -36,7 +36,7 @@ from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.db import unavailable
 from benefitgate.graphql import ide
-from benefitgate.graphql.fast.delivery import LiveTransportHandler
+from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.shapes import json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
@@ -100,6 +100,7 @@ class GraphQLView(GraphQL[Context, None]):
         authenticate_header: AuthenticateHeader,
         make_context: MakeContext,
         documents: TrustedDocuments | None = None,
+        limiter: SubscribeLimiter | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -107,6 +108,7 @@ class GraphQLView(GraphQL[Context, None]):
         self._authenticate_header = authenticate_header
         self._make_context = make_context
         self.documents = documents or TrustedDocuments()
+        self.limiter = limiter  # takes a token for each WebSocket `subscribe`
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

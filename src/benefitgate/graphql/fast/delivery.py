@@ -38,8 +38,9 @@ from benefitgate.graphql.shapes import message_problem
 
 if TYPE_CHECKING:
     from benefitgate.api.context import Context
+    from benefitgate.auth.principals import Principal
 
-__all__ = ["Delivery", "LiveTransportHandler", "attach"]
+__all__ = ["Delivery", "LiveTransportHandler", "SubscribeLimiter", "attach"]
 
 
 class Renderer(Protocol):
@@ -78,6 +79,11 @@ def attach(renderer: Renderer) -> None:
         delivery.renderer = renderer
 
 
+class SubscribeLimiter(Protocol):
+    async def refuse_subscribe(self, principal: Principal) -> dict[str, object] | None:
+        """The GraphQL error refusing a `subscribe` by this caller now, or None."""
+
+
 class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
     """graphql-transport-ws with a direct delivery per operation. A message of the wrong
     shape closes the connection with 4400; a subscribe whose document fails to parse or
@@ -98,9 +104,17 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         """A subscribe may name a trusted document by id, as an HTTP request may; a
-        document the caller may not send gets an `error` message for its id."""
+        document the caller may not send gets an `error` message for its id, and so does
+        a subscribe past the caller's rate limit (it takes a token, as a request does)."""
         payload = message["payload"]
         if self.connection_acknowledged and message["id"] not in self.operations:
+            limiter = getattr(self.view, "limiter", None)
+            if limiter is not None:
+                refused = await limiter.refuse_subscribe(self.context.principal)
+                if refused is not None:
+                    error = {"id": message["id"], "type": "error", "payload": [refused]}
+                    await self.send_message(error)  # type: ignore[arg-type]
+                    return
             documents = getattr(self.view, "documents", None) or TrustedDocuments()
             assert isinstance(documents, TrustedDocuments)
             try:
