@@ -242,6 +242,9 @@ def _serve(settings: Settings, workers: int) -> None:
         # WebSocket messages are bounded like HTTP bodies (the app checks too, for other
         # servers); uvicorn closes a larger one with 1009 before buffering it.
         ws_max_size=settings.max_body_bytes,
+        # uvicorn's WebSocket protocol, cutting at shutdown the connections of clients that
+        # stopped reading instead of waiting out the graceful timeout for them.
+        ws="benefitgate.sockets:WebSocketProtocol",
         # On SIGTERM uvicorn waits for open requests and sockets to finish; a stream
         # that does not end must not keep the replica up past its orchestrator's grace
         # period (Kubernetes: 30 s). Clients resume from their cursor either way.
