@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 
 import asyncpg
 import httpx
+import pytest
 
 from benefitgate.auth.principals import Role
 from tests.conftest import MakeApi, api_key, frontend_token
@@ -42,6 +43,7 @@ async def _cut_under(
     return await sent
 
 
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # as below
 async def test_a_query_whose_connection_died_gets_service_unavailable_then_succeeds(
     conn: asyncpg.Connection, make_api: MakeApi
 ) -> None:
@@ -64,6 +66,9 @@ async def test_a_query_whose_connection_died_gets_service_unavailable_then_succe
     assert again.json()["data"]["account"]["__typename"] == "Account"
 
 
+# The server terminated the pooled connections under the pool; asyncpg may then drop one it
+# could not close cleanly and warn when it is collected (seen once in a full run).
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_an_api_key_checked_while_the_database_is_gone_gets_503_to_retry(
     conn: asyncpg.Connection, make_api: MakeApi
 ) -> None:
