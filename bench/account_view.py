@@ -185,6 +185,25 @@ def serve(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+def measure_floor(
+    body: Path, env: dict[str, str], connections: int = CONNECTIONS, duration: str = DURATION
+) -> dict[str, float]:
+    """wrk against the floor: a bare Starlette endpoint answering `body`, on uvicorn with
+    uvloop and httptools as the service runs."""
+    process = serve(
+        [str(Path(sys.executable).parent / "uvicorn"), "floor_app:app", "--port",
+         str(FLOOR_PORT), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+         "--app-dir", str(HERE)],
+        {"FLOOR_BODY_FILE": str(body)},
+    )  # fmt: skip
+    try:
+        wait_until_up(FLOOR_PORT)
+        return wrk(FLOOR_PORT, env, connections, duration)
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def serve_benefitgate(dsn: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     """`benefitgate serve` (one worker, uvloop) on `port`, quiet, against `dsn`."""
     benefitgate = Path(sys.executable).parent / "benefitgate"
@@ -193,6 +212,8 @@ def serve_benefitgate(dsn: str, port: int, data_dir: Path) -> subprocess.Popen[b
         "BENEFITGATE_PORT": str(port),
         "BENEFITGATE_LOG_LEVEL": "WARNING",
         "BENEFITGATE_DATA_DIR": str(data_dir),
+        # The benchmark's admin key drives thousands of requests a second: no rate limit.
+        "BENEFITGATE_RATE_ADMIN": "off",
     }
     return serve([str(benefitgate), "serve"], env)
 
