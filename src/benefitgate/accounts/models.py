@@ -8,7 +8,7 @@ from uuid import UUID
 
 from benefitgate.usage.periods import Period, period_at
 
-__all__ = ["Account", "AccountProfile", "Subscription"]
+__all__ = ["Account", "AccountProfile", "NewAccount", "Subscription"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +65,16 @@ class AccountProfile:
     metadata: dict[str, str]
     version: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """An account to create in bulk. The caller chooses its id (the demo draws them for
+    repeatable data); `created_at` defaults to the instant of the change."""
+
+    id: UUID
+    external_id: str | None
+    name: str
+    metadata: dict[str, str]
+    partner_ids: tuple[UUID, ...] = ()
+    created_at: datetime | None = None

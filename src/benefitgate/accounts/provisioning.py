@@ -31,7 +31,7 @@ from benefitgate.common.changes import (
 from benefitgate.events import outbox as events
 from benefitgate.partners import service as partners
 
-__all__ = ["CREATED", "KIND", "UPDATED", "check_fields", "create", "update"]
+__all__ = ["CREATED", "KIND", "UPDATED", "check_fields", "create", "snapshot", "update"]
 
 CREATED = "account.created"
 UPDATED = "account.updated"
@@ -69,8 +69,13 @@ def _check(name: str, metadata: Mapping[str, Any]) -> dict[str, str]:
     return dict(metadata)
 
 
+def snapshot(external_id: str | None, name: str, metadata: dict[str, str]) -> dict[str, Any]:
+    """An account's fields as its audit entries and events record them."""
+    return {"externalId": external_id, "name": name, "metadata": metadata}
+
+
 def _snapshot(p: AccountProfile) -> dict[str, Any]:
-    return {"externalId": p.external_id, "name": p.name, "metadata": p.metadata}
+    return snapshot(p.external_id, p.name, p.metadata)
 
 
 async def create(

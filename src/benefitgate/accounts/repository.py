@@ -7,13 +7,15 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import orjson
 
-from benefitgate.accounts.models import Account, AccountProfile, Subscription
+from benefitgate.accounts.models import Account, AccountProfile, NewAccount, Subscription
 
 __all__ = [
     "accounts_by_ids",
     "id_by_external_id",
     "insert",
+    "insert_many",
     "page_of_account_ids",
     "profile",
     "update",
@@ -106,6 +108,30 @@ async def insert(
         at,
     )
     return inserted
+
+
+async def insert_many(
+    conn: asyncpg.Connection, at: datetime, accounts: Sequence[NewAccount]
+) -> set[UUID]:
+    """Insert the accounts whose external id no account holds, in one statement, in
+    external id order (concurrent bulk inserts take their key locks in one order, so
+    they cannot deadlock); returns the ids inserted."""
+    rows = await conn.fetch(
+        """insert into accounts (id, external_id, name, metadata, created_at)
+           select i, e, n, m::jsonb, coalesce(c, $1)
+           from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+                as t(i, e, n, m, c)
+           order by e
+           on conflict (external_id) do nothing
+           returning id""",
+        at,
+        [a.id for a in accounts],
+        [a.external_id for a in accounts],
+        [a.name for a in accounts],
+        [orjson.dumps(a.metadata).decode() for a in accounts],
+        [a.created_at for a in accounts],
+    )
+    return {r[0] for r in rows}
 
 
 async def id_by_external_id(conn: asyncpg.Connection, external_id: str) -> UUID | None:

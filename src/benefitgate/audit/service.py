@@ -48,7 +48,8 @@ async def record_many(
     change: ChangeContext,
     action: str,
     changes: Sequence[tuple[Target, dict[str, Any] | None, dict[str, Any] | None]],
-) -> list[AuditEntry]:
+) -> list[int]:
     """Append one entry per (target, before, after) of a bulk change, in the caller's
-    transaction and in one statement, in the order given."""
+    transaction and in one statement, in the order given; returns their ids in that
+    order (a bulk change reads nothing back but the ids its events name)."""
     return await repository.append_many(conn, change, action, changes)

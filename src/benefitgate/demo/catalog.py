@@ -1,8 +1,8 @@
 """The demo catalog of a B2B automation platform, and how `benefitgate.seed` writes it.
 
 Outcomes, metrics, four tiers and their benefits. Dates are offsets from the seed's clock,
-so the catalog always looks current ("what is new" stays visible); `insert_catalog` turns
-them into rows.
+so the catalog always looks current ("what is new" stays visible); `insert_catalog` writes
+them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Any
 
 import asyncpg
 
+from benefitgate.catalog import primitives
 from benefitgate.catalog.models import Metric, Outcome
+from benefitgate.common.changes import ChangeContext
 
 __all__ = [
     "BENEFITS",
@@ -86,8 +88,10 @@ def _unlimited(typical: int) -> Limit:
 
 
 OUTCOMES = (
+    # An admin hour saved, at a loaded hourly rate: what impact summaries price it at.
     Outcome("admin_hours_saved", "Admin hours saved", "hours", "increase",
-            "Hours of manual administration removed per month by automation.", "hours_saved"),
+            "Hours of manual administration removed per month by automation.", "hours_saved",
+            7500, "USD"),
     Outcome("time_to_insight", "Time to insight", "days", "decrease",
             "Days from a business question to a trusted answer on a dashboard.",
             "days_to_insight"),
@@ -339,25 +343,18 @@ _PUBLISHED_DAYS_AGO = 200
 _EFFECTIVE_AFTER_DAYS = 14
 
 
-async def insert_catalog(conn: asyncpg.Connection, now: datetime) -> dict[str, int]:
+async def insert_catalog(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, int]:
     """Write the whole catalog, one published version per tier; returns version ids by tier.
 
-    Runs in the caller's transaction; fails on the first key that already exists.
+    Metrics and outcomes are created as `metricCreate` and `outcomeCreate` create them
+    (audited, with their events); benefits and tiers are written as rows. Runs in the
+    caller's transaction; fails on the first key that already exists.
     """
-    await conn.executemany(
-        "insert into metrics (key, name, unit, aggregation, reset) values ($1, $2, $3, $4, $5)",
-        [(m.key, m.name, m.unit, m.aggregation, m.reset) for m in METRICS + MEASURES],
-    )
-    await conn.executemany(
-        "insert into outcomes (key, name, unit, direction, description, metric_key) "
-        "values ($1, $2, $3, $4, $5, $6)",
-        [(o.key, o.name, o.unit, o.direction, o.description, o.metric_key) for o in OUTCOMES],
-    )
-    # An admin hour saved, at a loaded hourly rate: what impact summaries price it at.
-    await conn.execute(
-        "update outcomes set value_per_unit_cents = 7500, value_currency = 'USD'"
-        " where key = 'admin_hours_saved'"
-    )
+    now = change.at
+    for metric in METRICS + MEASURES:
+        await primitives.create_metric(conn, change, metric)
+    for outcome in OUTCOMES:
+        await primitives.create_outcome(conn, change, outcome)
     await conn.executemany(
         """
         insert into benefits (key, name, kind, description, outcome_key, impact_amount,

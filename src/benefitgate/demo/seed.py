@@ -2,10 +2,13 @@
 
 `seed_demo` fills an empty, migrated database in one transaction. The same seed and clock
 give identical rows: every random choice comes from one `random.Random(seed)`, drawn in a
-fixed order, and every id is a UUID made from it. Bulk tables go in with COPY, one chunk of
-accounts at a time, so memory stays bounded whatever the account count; while Postgres
-checks one chunk's foreign keys, a worker thread builds the next (only one of them ever
-draws from the generator, so the order of draws is fixed).
+fixed order, and every id is a UUID made from it. Metrics, outcomes, partners, accounts,
+their partner links and subscriptions are created through the provisioning services (the
+bulk ones for accounts and subscriptions, as `benefitgate import` creates them), each with
+its audit entry and event, as actor `seed`; grants and usage history go in with COPY. One
+chunk of accounts at a time, so memory stays bounded whatever the account count; while
+Postgres writes one chunk, a worker thread builds the next (only one of them ever draws
+from the generator, so the order of draws is fixed).
 
 Usage history is the expensive part: a COPY into usage_daily costs 20 to 30 µs a row on a
 two-core machine, almost all of it the two foreign-key checks. So daily rows exist only for
@@ -32,6 +35,9 @@ from uuid import UUID
 
 import asyncpg
 
+from benefitgate.accounts import bulk as accounts
+from benefitgate.accounts.models import NewAccount, Subscription
+from benefitgate.common.changes import ChangeContext
 from benefitgate.demo.catalog import (
     BENEFITS,
     COMPANY_WORDS,
@@ -46,6 +52,8 @@ from benefitgate.demo.catalog import (
 from benefitgate.demo.milestones import insert_milestones
 from benefitgate.demo.targets import insert_demo_targets
 from benefitgate.events import outbox as events
+from benefitgate.partners import service as partners
+from benefitgate.subscriptions import bulk as subscriptions
 
 __all__ = [
     "DAILY_HISTORY",
@@ -187,9 +195,8 @@ class _Context:
 @dataclass(slots=True)
 class _Chunk:
     last: int
-    accounts: list[Row]
-    subscriptions: list[Row]
-    partners: list[Row]
+    accounts: list[NewAccount]
+    subscriptions: list[tuple[UUID, Subscription]]
     grants: list[Row]
     daily: list[Row] = field(default_factory=list)
     counters: list[Row] = field(default_factory=list)
@@ -218,8 +225,9 @@ async def seed_demo(
     """Fill an empty database with the demo catalog and `accounts` accounts, atomically.
 
     Preconditions: schema migrated, jsonb codec set on `conn`, `now` timezone-aware.
-    Raises SeedError, writing nothing, when a tier exists already. Writes one
-    `catalog.published` outbox event in the same transaction. Account 1 is the demo account.
+    Raises SeedError, writing nothing, when a tier exists already. Writes the audit entries
+    and events of what it provisions, and a `catalog.published` event, in the same
+    transaction. Account 1 is the demo account.
     """
     if accounts < 1:
         raise ValueError("accounts must be at least 1: the demo account is one of them")
@@ -231,12 +239,13 @@ async def seed_demo(
         await conn.execute("select pg_advisory_xact_lock($1)", _LOCK_KEY)
         if not await database_is_empty(conn):
             raise SeedError("the database already has tiers; seed_demo only fills an empty one")
-        version_ids = await insert_catalog(conn, now)
+        change = _change(now)
+        version_ids = await insert_catalog(conn, change)
         await insert_milestones(conn, now)
-        partners = await _insert_partners(conn, rng, now)
-        ctx = _context(rng, now, version_ids, partners, accounts)
+        partner_ids = await _insert_partners(conn, rng, now)
+        ctx = _context(rng, now, version_ids, partner_ids, accounts)
         demo = _plan_demo_account(ctx)
-        grants, usage_rows = await _insert_accounts(conn, ctx, demo, accounts, progress)
+        grants, usage_rows = await _insert_accounts(conn, change, ctx, demo, accounts, progress)
         usage_rows += await insert_demo_targets(conn, demo.id, now)
         # History loaded in bulk marks no account: mark them all, so the scheduler's first
         # tick computes their upgrade suggestions.
@@ -250,22 +259,27 @@ async def seed_demo(
         tiers=len(TIERS),
         benefits=len(BENEFITS),
         accounts=accounts,
-        partners=len(partners),
+        partners=len(partner_ids),
         grants=grants,
         usage_rows=usage_rows,
         demo_account_id=demo.id,
-        demo_partner_id=partners[0],
+        demo_partner_id=partner_ids[0],
     )
+
+
+def _change(at: datetime) -> ChangeContext:
+    return ChangeContext("seed", "demo data", None, at)
 
 
 async def _insert_partners(
     conn: asyncpg.Connection, rng: random.Random, now: datetime
 ) -> list[UUID]:
-    rows = [
-        (_uuid(rng), name, now - timedelta(days=1200 - 150 * n)) for n, name in enumerate(PARTNERS)
-    ]
-    await conn.executemany("insert into partners (id, name, created_at) values ($1, $2, $3)", rows)
-    return [row[0] for row in rows]
+    """The demo partners, each created as `partnerCreate` creates one, years apart."""
+    ids = []
+    for n, name in enumerate(PARTNERS):
+        created = _change(now - timedelta(days=1200 - 150 * n))
+        ids.append((await partners.create(conn, created, name, _uuid(rng))).id)
+    return ids
 
 
 def _context(
@@ -290,7 +304,12 @@ def _context(
 
 
 async def _insert_accounts(
-    conn: asyncpg.Connection, ctx: _Context, demo: _Account, total: int, progress: bool
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    ctx: _Context,
+    demo: _Account,
+    total: int,
+    progress: bool,
 ) -> tuple[int, int]:
     """Accounts 1..total, chunk by chunk; returns the grant and usage row counts."""
     bar = _ProgressBar(total, enabled=progress)
@@ -300,11 +319,11 @@ async def _insert_accounts(
         grants += len(chunk.grants)
         usage_rows += len(chunk.daily) + len(chunk.counters)
         if chunk.last == total:
-            await _write_chunk(conn, chunk)
+            await _write_chunk(conn, change, chunk)
             break
         # A worker thread builds the next chunk while Postgres checks this one's keys.
         building = asyncio.to_thread(_build_chunk, ctx, demo, chunk.last + 1, total)
-        _, following = await asyncio.gather(_write_chunk(conn, chunk), building)
+        _, following = await asyncio.gather(_write_chunk(conn, change, chunk), building)
         bar.update(chunk.last)
         chunk = following
     bar.update(total)
@@ -316,11 +335,14 @@ def _build_chunk(ctx: _Context, demo: _Account, first: int, total: int) -> _Chun
     """All rows of accounts first.. (at most CHUNK_ACCOUNTS of them); draws from ctx.rng."""
     numbers = range(first, min(total, first + CHUNK_ACCOUNTS - 1) + 1)
     plans = [demo if n == 1 else _plan_account(ctx, n) for n in numbers]
+    managers = [_partners_of(ctx, plan) for plan in plans]  # drawn after the plans, in order
     chunk = _Chunk(
         last=numbers[-1],
-        accounts=[(plan.id, plan.name, plan.created_at) for plan in plans],
-        subscriptions=[_subscription_row(plan) for plan in plans],
-        partners=[row for plan in plans for row in _partner_rows(ctx, plan)],
+        accounts=[
+            NewAccount(plan.id, _external_id(ctx, n), plan.name, {}, linked, plan.created_at)
+            for n, plan, linked in zip(numbers, plans, managers, strict=True)
+        ],
+        subscriptions=[(plan.id, _subscription(plan)) for plan in plans],
         grants=[row for plan in plans for row in _grant_rows(ctx, plan)],
     )
     for plan in plans:
@@ -328,11 +350,10 @@ def _build_chunk(ctx: _Context, demo: _Account, first: int, total: int) -> _Chun
     return chunk
 
 
-async def _write_chunk(conn: asyncpg.Connection, chunk: _Chunk) -> None:
+async def _write_chunk(conn: asyncpg.Connection, change: ChangeContext, chunk: _Chunk) -> None:
+    await accounts.create_many(conn, change, chunk.accounts)
+    await subscriptions.create_many(conn, change, chunk.subscriptions)
     tables = (
-        ("accounts", ("id", "name", "created_at"), chunk.accounts),
-        ("subscriptions", _SUBSCRIPTION_COLUMNS, chunk.subscriptions),
-        ("partner_accounts", ("partner_id", "account_id"), chunk.partners),
         ("grants", _GRANT_COLUMNS, chunk.grants),
         ("usage_daily", ("account_id", "metric_key", "day", "value"), chunk.daily),
         ("usage_counters", _COUNTER_COLUMNS, chunk.counters),
@@ -342,11 +363,6 @@ async def _write_chunk(conn: asyncpg.Connection, chunk: _Chunk) -> None:
             await conn.copy_records_to_table(table, records=rows, columns=columns)
 
 
-_SUBSCRIPTION_COLUMNS = (
-    "id", "account_id", "tier_version_id", "term", "seats", "status", "current_period_start",
-    "current_period_end", "renewal_date", "scheduled_tier_version_id", "scheduled_change_at",
-    "started_at", "trial_ends_at", "trial_fallback_tier_version_id",
-)  # fmt: skip
 _GRANT_COLUMNS = (
     "id", "account_id", "benefit_key", "source", "amount", "mode", "valid_from",
     "valid_until", "revoked_at", "reason", "created_at",
@@ -429,27 +445,34 @@ def _plan_demo_account(ctx: _Context) -> _Account:
     )
 
 
-def _subscription_row(plan: _Account) -> Row:
+def _external_id(ctx: _Context, number: int) -> str:
+    """The id a vendor's billing system would know the account by."""
+    return f"demo_{number:0{ctx.name_width}d}"
+
+
+def _subscription(plan: _Account) -> Subscription:
     sub, scheduled, fallback = plan.sub, plan.sub.scheduled, plan.sub.trial_fallback
-    return (
-        sub.id,
-        plan.id,
-        sub.rung.version_id,
-        sub.term,
-        sub.seats,
-        sub.status,
-        sub.period_start,
-        sub.period_end,
-        sub.period_end.date(),  # monthly: the period's end; annual: the next anniversary
-        None if scheduled is None else scheduled.version_id,
-        None if scheduled is None else sub.period_end,
-        sub.started_at,
-        None if fallback is None else sub.period_end,
-        None if fallback is None else fallback.version_id,
+    return Subscription(
+        id=sub.id,
+        tier_version_id=sub.rung.version_id,
+        term=sub.term,
+        seats=sub.seats,
+        status=sub.status,
+        current_period_start=sub.period_start,
+        current_period_end=sub.period_end,
+        renewal_date=sub.period_end.date(),  # monthly: the period end; annual: the anniversary
+        scheduled_tier_version_id=None if scheduled is None else scheduled.version_id,
+        scheduled_change_at=None if scheduled is None else sub.period_end,
+        started_at=sub.started_at,
+        version=1,
+        scheduled_term=None,
+        trial_ends_at=None if fallback is None else sub.period_end,
+        trial_fallback_tier_version_id=None if fallback is None else fallback.version_id,
+        trial_converts=False,  # a demo trial falls back to the free tier at its end
     )
 
 
-def _partner_rows(ctx: _Context, plan: _Account) -> list[Row]:
+def _partners_of(ctx: _Context, plan: _Account) -> tuple[UUID, ...]:
     """About 30% of accounts have a partner, a few two; the demo has the first partner."""
     draw = ctx.rng.random()
     if plan.demo:
@@ -459,7 +482,7 @@ def _partner_rows(ctx: _Context, plan: _Account) -> list[Row]:
         chosen = ctx.rng.choices(ctx.partners, _PARTNER_WEIGHTS, k=count)
     else:
         chosen = []
-    return [(partner, plan.id) for partner in dict.fromkeys(chosen)]
+    return tuple(dict.fromkeys(chosen))
 
 
 # --- grants ----------------------------------------------------------------------------------

@@ -51,20 +51,24 @@ def read_rows(
     if "\0" in text:
         line = text[: text.index("\0")].count("\n") + 1
         raise BadFile(f"line {line}: the file holds a NUL character")
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    last = 0  # the line where the last record read whole ended
     try:
-        header = reader.fieldnames or []
+        header = next(reader, [])
         missing = [c for c in required if c not in header]
         if missing:
             raise BadFile(f"line 1: the header lacks {', '.join(missing)}")
         unknown = [c for c in header if c not in required and c not in optional]
         if unknown:
             raise BadFile(f"line 1: unknown columns {', '.join(unknown)}")
-        for values in reader:
-            line = reader.line_num
-            if None in values or any(v is None for v in values.values()):
-                yield RowError(line, "-", "the row has another number of fields than the header")
-                continue
-            yield Row(line, {k: v for k, v in values.items() if k is not None})
-    except csv.Error as exc:  # in the record after the last one read whole
-        raise BadFile(f"line {reader.line_num + 1}: {exc}") from exc
+        width, last = len(header), reader.line_num
+        for record in reader:
+            last = reader.line_num
+            if not record:
+                continue  # a blank line, as csv.DictReader skips them
+            if len(record) != width:
+                yield RowError(last, "-", "the row has another number of fields than the header")
+            else:
+                yield Row(last, dict(zip(header, record, strict=True)))
+    except csv.Error as exc:  # in the record that starts after the last one read whole
+        raise BadFile(f"line {last + 1}: {exc}") from exc

@@ -3,12 +3,13 @@ account of an externalId; a RowError naming the column when it cannot."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from uuid import UUID
 
 import orjson
 
-from benefitgate.accounts.bulk import NewAccount
+from benefitgate.accounts.bulk import NewAccount, checked
 from benefitgate.accounts.models import Subscription
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import InvalidChange
@@ -46,7 +47,7 @@ def account_of(row: Row) -> NewAccount | RowError:
     except ValueError:
         return RowError(row.line, "partner_ids", "give partner ids separated by ';'")
     try:
-        return NewAccount(v["external_id"], v["name"], metadata, partners).checked()
+        return checked(NewAccount(uuid.uuid4(), v["external_id"], v["name"], metadata, partners))
     except InvalidChange as exc:
         return RowError(row.line, _COLUMN.get(exc.field, exc.field), str(exc))
 

@@ -1,19 +1,25 @@
 """Running an import: rows read, checked and written a batch per transaction, so that a
-batch's accounts and their audit entries and events commit together and a rerun resumes
-where an interrupted run stopped. Valid rows land; refused rows are reported."""
+batch's objects and their audit entries and events commit together and a rerun resumes
+where an interrupted run stopped. Valid rows land; refused rows are reported.
+
+A worker thread reads and checks the next batch while Postgres writes the current one:
+parsing and writing then take a core each instead of waiting for each other."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Generic, TypeVar, cast
+from uuid import UUID
 
 import asyncpg
 
 from benefitgate.accounts import bulk as accounts
+from benefitgate.accounts.models import NewAccount, Subscription
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext
 from benefitgate.importing.csvfile import Row, RowError, read_rows
@@ -27,10 +33,11 @@ from benefitgate.importing.rows import (
 )
 from benefitgate.subscriptions import bulk as subscriptions
 
-__all__ = ["Report", "import_accounts", "import_subscriptions"]
+__all__ = ["BATCH", "Report", "import_accounts", "import_subscriptions"]
 
-BATCH = 1000
+BATCH = 5000  # rows per transaction: large enough that round trips do not count
 T = TypeVar("T")
+V = TypeVar("V")
 Progress = Callable[[int], None]  # told how many rows were handled since it was last told
 
 
@@ -38,12 +45,15 @@ Progress = Callable[[int], None]  # told how many rows were handled since it was
 class Report:
     created: int = 0
     unchanged: int = 0  # already there: an earlier run, or another writer
-    rejected: list[RowError] = field(default_factory=list)
+    rejected: list[RowError] = field(default_factory=list)  # in line order once done
 
 
-def _batches(rows: Iterator[T]) -> Iterator[list[T]]:
-    while batch := list(islice(rows, BATCH)):
-        yield batch
+@dataclass(frozen=True, slots=True)
+class _Checked(Generic[V]):
+    """A batch's rows that passed the checks needing no database, by line."""
+
+    size: int
+    wanted: list[tuple[int, V]]
 
 
 async def import_accounts(
@@ -51,8 +61,8 @@ async def import_accounts(
 ) -> Report:
     """Create the file's accounts that do not exist yet (by external_id)."""
     report, seen = Report(), set[str]()
-    rows = read_rows(path, ACCOUNT_COLUMNS, OPTIONAL_ACCOUNT_COLUMNS)
-    for batch in _batches(rows):
+
+    def check(batch: list[Row | RowError]) -> _Checked[NewAccount]:
         wanted = []
         for row in batch:
             made = row if isinstance(row, RowError) else account_of(row)
@@ -61,20 +71,27 @@ async def import_accounts(
             elif made.external_id in seen:
                 report.rejected.append(_duplicate(row))
             else:
-                seen.add(made.external_id)
-                wanted.append((row, made))
-        named = {p for _, a in wanted for p in a.partner_ids}
+                seen.add(cast(str, made.external_id))
+                wanted.append((row.line, made))
+        return _Checked(len(batch), wanted)
+
+    async def write(batch: _Checked[NewAccount]) -> None:
+        named = {p for _, a in batch.wanted for p in a.partner_ids}
         unknown = await accounts.unknown_partners(conn, named) if named else set()
         valid = []
-        for row, account in wanted:
-            if unknown & set(account.partner_ids):
-                report.rejected.append(RowError(_line(row), "partner_ids", "unknown partner"))
-            else:
+        for line, account in batch.wanted:
+            if unknown.isdisjoint(account.partner_ids):
                 valid.append(account)
+            else:
+                report.rejected.append(RowError(line, "partner_ids", "unknown partner"))
         created = await _write(conn, dry_run, partial(accounts.create_many, conn, change, valid))
         report.created += len(created)
         report.unchanged += len(valid) - len(created)
-        progress(len(batch))
+        progress(batch.size)
+
+    rows = read_rows(path, ACCOUNT_COLUMNS, OPTIONAL_ACCOUNT_COLUMNS)
+    await _pipelined(map(check, _batches(rows)), write)
+    report.rejected.sort(key=_line)
     return report
 
 
@@ -88,8 +105,8 @@ async def import_subscriptions(
 ) -> Report:
     """Subscribe the accounts named by external_id that have no subscription yet."""
     report, seen = Report(), set[str]()
-    rows = read_rows(path, SUBSCRIPTION_COLUMNS, OPTIONAL_SUBSCRIPTION_COLUMNS)
-    for batch in _batches(rows):
+
+    def check(batch: list[Row | RowError]) -> _Checked[tuple[str, Subscription]]:
         wanted = []
         for row in batch:
             made = row if isinstance(row, RowError) else subscription_of(row, catalog, change.at)
@@ -99,19 +116,48 @@ async def import_subscriptions(
                 report.rejected.append(_duplicate(row))
             else:
                 seen.add(made[0])
-                wanted.append((row, made))
-        known = await subscriptions.accounts_by_external_id(conn, [m[0] for _, m in wanted])
-        for row, (external_id, _) in wanted:
-            if external_id not in known:
-                report.rejected.append(RowError(_line(row), "external_id", "no such account"))
-        valid = [(known[e], s) for _, (e, s) in wanted if e in known]
+                wanted.append((row.line, made))
+        return _Checked(len(batch), wanted)
+
+    async def write(batch: _Checked[tuple[str, Subscription]]) -> None:
+        known = await subscriptions.accounts_by_external_id(conn, [e for _, (e, _) in batch.wanted])
+        valid: list[tuple[UUID, Subscription]] = []
+        for line, (external_id, sub) in batch.wanted:
+            if external_id in known:
+                valid.append((known[external_id], sub))
+            else:
+                report.rejected.append(RowError(line, "external_id", "no such account"))
         subscribed = await _write(
             conn, dry_run, partial(subscriptions.create_many, conn, change, valid)
         )
         report.created += len(subscribed)
         report.unchanged += len(valid) - len(subscribed)
-        progress(len(batch))
+        progress(batch.size)
+
+    rows = read_rows(path, SUBSCRIPTION_COLUMNS, OPTIONAL_SUBSCRIPTION_COLUMNS)
+    await _pipelined(map(check, _batches(rows)), write)
+    report.rejected.sort(key=_line)
     return report
+
+
+def _batches(rows: Iterator[T]) -> Iterator[list[T]]:
+    while batch := list(islice(rows, BATCH)):
+        yield batch
+
+
+async def _pipelined(batches: Iterator[T], write: Callable[[T], Awaitable[None]]) -> None:
+    """Write each batch while a worker thread produces the next one. Only that thread ever
+    advances `batches`, one step at a time; an error of either side stops the import after
+    the worker's step in flight has returned (it may still be touching shared state)."""
+    following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    try:
+        while (batch := await following) is not None:
+            following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+            await write(batch)
+    finally:
+        await asyncio.wait([following])
+        if not following.cancelled():
+            following.exception()  # retrieved: the error that stopped the import wins
 
 
 class _RolledBack(Exception):

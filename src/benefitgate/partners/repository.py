@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -12,9 +13,12 @@ from benefitgate.partners.models import Partner
 __all__ = ["insert", "link", "link_many", "unlink"]
 
 
-async def insert(conn: asyncpg.Connection, partner_id: UUID, name: str) -> Partner:
+async def insert(conn: asyncpg.Connection, partner_id: UUID, name: str, at: datetime) -> Partner:
     row = await conn.fetchrow(
-        "insert into partners (id, name) values ($1, $2) returning *", partner_id, name
+        "insert into partners (id, name, created_at) values ($1, $2, $3) returning *",
+        partner_id,
+        name,
+        at,
     )
     return Partner(row["id"], row["name"], row["created_at"], row["version"])
 

@@ -25,10 +25,14 @@ UNLINKED = "partner.account_unlinked"
 KIND = "partner_link"
 
 
-async def create(conn: asyncpg.Connection, change: ChangeContext, name: str) -> Partner:
+async def create(
+    conn: asyncpg.Connection, change: ChangeContext, name: str, partner_id: UUID | None = None
+) -> Partner:
+    """A new partner, created at the change's instant; its id is drawn unless given (the
+    demo gives its own, for repeatable data)."""
     if not 0 < len(name.strip()) <= MAX_NAME:
         raise InvalidChange("name", f"give a name of 1 to {MAX_NAME} characters")
-    partner = await repository.insert(conn, uuid.uuid4(), name.strip())
+    partner = await repository.insert(conn, partner_id or uuid.uuid4(), name.strip(), change.at)
     after = {"id": str(partner.id), "name": partner.name}
     target = Target("partner", str(partner.id), None)
     entry = await audit.record(conn, change, CREATED, target, None, after, None)
@@ -75,11 +79,13 @@ async def link_many(
     """Link each (partner, account) pair, as `link` does one, in three statements whatever
     their number: pairs linked already change nothing. The partners and accounts must
     exist. Returns the number linked."""
+    if not links:
+        return 0
     made = await repository.link_many(conn, links)
     targets = [(Target(KIND, f"{p}/{a}", a), {"linked": False}, {"linked": True}) for p, a in made]
     entries = await audit.record_many(conn, change, LINKED, targets)
     payloads = [
-        (a, {"partnerId": str(p), "auditEntryId": e.id})
+        (a, {"partnerId": str(p), "auditEntryId": e})
         for (p, a), e in zip(made, entries, strict=True)
     ]
     await events.enqueue_many(conn, LINKED, payloads)

@@ -1,6 +1,7 @@
-"""Creating many subscriptions at once, for imports: the rules of `provisioning.create`
-(`new_subscription`), one statement for the batch. An account that has a subscription
-already keeps it (a re-run of an import changes nothing)."""
+"""Creating many subscriptions at once, for imports and the demo: the records of
+`provisioning.create` (an audit entry and a `subscription.changed` event each), a statement
+per table for the whole batch. An account that has a subscription already keeps it, so a
+re-run of an import changes nothing, whoever subscribed that account meanwhile."""
 
 from __future__ import annotations
 
@@ -28,15 +29,45 @@ async def accounts_by_external_id(
         "select external_id, id from accounts where external_id = any($1::text[])",
         list(external_ids),
     )
-    return {r["external_id"]: r["id"] for r in rows}
+    return {r[0]: r[1] for r in rows}
 
 
 async def create_many(
     conn: asyncpg.Connection, change: ChangeContext, subs: Sequence[tuple[UUID, Subscription]]
 ) -> set[UUID]:
-    """Create each (account id, subscription) whose account has none, with its audit entry
-    and event, in the caller's transaction; returns the accounts subscribed."""
-    columns = [
+    """Create each (account id, subscription) as given whose account has none, with its
+    audit entry and event, in the caller's transaction; returns the accounts subscribed.
+    The account ids must be distinct."""
+    created = await _insert(conn, subs)
+    done = [(a, snapshot(s, a)) for a, s in subs if a in created]
+    targets = [(Target(KIND, after["id"], a), None, after) for a, after in done]
+    entries = await audit.record_many(conn, change, ACTION, targets)
+    payloads = [
+        (a, {"action": ACTION, "auditEntryId": e, "subscription": after})
+        for (a, after), e in zip(done, entries, strict=True)
+    ]
+    await events.enqueue_many(conn, EVENT, payloads)
+    return created
+
+
+async def _insert(conn: asyncpg.Connection, subs: Sequence[tuple[UUID, Subscription]]) -> set[UUID]:
+    """Insert in account order (concurrent bulk inserts lock in one order); returns the
+    accounts whose subscription was inserted."""
+    rows = await conn.fetch(
+        """
+        insert into subscriptions (id, account_id, tier_version_id, term, seats, status,
+            current_period_start, current_period_end, renewal_date, scheduled_tier_version_id,
+            scheduled_change_at, started_at, version, scheduled_term, trial_ends_at,
+            trial_fallback_tier_version_id, trial_converts, cancel_at_period_end)
+        select *
+        from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::text[],
+                    $7::timestamptz[], $8::timestamptz[], $9::date[], $10::bigint[],
+                    $11::timestamptz[], $12::timestamptz[], $13::int[], $14::text[],
+                    $15::timestamptz[], $16::bigint[], $17::bool[], $18::bool[]) as x
+        order by 2
+        on conflict (account_id) do nothing
+        returning account_id
+        """,
         [s.id for _, s in subs],
         [a for a, _ in subs],
         [s.tier_version_id for _, s in subs],
@@ -46,30 +77,14 @@ async def create_many(
         [s.current_period_start for _, s in subs],
         [s.current_period_end for _, s in subs],
         [s.renewal_date for _, s in subs],
+        [s.scheduled_tier_version_id for _, s in subs],
+        [s.scheduled_change_at for _, s in subs],
+        [s.started_at for _, s in subs],
+        [s.version for _, s in subs],
+        [s.scheduled_term for _, s in subs],
         [s.trial_ends_at for _, s in subs],
         [s.trial_fallback_tier_version_id for _, s in subs],
-    ]
-    rows = await conn.fetch(
-        """
-        insert into subscriptions (id, account_id, tier_version_id, term, seats, status,
-            current_period_start, current_period_end, renewal_date, started_at,
-            trial_ends_at, trial_fallback_tier_version_id, trial_converts)
-        select i, a, v, t, n, s, ps, pe, r, ps, te, f, true
-        from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::text[],
-                    $7::timestamptz[], $8::timestamptz[], $9::date[], $10::timestamptz[],
-                    $11::bigint[]) as x(i, a, v, t, n, s, ps, pe, r, te, f)
-        on conflict (account_id) do nothing
-        returning account_id
-        """,
-        *columns,
+        [s.trial_converts for _, s in subs],
+        [s.cancel_at_period_end for _, s in subs],
     )
-    created = {r["account_id"] for r in rows}
-    done = [(a, snapshot(s, a)) for a, s in subs if a in created]
-    targets = [(Target(KIND, after["id"], a), None, after) for a, after in done]
-    entries = await audit.record_many(conn, change, ACTION, targets)
-    payloads = [
-        (a, {"action": ACTION, "auditEntryId": e.id, "subscription": after})
-        for (a, after), e in zip(done, entries, strict=True)
-    ]
-    await events.enqueue_many(conn, EVENT, payloads)
-    return created
+    return {r[0] for r in rows}

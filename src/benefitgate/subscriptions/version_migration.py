@@ -164,7 +164,7 @@ async def _record(
     ]
     targets = [(Target(KIND, str(f.subscription.id), f.account_id), b, a) for f, b, a in states]
     entries = await audit.record_many(conn, change, ACTION, targets)
-    entry_ids = {UUID(e.target.id): e.id for e in entries}
+    entry_ids = {f.subscription.id: e for f, e in zip(found, entries, strict=True)}
     detail = {"fromTierVersionId": ids[0], "toTierVersionId": ids[1]}
     payloads: list[tuple[UUID | None, dict[str, Any]]] = [
         (
