@@ -1,0 +1,58 @@
+"""Denials are tallied in memory and written in batches; a batch that fails to write is
+kept, whole, for the next one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from benefitgate.metering.denials import Denials
+from benefitgate.metering.models import CheckReason
+from tests.fixtures import factories
+from tests.fixtures.factories import NOW
+
+
+async def test_a_tally_is_written_in_one_flush_with_counts_and_first_and_last_times(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    cat = await factories.catalog(conn)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    denials = Denials(pool)
+    for minutes in (5, 1, 3):
+        denials.add(account, "b2", CheckReason.NOT_IN_TIER, NOW + timedelta(minutes=minutes))
+    denials.add(account, "m0", CheckReason.LIMIT_REACHED, NOW)
+    assert await conn.fetchval("select count(*) from entitlement_denials") == 0
+
+    await denials.flush()
+    await denials.flush()  # nothing left: writes nothing more
+
+    rows = await conn.fetch(
+        "select feature, reason, count, first_at, last_at from entitlement_denials order by 1"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("b2", "not_in_tier", 3, NOW + timedelta(minutes=1), NOW + timedelta(minutes=5)),
+        ("m0", "limit_reached", 1, NOW, NOW),
+    ]
+    marked = await conn.fetch("select account_id, marked_at from suggestion_marks")
+    assert [tuple(r) for r in marked] == [(account, NOW + timedelta(minutes=5))]
+
+
+async def test_a_flush_that_fails_keeps_its_tally_for_the_next(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    account = uuid.uuid4()  # not created yet: the flush's write fails on its foreign key
+    denials = Denials(pool)
+    denials.add(account, "b2", CheckReason.NOT_IN_TIER, NOW)
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await denials.flush()
+    denials.add(account, "b2", CheckReason.NOT_IN_TIER, NOW + timedelta(minutes=1))
+    await conn.execute("insert into accounts (id, name) values ($1, 'Late')", account)
+
+    await denials.flush()
+
+    row = await conn.fetchrow("select count, first_at, last_at from entitlement_denials")
+    assert row is not None
+    assert tuple(row) == (2, NOW, NOW + timedelta(minutes=1))
