@@ -190,12 +190,7 @@ def measure_floor(
 ) -> dict[str, float]:
     """wrk against the floor: a bare Starlette endpoint answering `body`, on uvicorn with
     uvloop and httptools as the service runs."""
-    process = serve(
-        [str(Path(sys.executable).parent / "uvicorn"), "floor_app:app", "--port",
-         str(FLOOR_PORT), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-         "--app-dir", str(HERE)],
-        {"FLOOR_BODY_FILE": str(body)},
-    )  # fmt: skip
+    process = serve_floor(body)
     try:
         wait_until_up(FLOOR_PORT)
         return wrk(FLOOR_PORT, env, connections, duration)
@@ -204,18 +199,31 @@ def measure_floor(
         process.wait()
 
 
-def serve_benefitgate(dsn: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
-    """`benefitgate serve` (one worker, uvloop) on `port`, quiet, against `dsn`."""
+def serve_benefitgate(
+    dsn: str, port: int, data_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`benefitgate serve` (one worker, uvloop) on `port`, quiet, against `dsn`; without the
+    response cache unless `env` turns it on, so that execution is what is measured."""
     benefitgate = Path(sys.executable).parent / "benefitgate"
-    env = {
+    base = {
         "DATABASE_URL": dsn,
         "BENEFITGATE_PORT": str(port),
         "BENEFITGATE_LOG_LEVEL": "WARNING",
         "BENEFITGATE_DATA_DIR": str(data_dir),
         # The benchmark's admin key drives thousands of requests a second: no rate limit.
         "BENEFITGATE_RATE_ADMIN": "off",
+        "BENEFITGATE_RESPONSE_CACHE": "0",
+        "REDIS_URL": "",
     }
-    return serve([str(benefitgate), "serve"], env)
+    return serve([str(benefitgate), "serve"], {**base, **(env or {})})
+
+
+def serve_floor(body_file: Path, port: int = FLOOR_PORT) -> subprocess.Popen[bytes]:
+    """The floor app (`floor_app.py`, one uvicorn worker, uvloop) answering `body_file`."""
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    args = ["floor_app:app", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+    args += ["--no-access-log", "--app-dir", str(HERE)]
+    return serve([uvicorn, *args], {"FLOOR_BODY_FILE": str(body_file)})
 
 
 def main() -> None:
@@ -244,22 +252,7 @@ def main() -> None:
     finally:
         service.terminate()
         service.wait()
-    floor_proc = serve(
-        [
-            str(Path(sys.executable).parent / "uvicorn"),
-            "floor_app:app",
-            "--port",
-            str(FLOOR_PORT),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--app-dir",
-            str(HERE),
-        ],
-        {"FLOOR_BODY_FILE": str(work / "floor.json")},
-    )
+    floor_proc = serve_floor(work / "floor.json")
     try:
         wait_until_up(FLOOR_PORT)
         floor = wrk(FLOOR_PORT, env)

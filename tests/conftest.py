@@ -113,6 +113,9 @@ def settings(tmp_path: Path) -> Settings:
         max_aliases=10,
         scheduler_seconds=0,  # tests tick the scheduler themselves
         event_retention_days=0,  # and prune the outbox themselves: their clock is fake
+        # Off unless a test is about it: most tests write with SQL or call services directly
+        # and read back at once, which only the writes of API calls guarantee.
+        response_cache=False,
     )
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from urllib.parse import urlsplit
+from uuid import UUID
 
 import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
@@ -27,6 +30,10 @@ from benefitgate.api.context import Context, Shared
 from benefitgate.audit.rollback import Rollbacks
 from benefitgate.auth.credentials import Authenticator
 from benefitgate.auth.principals import Principal, Role
+from benefitgate.cache.local import LocalTier
+from benefitgate.cache.responses import ResponseCache
+from benefitgate.cache.shared import SharedTier
+from benefitgate.cache.tags import account_tag, event_tags
 from benefitgate.catalog.cache import CatalogCache
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import Clock, SystemClock
@@ -50,6 +57,7 @@ from benefitgate.graphql.middleware import (
 )
 from benefitgate.graphql.persisted import TrustedDocuments
 from benefitgate.graphql.ratelimit import RateLimiter, RateLimitMiddleware
+from benefitgate.graphql.response_cache import ResponseFront
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.sockets import WebSocketGuard
 from benefitgate.graphql.view import GraphQLView
@@ -90,6 +98,7 @@ class AppState:
     gauges: Gauges
     denials: Denials
     shared: Shared  # what every request may find by type: see `api.context`
+    front: ResponseFront | None  # the response cache, unless turned off
 
 
 def create_app(
@@ -129,6 +138,10 @@ def create_app(
     async def authenticate_header(header: str | None) -> Principal:
         return await holder["state"].authenticator.from_header(header)
 
+    def front() -> ResponseFront | None:
+        state = holder.get("state")
+        return None if state is None else state.front
+
     view = GraphQLView(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -137,6 +150,7 @@ def create_app(
         make_context=make_context,
         documents=_trusted_documents(settings),
         limiter=limiter,
+        front=front,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=settings.live_init_seconds),
         max_subscriptions_per_connection=settings.live_max_subscriptions,
@@ -147,7 +161,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = await _start(settings, dsn, clock, on_connect)
+        state = await _start(settings, dsn, clock, on_connect, _schema_version(schema))
         holder["state"] = app.state.benefitgate = state
         _freeze_startup_objects()
         background = [
@@ -163,6 +177,8 @@ def create_app(
             background.append(asyncio.create_task(retention.run_hourly(state.pool, clock, keep)))
         background.append(asyncio.create_task(state.webhooks.dispatcher.run()))
         background.append(asyncio.create_task(state.denials.run()))
+        if state.front is not None and state.front.cache.shared is not None:
+            background.append(asyncio.create_task(_follow_broadcasts(state.front.cache)))
         try:
             yield
         finally:
@@ -176,6 +192,8 @@ def create_app(
             await state.listener.stop()
             await state.webhooks.close()
             await buckets.close()
+            if state.front is not None and state.front.cache.shared is not None:
+                await state.front.cache.shared.close()
             await _close_pool(state.pool)
             if tracer_provider is not None:
                 tracing.instrument_asyncpg(None)
@@ -269,8 +287,46 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+async def _follow_broadcasts(cache: ResponseCache) -> None:
+    """Apply other replicas' writes to this process's local tier as they announce them."""
+    assert cache.shared is not None
+
+    async def on_broadcast(tags: list[str]) -> None:
+        cache.invalidate_local(tags)
+
+    await cache.shared.follow(on_broadcast)
+
+
+def _prefix_of(dsn: str) -> str:
+    """The response cache's keys: replicas of one database share them, deployments on other
+    databases (under the same BENEFITGATE_REDIS_PREFIX) never do."""
+    parts = urlsplit(dsn)
+    where = f"{parts.hostname}:{parts.port}{parts.path}?{parts.query}"
+    return "cache:" + hashlib.blake2b(where.encode(), digest_size=8).hexdigest()
+
+
+def _schema_version(schema: object) -> str:
+    """Cached responses are valid for one schema only: a deployment that changes it
+    starts with new keys."""
+    return hashlib.blake2b(str(schema).encode(), digest_size=8).hexdigest()
+
+
+def _response_cache(settings: Settings, dsn: str, clock: Clock) -> ResponseCache | None:
+    if not settings.response_cache:
+        return None
+    shared = None
+    if settings.redis_url:
+        prefix = settings.redis_prefix + _prefix_of(dsn)
+        shared = SharedTier(settings.redis_url, prefix, settings.cache_shared_ttl_seconds)
+    return ResponseCache(LocalTier(settings.cache_entries, settings.cache_bytes), clock, shared)
+
+
 async def _start(
-    settings: Settings, dsn: str, clock: Clock, on_connect: db.ConnectionHook | None
+    settings: Settings,
+    dsn: str,
+    clock: Clock,
+    on_connect: db.ConnectionHook | None,
+    schema_version: str,
 ) -> AppState:
     conn = await db.connect(dsn)
     try:
@@ -295,6 +351,7 @@ async def _start(
 
     snapshots = EntitlementSnapshots(settings.check_snapshots)
     denials = Denials(pool)
+    cache = _response_cache(settings, dsn, clock)
 
     async def on_events(new: NewEvents) -> None:
         if any(e.type.startswith("catalog.") for e in new.events):
@@ -303,6 +360,8 @@ async def _start(
         snapshots.drop({e.account_id for e in new.events if e.account_id is not None})
         if any(e.type == "api_key.revoked" for e in new.events):
             authenticator.forget_keys()
+        if cache is not None:
+            await cache.invalidate(event_tags((e.type, e.account_id) for e in new.events))
         hub.publish(new.events, new.partners, clock.now())
         webhooks.dispatcher.wake()
 
@@ -310,6 +369,20 @@ async def _start(
     async with pool.acquire() as conn:
         await maintenance.maintain(conn, partitions, clock.now())
     listener = OutboxListener(dsn, on_events)
+    if cache is not None:
+
+        def on_touched(accounts: list[UUID] | None) -> None:
+            if accounts is None:
+                cache.invalidate_all_soon()
+            else:
+                cache.invalidate_soon(account_tag(a) for a in accounts)
+
+        async def on_down() -> None:
+            cache.listener_down()
+
+        listener = OutboxListener(
+            dsn, on_events, on_touched=on_touched, on_down=on_down, on_back=cache.listener_back
+        )
     await listener.start()
     # start() returns before the listener's task first runs: no batch was published yet.
     assert listener.cursor is not None
@@ -340,6 +413,15 @@ async def _start(
         Committed(snapshots.drop),
     )
     gauges = Gauges(pool, hub, clock, settings.pool_max)
+    front = None
+    if cache is not None:
+        front = ResponseFront(
+            cache,
+            schema_version,
+            catalog_cache.get,
+            settings.max_tokens,
+            settings.cache_confirm_seconds,
+        )
     return AppState(
         pool,
         catalog_cache,
@@ -352,6 +434,7 @@ async def _start(
         gauges,
         denials,
         shared,
+        front,
     )
 
 
@@ -372,7 +455,10 @@ async def _readyz(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "pending_migrations": waiting}, status_code=503
         )
-    return JSONResponse({"status": "ready"})
+    ready: dict[str, object] = {"status": "ready"}
+    if state.front is not None:
+        ready["responseCache"] = state.front.cache.stats()
+    return JSONResponse(ready)
 
 
 async def _metrics(request: Request) -> Response:

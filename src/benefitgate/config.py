@@ -132,6 +132,11 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # origins browsers may call from; "*" for any
     cors_credentials: bool = False  # let browsers send cookies and HTTP auth cross-origin
     check_snapshots: int = 50_000  # accounts whose entitlement snapshot a process keeps
+    response_cache: bool = True  # the response cache in front of execution
+    cache_entries: int = 20_000  # responses the in-process tier holds at most
+    cache_bytes: int = 64 * 1024 * 1024  # and their bytes at most
+    cache_shared_ttl_seconds: float = 3_600.0  # the longest an entry stays in Redis
+    cache_confirm_seconds: float = 0.5  # a write waits for replicas' confirmations at most
 
     @property
     def embedded(self) -> bool:
@@ -192,6 +197,13 @@ class Settings:
             cors_origins=_list("BENEFITGATE_CORS_ORIGINS"),
             cors_credentials=_flag("BENEFITGATE_CORS_CREDENTIALS", False),
             check_snapshots=_int("BENEFITGATE_CHECK_SNAPSHOTS", 50_000),
+            response_cache=_flag("BENEFITGATE_RESPONSE_CACHE", True),
+            cache_entries=_int("BENEFITGATE_CACHE_ENTRIES", 20_000),
+            cache_bytes=_int("BENEFITGATE_CACHE_BYTES", 64 * 1024 * 1024),
+            cache_shared_ttl_seconds=float(
+                os.environ.get("BENEFITGATE_CACHE_SHARED_TTL_SECONDS") or 3600
+            ),
+            cache_confirm_seconds=float(os.environ.get("BENEFITGATE_CACHE_CONFIRM_SECONDS") or 0.5),
         )
 
 

@@ -170,3 +170,14 @@ class Catalog:
 
     def next_above(self, rank: int, now: datetime) -> TierVersion | None:
         return next((v for v in self.ladder(now) if v.rank > rank), None)
+
+    def next_change(self, now: datetime) -> datetime | None:
+        """The first instant after `now` at which a published version comes into force:
+        until then, everything read from this snapshot at `now` stays true (benefits'
+        dates are days, which change at midnight)."""
+        coming = [
+            v.effective_from
+            for v in self.versions.values()
+            if v.published_at is not None and v.effective_from > now
+        ]
+        return min(coming, default=None)

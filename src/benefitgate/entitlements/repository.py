@@ -55,6 +55,24 @@ async def active_grants(
     return _by_account(rows)
 
 
+async def next_grant_change(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
+) -> datetime | None:
+    """The first instant after `now` at which a grant of the accounts starts or ends."""
+    found: datetime | None = await conn.fetchval(
+        """
+        select min(least(case when valid_from > $2 then valid_from end,
+                          case when valid_until > $2 then valid_until end))
+        from grants
+        where account_id = any($1::uuid[]) and revoked_at is null
+          and (valid_from > $2 or valid_until > $2)
+        """,
+        list(account_ids),
+        now,
+    )
+    return found
+
+
 async def current_grants(
     conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
 ) -> dict[UUID, list[Grant]]:

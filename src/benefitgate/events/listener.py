@@ -14,11 +14,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from uuid import UUID
 
 import asyncpg
 
 from benefitgate import db
 from benefitgate.events import outbox as events
+from benefitgate.events import touch
 from benefitgate.events.outbox import Cursor, NewEvents
 from benefitgate.telemetry import metrics
 
@@ -27,6 +29,8 @@ __all__ = ["OutboxListener"]
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[NewEvents], Awaitable[None]]
+TouchHandler = Callable[[list[UUID] | None], None]  # accounts touched; None: all of them
+StateHandler = Callable[[], Awaitable[None]]
 
 _BATCH = 500
 _RETRY_FIRST = 0.005  # seconds before looking again at events held back, then doubling
@@ -40,9 +44,18 @@ class OutboxListener:
         on_events: EventHandler,
         *,
         poll_seconds: float = 1.0,
+        on_touched: TouchHandler | None = None,
+        on_down: StateHandler | None = None,
+        on_back: StateHandler | None = None,
     ) -> None:
+        """`on_touched` hears `events.touch` notifications; `on_down` runs when the
+        connection is lost (notifications may be missed from then on) and `on_back` when
+        it is back, before the missed events are handed over."""
         self._dsn = dsn
         self._on_events = on_events
+        self._on_touched = on_touched
+        self._on_down = on_down
+        self._on_back = on_back
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -64,6 +77,8 @@ class OutboxListener:
     async def _connect(self) -> asyncpg.Connection:
         conn = await db.connect(self._dsn)
         await conn.add_listener(events.CHANNEL, self._notified)
+        if self._on_touched is not None:
+            await conn.add_listener(touch.CHANNEL, self._touched)
         return conn
 
     async def _run(self, conn: asyncpg.Connection | None) -> None:
@@ -74,17 +89,29 @@ class OutboxListener:
                     conn = await self._connect()
                     metrics.OUTBOX_LISTENER_RECONNECTS.inc()
                     backoff = 0.1
+                    if self._on_back is not None:
+                        await self._on_back()
                 await self._follow(conn)
                 conn = None
+                await self._down()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # A lost connection or a failing handler: log, back off, reconnect and
                 # resume from the cursor.
                 log.exception("outbox listener failed; reconnecting")
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                conn = None
+                await self._down()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 conn = None
+
+    async def _down(self) -> None:
+        if self._on_down is not None:
+            await self._on_down()
 
     async def _follow(self, conn: asyncpg.Connection) -> None:
         retry = _RETRY_FIRST
@@ -114,6 +141,14 @@ class OutboxListener:
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
+
+    def _touched(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        assert self._on_touched is not None
+        try:
+            accounts = touch.parse(payload)
+        except ValueError:
+            accounts = None  # not ours to read: assume the worst
+        self._on_touched(accounts)
 
     async def _drain(self, conn: asyncpg.Connection) -> bool:
         """Hand over everything readable; whether more is held back."""

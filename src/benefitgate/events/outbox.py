@@ -26,6 +26,7 @@ import orjson
 
 from benefitgate.db import MAX_BIGINT
 from benefitgate.events import written
+from benefitgate.events.touch import note
 
 __all__ = [
     "CHANNEL",
@@ -131,6 +132,7 @@ async def enqueue(
     that enqueues many events still sends a single NOTIFY.
     """
     written.note([account_id])
+    note(type, [account_id])
     event_id: int = await conn.fetchval(
         """
         with woken as (select pg_notify($4, ''))
@@ -154,6 +156,7 @@ async def enqueue_many(
     if not events:
         return []
     written.note(account_id for account_id, _ in events)
+    note(type, [account_id for account_id, _ in events])
     rows = await conn.fetch(
         """
         with woken as (select pg_notify($4, ''))

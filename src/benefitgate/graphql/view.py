@@ -34,10 +34,21 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.cache.responses import etag_of
 from benefitgate.db import unavailable
+from benefitgate.events.touch import recording
 from benefitgate.graphql import ide
 from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
+from benefitgate.graphql.response_cache import (
+    EXCHANGE,
+    Exchange,
+    ResponseFront,
+    cached_response,
+    exchange_of,
+    http_cache_headers,
+    matches,
+)
 from benefitgate.graphql.shapes import json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 from benefitgate.telemetry import metrics
@@ -101,14 +112,17 @@ class GraphQLView(GraphQL[Context, None]):
         make_context: MakeContext,
         documents: TrustedDocuments | None = None,
         limiter: SubscribeLimiter | None = None,
+        front: Callable[[], ResponseFront | None] = lambda: None,
         **kwargs: Any,
     ) -> None:
+        """`front` finds the response cache (built in the app's lifespan), if any."""
         super().__init__(*args, **kwargs)
         self._authenticate = authenticate
         self._authenticate_header = authenticate_header
         self._make_context = make_context
         self.documents = documents or TrustedDocuments()
         self.limiter = limiter  # takes a token for each WebSocket `subscribe`
+        self._front = front
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,11 +132,16 @@ class GraphQLView(GraphQL[Context, None]):
         if self._is_ide_request(request):
             await (await self.render_graphql_ide(request))(scope, receive, send)
             return
+        front = self._front()
         try:
             # The rate limit in front may have authenticated the request already.
             if scope.get(PRINCIPAL) is None:
                 scope[PRINCIPAL] = await self._authenticate(request)
-            response = await self.run(request)
+            principal = scope[PRINCIPAL]
+            if front is None:
+                response = await self.run(request)
+            else:
+                response = await self._through_cache(front, request, principal)
         except Unauthenticated as exc:
             response = error_response(
                 401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
@@ -146,7 +165,56 @@ class GraphQLView(GraphQL[Context, None]):
             context = request.scope.pop(_CONTEXT, None)
             if context is not None:
                 await context.db.release()
-        await response(scope, receive, send)
+        # Out of the scope: it refers to the context, which refers to the request.
+        exchange = request.scope.pop(EXCHANGE, None) or Exchange()
+        pending, context = exchange.pending, exchange.context
+        clean = response.status_code in (200, 304) and exchange.clean
+        if front is None or pending is None or context is None or not clean:
+            await response(scope, receive, send)
+            return
+        front.storing += 1
+        try:
+            await response(scope, receive, send)  # the client need not wait for the store
+            await front.store(pending, context, exchange.body)
+        finally:
+            front.storing -= 1
+
+    async def _through_cache(
+        self, front: ResponseFront, request: Request, principal: Principal
+    ) -> Response:
+        """A cacheable query from the cache or executed (and kept for storing); anything
+        else executed with its writes recorded and invalidated before it answers."""
+        params = await front.params(request)
+        plan = None if params is None else front.plan(params[0], params[1])
+        if params is None or plan is None:
+            with recording() as changed:
+                response = await self.run(request)
+            if changed:
+                await front.after_write(changed)
+            return self._http_cached(request, response)
+        key = front.key(principal, *params)
+        if key is None:
+            return await self.run(request)
+        entry = await front.lookup(key)
+        if entry is not None:
+            return cached_response(entry, request)
+        exchange = exchange_of(request)
+        exchange.pending = await front.begin(key, plan, principal, request.method)
+        response = await self.run(request)
+        exchange.body = bytes(response.body)
+        return self._http_cached(request, response)
+
+    def _http_cached(self, request: Request, response: Response) -> Response:
+        """ETag, Cache-Control and Vary on a clean GET answer; 304 when the client holds it."""
+        if request.method != "GET" or response.status_code != 200:
+            return response
+        if not exchange_of(request).clean:
+            return response
+        headers = http_cache_headers(etag_of(bytes(response.body)))
+        response.headers.update(headers)
+        if matches(request, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        return response
 
     def _is_ide_request(self, request: Request) -> bool:
         return (
@@ -170,6 +238,11 @@ class GraphQLView(GraphQL[Context, None]):
             raise Unauthenticated("missing credentials")
         assert isinstance(request, Request)
         context = request.scope[_CONTEXT] = self._make_context(request, principal)
+        exchange = exchange_of(request)
+        front = self._front()
+        if exchange.pending is not None and front is not None:
+            front.reads_for(context, exchange.pending)
+            exchange.context = context
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
@@ -259,6 +332,7 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
+        exchange_of(request).clean = not result.errors and result.data is not None
         if _never_executed(processed):
             # A request error has no `data` entry at all (the GraphQL spec, and the GraphQL
             # over HTTP spec for either media type): `"data": null` would say it executed.

@@ -29,6 +29,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.entitlements.models import EffectiveLimit
+from benefitgate.events.touch import touch
 from benefitgate.metering.repository import CounterKey, CounterValue, Crossing, Limit
 from benefitgate.metering.thresholds import record_crossings
 from benefitgate.milestones import service as milestones
@@ -71,6 +72,8 @@ class UsageCascade:
         crossed, when it did (else they are found and recorded here)."""
         if not counters:
             return
+        # Counters change without an event: tell every replica's response cache.
+        await touch(conn, (c[0] for c in counters))
         await record_crossings(
             conn, self.accounts, counters, catalog, now, self.limits, added, crossings
         )

@@ -23,6 +23,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
 from benefitgate.entitlements import service as entitlements
 from benefitgate.events import outbox as events
+from benefitgate.events.touch import touch
 from benefitgate.seats import service as seats
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.subscriptions.proration import TierChangePlan
@@ -95,6 +96,8 @@ async def recompute(
         if created is not None:
             opened.append(created)
     await repository.touch(conn, [s.id for s in current.values()], now)
+    # An open suggestion updated or closed writes no event: tell the response caches.
+    await touch(conn, account_ids)
     return opened
 
 

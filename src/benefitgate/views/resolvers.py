@@ -14,7 +14,10 @@ from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundEr
 from benefitgate.api.pagination import PageInfo, check_first, decode_id_cursor, encode_id_cursor
 from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
+from benefitgate.cache.reads import Reads
+from benefitgate.cache.tags import EXTERNAL_IDS, account_tag
 from benefitgate.catalog.cache import catalog_of
+from benefitgate.views.expiry import account_changes_at
 from benefitgate.views.types import Account, AccountConnection, AccountEdge, account_type
 
 __all__ = ["AccountQuery"]
@@ -55,9 +58,19 @@ class AccountQuery:
             assert external_id is not None
             async with info.context.db.acquire() as conn:
                 account_id = await service.id_by_external_id(conn, external_id)
-        if account_id is None or await visible_account(info, account_id) is None:
+        reads = info.context.loader(Reads)
+        if reads.active and external_id is not None:
+            reads.tag(EXTERNAL_IDS)  # a creation or a new external id may change the answer
+        account = None if account_id is None else await visible_account(info, account_id)
+        if account is None:
+            if reads.active:
+                reads.root(*([] if account_id is None else [account_tag(account_id)]))
             return NotFoundError.of("account")
-        return (await _accounts(info, [account_id]))[0]
+        if reads.active:
+            reads.accounts.add(account.id)
+            changes_at = account_changes_at(account, info.context.now, reads.selected)
+            reads.root(account_tag(account.id), changes_at=changes_at)
+        return (await _accounts(info, [account.id]))[0]
 
     @strawberry.field(description="Accounts in a stable order; a partner sees its own only.")
     async def accounts(

@@ -1,0 +1,73 @@
+"""When an account's view stops being true with time alone, for the response cache.
+
+A view read at `now` changes without any write when a UTC day ends (benefits' dates,
+calendar months, outcome targets by date), the billing period or a trial ends, a scheduled
+change falls due, the renewal's days left drop by one, a grant starts or ends (read after
+the response, `grants_change_at`), or a tier version comes into force (the catalog's
+`next_change`). Projections, the day a limit is reached and milestone progress move
+continuously while there is usage: a document that selects them is not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts.models import Account
+from benefitgate.entitlements import service as entitlements
+
+__all__ = [
+    "MOVING_FIELDS",
+    "account_changes_at",
+    "earliest_after",
+    "grants_change_at",
+    "next_midnight",
+]
+
+# Fields whose values move with every second while a metric has usage in its period.
+MOVING_FIELDS = frozenset({"projected", "limitReachedAt", "milestones"})
+_DAY = timedelta(days=1)
+
+
+def next_midnight(now: datetime) -> datetime:
+    day = now.astimezone(UTC).date() + _DAY
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def earliest_after(now: datetime, instants: Iterable[datetime | None]) -> datetime | None:
+    return min((i for i in instants if i is not None and i > now), default=None)
+
+
+def account_changes_at(account: Account, now: datetime, selected: Collection[str]) -> datetime:
+    """The first instant after `now` at which the account's view, rendered with the fields
+    named in `selected`, could read differently as far as the account and its
+    subscription go; `now` itself when it moves continuously."""
+    if not MOVING_FIELDS.isdisjoint(selected):
+        return now
+    instants: list[datetime | None] = [next_midnight(now)]
+    sub = account.subscription
+    if sub is not None:
+        instants += [sub.current_period_end, sub.trial_ends_at, sub.scheduled_change_at]
+        # The renewal's `daysLeft` drops by one at each whole day before the period's end.
+        days_left = (sub.current_period_end - now).days
+        if days_left > 0:
+            drops_at = sub.current_period_end - timedelta(days=days_left)
+            if drops_at <= now:
+                return now
+            instants.append(drops_at)
+    found = earliest_after(now, instants)
+    assert found is not None  # midnight is always after now
+    return found
+
+
+async def grants_change_at(
+    conn: asyncpg.Connection, account_ids: Collection[UUID], now: datetime
+) -> datetime | None:
+    """When a grant of the accounts starts or ends next (a later grant starting changes
+    the view; it is not part of it yet)."""
+    if not account_ids:
+        return None
+    return await entitlements.next_grant_change(conn, list(account_ids), now)

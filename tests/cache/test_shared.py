@@ -1,0 +1,159 @@
+"""The shared tier against real Redis: entries shared by replicas, the stamp check that
+refuses a store begun before another replica's invalidation, flushes, the broadcast each
+replica confirms, and Redis absent, stopping and coming back without a request failing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from benefitgate.cache.local import Entry, LocalTier
+from benefitgate.cache.responses import ResponseCache
+from benefitgate.cache.shared import SharedTier
+from benefitgate.clock import FixedClock
+from tests.fixtures.factories import NOW
+from tests.fixtures.live import free_port
+from tests.fixtures.redis import PrivateRedis
+
+TTL = 60.0
+
+
+def _entry(body: bytes = b'{"data":{}}', tags: frozenset[str] = frozenset({"account:1"})) -> Entry:
+    return Entry(body, '"e"', tags, None)
+
+
+@pytest.fixture
+async def replicas(
+    redis_url: str, redis_prefix: str
+) -> AsyncIterator[tuple[SharedTier, SharedTier]]:
+    a, b = SharedTier(redis_url, redis_prefix, TTL), SharedTier(redis_url, redis_prefix, TTL)
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def test_an_entry_one_replica_stores_is_read_by_another(
+    replicas: tuple[SharedTier, SharedTier],
+) -> None:
+    a, b = replicas
+    stamp = await a.stamp()
+    assert stamp is not None
+    assert await a.put(stamp, "k", _entry(), NOW)
+    found = await b.get("k")
+    assert found is not None and found.body == b'{"data":{}}' and found.tags == {"account:1"}
+    await b.invalidate({"account:1"})
+    assert await a.get("k") is None
+
+
+async def test_a_store_begun_before_another_replicas_invalidation_is_refused(
+    replicas: tuple[SharedTier, SharedTier],
+) -> None:
+    a, b = replicas
+    stamp = await a.stamp()
+    assert stamp is not None
+    await b.invalidate({"account:1"})  # between a's read and a's store
+    assert not await a.put(stamp, "k", _entry(), NOW)
+    assert await b.get("k") is None
+    # Tags it did not read do not stop it, and a later stamp stores.
+    assert await a.put(stamp, "k", _entry(tags=frozenset({"account:2"})), NOW)
+    later = await a.stamp()
+    assert later is not None and await a.put(later, "k1", _entry(), NOW)
+
+
+async def test_a_flush_drops_everything_and_refuses_earlier_stamps(
+    replicas: tuple[SharedTier, SharedTier],
+) -> None:
+    a, b = replicas
+    stamp = await a.stamp()
+    assert stamp is not None and await a.put(stamp, "k", _entry(), NOW)
+    await b.flush()
+    assert await a.get("k") is None
+    assert not await a.put(stamp, "k", _entry(), NOW)
+
+
+async def test_an_entry_lives_no_longer_than_its_instant(
+    replicas: tuple[SharedTier, SharedTier],
+) -> None:
+    a, _ = replicas
+    stamp = await a.stamp()
+    assert stamp is not None
+    until = NOW + timedelta(milliseconds=200)
+    assert await a.put(stamp, "k", Entry(b"{}", '"e"', frozenset({"catalog"}), until), NOW)
+    assert await a.get("k") is not None
+    await asyncio.sleep(0.3)
+    assert await a.get("k") is None
+
+
+async def test_a_broadcast_is_applied_and_confirmed_by_every_subscribed_replica(
+    replicas: tuple[SharedTier, SharedTier],
+) -> None:
+    a, b = replicas
+    heard: list[list[str]] = []
+
+    async def on_tags(tags: list[str]) -> None:
+        heard.append(tags)
+
+    follower = asyncio.create_task(b.follow(on_tags))
+    try:
+        for _ in range(200):
+            if b.subscribed:
+                break
+            await asyncio.sleep(0.01)
+        assert await a.broadcast({"account:1", "catalog"}, 2.0) == 1
+        assert heard == [["account:1", "catalog"]]
+    finally:
+        follower.cancel()
+        await asyncio.wait({follower}, timeout=5)
+        assert follower.cancelled(), "the follower ends when cancelled"
+
+
+async def test_no_redis_listening_fails_nothing_and_costs_little() -> None:
+    tier = SharedTier(f"redis://127.0.0.1:{free_port()}/0", "bgtest:absent", TTL)
+    cache = ResponseCache(LocalTier(10, 100_000), FixedClock(NOW), tier)
+    try:
+        started = time.monotonic()
+        ticket = await cache.begin()
+        assert ticket.shared is None
+        assert await cache.store(ticket, "k", b"{}", {"catalog"}, None)  # the local tier
+        assert (await cache.lookup("k")) is not None
+        await cache.invalidate({"catalog"})
+        assert await cache.lookup("k") is None
+        assert await tier.broadcast({"catalog"}, 1.0) is None
+        assert time.monotonic() - started < 2.0
+    finally:
+        await tier.close()
+
+
+async def test_redis_restarting_is_survived_and_the_tier_comes_back_by_itself(
+    tmp_path: Path,
+) -> None:
+    server = PrivateRedis(tmp_path)
+    await server.start()
+    tier = SharedTier(server.url, "bgtest:restart", TTL)
+    cache = ResponseCache(LocalTier(10, 100_000), FixedClock(NOW), tier)
+    try:
+        ticket = await cache.begin()
+        assert ticket.shared is not None
+        assert await cache.store(ticket, "k", b"{}", {"catalog"}, None)
+        assert await tier.get("k") is not None
+        await server.stop()
+        assert await tier.get("k") is None  # down: a miss, not an error
+        assert (await cache.lookup("k")) is not None  # the local tier still answers
+        assert (await cache.begin()).shared is None
+        await server.start()
+        for _ in range(100):  # back within its pause, with no one's help
+            if (await cache.begin()).shared is not None:
+                break
+            await asyncio.sleep(0.05)
+        again = await cache.begin()
+        assert again.shared is not None
+        assert await cache.store(again, "k2", b"{}", {"catalog"}, None)
+        assert await tier.get("k2") is not None
+    finally:
+        await tier.close()
+        await server.stop()
