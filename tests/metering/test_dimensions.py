@@ -31,6 +31,10 @@ query Series($id: ID!, $by: [String!], $from: Date!, $to: Date!) {
   }
 }
 """
+VIEW = """
+query View($id: ID!, $by: [String!]) { account(id: $id) { ... on Account {
+  usage(groupBy: $by) { metric { key } used groups { dimensions { name value } value } } } } }
+"""
 METRIC = """
 mutation($by: [String!], $key: String!) {
   OP(key: "grouped", name: "Grouped", unit: "calls", aggregation: SUM,
@@ -47,6 +51,8 @@ async def _grouped_catalog(conn: asyncpg.Connection) -> dict[str, Any]:
         "insert into metrics values ('calls', 'Calls', 'calls', 'sum', 'billing_period',"
         " '{region,method}')"
     )
+    for version in cat["versions"].values():
+        await conn.execute("insert into tier_limits values ($1, 'calls', 'hard', 1000)", version)
     return cat
 
 
@@ -99,6 +105,17 @@ async def test_groups_are_counted_beside_the_total_and_series_roll_them_up(
         ("true", "7"): 16.0,
     }
     assert (await series(["route"]))["field"] == "groupBy"
+
+    async def view(by: list[str] | None) -> dict[str, Any]:
+        found = await api.data(VIEW, {"id": str(account_id), "by": by}, auth=key)
+        return {u["metric"]["key"]: u for u in found["account"]["usage"]}
+
+    usage = await view(["region"])
+    assert usage["calls"]["used"] == 31.0
+    by_region = {g["dimensions"][0]["value"]: g["value"] for g in usage["calls"]["groups"]}
+    assert by_region == {"eu": 3.0, "us": 4.0, None: 8.0, "7": 16.0}
+    assert usage["m0"]["groups"] == []  # m0 does not group by region
+    assert (await view(None))["calls"]["groups"] == []
     # Limits stay on the total: basic's hard limit of 100 is not reached by any group.
     assert (
         float(await conn.fetchval("select value from usage_counters where metric_key = 'calls'"))

@@ -91,7 +91,7 @@ class Metric:
     reset: Reset
     group_by: list[str] = strawberry.field(
         description="Event properties (CloudEvents `data` members) its usage is also counted "
-        "by, as `usageSeries(groupBy:)` and `account { usage { groups } }` show."
+        "by, as `usageSeries(groupBy:)` and `account { usage(groupBy:) }` show."
     )
 
 

@@ -150,6 +150,16 @@ class Dimension:
     value: str | None = strawberry.field(description="Null for events without the property.")
 
 
+@strawberry.type(description="A period's usage of one group: events with these property values.")
+class UsageGroup:
+    dimensions: list[Dimension]
+    value: float
+
+
+def dimensions_of(values: dict[str, str | None]) -> list[Dimension]:
+    return [Dimension(name=k, value=v) for k, v in values.items()]
+
+
 @strawberry.type(description="The usage of one group: events with these property values.")
 class UsageGroupSeries:
     dimensions: list[Dimension]
@@ -183,7 +193,7 @@ def series_type(
         points=_points(points),
         groups=[
             UsageGroupSeries(
-                dimensions=[Dimension(name=k, value=v) for k, v in g.dimensions.items()],
+                dimensions=dimensions_of(g.dimensions),
                 points=_points(g.points),
             )
             for g in groups

@@ -11,7 +11,7 @@ import asyncpg
 from benefitgate.catalog.models import Metric
 from benefitgate.usage.series import Bucket, SeriesPoint
 
-__all__ = ["CounterKey", "counter_values", "group_series", "series"]
+__all__ = ["CounterKey", "GroupKey", "counter_values", "group_series", "group_values", "series"]
 
 CounterKey = tuple[UUID, str, datetime]  # account, metric, period start
 
@@ -116,3 +116,38 @@ async def group_series(
         list(group_by),
     )
     return [(r["first_day"], r["dims"], _num(r["value"])) for r in rows]
+
+
+# A period counter whose groups to read, and its metric's aggregation.
+GroupKey = tuple[UUID, str, datetime, str]
+
+
+async def group_values(
+    conn: asyncpg.Connection, keys: Sequence[GroupKey], group_by: Sequence[str]
+) -> list[list[tuple[str, float]]]:
+    """For each key, the value of each group of `group_by` (JSON text) in its period, rolled
+    up over the metric's other properties by its aggregation; in one statement."""
+    rows = await conn.fetch(
+        """
+        select k.i,
+               (select jsonb_object_agg(n, g.dimensions -> n) from unnest($5::text[]) as n)::text
+                   as dims,
+               case k.aggregation when 'max' then max(g.value)
+                    when 'latest' then (array_agg(g.value order by g.last_event_at desc))[1]
+                    else sum(g.value) end as value
+        from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[]) with ordinality
+             as k(account_id, metric_key, period_start, aggregation, i)
+        join usage_group_counters g using (account_id, metric_key, period_start)
+        group by k.i, k.aggregation, 2
+        order by k.i, 2
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [k[3] for k in keys],
+        list(group_by),
+    )
+    found: list[list[tuple[str, float]]] = [[] for _ in keys]
+    for r in rows:
+        found[r["i"] - 1].append((r["dims"], float(r["value"])))
+    return found

@@ -3,7 +3,9 @@ loaded by its own field when selected."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
@@ -25,11 +27,13 @@ from benefitgate.catalog.types import (
 from benefitgate.entitlements.models import Entitlement as EntitlementModel
 from benefitgate.entitlements.precedence import effective_entitlements
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
+from benefitgate.metering.types import UsageGroup, dimensions_of
 from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
 from benefitgate.subscriptions.types import Renewal, Subscription, renewal_type, subscription_type
 from benefitgate.suggestions.types import Suggestion, suggestion_type
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
+from benefitgate.usage.groups import GroupValue, group_values_loader
 from benefitgate.views import assembly, models
 from benefitgate.views.loaders import Loaders
 from benefitgate.views.milestones import milestone_status
@@ -65,6 +69,10 @@ class MetricUsage:
     limit_reached_at: datetime | None = strawberry.field(
         description="When the run rate reaches the limit, if that falls before the period "
         "ends; null when unlimited, already reached, or not reached this period."
+    )
+    groups: list[UsageGroup] = strawberry.field(
+        description="With `usage(groupBy:)`, the period's usage per group of those properties "
+        "(for metrics that group by all of them); empty otherwise."
     )
 
 
@@ -112,11 +120,15 @@ class Account:
             if e.benefit_key in types.benefits
         ]
 
-    @strawberry.field(description="Each limited metric's usage in its current period.")
-    async def usage(self, info: Info) -> list[MetricUsage]:
+    @strawberry.field(
+        description="Each limited metric's usage in its current period; with `groupBy` (event "
+        "properties), also per group of them, for the metrics that group by them all."
+    )
+    async def usage(self, info: Info, group_by: list[str] | None = None) -> list[MetricUsage]:
         rows = await info.context.loader(Loaders).usage_by_account.load(self.account.id)
         types = catalog_types(self.catalog)
-        return [_usage(u, types) for u in rows]
+        groups = await _groups(info, self.account.id, rows, tuple(group_by or ()))
+        return [_usage(u, types, groups.get(u.metric.key, [])) for u in rows]
 
     @strawberry.field(description="The account's outcome targets and progress toward them.")
     async def outcome_targets(self, info: Info) -> list[OutcomeTargetProgress]:
@@ -174,8 +186,20 @@ class AccountConnection:
     page_info: PageInfo
 
 
-def _usage(u: models.MetricUsage, types: CatalogTypes) -> MetricUsage:
+async def _groups(
+    info: Info, account_id: UUID, rows: Sequence[models.MetricUsage], by: tuple[str, ...]
+) -> dict[str, list[GroupValue]]:
+    """Each metric's groups of `by` in its period, for the metrics that group by all of
+    `by`; one statement for every account of the request."""
+    grouped = [u for u in rows if by and set(by) <= set(u.metric.group_by)]
+    keys = [((account_id, u.metric.key, u.period_start, u.metric.aggregation), by) for u in grouped]
+    values = await info.context.loader(group_values_loader).load_many(keys)
+    return {u.metric.key: found for u, found in zip(grouped, values, strict=True)}
+
+
+def _usage(u: models.MetricUsage, types: CatalogTypes, groups: list[GroupValue]) -> MetricUsage:
     return MetricUsage(
+        groups=[UsageGroup(dimensions=dimensions_of(d), value=v) for d, v in groups],
         metric=types.metrics[u.metric.key],
         period_start=u.period_start,
         period_end=u.period_end,
