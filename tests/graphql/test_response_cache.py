@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 from asgi_lifespan import LifespanManager
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from benefitgate.app import AppState, create_app
@@ -116,6 +117,8 @@ async def test_a_repeated_view_is_answered_without_the_database(
     conn: asyncpg.Connection, dsn: str, settings: Settings
 ) -> None:
     account_id, key = await _setup(conn)
+    labels = {"cache": "response", "tier": "process", "result": "hit"}
+    hits_before = REGISTRY.get_sample_value("benefitgate_cache_lookups_total", labels) or 0
     async with served(dsn, settings, FixedClock(START)) as app:
         first = await app.post(VIEW, {"id": str(account_id)}, key)
         assert await app.statements_of(VIEW, {"id": str(account_id)}, key) == 0
@@ -128,6 +131,8 @@ async def test_a_repeated_view_is_answered_without_the_database(
         assert await app.post(VIEW, {"id": str(account_id)}, frontend) == first
         stats = (await app.client.get("/readyz")).json()["responseCache"]
         assert stats["entries"] == 3 and stats["hits"] == 4 and stats["bytes"] > 0
+        hits = REGISTRY.get_sample_value("benefitgate_cache_lookups_total", labels)
+        assert hits == hits_before + 4
 
 
 async def test_another_callers_entry_is_never_served(

@@ -19,8 +19,16 @@ from benefitgate.cache.generations import Generations
 from benefitgate.cache.local import Entry, LocalTier
 from benefitgate.cache.shared import SharedTier, Stamp
 from benefitgate.clock import Clock
+from benefitgate.telemetry.metrics import CACHE_LOOKUPS
 
 __all__ = ["ResponseCache", "Ticket"]
+
+# Bound once: a label lookup per call would cost more than a hit in the local tier.
+_COUNT = {
+    (tier, hit): CACHE_LOOKUPS.labels("response", tier, "hit" if hit else "miss")
+    for tier in ("process", "shared")
+    for hit in (True, False)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +65,16 @@ class ResponseCache:
         now = self._clock.now()
         if self.local_usable:
             entry = self.local.get(key, now)
+            _COUNT["process", entry is not None].inc()
             if entry is not None:
                 return entry
         if self.shared is None:
             return None
         begun = self._generations.begin()
         entry = await self.shared.get(key)
-        if entry is None or not entry.fresh_at(now):
+        fresh = entry is not None and entry.fresh_at(now)
+        _COUNT["shared", fresh].inc()
+        if entry is None or not fresh:
             return None
         # Kept locally only if none of its tags was invalidated while it was fetched: that
         # invalidation may have dropped it from Redis just after it was read.
