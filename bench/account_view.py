@@ -58,7 +58,7 @@ def server_dsn() -> tuple[str, db.EmbeddedPostgres | None]:
     return embedded.start(), embedded
 
 
-async def prepare(server: str, name: str) -> tuple[str, str, list[str]]:
+async def prepare(server: str, name: str, accounts: int = ACCOUNTS) -> tuple[str, str, list[str]]:
     admin = await db.connect(server)
     await admin.execute(f'create database "{name}"')
     await admin.close()
@@ -67,8 +67,8 @@ async def prepare(server: str, name: str) -> tuple[str, str, list[str]]:
     try:
         await migrate.apply_migrations(conn)
         started = time.perf_counter()
-        await seed_demo(conn, accounts=ACCOUNTS, seed=1, now=datetime.now(UTC), progress=True)
-        print(f"seeded {ACCOUNTS} accounts in {time.perf_counter() - started:.1f} s")
+        await seed_demo(conn, accounts=accounts, seed=1, now=datetime.now(UTC), progress=True)
+        print(f"seeded {accounts} accounts in {time.perf_counter() - started:.1f} s")
         key = (await apikeys.create_key(conn, name="bench", role=Role.ADMIN)).secret
         ids = [str(r["id"]) for r in await conn.fetch("select id from accounts")]
     finally:

@@ -28,17 +28,13 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from account_view import serve_benefitgate, serve_floor, server_dsn, wait_until_up
-from benefitgate import db, migrate
-from benefitgate.auth import apikeys
-from benefitgate.auth.principals import Role
-from benefitgate.demo.seed import seed_demo
+from account_view import prepare, serve_benefitgate, serve_floor, server_dsn, wait_until_up
+from benefitgate import db
 from benefitgate.events import outbox
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
@@ -48,23 +44,6 @@ VIEW = """query($id: ID!) { account(id: $id) { ... on Account { name version } }
 RENAME = """mutation($id: ID!, $v: Int!, $name: String!, $key: String!) {
   accountUpdate(id: $id, expectedVersion: $v, name: $name, idempotencyKey: $key) {
     __typename } }"""
-
-
-async def prepare(server: str) -> tuple[str, str, list[str]]:
-    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
-    admin = await db.connect(server)
-    await admin.execute(f'create database "{name}"')
-    await admin.close()
-    dsn = db.with_database(server, name)
-    conn = await db.connect(dsn)
-    try:
-        await migrate.apply_migrations(conn)
-        await seed_demo(conn, accounts=50, seed=1, now=datetime.now(UTC))
-        key = (await apikeys.create_key(conn, name="bench", role=Role.ADMIN)).secret
-        ids = [str(r["id"]) for r in await conn.fetch("select id from accounts")]
-    finally:
-        await conn.close()
-    return dsn, key, ids
 
 
 class Replica:
@@ -142,7 +121,7 @@ def summary(label: str, values: list[float]) -> str:
 
 def main() -> None:
     server, embedded = server_dsn()
-    dsn, key, ids = asyncio.run(prepare(server))
+    dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}", 50))
     work = Path(tempfile.mkdtemp())
     redis_url = os.environ.get("REDIS_URL", "")
     env = {"BENEFITGATE_RESPONSE_CACHE": "1", "REDIS_URL": redis_url}
