@@ -32,6 +32,7 @@ async def replicas(
     redis_url: str, redis_prefix: str
 ) -> AsyncIterator[tuple[SharedTier, SharedTier]]:
     a, b = SharedTier(redis_url, redis_prefix, TTL), SharedTier(redis_url, redis_prefix, TTL)
+    assert await a.stamp() is not None and await b.stamp() is not None  # their start flushes
     yield a, b
     await a.close()
     await b.close()
@@ -74,6 +75,20 @@ async def test_a_flush_drops_everything_and_refuses_earlier_stamps(
     await b.flush()
     assert await a.get("k") is None
     assert not await a.put(stamp, "k", _entry(), NOW)
+
+
+async def test_a_tier_starting_flushes_what_others_left(
+    replicas: tuple[SharedTier, SharedTier], redis_url: str, redis_prefix: str
+) -> None:
+    a, _ = replicas
+    stamp = await a.stamp()
+    assert stamp is not None and await a.put(stamp, "k", _entry(), NOW)
+    starting = SharedTier(redis_url, redis_prefix, TTL)
+    try:
+        assert await starting.get("k") is None
+        assert await a.get("k") is None
+    finally:
+        await starting.close()
 
 
 async def test_an_entry_lives_no_longer_than_its_instant(

@@ -134,7 +134,9 @@ class SharedTier:
             )
         }
         self._off_until = 0.0
-        self._must_flush = False
+        # Flushed at start: changes committed while no replica listened (a CLI import,
+        # every replica down) invalidated nothing in Redis.
+        self._must_flush = True
         self.subscribed = False
         self._closed = False
         self.hits = self.misses = self.failures = 0
