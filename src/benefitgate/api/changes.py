@@ -137,8 +137,9 @@ async def run_write(
     """Run `effect` in one transaction and map each domain refusal to its typed error; a
     refusal rolls everything back. `prepare` runs first on the same connection, outside
     the transaction (work that must not share it, such as creating partitions)."""
-    with written.recording() as accounts:
+    with written.recording() as changes:
         result = await in_transaction(info.context.db.acquire, effect, prepare=prepare)
+    accounts = written.accounts_of(changes)
     if accounts:  # committed: what this process derived from them is stale from now on
         info.context.shared.get(Committed).changed(accounts)
     return result

@@ -26,7 +26,6 @@ import orjson
 
 from benefitgate.db import MAX_BIGINT
 from benefitgate.events import written
-from benefitgate.events.touch import note
 
 __all__ = [
     "CHANNEL",
@@ -131,8 +130,7 @@ async def enqueue(
     Postgres folds identical notifications of one transaction into one, so a transaction
     that enqueues many events still sends a single NOTIFY.
     """
-    written.note([account_id])
-    note(type, [account_id])
+    written.note(type, [account_id])
     event_id: int = await conn.fetchval(
         """
         with woken as (select pg_notify($4, ''))
@@ -155,8 +153,7 @@ async def enqueue_many(
     in the caller's transaction; listeners are woken once, after it commits."""
     if not events:
         return []
-    written.note(account_id for account_id, _ in events)
-    note(type, [account_id for account_id, _ in events])
+    written.note(type, [account_id for account_id, _ in events])
     rows = await conn.fetch(
         """
         with woken as (select pg_notify($4, ''))

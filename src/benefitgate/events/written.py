@@ -1,9 +1,12 @@
-"""The accounts a request's own writes named in outbox events.
+"""What a request's own writes changed: the (type, account) of every outbox event its
+transactions enqueued and of every account they touched without one (`events.touch`).
 
 Every replica learns of a committed change from its listener, a moment after the commit.
 The replica that made the change must not answer its caller from before it in that
-moment: the mutation edge records the accounts its transaction enqueued events for
-(`recording`), and after the commit drops what it derived from them before answering.
+moment: an edge records what its writes changed (`recording`), and after the commit drops
+what it derived from them before answering (the entitlement snapshots at the mutation
+edge, the response cache at the HTTP view). Recordings nest: a change noted inside an
+inner one is noted in every enclosing one too.
 """
 
 from __future__ import annotations
@@ -13,24 +16,30 @@ from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from uuid import UUID
 
-__all__ = ["note", "recording"]
+__all__ = ["Changes", "accounts_of", "note", "recording"]
 
-_written: ContextVar[set[UUID] | None] = ContextVar("benefitgate_written", default=None)
+Changes = list[tuple[str, UUID | None]]  # (event type, account id or None)
+_recorders: ContextVar[tuple[Changes, ...]] = ContextVar("benefitgate_written", default=())
 
 
 @contextlib.contextmanager
-def recording() -> Iterator[set[UUID]]:
-    """Collect the accounts of the events enqueued inside, in this task and those it
-    starts."""
-    written: set[UUID] = set()
-    token = _written.set(written)
+def recording() -> Iterator[Changes]:
+    """Collect what is noted inside, in this task and those it starts."""
+    changes: Changes = []
+    token = _recorders.set((*_recorders.get(), changes))
     try:
-        yield written
+        yield changes
     finally:
-        _written.reset(token)
+        _recorders.reset(token)
 
 
-def note(account_ids: Iterable[UUID | None]) -> None:
-    written = _written.get()
-    if written is not None:
-        written.update(a for a in account_ids if a is not None)
+def note(kind: str, account_ids: Iterable[UUID | None]) -> None:
+    recorders = _recorders.get()
+    if recorders:
+        noted = [(kind, a) for a in account_ids]
+        for changes in recorders:
+            changes.extend(noted)
+
+
+def accounts_of(changes: Changes) -> set[UUID]:
+    return {a for _, a in changes if a is not None}

@@ -35,7 +35,7 @@ from benefitgate.cache.reads import Reads
 from benefitgate.cache.responses import ResponseCache, Ticket
 from benefitgate.cache.tags import CATALOG, event_tags
 from benefitgate.catalog.models import Catalog
-from benefitgate.events.touch import Changed
+from benefitgate.events.written import Changes
 from benefitgate.views.expiry import earliest_after, grants_change_at, next_midnight
 from graphql import (
     FieldNode,
@@ -245,7 +245,7 @@ class ResponseFront:
                 instants.append(await grants_change_at(conn, reads.accounts, now))
         return earliest_after(now, instants)
 
-    async def after_write(self, changed: Changed) -> None:
+    async def after_write(self, changed: Changes) -> None:
         """Invalidate what a request's writes changed, everywhere, before it answers."""
         tags = event_tags(changed)
         if not tags:

@@ -36,7 +36,7 @@ from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.cache.responses import etag_of
 from benefitgate.db import unavailable
-from benefitgate.events.touch import recording
+from benefitgate.events.written import recording
 from benefitgate.graphql import ide
 from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
