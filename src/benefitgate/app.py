@@ -340,6 +340,7 @@ async def _start(
         min_size=settings.pool_min,
         max_size=settings.pool_max,
         statement_seconds=settings.statement_seconds,
+        acquire_seconds=settings.pool_acquire_seconds,
         on_connect=on_connect,
     )
 

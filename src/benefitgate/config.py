@@ -106,6 +106,7 @@ class Settings:
     live_max_subscriptions: int = 20  # per WebSocket connection
     live_init_seconds: float = 5.0  # to send `connection_init` after connecting
     statement_seconds: float = 30.0  # the longest a pooled statement may run; 0: no limit
+    pool_acquire_seconds: float = 10.0  # the longest a request waits for a connection; 0: ever
     # Seals webhook signing secrets in the database; the same on every replica. Empty: a
     # key kept in the data folder (the embedded default).
     webhook_key: str = ""
@@ -168,6 +169,7 @@ class Settings:
             live_max_subscriptions=_int("BENEFITGATE_LIVE_MAX_SUBSCRIPTIONS", 20),
             live_init_seconds=float(os.environ.get("BENEFITGATE_LIVE_INIT_SECONDS") or 5),
             statement_seconds=float(os.environ.get("BENEFITGATE_STATEMENT_SECONDS") or 30),
+            pool_acquire_seconds=float(os.environ.get("BENEFITGATE_POOL_ACQUIRE_SECONDS") or 10),
             webhook_key=os.environ.get("BENEFITGATE_WEBHOOK_KEY")
             or local_secret(data_dir, "webhook_key"),
             webhook_allow_hosts=frozenset(_list("BENEFITGATE_WEBHOOK_ALLOW_HOSTS")),

@@ -108,9 +108,16 @@ class MeteredPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg has no type hi
     (`_acquire` is what `acquire()` awaits, in every asyncpg release since 0.10), and that
     replaces its connections when one is found dead."""
 
+    # The longest `acquire()` without a timeout of its own waits for a connection (None:
+    # for ever); then TimeoutError, which `unavailable` counts as the database being so.
+    acquire_seconds: float | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.waiting = 0
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_seconds if timeout is None else timeout)
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
         started = time.perf_counter()
@@ -138,12 +145,14 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     statement_seconds: float = 0,
+    acquire_seconds: float = 0,
     on_connect: ConnectionHook | None = None,
 ) -> MeteredPool:
     """A pool whose statements Postgres cancels after `statement_seconds` (0: never): a
     statement that runs away, whatever its cause, ends as an error instead of holding its
-    connection, its locks and its temporary files. Its statements and waits are timed
-    into the metrics."""
+    connection, its locks and its temporary files. A wait for a free connection ends after
+    `acquire_seconds` (0: never), so that a request answers rather than queue for ever.
+    Its statements and waits are timed into the metrics."""
 
     async def init(conn: asyncpg.Connection) -> None:
         await init_connection(conn)
@@ -167,6 +176,7 @@ async def create_pool(
         record_class=asyncpg.Record,
         reset=_keep_session,
     )
+    pool.acquire_seconds = acquire_seconds or None
     await pool
     return pool
 

@@ -38,9 +38,9 @@ from benefitgate.graphql.cost import CostLimit, cost_rule
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.introspection import introspection_by_role
 from benefitgate.graphql.observe import OperationMetrics
+from benefitgate.graphql.unavailable import unavailable_error
 from benefitgate.graphql.unstorable import UnstorableLiterals
 from benefitgate.graphql.validation import CachedValidation, depth_rule
-from benefitgate.graphql.view import UNAVAILABLE
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
@@ -121,38 +121,27 @@ def _is_unexpected(error: GraphQLError) -> bool:
     )
 
 
+def _mask(error: GraphQLError) -> GraphQLError:
+    """An unexpected error as the caller sees it, at its location: UNAVAILABLE (retryable)
+    when the database was lost, else "Unexpected error."; any other error as it is."""
+    if not _is_unexpected(error):
+        return error
+    if unavailable(error.original_error):
+        return unavailable_error(error)
+    return GraphQLError(UNEXPECTED, error.nodes, error.source, error.positions, error.path)
+
+
 def _masked(errors: list[GraphQLError]) -> list[GraphQLError]:
-    """The errors, each unexpected one replaced by "Unexpected error." at its location."""
-    return [
-        GraphQLError(UNEXPECTED, error.nodes, error.source, error.positions, error.path)
-        if _is_unexpected(error)
-        else error
-        for error in errors
-    ]
+    return [_mask(error) for error in errors]
 
 
 class _MaskErrors(MaskErrors):
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        """Unexpected errors become "Unexpected error."; the database being unavailable
-        becomes a typed, retryable SERVICE_UNAVAILABLE."""
-        if not unavailable(error.original_error):
-            return super().anonymise_error(error)
-        extensions = {"code": "SERVICE_UNAVAILABLE", "retryable": True}
-        return GraphQLError(
-            UNAVAILABLE,
-            error.nodes,
-            error.source,
-            error.positions,
-            error.path,
-            extensions=extensions,
-        )
-
     def _process_result(self, result: object) -> None:
         # The stock check is an isinstance against a runtime-checkable Protocol, about a
         # tenth of the time of each live event sent; an attribute read does the same.
         errors = getattr(result, "errors", None)
         if errors:
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+            result.errors = _masked(errors)  # type: ignore[attr-defined]
 
 
 class _Schema(strawberry.Schema):
@@ -255,7 +244,7 @@ def build_schema(
         lambda: CostLimit(cost_rules),
         ParserCache,
         lambda: CachedValidation(hide_suggestions=not suggestions),
-        lambda: _MaskErrors(should_mask_error=_is_unexpected, error_message=UNEXPECTED),
+        _MaskErrors,
     ]
     return _Schema(
         query=Query,

@@ -38,6 +38,7 @@ from benefitgate.cache.responses import etag_of
 from benefitgate.db import unavailable
 from benefitgate.events.written import recording
 from benefitgate.graphql import ide
+from benefitgate.graphql import unavailable as lost
 from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.response_cache import (
@@ -53,12 +54,11 @@ from benefitgate.graphql.shapes import json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 from benefitgate.telemetry import metrics
 
-__all__ = ["PRINCIPAL", "UNAVAILABLE", "GraphQLView", "error_response"]
+__all__ = ["PRINCIPAL", "GraphQLView", "error_response", "unavailable_response"]
 
 log = logging.getLogger("benefitgate.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-UNAVAILABLE = "The database is unavailable; retry (with the same idempotency key)."
 # The scope key of a request's principal. Not `request.state`: that is the lifespan's state,
 # which a server may share between requests (asgi-lifespan does).
 PRINCIPAL = "benefitgate.principal"
@@ -152,13 +152,13 @@ class GraphQLView(GraphQL[Context, None]):
         except DocumentRefused as exc:
             response = _refusal(request, exc)
         except Exception as exc:
-            # Authenticating an API key reads the database, before GraphQL runs.
+            # The database lost before execution (an API key's lookup): nothing executed,
+            # so no `data`, and a 503 that says when to retry. Execution errors never get
+            # here; they are masked in the result (`graphql.schema`).
             if not unavailable(exc):
                 raise
             log.warning("database unavailable authenticating: %r", exc)
-            response = error_response(
-                503, UNAVAILABLE, "SERVICE_UNAVAILABLE", {"Retry-After": "1"}, retryable=True
-            )
+            response = unavailable_response()
         finally:
             # The request's one pooled connection goes back before the response is sent.
             # (Out of the scope, too: the context refers to the request, whose scope this is.)
@@ -354,6 +354,18 @@ class GraphQLView(GraphQL[Context, None]):
         if isinstance(request, Request) and _wants_graphql_response(request):
             sub_response.media_type = GRAPHQL_RESPONSE
         return sub_response
+
+
+def unavailable_response() -> Response:
+    """503 for a request the database was lost for before anything executed: no `data`,
+    the UNAVAILABLE error, and when to retry."""
+    return error_response(
+        503,
+        lost.MESSAGE,
+        lost.CODE,
+        {"Retry-After": str(lost.RETRY_AFTER_SECONDS)},
+        retryable=True,
+    )
 
 
 def _never_executed(response: GraphQLHTTPResponse) -> bool:

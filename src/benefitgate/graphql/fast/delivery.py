@@ -26,11 +26,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
     Message,
     SubscribeMessage,
 )
 from strawberry.types.execution import PreExecutionError
 
+from benefitgate import db
 from benefitgate.feed import direct
 from benefitgate.feed.types import Event
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
@@ -128,6 +130,17 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
             if query is not None:
                 message = {**message, "payload": {**payload, "query": query}}
         await super().handle_subscribe(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # A credential's lookup that lost the database raised out of the handler, an
+        # abnormal close (1011). The protocol has no code for it; the WebSocket one for
+        # "try again later" is 1013, as a 503 is over HTTP.
+        try:
+            await super().handle_connection_init(message)
+        except Exception as exc:
+            if not db.unavailable(exc):
+                raise
+            await self.websocket.close(code=1013, reason="database unavailable; retry")
 
     async def _handle_pre_execution_error(
         self, operation: Operation[Context, None], result: PreExecutionError
