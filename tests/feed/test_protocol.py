@@ -207,3 +207,18 @@ async def test_a_null_payload_is_as_good_as_none_where_the_protocol_allows_it(
     async with raw_socket(live_port) as ws:  # no credential outside dev mode: refused as such
         await ws.send({"type": "connection_init", "payload": None})
         assert await ws.closed_with() == 4403
+
+
+async def test_fields_the_protocol_does_not_name_for_a_message_are_ignored(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    # Found by the frame fuzzer: a `complete` carrying a `payload` (which the protocol does
+    # not define for it) closed the socket with 4400; graphql-ws ignores such fields.
+    async with raw_socket(live_port) as ws:
+        await ws.init(await api_key(conn))
+        await ws.send({**SUBSCRIBE, "id": "1"})
+        extras: list[object] = [[], 7, "x", {"a": 1}]
+        for extra in extras:
+            await ws.send({"type": "complete", "id": "1", "payload": extra})
+        await ws.send({"type": "ping", "id": ["not", "an", "id"]})
+        assert await ws.receive() == {"type": "pong"}

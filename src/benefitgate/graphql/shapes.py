@@ -16,13 +16,15 @@ from typing import Any
 
 __all__ = ["json_kind", "message_problem", "names_a_document", "request_problem"]
 
-# graphql-transport-ws messages a client sends, and whether each carries an operation id.
+# graphql-transport-ws messages a client sends: whether each carries an operation id, and
+# whether it may carry a payload (an object or null); a field the protocol does not name
+# for a message is ignored, as graphql-ws's own validation does.
 _CLIENT_MESSAGES = {
-    "connection_init": False,
-    "ping": False,
-    "pong": False,
-    "subscribe": True,
-    "complete": True,
+    "connection_init": (False, True),
+    "ping": (False, True),
+    "pong": (False, True),
+    "subscribe": (True, True),
+    "complete": (True, False),
 }
 
 
@@ -78,7 +80,8 @@ def message_problem(message: object) -> str | None:
         return f"a message's `type` must be a string, not {json_kind(kind)}"
     if kind not in _CLIENT_MESSAGES:
         return None
-    if _CLIENT_MESSAGES[kind]:
+    has_id, has_payload = _CLIENT_MESSAGES[kind]
+    if has_id:
         operation = message.get("id")
         if not isinstance(operation, str) or not operation:
             return f"a {kind} message's `id` must be a non-empty string"
@@ -87,6 +90,6 @@ def message_problem(message: object) -> str | None:
         if not isinstance(payload, dict):
             return f"a subscribe message's `payload` must be an object, not {json_kind(payload)}"
         return request_problem(payload, query_required=not names_a_document(payload))
-    if payload is not None and not isinstance(payload, dict):
+    if has_payload and payload is not None and not isinstance(payload, dict):
         return f"a {kind} message's `payload` must be an object, not {json_kind(payload)}"
     return None
