@@ -59,12 +59,17 @@ _VARIABLES = st.fixed_dictionaries(
         "after": st.just(START.encode()) | st.text() | JSON_VALUES,
     },
 )
+_PERSISTED = st.fixed_dictionaries(
+    {"persistedQuery": st.fixed_dictionaries({"version": st.just(1), "sha256Hash": st.text()})}
+)
 _SUBSCRIBE_PAYLOAD = st.fixed_dictionaries(
-    {"query": st.sampled_from(DOCUMENTS) | st.text() | JSON_VALUES},
+    {},
     optional={
+        "query": st.sampled_from(DOCUMENTS) | st.text() | JSON_VALUES,
+        "documentId": st.text() | JSON_VALUES,  # a trusted document named by id
         "variables": _VARIABLES | JSON_VALUES,
         "operationName": st.sampled_from(["A", "B"]) | JSON_VALUES,
-        "extensions": JSON_VALUES,
+        "extensions": _PERSISTED | JSON_VALUES,
     },
 )
 _IDS = st.sampled_from(["1", "2", "a"]) | JSON_VALUES
@@ -122,8 +127,9 @@ def _frames(credential: str) -> st.SearchStrategy[list[_Frame]]:
 
 
 def _valid(message: Any) -> bool:
-    """A client message graphql-transport-ws accepts (graphql-ws's `validateMessage`,
-    with the server's own rule: no NUL character anywhere, since Postgres stores none)."""
+    """A client message graphql-transport-ws accepts (graphql-ws's `validateMessage`),
+    with the server's own rules: no NUL character anywhere, since Postgres stores none,
+    and a subscribe may name a trusted document instead of sending `query`."""
     if not isinstance(message, dict) or _holds_nul(message):
         return False
     kind, payload, operation = message.get("type"), message.get("payload"), message.get("id")
@@ -134,8 +140,13 @@ def _valid(message: Any) -> bool:
         return has_id
     if kind != "subscribe" or not has_id or not isinstance(payload, dict):
         return False
+    extensions = payload.get("extensions")
+    names_a_document = payload.get("documentId") is not None or (
+        isinstance(extensions, dict) and extensions.get("persistedQuery") is not None
+    )
+    query = payload.get("query")
     return (
-        isinstance(payload.get("query"), str)
+        (isinstance(query, str) or (query is None and names_a_document))
         and isinstance(payload.get("variables"), dict | None)
         and isinstance(payload.get("operationName"), str | None)
         and isinstance(payload.get("extensions"), dict | None)
