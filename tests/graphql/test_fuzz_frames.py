@@ -8,7 +8,7 @@ What must hold, whatever the frames: after each frame the server either carries 
 for that frame in that state (`_Model`), never 1006 or 1011; every frame it sends is a
 protocol message without "Unexpected error." or UNAVAILABLE; and a `subscribe` it keeps
 is answered for its id (`next`, `error` or `complete`) or is a stream still running,
-which a second `subscribe` with its id proves (4409). `FUZZ_FRAMES` examples (400 by
+which a second `subscribe` with its id proves (4409). `FUZZ_FRAMES` examples (300 by
 default).
 """
 
@@ -29,7 +29,7 @@ from websockets.typing import Subprotocol
 from benefitgate.events.outbox import START
 from tests.fixtures.fuzz import JSON_VALUES, ROLES, Target
 
-EXAMPLES = int(os.environ.get("FUZZ_FRAMES", "400"))
+EXAMPLES = int(os.environ.get("FUZZ_FRAMES", "300"))
 SERVER_MESSAGES = {"connection_ack", "pong", "next", "error", "complete"}
 # How long a subscription may stay silent before it counts as a running stream.
 ANSWER_SECONDS = 0.1

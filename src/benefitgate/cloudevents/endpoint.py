@@ -6,7 +6,8 @@ GraphQL document, validation or coercion. Request-level refusals are JSON errors
 `code`, as the GraphQL view's are: 401 `UNAUTHENTICATED`, 403 `FORBIDDEN` (frontends),
 405 `METHOD_NOT_ALLOWED`, 415 `UNSUPPORTED_MEDIA_TYPE`, 400 `BAD_REQUEST` (not JSON, a NUL
 character, the wrong shape) and `INVALID_INPUT` (more than 1,000 events), 413 from the
-body limit. Nothing is written then. Otherwise 200, with every event accepted, a
+body limit. Nothing is written then. A lost database is 503 `UNAVAILABLE` (retryable;
+the batch may have committed). Otherwise 200, with every event accepted, a
 duplicate, or rejected with a reason, in the order sent.
 """
 
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from benefitgate import db
 from benefitgate.api.changes import in_transaction
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
@@ -31,7 +33,7 @@ from benefitgate.cloudevents.format import Refused, event_of
 from benefitgate.cloudevents.results import body_of
 from benefitgate.graphql.shapes import json_kind
 from benefitgate.graphql.unstorable import may_hold_nul, path_to_nul
-from benefitgate.graphql.view import error_response
+from benefitgate.graphql.view import error_response, unavailable_response
 from benefitgate.metering import ingest
 from benefitgate.metering.models import EventOutcome, UsageEvent
 from benefitgate.metering.partitions import Partitions
@@ -69,6 +71,13 @@ class EventsEndpoint:
             if refusal.status == 401:
                 headers = {"WWW-Authenticate": "Bearer"}
             response = error_response(refusal.status, str(refusal), refusal.code, headers)
+        except Exception as exc:
+            # The database lost (a key's lookup, the batch's transaction or its commit):
+            # 503, as the GraphQL view answers; the batch may have committed, and a retry
+            # with the same event ids counts each event once.
+            if not db.unavailable(exc):
+                raise
+            response = unavailable_response()
         await response(scope, receive, send)
 
     async def _respond(self, request: Request) -> Response:
