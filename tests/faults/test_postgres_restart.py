@@ -1,6 +1,6 @@
 """Faults with real processes: Postgres restarted under mixed load (views, usage ingest,
 consumption, a mutation that writes an event) on three replicas. Every request the
-restart fails is answered with a typed, retryable SERVICE_UNAVAILABLE and succeeds when
+restart fails is answered with a typed, retryable UNAVAILABLE and succeeds when
 retried as a client would (same event ids, same idempotency key); no usage is lost or
 counted twice; every replica recovers its pool and its outbox listener by itself.
 
@@ -35,7 +35,7 @@ from tests.fixtures.seats_api import ASSIGN
 ROUNDS = 24  # per replica; the restart comes after a third of them
 RETRIES = 100  # 0.1 s apart: ten seconds for Postgres to come back
 VIEW = "query View($id: ID!) { account(id: $id) { __typename } }"
-UNAVAILABLE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE = "UNAVAILABLE"
 
 
 @contextlib.asynccontextmanager
