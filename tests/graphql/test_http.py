@@ -354,3 +354,20 @@ async def test_schema_names_are_suggested_only_in_development_mode(
                 response = await api.post(query, variables, auth=token)
                 assert response.json()["errors"], query
                 assert ("Did you mean" in response.text) is dev_mode, (query, response.text)
+
+
+async def test_empty_selection_sets_are_measured_not_a_crash(
+    make_api: MakeApi, token: str
+) -> None:
+    # Found by the request fuzzer: graphql-core 3.3 parses empty selection sets, and the
+    # depth rule took the maximum over none (ValueError, "Unexpected error.").
+    async with make_api(max_depth=3) as api:
+        empty = await api.post("{}", auth=token, headers=SPEC)
+        nested = await api.post("{ tiers { } }", auth=token, headers=SPEC)
+        deep = await api.post(
+            "{ tiers { benefits { benefit { outcome { } } } } }", auth=token, headers=SPEC
+        )
+
+    assert empty.status_code == 200 and empty.json() == {"data": {}}
+    assert nested.status_code == 200 and "errors" not in nested.json()
+    assert "exceeds maximum operation depth of 3" in deep.json()["errors"][0]["message"]

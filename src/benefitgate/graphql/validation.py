@@ -21,10 +21,14 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from graphql import (
     ASTValidationRule,
     DocumentNode,
+    FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
+    NameNode,
+    SelectionSetNode,
+    TypeInfo,
     ValidationContext,
     ValidationRule,
     Visitor,
@@ -52,9 +56,30 @@ def depth_rule(max_depth: int) -> type[ValidationRule]:
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
             if _spreads_only_known_fragments(context.document):
-                measure(context)  # measures, and reports on the context, as it is built
+                measure(_measurable(context))  # measures and reports, as it is built
 
     return DepthLimit
+
+
+def _measurable(context: ValidationContext) -> ValidationContext:
+    """The context, or one for a copy of its document that strawberry's measure can take.
+    graphql-core 3.3 parses empty selection sets (`{ tiers { } }`, `{}`), and the measure
+    takes the maximum over each set's selections: over none, a ValueError, which reached
+    the client as "Unexpected error.". In the copy each empty set selects `__typename`,
+    which the measure counts as depth 0, so every depth is the one of the document sent;
+    errors are reported on the original context."""
+    padded = visit(context.document, _PadEmptySelections())
+    if padded is context.document:
+        return context
+    return ValidationContext(context.schema, padded, TypeInfo(context.schema), context.on_error)
+
+
+class _PadEmptySelections(Visitor):
+    def leave_selection_set(self, node: SelectionSetNode, *_: Any) -> SelectionSetNode | None:
+        if node.selections:
+            return None
+        typename = FieldNode(name=NameNode(value="__typename"), directives=(), arguments=())
+        return SelectionSetNode(selections=(typename,), loc=node.loc)
 
 
 def _spreads_only_known_fragments(document: DocumentNode) -> bool:
