@@ -356,9 +356,7 @@ async def test_schema_names_are_suggested_only_in_development_mode(
                 assert ("Did you mean" in response.text) is dev_mode, (query, response.text)
 
 
-async def test_empty_selection_sets_are_measured_not_a_crash(
-    make_api: MakeApi, token: str
-) -> None:
+async def test_empty_selection_sets_are_measured_not_a_crash(make_api: MakeApi, token: str) -> None:
     # Found by the request fuzzer: graphql-core 3.3 parses empty selection sets, and the
     # depth rule took the maximum over none (ValueError, "Unexpected error.").
     async with make_api(max_depth=3) as api:
