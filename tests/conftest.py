@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
 
 from benefitgate import db
 from benefitgate.app import create_app
@@ -122,8 +123,14 @@ def settings(tmp_path: Path) -> Settings:
 class Api:
     """An in-process client of the app, with helpers to post GraphQL."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, app: Starlette | None = None) -> None:
         self.client = client
+        self.app = app
+
+    async def flush_denials(self) -> None:
+        """Write the denials the app has tallied so far, as its flush loop would."""
+        assert self.app is not None, "an Api made without its app"
+        await self.app.state.benefitgate.denials.flush()
 
     async def post(
         self,
@@ -166,7 +173,7 @@ def make_api(dsn: str, settings: Settings, clock: FixedClock) -> MakeApi:
         async with LifespanManager(app) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield Api(client)
+                yield Api(client, app)
 
     return start
 

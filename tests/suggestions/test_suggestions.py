@@ -61,6 +61,12 @@ async def setup(conn: asyncpg.Connection) -> dict[str, Any]:
     return {"catalog": catalog, "account": account, "partner": partner, "admin": admin}
 
 
+async def deny(api: Api, variables: dict[str, str], auth: str) -> None:
+    """A check denied through the API, its denial written as the app's flush would."""
+    await api.data(CHECK, variables, auth=auth)
+    await api.flush_denials()
+
+
 async def refresh(pool: asyncpg.Pool, clock: FixedClock) -> int:
     return await service.refresh_marked(pool, catalog_loader(pool), clock.now())
 
@@ -110,7 +116,7 @@ async def test_denied_checks_and_full_seats_open_one_suggestion_that_keeps_its_i
 ) -> None:
     account, admin = setup["account"], setup["admin"]
     for _ in range(2):
-        await api.data(CHECK, {"id": str(account), "feature": "b1"}, auth=admin)
+        await deny(api, {"id": str(account), "feature": "b1"}, admin)
     await refresh(pool, clock)
     first = await current(api, account, admin)
     assert [(r["signal"], r["subject"], r["observed"]) for r in first["reasons"]] == [
@@ -133,7 +139,7 @@ async def test_a_dismissed_suggestion_stays_dismissed_until_the_evidence_grows(
     api: Api, setup: dict[str, Any], conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
 ) -> None:
     account, admin = setup["account"], setup["admin"]
-    await api.data(CHECK, {"id": str(account), "feature": "b1"}, auth=admin)
+    await deny(api, {"id": str(account), "feature": "b1"}, admin)
     await refresh(pool, clock)
     suggestion = await current(api, account, admin)
     token = frontend_token(account)  # the customer dismisses it in their console
@@ -142,13 +148,13 @@ async def test_a_dismissed_suggestion_stays_dismissed_until_the_evidence_grows(
     assert dismissed["suggestionDismiss"]["suggestion"]["status"] == "DISMISSED"
 
     # The same evidence, and a little more of it, does not reopen it.
-    await api.data(CHECK, {"id": str(account), "feature": "b1"}, auth=admin)
+    await deny(api, {"id": str(account), "feature": "b1"}, admin)
     await refresh(pool, clock)
     assert (await current(api, account, admin))["status"] == "DISMISSED"
     assert len(await created_events(conn)) == 1
 
     # A new kind of evidence does.
-    await api.data(CHECK, {"id": str(account), "feature": "b2"}, auth=admin)
+    await deny(api, {"id": str(account), "feature": "b2"}, admin)
     await refresh(pool, clock)
     reopened = await current(api, account, admin)
     assert reopened["status"] == "OPEN" and reopened["id"] != suggestion["id"]
@@ -165,7 +171,7 @@ async def test_a_dismissal_ends_after_its_days(
     api: Api, setup: dict[str, Any], pool: asyncpg.Pool, clock: FixedClock
 ) -> None:
     account, admin = setup["account"], setup["admin"]
-    await api.data(CHECK, {"id": str(account), "feature": "b1"}, auth=admin)
+    await deny(api, {"id": str(account), "feature": "b1"}, admin)
     await refresh(pool, clock)
     first = await current(api, account, admin)
     await api.data(DISMISS, {"id": first["id"], "key": "d1", "days": 7}, auth=admin)
@@ -184,7 +190,7 @@ async def test_accepting_upgrades_through_the_audited_path_once(
     api: Api, setup: dict[str, Any], conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
 ) -> None:
     account, admin = setup["account"], setup["admin"]
-    await api.data(CHECK, {"id": str(account), "feature": "b1"}, auth=admin)
+    await deny(api, {"id": str(account), "feature": "b1"}, admin)
     await refresh(pool, clock)
     suggestion = await current(api, account, admin)
     token = frontend_token(account)
@@ -227,7 +233,7 @@ async def test_users_of_two_accounts_never_share_an_idempotency_key(
     other = await factories.account(conn, setup["catalog"]["versions"]["basic"])
     accounts = [setup["account"], other]
     for account in accounts:
-        await api.data(CHECK, {"id": str(account), "feature": "b1"}, auth=setup["admin"])
+        await deny(api, {"id": str(account), "feature": "b1"}, setup["admin"])
     await refresh(pool, clock)
 
     for account in accounts:
@@ -247,10 +253,10 @@ async def test_partners_list_their_accounts_suggestions_by_confidence(
     basic = setup["catalog"]["versions"]["basic"]
     mine = [setup["account"], await factories.account(conn, basic, partner_id=partner)]
     other = await factories.account(conn, basic, partner_id=await factories.partner(conn))
-    await api.data(CHECK, {"id": str(mine[0]), "feature": "b1"}, auth=admin)
+    await deny(api, {"id": str(mine[0]), "feature": "b1"}, admin)
     for account in (mine[1], other):
         for feature in ("b1", "b2"):
-            await api.data(CHECK, {"id": str(account), "feature": feature}, auth=admin)
+            await deny(api, {"id": str(account), "feature": feature}, admin)
     await refresh(pool, clock)
     key = await api_key(conn, Role.PARTNER, partner)
 
@@ -274,7 +280,7 @@ async def test_concurrent_recomputes_open_one_suggestion(
     api: Api, setup: dict[str, Any], conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
 ) -> None:
     account, admin = setup["account"], setup["admin"]
-    await api.data(CHECK, {"id": str(account), "feature": "b1"}, auth=admin)
+    await deny(api, {"id": str(account), "feature": "b1"}, admin)
     loader = catalog_loader(pool)
     snapshot = await loader()
 
