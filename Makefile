@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean node-tools graphiql
+.PHONY: run test lint typecheck bench clean node-tools graphiql portal-vendor
 
 $(STAMP): pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,10 @@ node-tools:
 # Rebuild the GraphiQL the service serves from web/graphiql's pinned packages (then commit).
 graphiql:
 	scripts/build-graphiql
+
+# Rebuild the portal's vendored uPlot and graphql-ws from web/portal's pinned packages (then commit).
+portal-vendor:
+	scripts/build-portal-vendor
 
 bench: $(STAMP)
 	$(PY) bench/account_view.py

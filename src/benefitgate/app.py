@@ -67,6 +67,7 @@ from benefitgate.metering import maintenance
 from benefitgate.metering.denials import Denials
 from benefitgate.metering.partitions import Partitions
 from benefitgate.milestones import scheduled
+from benefitgate.portal import page as portal
 from benefitgate.scheduler import Scheduler
 from benefitgate.seats import service as seats
 from benefitgate.subscriptions import due, reminders
@@ -212,6 +213,9 @@ def create_app(
         routes.append(Mount(ide.ASSETS_PATH, ide.assets()))
     if settings.metrics and settings.metrics_port == 0:
         routes.append(Route("/metrics", _metrics))
+    if settings.portal:
+        routes.append(Route(portal.PATH, portal.Page(clock).serve))
+        routes.append(Mount(portal.ASSETS_PATH, portal.assets()))
     app = Starlette(routes=routes, lifespan=lifespan)
     # The last added runs first: CORS answers preflights and marks every answer (a 429
     # too, so a browser can read it); sizes are checked before anything is parsed.

@@ -208,6 +208,8 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     from benefitgate.telemetry import exposition
 
+    if args.demo:  # the demo shows the portal unless BENEFITGATE_PORTAL says otherwise
+        os.environ.setdefault("BENEFITGATE_PORTAL", "1")
     with _Database(settings) as dsn:
         _run(lambda conn: _prepare(conn, settings, demo=args.demo), dsn)
         os.environ["DATABASE_URL"] = dsn
@@ -278,6 +280,9 @@ async def _prepare(conn: asyncpg.Connection, settings: Settings, *, demo: bool) 
     )
     print(f"admin API key:   Authorization: Bearer {issued.secret}")
     print(f"frontend token for account {account_id} (7 days):\n  Authorization: Bearer {token}")
+    if os.environ["BENEFITGATE_PORTAL"].strip().lower() in {"1", "true", "yes", "on"}:
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"benefits portal for that account:\n  {base}/portal#token={token}")
 
 
 def _parser() -> argparse.ArgumentParser:

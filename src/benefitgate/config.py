@@ -138,6 +138,7 @@ class Settings:
     cache_bytes: int = 64 * 1024 * 1024  # and their bytes at most
     cache_shared_ttl_seconds: float = 3_600.0  # the longest an entry stays in Redis
     cache_confirm_seconds: float = 0.5  # a write waits for replicas' confirmations at most
+    portal: bool = False  # serve the reference benefits portal on /portal
 
     @property
     def embedded(self) -> bool:
@@ -206,6 +207,7 @@ class Settings:
                 os.environ.get("BENEFITGATE_CACHE_SHARED_TTL_SECONDS") or 3600
             ),
             cache_confirm_seconds=float(os.environ.get("BENEFITGATE_CACHE_CONFIRM_SECONDS") or 0.5),
+            portal=_flag("BENEFITGATE_PORTAL", _flag("BENEFITGATE_DEV_MODE", False)),
         )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import Api, MakeApi, ServeLive, api_key
+from tests.fixtures.node import assert_rebuilds
 
 HTML = {"accept": "text/html"}
 CHROMIUM = Path("/usr/bin/chromium")
@@ -157,18 +157,7 @@ ROOT = Path(__file__).resolve().parents[2]
     shutil.which("npm") is None, reason="no npm: the committed GraphiQL was not rebuilt to compare"
 )
 def test_the_committed_graphiql_is_what_its_pinned_packages_build(tmp_path: Path) -> None:
-    built = tmp_path / "graphiql"
-    run = subprocess.run(  # noqa: S603 (the project's own script)
-        [str(ROOT / "scripts" / "build-graphiql"), str(built)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    if run.returncode != 0 and "npm" in run.stderr and "ERR" in run.stderr:
-        pytest.skip(f"npm could not install the pinned packages: {run.stderr[-300:]}")
-    assert run.returncode == 0, run.stderr
     committed = ROOT / "src" / "benefitgate" / "graphql" / "static" / "graphiql"
-    names = sorted(p.name for p in committed.iterdir())
-    assert names == sorted(p.name for p in built.iterdir())
-    for name in names:
-        assert (committed / name).read_bytes() == (built / name).read_bytes(), (
-            f"static/graphiql/{name} is not what web/graphiql's packages build: run `make graphiql`"
-        )
+    assert_rebuilds(
+        ROOT / "scripts" / "build-graphiql", committed, tmp_path / "out", "make graphiql"
+    )

@@ -142,3 +142,66 @@ async def test_bad_ranges_and_metrics_are_invalid_input_and_strangers_see_nothin
         auth=key,
     )
     assert bad.status_code == 200 and bad.json()["errors"][0]["message"].startswith("Variable")
+
+
+ACCOUNT_SERIES = """
+query AccountSeries($id: ID!, $from: Date!, $to: Date!, $bucket: UsageBucket!) {
+  account(id: $id) { ... on Account {
+    usage { metric { key } }
+    usageSeries(from: $from, to: $to, bucket: $bucket) {
+      __typename
+      ... on UsageSeriesList { series { metric { key } bucket points { start end value } } }
+      ... on Error { code message }
+    }
+  } }
+}
+"""
+
+
+async def test_the_account_view_carries_every_usage_metric_as_usage_series_gives_it(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn, metrics=3)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    await record(
+        api,
+        key,
+        account_id,
+        [
+            ("m0", "2026-10-20", 9, 3),
+            ("m1", "2026-10-26", 1, 2),
+            ("m2", "2026-10-26", 23, 3),
+            ("m0", "2026-11-01", 12, 2),
+            ("m1", "2026-11-14", 12, 7),
+        ],
+    )
+    me = frontend_token(account_id)
+    ranges = [
+        ("DAY", "2026-10-19", "2026-11-15"),
+        ("WEEK", "2026-10-01", "2026-11-30"),
+        ("MONTH", "2026-01-01", "2026-12-31"),
+    ]
+    for bucket, first, last in ranges:
+        window = {"from": first, "to": last, "bucket": bucket}
+        data = await api.data(ACCOUNT_SERIES, {"id": str(account_id), **window}, auth=me)
+        view = data["account"]
+        found = view["usageSeries"]["series"]
+        assert [s["metric"]["key"] for s in found] == [u["metric"]["key"] for u in view["usage"]]
+        assert len(found) == 3
+        for one in found:
+            alone = await series(api, me, account_id, metric=one["metric"]["key"], **window)
+            assert {"__typename": "UsageSeries", **one} == alone
+
+
+async def test_the_account_view_refuses_a_reversed_or_too_long_range(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn, metrics=1)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    me = frontend_token(account_id)
+    for first, last in [("2026-11-02", "2026-11-01"), ("2020-01-01", "2026-01-01")]:
+        window = {"id": str(account_id), "from": first, "to": last, "bucket": "DAY"}
+        data = await api.data(ACCOUNT_SERIES, window, auth=me)
+        refused = data["account"]["usageSeries"]
+        assert refused["__typename"] == "InvalidInputError" and refused["code"] == "INVALID_INPUT"

@@ -71,9 +71,9 @@ async def test_ingest_costs_the_same_statements_for_few_or_many_events_and_accou
         )
 
     # BEGIN, the accounts, their grants, the usage milestones, the write, the touch that
-    # tells the response caches, COMMIT (the counters stay below 80 % of their limits: no
-    # thresholds, marks or awards)
-    assert counted == [7, 7]
+    # tells the response caches, the usage.recorded events, COMMIT (the counters stay below
+    # 80 % of their limits: no thresholds, marks or awards)
+    assert counted == [8, 8]
 
 
 async def test_a_consumption_and_a_check_cost_a_fixed_number_of_statements(
@@ -95,11 +95,10 @@ async def test_a_consumption_and_a_check_cost_a_fixed_number_of_statements(
     counted = await _statements(make_api, key, (CONSUME, {**consume, "key": "warm-up"}), calls)
 
     # A consumption: the account, BEGIN, the key's lock and lookup, the grants, the usage
-    # milestones, the conditional add to the counter and its daily bucket, the touch that
-    # tells the response caches, the key's result, COMMIT. Its replay: the account, BEGIN,
-    # the key's lock and lookup, COMMIT. The first check loads the account's entitlement
-    # snapshot (the account, its grants) and reads the counter; from then on a metric's
-    # check reads its counter alone and a feature's check reads nothing. (They were 5 and
-    # 4: the account, BEGIN, the grants, the counter for a metric, COMMIT, and a denial's
-    # write on top.)
-    assert counted == [10, 5, 3, 0, 1, 0]
+    # milestones, the conditional add to the counter and its daily bucket, the touch that tells the
+    # response caches, its usage.recorded event, the key's result, COMMIT. Its replay: the account,
+    # BEGIN, the key's lock and lookup, COMMIT. The first check loads the account's entitlement
+    # snapshot (the account, its grants) and reads the counter; from then on a metric's check reads
+    # its counter alone and a feature's check reads nothing. (They were 5 and 4: the account, BEGIN,
+    # the grants, the counter for a metric, COMMIT, and a denial's write on top.)
+    assert counted == [11, 5, 3, 0, 1, 0]

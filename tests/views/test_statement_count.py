@@ -20,7 +20,9 @@ PAGE = """{ accounts(first: 50) { ... on AccountConnection { edges { node {
   id entitlements { benefit { key } } usage { used } outcomeTargets { target actual }
   grants { id version } seats { assigned holders { user } }
   milestones { achieved { occurrence } next { current } }
-  suggestion { id reasons { signal } gains { benefit { key } } } }
+  suggestion { id reasons { signal } gains { benefit { key } } }
+  usageSeries(from: "2026-10-01", to: "2026-11-30", bucket: WEEK) {
+    ... on UsageSeriesList { series { metric { key } points { value } } } } }
 } } } }"""
 
 
@@ -72,12 +74,12 @@ async def test_account_view_statement_count_does_not_grow_with_data(
 
     # accounts with subscription, grants, current counters
     assert len(view_statements) == 3, view_statements
-    # the page of ids, the same three for the whole page, its outcome targets, its held
-    # seats, the milestones with the page's achievements, and its current suggestions.
-    # (Was 10: the entitlements read the active grants and `grants` read them again with
-    # those starting later; one statement now reads the latter, and the former are those
-    # of them active now.)
-    assert len(page_statements) == 9, page_statements
+    # the page of ids, the same three for the whole page, its outcome targets, its held seats, the
+    # milestones with the page's achievements, its current suggestions, and every series of every
+    # account. (Without the series it is 9; it was 10 when the entitlements read the active
+    # grants and `grants` read them again with those starting later; one statement now reads
+    # the latter, and the former are those of them active now.)
+    assert len(page_statements) == 10, page_statements
 
 
 @pytest.mark.parametrize(

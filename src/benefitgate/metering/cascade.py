@@ -1,9 +1,10 @@
 """What follows a write of usage counters, in the write's transaction, in this order:
 
-1. **Threshold crossings** of the accounts' effective limits: a `usage_thresholds` row per
+1. **A `usage.recorded` event** per account whose counters changed, with their values.
+2. **Threshold crossings** of the accounts' effective limits: a `usage_thresholds` row per
    crossing, made once by its primary key whatever races, and a `usage.threshold_crossed`
    event each; accounts whose run rate overruns a limit are marked as upgrade evidence.
-2. **Usage milestones** the counters reach, and outcome targets their metrics now meet:
+3. **Usage milestones** the counters reach, and outcome targets their metrics now meet:
    each achievement at most once, its reward grant with an audit entry, and a
    `milestone.reached` event each.
 
@@ -30,6 +31,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.events.touch import touch
+from benefitgate.metering.recorded import report_usage
 from benefitgate.metering.repository import CounterKey, CounterValue, Crossing, Limit
 from benefitgate.metering.thresholds import record_crossings
 from benefitgate.milestones import service as milestones
@@ -74,6 +76,7 @@ class UsageCascade:
             return
         # Counters change without an event: tell every replica's response cache.
         await touch(conn, (c[0] for c in counters))
+        await report_usage(conn, counters)
         await record_crossings(
             conn, self.accounts, counters, catalog, now, self.limits, added, crossings
         )

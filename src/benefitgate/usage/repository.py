@@ -11,7 +11,14 @@ import asyncpg
 from benefitgate.catalog.models import Metric
 from benefitgate.usage.series import Bucket, SeriesPoint
 
-__all__ = ["CounterKey", "GroupKey", "counter_values", "group_series", "group_values", "series"]
+__all__ = [
+    "CounterKey",
+    "GroupKey",
+    "counter_values",
+    "group_series",
+    "group_values",
+    "series_many",
+]
 
 CounterKey = tuple[UUID, str, datetime]  # account, metric, period start
 
@@ -37,22 +44,26 @@ async def counter_values(
     return {(r["account_id"], r["metric_key"], r["period_start"]): float(r["value"]) for r in rows}
 
 
-async def series(
+async def series_many(
     conn: asyncpg.Connection,
-    account_id: UUID,
-    metric: Metric,
+    keys: Sequence[tuple[UUID, Metric]],
     first: date,
     last: date,
     bucket: Bucket,
-) -> list[SeriesPoint]:
-    """One point per bucket of [first, last] from the daily buckets, in one statement."""
+) -> list[list[SeriesPoint]]:
+    """The series of each (account, metric) of `keys`, in their order, over the same
+    buckets of [first, last]: one statement whatever the number of keys."""
+    if not keys:
+        return []
     rows = await conn.fetch(
         """
-        select b.first_day, b.last_day,
-               case $3 when 'max' then agg.peak
-                       when 'latest' then agg.last_reading
-                       else coalesce(agg.total, 0) end as value
-        from (
+        select k.n, b.first_day, b.last_day,
+               case k.aggregation when 'max' then agg.peak
+                                  when 'latest' then agg.last_reading
+                                  else coalesce(agg.total, 0) end as value
+        from unnest($1::uuid[], $2::text[], $3::text[])
+             with ordinality as k(account_id, metric_key, aggregation, n)
+        cross join (
             select greatest(s::date, $4::date) as first_day,
                    least((s + ('1 ' || $6)::interval)::date - 1, $5::date) as last_day
             from generate_series(date_trunc($6, $4::timestamp), $5::timestamp,
@@ -62,19 +73,22 @@ async def series(
             select sum(d.value) as total, max(d.value) as peak,
                    (array_agg(d.value order by d.day desc))[1] as last_reading
             from usage_daily d
-            where d.account_id = $1 and d.metric_key = $2
+            where d.account_id = k.account_id and d.metric_key = k.metric_key
               and d.day between b.first_day and b.last_day
         ) agg on true
-        order by b.first_day
+        order by k.n, b.first_day
         """,
-        account_id,
-        metric.key,
-        metric.aggregation,
+        [account_id for account_id, _ in keys],
+        [metric.key for _, metric in keys],
+        [metric.aggregation for _, metric in keys],
         first,
         last,
         bucket.value,
     )
-    return [SeriesPoint(r["first_day"], r["last_day"], _num(r["value"])) for r in rows]
+    found: list[list[SeriesPoint]] = [[] for _ in keys]
+    for r in rows:
+        found[r["n"] - 1].append(SeriesPoint(r["first_day"], r["last_day"], _num(r["value"])))
+    return found
 
 
 def _num(value: object) -> float | None:

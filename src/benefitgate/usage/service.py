@@ -23,10 +23,12 @@ __all__ = [
     "GroupSeries",
     "Period",
     "calendar_month",
+    "check_range",
     "counter_values",
     "current_period",
     "usage_series",
     "usage_series_by_group",
+    "usage_series_many",
 ]
 
 
@@ -46,11 +48,29 @@ async def usage_series(
 ) -> list[SeriesPoint]:
     """The metric's usage per bucket over the inclusive range [first, last].
     Raises InvalidRange when `last` is before `first` or the range needs over MAX_POINTS."""
+    return (await usage_series_many(conn, [(account_id, metric)], first, last, bucket))[0]
+
+
+async def usage_series_many(
+    conn: asyncpg.Connection,
+    keys: Sequence[tuple[UUID, Metric]],
+    first: date,
+    last: date,
+    bucket: Bucket,
+) -> list[list[SeriesPoint]]:
+    """`usage_series` of each (account, metric) of `keys`, in their order, in one
+    statement. Raises InvalidRange as it does."""
+    check_range(first, last, bucket)
+    return await repository.series_many(conn, keys, first, last, bucket)
+
+
+def check_range(first: date, last: date, bucket: Bucket) -> None:
+    """Raises InvalidRange when `last` is before `first` or the range needs over
+    MAX_POINTS buckets."""
     if last < first:
         raise InvalidRange("`to` is before `from`")
     if point_count(first, last, bucket) > MAX_POINTS:
         raise InvalidRange(f"at most {MAX_POINTS} points; use a larger bucket or a shorter range")
-    return await repository.series(conn, account_id, metric, first, last, bucket)
 
 
 @dataclass(frozen=True, slots=True)

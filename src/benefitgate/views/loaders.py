@@ -4,7 +4,7 @@ SQL statements."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from uuid import UUID
 
@@ -23,10 +23,14 @@ from benefitgate.suggestions import service as suggestions
 from benefitgate.suggestions.models import Suggestion
 from benefitgate.targets import service as targets
 from benefitgate.targets.models import TargetProgress
+from benefitgate.usage import service as usage
+from benefitgate.usage.series import Bucket, SeriesPoint
 from benefitgate.views.models import MetricUsage
 from benefitgate.views.service import usage_of
 
-__all__ = ["Loaders"]
+__all__ = ["Loaders", "SeriesKey"]
+
+SeriesKey = tuple[UUID, date, date, Bucket]  # an account, the range's first and last day
 
 
 class Loaders:
@@ -55,6 +59,9 @@ class Loaders:
         self.seats_by_account = DataLoader[UUID, list[SeatAssignment]](load_fn=partial(_seats, db))
         self.milestone_standing_by_account = DataLoader[UUID, Standing](
             load_fn=partial(_standings, db, now)
+        )
+        self.usage_series_by_account = DataLoader[SeriesKey, list[list[SeriesPoint]]](
+            load_fn=partial(_usage_series, db, self.usage_by_account)
         )
         self.suggestion_by_account = DataLoader[UUID, Suggestion | None](
             load_fn=partial(_suggestions, db)
@@ -116,3 +123,24 @@ async def _suggestions(db: RequestConnection, ids: Sequence[UUID]) -> list[Sugge
     async with db.acquire() as conn:
         found = await suggestions.current_by_accounts(conn, ids)
     return [found.get(i) for i in ids]
+
+
+async def _usage_series(
+    db: RequestConnection,
+    usage_by_account: DataLoader[UUID, tuple[MetricUsage, ...]],
+    keys: Sequence[SeriesKey],
+) -> list[list[list[SeriesPoint]]]:
+    """The series of each metric of each account's `usage`, in that order, over ranges the
+    caller checked: one statement per distinct range (one, for a view of accounts)."""
+    rows = await usage_by_account.load_many([k[0] for k in keys])
+    by_range: dict[tuple[date, date, Bucket], list[int]] = {}
+    for i, (_, first, last, bucket) in enumerate(keys):
+        by_range.setdefault((first, last, bucket), []).append(i)
+    found: list[list[list[SeriesPoint]]] = [[] for _ in keys]
+    async with db.acquire() as conn:
+        for (first, last, bucket), positions in by_range.items():
+            pairs = [(keys[i][0], u.metric) for i in positions for u in rows[i]]
+            series = iter(await usage.usage_series_many(conn, pairs, first, last, bucket))
+            for i in positions:
+                found[i] = [next(series) for _ in rows[i]]
+    return found

@@ -4,7 +4,8 @@ loaded by its own field when selected."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -13,6 +14,7 @@ from strawberry.scalars import JSON
 from benefitgate.accounts.models import Account as AccountModel
 from benefitgate.accounts.service import account_tier
 from benefitgate.api.context import Info
+from benefitgate.api.errors import InvalidInputError
 from benefitgate.api.pagination import PageInfo
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import (
@@ -27,13 +29,15 @@ from benefitgate.catalog.types import (
 from benefitgate.entitlements.models import Entitlement as EntitlementModel
 from benefitgate.entitlements.precedence import effective_entitlements
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
-from benefitgate.metering.types import UsageGroup, dimensions_of
+from benefitgate.metering.types import UsageGroup, UsageSeries, dimensions_of, series_type
 from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
 from benefitgate.subscriptions.types import Renewal, Subscription, renewal_type, subscription_type
 from benefitgate.suggestions.types import Suggestion, suggestion_type
 from benefitgate.targets.types import OutcomeTargetProgress, progress_type
 from benefitgate.usage.groups import GroupValue, group_values_loader
+from benefitgate.usage.series import Bucket, InvalidRange
+from benefitgate.usage.service import check_range
 from benefitgate.views import assembly, models
 from benefitgate.views.loaders import Loaders
 from benefitgate.views.milestones import milestone_status
@@ -74,6 +78,16 @@ class MetricUsage:
         description="With `usage(groupBy:)`, the period's usage per group of those properties "
         "(for metrics that group by all of them); empty otherwise."
     )
+
+
+@strawberry.type(description="The series of every metric of the account's `usage`, in its order.")
+class UsageSeriesList:
+    series: list[UsageSeries]
+
+
+AccountUsageSeriesResult = Annotated[
+    UsageSeriesList | InvalidInputError, strawberry.union("AccountUsageSeriesResult")
+]
 
 
 @strawberry.type
@@ -129,6 +143,34 @@ class Account:
         types = catalog_types(self.catalog)
         groups = await _groups(info, self.account.id, rows, tuple(group_by or ()))
         return [_usage(u, types, groups.get(u.metric.key, [])) for u in rows]
+
+    @strawberry.field(
+        description="Usage of every metric of `usage` per day, ISO week or month over the "
+        "UTC dates `from` to `to`, both inclusive (at most 1,000 points each), as "
+        "`usageSeries` gives one (without groups): one statement for every metric."
+    )
+    async def usage_series(
+        self,
+        info: Info,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        bucket: Bucket = Bucket.DAY,
+    ) -> AccountUsageSeriesResult:
+        try:
+            check_range(from_, to, bucket)
+        except InvalidRange as exc:
+            return InvalidInputError.of("to", str(exc))
+        loaders = info.context.loader(Loaders)
+        key = (self.account.id, from_, to, bucket)
+        found = await loaders.usage_series_by_account.load(key)
+        rows = await loaders.usage_by_account.load(self.account.id)
+        metrics = catalog_types(self.catalog).metrics
+        return UsageSeriesList(
+            series=[
+                series_type(metrics[u.metric.key], bucket, points, [])
+                for u, points in zip(rows, found, strict=True)
+            ]
+        )
 
     @strawberry.field(description="The account's outcome targets and progress toward them.")
     async def outcome_targets(self, info: Info) -> list[OutcomeTargetProgress]:
