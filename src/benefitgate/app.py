@@ -63,7 +63,7 @@ from benefitgate.graphql.sockets import WebSocketGuard
 from benefitgate.graphql.view import GraphQLView
 from benefitgate.limits.shared import Buckets, SharedBuckets
 from benefitgate.logs import configure_logging
-from benefitgate.metering import maintenance
+from benefitgate.metering import maintenance, recorded
 from benefitgate.metering.denials import Denials
 from benefitgate.metering.partitions import Partitions
 from benefitgate.milestones import scheduled
@@ -361,8 +361,11 @@ async def _start(
     async def on_events(new: NewEvents) -> None:
         if any(e.type.startswith("catalog.") for e in new.events):
             await catalog_cache.invalidate()
-        # Every change to an account, its subscription, partners or grants names it.
-        snapshots.drop({e.account_id for e in new.events if e.account_id is not None})
+        # Every change to an account, its subscription, partners or grants names it; usage
+        # changes no entitlement (checks read counters afresh), so its events drop nothing.
+        snapshots.drop(
+            {e.account_id for e in new.events if e.account_id and e.type != recorded.EVENT_TYPE}
+        )
         if any(e.type == "api_key.revoked" for e in new.events):
             authenticator.forget_keys()
         if cache is not None:
