@@ -60,6 +60,9 @@ async def test_two_workers_add_up_in_one_scrape_on_the_metrics_port(
         "BENEFITGATE_DATA_DIR": str(tmp_path),
         "BENEFITGATE_LOG_LEVEL": "WARNING",
         "BENEFITGATE_SCHEDULER_SECONDS": "0",
+        # Every request executes, so each moves the operations counter (a cache hit would
+        # count under cache_lookups_total instead).
+        "BENEFITGATE_RESPONSE_CACHE": "0",
     }
     command = str(Path(sys.executable).parent / "benefitgate")
     process = await asyncio.create_subprocess_exec(
