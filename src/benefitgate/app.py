@@ -47,6 +47,7 @@ from benefitgate.events.listener import OutboxListener
 from benefitgate.events.outbox import START, NewEvents
 from benefitgate.feed.types import EventObjects
 from benefitgate.gauges import Gauges
+from benefitgate.glossary import service as glossary
 from benefitgate.graphql import ide
 from benefitgate.graphql.documents import Manifest
 from benefitgate.graphql.fast.render import RenderCache
@@ -406,6 +407,7 @@ async def _start(
         {
             grants.KIND: grants.roll_back_grant,
             seats.KIND: seats.roll_back_seat,
+            glossary.KIND: glossary.roll_back_glossary_term,
             subscriptions.KIND: subscriptions.roll_back_subscription,
         }
     )

@@ -49,6 +49,7 @@ from benefitgate.demo.catalog import (
     Tier,
     insert_catalog,
 )
+from benefitgate.demo.glossary import insert_glossary
 from benefitgate.demo.milestones import insert_milestones
 from benefitgate.demo.targets import insert_demo_targets
 from benefitgate.events import outbox as events
@@ -242,6 +243,7 @@ async def seed_demo(
         change = _change(now)
         version_ids = await insert_catalog(conn, change)
         await insert_milestones(conn, now)
+        await insert_glossary(conn, change)
         partner_ids = await _insert_partners(conn, rng, now)
         ctx = _context(rng, now, version_ids, partner_ids, accounts)
         demo = _plan_demo_account(ctx)

@@ -34,6 +34,7 @@ from benefitgate.db import unavailable
 from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.feed.live import LiveSubscription
 from benefitgate.feed.polling import EventQuery
+from benefitgate.glossary.resolvers import GlossaryMutation, GlossaryQuery
 from benefitgate.graphql.cost import CostLimit, cost_rule
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.introspection import introspection_by_role
@@ -79,6 +80,7 @@ class Query(
     SuggestionQuery,
     ImpactQuery,
     WebhookQuery,
+    GlossaryQuery,
 ):
     pass
 
@@ -102,6 +104,7 @@ class Mutation(
     PartnerMutation,
     SubscriptionLifecycleMutation,
     CatalogPrimitiveMutation,
+    GlossaryMutation,
 ):
     pass
 
