@@ -68,6 +68,9 @@ from benefitgate.metering import maintenance, recorded
 from benefitgate.metering.denials import Denials
 from benefitgate.metering.partitions import Partitions
 from benefitgate.milestones import scheduled
+from benefitgate.offline import jwks
+from benefitgate.offline.keys import KeyRing
+from benefitgate.offline.service import Signer
 from benefitgate.portal import page as portal
 from benefitgate.scheduler import Scheduler
 from benefitgate.seats import service as seats
@@ -128,6 +131,7 @@ def create_app(
         else Buckets()
     )
     limiter = RateLimiter(buckets, settings.rate_quotas, clock)
+    signer = _signer(settings)
     holder: dict[str, AppState] = {}
 
     def make_context(request: Request | None, principal: Principal) -> Context:
@@ -163,7 +167,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = await _start(settings, dsn, clock, on_connect, _schema_version(schema))
+        state = await _start(settings, dsn, clock, on_connect, _schema_version(schema), signer)
         holder["state"] = app.state.benefitgate = state
         _freeze_startup_objects()
         background = [
@@ -209,6 +213,7 @@ def create_app(
         Route("/events", EventsEndpoint(authenticate, make_context), methods=None),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
+        Route(jwks.PATH, jwks.endpoint(signer.keys)),
     ]
     if settings.graphiql:
         routes.append(Mount(ide.ASSETS_PATH, ide.assets()))
@@ -248,6 +253,16 @@ def create_app(
     if tracer_provider is not None:  # outermost: the access log line carries the trace id
         app.add_middleware(tracing.TracingMiddleware, provider=tracer_provider)
     return app
+
+
+def _signer(settings: Settings) -> Signer:
+    """The entitlement snapshots' keys, read at start: a malformed key stops the service."""
+    if settings.snapshot_minutes < 1:
+        raise ValueError("BENEFITGATE_SNAPSHOT_MINUTES must be at least 1")
+    keys = KeyRing.configured(
+        settings.snapshot_key, settings.snapshot_previous_keys, settings.data_dir
+    )
+    return Signer(keys, timedelta(minutes=settings.snapshot_minutes))
 
 
 def _roles(names: frozenset[str], setting: str) -> frozenset[Role]:
@@ -332,6 +347,7 @@ async def _start(
     clock: Clock,
     on_connect: db.ConnectionHook | None,
     schema_version: str,
+    signer: Signer,
 ) -> AppState:
     conn = await db.connect(dsn)
     try:
@@ -421,6 +437,7 @@ async def _start(
         snapshots,
         denials,
         Committed(snapshots.drop),
+        signer,
     )
     gauges = Gauges(pool, hub, clock, settings.pool_max)
     front = None

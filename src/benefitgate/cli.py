@@ -1,4 +1,5 @@
-"""The `benefitgate` command: serve, migrate, seed, export-schema, keys, documents."""
+"""The `benefitgate` command: serve, migrate, seed, export-schema, keys, documents,
+snapshot-key."""
 
 from __future__ import annotations
 
@@ -114,6 +115,24 @@ def cmd_possible_types(args: argparse.Namespace, settings: Settings) -> None:
     from benefitgate.graphql.possible_types import possible_types_json
 
     _write(args.output, possible_types_json(_schema_for_tools()._schema))
+
+
+def cmd_snapshot_key(args: argparse.Namespace, settings: Settings) -> None:
+    """`new`: print a new Ed25519 private key for BENEFITGATE_SNAPSHOT_KEY. `public`: print
+    the public JWK of the key read from stdin, the entry BENEFITGATE_SNAPSHOT_PREVIOUS_KEYS
+    lists once that key is rotated out."""
+    import json
+
+    from benefitgate.offline.keys import KeyRing, new_private_key_pem
+
+    if args.action == "new":
+        sys.stdout.write(new_private_key_pem())
+        return
+    try:
+        ring = KeyRing.of(sys.stdin.read())
+    except ValueError as exc:
+        sys.exit(f"not an Ed25519 private key in PEM: {exc}")
+    print(json.dumps(ring.published[0]))
 
 
 def _write(output: str, text: str) -> None:
@@ -336,6 +355,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     possible.add_argument("--output", default="-")
     possible.set_defaults(func=cmd_possible_types)
+    snapshot_key = sub.add_parser("snapshot-key", help="entitlement snapshots' signing keys")
+    snapshot_key.add_argument(
+        "action", choices=["new", "public"], help="new: print a key; public: its JWK (stdin)"
+    )
+    snapshot_key.set_defaults(func=cmd_snapshot_key)
     return parser
 
 

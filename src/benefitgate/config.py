@@ -139,6 +139,11 @@ class Settings:
     cache_shared_ttl_seconds: float = 3_600.0  # the longest an entry stays in Redis
     cache_confirm_seconds: float = 0.5  # a write waits for replicas' confirmations at most
     portal: bool = False  # serve the reference benefits portal on /portal
+    # Entitlement snapshots: the current Ed25519 private key (PKCS#8 PEM; empty: a key kept
+    # in the data folder), the previous keys' public JWKs (a JWKS), the minutes one lasts.
+    snapshot_key: str = ""
+    snapshot_previous_keys: str = ""
+    snapshot_minutes: int = 15
 
     @property
     def embedded(self) -> bool:
@@ -208,6 +213,9 @@ class Settings:
             ),
             cache_confirm_seconds=float(os.environ.get("BENEFITGATE_CACHE_CONFIRM_SECONDS") or 0.5),
             portal=_flag("BENEFITGATE_PORTAL", _flag("BENEFITGATE_DEV_MODE", False)),
+            snapshot_key=os.environ.get("BENEFITGATE_SNAPSHOT_KEY", ""),
+            snapshot_previous_keys=os.environ.get("BENEFITGATE_SNAPSHOT_PREVIOUS_KEYS", ""),
+            snapshot_minutes=_int("BENEFITGATE_SNAPSHOT_MINUTES", 15),
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from benefitgate.offline.keys import KeyRing
 from tests.fixtures.deploy import known_variable
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -54,6 +55,11 @@ def test_replicas_reach_postgres_and_redis_by_service_name_with_known_settings()
     max_connections = int(command[command.index("-c") + 1].split("=")[1])
     per_replica = int(env["BENEFITGATE_WORKERS"]) * (int(env["BENEFITGATE_POOL_MAX"]) + 2)
     assert 3 * per_replica + 1 <= max_connections
+
+
+def test_every_replica_signs_snapshots_with_the_one_configured_key() -> None:
+    env = SERVICES["benefitgate"]["environment"]
+    assert KeyRing.of(env["BENEFITGATE_SNAPSHOT_KEY"]).kid  # a key the service can load
 
 
 def test_prometheus_scrapes_each_replica_on_its_metrics_port() -> None:

@@ -32,7 +32,7 @@ from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import EffectiveLimit, Grant
 from benefitgate.entitlements.precedence import effective_entitlements, effective_limits
 
-__all__ = ["AccountSnapshot", "Effective", "EntitlementSnapshots"]
+__all__ = ["AccountSnapshot", "Effective", "EntitlementSnapshots", "load"]
 
 Connect = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
 
@@ -118,7 +118,7 @@ class EntitlementSnapshots:
         self._loading[account_id] = self._loading.get(account_id, 0) + 1
         try:
             async with connect() as conn:
-                loaded = await _load(conn, account_id)
+                loaded = await load(conn, account_id)
             if loaded is not None and self._dropped_at.get(account_id, 0) <= started:
                 self._keep(account_id, loaded)
             return loaded
@@ -151,7 +151,8 @@ class EntitlementSnapshots:
             self._dropped_at.pop(account_id, None)
 
 
-async def _load(conn: asyncpg.Connection, account_id: UUID) -> AccountSnapshot | None:
+async def load(conn: asyncpg.Connection, account_id: UUID) -> AccountSnapshot | None:
+    """The account's snapshot read afresh, in two statements (None: no such account)."""
     found = await accounts.accounts_by_ids(conn, [account_id])
     account = found.get(account_id)
     if account is None:

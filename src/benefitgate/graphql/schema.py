@@ -46,6 +46,7 @@ from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
+from benefitgate.offline.resolvers import OfflineQuery
 from benefitgate.partners.resolvers import PartnerMutation
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.subscriptions.resolvers import (
@@ -74,6 +75,7 @@ class Query(
     AccountQuery,
     EventQuery,
     MeteringQuery,
+    OfflineQuery,
     AuditQuery,
     SubscriptionQuery,
     MilestoneQuery,

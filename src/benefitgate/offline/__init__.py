@@ -1,0 +1,1 @@
+"""Signed entitlement snapshots, for checks made offline or at the edge."""
