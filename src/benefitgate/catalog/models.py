@@ -51,6 +51,7 @@ class Metric:
     aggregation: str
     reset: str
     group_by: tuple[str, ...] = ()  # event properties its usage is also counted by
+    unique_property: str | None = None  # unique_count: the property whose values it counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ __all__ = [
     "update_metric",
 ]
 
-AGGREGATIONS = ("sum", "count", "max", "latest")
+AGGREGATIONS = ("sum", "count", "max", "latest", "unique_count")
 RESETS = ("billing_period", "calendar_month", "never")
 DIRECTIONS = ("increase", "decrease")
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -49,6 +49,20 @@ def _check_metric(m: Metric) -> None:
         raise InvalidChange("groupBy", f"at most {MAX_GROUP_BY} distinct property names")
     if not all(_PROPERTY.fullmatch(name) for name in m.group_by):
         raise InvalidChange("groupBy", "a property name is a letter or _, then letters, digits, _")
+    _check_unique(m)
+
+
+def _check_unique(m: Metric) -> None:
+    """A unique_count metric names the one property whose values it counts, and no other
+    metric names one; it has no dimensions (each group would need its own set of values)."""
+    if (m.aggregation == "unique_count") != (m.unique_property is not None):
+        raise InvalidChange("uniqueProperty", "give it with aggregation unique_count, only then")
+    if m.unique_property is not None and not _PROPERTY.fullmatch(m.unique_property):
+        raise InvalidChange(
+            "uniqueProperty", "a property name is a letter or _, then letters, digits, _"
+        )
+    if m.unique_property is not None and m.group_by:
+        raise InvalidChange("groupBy", "a unique_count metric has no dimensions")
 
 
 async def create_metric(
@@ -77,6 +91,7 @@ async def update_metric(
     for field, changed in [
         ("aggregation", wanted.aggregation != before.aggregation),
         ("groupBy", wanted.group_by != before.group_by),
+        ("uniqueProperty", wanted.unique_property != before.unique_property),
     ]:
         if changed and await repository.metric_counted(conn, wanted.key):
             raise InvalidChange(field, "usage of it is counted already; define a new metric")

@@ -75,7 +75,7 @@ async def _metrics(conn: asyncpg.Connection) -> dict[str, Metric]:
     return {r["key"]: _metric(r) for r in rows}
 
 
-_METRIC_COLUMNS = "key, name, unit, aggregation, reset, group_by"
+_METRIC_COLUMNS = "key, name, unit, aggregation, reset, group_by, unique_property"
 
 
 def _metric(row: asyncpg.Record) -> Metric:
@@ -385,9 +385,9 @@ async def set_outcome_value(
 async def insert_metric(conn: asyncpg.Connection, m: Metric) -> bool:
     """False when the key is taken."""
     inserted = await conn.fetchval(
-        """insert into metrics (key, name, unit, aggregation, reset, group_by)
-           values ($1, $2, $3, $4, $5, $6) on conflict (key) do nothing returning true""",
-        m.key, m.name, m.unit, m.aggregation, m.reset, list(m.group_by),
+        """insert into metrics (key, name, unit, aggregation, reset, group_by, unique_property)
+           values ($1, $2, $3, $4, $5, $6, $7) on conflict (key) do nothing returning true""",
+        m.key, m.name, m.unit, m.aggregation, m.reset, list(m.group_by), m.unique_property,
     )  # fmt: skip
     return bool(inserted)
 
@@ -410,9 +410,10 @@ async def metric_counted(conn: asyncpg.Connection, key: str) -> bool:
 
 async def update_metric(conn: asyncpg.Connection, m: Metric) -> None:
     await conn.execute(
-        """update metrics set name = $2, unit = $3, aggregation = $4, reset = $5, group_by = $6
+        """update metrics set name = $2, unit = $3, aggregation = $4, reset = $5, group_by = $6,
+                  unique_property = $7
            where key = $1""",
-        m.key, m.name, m.unit, m.aggregation, m.reset, list(m.group_by),
+        m.key, m.name, m.unit, m.aggregation, m.reset, list(m.group_by), m.unique_property,
     )  # fmt: skip
 
 

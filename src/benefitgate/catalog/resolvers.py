@@ -203,8 +203,11 @@ def _metric(
     aggregation: Aggregation,
     reset: Reset,
     group_by: list[str] | None,
+    unique_property: str | None,
 ) -> models.Metric:
-    return models.Metric(key, name, unit, aggregation.value, reset.value, tuple(group_by or ()))
+    return models.Metric(
+        key, name, unit, aggregation.value, reset.value, tuple(group_by or ()), unique_property
+    )
 
 
 @strawberry.type
@@ -221,13 +224,14 @@ class CatalogPrimitiveMutation:
         idempotency_key: str,
         reason: str = "",
         group_by: list[str] | None = None,
+        unique_property: str | None = None,
     ) -> MetricChangeResult:
-        metric = _metric(key, name, unit, aggregation, reset, group_by)
+        metric = _metric(key, name, unit, aggregation, reset, group_by, unique_property)
         return await _metric_change(info, "metricCreate", metric, idempotency_key, reason, True)
 
     @strawberry.mutation(
         description="Change a metric's name, unit, reset, or aggregation: the aggregation "
-        "only while no usage of it was counted."
+        "(and groupBy, uniqueProperty) only while no usage of it was counted."
     )
     async def metric_update(
         self,
@@ -240,8 +244,9 @@ class CatalogPrimitiveMutation:
         idempotency_key: str,
         reason: str = "",
         group_by: list[str] | None = None,
+        unique_property: str | None = None,
     ) -> MetricChangeResult:
-        metric = _metric(key, name, unit, aggregation, reset, group_by)
+        metric = _metric(key, name, unit, aggregation, reset, group_by, unique_property)
         return await _metric_change(info, "metricUpdate", metric, idempotency_key, reason, False)
 
     @strawberry.mutation(

@@ -43,6 +43,7 @@ class Aggregation(enum.Enum):
     COUNT = "count"
     MAX = "max"
     LATEST = "latest"
+    UNIQUE_COUNT = "unique_count"
 
 
 @strawberry.enum
@@ -92,6 +93,9 @@ class Metric:
     group_by: list[str] = strawberry.field(
         description="Event properties (CloudEvents `data` members) its usage is also counted "
         "by, as `usageSeries(groupBy:)` and `account { usage(groupBy:) }` show."
+    )
+    unique_property: str | None = strawberry.field(
+        description="For UNIQUE_COUNT: the event property whose distinct values it counts."
     )
 
 
@@ -276,6 +280,7 @@ def _metric(m: models.Metric) -> Metric:
         aggregation=Aggregation(m.aggregation),
         reset=Reset(m.reset),
         group_by=list(m.group_by),
+        unique_property=m.unique_property,
     )
 
 

@@ -3,8 +3,9 @@
 An event names the account by `subject` (its id or its external id), the metric by
 `type`, the instant by `time` (RFC 3339 with an offset; the time of receipt when absent,
 as OpenMeter does) and carries its value in `data.value`, a JSON number or a string that
-parses as one. A count metric's event may leave the value out. `id` and `source` identify
-the event: a retry with both the same counts once. Extension attributes are ignored.
+parses as one. A count or unique_count metric's event may leave the value out. `id` and
+`source` identify the event: a retry with both the same counts once. Extension
+attributes are ignored.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ _NOT_A_TIME = Refused(Rejection.INVALID_EVENT, "`time` must be an RFC 3339 times
 def _value(data: object, metric: Metric | None) -> float | Refused:
     present = isinstance(data, dict) and data.get("value") is not None
     if not present:
-        if metric is not None and metric.aggregation == "count":
+        if metric is not None and metric.aggregation in ("count", "unique_count"):
             return 1.0
         return Refused(Rejection.INVALID_VALUE, "`data.value` must be a number")
     assert isinstance(data, dict)

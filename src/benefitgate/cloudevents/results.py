@@ -11,6 +11,7 @@ from benefitgate.common.quantities import OUT_OF_RANGE
 from benefitgate.metering.groups import MAX_DIMENSION, MAX_GROUPS
 from benefitgate.metering.models import MAX_EVENT_ID, EventOutcome, EventStatus, Rejection
 from benefitgate.metering.rules import WINDOW_AHEAD, WINDOW_BACK
+from benefitgate.metering.uniques import MAX_UNIQUE_VALUE
 
 __all__ = ["MESSAGES", "body_of"]
 
@@ -28,6 +29,8 @@ MESSAGES = {
     f"number or a boolean, of at most {MAX_DIMENSION} characters",
     Rejection.TOO_MANY_GROUPS: f"the account has {MAX_GROUPS} groups of this metric in this "
     "period already; the event's property values would open another",
+    Rejection.INVALID_PROPERTY: "a unique_count metric's property must be in `data`, as "
+    f"text, a number or a boolean of 1 to {MAX_UNIQUE_VALUE} characters",
 }
 
 

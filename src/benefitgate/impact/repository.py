@@ -29,6 +29,15 @@ async def months(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -> 
                ((array_agg(value order by day desc))[1])::float8 as last
         from usage_daily
         where account_id = $1 and day between $2 and $3
+          and metric_key not in (select key from metrics where aggregation = 'unique_count')
+        group by metric_key, month
+        union all
+        -- A unique count's month is its distinct values over the month's days.
+        select metric_key, date_trunc('month', day::timestamp)::date as month,
+               count(distinct value)::float8, count(distinct value)::float8,
+               count(distinct value)::float8
+        from usage_unique_days
+        where account_id = $1 and day between $2 and $3
         group by metric_key, month
         order by metric_key, month
         """,

@@ -1,7 +1,8 @@
 """The impact summary assembled from its folded rows. Pure; loops run over months,
 periods, targets and grants, never over raw usage.
 
-- A metric's value over the range is its total (sum, count) or its peak (max, latest).
+- A metric's value over the range is its total (sum, count) or its peak (max, latest;
+  unique_count: its month with the most distinct values).
 - A limited metric is compared per period (its counters) with the limit in force now.
 - Its trend is the mean of the later half of its months against the earlier half.
 - A limit grant is used by what the periods it covered took above the tier's limit, up to
@@ -36,7 +37,8 @@ from benefitgate.targets.progress import attainment
 
 __all__ = ["summarise"]
 
-GAUGES = frozenset({"max", "latest"})
+# A unique count is read as a gauge: the months' distinct values do not add up.
+GAUGES = frozenset({"max", "latest", "unique_count"})
 
 
 def summarise(
@@ -88,7 +90,7 @@ def summarise(
 def _value(metric: Metric, months: Sequence[MonthRow]) -> float:
     if not months:
         return 0.0
-    if metric.aggregation == "max":
+    if metric.aggregation in ("max", "unique_count"):
         return max(m.peak for m in months)
     if metric.aggregation == "latest":
         return months[-1].last

@@ -20,7 +20,14 @@ from benefitgate.metering import repository
 from benefitgate.metering.models import UsageEvent
 from benefitgate.metering.repository import CounterKey
 
-__all__ = ["MAX_DIMENSION", "MAX_GROUPS", "InvalidDimension", "group_of", "over_bound"]
+__all__ = [
+    "MAX_DIMENSION",
+    "MAX_GROUPS",
+    "InvalidDimension",
+    "group_of",
+    "over_bound",
+    "property_text",
+]
 
 MAX_GROUPS = 100
 MAX_DIMENSION = 200  # characters of one property's value
@@ -30,7 +37,9 @@ class InvalidDimension(ValueError):
     pass
 
 
-def _text(value: object) -> str | None:
+def property_text(value: object) -> str | None:
+    """A property's value as text: a number or a boolean as its JSON text, None as None.
+    Raises InvalidDimension for an object or an array."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool | int | float):
@@ -44,7 +53,7 @@ def group_of(event: UsageEvent, group_by: Sequence[str]) -> str | None:
     if not group_by:
         return None
     properties: Mapping[str, object] = event.properties or {}
-    values = {name: _text(properties.get(name)) for name in group_by}
+    values = {name: property_text(properties.get(name)) for name in group_by}
     if any(v is not None and len(v) > MAX_DIMENSION for v in values.values()):
         raise InvalidDimension(f"a grouped property is at most {MAX_DIMENSION} characters")
     return orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode()

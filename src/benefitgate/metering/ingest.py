@@ -29,6 +29,7 @@ from benefitgate.metering.models import (
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.repository import CounterKey
 from benefitgate.metering.rules import in_window, negative_allowed
+from benefitgate.metering.uniques import InvalidProperty, unique_of
 from benefitgate.telemetry import metrics
 from benefitgate.usage.periods import Period
 
@@ -120,12 +121,9 @@ async def record_usage(
     for event in events:
         account = account_of(event)
         reason = _rejection(event, account, principal, catalog, now)
-        group = None
+        group = unique = None
         if reason is None:
-            try:
-                group = group_of(event, catalog.metrics[event.metric_key].group_by)
-            except InvalidDimension:
-                reason = Rejection.INVALID_DIMENSION
+            group, unique, reason = _properties_of(event, catalog)
         if reason is not None:
             outcomes.append(EventOutcome(event, EventStatus.REJECTED, reason))
             continue
@@ -136,20 +134,35 @@ async def record_usage(
         else:
             metric = catalog.metrics[event.metric_key]
             period = account.period_at(metric.reset, event.occurred_at)
-            candidates[key] = Candidate(event, account, period, group)
+            candidates[key] = Candidate(event, account, period, group, unique)
             outcomes.append(None)  # accepted, a duplicate or too many groups: decided below
     decided = iter(await _decide(conn, list(candidates.values()), catalog, now))
     return [outcome or next(decided) for outcome in outcomes]
 
 
+def _properties_of(
+    event: UsageEvent, catalog: Catalog
+) -> tuple[str | None, str | None, Rejection | None]:
+    """The event's group and unique value (None where its metric has none), or why its
+    properties are refused."""
+    metric = catalog.metrics[event.metric_key]
+    try:
+        return group_of(event, metric.group_by), unique_of(event, metric), None
+    except InvalidDimension:
+        return None, None, Rejection.INVALID_DIMENSION
+    except InvalidProperty:
+        return None, None, Rejection.INVALID_PROPERTY
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """An event that passed the rules, with its account, period and group."""
+    """An event that passed the rules, with its account, period, group and unique value."""
 
     event: UsageEvent
     account: Account
     period: Period
     group: str | None
+    unique: str | None
 
     @property
     def counter(self) -> CounterKey:
@@ -223,6 +236,7 @@ async def _store(
             event.occurred_at,
             c.period,
             catalog.metrics[event.metric_key].aggregation,
+            c.unique,
         )
     positions, counters, crossings = await repository.record_events(
         conn, batch, now, cascade.finite_limits()

@@ -41,7 +41,8 @@ class UsageEvent:
     occurred_at: datetime
     source: str = ""
     subject: str | None = None
-    # A CloudEvent's `data`: the properties a metric's usage may be grouped by.
+    # A CloudEvent's `data`, or usageRecord's `properties`: what a metric's usage may be
+    # grouped by, and what a unique_count metric counts the distinct values of.
     properties: Mapping[str, object] | None = None
 
 
@@ -68,6 +69,8 @@ class Rejection(enum.Enum):
     INVALID_DIMENSION = "invalid_dimension"
     # The event's group would pass the bound of groups per account, metric and period.
     TOO_MANY_GROUPS = "too_many_groups"
+    # A unique_count metric's property is missing, null, an object or an array, or too long.
+    INVALID_PROPERTY = "invalid_property"
 
 
 @dataclass(frozen=True, slots=True)

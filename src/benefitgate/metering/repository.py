@@ -51,6 +51,7 @@ class EventColumns:
     period_starts: list[datetime] = field(default_factory=list)
     period_ends: list[datetime | None] = field(default_factory=list)
     aggregations: list[str] = field(default_factory=list)
+    uniques: list[str | None] = field(default_factory=list)  # unique_count: the value counted
 
     def add(
         self,
@@ -62,6 +63,7 @@ class EventColumns:
         occurred_at: datetime,
         period: Period,
         aggregation: str,
+        unique: str | None = None,
     ) -> None:
         self.account_ids.append(account_id)
         self.metric_keys.append(metric_key)
@@ -72,6 +74,7 @@ class EventColumns:
         self.period_starts.append(period.start)
         self.period_ends.append(period.end)
         self.aggregations.append(aggregation)
+        self.uniques.append(unique)
 
     def added(self, positions: Sequence[int]) -> dict[CounterKey, float]:
         """What the events at `positions` add to their cumulative (sum or count) counters."""
@@ -94,6 +97,7 @@ class EventColumns:
             self.period_starts,
             self.period_ends,
             self.aggregations,
+            self.uniques,
         )
 
 
@@ -145,7 +149,7 @@ async def record_events(
 _COUNTER_UPSERT = """
     insert into usage_counters as t
         (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
-    select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $10
+    select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $11
     from accepted where aggregation = '{aggregation}'
     group by account_id, metric_key, period_start, period_end
     order by account_id, metric_key, period_start
@@ -190,16 +194,71 @@ _UPSERTS = ",".join(
     for kind, (delta, combine) in _AGGREGATIONS.items()
 )
 
+# unique_count: the distinct values new to their period (or day) are inserted in key order,
+# and each counter (or daily bucket) adds how many were. A value another batch inserted
+# first, committed or not, is not new here: the primary key makes this batch wait for that
+# one's outcome, so each distinct value is counted by exactly one batch.
+_UNIQUE_UPSERTS = """
+unique_new as (
+    insert into usage_unique_values as t (account_id, metric_key, period_start, value)
+    select distinct account_id, metric_key, period_start, unique_value
+    from accepted where aggregation = 'unique_count'
+    order by 1, 2, 3, 4
+    on conflict do nothing
+    returning account_id, metric_key, period_start
+), unique_days_new as (
+    insert into usage_unique_days as t (account_id, metric_key, day, value)
+    select distinct account_id, metric_key, (occurred_at at time zone 'UTC')::date,
+           unique_value
+    from accepted where aggregation = 'unique_count'
+    order by 1, 2, 3, 4
+    on conflict do nothing
+    returning account_id, metric_key, day
+), counters_unique_count as (
+    insert into usage_counters as t
+        (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
+    select account_id, metric_key, period_start, p.period_end, n.added, p.last_at, $11
+    from (select account_id, metric_key, period_start, count(*)::float8 as added
+          from unique_new group by 1, 2, 3) as n
+    join (select account_id, metric_key, period_start, max(period_end) as period_end,
+                 max(occurred_at) as last_at
+          from accepted where aggregation = 'unique_count' group by 1, 2, 3) as p
+        using (account_id, metric_key, period_start)
+    order by account_id, metric_key, period_start
+    on conflict (account_id, metric_key, period_start) do update set
+        value = t.value + excluded.value,
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at),
+        updated_at = excluded.updated_at
+    returning account_id, metric_key, period_start, value::float8
+), daily_unique_count as (
+    insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
+    select account_id, metric_key, day, n.added, p.last_at
+    from (select account_id, metric_key, day, count(*)::float8 as added
+          from unique_days_new group by 1, 2, 3) as n
+    join (select account_id, metric_key, (occurred_at at time zone 'UTC')::date as day,
+                 max(occurred_at) as last_at
+          from accepted where aggregation = 'unique_count' group by 1, 2, 3) as p
+        using (account_id, metric_key, day)
+    order by account_id, metric_key, day
+    on conflict (account_id, metric_key, day) do update set
+        value = t.value + excluded.value,
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at)
+)"""
+
+# Every aggregation whose counters the write statement changes.
+_COUNTED = (*_AGGREGATIONS, "unique_count")
+
 _RECORD_EVENTS = f"""
 with input as (
     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[],
-                         $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::text[])
+                         $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::text[],
+                         $10::text[])
         with ordinality
         as t(account_id, metric_key, source, event_id, value, occurred_at, period_start,
-             period_end, aggregation, position)
+             period_end, aggregation, unique_value, position)
 ), fresh as (
     insert into usage_event_ids (account_id, source, event_id, received_at)
-    select account_id, source, event_id, $10 from input order by account_id, source, event_id
+    select account_id, source, event_id, $11 from input order by account_id, source, event_id
     on conflict do nothing
     returning account_id, source, event_id
 ), accepted as (
@@ -207,20 +266,21 @@ with input as (
 ), written as (
     insert into usage_events
         (account_id, metric_key, source, event_id, value, occurred_at, received_at, period_start)
-    select account_id, metric_key, source, event_id, value, occurred_at, $10, period_start
+    select account_id, metric_key, source, event_id, value, occurred_at, $11, period_start
     from accepted
 ),
-{_UPSERTS}
+{_UPSERTS},
+{_UNIQUE_UPSERTS}
 , changed as (
-    {" union all ".join(f"select * from counters_{kind}" for kind in _AGGREGATIONS)}
+    {" union all ".join(f"select * from counters_{kind}" for kind in _COUNTED)}
 ), crossed as (
     -- The rule of `thresholds.crossed`: a threshold t of a positive limit is crossed by a
     -- value of at least included * t / 100 (computed in this order, as in Python).
     insert into usage_thresholds
         (account_id, metric_key, period_start, threshold, crossed_at)
-    select c.account_id, c.metric_key, c.period_start, t.threshold, $10
+    select c.account_id, c.metric_key, c.period_start, t.threshold, $11
     from changed c
-    join unnest($11::uuid[], $12::text[], $13::float8[]) as l(account_id, metric_key, included)
+    join unnest($12::uuid[], $13::text[], $14::float8[]) as l(account_id, metric_key, included)
         using (account_id, metric_key)
     cross join unnest('{{{",".join(str(t) for t in THRESHOLDS)}}}'::smallint[]) as t(threshold)
     where l.included > 0 and c.value >= l.included * t.threshold / 100

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import asyncpg
 import strawberry
@@ -79,7 +79,13 @@ _CONSUME_REFUSALS = (
 
 def _event(raw: UsageEventInput) -> UsageEvent:
     return UsageEvent(
-        raw.event_id, parse_id(raw.account_id), raw.metric, raw.value, raw.occurred_at
+        raw.event_id,
+        parse_id(raw.account_id),
+        raw.metric,
+        raw.value,
+        raw.occurred_at,
+        # An object: usage_record refuses the call otherwise, before any event is built.
+        properties=cast("dict[str, object] | None", raw.properties),
     )
 
 
@@ -101,6 +107,8 @@ class MeteringMutation:
             return ForbiddenError.of("frontends cannot record usage")
         if len(events) > ingest.MAX_BATCH:
             return InvalidInputError.of("events", f"at most {ingest.MAX_BATCH} events a call")
+        if any(e.properties is not None and not isinstance(e.properties, dict) for e in events):
+            return InvalidInputError.of("properties", "an event's properties are a JSON object")
         batch = ingest.Batch(
             context.principal,
             [_event(e) for e in events],

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types.arguments import InputContext
 
 from benefitgate.api.errors import Error, ErrorCode
@@ -42,18 +43,25 @@ class UsageEventInput:
     metric: str
     value: float
     occurred_at: datetime = strawberry.field(description="Up to 35 days back and 5 minutes ahead.")
+    properties: JSON | None = strawberry.field(
+        default=None,
+        description="A JSON object of the event's properties, as a CloudEvent's `data`: "
+        "those the metric groups by, and a unique_count metric's property.",
+    )
 
 
 def _event_from_input(cls: type, value: Mapping[str, Any], _: InputContext) -> UsageEventInput:
     """Build the input from the values graphql-core has already coerced. Every field is a
-    required scalar, so Strawberry's generic conversion (resolving each field's type for
-    each of up to 1,000 events) has nothing to add but cost."""
+    scalar (`properties` an optional JSON one), so Strawberry's generic conversion
+    (resolving each field's type for each of up to 1,000 events) has nothing to add but
+    cost."""
     built: UsageEventInput = cls(
         event_id=value["eventId"],
         account_id=value["accountId"],
         metric=value["metric"],
         value=value["value"],
         occurred_at=value["occurredAt"],
+        properties=value.get("properties"),
     )
     return built
 

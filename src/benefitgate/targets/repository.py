@@ -76,7 +76,8 @@ async def targets_with_actuals(
 ) -> list[tuple[OutcomeTarget, float | None]]:
     """Targets of the accounts in (account, outcome) order, each with the actual value of
     its outcome's metric over the target's days up to `today`: the total for sum and
-    count, the peak for max, the last reading for latest; None without a metric. With
+    count, the peak for max, the last reading for latest, the distinct values for
+    unique_count; None without a metric. With
     `since`, only targets overlapping `since` to `today`, over their days within it."""
     rows = await conn.fetch(
         f"""
@@ -84,6 +85,10 @@ async def targets_with_actuals(
                case when m.key is null then null
                     when m.aggregation = 'max' then a.peak
                     when m.aggregation = 'latest' then a.last_reading
+                    when m.aggregation = 'unique_count' then (
+                        select count(distinct u.value)::float8 from usage_unique_days u
+                        where u.account_id = t.account_id and u.metric_key = m.key
+                          and u.day between greatest(t.starts_on, $3) and least(t.ends_on, $2))
                     else coalesce(a.total, 0) end as actual
         from outcome_targets t
         join outcomes o on o.key = t.outcome_key

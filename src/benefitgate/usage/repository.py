@@ -52,7 +52,8 @@ async def series_many(
     bucket: Bucket,
 ) -> list[list[SeriesPoint]]:
     """The series of each (account, metric) of `keys`, in their order, over the same
-    buckets of [first, last]: one statement whatever the number of keys."""
+    buckets of [first, last]: one statement whatever the number of keys. A unique count's
+    point counts the distinct values of its days."""
     if not keys:
         return []
     rows = await conn.fetch(
@@ -60,6 +61,13 @@ async def series_many(
         select k.n, b.first_day, b.last_day,
                case k.aggregation when 'max' then agg.peak
                                   when 'latest' then agg.last_reading
+                                  -- distinct over the bucket's days, not a sum of days'
+                                  when 'unique_count' then (
+                                      select count(distinct u.value)::float8
+                                      from usage_unique_days u
+                                      where u.account_id = k.account_id
+                                        and u.metric_key = k.metric_key
+                                        and u.day between b.first_day and b.last_day)
                                   else coalesce(agg.total, 0) end as value
         from unnest($1::uuid[], $2::text[], $3::text[])
              with ordinality as k(account_id, metric_key, aggregation, n)
