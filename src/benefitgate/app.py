@@ -48,6 +48,7 @@ from benefitgate.events.outbox import START, NewEvents
 from benefitgate.feed.types import EventObjects
 from benefitgate.gauges import Gauges
 from benefitgate.glossary import service as glossary
+from benefitgate.governance.models import VendorName
 from benefitgate.graphql import ide
 from benefitgate.graphql.documents import Manifest
 from benefitgate.graphql.fast.render import RenderCache
@@ -77,6 +78,7 @@ from benefitgate.seats import service as seats
 from benefitgate.subscriptions import due, reminders
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.suggestions import service as suggestions
+from benefitgate.targets import service as targets
 from benefitgate.telemetry import exposition, tracing
 from benefitgate.webhooks.runtime import WebhookRuntime
 
@@ -424,6 +426,7 @@ async def _start(
             grants.KIND: grants.roll_back_grant,
             seats.KIND: seats.roll_back_seat,
             glossary.KIND: glossary.roll_back_glossary_term,
+            targets.KIND: targets.roll_back_outcome_target,
             subscriptions.KIND: subscriptions.roll_back_subscription,
         }
     )
@@ -438,6 +441,7 @@ async def _start(
         denials,
         Committed(snapshots.drop),
         signer,
+        VendorName(settings.vendor_name),
     )
     gauges = Gauges(pool, hub, clock, settings.pool_max)
     front = None

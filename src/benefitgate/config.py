@@ -144,6 +144,7 @@ class Settings:
     snapshot_key: str = ""
     snapshot_previous_keys: str = ""
     snapshot_minutes: int = 15
+    vendor_name: str = "Your vendor"  # how customers see the vendor's staff in their audit trail
 
     @property
     def embedded(self) -> bool:
@@ -216,6 +217,7 @@ class Settings:
             snapshot_key=os.environ.get("BENEFITGATE_SNAPSHOT_KEY", ""),
             snapshot_previous_keys=os.environ.get("BENEFITGATE_SNAPSHOT_PREVIOUS_KEYS", ""),
             snapshot_minutes=_int("BENEFITGATE_SNAPSHOT_MINUTES", 15),
+            vendor_name=os.environ.get("BENEFITGATE_VENDOR_NAME") or "Your vendor",
         )
 
 

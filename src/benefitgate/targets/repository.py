@@ -10,7 +10,7 @@ import asyncpg
 
 from benefitgate.targets.models import OutcomeTarget
 
-__all__ = ["delete_target", "targets_with_actuals", "upsert_target"]
+__all__ = ["delete_target", "lock_target", "targets_with_actuals", "upsert_target"]
 
 _COLUMNS = "account_id, outcome_key, target, starts_on, ends_on, note, set_by, set_at"
 
@@ -26,6 +26,26 @@ def _target(row: asyncpg.Record) -> OutcomeTarget:
         set_by=row["set_by"],
         set_at=row["set_at"],
     )
+
+
+async def lock_target(
+    conn: asyncpg.Connection, account_id: UUID, outcome_key: str
+) -> OutcomeTarget | None:
+    """The account's target for the outcome as it is, with the pair locked to the end of
+    the caller's transaction: an advisory lock, so a pair without a target yet is locked
+    too, and the state an audit entry records as `before` cannot change under it."""
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended('outcome_target:' || $1, 0))",
+        f"{account_id}/{outcome_key}",
+    )
+    row = await conn.fetchrow(
+        f"""
+        select {_COLUMNS} from outcome_targets where account_id = $1 and outcome_key = $2
+        """,  # noqa: S608 (a constant column list, no input)
+        account_id,
+        outcome_key,
+    )
+    return None if row is None else _target(row)
 
 
 async def upsert_target(conn: asyncpg.Connection, target: OutcomeTarget) -> bool:

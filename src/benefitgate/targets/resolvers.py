@@ -10,12 +10,13 @@ import asyncpg
 import strawberry
 
 from benefitgate.accounts.access import visible_account
-from benefitgate.api.changes import run_write
+from benefitgate.api.changes import change_of, run_write
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError, NotFoundError
 from benefitgate.api.scalars import parse_id
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types
+from benefitgate.common.changes import MAX_REASON
 from benefitgate.targets import service
 from benefitgate.targets.models import OutcomeTarget, TargetProgress
 from benefitgate.targets.types import OutcomeTargetProgress, TargetRemoved, progress_type
@@ -27,13 +28,18 @@ TargetSetResult = Annotated[
     strawberry.union("OutcomeTargetSetResult"),
 ]
 TargetRemoveResult = Annotated[
-    TargetRemoved | NotFoundError | ForbiddenError, strawberry.union("OutcomeTargetRemoveResult")
+    TargetRemoved | NotFoundError | ForbiddenError | InvalidInputError,
+    strawberry.union("OutcomeTargetRemoveResult"),
 ]
 
 
-async def _target_account(info: Info, raw_id: str) -> UUID | ForbiddenError | NotFoundError:
+async def _target_account(
+    info: Info, raw_id: str, reason: str
+) -> UUID | ForbiddenError | NotFoundError | InvalidInputError:
     if not info.context.principal.internal:
         return ForbiddenError.of("only internal tools set outcome targets")
+    if len(reason) > MAX_REASON:
+        return InvalidInputError.of("reason", f"at most {MAX_REASON} characters")
     account_id = parse_id(raw_id)
     if account_id is None or await visible_account(info, account_id) is None:
         return NotFoundError.of("account")
@@ -44,7 +50,8 @@ async def _target_account(info: Info, raw_id: str) -> UUID | ForbiddenError | No
 class TargetMutation:
     @strawberry.mutation(
         description="Set the account's target for an outcome over the dates `from` to `to` "
-        "(inclusive), replacing any earlier one. Setting the same target again is a no-op."
+        "(inclusive), replacing any earlier one; audited (`outcome_target.set`) and "
+        "reversible with `auditRollback`. Setting the same target again is a no-op."
     )
     async def outcome_target_set(
         self,
@@ -55,8 +62,9 @@ class TargetMutation:
         from_: Annotated[date, strawberry.argument(name="from")],
         to: date,
         note: str = "",
+        reason: str = "",
     ) -> TargetSetResult:
-        found = await _target_account(info, account_id)
+        found = await _target_account(info, account_id, reason)
         if not isinstance(found, UUID):
             return found
         context = info.context
@@ -73,7 +81,7 @@ class TargetMutation:
         catalog = await catalog_of(context)
 
         async def set_target(conn: asyncpg.Connection) -> list[TargetProgress]:
-            await service.set_target(conn, wanted, catalog)
+            await service.set_target(conn, change_of(info, reason), wanted, catalog)
             progress = await service.progress_by_account(
                 conn, [wanted.account_id], catalog, context.now.astimezone(UTC).date()
             )
@@ -86,17 +94,20 @@ class TargetMutation:
         mine = next(p for p in progress if p.target.outcome_key == outcome)
         return progress_type(mine, catalog_types(catalog))
 
-    @strawberry.mutation(description="Remove the account's target for an outcome.")
+    @strawberry.mutation(
+        description="Remove the account's target for an outcome (audited, as setting is)."
+    )
     async def outcome_target_remove(
-        self, info: Info, account_id: strawberry.ID, outcome: str
+        self, info: Info, account_id: strawberry.ID, outcome: str, reason: str = ""
     ) -> TargetRemoveResult:
-        found = await _target_account(info, account_id)
+        found = await _target_account(info, account_id, reason)
         if not isinstance(found, UUID):
             return found
 
         async def remove(conn: asyncpg.Connection) -> bool:
-            return await service.remove_target(conn, found, outcome, info.context.now)
+            change = change_of(info, reason)
+            return await service.remove_target(conn, change, found, outcome) is not None
 
         removed = await run_write(info, remove)
-        assert isinstance(removed, bool), removed  # removing refuses nothing
+        assert isinstance(removed, bool), removed  # removing refuses nothing once checked
         return TargetRemoved(removed=removed)

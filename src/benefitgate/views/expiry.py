@@ -27,8 +27,12 @@ __all__ = [
     "next_midnight",
 ]
 
-# Fields whose values move with every second while a metric has usage in its period.
-MOVING_FIELDS = frozenset({"projected", "limitReachedAt", "milestones"})
+# Fields whose values move with every second while a metric has usage in its period, and
+# fields whose answer no event of the account announces: the audit trail and seat history
+# (read from every domain's entries, not all of which are followed by the cache's tags).
+MOVING_FIELDS = frozenset(
+    {"projected", "limitReachedAt", "milestones", "auditTrail", "seatHistory"}
+)
 _DAY = timedelta(days=1)
 
 

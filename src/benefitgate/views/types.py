@@ -29,6 +29,12 @@ from benefitgate.catalog.types import (
 from benefitgate.entitlements.models import Entitlement as EntitlementModel
 from benefitgate.entitlements.precedence import effective_entitlements
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
+from benefitgate.governance.resolvers import (
+    AccountChangesResult,
+    SeatHistoryResult,
+    account_changes,
+    seat_history,
+)
 from benefitgate.metering.types import UsageGroup, UsageSeries, dimensions_of, series_type
 from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
@@ -214,6 +220,24 @@ class Account:
     async def seats(self, info: Info) -> SeatAllocation:
         held = await info.context.loader(Loaders).seats_by_account.load(self.account.id)
         return allocation(self.subscription.seats if self.subscription else 0, held)
+
+    @strawberry.field(
+        description="The account's audit trail, newest first: every change to it, who made "
+        "it (a role or a name, never a key id), why, before and after."
+    )
+    async def audit_trail(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> AccountChangesResult:
+        return await account_changes(info, self.account.id, first, after)
+
+    @strawberry.field(
+        description="The seat allocation over time, newest first: each assignment, release "
+        "and change of the purchased count, with the seats held and purchased after it."
+    )
+    async def seat_history(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> SeatHistoryResult:
+        return await seat_history(info, self.account.id, first, after)
 
 
 @strawberry.type
