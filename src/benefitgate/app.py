@@ -73,9 +73,10 @@ from benefitgate.offline import jwks
 from benefitgate.offline.keys import KeyRing
 from benefitgate.offline.service import Signer
 from benefitgate.portal import page as portal
+from benefitgate.renewals import reminders
 from benefitgate.scheduler import Scheduler
 from benefitgate.seats import service as seats
-from benefitgate.subscriptions import due, reminders
+from benefitgate.subscriptions import due
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.suggestions import service as suggestions
 from benefitgate.targets import service as targets
@@ -417,7 +418,7 @@ async def _start(
     jobs = {
         "subscriptions": partial(due.apply_due, pool, catalog_cache.get),
         "milestones": partial(scheduled.award_due, pool, catalog_cache.get),
-        "renewal reminders": partial(reminders.send_due, pool),
+        "renewal reminders": partial(reminders.send_due, pool, catalog_cache.get),
         "suggestions": partial(suggestions.refresh_marked, pool, catalog_cache.get),
     }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)

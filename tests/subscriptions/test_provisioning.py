@@ -12,7 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
-from benefitgate.subscriptions import due, reminders
+from benefitgate.renewals import reminders
+from benefitgate.subscriptions import due
 from tests.conftest import Api, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
@@ -170,7 +171,7 @@ async def test_a_creation_is_not_rolled_back_and_a_canceling_account_gets_no_ren
         {"id": str(account)},
         auth=key,
     )
-    sent = await reminders.send_due(pool, NOW + timedelta(days=29))
+    sent = await reminders.send_due(pool, catalog_loader(pool), NOW + timedelta(days=29))
 
     assert rolled["auditRollback"] == {"__typename": "InvalidInputError", "field": "entryId"}
     assert view["account"]["renewal"] is None

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 
 import asyncpg
 
-from benefitgate.subscriptions import reminders
-from tests.conftest import Api, api_key, frontend_token
+from benefitgate.renewals import reminders
+from tests.conftest import Api, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 from tests.fixtures.subscriptions_api import change
@@ -72,7 +72,9 @@ async def test_reminders_go_once_per_lead_time_within_the_period_whatever_races(
     )
     # Now (2026-11-15): the annual one is past its 90- and 60-day marks; the monthly one's
     # 30-day mark is its period's start; 90 and 60 days fall before its period.
-    sent = await asyncio.gather(*(reminders.send_due(pool, NOW) for _ in range(4)))
+    sent = await asyncio.gather(
+        *(reminders.send_due(pool, catalog_loader(pool), NOW) for _ in range(4))
+    )
     assert sum(sent) == 3
     rows = await conn.fetch(
         "select account_id, type, payload from events order by account_id, payload->>'daysBefore'"
@@ -81,5 +83,7 @@ async def test_reminders_go_once_per_lead_time_within_the_period_whatever_races(
     assert got == {(annual, 90), (annual, 60), (monthly, 30)}
     assert {r["type"] for r in rows} == {"renewal.reminder"}
     later = datetime.fromisoformat("2026-12-03T00:00:00+00:00")
-    assert await reminders.send_due(pool, later) == 1  # the annual one's 30 days
-    assert await reminders.send_due(pool, later) == 0
+    assert (
+        await reminders.send_due(pool, catalog_loader(pool), later) == 1
+    )  # the annual one's 30 days
+    assert await reminders.send_due(pool, catalog_loader(pool), later) == 0

@@ -48,6 +48,7 @@ from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
 from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
 from benefitgate.offline.resolvers import OfflineQuery
 from benefitgate.partners.resolvers import PartnerMutation
+from benefitgate.renewals.resolvers import RenewalQuery
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.subscriptions.resolvers import (
     SubscriptionLifecycleMutation,
@@ -81,6 +82,7 @@ class Query(
     MilestoneQuery,
     SuggestionQuery,
     ImpactQuery,
+    RenewalQuery,
     WebhookQuery,
     GlossaryQuery,
 ):

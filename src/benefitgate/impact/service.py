@@ -23,7 +23,7 @@ from benefitgate.impact.models import (
 from benefitgate.impact.summary import summarise
 from benefitgate.targets import service as outcome_targets
 
-__all__ = ["MAX_DAYS", "days_of", "summary"]
+__all__ = ["MAX_DAYS", "days_of", "summary", "summary_on"]
 
 MAX_DAYS = 3 * 366
 
@@ -67,15 +67,32 @@ async def summary(
         async with pool.acquire() as conn:
             return await repository.months(conn, account.id, days)
 
-    async def the_rest() -> tuple[list[CounterRow], list[TargetRow], list[Achieved], list[Grant]]:
+    async def the_rest() -> _Rest:
         async with pool.acquire() as conn:
-            actuals = await outcome_targets.actuals_between(conn, account.id, days.start, days.end)
-            return (
-                await repository.counters(conn, account.id, days),
-                [TargetRow(t.outcome_key, t.target, t.starts_on, t.ends_on, a) for t, a in actuals],
-                await repository.achievements(conn, account.id, days),
-                await repository.grants(conn, account.id, days),
-            )
+            return await _the_rest(conn, account, days)
 
     by_month, (counters, targets, achieved, grants) = await asyncio.gather(months(), the_rest())
     return summarise(account, days, catalog, now, (by_month, counters, targets, achieved, grants))
+
+
+async def summary_on(
+    conn: asyncpg.Connection, account: Account, days: DayRange, catalog: Catalog, now: datetime
+) -> ImpactSummary:
+    """The same summary, its five statements one after another on the caller's connection
+    (in its transaction): for jobs that write what they read, such as reminders."""
+    by_month = await repository.months(conn, account.id, days)
+    counters, targets, achieved, grants = await _the_rest(conn, account, days)
+    return summarise(account, days, catalog, now, (by_month, counters, targets, achieved, grants))
+
+
+_Rest = tuple[list[CounterRow], list[TargetRow], list[Achieved], list[Grant]]
+
+
+async def _the_rest(conn: asyncpg.Connection, account: Account, days: DayRange) -> _Rest:
+    actuals = await outcome_targets.actuals_between(conn, account.id, days.start, days.end)
+    return (
+        await repository.counters(conn, account.id, days),
+        [TargetRow(t.outcome_key, t.target, t.starts_on, t.ends_on, a) for t, a in actuals],
+        await repository.achievements(conn, account.id, days),
+        await repository.grants(conn, account.id, days),
+    )

@@ -1,4 +1,5 @@
-"""Denials of entitlement checks, counted in memory and written in batches.
+"""Denials of entitlement checks, counted in memory and written in batches; allowed
+checks of a feature likewise, as the benefit's use (adoption tips, renewal notes).
 
 A check answers without writing: its denial is added to this process's tally, and
 `flush` writes the tally in one transaction (each account, feature and reason's count,
@@ -6,7 +7,7 @@ first and last time, and the upgrade evidence of the accounts a higher tier woul
 answer). The app flushes every FLUSH_SECONDS and once more at shutdown, after the last
 request; a flush that fails keeps its tally for the next one. What a process killed
 outright had not flushed yet (at most FLUSH_SECONDS of denials) is lost: denials are
-evidence for upgrade suggestions, not a ledger.
+evidence for upgrade suggestions, not a ledger (and uses, evidence of adoption).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
 
+from benefitgate.adoption import service as adoption
 from benefitgate.metering import repository
 from benefitgate.metering.models import CheckReason
 from benefitgate.usage import evidence
@@ -32,6 +35,8 @@ FLUSH_SECONDS = 1.0
 UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
 
 DenialKey = tuple[UUID, str, str]  # account, feature or metric, reason
+UseKey = tuple[UUID, str]  # account, feature
+_K = TypeVar("_K", DenialKey, UseKey)
 
 
 @dataclass(slots=True)
@@ -46,34 +51,38 @@ class Denials:
         self._pool = pool
         self._tally: dict[DenialKey, _Tally] = {}
         self._evidence: dict[UUID, datetime] = {}  # account: its latest such denial
+        self._uses: dict[UseKey, _Tally] = {}
         self._flushing = asyncio.Lock()
 
     def add(self, account_id: UUID, name: str, reason: CheckReason, at: datetime) -> None:
-        key = (account_id, name, reason.value)
-        found = self._tally.get(key)
-        if found is None:
-            self._tally[key] = _Tally(1, at, at)
-        else:
-            found.count += 1
-            found.first_at, found.last_at = min(found.first_at, at), max(found.last_at, at)
+        _count(self._tally, (account_id, name, reason.value), 1, at, at)
         if reason in UPGRADE_EVIDENCE:
             self._evidence[account_id] = max(at, self._evidence.get(account_id, at))
+
+    def used(self, account_id: UUID, feature: str, at: datetime) -> None:
+        """An allowed check of a feature: the account used it."""
+        _count(self._uses, (account_id, feature), 1, at, at)
 
     async def flush(self) -> None:
         """Write the tally so far in one transaction; on failure it is kept for the next."""
         async with self._flushing:
             tally, self._tally = self._tally, {}
             marks, self._evidence = self._evidence, {}
-            if not tally:
+            uses, self._uses = self._uses, {}
+            if not tally and not uses:
                 return
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    rows = [(*key, t.count, t.first_at, t.last_at) for key, t in tally.items()]
-                    await repository.record_denials(conn, rows)
+                    if tally:
+                        rows = [(*key, t.count, t.first_at, t.last_at) for key, t in tally.items()]
+                        await repository.record_denials(conn, rows)
                     for at in sorted(set(marks.values())):
                         await evidence.mark(conn, [a for a, t in marks.items() if t == at], at)
+                    if uses:
+                        used = [(*key, t.count, t.first_at, t.last_at) for key, t in uses.items()]
+                        await adoption.record_uses(conn, used)
             except BaseException:
-                self._merge_back(tally, marks)
+                self._merge_back(tally, marks, uses)
                 raise
 
     async def run(self, seconds: float = FLUSH_SECONDS) -> None:
@@ -85,15 +94,24 @@ class Denials:
             except (OSError, asyncpg.PostgresError):
                 log.warning("denials not written; kept for the next flush", exc_info=True)
 
-    def _merge_back(self, tally: dict[DenialKey, _Tally], marks: dict[UUID, datetime]) -> None:
+    def _merge_back(
+        self,
+        tally: dict[DenialKey, _Tally],
+        marks: dict[UUID, datetime],
+        uses: dict[UseKey, _Tally],
+    ) -> None:
         for key, old in tally.items():
-            new = self._tally.get(key)
-            if new is not None:
-                old.count += new.count
-                old.first_at, old.last_at = (
-                    min(old.first_at, new.first_at),
-                    max(old.last_at, new.last_at),
-                )
-            self._tally[key] = old
+            _count(self._tally, key, old.count, old.first_at, old.last_at)
+        for use, old in uses.items():
+            _count(self._uses, use, old.count, old.first_at, old.last_at)
         for account_id, at in marks.items():
             self._evidence[account_id] = max(at, self._evidence.get(account_id, at))
+
+
+def _count(tally: dict[_K, _Tally], key: _K, count: int, first: datetime, last: datetime) -> None:
+    found = tally.get(key)
+    if found is None:
+        tally[key] = _Tally(count, first, last)
+    else:
+        found.count += count
+        found.first_at, found.last_at = min(found.first_at, first), max(found.last_at, last)

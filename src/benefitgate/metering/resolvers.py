@@ -212,6 +212,8 @@ class MeteringQuery:
         if result.reason is not None:
             name = feature or metric or ""
             context.shared.get(Denials).add(account, name, result.reason, context.now)
+        elif feature is not None:
+            context.shared.get(Denials).used(account, feature, context.now)
         return EntitlementCheck(
             allowed=result.allowed,
             reason=result.reason,
