@@ -35,6 +35,7 @@ from benefitgate.common.changes import (
     MAX_REASON,
     AlreadyExists,
     ChangeContext,
+    Forbidden,
     InvalidChange,
     RollbackRefused,
     SeatsExhausted,
@@ -106,6 +107,7 @@ def _refused(info: Info, key: str, reason: str | None, internal_only: bool) -> C
 # Each refusal a change can raise, and the typed error the caller gets for it.
 _ERRORS: dict[type[Exception], Callable[[Any], ChangeError]] = {
     InvalidChange: lambda e: InvalidInputError.of(e.field, str(e)),
+    Forbidden: lambda e: ForbiddenError.of(str(e)),
     TargetNotFound: lambda e: NotFoundError.of(e.what),
     VersionConflict: lambda e: VersionConflictError.of(e.expected, e.actual, str(e)),
     AlreadyExists: lambda e: AlreadyExistsError.of(e.existing, str(e)),

@@ -12,6 +12,7 @@ __all__ = [
     "MAX_REASON",
     "AlreadyExists",
     "ChangeContext",
+    "Forbidden",
     "InvalidChange",
     "RollbackRefused",
     "SeatsExhausted",
@@ -37,6 +38,11 @@ class InvalidChange(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class Forbidden(PermissionError):
+    """The caller may not make this change, though it may see its target (a frontend
+    asking for what the vendor's self-serve policy leaves to internal tools)."""
 
 
 class TargetNotFound(LookupError):

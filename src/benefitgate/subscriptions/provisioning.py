@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
 import asyncpg
@@ -30,15 +31,16 @@ from benefitgate.subscriptions.lifecycle import period_end_after
 from benefitgate.subscriptions.service import (
     EVENT,
     KIND,
+    apply,
     lock_at_version,
     record_change,
     snapshot,
 )
+from benefitgate.subscriptions.transitions import MAX_TRIAL_DAYS, cancellation, reactivation
 
 __all__ = ["cancel", "create", "new_subscription", "reactivate", "set_status"]
 
 MAX_SEATS = 1_000_000
-MAX_TRIAL_DAYS = 90
 DUNNING = frozenset({"active", "past_due"})  # what a billing system may move between
 
 
@@ -148,35 +150,15 @@ async def cancel(
 ) -> AuditEntry:
     """Cancel now, or at the end of the current period (the scheduler ends it then; until
     then `reactivate` undoes it). A scheduled tier or term change is dropped with it."""
-    before = await lock_at_version(conn, account_id, expected_version)
-    if before.status == "canceled":
-        raise InvalidChange("accountId", "the subscription is canceled already")
-    unscheduled = replace(
-        before, scheduled_tier_version_id=None, scheduled_change_at=None, scheduled_term=None
-    )
-    if at_period_end:
-        wanted, action = (
-            replace(unscheduled, cancel_at_period_end=True),
-            "subscription.cancel_scheduled",
-        )
-    else:
-        wanted = replace(
-            unscheduled, status="canceled", cancel_at_period_end=False, trial_ends_at=None,
-            trial_fallback_tier_version_id=None, trial_converts=False,
-        )  # fmt: skip
-        action = "subscription.canceled"
-    return await _save(conn, change, action, account_id, before, wanted)
+    end = partial(cancellation, at_period_end=at_period_end)
+    return (await apply(conn, change, account_id, expected_version, end))[1]
 
 
 async def reactivate(
     conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, expected_version: int
 ) -> AuditEntry:
     """Undo a cancellation scheduled for the period's end."""
-    before = await lock_at_version(conn, account_id, expected_version)
-    if not before.cancel_at_period_end:
-        raise InvalidChange("accountId", "no cancellation is scheduled")
-    wanted = replace(before, cancel_at_period_end=False)
-    return await _save(conn, change, "subscription.reactivated", account_id, before, wanted)
+    return (await apply(conn, change, account_id, expected_version, reactivation))[1]
 
 
 async def set_status(

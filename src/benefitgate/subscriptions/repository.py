@@ -9,7 +9,7 @@ import asyncpg
 
 from benefitgate.accounts.models import Subscription
 
-__all__ = ["lock", "lock_due", "save", "set_seats"]
+__all__ = ["had_trial", "lock", "lock_due", "note_trial", "save", "set_seats"]
 
 _COLUMNS = """id, tier_version_id, term, seats, status, current_period_start,
               current_period_end, renewal_date, scheduled_tier_version_id,
@@ -91,3 +91,30 @@ async def set_seats(conn: asyncpg.Connection, sub: Subscription) -> Subscription
         sub.seats,
     )
     return Subscription(**dict(row))
+
+
+async def note_trial(
+    conn: asyncpg.Connection, account_id: UUID, tier_key: str, at: datetime
+) -> bool:
+    """Note that the account started a trial of the tier; False if it had one before."""
+    noted: bool | None = await conn.fetchval(
+        """
+        insert into subscription_trials (account_id, tier_key, started_at)
+        values ($1, $2, $3)
+        on conflict (account_id, tier_key) do nothing
+        returning true
+        """,
+        account_id,
+        tier_key,
+        at,
+    )
+    return bool(noted)
+
+
+async def had_trial(conn: asyncpg.Connection, account_id: UUID, tier_key: str) -> bool:
+    found: bool = await conn.fetchval(
+        "select exists (select from subscription_trials where account_id = $1 and tier_key = $2)",
+        account_id,
+        tier_key,
+    )
+    return found

@@ -4,8 +4,10 @@ its audit entry and a `subscription.changed` event in the caller's transaction."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -19,11 +21,13 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
 from benefitgate.common.isotime import from_iso, to_iso
 from benefitgate.events import outbox as events
-from benefitgate.subscriptions import repository
+from benefitgate.subscriptions import repository, transitions
 from benefitgate.subscriptions.lifecycle import TIME_DRIVEN
-from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
+from benefitgate.subscriptions.proration import TierChangePlan
+from benefitgate.subscriptions.transitions import Transition
 
 __all__ = [
+    "apply",
     "cancel_scheduled_change",
     "change_term",
     "change_tier",
@@ -102,30 +106,11 @@ def plan_json(plan: TierChangePlan) -> dict[str, Any]:
     }
 
 
-def _plan(sub: Subscription, tier_key: str, catalog: Catalog, now: datetime) -> TierChangePlan:
-    if sub.status == "canceled":
-        raise InvalidChange("accountId", "the subscription is canceled")
-    if sub.status == "trialing":
-        raise InvalidChange("accountId", "the subscription is in a trial: say whether it converts")
-    target = catalog.current(tier_key, now)
-    if target is None:
-        raise InvalidChange("tier", f"no tier {tier_key!r} is published now")
-    current = catalog.versions[sub.tier_version_id]
-    period = (sub.current_period_start, sub.current_period_end)
-    return plan_tier_change(current, target, sub.term, period, now)
-
-
 def preview_tier_change(
     sub: Subscription, tier_key: str, catalog: Catalog, now: datetime
 ) -> TierChangePlan:
     """What `change_tier` would do now, without doing it. Raises InvalidChange."""
-    return _plan(sub, tier_key, catalog, now)
-
-
-def _with_change_time(sub: Subscription) -> Subscription:
-    """Scheduled changes take effect together, at the end of the current period."""
-    pending = sub.scheduled_tier_version_id is not None or sub.scheduled_term is not None
-    return replace(sub, scheduled_change_at=sub.current_period_end if pending else None)
+    return transitions.tier_plan(sub, tier_key, catalog, now)
 
 
 async def lock_subscription(conn: asyncpg.Connection, account_id: UUID) -> Subscription:
@@ -162,6 +147,24 @@ async def record_change(
     return entry
 
 
+async def apply(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    expected_version: int,
+    transition: Callable[[Subscription], Transition],
+) -> tuple[Transition, AuditEntry]:
+    """Lock the account's subscription at `expected_version`, apply `transition` to it,
+    save and record the result. Raises TargetNotFound, VersionConflict, and what the
+    transition raises (InvalidChange, or a caller's own refusal)."""
+    before = await lock_at_version(conn, account_id, expected_version)
+    step = transition(before)
+    after = await repository.save(conn, step.after)
+    details = None if step.plan is None else {"change": plan_json(step.plan)}
+    entry = await record_change(conn, change, step.action, account_id, (before, after), details)
+    return step, entry
+
+
 async def change_tier(
     conn: asyncpg.Connection,
     change: ChangeContext,
@@ -172,17 +175,15 @@ async def change_tier(
 ) -> tuple[TierChangePlan, AuditEntry]:
     """Upgrade now, or schedule a downgrade for the end of the period (replacing any
     scheduled change). Raises TargetNotFound, VersionConflict or InvalidChange."""
-    before = await lock_at_version(conn, account_id, expected_version)
-    plan = _plan(before, tier_key, catalog, change.at)
-    if plan.upgrade:
-        wanted = replace(before, tier_version_id=plan.target.id, scheduled_tier_version_id=None)
-        action = "subscription.upgraded"
-    else:
-        wanted = replace(before, scheduled_tier_version_id=plan.target.id)
-        action = "subscription.downgrade_scheduled"
-    after = await repository.save(conn, _with_change_time(wanted))
-    details = {"change": plan_json(plan)}
-    return plan, await record_change(conn, change, action, account_id, (before, after), details)
+    step, entry = await apply(
+        conn,
+        change,
+        account_id,
+        expected_version,
+        lambda before: transitions.tier_change(before, tier_key, catalog, change.at),
+    )
+    assert step.plan is not None  # a tier change always has its price
+    return step.plan, entry
 
 
 async def change_term(
@@ -195,17 +196,8 @@ async def change_term(
     """Schedule a move to `term` (monthly or annual) at the end of the period, beside any
     scheduled tier change; asking for the current term drops a scheduled term change.
     Raises TargetNotFound, VersionConflict or InvalidChange."""
-    before = await lock_at_version(conn, account_id, expected_version)
-    if before.status == "canceled":
-        raise InvalidChange("accountId", "the subscription is canceled")
-    if term == before.term and before.scheduled_term is None:
-        raise InvalidChange("term", f"the subscription is already {term}")
-    scheduled = None if term == before.term else term
-    wanted = _with_change_time(replace(before, scheduled_term=scheduled))
-    after = await repository.save(conn, wanted)
-    return await record_change(
-        conn, change, "subscription.term_scheduled", account_id, (before, after)
-    )
+    move = partial(transitions.term_change, term=term)
+    return (await apply(conn, change, account_id, expected_version, move))[1]
 
 
 async def cancel_scheduled_change(
@@ -213,13 +205,7 @@ async def cancel_scheduled_change(
 ) -> AuditEntry:
     """Drop the scheduled downgrade and term change. Raises TargetNotFound,
     VersionConflict, or InvalidChange when nothing is scheduled."""
-    before = await lock_at_version(conn, account_id, expected_version)
-    if before.scheduled_change_at is None:
-        raise InvalidChange("accountId", "no change is scheduled")
-    wanted = replace(before, scheduled_tier_version_id=None, scheduled_term=None)
-    after = await repository.save(conn, _with_change_time(wanted))
-    action = "subscription.scheduled_change_canceled"
-    return await record_change(conn, change, action, account_id, (before, after))
+    return (await apply(conn, change, account_id, expected_version, transitions.unschedule))[1]
 
 
 async def restore_subscription(

@@ -5,31 +5,19 @@ scheduler applies either; see `lifecycle`). The billing period runs on unchanged
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from functools import partial
 from uuid import UUID
 
 import asyncpg
 
 from benefitgate.audit.models import AuditEntry
-from benefitgate.catalog.models import Catalog, TierVersion
+from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.subscriptions import repository
-from benefitgate.subscriptions.service import lock_at_version, record_change
+from benefitgate.subscriptions.service import apply, lock_at_version, record_change
+from benefitgate.subscriptions.transitions import MAX_TRIAL_DAYS, trial_start
 
-__all__ = ["MAX_TRIAL_DAYS", "set_trial_conversion", "start_trial"]
-
-MAX_TRIAL_DAYS = 90
-
-
-def _trial_tier(
-    catalog: Catalog, current_id: int, tier_key: str, change: ChangeContext
-) -> TierVersion:
-    target = catalog.current(tier_key, change.at)
-    if target is None:
-        raise InvalidChange("tier", f"no tier {tier_key!r} is published now")
-    if target.rank <= catalog.versions[current_id].rank:
-        raise InvalidChange("tier", "a trial is of a tier above the account's")
-    return target
+__all__ = ["MAX_TRIAL_DAYS", "had_trial", "set_trial_conversion", "start_trial"]
 
 
 async def start_trial(
@@ -42,30 +30,20 @@ async def start_trial(
     catalog: Catalog,
 ) -> AuditEntry:
     """Move an active subscription to `tier_key` for `days` days, falling back at the end
-    by default. Raises TargetNotFound, VersionConflict or InvalidChange (not active, a
-    change already scheduled, not a higher tier, days out of range)."""
-    if not 1 <= days <= MAX_TRIAL_DAYS:
+    by default, and note the account's trial of that tier (see `had_trial`). Raises
+    TargetNotFound, VersionConflict or InvalidChange (not active, a change already
+    scheduled, not a higher tier, days out of range)."""
+    if not 1 <= days <= MAX_TRIAL_DAYS:  # before taking the lock: the input is wrong anyway
         raise InvalidChange("days", f"a trial lasts 1 to {MAX_TRIAL_DAYS} days")
-    before = await lock_at_version(conn, account_id, expected_version)
-    if before.status != "active":
-        raise InvalidChange(
-            "accountId", f"only an active subscription can start a trial, not a {before.status} one"
-        )
-    if before.scheduled_change_at is not None:
-        raise InvalidChange("accountId", "cancel the scheduled change before starting a trial")
-    target = _trial_tier(catalog, before.tier_version_id, tier_key, change)
-    wanted = replace(
-        before,
-        tier_version_id=target.id,
-        status="trialing",
-        trial_ends_at=change.at + timedelta(days=days),
-        trial_fallback_tier_version_id=before.tier_version_id,
-        trial_converts=False,
-    )
-    after = await repository.save(conn, wanted)
-    return await record_change(
-        conn, change, "subscription.trial_started", account_id, (before, after)
-    )
+    start = partial(trial_start, tier_key=tier_key, days=days, catalog=catalog, now=change.at)
+    _, entry = await apply(conn, change, account_id, expected_version, start)
+    await repository.note_trial(conn, account_id, tier_key, change.at)
+    return entry
+
+
+async def had_trial(conn: asyncpg.Connection, account_id: UUID, tier_key: str) -> bool:
+    """Whether the account has ever started a trial of the tier."""
+    return await repository.had_trial(conn, account_id, tier_key)
 
 
 async def set_trial_conversion(
