@@ -76,6 +76,7 @@ from benefitgate.portal import page as portal
 from benefitgate.renewals import reminders
 from benefitgate.scheduler import Scheduler
 from benefitgate.seats import service as seats
+from benefitgate.selfserve.models import Policy
 from benefitgate.subscriptions import due
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.suggestions import service as suggestions
@@ -443,6 +444,7 @@ async def _start(
         Committed(snapshots.drop),
         signer,
         VendorName(settings.vendor_name),
+        Policy.of(settings),
     )
     gauges = Gauges(pool, hub, clock, settings.pool_max)
     front = None

@@ -145,6 +145,10 @@ class Settings:
     snapshot_previous_keys: str = ""
     snapshot_minutes: int = 15
     vendor_name: str = "Your vendor"  # how customers see the vendor's staff in their audit trail
+    # The self-serve switches turned on (trial, downgrade, term, cancel; see
+    # `selfserve.models.Policy`), and the days a self-serve trial lasts.
+    self_serve: frozenset[str] = frozenset()
+    self_serve_trial_days: int = 14
 
     @property
     def embedded(self) -> bool:
@@ -218,6 +222,8 @@ class Settings:
             snapshot_previous_keys=os.environ.get("BENEFITGATE_SNAPSHOT_PREVIOUS_KEYS", ""),
             snapshot_minutes=_int("BENEFITGATE_SNAPSHOT_MINUTES", 15),
             vendor_name=os.environ.get("BENEFITGATE_VENDOR_NAME") or "Your vendor",
+            self_serve=frozenset(_list("BENEFITGATE_SELF_SERVE")),
+            self_serve_trial_days=_int("BENEFITGATE_SELF_SERVE_TRIAL_DAYS", 14),
         )
 
 

@@ -50,6 +50,7 @@ from benefitgate.offline.resolvers import OfflineQuery
 from benefitgate.partners.resolvers import PartnerMutation
 from benefitgate.renewals.resolvers import RenewalQuery
 from benefitgate.seats.resolvers import SeatMutation
+from benefitgate.selfserve.resolvers import SelfServeMutation, SelfServeQuery
 from benefitgate.subscriptions.resolvers import (
     SubscriptionLifecycleMutation,
     SubscriptionMutation,
@@ -85,6 +86,7 @@ class Query(
     RenewalQuery,
     WebhookQuery,
     GlossaryQuery,
+    SelfServeQuery,
 ):
     pass
 
@@ -109,6 +111,7 @@ class Mutation(
     SubscriptionLifecycleMutation,
     CatalogPrimitiveMutation,
     GlossaryMutation,
+    SelfServeMutation,
 ):
     pass
 

@@ -32,7 +32,14 @@ from benefitgate.subscriptions.types import (
     subscription_type,
 )
 
-__all__ = ["SubscriptionLifecycleMutation", "SubscriptionMutation", "SubscriptionQuery"]
+__all__ = [
+    "SubscriptionChangeResult",
+    "SubscriptionLifecycleMutation",
+    "SubscriptionMutation",
+    "SubscriptionQuery",
+    "answer",
+    "stored_result",
+]
 
 PreviewResult = Annotated[
     TierChangePreview | NotFoundError | InvalidInputError,
@@ -48,7 +55,7 @@ async def _account(info: Info, raw_id: str) -> Account | None:
     return None if account_id is None else await visible_account(info, account_id)
 
 
-def _result(entry: AuditEntry, plan: TierChangePlan | None) -> dict[str, Any]:
+def stored_result(entry: AuditEntry, plan: TierChangePlan | None) -> dict[str, Any]:
     """The stored result: the subscription as the change left it (the entry's snapshot)."""
     change = None if plan is None else service.plan_json(plan)
     return {"auditEntryId": entry.id, "subscription": entry.after, "change": change}
@@ -73,7 +80,7 @@ async def _change(
         return NotFoundError.of("account")
 
     async def effect(conn: asyncpg.Connection, change: ChangeContext) -> dict[str, Any]:
-        return _result(*await act(conn, change, account.id))
+        return stored_result(*await act(conn, change, account.id))
 
     applied = await run_change(
         info,
@@ -83,10 +90,10 @@ async def _change(
         arguments={"account": str(account.id), **arguments},
         effect=effect,
     )
-    return await _answer(info, applied)
+    return await answer(info, applied)
 
 
-async def _answer(info: Info, applied: Applied | ChangeError) -> SubscriptionChangeResult:
+async def answer(info: Info, applied: Applied | ChangeError) -> SubscriptionChangeResult:
     if not isinstance(applied, Applied):
         return applied
     types = catalog_types(await catalog_of(info.context))

@@ -5,6 +5,7 @@ scheduler applies either; see `lifecycle`). The billing period runs on unchanged
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from benefitgate.subscriptions import repository
 from benefitgate.subscriptions.service import apply, lock_at_version, record_change
 from benefitgate.subscriptions.transitions import MAX_TRIAL_DAYS, trial_start
 
-__all__ = ["MAX_TRIAL_DAYS", "had_trial", "set_trial_conversion", "start_trial"]
+__all__ = ["MAX_TRIAL_DAYS", "had_trial", "note_trial", "set_trial_conversion", "start_trial"]
 
 
 async def start_trial(
@@ -37,13 +38,21 @@ async def start_trial(
         raise InvalidChange("days", f"a trial lasts 1 to {MAX_TRIAL_DAYS} days")
     start = partial(trial_start, tier_key=tier_key, days=days, catalog=catalog, now=change.at)
     _, entry = await apply(conn, change, account_id, expected_version, start)
-    await repository.note_trial(conn, account_id, tier_key, change.at)
+    await note_trial(conn, account_id, tier_key, change.at)  # an operator may grant another
     return entry
 
 
 async def had_trial(conn: asyncpg.Connection, account_id: UUID, tier_key: str) -> bool:
     """Whether the account has ever started a trial of the tier."""
     return await repository.had_trial(conn, account_id, tier_key)
+
+
+async def note_trial(
+    conn: asyncpg.Connection, account_id: UUID, tier_key: str, at: datetime
+) -> bool:
+    """Note a trial of the tier started at `at`; False when the account had one before
+    (the primary key decides, so of two at once exactly one is first)."""
+    return await repository.note_trial(conn, account_id, tier_key, at)
 
 
 async def set_trial_conversion(
