@@ -15,6 +15,7 @@ import pytest
 from benefitgate import db
 from benefitgate.auth.principals import Principal, Role
 from benefitgate.events import outbox as events
+from benefitgate.events import readable
 from benefitgate.events.hub import CloseReason, Hub, Interest
 from benefitgate.events.outbox import START, Event
 from benefitgate.events.stream import Closed, Expired, follow
@@ -36,7 +37,7 @@ def _hub(capacity: int) -> Hub:
 
 async def _publish_new(conn: asyncpg.Connection, hub: Hub, now: datetime = NOW) -> None:
     """What the outbox listener does: hand the hub what is new, in batches."""
-    new = await events.read_new(conn, hub.cursor, 3)
+    new = await events.read_new(conn, hub.cursor, 3, await readable.take(conn))
     hub.publish(new.events, new.partners, now)
 
 
@@ -83,7 +84,7 @@ async def test_a_batch_handed_over_twice_is_queued_once(
         await asyncio.sleep(0)
         for n in range(3):
             await events.enqueue(conn, "test.n", None, {"n": n})
-        batch = await events.read_new(conn, START, 10)
+        batch = await events.read_new(conn, START, 10, await readable.take(conn))
         hub.publish(batch.events, batch.partners, NOW)
         hub.publish(batch.events, batch.partners, NOW)  # the listener retries after a failure
         await events.enqueue(conn, "test.n", None, {"n": 3})

@@ -5,6 +5,7 @@ import asyncpg
 from benefitgate import db
 from benefitgate.auth.principals import Role
 from benefitgate.events import outbox as events
+from benefitgate.events import readable
 from benefitgate.events.outbox import START, Cursor, EventScope
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
@@ -48,11 +49,11 @@ async def test_a_listener_reads_events_with_their_partners_and_what_is_held_back
         await open_transaction.start()
         await late.fetchval("select pg_current_xact_id()")  # older than the next event
         await events.enqueue(conn, "test.waits", None, {})
-        while_open = await events.read_new(conn, START, 10)
+        while_open = await events.read_new(conn, START, 10, await readable.take(conn))
         await open_transaction.rollback()
     finally:
         await late.close()
-    after = await events.read_new(conn, while_open.events[-1].cursor, 10)
+    after = await events.read_new(conn, while_open.events[-1].cursor, 10, while_open.probe)
 
     assert [e.type for e in while_open.events] == ["test.managed", "test.global"]
     assert while_open.events[0].id == first

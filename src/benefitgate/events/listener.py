@@ -2,9 +2,9 @@
 
 NOTIFY only wakes the listener; the events themselves are read from the outbox with the
 gap-free cursor, so nothing is lost to a dropped notification or a reconnect: the listener
-resumes from its cursor. When committed events wait behind an older open transaction (in
-any database of the server), the listener looks again within milliseconds, backing off;
-a timed poll covers anything else.
+resumes from its cursor. When committed events wait behind an older open transaction of
+this database, the listener looks again within milliseconds, backing off; a timed poll
+covers anything else.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import asyncpg
 
 from benefitgate import db
 from benefitgate.events import outbox as events
-from benefitgate.events import touch
+from benefitgate.events import readable, touch
 from benefitgate.events.outbox import Cursor, NewEvents
 from benefitgate.telemetry import metrics
 
@@ -59,6 +59,7 @@ class OutboxListener:
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._probe = readable.CAUTIOUS
         self.cursor: Cursor | None = None
 
     async def start(self) -> None:
@@ -76,6 +77,8 @@ class OutboxListener:
 
     async def _connect(self) -> asyncpg.Connection:
         conn = await db.connect(self._dsn)
+        # A lost connection wakes the follower at once, to reconnect and catch up.
+        conn.add_termination_listener(self._notified)
         await conn.add_listener(events.CHANNEL, self._notified)
         if self._on_touched is not None:
             await conn.add_listener(touch.CHANNEL, self._touched)
@@ -154,7 +157,8 @@ class OutboxListener:
         """Hand over everything readable; whether more is held back."""
         assert self.cursor is not None
         while True:
-            new = await events.read_new(conn, self.cursor, _BATCH)
+            new = await events.read_new(conn, self.cursor, _BATCH, self._probe)
+            self._probe = new.probe
             if not new.events:
                 return new.held_back
             await self._on_events(new)

@@ -1,8 +1,8 @@
 """The event outbox: enqueue in the caller's transaction, read as a gap-free feed.
 
 The cursor is (txid, id). A reader only sees rows whose transaction id is below the oldest
-transaction still running, so a transaction that took a lower id but committed late can
-never be skipped by a reader that already moved past it.
+transaction of this database still running (`events.readable`), so a transaction that took
+a lower id but committed late can never be skipped by a reader that already moved past it.
 
 The txid column is read and compared as what it is, an `xid8` (asyncpg decodes it to an
 int): never cast it for a statement. A text cast aliased under the column's name made
@@ -25,7 +25,7 @@ import asyncpg
 import orjson
 
 from benefitgate.db import MAX_BIGINT
-from benefitgate.events import written
+from benefitgate.events import readable, written
 
 __all__ = [
     "CHANNEL",
@@ -172,21 +172,28 @@ async def enqueue_many(
 
 
 async def read_feed(
-    conn: asyncpg.Connection, after: Cursor, limit: int, scope: EventScope
+    conn: asyncpg.Connection,
+    after: Cursor,
+    limit: int,
+    scope: EventScope,
+    probe: readable.Probe | None = None,
 ) -> list[Event]:
     """Events after the cursor, in (txid, id) order, that are safe to hand out."""
+    probe = probe or await readable.take(conn)
     rows = await conn.fetch(
-        """
-        select id, txid, type, account_id, payload, created_at
-        from events
-        where (txid, id) > ($1::xid8, $2)
-          and txid < pg_snapshot_xmin(pg_current_snapshot())
-          and ($3 or (account_id is null and not (type like any($7::text[])))
-               or account_id = $4
-               or account_id in (select account_id from partner_accounts where partner_id = $5))
-        order by txid, id
+        f"""
+        with {readable.horizon_cte("$8", "$9")}
+        select e.id, e.txid, e.type, e.account_id, e.payload, e.created_at
+        from events e, horizon h
+        where (e.txid, e.id) > ($1::xid8, $2)
+          and e.txid < h.xmin
+          and ($3 or (e.account_id is null and not (e.type like any($7::text[])))
+               or e.account_id = $4
+               or e.account_id in (select account_id from partner_accounts
+                                   where partner_id = $5))
+        order by e.txid, e.id
         limit $6
-        """,
+        """,  # noqa: S608 (fixed SQL, no input)
         after.txid,
         after.id,
         scope.everything,
@@ -194,18 +201,24 @@ async def read_feed(
         scope.partner_id,
         limit,
         _INTERNAL_PATTERNS,
+        probe.next_xid,
+        list(probe.running),
     )
     return [_event(row) for row in rows]
 
 
 async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
     """The position just after the last event a reader may see now."""
+    probe = await readable.take(conn)
     row = await conn.fetchrow(
-        """
-        select txid, id from events
-        where txid < pg_snapshot_xmin(pg_current_snapshot())
-        order by txid desc, id desc limit 1
-        """
+        f"""
+        with {readable.horizon_cte("$1", "$2")}
+        select e.txid, e.id from events e, horizon h
+        where e.txid < h.xmin
+        order by e.txid desc, e.id desc limit 1
+        """,  # noqa: S608 (fixed SQL, no input)
+        probe.next_xid,
+        list(probe.running),
     )
     return START if row is None else Cursor(row["txid"], row["id"])
 
@@ -213,23 +226,26 @@ async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
 @dataclass(frozen=True, slots=True)
 class NewEvents:
     """One look at the outbox by a listener: the events after its cursor that are safe to
-    hand out, who manages each event's account right now, and whether committed events
-    after the cursor are still held back by an older open transaction. The holder may be
-    in another database (transaction ids are server-wide), and its commit wakes no
-    listener of ours."""
+    hand out, who manages each event's account right now, whether committed events after
+    the cursor are still held back by an older open transaction of this database (its
+    commit may wake no listener), and the horizon probe for the next look."""
 
     events: list[Event]
     partners: dict[UUID, frozenset[UUID]]
     held_back: bool
+    probe: readable.Probe
 
 
-async def read_new(conn: asyncpg.Connection, after: Cursor, limit: int) -> NewEvents:
+async def read_new(
+    conn: asyncpg.Connection, after: Cursor, limit: int, probe: readable.Probe
+) -> NewEvents:
     """Everything a listener needs on each wake, in one statement: one round trip per
-    committed transaction, where a read, a partner lookup and a held-back check were
-    three. `held_back` is exact when fewer than `limit` events came back."""
+    committed transaction, where a read, a partner lookup, a held-back check and a probe
+    were four. `probe` is the one the previous look returned (`readable.CAUTIOUS` at
+    first). `held_back` is exact when fewer than `limit` events came back."""
     rows = await conn.fetch(
-        """
-        with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),
+        f"""
+        with {readable.horizon_cte("$4", "$5")},
         visible as (
             select e.id, e.txid, e.type, e.account_id, e.payload, e.created_at
             from events e, horizon h
@@ -237,19 +253,23 @@ async def read_new(conn: asyncpg.Connection, after: Cursor, limit: int) -> NewEv
             order by e.txid, e.id
             limit $3
         )
-        select held.held_back, v.id, v.txid, v.type, v.account_id, v.payload,
-               v.created_at,
+        select held.held_back, held.probe_next, held.probe_running,
+               v.id, v.txid, v.type, v.account_id, v.payload, v.created_at,
                array(select p.partner_id from partner_accounts p
                      where p.account_id = v.account_id) as partner_ids
-        from (select exists (select 1 from events e, horizon h
+        from (select exists (select 1 from events e
                              where (e.txid, e.id) > ($1::xid8, $2) and e.txid >= h.xmin)
-                as held_back) held
+                         as held_back,
+                     h.probe_next, {readable.NEXT_PROBE}
+              from horizon h) held
         left join visible v on true
         order by v.txid, v.id
-        """,
+        """,  # noqa: S608 (fixed SQL, no input)
         after.txid,
         after.id,
         limit,
+        probe.next_xid,
+        list(probe.running),
     )
     found = [row for row in rows if row["id"] is not None]
     return NewEvents(
@@ -260,6 +280,7 @@ async def read_new(conn: asyncpg.Connection, after: Cursor, limit: int) -> NewEv
             if row["account_id"] is not None
         },
         held_back=rows[0]["held_back"],
+        probe=readable.probe_from(rows[0]),
     )
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from benefitgate.clock import Clock
+from benefitgate.events import readable
 from benefitgate.events.outbox import Cursor
 
 __all__ = ["CursorExpired", "check_cursor", "horizon", "prune", "run_hourly"]
@@ -56,13 +57,17 @@ async def prune(conn: asyncpg.Connection, before: datetime) -> int:
     several replicas at once (the horizon row is locked). Returns the number deleted."""
     async with conn.transaction():
         await conn.execute("select 1 from event_horizon for update")
+        probe = await readable.take(conn)
         newest = await conn.fetchrow(
-            """
-            select txid, id from events
-            where created_at < $1 and txid < pg_snapshot_xmin(pg_current_snapshot())
-            order by txid desc, id desc limit 1
-            """,
+            f"""
+            with {readable.horizon_cte("$2", "$3")}
+            select e.txid, e.id from events e, horizon h
+            where e.created_at < $1 and e.txid < h.xmin
+            order by e.txid desc, e.id desc limit 1
+            """,  # noqa: S608 (fixed SQL, no input)
             before,
+            probe.next_xid,
+            list(probe.running),
         )
         if newest is None:
             return 0

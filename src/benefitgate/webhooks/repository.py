@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from benefitgate.events import readable
 from benefitgate.events.outbox import Cursor
 from benefitgate.webhooks.models import Attempt, Endpoint
 
@@ -230,17 +231,19 @@ async def claim_due(
     """Lease up to `limit` enabled endpoints that are due and have events after their
     cursor, skipping those another replica holds (or whose lease this one holds: `busy`).
     An endpoint is due when no retry waits and no live lease holds it."""
+    probe = await readable.take(conn)
     rows = await conn.fetch(
         f"""
-        with due as (
+        with {readable.horizon_cte("$6", "$7")},
+        due as (
             select e.id from webhook_endpoints e
             where e.status = 'enabled'
               and (e.next_attempt_at is null or e.next_attempt_at <= $1)
               and (e.lease_until is null or e.lease_until < $1)
               and e.id <> all($5::uuid[])
-              and exists (select 1 from events v
+              and exists (select 1 from events v, horizon h
                           where (v.txid, v.id) > (e.cursor_txid, e.cursor_id)
-                            and v.txid < pg_snapshot_xmin(pg_current_snapshot()))
+                            and v.txid < h.xmin)
             order by e.next_attempt_at nulls first, e.id
             limit $4
             for update skip locked
@@ -254,6 +257,8 @@ async def claim_due(
         lease.until,
         limit,
         list(busy),
+        probe.next_xid,
+        list(probe.running),
     )
     return [_endpoint(r) for r in rows]
 
