@@ -38,6 +38,15 @@ async def _writers(dsn: str, transactions: int) -> None:
     await asyncio.gather(*(writer(w) for w in range(3)))
 
 
+async def _tail(dsn: str) -> events.Cursor:
+    """The outbox's tail, on a connection of its own (subscribers join concurrently)."""
+    c = await db.connect(dsn)
+    try:
+        return await events.tail_cursor(c)
+    finally:
+        await c.close()
+
+
 async def test_subscribers_joining_mid_stream_get_every_event_once_in_order(
     dsn: str, conn: asyncpg.Connection, live_port: int
 ) -> None:
@@ -46,7 +55,7 @@ async def test_subscribers_joining_mid_stream_get_every_event_once_in_order(
 
     async def subscriber(n: int, from_start: bool) -> tuple[events.Cursor, list[str]]:
         await asyncio.sleep(0.05 * n)
-        after = START if from_start else await events.tail_cursor(conn)
+        after = START if from_start else await _tail(dsn)
         got = []
         async with (
             ws_client(live_port, key) as session,
