@@ -15,19 +15,23 @@ run: $(STAMP)
 	$(VENV)/bin/benefitgate serve --demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench clients/python
+	$(VENV)/bin/ruff format --check src tests bench clients/python
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
 # The npm packages some tests run (the GraphQL over HTTP audit), pinned in tests/node/, into
-# .cache/node; those tests install them on first use too, and skip, saying why, without Node.
+# .cache/node, and the TypeScript client's (clients/typescript) into .cache/client-ts; those
+# tests install them on first use too, and skip, saying why, without Node.
 NODE_CACHE ?= .cache/node
+CLIENT_TS_CACHE := .cache/client-ts
 node-tools:
-	mkdir -p $(NODE_CACHE)
+	mkdir -p $(NODE_CACHE) $(CLIENT_TS_CACHE)
 	cp tests/node/package.json tests/node/package-lock.json $(NODE_CACHE)/
 	cd $(NODE_CACHE) && npm ci --ignore-scripts --no-audit --no-fund --silent
+	cp clients/typescript/package.json clients/typescript/package-lock.json $(CLIENT_TS_CACHE)/
+	cd $(CLIENT_TS_CACHE) && npm ci --ignore-scripts --no-audit --no-fund --silent
 
 # Rebuild the GraphiQL the service serves from web/graphiql's pinned packages (then commit).
 graphiql:

@@ -1,0 +1,3 @@
+export { createApolloClient, type Connection } from "./apollo.js";
+export { followEvents, StreamRefused, type Follow, type LiveEvent } from "./events.js";
+export * from "./generated/graphql.js";
