@@ -12,9 +12,10 @@ import asyncpg
 import jwt
 
 from benefitgate.auth.principals import Role
-from tests.conftest import Api, api_key, frontend_token
+from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
+from tests.fixtures.statements import StatementLog
 
 SNAPSHOT = """query($id: ID!) { entitlementSnapshot(accountId: $id) {
   __typename
@@ -231,3 +232,39 @@ async def test_the_published_keys_are_public_and_cacheable(api: Api) -> None:
     assert response.headers["cache-control"] == "public, max-age=300"
     (key,) = response.json()["keys"]
     assert set(key) == {"kty", "crv", "x", "kid", "alg", "use"}  # no private part
+
+
+async def test_a_snapshot_costs_three_statements_however_many_grants_and_metrics(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await _catalog(conn)
+    bare = await factories.account(conn, cat["versions"]["ent"])
+    busy = await factories.account(conn, cat["versions"]["basic"])
+    for benefit in ("b1", "b2"):
+        await factories.grant(conn, busy, benefit)
+    for metric in ("m0", "m1"):
+        await factories.usage(conn, busy, metric, 5)
+    admin, log = await api_key(conn), StatementLog()
+    counted = []
+    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
+        await _snapshot(api, bare, admin)  # warms the connection, the key and the catalog
+        for account in (bare, busy):
+            log.statements.clear()
+            assert (await _snapshot(api, account, admin))["__typename"] == "EntitlementSnapshot"
+            counted.append(len(log.statements))
+    assert counted == [3, 3]  # the account, its grants, its limited metrics' counters
+
+
+async def test_the_response_cache_never_answers_a_snapshot_signed_before_a_change(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await _catalog(conn)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    granted = await factories.grant(conn, account, "b1")
+    admin = await api_key(conn)
+    async with make_api(response_cache=True) as api:
+        before = await _snapshot(api, account, admin)
+        assert "b1" in (await _verified(api, before["token"]))["entitlements"]
+        await api.data(REVOKE, {"grant": str(granted)}, auth=admin)
+        after = await _verified(api, (await _snapshot(api, account, admin))["token"])
+    assert "b1" not in after["entitlements"]
