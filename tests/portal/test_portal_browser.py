@@ -19,7 +19,7 @@ import pytest
 from benefitgate.db import create_pool
 from benefitgate.demo.seed import seed_demo
 from benefitgate.suggestions import service as suggestions
-from tests.conftest import Api, ServeLive, api_key, catalog_loader, frontend_token
+from tests.conftest import Api, MakeApi, ServeLive, api_key, catalog_loader, frontend_token
 from tests.fixtures.factories import NOW
 from tests.fixtures.node import tools_folder
 
@@ -156,6 +156,8 @@ async def test_the_page_shows_the_apis_figures_and_follows_usage_live(
         assert set(panels["LadderPanel"]["account"]) == {"__typename", "tier"}
         assert set(panels["RenewalPanel"]) == {"account", "impactSummary"}
         assert set(panels["UsagePanel"]["account"]) == {"__typename", "usage", "usageSeries"}
+        assert set(panels["PlanPanel"]) == {"selfServePolicy", "tiers", "account"}
+        assert set(panels["PlanPanel"]["tiers"][0]) == {"key", "name", "rank"}
 
         # A usage event recorded through the API moves the figure and the chart, live.
         metric = "api_calls"  # a sum: the day's point grows by the value recorded
@@ -248,7 +250,8 @@ async def test_labels_keyboard_and_axe_find_no_serious_violation(
 ) -> None:
     axe = tools_folder() / "node_modules" / "axe-core" / "axe.min.js"
     problems: list[str] = []
-    async with serve_live(portal=True) as port:
+    every_switch = frozenset({"trial", "downgrade", "term", "cancel"})  # the plan's buttons too
+    async with serve_live(portal=True, self_serve=every_switch) as port:
         page = await open_portal(browser, port, frontend_token(demo["suggested"]), problems)
         # Every control and figure is named; every panel is labelled by its heading.
         unnamed = await page.evaluate(
@@ -277,4 +280,87 @@ async def test_labels_keyboard_and_axe_find_no_serious_violation(
     serious = [v for v in result if v["impact"] in ("serious", "critical")]
     assert serious == [], serious
     assert overflow is False, "the page scrolls sideways on a phone"
+    assert problems == [], problems
+
+
+SELF_SERVE_PREVIEW = (DOCUMENTS / "SelfServePreview.graphql").read_text()
+
+
+async def _plain_account(conn: asyncpg.Connection) -> UUID:
+    """An active demo account above the ladder's first rung, with nothing scheduled."""
+    account: UUID = await conn.fetchval(
+        """select s.account_id from subscriptions s
+           join tier_versions v on v.id = s.tier_version_id join tiers t on t.key = v.tier_key
+           where s.status = 'active' and t.rank > 0 and s.scheduled_change_at is null
+             and not s.cancel_at_period_end and s.trial_ends_at is null
+           order by s.account_id limit 1"""
+    )
+    assert account is not None, "the demo data has a plain paid account"
+    return account
+
+
+async def test_a_customer_previews_then_takes_the_self_serve_actions_the_policy_offers(
+    demo: dict[str, Any],
+    conn: asyncpg.Connection,
+    serve_live: ServeLive,
+    make_api: MakeApi,
+    browser: Any,
+) -> None:
+    account = await _plain_account(conn)
+    token = frontend_token(account)
+    problems: list[str] = []
+    async with serve_live(portal=True) as port:  # the default policy offers nothing
+        page = await open_portal(browser, port, token, problems)
+        plan = page.locator("#panel-plan")
+        assert await plan.locator("[data-action]").count() == 0
+        assert "account manager" in await plan.inner_text()
+        await page.close()
+    async with serve_live(portal=True, self_serve=frozenset({"downgrade", "cancel"})) as port:
+        page = await open_portal(browser, port, token, problems)
+        plan = page.locator("#panel-plan")
+        offered = {
+            await b.get_attribute("data-action") for b in await plan.locator("[data-action]").all()
+        }
+        assert offered == {"SCHEDULE_DOWNGRADE", "CANCEL_AT_PERIOD_END"}
+
+        # A downgrade: the preview's price is the API's, and confirming schedules it.
+        downgrade = plan.locator("[data-action=SCHEDULE_DOWNGRADE]").first
+        tier = await downgrade.get_attribute("data-offer-tier")
+        await downgrade.click()
+        await plan.locator("[data-preview=SCHEDULE_DOWNGRADE]").wait_for(timeout=15_000)
+        asked = {"id": str(account), "action": "SCHEDULE_DOWNGRADE", "tier": tier, "term": None}
+        async with make_api(self_serve=frozenset({"downgrade"})) as api:
+            answer = await api.data(SELF_SERVE_PREVIEW, asked, auth=token)
+        expected = answer["selfServePreview"]
+        shown = await plan.locator("[data-next-price]").get_attribute("data-next-price")
+        assert shown == str(expected["nextPeriod"]["price"]["amountCents"])
+        await shot(page, "self-serve-preview")
+        await plan.get_by_role("button", name="Confirm").click()
+        await plan.locator("[data-plan=scheduled]").wait_for(timeout=15_000)
+        # Keep the plan after all, then cancel at the period's end and undo it, by keyboard.
+        for action, then in [
+            ("CANCEL_SCHEDULED_CHANGE", "[data-action=SCHEDULE_DOWNGRADE]"),
+            ("CANCEL_AT_PERIOD_END", "[data-plan=ending]"),
+            ("UNDO_CANCEL", "[data-action=CANCEL_AT_PERIOD_END]"),
+        ]:
+            await plan.locator(f"[data-action={action}]").focus()
+            await page.keyboard.press("Enter")
+            await plan.locator(f"[data-confirm={action}]").wait_for(timeout=15_000)
+            # The confirmation takes the focus, so Enter confirms what was previewed.
+            assert await page.evaluate("document.activeElement.dataset.confirm") == action
+            await page.keyboard.press("Enter")
+            await plan.locator(then).first.wait_for(timeout=15_000)
+        await shot(page, "self-serve-done")
+        await page.close()
+    entries = await conn.fetch(
+        "select actor, action, reason from audit_log where account_id = $1 and actor = 'user-1'"
+        " order by id",
+        account,
+    )
+    assert [(e["action"], e["reason"]) for e in entries] == [
+        ("subscription.downgrade_scheduled", "self-serve"),
+        ("subscription.scheduled_change_canceled", "self-serve"),
+        ("subscription.cancel_scheduled", "self-serve"),
+        ("subscription.reactivated", "self-serve"),
+    ]
     assert problems == [], problems

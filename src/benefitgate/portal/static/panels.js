@@ -209,3 +209,82 @@ export function seats(body, data) {
   );
   applyWidths(body);
 }
+
+// ---- Your plan: what the subscription does next, and the self-serve actions the
+// vendor's policy offers (selfServePolicy). Each action is previewed, then confirmed.
+
+function offers(policy, tiers, current, sub) {
+  const list = [];
+  const active = sub.status === "ACTIVE";
+  const ending = sub.cancelAtPeriodEnd;
+  if (policy.trial && active && !sub.scheduledChangeAt && !ending) {
+    for (const t of tiers.filter((t) => t.rank > current.rank)) {
+      list.push({ action: "START_TRIAL", tier: t.key, label: `Try ${t.name} free for ${policy.trialDays} days` });
+    }
+  }
+  if (policy.downgrade && sub.status !== "TRIALING" && sub.status !== "CANCELED" && !ending) {
+    for (const t of tiers.filter((t) => t.rank < current.rank && t.key !== sub.scheduledTier?.key)) {
+      list.push({ action: "SCHEDULE_DOWNGRADE", tier: t.key, label: `Move to ${t.name} at the period's end` });
+    }
+  }
+  if (policy.term && sub.status !== "CANCELED" && !ending && !sub.scheduledTerm) {
+    const term = sub.term === "MONTHLY" ? "ANNUAL" : "MONTHLY";
+    list.push({ action: "SCHEDULE_TERM_CHANGE", term, label: `Bill ${term.toLowerCase()} from the period's end` });
+  }
+  const undoable = (sub.scheduledTier ? policy.downgrade : true) && (sub.scheduledTerm ? policy.term : true);
+  if (sub.scheduledChangeAt && undoable) {
+    list.push({ action: "CANCEL_SCHEDULED_CHANGE", label: "Keep my plan as it is" });
+  }
+  if (policy.cancel && ending) list.push({ action: "UNDO_CANCEL", label: "Keep my subscription" });
+  if (policy.cancel && !ending && sub.status !== "CANCELED") {
+    list.push({ action: "CANCEL_AT_PERIOD_END", label: "Cancel at the period's end" });
+  }
+  return list;
+}
+
+function standing(current, sub) {
+  const lines = [h("p", { className: "lead" }, `${current.name}, billed ${sub.term.toLowerCase()}.`)];
+  if (sub.trialEndsAt) {
+    lines.push(h("p", { "data-plan": "trial" }, `Trial until ${day(sub.trialEndsAt)}, then back to ${sub.trialFallbackTier?.name ?? "your tier"}.`));
+  }
+  if (sub.scheduledChangeAt) {
+    const what = [sub.scheduledTier ? `${sub.scheduledTier.name}` : null,
+      sub.scheduledTerm ? `billed ${sub.scheduledTerm.toLowerCase()}` : null].filter(Boolean).join(", ");
+    lines.push(h("p", { "data-plan": "scheduled" }, `From ${day(sub.scheduledChangeAt)}: ${what}.`));
+  }
+  lines.push(sub.cancelAtPeriodEnd
+    ? h("p", { "data-plan": "ending" }, `Ends on ${day(sub.currentPeriodEnd)}.`)
+    : h("p", {}, `The current period ends on ${day(sub.currentPeriodEnd)}.`));
+  return lines;
+}
+
+function confirmation(pending, actions) {
+  const p = pending.preview;
+  const next = p.nextPeriod
+    ? `Then ${p.nextPeriod.tier.name}, billed ${p.nextPeriod.term.toLowerCase()}, at ${money(p.nextPeriod.price)} (now ${money(p.currentPrice)}).`
+    : "Your subscription then ends: nothing more is charged.";
+  return h(
+    "div",
+    { className: "confirm", role: "group", "aria-labelledby": "plan-confirm-title", "data-preview": p.action },
+    h("p", { id: "plan-confirm-title" }, h("strong", {}, pending.offer.label), ` — takes effect ${day(p.effectiveAt)}. Nothing is due now.`),
+    h("p", { "data-next-price": p.nextPeriod ? p.nextPeriod.price.amountCents : "" }, next),
+    h("div", { className: "actions" },
+      h("button", { type: "button", className: "primary", "data-confirm": p.action, onclick: () => actions.confirm() }, "Confirm"),
+      h("button", { type: "button", onclick: () => actions.back() }, "Back")),
+  );
+}
+
+export function plan(body, data, actions) {
+  const view = account(data);
+  const sub = view?.subscription;
+  if (!sub || !view.tier) return body.replaceChildren(h("p", {}, "No subscription."));
+  const pending = actions.pending();
+  const list = offers(data.selfServePolicy, data.tiers, view.tier, sub);
+  body.replaceChildren(
+    ...standing(view.tier, sub),
+    pending ? confirmation(pending, actions)
+      : list.length ? h("div", { className: "actions" }, list.map((o) =>
+        h("button", { type: "button", "data-action": o.action, "data-offer-tier": o.tier ?? null, onclick: () => actions.preview(o) }, o.label)))
+        : h("p", {}, "Changes to your plan are made with your account manager."),
+  );
+}

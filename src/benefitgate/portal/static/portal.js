@@ -12,6 +12,16 @@ const RENDER = {
   SuggestionPanel: panels.suggestion,
   RenewalPanel: panels.renewal,
   SeatsPanel: panels.seats,
+  PlanPanel: panels.plan,
+};
+// The self-serve mutations by action, each a document of its own (a trusted document).
+const SELF_SERVE = {
+  START_TRIAL: "SelfServeStartTrial",
+  SCHEDULE_DOWNGRADE: "SelfServeScheduleDowngrade",
+  SCHEDULE_TERM_CHANGE: "SelfServeScheduleTermChange",
+  CANCEL_SCHEDULED_CHANGE: "SelfServeCancelScheduledChange",
+  CANCEL_AT_PERIOD_END: "SelfServeCancel",
+  UNDO_CANCEL: "SelfServeUndoCancel",
 };
 const CHART_DAYS = 30;
 
@@ -72,9 +82,11 @@ async function main() {
     document.getElementById("live").textContent = "";
     return;
   }
-  const [view, accept, dismiss, events] = await Promise.all(
-    ["PortalView", "SuggestionAccept", "SuggestionDismiss", "AccountEvents"].map((n) => loadDocument(assets, n)),
+  const [view, accept, dismiss, events, previewDocument, ...changes] = await Promise.all(
+    ["PortalView", "SuggestionAccept", "SuggestionDismiss", "AccountEvents", "SelfServePreview",
+      ...Object.values(SELF_SERVE)].map((n) => loadDocument(assets, n)),
   );
+  const change = Object.fromEntries(Object.keys(SELF_SERVE).map((a, i) => [a, changes[i]]));
   const fragments = fragmentsOf(view);
   const vars = variables(accountOf(token));
   state.vars = vars;
@@ -82,7 +94,56 @@ async function main() {
   const actions = {
     accept: (s) => decide(accept, { id: s.id, key: crypto.randomUUID() }, "suggestionAccept"),
     dismiss: (s) => decide(dismiss, { id: s.id, key: crypto.randomUUID(), reason: "Not now" }, "suggestionDismiss"),
+    // A self-serve action: previewed first, then confirmed (or not) by the customer.
+    pending: () => offered,
+    preview: (offer) => previewOffer(offer),
+    confirm: () => confirmOffer(),
+    back: () => {
+      offered = null;
+      redraw("PlanPanel", "[data-action]");
+    },
   };
+  let offered = null; // {offer, preview, key}: kept across redraws until confirmed or dropped
+
+  async function previewOffer(offer) {
+    const asked = { id: vars.id, action: offer.action, tier: offer.tier ?? null, term: offer.term ?? null };
+    try {
+      const result = (await execute(endpoint, token, previewDocument, asked)).selfServePreview;
+      if (result.code) return problem(`${result.message} (${result.code})`);
+      problem(null);
+      // One idempotency key per confirmed preview: a retried confirmation changes nothing twice.
+      offered = { offer, preview: result, key: crypto.randomUUID() };
+    } catch (e) {
+      return problem(e.message);
+    }
+    redraw("PlanPanel", "[data-confirm]");
+  }
+
+  async function confirmOffer() {
+    const { offer, preview, key } = offered;
+    // The preview shows the subscription at its next version: confirm against the one it
+    // was made from, so a change made meanwhile answers VERSION_CONFLICT, not a surprise.
+    const args = { id: vars.id, key, version: preview.subscription.version - 1 };
+    if (offer.tier) args.tier = offer.tier;
+    if (offer.term) args.term = offer.term;
+    for (const b of document.querySelectorAll("#panel-plan button")) b.disabled = true;
+    try {
+      const data = await execute(endpoint, token, change[offer.action], args);
+      const result = Object.values(data)[0];
+      problem(result.code ? `${result.message} (${result.code})` : null);
+    } catch (e) {
+      problem(e.message);
+    }
+    offered = null;
+    await refresh();
+    document.querySelector("#panel-plan button")?.focus();
+  }
+
+  function redraw(name, focus) {
+    const section = document.querySelector(`[data-fragment="${name}"]`);
+    RENDER[name](section.querySelector(".body"), state.panels[name], actions);
+    section.querySelector(focus)?.focus();
+  }
   async function decide(document_, variables_, field) {
     for (const b of document.querySelectorAll("#panel-suggestion button")) b.disabled = true;
     try {
