@@ -9,7 +9,7 @@ from typing import Any
 
 from gql import Client, GraphQLRequest
 from gql.transport.aiohttp import AIOHTTPTransport
-from gql.transport.exceptions import TransportError
+from gql.transport.exceptions import TransportError, TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from websockets.exceptions import WebSocketException
 
@@ -74,10 +74,12 @@ class Benefitgate:
         after: str | None = None,
         on_interruption: Callable[[str], None] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """The events after `after` (None: from now on), in cursor order, for ever: each
-        drop (a lost socket, a replica's restart, a stream the server closed) resumes from
-        the cursor of the last event yielded, so none is missed and none repeated. Raises
-        StreamRefused on a refusal no retry mends."""
+        """The events after `after`, in cursor order, for ever: each drop (a lost socket, a
+        replica's restart, a stream the server closed) resumes from the cursor of the last
+        event yielded, so none is missed and none repeated. With `after` None the stream
+        starts now, and a drop before the first event resumes from the moment it
+        reconnects: keep a cursor to miss nothing. Raises StreamRefused on a refusal no
+        retry mends, and gql's TransportQueryError on a document the service refuses."""
         pause = FIRST_PAUSE
         while True:
             try:
@@ -90,6 +92,8 @@ class Benefitgate:
                         after = _resume_point(member, on_interruption)
                         if member["__typename"] == "Event":
                             yield member
+            except TransportQueryError:
+                raise  # the service refused the operation itself: retrying cannot mend it
             except (TransportError, WebSocketException, OSError) as exc:
                 if on_interruption is not None:
                     on_interruption(type(exc).__name__)

@@ -21,7 +21,8 @@ export type LiveEvent = Extract<Member, { __typename: "Event" }>;
 
 export interface Follow extends Connection {
   accountIds?: string[];
-  /** Resume after this cursor; omitted: from now on. */
+  /** Resume after this cursor. Omitted: from now on, and a drop before the first event
+   * resumes from the moment it reconnects; keep a cursor to miss nothing. */
   after?: string | null;
   /** Called once per event, in cursor order; return false to stop following. */
   onEvent: (event: LiveEvent) => boolean | void | Promise<boolean | void>;
@@ -72,6 +73,8 @@ export async function followEvents(options: Follow): Promise<string | null> {
       }
     } catch (error) {
       if (error instanceof StreamRefused) throw error;
+      // GraphQL errors (an operation the service refuses): no retry can mend them.
+      if (Array.isArray(error)) throw new StreamRefused("GRAPHQL_ERROR", JSON.stringify(error));
       options.onInterruption?.(describe(error));
     } finally {
       await client.dispose();
