@@ -30,6 +30,7 @@ from benefitgate.audit.resolvers import AuditMutation, AuditQuery
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.resolvers import CatalogMutation, CatalogPrimitiveMutation, CatalogQuery
 from benefitgate.catalog.version_resolvers import TierVersionMutation, TierVersionQuery
+from benefitgate.credits.resolvers import CreditMutation
 from benefitgate.db import unavailable
 from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.feed.live import LiveSubscription
@@ -112,6 +113,7 @@ class Mutation(
     CatalogPrimitiveMutation,
     GlossaryMutation,
     SelfServeMutation,
+    CreditMutation,
 ):
     pass
 

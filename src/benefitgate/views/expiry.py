@@ -29,9 +29,10 @@ __all__ = [
 
 # Fields whose values move with every second while a metric has usage in its period, and
 # fields whose answer no event of the account announces: the audit trail and seat history
-# (read from every domain's entries, not all of which are followed by the cache's tags).
+# (read from every domain's entries, not all of which are followed by the cache's tags)
+# and credits (whose grants expire with time alone).
 MOVING_FIELDS = frozenset(
-    {"projected", "limitReachedAt", "milestones", "auditTrail", "seatHistory"}
+    {"projected", "limitReachedAt", "milestones", "auditTrail", "seatHistory", "credits"}
 )
 _DAY = timedelta(days=1)
 

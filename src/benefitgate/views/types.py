@@ -26,6 +26,8 @@ from benefitgate.catalog.types import (
     Tier,
     catalog_types,
 )
+from benefitgate.credits.resolvers import account_credits
+from benefitgate.credits.types import AccountCredit
 from benefitgate.entitlements.models import Entitlement as EntitlementModel
 from benefitgate.entitlements.precedence import effective_entitlements
 from benefitgate.entitlements.types import Grant, GrantSource, grant_type
@@ -220,6 +222,13 @@ class Account:
     async def seats(self, info: Info) -> SeatAllocation:
         held = await info.context.loader(Loaders).seats_by_account.load(self.account.id)
         return allocation(self.subscription.seats if self.subscription else 0, held)
+
+    @strawberry.field(
+        description="The account's credits: balance, when some of it expires next, and the "
+        "ledger of grants in, consumption and expiry out."
+    )
+    async def credits(self, info: Info) -> list[AccountCredit]:
+        return await account_credits(info, self.account.id, self.catalog)
 
     @strawberry.field(
         description="The account's audit trail, newest first: every change to it, who made "
