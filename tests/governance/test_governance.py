@@ -240,5 +240,8 @@ async def test_a_page_of_accounts_reads_every_trail_and_seat_history_in_fixed_st
     assert [[m["held"] for m in e["node"]["seatHistory"]["moves"]] for e in edges] == [
         [2, 1]
     ] * size
-    # the page of ids, the accounts, the trails, the keys among their actors, the seats
-    assert len(log.statements) == 5, log.statements
+    # the page of ids, the accounts, the trails, the keys among their actors, the seats (the
+    # writes' events wake the webhook dispatcher, whose look for due endpoints shares the
+    # one connection)
+    statements = [q for q in log.statements if "from webhook_endpoints" not in q]
+    assert len(statements) == 5, statements
