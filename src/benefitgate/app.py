@@ -74,6 +74,7 @@ from benefitgate.offline.keys import KeyRing
 from benefitgate.offline.service import Signer
 from benefitgate.portal import page as portal
 from benefitgate.renewals import reminders
+from benefitgate.reports import service as reports
 from benefitgate.scheduler import Scheduler
 from benefitgate.seats import service as seats
 from benefitgate.selfserve.models import Policy
@@ -421,6 +422,13 @@ async def _start(
         "milestones": partial(scheduled.award_due, pool, catalog_cache.get),
         "renewal reminders": partial(reminders.send_due, pool, catalog_cache.get),
         "suggestions": partial(suggestions.refresh_marked, pool, catalog_cache.get),
+        "impact reports": partial(
+            reports.generate_due,
+            pool,
+            catalog_cache.get,
+            settings.report_months,
+            settings.report_backfill,
+        ),
     }
     scheduler = Scheduler(dsn, clock, jobs, settings.scheduler_seconds)
     rollbacks = Rollbacks(

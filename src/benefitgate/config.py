@@ -33,6 +33,13 @@ def _int(name: str, default: int) -> int:
     return default if raw is None or raw == "" else int(raw)
 
 
+def _report_months() -> int:
+    months = _int("BENEFITGATE_REPORT_MONTHS", 3)
+    if months not in (0, 1, 2, 3, 4, 6, 12):
+        raise ValueError("BENEFITGATE_REPORT_MONTHS: 1, 2, 3, 4, 6 or 12 (a year's divisor), or 0")
+    return months
+
+
 @dataclass(frozen=True, slots=True)
 class Quota:
     """`requests` per `seconds`, as a token bucket: it holds at most `requests` tokens and
@@ -144,6 +151,8 @@ class Settings:
     snapshot_key: str = ""
     snapshot_previous_keys: str = ""
     snapshot_minutes: int = 15
+    report_months: int = 3  # impact reports' period (1, 2, 3, 4, 6 or 12); 0 turns them off
+    report_backfill: int = 4  # closed periods whose missing reports the scheduler makes
     vendor_name: str = "Your vendor"  # how customers see the vendor's staff in their audit trail
     # The self-serve switches turned on (trial, downgrade, term, cancel; see
     # `selfserve.models.Policy`), and the days a self-serve trial lasts.
@@ -224,6 +233,8 @@ class Settings:
             vendor_name=os.environ.get("BENEFITGATE_VENDOR_NAME") or "Your vendor",
             self_serve=frozenset(_list("BENEFITGATE_SELF_SERVE")),
             self_serve_trial_days=_int("BENEFITGATE_SELF_SERVE_TRIAL_DAYS", 14),
+            report_months=_report_months(),
+            report_backfill=_int("BENEFITGATE_REPORT_BACKFILL", 4),
         )
 
 

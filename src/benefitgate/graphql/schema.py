@@ -50,6 +50,7 @@ from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
 from benefitgate.offline.resolvers import OfflineQuery
 from benefitgate.partners.resolvers import PartnerMutation
 from benefitgate.renewals.resolvers import RenewalQuery
+from benefitgate.reports.resolvers import ReportQuery
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.selfserve.resolvers import SelfServeMutation, SelfServeQuery
 from benefitgate.subscriptions.resolvers import (
@@ -85,6 +86,7 @@ class Query(
     SuggestionQuery,
     ImpactQuery,
     RenewalQuery,
+    ReportQuery,
     WebhookQuery,
     GlossaryQuery,
     SelfServeQuery,

@@ -1,0 +1,161 @@
+"""An impact report exported: CSV (one table, a row per figure) and PDF (fpdf2), both from
+the stored document, so every export of a report is the same. Pure.
+
+- CSV: a cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@` first) gets
+  a leading `'`, since names come from the vendor's catalog and the account.
+- PDF: the core Helvetica font, which holds Latin-1 only; other characters print as `?`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+__all__ = ["COLUMNS", "csv_of", "pdf_of"]
+
+COLUMNS = (
+    "account_id", "period_from", "period_to", "section", "key", "name", "unit", "value",
+    "target", "percent", "met", "amount_cents", "currency", "date",
+)  # fmt: skip
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _rows(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    value = doc["valueDelivered"] or {}
+    yield {
+        "section": "total",
+        "name": doc["account"]["name"],
+        "amount_cents": value.get("amountCents"),
+        "currency": value.get("currency"),
+    }
+    for m in doc["metrics"]:
+        yield {"section": "metric", "key": m["key"], "name": m["name"], "unit": m["unit"],
+               "value": m["value"], "target": m["limit"], "percent": m["peakPercent"]}  # fmt: skip
+    for o in doc["outcomes"]:
+        priced = o["valueCents"] is not None
+        yield {"section": "outcome", "key": o["key"], "name": o["name"], "unit": o["unit"],
+               "value": o["delivered"], "target": o["target"], "percent": o["percent"],
+               "met": o["met"], "amount_cents": o["valueCents"],
+               "currency": value.get("currency") if priced else None}  # fmt: skip
+    for a in doc["milestones"]:
+        yield {"section": "milestone", "key": a["key"], "name": a["name"], "date": a["achievedAt"]}
+    for b in doc["benefitsUsed"]:
+        yield {"section": "benefit_used", "key": b["key"], "name": b["name"],
+               "unit": b["source"], "value": b["used"]}  # fmt: skip
+    for b in doc["newBenefits"]:
+        yield {"section": "new_benefit", "key": b["key"], "name": b["name"]}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def csv_of(doc: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    fixed = {"account_id": doc["account"]["id"], "period_from": doc["from"], "period_to": doc["to"]}
+    for row in _rows(doc):
+        full = {**fixed, **row}
+        writer.writerow([_cell(full.get(c)) for c in COLUMNS])
+    return out.getvalue()
+
+
+def _latin(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,g}{' ' + unit if unit else ''}"
+
+
+def _money(cents: int | None, currency: str | None) -> str:
+    return "-" if cents is None else f"{cents / 100:,.2f} {currency or ''}".strip()
+
+
+class _Report(FPDF):
+    def heading(self, text: str) -> None:
+        self.set_font("Helvetica", "B", 12)
+        self.cell(0, 9, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font("Helvetica", size=10)
+
+    def table_of(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if not rows:
+            self.cell(0, 6, "None in this period.", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            return
+        with self.table(text_align="LEFT", line_height=6) as table:
+            for line in (header, *rows):
+                row = table.row()
+                for value in line:
+                    row.cell(_latin(value))
+
+
+def _percent(value: float | None, sign: str = "") -> str:
+    return "-" if value is None else f"{value:{sign}g}%"
+
+
+def _outcome_rows(doc: dict[str, Any], currency: str | None) -> list[tuple[str, ...]]:
+    return [
+        (
+            o["name"],
+            _num(o["delivered"], o["unit"]),
+            _num(o["target"], o["unit"]),
+            _percent(o["percent"]) + (" (met)" if o["met"] else ""),
+            _money(o["valueCents"], currency),
+        )
+        for o in doc["outcomes"]
+    ]
+
+
+def _metric_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [
+        (
+            m["name"],
+            _num(m["value"], m["unit"]),
+            _num(m["limit"]),
+            _percent(m["peakPercent"]),
+            _percent(m["trendPercent"], "+"),
+        )
+        for m in doc["metrics"]
+    ]
+
+
+def pdf_of(doc: dict[str, Any], created_at: datetime) -> bytes:
+    """The report as PDF; dated when the report was made, so every export is the same."""
+    pdf = _Report()
+    pdf.set_title(_latin(f"Impact report {doc['from']} to {doc['to']}"))
+    pdf.set_creation_date(created_at)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.multi_cell(0, 9, _latin(f"Impact report: {doc['account']['name']}"))
+    pdf.set_font("Helvetica", size=11)
+    value = doc["valueDelivered"] or {}
+    pdf.cell(0, 7, f"Period: {doc['from']} to {doc['to']}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    worth = _money(value.get("amountCents"), value.get("currency"))
+    pdf.cell(0, 7, f"Estimated value delivered: {worth}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.heading("Outcomes against targets")
+    header = ("Outcome", "Delivered", "Target", "Attainment", "Value")
+    pdf.table_of(header, _outcome_rows(doc, value.get("currency")))
+    pdf.heading("Usage")
+    header = ("Metric", "Used", "Limit", "Fullest period", "Trend")
+    pdf.table_of(header, _metric_rows(doc))
+    pdf.heading("Milestones reached")
+    reached = [(a["name"], a["achievedAt"][:10]) for a in doc["milestones"]]
+    pdf.table_of(("Milestone", "Reached"), reached)
+    pdf.heading("Benefits used")
+    used = [(b["name"], b["source"], _num(b["used"])) for b in doc["benefitsUsed"]]
+    pdf.table_of(("Benefit", "Source", "Used"), used)
+    pdf.heading("New in the catalog in this period")
+    pdf.table_of(("Benefit",), [(b["name"],) for b in doc["newBenefits"]])
+    return bytes(pdf.output())

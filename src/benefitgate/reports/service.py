@@ -1,0 +1,81 @@
+"""Scheduled impact reports: the scheduler's job, and reading an account's reports.
+
+Each closed period (calendar-aligned, `months` long) owes every account with a
+subscription in it one report. The job works from what is owed, not from ticks, so after
+downtime it catches up on the last `backfill` periods; a batch of accounts per
+transaction reads each one's impact summary, stores the reports and writes an
+`impact.report_ready` event for each report it stored. Exactly once per account and
+period comes from the primary key: a report a concurrent run stored first is left as it
+is and gets no second event. Memory stays bounded by the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.accounts import service as accounts
+from benefitgate.catalog.models import Catalog
+from benefitgate.events import outbox as events
+from benefitgate.impact import service as impact
+from benefitgate.impact.models import DayRange
+from benefitgate.reports import periods, repository
+from benefitgate.reports.document import document_of
+from benefitgate.reports.models import Report
+
+__all__ = ["BATCH", "EVENT", "generate_due", "reports_of"]
+
+EVENT = "impact.report_ready"
+BATCH = 200  # accounts per transaction
+
+
+async def generate_due(
+    pool: asyncpg.Pool,
+    catalog: Callable[[], Awaitable[Catalog]],
+    months: int,
+    backfill: int,
+    now: datetime,
+) -> int:
+    """Store every report owed for the last `backfill` closed periods; returns how many
+    this run stored. `months` 0 turns reports off."""
+    if months == 0:
+        return 0
+    snapshot = await catalog()
+    made = 0
+    for period in periods.closed(now, months, backfill):
+        while True:
+            async with pool.acquire() as conn, conn.transaction():
+                owed = await repository.due_accounts(conn, period, BATCH)
+                made += await _report(conn, owed, period, snapshot, now)
+            if len(owed) < BATCH:
+                break
+    return made
+
+
+async def _report(
+    conn: asyncpg.Connection, owed: list[UUID], period: DayRange, catalog: Catalog, now: datetime
+) -> int:
+    found = await accounts.accounts_by_ids(conn, owed)
+    # Limits and grants as they stood at the period's end, not today.
+    at = datetime.combine(period.end + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
+    documents = []
+    for account_id in owed:
+        account = found[account_id]
+        summary = await impact.summary_on(conn, account, period, catalog, at)
+        documents.append((account_id, document_of(account.name, summary, catalog)))
+    stored = set(await repository.insert_many(conn, period, now, documents))
+    ready = [(a, _payload(doc)) for a, doc in documents if a in stored]
+    await events.enqueue_many(conn, EVENT, ready)
+    return len(ready)
+
+
+def _payload(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"from": doc["from"], "to": doc["to"], "valueDelivered": doc["valueDelivered"]}
+
+
+async def reports_of(conn: asyncpg.Connection, account_id: UUID, limit: int) -> list[Report]:
+    return await repository.reports_of(conn, account_id, limit)
