@@ -33,6 +33,9 @@ SIGNALS = {
     "seat_pressure": 0.3,  # 90 % or more of the purchased seats assigned
     "outcome_lagging": 0.2,  # a target behind pace that a higher tier's benefits move
     "milestone_reached": 0.1,  # adoption milestones reached lately
+    # Right-sizing and adoption (see `rightsizing`):
+    "usage_far_below": 0.3,  # under 30 % of a limit in each of the last three closed periods
+    "benefit_unused": 0.5,  # an included benefit measured and not used for 60 days
 }
 
 

@@ -57,9 +57,9 @@ def _suggestion(row: asyncpg.Record) -> Suggestion:
 
 
 async def last_counters(
-    conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime, periods: int = 3
 ) -> dict[UUID, list[CounterReading]]:
-    """The three newest counters per account and metric that started by `now`."""
+    """The `periods` newest counters per account and metric that started by `now`."""
     rows = await conn.fetch(
         """
         select account_id, metric_key, period_start, period_end, value
@@ -67,10 +67,11 @@ async def last_counters(
                   partition by account_id, metric_key order by period_start desc) as n
               from usage_counters c
               where account_id = any($1::uuid[]) and period_start <= $2) c
-        where n <= 3
+        where n <= $3
         """,
         list(account_ids),
         now,
+        periods,
     )
     found: dict[UUID, list[CounterReading]] = {a: [] for a in account_ids}
     for r in rows:

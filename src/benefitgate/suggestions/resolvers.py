@@ -29,11 +29,13 @@ from benefitgate.common.changes import ChangeContext
 from benefitgate.suggestions import service
 from benefitgate.suggestions.models import Suggestion as SuggestionModel
 from benefitgate.suggestions.types import (
+    Recommendation,
     Suggestion,
     SuggestionAccepted,
     SuggestionConnection,
     SuggestionDismissed,
     SuggestionEdge,
+    recommendation_type,
     suggestion_type,
 )
 
@@ -45,6 +47,16 @@ SuggestionsResult = Annotated[
 ]
 AcceptResult = Annotated[
     SuggestionAccepted | ChangeError, strawberry.union("SuggestionAcceptResult")
+]
+
+
+@strawberry.type
+class RecommendationList:
+    recommendations: list[Recommendation]
+
+
+RecommendationsResult = Annotated[
+    RecommendationList | NotFoundError, strawberry.union("RecommendationsResult")
 ]
 DismissResult = Annotated[
     SuggestionDismissed | ChangeError, strawberry.union("SuggestionDismissResult")
@@ -79,6 +91,24 @@ async def _visible(info: Info, raw_id: str) -> SuggestionModel | None:
 
 @strawberry.type
 class SuggestionQuery:
+    @strawberry.field(
+        description="Right-sizing and adoption recommendations for the account, beside its "
+        "upgrade suggestion and with evidence like it: a lower tier (or a lower tier and an "
+        "add-on) when usage stays far below its limits, an add-on instead of a whole tier, "
+        "and included benefits unused for 60 days with what they would move. Computed "
+        "from the evidence now."
+    )
+    async def recommendations(self, info: Info, account_id: strawberry.ID) -> RecommendationsResult:
+        parsed = parse_id(account_id)
+        account = None if parsed is None else await visible_account(info, parsed)
+        if account is None:
+            return NotFoundError.of("account")
+        catalog = await catalog_of(info.context)
+        async with info.context.db.acquire() as conn:
+            found = await service.recommendations_of(conn, account, catalog, info.context.now)
+        types = catalog_types(catalog)
+        return RecommendationList(recommendations=[recommendation_type(r, types) for r in found])
+
     @strawberry.field(
         description="Open upgrade suggestions across the accounts the caller manages, most "
         "confident first. Frontends read their account's on `account { suggestion }`."

@@ -18,6 +18,8 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.accounts import service as accounts
+from benefitgate.accounts.models import Account
+from benefitgate.adoption import service as adoption
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
@@ -27,9 +29,10 @@ from benefitgate.events.touch import touch
 from benefitgate.seats import service as seats
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.subscriptions.proration import TierChangePlan
-from benefitgate.suggestions import marks, repository
+from benefitgate.suggestions import marks, repository, rightsizing
 from benefitgate.suggestions.engine import propose
 from benefitgate.suggestions.models import Evidence, Proposal, Suggestion
+from benefitgate.suggestions.rightsizing import Recommendation
 from benefitgate.suggestions.signals import DENIAL_WINDOW, MILESTONE_WINDOW
 from benefitgate.targets import service as targets
 
@@ -42,6 +45,7 @@ __all__ = [
     "dismiss",
     "load_evidence",
     "open_page",
+    "recommendations_of",
     "recompute",
     "refresh_marked",
 ]
@@ -54,13 +58,18 @@ STALE_AFTER = timedelta(days=1)  # evidence ages out: periods close, denials gro
 
 
 async def load_evidence(
-    conn: asyncpg.Connection, account_ids: Sequence[UUID], catalog: Catalog, now: datetime
+    conn: asyncpg.Connection,
+    account_ids: Sequence[UUID],
+    catalog: Catalog,
+    now: datetime,
+    periods: int = 3,
 ) -> dict[UUID, Evidence]:
-    """Everything the engine reads for the accounts, in a fixed number of statements."""
+    """Everything the engine reads for the accounts, in a fixed number of statements; the
+    counters of the last `periods` periods of each metric."""
     found = await accounts.accounts_by_ids(conn, account_ids)
     ids = list(found)
     grants = await entitlements.active_grants(conn, ids, now)
-    counters = await repository.last_counters(conn, ids, now)
+    counters = await repository.last_counters(conn, ids, now, periods)
     denials = await repository.recent_denials(conn, ids, now - DENIAL_WINDOW)
     held = await seats.seats_by_account(conn, ids)
     achieved = await repository.recent_achievements(conn, ids, now - MILESTONE_WINDOW)
@@ -231,3 +240,15 @@ async def open_page(
 
 async def by_id(conn: asyncpg.Connection, suggestion_id: UUID) -> Suggestion | None:
     return await repository.by_id(conn, suggestion_id)
+
+
+async def recommendations_of(
+    conn: asyncpg.Connection, account: Account, catalog: Catalog, now: datetime
+) -> list[Recommendation]:
+    """Right-sizing and adoption recommendations from the account's evidence now: read
+    afresh (ten statements), since they move with every period and every use."""
+    # The current period and the closed ones before it that right-sizing judges by.
+    evidence = await load_evidence(conn, [account.id], catalog, now, rightsizing.LOW_PERIODS + 1)
+    since = now - timedelta(days=rightsizing.ADOPTION_DAYS)
+    held = await adoption.adoption_of(conn, [account], catalog, now, since)
+    return rightsizing.recommend(evidence[account.id], held[account.id], catalog, now)

@@ -1,4 +1,4 @@
-"""GraphQL types of upgrade suggestions."""
+"""GraphQL types of upgrade suggestions, and of right-sizing and adoption recommendations."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import strawberry
 
 from benefitgate.api.pagination import PageInfo
 from benefitgate.catalog.types import Benefit, CatalogTypes, Money, Outcome, Tier
-from benefitgate.suggestions import models
+from benefitgate.suggestions import models, rightsizing
 
 __all__ = [
+    "Recommendation",
     "Suggestion",
     "SuggestionAccepted",
     "SuggestionConnection",
     "SuggestionDismissed",
     "SuggestionEdge",
+    "recommendation_type",
     "suggestion_type",
 ]
 
@@ -37,6 +39,8 @@ class SuggestionSignal(enum.Enum):
     SEAT_PRESSURE = "seat_pressure"
     OUTCOME_LAGGING = "outcome_lagging"
     MILESTONE_REACHED = "milestone_reached"
+    USAGE_FAR_BELOW = "usage_far_below"
+    BENEFIT_UNUSED = "benefit_unused"
 
 
 @strawberry.type(description="One signal behind a suggestion, with the evidence for it.")
@@ -132,6 +136,58 @@ def _gain(g: models.Gain, types: CatalogTypes) -> OutcomeGain:
         outcome=types.outcomes.get(g.outcome_key) if g.outcome_key else None,
         expected_impact=g.impact_amount,
         impact_unit=g.impact_unit,
+    )
+
+
+@strawberry.enum
+class RecommendationKind(enum.Enum):
+    DOWNGRADE = "downgrade"
+    DOWNGRADE_WITH_ADDON = "downgrade_with_addon"
+    ADDON = "addon"
+    ADOPTION = "adoption"
+
+
+@strawberry.type(
+    description="A right-sizing or adoption recommendation, computed from the evidence now: "
+    "a lower tier (with an add-on when one metric needs it), an add-on instead of a whole "
+    "tier, or an included benefit left unused."
+)
+class Recommendation:
+    kind: RecommendationKind
+    tier: Tier | None = strawberry.field(description="The lower tier recommended.")
+    benefit: Benefit | None = strawberry.field(
+        description="The add-on recommended, or the included benefit to start using."
+    )
+    confidence: float = strawberry.field(description="0 to 1: how strong the evidence is.")
+    reasons: list[SuggestionReason]
+    gains: list[OutcomeGain] = strawberry.field(
+        description="What the add-on or the unused benefit would move."
+    )
+    losses: list[OutcomeGain] = strawberry.field(
+        description="Benefits the lower tier leaves out (none of them used lately)."
+    )
+    monthly_price_delta: Money | None = strawberry.field(
+        description="A lower tier's saving (negative); add-ons are priced apart."
+    )
+    annual_price_delta: Money | None
+
+
+def recommendation_type(r: rightsizing.Recommendation, types: CatalogTypes) -> Recommendation:
+    tier, currency = r.tier, r.tier.currency if r.tier else ""
+    return Recommendation(
+        kind=RecommendationKind(r.kind),
+        tier=None if tier is None else types.tiers[tier.id],
+        benefit=None if r.benefit is None else types.benefits.get(r.benefit.key),
+        confidence=r.confidence,
+        reasons=[_reason(x) for x in r.reasons],
+        gains=[_gain(g, types) for g in r.gains if g.benefit_key in types.benefits],
+        losses=[_gain(g, types) for g in r.losses if g.benefit_key in types.benefits],
+        monthly_price_delta=None
+        if r.monthly_delta_cents is None
+        else Money(amount_cents=r.monthly_delta_cents, currency=currency),
+        annual_price_delta=None
+        if r.annual_delta_cents is None
+        else Money(amount_cents=r.annual_delta_cents, currency=currency),
     )
 
 
