@@ -346,7 +346,8 @@ async def test_a_customer_previews_then_takes_the_self_serve_actions_the_policy_
             await plan.locator(f"[data-action={action}]").focus()
             await page.keyboard.press("Enter")
             await plan.locator(f"[data-confirm={action}]").wait_for(timeout=15_000)
-            # The confirmation takes the focus, so Enter confirms what was previewed.
+            # The confirmation takes the focus (and keeps it through a live redraw), so
+            # Enter confirms what was previewed.
             assert await page.evaluate("document.activeElement.dataset.confirm") == action
             await page.keyboard.press("Enter")
             await plan.locator(then).first.wait_for(timeout=15_000)

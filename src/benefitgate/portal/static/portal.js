@@ -51,6 +51,17 @@ function problem(message) {
   box.textContent = message || "";
 }
 
+// The focused button, as a selector of its data attributes, so that a redraw (a live
+// event's) gives the focus back to the same control instead of dropping it.
+function focusedControl() {
+  const el = document.activeElement;
+  const panel = el && el.closest ? el.closest("[data-fragment]") : null;
+  if (!panel || el.tagName !== "BUTTON") return null;
+  const kebab = (key) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const marks = Object.entries(el.dataset).map(([k, v]) => `[data-${kebab(k)}="${CSS.escape(v)}"]`);
+  return marks.length ? `#${panel.id} button${marks.join("")}` : null;
+}
+
 function variables(accountId) {
   const to = new Date(`${today}T00:00:00Z`);
   const from = new Date(to.getTime() - (CHART_DAYS - 1) * 86_400_000);
@@ -165,12 +176,14 @@ async function main() {
     }
     state.data = data;
     if (!header(data)) return;
+    const focused = focusedControl();
     for (const section of document.querySelectorAll("[data-fragment]")) {
       const name = section.dataset.fragment;
       const own = mask(data, fragments[name], fragments);
       state.panels[name] = own;
       RENDER[name](section.querySelector(".body"), own, actions);
     }
+    if (focused) document.querySelector(focused)?.focus();
     state.refreshes += 1;
     document.body.dataset.refreshes = String(state.refreshes);
   }
