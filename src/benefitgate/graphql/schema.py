@@ -62,6 +62,7 @@ from benefitgate.subscriptions.version_resolvers import VersionMigrationMutation
 from benefitgate.suggestions.resolvers import SuggestionMutation, SuggestionQuery
 from benefitgate.targets.resolvers import TargetMutation
 from benefitgate.views.resolvers import AccountQuery
+from benefitgate.views.risk import RiskQuery
 from benefitgate.webhooks.resolvers import WebhookMutation, WebhookQuery
 from graphql import GraphQLError
 
@@ -90,6 +91,7 @@ class Query(
     WebhookQuery,
     GlossaryQuery,
     SelfServeQuery,
+    RiskQuery,
 ):
     pass
 

@@ -30,9 +30,18 @@ __all__ = [
 # Fields whose values move with every second while a metric has usage in its period, and
 # fields whose answer no event of the account announces: the audit trail and seat history
 # (read from every domain's entries, not all of which are followed by the cache's tags)
-# and credits (whose grants expire with time alone).
+# and credits (whose grants expire with time alone); health reads usage windows that
+# slide with each day and checks that no event reports.
 MOVING_FIELDS = frozenset(
-    {"projected", "limitReachedAt", "milestones", "auditTrail", "seatHistory", "credits"}
+    {
+        "projected",
+        "limitReachedAt",
+        "milestones",
+        "auditTrail",
+        "seatHistory",
+        "credits",
+        "health",
+    }
 )
 _DAY = timedelta(days=1)
 

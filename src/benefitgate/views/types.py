@@ -37,6 +37,8 @@ from benefitgate.governance.resolvers import (
     account_changes,
     seat_history,
 )
+from benefitgate.health.resolvers import account_health
+from benefitgate.health.types import AccountHealth
 from benefitgate.metering.types import UsageGroup, UsageSeries, dimensions_of, series_type
 from benefitgate.milestones.types import MilestoneStatus
 from benefitgate.seats.types import SeatAllocation, allocation
@@ -222,6 +224,14 @@ class Account:
     async def seats(self, info: Info) -> SeatAllocation:
         held = await info.context.loader(Loaders).seats_by_account.load(self.account.id)
         return allocation(self.subscription.seats if self.subscription else 0, held)
+
+    @strawberry.field(
+        description="How healthy the account's use of its license is: a score from "
+        "documented factors (usage trend, targets' pace, benefit adoption, seat use, denials, "
+        "a scheduled cancellation)."
+    )
+    async def health(self, info: Info) -> AccountHealth:
+        return await account_health(info, self.account.id)
 
     @strawberry.field(
         description="The account's credits: balance, when some of it expires next, and the "

@@ -1,0 +1,94 @@
+"""Renewal risk for internal tools and partners: the accounts renewing soon, most at risk
+first, each with its health and the reasons for it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import strawberry
+
+from benefitgate.api.context import Info
+from benefitgate.api.errors import ForbiddenError, InvalidInputError
+from benefitgate.api.pagination import PageInfo, check_first
+from benefitgate.auth.principals import Role
+from benefitgate.catalog.cache import catalog_of
+from benefitgate.health import service
+from benefitgate.health.ranking import decode_position, encode_position, position
+from benefitgate.health.types import HealthFactor, factor_type
+from benefitgate.views.types import Account, account_type
+
+__all__ = ["RiskQuery"]
+
+MAX_WINDOW_DAYS = 366
+
+
+@strawberry.type
+class AccountRisk:
+    account: Account
+    renews_on: date
+    score: int = strawberry.field(description="The account's health score, 0 to 100.")
+    reasons: list[HealthFactor] = strawberry.field(
+        description="The health factors scoring below 60, most harmful first."
+    )
+
+
+@strawberry.type
+class AccountRiskEdge:
+    cursor: str
+    node: AccountRisk
+
+
+@strawberry.type
+class AccountRiskConnection:
+    edges: list[AccountRiskEdge]
+    page_info: PageInfo
+
+
+AccountsAtRiskResult = Annotated[
+    AccountRiskConnection | ForbiddenError | InvalidInputError,
+    strawberry.union("AccountsAtRiskResult"),
+]
+
+
+@strawberry.type
+class RiskQuery:
+    @strawberry.field(
+        description="Accounts whose subscription renews within `renewingWithinDays` days "
+        "(0 to 366: today only to a year), most at risk first (lowest health score, then "
+        "id), with the reasons. Internal tools see every account, partners their own."
+    )
+    async def accounts_at_risk(
+        self, info: Info, renewing_within_days: int, first: int = 20, after: str | None = None
+    ) -> AccountsAtRiskResult:
+        context = info.context
+        if context.principal.role is Role.FRONTEND:
+            return ForbiddenError.of("internal tools and partners only")
+        if not 0 <= renewing_within_days <= MAX_WINDOW_DAYS:
+            return InvalidInputError.of("renewingWithinDays", "give 0 to 366 days")
+        invalid = check_first(first)
+        if invalid is not None:
+            return invalid
+        start = None if after is None else decode_position(after)
+        if after is not None and start is None:
+            return InvalidInputError.of("after", "after is not a cursor this API produced")
+        catalog = await catalog_of(context)
+        async with context.db.acquire() as conn:
+            page, more = await service.at_risk(
+                conn, renewing_within_days, context.principal.partner_id, catalog,
+                context.now, start, first,
+            )  # fmt: skip
+        edges = []
+        for found, health in page:
+            assert found.subscription is not None  # only accounts that renew are at risk
+            node = AccountRisk(
+                account=account_type(found, catalog, context.now),
+                renews_on=found.subscription.renewal_date,
+                score=health.score,
+                reasons=[factor_type(f) for f in health.reasons],
+            )
+            edges.append(AccountRiskEdge(cursor=encode_position(position(health)), node=node))
+        return AccountRiskConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        )

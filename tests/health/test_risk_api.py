@@ -1,0 +1,198 @@
+"""Account health on the account view and accounts at risk before renewal, end to end,
+with accounts whose signals are crafted to known scores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+
+from benefitgate.auth.principals import Role
+from tests.conftest import Api, MakeApi, api_key, frontend_token
+from tests.fixtures import factories
+from tests.fixtures.factories import NOW
+from tests.fixtures.statements import StatementLog
+
+HEALTH = """
+query Health($id: ID!) { account(id: $id) { ... on Account {
+  health { score factors { key score weight detail } } } } }
+"""
+AT_RISK = """
+query AtRisk($days: Int!, $first: Int! = 20, $after: String) {
+  accountsAtRisk(renewingWithinDays: $days, first: $first, after: $after) {
+    __typename
+    ... on AccountRiskConnection {
+      edges { cursor node { account { id name } renewsOn score reasons { key score } } }
+      pageInfo { hasNextPage endCursor } }
+    ... on InvalidInputError { field }
+    ... on Error { code }
+  }
+}
+"""
+TODAY = NOW.date()
+
+
+async def _usage(conn: asyncpg.Connection, account_id: UUID, before: float, last: float) -> None:
+    """`before` spread over the 30 days before the last 30, `last` over the last 30."""
+    rows = [(account_id, "m0", TODAY - timedelta(days=45), before)] if before else []
+    rows += [(account_id, "m0", TODAY - timedelta(days=3), last)] if last else []
+    await conn.executemany(
+        "insert into usage_daily (account_id, metric_key, day, value) values ($1, $2, $3, $4)",
+        rows,
+    )
+
+
+async def _seats(conn: asyncpg.Connection, account_id: UUID, held: int) -> None:
+    await conn.executemany(
+        "insert into seat_assignments values (gen_random_uuid(), $1, $2, $3)",
+        [(account_id, f"user{n}", NOW - timedelta(days=90)) for n in range(held)],
+    )
+
+
+async def _population(conn: asyncpg.Connection) -> dict[str, UUID]:
+    """healthy: growing usage, its benefit used, 9 of 10 seats (score 100). falling: usage
+    halved, its benefit unused, 2 of 10 seats, 3 features denied, set to cancel (24).
+    idle (a partner's): nothing at all (13). later: renews outside the window."""
+    cat = await factories.catalog(conn)
+    basic = cat["versions"]["basic"]
+    reseller = await factories.partner(conn)
+    ids = {
+        "healthy": await factories.account(conn, basic),
+        "falling": await factories.account(conn, basic),
+        "idle": await factories.account(conn, basic, partner_id=reseller),
+        "later": await factories.account(conn, basic),
+    }
+    await _usage(conn, ids["healthy"], 100, 150)
+    await _usage(conn, ids["falling"], 100, 50)
+    await conn.execute(
+        "insert into benefit_uses values ($1, 'b0', 4, $2, $3)",
+        ids["healthy"],
+        NOW - timedelta(days=50),
+        NOW - timedelta(days=2),
+    )
+    await _seats(conn, ids["healthy"], 9)
+    await _seats(conn, ids["falling"], 2)
+    await conn.executemany(
+        "insert into entitlement_denials values ($1, $2, 'not_in_tier', 2, $3, $3)",
+        [(ids["falling"], f"b{n}", NOW - timedelta(days=5)) for n in (1, 2, 9)],
+    )
+    await conn.execute(
+        "update subscriptions set cancel_at_period_end = true where account_id = $1",
+        ids["falling"],
+    )
+    await conn.execute(
+        "update subscriptions set renewal_date = $2 where account_id = $1",
+        ids["later"],
+        TODAY + timedelta(days=100),
+    )
+    await conn.execute("update accounts set name = 'partnered' where id = $1", ids["idle"])
+    return {**ids, "reseller": reseller}
+
+
+async def test_a_frontend_reads_its_health_with_every_factor_that_applies(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    ids = await _population(conn)
+    falling = ids["falling"]
+    data = await api.data(HEALTH, {"id": str(falling)}, auth=frontend_token(falling))
+    health = data["account"]["health"]
+    assert health["score"] == round((30 * 50 + 20 * 0 + 15 * 25 + 10 * 40 + 20 * 0) / 95)
+    assert [(f["key"], f["score"], f["weight"]) for f in health["factors"]] == [
+        ("BENEFIT_ADOPTION", 0, 20),
+        ("CANCELLATION", 0, 20),
+        ("USAGE_TREND", 50, 30),
+        ("SEAT_USE", 25, 15),
+        ("DENIALS", 40, 10),
+    ]
+    assert health["factors"][2]["detail"] == "usage fell over the last 30 days: m0"
+    healthy = ids["healthy"]
+    data = await api.data(HEALTH, {"id": str(healthy)}, auth=frontend_token(healthy))
+    assert data["account"]["health"]["score"] == 100
+
+
+async def test_accounts_at_risk_renewing_soon_come_most_at_risk_first_with_reasons(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    ids = await _population(conn)
+    operator = await api_key(conn, Role.OPERATOR)
+
+    async def at_risk(auth: str, **kw: Any) -> dict[str, Any]:
+        result: dict[str, Any] = (await api.data(AT_RISK, {"days": 30, **kw}, auth=auth))[
+            "accountsAtRisk"
+        ]
+        return result
+
+    found = await at_risk(operator)
+    nodes = [e["node"] for e in found["edges"]]
+    assert [(UUID(n["account"]["id"]), n["score"]) for n in nodes] == [
+        (ids["idle"], 13),
+        (ids["falling"], 24),
+        (ids["healthy"], 100),
+    ]
+    assert [r["key"] for r in nodes[1]["reasons"]] == [
+        "BENEFIT_ADOPTION",
+        "CANCELLATION",
+        "USAGE_TREND",
+        "SEAT_USE",
+        "DENIALS",
+    ]
+    assert nodes[2]["reasons"] == []
+    assert nodes[0]["renewsOn"] == str(TODAY + timedelta(days=20))
+
+    walked, after = [], None
+    while True:
+        page = await at_risk(operator, first=1, after=after)
+        walked += [e["node"]["account"]["id"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    assert walked == [n["account"]["id"] for n in nodes]
+
+    partner = await api_key(conn, Role.PARTNER, ids["reseller"])
+    mine = await at_risk(partner)
+    assert [e["node"]["account"]["name"] for e in mine["edges"]] == ["partnered"]
+    wider = await at_risk(operator, days=100)
+    assert len(wider["edges"]) == 4
+
+    assert (await at_risk(frontend_token(ids["healthy"])))["code"] == "FORBIDDEN"
+    assert (await at_risk(operator, days=-1))["field"] == "renewingWithinDays"
+    assert (await at_risk(operator, days=367))["field"] == "renewingWithinDays"
+    assert (await at_risk(operator, after="nonsense"))["field"] == "after"
+    assert (await at_risk(operator, first=0))["field"] == "first"
+
+
+PAGE = (
+    "{ accounts(first: 50) { ... on AccountConnection { edges { node { health { score } } } } } }"
+)
+
+
+def _own(statements: list[str]) -> list[str]:
+    """The request's statements, without the background's on the one connection (the
+    listener's outbox reads, the webhook dispatcher's look for due endpoints)."""
+    background = ("from webhook_endpoints", "pg_current_snapshot", "from events")
+    return [q for q in statements if not any(b in q for b in background)]
+
+
+@pytest.mark.parametrize("extra", [0, 5])
+async def test_the_health_of_a_page_of_accounts_costs_the_same_statements_whatever_its_size(
+    conn: asyncpg.Connection, make_api: MakeApi, extra: int
+) -> None:
+    ids = await _population(conn)
+    for n in range(extra):
+        account_id = await factories.account(conn, await conn.fetchval(
+            "select tier_version_id from subscriptions limit 1"))  # fmt: skip
+        await _usage(conn, account_id, n, 1)
+        await _seats(conn, account_id, n)
+    key = await api_key(conn)
+    log = StatementLog()
+    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
+        await api.data(PAGE, auth=key)
+        log.statements.clear()
+        data = await api.data(PAGE, auth=key)
+    assert len(data["accounts"]["edges"]) == len(ids) - 1 + extra
+    # the page of ids, the accounts; usage windows, targets, adoption (grants, checks,
+    # metric days), seats, denials
+    assert len(_own(log.statements)) == 9, log.statements
