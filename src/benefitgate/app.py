@@ -68,6 +68,7 @@ from benefitgate.logs import configure_logging
 from benefitgate.metering import maintenance, recorded
 from benefitgate.metering.denials import Denials
 from benefitgate.metering.partitions import Partitions
+from benefitgate.metering.rules import Window
 from benefitgate.milestones import scheduled
 from benefitgate.offline import jwks
 from benefitgate.offline.keys import KeyRing
@@ -395,7 +396,8 @@ async def _start(
         hub.publish(new.events, new.partners, clock.now())
         webhooks.dispatcher.wake()
 
-    partitions = Partitions()
+    # A retention shorter than the backfill window stops the start (ValueError).
+    partitions = Partitions(Window.of_days(settings.backfill_days, settings.usage_retention_days))
     async with pool.acquire() as conn:
         await maintenance.maintain(conn, partitions, clock.now())
     listener = OutboxListener(dsn, on_events)

@@ -109,6 +109,8 @@ class Settings:
     max_aliases: int
     scheduler_seconds: float  # between scheduler ticks; 0 turns the scheduler off
     event_retention_days: int = 30  # outbox events older than this are pruned; 0 keeps all
+    backfill_days: int = 35  # how far back a usage event may be dated
+    usage_retention_days: int = 0  # raw usage events are kept this long; 0 keeps all
     live_queue_size: int = 1_000  # events queued per live subscriber before it is closed
     live_max_subscriptions: int = 20  # per WebSocket connection
     live_init_seconds: float = 5.0  # to send `connection_init` after connecting
@@ -185,6 +187,8 @@ class Settings:
             max_aliases=_int("BENEFITGATE_MAX_ALIASES", 20),
             scheduler_seconds=float(os.environ.get("BENEFITGATE_SCHEDULER_SECONDS") or 30),
             event_retention_days=_int("BENEFITGATE_EVENT_RETENTION_DAYS", 30),
+            backfill_days=_int("BENEFITGATE_BACKFILL_DAYS", 35),
+            usage_retention_days=_int("BENEFITGATE_USAGE_RETENTION_DAYS", 0),
             live_queue_size=_int("BENEFITGATE_LIVE_QUEUE_SIZE", 1_000),
             live_max_subscriptions=_int("BENEFITGATE_LIVE_MAX_SUBSCRIPTIONS", 20),
             live_init_seconds=float(os.environ.get("BENEFITGATE_LIVE_INIT_SECONDS") or 5),

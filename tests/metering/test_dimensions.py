@@ -18,7 +18,7 @@ from tests.conftest import Api, api_key
 from tests.fixtures import factories
 from tests.fixtures.cloudevents_api import cloud_event, post_events
 from tests.fixtures.factories import NOW
-from tests.fixtures.metering_api import record_directly
+from tests.fixtures.metering_api import RECORD, event, record_directly
 
 ADMIN = Principal(Role.ADMIN, subject="test-admin")
 SERIES = """
@@ -178,3 +178,23 @@ async def test_group_by_is_checked_and_fixed_once_usage_is_counted(
     account_id = await factories.account(conn, cat["versions"]["basic"])
     await factories.usage(conn, account_id, "grouped", 1)
     assert (await change("metricUpdate", ["method"], "after"))["field"] == "groupBy"
+
+
+async def test_usage_record_events_are_grouped_by_their_properties(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await _grouped_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    events = [
+        {**event(account_id, "1", 2, metric="calls"), "properties": {"region": "eu"}},
+        {**event(account_id, "2", 3, metric="calls"), "properties": {"region": "eu", "x": [1]}},
+        event(account_id, "3", 5, metric="calls"),  # no properties: the null group
+        {**event(account_id, "4", 7, metric="calls"), "properties": {"region": ["eu"]}},
+    ]
+    result = (await api.data(RECORD, {"events": events}, auth=key))["usageRecord"]
+    assert [r["reason"] for r in result["results"]] == [None, None, None, "INVALID_DIMENSION"]
+    rows = await conn.fetch(
+        "select dimensions ->> 'region' as region, value from usage_group_counters"
+    )
+    assert {r["region"]: float(r["value"]) for r in rows} == {"eu": 5.0, None: 5.0}

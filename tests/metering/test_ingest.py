@@ -16,6 +16,7 @@ from benefitgate.clock import FixedClock
 from benefitgate.metering import ingest
 from benefitgate.metering.models import UsageEvent
 from benefitgate.metering.partitions import Partitions
+from benefitgate.metering.rules import Window
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
@@ -219,10 +220,10 @@ async def test_a_batch_retried_after_a_dropped_connection_counts_once(
 
     # Dropped before commit: nothing counted, and the retry counts everything once.
     doomed = await db.connect(dsn)
-    await Partitions().ensure(doomed, ingest.months_of(batch, NOW))
+    await Partitions().ensure(doomed, ingest.months_of(batch, NOW, Window()))
     transaction = doomed.transaction()
     await transaction.start()
-    await ingest.record_usage(doomed, ADMIN, batch, catalog, NOW)
+    await ingest.record_usage(doomed, ADMIN, batch, catalog, NOW, Window())
     await conn.execute("select pg_terminate_backend($1)", doomed.get_server_pid())
     assert await counter(conn, account_id) == {}
     await record_directly(dsn, batch, NOW)
@@ -259,7 +260,8 @@ def test_partition_months_are_utc_months_of_events_inside_the_window() -> None:
         UsageEvent("far-future", account_id, "m0", 1.0, NOW + timedelta(days=400)),
         UsageEvent("long-ago", account_id, "m0", 1.0, NOW - timedelta(days=4000)),
     ]
-    assert ingest.months_of(events, datetime(2026, 11, 2, tzinfo=UTC)) == [date(2026, 10, 1)]
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    assert ingest.months_of(events, now, Window()) == [date(2026, 10, 1)]
 
 
 async def test_a_timestamp_without_an_offset_is_refused_as_a_variable_error(

@@ -95,16 +95,15 @@ class EventsEndpoint:
             catalog = await catalog_of(context)
             read = await _read(raws, catalog.metrics, context.now)
             events = [e for e in read if isinstance(e, UsageEvent)]
-            batch = ingest.Batch(
-                principal, events, catalog, context.now, context.shared.get(Partitions)
-            )
+            partitions = context.shared.get(Partitions)
+            batch = ingest.Batch(principal, events, catalog, context.now, partitions)
             outcomes = await in_transaction(context.db.acquire, batch.record, prepare=batch.prepare)
         finally:
             await context.db.release()  # the request's one connection, if it took one
         # Ingest refuses events one by one, in their outcomes, never the whole batch.
         assert isinstance(outcomes, list), outcomes
         ingest.count_outcomes(outcomes)
-        body = body_of(raws, _merge(read, outcomes))
+        body = body_of(raws, _merge(read, outcomes), partitions.window)
         return Response(orjson.dumps(body), media_type="application/json")
 
 

@@ -10,7 +10,7 @@ from benefitgate.cloudevents.format import Refused
 from benefitgate.common.quantities import OUT_OF_RANGE
 from benefitgate.metering.groups import MAX_DIMENSION, MAX_GROUPS
 from benefitgate.metering.models import MAX_EVENT_ID, EventOutcome, EventStatus, Rejection
-from benefitgate.metering.rules import WINDOW_AHEAD, WINDOW_BACK
+from benefitgate.metering.rules import Window
 from benefitgate.metering.uniques import MAX_UNIQUE_VALUE
 
 __all__ = ["MESSAGES", "body_of"]
@@ -23,8 +23,7 @@ MESSAGES = {
     Rejection.UNKNOWN_METRIC: "`type` is not the key of a metric",
     Rejection.NEGATIVE_VALUE: "only `latest` metrics take negative values",
     Rejection.VALUE_OUT_OF_RANGE: OUT_OF_RANGE,
-    Rejection.OUTSIDE_WINDOW: f"`time` must be at most {WINDOW_BACK.days} days back and "
-    f"{WINDOW_AHEAD.seconds // 60} minutes ahead",
+    Rejection.OUTSIDE_WINDOW: "`time` must be at most {back} days back and {ahead} minutes ahead",
     Rejection.INVALID_DIMENSION: "a `data` property the metric groups by must be text, a "
     f"number or a boolean, of at most {MAX_DIMENSION} characters",
     Rejection.TOO_MANY_GROUPS: f"the account has {MAX_GROUPS} groups of this metric in this "
@@ -40,7 +39,7 @@ def _echo(raw: object, name: str) -> object:
     return value if isinstance(value, str | int | float | bool) else None
 
 
-def _result(raw: object, result: EventOutcome | Refused) -> dict[str, Any]:
+def _result(raw: object, result: EventOutcome | Refused, window: Window) -> dict[str, Any]:
     answer: dict[str, Any] = {"id": _echo(raw, "id"), "source": _echo(raw, "source")}
     status: EventStatus
     reason: Rejection | None
@@ -49,16 +48,26 @@ def _result(raw: object, result: EventOutcome | Refused) -> dict[str, Any]:
         status, reason, message = EventStatus.REJECTED, result.reason, result.message
     else:
         status, reason = result.status, result.reason
-        message = None if reason is None else MESSAGES[reason]
+        message = None if reason is None else _message(reason, window)
     answer["status"] = status.name
     answer["reason"] = None if reason is None else reason.name
     answer["message"] = message
     return answer
 
 
-def body_of(raws: Sequence[object], results: Sequence[EventOutcome | Refused]) -> dict[str, Any]:
-    """The response body for `raws`, each with its result."""
-    listed = [_result(raw, result) for raw, result in zip(raws, results, strict=True)]
+def _message(reason: Rejection, window: Window) -> str:
+    """The rejection's message, with the window this service accepts."""
+    if reason is Rejection.OUTSIDE_WINDOW:
+        ahead = int(window.ahead.total_seconds()) // 60
+        return MESSAGES[reason].format(back=window.back.days, ahead=ahead)
+    return MESSAGES[reason]
+
+
+def body_of(
+    raws: Sequence[object], results: Sequence[EventOutcome | Refused], window: Window
+) -> dict[str, Any]:
+    """The response body for `raws`, each with its result (`window`: the accepted one)."""
+    listed = [_result(raw, result, window) for raw, result in zip(raws, results, strict=True)]
     count = Counter(r["status"] for r in listed)
     return {
         "accepted": count[EventStatus.ACCEPTED.name],

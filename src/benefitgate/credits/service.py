@@ -28,6 +28,7 @@ from benefitgate.credits.models import Credit, CreditShort, Spent
 from benefitgate.events import outbox as events
 from benefitgate.metering.ingest import record_usage
 from benefitgate.metering.models import EventStatus, UsageEvent
+from benefitgate.metering.rules import Window
 
 __all__ = [
     "CONSUMED",
@@ -90,7 +91,8 @@ async def consume(
     if balance < wanted:
         return CreditShort(metric_key, wanted, balance)
     usage = UsageEvent(event, account.id, metric_key, amount, now, source=SOURCE)
-    (outcome,) = await record_usage(conn, principal, [usage], catalog, now)
+    # Usage at `now` lies inside any backfill window: the default one answers the same.
+    (outcome,) = await record_usage(conn, principal, [usage], catalog, now, Window())
     if outcome.status is not EventStatus.ACCEPTED:
         raise InvalidChange("idempotencyKey", "this consumption was recorded already")
     takes = allocate(lots, wanted, now)

@@ -28,7 +28,7 @@ from benefitgate.metering.models import (
 )
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.repository import CounterKey
-from benefitgate.metering.rules import in_window, negative_allowed
+from benefitgate.metering.rules import Window, negative_allowed
 from benefitgate.metering.uniques import InvalidProperty, unique_of
 from benefitgate.telemetry import metrics
 from benefitgate.usage.periods import Period
@@ -61,16 +61,20 @@ class Batch:
     partitions: Partitions
 
     async def prepare(self, conn: asyncpg.Connection) -> None:
-        await self.partitions.ensure(conn, months_of(self.events, self.now))
+        window = self.partitions.window
+        await self.partitions.ensure(conn, months_of(self.events, self.now, window))
 
     async def record(self, conn: asyncpg.Connection) -> list[EventOutcome]:
-        return await record_usage(conn, self.principal, self.events, self.catalog, self.now)
+        return await record_usage(
+            conn, self.principal, self.events, self.catalog, self.now, self.partitions.window
+        )
 
 
-def months_of(events: Sequence[UsageEvent], now: datetime) -> list[date]:
+def months_of(events: Sequence[UsageEvent], now: datetime, window: Window) -> list[date]:
     """The UTC months whose partitions a batch may write to. Only events inside the
     accepted window count, so a client cannot make the service create far-off partitions."""
-    moments = [e.occurred_at.astimezone(UTC) for e in events if in_window(e.occurred_at, now)]
+    inside = [e.occurred_at for e in events if window.contains(e.occurred_at, now)]
+    moments = [at.astimezone(UTC) for at in inside]
     return sorted({date(at.year, at.month, 1) for at in moments})
 
 
@@ -80,6 +84,7 @@ def _rejection(
     principal: Principal,
     catalog: Catalog,
     now: datetime,
+    window: Window,
 ) -> Rejection | None:
     """Why the event is refused, if it is. An account the caller may not see is
     UNKNOWN_ACCOUNT, as a missing one is: the answer never tells them apart."""
@@ -94,7 +99,7 @@ def _rejection(
         return Rejection.VALUE_OUT_OF_RANGE
     if event.value < 0 and not negative_allowed(metric.aggregation):
         return Rejection.NEGATIVE_VALUE
-    if not in_window(event.occurred_at, now):
+    if not window.contains(event.occurred_at, now):
         return Rejection.OUTSIDE_WINDOW
     return None
 
@@ -105,13 +110,15 @@ async def record_usage(
     events: Sequence[UsageEvent],
     catalog: Catalog,
     now: datetime,
+    window: Window,
 ) -> list[EventOutcome]:
     """Record a batch in the caller's transaction; one outcome per event, in input order.
 
-    A client event id counts once per account over the whole accepted window, also across
-    concurrent and retried batches. Counters, daily buckets and threshold events are
-    written set-wise with the events. The partitions of `months_of(events, now)` must exist.
-    Raises BatchTooLarge above MAX_BATCH events, before writing anything.
+    Events outside `window` are rejected. A client event id counts once per account over
+    the whole window, also across concurrent and retried batches. Counters, daily buckets
+    and threshold events are written set-wise with the events. The partitions of
+    `months_of(events, now, window)` must exist. Raises BatchTooLarge above MAX_BATCH
+    events, before writing anything.
     """
     if len(events) > MAX_BATCH:
         raise BatchTooLarge
@@ -120,7 +127,7 @@ async def record_usage(
     candidates: dict[tuple[UUID, str, str], Candidate] = {}
     for event in events:
         account = account_of(event)
-        reason = _rejection(event, account, principal, catalog, now)
+        reason = _rejection(event, account, principal, catalog, now, window)
         group = unique = None
         if reason is None:
             group, unique, reason = _properties_of(event, catalog)

@@ -1,11 +1,13 @@
-"""Housekeeping each process runs at start-up and then hourly: partitions ahead of time,
-and forgetting event ids and idempotency keys once they are past the accepted window."""
+"""Housekeeping each process runs at start-up and then hourly: partitions ahead of time
+and dropped past the retention, and forgetting what only the accepted window needs (event
+ids and idempotency keys past the dedup horizon, the distinct values of unique counts'
+periods no event can land in any more)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
@@ -13,24 +15,33 @@ from benefitgate.api import idempotency
 from benefitgate.clock import Clock
 from benefitgate.metering import repository
 from benefitgate.metering.partitions import Partitions
-from benefitgate.metering.rules import WINDOW_AHEAD, WINDOW_BACK
 
-__all__ = ["KEEP", "maintain", "run_hourly"]
+__all__ = ["maintain", "run_hourly"]
 
 log = logging.getLogger("benefitgate.metering")
 
-# An id must outlive every event that could still arrive with it: the whole window, plus a day.
-KEEP = WINDOW_BACK + WINDOW_AHEAD + timedelta(days=1)
 INTERVAL_SECONDS = 3600.0
 
 
 async def maintain(conn: asyncpg.Connection, partitions: Partitions, now: datetime) -> None:
-    """Idempotent, and safe to run on every replica at once."""
+    """Idempotent, and safe to run on every replica at once. What is forgotten follows
+    `partitions.window`: an event id outlives every event that could still carry it."""
     await partitions.ensure_around(conn, now)
-    ids = await repository.prune_event_ids(conn, now - KEEP)
-    keys = await idempotency.prune(conn, now - KEEP)
-    if ids or keys:
-        log.info("pruned", extra={"event_ids": ids, "idempotency_keys": keys})
+    dropped = await partitions.drop_expired(conn, now)
+    horizon = now - partitions.window.horizon
+    ids = await repository.prune_event_ids(conn, horizon)
+    keys = await idempotency.prune(conn, horizon)
+    values = await repository.prune_unique_values(conn, horizon)
+    if ids or keys or values or dropped:
+        log.info(
+            "pruned",
+            extra={
+                "event_ids": ids,
+                "idempotency_keys": keys,
+                "unique_values": values,
+                "partitions": dropped,
+            },
+        )
 
 
 async def run_hourly(pool: asyncpg.Pool, partitions: Partitions, clock: Clock) -> None:

@@ -22,11 +22,13 @@ __all__ = [
     "Limit",
     "consume",
     "counter_value",
+    "drop_partitions",
     "ensure_partitions",
     "groups_of",
     "lock_group_counters",
     "mark_thresholds",
     "prune_event_ids",
+    "prune_unique_values",
     "record_denials",
     "record_events",
     "record_groups",
@@ -407,9 +409,30 @@ async def record_denials(
 
 
 async def prune_event_ids(conn: asyncpg.Connection, before: datetime) -> int:
-    """Forget event ids received before `before` (past the accepted window)."""
+    """Forget event ids received before `before` (past the dedup horizon)."""
     status = await conn.execute("delete from usage_event_ids where received_at < $1", before)
     return int(status.split()[-1])
+
+
+async def prune_unique_values(conn: asyncpg.Connection, before: datetime) -> int:
+    """Forget the distinct values of unique counts' periods that ended before `before`
+    (no event can land in them any more: their counters hold the count)."""
+    status = await conn.execute(
+        """
+        delete from usage_unique_values v using usage_counters c
+        where c.account_id = v.account_id and c.metric_key = v.metric_key
+          and c.period_start = v.period_start and c.period_end < $1
+        """,
+        before,
+    )
+    return int(status.split()[-1])
+
+
+async def drop_partitions(conn: asyncpg.Connection, before: datetime) -> list[str]:
+    """Drop the monthly partitions of usage_events that end at or before `before`; returns
+    their names. Run outside the ingest transaction: a drop locks the parent table."""
+    rows = await conn.fetch("select drop_usage_partitions($1) as name", before)
+    return [r["name"] for r in rows]
 
 
 # One grouped event to count in its group: account, metric, period start, the group as

@@ -99,7 +99,8 @@ async def _visible_account(info: Info, raw_id: str) -> Account | None:
 class MeteringMutation:
     @strawberry.mutation(
         description="Record up to 1,000 usage events. Each is accepted, a duplicate of an "
-        "event id seen in the last 35 days, or rejected with a reason."
+        "event id seen within the backfill window (35 days unless BENEFITGATE_BACKFILL_DAYS "
+        "says otherwise), or rejected with a reason."
     )
     async def usage_record(self, info: Info, events: list[UsageEventInput]) -> UsageRecordResult:
         context = info.context

@@ -42,7 +42,10 @@ class UsageEventInput:
     account_id: strawberry.ID
     metric: str
     value: float
-    occurred_at: datetime = strawberry.field(description="Up to 35 days back and 5 minutes ahead.")
+    occurred_at: datetime = strawberry.field(
+        description="Up to the backfill window back (35 days unless BENEFITGATE_BACKFILL_DAYS "
+        "says otherwise) and 5 minutes ahead."
+    )
     properties: JSON | None = strawberry.field(
         default=None,
         description="A JSON object of the event's properties, as a CloudEvent's `data`: "
