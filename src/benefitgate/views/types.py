@@ -16,6 +16,8 @@ from benefitgate.accounts.service import account_tier
 from benefitgate.api.context import Info
 from benefitgate.api.errors import InvalidInputError
 from benefitgate.api.pagination import PageInfo
+from benefitgate.benchmarks.resolvers import account_benchmarks
+from benefitgate.benchmarks.types import AccountBenchmarks
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import (
     Benefit,
@@ -232,6 +234,14 @@ class Account:
     )
     async def health(self, info: Info) -> AccountHealth:
         return await account_health(info, self.account.id)
+
+    @strawberry.field(
+        description="Anonymised peer benchmarks: per metric and measured outcome, the "
+        "account's percentile among the accounts on its tier over the last complete month, "
+        "only where at least 10 peers exist."
+    )
+    async def benchmarks(self, info: Info) -> AccountBenchmarks:
+        return await account_benchmarks(info, self.account.id)
 
     @strawberry.field(
         description="The account's credits: balance, when some of it expires next, and the "
