@@ -1,10 +1,15 @@
-"""The impact summary's own SQL: four reads over one account and a range of days, each
+"""The impact summary's own SQL: four reads over accounts and a range of days, each
 folded by Postgres, so no statement returns more rows than months, periods, achievements
-and grants. A read model over other domains' tables; targets come from their service."""
+and grants. A read model over other domains' tables; targets come from their service.
+Each read takes many accounts (the report job reads a batch at once); the one-account
+forms are the same statements."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -12,7 +17,26 @@ import asyncpg
 from benefitgate.entitlements.models import Grant
 from benefitgate.impact.models import Achieved, CounterRow, DayRange, MonthRow
 
-__all__ = ["achievements", "counters", "grants", "months"]
+__all__ = [
+    "achievements",
+    "achievements_many",
+    "counters",
+    "counters_many",
+    "grants",
+    "grants_many",
+    "months",
+    "months_many",
+]
+
+_T = TypeVar("_T")
+ByAccount = dict[UUID, list[_T]]
+
+
+def _grouped(pairs: list[tuple[UUID, _T]]) -> ByAccount[_T]:
+    found: ByAccount[_T] = defaultdict(list)
+    for account_id, row in pairs:
+        found[account_id].append(row)
+    return found
 
 
 def _bounds(days: DayRange) -> tuple[datetime, datetime]:
@@ -22,87 +46,120 @@ def _bounds(days: DayRange) -> tuple[datetime, datetime]:
 
 
 async def months(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -> list[MonthRow]:
+    return (await months_many(conn, [account_id], days)).get(account_id, [])
+
+
+async def months_many(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], days: DayRange
+) -> ByAccount[MonthRow]:
     rows = await conn.fetch(
         """
-        select metric_key, date_trunc('month', day::timestamp)::date as month,
+        select account_id, metric_key, date_trunc('month', day::timestamp)::date as month,
                sum(value)::float8 as total, max(value)::float8 as peak,
                ((array_agg(value order by day desc))[1])::float8 as last
         from usage_daily
-        where account_id = $1 and day between $2 and $3
+        where account_id = any($1::uuid[]) and day between $2 and $3
           and metric_key not in (select key from metrics where aggregation = 'unique_count')
-        group by metric_key, month
+        group by account_id, metric_key, month
         union all
         -- A unique count's month is its distinct values over the month's days.
-        select metric_key, date_trunc('month', day::timestamp)::date as month,
+        select account_id, metric_key, date_trunc('month', day::timestamp)::date as month,
                count(distinct value)::float8, count(distinct value)::float8,
                count(distinct value)::float8
         from usage_unique_days
-        where account_id = $1 and day between $2 and $3
-        group by metric_key, month
-        order by metric_key, month
+        where account_id = any($1::uuid[]) and day between $2 and $3
+        group by account_id, metric_key, month
+        order by account_id, metric_key, month
         """,
-        account_id,
+        list(account_ids),
         days.start,
         days.end,
     )
-    return [
-        MonthRow(r["metric_key"], r["month"], float(r["total"]), float(r["peak"]), float(r["last"]))
-        for r in rows
-    ]
+    return _grouped([(r["account_id"], _month(r)) for r in rows])
+
+
+def _month(r: asyncpg.Record) -> MonthRow:
+    return MonthRow(
+        r["metric_key"], r["month"], float(r["total"]), float(r["peak"]), float(r["last"])
+    )
 
 
 async def counters(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -> list[CounterRow]:
+    return (await counters_many(conn, [account_id], days)).get(account_id, [])
+
+
+async def counters_many(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], days: DayRange
+) -> ByAccount[CounterRow]:
     """Counters of the periods that overlap the range."""
     start, end = _bounds(days)
     rows = await conn.fetch(
         """
-        select metric_key, period_start, period_end, value from usage_counters
-        where account_id = $1 and period_start < $3
+        select account_id, metric_key, period_start, period_end, value from usage_counters
+        where account_id = any($1::uuid[]) and period_start < $3
           and (period_end is null or period_end > $2)
-        order by metric_key, period_start
+        order by account_id, metric_key, period_start
         """,
-        account_id,
+        list(account_ids),
         start,
         end,
     )
-    return [
-        CounterRow(r["metric_key"], r["period_start"], r["period_end"], float(r["value"]))
-        for r in rows
-    ]
+    return _grouped(
+        [
+            (
+                r["account_id"],
+                CounterRow(r["metric_key"], r["period_start"], r["period_end"], float(r["value"])),
+            )
+            for r in rows
+        ]
+    )
 
 
 async def achievements(
     conn: asyncpg.Connection, account_id: UUID, days: DayRange
 ) -> list[Achieved]:
+    return (await achievements_many(conn, [account_id], days)).get(account_id, [])
+
+
+async def achievements_many(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], days: DayRange
+) -> ByAccount[Achieved]:
     start, end = _bounds(days)
     rows = await conn.fetch(
         """
-        select a.milestone_key, m.name, a.occurrence, a.achieved_at,
+        select a.account_id, a.milestone_key, m.name, a.occurrence, a.achieved_at,
                g.benefit_key as reward_benefit_key, g.amount as reward_amount
         from achievements a
         join milestones m on m.key = a.milestone_key
         left join grants g on g.id = a.grant_id
-        where a.account_id = $1 and a.achieved_at >= $2 and a.achieved_at < $3
-        order by a.achieved_at, a.milestone_key
+        where a.account_id = any($1::uuid[]) and a.achieved_at >= $2 and a.achieved_at < $3
+        order by a.account_id, a.achieved_at, a.milestone_key
         """,
-        account_id,
+        list(account_ids),
         start,
         end,
     )
-    return [
-        Achieved(
-            r["milestone_key"],
-            r["name"],
-            r["occurrence"],
-            r["achieved_at"],
-            r["reward_benefit_key"],
-            None if r["reward_amount"] is None else float(r["reward_amount"]),
-        )
-        for r in rows
-    ]
+    return _grouped([(r["account_id"], _achieved(r)) for r in rows])
+
+
+def _achieved(r: asyncpg.Record) -> Achieved:
+    return Achieved(
+        r["milestone_key"],
+        r["name"],
+        r["occurrence"],
+        r["achieved_at"],
+        r["reward_benefit_key"],
+        None if r["reward_amount"] is None else float(r["reward_amount"]),
+    )
 
 
 async def grants(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -> list[Grant]:
+    return (await grants_many(conn, [account_id], days)).get(account_id, [])
+
+
+async def grants_many(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], days: DayRange
+) -> ByAccount[Grant]:
     """Grants in force at some time within the range (revoked ones until their revocation)."""
     start, end = _bounds(days)
     rows = await conn.fetch(
@@ -110,16 +167,21 @@ async def grants(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -> 
         select id, account_id, benefit_key, source, amount, mode, valid_from, valid_until,
                revoked_at, created_at, version
         from grants
-        where account_id = $1 and valid_from < $3
+        where account_id = any($1::uuid[]) and valid_from < $3
           and coalesce(least(valid_until, revoked_at), 'infinity') > $2  -- least skips nulls
           and coalesce(revoked_at, 'infinity') > valid_from
-        order by valid_from, id
+        order by account_id, valid_from, id
         """,
-        account_id,
+        list(account_ids),
         start,
         end,
     )
-    return [
-        Grant(**{**dict(r), "amount": None if r["amount"] is None else float(r["amount"])})
-        for r in rows
-    ]
+    return _grouped(
+        [
+            (
+                r["account_id"],
+                Grant(**{**dict(r), "amount": None if r["amount"] is None else float(r["amount"])}),
+            )
+            for r in rows
+        ]
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 
@@ -23,7 +25,7 @@ from benefitgate.impact.models import (
 from benefitgate.impact.summary import summarise
 from benefitgate.targets import service as outcome_targets
 
-__all__ = ["MAX_DAYS", "days_of", "summary", "summary_on"]
+__all__ = ["MAX_DAYS", "days_of", "summaries_on", "summary", "summary_on"]
 
 MAX_DAYS = 3 * 366
 
@@ -83,6 +85,33 @@ async def summary_on(
     by_month = await repository.months(conn, account.id, days)
     counters, targets, achieved, grants = await _the_rest(conn, account, days)
     return summarise(account, days, catalog, now, (by_month, counters, targets, achieved, grants))
+
+
+async def summaries_on(
+    conn: asyncpg.Connection,
+    accounts: Sequence[Account],
+    days: DayRange,
+    catalog: Catalog,
+    now: datetime,
+) -> dict[UUID, ImpactSummary]:
+    """The summaries of many accounts over the same days, in the same five statements as
+    one account's (each over all the accounts): for the report job's batches."""
+    ids = [a.id for a in accounts]
+    by_month = await repository.months_many(conn, ids, days)
+    counters = await repository.counters_many(conn, ids, days)
+    actuals = await outcome_targets.actuals_between_many(conn, ids, days.start, days.end)
+    achieved = await repository.achievements_many(conn, ids, days)
+    grants = await repository.grants_many(conn, ids, days)
+    found = {}
+    for a in accounts:
+        targets = [
+            TargetRow(t.outcome_key, t.target, t.starts_on, t.ends_on, actual)
+            for t, actual in actuals.get(a.id, [])
+        ]
+        rows = (by_month.get(a.id, []), counters.get(a.id, []), targets,
+                achieved.get(a.id, []), grants.get(a.id, []))  # fmt: skip
+        found[a.id] = summarise(a, days, catalog, now, rows)
+    return found
 
 
 _Rest = tuple[list[CounterRow], list[TargetRow], list[Achieved], list[Grant]]

@@ -3,10 +3,10 @@
 Each closed period (calendar-aligned, `months` long) owes every account with a
 subscription in it one report. The job works from what is owed, not from ticks, so after
 downtime it catches up on the last `backfill` periods; a batch of accounts per
-transaction reads each one's impact summary, stores the reports and writes an
-`impact.report_ready` event for each report it stored. Exactly once per account and
-period comes from the primary key: a report a concurrent run stored first is left as it
-is and gets no second event. Memory stays bounded by the batch.
+transaction reads their impact summaries (five statements for the whole batch), stores
+the reports and writes an `impact.report_ready` event for each report it stored. Exactly
+once per account and period comes from the primary key: a report a concurrent run stored
+first is left as it is and gets no second event. Memory stays bounded by the batch.
 """
 
 from __future__ import annotations
@@ -62,11 +62,8 @@ async def _report(
     found = await accounts.accounts_by_ids(conn, owed)
     # Limits and grants as they stood at the period's end, not today.
     at = datetime.combine(period.end + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
-    documents = []
-    for account_id in owed:
-        account = found[account_id]
-        summary = await impact.summary_on(conn, account, period, catalog, at)
-        documents.append((account_id, document_of(account.name, summary, catalog)))
+    summaries = await impact.summaries_on(conn, [found[a] for a in owed], period, catalog, at)
+    documents = [(a, document_of(found[a].name, summaries[a], catalog)) for a in owed]
     stored = set(await repository.insert_many(conn, period, now, documents))
     ready = [(a, _payload(doc)) for a, doc in documents if a in stored]
     await events.enqueue_many(conn, EVENT, ready)

@@ -26,6 +26,7 @@ __all__ = [
     "KIND",
     "MAX_NOTE",
     "actuals_between",
+    "actuals_between_many",
     "progress_by_account",
     "remove_target",
     "roll_back_outcome_target",
@@ -172,3 +173,13 @@ async def actuals_between(
     """The account's targets overlapping `first` to `last`, each with its outcome's actual
     over its days within them."""
     return await repository.targets_with_actuals(conn, [account_id], last, since=first)
+
+
+async def actuals_between_many(
+    conn: asyncpg.Connection, account_ids: Sequence[UUID], first: date, last: date
+) -> dict[UUID, list[tuple[OutcomeTarget, float | None]]]:
+    """`actuals_between` for many accounts in one statement, by account."""
+    found: dict[UUID, list[tuple[OutcomeTarget, float | None]]] = {}
+    for target, actual in await repository.targets_with_actuals(conn, account_ids, last, first):
+        found.setdefault(target.account_id, []).append((target, actual))
+    return found
