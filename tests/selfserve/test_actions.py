@@ -159,3 +159,18 @@ async def test_each_action_is_forbidden_while_its_switch_is_off(
         assert await conn.fetchval("select count(*) from idempotency_keys") == (
             0 if case.setup is None else 1
         )
+
+
+async def test_during_a_trial_the_preview_prices_the_tier_paid_for_not_the_trials(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    trial, cancel = ACTIONS[0], next(c for c in ACTIONS if c.action == "CANCEL_AT_PERIOD_END")
+    async with make_api(self_serve=ALL) as api:
+        account_id, _ = await _ready(conn, api, trial)
+        token = frontend_token(account_id)
+        started = await act(api, token, trial, account_id, 1, "trial")
+        assert started["subscription"]["status"] == "TRIALING"
+        seen = await preview(api, token, cancel, account_id)
+    assert seen["subscription"]["tier"] == {"key": "pro"}  # the trial runs to its end
+    assert seen["currentPrice"] == {"amountCents": 1000, "currency": "USD"}  # basic's
+    assert seen["nextPeriod"] is None

@@ -49,7 +49,10 @@ class SelfServePreview:
         description="Now (a trial, an undo) or the end of the current period."
     )
     subscription: Subscription = strawberry.field(description="As the action would leave it.")
-    current_price: Money = strawberry.field(description="Per term, in the current period.")
+    current_price: Money = strawberry.field(
+        description="Per term, what the subscription pays for now (in a trial, the tier it "
+        "falls back to)."
+    )
     next_period: SelfServePeriod | None = strawberry.field(
         description="The next period as the action would leave it (after a trial falls back, "
         "with the scheduled tier and term); null when the subscription ends instead."
@@ -68,7 +71,10 @@ def policy_type(policy: Policy) -> SelfServePolicy:
 
 
 def _money(sub: SubscriptionModel, catalog: Catalog) -> Money:
-    version = catalog.versions[sub.tier_version_id]
+    """The price per term of what the subscription pays for: during a trial, the tier it
+    falls back to (a trial is free)."""
+    paid = sub.trial_fallback_tier_version_id or sub.tier_version_id
+    version = catalog.versions[paid]
     return Money(amount_cents=price_cents(version, sub.term), currency=version.currency)
 
 
