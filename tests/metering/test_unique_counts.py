@@ -15,15 +15,20 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from benefitgate import db
+from benefitgate.catalog.repository import load_catalog
 from benefitgate.clock import FixedClock
 from benefitgate.impact.models import DayRange
 from benefitgate.impact.repository import months
+from benefitgate.metering import ingest
+from benefitgate.metering.models import UsageEvent
+from benefitgate.metering.rules import Window
 from benefitgate.targets.repository import targets_with_actuals
 from tests.conftest import Api, MakeApi, ServeLive, api_key
 from tests.fixtures import factories
 from tests.fixtures.cloudevents_api import cloud_event, post_events
 from tests.fixtures.factories import NOW
-from tests.fixtures.metering_api import CHECK, CONSUME, RECORD, at, event
+from tests.fixtures.metering_api import ADMIN, CHECK, CONSUME, RECORD, at, event
 
 SERIES = """
 query Series($id: ID!, $from: Date!, $to: Date!, $bucket: UsageBucket!) {
@@ -326,3 +331,53 @@ async def test_targets_and_impact_read_a_unique_count_as_distinct_values_over_da
         ("users", 2.0, 2.0),  # October: u1, u2
         ("users", 2.0, 2.0),  # November: u1, u3
     ]
+
+
+async def _waiting_on_a_lock(conn: asyncpg.Connection) -> None:
+    for _ in range(200):
+        if await conn.fetchval(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+            " and datname = current_database()"
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no batch waited for the other's values")
+
+
+async def test_a_batch_waits_for_anothers_uncommitted_values_and_counts_them_once(
+    conn: asyncpg.Connection, dsn: str, api: Api
+) -> None:
+    cat = await _unique_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    catalog = await load_catalog(conn)
+    when = NOW - timedelta(hours=1)
+
+    def held(event_id: str, user: str) -> UsageEvent:
+        return UsageEvent(event_id, account_id, "users", 1.0, when, properties={"user": user})
+
+    async def race(outcome: str, first: list[str], second: list[str]) -> dict[str, Any]:
+        """A transaction records `first`'s users and holds; POST /events sends `second`'s
+        while it does; then the first ends with `outcome`."""
+        other = await db.connect(dsn)
+        try:
+            transaction = other.transaction()
+            await transaction.start()
+            events = [held(f"{outcome}-held-{u}", u) for u in first]
+            await ingest.record_usage(other, ADMIN, events, catalog, NOW, Window())
+            sent = [_seen(account_id, f"{outcome}-sent-{u}", u) for u in second]
+            posted = asyncio.create_task(post_events(api.client, sent, auth=key))
+            await _waiting_on_a_lock(conn)
+            assert not posted.done()
+            await (transaction.rollback() if outcome == "rollback" else transaction.commit())
+            body: dict[str, Any] = (await posted).json()
+            return body
+        finally:
+            await other.close()
+
+    # Rolled back: the waiting batch counts the values as new.
+    assert (await race("rollback", ["a", "b"], ["a", "b", "c"]))["accepted"] == 3
+    assert list((await _counters(conn)).values()) == [3.0]
+    # Committed: the waiting batch finds them counted, and adds only its own new one.
+    assert (await race("commit", ["d", "e"], ["a", "d", "e", "f"]))["accepted"] == 4
+    assert list((await _counters(conn)).values()) == [6.0]  # a, b, c, d, e, f
