@@ -20,8 +20,8 @@ from tests.conftest import Api, catalog_loader, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 
-REPORTS = """query Reports($id: ID!, $last: Int! = 8) { impactReports(accountId: $id, last: $last) {
-  __typename
+REPORTS = """query Reports($id: ID!, $first: Int! = 8) {
+  impactReports(accountId: $id, first: $first) { __typename
   ... on ImpactReportList { reports { from to createdAt valueDelivered { amountCents currency }
                                       csv pdfBase64 } }
   ... on Error { code message } } }"""
@@ -144,5 +144,5 @@ async def test_exports_say_what_the_usage_rows_say(
 
     hidden = await api.data(REPORTS, {"id": str(other)}, auth=token)
     assert hidden["impactReports"]["code"] == "NOT_FOUND"
-    refused = await api.data(REPORTS, {"id": str(account), "last": 0}, auth=token)
+    refused = await api.data(REPORTS, {"id": str(account), "first": 0}, auth=token)
     assert refused["impactReports"]["code"] == "INVALID_INPUT"

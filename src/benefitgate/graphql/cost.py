@@ -65,6 +65,9 @@ WEIGHTS: Mapping[str, int] = {
     "Query.impactSummary": 20,
     "Query.usageSeries": 5,
     "Query.tierVersionDiff": 5,
+    "Query.renewalNote": 30,  # an impact summary, adoption and the suggestion
+    "Query.recommendations": 10,
+    "ImpactReportList.reports": 20,  # each may render its PDF (tens of milliseconds)
 }
 
 

@@ -31,18 +31,18 @@ ReportsResult = Annotated[
 @strawberry.type
 class ReportQuery:
     @strawberry.field(
-        description="The account's scheduled impact reports, newest period first (at most "
-        "`last`, up to 100), each exportable as CSV and PDF."
+        description="The account's scheduled impact reports, newest period first (the "
+        "`first` of them, up to 100), each exportable as CSV and PDF."
     )
     async def impact_reports(
-        self, info: Info, account_id: strawberry.ID, last: int = 8
+        self, info: Info, account_id: strawberry.ID, first: int = 8
     ) -> ReportsResult:
-        if not 1 <= last <= MAX_REPORTS:
-            return InvalidInputError.of("last", f"give 1 to {MAX_REPORTS}")
+        if not 1 <= first <= MAX_REPORTS:
+            return InvalidInputError.of("first", f"give 1 to {MAX_REPORTS}")
         parsed = parse_id(account_id)
         account = None if parsed is None else await visible_account(info, parsed)
         if account is None:
             return NotFoundError.of("account")
         async with info.context.db.acquire() as conn:
-            found = await service.reports_of(conn, account.id, last)
+            found = await service.reports_of(conn, account.id, first)
         return ImpactReportList(reports=[report_type(r) for r in found])
