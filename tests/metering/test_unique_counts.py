@@ -244,6 +244,15 @@ async def test_a_unique_count_metric_names_its_property_and_has_no_dimensions(
         "aggregation": "UNIQUE_COUNT",
         "uniqueProperty": "user",
     }
+    # Once usage of it is counted, the property it counts is fixed, as its aggregation is.
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    sent = [cloud_event(account_id, "1", type="seen", data={"user": "u1"})]
+    assert (await post_events(api.client, sent, auth=key)).json()["accepted"] == 1
+    update = METRIC.replace("metricCreate", "metricUpdate")
+    variables = {"agg": "UNIQUE_COUNT", "unique": "team", "by": None, "key": "update"}
+    refused = (await api.data(update, variables, auth=key))["metricUpdate"]
+    assert refused == {"__typename": "InvalidInputError", "field": "uniqueProperty"}
 
 
 def _concurrent_batches(
