@@ -126,3 +126,17 @@ async def test_a_page_of_accounts_reads_every_benchmark_in_one_statement(
         data = await api.data(PAGE, auth=key)
     assert len(data["accounts"]["edges"]) == len(s["peers"]) + 3
     assert len([q for q in log.statements if "usage_daily" in q]) == 1, log.statements
+
+
+async def test_a_peer_with_the_accounts_own_value_counts_half(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    s = await _crafted(conn, 50, [10.0 * n for n in range(1, 11)])
+    # 4 peers below and 1 equal of 10: 45 % on m0; insight (lower is better): 5 above and
+    # 1 equal, 55 %; each rounded down to a multiple of 10
+    assert _by_key(await _benchmarks(api, s["account"])) == {
+        "m0": 40,
+        "m1": 40,
+        "hours_saved": 40,
+        "insight": 50,
+    }

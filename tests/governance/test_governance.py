@@ -19,6 +19,10 @@ from benefitgate.auth import apikeys
 from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from benefitgate.common.changes import ChangeContext
+from benefitgate.governance.actors import SYSTEM
+from benefitgate.milestones import service as milestones
+from benefitgate.subscriptions import due
+from benefitgate.webhooks import dispatcher
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.audit_api import rollback
@@ -248,3 +252,9 @@ async def test_a_page_of_accounts_reads_every_trail_and_seat_history_in_fixed_st
     mine = [q for q in log.statements if re.search(r"\b(audit_log|api_keys|seat_assignments)\b", q)]
     assert len(mine) == 3, mine
     assert sum("from accounts" in q or "from subscriptions" in q for q in log.statements) <= 2
+
+
+def test_every_job_that_changes_things_has_a_name_customers_see() -> None:
+    """A job's actor missing from SYSTEM would show as a user named after the job."""
+    jobs = {milestones.ACTOR, dispatcher.ACTOR, due.ACTOR, "import", "seed"}
+    assert jobs <= set(SYSTEM)

@@ -21,7 +21,7 @@ async def standings(
     """Each account's standing on every metric among its peers: the other accounts whose
     live subscription is on the same tier (any version), each valued over the days `first`
     to `last` as a series point is (sum and count: the total; max: the peak; latest: the
-    last reading; no usage: 0). One statement."""
+    last reading; no usage: 0). One statement, ranking each tier once."""
     rows = await conn.fetch(
         """
         with tier_of as (
@@ -33,29 +33,33 @@ async def standings(
             select * from tier_of
             where tier_key in (select tier_key from tier_of where account_id = any($1::uuid[]))
         ),
+        month as (
+            select d.account_id, d.metric_key, sum(d.value) as total, max(d.value) as peak,
+                   (array_agg(d.value order by d.day desc))[1] as last_reading
+            from usage_daily d
+            where d.day between $2 and $3 and d.account_id in (select account_id from cohort)
+            group by d.account_id, d.metric_key
+        ),
         valued as (
             select c.account_id, c.tier_key, m.key as metric_key,
                    case when m.aggregation = 'max' then coalesce(a.peak, 0)
                         when m.aggregation = 'latest' then coalesce(a.last_reading, 0)
                         else coalesce(a.total, 0) end as value
             from cohort c cross join metrics m
-            left join lateral (
-                select sum(d.value) as total, max(d.value) as peak,
-                       (array_agg(d.value order by d.day desc))[1] as last_reading
-                from usage_daily d
-                where d.account_id = c.account_id and d.metric_key = m.key
-                  and d.day between $2 and $3
-            ) a on true
+            left join month a on a.account_id = c.account_id and a.metric_key = m.key
+        ),
+        ranked as (
+            -- Each account against the others of its tier: rank - 1 counts the lower
+            -- values; the counts less one leave the account itself out.
+            select account_id, metric_key,
+                   count(*) over (partition by tier_key, metric_key) - 1 as peers,
+                   rank() over (partition by tier_key, metric_key order by value) - 1 as below,
+                   count(*) over (partition by tier_key, metric_key, value) - 1 as equal
+            from valued
         )
-        select me.account_id, me.metric_key, count(p.account_id) as peers,
-               count(p.account_id) filter (where p.value < me.value) as below,
-               count(p.account_id) filter (where p.value = me.value) as equal
-        from valued me
-        left join valued p on p.tier_key = me.tier_key and p.metric_key = me.metric_key
-                          and p.account_id <> me.account_id
-        where me.account_id = any($1::uuid[])
-        group by me.account_id, me.metric_key
-        order by me.account_id, me.metric_key
+        select account_id, metric_key, peers, below, equal from ranked
+        where account_id = any($1::uuid[])
+        order by account_id, metric_key
         """,
         list(account_ids),
         first,
