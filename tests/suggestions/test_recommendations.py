@@ -70,7 +70,7 @@ async def test_a_tier_used_far_below_for_three_periods_recommends_the_lower_tier
     ]
     assert (
         down["reasons"][0]["message"]
-        == "m0 used at most 6% of the 1000 calls limit in each of the last 3 periods"
+        == "m0 used at most 6% of the 1,000 calls limit in each of the last 3 periods"
     )
     assert (down["reasons"][0]["since"], down["reasons"][0]["until"]) == (
         "2026-08-05T12:00:00+00:00",

@@ -249,6 +249,7 @@ async def seed_demo(
         demo = _plan_demo_account(ctx)
         grants, usage_rows = await _insert_accounts(conn, change, ctx, demo, accounts, progress)
         usage_rows += await insert_demo_targets(conn, demo.id, now)
+        await _insert_feature_uses(conn, now)
         # History loaded in bulk marks no account: mark them all, so the scheduler's first
         # tick computes their upgrade suggestions.
         await conn.execute(
@@ -266,6 +267,29 @@ async def seed_demo(
         usage_rows=usage_rows,
         demo_account_id=demo.id,
         demo_partner_id=partner_ids[0],
+    )
+
+
+async def _insert_feature_uses(conn: asyncpg.Connection, now: datetime) -> None:
+    """Allowed checks of the features each account's tier includes, as the product's checks
+    would have tallied them: about one feature in seven never used, the others last used in
+    the last 45 days (drawn from the account and feature, so the same seed gives the same
+    rows), for adoption tips and renewal notes to show both kinds."""
+    await conn.execute(
+        """
+        insert into benefit_uses (account_id, benefit_key, count, first_at, last_at)
+        select s.account_id, b.key, 1 + h.draw % 400, s.started_at,
+               greatest(s.started_at, $1::timestamptz - h.minutes * interval '1 minute')
+        from subscriptions s
+        join tier_benefits tb on tb.tier_version_id = s.tier_version_id
+        join benefits b on b.key = tb.benefit_key and b.kind = 'feature'
+        cross join lateral (
+            select abs(hashtext(s.account_id::text || b.key)::bigint) as draw,
+                   abs(hashtext(b.key || s.account_id::text)::bigint) % (45 * 24 * 60) as minutes
+        ) h
+        where h.draw % 7 <> 0
+        """,
+        now,
     )
 
 

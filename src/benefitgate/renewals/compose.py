@@ -16,6 +16,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.adoption.models import BenefitAdoption
 from benefitgate.catalog.diff import TierVersionDiff, diff_versions
 from benefitgate.catalog.models import Catalog
+from benefitgate.common.quantities import figure
 from benefitgate.impact.models import ImpactSummary
 from benefitgate.renewals.models import Money, RenewalNote
 from benefitgate.subscriptions.lifecycle import renewal
@@ -104,7 +105,7 @@ def _limit_lines(diff: TierVersionDiff, catalog: Catalog) -> list[str]:
         return f"{metric.name} ({metric.unit})" if metric else key
 
     def amount(included: float | None) -> str:
-        return "unlimited" if included is None else f"{included:,g}"
+        return "unlimited" if included is None else figure(included)
 
     lines = [f"New limit: {name(x.metric_key)} {amount(x.included)}." for x in diff.limits.added]
     lines += [f"No longer limited: {name(x.metric_key)}." for x in diff.limits.removed]

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from benefitgate.adoption.models import BenefitAdoption
+from benefitgate.common.quantities import figure
 from benefitgate.renewals.models import Money, RenewalNote
 
 __all__ = ["markdown", "payload", "sections", "text", "title"]
@@ -38,9 +39,11 @@ def _value(note: RenewalNote) -> Section:
         lines.append(f"Estimated value delivered: {Money(s.value_cents, s.currency)}.")
     for m in s.metrics:
         of_limit = (
-            "" if m.peak_percent is None else f" (fullest period {m.peak_percent:g}% of limit)"
+            ""
+            if m.peak_percent is None
+            else f" (fullest period {figure(m.peak_percent)}% of limit)"
         )
-        lines.append(f"{m.metric.name}: {m.value:,g} {m.metric.unit}{of_limit}.")
+        lines.append(f"{m.metric.name}: {figure(m.value)} {m.metric.unit}{of_limit}.")
     lines += [
         f"Milestone reached: {a.name} ({a.achieved_at.date().isoformat()})." for a in s.achieved
     ]
@@ -51,14 +54,14 @@ def _outcomes(note: RenewalNote) -> Section:
     lines = []
     for o in note.summary.outcomes:
         unit = o.outcome.unit
-        got = "not measured" if o.delivered is None else f"{o.delivered:,g} {unit}"
+        got = "not measured" if o.delivered is None else f"{figure(o.delivered)} {unit}"
         if o.target is None:
             lines.append(f"{o.outcome.name}: {got}.")
             continue
         state = "met" if o.met else "not met yet"
-        share = "" if o.percent is None else f", {o.percent:g}%"
+        share = "" if o.percent is None else f", {figure(o.percent)}%"
         lines.append(
-            f"{o.outcome.name}: {got} against a target of {o.target.target:,g} {unit} "
+            f"{o.outcome.name}: {got} against a target of {figure(o.target.target)} {unit} "
             f"({state}{share})."
         )
     return "Outcomes against targets", lines
@@ -68,7 +71,7 @@ def _moves(b: BenefitAdoption) -> str:
     if b.benefit.impact_amount is None:
         return ""
     unit = f" {b.benefit.impact_unit}" if b.benefit.impact_unit else ""
-    return f" (it moves {b.benefit.impact_amount:g}{unit})"
+    return f" (it moves {figure(b.benefit.impact_amount)}{unit})"
 
 
 def _benefits(note: RenewalNote) -> Section:

@@ -17,6 +17,8 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from benefitgate.common.quantities import figure
+
 __all__ = ["COLUMNS", "csv_of", "pdf_of"]
 
 COLUMNS = (
@@ -77,7 +79,7 @@ def _latin(text: str) -> str:
 def _num(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
-    return f"{value:,g}{' ' + unit if unit else ''}"
+    return f"{figure(value)}{' ' + unit if unit else ''}"
 
 
 def _money(cents: int | None, currency: str | None) -> str:
@@ -102,7 +104,7 @@ class _Report(FPDF):
 
 
 def _percent(value: float | None, sign: str = "") -> str:
-    return "-" if value is None else f"{value:{sign}g}%"
+    return "-" if value is None else f"{'+' if sign and value > 0 else ''}{figure(value)}%"
 
 
 def _outcome_rows(doc: dict[str, Any], currency: str | None) -> list[tuple[str, ...]]:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from benefitgate.adoption.models import BenefitAdoption
 from benefitgate.catalog.models import Benefit, Catalog, Metric, TierVersion
+from benefitgate.common.quantities import figure
 from benefitgate.entitlements.precedence import effective_limits
 from benefitgate.suggestions.engine import confidence
 from benefitgate.suggestions.models import SIGNALS, Evidence, Gain, Reason
@@ -116,7 +117,7 @@ def _far_below(situation: Situation, peaks: dict[str, tuple[float, list[Period]]
         reasons.append(Reason(
             signal="usage_far_below", subject=key,
             message=f"{metric.name} used at most {peak / limit.included:.0%} of the "
-            f"{limit.included:g} {metric.unit} limit" + _over(periods),
+            f"{figure(limit.included)} {metric.unit} limit" + _over(periods),
             observed=peak, limit=limit.included, since=periods[0].start,
             until=periods[-1].end, weight=SIGNALS["usage_far_below"],
         ))  # fmt: skip
