@@ -258,3 +258,24 @@ def test_every_job_that_changes_things_has_a_name_customers_see() -> None:
     """A job's actor missing from SYSTEM would show as a user named after the job."""
     jobs = {milestones.ACTOR, dispatcher.ACTOR, due.ACTOR, "import", "seed"}
     assert jobs <= set(SYSTEM)
+
+
+async def test_who_set_an_outcome_target_is_named_for_customers_never_by_key_id(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    cat = await measured_catalog(conn)
+    reseller = await factories.partner(conn, "Northwind Resellers")
+    account_id = await factories.account(conn, cat["versions"]["basic"], partner_id=reseller)
+    operator, operator_id = await _key(conn, Role.OPERATOR)
+    partner, _ = await _key(conn, Role.PARTNER, reseller)
+    query = """query($id: ID!) { account(id: $id) { ... on Account {
+      outcomeTargets { outcome { key } setBy } } } }"""
+    async with make_api(vendor_name="Acme Analytics") as api:
+        await api.data(SET, set_vars(account_id, "hours_saved", 60), auth=operator)
+        for auth in (frontend_token(account_id), partner):
+            data = await api.data(query, {"id": str(account_id)}, auth=auth)
+            assert data["account"]["outcomeTargets"] == [
+                {"outcome": {"key": "hours_saved"}, "setBy": "Acme Analytics"}
+            ]
+        internal = await api.data(query, {"id": str(account_id)}, auth=operator)
+        assert internal["account"]["outcomeTargets"][0]["setBy"] == f"key:{operator_id}"

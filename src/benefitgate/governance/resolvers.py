@@ -30,7 +30,13 @@ from benefitgate.governance.types import (
     seat_move_type,
 )
 
-__all__ = ["AccountChangesResult", "SeatHistoryResult", "account_changes", "seat_history"]
+__all__ = [
+    "AccountChangesResult",
+    "SeatHistoryResult",
+    "account_changes",
+    "actor_name_loader",
+    "seat_history",
+]
 
 AccountChangesResult = Annotated[
     AccountChangePage | InvalidInputError, strawberry.union("AccountChangesResult")
@@ -50,6 +56,19 @@ async def _trails(
 ) -> list[list[TrailEntry]]:
     async with db.acquire() as conn:
         return await service.trails(conn, pages, vendor)
+
+
+def actor_name_loader(context: Context) -> DataLoader[str, str]:
+    """Actors (audit entries', or a target's `setBy`) as customers see them named, for
+    every actor of a request in one statement."""
+    vendor = context.shared.get(VendorName).name
+    return DataLoader(load_fn=partial(_names, context.db, vendor))
+
+
+async def _names(db: RequestConnection, vendor: str, actors: Sequence[str]) -> list[str]:
+    async with db.acquire() as conn:
+        found = await service.actor_names(conn, actors, vendor)
+    return [found[a] for a in actors]
 
 
 def _seat_loader(context: Context) -> DataLoader[PageKey, list[SeatMove]]:

@@ -14,7 +14,7 @@ from benefitgate.governance.actors import actor_of, key_ids
 from benefitgate.governance.models import SeatMove, TrailEntry
 from benefitgate.governance.repository import PageKey
 
-__all__ = ["seat_history", "trails"]
+__all__ = ["actor_names", "seat_history", "trails"]
 
 
 async def trails(
@@ -28,3 +28,13 @@ async def trails(
 
 async def seat_history(conn: asyncpg.Connection, pages: Sequence[PageKey]) -> list[list[SeatMove]]:
     return await repository.seat_moves(conn, pages)
+
+
+async def actor_names(
+    conn: asyncpg.Connection, actors: Sequence[str], vendor: str
+) -> dict[str, str]:
+    """Each actor as customers see it named (never a key id): one statement when any is
+    an API key, none otherwise."""
+    keys = key_ids(actors)
+    holders = await repository.key_holders(conn, sorted(keys)) if keys else {}
+    return {a: actor_of(a, holders, vendor).name for a in actors}

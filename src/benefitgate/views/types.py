@@ -37,6 +37,7 @@ from benefitgate.governance.resolvers import (
     AccountChangesResult,
     SeatHistoryResult,
     account_changes,
+    actor_name_loader,
     seat_history,
 )
 from benefitgate.health.resolvers import account_health
@@ -184,13 +185,24 @@ class Account:
             ]
         )
 
-    @strawberry.field(description="The account's outcome targets and progress toward them.")
+    @strawberry.field(
+        description="The account's outcome targets and progress toward them. `setBy` is "
+        "the caller's subject for internal tools; for others, who set it as the audit trail "
+        "names actors (never a key id)."
+    )
     async def outcome_targets(self, info: Info) -> list[OutcomeTargetProgress]:
         progress = await info.context.loader(Loaders).target_progress_by_account.load(
             self.account.id
         )
         types = catalog_types(self.catalog)
-        return [progress_type(p, types) for p in progress]
+        shown = [progress_type(p, types) for p in progress]
+        if not info.context.principal.internal and shown:
+            names = info.context.loader(actor_name_loader)
+            for target, name in zip(
+                shown, await names.load_many([t.set_by for t in shown]), strict=True
+            ):
+                target.set_by = name
+        return shown
 
     @strawberry.field(
         description="Grants in force or starting later, not revoked; the audit log holds "
