@@ -81,6 +81,7 @@ from benefitgate.seats import service as seats
 from benefitgate.selfserve.models import Policy
 from benefitgate.subscriptions import due
 from benefitgate.subscriptions import service as subscriptions
+from benefitgate.subscriptions.reminders import EVENT as REMINDER
 from benefitgate.suggestions import service as suggestions
 from benefitgate.targets import service as targets
 from benefitgate.telemetry import exposition, tracing
@@ -90,6 +91,8 @@ __all__ = ["AppState", "create_app", "create_app_from_env"]
 
 log = logging.getLogger(__name__)
 
+# Events that change no entitlement: the snapshots checks read stay as they are.
+KEEP_SNAPSHOTS = frozenset({recorded.EVENT_TYPE, reports.EVENT, REMINDER})
 # How long shutdown waits for pooled connections still in use before it terminates them.
 POOL_CLOSE_SECONDS = 5.0
 # Between readings of the gauges, for scrapes another worker process answers.
@@ -385,9 +388,10 @@ async def _start(
         if any(e.type.startswith("catalog.") for e in new.events):
             await catalog_cache.invalidate()
         # Every change to an account, its subscription, partners or grants names it; usage
-        # changes no entitlement (checks read counters afresh), so its events drop nothing.
+        # changes no entitlement (checks read counters afresh), nor do reports and
+        # reminders (a quarter's close names every account), so their events drop nothing.
         snapshots.drop(
-            {e.account_id for e in new.events if e.account_id and e.type != recorded.EVENT_TYPE}
+            {e.account_id for e in new.events if e.account_id and e.type not in KEEP_SNAPSHOTS}
         )
         if any(e.type == "api_key.revoked" for e in new.events):
             authenticator.forget_keys()

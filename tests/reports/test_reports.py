@@ -15,10 +15,13 @@ import asyncpg
 import pytest
 from pypdf import PdfReader
 
+from benefitgate.entitlements.snapshots import EntitlementSnapshots
+from benefitgate.events import outbox as events
 from benefitgate.reports import service
 from tests.conftest import Api, catalog_loader, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
+from tests.fixtures.metering_api import CHECK
 
 REPORTS = """query Reports($id: ID!, $first: Int! = 8) {
   impactReports(accountId: $id, first: $first) { __typename
@@ -146,3 +149,31 @@ async def test_exports_say_what_the_usage_rows_say(
     assert hidden["impactReports"]["code"] == "NOT_FOUND"
     refused = await api.data(REPORTS, {"id": str(account), "first": 0}, auth=token)
     assert refused["impactReports"]["code"] == "INVALID_INPUT"
+
+
+async def test_report_events_leave_the_entitlement_snapshots_alone(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api
+) -> None:
+    """A quarter's close names every account: its events must not make every check reload."""
+    cat = await factories.catalog(conn)
+    reported, changed = [await factories.account(conn, cat["versions"]["basic"]) for _ in "ab"]
+    await conn.execute("update subscriptions set started_at = $1 where account_id = $2",
+                       NOW - timedelta(days=400), changed)  # fmt: skip
+    assert api.app is not None
+    snapshots = api.app.state.benefitgate.shared.get(EntitlementSnapshots)
+    for account in (reported, changed):
+        check = await api.data(
+            CHECK, {"id": str(account), "feature": "b0"}, auth=frontend_token(account)
+        )
+        assert check["entitlementCheck"]["allowed"] is True
+    assert len(snapshots) == 2
+    await service.generate_due(pool, catalog_loader(pool), 3, 1, NOW)  # both get a report
+    async with pool.acquire() as writer, writer.transaction():
+        last = await events.enqueue(writer, "entitlement.changed", changed, {})  # after them
+    listener = api.app.state.benefitgate.listener
+    for _ in range(400):  # until the listener has handed every event over
+        if listener.cursor is not None and listener.cursor.id >= last:
+            break
+        await asyncio.sleep(0.025)
+    assert listener.cursor is not None and listener.cursor.id >= last
+    assert len(snapshots) == 1  # the changed account's dropped; the reports dropped nothing
