@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from benefitgate.entitlements.snapshots import EntitlementSnapshots
 from benefitgate.events import outbox as events
 from benefitgate.reports import service
-from tests.conftest import Api, catalog_loader, frontend_token
+from tests.conftest import Api, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 from tests.fixtures.metering_api import CHECK
@@ -177,3 +177,55 @@ async def test_report_events_leave_the_entitlement_snapshots_alone(
         await asyncio.sleep(0.025)
     assert listener.cursor is not None and listener.cursor.id >= last
     assert len(snapshots) == 1  # the changed account's dropped; the reports dropped nothing
+
+
+SCHEDULE = """mutation S($id: ID!, $months: Int, $key: String!) {
+  impactReportScheduleSet(accountId: $id, months: $months, idempotencyKey: $key) { __typename
+    ... on ImpactReportScheduleSet { months auditEntryId replayed } ... on Error { code } } }"""
+
+
+async def test_an_account_of_its_own_schedule_gets_its_own_periods(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    monthly, quarterly, silent = [
+        await factories.account(conn, cat["versions"]["basic"]) for _ in "abc"
+    ]
+    admin = await api_key(conn)
+    for account, months in ((monthly, 1), (silent, 0)):
+        done = await api.data(
+            SCHEDULE, {"id": str(account), "months": months, "key": f"s{months}"}, auth=admin
+        )
+        assert done["impactReportScheduleSet"]["months"] == months
+    again = await api.data(SCHEDULE, {"id": str(monthly), "months": 1, "key": "s1"}, auth=admin)
+    assert again["impactReportScheduleSet"]["replayed"] is True
+    for months, code in ((5, "INVALID_INPUT"), (1, "FORBIDDEN")):
+        auth = admin if months == 5 else frontend_token(monthly)
+        refused = await api.data(
+            SCHEDULE, {"id": str(monthly), "months": months, "key": "x"}, auth=auth
+        )
+        assert refused["impactReportScheduleSet"]["code"] == code
+
+    # Subscribed since 2026-08-05: August to October monthly, the third quarter quarterly.
+    assert await service.generate_due(pool, catalog_loader(pool), 3, 4, NOW) == 4
+    rows = await conn.fetch("select account_id, period_start, period_end from impact_reports")
+    assert sorted(
+        (r["account_id"], r["period_start"].month, r["period_end"].month) for r in rows
+    ) == sorted([(monthly, 8, 8), (monthly, 9, 9), (monthly, 10, 10), (quarterly, 7, 9)])
+    entry = await conn.fetchrow(
+        """select before, after, target_kind from audit_log
+           where action = 'impact_report.schedule_set' and account_id = $1""",
+        monthly,
+    )
+    assert (entry["before"], entry["after"], entry["target_kind"]) == (
+        {"months": None},
+        {"months": 1},
+        service.KIND,
+    )
+    # Back to the service's period: quarterly from now on; the monthly reports stay.
+    await api.data(SCHEDULE, {"id": str(monthly), "months": None, "key": "back"}, auth=admin)
+    assert await service.generate_due(pool, catalog_loader(pool), 3, 4, NOW) == 1  # its Q3
+    assert (
+        await conn.fetchval("select count(*) from impact_reports where account_id = $1", monthly)
+        == 4
+    )

@@ -50,7 +50,7 @@ from benefitgate.milestones.resolvers import MilestoneMutation, MilestoneQuery
 from benefitgate.offline.resolvers import OfflineQuery
 from benefitgate.partners.resolvers import PartnerMutation
 from benefitgate.renewals.resolvers import RenewalQuery
-from benefitgate.reports.resolvers import ReportQuery
+from benefitgate.reports.resolvers import ReportMutation, ReportQuery
 from benefitgate.seats.resolvers import SeatMutation
 from benefitgate.selfserve.resolvers import SelfServeMutation, SelfServeQuery
 from benefitgate.subscriptions.resolvers import (
@@ -118,6 +118,7 @@ class Mutation(
     GlossaryMutation,
     SelfServeMutation,
     CreditMutation,
+    ReportMutation,
 ):
     pass
 

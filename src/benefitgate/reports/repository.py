@@ -13,7 +13,7 @@ import orjson
 from benefitgate.impact.models import DayRange
 from benefitgate.reports.models import Report
 
-__all__ = ["due_accounts", "insert_many", "reports_of"]
+__all__ = ["cadences", "due_accounts", "insert_many", "reports_of", "schedule_of", "set_schedule"]
 
 
 def _instants(period: DayRange) -> tuple[datetime, datetime]:
@@ -21,14 +21,19 @@ def _instants(period: DayRange) -> tuple[datetime, datetime]:
     return start, datetime.combine(period.end + timedelta(days=1), time(), UTC)
 
 
-async def due_accounts(conn: asyncpg.Connection, period: DayRange, limit: int) -> list[UUID]:
-    """Up to `limit` accounts owed a report of `period` and without one: those whose
+async def due_accounts(
+    conn: asyncpg.Connection, period: DayRange, months: int, default: int, limit: int
+) -> list[UUID]:
+    """Up to `limit` accounts owed a report of `period` and without one: those reported
+    every `months` months (their own schedule, or `default` without one) whose
     subscription started before the period ended and had not ended before it began."""
     start, end = _instants(period)
     rows = await conn.fetch(
         """
         select s.account_id from subscriptions s
-        where s.started_at < $4
+        left join impact_report_schedules c on c.account_id = s.account_id
+        where coalesce(c.months, $6) = $7
+          and s.started_at < $4
           and (s.status <> 'canceled' or s.current_period_end > $3)
           and not exists (
             select 1 from impact_reports r
@@ -41,8 +46,43 @@ async def due_accounts(conn: asyncpg.Connection, period: DayRange, limit: int) -
         start,
         end,
         limit,
+        default,
+        months,
     )
     return [r["account_id"] for r in rows]
+
+
+async def cadences(conn: asyncpg.Connection) -> set[int]:
+    """The periods, in months, that accounts' own schedules set."""
+    rows = await conn.fetch("select distinct months from impact_report_schedules")
+    return {r["months"] for r in rows}
+
+
+async def schedule_of(conn: asyncpg.Connection, account_id: UUID) -> int | None:
+    """The account's own period, after waiting for any other change of it to end (a row
+    lock cannot queue behind a row not written yet: an advisory lock on the account can)."""
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended($1::uuid::text, 26))", account_id
+    )
+    months: int | None = await conn.fetchval(
+        "select months from impact_report_schedules where account_id = $1", account_id
+    )
+    return months
+
+
+async def set_schedule(conn: asyncpg.Connection, account_id: UUID, months: int | None) -> None:
+    """The account's own period, or none (None) to follow the service's."""
+    if months is None:
+        await conn.execute("delete from impact_report_schedules where account_id = $1", account_id)
+        return
+    await conn.execute(
+        """
+        insert into impact_report_schedules (account_id, months) values ($1, $2)
+        on conflict (account_id) do update set months = excluded.months
+        """,
+        account_id,
+        months,
+    )
 
 
 async def insert_many(

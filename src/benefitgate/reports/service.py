@@ -19,7 +19,10 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.accounts import service as accounts
+from benefitgate.audit import service as audit
+from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
+from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
 from benefitgate.events import outbox as events
 from benefitgate.impact import service as impact
 from benefitgate.impact.models import DayRange
@@ -27,9 +30,11 @@ from benefitgate.reports import periods, repository
 from benefitgate.reports.document import document_of
 from benefitgate.reports.models import Report
 
-__all__ = ["BATCH", "EVENT", "generate_due", "reports_of"]
+__all__ = ["BATCH", "EVENT", "KIND", "generate_due", "reports_of", "set_schedule"]
 
 EVENT = "impact.report_ready"
+SCHEDULE_EVENT = "impact.report_schedule_set"
+KIND = "impact_report_schedule"
 BATCH = 200  # accounts per transaction
 
 
@@ -40,19 +45,21 @@ async def generate_due(
     backfill: int,
     now: datetime,
 ) -> int:
-    """Store every report owed for the last `backfill` closed periods; returns how many
-    this run stored. `months` 0 turns reports off."""
-    if months == 0:
-        return 0
+    """Store every report owed for the last `backfill` closed periods of each period length
+    in use (`months` for accounts without a schedule of their own; 0: none); returns how
+    many this run stored."""
+    async with pool.acquire() as conn:
+        lengths = ({months} | await repository.cadences(conn)) - {0}
     snapshot = await catalog()
     made = 0
-    for period in periods.closed(now, months, backfill):
-        while True:
-            async with pool.acquire() as conn, conn.transaction():
-                owed = await repository.due_accounts(conn, period, BATCH)
-                made += await _report(conn, owed, period, snapshot, now)
-            if len(owed) < BATCH:
-                break
+    for length in sorted(lengths):
+        for period in periods.closed(now, length, backfill):
+            while True:
+                async with pool.acquire() as conn, conn.transaction():
+                    owed = await repository.due_accounts(conn, period, length, months, BATCH)
+                    made += await _report(conn, owed, period, snapshot, now)
+                if len(owed) < BATCH:
+                    break
     return made
 
 
@@ -72,6 +79,27 @@ async def _report(
 
 def _payload(doc: dict[str, Any]) -> dict[str, Any]:
     return {"from": doc["from"], "to": doc["to"], "valueDelivered": doc["valueDelivered"]}
+
+
+async def set_schedule(
+    conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, months: int | None
+) -> AuditEntry:
+    """Give the account its own report period (`months`, 0 for no reports) or, with None,
+    the service's again; audited, with an `impact.report_schedule_set` event. Reports
+    already stored stay. Raises InvalidChange or TargetNotFound."""
+    if months is not None and months not in (0, *periods.CADENCES):
+        raise InvalidChange("months", "1, 2, 3, 4, 6 or 12 (a year's divisor), 0, or null")
+    if not await accounts.accounts_by_ids(conn, [account_id]):
+        raise TargetNotFound("account")
+    before = await repository.schedule_of(conn, account_id)
+    await repository.set_schedule(conn, account_id, months)
+    target = Target(KIND, str(account_id), account_id)
+    entry = await audit.record(
+        conn, change, "impact_report.schedule_set", target, {"months": before}, {"months": months}
+    )
+    payload = {"months": months, "auditEntryId": entry.id}
+    await events.enqueue(conn, SCHEDULE_EVENT, account_id, payload)
+    return entry
 
 
 async def reports_of(conn: asyncpg.Connection, account_id: UUID, limit: int) -> list[Report]:
