@@ -443,6 +443,7 @@ async def _start(
             seats.KIND: seats.roll_back_seat,
             glossary.KIND: glossary.roll_back_glossary_term,
             targets.KIND: targets.roll_back_outcome_target,
+            reports.KIND: reports.roll_back_schedule,
             subscriptions.KIND: subscriptions.roll_back_subscription,
         }
     )

@@ -20,6 +20,7 @@ from benefitgate.events import outbox as events
 from benefitgate.reports import service
 from tests.conftest import Api, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
+from tests.fixtures.audit_api import rollback
 from tests.fixtures.factories import NOW
 from tests.fixtures.metering_api import CHECK
 
@@ -213,7 +214,7 @@ async def test_an_account_of_its_own_schedule_gets_its_own_periods(
         (r["account_id"], r["period_start"].month, r["period_end"].month) for r in rows
     ) == sorted([(monthly, 8, 8), (monthly, 9, 9), (monthly, 10, 10), (quarterly, 7, 9)])
     entry = await conn.fetchrow(
-        """select before, after, target_kind from audit_log
+        """select id, before, after, target_kind from audit_log
            where action = 'impact_report.schedule_set' and account_id = $1""",
         monthly,
     )
@@ -222,8 +223,25 @@ async def test_an_account_of_its_own_schedule_gets_its_own_periods(
         {"months": 1},
         service.KIND,
     )
-    # Back to the service's period: quarterly from now on; the monthly reports stay.
-    await api.data(SCHEDULE, {"id": str(monthly), "months": None, "key": "back"}, auth=admin)
+    # Back to the service's period (rolled back, then rolled back again: monthly, then
+    # the service's): quarterly from now on; the monthly reports stay.
+    first_entry = (
+        await api.data(SCHEDULE, {"id": str(monthly), "months": 3, "key": "q"}, auth=admin)
+    )["impactReportScheduleSet"]["auditEntryId"]
+    undone = await rollback(api, admin, first_entry, "undo-q")
+    assert (
+        await conn.fetchval(
+            "select months from impact_report_schedules where account_id = $1", monthly
+        )
+        == 1
+    ), undone
+    await rollback(api, admin, entry["id"], "undo-first")
+    assert (
+        await conn.fetchval(
+            "select count(*) from impact_report_schedules where account_id = $1", monthly
+        )
+        == 0
+    )
     assert await service.generate_due(pool, catalog_loader(pool), 3, 4, NOW) == 1  # its Q3
     assert (
         await conn.fetchval("select count(*) from impact_reports where account_id = $1", monthly)

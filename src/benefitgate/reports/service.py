@@ -21,6 +21,7 @@ import asyncpg
 from benefitgate.accounts import service as accounts
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
+from benefitgate.audit.rollback import refuse_if_changed_since
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
 from benefitgate.events import outbox as events
@@ -30,7 +31,15 @@ from benefitgate.reports import periods, repository
 from benefitgate.reports.document import document_of
 from benefitgate.reports.models import Report
 
-__all__ = ["BATCH", "EVENT", "KIND", "generate_due", "reports_of", "set_schedule"]
+__all__ = [
+    "BATCH",
+    "EVENT",
+    "KIND",
+    "generate_due",
+    "reports_of",
+    "roll_back_schedule",
+    "set_schedule",
+]
 
 EVENT = "impact.report_ready"
 SCHEDULE_EVENT = "impact.report_schedule_set"
@@ -82,7 +91,11 @@ def _payload(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def set_schedule(
-    conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, months: int | None
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    months: int | None,
+    rollback_of: int | None = None,
 ) -> AuditEntry:
     """Give the account its own report period (`months`, 0 for no reports) or, with None,
     the service's again; audited, with an `impact.report_schedule_set` event. Reports
@@ -92,14 +105,42 @@ async def set_schedule(
     if not await accounts.accounts_by_ids(conn, [account_id]):
         raise TargetNotFound("account")
     before = await repository.schedule_of(conn, account_id)
-    await repository.set_schedule(conn, account_id, months)
+    return await _put(conn, change, account_id, (before, months), rollback_of)
+
+
+async def _put(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    account_id: UUID,
+    months: tuple[int | None, int | None],
+    rollback_of: int | None,
+) -> AuditEntry:
+    before, after = months
+    await repository.set_schedule(conn, account_id, after)
     target = Target(KIND, str(account_id), account_id)
     entry = await audit.record(
-        conn, change, "impact_report.schedule_set", target, {"months": before}, {"months": months}
+        conn,
+        change,
+        "impact_report.schedule_set",
+        target,
+        {"months": before},
+        {"months": after},
+        rollback_of,
     )
-    payload = {"months": months, "auditEntryId": entry.id}
+    payload = {"months": after, "auditEntryId": entry.id}
     await events.enqueue(conn, SCHEDULE_EVENT, account_id, payload)
     return entry
+
+
+async def roll_back_schedule(
+    conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
+) -> AuditEntry:
+    """The rollback of a schedule's entry (see `audit.rollback`): the period it replaced."""
+    account_id = UUID(entry.target.id)
+    current = await repository.schedule_of(conn, account_id)  # locks the account's schedule
+    await refuse_if_changed_since(conn, entry)
+    assert entry.before is not None
+    return await _put(conn, change, account_id, (current, entry.before["months"]), entry.id)
 
 
 async def reports_of(conn: asyncpg.Connection, account_id: UUID, limit: int) -> list[Report]:
