@@ -51,6 +51,7 @@ from benefitgate.glossary import service as glossary
 from benefitgate.governance.models import VendorName
 from benefitgate.graphql import ide
 from benefitgate.graphql.documents import Manifest
+from benefitgate.graphql.fast.checks import CheckPath
 from benefitgate.graphql.fast.render import RenderCache
 from benefitgate.graphql.middleware import (
     BodyLimitMiddleware,
@@ -166,6 +167,7 @@ def create_app(
         documents=_trusted_documents(settings),
         limiter=limiter,
         front=front,
+        checks=CheckPath(schema._schema, settings.max_tokens) if settings.fast_checks else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=settings.live_init_seconds),
         max_subscriptions_per_connection=settings.live_max_subscriptions,

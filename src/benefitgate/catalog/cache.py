@@ -11,16 +11,12 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 import asyncpg
-from aiocache import SimpleMemoryCache
 
 from benefitgate.api.context import Context
 from benefitgate.catalog.models import Catalog
 from benefitgate.telemetry import metrics
 
 __all__ = ["CatalogCache", "catalog_of"]
-
-_KEY = "catalog"
-
 
 Connect = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
 
@@ -33,35 +29,35 @@ class CatalogCache:
     ) -> None:
         self._load = load
         self._pool = pool
-        # timeout=None: the default wraps every call in asyncio.wait_for, which costs more
-        # than the lookup itself on this hot path.
-        self._cache = SimpleMemoryCache(timeout=None)
+        # One value: an attribute, read on every request's path (aiocache's lookup, with its
+        # plugin hooks and an environment read, cost more than the rest of a warm check).
+        self._catalog: Catalog | None = None
         self._lock = asyncio.Lock()
         self._generation = 0
 
     async def get(self, connect: Connect | None = None) -> Catalog:
         """The snapshot; on a miss loaded through `connect` (the request's own connection:
         a request that holds one must not wait for a second), else a pooled one."""
-        catalog: Catalog | None = await self._cache.get(_KEY)
+        catalog = self._catalog
         metrics.cache_lookup("catalog", "process", catalog is not None)
         if catalog is not None:
             return catalog
         # The connection first, the lock second: a loader holding the lock while it waited
         # for a pooled connection, held by requests waiting for the lock, would wait forever.
         async with (connect or self._pool.acquire)() as conn, self._lock:
-            catalog = await self._cache.get(_KEY)
+            catalog = self._catalog
             if catalog is None:
                 generation = self._generation
                 catalog = await self._load(conn)
                 # An invalidation that arrived while loading means this snapshot may
                 # already be stale: serve it to this caller, but do not keep it.
                 if generation == self._generation:
-                    await self._cache.set(_KEY, catalog)
+                    self._catalog = catalog
             return catalog
 
     async def invalidate(self) -> None:
         self._generation += 1
-        await self._cache.delete(_KEY)
+        self._catalog = None
 
 
 async def catalog_of(context: Context) -> Catalog:

@@ -50,7 +50,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope["path"] if scope["path"] in _ROUTES else "other"
-            metrics.HTTP_REQUESTS.labels(route, str(status)).inc()
+            metrics.child(metrics.HTTP_REQUESTS, route, str(status)).inc()
             log.info(
                 "%s %s %s",
                 scope["method"],

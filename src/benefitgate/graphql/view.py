@@ -15,6 +15,7 @@ A request may name a trusted document by id instead of sending its text (see
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,7 +40,9 @@ from benefitgate.db import unavailable
 from benefitgate.events.written import recording
 from benefitgate.graphql import ide
 from benefitgate.graphql import unavailable as lost
+from benefitgate.graphql.fast.checks import CheckPath, CheckPlan, check_params
 from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
+from benefitgate.graphql.observe import operation_succeeded
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.response_cache import (
     EXCHANGE,
@@ -113,10 +116,13 @@ class GraphQLView(GraphQL[Context, None]):
         documents: TrustedDocuments | None = None,
         limiter: SubscribeLimiter | None = None,
         front: Callable[[], ResponseFront | None] = lambda: None,
+        checks: CheckPath | None = None,
         **kwargs: Any,
     ) -> None:
-        """`front` finds the response cache (built in the app's lifespan), if any."""
+        """`front` finds the response cache (built in the app's lifespan), if any;
+        `checks` answers check documents in front of strawberry."""
         super().__init__(*args, **kwargs)
+        self.checks = checks
         self._authenticate = authenticate
         self._authenticate_header = authenticate_header
         self._make_context = make_context
@@ -138,10 +144,15 @@ class GraphQLView(GraphQL[Context, None]):
             if scope.get(PRINCIPAL) is None:
                 scope[PRINCIPAL] = await self._authenticate(request)
             principal = scope[PRINCIPAL]
-            if front is None:
+            checked, plan = await self._fast_check(request, principal)
+            if checked is not None:
+                response = checked
+            elif front is None:
                 response = await self.run(request)
             else:
                 response = await self._through_cache(front, request, principal)
+            if checked is None and plan is not None and exchange_of(request).clean:
+                plan.accepted.add(principal.role)  # it passed validation: see `fast.checks`
         except Unauthenticated as exc:
             response = error_response(
                 401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
@@ -178,6 +189,37 @@ class GraphQLView(GraphQL[Context, None]):
             await front.store(pending, context, exchange.body)
         finally:
             front.storing -= 1
+
+    async def _fast_check(
+        self, request: Request, principal: Principal
+    ) -> tuple[Response | None, CheckPlan | None]:
+        """A check document answered from its snapshot (`graphql.fast.checks`), as
+        strawberry would have answered it; None when strawberry must, with the document's
+        plan if it is a check (to learn that it ran cleanly for the caller's role)."""
+        if self.checks is None:
+            return None, None
+        params = await check_params(request, self.documents)
+        if params is None:
+            return None, None
+        query, operation_name, variables = params
+        plan = self.checks.plan(query, operation_name)
+        if plan is None or principal.role not in plan.accepted:
+            return None, plan
+        arguments = plan.arguments(self.checks.schema, variables)
+        if arguments is None:
+            return None, plan
+        started = time.perf_counter()
+        context = request.scope[_CONTEXT] = self._make_context(request, principal)
+        data = await self.checks.answer(plan, context, arguments)
+        if data is None:
+            del request.scope[_CONTEXT]
+            await context.db.release()
+            return None, plan
+        operation_succeeded(plan.operation_label, "query", time.perf_counter() - started)
+        exchange_of(request).clean = True
+        # As `create_response` makes it for a result with data and no errors.
+        media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
+        return Response(self.encode_json({"data": data}), media_type=media), plan
 
     async def _through_cache(
         self, front: ResponseFront, request: Request, principal: Principal

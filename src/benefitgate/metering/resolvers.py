@@ -11,7 +11,7 @@ import strawberry
 from benefitgate.accounts.access import visible_account
 from benefitgate.accounts.models import Account
 from benefitgate.api.changes import Applied, run_change, run_write
-from benefitgate.api.context import Info
+from benefitgate.api.context import Context, Info
 from benefitgate.api.errors import (
     ForbiddenError,
     IdempotencyConflictError,
@@ -43,7 +43,7 @@ from benefitgate.metering.types import (
 from benefitgate.usage import service as usage
 from benefitgate.usage.series import Bucket, InvalidRange
 
-__all__ = ["MeteringMutation", "MeteringQuery"]
+__all__ = ["MeteringMutation", "MeteringQuery", "answer_check"]
 
 UsageRecordResult = Annotated[
     UsageRecorded | ForbiddenError | InvalidInputError, strawberry.union("UsageRecordResult")
@@ -93,6 +93,57 @@ async def _visible_account(info: Info, raw_id: str) -> Account | None:
     """An unparsable id is as unknown as a missing account."""
     account_id = parse_id(raw_id)
     return None if account_id is None else await visible_account(info, account_id)
+
+
+async def answer_check(
+    context: Context,
+    account_id: str,
+    feature: str | None,
+    metric: str | None,
+    requested: float,
+) -> EntitlementCheck | NotFoundError | InvalidInputError:
+    """The answer of `entitlementCheck`, whether strawberry runs the field or the check's
+    fast path (`graphql.fast.checks`) answers without it: one function, so both agree.
+    Raises only what is unexpected (a lost database), before anything is counted."""
+    parsed = parse_id(account_id)
+    snapshot = (
+        None
+        if parsed is None
+        else await context.shared.get(EntitlementSnapshots).get(parsed, context.db.acquire)
+    )
+    if snapshot is None or not context.principal.can_see(
+        snapshot.account.id, snapshot.account.partner_ids
+    ):
+        return NotFoundError.of("account")
+    account, catalog = snapshot.account.id, await catalog_of(context)
+
+    async def used(metric_key: str, period_start: datetime) -> float:
+        async with context.db.acquire() as conn:
+            return await repository.counter_value(conn, account, metric_key, period_start)
+
+    try:
+        result = await consume.check(
+            snapshot,
+            feature=feature,
+            metric=metric,
+            requested=requested,
+            catalog=catalog,
+            now=context.now,
+            used=used,
+        )
+    except InvalidChange as exc:
+        return InvalidInputError.of(exc.field, str(exc))
+    if result.reason is not None:
+        name = feature or metric or ""
+        context.shared.get(Denials).add(account, name, result.reason, context.now)
+    elif feature is not None:
+        context.shared.get(Denials).used(account, feature, context.now)
+    return EntitlementCheck(
+        allowed=result.allowed,
+        reason=result.reason,
+        remaining=result.remaining,
+        tier=result.tier_key,
+    )
 
 
 @strawberry.type
@@ -181,46 +232,7 @@ class MeteringQuery:
         metric: str | None = None,
         requested: float = 1.0,
     ) -> EntitlementCheckResult:
-        context = info.context
-        parsed = parse_id(account_id)
-        snapshot = (
-            None
-            if parsed is None
-            else await context.shared.get(EntitlementSnapshots).get(parsed, context.db.acquire)
-        )
-        if snapshot is None or not context.principal.can_see(
-            snapshot.account.id, snapshot.account.partner_ids
-        ):
-            return NotFoundError.of("account")
-        account, catalog = snapshot.account.id, await catalog_of(context)
-
-        async def used(metric_key: str, period_start: datetime) -> float:
-            async with context.db.acquire() as conn:
-                return await repository.counter_value(conn, account, metric_key, period_start)
-
-        try:
-            result = await consume.check(
-                snapshot,
-                feature=feature,
-                metric=metric,
-                requested=requested,
-                catalog=catalog,
-                now=context.now,
-                used=used,
-            )
-        except InvalidChange as exc:
-            return InvalidInputError.of(exc.field, str(exc))
-        if result.reason is not None:
-            name = feature or metric or ""
-            context.shared.get(Denials).add(account, name, result.reason, context.now)
-        elif feature is not None:
-            context.shared.get(Denials).used(account, feature, context.now)
-        return EntitlementCheck(
-            allowed=result.allowed,
-            reason=result.reason,
-            remaining=result.remaining,
-            tier=result.tier_key,
-        )
+        return await answer_check(info.context, account_id, feature, metric, requested)
 
     @strawberry.field(
         description="Usage of one metric per day, ISO week or month over the UTC dates "

@@ -39,7 +39,7 @@ from graphql import (
     Undefined,
 )
 
-__all__ = ["PlainFieldExecutor"]
+__all__ = ["PlainFieldExecutor", "plain_attribute"]
 
 _STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
 _TYPENAME = "__typename"
@@ -49,7 +49,7 @@ class _NotPlain(Exception):
     """Raised inside the fast path to hand a field back to graphql-core."""
 
 
-def _plain_attribute(field: GraphQLField | None) -> str | None:
+def plain_attribute(field: GraphQLField | None) -> str | None:
     """The Python attribute a plain field reads; None when it has a resolver or arguments."""
     if field is None or field.args or not getattr(field.resolve, "_is_default", False):
         return None
@@ -113,7 +113,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-        attribute = _plain_attribute(field)
+        attribute = plain_attribute(field)
         if field is not None and attribute is not None and not self._has_middleware:
             # Anything unusual falls through to graphql-core, which re-executes and reports it.
             with contextlib.suppress(Exception):
@@ -199,7 +199,7 @@ def _plan_field(
     if field_name == _TYPENAME:
         return response_name, None, object_type, sub_fields
     field = schema.get_field(object_type, field_name)
-    attribute = _plain_attribute(field)
+    attribute = plain_attribute(field)
     if field is None or attribute is None:
         raise _NotPlain
     return response_name, attribute, field.type, sub_fields
