@@ -93,7 +93,13 @@ __all__ = ["AppState", "create_app", "create_app_from_env"]
 log = logging.getLogger(__name__)
 
 # Events that change no entitlement: the snapshots checks read stay as they are.
-KEEP_SNAPSHOTS = frozenset({recorded.EVENT_TYPE, reports.EVENT, REMINDER})
+# A suggestion made or dismissed changes nothing either, and checks make them: a denied
+# check is upgrade evidence, and the suggestion it leads to dropped the snapshot of the
+# account it was for. (An accepted one may come with a change of tier, which names the
+# account in its own event.)
+KEEP_SNAPSHOTS = frozenset(
+    {recorded.EVENT_TYPE, reports.EVENT, REMINDER, suggestions.CREATED, suggestions.DISMISSED}
+)
 # How long shutdown waits for pooled connections still in use before it terminates them.
 POOL_CLOSE_SECONDS = 5.0
 # Between readings of the gauges, for scrapes another worker process answers.
@@ -390,8 +396,8 @@ async def _start(
         if any(e.type.startswith("catalog.") for e in new.events):
             await catalog_cache.invalidate()
         # Every change to an account, its subscription, partners or grants names it; usage
-        # changes no entitlement (checks read counters afresh), nor do reports and
-        # reminders (a quarter's close names every account), so their events drop nothing.
+        # changes no entitlement (checks read counters afresh), nor do reports, reminders
+        # (a quarter's close names every account) and suggestions: see KEEP_SNAPSHOTS.
         snapshots.drop(
             {e.account_id for e in new.events if e.account_id and e.type not in KEEP_SNAPSHOTS}
         )

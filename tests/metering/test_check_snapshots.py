@@ -9,6 +9,9 @@ from uuid import UUID
 
 import asyncpg
 
+from benefitgate.entitlements.snapshots import EntitlementSnapshots
+from benefitgate.events import outbox as events
+from benefitgate.suggestions import service as suggestions
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import entitlements_api, factories
 from tests.metering.test_consume import check
@@ -77,3 +80,28 @@ async def _answers(api: Api, auth: str, account: UUID, *, allowed: bool, **kw: s
             return True
         await asyncio.sleep(0.01)
     return False
+
+
+async def test_suggestion_events_leave_the_entitlement_snapshots_alone(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api
+) -> None:
+    """A denied check is upgrade evidence: the suggestion it leads to must not make the
+    account's next check reload its snapshot."""
+    cat = await factories.catalog(conn)
+    suggested, changed = [await factories.account(conn, cat["versions"]["basic"]) for _ in "ab"]
+    assert api.app is not None
+    snapshots = api.app.state.benefitgate.shared.get(EntitlementSnapshots)
+    for account in (suggested, changed):
+        assert (await check(api, frontend_token(account), account, feature="b0"))["allowed"]
+    assert len(snapshots) == 2
+    async with pool.acquire() as writer, writer.transaction():
+        for kind in (suggestions.CREATED, suggestions.DISMISSED):
+            await events.enqueue(writer, kind, suggested, {})
+        last = await events.enqueue(writer, "entitlement.changed", changed, {})  # after them
+    listener = api.app.state.benefitgate.listener
+    for _ in range(400):  # until the listener has handed every event over
+        if listener.cursor is not None and listener.cursor.id >= last:
+            break
+        await asyncio.sleep(0.025)
+    assert listener.cursor is not None and listener.cursor.id >= last
+    assert len(snapshots) == 1  # the changed account's dropped; the suggestions dropped nothing
