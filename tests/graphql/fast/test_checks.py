@@ -10,6 +10,7 @@ everything else to strawberry.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -36,6 +37,7 @@ from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 from tests.fixtures.metering_api import CHECK
+from tests.fixtures.terminate import locked, terminate_waiting
 
 EXAMPLES = int(os.environ.get("FUZZ_CHECKS", "300"))
 
@@ -299,3 +301,32 @@ async def test_a_role_held_to_the_manifest_is_held_to_it_on_the_fast_path_too(
             answer = await api.client.post("/graphql", json=by_id, headers=headers)
             assert answer.json()["data"]["entitlementCheck"]["allowed"] is True
             assert runs[0] == expected_runs
+
+
+async def test_a_check_that_loses_its_database_is_answered_by_strawberry_as_unavailable(
+    conn: asyncpg.Connection, make_api: MakeApi, dsn: str
+) -> None:
+    """The path gives up on an unexpected failure, counting nothing, and Strawberry runs the
+    check again and answers what it meets, as it would have on its own."""
+    worn, managed, *_ = await _accounts(conn)
+    admin = await api_key(conn, Role.ADMIN)
+    async with make_api() as api:
+        await api.data(CHECK, {"id": str(worn), "feature": "b0"}, auth=admin)  # learnt
+        runs, denials = _count_runs(_view(api)), _count_denials(api)
+        async with locked(dsn, "accounts") as holder:  # the snapshot's load waits on it
+            pending = asyncio.create_task(
+                api.post(CHECK, {"id": str(managed), "feature": "b3"}, auth=admin)
+            )
+            assert await terminate_waiting(holder) == 1  # the fast path's load
+            assert await terminate_waiting(holder) == 1  # Strawberry's, run again
+            response = await asyncio.wait_for(pending, 30)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"] == {"code": "UNAVAILABLE", "retryable": True}
+        assert runs[0] == 1
+        assert denials == []
+        # Once the database is back, the path answers.
+        again = await api.data(CHECK, {"id": str(managed), "feature": "b3"}, auth=admin)
+        assert again["entitlementCheck"]["allowed"] is True
+        assert runs[0] == 1
