@@ -76,6 +76,7 @@ from benefitgate.offline.keys import KeyRing
 from benefitgate.offline.service import Signer
 from benefitgate.portal import page as portal
 from benefitgate.renewals import reminders
+from benefitgate.replica import ReadReplica
 from benefitgate.reports import service as reports
 from benefitgate.scheduler import Scheduler
 from benefitgate.seats import service as seats
@@ -120,6 +121,7 @@ class AppState:
     denials: Denials
     shared: Shared  # what every request may find by type: see `api.context`
     front: ResponseFront | None  # the response cache, unless turned off
+    replica: ReadReplica | None = None  # the standby queries read, when one is set
 
 
 def create_app(
@@ -218,6 +220,8 @@ def create_app(
             if state.front is not None and state.front.cache.shared is not None:
                 await state.front.cache.shared.close()
             await _close_pool(state.pool)
+            if state.replica is not None:
+                await _close_pool(state.replica.pool)
             if tracer_provider is not None:
                 tracing.instrument_asyncpg(None)
                 tracer_provider.force_flush()
@@ -305,6 +309,22 @@ def _trusted_documents(settings: Settings) -> TrustedDocuments:
     return TrustedDocuments(Manifest.load(settings.documents), restricted)
 
 
+async def _read_replica(
+    settings: Settings, on_connect: db.ConnectionHook | None
+) -> ReadReplica | None:
+    if not settings.read_database_url:
+        return None
+    # No connection at start: a standby that is down only sends queries to the primary.
+    pool = await db.create_pool(
+        settings.read_database_url,
+        min_size=0,
+        max_size=settings.pool_max,
+        statement_seconds=settings.statement_seconds,
+        on_connect=on_connect,
+    )
+    return ReadReplica(pool)
+
+
 async def _close_pool(pool: asyncpg.Pool) -> None:
     """Close the pool, waiting at most POOL_CLOSE_SECONDS for connections still in use.
     asyncpg's close waits for every connection to come back, so one held by a request or
@@ -382,6 +402,7 @@ async def _start(
         on_connect=on_connect,
     )
 
+    replica = await _read_replica(settings, on_connect)
     catalog_cache = CatalogCache(load_catalog, pool)
     authenticator = Authenticator(pool, clock, settings.jwt_secret, dev_mode=settings.dev_mode)
 
@@ -412,21 +433,31 @@ async def _start(
     partitions = Partitions(Window.of_days(settings.backfill_days, settings.usage_retention_days))
     async with pool.acquire() as conn:
         await maintenance.maintain(conn, partitions, clock.now())
-    listener = OutboxListener(dsn, on_events)
-    if cache is not None:
 
-        def on_touched(accounts: list[UUID] | None) -> None:
-            if accounts is None:
-                cache.invalidate_all_soon()
-            else:
-                cache.invalidate_soon(account_tag(a) for a in accounts)
+    def on_touched(accounts: list[UUID] | None) -> None:
+        if replica is not None:
+            replica.expect_change()
+        if cache is None:
+            return
+        if accounts is None:
+            cache.invalidate_all_soon()
+        else:
+            cache.invalidate_soon(account_tag(a) for a in accounts)
 
-        async def on_down() -> None:
+    async def on_down() -> None:
+        if replica is not None:
+            replica.expect_change()  # changes go unheard until the listener is back
+        if cache is not None:
             cache.listener_down()
 
-        listener = OutboxListener(
-            dsn, on_events, on_touched=on_touched, on_down=on_down, on_back=cache.listener_back
-        )
+    listener = OutboxListener(
+        dsn,
+        on_events,
+        on_touched=on_touched if cache is not None or replica is not None else None,
+        on_down=on_down,
+        on_back=cache.listener_back if cache is not None else None,
+        watcher=replica,
+    )
     await listener.start()
     # start() returns before the listener's task first runs: no batch was published yet.
     assert listener.cursor is not None
@@ -468,6 +499,7 @@ async def _start(
         signer,
         VendorName(settings.vendor_name),
         Policy.of(settings),
+        *([replica] if replica is not None else []),
     )
     gauges = Gauges(pool, hub, clock, settings.pool_max)
     front = None
@@ -492,6 +524,7 @@ async def _start(
         denials,
         shared,
         front,
+        replica,
     )
 
 

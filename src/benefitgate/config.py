@@ -157,6 +157,8 @@ class Settings:
     report_months: int = 3  # impact reports' period (1, 2, 3, 4, 6 or 12); 0 turns them off
     report_backfill: int = 4  # closed periods whose missing reports the scheduler makes
     vendor_name: str = "Your vendor"  # how customers see the vendor's staff in their audit trail
+    # A streaming standby of the primary for queries (benefitgate.replica); None: the primary.
+    read_database_url: str | None = None
     # The self-serve switches turned on (trial, downgrade, term, cancel; see
     # `selfserve.models.Policy`), and the days a self-serve trial lasts.
     self_serve: frozenset[str] = frozenset()
@@ -237,6 +239,7 @@ class Settings:
             snapshot_previous_keys=os.environ.get("BENEFITGATE_SNAPSHOT_PREVIOUS_KEYS", ""),
             snapshot_minutes=_int("BENEFITGATE_SNAPSHOT_MINUTES", 15),
             vendor_name=os.environ.get("BENEFITGATE_VENDOR_NAME") or "Your vendor",
+            read_database_url=os.environ.get("BENEFITGATE_READ_DATABASE_URL") or None,
             self_serve=frozenset(_list("BENEFITGATE_SELF_SERVE")),
             self_serve_trial_days=_int("BENEFITGATE_SELF_SERVE_TRIAL_DAYS", 14),
             report_months=_report_months(),

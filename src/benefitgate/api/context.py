@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from benefitgate.auth.principals import Principal
 from benefitgate.events.hub import Hub
+from benefitgate.replica import ReadReplica
 
 __all__ = ["Context", "Info", "RequestConnection", "Shared"]
 
@@ -36,6 +37,10 @@ class Shared:
 
     def get(self, kind: type[T]) -> T:
         return cast(T, self._by_type[kind])
+
+    def find(self, kind: type[T]) -> T | None:
+        """The object of type `kind`, if the app has one (an optional part)."""
+        return cast(T | None, self._by_type.get(kind))
 
 
 class RequestConnection:
@@ -58,6 +63,14 @@ class RequestConnection:
         self._held: asyncpg.Connection | None = None
         self._turn = asyncio.Lock()
         self._user: asyncio.Task[object] | None = None
+        self._replica: ReadReplica | None = None
+        self._from_replica = False
+
+    def read_from(self, replica: ReadReplica) -> None:
+        """Take the held connection from `replica` when it is fresh enough (a query's
+        request, before its first statement); otherwise from the primary as usual."""
+        if self._hold and self._held is None:
+            self._replica = replica
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
@@ -75,7 +88,7 @@ class RequestConnection:
             self._user = asyncio.current_task()
             try:
                 if self._held is None:
-                    self._held = await self._pool.acquire()
+                    self._held = await self._checkout()
                 yield self._held
             finally:
                 self._user = None
@@ -89,9 +102,23 @@ class RequestConnection:
         if not self._turn.locked():
             await self._give_back()
 
+    async def _checkout(self) -> asyncpg.Connection:
+        if self._replica is not None:
+            conn = await self._replica.acquire()
+            if conn is not None:
+                self._from_replica = True
+                return conn
+        connection: asyncpg.Connection = await self._pool.acquire()
+        return connection
+
     async def _give_back(self) -> None:
         held, self._held = self._held, None
-        if held is not None:
+        if held is None:
+            return
+        if self._from_replica and self._replica is not None:
+            self._from_replica = False
+            await self._replica.release(held)
+        else:
             await self._pool.release(held)
 
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 from uuid import UUID
 
 import asyncpg
@@ -32,6 +33,15 @@ EventHandler = Callable[[NewEvents], Awaitable[None]]
 TouchHandler = Callable[[list[UUID] | None], None]  # accounts touched; None: all of them
 StateHandler = Callable[[], Awaitable[None]]
 
+
+class PositionWatcher(Protocol):
+    """Told the primary's WAL position after each look (a read replica's freshness)."""
+
+    def look_started(self) -> int: ...
+
+    def heard(self, wal_position: int, since: int) -> None: ...
+
+
 _BATCH = 500
 _RETRY_FIRST = 0.005  # seconds before looking again at events held back, then doubling
 _RETRY_MAX = 0.05
@@ -47,15 +57,18 @@ class OutboxListener:
         on_touched: TouchHandler | None = None,
         on_down: StateHandler | None = None,
         on_back: StateHandler | None = None,
+        watcher: PositionWatcher | None = None,
     ) -> None:
         """`on_touched` hears `events.touch` notifications; `on_down` runs when the
         connection is lost (notifications may be missed from then on) and `on_back` when
-        it is back, before the missed events are handed over."""
+        it is back, before the missed events are handed over; `watcher` is told each
+        look's WAL position before its events are handed over."""
         self._dsn = dsn
         self._on_events = on_events
         self._on_touched = on_touched
         self._on_down = on_down
         self._on_back = on_back
+        self._watcher = watcher
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -157,8 +170,11 @@ class OutboxListener:
         """Hand over everything readable; whether more is held back."""
         assert self.cursor is not None
         while True:
+            since = self._watcher.look_started() if self._watcher is not None else 0
             new = await events.read_new(conn, self.cursor, _BATCH, self._probe)
             self._probe = new.probe
+            if self._watcher is not None:
+                self._watcher.heard(new.wal_position, since)
             if not new.events:
                 return new.held_back
             await self._on_events(new)

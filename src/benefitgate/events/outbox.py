@@ -228,12 +228,14 @@ class NewEvents:
     """One look at the outbox by a listener: the events after its cursor that are safe to
     hand out, who manages each event's account right now, whether committed events after
     the cursor are still held back by an older open transaction of this database (its
-    commit may wake no listener), and the horizon probe for the next look."""
+    commit may wake no listener), the horizon probe for the next look, and the primary's
+    WAL position after the look's snapshot (every change it saw is at or below it)."""
 
     events: list[Event]
     partners: dict[UUID, frozenset[UUID]]
     held_back: bool
     probe: readable.Probe
+    wal_position: int
 
 
 async def read_new(
@@ -253,14 +255,15 @@ async def read_new(
             order by e.txid, e.id
             limit $3
         )
-        select held.held_back, held.probe_next, held.probe_running,
+        select held.held_back, held.probe_next, held.probe_running, held.wal_position,
                v.id, v.txid, v.type, v.account_id, v.payload, v.created_at,
                array(select p.partner_id from partner_accounts p
                      where p.account_id = v.account_id) as partner_ids
         from (select exists (select 1 from events e
                              where (e.txid, e.id) > ($1::xid8, $2) and e.txid >= h.xmin)
                          as held_back,
-                     h.probe_next, {readable.NEXT_PROBE}
+                     h.probe_next, {readable.NEXT_PROBE},
+                     pg_current_wal_lsn() as wal_position
               from horizon h) held
         left join visible v on true
         order by v.txid, v.id
@@ -281,6 +284,7 @@ async def read_new(
         },
         held_back=rows[0]["held_back"],
         probe=readable.probe_from(rows[0]),
+        wal_position=rows[0]["wal_position"],
     )
 
 

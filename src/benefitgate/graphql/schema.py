@@ -40,6 +40,7 @@ from benefitgate.graphql.cost import CostLimit, cost_rule
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.introspection import introspection_by_role
 from benefitgate.graphql.observe import OperationMetrics
+from benefitgate.graphql.replica_reads import ReplicaReads
 from benefitgate.graphql.unavailable import unavailable_error
 from benefitgate.graphql.unstorable import UnstorableLiterals
 from benefitgate.graphql.validation import CachedValidation, depth_rule
@@ -262,6 +263,7 @@ def build_schema(
         ParserCache,
         lambda: CachedValidation(hide_suggestions=not suggestions),
         _MaskErrors,
+        ReplicaReads,
     ]
     return _Schema(
         query=Query,

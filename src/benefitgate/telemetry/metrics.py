@@ -37,6 +37,7 @@ __all__ = [
     "OUTBOX_EVENTS",
     "OUTBOX_LISTENER_LAG_SECONDS",
     "OUTBOX_LISTENER_RECONNECTS",
+    "REPLICA_READS",
     "SCHEDULER_JOB_ITEMS",
     "SCHEDULER_JOB_SECONDS",
     "SCHEDULER_LEADER",
@@ -122,6 +123,12 @@ OUTBOX_LISTENER_LAG_SECONDS = Histogram(
 OUTBOX_LISTENER_RECONNECTS = Counter(
     "benefitgate_outbox_listener_reconnects_total",
     "Times the listener connected again after losing its connection or a handler failing.",
+)
+REPLICA_READS = Counter(
+    "benefitgate_replica_reads_total",
+    "Queries by where they read: on the read replica (replica), or on the primary because "
+    "the replica was behind, unavailable, or a change was pending the listener's next look.",
+    ["route"],
 )
 LIVE_SUBSCRIBERS = Gauge(
     "benefitgate_live_subscribers",

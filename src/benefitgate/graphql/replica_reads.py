@@ -1,0 +1,29 @@
+"""Queries read the read replica when it is fresh enough (`benefitgate.replica`); a mutation
+leaves its change expected, so this process reads the primary until its listener has
+looked past the change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from benefitgate.api.context import Context
+from benefitgate.replica import ReadReplica
+
+__all__ = ["ReplicaReads"]
+
+
+class ReplicaReads(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        context: Context = self.execution_context.context
+        replica = context.shared.find(ReadReplica)
+        kind = self.execution_context.operation_type
+        if replica is not None and kind is OperationType.QUERY:
+            context.db.read_from(replica)
+        try:
+            yield
+        finally:
+            if replica is not None and kind is OperationType.MUTATION:
+                replica.expect_change()
