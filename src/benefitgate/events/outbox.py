@@ -229,7 +229,11 @@ class NewEvents:
     hand out, who manages each event's account right now, whether committed events after
     the cursor are still held back by an older open transaction of this database (its
     commit may wake no listener), the horizon probe for the next look, and the primary's
-    WAL position after the look's snapshot (every change it saw is at or below it)."""
+    WAL flush position after the look's snapshot: every commit it saw ends at or below it
+    (a commit is flushed before it is acknowledged). The WAL writer flushes whole pages,
+    so the position may fall inside a record that is not complete yet; a standby reaches
+    it at the next commit anywhere on the primary (the insert position, never flushed
+    for WAL without a commit, could stay out of reach for good)."""
 
     events: list[Event]
     partners: dict[UUID, frozenset[UUID]]
@@ -263,7 +267,7 @@ async def read_new(
                              where (e.txid, e.id) > ($1::xid8, $2) and e.txid >= h.xmin)
                          as held_back,
                      h.probe_next, {readable.NEXT_PROBE},
-                     pg_current_wal_lsn() as wal_position
+                     pg_current_wal_flush_lsn() as wal_position
               from horizon h) held
         left join visible v on true
         order by v.txid, v.id

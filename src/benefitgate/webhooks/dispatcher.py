@@ -28,7 +28,7 @@ import asyncpg
 
 from benefitgate.clock import Clock
 from benefitgate.common.changes import ChangeContext
-from benefitgate.events import outbox
+from benefitgate.events import outbox, readable
 from benefitgate.events.outbox import Event, EventScope
 from benefitgate.telemetry import metrics
 from benefitgate.webhooks import repository
@@ -75,6 +75,7 @@ class Dispatcher:
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
         self._wake = asyncio.Event()
         self._active: dict[UUID, asyncio.Task[None]] = {}
+        self._probe = readable.CAUTIOUS  # how far the outbox may be read; each claim renews it
 
     def wake(self) -> None:
         """Look for work now: events committed, or an endpoint changed."""
@@ -101,8 +102,8 @@ class Dispatcher:
             return
         now = self._clock.now()
         async with self._pool.acquire() as conn:
-            claimed = await repository.claim_due(
-                conn, now, self._lease(now), room, list(self._active)
+            claimed, self._probe = await repository.claim_due(
+                conn, now, self._lease(now), room, list(self._active), self._probe
             )
         for endpoint in claimed:
             task = asyncio.create_task(self._serve(endpoint), name=f"webhook-{endpoint.id}")
@@ -149,7 +150,7 @@ class Dispatcher:
         cursor = endpoint.cursor
         while True:
             async with self._pool.acquire() as conn:
-                page = await outbox.read_feed(conn, cursor, _PAGE, _EVERYTHING)
+                page = await outbox.read_feed(conn, cursor, _PAGE, _EVERYTHING, self._probe)
                 signing = await signing_secrets(conn, self._box, endpoint.id, self._clock.now())
             if signing is None:
                 log.error(

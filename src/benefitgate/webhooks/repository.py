@@ -227,11 +227,12 @@ async def claim_due(
     lease: Lease,
     limit: int,
     busy: Sequence[UUID],
-) -> list[Endpoint]:
+    probe: readable.Probe,
+) -> tuple[list[Endpoint], readable.Probe]:
     """Lease up to `limit` enabled endpoints that are due and have events after their
     cursor, skipping those another replica holds (or whose lease this one holds: `busy`).
-    An endpoint is due when no retry waits and no live lease holds it."""
-    probe = await readable.take(conn)
+    An endpoint is due when no retry waits and no live lease holds it. `probe` is the one
+    the previous claim returned (`readable.CAUTIOUS` at first); the next one comes back."""
     rows = await conn.fetch(
         f"""
         with {readable.horizon_cte("$6", "$7")},
@@ -247,10 +248,15 @@ async def claim_due(
             order by e.next_attempt_at nulls first, e.id
             limit $4
             for update skip locked
+        ),
+        claimed as (
+            update webhook_endpoints e set lease_owner = $2, lease_until = $3
+            from due where e.id = due.id
+            returning {", ".join("e." + c.strip() for c in _COLUMNS.split(","))}
         )
-        update webhook_endpoints e set lease_owner = $2, lease_until = $3
-        from due where e.id = due.id
-        returning {", ".join("e." + c.strip() for c in _COLUMNS.split(","))}
+        select p.probe_next, p.probe_running, c.*
+        from (select h.probe_next, {readable.NEXT_PROBE} from horizon h) p
+        left join claimed c on true
         """,  # noqa: S608
         now,
         lease.owner,
@@ -260,7 +266,8 @@ async def claim_due(
         probe.next_xid,
         list(probe.running),
     )
-    return [_endpoint(r) for r in rows]
+    claimed = [_endpoint(r) for r in rows if r["id"] is not None]
+    return claimed, readable.probe_from(rows[0])
 
 
 async def release(conn: asyncpg.Connection, endpoint_id: UUID, owner: str) -> None:
