@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ROLES", "Quota", "Settings", "local_secret"]
+__all__ = ["ROLES", "Quota", "Settings", "created_once", "local_secret"]
 
 # The callers limits are set for: the four principal roles, and `anonymous` for requests
 # without a usable credential (keyed by client address).
@@ -251,9 +253,21 @@ def local_secret(data_dir: Path, name: str) -> str:
     """A secret kept in the data folder, so that tokens printed by `serve` and sealed
     webhook secrets survive restarts. Replicas that share a database must share
     BENEFITGATE_JWT_SECRET and BENEFITGATE_WEBHOOK_KEY instead."""
-    path = data_dir / name
+    return created_once(data_dir / name, lambda: secrets.token_urlsafe(48)).strip()
+
+
+def created_once(path: Path, make: Callable[[], str]) -> str:
+    """The file's text, written (mode 0600) by the first of any processes or threads that
+    start together: each writes a file of its own aside and links it into place, so all
+    read the first one linked, never a half-written one."""
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, aside = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(make())
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+        finally:
+            os.unlink(aside)
+    return path.read_text()

@@ -9,10 +9,8 @@ replica and after every restart, with nothing else to configure.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from benefitgate.config import created_once
 
 __all__ = ["ALGORITHM", "KEY_FILE", "KeyRing", "new_private_key_pem", "public_jwk"]
 
@@ -95,16 +95,7 @@ def _previous_key(jwk: object) -> dict[str, str]:
 def _local_key_pem(data_dir: Path) -> str:
     """The data folder's key, made once: a new key is written aside and linked into place,
     so that workers starting together all end up with the first one written."""
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        aside = data_dir / f".{KEY_FILE}.{os.getpid()}"
-        aside.write_text(new_private_key_pem())
-        aside.chmod(0o600)
-        with contextlib.suppress(FileExistsError):
-            os.link(aside, path)
-        aside.unlink()
-    return path.read_text()
+    return created_once(data_dir / KEY_FILE, new_private_key_pem)
 
 
 @dataclass(frozen=True, slots=True)
