@@ -3,7 +3,12 @@ the stored document, so every export of a report is the same. Pure.
 
 - CSV: a cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@` first) gets
   a leading `'`, since names come from the vendor's catalog and the account.
-- PDF: the core Helvetica font, which holds Latin-1 only; other characters print as `?`.
+- PDF: DejaVu Sans (`reports/fonts/`, shipped with the package under its own licence, so
+  no system font is needed), embedded as a subset: Latin with its diacritics, Greek,
+  Cyrillic and the other scripts it covers print exactly. A character the font has no
+  glyph for (CJK ideographs, most emoji, ...) prints as U+FFFD (the replacement
+  character) rather than failing: no font compact enough to ship covers CJK (Noto Sans
+  CJK is over 15 MB a weight). The CSV and the stored document keep every character.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -72,8 +80,25 @@ def csv_of(doc: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def _latin(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1")
+FONT = "DejaVuSans"
+_FONTS = Path(__file__).parent / "fonts"
+MISSING = "\ufffd"  # what a character without a glyph prints as
+
+
+@cache
+def _glyphs() -> frozenset[int]:
+    """The code points both shipped weights draw."""
+    found = []
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):
+        with TTFont(_FONTS / name, lazy=True) as font:
+            found.append(frozenset(font.getBestCmap()))
+    return found[0] & found[1]
+
+
+def printable(text: str) -> str:
+    """`text` with every character the font cannot draw replaced by MISSING."""
+    glyphs = _glyphs()
+    return "".join(c if ord(c) in glyphs or c in "\n\t" else MISSING for c in text)
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -87,10 +112,15 @@ def _money(cents: int | None, currency: str | None) -> str:
 
 
 class _Report(FPDF):
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_font(FONT, "", _FONTS / "DejaVuSans.ttf")
+        self.add_font(FONT, "B", _FONTS / "DejaVuSans-Bold.ttf")
+
     def heading(self, text: str) -> None:
-        self.set_font("Helvetica", "B", 12)
-        self.cell(0, 9, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font("Helvetica", size=10)
+        self.set_font(FONT, "B", 12)
+        self.cell(0, 9, printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, size=10)
 
     def table_of(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         if not rows:
@@ -100,7 +130,7 @@ class _Report(FPDF):
             for line in (header, *rows):
                 row = table.row()
                 for value in line:
-                    row.cell(_latin(value))
+                    row.cell(printable(value))
 
 
 def _percent(value: float | None, sign: str = "") -> str:
@@ -136,12 +166,12 @@ def _metric_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:
 def pdf_of(doc: dict[str, Any], created_at: datetime) -> bytes:
     """The report as PDF; dated when the report was made, so every export is the same."""
     pdf = _Report()
-    pdf.set_title(_latin(f"Impact report {doc['from']} to {doc['to']}"))
+    pdf.set_title(f"Impact report {doc['from']} to {doc['to']}")
     pdf.set_creation_date(created_at)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.multi_cell(0, 9, _latin(f"Impact report: {doc['account']['name']}"))
-    pdf.set_font("Helvetica", size=11)
+    pdf.set_font(FONT, "B", 16)
+    pdf.multi_cell(0, 9, printable(f"Impact report: {doc['account']['name']}"))
+    pdf.set_font(FONT, size=11)
     value = doc["valueDelivered"] or {}
     pdf.cell(0, 7, f"Period: {doc['from']} to {doc['to']}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     worth = _money(value.get("amountCents"), value.get("currency"))
