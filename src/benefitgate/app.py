@@ -64,6 +64,7 @@ from benefitgate.graphql.response_cache import ResponseFront
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.sockets import WebSocketGuard
 from benefitgate.graphql.view import GraphQLView
+from benefitgate.health import refresh as health
 from benefitgate.limits.shared import Buckets, SharedBuckets
 from benefitgate.logs import configure_logging
 from benefitgate.metering import maintenance, recorded
@@ -467,6 +468,7 @@ async def _start(
         "milestones": partial(scheduled.award_due, pool, catalog_cache.get),
         "renewal reminders": partial(reminders.send_due, pool, catalog_cache.get),
         "suggestions": partial(suggestions.refresh_marked, pool, catalog_cache.get),
+        "account health": partial(health.refresh_due, pool, catalog_cache.get),
         "impact reports": partial(
             reports.generate_due,
             pool,

@@ -1,17 +1,17 @@
-"""The health factors and score as documented in `health/factors.py`, and the paging of
+"""The health factors and score as documented in `health/factors.py`, and the cursors of
 accounts at risk: pure, no database."""
 
 from __future__ import annotations
 
-import uuid
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from benefitgate.health.factors import WEIGHTS, health_of
-from benefitgate.health.models import Health, Signals, TargetPace
-from benefitgate.health.ranking import decode_position, encode_position, page_after, position
+from benefitgate.health.models import Signals, TargetPace
+from benefitgate.health.ranking import Position, decode_position, encode_position
 
 ID = UUID(int=1)
 
@@ -91,32 +91,21 @@ def test_every_score_is_between_0_and_100(s: Signals) -> None:
     assert all(0 <= f.score <= 100 for f in health.factors)
 
 
-def _healths(scores: list[int]) -> list[Health]:
-    return [Health(uuid.UUID(int=n * 7919 % 1000), score, []) for n, score in enumerate(scores)]
-
-
-@given(st.lists(st.integers(0, 100), max_size=40, unique_by=None), st.integers(1, 12))
-def test_walking_the_pages_gives_every_account_once_most_at_risk_first(
-    scores: list[int], first: int
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.dates(),
+    st.integers(-1, 100),
+    st.uuids(),
+)
+def test_a_cursor_names_the_walks_instant_day_and_position_exactly(
+    as_of: datetime, day: date, score: int, account_id: UUID
 ) -> None:
-    healths = {h.account_id: h for h in _healths(scores)}.values()  # ids unique
-    seen: list[Health] = []
-    after = None
-    while True:
-        page, more = page_after(list(healths), after, first)
-        assert len(page) <= first
-        seen += page
-        if not more:
-            break
-        cursor = decode_position(encode_position(position(page[-1])))
-        assert cursor == position(page[-1])
-        after = cursor
-    assert [h.account_id for h in seen] == [
-        h.account_id for h in sorted(healths, key=lambda h: (h.score, h.account_id.bytes))
-    ]
-    assert [h.score for h in seen] == sorted(h.score for h in healths)
+    p = Position(as_of.replace(tzinfo=UTC), day, score, account_id)
+    decoded = decode_position(encode_position(p))
+    assert decoded == p if score >= 0 else decoded is None
 
 
 def test_a_cursor_the_api_did_not_make_is_refused() -> None:
-    for raw in ("", "nonsense", encode_position((5, ID)).upper(), "cmlzazoxMDE6eA=="):
+    made = encode_position(Position(datetime(2026, 1, 1, tzinfo=UTC), date(2026, 1, 1), 5, ID))
+    for raw in ("", "nonsense", made.upper(), "cmlzazoxMDE6eA==", made[:-4]):
         assert decode_position(raw) is None

@@ -11,22 +11,25 @@ import asyncpg
 import pytest
 
 from benefitgate.auth.principals import Role
-from tests.conftest import Api, MakeApi, api_key, frontend_token
+from benefitgate.clock import FixedClock
+from benefitgate.events import outbox
+from benefitgate.health.refresh import refresh_due
+from tests.conftest import Api, MakeApi, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 from tests.fixtures.statements import StatementLog
 
 HEALTH = """
 query Health($id: ID!) { account(id: $id) { ... on Account {
-  health { score factors { key score weight detail } } } } }
+  health { score scoredAt factors { key score weight detail } } } } }
 """
 AT_RISK = """
 query AtRisk($days: Int!, $first: Int! = 20, $after: String) {
   accountsAtRisk(renewingWithinDays: $days, first: $first, after: $after) {
     __typename
     ... on AccountRiskConnection {
-      edges { cursor node { account { id name } renewsOn score reasons { key score } } }
-      pageInfo { hasNextPage endCursor } }
+      edges { cursor node { account { id name } renewsOn score scoredAt reasons { key score } } }
+      pageInfo { hasNextPage endCursor } rankedAt }
     ... on InvalidInputError { field }
     ... on Error { code }
   }
@@ -113,11 +116,29 @@ async def test_a_frontend_reads_its_health_with_every_factor_that_applies(
     assert data["account"]["health"]["score"] == 100
 
 
+async def test_the_account_view_shows_the_stored_score_and_when_it_was_computed(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api
+) -> None:
+    ids = await _population(conn)
+    falling = ids["falling"]
+    auth = frontend_token(falling)
+    live = (await api.data(HEALTH, {"id": str(falling)}, auth=auth))["account"]["health"]
+    assert live["scoredAt"] == NOW.isoformat()  # never stored: scored for the request
+    await refresh_due(pool, catalog_loader(pool), NOW - timedelta(hours=1))
+    # A change the job has not scored yet is not shown: the view says when it was scored.
+    await conn.execute("update subscriptions set cancel_at_period_end = false")
+    stored = (await api.data(HEALTH, {"id": str(falling)}, auth=auth))["account"]["health"]
+    assert stored == {**live, "scoredAt": (NOW - timedelta(hours=1)).isoformat()}
+
+
 async def test_accounts_at_risk_renewing_soon_come_most_at_risk_first_with_reasons(
-    conn: asyncpg.Connection, api: Api
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api
 ) -> None:
     ids = await _population(conn)
     operator = await api_key(conn, Role.OPERATOR)
+    before = (await api.data(AT_RISK, {"days": 30}, auth=operator))["accountsAtRisk"]
+    assert (before["edges"], before["rankedAt"]) == ([], None)  # the job never ran
+    assert await refresh_due(pool, catalog_loader(pool), NOW) == 4
 
     async def at_risk(auth: str, **kw: Any) -> dict[str, Any]:
         result: dict[str, Any] = (await api.data(AT_RISK, {"days": 30, **kw}, auth=auth))[
@@ -141,6 +162,7 @@ async def test_accounts_at_risk_renewing_soon_come_most_at_risk_first_with_reaso
     ]
     assert nodes[2]["reasons"] == []
     assert nodes[0]["renewsOn"] == str(TODAY + timedelta(days=20))
+    assert found["rankedAt"] == NOW.isoformat() and nodes[0]["scoredAt"] == NOW.isoformat()
 
     walked, after = [], None
     while True:
@@ -177,8 +199,9 @@ def _own(statements: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("extra", [0, 5])
+@pytest.mark.parametrize("scored", [True, False])
 async def test_the_health_of_a_page_of_accounts_costs_the_same_statements_whatever_its_size(
-    conn: asyncpg.Connection, make_api: MakeApi, extra: int
+    conn: asyncpg.Connection, pool: asyncpg.Pool, make_api: MakeApi, extra: int, scored: bool
 ) -> None:
     ids = await _population(conn)
     for n in range(extra):
@@ -186,6 +209,8 @@ async def test_the_health_of_a_page_of_accounts_costs_the_same_statements_whatev
             "select tier_version_id from subscriptions limit 1"))  # fmt: skip
         await _usage(conn, account_id, n, 1)
         await _seats(conn, account_id, n)
+    if scored:
+        await refresh_due(pool, catalog_loader(pool), NOW)
     key = await api_key(conn)
     log = StatementLog()
     async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
@@ -193,6 +218,39 @@ async def test_the_health_of_a_page_of_accounts_costs_the_same_statements_whatev
         log.statements.clear()
         data = await api.data(PAGE, auth=key)
     assert len(data["accounts"]["edges"]) == len(ids) - 1 + extra
-    # the page of ids, the accounts; usage windows, targets, adoption (grants, checks,
-    # metric days), seats, denials
-    assert len(_own(log.statements)) == 9, log.statements
+    # the page of ids, the accounts, the stored scores; for accounts not scored yet, their
+    # usage windows, targets, adoption (grants, checks, metric days), seats, denials
+    assert len(_own(log.statements)) == (3 if scored else 10), log.statements
+
+
+async def test_a_walk_keeps_its_ranking_and_its_cursor_serves_for_a_day(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api, clock: FixedClock
+) -> None:
+    ids = await _population(conn)
+    operator = await api_key(conn, Role.OPERATOR)
+    await refresh_due(pool, catalog_loader(pool), NOW)
+    variables = {"days": 30, "first": 1}
+    first = (await api.data(AT_RISK, variables, auth=operator))["accountsAtRisk"]
+    assert UUID(first["edges"][0]["node"]["account"]["id"]) == ids["idle"]
+    # The falling account recovers and is scored again: the walk goes on as it began.
+    await conn.execute("update subscriptions set cancel_at_period_end = false")
+    await conn.execute("delete from entitlement_denials")
+    await outbox.enqueue(conn, "subscription.changed", ids["falling"], {})  # as a change does
+    clock.advance(timedelta(hours=2))
+    await refresh_due(pool, catalog_loader(pool), clock.now())
+    after = first["pageInfo"]["endCursor"]
+    rest = await api.data(AT_RISK, {**variables, "first": 5, "after": after}, auth=operator)
+    nodes = [e["node"] for e in rest["accountsAtRisk"]["edges"]]
+    assert [(UUID(n["account"]["id"]), n["score"]) for n in nodes] == [
+        (ids["falling"], 24),
+        (ids["healthy"], 100),
+    ]
+    assert rest["accountsAtRisk"]["rankedAt"] == NOW.isoformat()
+    fresh = (await api.data(AT_RISK, variables, auth=operator))["accountsAtRisk"]
+    assert fresh["rankedAt"] == clock.now().isoformat()
+    assert (await api.data(HEALTH, {"id": str(ids["falling"])}, auth=operator))["account"][
+        "health"
+    ]["score"] > 24
+    clock.advance(timedelta(days=1))
+    expired = await api.data(AT_RISK, {**variables, "after": after}, auth=operator)
+    assert expired["accountsAtRisk"]["field"] == "after"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from uuid import UUID
 
-__all__ = ["REASON_BELOW", "Factor", "Health", "Signals", "TargetPace"]
+__all__ = ["REASON_BELOW", "Factor", "Health", "Scored", "Signals", "TargetPace"]
 
 REASON_BELOW = 60  # a factor scoring below this is a reason the account is at risk
 
@@ -53,3 +54,13 @@ class Health:
     def reasons(self) -> list[Factor]:
         """The factors that put the account at risk: those scoring below REASON_BELOW."""
         return [f for f in self.factors if f.score < REASON_BELOW]
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A stored score: the health a round of the health job found, the renewal date it
+    ranked the account by, and the last round that found it."""
+
+    health: Health
+    renews_on: date | None
+    scored_at: datetime

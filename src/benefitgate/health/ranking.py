@@ -1,50 +1,53 @@
-"""Accounts at risk in order, a page at a time. Pure.
+"""Where a walk through accounts at risk stands, and its cursors. Pure.
 
-Most at risk first: by score, lowest first, then by account id. A cursor names the last
-(score, id) given, so a page starts strictly after it whatever was given before.
+Most at risk first: by score, lowest first, then by account id. A cursor names the
+ranking's instant the walk reads (the round that was last when its first page was read),
+the day its renewal window starts from, and the last (score, id) given, so every page of
+one walk reads one ranking and starts strictly after what was given before.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
-from benefitgate.health.models import Health
+from benefitgate.health.models import Scored
 
-__all__ = ["Position", "decode_position", "encode_position", "page_after", "position"]
+__all__ = ["Position", "decode_position", "encode_position", "position"]
 
-Position = tuple[int, UUID]
-
-
-def page_after(
-    ranked: Sequence[Health], after: Position | None, first: int
-) -> tuple[list[Health], bool]:
-    """The `first` healths after `after` in risk order, and whether more follow."""
-    ordered = sorted(ranked, key=lambda h: (h.score, h.account_id.bytes))
-    rest = [
-        h
-        for h in ordered
-        if after is None or (h.score, h.account_id.bytes) > (after[0], after[1].bytes)
-    ]
-    return rest[:first], len(rest) > first
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def position(h: Health) -> Position:
-    return (h.score, h.account_id)
+class Position(NamedTuple):
+    as_of: datetime  # the round whose ranking the walk reads
+    day: date  # the first day of the renewal window
+    score: int
+    account_id: UUID
+
+
+def position(start: Position, s: Scored) -> Position:
+    """The position just after `s` in the walk that began at `start`."""
+    return Position(start.as_of, start.day, s.health.score, s.health.account_id)
 
 
 def encode_position(p: Position) -> str:
-    return base64.urlsafe_b64encode(f"risk:{p[0]}:{p[1]}".encode()).decode()
+    micros = (p.as_of - _EPOCH) // timedelta(microseconds=1)
+    text = f"risk|{micros}|{p.day.isoformat()}|{p.score}|{p.account_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 def decode_position(raw: str) -> Position | None:
     """The position a cursor names; None for anything `encode_position` did not make."""
     try:
-        prefix, score, account = base64.urlsafe_b64decode(raw.encode()).decode().split(":")
-        if prefix == "risk" and score.isdigit() and int(score) <= 100:
-            return (int(score), UUID(account))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        prefix, micros, day, score, account = (
+            base64.urlsafe_b64decode(raw.encode()).decode().split("|")
+        )
+        if prefix == "risk" and micros.isdigit() and score.isdigit() and int(score) <= 100:
+            as_of = _EPOCH + timedelta(microseconds=int(micros))
+            return Position(as_of, date.fromisoformat(day), int(score), UUID(account))
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         pass
     return None

@@ -1,11 +1,12 @@
 """Account health and renewal risk: the signals of many accounts read at once (seven
-statements whatever their number), scored by `health.factors`; the accounts renewing soon,
-most at risk first."""
+statements whatever their number), scored by `health.factors`; the stored scores the
+health job keeps (`health.refresh`), which the account view shows and accounts at risk
+pages through, most at risk first."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -14,17 +15,24 @@ from benefitgate.accounts import service as accounts
 from benefitgate.accounts.models import Account
 from benefitgate.adoption import service as adoption
 from benefitgate.catalog.models import Catalog
-from benefitgate.health import repository
+from benefitgate.common.changes import InvalidChange
+from benefitgate.health import repository, scores
 from benefitgate.health.factors import health_of
-from benefitgate.health.models import Health, Signals, TargetPace
-from benefitgate.health.ranking import Position, page_after
+from benefitgate.health.models import Health, Scored, Signals, TargetPace
+from benefitgate.health.ranking import Position
 from benefitgate.targets import service as targets
 from benefitgate.targets.models import TargetProgress
 
-__all__ = ["ADOPTION_DAYS", "DENIAL_DAYS", "at_risk", "health_by_account"]
+__all__ = [
+    "ADOPTION_DAYS", "CURSOR_LIFETIME", "DENIAL_DAYS", "at_risk", "health_by_account",
+    "renews_on", "stored_health",
+]  # fmt: skip
 
 ADOPTION_DAYS = 60  # a benefit unused this long counts against adoption
 DENIAL_DAYS = 30
+# How long a walk through accounts at risk may go on reading the ranking as it stood when
+# it began (the health job keeps the rows it closed a little longer).
+CURSOR_LIFETIME = timedelta(days=1)
 
 
 def _paces(progress: Sequence[TargetProgress], now: datetime) -> list[TargetPace]:
@@ -68,23 +76,48 @@ async def health_by_account(
     return result
 
 
+def renews_on(account: Account) -> date | None:
+    """The date the account's subscription renews, unless it has none or it is canceled:
+    what accounts at risk are ranked by."""
+    sub = account.subscription
+    return None if sub is None or sub.status == "canceled" else sub.renewal_date
+
+
+async def stored_health(
+    conn: asyncpg.Connection, found: Sequence[Account], catalog: Catalog, now: datetime
+) -> dict[UUID, Scored]:
+    """The accounts' stored scores, as accounts at risk rank them; an account the job has
+    not scored yet (created since its last run) is scored here, at `now`, unstored."""
+    stored = await scores.current(conn, [a.id for a in found])
+    missing = [a for a in found if a.id not in stored]
+    if missing:
+        live = await health_by_account(conn, missing, catalog, now)
+        stored |= {a.id: Scored(live[a.id], renews_on(a), now) for a in missing}
+    return stored
+
+
 async def at_risk(
-    conn: asyncpg.Connection,
-    within_days: int,
-    partner_id: UUID | None,
-    catalog: Catalog,
-    now: datetime,
-    after: Position | None,
-    first: int,
-) -> tuple[list[tuple[Account, Health]], bool]:
+    conn: asyncpg.Connection, within_days: int, partner_id: UUID | None, now: datetime,
+    after: Position | None, first: int,
+) -> tuple[list[tuple[Account, Scored]], bool, Position | None]:  # fmt: skip
     """The accounts (a partner's own, with `partner_id`) whose subscription renews in the
-    next `within_days` days, most at risk first, a page after `after`; and whether more
-    follow. Every candidate is scored for every page: the cost grows with the accounts
-    renewing in the window."""
-    today = now.astimezone(UTC).date()
-    ids = await repository.renewing(conn, today, today + timedelta(days=within_days), partner_id)
-    found = list((await accounts.accounts_by_ids(conn, ids)).values())
-    healths = await health_by_account(conn, found, catalog, now)
-    page, more = page_after(list(healths.values()), after, first)
-    by_id = {a.id: a for a in found}
-    return [(by_id[h.account_id], h) for h in page], more
+    next `within_days` days, most at risk first, a page after `after`, as the stored
+    ranking stood at the walk's instant: the last round when `after` is None, else the
+    one the cursor names. Returns the page, whether more follow, and the position its
+    cursors start from (None: nothing was ever scored). Three statements whatever the
+    number of accounts. Raises InvalidChange for a cursor older than CURSOR_LIFETIME."""
+    if after is None:
+        as_of = await scores.ranked_at(conn)
+        if as_of is None:
+            return [], False, None
+        start = Position(as_of, now.astimezone(UTC).date(), -1, UUID(int=0))
+    else:
+        if after.as_of < now - CURSOR_LIFETIME:
+            raise InvalidChange("after", "the ranking this cursor read is gone; start again")
+        start = after
+    window = (start.day, start.day + timedelta(days=within_days))
+    rows = await scores.page(
+        conn, start.as_of, window, partner_id, (start.score, start.account_id), first + 1
+    )
+    found = await accounts.accounts_by_ids(conn, [r.health.account_id for r in rows[:first]])
+    return [(found[r.health.account_id], r) for r in rows[:first]], len(rows) > first, start

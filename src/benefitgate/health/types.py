@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 import strawberry
 
@@ -37,11 +38,19 @@ class AccountHealth:
     factors: list[HealthFactor] = strawberry.field(
         description="The factors that apply to the account, most harmful first."
     )
+    scored_at: datetime = strawberry.field(
+        description="When this score was last computed: the health job's last round that "
+        "scored the account (the score `accountsAtRisk` ranks it by), or now for an "
+        "account the job has not scored yet."
+    )
 
 
 def factor_type(f: models.Factor) -> HealthFactor:
     return HealthFactor(key=HealthFactorKey(f.key), score=f.score, weight=f.weight, detail=f.detail)
 
 
-def health_type(h: models.Health) -> AccountHealth:
-    return AccountHealth(score=h.score, factors=[factor_type(f) for f in h.factors])
+def health_type(s: models.Scored) -> AccountHealth:
+    h = s.health
+    return AccountHealth(
+        score=h.score, factors=[factor_type(f) for f in h.factors], scored_at=s.scored_at
+    )

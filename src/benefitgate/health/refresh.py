@@ -1,0 +1,107 @@
+"""The scheduler's health job: keeps every account's stored score current.
+
+An account is due when an event named it since it was last scored (the job follows the
+outbox from a cursor of its own and marks the account of every event but those that
+change nothing health reads, `QUIET`), when it was never scored, or when it was last
+scored before today (UTC): usage windows slide and denials, which no event reports,
+count by day. Due accounts are scored a batch per transaction, each batch a round of
+`scores.begin_round`, so a reader sees whole rounds only.
+
+Exactly once across replicas: the scheduler's lock runs the job on one replica, and the
+round's row lock, taken before the due accounts are claimed, serialises any other run;
+a claimed account is scored for the day (or its mark removed) in the same transaction.
+After downtime, the first run finds every account stale and the events it missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from benefitgate.accounts import service as accounts
+from benefitgate.catalog.models import Catalog
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import Cursor, EventScope
+from benefitgate.health import scores, service
+
+__all__ = ["BATCH", "QUIET", "follow_events", "refresh_due"]
+
+BATCH = 500  # accounts per round
+# Rows closed for longer than a walk through accounts at risk may last (and an hour's
+# slack for clocks) are removed.
+_KEEP = service.CURSOR_LIFETIME + timedelta(hours=1)
+# Events that change nothing an account's health is scored from.
+QUIET = frozenset(
+    {
+        "renewal.reminder",
+        "impact.report_ready",
+        "impact.report_schedule_set",
+        "suggestion.created",
+        "suggestion.accepted",
+        "suggestion.dismissed",
+        "partner.account_linked",
+        "partner.account_unlinked",
+    }
+)
+CONSUMER = "health"
+_PAGE = 500
+_EVERYTHING = EventScope(everything=True)
+
+
+async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
+    """Mark the accounts of the events after the job's cursor and move the cursor past
+    them, a page per transaction (the cursor's row locked meanwhile); returns the number
+    of events read."""
+    read = 0
+    while True:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                "select txid, id from event_consumers where name = $1 for update", CONSUMER
+            )
+            assert row is not None, "migration 0027 creates the row"
+            page = await events.read_feed(conn, Cursor(row["txid"], row["id"]), _PAGE, _EVERYTHING)
+            if not page:
+                return read
+            named = [e.account_id for e in page if e.account_id and e.type not in QUIET]
+            await scores.mark(conn, named, now)
+            last = page[-1].cursor
+            await conn.execute(
+                "update event_consumers set txid = $2::xid8, id = $3 where name = $1",
+                CONSUMER,
+                last.txid,
+                last.id,
+            )
+        read += len(page)
+        if len(page) < _PAGE:
+            return read
+
+
+def _midnight(now: datetime) -> datetime:
+    day = now.astimezone(UTC).date()
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+async def refresh_due(
+    pool: asyncpg.Pool, catalog: Callable[[], Awaitable[Catalog]], now: datetime
+) -> int:
+    """Score every due account as of `now`; returns how many were scored."""
+    done = 0
+    async with pool.acquire() as conn:
+        await follow_events(conn, now)
+        snapshot = await catalog()
+        while True:
+            async with conn.transaction():
+                at = await scores.begin_round(conn, now)
+                due = await scores.claim_due(conn, _midnight(now), BATCH)
+                if not due:
+                    await scores.prune(conn, now - _KEEP)
+                    return done
+                found = await accounts.accounts_by_ids(conn, due)
+                healths = await service.health_by_account(conn, list(found.values()), snapshot, now)
+                await scores.record(
+                    conn, [(healths[i], service.renews_on(a)) for i, a in found.items()], at
+                )
+                await scores.end_round(conn, at)
+            done += len(found)
