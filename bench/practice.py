@@ -4,8 +4,11 @@ Seeds `BENCH_ACCOUNTS` demo accounts (10,000 by default) into a fresh database
 (`bg_bench_practice_*`, left for inspection) and times, straight through the services on
 one connection (no HTTP, no GraphQL), `ROUNDS` times each:
 
-- the health of a page of 50 accounts (seven statements);
-- `accountsAtRisk` for 30 and 90 days (every account renewing in the window scored);
+- the health job's first run, scoring every account into the stored scores (once);
+- the health of a page of 50 accounts: stored (one statement), and scored afresh (seven
+  statements, what the job does per batch and the view does for an unscored account);
+- `accountsAtRisk` for 30 and 90 days: the first page of 20, and a page of 20 after
+  2,000 accounts (a keyset read of the rank index as the last round left it);
 - the peer benchmarks of a page of 50 accounts (one statement ranking their tiers).
 
 The floor, in the same run: one `select 1` round trip, and reading the page's accounts.
@@ -25,11 +28,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+import asyncpg
+
 from benefitgate import db
 from benefitgate.accounts import service as accounts
 from benefitgate.benchmarks import service as benchmarks
+from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
+from benefitgate.health import refresh
 from benefitgate.health import service as health
+from benefitgate.health.ranking import Position, position
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import ACCOUNTS, prepare, server_dsn
@@ -50,15 +58,37 @@ async def timed(label: str, run: Callable[[], Awaitable[object]]) -> float:
     return p50
 
 
+def _loaded(catalog: Catalog) -> Callable[[], Awaitable[Catalog]]:
+    async def load() -> Catalog:
+        return catalog
+
+    return load
+
+
+async def _after(conn: asyncpg.Connection, days: int, now: datetime, skip: int) -> Position:
+    """The position after the first `skip` accounts at risk."""
+    page, _, walk = await health.at_risk(conn, days, None, now, None, skip)
+    assert walk is not None and len(page) == skip
+    return position(walk, page[-1][1])
+
+
 async def main() -> None:
     server, embedded = server_dsn()
     try:
         dsn, _, ids = await prepare(server, f"bg_bench_practice_{uuid.uuid4().hex[:8]}", ACCOUNTS)
         conn = await db.connect(dsn)
         try:
-            await conn.execute("analyze")
             catalog = await load_catalog(conn)
             now = datetime.now(UTC)
+            pool = await db.create_pool(dsn, min_size=1, max_size=1)
+            try:
+                started = time.perf_counter()
+                scored = await refresh.refresh_due(pool, _loaded(catalog), now)
+                took = time.perf_counter() - started
+            finally:
+                await pool.close()
+            print(f"health job, first run: {scored} accounts scored in {took:.1f} s")
+            await conn.execute("analyze")
             page = [UUID(i) for i in ids[:PAGE]]
             found = list((await accounts.accounts_by_ids(conn, page)).values())
             renewing = {
@@ -77,13 +107,22 @@ async def main() -> None:
                 f"floor: read {PAGE} accounts", lambda: accounts.accounts_by_ids(conn, page)
             )
             await timed(
-                f"health of {PAGE} accounts",
+                f"health of {PAGE} accounts, stored",
+                lambda: health.stored_health(conn, found, catalog, now),
+            )
+            await timed(
+                f"health of {PAGE} accounts, scored afresh",
                 lambda: health.health_by_account(conn, found, catalog, now),
             )
             for days in (30, 90):
                 await timed(
                     f"accountsAtRisk({days} days), first 20",
-                    lambda d=days: health.at_risk(conn, d, None, catalog, now, None, 20),
+                    lambda d=days: health.at_risk(conn, d, None, now, None, 20),
+                )
+                deep = await _after(conn, days, now, 2_000)
+                await timed(
+                    f"accountsAtRisk({days} days), 20 after 2,000",
+                    lambda d=days, a=deep: health.at_risk(conn, d, None, now, a, 20),
                 )
             await timed(
                 f"benchmarks of {PAGE} accounts",
