@@ -254,3 +254,25 @@ async def test_a_walk_keeps_its_ranking_and_its_cursor_serves_for_a_day(
     clock.advance(timedelta(days=1))
     expired = await api.data(AT_RISK, {**variables, "after": after}, auth=operator)
     assert expired["accountsAtRisk"]["field"] == "after"
+
+
+@pytest.mark.parametrize("extra", [0, 6])
+async def test_a_page_of_accounts_at_risk_costs_three_statements_whatever_the_accounts(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, make_api: MakeApi, extra: int
+) -> None:
+    await _population(conn)
+    version = await conn.fetchval("select tier_version_id from subscriptions limit 1")
+    for n in range(extra):
+        await _usage(conn, await factories.account(conn, version), n, 1)
+    await refresh_due(pool, catalog_loader(pool), NOW)
+    operator = await api_key(conn, Role.OPERATOR)
+    log = StatementLog()
+    async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
+        await api.data(AT_RISK, {"days": 30, "first": 2}, auth=operator)
+        log.statements.clear()
+        data = await api.data(AT_RISK, {"days": 30, "first": 2}, auth=operator)
+        after = data["accountsAtRisk"]["pageInfo"]["endCursor"]
+        await api.data(AT_RISK, {"days": 30, "first": 2, "after": after}, auth=operator)
+    assert len(data["accountsAtRisk"]["edges"]) == 2
+    # the first page: the last round, the page, its accounts; the next: the page, its accounts
+    assert len(_own(log.statements)) == 3 + 2, log.statements
