@@ -4,8 +4,11 @@ pypdf. Pure, no database."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import threading
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from pypdf import PdfReader
 
 from benefitgate.reports import exports
 from benefitgate.reports.exports import MISSING, csv_of, pdf_of, printable
+from benefitgate.reports.types import rendered_pdf
 
 NAMES = ["Zoë Łódź", "Ελλάδα", "Москва", "Ærøskøbing", "Çağla Đặng", "Київ ґанок"]
 
@@ -84,3 +88,27 @@ def test_the_fonts_and_their_licence_ship_inside_the_package() -> None:
     fonts = Path(exports.__file__).parent / "fonts"
     assert {p.name for p in fonts.iterdir()} >= {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE"}
     assert "Bitstream Vera Fonts Copyright" in (fonts / "LICENSE").read_text()
+
+
+async def test_a_pdf_renders_off_the_event_loop_once_per_stored_report(
+    monkeypatch: Any,
+) -> None:
+    """A render takes a hundred milliseconds and more of CPU: it must not hold the event
+    loop, and a stored report (immutable) is rendered once however often it is exported."""
+    threads: list[int] = []
+
+    def recording_pdf_of(doc: dict[str, Any], created_at: datetime) -> bytes:
+        threads.append(threading.get_ident())
+        return pdf_of(doc, created_at)
+
+    monkeypatch.setattr(exports, "pdf_of", recording_pdf_of)
+    made = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
+    doc = _document(f"Render {uuid.uuid4()}", ["Zoë"])
+    first, again = await asyncio.gather(rendered_pdf(doc, made), rendered_pdf(doc, made))
+    assert first == again and "Render" in _text(first)
+    assert threads and threading.get_ident() not in threads
+    rendered = len(threads)
+    assert await rendered_pdf(doc, made) == first
+    assert len(threads) == rendered  # kept: no second render
+    other = await rendered_pdf({**doc, "to": "2026-09-29"}, made)
+    assert len(threads) == rendered + 1 and "2026-09-29" in _text(other)
