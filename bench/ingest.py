@@ -18,7 +18,10 @@ import asyncio
 import json
 import os
 import random
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,7 +64,17 @@ BATCH_SIZE = 1000
 # batches share counters and wait for each other's row locks.
 ALONE_CONNECTIONS = (1, 2, 4, 8)
 DUPLICATE_SHARE = 0.05
-PORT = 8767
+
+
+def _free_port() -> int:
+    """A port nothing listens on now: a fixed one was taken by another benchmark on a
+    shared machine, whose answers were then measured instead of the service's."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PORT = int(os.environ.get("BENCH_PORT", "0")) or _free_port()
 MUTATION = """mutation Record($events: [UsageEventInput!]!) {
   usageRecord(events: $events) { ... on UsageRecorded { accepted duplicates rejected } } }"""
 
@@ -330,6 +343,27 @@ class Run:
     backends: Counter[str]
 
 
+def _started(service: subprocess.Popen[bytes]) -> None:
+    """Wait for `service` to answer on PORT, and make sure it is the one answering."""
+    wait_until_up(PORT)
+    if service.poll() is not None:
+        raise RuntimeError(f"the service exited ({service.returncode}): is port {PORT} taken?")
+
+
+def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling `pid` into BENCH_PYSPY/<name>.txt (collapsed stacks), when that
+    folder is set: where the service's CPU goes. Sampling costs the service little, but
+    compare figures of runs without it."""
+    folder = os.environ.get("BENCH_PYSPY")
+    if not folder:
+        return None
+    py_spy = Path(sys.executable).parent / "py-spy"
+    output = Path(folder) / f"{name}.txt"
+    args = [str(py_spy), "record", "--pid", str(pid), "--format", "raw", "--nonblocking"]
+    args += ["--rate", "250", "--output", str(output)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_way(
     server: str, name: str, copy: str, key: str, way: str, batches: list[list[dict[str, object]]]
 ) -> Run:
@@ -339,10 +373,14 @@ def run_way(
     before = asyncio.run(side_effects(dsn))
     service = serve_benefitgate(dsn, PORT, Path(tempfile.mkdtemp()))
     try:
-        wait_until_up(PORT)
+        _started(service)
+        profiler = _profile(service.pid, copy)
         cpu_before = cpu_by_pid([service.pid, *postgres_pids()])
         elapsed, latencies, backends = asyncio.run(drive_sampled(dsn, key, WAY[way], batches))
         cpu = _spent(cpu_before, cpu_by_pid([service.pid, *postgres_pids()]))
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            profiler.wait()
     finally:
         service.terminate()
         service.wait()
@@ -375,7 +413,7 @@ def settle(dsn: str) -> None:
     each run starts from a copy with nothing left to backfill."""
     service = serve_benefitgate(dsn, PORT, Path(tempfile.mkdtemp()))
     try:
-        wait_until_up(PORT)
+        _started(service)
         asyncio.run(suggestions_computed(dsn))
     finally:
         service.terminate()

@@ -20,12 +20,12 @@ import asyncpg
 
 from benefitgate.events import written
 
-__all__ = ["ALL", "CHANNEL", "TOUCHED", "parse", "touch"]
+__all__ = ["ALL", "CHANNEL", "MAX_IDS", "TOUCHED", "parse", "touch"]
 
 CHANNEL = "benefitgate_touched"
 TOUCHED = "usage.touched"  # the type recorded for a touched account
 ALL = "*"  # a payload naming too many accounts for a notification: all of them
-_MAX_IDS = 200  # 36 characters each: well under NOTIFY's 8,000-byte payload
+MAX_IDS = 200  # 36 characters each: well under NOTIFY's 8,000-byte payload
 
 
 async def touch(conn: asyncpg.Connection, account_ids: Iterable[UUID]) -> None:
@@ -34,7 +34,7 @@ async def touch(conn: asyncpg.Connection, account_ids: Iterable[UUID]) -> None:
     if not ids:
         return
     written.note(TOUCHED, ids)
-    payload = ALL if len(ids) > _MAX_IDS else ",".join(str(i) for i in ids)
+    payload = ALL if len(ids) > MAX_IDS else ",".join(str(i) for i in ids)
     await conn.execute("select pg_notify($1, $2)", CHANNEL, payload)
 
 

@@ -31,7 +31,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.events.touch import touch
-from benefitgate.metering.recorded import report_usage
+from benefitgate.metering.recorded import noted_usage, report_usage
 from benefitgate.metering.repository import CounterKey, CounterValue, Crossing, Limit
 from benefitgate.metering.thresholds import record_crossings
 from benefitgate.milestones import service as milestones
@@ -67,16 +67,21 @@ class UsageCascade:
         now: datetime,
         added: Mapping[CounterKey, float] | None = None,
         crossings: Sequence[Crossing] | None = None,
+        reported: bool = False,
     ) -> None:
         """Run the steps for the counters just written (account, metric, period start,
         value), in the caller's transaction; `added`: what the write added to each
         cumulative counter, when known; `crossings`: the thresholds the write recorded as
-        crossed, when it did (else they are found and recorded here)."""
+        crossed, when it did (else they are found and recorded here); `reported`: the
+        write made step 1 itself (`recorded.REPORT`), which is then only noted for the request."""
         if not counters:
             return
-        # Counters change without an event: tell every replica's response cache.
-        await touch(conn, (c[0] for c in counters))
-        await report_usage(conn, counters)
+        if reported:
+            noted_usage(counters)
+        else:
+            # Counters change without an event: tell every replica's response cache.
+            await touch(conn, (c[0] for c in counters))
+            await report_usage(conn, counters)
         await record_crossings(
             conn, self.accounts, counters, catalog, now, self.limits, added, crossings
         )

@@ -16,7 +16,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
-from benefitgate.metering import groups, repository
+from benefitgate.metering import groups, recorded, repository
 from benefitgate.metering.cascade import UsageCascade
 from benefitgate.metering.groups import InvalidDimension, group_of
 from benefitgate.metering.models import (
@@ -246,7 +246,7 @@ async def _store(
             c.unique,
         )
     positions, counters, crossings = await repository.record_events(
-        conn, batch, now, cascade.finite_limits()
+        conn, batch, now, cascade.finite_limits(), recorded.REPORT
     )
     grouped = [
         (*c.counter, c.group, c.event.value, c.event.occurred_at, batch.aggregations[i])
@@ -256,7 +256,7 @@ async def _store(
     if grouped:
         await repository.record_groups(conn, grouped)
     added = batch.added(positions)
-    await cascade.after_counters(conn, counters, catalog, now, added, crossings)
+    await cascade.after_counters(conn, counters, catalog, now, added, crossings, reported=True)
     stored = set(positions)
     return [i in stored for i in range(len(candidates))]
 

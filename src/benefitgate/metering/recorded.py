@@ -11,11 +11,25 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.events import outbox as events
-from benefitgate.metering.repository import CounterValue
+from benefitgate.events import touch, written
+from benefitgate.metering.repository import CounterValue, Report
 
-__all__ = ["EVENT_TYPE", "report_usage"]
+__all__ = ["EVENT_TYPE", "REPORT", "noted_usage", "report_usage"]
 
 EVENT_TYPE = "usage.recorded"
+
+# Step 1 of the cascade as ingest's write statement makes it, in the same statement
+# (`repository.record_events`): the same events and notifications as `report_usage` and
+# `events.touch.touch`, with no round trip of their own while the counters' row locks are
+# held. The period start is the same text; a whole value is written as a JSON integer.
+REPORT = Report(EVENT_TYPE, events.CHANNEL, touch.CHANNEL, touch.ALL, touch.MAX_IDS)
+
+
+def noted_usage(counters: Sequence[CounterValue]) -> None:
+    """Note, for the request, what the write statement reported under REPORT."""
+    accounts = sorted({c[0] for c in counters})
+    written.note(touch.TOUCHED, accounts)
+    written.note(EVENT_TYPE, accounts)
 
 
 async def report_usage(conn: asyncpg.Connection, counters: Sequence[CounterValue]) -> None:

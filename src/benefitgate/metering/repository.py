@@ -20,6 +20,7 @@ __all__ = [
     "EventColumns",
     "GroupedEvent",
     "Limit",
+    "Report",
     "consume",
     "counter_value",
     "drop_partitions",
@@ -115,11 +116,27 @@ Limit = tuple[UUID, str, float]
 Crossing = tuple[UUID, str, datetime, int]
 
 
+@dataclass(frozen=True, slots=True)
+class Report:
+    """How the write statement reports the counters it changed, in its transaction: one
+    outbox event of `event_type` per account (`{"counters": [{"metric", "periodStart",
+    "value"}]}`), a wake-up on `outbox_channel`, and the accounts on `touch_channel`
+    (`all_accounts` past `max_touched` of them), as `events.outbox.enqueue_many` and
+    `events.touch.touch` would in statements of their own."""
+
+    event_type: str
+    outbox_channel: str
+    touch_channel: str
+    all_accounts: str
+    max_touched: int
+
+
 async def record_events(
     conn: asyncpg.Connection,
     batch: EventColumns,
     received_at: datetime,
     limits: Sequence[Limit] = (),
+    report: Report | None = None,
 ) -> tuple[list[int], list[CounterValue], list[Crossing]]:
     """Store the events whose (account, source, event id) was never seen and fold them into
     their period counters and daily buckets, in one statement. Returns the positions (in
@@ -132,17 +149,30 @@ async def record_events(
     Every write goes in (account, metric, bucket) or (account, source, event id) order, so
     that concurrent batches take their row locks in the same order and cannot deadlock.
     Recording the crossings here, rather than in a statement after it, spares the batch a
-    round trip while it holds its counters' row locks."""
-    row = await conn.fetchrow(
-        _RECORD_EVENTS,
+    round trip while it holds its counters' row locks; so does `report`, when given (the
+    caller then notes the reported changes itself, `events.written`)."""
+    arguments = (
         *batch.columns(),
         received_at,
         [limit[0] for limit in limits],
         [limit[1] for limit in limits],
         [limit[2] for limit in limits],
     )
+    if report is None:
+        row = await conn.fetchrow(_RECORD_EVENTS, *arguments)
+    else:
+        row = await conn.fetchrow(
+            _RECORD_AND_REPORT,
+            *arguments,
+            report.event_type,
+            report.outbox_channel,
+            report.touch_channel,
+            report.all_accounts,
+            report.max_touched,
+        )
     assert row is not None  # an aggregate without grouping always answers one row
-    positions, account_ids, metric_keys, period_starts, values, *crossed = row
+    positions, account_ids, metric_keys, period_starts, values = row[:5]
+    crossed = row[5:9]
     counters = list(zip(account_ids, metric_keys, period_starts, values, strict=True))
     crossings = list(zip(*(c or () for c in crossed), strict=True))
     return positions, counters, crossings
@@ -250,7 +280,7 @@ unique_new as (
 # Every aggregation whose counters the write statement changes.
 _COUNTED = (*_AGGREGATIONS, "unique_count")
 
-_RECORD_EVENTS = f"""
+_RECORD_CTES = f"""
 with input as (
     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[],
                          $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::text[],
@@ -289,16 +319,57 @@ with input as (
     order by 1, 2, 3, 4
     on conflict do nothing
     returning account_id, metric_key, period_start, threshold
-)
--- One row of arrays: a row for each stored event and each counter took the service half
--- again as long to decode.
-select (select coalesce(array_agg((position - 1)::int), '{{}}') from accepted),
-       coalesce(array_agg(account_id), '{{}}'), coalesce(array_agg(metric_key), '{{}}'),
-       coalesce(array_agg(period_start), '{{}}'), coalesce(array_agg(value), '{{}}'),
+)"""  # noqa: S608 (constant expressions, no input)
+
+# One row of arrays: a row for each stored event and each counter took the service half
+# again as long to decode.
+_ANSWER = """
+select (select coalesce(array_agg((position - 1)::int), '{}') from accepted),
+       coalesce(array_agg(account_id), '{}'), coalesce(array_agg(metric_key), '{}'),
+       coalesce(array_agg(period_start), '{}'), coalesce(array_agg(value), '{}'),
        (select array_agg(account_id) from crossed), (select array_agg(metric_key) from crossed),
        (select array_agg(period_start) from crossed), (select array_agg(threshold) from crossed)
+       /* reports */
 from changed
-"""  # noqa: S608 (constant expressions, no input)
+"""
+
+_RECORD_EVENTS = _RECORD_CTES + _ANSWER
+
+# `Report`: the counters' usage events, one per account, and the two notifications, in
+# the write statement (each a round trip after it, with the counters' row locks held,
+# before). The period start is written as Python's `isoformat` writes a UTC instant. The
+# CTEs that only notify are read by the answer, so that they run.
+_REPORTS = """
+, reported as (
+    insert into events (type, account_id, payload)
+    select $15, account_id,
+           jsonb_build_object('counters', jsonb_agg(jsonb_build_object(
+               'metric', metric_key,
+               'periodStart', to_char(period_start at time zone 'UTC',
+                   case when extract(microseconds from period_start)::int % 1000000 = 0
+                        then 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'
+                        else 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"' end),
+               'value', value)))
+    from changed group by account_id order by account_id
+    returning 1
+), woken as (
+    select pg_notify($16, '') from (select 1 from changed limit 1) as any_counter
+), touched as (
+    select pg_notify($17, case when count(*) > $19 then $18
+                               else string_agg(account_id::text, ',' order by account_id) end)
+    from (select distinct account_id from changed) as a
+    having count(*) > 0
+)"""
+
+_RECORD_AND_REPORT = (
+    _RECORD_CTES
+    + _REPORTS
+    + _ANSWER.replace(
+        "/* reports */",
+        ", (select count(*) from reported), (select count(*) from woken),"
+        " (select count(*) from touched)",
+    )
+)
 
 
 async def mark_thresholds(
