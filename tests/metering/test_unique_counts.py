@@ -253,6 +253,14 @@ async def test_a_unique_count_metric_names_its_property_and_has_no_dimensions(
     variables = {"agg": "UNIQUE_COUNT", "unique": "team", "by": None, "key": "update"}
     refused = (await api.data(update, variables, auth=key))["metricUpdate"]
     assert refused == {"__typename": "InvalidInputError", "field": "uniqueProperty"}
+    # Nor can a series split it: the refusal says why, whatever properties are asked for.
+    grouped = SERIES.replace('metric: "users"', 'metric: "seen", groupBy: ["user"]').replace(
+        "... on UsageSeries", "... on InvalidInputError { field message } ... on UsageSeries"
+    )
+    day = NOW.date().isoformat()
+    series = {"id": str(account_id), "from": day, "to": day, "bucket": "DAY"}
+    answer = (await api.data(grouped, series, auth=key))["usageSeries"]
+    assert answer == {"field": "groupBy", "message": "a unique_count metric has no dimensions"}
 
 
 def _concurrent_batches(

@@ -21,6 +21,7 @@ __all__ = [
     "AGGREGATIONS",
     "DIRECTIONS",
     "RESETS",
+    "UNIQUE_COUNTS_UNGROUPED",
     "create_metric",
     "create_outcome",
     "update_metric",
@@ -52,6 +53,11 @@ def _check_metric(m: Metric) -> None:
     _check_unique(m)
 
 
+# Why a unique count takes no `groupBy`, in a metric or a series: each group would need
+# its own rows of distinct values, which are not built.
+UNIQUE_COUNTS_UNGROUPED = "a unique_count metric has no dimensions"
+
+
 def _check_unique(m: Metric) -> None:
     """A unique_count metric names the one property whose values it counts, and no other
     metric names one; it has no dimensions (each group would need its own set of values)."""
@@ -62,7 +68,7 @@ def _check_unique(m: Metric) -> None:
             "uniqueProperty", "a property name is a letter or _, then letters, digits, _"
         )
     if m.unique_property is not None and m.group_by:
-        raise InvalidChange("groupBy", "a unique_count metric has no dimensions")
+        raise InvalidChange("groupBy", UNIQUE_COUNTS_UNGROUPED)
 
 
 async def create_metric(

@@ -22,6 +22,7 @@ from benefitgate.api.errors import (
 from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of
+from benefitgate.catalog.primitives import UNIQUE_COUNTS_UNGROUPED
 from benefitgate.catalog.types import catalog_types
 from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.entitlements.snapshots import EntitlementSnapshots
@@ -256,6 +257,8 @@ class MeteringQuery:
         if metric not in catalog.metrics:
             return InvalidInputError.of("metric", f"unknown metric {metric!r}")
         found = catalog.metrics[metric]
+        if group_by and found.aggregation == "unique_count":
+            return InvalidInputError.of("groupBy", UNIQUE_COUNTS_UNGROUPED)
         if not set(group_by or ()) <= set(found.group_by):
             return InvalidInputError.of("groupBy", f"{metric} groups by {list(found.group_by)}")
         try:
