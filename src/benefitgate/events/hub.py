@@ -172,7 +172,9 @@ class Hub:
         ones replay it from the outbox."""
         self._close_expired(now)
         fresh = [e for e in batch if e.cursor > self.cursor]
-        for event in fresh:
+        # With no subscriber, nobody's audience: ingest's usage.recorded events (one per
+        # account of a batch) cost 2 % of a busy service's samples to find it empty.
+        for event in fresh if self._by_audience else ():
             for subscriber in self._audience_of(event, partners):
                 subscriber.offer(event)
         if fresh:

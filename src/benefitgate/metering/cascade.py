@@ -33,9 +33,10 @@ from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.events.touch import touch
 from benefitgate.metering.recorded import noted_usage, report_usage
 from benefitgate.metering.repository import CounterKey, CounterValue, Crossing, Limit
-from benefitgate.metering.thresholds import record_crossings
+from benefitgate.metering.thresholds import current_periods, record_crossings
 from benefitgate.milestones import service as milestones
 from benefitgate.milestones.models import Milestone
+from benefitgate.usage.periods import Period
 
 __all__ = ["UsageCascade"]
 
@@ -45,6 +46,7 @@ class UsageCascade:
     accounts: Sequence[Account]
     limits: Mapping[UUID, Mapping[str, EffectiveLimit]]  # effective limits, per account
     milestones: Sequence[Milestone]  # the active ones counters can reach
+    periods: Mapping[tuple[UUID, str], Period]  # thresholds.current_periods of the limits
 
     @classmethod
     async def prepare(
@@ -57,7 +59,8 @@ class UsageCascade:
     ) -> UsageCascade:
         """Read what the steps need for `accounts` (limits of `metrics` only, when given)."""
         limits = await limits_by_account(conn, accounts, catalog, now, only=metrics)
-        return cls(accounts, limits, await milestones.usage_milestones(conn))
+        periods = current_periods(accounts, limits, catalog, now)
+        return cls(accounts, limits, await milestones.usage_milestones(conn), periods)
 
     async def after_counters(
         self,
@@ -82,9 +85,7 @@ class UsageCascade:
             # Counters change without an event: tell every replica's response cache.
             await touch(conn, (c[0] for c in counters))
             await report_usage(conn, counters)
-        await record_crossings(
-            conn, self.accounts, counters, catalog, now, self.limits, added, crossings
-        )
+        await record_crossings(conn, self.periods, counters, now, self.limits, added, crossings)
         await milestones.on_counters(conn, counters, self.milestones, catalog, now)
 
     def finite_limits(self) -> list[Limit]:
