@@ -5,9 +5,13 @@ Seeds 10,000 demo accounts into a fresh database, starts `benefitgate serve` (on
 uvloop) and PostGraphile 5 (the Amber preset, one Node process), checks that both answer
 the same facts for sampled accounts, then drives each with wrk over random accounts in
 alternating rounds: the lean view (account, subscription, tier with its benefits, current
-usage) at 16 and at 64 connections, and the account's name alone. The floor is a bare
-Starlette endpoint returning a body of the lean view's size. Prints req/s, p50 and p99 of
-every round and the median ratio of Benefitgate to PostGraphile.
+usage) at 16 and at 64 connections, and the account's name alone. Each round also drives
+the stack's ceiling: a bare Strawberry app (`strawberry_ceiling.py`: same Strawberry, same
+uvicorn with uvloop and httptools, one worker) answering the same documents from constants
+in memory, no database and no middleware, so the printout shows what Strawberry execution
+can reach at best next to PostGraphile. The floor is a bare Starlette endpoint returning a
+body of the lean view's size. Prints req/s, p50 and p99 of every round and the median
+ratios of Benefitgate and of the ceiling to PostGraphile.
 
 PostGraphile needs Node 22 (the system's Node 20 is too old): the benchmark installs the
 npm registry's `node@22` and `postgraphile@5` packages into BENCH_CACHE (default
@@ -42,6 +46,7 @@ from account_view import (
     PORT,
     measure_floor,
     prepare,
+    serve,
     serve_benefitgate,
     server_dsn,
     suggestions_computed,
@@ -51,6 +56,7 @@ from account_view import (
 from benefitgate import db
 
 PGL_PORT = 8767
+CEILING_PORT = 8768
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache/benefitgate-bench/postgraphile"))
 
@@ -120,6 +126,14 @@ def serve_postgraphile(node: Path, cli: Path, dsn: str) -> subprocess.Popen[byte
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def serve_ceiling(sample: Path) -> subprocess.Popen[bytes]:
+    """The bare Strawberry app on the server stack `benefitgate serve` runs."""
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    args = ["strawberry_ceiling:app", "--port", str(CEILING_PORT), "--loop", "uvloop"]
+    args += ["--http", "httptools", "--no-access-log", "--app-dir", str(Path(__file__).parent)]
+    return serve([uvicorn, *args], {"CEILING_SAMPLE_FILE": str(sample)})
 
 
 def post(port: int, query: str, account_id: str, key: str) -> Any:
@@ -202,7 +216,13 @@ def main() -> None:
             services.append(serve_postgraphile(*installed, dsn))
             wait_until_up(PGL_PORT)
             print(f"same facts from both for {same_facts(ids[:100], key)} accounts")
-        targets = [("benefitgate", PORT, BENEFITGATE)]
+        sample = json.dumps(post(PORT, BENEFITGATE["lean"], ids[0], key)).encode()
+        (work / "sample.json").write_bytes(sample)
+        services.append(serve_ceiling(work / "sample.json"))
+        wait_until_up(CEILING_PORT)
+        if post(CEILING_PORT, BENEFITGATE["lean"], ids[0], key) != json.loads(sample):
+            raise AssertionError("the ceiling's answer differs from Benefitgate's")
+        targets = [("benefitgate", PORT, BENEFITGATE), ("ceiling", CEILING_PORT, BENEFITGATE)]
         if not isinstance(installed, str):
             targets.append(("postgraphile", PGL_PORT, POSTGRAPHILE))
         for name, port, queries in targets:  # warm-up: connections, plans, caches
@@ -213,7 +233,6 @@ def main() -> None:
                     body = body_file(work, f"{name}-{doc}", queries[doc])
                     result = wrk(port, {**env, "BENCH_QUERY": str(body)}, connections)
                     figures.setdefault((name, doc, label), []).append(result)
-        sample = json.dumps(post(PORT, BENEFITGATE["lean"], ids[0], key)).encode()
     finally:
         for process in services:
             process.terminate()
@@ -236,18 +255,22 @@ def _report(
         print(f"  {name:13}{doc:5}{label:>3} conns: {shown}")
     print(f"  floor (bare Starlette, same body, 16 conns): {floor['rps']:.0f} req/s,"
           f" p99 {floor['p99']:.2f} ms")  # fmt: skip
-    for doc, label in {(d, c) for _, d, c in figures}:
-        ours = figures.get(("benefitgate", doc, label), [])
+    print("  (ceiling: bare Strawberry, same documents answered from memory, no database)")
+    for doc, label in sorted({(d, c) for _, d, c in figures}):
         theirs = figures.get(("postgraphile", doc, label), [])
-        median = statistics.median(r["rps"] for r in ours)
-        line = f"  {doc} at {label}: Benefitgate {median:.0f} req/s"
-        line += f", {median / floor['rps']:.3f} of the floor"
-        if theirs:
-            ratios = [a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True)]
-            p99 = statistics.median(a["p99"] / b["p99"] for a, b in zip(ours, theirs, strict=True))
-            line += (f"; Benefitgate/PostGraphile req/s median {statistics.median(ratios):.2f}"
-                     f" (target >= 1), p99 ratio {p99:.2f} (target <= 1 at 64)")  # fmt: skip
-        print(line)
+        for name in ("benefitgate", "ceiling"):
+            ours = figures.get((name, doc, label), [])
+            median = statistics.median(r["rps"] for r in ours)
+            line = f"  {doc} at {label}: {name} {median:.0f} req/s"
+            line += f", {median / floor['rps']:.3f} of the floor"
+            if theirs:
+                ratios = [a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True)]
+                p99 = statistics.median(
+                    a["p99"] / b["p99"] for a, b in zip(ours, theirs, strict=True)
+                )
+                line += (f"; {name}/PostGraphile req/s median {statistics.median(ratios):.2f}"
+                         f" (target >= 1), p99 ratio {p99:.2f} (target <= 1 at 64)")  # fmt: skip
+            print(line)
 
 
 async def _execute(dsn: str, sql: str) -> None:
