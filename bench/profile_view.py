@@ -33,6 +33,10 @@ from benefitgate.config import Settings
 
 os.environ.setdefault("BENCH_ACCOUNTS", "2000")
 os.environ.setdefault("BENEFITGATE_RATE_ADMIN", "off")  # thousands of requests from one key
+# Cold requests, as `postgraphile.py` serves them: no response cache, no Redis (a REDIS_URL
+# left in the environment would add the shared tiers' round trips to every request).
+os.environ["BENEFITGATE_RESPONSE_CACHE"] = "0"
+os.environ["REDIS_URL"] = ""
 from account_view import prepare, server_dsn
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))

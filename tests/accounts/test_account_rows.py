@@ -11,7 +11,7 @@ from benefitgate.accounts.models import Subscription
 
 
 def test_subscription_columns_follow_the_fields_of_subscription() -> None:
-    columns = re.findall(r"\bs\.(\w+)(?: as \w+)?", repository._ACCOUNT_COLUMNS)
-    all_columns = [c.strip() for c in repository._ACCOUNT_COLUMNS.split(",")]
+    columns = re.findall(r"\bs\.(\w+)(?: as \w+)?", repository.ACCOUNT_COLUMNS)
+    all_columns = [c.strip() for c in repository.ACCOUNT_COLUMNS.split(",")]
     assert all_columns[repository._SUBSCRIPTION_AT].startswith("s.id")
     assert columns == [f.name for f in dataclasses.fields(Subscription)]

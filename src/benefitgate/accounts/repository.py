@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -12,6 +13,8 @@ import orjson
 from benefitgate.accounts.models import Account, AccountProfile, NewAccount, Subscription
 
 __all__ = [
+    "ACCOUNT_COLUMNS",
+    "account_of",
     "accounts_by_ids",
     "id_by_external_id",
     "insert",
@@ -21,10 +24,12 @@ __all__ = [
     "update",
 ]
 
+# The account's columns with its subscription's, which `account_of` builds an Account of (the
+# account view's one statement selects them too, `views.repository`).
 # The subscription's columns come in the order of Subscription's fields, so that a row
 # builds one positionally: by name it cost twice as much, a few microseconds an account,
 # and ingest loads a thousand accounts a batch.
-_ACCOUNT_COLUMNS = """
+ACCOUNT_COLUMNS = """
     a.id, a.name, a.created_at, a.external_id, a.version,
     array(select p.partner_id from partner_accounts p where p.account_id = a.id) as partner_ids,
     s.id as subscription_id, s.tier_version_id, s.term, s.seats, s.status,
@@ -36,7 +41,8 @@ _ACCOUNT_COLUMNS = """
 _SUBSCRIPTION_AT = 6  # where the subscription's columns start
 
 
-def _account(row: asyncpg.Record) -> Account:
+def account_of(row: Sequence[Any]) -> Account:
+    """An account from ACCOUNT_COLUMNS' values, in their order (a record or a tuple)."""
     values = tuple(row)
     subscription = values[_SUBSCRIPTION_AT:]
     return Account(
@@ -59,11 +65,11 @@ async def accounts_by_ids(
         rows = await conn.fetch(_BY_IDS, list(ids))
     else:
         rows = await conn.fetch(_BY_IDS + " or a.external_id = any($2::text[])", ids, external_ids)
-    return {row["id"]: _account(row) for row in rows}
+    return {row["id"]: account_of(row) for row in rows}
 
 
 _BY_IDS = f"""
-    select {_ACCOUNT_COLUMNS}
+    select {ACCOUNT_COLUMNS}
     from accounts a left join subscriptions s on s.account_id = a.id
     where a.id = any($1::uuid[])"""  # noqa: S608 -- a constant column list, no input
 

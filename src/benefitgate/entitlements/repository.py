@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -12,22 +14,35 @@ import asyncpg
 from benefitgate.entitlements.models import Grant
 
 __all__ = [
+    "GRANT_COLUMNS",
     "active_grants",
     "current_grants",
     "grant_for_update",
+    "grant_of",
     "has_expired_grant",
     "insert_grant",
     "unrevoked_grants",
     "update_grant",
 ]
 
-_COLUMNS = """id, account_id, benefit_key, source, amount, mode, valid_from, valid_until,
-              revoked_at, created_at, version"""
+# In the order of Grant's fields, so that a row (or a row() value of another statement, as
+# the account view's `views.repository` selects) builds one positionally: `grant_of`.
+GRANT_COLUMNS = """id, account_id, benefit_key, source, amount, mode, valid_from, valid_until,
+                   revoked_at, created_at, version"""
+_COLUMNS = GRANT_COLUMNS
 
 
 def _grant(row: asyncpg.Record) -> Grant:
     amount = None if row["amount"] is None else float(row["amount"])
     return Grant(**{**dict(row), "amount": amount})
+
+
+def grant_of(values: Sequence[Any]) -> Grant:
+    """A grant from GRANT_COLUMNS' values, in their order."""
+    grant = Grant(*values)
+    if grant.amount is not None:  # numeric arrives as Decimal
+        return replace(grant, amount=float(grant.amount))
+    return grant
 
 
 def _by_account(rows: list[asyncpg.Record]) -> dict[UUID, list[Grant]]:

@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from benefitgate.accounts.access import account_loader
 from benefitgate.accounts.models import Account
 from benefitgate.api.context import Context, RequestConnection
-from benefitgate.catalog.cache import CatalogCache
+from benefitgate.catalog.cache import CatalogCache, catalog_of
 from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.models import Grant
 from benefitgate.milestones.standing import Standing, standings
@@ -26,9 +26,9 @@ from benefitgate.targets.models import TargetProgress
 from benefitgate.usage import service as usage
 from benefitgate.usage.series import Bucket, SeriesPoint
 from benefitgate.views.models import MetricUsage
-from benefitgate.views.service import usage_of
+from benefitgate.views.service import account_parts, usage_from, usage_of
 
-__all__ = ["Loaders", "SeriesKey"]
+__all__ = ["Loaders", "SeriesKey", "load_account_parts"]
 
 SeriesKey = tuple[UUID, date, date, Bucket]  # an account, the range's first and last day
 
@@ -66,6 +66,24 @@ class Loaders:
         self.suggestion_by_account = DataLoader[UUID, Suggestion | None](
             load_fn=partial(_suggestions, db)
         )
+
+
+async def load_account_parts(context: Context, account_id: UUID, *, usage: bool) -> None:
+    """Read the account with its grants (and, with `usage`, its current counters) in one
+    statement, and prime the request's loaders with them: the account's (None when there is
+    no such account), its grants and its usage rows then cost no statement of their own.
+    The caller still checks access (`visible_account`), which reads the primed account."""
+    catalog = await catalog_of(context) if usage else None  # before: it may read the catalog
+    async with context.db.acquire() as conn:
+        parts = await account_parts(conn, account_id, context.now, counters=usage)
+    context.loader(account_loader).prime(account_id, None if parts is None else parts.account)
+    if parts is None:
+        return
+    loaders = context.loader(Loaders)
+    loaders.grants_by_account.prime(account_id, parts.grants)
+    if catalog is not None and parts.counters is not None:
+        rows = usage_from(parts.account, parts.grants, parts.counters, catalog, context.now)
+        loaders.usage_by_account.prime(account_id, rows)
 
 
 async def _grants(db: RequestConnection, now: datetime, ids: Sequence[UUID]) -> list[list[Grant]]:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
+from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Benefit, Metric, TierVersion
+from benefitgate.entitlements.models import Grant
 from benefitgate.usage.trend import Projection
 
-__all__ = ["LimitRaise", "MetricUsage", "NextTier"]
+__all__ = ["AccountParts", "LimitRaise", "MetricUsage", "NextTier"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountParts:
+    """An account read with the parts of its view a document selects, in one statement:
+    its current grants, and (for usage) its counters by (account, metric, period start)."""
+
+    account: Account
+    grants: list[Grant]
+    counters: dict[tuple[UUID, str, datetime], float] | None
 
 
 @dataclass(frozen=True, slots=True)

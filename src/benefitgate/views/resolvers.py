@@ -18,6 +18,8 @@ from benefitgate.cache.reads import Reads
 from benefitgate.cache.tags import EXTERNAL_IDS, account_tag
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.views.expiry import account_changes_at
+from benefitgate.views.loaders import load_account_parts
+from benefitgate.views.selection import GRANT_FIELDS, USAGE_FIELDS, account_fields
 from benefitgate.views.types import Account, AccountConnection, AccountEdge, account_type
 
 __all__ = ["AccountQuery"]
@@ -36,6 +38,15 @@ async def _accounts(info: Info, ids: list[UUID]) -> list[Account]:
     loaded = await info.context.loader(account_loader).load_many(ids)
     catalog = await catalog_of(info.context)
     return [account_type(a, catalog, info.context.now) for a in loaded if a is not None]
+
+
+async def _read_selected_parts(info: Info, account_id: UUID) -> None:
+    """When the document selects the account's grants or usage, read them with the account
+    in one statement (the account alone is read by `visible_account`)."""
+    selected = account_fields(info)
+    if not GRANT_FIELDS.isdisjoint(selected):
+        usage = not USAGE_FIELDS.isdisjoint(selected)
+        await load_account_parts(info.context, account_id, usage=usage)
 
 
 @strawberry.type
@@ -58,6 +69,8 @@ class AccountQuery:
             assert external_id is not None
             async with info.context.db.acquire() as conn:
                 account_id = await service.id_by_external_id(conn, external_id)
+        if account_id is not None:
+            await _read_selected_parts(info, account_id)
         reads = info.context.loader(Reads)
         if reads.active and external_id is not None:
             reads.tag(EXTERNAL_IDS)  # a creation or a new external id may change the answer

@@ -1,4 +1,5 @@
-"""Usage rows of account views: the effective limits, then the counters in one statement."""
+"""Usage rows of account views (the effective limits, then the counters in one statement),
+and the account with the parts its view selects, in one statement."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.entitlements.limits import limits_of
 from benefitgate.entitlements.models import Grant
 from benefitgate.usage import service as usage
+from benefitgate.usage.periods import EPOCH, calendar_month
+from benefitgate.usage.service import CounterKey
+from benefitgate.views import repository
 from benefitgate.views.assembly import metric_periods, usage_rows
-from benefitgate.views.models import MetricUsage
+from benefitgate.views.models import AccountParts, MetricUsage
 
-__all__ = ["usage_of"]
+__all__ = ["account_parts", "usage_from", "usage_of"]
 
 
 async def usage_of(
@@ -36,3 +40,26 @@ async def usage_of(
     return {
         a.id: usage_rows(a, limits[a.id], periods[a.id], counters, catalog, now) for a in accounts
     }
+
+
+def usage_from(
+    account: Account,
+    grants: Sequence[Grant],
+    counters: Mapping[CounterKey, float],
+    catalog: Catalog,
+    now: datetime,
+) -> tuple[MetricUsage, ...]:
+    """`usage_of` one account from counters already read (by `account_parts`)."""
+    limits = limits_of(account, grants, catalog, now)
+    periods = metric_periods(account, limits, catalog, now)
+    return usage_rows(account, limits, periods, counters, catalog, now)
+
+
+async def account_parts(
+    conn: asyncpg.Connection, account_id: UUID, now: datetime, *, counters: bool
+) -> AccountParts | None:
+    """The account with its subscription and its grants in force or starting later, and
+    with `counters`, every counter `usage_from` may need at `now` (those of any period a
+    metric can be in: the epoch, the UTC month, the billing period); one statement."""
+    starts = (EPOCH, calendar_month(now).start) if counters else None
+    return await repository.account_parts(conn, account_id, now, counter_starts=starts)
