@@ -32,18 +32,22 @@ AccountsResult = Annotated[
 ]
 
 
-async def _accounts(info: Info, ids: list[UUID]) -> list[Account]:
+async def _accounts(info: Info, ids: list[UUID], *, with_next_tier: bool = True) -> list[Account]:
     """The views of accounts the caller may see (all of `ids`), loaded by `visible_account`
     or in one statement here."""
     loaded = await info.context.loader(account_loader).load_many(ids)
     catalog = await catalog_of(info.context)
-    return [account_type(a, catalog, info.context.now) for a in loaded if a is not None]
+    now = info.context.now
+    return [
+        account_type(a, catalog, now, with_next_tier=with_next_tier)
+        for a in loaded
+        if a is not None
+    ]
 
 
-async def _read_selected_parts(info: Info, account_id: UUID) -> None:
+async def _read_selected_parts(info: Info, account_id: UUID, selected: set[str]) -> None:
     """When the document selects the account's grants or usage, read them with the account
     in one statement (the account alone is read by `visible_account`)."""
-    selected = account_fields(info)
     if not GRANT_FIELDS.isdisjoint(selected):
         usage = not USAGE_FIELDS.isdisjoint(selected)
         await load_account_parts(info.context, account_id, usage=usage)
@@ -69,8 +73,9 @@ class AccountQuery:
             assert external_id is not None
             async with info.context.db.acquire() as conn:
                 account_id = await service.id_by_external_id(conn, external_id)
+        selected = account_fields(info)
         if account_id is not None:
-            await _read_selected_parts(info, account_id)
+            await _read_selected_parts(info, account_id, selected)
         reads = info.context.loader(Reads)
         if reads.active and external_id is not None:
             reads.tag(EXTERNAL_IDS)  # a creation or a new external id may change the answer
@@ -83,7 +88,8 @@ class AccountQuery:
             reads.accounts.add(account.id)
             changes_at = account_changes_at(account, info.context.now, reads.selected)
             reads.root(account_tag(account.id), changes_at=changes_at)
-        return (await _accounts(info, [account.id]))[0]
+        with_next_tier = "nextTier" in selected
+        return (await _accounts(info, [account.id], with_next_tier=with_next_tier))[0]
 
     @strawberry.field(description="Accounts in a stable order; a partner sees its own only.")
     async def accounts(

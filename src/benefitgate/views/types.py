@@ -347,12 +347,16 @@ def _entitlement(e: EntitlementModel, types: CatalogTypes) -> Entitlement:
     )
 
 
-def account_type(account: AccountModel, catalog: Catalog, now: datetime) -> Account:
+def account_type(
+    account: AccountModel, catalog: Catalog, now: datetime, *, with_next_tier: bool = True
+) -> Account:
     """The view's root, built from the account row alone: what needs more (entitlements,
-    usage, grants, seats ...) is loaded by its own field when the document selects it."""
+    usage, grants, seats ...) is loaded by its own field when the document selects it.
+    Without `with_next_tier` (a document that does not select it), `next_tier` is left
+    null rather than worked out from the ladder."""
     types = catalog_types(catalog)
     tier = account_tier(account, catalog)
-    upper = assembly.next_tier(tier, catalog, now)
+    upper = assembly.next_tier(tier, catalog, now) if with_next_tier else None
     return Account(
         id=strawberry.ID(str(account.id)),
         external_id=account.external_id,
