@@ -83,18 +83,22 @@ AccountResult = Annotated[Account | NotFound, strawberry.union("AccountResult")]
 
 
 def _account(a: dict[str, Any]) -> Account:
-    tier, usage = a["tier"], a["usage"]
+    sub, tier = a["subscription"], a["tier"]
     return Account(
         id=strawberry.ID(a["id"]),
         name=a["name"],
-        subscription=Subscription(status=Status[a["subscription"]["status"]]),
-        tier=Tier(
+        subscription=None if sub is None else Subscription(status=Status[sub["status"]]),
+        tier=None
+        if tier is None
+        else Tier(
             key=tier["key"],
             benefits=[
                 TierBenefit(benefit=Benefit(key=b["benefit"]["key"])) for b in tier["benefits"]
             ],
         ),
-        usage=[MetricUsage(metric=Metric(key=u["metric"]["key"]), used=u["used"]) for u in usage],
+        usage=[
+            MetricUsage(metric=Metric(key=u["metric"]["key"]), used=u["used"]) for u in a["usage"]
+        ],
     )
 
 
