@@ -33,6 +33,8 @@ from tests.fixtures.statements import StatementLog
 VIEW = """query($id: ID!) { account(id: $id) { __typename
   ... on Account { id name entitlements { benefit { key } } usage { metric { key } used } }
   ... on Error { code } } }"""
+VIEW_FIELDS = "id name entitlements { benefit { key } } usage { metric { key } used }"
+SEATS_AFTER = VIEW.replace(VIEW_FIELDS, VIEW_FIELDS + " seats { assigned }")
 TIERS = "{ tiers { key name } }"
 # A minute past the factories' instants: at exactly whole days before the period's end, a
 # renewal's days left are about to drop, and nothing would be stored.
@@ -230,7 +232,8 @@ async def test_a_read_older_than_an_invalidation_is_not_stored(
 ) -> None:
     """The deliberate race: the request reads the account, then waits on a lock while a
     rename commits (through the API, which invalidates before it answers); the request's
-    answer, with the old name, must not be kept."""
+    answer, with the old name, must not be kept. (The account is read with its grants and
+    counters in one statement; the seats come after, in a statement of their own.)"""
     account_id, key = await _setup(conn)
     rename = """mutation($id: ID!, $key: String!) { accountUpdate(id: $id, expectedVersion: 1,
       name: "New", idempotencyKey: $key) { __typename } }"""
@@ -241,14 +244,14 @@ async def test_a_read_older_than_an_invalidation_is_not_stored(
         try:
             blocking = blocker.transaction()
             await blocking.start()
-            await blocker.execute("lock table grants in access exclusive mode")
-            request = asyncio.create_task(app.post(VIEW, {"id": str(account_id)}, key))
+            await blocker.execute("lock table seat_assignments in access exclusive mode")
+            request = asyncio.create_task(app.post(SEATS_AFTER, {"id": str(account_id)}, key))
 
             async def waiting() -> bool:
                 return bool(
                     await conn.fetchval(
                         "select count(*) from pg_locks where not granted and relation = "
-                        "'grants'::regclass"
+                        "'seat_assignments'::regclass"
                     )
                 )
 
@@ -264,7 +267,7 @@ async def test_a_read_older_than_an_invalidation_is_not_stored(
             await blocker.close()
         assert stale["data"]["account"]["name"] == "Acme"  # it did read before the rename
         assert cache.refused == 1
-        fresh = await app.post(VIEW, {"id": str(account_id)}, key)
+        fresh = await app.post(SEATS_AFTER, {"id": str(account_id)}, key)
         assert fresh["data"]["account"]["name"] == "New"
 
 
