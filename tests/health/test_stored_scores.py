@@ -78,21 +78,22 @@ async def test_one_scheduler_of_two_runs_the_job(
 async def test_events_mark_their_accounts_and_quiet_ones_do_not(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
-    seated, reminded, untouched = await _accounts(conn, 3)
+    seated, reminded, metered = await _accounts(conn, 3)
     load = catalog_loader(pool)
     assert await refresh.refresh_due(pool, load, NOW) == 3
     async with conn.transaction():
         await outbox.enqueue(conn, "seats.changed", seated, {})
         await outbox.enqueue(conn, "renewal.reminder", reminded, {})
+        await outbox.enqueue(conn, "usage.recorded", metered, {})
     await conn.executemany(
         "insert into seat_assignments values (gen_random_uuid(), $1, $2, $3)",
         [(seated, f"user{n}", NOW) for n in range(8)],
     )
     later = NOW + timedelta(minutes=1)
     assert await refresh.refresh_due(pool, load, later) == 1
-    stored = await scores.current(conn, [seated, reminded, untouched])
+    stored = await scores.current(conn, [seated, reminded, metered])
     assert stored[seated].scored_at == later
-    assert stored[reminded].scored_at < later and stored[untouched].scored_at < later
+    assert stored[reminded].scored_at < later and stored[metered].scored_at < later
     seat_use = {f.key: f.score for f in stored[seated].health.factors}["seat_use"]
     assert seat_use == 100  # 8 of 10 seats: read at the rescore
     assert await _rows(conn) == 4  # the seated account's score changed: a row opened

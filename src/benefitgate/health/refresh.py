@@ -2,9 +2,9 @@
 
 An account is due when an event named it since it was last scored (the job follows the
 outbox from a cursor of its own and marks the account of every event but those that
-change nothing health reads, `QUIET`), when it was never scored, or when it was last
-scored before today (UTC): usage windows slide and denials, which no event reports,
-count by day. Due accounts are scored a batch per transaction, each batch a round of
+change nothing health reads and recorded usage, `QUIET`), when it was never scored, or
+when it was last scored before today (UTC): usage windows slide, and denials, which no
+event reports, count by day. Due accounts are scored a batch per transaction, each batch a round of
 `scores.begin_round`, so a reader sees whole rounds only.
 
 Exactly once across replicas: the scheduler's lock runs the job on one replica, and the
@@ -32,9 +32,12 @@ BATCH = 500  # accounts per round
 # Rows closed for longer than a walk through accounts at risk may last (and an hour's
 # slack for clocks) are removed.
 _KEEP = service.CURSOR_LIFETIME + timedelta(hours=1)
-# Events that change nothing an account's health is scored from.
+# Events that change nothing an account's health is scored from, and usage as it is
+# recorded: its factors read windows of 30 and 60 days, which the daily rescore follows,
+# while a mark per batch would rescore every metered account at every tick under ingest.
 QUIET = frozenset(
     {
+        "usage.recorded",
         "renewal.reminder",
         "impact.report_ready",
         "impact.report_schedule_set",
