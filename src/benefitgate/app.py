@@ -51,15 +51,11 @@ from benefitgate.glossary import service as glossary
 from benefitgate.governance.models import VendorName
 from benefitgate.graphql import ide
 from benefitgate.graphql.documents import Manifest
+from benefitgate.graphql.edge import Edge
 from benefitgate.graphql.fast.checks import CheckPath
 from benefitgate.graphql.fast.render import RenderCache
-from benefitgate.graphql.middleware import (
-    BodyLimitMiddleware,
-    HeaderLimitMiddleware,
-    RequestIdMiddleware,
-)
 from benefitgate.graphql.persisted import TrustedDocuments
-from benefitgate.graphql.ratelimit import RateLimiter, RateLimitMiddleware
+from benefitgate.graphql.ratelimit import RateLimiter, RequestLimit
 from benefitgate.graphql.response_cache import ResponseFront
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.sockets import WebSocketGuard
@@ -246,22 +242,26 @@ def create_app(
         routes.append(Mount(portal.ASSETS_PATH, portal.assets()))
     app = Starlette(routes=routes, lifespan=lifespan)
     # The last added runs first: CORS answers preflights and marks every answer (a 429
-    # too, so a browser can read it); sizes are checked before anything is parsed.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # too, so a browser can read it); then the edge, one layer for the request id, the
+    # access log, the size limits, the rate limit and the WebSocket guard, which hands
+    # `/graphql` to the view without the router (`graphql.edge`).
     app.add_middleware(
-        RateLimitMiddleware,
-        identify=authenticate_header,
-        limiter=limiter,
-        paths=frozenset({"/graphql", "/events"}),
+        Edge,
+        view=view,
+        limit=RequestLimit(
+            identify=authenticate_header,
+            limiter=limiter,
+            paths=frozenset({"/graphql", "/events"}),
+        ),
+        socket_guard=partial(
+            WebSocketGuard,
+            max_bytes=settings.max_body_bytes,
+            quota=settings.live_message_quota,
+            clock=clock,
+        ),
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
     )
-    app.add_middleware(
-        WebSocketGuard,
-        max_bytes=settings.max_body_bytes,
-        quota=settings.live_message_quota,
-        clock=clock,
-    )
-    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes)
-    app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.clock import Clock
@@ -26,7 +26,7 @@ from benefitgate.graphql.view import PRINCIPAL, error_response
 from benefitgate.limits.buckets import Decision
 from benefitgate.limits.shared import Buckets
 
-__all__ = ["RateLimitMiddleware", "RateLimiter", "caller_of", "refusal_message"]
+__all__ = ["RateLimiter", "RequestLimit", "caller_of", "refusal_message"]
 
 log = logging.getLogger(__name__)
 
@@ -92,47 +92,41 @@ class RateLimiter:
         }
 
 
-class RateLimitMiddleware:
-    """Takes a token from the caller's bucket for each HTTP request to one of `paths`."""
+class RequestLimit:
+    """The rate limit of HTTP requests to `paths`: a token from the caller's bucket for
+    each, taken by the edge (`graphql.edge`) before the request goes further."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         identify: Identify,
         limiter: RateLimiter,
         paths: frozenset[str] = frozenset({"/graphql"}),
     ) -> None:
-        self.app = app
         self._identify = identify
         self._limiter = limiter
         self._paths = paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self._paths or not self._limiter.quotas:
-            await self.app(scope, receive, send)
-            return
-        taken = await self._limiter.take(await self._principal(scope), scope)
+    async def __call__(
+        self, scope: Scope, authorization: bytes | None
+    ) -> tuple[ASGIApp | None, list[tuple[bytes, bytes]]]:
+        """The 429 to answer with when the caller's bucket is empty (else None), and the
+        RateLimit header fields every answer to the request carries (none when the request
+        is not limited). `authorization` is the request's header, as the edge found it."""
+        if scope["path"] not in self._paths or not self._limiter.quotas:
+            return None, []
+        taken = await self._limiter.take(await self._principal(scope, authorization), scope)
         if taken is None:
-            await self.app(scope, receive, send)
-            return
+            return None, []
         policy, decision = taken
         headers = _headers(policy, decision)
         if not decision.allowed:
-            await self._refuse(decision, headers)(scope, receive, send)
-            return
+            return self._refuse(decision, headers), headers
+        return None, headers
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *headers]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    async def _principal(self, scope: Scope) -> Principal | None:
+    async def _principal(self, scope: Scope, raw: bytes | None) -> Principal | None:
         """The request's principal, left in its scope for the view; None without a usable
         credential, or when it cannot be checked now (the view then answers for it)."""
-        raw = dict(scope["headers"]).get(b"authorization")
         try:
             principal = await self._identify(None if raw is None else raw.decode("latin-1"))
         except Unauthenticated:

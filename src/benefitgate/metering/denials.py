@@ -76,8 +76,9 @@ class Denials:
                     if tally:
                         rows = [(*key, t.count, t.first_at, t.last_at) for key, t in tally.items()]
                         await repository.record_denials(conn, rows)
-                    for at in sorted(set(marks.values())):
-                        await evidence.mark(conn, [a for a, t in marks.items() if t == at], at)
+                    # One statement: each denial has its request's own instant, and a
+                    # statement per instant was one per account, every second.
+                    await evidence.mark_each(conn, marks)
                     if uses:
                         used = [(*key, t.count, t.first_at, t.last_at) for key, t in uses.items()]
                         await adoption.record_uses(conn, used)

@@ -6,13 +6,13 @@ threshold crossed) is an outbox event, which the job follows instead."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-__all__ = ["mark"]
+__all__ = ["mark", "mark_each"]
 
 
 async def mark(conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datetime) -> None:
@@ -26,4 +26,19 @@ async def mark(conn: asyncpg.Connection, account_ids: Sequence[UUID], now: datet
         """,
         list(set(account_ids)),
         now,
+    )
+
+
+async def mark_each(conn: asyncpg.Connection, marks: Mapping[UUID, datetime]) -> None:
+    """Mark each account at its own time, in one statement, in the caller's transaction
+    (denied checks: each carries the instant of its request)."""
+    if not marks:
+        return
+    await conn.execute(
+        """
+        insert into suggestion_marks (account_id, marked_at)
+        select a, t from unnest($1::uuid[], $2::timestamptz[]) as m(a, t)
+        """,
+        list(marks),
+        list(marks.values()),
     )

@@ -1,0 +1,128 @@
+"""What one `entitlementCheck` costs the app itself: the ASGI app driven directly (no
+client, no server, no socket), warm snapshots, CPU time per request, then cProfile by
+function.
+
+Seeds BENCH_ACCOUNTS (default 1,000) demo accounts into a fresh database (or uses
+BENCH_DSN with BENCH_KEY), builds the app with its lifespan and calls it BENCH_REQUESTS
+times (default 20,000) with the feature check of `consume_check.py`, one after another,
+then the same under cProfile. The floor is `floor_app.py`'s app driven the same way.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python bench/profile_check.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import random
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from asgi_lifespan import LifespanManager
+
+from benefitgate.app import create_app
+from benefitgate.config import Settings
+
+os.environ.setdefault("BENEFITGATE_RATE_ADMIN", "off")  # as the service benchmarks run it
+from account_view import prepare, server_dsn
+
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "20000"))
+ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "1000"))
+TOP = int(os.environ.get("BENCH_TOP", "30"))
+QUERY = """query Check($id: ID!) {
+  entitlementCheck(accountId: $id, feature: "anomaly_alerts") {
+    __typename ... on EntitlementCheck { allowed reason remaining tier } } }"""
+
+
+def scope_of(key: str, body: bytes) -> dict[str, Any]:
+    headers = [
+        (b"host", b"127.0.0.1:8000"),
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Bearer {key}".encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
+        "root_path": "", "headers": headers, "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000), "extensions": {},
+    }  # fmt: skip
+
+
+async def call(app: Any, scope: dict[str, Any], body: bytes) -> int:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+async def drive(app: Any, key: str, ids: list[str], label: str) -> None:
+    bodies = [
+        json.dumps({"query": QUERY, "variables": {"id": random.choice(ids)}}).encode()
+        for _ in range(REQUESTS)
+    ]
+    for account in ids:  # every snapshot warm, the plan accepted for the role
+        body = json.dumps({"query": QUERY, "variables": {"id": account}}).encode()
+        assert await call(app, scope_of(key, body), body) == 200
+    started, cpu = time.perf_counter(), time.process_time()
+    for body in bodies:
+        await call(app, scope_of(key, body), body)
+    wall = (time.perf_counter() - started) / REQUESTS * 1e6
+    used = (time.process_time() - cpu) / REQUESTS * 1e6
+    print(f"{label}: {used:.0f} us of CPU a request ({wall:.0f} us wall), {REQUESTS} requests")
+    profile = cProfile.Profile()
+    profile.enable()
+    for body in bodies[: REQUESTS // 4]:
+        await call(app, scope_of(key, body), body)
+    profile.disable()
+    stats = pstats.Stats(profile)
+    costly = sorted(stats.stats.items(), key=lambda kv: -kv[1][3])  # type: ignore[attr-defined]
+    n = REQUESTS // 4
+    print("  by cumulative time (profiled, us a request):")
+    for (filename, line, function), (_, calls, own, cumulative, _) in costly[:TOP]:
+        where = f"{Path(filename).name}:{line}" if line else filename
+        figures = f"{cumulative / n * 1e6:7.1f} {own / n * 1e6:6.1f}  {calls / n:5.1f}x"
+        print(f"    {figures}  {function} ({where})")
+
+
+async def run(dsn: str, key: str, ids: list[str]) -> None:
+    base = Settings.from_env()
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    settings = Settings(**{**fields, "database_url": dsn, "data_dir": Path(tempfile.mkdtemp()),
+                           "log_level": "WARNING"})  # fmt: skip
+    app = create_app(settings, dsn)
+    async with LifespanManager(app) as manager:
+        await drive(manager.app, key, ids, "benefitgate, feature check")
+    os.environ["FLOOR_BODY_FILE"] = str(Path(__file__).with_name("floor_app.py"))
+    from floor_app import app as floor
+
+    await drive(floor, key, ids[:10], "floor app (fixed body)")
+
+
+def main() -> None:
+    given = os.environ.get("BENCH_DSN")
+    if given:
+        asyncio.run(run(given, os.environ["BENCH_KEY"], os.environ["BENCH_IDS"].split(",")))
+        return
+    server, _ = server_dsn()
+    dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}", ACCOUNTS))
+    print(f"BENCH_DSN={dsn} BENCH_KEY={key}")
+    Path(tempfile.gettempdir(), "profile_check_ids").write_text(",".join(ids))
+    asyncio.run(run(dsn, key, ids))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The service's edge: every concern that stands between uvicorn and a route, in one pure
+ASGI layer.
+
+Each concern keeps its own module (`graphql.middleware`: the request id, the access log and
+request count, the header and body limits; `graphql.ratelimit`: the caller's bucket, which
+authenticates; `graphql.sockets`: WebSocket frame size and message rate); the edge runs
+them in order over the request's scope, reads the headers once, and wraps `send` once to
+mark every answer (the RateLimit fields, then `X-Request-ID`) and learn its status.
+
+For an HTTP request, in this order, as the separate middleware layers did before:
+
+1. the request id (the caller's if sane, else a new one) for the log context;
+2. headers above the limit: 431;
+3. the rate limit of `/graphql` and `/events`: 429 when the caller's bucket is empty;
+4. a body above the limit by its `Content-Length`: 413; a streamed one is counted as it is
+   read, 413 once past the limit;
+5. `/graphql` (GET, HEAD, POST) goes to the view straight, without Starlette's exception
+   middleware, router and route (what they would do for it is nothing: the view raises
+   no Starlette `HTTPException`, and needs no path parameters); anything else goes to the
+   router. Starlette's `ServerErrorMiddleware` stays outside the edge: an unexpected
+   error is answered 500 and counted as before.
+
+Then the request is counted and logged (status, milliseconds), whatever happened. A
+WebSocket upgrade goes through the header limit and the socket guard; the lifespan straight
+to the app. CORS (when origins are configured) and tracing (when on) stay outside, as
+their own layers: they cost nothing when off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from benefitgate.graphql import middleware
+from benefitgate.graphql.ratelimit import RequestLimit
+from benefitgate.graphql.sockets import refuse_upgrade
+from benefitgate.logs import request_id
+
+__all__ = ["Edge"]
+
+# Starlette's route for the view answers these (HEAD with GET), and 405 the rest.
+_VIEW_METHODS = frozenset({"GET", "HEAD", "POST"})
+VIEW_PATH = "/graphql"
+
+
+class Edge:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        view: ASGIApp,
+        limit: RequestLimit,
+        socket_guard: Callable[[ASGIApp], ASGIApp],
+        max_header_bytes: int,
+        max_body_bytes: int,
+    ) -> None:
+        """`app` is the rest of the stack (the router); `view` the GraphQL view it routes
+        `/graphql` to; `socket_guard` builds the WebSocket guard around `app`."""
+        self.app = app
+        self._view = view
+        self._limit = limit
+        self._socket_guard = socket_guard(app)
+        self._max_header_bytes = max_header_bytes
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            if _header_bytes(scope) > self._max_header_bytes:
+                response = middleware.headers_too_large(self._max_header_bytes)
+                await refuse_upgrade(scope, receive, send, response)
+                return
+            await self._socket_guard(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        size, given, length, authorization = 0, None, None, None
+        for name, value in scope["headers"]:  # the last of a repeated header counts
+            size += len(name) + len(value)
+            if name == b"x-request-id":
+                given = value
+            elif name == b"content-length":
+                length = value
+            elif name == b"authorization":
+                authorization = value
+        rid = middleware.request_id_of(given)
+        token = request_id.set(rid)
+        started, status = time.perf_counter(), 500
+        marks = [(b"x-request-id", rid.encode())]
+
+        async def marked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *marks]
+            await send(message)
+
+        try:
+            if size > self._max_header_bytes:
+                await middleware.headers_too_large(self._max_header_bytes)(scope, receive, marked)
+                return
+            refusal, fields = await self._limit(scope, authorization)
+            if refusal is not None:  # it carries the RateLimit fields itself
+                await refusal(scope, receive, marked)
+                return
+            marks[:0] = fields
+            await self._within_body_limit(scope, receive, marked, length)
+        finally:
+            middleware.record(scope, status, started)
+            request_id.reset(token)
+
+    async def _within_body_limit(
+        self, scope: Scope, receive: Receive, send: Send, length: bytes | None
+    ) -> None:
+        limit = self._max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await middleware.body_too_large(limit)(scope, receive, send)
+            return
+        direct = (
+            scope["path"] == VIEW_PATH
+            and scope["method"] in _VIEW_METHODS
+            and not scope.get("root_path")  # the router would match the path within it
+        )
+        try:
+            await (self._view if direct else self.app)(
+                scope, middleware.counting(receive, limit), send
+            )
+        except middleware.BodyTooLarge:
+            await middleware.body_too_large(limit)(scope, receive, send)
+
+
+def _header_bytes(scope: Scope) -> int:
+    return sum(len(k) + len(v) for k, v in scope["headers"])
