@@ -1,11 +1,15 @@
 """Bad input over HTTP: clear GraphQL errors with the right status, never a 500."""
 
 import logging
+import re
+from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import asyncpg
 import pytest
 
+from benefitgate.logs import request_id
+from benefitgate.telemetry import metrics
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 
 SPEC = {"accept": "application/graphql-response+json"}
@@ -369,3 +373,56 @@ async def test_empty_selection_sets_are_measured_not_a_crash(make_api: MakeApi, 
     assert empty.status_code == 200 and empty.json() == {"data": {}}
     assert nested.status_code == 200 and "errors" not in nested.json()
     assert "exceeds maximum operation depth of 3" in deep.json()["errors"][0]["message"]
+
+
+async def test_a_streamed_body_above_the_limit_is_413_with_its_request_id(
+    api: Api, token: str
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it is read
+        yield b'{"query": "{ tiers { key } }", "pad": "'
+        for _ in range(12):
+            yield b" " * 100_000
+        yield b'"}'
+
+    response = await api.client.post(
+        "/graphql",
+        content=chunks(),
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+async def test_every_answer_of_the_edge_is_marked_logged_and_counted(api: Api, token: str) -> None:
+    """`/graphql` reaches the view without the router, other paths and methods through it:
+    both carry one request id, write one access line (in the request's log context) and
+    count in the same series."""
+    counted = metrics.child(metrics.HTTP_REQUESTS, "/graphql", "405")
+    before = counted._value.get()
+    lines: list[tuple[str | None, int]] = []
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append((request_id.get(), record.status))  # type: ignore[attr-defined]
+
+    access = logging.getLogger("benefitgate.access")
+    handler, level = Lines(), access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        answered = await api.post("{ tiers { key } }", auth=token, headers={"x-request-id": "a-1"})
+        head = await api.client.head("/graphql", headers={"x-request-id": "a-2"})
+        refused = await api.client.put("/graphql", content=b"{}", headers={"x-request-id": "a-3"})
+        health = await api.client.get("/healthz", headers={"x-request-id": "a-4"})
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+
+    assert [answered.status_code, refused.status_code, health.status_code] == [200, 405, 200]
+    assert head.status_code != 405  # HEAD goes with GET, to the view
+    for response, rid in ((answered, "a-1"), (head, "a-2"), (refused, "a-3"), (health, "a-4")):
+        assert response.headers.get_list("x-request-id") == [rid]
+    assert lines == [("a-1", 200), ("a-2", head.status_code), ("a-3", 405), ("a-4", 200)]
+    assert counted._value.get() == before + 1
