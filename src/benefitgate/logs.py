@@ -27,7 +27,14 @@ _SECRETS = [
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
+# What every secret above starts with: one search finds whether any pattern can match, so
+# that a line without one (nearly all: every request's access line) costs one scan, not four.
+_MAY_HOLD_SECRET = re.compile(r"bgk_|(?i:bearer)|eyJ|postgres")
+
+
 def redact(text: str) -> str:
+    if _MAY_HOLD_SECRET.search(text) is None:
+        return text
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
@@ -50,7 +57,9 @@ class JsonFormatter(logging.Formatter):
             entry["span_id"] = format(span.span_id, "016x")
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key != "request_id":
-                entry[key] = redact(str(value))
+                # A number holds no secret (the access line's status and milliseconds).
+                number = type(value) in (int, float)
+                entry[key] = str(value) if number else redact(str(value))
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(entry).decode()
