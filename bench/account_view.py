@@ -96,11 +96,13 @@ def wrk(
     env: dict[str, str],
     connections: int = CONNECTIONS,
     duration: str = DURATION,
-    pid: int | None = None,
+    pid: int | list[int] | None = None,
 ) -> dict[str, float]:
-    """req/s, p50 and p99 (ms); with `pid`, also the server's CPU per request (µs), which
-    other work on a shared machine disturbs far less than the rates."""
-    cpu_before = None if pid is None else cpu_seconds([pid])
+    """req/s, p50 and p99 (ms); with `pid` (or the pids of a server's processes), also the
+    server's CPU per request (µs), which other work on a shared machine disturbs far less
+    than the rates."""
+    pids = None if pid is None else [pid] if isinstance(pid, int) else pid
+    cpu_before = None if pids is None else cpu_seconds(pids)
     out = subprocess.run(
         [
             "wrk",
@@ -126,9 +128,9 @@ def wrk(
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     figures = {"rps": rps, "p50": ms("50"), "p99": ms("99")}
-    if pid is not None and cpu_before is not None:
+    if pids is not None and cpu_before is not None:
         done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-        figures["cpu_us"] = (cpu_seconds([pid]) - cpu_before) / max(done, 1) * 1e6
+        figures["cpu_us"] = (cpu_seconds(pids) - cpu_before) / max(done, 1) * 1e6
     return figures
 
 
@@ -214,10 +216,11 @@ def measure_floor(
 
 
 def serve_benefitgate(
-    dsn: str, port: int, data_dir: Path, env: dict[str, str] | None = None
+    dsn: str, port: int, data_dir: Path, env: dict[str, str] | None = None, workers: int = 1
 ) -> subprocess.Popen[bytes]:
-    """`benefitgate serve` (one worker, uvloop) on `port`, quiet, against `dsn`; without the
-    response cache unless `env` turns it on, so that execution is what is measured."""
+    """`benefitgate serve` (one worker unless told, uvloop) on `port`, quiet, against `dsn`;
+    without the response cache unless `env` turns it on, so that execution is what is
+    measured."""
     benefitgate = Path(sys.executable).parent / "benefitgate"
     base = {
         "DATABASE_URL": dsn,
@@ -229,7 +232,8 @@ def serve_benefitgate(
         "BENEFITGATE_RESPONSE_CACHE": "0",
         "REDIS_URL": "",
     }
-    return serve([str(benefitgate), "serve"], {**base, **(env or {})})
+    args = [str(benefitgate), "serve"] + (["--workers", str(workers)] if workers > 1 else [])
+    return serve(args, {**base, **(env or {})})
 
 
 def serve_floor(body_file: Path, port: int = FLOOR_PORT) -> subprocess.Popen[bytes]:
