@@ -9,6 +9,11 @@ the stored document, so every export of a report is the same. Pure.
   glyph for (CJK ideographs, most emoji, ...) prints as U+FFFD (the replacement
   character) rather than failing: no font compact enough to ship covers CJK (Noto Sans
   CJK is over 15 MB a weight). The CSV and the stored document keep every character.
+- PDF table cells: a table row must fit on one page (fpdf2 refuses the whole document
+  otherwise), and the names in it are the catalog's and the account's, up to a few hundred
+  characters of any kind (line breaks, one unbroken word, the widest glyphs). So a cell's
+  whitespace runs print as one space and its text is cut, with an ellipsis, to what fits
+  in CELL_LINES lines of its column (`fitted`). The CSV keeps the whole text.
 """
 
 from __future__ import annotations
@@ -101,6 +106,28 @@ def printable(text: str) -> str:
     return "".join(c if ord(c) in glyphs or c in "\n\t" else MISSING for c in text)
 
 
+CELL_LINES = 4  # of the cell's column width: wrapping at words at most doubles the lines
+ELLIPSIS = "\u2026"
+
+
+def fitted(pdf: FPDF, text: str, width: float) -> str:
+    """`text` on one line (whitespace runs as one space), cut with an ellipsis so that it
+    spans at most CELL_LINES times `width` in the current font: a cell of it stays a few
+    lines tall whatever the text."""
+    flat = " ".join(printable(text).split())
+    room = width * CELL_LINES
+    if pdf.get_string_width(flat) <= room:
+        return flat
+    fits, over = 0, len(flat)  # the longest prefix that fits with the ellipsis, bisected
+    while over - fits > 1:
+        middle = (fits + over) // 2
+        if pdf.get_string_width(flat[:middle] + ELLIPSIS) <= room:
+            fits = middle
+        else:
+            over = middle
+    return flat[:fits].rstrip() + ELLIPSIS
+
+
 def _num(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
@@ -126,11 +153,12 @@ class _Report(FPDF):
         if not rows:
             self.cell(0, 6, "None in this period.", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             return
+        width = self.epw / len(header)
         with self.table(text_align="LEFT", line_height=6) as table:
             for line in (header, *rows):
                 row = table.row()
                 for value in line:
-                    row.cell(printable(value))
+                    row.cell(fitted(self, value, width))
 
 
 def _percent(value: float | None, sign: str = "") -> str:
