@@ -3,6 +3,7 @@ accounts at risk: pure, no database."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -94,18 +95,33 @@ def test_every_score_is_between_0_and_100(s: Signals) -> None:
 @given(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
     st.dates(),
+    st.integers(0, 366),
+    st.none() | st.uuids(),
     st.integers(-1, 100),
     st.uuids(),
 )
-def test_a_cursor_names_the_walks_instant_day_and_position_exactly(
-    as_of: datetime, day: date, score: int, account_id: UUID
+def test_a_cursor_names_the_walks_instant_day_window_caller_and_position_exactly(
+    as_of: datetime, day: date, within: int, partner: UUID | None, score: int, account_id: UUID
 ) -> None:
-    p = Position(as_of.replace(tzinfo=UTC), day, score, account_id)
+    p = Position(as_of.replace(tzinfo=UTC), day, within, partner, score, account_id)
     decoded = decode_position(encode_position(p))
     assert decoded == p if score >= 0 else decoded is None
 
 
 def test_a_cursor_the_api_did_not_make_is_refused() -> None:
-    made = encode_position(Position(datetime(2026, 1, 1, tzinfo=UTC), date(2026, 1, 1), 5, ID))
-    for raw in ("", "nonsense", made.upper(), "cmlzazoxMDE6eA==", made[:-4]):
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    made = encode_position(Position(at, date(2026, 1, 1), 30, None, 5, ID))
+    forged = [
+        f"risk|{micros}|2026-01-01|{within}|-|{score}|{ID}"
+        for micros, within, score in [
+            ("\uff11\uff17", "30", "5"),  # digits str.isdigit takes but a cursor never holds
+            ("1", "\uff13\uff10", "5"),
+            ("1", "30", "²"),
+            ("1", "30", "101"),
+            ("1", "30", "-1"),
+            ("9" * 40, "30", "5"),
+        ]
+    ]
+    raws = [base64.urlsafe_b64encode(f.encode()).decode() for f in forged]
+    for raw in ("", "nonsense", made.upper(), "cmlzazoxMDE6eA==", made[:-4], *raws):
         assert decode_position(raw) is None

@@ -3,7 +3,7 @@ with accounts whose signals are crafted to known scores."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +13,7 @@ import pytest
 from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from benefitgate.events import outbox
+from benefitgate.health.ranking import decode_position, encode_position
 from benefitgate.health.refresh import refresh_due
 from tests.conftest import Api, MakeApi, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
@@ -276,3 +277,54 @@ async def test_a_page_of_accounts_at_risk_costs_three_statements_whatever_the_ac
     assert len(data["accountsAtRisk"]["edges"]) == 2
     # the first page: the last round, the page, its accounts; the next: the page, its accounts
     assert len(_own(log.statements)) == 3 + 2, log.statements
+
+
+def _forged(cursor: str, **changes: Any) -> str:
+    p = decode_position(cursor)
+    assert p is not None
+    return encode_position(p._replace(**changes))
+
+
+async def test_a_cursor_from_another_walk_or_forged_is_refused_as_input_never_failing(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api
+) -> None:
+    """Whatever `after` a client sends, the answer is a page or INVALID_INPUT on `after`:
+    a cursor of another window or another caller (it would skip or repeat accounts), and
+    one whose instant or day no walk could have (a day near 9999 overflowed the window's
+    end, "Unexpected error."), are refused; the walk's own cursor still serves."""
+    ids = await _population(conn)
+    await refresh_due(pool, catalog_loader(pool), NOW)
+    operator = await api_key(conn, Role.OPERATOR)
+    partner = await api_key(conn, Role.PARTNER, ids["reseller"])
+
+    async def at_risk(auth: str, after: str, days: int = 30) -> dict[str, Any]:
+        data = await api.data(AT_RISK, {"days": days, "first": 1, "after": after}, auth=auth)
+        return dict(data["accountsAtRisk"])
+
+    first = await api.data(AT_RISK, {"days": 30, "first": 1}, auth=operator)
+    cursor = first["accountsAtRisk"]["pageInfo"]["endCursor"]
+    assert (await at_risk(operator, cursor))["__typename"] == "AccountRiskConnection"
+    mine = await api.data(AT_RISK, {"days": 30, "first": 1}, auth=partner)
+    theirs = mine["accountsAtRisk"]["pageInfo"]["endCursor"]
+    assert (await at_risk(partner, theirs))["__typename"] == "AccountRiskConnection"
+
+    as_of = NOW  # the round the walk reads
+    refused = [
+        (operator, cursor, 100),  # another window
+        (partner, cursor, 30),  # another caller's walk
+        (operator, theirs, 30),
+        (operator, _forged(cursor, day=date.max), 30),
+        (operator, _forged(cursor, day=date.min), 30),
+        (operator, _forged(cursor, day=NOW.date() + timedelta(days=5)), 30),
+        (operator, _forged(cursor, as_of=datetime.max.replace(tzinfo=UTC)), 30),
+        (operator, _forged(cursor, as_of=as_of + timedelta(days=400)), 30),
+        (operator, _forged(cursor, as_of=as_of - timedelta(days=2)), 30),
+        (operator, _forged(cursor, within_days=10**6), 30),
+    ]
+    for auth, after, days in refused:
+        found = await at_risk(auth, after, days)
+        assert found == {
+            "__typename": "InvalidInputError",
+            "field": "after",
+            "code": "INVALID_INPUT",
+        }

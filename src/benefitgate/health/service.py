@@ -96,6 +96,25 @@ async def stored_health(
     return stored
 
 
+def _check_cursor(
+    after: Position, within_days: int, partner_id: UUID | None, now: datetime
+) -> None:
+    """Raises InvalidChange unless `after` could be a cursor of this walk: the same window
+    and caller (a cursor taken to another window or by another caller would skip or repeat
+    accounts), an instant within CURSOR_LIFETIME of now (a round may run a little ahead of
+    this replica's clock, never a day), and its window's first day the day of its first
+    page, at most a lifetime after that instant (so no date computed from it overflows)."""
+    if (after.within_days, after.partner_id) != (within_days, partner_id):
+        raise InvalidChange("after", "this cursor is from another walk; start again")
+    if after.as_of < now - CURSOR_LIFETIME:
+        raise InvalidChange("after", "the ranking this cursor read is gone; start again")
+    first_day = after.as_of.astimezone(UTC).date()
+    if after.as_of > now + CURSOR_LIFETIME or not (
+        -1 <= (after.day - first_day).days <= CURSOR_LIFETIME.days + 1
+    ):
+        raise InvalidChange("after", "after is not a cursor this API produced")
+
+
 async def at_risk(
     conn: asyncpg.Connection, within_days: int, partner_id: UUID | None, now: datetime,
     after: Position | None, first: int,
@@ -110,10 +129,10 @@ async def at_risk(
         as_of = await scores.ranked_at(conn)
         if as_of is None:
             return [], False, None
-        start = Position(as_of, now.astimezone(UTC).date(), -1, UUID(int=0))
+        today = now.astimezone(UTC).date()
+        start = Position(as_of, today, within_days, partner_id, -1, UUID(int=0))
     else:
-        if after.as_of < now - CURSOR_LIFETIME:
-            raise InvalidChange("after", "the ranking this cursor read is gone; start again")
+        _check_cursor(after, within_days, partner_id, now)
         start = after
     window = (start.day, start.day + timedelta(days=within_days))
     rows = await scores.page(
