@@ -183,25 +183,32 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = await _start(settings, dsn, clock, on_connect, _schema_version(schema), signer)
-        holder["state"] = app.state.benefitgate = state
-        _freeze_startup_objects()
-        background = [
-            asyncio.create_task(maintenance.run_hourly(state.pool, state.partitions, clock))
-        ]
-        if settings.scheduler_seconds > 0:
-            background.append(asyncio.create_task(state.scheduler.run()))
-        background.append(asyncio.create_task(state.gauges.run(GAUGE_SECONDS)))
-        if tracer_provider is not None:
-            tracing.instrument_asyncpg(tracer_provider)
-        if settings.event_retention_days > 0:
-            keep = timedelta(days=settings.event_retention_days)
-            background.append(asyncio.create_task(retention.run_hourly(state.pool, clock, keep)))
-        background.append(asyncio.create_task(state.webhooks.dispatcher.run()))
-        background.append(asyncio.create_task(state.denials.run()))
-        if state.front is not None and state.front.cache.shared is not None:
-            background.append(asyncio.create_task(_follow_broadcasts(state.front.cache)))
         try:
+            state = await _start(settings, dsn, clock, on_connect, _schema_version(schema), signer)
+        except BaseException:
+            await buckets.close()  # made with the app, closed with its lifespan
+            raise
+        holder["state"] = app.state.benefitgate = state
+        background: list[asyncio.Task[None]] = []
+        try:
+            _freeze_startup_objects()
+            background.append(
+                asyncio.create_task(maintenance.run_hourly(state.pool, state.partitions, clock))
+            )
+            if settings.scheduler_seconds > 0:
+                background.append(asyncio.create_task(state.scheduler.run()))
+            background.append(asyncio.create_task(state.gauges.run(GAUGE_SECONDS)))
+            if tracer_provider is not None:
+                tracing.instrument_asyncpg(tracer_provider)
+            if settings.event_retention_days > 0:
+                keep = timedelta(days=settings.event_retention_days)
+                background.append(
+                    asyncio.create_task(retention.run_hourly(state.pool, clock, keep))
+                )
+            background.append(asyncio.create_task(state.webhooks.dispatcher.run()))
+            background.append(asyncio.create_task(state.denials.run()))
+            if state.front is not None and state.front.cache.shared is not None:
+                background.append(asyncio.create_task(_follow_broadcasts(state.front.cache)))
             yield
         finally:
             state.hub.close()  # live subscribers end with SHUTTING_DOWN and resume elsewhere
@@ -387,6 +394,24 @@ async def _start(
     schema_version: str,
     signer: Signer,
 ) -> AppState:
+    """Everything a process serves with, started; or, when a step fails (a setting refused,
+    the database unreachable), nothing left open: what the steps before it opened is
+    closed before the error goes on (a pool's connections, the webhooks' HTTP client)."""
+    async with contextlib.AsyncExitStack() as opened:
+        state = await _open(settings, dsn, clock, on_connect, schema_version, signer, opened)
+        opened.pop_all()  # started: from now on the lifespan's shutdown closes it all
+    return state
+
+
+async def _open(
+    settings: Settings,
+    dsn: str,
+    clock: Clock,
+    on_connect: db.ConnectionHook | None,
+    schema_version: str,
+    signer: Signer,
+    opened: contextlib.AsyncExitStack,
+) -> AppState:
     conn = await db.connect(dsn)
     try:
         applied = await migrate.apply_migrations(conn)
@@ -402,17 +427,23 @@ async def _start(
         acquire_seconds=settings.pool_acquire_seconds,
         on_connect=on_connect,
     )
+    opened.push_async_callback(_close_pool, pool)
 
     replica = await _read_replica(settings, on_connect)
+    if replica is not None:
+        opened.push_async_callback(_close_pool, replica.pool)
     catalog_cache = CatalogCache(load_catalog, pool)
     authenticator = Authenticator(pool, clock, settings.jwt_secret, dev_mode=settings.dev_mode)
 
     hub = Hub(capacity=settings.live_queue_size, start=START)
     webhooks = WebhookRuntime(pool, clock, settings)
+    opened.push_async_callback(webhooks.close)
 
     snapshots = EntitlementSnapshots(settings.check_snapshots)
     denials = Denials(pool)
     cache = _response_cache(settings, dsn, clock)
+    if cache is not None and cache.shared is not None:
+        opened.push_async_callback(cache.shared.close)
 
     async def on_events(new: NewEvents) -> None:
         if any(e.type.startswith("catalog.") for e in new.events):
@@ -460,6 +491,7 @@ async def _start(
         watcher=replica,
     )
     await listener.start()
+    opened.push_async_callback(listener.stop)
     # start() returns before the listener's task first runs: no batch was published yet.
     assert listener.cursor is not None
     hub.cursor = listener.cursor

@@ -90,7 +90,11 @@ def with_database(dsn: str, name: str) -> str:
 
 async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn)
-    await init_connection(conn)
+    try:
+        await init_connection(conn)
+    except BaseException:
+        conn.terminate()  # the caller never gets it to close
+        raise
     return conn
 
 

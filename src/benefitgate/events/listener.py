@@ -79,7 +79,11 @@ class OutboxListener:
         """Connect and fix the starting cursor before returning, so that anything derived
         after start-up (a cache filled by the first request) sees every later event."""
         conn = await self._connect()
-        self.cursor = await events.tail_cursor(conn)
+        try:
+            self.cursor = await events.tail_cursor(conn)
+        except BaseException:
+            await _close(conn)  # a start that fails leaves no connection open
+            raise
         self._task = asyncio.create_task(self._run(conn), name="outbox-listener")
 
     async def stop(self) -> None:
@@ -90,11 +94,15 @@ class OutboxListener:
 
     async def _connect(self) -> asyncpg.Connection:
         conn = await db.connect(self._dsn)
-        # A lost connection wakes the follower at once, to reconnect and catch up.
-        conn.add_termination_listener(self._notified)
-        await conn.add_listener(events.CHANNEL, self._notified)
-        if self._on_touched is not None:
-            await conn.add_listener(touch.CHANNEL, self._touched)
+        try:
+            # A lost connection wakes the follower at once, to reconnect and catch up.
+            conn.add_termination_listener(self._notified)
+            await conn.add_listener(events.CHANNEL, self._notified)
+            if self._on_touched is not None:
+                await conn.add_listener(touch.CHANNEL, self._touched)
+        except BaseException:
+            await _close(conn)  # each failed attempt would leave one more open
+            raise
         return conn
 
     async def _run(self, conn: asyncpg.Connection | None) -> None:
@@ -182,6 +190,14 @@ class OutboxListener:
             _observe_lag(new)
             if len(new.events) < _BATCH:
                 return new.held_back
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    """Close a connection whose setup failed; one already lost is simply dropped."""
+    try:
+        await conn.close(timeout=1)
+    except Exception:
+        conn.terminate()
 
 
 def _observe_lag(new: NewEvents) -> None:
