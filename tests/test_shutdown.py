@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
@@ -42,14 +44,29 @@ async def test_a_connection_held_past_shutdown_is_terminated_not_waited_for(
     assert gone
 
 
+@pytest.mark.parametrize(
+    ("refused", "why"),
+    [
+        # At the usage window's check: after the pool, the webhooks' HTTP client and the
+        # response cache's Redis tier were made.
+        ({"backfill_days": 90, "usage_retention_days": 60}, "must cover the backfill window"),
+        # At the self-serve policy's: the last step, after the listener started too.
+        ({"self_serve": frozenset({"refund"})}, "BENEFITGATE_SELF_SERVE: unknown refund"),
+    ],
+)
 async def test_a_start_that_fails_closes_everything_it_opened(
-    dsn: str, settings: Settings, clock: FixedClock, conn: asyncpg.Connection
+    dsn: str,
+    settings: Settings,
+    clock: FixedClock,
+    conn: asyncpg.Connection,
+    refused: dict[str, Any],
+    why: str,
 ) -> None:
-    # Refused at the usage window's check, after the pool, the webhooks' HTTP client and
-    # the shared tiers were made.
-    refused = replace(settings, backfill_days=90, usage_retention_days=60, response_cache=True)
-    app = app_module.create_app(refused, dsn, clock=clock)
-    with pytest.raises(ValueError, match="must cover the backfill window"):
+    # With the Redis tiers when there is a Redis: their clients are closed too.
+    redis_url = os.environ.get("REDIS_URL")
+    given = replace(settings, response_cache=True, redis_url=redis_url, **refused)
+    app = app_module.create_app(given, dsn, clock=clock)
+    with pytest.raises(ValueError, match=why):
         async with LifespanManager(app):
             pass
 

@@ -72,6 +72,7 @@ class OutboxListener:
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._first: asyncpg.Connection | None = None  # the connection `start` made
         self._probe = readable.CAUTIOUS
         self.cursor: Cursor | None = None
 
@@ -84,6 +85,7 @@ class OutboxListener:
         except BaseException:
             await _close(conn)  # a start that fails leaves no connection open
             raise
+        self._first = conn
         self._task = asyncio.create_task(self._run(conn), name="outbox-listener")
 
     async def stop(self) -> None:
@@ -91,6 +93,11 @@ class OutboxListener:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # A task cancelled before it first ran never reached the `finally` that closes
+        # its connection (a start that fails right after the listener's).
+        if self._first is not None and not self._first.is_closed():
+            await _close(self._first)
+        self._first = None
 
     async def _connect(self) -> asyncpg.Connection:
         conn = await db.connect(self._dsn)
