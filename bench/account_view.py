@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from benefitgate import db, migrate
 from benefitgate.auth import apikeys
 from benefitgate.auth.principals import Role
 from benefitgate.demo.seed import seed_demo
+from scratch import scratch_database
 
 HERE = Path(__file__).resolve().parent
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "10000"))
@@ -248,7 +248,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     server, embedded = server_dsn()
-    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded)
     dsn, key, ids = asyncio.run(prepare(server, name))
     work = Path(tempfile.mkdtemp())
     (work / "ids.txt").write_text("\n".join(ids))
@@ -288,8 +288,6 @@ def main() -> None:
         )
     print(f"  ratio service/floor: {view['rps'] / floor['rps']:.3f}")
     print("  target: >= 600 req/s, p99 < 60 ms")
-    if embedded is not None:
-        embedded.stop()
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from benefitgate.usage.periods import Period
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import server_dsn
+from scratch import scratch_database
 
 WINDOWS = [int(d) for d in os.environ.get("BENCH_WINDOWS", "35,90,180,365").split(",")]
 IDS_PER_DAY = int(os.environ.get("BENCH_IDS_PER_DAY", "10000"))
@@ -172,7 +173,7 @@ async def measure(
 
 async def main() -> None:
     server, embedded = server_dsn()
-    name = f"bg_bench_window_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded, "bg_bench_window")
     dsn, accounts = await prepare(server, name)
     conn = await db.connect(dsn)
     try:
@@ -206,8 +207,6 @@ async def main() -> None:
         admin = await db.connect(server)
         await admin.execute(f'drop database "{name}" with (force)')
         await admin.close()
-        if embedded is not None:
-            embedded.stop()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from account_view import (
     wait_until_up,
     wrk,
 )
+from scratch import scratch_database
 
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 # BENCH_WORKERS=2 serves with `benefitgate serve --workers 2`; CPU is then the workers' sum.
@@ -131,7 +132,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     server, embedded = server_dsn()
-    dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}"))
+    dsn, key, ids = asyncio.run(prepare(server, scratch_database(server, embedded)))
     work = Path(tempfile.mkdtemp())
     (work / "ids.txt").write_text("\n".join(ids))
     chosen = {n: q for n, q in OPERATIONS.items() if ONLY != "checks" or "entitlementCheck" in q}
@@ -172,8 +173,6 @@ def main() -> None:
             met = f["rps"] >= TARGET_RPS and f["p99"] < TARGET_P99_MS
             print(f"  {name}: target {TARGET_RPS} req/s with p99 < {TARGET_P99_MS} ms"
                   f" {'met' if met else 'NOT met'}")  # fmt: skip
-    if embedded is not None:
-        embedded.stop()
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from benefitgate.events.listener import OutboxListener
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import cpu_seconds, serve_benefitgate, server_dsn, wait_until_up
+from scratch import scratch_database
 
 SUBSCRIBERS = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "200"))
@@ -274,7 +275,7 @@ async def _drop(server: str, name: str) -> None:
 
 def main() -> None:
     server, embedded = server_dsn()
-    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded)
     try:
         partners = asyncio.run(prepare(server, name))
         dsn = db.with_database(server, name)
@@ -294,8 +295,6 @@ def main() -> None:
         )
     finally:
         asyncio.run(_drop(server, name))
-        if embedded is not None:
-            embedded.stop()
     print(
         f"\nlive fan-out: {SUBSCRIBERS} subscribers on {len(PORTS)} processes, "
         f"{EVENTS} events from {WRITERS} writers (committed over {span * 1000:.0f} ms), "

@@ -30,6 +30,7 @@ from benefitgate.targets import service as targets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import prepare, serve_benefitgate, server_dsn, suggestions_computed, wait_until_up
+from scratch import scratch_database
 
 PORT = 8768
 SAMPLED = 200
@@ -124,7 +125,7 @@ async def floor_run(dsn: str, sample: list[str], days: DayRange) -> list[float]:
 
 def main() -> None:
     server, embedded = server_dsn()
-    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded)
     dsn, key, ids = asyncio.run(prepare(server, name))
     sample = asyncio.run(add_year(dsn, ids))
     today = date.today()
@@ -144,8 +145,6 @@ def main() -> None:
         p50, p99 = percentiles(figures)
         print(f"  {label + ':':9} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  max {max(figures):6.2f} ms")
     print("  target: p99 < 20 ms")
-    if embedded is not None:
-        embedded.stop()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from pathlib import Path
 from benefitgate import db, migrate
 from benefitgate.demo.seed import seed_demo
 from benefitgate.importing.runner import BATCH
+from scratch import scratch_database
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 
@@ -158,10 +159,12 @@ async def ceiling(dsn: str, tiers: list[int]) -> tuple[float, float]:
         await conn.close()
 
 
-async def fresh_database(server: str, made: list[str]) -> str:
+async def fresh_database(
+    server: str, made: list[str], embedded: db.EmbeddedPostgres | None = None
+) -> str:
     """A new database (its name added to `made`), migrated, with the demo catalog and one
-    demo account."""
-    name = f"bench_import_{uuid.uuid4().hex[:8]}"
+    demo account; dropped at exit, then `embedded` stopped."""
+    name = scratch_database(server, embedded, "bench_import")
     admin = await db.connect(server)
     await admin.execute(f'create database "{name}"')
     await admin.close()
@@ -180,7 +183,7 @@ async def main() -> None:
     server, embedded = server_dsn()
     made: list[str] = []
     try:
-        dsn = await fresh_database(server, made)
+        dsn = await fresh_database(server, made, embedded)
         conn = await db.connect(dsn)
         try:
             tiers = [r["key"] for r in await conn.fetch("select key from tiers order by rank")]
@@ -217,8 +220,6 @@ async def main() -> None:
         for name in made:
             await admin.execute(f'drop database if exists "{name}" with (force)')
         await admin.close()
-        if embedded is not None:
-            embedded.stop()
 
 
 if __name__ == "__main__":

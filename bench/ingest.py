@@ -54,6 +54,7 @@ from account_view import (
     suggestions_computed,
     wait_until_up,
 )
+from scratch import scratch_database
 
 BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
 # Which ways in to measure, in this order: `events` (POST /events), `graphql` (usageRecord).
@@ -477,7 +478,7 @@ def load() -> str:
 def main() -> None:
     started_under = load()
     server, embedded = server_dsn()
-    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded)
     dsn, key, ids = asyncio.run(prepare(server, name))
     batches = make_batches(ids, datetime.now(UTC))
     settle(dsn)
@@ -522,8 +523,6 @@ def main() -> None:
     for copy in copies:
         asyncio.run(drop_database(server, copy))
     asyncio.run(drop_database(server, name))
-    if embedded is not None:
-        embedded.stop()
 
 
 if __name__ == "__main__":

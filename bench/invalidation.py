@@ -36,6 +36,7 @@ import httpx
 from account_view import prepare, serve_benefitgate, serve_floor, server_dsn, wait_until_up
 from benefitgate import db
 from benefitgate.events import outbox
+from scratch import scratch_database
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
 PORTS = (8781, 8782)
@@ -121,7 +122,7 @@ def summary(label: str, values: list[float]) -> str:
 
 def main() -> None:
     server, embedded = server_dsn()
-    dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}", 50))
+    dsn, key, ids = asyncio.run(prepare(server, scratch_database(server, embedded), 50))
     work = Path(tempfile.mkdtemp())
     redis_url = os.environ.get("REDIS_URL", "")
     env = {"BENEFITGATE_RESPONSE_CACHE": "1", "REDIS_URL": redis_url}
@@ -151,8 +152,6 @@ def main() -> None:
     print(f"  stale reads on B right after A answered: {found['stale']} of {ROUNDS}")
     print(summary("floor: round trip to a bare ASGI endpoint", floor))
     print("  target: invalidation p99 < 50 ms")
-    if embedded is not None:
-        embedded.stop()
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ from account_view import (
     wrk,
 )
 from benefitgate import db
+from scratch import scratch_database
 
 PGL_PORT = 8767
 CEILING_PORT = 8768
@@ -209,7 +209,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     server, embedded = server_dsn()
-    dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}"))
+    dsn, key, ids = asyncio.run(prepare(server, scratch_database(server, embedded)))
     work = Path(tempfile.mkdtemp())
     (work / "ids.txt").write_text("\n".join(ids))
     installed = install_postgraphile()
@@ -252,8 +252,6 @@ def main() -> None:
     body = body_file(work, "floor", BENEFITGATE["lean"])
     floor = measure_floor(work / "floor.json", {**env, "BENCH_QUERY": str(body)}, 16)
     _report(figures, floor, len(ids))
-    if embedded is not None:
-        embedded.stop()
 
 
 def _report(

@@ -1,7 +1,7 @@
 """Benchmark: account health, renewal risk and peer benchmarks over the demo's accounts.
 
 Seeds `BENCH_ACCOUNTS` demo accounts (10,000 by default) into a fresh database
-(`bg_bench_practice_*`, left for inspection) and times, straight through the services on
+(`bg_bench_practice_*`, dropped at exit) and times, straight through the services on
 one connection (no HTTP, no GraphQL), `ROUNDS` times each:
 
 - the health job's first run, scoring every account into the stored scores (once);
@@ -22,7 +22,6 @@ import asyncio
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +40,7 @@ from benefitgate.health.ranking import Position, position
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import ACCOUNTS, prepare, server_dsn
+from scratch import scratch_database
 
 ROUNDS = 20
 PAGE = 50
@@ -74,65 +74,58 @@ async def _after(conn: asyncpg.Connection, days: int, now: datetime, skip: int) 
 
 async def main() -> None:
     server, embedded = server_dsn()
+    name = scratch_database(server, embedded, "bg_bench_practice")
+    dsn, _, ids = await prepare(server, name, ACCOUNTS)
+    conn = await db.connect(dsn)
     try:
-        dsn, _, ids = await prepare(server, f"bg_bench_practice_{uuid.uuid4().hex[:8]}", ACCOUNTS)
-        conn = await db.connect(dsn)
+        catalog = await load_catalog(conn)
+        now = datetime.now(UTC)
+        pool = await db.create_pool(dsn, min_size=1, max_size=1)
         try:
-            catalog = await load_catalog(conn)
-            now = datetime.now(UTC)
-            pool = await db.create_pool(dsn, min_size=1, max_size=1)
-            try:
-                started = time.perf_counter()
-                scored = await refresh.refresh_due(pool, _loaded(catalog), now)
-                took = time.perf_counter() - started
-            finally:
-                await pool.close()
-            print(f"health job, first run: {scored} accounts scored in {took:.1f} s")
-            await conn.execute("analyze")
-            page = [UUID(i) for i in ids[:PAGE]]
-            found = list((await accounts.accounts_by_ids(conn, page)).values())
-            renewing = {
-                days: await conn.fetchval(
-                    "select count(*) from subscriptions where status <> 'canceled' "
-                    "and renewal_date between current_date and current_date + $1::int",
-                    days,
-                )
-                for days in (30, 90)
-            }
-            print(
-                f"{ACCOUNTS} accounts; renewing within 30 days: {renewing[30]}, 90: {renewing[90]}"
-            )
-            await timed("floor: select 1", lambda: conn.fetchval("select 1"))
-            await timed(
-                f"floor: read {PAGE} accounts", lambda: accounts.accounts_by_ids(conn, page)
-            )
-            await timed(
-                f"health of {PAGE} accounts, stored",
-                lambda: health.stored_health(conn, found, catalog, now),
-            )
-            await timed(
-                f"health of {PAGE} accounts, scored afresh",
-                lambda: health.health_by_account(conn, found, catalog, now),
-            )
-            for days in (30, 90):
-                await timed(
-                    f"accountsAtRisk({days} days), first 20",
-                    lambda d=days: health.at_risk(conn, d, None, now, None, 20),
-                )
-                deep = await _after(conn, days, now, 2_000)
-                await timed(
-                    f"accountsAtRisk({days} days), 20 after 2,000",
-                    lambda d=days, a=deep: health.at_risk(conn, d, None, now, a, 20),
-                )
-            await timed(
-                f"benchmarks of {PAGE} accounts",
-                lambda: benchmarks.benchmarks_by_account(conn, page, catalog, now),
-            )
+            started = time.perf_counter()
+            scored = await refresh.refresh_due(pool, _loaded(catalog), now)
+            took = time.perf_counter() - started
         finally:
-            await conn.close()
+            await pool.close()
+        print(f"health job, first run: {scored} accounts scored in {took:.1f} s")
+        await conn.execute("analyze")
+        page = [UUID(i) for i in ids[:PAGE]]
+        found = list((await accounts.accounts_by_ids(conn, page)).values())
+        renewing = {
+            days: await conn.fetchval(
+                "select count(*) from subscriptions where status <> 'canceled' "
+                "and renewal_date between current_date and current_date + $1::int",
+                days,
+            )
+            for days in (30, 90)
+        }
+        print(f"{ACCOUNTS} accounts; renewing within 30 days: {renewing[30]}, 90: {renewing[90]}")
+        await timed("floor: select 1", lambda: conn.fetchval("select 1"))
+        await timed(f"floor: read {PAGE} accounts", lambda: accounts.accounts_by_ids(conn, page))
+        await timed(
+            f"health of {PAGE} accounts, stored",
+            lambda: health.stored_health(conn, found, catalog, now),
+        )
+        await timed(
+            f"health of {PAGE} accounts, scored afresh",
+            lambda: health.health_by_account(conn, found, catalog, now),
+        )
+        for days in (30, 90):
+            await timed(
+                f"accountsAtRisk({days} days), first 20",
+                lambda d=days: health.at_risk(conn, d, None, now, None, 20),
+            )
+            deep = await _after(conn, days, now, 2_000)
+            await timed(
+                f"accountsAtRisk({days} days), 20 after 2,000",
+                lambda d=days, a=deep: health.at_risk(conn, d, None, now, a, 20),
+            )
+        await timed(
+            f"benchmarks of {PAGE} accounts",
+            lambda: benchmarks.benchmarks_by_account(conn, page, catalog, now),
+        )
     finally:
-        if embedded is not None:
-            embedded.stop()
+        await conn.close()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import pstats
 import random
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -38,6 +37,7 @@ os.environ.setdefault("BENEFITGATE_RATE_ADMIN", "off")  # thousands of requests 
 os.environ["BENEFITGATE_RESPONSE_CACHE"] = "0"
 os.environ["REDIS_URL"] = ""
 from account_view import prepare, server_dsn
+from scratch import scratch_database
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 TOP = int(os.environ.get("BENCH_TOP", "12"))
@@ -140,8 +140,8 @@ def main() -> None:
     if given:
         dsn, key, ids = asyncio.run(_existing(given))
     else:
-        server, _ = server_dsn()
-        dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}"))
+        server, embedded = server_dsn()
+        dsn, key, ids = asyncio.run(prepare(server, scratch_database(server, embedded)))
     asyncio.run(run(dsn, key, ids))
 
 

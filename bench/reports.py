@@ -21,7 +21,6 @@ import multiprocessing
 import resource
 import sys
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from benefitgate.targets import service as targets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import prepare, server_dsn
+from scratch import scratch_database
 
 ACCOUNTS = 10_000
 RENDERED = 200
@@ -144,7 +144,7 @@ async def render(dsn: str) -> tuple[float, float, int]:
 
 def main() -> None:
     server, embedded = server_dsn()
-    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded)
     dsn, _, _ = asyncio.run(prepare(server, name, accounts=ACCOUNTS))
     now = datetime.now(UTC)
     (quarter,) = periods.closed(now, 3, 1)
@@ -161,8 +161,6 @@ def main() -> None:
     print(f"  exports of {RENDERED} reports: CSV {csv_seconds / RENDERED * 1000:.2f} ms each, "
           f"PDF {pdf_seconds / RENDERED * 1000:.2f} ms each ({pdf_bytes:,} bytes)")  # fmt: skip
     asyncio.run(drop(server, name))
-    if embedded is not None:
-        embedded.stop()
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from account_view import (
     wrk,
 )
 from benefitgate import db
+from scratch import scratch_database
 
 PORT = 8775
 HOT = int(os.environ.get("BENCH_HOT", "1000"))
@@ -121,7 +122,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     server, embedded = server_dsn()
-    dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}"))
+    dsn, key, ids = asyncio.run(prepare(server, scratch_database(server, embedded)))
     hot = random.Random(7).sample(ids, min(HOT, len(ids)))
     work = Path(tempfile.mkdtemp())
     (work / "ids.txt").write_text("\n".join(hot))
@@ -176,8 +177,6 @@ def main() -> None:
         f"{after_mixed['bytes'] / 1024:.0f} KiB accounted; process RSS {rss:.0f} MiB"
     )
     print("  targets: warm >= 0.7 of the floor")
-    if embedded is not None:
-        embedded.stop()
 
 
 if __name__ == "__main__":

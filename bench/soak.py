@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from account_view import prepare, serve_benefitgate, server_dsn, suggestions_computed
+from scratch import scratch_database
 
 MINUTES = int(os.environ.get("BENCH_MINUTES", "10"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -150,7 +151,7 @@ async def run(key: str, ids: list[str], pids: list[int]) -> None:
 
 def main() -> None:
     server, embedded = server_dsn()
-    name = f"bg_bench_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded)
     dsn, key, ids = asyncio.run(prepare(server, name))
     work = Path(tempfile.mkdtemp())
     replicas = [serve_benefitgate(dsn, port, work / str(port)) for port in PORTS]
@@ -164,8 +165,6 @@ def main() -> None:
         for replica in replicas:
             replica.terminate()
             replica.wait()
-        if embedded is not None:
-            embedded.stop()
 
 
 def wait_until_ready(port: int) -> None:

@@ -32,6 +32,7 @@ from benefitgate.usage.periods import Period
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from account_view import server_dsn
+from scratch import scratch_database
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "200000"))
 USERS = int(os.environ.get("BENCH_USERS", "100000"))
@@ -127,7 +128,7 @@ async def write(dsn: str, made: list[repository.EventColumns]) -> float:
 
 async def main() -> None:
     server, embedded = server_dsn()
-    name = f"bg_bench_unique_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded, "bg_bench_unique")
     dsn, accounts = await prepare(server, name)
     conn = await db.connect(dsn)
     try:
@@ -179,8 +180,6 @@ async def main() -> None:
         admin = await db.connect(server)
         await admin.execute(f'drop database "{name}" with (force)')
         await admin.close()
-        if embedded is not None:
-            embedded.stop()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import orjson
 from benefitgate import db, migrate
 from benefitgate.auth import apikeys
 from benefitgate.auth.principals import Role
+from scratch import scratch_database
 
 HERE = Path(__file__).resolve().parent
 ENDPOINTS = int(os.environ.get("BENCH_ENDPOINTS", "100"))
@@ -150,7 +150,7 @@ async def floor(total: int) -> tuple[float, float, float]:
 
 async def main() -> None:
     server, embedded = server_dsn()
-    name = f"bench_webhooks_{uuid.uuid4().hex[:8]}"
+    name = scratch_database(server, embedded, "bench_webhooks")
     dsn, key = await prepare(server, name)
     receiver = start(
         [sys.executable, "-m", "uvicorn", "webhook_receiver:app", "--port", str(RECEIVER_PORT),
@@ -226,8 +226,6 @@ async def main() -> None:
         admin = await db.connect(server)
         await admin.execute(f'drop database if exists "{name}" with (force)')
         await admin.close()
-        if embedded is not None:
-            embedded.stop()
 
 
 if __name__ == "__main__":
