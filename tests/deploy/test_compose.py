@@ -8,9 +8,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from benefitgate.config import Settings
 from benefitgate.offline.keys import KeyRing
+from benefitgate.selfserve.models import Policy
 from tests.fixtures.deploy import known_variable
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -60,6 +63,15 @@ def test_replicas_reach_postgres_and_redis_by_service_name_with_known_settings()
 def test_every_replica_signs_snapshots_with_the_one_configured_key() -> None:
     env = SERVICES["benefitgate"]["environment"]
     assert KeyRing.of(env["BENEFITGATE_SNAPSHOT_KEY"]).kid  # a key the service can load
+
+
+def test_every_replica_reads_one_self_serve_policy_the_service_accepts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = SERVICES["benefitgate"]["environment"]
+    assert "BENEFITGATE_SELF_SERVE" in env  # shown to whoever edits the fleet's settings
+    monkeypatch.setenv("BENEFITGATE_SELF_SERVE", env["BENEFITGATE_SELF_SERVE"])
+    assert Policy.of(Settings.from_env()).switches == frozenset()  # the default: off
 
 
 def test_prometheus_scrapes_each_replica_on_its_metrics_port() -> None:
