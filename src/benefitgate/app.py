@@ -140,13 +140,15 @@ def create_app(
         introspection=_introspection_roles(settings),
         cost_ceilings=settings.cost_ceilings,
     )
+    # Settings that stop the app are read before anything is opened (the Redis client).
+    signer = _signer(settings)
+    documents = _trusted_documents(settings)
     buckets = (
         SharedBuckets(settings.redis_url, settings.redis_prefix)
         if settings.redis_url
         else Buckets()
     )
     limiter = RateLimiter(buckets, settings.rate_quotas, clock)
-    signer = _signer(settings)
     holder: dict[str, AppState] = {}
 
     def make_context(request: Request | None, principal: Principal) -> Context:
@@ -169,7 +171,7 @@ def create_app(
         authenticate=authenticate,
         authenticate_header=authenticate_header,
         make_context=make_context,
-        documents=_trusted_documents(settings),
+        documents=documents,
         limiter=limiter,
         front=front,
         checks=CheckPath(schema._schema, settings.max_tokens) if settings.fast_checks else None,
