@@ -21,7 +21,6 @@ import pstats
 import random
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from benefitgate.config import Settings
 
 os.environ.setdefault("BENEFITGATE_RATE_ADMIN", "off")  # as the service benchmarks run it
 from account_view import prepare, server_dsn
+from scratch import scratch_database
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "20000"))
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "1000"))
@@ -117,8 +117,8 @@ def main() -> None:
     if given:
         asyncio.run(run(given, os.environ["BENCH_KEY"], os.environ["BENCH_IDS"].split(",")))
         return
-    server, _ = server_dsn()
-    dsn, key, ids = asyncio.run(prepare(server, f"bg_bench_{uuid.uuid4().hex[:8]}", ACCOUNTS))
+    server, embedded = server_dsn()
+    dsn, key, ids = asyncio.run(prepare(server, scratch_database(server, embedded), ACCOUNTS))
     print(f"BENCH_DSN={dsn} BENCH_KEY={key}")
     Path(tempfile.gettempdir(), "profile_check_ids").write_text(",".join(ids))
     asyncio.run(run(dsn, key, ids))
