@@ -161,3 +161,35 @@ async def test_reminders_in_batches_reach_every_account_once(
     assert all(r["payload"]["text"].startswith("Acme: your Basic plan renews on") for r in rows)
     assert await reminders.send_due(pool, load, NOW + timedelta(days=1)) == 0
     assert date.fromisoformat(rows[0]["payload"]["termFrom"]) == TERM_START
+
+
+# Every line break str.splitlines knows, and runs of spaces and tabs.
+BREAKS = ["\n", "\r\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+async def test_a_name_with_line_breaks_stays_on_its_line_in_both_renderings(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """Account and catalog names may hold line breaks; in a note they would start lines of
+    their own (a Markdown heading or code block, a fake notice in the plain text). Each
+    item of the note stays one line, in the query's answer as in the reminder's."""
+    cat = await factories.catalog(conn, benefits=3)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    await _term(conn, account)
+    injected = "".join(f"{b}# Action required{b}    code  \t" for b in BREAKS)
+    await conn.execute("update accounts set name = $1 where id = $2", "Acme" + injected, account)
+    await conn.execute("update benefits set name = $1 where key = 'b3'", "Dash" + injected)
+    note = await api.data(NOTE, {"id": str(account)}, auth=frontend_token(account))
+    text, markdown = note["renewalNote"]["text"], note["renewalNote"]["markdown"]
+    flat = " # Action required code" * len(BREAKS)
+    assert text.startswith(f"Acme{flat} : your Basic plan renews on ")
+    assert f"- Not used yet this term: Dash{flat} (it moves 3 hours a week)." in text
+    assert markdown.startswith(r"# Acme # Action required code")
+    for rendered in (text, markdown):
+        assert not any(b in rendered for b in BREAKS[1:]) and "  " not in rendered
+    for line in markdown.splitlines():
+        assert line == "" or line.startswith(("# ", "## ", "- ")), line
+    lines = text.splitlines()
+    assert len(lines[1]) == len(lines[0]) and set(lines[1]) == {"="}
+    for line in lines[2:]:
+        assert line == "" or line.startswith("- ") or not line.startswith((" ", "#")), line

@@ -2,7 +2,11 @@
 and the JSON a `renewal.reminder` event carries. Pure.
 
 Names come from the vendor's catalog and the account: Markdown escapes them, so that a
-name with `*` or `[` shows as written instead of turning into markup.
+name with `*` or `[` shows as written instead of turning into markup. A name may also hold
+line breaks (the catalog and provisioning take any text), which would let it start lines
+of its own (a heading, a code block, a fake notice) in both renderings: every line of the
+note is made one line (`_line`: runs of whitespace, line breaks of every kind included,
+become one space) before either renders it.
 """
 
 from __future__ import annotations
@@ -23,13 +27,20 @@ Section = tuple[str, list[str]]
 _MARKUP = re.compile(r"([\\`*_\[\]<>|~])")
 
 
+def _line(value: str) -> str:
+    # str.split() splits at every Unicode line break (\r, \v, \f, \x1c-\x1e, \x85, \u2028,
+    # \u2029) as well as at spaces and tabs.
+    return " ".join(value.split())
+
+
 def title(note: RenewalNote) -> str:
     day = note.renews_at.date().isoformat()
-    return f"{note.account_name}: your {note.tier_name} plan renews on {day}"
+    return _line(f"{note.account_name}: your {note.tier_name} plan renews on {day}")
 
 
 def sections(note: RenewalNote) -> list[Section]:
-    return [s for s in (_value(note), _outcomes(note), _benefits(note), _renewal(note)) if s[1]]
+    found = (_value(note), _outcomes(note), _benefits(note), _renewal(note))
+    return [(name, [_line(line) for line in lines]) for name, lines in found if lines]
 
 
 def _value(note: RenewalNote) -> Section:
