@@ -185,7 +185,9 @@ async def test_a_name_with_line_breaks_stays_on_its_line_in_both_renderings(
     assert text.startswith(f"Acme{flat} : your Basic plan renews on ")
     assert f"- Not used yet this term: Dash{flat} (it moves 3 hours a week)." in text
     assert markdown.startswith(r"# Acme # Action required code")
-    for rendered in (text, markdown):
+    changes = note["renewalNote"]["changes"]
+    assert any("Dash # Action required code" in line for line in changes), changes
+    for rendered in (text, markdown, *changes):
         assert not any(b in rendered for b in BREAKS[1:]) and "  " not in rendered
     for line in markdown.splitlines():
         assert line == "" or line.startswith(("# ", "## ", "- ")), line

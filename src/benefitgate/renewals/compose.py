@@ -19,6 +19,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.common.quantities import figure
 from benefitgate.impact.models import ImpactSummary
 from benefitgate.renewals.models import Money, RenewalNote
+from benefitgate.renewals.render import one_line
 from benefitgate.subscriptions.lifecycle import renewal
 from benefitgate.subscriptions.proration import price_cents
 from benefitgate.suggestions.models import Suggestion
@@ -85,7 +86,7 @@ def _changes(
     if summary.new_benefits:
         names = ", ".join(b.name for b in summary.new_benefits)
         lines.append(f"New in the catalog since your last renewal: {names}.")
-    return tuple(lines)
+    return tuple(one_line(line) for line in lines)  # one line each, whatever the names
 
 
 def _benefit_lines(diff: TierVersionDiff, catalog: Catalog) -> list[str]:

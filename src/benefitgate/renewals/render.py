@@ -5,7 +5,7 @@ Names come from the vendor's catalog and the account: Markdown escapes them, so 
 name with `*` or `[` shows as written instead of turning into markup. A name may also hold
 line breaks (the catalog and provisioning take any text), which would let it start lines
 of its own (a heading, a code block, a fake notice) in both renderings: every line of the
-note is made one line (`_line`: runs of whitespace, line breaks of every kind included,
+note is made one line (`one_line`: runs of whitespace, line breaks of every kind included,
 become one space) before either renders it.
 """
 
@@ -18,7 +18,7 @@ from benefitgate.adoption.models import BenefitAdoption
 from benefitgate.common.quantities import figure
 from benefitgate.renewals.models import Money, RenewalNote
 
-__all__ = ["markdown", "payload", "sections", "text", "title"]
+__all__ = ["markdown", "one_line", "payload", "sections", "text", "title"]
 
 Section = tuple[str, list[str]]
 
@@ -27,7 +27,7 @@ Section = tuple[str, list[str]]
 _MARKUP = re.compile(r"([\\`*_\[\]<>|~])")
 
 
-def _line(value: str) -> str:
+def one_line(value: str) -> str:
     # str.split() splits at every Unicode line break (\r, \v, \f, \x1c-\x1e, \x85, \u2028,
     # \u2029) as well as at spaces and tabs.
     return " ".join(value.split())
@@ -35,12 +35,12 @@ def _line(value: str) -> str:
 
 def title(note: RenewalNote) -> str:
     day = note.renews_at.date().isoformat()
-    return _line(f"{note.account_name}: your {note.tier_name} plan renews on {day}")
+    return one_line(f"{note.account_name}: your {note.tier_name} plan renews on {day}")
 
 
 def sections(note: RenewalNote) -> list[Section]:
     found = (_value(note), _outcomes(note), _benefits(note), _renewal(note))
-    return [(name, [_line(line) for line in lines]) for name, lines in found if lines]
+    return [(name, [one_line(line) for line in lines]) for name, lines in found if lines]
 
 
 def _value(note: RenewalNote) -> Section:
