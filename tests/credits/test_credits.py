@@ -16,6 +16,7 @@ import pytest
 
 from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
+from benefitgate.metering.groups import MAX_GROUPS
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
@@ -225,3 +226,32 @@ async def test_a_page_of_accounts_reads_every_credit_in_two_statements(
     # listener's outbox reads, the webhook dispatcher's look for due endpoints).
     mine = [q for q in log.statements if re.search(r"\b(grants|credit_draws)\b", q)]
     assert len(mine) == 2, mine
+
+
+RECORD = """mutation Record($events: [UsageEventInput!]!) { usageRecord(events: $events) {
+  __typename ... on UsageRecorded { accepted } } }"""
+
+
+async def test_a_consumption_the_metrics_rules_refuse_is_said_so_and_writes_nothing(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """A consumption is recorded as usage of its metric; when the metric's rules refuse
+    that usage (here: a metric with dimensions whose account has the most groups this
+    period, the consumption counting in the group without properties), the answer names
+    the metric and the rule, never "recorded already" on the idempotency key."""
+    s = await _setup(conn)
+    await conn.execute("update metrics set group_by = '{region}' where key = 'expert_hours'")
+    key = await api_key(conn)
+    events = [
+        {"eventId": f"e{n}", "accountId": str(s["account"]), "metric": "expert_hours",
+         "value": 0.01, "occurredAt": NOW.isoformat(), "properties": {"region": f"r{n}"}}
+        for n in range(MAX_GROUPS)
+    ]  # fmt: skip
+    recorded = await api.data(RECORD, {"events": events}, auth=key)
+    assert recorded["usageRecord"]["accepted"] == MAX_GROUPS
+    drawn = await conn.fetchval("select count(*) from credit_draws")
+    refused = await api.data(CONSUME, _vars(s["account"], 1, "k1"), auth=key)
+    assert refused["creditConsume"]["field"] == "metric"
+    assert "too_many_groups" in refused["creditConsume"]["message"]
+    assert await conn.fetchval("select count(*) from credit_draws") == drawn
+    assert (await _credits(api, s["account"]))["services"]["balance"] == 10

@@ -93,8 +93,15 @@ async def consume(
     usage = UsageEvent(event, account.id, metric_key, amount, now, source=SOURCE)
     # Usage at `now` lies inside any backfill window: the default one answers the same.
     (outcome,) = await record_usage(conn, principal, [usage], catalog, now, Window())
-    if outcome.status is not EventStatus.ACCEPTED:
+    if outcome.status is EventStatus.DUPLICATE:
         raise InvalidChange("idempotencyKey", "this consumption was recorded already")
+    if outcome.status is not EventStatus.ACCEPTED:
+        # Refused by the metric's own rules (a metric with dimensions whose account already
+        # has the most groups this period: a consumption counts in the group without
+        # properties): said as such, never as a duplicate.
+        reason = "refused" if outcome.reason is None else outcome.reason.value
+        raise InvalidChange("metric", f"usage of {metric_key!r} refused this consumption: {reason}")
+
     takes = allocate(lots, wanted, now)
     await repository.insert_draws(
         conn, account.id, metric_key, event, [(lot.grant_id, take) for lot, take in takes], now
