@@ -7,7 +7,11 @@ import jwt
 import pytest
 
 from benefitgate.auth import apikeys
-from benefitgate.auth.principals import Role
+from benefitgate.auth.principals import JOB_ACTORS, Role
+from benefitgate.governance.actors import SYSTEM
+from benefitgate.milestones import service as milestones
+from benefitgate.subscriptions import due
+from benefitgate.webhooks import dispatcher
 from tests.conftest import JWT_SECRET, Api, api_key, frontend_token
 
 QUERY = "{ tiers { key } }"
@@ -112,3 +116,26 @@ async def test_a_signed_token_whose_subject_postgres_cannot_store_gets_401(
     claims = {"sub": "u" * 255, "account_id": str(account_id), "exp": 4_000_000_000}
     longest = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
     assert (await api.post(QUERY, auth=longest)).status_code == 200
+
+
+async def test_a_token_whose_subject_reads_as_an_api_key_or_a_job_gets_401(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """The audit trail names an actor by one string; the customer's governance view shows
+    `key:<id>` as the vendor (or a partner) and a job's name as the system. A frontend
+    subject of either kind would pass its user's changes off as theirs, so the token is
+    refused; a subject that only contains such text is a user's like any other."""
+    account_id = uuid4()
+    key = await api_key(conn)
+    key_id = key.split("_")[1]
+    jobs = {milestones.ACTOR, due.ACTOR, dispatcher.ACTOR, *SYSTEM}
+    assert jobs <= JOB_ACTORS  # every job that writes audit entries
+    for subject in (f"key:{key_id}", "key:", *sorted(JOB_ACTORS)):
+        claims = {"sub": subject, "account_id": str(account_id), "exp": 4_000_000_000}
+        token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+        response = await api.post(QUERY, auth=token)
+        assert response.status_code == 401, subject
+    for subject in ("monkey:1", "Key:1", "scheduler2", " seed", "user key:1"):
+        claims = {"sub": subject, "account_id": str(account_id), "exp": 4_000_000_000}
+        token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+        assert (await api.post(QUERY, auth=token)).status_code == 200, subject

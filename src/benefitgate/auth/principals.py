@@ -17,6 +17,8 @@ import jwt
 from benefitgate.events.outbox import EventScope, Reader
 
 __all__ = [
+    "JOB_ACTORS",
+    "KEY_ACTOR_PREFIX",
     "Principal",
     "Role",
     "Unauthenticated",
@@ -28,6 +30,13 @@ _JWT_ALGORITHM = "HS256"
 # Characters of a token's subject. It is stored (in idempotency keys' scope, a unique index,
 # and audit entries), so it must be text Postgres can hold, within an index entry.
 MAX_SUBJECT = 255
+# A change's audit entry names its actor by one string: `key:<id>` for an API key, the
+# job's name for a job, the token's subject for a frontend's user. The customer's audit
+# trail (`governance.actors`) shows the first as the vendor or a partner and the second as
+# the system, so a subject that reads as either would pass a user's change off as the
+# vendor's or a job's there: such a token is refused.
+KEY_ACTOR_PREFIX = "key:"
+JOB_ACTORS = frozenset({"milestones", "scheduler", "webhooks", "import", "seed"})
 
 
 class Unauthenticated(Exception):
@@ -82,11 +91,14 @@ class Principal:
 
 
 def _storable_subject(subject: object) -> str:
-    """The `sub` claim, if Postgres can store it: 1 to MAX_SUBJECT characters of Unicode
-    text without NUL. A signed token with another was accepted for reads, and its writes
+    """The `sub` claim, if Postgres can store it (1 to MAX_SUBJECT characters of Unicode
+    text without NUL) and it cannot pass for another kind of actor (KEY_ACTOR_PREFIX,
+    JOB_ACTORS). A signed token with another was accepted for reads, and its writes
     then failed in the database driver as unexpected errors."""
     if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT or "\x00" in subject:
         raise Unauthenticated("invalid token")
+    if subject.startswith(KEY_ACTOR_PREFIX) or subject in JOB_ACTORS:
+        raise Unauthenticated("invalid token: the subject reads as an API key or a job")
     try:
         subject.encode()
     except UnicodeEncodeError as exc:  # a lone surrogate, which JSON may escape
