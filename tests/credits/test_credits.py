@@ -255,3 +255,44 @@ async def test_a_consumption_the_metrics_rules_refuse_is_said_so_and_writes_noth
     assert "too_many_groups" in refused["creditConsume"]["message"]
     assert await conn.fetchval("select count(*) from credit_draws") == drawn
     assert (await _credits(api, s["account"]))["services"]["balance"] == 10
+
+
+async def _waiting_on_a_lock(conn: asyncpg.Connection) -> None:
+    for _ in range(500):
+        waiting = await conn.fetchval(
+            """select count(*) from pg_stat_activity
+               where datname = current_database() and wait_event_type = 'Lock'"""
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the consumption never waited for the lots' locks")
+
+
+async def test_a_consumption_draws_only_on_the_lots_it_locked(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api
+) -> None:
+    """Exactness rests on every draw being on a lot its consumption holds locked. A lot
+    granted while a consumption waits for the locks is not locked by it, though the read
+    after the locks sees it: two consumptions could both draw on such a lot (one whose
+    locks it was not among, say the first lot of an account). It waits for the next."""
+    s = await _setup(conn)
+    key = await api_key(conn)
+    async with pool.acquire() as holder:
+        hold = holder.transaction()
+        await hold.start()
+        await holder.execute("select 1 from grants where id = $1 for update", s["never"])
+        consuming = asyncio.create_task(api.data(CONSUME, _vars(s["account"], 1, "k1"), auth=key))
+        await _waiting_on_a_lock(conn)
+        # Ends first, so it would be drawn first: granted and committed mid-consumption.
+        fresh = await factories.grant(
+            conn, s["account"], "services", amount=5, valid_until=NOW + timedelta(days=1)
+        )
+        await hold.rollback()
+    consumed = (await consuming)["creditConsume"]
+    assert consumed["__typename"] == "CreditConsumed"
+    drawn = {r["grant_id"] for r in await conn.fetch("select grant_id from credit_draws")}
+    assert drawn == {s["soon"]}, drawn
+    # The next consumption locks it, and takes it first.
+    again = await api.data(CONSUME, _vars(s["account"], 1, "k2"), auth=key)
+    assert again["creditConsume"]["draws"] == [{"grantId": str(fresh), "amount": 1}]

@@ -35,8 +35,11 @@ async def lock_lots(
 ) -> list[Lot]:
     """The account's lots of the credits the metric measures that are in force at `now`,
     locked to the end of the caller's transaction, so concurrent draws queue and none can
-    take what another took."""
-    await conn.execute(
+    take what another took. Only the lots the lock statement locked are read: the read
+    that follows (a fresh snapshot, to see the draws of whoever held the locks before)
+    also sees lots committed since the locks were taken, which no lock guards, so two
+    consumptions could both draw on one of those."""
+    locked = await conn.fetch(
         """
         select g.id from grants g join benefits b on b.key = g.benefit_key
         where g.account_id = $1 and b.kind = 'credit' and b.metric_key = $2
@@ -54,11 +57,12 @@ async def lock_lots(
         select {_LOT} from grants g join benefits b on b.key = g.benefit_key
         where g.account_id = $1 and b.kind = 'credit' and b.metric_key = $2
           and g.valid_from <= $3 and (g.valid_until is null or g.valid_until > $3)
-          and (g.revoked_at is null or g.revoked_at > $3)
+          and (g.revoked_at is null or g.revoked_at > $3) and g.id = any($4::uuid[])
         """,  # noqa: S608 (a constant column list, no input)
         account_id,
         metric_key,
         now,
+        [r["id"] for r in locked],
     )
     return [_lot(r) for r in rows]
 
