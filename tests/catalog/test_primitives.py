@@ -8,7 +8,10 @@ import uuid
 from typing import Any
 
 import asyncpg
+import pytest
 
+from benefitgate.catalog.drafts import check_text
+from benefitgate.common.changes import InvalidChange
 from tests.conftest import Api, api_key
 from tests.fixtures import factories
 
@@ -78,3 +81,41 @@ async def test_an_aggregation_is_fixed_once_usage_is_counted(
     assert changed["metric"]["aggregation"] == "MAX"
     assert (refused["__typename"], refused["field"]) == ("InvalidInputError", "aggregation")
     assert renamed["__typename"] == "MetricChanged"
+
+
+PADDED = """mutation($name: String!, $unit: String!, $key: String!) {
+  metricCreate(key: "padded", name: $name, unit: $unit, aggregation: SUM,
+    reset: CALENDAR_MONTH, idempotencyKey: $key) { __typename
+    ... on MetricChanged { metric { name unit } }
+    ... on InvalidInputError { field } ... on Error { code } } }"""
+
+
+@pytest.mark.parametrize("shortest", [0, 1])
+def test_a_catalog_text_is_bounded_as_stored_blanks_included(shortest: int) -> None:
+    """Blanks do not count towards the least a text must hold, but the value is stored as
+    given, so they count towards the most: a short name padded with 100,000 blanks and
+    line breaks was stored as a "1 to 200 characters" name."""
+    check_text("name", "x" * 200, shortest, 200)
+    check_text("name", "  x  ", shortest, 200)
+    for padded in ("x" + " " * 200, "x" * 200 + "\n", " " * 201, "x" + "\n" * 100_000):
+        with pytest.raises(InvalidChange):
+            check_text("name", padded, shortest, 200)
+    if shortest:
+        with pytest.raises(InvalidChange):
+            check_text("name", "   ", shortest, 200)
+
+
+async def test_a_metric_name_padded_past_its_bound_is_refused(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    key = await api_key(conn)
+    for name, unit, field in [
+        ("Padded" + " " * 50_000, "u", "name"),
+        ("P", "u" + "\n" * 101, "unit"),
+    ]:
+        refused = await api.data(
+            PADDED, {"name": name, "unit": unit, "key": uuid.uuid4().hex}, auth=key
+        )
+        assert refused["metricCreate"]["field"] == field
+    made = await api.data(PADDED, {"name": "  Padded ", "unit": "u", "key": "k"}, auth=key)
+    assert made["metricCreate"]["metric"]["name"] == "  Padded "

@@ -140,8 +140,10 @@ def _parts(given: tuple[_T, ...] | None, base: TierVersion | None, attr: str) ->
 
 def check_text(field: str, value: str, shortest: int, longest: int) -> None:
     """Raises InvalidChange unless `value` has `shortest` to `longest` characters (blank
-    ones aside). A NUL character never gets this far: see graphql/unstorable.py."""
-    if not shortest <= len(value.strip()) <= longest:
+    ones aside for `shortest`; counted for `longest`, since the value is stored as given:
+    a short name padded with thousands of blanks passed). A NUL character never gets this
+    far: see graphql/unstorable.py."""
+    if not shortest <= len(value.strip()) or len(value) > longest:
         raise InvalidChange(field, f"give {shortest} to {longest} characters")
 
 
