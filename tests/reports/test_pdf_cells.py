@@ -128,3 +128,11 @@ def test_any_name_of_up_to_200_characters_prints(field: str, text: str) -> None:
     doc = _document("")
     FIELDS[field](doc, text)
     assert pdf_of(doc, MADE).startswith(b"%PDF")
+
+
+def test_an_account_name_with_line_breaks_prints_as_one_title() -> None:
+    doc = _document("")
+    doc["account"]["name"] = "Acme" + "\n" * 190 + "Labs"
+    pdf = pdf_of(doc, MADE)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    assert "Impact report: Acme Labs" in _text(pdf)

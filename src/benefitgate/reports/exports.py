@@ -198,7 +198,8 @@ def pdf_of(doc: dict[str, Any], created_at: datetime) -> bytes:
     pdf.set_creation_date(created_at)
     pdf.add_page()
     pdf.set_font(FONT, "B", 16)
-    pdf.multi_cell(0, 9, printable(f"Impact report: {doc['account']['name']}"))
+    title = " ".join(f"Impact report: {doc['account']['name']}".split())  # one paragraph
+    pdf.multi_cell(0, 9, printable(title))
     pdf.set_font(FONT, size=11)
     value = doc["valueDelivered"] or {}
     pdf.cell(0, 7, f"Period: {doc['from']} to {doc['to']}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
