@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 
 import asyncpg
@@ -71,3 +72,17 @@ def test_errors_that_say_the_database_is_unavailable(
     error: BaseException | None, says: bool
 ) -> None:
     assert db.unavailable(error) is says
+
+
+async def test_a_serving_process_collects_young_objects_less_often(
+    dsn: str, settings: Settings, clock: FixedClock
+) -> None:
+    """Full collections, which scan every snapshot and cached entry, were the checks' p99
+    (`app.GC_THRESHOLDS`): the serving process sets its thresholds once it has started."""
+    gc.set_threshold(700, 10, 10)
+    try:
+        async with LifespanManager(app_module.create_app(settings, dsn, clock=clock)):
+            assert gc.get_threshold() == app_module.GC_THRESHOLDS
+            assert app_module.GC_THRESHOLDS[0] > 700
+    finally:
+        gc.set_threshold(*app_module.GC_THRESHOLDS)
