@@ -15,15 +15,15 @@ After downtime, the first run finds every account stale and the events it missed
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from benefitgate.accounts import service as accounts
 from benefitgate.catalog.models import Catalog
-from benefitgate.events import outbox as events
-from benefitgate.events.outbox import Cursor, EventScope
+from benefitgate.events import consumers
+from benefitgate.events.outbox import Event
 from benefitgate.health import scores, service
 
 __all__ = ["BATCH", "QUIET", "follow_events", "refresh_due"]
@@ -50,35 +50,18 @@ QUIET = frozenset(
 )
 CONSUMER = "health"
 _PAGE = 500
-_EVERYTHING = EventScope(everything=True)
 
 
 async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
-    """Mark the accounts of the events after the job's cursor and move the cursor past
-    them, a page per transaction (the cursor's row locked meanwhile); returns the number
-    of events read."""
-    read = 0
-    while True:
-        async with conn.transaction():
-            row = await conn.fetchrow(
-                "select txid, id from event_consumers where name = $1 for update", CONSUMER
-            )
-            assert row is not None, "migration 0027 creates the row"
-            page = await events.read_feed(conn, Cursor(row["txid"], row["id"]), _PAGE, _EVERYTHING)
-            if not page:
-                return read
-            named = [e.account_id for e in page if e.account_id and e.type not in QUIET]
-            await scores.mark(conn, named, now)
-            last = page[-1].cursor
-            await conn.execute(
-                "update event_consumers set txid = $2::xid8, id = $3 where name = $1",
-                CONSUMER,
-                last.txid,
-                last.id,
-            )
-        read += len(page)
-        if len(page) < _PAGE:
-            return read
+    """Mark the accounts of the events after the job's cursor (`events.consumers`: once
+    each, safe on several replicas at once); returns the number of events read."""
+
+    async def mark(conn: asyncpg.Connection, page: Sequence[Event]) -> None:
+        await scores.mark(
+            conn, [e.account_id for e in page if e.account_id and e.type not in QUIET], now
+        )
+
+    return await consumers.follow(conn, CONSUMER, _PAGE, mark)
 
 
 def _midnight(now: datetime) -> datetime:

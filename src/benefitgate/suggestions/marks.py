@@ -11,13 +11,14 @@ early; events pruned before the job read them are covered by the daily stale pas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from benefitgate.events import outbox as events
-from benefitgate.events.outbox import Cursor, EventScope
+from benefitgate.events import consumers
+from benefitgate.events.outbox import Event
 from benefitgate.usage import evidence
 
 __all__ = ["EVIDENCE", "claim", "follow_events", "mark_stale"]
@@ -36,35 +37,18 @@ EVIDENCE = frozenset(
 )
 CONSUMER = "suggestions"
 _PAGE = 500
-_EVERYTHING = EventScope(everything=True)
 
 
 async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
-    """Mark the accounts of the evidence events after the job's cursor, and move the cursor
-    past them, a page per transaction; returns the number of events read. Safe on several
-    replicas at once: the cursor row is locked while a page is handled."""
-    read = 0
-    while True:
-        async with conn.transaction():
-            row = await conn.fetchrow(
-                "select txid, id from event_consumers where name = $1 for update", CONSUMER
-            )
-            assert row is not None, "migration 0013 creates the row"
-            page = await events.read_feed(conn, Cursor(row["txid"], row["id"]), _PAGE, _EVERYTHING)
-            if not page:
-                return read
-            accounts = [e.account_id for e in page if e.type in EVIDENCE and e.account_id]
-            await evidence.mark(conn, accounts, now)
-            last = page[-1].cursor
-            await conn.execute(
-                "update event_consumers set txid = $2::xid8, id = $3 where name = $1",
-                CONSUMER,
-                last.txid,
-                last.id,
-            )
-        read += len(page)
-        if len(page) < _PAGE:
-            return read
+    """Mark the accounts of the evidence events after the job's cursor (`events.consumers`:
+    once each, safe on several replicas at once); returns the number of events read."""
+
+    async def mark(conn: asyncpg.Connection, page: Sequence[Event]) -> None:
+        await evidence.mark(
+            conn, [e.account_id for e in page if e.type in EVIDENCE and e.account_id], now
+        )
+
+    return await consumers.follow(conn, CONSUMER, _PAGE, mark)
 
 
 async def claim(conn: asyncpg.Connection, limit: int) -> list[UUID]:
