@@ -64,6 +64,7 @@ from benefitgate.health import refresh as health
 from benefitgate.limits.shared import Buckets, SharedBuckets
 from benefitgate.logs import configure_logging
 from benefitgate.metering import maintenance, recorded
+from benefitgate.metering.counter_reads import CounterReads
 from benefitgate.metering.denials import Denials
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.rules import Window
@@ -335,6 +336,22 @@ async def _read_replica(
     return ReadReplica(pool)
 
 
+async def _counter_reads(
+    settings: Settings, dsn: str, on_connect: db.ConnectionHook | None
+) -> CounterReads:
+    # A connection of their own: a check waiting for its counter may hold the request's
+    # pooled connection, and with every pooled one so held the read could never start.
+    pool = await db.create_pool(
+        dsn,
+        min_size=0,
+        max_size=1,  # one statement in flight at a time is what CounterReads runs
+        statement_seconds=settings.statement_seconds,
+        acquire_seconds=settings.pool_acquire_seconds,
+        on_connect=on_connect,
+    )
+    return CounterReads(pool)
+
+
 async def _close_pool(pool: asyncpg.Pool) -> None:
     """Close the pool, waiting at most POOL_CLOSE_SECONDS for connections still in use.
     asyncpg's close waits for every connection to come back, so one held by a request or
@@ -454,6 +471,8 @@ async def _open(
 
     snapshots = EntitlementSnapshots(settings.check_snapshots)
     denials = Denials(pool)
+    counter_reads = await _counter_reads(settings, dsn, on_connect)
+    opened.push_async_callback(_close_pool, counter_reads.pool)
     cache = _response_cache(settings, dsn, clock)
     if cache is not None and cache.shared is not None:
         opened.push_async_callback(cache.shared.close)
@@ -542,6 +561,7 @@ async def _open(
         webhooks.hooks,
         snapshots,
         denials,
+        counter_reads,
         Committed(snapshots.drop),
         signer,
         VendorName(settings.vendor_name),

@@ -17,13 +17,17 @@ from tests.fixtures.statements import StatementLog
 Call = tuple[str, dict[str, Any]]
 
 
-async def _statements(make_api: MakeApi, key: str, warm_up: Call, calls: list[Call]) -> list[int]:
-    """The statements each call ran, on a pool of one connection, after a first call that
-    warms the connection (asyncpg introspects each type once)."""
+async def _statements(
+    make_api: MakeApi, key: str, warm_ups: list[Call], calls: list[Call]
+) -> list[int]:
+    """The statements each call ran, on a pool of one connection, after calls that warm
+    the connections (asyncpg introspects each type once on each: the pool's, and the one
+    metric checks read their counters on)."""
     log = StatementLog()
     counted = []
     async with make_api(on_connect=log.attach, pool_min=1, pool_max=1) as api:
-        await api.data(*warm_up, auth=key)
+        for warm_up in warm_ups:
+            await api.data(*warm_up, auth=key)
         for document, variables in calls:
             log.statements.clear()
             await api.data(document, variables, auth=key)
@@ -64,7 +68,7 @@ async def test_ingest_costs_the_same_statements_for_few_or_many_events_and_accou
             [event(ids[n % 20], f"many-{n}") for n in range(60)],
         ]
         calls: list[Call] = [(RECORD, {"events": b}) for b in batches]
-        counted = await _statements(make_api, key, warm_up, calls)
+        counted = await _statements(make_api, key, [warm_up], calls)
     else:
         counted = await _events_statements(
             make_api,
@@ -99,13 +103,19 @@ async def test_a_consumption_and_a_check_cost_a_fixed_number_of_statements(
         (CHECK, {"id": account, "feature": "b2"}),  # a denial: counted in memory
     ]
 
-    counted = await _statements(make_api, key, (CONSUME, {**consume, "key": "warm-up"}), calls)
+    other = str(await factories.account(conn, cat["versions"]["basic"]))
+    warm_ups: list[Call] = [
+        (CONSUME, {**consume, "key": "warm-up"}),
+        (CHECK, {"id": other, "metric": "m0"}),  # another account: this one's snapshot is cold
+    ]
+    counted = await _statements(make_api, key, warm_ups, calls)
 
     # A consumption: the account, BEGIN, the key's lock and lookup, the grants, the usage
     # milestones, the conditional add to the counter and its daily bucket, the touch that tells the
     # response caches, its usage.recorded event, the key's result, COMMIT. Its replay: the account,
     # BEGIN, the key's lock and lookup, COMMIT. The first check loads the account's entitlement
     # snapshot (the account, its grants) and reads the counter; from then on a metric's check reads
-    # its counter alone and a feature's check reads nothing. (They were 5 and 4: the account, BEGIN,
-    # the grants, the counter for a metric, COMMIT, and a denial's write on top.)
+    # its counter alone (a statement it may share with concurrent checks) and a feature's check
+    # reads nothing. (They were 5 and 4: the account, BEGIN, the grants, the counter for a
+    # metric, COMMIT, and a denial's write on top.)
     assert counted == [11, 5, 3, 0, 1, 0]

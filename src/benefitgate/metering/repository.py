@@ -23,6 +23,7 @@ __all__ = [
     "Report",
     "consume",
     "counter_value",
+    "counter_values",
     "drop_partitions",
     "ensure_partitions",
     "groups_of",
@@ -456,6 +457,22 @@ async def counter_value(
         period_start,
     )
     return 0.0 if value is None else float(value)
+
+
+async def counter_values(
+    conn: asyncpg.Connection, keys: Sequence[CounterKey]
+) -> dict[CounterKey, float]:
+    """The values of the counters of these (account, metric, period start) keys that exist."""
+    rows = await conn.fetch(
+        """
+        select c.account_id, c.metric_key, c.period_start, c.value
+        from unnest($1::uuid[], $2::text[], $3::timestamptz[]) as k (account_id, metric_key,
+                                                                     period_start)
+        join usage_counters c using (account_id, metric_key, period_start)
+        """,
+        *(list(column) for column in zip(*keys, strict=True)),
+    )
+    return {(r[0], r[1], r[2]): float(r[3]) for r in rows}
 
 
 async def record_denials(

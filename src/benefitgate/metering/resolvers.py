@@ -26,7 +26,8 @@ from benefitgate.catalog.primitives import UNIQUE_COUNTS_UNGROUPED
 from benefitgate.catalog.types import catalog_types
 from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.entitlements.snapshots import EntitlementSnapshots
-from benefitgate.metering import codec, consume, ingest, repository
+from benefitgate.metering import codec, consume, ingest
+from benefitgate.metering.counter_reads import CounterReads
 from benefitgate.metering.denials import Denials
 from benefitgate.metering.models import QuotaDenied, UsageEvent
 from benefitgate.metering.partitions import Partitions
@@ -117,10 +118,10 @@ async def answer_check(
     ):
         return NotFoundError.of("account")
     account, catalog = snapshot.account.id, await catalog_of(context)
+    counters = context.shared.get(CounterReads)
 
     async def used(metric_key: str, period_start: datetime) -> float:
-        async with context.db.acquire() as conn:
-            return await repository.counter_value(conn, account, metric_key, period_start)
+        return await counters.value(account, metric_key, period_start)
 
     try:
         result = await consume.check(

@@ -1,0 +1,76 @@
+"""The counters metric checks read, gathered: the checks waiting at one moment share one
+statement on one pooled connection.
+
+A metric check reads its one counter. Read one by one, every check costs a pool checkout
+and a round trip of its own, and at a few thousand checks a second they queue for the
+pool's connections. Here a check's read joins the batch being gathered; the batch is read
+as soon as the event loop is free, in one statement, while the next batch gathers behind
+it. A read is never older than the check: its statement starts after the check asked, so
+it sees every change committed before (a write's caller reads what it wrote).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from benefitgate.metering import repository
+from benefitgate.metering.repository import CounterKey
+
+__all__ = ["CounterReads"]
+
+
+class CounterReads:
+    """The process's counter reads for checks, at most one statement in flight, on a pool
+    of their own (a check waiting here may hold its request's connection of the main pool,
+    and with all of those so held a read from the same pool would never start)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._waiting: dict[CounterKey, list[asyncio.Future[float]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def value(self, account_id: UUID, metric: str, period_start: datetime) -> float:
+        """The counter's value as committed when the check asked (0 if it has none)."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault((account_id, metric, period_start), []).append(future)
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read_while_waiting())
+        return await future
+
+    async def _read_while_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, {}
+                await self._read(batch)
+        finally:
+            self._reader = None
+
+    async def _read(self, batch: dict[CounterKey, list[asyncio.Future[float]]]) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                values = await repository.counter_values(conn, list(batch))
+        except asyncio.CancelledError:  # the process is stopping
+            for futures in batch.values():
+                for future in futures:
+                    future.cancel()
+            raise
+        except Exception as exc:  # each waiting check fails as its own read would have
+            for futures in batch.values():
+                _settle(futures, exc)
+            return
+        for key, futures in batch.items():
+            _settle(futures, values.get(key, 0.0))
+
+
+def _settle(futures: list[asyncio.Future[float]], outcome: float | Exception) -> None:
+    for future in futures:
+        if future.done():  # its check was cancelled (the client went away)
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
