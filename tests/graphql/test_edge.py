@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import asyncpg
@@ -186,3 +187,47 @@ async def test_benefitgate_serve_applies_the_limits_of_its_environment(
 
     assert codes == [401, 401, 429]
     assert code == 1009
+
+
+async def test_a_client_gone_before_its_body_arrived_is_logged_499_not_an_error(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    key = await api_key(conn)
+    records: list[logging.LogRecord] = []
+    both_logged = asyncio.Event()
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+            if sum(r.name == "benefitgate.access" for r in records) == 2:
+                both_logged.set()
+
+    loggers = [logging.getLogger(name) for name in ("benefitgate.access", "uvicorn.error")]
+    handler, levels = Kept(), [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    try:
+        for path in ("/graphql", "/events"):
+            # Promise more body than is sent, then hang up: Starlette raised ClientDisconnect
+            # reading it, which was answered 500 and logged with its traceback.
+            _, writer = await asyncio.open_connection("127.0.0.1", live_port)
+            body = b'{"query": "{ __typename }"}'
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n"
+                f"content-type: application/json\r\ncontent-length: {len(body) + 50}\r\n\r\n"
+                .encode() + body
+            )  # fmt: skip
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+        async with asyncio.timeout(10):  # until both requests are done with
+            await both_logged.wait()
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+
+    access = [r.getMessage() for r in records if r.name == "benefitgate.access"]
+    assert sorted(access) == ["POST /events 499", "POST /graphql 499"]
+    assert [r.getMessage() for r in records if r.levelno >= logging.ERROR] == []

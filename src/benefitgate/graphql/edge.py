@@ -20,6 +20,11 @@ For an HTTP request, in this order, as the separate middleware layers did before
    router. Starlette's `ServerErrorMiddleware` stays outside the edge: an unexpected
    error is answered 500 and counted as before.
 
+A client that goes away before its body has arrived (it sent less than its
+`Content-Length`, or closed mid-chunk) is counted and logged as 499, the status proxies
+use for it: nothing ran (a body is read whole before anything is written), nobody is
+left to answer, and it is not the service's error.
+
 Then the request is counted and logged (status, milliseconds), whatever happened. A
 WebSocket upgrade goes through the header limit and the socket guard; the lifespan straight
 to the app. CORS (when origins are configured) and tracing (when on) stay outside, as
@@ -31,6 +36,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from benefitgate.graphql import middleware
@@ -43,6 +49,7 @@ __all__ = ["Edge"]
 # Starlette's route for the view answers these (HEAD with GET), and 405 the rest.
 _VIEW_METHODS = frozenset({"GET", "HEAD", "POST"})
 VIEW_PATH = "/graphql"
+CLIENT_CLOSED = 499  # the client went away before sending its whole request
 
 
 class Edge:
@@ -110,6 +117,9 @@ class Edge:
                 return
             marks[:0] = fields
             await self._within_body_limit(scope, receive, marked, length)
+        except ClientDisconnect:
+            # Raised by Starlette reading the body; was answered 500 with a traceback.
+            status = CLIENT_CLOSED
         finally:
             middleware.record(scope, status, started)
             request_id.reset(token)
