@@ -403,3 +403,22 @@ async def test_the_cache_can_be_turned_off(
         await app.post(VIEW, {"id": str(account_id)}, key)
         assert await app.statements_of(VIEW, {"id": str(account_id)}, key) > 0
         assert app.state.front is None
+
+
+async def test_head_answers_as_get_with_its_etag(
+    conn: asyncpg.Connection, dsn: str, settings: Settings
+) -> None:
+    account_id, key = await _setup(conn)
+    async with served(dsn, settings, FixedClock(START)) as app:
+        params = {"query": VIEW, "variables": f'{{"id": "{account_id}"}}'}
+        auth = {"authorization": f"Bearer {key}"}
+        got = await app.client.get("/graphql", params=params, headers=auth)
+        head = await app.client.head("/graphql", params=params, headers=auth)
+        held = await app.client.head(
+            "/graphql", params=params, headers={**auth, "if-none-match": got.headers["etag"]}
+        )
+    assert got.status_code == 200
+    # It was 405 with `Allow: POST`, although GET reads the same resource.
+    assert (head.status_code, head.headers.get("etag")) == (200, got.headers["etag"])
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert (held.status_code, held.headers.get("etag")) == (304, got.headers["etag"])

@@ -2,7 +2,8 @@
 
 Requests that never executed (unparsable body, syntax or validation errors) get 4xx with
 `application/graphql-response+json` when the client accepts it, as the GraphQL over HTTP
-spec asks; a mutation sent by GET gets 405 with `Allow: POST`.
+spec asks; a mutation sent by GET gets 405 with `Allow: POST`. HEAD is answered as GET
+(the server sends the headers without the body), as HTTP asks of a resource that GET reads.
 
 WebSocket connections speak only `graphql-transport-ws` and authenticate in
 `connection_init` (payload `{"authorization": "Bearer ..."}`) with the HTTP rules; a
@@ -134,6 +135,11 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # Strawberry knows only GET and POST, and answered HEAD 405 with `Allow: POST`
+            # although GET works. A copy: the server's own scope still says HEAD, so it sends
+            # no body, and the access log names the method the client used.
+            scope = {**scope, "method": "GET"}
         request = Request(scope, receive)
         if self._is_ide_request(request):
             await (await self.render_graphql_ide(request))(scope, receive, send)
