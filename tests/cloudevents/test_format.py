@@ -61,3 +61,16 @@ def test_json_media_types_are_json_and_plus_json_subtypes() -> None:
 def test_every_rejection_of_the_ingest_service_has_a_message() -> None:
     format_only = {Rejection.INVALID_EVENT, Rejection.INVALID_VALUE}  # their own messages
     assert set(MESSAGES) == set(Rejection) - format_only
+
+
+def test_a_numeric_string_is_read_only_in_json_number_syntax() -> None:
+    def value_of(text: str) -> float | str:
+        read = event_of(cloud_event("cus_1", "e1", text, type="m0", at=NOW), METRICS, NOW)
+        return read.value if isinstance(read, UsageEvent) else read.reason.name
+
+    for text, value in [("12", 12), ("-2.5", -2.5), ("1e3", 1000), ("0", 0), ("-0", 0)]:
+        assert value_of(text) == value
+    assert value_of("1e400") == float("inf")  # a number, which ingest refuses as out of range
+    # float() read each of these as a number: "١٢" (Arabic-Indic digits) as 12.
+    for text in ["1_000", " 5 ", "\u0661\u0662", "nan", "inf", "+5", "0x10", ".5", "5.", ""]:
+        assert value_of(text) == "INVALID_VALUE", text

@@ -3,13 +3,14 @@
 An event names the account by `subject` (its id or its external id), the metric by
 `type`, the instant by `time` (RFC 3339 with an offset; the time of receipt when absent,
 as OpenMeter does) and carries its value in `data.value`, a JSON number or a string that
-parses as one. A count or unique_count metric's event may leave the value out. `id` and
-`source` identify the event: a retry with both the same counts once. Extension
-attributes are ignored.
+holds one in JSON's own syntax. A count or unique_count metric's event may leave the value
+out. `id` and `source` identify the event: a retry with both the same counts once.
+Extension attributes are ignored.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,10 +79,14 @@ def _value(data: object, metric: Metric | None) -> float | Refused:
     value = data["value"]
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return Refused(Rejection.INVALID_VALUE, "`data.value` must be a number")
-    try:
-        return float(value)  # a numeric string too, as OpenMeter takes it
-    except (ValueError, OverflowError):
+    # A numeric string too, as OpenMeter takes it; but only in JSON's syntax: float() also
+    # read "1_000", " 5 ", "nan" and digits of other scripts ("١٢" as 12).
+    if isinstance(value, str) and not _JSON_NUMBER.fullmatch(value):
         return Refused(Rejection.INVALID_VALUE, "`data.value` is not a number")
+    return float(value)  # past the float range: infinity, which ingest refuses as out of range
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def _data(raw: Mapping[str, Any]) -> object | Refused:
