@@ -198,3 +198,23 @@ async def test_usage_record_events_are_grouped_by_their_properties(
         "select dimensions ->> 'region' as region, value from usage_group_counters"
     )
     assert {r["region"]: float(r["value"]) for r in rows} == {"eu": 5.0, None: 5.0}
+
+
+async def test_one_number_is_one_group_however_it_is_written(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await _grouped_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    # 7.0 decoded to a float whose JSON text was "7.0", a group apart from 7's; -0 from 0.
+    for i, region in enumerate(["7", "7.0", "7e0", '"7"', "0", "-0.0", "1.5"]):
+        sent = (
+            f'[{{"specversion": "1.0", "id": "{i}", "source": "svc", "type": "calls",'
+            f' "subject": "{account_id}", "data": {{"value": 1, "region": {region}}}}}]'
+        ).encode()
+        result = (await post_events(api.client, sent, auth=key)).json()
+        assert result["accepted"] == 1, result
+    variables = {"id": str(account_id), "by": ["region"], "from": "2026-11-01", "to": "2026-11-30"}
+    found = (await api.data(SERIES, variables, auth=key))["usageSeries"]
+    groups = {g["dimensions"][0]["value"]: g["points"][0]["value"] for g in found["groups"]}
+    assert groups == {"7": 4.0, "0": 2.0, "1.5": 1.0}

@@ -26,7 +26,7 @@ from benefitgate.metering.rules import Window
 from benefitgate.targets.repository import targets_with_actuals
 from tests.conftest import Api, MakeApi, ServeLive, api_key
 from tests.fixtures import factories
-from tests.fixtures.cloudevents_api import cloud_event, post_events
+from tests.fixtures.cloudevents_api import SINGLE, cloud_event, post_events
 from tests.fixtures.factories import NOW
 from tests.fixtures.metering_api import ADMIN, CHECK, CONSUME, RECORD, at, event
 
@@ -398,3 +398,22 @@ async def test_a_batch_waits_for_anothers_uncommitted_values_and_counts_them_onc
     # Committed: the waiting batch finds them counted, and adds only its own new one.
     assert (await race("commit", ["d", "e"], ["a", "d", "e", "f"]))["accepted"] == 4
     assert list((await _counters(conn)).values()) == [6.0]  # a, b, c, d, e, f
+
+
+async def test_one_number_is_one_value_however_it_is_written(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await _unique_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    # 7.0 decoded to a float whose JSON text was "7.0": the same user counted twice.
+    written = ["7", "7.0", "7e0", "700e-2", '"7"', "0", "-0.0", "-0", "12345678901234567890"]
+    for i, user in enumerate([*written, "1.2345678901234567e19"]):
+        sent = (
+            f'{{"specversion": "1.0", "id": "{i}", "source": "svc", "type": "users",'
+            f' "subject": "{account_id}", "data": {{"user": {user}}}}}'
+        ).encode()
+        result = (await post_events(api.client, sent, auth=key, content_type=SINGLE)).json()
+        assert result["accepted"] == 1, result
+    # 7, 0, the integer, and the float near it (another number: not the integer's value).
+    assert list((await _counters(conn)).values()) == [4.0]

@@ -38,13 +38,23 @@ class InvalidDimension(ValueError):
 
 
 def property_text(value: object) -> str | None:
-    """A property's value as text: a number or a boolean as its JSON text, None as None.
-    Raises InvalidDimension for an object or an array."""
+    """A property's value as text: a number or a boolean as its JSON text, None as None;
+    one number has one text, however it was written (`7`, `7.0`, `7e0` are `7`; `-0` is
+    `0`). Raises InvalidDimension for an object or an array."""
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INTEGERS:
+        # JSON has one number type, but `7.0` decodes to a float whose text is "7.0": one
+        # user sent as 7 and as 7.0 was counted twice, one region split into two groups.
+        return str(int(value))
     if isinstance(value, bool | int | float):
         return orjson.dumps(value).decode()
     raise InvalidDimension("a grouped property must be text, a number or a boolean")
+
+
+# Integers the JSON decoder keeps as integers (64 bits); a float of the same value in this
+# range gets the integer's text. Past it every integer is decoded as a float already.
+_EXACT_INTEGERS = 2.0**64
 
 
 def group_of(event: UsageEvent, group_by: Sequence[str]) -> str | None:
