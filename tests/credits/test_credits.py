@@ -296,3 +296,18 @@ async def test_a_consumption_draws_only_on_the_lots_it_locked(
     # The next consumption locks it, and takes it first.
     again = await api.data(CONSUME, _vars(s["account"], 1, "k2"), auth=key)
     assert again["creditConsume"]["draws"] == [{"grantId": str(fresh), "amount": 1}]
+
+
+async def test_an_exhausted_credit_says_what_is_left_in_figures_a_person_reads(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    s = await _setup(conn)
+    key = await api_key(conn, Role.OPERATOR)
+    await api.data(CONSUME, _vars(s["account"], 0.1, "c1"), auth=key)
+    await api.data(CONSUME, _vars(s["account"], 0.2, "c2"), auth=key)
+
+    short = (await api.data(CONSUME, _vars(s["account"], 1e12, "c3"), auth=key))["creditConsume"]
+
+    assert short["code"] == "CREDITS_EXHAUSTED"
+    # The balance is a numeric sum: "{:f}" wrote every digit of its scale.
+    assert short["message"] == "expert_hours: 9.7 credits left, 1,000,000,000,000 requested"

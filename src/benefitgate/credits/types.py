@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 
@@ -113,10 +114,17 @@ def consumed_type(s: models.Spent, replayed: bool) -> CreditConsumed:
 def exhausted_type(short: models.CreditShort, replayed: bool) -> CreditsExhaustedError:
     return CreditsExhaustedError(
         code=ErrorCode.CREDITS_EXHAUSTED,
-        message=f"{short.metric_key}: {short.balance:f} credits left, "
-        f"{short.requested:f} requested",
+        message=f"{short.metric_key}: {_amount(short.balance)} credits left, "
+        f"{_amount(short.requested)} requested",
         metric=short.metric_key,
         requested=float(short.requested),
         balance=float(short.balance),
         replayed=replayed,
     )
+
+
+def _amount(value: Decimal) -> str:
+    """An amount as a person reads it, to 15 significant digits (what a float holds of any
+    decimal). Balances are numeric sums whose scale grows with the amounts drawn: `{:f}`
+    wrote "0.4000000000000000000000000000", and hundreds of digits after a draw of 5e-324."""
+    return f"{float(value):,.15g}"
