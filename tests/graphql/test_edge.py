@@ -16,8 +16,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
+from benefitgate.auth.principals import Role
 from benefitgate.config import Quota
 from tests.conftest import JWT_SECRET, ServeLive, api_key
+from tests.fixtures import factories
 from tests.fixtures.live import RawSocket, ServiceProcess
 
 APP = "https://app.example.com"
@@ -231,3 +233,23 @@ async def test_a_client_gone_before_its_body_arrived_is_logged_499_not_an_error(
     access = [r.getMessage() for r in records if r.name == "benefitgate.access"]
     assert sorted(access) == ["POST /events 499", "POST /graphql 499"]
     assert [r.getMessage() for r in records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_request_with_two_authorization_headers_is_refused(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    reseller = await factories.partner(conn)
+    admin, partner = await api_key(conn), await api_key(conn, Role.PARTNER, reseller)
+    events = ("content-type", "application/cloudevents-batch+json")
+    answers = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{live_port}") as http:
+        for first, last in ((admin, partner), (partner, admin), ("bgk_x_y", admin)):
+            both = [("authorization", f"Bearer {first}"), ("authorization", f"Bearer {last}")]
+            query = {"query": "{ __typename }"}
+            answers.append(await http.post("/graphql", json=query, headers=both))
+            answers.append(await http.post("/events", content=b"[]", headers=[*both, events]))
+    # The rate limit authenticated the last and the rest of the service the first: the
+    # events endpoint acted for one caller where GraphQL acted for the other.
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}

@@ -10,7 +10,7 @@ mark every answer (the RateLimit fields, then `X-Request-ID`) and learn its stat
 For an HTTP request, in this order, as the separate middleware layers did before:
 
 1. the request id (the caller's if sane, else a new one) for the log context;
-2. headers above the limit: 431;
+2. headers above the limit: 431; more than one `Authorization` field: 400;
 3. the rate limit of `/graphql` and `/events`: 429 when the caller's bucket is empty;
 4. a body above the limit by its `Content-Length`: 413; a streamed one is counted as it is
    read, 413 once past the limit;
@@ -86,7 +86,7 @@ class Edge:
             await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        size, given, length, authorization = 0, None, None, None
+        size, given, length, authorization, credentials = 0, None, None, None, 0
         for name, value in scope["headers"]:  # the last of a repeated header counts
             size += len(name) + len(value)
             if name == b"x-request-id":
@@ -94,7 +94,7 @@ class Edge:
             elif name == b"content-length":
                 length = value
             elif name == b"authorization":
-                authorization = value
+                authorization, credentials = value, credentials + 1
         rid = middleware.request_id_of(given)
         token = request_id.set(rid)
         started, status = time.perf_counter(), 500
@@ -110,6 +110,9 @@ class Edge:
         try:
             if size > self._max_header_bytes:
                 await middleware.headers_too_large(self._max_header_bytes)(scope, receive, marked)
+                return
+            if credentials > 1:
+                await middleware.repeated_credentials()(scope, receive, marked)
                 return
             refusal, fields = await self._limit(scope, authorization)
             if refusal is not None:  # it carries the RateLimit fields itself

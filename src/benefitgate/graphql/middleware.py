@@ -63,6 +63,14 @@ def headers_too_large(max_bytes: int) -> Response:
     return error_response(431, f"request headers above {max_bytes} bytes", "HEADERS_TOO_LARGE")
 
 
+def repeated_credentials() -> Response:
+    """The answer to a request with more than one `Authorization` field. It is a singleton
+    (RFC 9110, 11.6.2); the rate limit authenticated the last one and the rest of the
+    service the first, so the two could act for different callers, and a proxy that
+    checks one could be passed with the other."""
+    return error_response(400, "send one Authorization header, not several", "BAD_REQUEST")
+
+
 def body_too_large(max_bytes: int) -> Response:
     return error_response(413, f"request body above {max_bytes} bytes", "PAYLOAD_TOO_LARGE")
 
