@@ -204,3 +204,27 @@ async def test_crossing_a_threshold_through_cloudevents_reports_it_once(
     )
     assert sorted(r["payload"]["threshold"] for r in rows) == [80, 100]
     assert await counter(conn, account_id) == 120.0
+
+
+async def test_times_rfc_3339_allows_are_read_and_instants_past_the_calendar_are_outside_the_window(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    key = await api_key(conn)
+    hour_ago = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dt%H:%M:%S.%fz")
+    events = [
+        {**cloud_event(account_id, "lower-case"), "time": hour_ago},  # RFC 3339, 5.6
+        {**cloud_event(account_id, "past-9999"), "time": "9999-12-31T23:59:59-01:00"},
+        {**cloud_event(account_id, "before-1"), "time": "0001-01-01T00:00:00+01:00"},
+        {**cloud_event(account_id, "not-a-time"), "time": "2026-11-15 noon"},
+    ]
+    result = await record(api, events, key)
+    # The two far instants were "`time` must be an RFC 3339 timestamp", which they are.
+    assert [(r["id"], r["status"], r["reason"]) for r in result["results"]] == [
+        ("lower-case", "ACCEPTED", None),
+        ("past-9999", "REJECTED", "OUTSIDE_WINDOW"),
+        ("before-1", "REJECTED", "OUTSIDE_WINDOW"),
+        ("not-a-time", "REJECTED", "INVALID_EVENT"),
+    ]
+    assert await counter(conn, account_id) == 1.0

@@ -58,12 +58,20 @@ def _time(raw: Mapping[str, Any], now: datetime) -> datetime | Refused:
     if not isinstance(value, str):
         return _NOT_A_TIME
     try:
-        at = datetime.fromisoformat(value)
-        if at.tzinfo is None:
-            return Refused(Rejection.INVALID_EVENT, "`time` must carry a UTC offset")
-        return at.astimezone(UTC)  # an instant past year 9999 in UTC overflows here
-    except (ValueError, OverflowError):
+        # RFC 3339 lets `T` and `Z` be lower case; fromisoformat takes them upper case only.
+        at = datetime.fromisoformat(value.upper())
+    except ValueError:
         return _NOT_A_TIME
+    if at.tzinfo is None:
+        return Refused(Rejection.INVALID_EVENT, "`time` must carry a UTC offset")
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        # A valid time whose instant is before year 1 or past year 9999 in UTC: far outside
+        # the window, which ingest refuses as it refuses any other (it was "not RFC 3339").
+        return (
+            datetime.min.replace(tzinfo=UTC) if at.year == 1 else datetime.max.replace(tzinfo=UTC)
+        )
 
 
 _NOT_A_TIME = Refused(Rejection.INVALID_EVENT, "`time` must be an RFC 3339 timestamp")
