@@ -5,6 +5,7 @@ upgrades, WebSocket message size and rate, and the request header size limit."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 from pathlib import Path
@@ -253,3 +254,33 @@ async def test_a_request_with_two_authorization_headers_is_refused(
     for answer in answers:
         assert answer.status_code == 400, answer.text
         assert answer.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+async def test_a_body_in_a_content_coding_is_refused_415(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    key = await api_key(conn)
+    sent = [
+        ("/graphql", "application/json", json.dumps({"query": "{ __typename }"}).encode()),
+        ("/events", "application/cloudevents-batch+json", b"[]"),
+    ]
+    answers = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{live_port}") as http:
+        for path, media, body in sent:
+            for coding, content in (("gzip", gzip.compress(body)), ("br", body)):
+                headers = {
+                    "authorization": f"Bearer {key}",
+                    "content-type": media,
+                    "content-encoding": coding,
+                }
+                answers.append(await http.post(path, content=content, headers=headers))
+            plain = {"authorization": f"Bearer {key}", "content-type": media}
+            identity = await http.post(
+                path, content=body, headers={**plain, "content-encoding": "identity"}
+            )
+            assert identity.status_code == 200, identity.text
+    # gzip was "not JSON" (400), and a plain body marked `br` was read as if unmarked (200).
+    for answer in answers:
+        assert answer.status_code == 415, answer.text
+        assert answer.json()["errors"][0]["extensions"] == {"code": "UNSUPPORTED_MEDIA_TYPE"}
+        assert answer.headers["accept-encoding"] == "identity"

@@ -10,7 +10,8 @@ mark every answer (the RateLimit fields, then `X-Request-ID`) and learn its stat
 For an HTTP request, in this order, as the separate middleware layers did before:
 
 1. the request id (the caller's if sane, else a new one) for the log context;
-2. headers above the limit: 431; more than one `Authorization` field: 400;
+2. headers above the limit: 431; more than one `Authorization` field: 400; a body in a
+   content coding (`Content-Encoding: gzip`): 415, since bodies are not decoded;
 3. the rate limit of `/graphql` and `/events`: 429 when the caller's bucket is empty;
 4. a body above the limit by its `Content-Length`: 413; a streamed one is counted as it is
    read, 413 once past the limit;
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable
 
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from benefitgate.graphql import middleware
@@ -86,7 +88,7 @@ class Edge:
             await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        size, given, length, authorization, credentials = 0, None, None, None, 0
+        size, given, length, authorization, credentials, coding = 0, None, None, None, 0, None
         for name, value in scope["headers"]:  # the last of a repeated header counts
             size += len(name) + len(value)
             if name == b"x-request-id":
@@ -95,6 +97,8 @@ class Edge:
                 length = value
             elif name == b"authorization":
                 authorization, credentials = value, credentials + 1
+            elif name == b"content-encoding":
+                coding = value
         rid = middleware.request_id_of(given)
         token = request_id.set(rid)
         started, status = time.perf_counter(), 500
@@ -108,11 +112,9 @@ class Edge:
             await send(message)
 
         try:
-            if size > self._max_header_bytes:
-                await middleware.headers_too_large(self._max_header_bytes)(scope, receive, marked)
-                return
-            if credentials > 1:
-                await middleware.repeated_credentials()(scope, receive, marked)
+            malformed = self._malformed(size, credentials, coding)
+            if malformed is not None:
+                await malformed(scope, receive, marked)
                 return
             refusal, fields = await self._limit(scope, authorization)
             if refusal is not None:  # it carries the RateLimit fields itself
@@ -126,6 +128,18 @@ class Edge:
         finally:
             middleware.record(scope, status, started)
             request_id.reset(token)
+
+    def _malformed(self, size: int, credentials: int, coding: bytes | None) -> Response | None:
+        """The answer to a request its headers alone refuse: too large, more than one
+        credential, a body in a content coding (read as it came, a gzipped body was "not
+        JSON", and one marked `br` but sent plain was taken)."""
+        if size > self._max_header_bytes:
+            return middleware.headers_too_large(self._max_header_bytes)
+        if credentials > 1:
+            return middleware.repeated_credentials()
+        if coding is not None and coding.strip().lower() not in (b"", b"identity"):
+            return middleware.encoded_body()
+        return None
 
     async def _within_body_limit(
         self, scope: Scope, receive: Receive, send: Send, length: bytes | None

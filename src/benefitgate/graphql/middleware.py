@@ -71,6 +71,18 @@ def repeated_credentials() -> Response:
     return error_response(400, "send one Authorization header, not several", "BAD_REQUEST")
 
 
+def encoded_body() -> Response:
+    """The answer to a body in a content coding (RFC 9110, 15.5.16): the service reads
+    bodies as they come, so one in gzip was refused as "not JSON", and one marked with a
+    coding but sent plain was taken as if the mark were not there."""
+    return error_response(
+        415,
+        "send the body without a Content-Encoding: it is not decoded here",
+        "UNSUPPORTED_MEDIA_TYPE",
+        {"Accept-Encoding": "identity"},
+    )
+
+
 def body_too_large(max_bytes: int) -> Response:
     return error_response(413, f"request body above {max_bytes} bytes", "PAYLOAD_TOO_LARGE")
 
