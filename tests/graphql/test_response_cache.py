@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -422,3 +423,21 @@ async def test_head_answers_as_get_with_its_etag(
     assert (head.status_code, head.headers.get("etag")) == (200, got.headers["etag"])
     assert head.headers["content-type"] == got.headers["content-type"]
     assert (held.status_code, held.headers.get("etag")) == (304, got.headers["etag"])
+
+
+async def test_a_post_the_view_would_refuse_is_refused_on_a_hit_too(
+    conn: asyncpg.Connection, dsn: str, settings: Settings
+) -> None:
+    account_id, key = await _setup(conn)
+    async with served(dsn, settings, FixedClock(START)) as app:
+        variables = {"id": str(account_id)}
+        await app.post(VIEW, variables, key)
+        assert await app.hit(VIEW, variables, key)
+        # "json" somewhere in the header was enough for the cache, not for the view.
+        odd = await app.client.post(
+            "/graphql",
+            content=json.dumps({"query": VIEW, "variables": variables}).encode(),
+            headers={"authorization": f"Bearer {key}", "content-type": "text/plain; note=json"},
+        )
+    assert odd.status_code == 400, odd.text
+    assert odd.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -14,7 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["json_kind", "message_problem", "names_a_document", "request_problem"]
+from strawberry.http.parse_content_type import parse_content_type
+
+__all__ = [
+    "is_json_body",
+    "json_kind",
+    "message_problem",
+    "names_a_document",
+    "request_problem",
+]
+
+JSON = "application/json"
 
 # graphql-transport-ws messages a client sends: whether each carries an operation id, and
 # whether it may carry a payload (an object or null); a field the protocol does not name
@@ -26,6 +36,15 @@ _CLIENT_MESSAGES = {
     "subscribe": (True, True),
     "complete": (True, False),
 }
+
+
+def is_json_body(content_type: str) -> bool:
+    """Whether strawberry's view reads a POST body of this `Content-Type` as JSON: its media
+    type (parsed as strawberry parses it) contains `application/json`. Whatever answers a
+    POST in front of the view (the check path, the response cache) asks this, so that it
+    answers only what the view would have read."""
+    # What clients send, without the e-mail header parser strawberry reads it with.
+    return content_type == JSON or JSON in parse_content_type(content_type)[0]
 
 
 def json_kind(value: object) -> str:

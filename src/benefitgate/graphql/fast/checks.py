@@ -26,13 +26,12 @@ from typing import Any
 import orjson
 from cachetools import LRUCache
 from starlette.requests import Request
-from strawberry.http.parse_content_type import parse_content_type
 
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Role
 from benefitgate.graphql.fast.executor import plain_attribute
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
-from benefitgate.graphql.shapes import request_problem
+from benefitgate.graphql.shapes import is_json_body, request_problem
 from benefitgate.graphql.unstorable import may_hold_nul
 from benefitgate.metering.resolvers import answer_check
 from graphql import (
@@ -64,7 +63,6 @@ from graphql import (
 __all__ = ["CheckPath", "CheckPlan", "check_params"]
 
 ROOT_FIELD = "entitlementCheck"
-JSON = "application/json"
 _TYPENAME = "__typename"
 
 
@@ -80,9 +78,7 @@ async def check_params(request: Request, documents: TrustedDocuments) -> Params 
     (strawberry then does)."""
     if request.method != "POST":
         return None
-    content_type = request.headers.get("content-type", "")
-    # What clients send, without the e-mail header parser strawberry reads it with.
-    if content_type != JSON and JSON not in parse_content_type(content_type)[0]:
+    if not is_json_body(request.headers.get("content-type", "")):
         return None
     body = await request.body()
     if not any(word in body for word in _MAY_NAME_A_CHECK):
