@@ -441,3 +441,43 @@ async def test_a_post_the_view_would_refuse_is_refused_on_a_hit_too(
         )
     assert odd.status_code == 400, odd.text
     assert odd.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_hit_is_refused_what_a_miss_would_be_refused(
+    conn: asyncpg.Connection, dsn: str, settings: Settings
+) -> None:
+    account_id, key = await _setup(conn)
+    async with served(dsn, settings, FixedClock(START)) as app:
+        variables = {"id": str(account_id)}
+        await app.post(VIEW, variables, key)
+        assert await app.hit(VIEW, variables, key)
+        # The cache read only `query`, `operationName` and `variables`: each of these was
+        # answered 200 from it, and refused when it missed.
+        sent = [
+            {"documentId": "sha256:" + "0" * 64},  # not the text's id
+            {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
+            {"documentId": "abc"},
+            {"extensions": 5},
+        ]
+        answers = [
+            await app.client.post(
+                "/graphql",
+                json={"query": VIEW, "variables": variables, **extra},
+                headers={"authorization": f"Bearer {key}"},
+            )
+            for extra in sent
+        ]
+        by_get = await app.client.get(
+            "/graphql",
+            params={"query": VIEW, "variables": json.dumps(variables), "extensions": "[]"},
+            headers={"authorization": f"Bearer {key}"},
+        )
+    codes = [a.json()["errors"][0]["extensions"]["code"] for a in [*answers, by_get]]
+    assert codes == [
+        "PERSISTED_QUERY_HASH_MISMATCH",
+        "PERSISTED_QUERY_HASH_MISMATCH",
+        "BAD_REQUEST",
+        "BAD_REQUEST",
+        "BAD_REQUEST",
+    ]
+    assert [a.status_code for a in [*answers, by_get]] == [400] * 5

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from cachetools import LRUCache
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,7 +35,6 @@ from benefitgate.cache.responses import ResponseCache, Ticket
 from benefitgate.cache.tags import CATALOG, event_tags
 from benefitgate.catalog.models import Catalog
 from benefitgate.events.written import Changes
-from benefitgate.graphql.shapes import is_json_body
 from benefitgate.views.expiry import earliest_after, grants_change_at, next_midnight
 from graphql import (
     FieldNode,
@@ -168,36 +166,6 @@ class ResponseFront:
         self._confirm_seconds = confirm_seconds
         self._plans: LRUCache[tuple[str, str | None], Plan | None] = LRUCache(maxsize=2_000)
         self.storing = 0  # responses about to be sent and then stored
-
-    async def params(self, request: Request) -> tuple[str, str | None, Any] | None:
-        """The request's query, operation name and variables, when it is a plain GraphQL
-        request over GET or a JSON POST; None for anything strawberry should judge."""
-        if request.method == "GET":
-            query = request.query_params.get("query")
-            raw_variables = request.query_params.get("variables")
-            try:
-                variables = None if raw_variables is None else orjson.loads(raw_variables)
-            except orjson.JSONDecodeError:
-                return None
-            name = request.query_params.get("operationName")
-        else:
-            # As the view reads it: "json" anywhere in the header let a body the view
-            # refuses (`text/plain; note=json`) be answered 200 from the cache, 400 on a miss.
-            if not is_json_body(request.headers.get("content-type", "")):
-                return None
-            try:
-                body = orjson.loads(await request.body())
-            except orjson.JSONDecodeError:
-                return None
-            if not isinstance(body, dict):
-                return None
-            query, variables = body.get("query"), body.get("variables")
-            name = body.get("operationName")
-        if not isinstance(query, str) or not isinstance(variables, dict | None):
-            return None
-        if not isinstance(name, str | None):
-            return None
-        return query, name, variables
 
     def plan(self, query: str, operation_name: str | None) -> Plan | None:
         found_key = (query, operation_name)

@@ -39,10 +39,10 @@ _CLIENT_MESSAGES = {
 
 
 def is_json_body(content_type: str) -> bool:
-    """Whether strawberry's view reads a POST body of this `Content-Type` as JSON: its media
-    type (parsed as strawberry parses it) contains `application/json`. Whatever answers a
-    POST in front of the view (the check path, the response cache) asks this, so that it
-    answers only what the view would have read."""
+    """Whether the view reads a POST body of this `Content-Type` as JSON: its media type
+    (parsed as strawberry parses it) contains `application/json`. The check path, which
+    answers in front of the view, asks this too, so that it answers only what the view
+    would have read."""
     # What clients send, without the e-mail header parser strawberry reads it with.
     return content_type == JSON or JSON in parse_content_type(content_type)[0]
 

@@ -29,7 +29,6 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -54,7 +53,7 @@ from benefitgate.graphql.response_cache import (
     http_cache_headers,
     matches,
 )
-from benefitgate.graphql.shapes import json_kind, request_problem
+from benefitgate.graphql.shapes import is_json_body, json_kind, request_problem
 from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
 from benefitgate.telemetry import metrics
 
@@ -232,7 +231,7 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> Response:
         """A cacheable query from the cache or executed (and kept for storing); anything
         else executed with its writes recorded and invalidated before it answers."""
-        params = await front.params(request)
+        params = await self._cacheable_params(request, principal)
         plan = None if params is None else front.plan(params[0], params[1])
         if params is None or plan is None:
             with recording() as changed:
@@ -251,6 +250,24 @@ class GraphQLView(GraphQL[Context, None]):
         response = await self.run(request)
         exchange.body = bytes(response.body)
         return self._http_cached(request, response)
+
+    async def _cacheable_params(
+        self, request: Request, principal: Principal
+    ) -> tuple[str, str | None, Any] | None:
+        """The query, operation name and variables of a request strawberry would run as
+        sent: read by `parse_http_body`, and past the trusted documents' rule for the
+        caller's role. None for any other (strawberry answers it, uncached). A hit skips
+        execution, so it must skip nothing else: the cache read its own parameters, and
+        a hit answered 200 what a miss refused (a document id that is not the text's, a
+        malformed `extensions`, a media type that is not JSON)."""
+        try:
+            data = await self.parse_http_body(self.request_adapter_class(request))
+            if not isinstance(data, GraphQLRequestData) or data.query is None:
+                return None
+            self.documents.check(data.query, principal.role)
+        except (HTTPException, DocumentRefused):
+            return None
+        return data.query, data.operation_name, data.variables
 
     def _http_cached(self, request: Request, response: Response) -> Response:
         """ETag, Cache-Control and Vary on a clean GET answer; 304 when the client holds it."""
@@ -345,7 +362,7 @@ class GraphQLView(GraphQL[Context, None]):
         this app offers neither batches, multipart uploads nor HTTP streaming."""
         if request.method == "GET":
             data = self.parse_query_params(request.query_params)
-        elif "application/json" in parse_content_type(request.content_type or "")[0]:
+        elif is_json_body(request.content_type or ""):
             data = self.parse_json(await request.get_body())
         else:
             raise HTTPException(400, "Unsupported content type")
