@@ -381,7 +381,7 @@ async def test_get_queries_carry_an_etag_and_answer_304_when_unchanged(
         assert first.status_code == 200
         etag = first.headers["etag"]
         assert first.headers["cache-control"].startswith("private")
-        assert first.headers["vary"] == "Authorization"
+        assert first.headers["vary"] == "Authorization, Accept"
         again = await app.client.get("/graphql", params=params, headers=auth)
         assert again.headers["etag"] == etag and again.content == first.content
         unchanged = await app.client.get(
@@ -453,7 +453,7 @@ async def test_a_hit_is_refused_what_a_miss_would_be_refused(
         assert await app.hit(VIEW, variables, key)
         # The cache read only `query`, `operationName` and `variables`: each of these was
         # answered 200 from it, and refused when it missed.
-        sent = [
+        sent: list[dict[str, Any]] = [
             {"documentId": "sha256:" + "0" * 64},  # not the text's id
             {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
             {"documentId": "abc"},
@@ -481,3 +481,28 @@ async def test_a_hit_is_refused_what_a_miss_would_be_refused(
         "BAD_REQUEST",
     ]
     assert [a.status_code for a in [*answers, by_get]] == [400] * 5
+
+
+async def test_each_media_type_of_a_get_answer_has_its_own_etag(
+    conn: asyncpg.Connection, dsn: str, settings: Settings
+) -> None:
+    account_id, key = await _setup(conn)
+    json_only = {"authorization": f"Bearer {key}", "accept": "application/json"}
+    spec = {**json_only, "accept": "application/graphql-response+json"}
+    async with served(dsn, settings, FixedClock(START)) as app:
+        params = {"query": VIEW, "variables": f'{{"id": "{account_id}"}}'}
+        plain = await app.client.get("/graphql", params=params, headers=json_only)  # a miss
+        other = await app.client.get("/graphql", params=params, headers=spec)  # a hit
+        # With one ETag for both, the JSON answer's validator got 304 for the other type.
+        crossed = await app.client.get(
+            "/graphql", params=params, headers={**spec, "if-none-match": plain.headers["etag"]}
+        )
+        held = await app.client.get(
+            "/graphql", params=params, headers={**spec, "if-none-match": other.headers["etag"]}
+        )
+    assert plain.content == other.content
+    assert plain.headers["etag"] != other.headers["etag"]
+    assert plain.headers["vary"] == other.headers["vary"] == "Authorization, Accept"
+    assert crossed.status_code == 200
+    assert crossed.headers["content-type"].startswith("application/graphql-response+json")
+    assert (held.status_code, held.headers["etag"]) == (304, other.headers["etag"])

@@ -233,14 +233,21 @@ def cached_response(entry: Entry, request: Request) -> Response:
     media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in wanted else "application/json"
     if request.method != "GET":
         return Response(entry.body, media_type=media)
-    headers = http_cache_headers(entry.etag)
-    if matches(request, entry.etag):
+    headers = http_cache_headers(entry.etag, media)
+    if matches(request, headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return Response(entry.body, media_type=media, headers=headers)
 
 
-def http_cache_headers(etag: str) -> dict[str, str]:
-    return {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+def http_cache_headers(etag: str, media_type: str) -> dict[str, str]:
+    """The caching headers of a GET answer whose body has `etag`, sent as `media_type`.
+    `Accept` chooses the media type, so it is in `Vary`, and each media type has its own
+    validator (RFC 9110, 8.8.3): with one ETag for both, a client holding the JSON answer
+    got 304 asking for `application/graphql-response+json`, and kept a representation it
+    had not asked for."""
+    if media_type.startswith(GRAPHQL_RESPONSE):
+        etag = etag[:-1] + '-gr"'
+    return {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Accept"}
 
 
 def matches(request: Request, etag: str) -> bool:

@@ -275,7 +275,8 @@ class GraphQLView(GraphQL[Context, None]):
             return response
         if not exchange_of(request).clean:
             return response
-        headers = http_cache_headers(etag_of(bytes(response.body)))
+        media = response.headers.get("content-type", "")
+        headers = http_cache_headers(etag_of(bytes(response.body)), media)
         response.headers.update(headers)
         if matches(request, headers["ETag"]):
             return Response(status_code=304, headers=headers)
