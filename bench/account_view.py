@@ -39,6 +39,9 @@ DURATION = os.environ.get("BENCH_DURATION", "20s")
 # share a machine.
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 FLOOR_PORT = PORT + 1
+# The HTTP protocol `benefitgate serve` runs: the floor and the ceiling run on it too, so
+# that what they measure is the service's own work, not a different server's.
+SERVER_HTTP = "benefitgate.http_protocol:HttpProtocol"
 
 QUERY = """query View($id: ID!) { account(id: $id) { __typename ... on Account {
   id name
@@ -205,7 +208,7 @@ def measure_floor(
     body: Path, env: dict[str, str], connections: int = CONNECTIONS, duration: str = DURATION
 ) -> dict[str, float]:
     """wrk against the floor: a bare Starlette endpoint answering `body`, on uvicorn with
-    uvloop and httptools as the service runs."""
+    uvloop and the service's HTTP protocol, as the service runs."""
     process = serve_floor(body)
     try:
         wait_until_up(FLOOR_PORT)
@@ -239,7 +242,7 @@ def serve_benefitgate(
 def serve_floor(body_file: Path, port: int = FLOOR_PORT) -> subprocess.Popen[bytes]:
     """The floor app (`floor_app.py`, one uvicorn worker, uvloop) answering `body_file`."""
     uvicorn = str(Path(sys.executable).parent / "uvicorn")
-    args = ["floor_app:app", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+    args = ["floor_app:app", "--port", str(port), "--loop", "uvloop", "--http", SERVER_HTTP]
     args += ["--no-access-log", "--app-dir", str(HERE)]
     return serve([uvicorn, *args], {"FLOOR_BODY_FILE": str(body_file)})
 

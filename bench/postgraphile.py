@@ -7,11 +7,11 @@ the same facts for sampled accounts, then drives each with wrk over random accou
 alternating rounds: the lean view (account, subscription, tier with its benefits, current
 usage) at 16 and at 64 connections, and the account's name alone. Each round also drives
 the stack's ceiling: a bare Strawberry app (`strawberry_ceiling.py`: same Strawberry, same
-uvicorn with uvloop and httptools, one worker) answering the same documents from constants
-in memory, no database and no middleware, so the printout shows what Strawberry execution
-can reach at best next to PostGraphile. The floor is a bare Starlette endpoint returning a
-body of the lean view's size. Prints req/s, p50 and p99 of every round and the median
-ratios of Benefitgate and of the ceiling to PostGraphile.
+uvicorn with uvloop and the service's HTTP protocol, one worker) answering the same
+documents from constants in memory, no database and no middleware, so the printout shows
+what Strawberry execution can reach at best next to PostGraphile. The floor is a bare
+Starlette endpoint returning a body of the lean view's size. Prints req/s, p50 and p99 of
+every round and the median ratios of Benefitgate and of the ceiling to PostGraphile.
 
 PostGraphile needs Node 22 (the system's Node 20 is too old): the benchmark installs the
 npm registry's `node@22` and `postgraphile@5` packages into BENCH_CACHE (default
@@ -44,6 +44,7 @@ from typing import Any
 
 from account_view import (
     PORT,
+    SERVER_HTTP,
     measure_floor,
     prepare,
     serve,
@@ -133,7 +134,7 @@ def serve_ceiling(sample: Path) -> subprocess.Popen[bytes]:
     """The bare Strawberry app on the server stack `benefitgate serve` runs."""
     uvicorn = str(Path(sys.executable).parent / "uvicorn")
     args = ["strawberry_ceiling:app", "--port", str(CEILING_PORT), "--loop", "uvloop"]
-    args += ["--http", "httptools", "--no-access-log", "--app-dir", str(Path(__file__).parent)]
+    args += ["--http", SERVER_HTTP, "--no-access-log", "--app-dir", str(Path(__file__).parent)]
     return serve([uvicorn, *args], {"CEILING_SAMPLE_FILE": str(sample)})
 
 

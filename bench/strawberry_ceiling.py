@@ -3,13 +3,13 @@ view's shape from constants in memory.
 
 No database, no middleware, no authentication, no Benefitgate code: Strawberry's own ASGI
 app (stock, with its parser and validation caches, which only make it faster) on the same
-uvicorn, uvloop and httptools one worker as `benefitgate serve`. Every field is a plain
+uvicorn, uvloop and HTTP protocol, one worker, as `benefitgate serve`. Every field is a plain
 attribute. What it answers is built once at import from CEILING_SAMPLE_FILE, a lean view
 response of Benefitgate (`{"account": {...}}`), so the body has the same facts and size;
 the `id` asked for is echoed back. `postgraphile.py` measures it in the same run.
 
     CEILING_SAMPLE_FILE=sample.json uvicorn strawberry_ceiling:app --loop uvloop \\
-        --http httptools --no-access-log
+        --http benefitgate.http_protocol:HttpProtocol --no-access-log
 """
 
 from __future__ import annotations

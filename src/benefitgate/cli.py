@@ -254,7 +254,8 @@ def _serve(settings: Settings, workers: int) -> None:
         port=settings.port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, writing each response in one system call (see http_protocol).
+        http="benefitgate.http_protocol:HttpProtocol",
         log_config=None,
         access_log=False,
         # Live event frames are a few hundred bytes of JSON: compressing each one cost
