@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+
+from benefitgate.events import outbox as events
+from benefitgate.events import readable
 from benefitgate.events.listener import OutboxListener
-from benefitgate.events.outbox import NewEvents
+from benefitgate.events.outbox import START, Event, EventScope, NewEvents
+from tests.fixtures import factories
 
 
 async def test_stopping_as_a_notification_arrives_still_stops(dsn: str) -> None:
@@ -26,3 +31,58 @@ async def test_stopping_as_a_notification_arrives_still_stops(dsn: str) -> None:
         stopping.cancel()  # stop() cancels the listener again, which then ends
         await asyncio.wait({stopping})
     assert done, "the listener did not stop"
+
+
+async def test_lean_events_come_without_payload_and_partners_and_others_in_full(
+    conn: asyncpg.Connection,
+) -> None:
+    cat = await factories.catalog(conn)
+    partner = await factories.partner(conn)
+    account = await factories.account(conn, cat["versions"]["basic"], partner_id=partner)
+    await events.enqueue(conn, "test.lean", account, {"n": 1})
+    await events.enqueue(conn, "test.full", account, {"n": 2})
+    probe = await readable.take(conn)
+
+    lean = await events.read_new(conn, START, 10, probe, lean=["test.lean"])
+    whole = await events.read_new(conn, START, 10, probe)
+    feed = await events.read_feed(conn, START, 10, EventScope(everything=True), payloads=False)
+
+    assert [(e.type, e.payload) for e in lean.events] == [
+        ("test.lean", {}),
+        ("test.full", {"n": 2}),
+    ]
+    assert lean.partners == {account: frozenset({partner})}  # the full event's
+    assert [e.payload for e in whole.events] == [{"n": 1}, {"n": 2}]
+    assert [(e.type, e.account_id, e.payload) for e in feed] == [
+        ("test.lean", account, {}),
+        ("test.full", account, {}),
+    ]
+
+
+async def test_a_look_made_lean_is_made_again_in_full_when_lean_changed_meanwhile(
+    dsn: str, conn: asyncpg.Connection
+) -> None:
+    """A live subscriber joining while the listener reads lean: the events it is owed must
+    reach the handler with their payloads."""
+    arrived: asyncio.Queue[Event] = asyncio.Queue()
+    asked = 0
+
+    def lean() -> frozenset[str]:
+        nonlocal asked
+        asked += 1
+        return frozenset({"test.lean"}) if asked == 1 else frozenset()
+
+    async def on_events(new: NewEvents) -> None:
+        for event in new.events:
+            arrived.put_nowait(event)
+
+    listener = OutboxListener(dsn, on_events, poll_seconds=0.05, lean=lean)
+    await events.enqueue(conn, "test.lean", None, {"n": 1})
+    await listener.start()
+    listener.cursor = START  # before its first look, which is then of the event above
+    try:
+        event = await asyncio.wait_for(arrived.get(), 5)
+    finally:
+        await listener.stop()
+
+    assert (event.type, event.payload) == ("test.lean", {"n": 1})

@@ -16,11 +16,18 @@ _EVERYTHING = EventScope(everything=True)
 Handle = Callable[[asyncpg.Connection, Sequence[Event]], Awaitable[None]]
 
 
-async def follow(conn: asyncpg.Connection, consumer: str, page_size: int, handle: Handle) -> int:
+async def follow(
+    conn: asyncpg.Connection,
+    consumer: str,
+    page_size: int,
+    handle: Handle,
+    payloads: bool = True,
+) -> int:
     """Hand `handle` the events after `consumer`'s cursor and move the cursor past them, a
     page per transaction with the cursor's row locked meanwhile, so runs on several replicas
     at once hand each event over once and a failed page is handed over again; returns the
-    number of events read."""
+    number of events read. Without `payloads`, events come with empty payloads
+    (`outbox.read_feed`), for a consumer of their types and accounts only."""
     read = 0
     while True:
         async with conn.transaction():
@@ -28,7 +35,8 @@ async def follow(conn: asyncpg.Connection, consumer: str, page_size: int, handle
                 "select txid, id from event_consumers where name = $1 for update", consumer
             )
             assert row is not None, f"a migration creates the {consumer!r} consumer's row"
-            page = await read_feed(conn, Cursor(row["txid"], row["id"]), page_size, _EVERYTHING)
+            after = Cursor(row["txid"], row["id"])
+            page = await read_feed(conn, after, page_size, _EVERYTHING, payloads=payloads)
             if not page:
                 return read
             await handle(conn, page)

@@ -61,7 +61,8 @@ async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
             conn, [e.account_id for e in page if e.account_id and e.type not in QUIET], now
         )
 
-    return await consumers.follow(conn, CONSUMER, _PAGE, mark)
+    # Only types and accounts are read: ingest writes a usage.recorded event per account.
+    return await consumers.follow(conn, CONSUMER, _PAGE, mark, payloads=False)
 
 
 def _midnight(now: datetime) -> datetime:

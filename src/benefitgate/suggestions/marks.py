@@ -48,7 +48,8 @@ async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
             conn, [e.account_id for e in page if e.type in EVIDENCE and e.account_id], now
         )
 
-    return await consumers.follow(conn, CONSUMER, _PAGE, mark)
+    # Only types and accounts are read: ingest writes a usage.recorded event per account.
+    return await consumers.follow(conn, CONSUMER, _PAGE, mark, payloads=False)
 
 
 async def claim(conn: asyncpg.Connection, limit: int) -> list[UUID]:

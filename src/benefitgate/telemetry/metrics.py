@@ -117,7 +117,8 @@ OUTBOX_EVENTS = Counter(
 )
 OUTBOX_LISTENER_LAG_SECONDS = Histogram(
     "benefitgate_outbox_listener_lag_seconds",
-    "From an event's transaction start to the listener handing it over.",
+    "From the start of a transaction that wrote events to the listener handing them over"
+    " (once per transaction).",
     buckets=_BACKGROUND,
 )
 OUTBOX_LISTENER_RECONNECTS = Counter(
