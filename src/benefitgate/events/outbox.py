@@ -8,6 +8,11 @@ The txid column is read and compared as what it is, an `xid8` (asyncpg decodes i
 int): never cast it for a statement. A text cast aliased under the column's name made
 `order by txid` sort as text ("10000" before "999") while the cursor compared numbers, and
 events were skipped once transaction ids gained a digit.
+
+The horizon bounds the reads as a scalar (`(select xmin from horizon)`), so that the index
+on (txid, id) stops at it: joined as a row, it was a filter, and every look read all the
+committed events held back above it (under ingest, thousands each time, many times a
+second), and the check for held-back events scanned the whole table.
 """
 
 from __future__ import annotations
@@ -188,9 +193,9 @@ async def read_feed(
         with {readable.horizon_cte("$8", "$9")}
         select e.id, e.txid, e.type, e.account_id, case when $10 then e.payload end as payload,
                e.created_at
-        from events e, horizon h
+        from events e
         where (e.txid, e.id) > ($1::xid8, $2)
-          and e.txid < h.xmin
+          and e.txid < (select xmin from horizon)
           and ($3 or (e.account_id is null and not (e.type like any($7::text[])))
                or e.account_id = $4
                or e.account_id in (select account_id from partner_accounts
@@ -218,8 +223,8 @@ async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
     row = await conn.fetchrow(
         f"""
         with {readable.horizon_cte("$1", "$2")}
-        select e.txid, e.id from events e, horizon h
-        where e.txid < h.xmin
+        select e.txid, e.id from events e
+        where e.txid < (select xmin from horizon)
         order by e.txid desc, e.id desc limit 1
         """,  # noqa: S608 (fixed SQL, no input)
         probe.next_xid,
@@ -269,8 +274,8 @@ async def read_new(
             select e.id, e.txid, e.type, e.account_id,
                    case when e.type = any($6::text[]) then null else e.payload end as payload,
                    e.created_at
-            from events e, horizon h
-            where (e.txid, e.id) > ($1::xid8, $2) and e.txid < h.xmin
+            from events e
+            where (e.txid, e.id) > ($1::xid8, $2) and e.txid < (select xmin from horizon)
             order by e.txid, e.id
             limit $3
         )
@@ -279,9 +284,9 @@ async def read_new(
                case when v.payload is null then '{{}}'::uuid[]
                     else array(select p.partner_id from partner_accounts p
                                where p.account_id = v.account_id) end as partner_ids
-        from (select exists (select 1 from events e
-                             where (e.txid, e.id) > ($1::xid8, $2) and e.txid >= h.xmin)
-                         as held_back,
+        from (select (select true from events e
+                       where (e.txid, e.id) > ($1::xid8, $2) and e.txid >= h.xmin
+                       order by e.txid, e.id limit 1) is not null as held_back,
                      h.probe_next, {readable.NEXT_PROBE},
                      pg_current_wal_flush_lsn() as wal_position
               from horizon h) held

@@ -242,9 +242,9 @@ async def claim_due(
               and (e.next_attempt_at is null or e.next_attempt_at <= $1)
               and (e.lease_until is null or e.lease_until < $1)
               and e.id <> all($5::uuid[])
-              and exists (select 1 from events v, horizon h
+              and exists (select 1 from events v
                           where (v.txid, v.id) > (e.cursor_txid, e.cursor_id)
-                            and v.txid < h.xmin)
+                            and v.txid < (select xmin from horizon))
             order by e.next_attempt_at nulls first, e.id
             limit $4
             for update skip locked
