@@ -228,3 +228,37 @@ async def test_times_rfc_3339_allows_are_read_and_instants_past_the_calendar_are
         ("not-a-time", "REJECTED", "INVALID_EVENT"),
     ]
     assert await counter(conn, account_id) == 1.0
+
+
+async def test_a_subject_shaped_as_an_id_names_that_account_else_the_one_with_it_as_external_id(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    by_id = await factories.account(conn, cat["versions"]["basic"])
+    by_external = await factories.account(conn, cat["versions"]["basic"])
+    shadowed = await factories.account(conn, cat["versions"]["basic"])
+    unclaimed = str(uuid4())  # no account has this id: it is an external id only
+    await conn.execute("update accounts set external_id = $1 where id = $2", unclaimed, by_external)
+    # An external id that is another account's id: the subject names that other account.
+    await conn.execute("update accounts set external_id = $1 where id = $2", str(by_id), shadowed)
+    key = await api_key(conn)
+
+    body = await record(
+        api,
+        [
+            cloud_event(by_id, "a"),
+            cloud_event(unclaimed.upper(), "b"),  # not an id: the external id as written
+            cloud_event(unclaimed, "c"),
+            cloud_event(str(uuid4()), "d"),
+        ],
+        key,
+    )
+
+    assert [r["status"] for r in body["results"]] == [
+        "ACCEPTED",
+        "REJECTED",
+        "ACCEPTED",
+        "REJECTED",
+    ]
+    assert (await counter(conn, by_id), await counter(conn, by_external)) == (1.0, 1.0)
+    assert await counter(conn, shadowed) == 0.0

@@ -196,17 +196,23 @@ async def _decide(
 async def _accounts_of(
     conn: asyncpg.Connection, events: Sequence[UsageEvent]
 ) -> Callable[[UsageEvent], Account | None]:
-    """Load the events' accounts in one statement; returns each event's account. A subject
-    names the account with that id (in its 36-character form), else the one with that
-    external id."""
+    """Load the events' accounts; returns each event's account. A subject names the account
+    with that id (in its 36-character form), else the one with that external id. One
+    statement, unless a subject shaped as an id names no account by it: such subjects are
+    then looked up as external ids by a second one (looking every id-shaped subject up as
+    an external id too made Postgres scan the accounts and their subscriptions whole)."""
     ids: set[UUID | str] = {e.account_id for e in events if e.account_id is not None}
     subjects = {e.subject for e in events if e.subject is not None}
+    id_shaped = {s for s in subjects if _UUID_TEXT.fullmatch(s)}
     # Ids are sent as text: asyncpg parses them far faster than uuid.UUID does.
-    ids.update(s.lower() for s in subjects if _UUID_TEXT.fullmatch(s))
-    known = await accounts.accounts_by_ids(conn, list(ids), list(subjects))
+    ids.update(s.lower() for s in id_shaped)
+    known = await accounts.accounts_by_ids(conn, list(ids), list(subjects - id_shaped))
     if not subjects:
         return lambda e: known.get(e.account_id) if e.account_id else None
     by_text = {str(a.id): a for a in known.values()}
+    unmatched = [s for s in id_shaped if s.lower() not in by_text]
+    if unmatched:
+        known.update(await accounts.accounts_by_ids(conn, [], unmatched))
     by_external = {a.external_id: a for a in known.values() if a.external_id is not None}
 
     def account_of(event: UsageEvent) -> Account | None:
