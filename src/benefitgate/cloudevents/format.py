@@ -41,11 +41,29 @@ def is_json_media_type(value: str) -> bool:
 
 def _texts(raw: Mapping[str, Any]) -> tuple[str, str, str, str] | Refused:
     """`id`, `source`, `type` and `subject`: each a non-empty string."""
-    values = raw.get("id"), raw.get("source"), raw.get("type"), raw.get("subject")
+    values = event_id, source, kind, subject = (
+        raw.get("id"),
+        raw.get("source"),
+        raw.get("type"),
+        raw.get("subject"),
+    )
+    # Checked at once first: the loop below, which names the first culprit, cost a fifth
+    # of reading an event.
+    if (
+        type(event_id) is str
+        and type(source) is str
+        and type(kind) is str
+        and type(subject) is str
+        and event_id
+        and source
+        and kind
+        and subject
+    ):
+        return values  # type: ignore[return-value]  # each checked to be a str
     for name, value in zip(_TEXTS, values, strict=True):
         if type(value) is not str or not value:
             return Refused(Rejection.INVALID_EVENT, f"`{name}` must be a non-empty string")
-    return values  # type: ignore[return-value]  # each checked to be a str above
+    raise AssertionError("unreachable: some value failed the check above")
 
 
 _TEXTS = ("id", "source", "type", "subject")
