@@ -60,6 +60,8 @@ BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
 # Which ways in to measure, in this order: `events` (POST /events), `graphql` (usageRecord).
 # Each run starts from its own copy of the same database; alternating repeats show how much
 # the machine's other load moved the figures.
+# A way may name other source code for the service after an `@` (`events@../main/src`): the
+# code before a change, measured in the same run as the code after it.
 WAYS = os.environ.get("BENCH_WAYS", "events,graphql,events,graphql").split(",")
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 BATCH_SIZE = 1000
@@ -177,30 +179,60 @@ async def drive(
     return time.perf_counter() - started, latencies
 
 
-async def sample_backends(dsn: str, stop: asyncio.Event) -> Counter[str]:
+async def sample_backends(dsn: str, stop: asyncio.Event) -> tuple[Counter[str], Counter[str]]:
     """What the service's backends do, sampled every 20 ms until `stop`: on the CPU
     (`active`), waiting for another transaction's row lock (`lock`), or `idle in
-    transaction`: holding their locks while the service works between two statements."""
+    transaction`: holding their locks while the service works between two statements.
+    Also which statements the `active` samples ran (`statement_of`): where Postgres's
+    work for the service goes."""
     conn = await db.connect(dsn)
     seen: Counter[str] = Counter()
+    statements: Counter[str] = Counter()
     try:
         while not stop.is_set():
             rows = await conn.fetch(
-                """select state, wait_event_type from pg_stat_activity
+                """select state, wait_event_type, query
+                   from pg_stat_activity
                    where datname = current_database() and pid <> pg_backend_pid()
                      and backend_type = 'client backend' and state <> 'idle'"""
             )
             for r in rows:
-                seen["lock" if r["wait_event_type"] == "Lock" else r["state"]] += 1
+                state = "lock" if r["wait_event_type"] == "Lock" else r["state"]
+                seen[state] += 1
+                if state == "active":
+                    statements[statement_of(r["query"])] += 1
             await asyncio.sleep(0.02)
     finally:
         await conn.close()
-    return seen
+    return seen, statements
+
+
+# What a statement of the service is, by a phrase only it holds, first match wins.
+_STATEMENTS = (
+    ("insert into usage_event_ids", "the write"),
+    ("from accounts a left join subscriptions", "the accounts"),
+    ("from grants", "the grants"),
+    ("visible as", "the listener's read of the outbox"),
+    ("from event_consumers", "a job's cursor"),
+    ("partner_accounts where partner_id", "a job's read of the outbox"),
+    ("horizon as", "another read of the outbox"),
+    ("milestone", "the milestones"),
+    ("commit", "COMMIT"),
+    ("begin", "BEGIN"),
+)
+
+
+def statement_of(query: str) -> str:
+    text = " ".join(query.lower().split())
+    for phrase, name in _STATEMENTS:
+        if phrase in text:
+            return name
+    return text[:60]
 
 
 async def drive_sampled(
     dsn: str, key: str, way: Way, batches: list[list[dict[str, object]]]
-) -> tuple[float, list[float], Counter[str]]:
+) -> tuple[float, list[float], tuple[Counter[str], Counter[str]]]:
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_backends(dsn, stop))
     elapsed, latencies = await drive(key, way, batches)
@@ -351,6 +383,7 @@ class Run:
     postgres_cpu: float
     side_effects: str
     backends: Counter[str]
+    statements: Counter[str]
 
 
 def _started(service: subprocess.Popen[bytes]) -> None:
@@ -381,12 +414,16 @@ def run_way(
     `way`; the copy is kept, as the service left it, for the write statement alone."""
     dsn = asyncio.run(copy_database(server, name, copy))
     before = asyncio.run(side_effects(dsn))
-    service = serve_benefitgate(dsn, PORT, Path(tempfile.mkdtemp()))
+    way, _, source = way.partition("@")
+    env = {"PYTHONPATH": str(Path(source).resolve())} if source else None
+    service = serve_benefitgate(dsn, PORT, Path(tempfile.mkdtemp()), env)
     try:
         _started(service)
         profiler = _profile(service.pid, copy)
         cpu_before = cpu_by_pid([service.pid, *postgres_pids()])
-        elapsed, latencies, backends = asyncio.run(drive_sampled(dsn, key, WAY[way], batches))
+        elapsed, latencies, (backends, statements) = asyncio.run(
+            drive_sampled(dsn, key, WAY[way], batches)
+        )
         cpu = _spent(cpu_before, cpu_by_pid([service.pid, *postgres_pids()]))
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
@@ -397,7 +434,8 @@ def run_way(
     service_cpu = cpu.pop(service.pid)
     after = asyncio.run(side_effects(dsn))
     written = ", ".join(f"{k} {after[k] - before[k]}" for k in after)
-    return Run(elapsed, latencies, service_cpu, sum(cpu.values()), written, backends)
+    postgres_cpu = sum(cpu.values())
+    return Run(elapsed, latencies, service_cpu, postgres_cpu, written, backends, statements)
 
 
 async def side_effects(dsn: str) -> dict[str, int]:
@@ -461,7 +499,7 @@ def report(way: str, run: Run, events: int, ceiling: float) -> None:
     rate = events / run.elapsed
     service, postgres = (cpu * 1e6 / events for cpu in (run.service_cpu, run.postgres_cpu))
     print(
-        f"  {way:8} {rate:9.0f} events/s  batch p50 {quantiles[49] * 1000:6.1f} ms"
+        f"  {way:8}\n           {rate:9.0f} events/s  batch p50 {quantiles[49] * 1000:6.1f} ms"
         f"  p99 {quantiles[98] * 1000:6.1f} ms  CPU per event: service {service:5.1f} µs,"
         f" Postgres {postgres:5.1f} µs  ratio to the ceiling {rate / ceiling:.3f}"
     )
@@ -469,6 +507,9 @@ def report(way: str, run: Run, events: int, ceiling: float) -> None:
     busy = sum(run.backends.values()) or 1
     shares = ", ".join(f"{k} {v / busy:.0%}" for k, v in run.backends.most_common())
     print(f"           service backends, of {busy} samples not idle: {shares}")
+    active = sum(run.statements.values()) or 1
+    ran = ", ".join(f"{k} {v / active:.0%}" for k, v in run.statements.most_common(8))
+    print(f"           their active samples, by statement: {ran}")
 
 
 def load() -> str:
@@ -493,6 +534,9 @@ def main() -> None:
     # As earlier ceilings measured it: the service then reported the counters in two
     # statements after this one.
     bare = asyncio.run(alone_on_a_copy(server, left, batches, 4, reports=False))
+    # And on a copy of the database as each service run found it: the service's first
+    # batches create the counters and daily buckets that the replays above only update.
+    found = asyncio.run(alone_on_a_copy(server, name, batches, 4))
     floor = asyncio.run(copy_floor(dsn, batches))
     events = BATCHES * BATCH_SIZE
     print(f"\nusage ingest, {BATCHES} batches of {BATCH_SIZE}, {CLIENTS} clients, 5 % duplicates")
@@ -506,6 +550,11 @@ def main() -> None:
         f"  write statement alone without its reports: {events / bare[0]:9.0f} events/s,"
         f" Postgres CPU {bare[1] * 1e6 / events:5.1f} µs per event (4 connections)"
     )
+    print(
+        f"  write statement alone on the database as the service found it: "
+        f"{events / found[0]:9.0f} events/s, Postgres CPU {found[1] * 1e6 / events:5.1f} µs"
+        " per event (4 connections)"
+    )
     ceiling = events / min(seconds for seconds, _ in alone.values())
     print(f"  ceiling: {ceiling:9.0f} events/s  (the best of the write statement alone)")
     print(f"  floor:   {events / floor:9.0f} events/s  (COPY into a plain table)")
@@ -517,7 +566,8 @@ def main() -> None:
         print(
             f"  run {i} {way:7} ratio to the ceiling {rate / ceiling:.3f}"
             f"  ({rate:.0f} events/s, batch p99 {p99(run) * 1000:.0f} ms;"
-            f" {rate * bare[0] / events:.3f} of the statement without its reports)"
+            f" {rate * bare[0] / events:.3f} of the statement without its reports,"
+            f" {rate * found[0] / events:.3f} of the statement on the database as found)"
         )
     print(f"  {started_under} at the start, {load()} at the end")
     for copy in copies:
