@@ -9,7 +9,7 @@ import asyncpg
 from benefitgate.events import outbox as events
 from benefitgate.events import readable
 from benefitgate.events.listener import OutboxListener
-from benefitgate.events.outbox import START, Event, EventScope, NewEvents
+from benefitgate.events.outbox import START, Event, NewEvents
 from tests.fixtures import factories
 
 
@@ -41,22 +41,22 @@ async def test_lean_events_come_without_payload_and_partners_and_others_in_full(
     account = await factories.account(conn, cat["versions"]["basic"], partner_id=partner)
     await events.enqueue(conn, "test.lean", account, {"n": 1})
     await events.enqueue(conn, "test.full", account, {"n": 2})
+    await events.enqueue(conn, "test.lean", None, {"n": 3})
     probe = await readable.take(conn)
 
     lean = await events.read_new(conn, START, 10, probe, lean=["test.lean"])
     whole = await events.read_new(conn, START, 10, probe)
-    feed = await events.read_feed(conn, START, 10, EventScope(everything=True), payloads=False)
+    page = await events.read_page(conn, START, 10, skip={"test.lean"})
 
     assert [(e.type, e.payload) for e in lean.events] == [
         ("test.lean", {}),
         ("test.full", {"n": 2}),
+        ("test.lean", {}),
     ]
     assert lean.partners == {account: frozenset({partner})}  # the full event's
-    assert [e.payload for e in whole.events] == [{"n": 1}, {"n": 2}]
-    assert [(e.type, e.account_id, e.payload) for e in feed] == [
-        ("test.lean", account, {}),
-        ("test.full", account, {}),
-    ]
+    assert [e.payload for e in whole.events] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert [(e.type, e.account_id, e.payload) for e in page.events] == [("test.full", account, {})]
+    assert (page.last, page.size) == (whole.events[-1].cursor, 3)  # past those passed over
 
 
 async def test_a_look_made_lean_is_made_again_in_full_when_lean_changed_meanwhile(

@@ -49,6 +49,7 @@ QUIET = frozenset(
     }
 )
 CONSUMER = "health"
+_PASSED_OVER = QUIET  # none marks an account
 _PAGE = 500
 
 
@@ -61,8 +62,7 @@ async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
             conn, [e.account_id for e in page if e.account_id and e.type not in QUIET], now
         )
 
-    # Only types and accounts are read: ingest writes a usage.recorded event per account.
-    return await consumers.follow(conn, CONSUMER, _PAGE, mark, payloads=False)
+    return await consumers.follow(conn, CONSUMER, _PAGE, mark, skip=_PASSED_OVER)
 
 
 def _midnight(now: datetime) -> datetime:

@@ -36,6 +36,9 @@ EVIDENCE = frozenset(
     }
 )
 CONSUMER = "suggestions"
+# Passed over without becoming events: ingest writes one per account of each batch, and
+# none is evidence (a crossing or a projected overrun is, and says so).
+_PASSED_OVER = frozenset({"usage.recorded"}) - EVIDENCE
 _PAGE = 500
 
 
@@ -48,8 +51,7 @@ async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
             conn, [e.account_id for e in page if e.type in EVIDENCE and e.account_id], now
         )
 
-    # Only types and accounts are read: ingest writes a usage.recorded event per account.
-    return await consumers.follow(conn, CONSUMER, _PAGE, mark, payloads=False)
+    return await consumers.follow(conn, CONSUMER, _PAGE, mark, skip=_PASSED_OVER)
 
 
 async def claim(conn: asyncpg.Connection, limit: int) -> list[UUID]:
