@@ -8,8 +8,8 @@ see. Here each of `connections` sends one request every `connections / rate` sec
 (staggered), as wrk2 does. A request whose connection was still waiting for an earlier
 answer when its turn came is late because of the server, and its latency counts from its
 turn (no coordinated omission); one whose connection was idle counts from when it was
-sent, so that the event loop's timer granularity (about a millisecond) is not charged to
-the server.
+sent, so that the event loop's timer granularity (a millisecond) is not charged to the
+server. Times are read from `time.perf_counter`: uvloop's own clock moves in milliseconds.
 
     .venv/bin/python bench/open_loop.py PORT RATE SECONDS REQUESTS_FILE
 
@@ -68,6 +68,7 @@ class _Connection(asyncio.Protocol):
 
 async def _drive(port: int, rate: float, seconds: float, requests: list[bytes]) -> dict[str, float]:
     loop = asyncio.get_running_loop()
+    now = time.perf_counter  # uvloop's loop.time() moves in whole milliseconds
     interval = CONNECTIONS / rate
     latencies: list[float] = []
     statuses: list[int] = []
@@ -76,20 +77,20 @@ async def _drive(port: int, rate: float, seconds: float, requests: list[bytes]) 
         _, conn = await loop.create_connection(_Connection, "127.0.0.1", port)
         turn, answered = start + index * interval / CONNECTIONS, 0.0
         while turn < start + seconds:
-            if turn > loop.time():
-                await asyncio.sleep(turn - loop.time())
+            if turn > now():
+                await asyncio.sleep(turn - now())
             # Busy at its turn: the server made it late, so it counts from its turn.
-            began = turn if answered > turn else loop.time()
+            began = turn if answered > turn else now()
             statuses.append(await conn.ask(random.choice(requests)))
-            answered = loop.time()
+            answered = now()
             latencies.append(answered - began)
             turn += interval
         assert conn.transport is not None
         conn.transport.close()
 
-    start = loop.time() + 0.1
+    start = now() + 0.1
     await asyncio.gather(*(connection(i, start) for i in range(CONNECTIONS)))
-    elapsed = loop.time() - start
+    elapsed = now() - start
     latencies.sort()
 
     def ms(fraction: float) -> float:

@@ -36,9 +36,12 @@ from scratch import scratch_database
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "20000"))
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "1000"))
 TOP = int(os.environ.get("BENCH_TOP", "30"))
-QUERY = """query Check($id: ID!) {
-  entitlementCheck(accountId: $id, feature: "anomaly_alerts") {
-    __typename ... on EntitlementCheck { allowed reason remaining tier } } }"""
+# BENCH_CHECK=metric checks a metric (one counter read each) instead of a feature.
+CHECK = os.environ.get("BENCH_CHECK", "feature")
+WHAT = 'metric: "api_calls", requested: 10' if CHECK == "metric" else 'feature: "anomaly_alerts"'
+QUERY = f"""query Check($id: ID!) {{
+  entitlementCheck(accountId: $id, {WHAT}) {{
+    __typename ... on EntitlementCheck {{ allowed reason remaining tier }} }} }}"""
 
 
 def scope_of(key: str, body: bytes) -> dict[str, Any]:
@@ -105,7 +108,7 @@ async def run(dsn: str, key: str, ids: list[str]) -> None:
                            "log_level": "WARNING"})  # fmt: skip
     app = create_app(settings, dsn)
     async with LifespanManager(app) as manager:
-        await drive(manager.app, key, ids, "benefitgate, feature check")
+        await drive(manager.app, key, ids, f"benefitgate, {CHECK} check")
     os.environ["FLOOR_BODY_FILE"] = str(Path(__file__).with_name("floor_app.py"))
     from floor_app import app as floor
 

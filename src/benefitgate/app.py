@@ -346,7 +346,7 @@ async def _counter_reads(
     pool = await db.create_pool(
         dsn,
         min_size=0,
-        max_size=1,  # one statement in flight at a time is what CounterReads runs
+        max_size=1,  # CounterReads keeps it, for one statement in flight at a time
         statement_seconds=settings.statement_seconds,
         acquire_seconds=settings.pool_acquire_seconds,
         on_connect=on_connect,
@@ -474,7 +474,7 @@ async def _open(
     snapshots = EntitlementSnapshots(settings.check_snapshots)
     denials = Denials(pool)
     counter_reads = await _counter_reads(settings, dsn, on_connect)
-    opened.push_async_callback(_close_pool, counter_reads.pool)
+    opened.push_async_callback(counter_reads.close)
     cache = _response_cache(settings, dsn, clock)
     if cache is not None and cache.shared is not None:
         opened.push_async_callback(cache.shared.close)

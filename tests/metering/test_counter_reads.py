@@ -5,12 +5,14 @@ no other check."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 
+from benefitgate import db
 from benefitgate.metering.counter_reads import CounterReads
 from tests.conftest import MakeApi, api_key
 from tests.fixtures import factories
@@ -19,6 +21,14 @@ from tests.fixtures.metering_api import CHECK
 from tests.fixtures.statements import StatementLog
 
 PERIOD = NOW - timedelta(days=10)  # the factories' subscription period start
+
+
+@pytest.fixture
+async def reads(dsn: str) -> AsyncIterator[CounterReads]:
+    """Counter reads on a pool of one connection of their own, as the app makes them."""
+    reads = CounterReads(await db.create_pool(dsn, min_size=0, max_size=1))
+    yield reads
+    await reads.close()
 
 
 async def test_concurrent_metric_checks_each_read_their_own_counter_in_fewer_statements(
@@ -48,13 +58,12 @@ async def test_concurrent_metric_checks_each_read_their_own_counter_in_fewer_sta
 
 
 async def test_a_check_reads_every_change_committed_before_it_asked(
-    conn: asyncpg.Connection, pool: asyncpg.Pool
+    conn: asyncpg.Connection, pool: asyncpg.Pool, reads: CounterReads
 ) -> None:
     cat = await factories.catalog(conn)
     account = await factories.account(conn, cat["versions"]["basic"])
     others = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(8)]
     await factories.usage(conn, account, "m0", 0)
-    reads = CounterReads(pool)
 
     async def keep_the_reader_busy(stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -78,12 +87,11 @@ async def test_a_check_reads_every_change_committed_before_it_asked(
 
 
 async def test_a_failed_read_fails_its_own_batch_and_the_next_one_reads(
-    conn: asyncpg.Connection, pool: asyncpg.Pool
+    conn: asyncpg.Connection, reads: CounterReads
 ) -> None:
     cat = await factories.catalog(conn)
     account = await factories.account(conn, cat["versions"]["basic"])
     await factories.usage(conn, account, "m0", 7)
-    reads = CounterReads(pool)
 
     # Text Postgres cannot hold fails the statement that carries it, and so its batch.
     failed = await asyncio.gather(
@@ -96,12 +104,11 @@ async def test_a_failed_read_fails_its_own_batch_and_the_next_one_reads(
 
 
 async def test_a_check_that_goes_away_leaves_the_others_their_answers(
-    conn: asyncpg.Connection, pool: asyncpg.Pool
+    conn: asyncpg.Connection, reads: CounterReads
 ) -> None:
     cat = await factories.catalog(conn)
     account = await factories.account(conn, cat["versions"]["basic"])
     await factories.usage(conn, account, "m0", 3)
-    reads = CounterReads(pool)
 
     leaving = asyncio.create_task(reads.value(account, "m0", PERIOD))
     staying = [asyncio.create_task(reads.value(k, "m0", PERIOD)) for k in (account, uuid4())]
@@ -111,3 +118,22 @@ async def test_a_check_that_goes_away_leaves_the_others_their_answers(
     assert await asyncio.gather(*staying) == [3, 0]
     with pytest.raises(asyncio.CancelledError):
         await leaving
+
+
+async def test_a_read_after_its_connection_died_takes_another(
+    conn: asyncpg.Connection, reads: CounterReads
+) -> None:
+    cat = await factories.catalog(conn)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    await factories.usage(conn, account, "m0", 5)
+    assert await reads.value(account, "m0", PERIOD) == 5
+
+    await conn.execute(  # as a Postgres restart or a failover would
+        """select pg_terminate_backend(pid) from pg_stat_activity
+           where datname = current_database() and pid <> pg_backend_pid()"""
+    )
+    with pytest.raises(
+        (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+    ):
+        await reads.value(account, "m0", PERIOD)  # the check that met the dead connection
+    assert await reads.value(account, "m0", PERIOD) == 5

@@ -12,6 +12,7 @@ it sees every change committed before (a write's caller reads what it wrote).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 from uuid import UUID
 
@@ -24,14 +25,27 @@ __all__ = ["CounterReads"]
 
 
 class CounterReads:
-    """The process's counter reads for checks, at most one statement in flight, on a pool
-    of their own (a check waiting here may hold its request's connection of the main pool,
-    and with all of those so held a read from the same pool would never start)."""
+    """The process's counter reads for checks, at most one statement in flight, on a
+    connection of their own, checked out of `pool` (a pool of one) and kept between
+    batches: a check waiting here may hold its request's connection of the main pool, and
+    with all of those so held a read from the same pool would never start."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self._conn: asyncpg.Connection | None = None
         self._waiting: dict[CounterKey, list[asyncio.Future[float]]] = {}
         self._reader: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        """Stop reading, give the connection back and close the pool (the process is
+        stopping: its requests have ended)."""
+        reader = self._reader
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        await self._give_back()
+        await self.pool.close()
 
     async def value(self, account_id: UUID, metric: str, period_start: datetime) -> float:
         """The counter's value as committed when the check asked (0 if it has none)."""
@@ -51,8 +65,9 @@ class CounterReads:
 
     async def _read(self, batch: dict[CounterKey, list[asyncio.Future[float]]]) -> None:
         try:
-            async with self.pool.acquire() as conn:
-                values = await repository.counter_values(conn, list(batch))
+            if self._conn is None:
+                self._conn = await self.pool.acquire()
+            values = await repository.counter_values(self._conn, list(batch))
         except asyncio.CancelledError:  # the process is stopping
             for futures in batch.values():
                 for future in futures:
@@ -61,9 +76,15 @@ class CounterReads:
         except Exception as exc:  # each waiting check fails as its own read would have
             for futures in batch.values():
                 _settle(futures, exc)
+            await self._give_back()  # the pool replaces it if it died
             return
         for key, futures in batch.items():
             _settle(futures, values.get(key, 0.0))
+
+    async def _give_back(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self.pool.release(conn)
 
 
 def _settle(futures: list[asyncio.Future[float]], outcome: float | Exception) -> None:
