@@ -1,5 +1,6 @@
 """The account view costs a fixed number of SQL statements, whatever its list sizes."""
 
+import asyncio
 import re
 from typing import Any
 
@@ -7,6 +8,7 @@ import asyncpg
 import pytest
 
 from benefitgate.db import create_pool
+from benefitgate.logs import request_id
 from tests.conftest import MakeApi, api_key
 from tests.fixtures import factories
 from tests.fixtures.statements import StatementLog
@@ -138,11 +140,21 @@ def _tables(statement: str) -> set[str]:
     return set(found)
 
 
-async def test_the_statement_log_sees_pool_statements(dsn: str) -> None:
+async def test_the_statement_log_counts_a_requests_statements_and_not_the_background(
+    dsn: str,
+) -> None:
     log = StatementLog()
     pool = await create_pool(dsn, min_size=1, max_size=1, on_connect=log.attach)
     try:
-        await pool.fetchval("select 1")
+        await pool.fetchval("select 'background'")  # as a job's task runs it: no request
+        token = request_id.set("request-1")
+        try:
+            await pool.fetchval("select 'request'")
+        finally:
+            request_id.reset(token)
+        await asyncio.sleep(0)  # asyncpg logs on the loop's next turn
     finally:
         await pool.close()
-    assert "select 1" in log.statements
+    assert "select 'request'" in log.statements
+    assert "select 'background'" not in log.statements
+    assert "select 'background'" in log.background
