@@ -119,6 +119,7 @@ async def test_concurrent_creates_of_one_external_id_make_exactly_one_account(
     ("given", "field"),
     [
         ({"name": ""}, "name"),
+        ({"name": "\u200b\ufeff"}, "name"),
         ({"name": "x" * 201}, "name"),
         ({"ext": ""}, "externalId"),
         ({"ext": "x" * 256}, "externalId"),

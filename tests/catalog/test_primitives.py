@@ -101,8 +101,9 @@ def test_a_catalog_text_is_bounded_as_stored_blanks_included(shortest: int) -> N
         with pytest.raises(InvalidChange):
             check_text("name", padded, shortest, 200)
     if shortest:
-        with pytest.raises(InvalidChange):
-            check_text("name", "   ", shortest, 200)
+        for blank in ("   ", "\u200b", " \u2060\ufeff ", "\u200e\u3000"):
+            with pytest.raises(InvalidChange):
+                check_text("name", blank, shortest, 200)
 
 
 async def test_a_metric_name_padded_past_its_bound_is_refused(
@@ -117,5 +118,10 @@ async def test_a_metric_name_padded_past_its_bound_is_refused(
             PADDED, {"name": name, "unit": unit, "key": uuid.uuid4().hex}, auth=key
         )
         assert refused["metricCreate"]["field"] == field
+    for name, unit, field in [("\u200b", "u", "name"), ("P", "\u2060\ufeff", "unit")]:
+        refused = await api.data(
+            PADDED, {"name": name, "unit": unit, "key": uuid.uuid4().hex}, auth=key
+        )
+        assert refused["metricCreate"]["field"] == field, (name, unit)
     made = await api.data(PADDED, {"name": "  Padded ", "unit": "u", "key": "k"}, auth=key)
     assert made["metricCreate"]["metric"]["name"] == "  Padded "

@@ -91,3 +91,5 @@ async def test_the_allocation_view_follows_assignments_activity_and_releases(
     ] == 1
     blank = (await api.data(ASSIGN, seat(account_id, " ", "blank"), auth=key))["seatAssign"]
     assert blank["field"] == "user"
+    joined = await api.data(ASSIGN, seat(account_id, "ada\u2060", "joined"), auth=key)
+    assert joined["seatAssign"]["field"] == "user"  # a blank at its end is not trimmed

@@ -28,6 +28,7 @@ from benefitgate.common.changes import (
     TargetNotFound,
     expect_version,
 )
+from benefitgate.common.text import trimmed
 from benefitgate.events import outbox as events
 from benefitgate.partners import service as partners
 
@@ -51,11 +52,11 @@ def check_fields(
     InvalidChange naming the first that is not."""
     if external_id is not None and not 0 < len(external_id) <= MAX_EXTERNAL_ID:
         raise InvalidChange("externalId", f"give 1 to {MAX_EXTERNAL_ID} characters")
-    return name.strip(), _check(name, metadata)
+    return trimmed(name), _check(name, metadata)
 
 
 def _check(name: str, metadata: Mapping[str, Any]) -> dict[str, str]:
-    if not 0 < len(name.strip()) <= MAX_NAME:
+    if not 0 < len(trimmed(name)) <= MAX_NAME:
         raise InvalidChange("name", f"give a name of 1 to {MAX_NAME} characters")
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidChange("metadata", f"at most {MAX_METADATA_KEYS} keys")
@@ -120,7 +121,7 @@ async def update(
         raise TargetNotFound("account")
     expect_version(expected_version, before.version)
     kept = before.metadata if metadata is None else metadata
-    after = await repository.update(conn, account_id, name.strip(), _check(name, kept))
+    after = await repository.update(conn, account_id, trimmed(name), _check(name, kept))
     await _report(conn, change, UPDATED, before, after)
     return after
 

@@ -23,6 +23,7 @@ from benefitgate.audit.models import AuditFilter
 from benefitgate.audit.rollback import Rollbacks
 from benefitgate.audit.types import AuditPage, RolledBack, entry_type
 from benefitgate.common.changes import ChangeContext
+from benefitgate.common.text import is_blank
 
 __all__ = ["AuditMutation", "AuditQuery"]
 
@@ -99,7 +100,7 @@ class AuditMutation:
         entry_number = parse_serial(entry_id)
         if entry_number is None:
             return NotFoundError.of("audit entry")
-        if not reason.strip():
+        if is_blank(reason):
             return InvalidInputError.of("reason", "say why the change is rolled back")
 
         rollbacks = info.context.shared.get(Rollbacks)

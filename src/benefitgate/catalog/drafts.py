@@ -23,6 +23,7 @@ from benefitgate.catalog.models import (
 )
 from benefitgate.common import quantities
 from benefitgate.common.changes import InvalidChange
+from benefitgate.common.text import trimmed
 
 __all__ = ["MAX_PARTS", "TierDraft", "build_draft", "check_text", "check_tier"]
 
@@ -140,10 +141,11 @@ def _parts(given: tuple[_T, ...] | None, base: TierVersion | None, attr: str) ->
 
 def check_text(field: str, value: str, shortest: int, longest: int) -> None:
     """Raises InvalidChange unless `value` has `shortest` to `longest` characters (blank
-    ones aside for `shortest`; counted for `longest`, since the value is stored as given:
+    ones at either end aside for `shortest`, whitespace and invisible format characters
+    alike (see common/text.py); counted for `longest`, since the value is stored as given:
     a short name padded with thousands of blanks passed). A NUL character never gets this
     far: see graphql/unstorable.py."""
-    if not shortest <= len(value.strip()) or len(value) > longest:
+    if len(value) > longest or len(trimmed(value)) < shortest:
         raise InvalidChange(field, f"give {shortest} to {longest} characters")
 
 

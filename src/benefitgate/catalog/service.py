@@ -28,6 +28,7 @@ from benefitgate.common.changes import (
     VersionConflict,
     expect_version,
 )
+from benefitgate.common.text import trimmed
 from benefitgate.events import outbox as events
 
 __all__ = [
@@ -85,7 +86,7 @@ async def tier_versions_by_ids(
 
 async def _claim_new_tier(conn: asyncpg.Connection, draft: TierDraft) -> None:
     assert draft.name is not None and draft.rank is not None  # checked by check_tier
-    claim = await repository.claim_tier(conn, draft.tier_key, draft.name.strip(), draft.rank)
+    claim = await repository.claim_tier(conn, draft.tier_key, trimmed(draft.name), draft.rank)
     if claim == "rank_taken":
         raise InvalidChange("rank", f"another tier holds rank {draft.rank}")
 

@@ -14,6 +14,7 @@ from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.audit.rollback import refuse_if_changed_since
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.common.text import trimmed
 from benefitgate.glossary import repository
 from benefitgate.glossary.models import (
     KEY,
@@ -31,7 +32,7 @@ REMOVED = "glossary.term_removed"
 
 
 def _text(field: str, value: str, most: int, *, required: bool = True) -> str:
-    cleaned = value.strip()
+    cleaned = trimmed(value)  # blank: whitespace and invisible format characters
     if (required and not cleaned) or len(cleaned) > most or "\x00" in cleaned:
         least = 1 if required else 0
         raise InvalidChange(field, f"give {least} to {most} characters of text")

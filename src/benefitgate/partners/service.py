@@ -13,6 +13,7 @@ import asyncpg
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.common.text import trimmed
 from benefitgate.events import outbox as events
 from benefitgate.partners import repository
 from benefitgate.partners.models import MAX_NAME, Partner
@@ -30,9 +31,9 @@ async def create(
 ) -> Partner:
     """A new partner, created at the change's instant; its id is drawn unless given (the
     demo gives its own, for repeatable data)."""
-    if not 0 < len(name.strip()) <= MAX_NAME:
+    if not 0 < len(trimmed(name)) <= MAX_NAME:
         raise InvalidChange("name", f"give a name of 1 to {MAX_NAME} characters")
-    partner = await repository.insert(conn, partner_id or uuid.uuid4(), name.strip(), change.at)
+    partner = await repository.insert(conn, partner_id or uuid.uuid4(), trimmed(name), change.at)
     after = {"id": str(partner.id), "name": partner.name}
     target = Target("partner", str(partner.id), None)
     entry = await audit.record(conn, change, CREATED, target, None, after, None)

@@ -20,6 +20,7 @@ from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.audit.rollback import refuse_if_changed_since
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, SeatsExhausted, TargetNotFound
+from benefitgate.common.text import trimmed
 from benefitgate.events import outbox as events
 from benefitgate.milestones import service as milestones
 from benefitgate.seats import repository
@@ -56,7 +57,7 @@ def _snapshot(seat: SeatAssignment | None) -> dict[str, Any] | None:
 
 
 def _check_user(user_ref: str) -> None:
-    if not 0 < len(user_ref) <= MAX_USER_REF or user_ref != user_ref.strip():
+    if not 0 < len(user_ref) <= MAX_USER_REF or user_ref != trimmed(user_ref):
         raise InvalidChange("user", f"give a user of 1 to {MAX_USER_REF} characters, trimmed")
 
 

@@ -26,6 +26,7 @@ from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import Money, catalog_types
 from benefitgate.common.changes import ChangeContext
+from benefitgate.common.text import is_blank
 from benefitgate.suggestions import service
 from benefitgate.suggestions.models import Suggestion as SuggestionModel
 from benefitgate.suggestions.types import (
@@ -212,7 +213,7 @@ class SuggestionMutation:
     async def suggestion_dismiss(
         self, info: Info, id: strawberry.ID, reason: str, idempotency_key: str, days: int = 30
     ) -> DismissResult:
-        if not reason.strip():
+        if is_blank(reason):
             return InvalidInputError.of("reason", "say why the suggestion is dismissed")
         if not 1 <= days <= 365:
             return InvalidInputError.of("days", "days must be between 1 and 365")

@@ -1,0 +1,24 @@
+"""What counts as blank in a client's text."""
+
+from __future__ import annotations
+
+import pytest
+
+from benefitgate.common.text import is_blank, trimmed
+
+# Invisible format characters (category Cf): zero-width space, word joiner, byte order
+# mark, left-to-right mark, soft hyphen, zero-width non-joiner.
+FORMAT = ["\u200b", "\u2060", "\ufeff", "\u200e", "\u00ad", "\u200c"]
+
+
+@pytest.mark.parametrize("char", [*FORMAT, "\u3000", "\u00a0", "\u2028", "\t"])
+def test_whitespace_and_format_characters_alone_are_blank(char: str) -> None:
+    assert is_blank(char)
+    assert is_blank(f" {char}\n{char} ")
+    assert trimmed(f"{char} Tier {char}") == "Tier"
+
+
+def test_text_between_blanks_is_kept_as_given() -> None:
+    assert not is_blank("x")
+    assert trimmed("\u200b a\u200bb \u2060") == "a\u200bb"  # inside, a blank is text
+    assert trimmed("👩\u200d💻") == "👩\u200d💻"  # a joiner inside an emoji sequence
