@@ -192,6 +192,8 @@ async def test_bad_consumptions_are_refused_with_the_field_and_nothing_written(
     assert (await refused(amount=0))["field"] == "amount"
     assert (await refused(amount=-2))["field"] == "amount"
     assert (await refused(amount=1e300))["field"] == "amount"
+    for tiny in (1e-7, 1e-300, 5e-324, 0.1 + 0.2):  # counted to a millionth
+        assert (await refused(amount=tiny))["field"] == "amount", tiny
     assert (await refused(auth=frontend_token(s["account"])))["code"] == "FORBIDDEN"
     assert (await refused(auth=stranger))["code"] == "NOT_FOUND"
     assert (await refused(id="not-an-id"))["code"] == "NOT_FOUND"

@@ -149,8 +149,17 @@ async def test_bad_grants_get_typed_errors_and_write_nothing(
     conn: asyncpg.Connection, api: Api
 ) -> None:
     account_id, key = await setup(conn)
+    await conn.execute(
+        """insert into benefits (key, name, kind, introduced_on)
+           values ('services', 'Services credit', 'credit', '2025-01-01')"""
+    )
     cases: list[tuple[dict[str, Any], str]] = [
         ({"benefit": "nope"}, "benefit"),
+        # A credit's grant is a lot: something to spend, counted to a millionth.
+        ({"benefit": "services", "amount": 0}, "amount"),
+        ({"benefit": "services", "amount": 1e-7}, "amount"),
+        ({"benefit": "services", "amount": 0.1 + 0.2}, "amount"),
+        ({"benefit": "services", "amount": 1e16}, "amount"),
         ({"source": "TIER"}, "source"),
         ({"benefit": "m0_more"}, "amount"),
         ({"benefit": "m0_more", "amount": -1}, "amount"),

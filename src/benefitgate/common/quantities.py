@@ -10,16 +10,42 @@ every sum of them finite: 10^15 events of 10^15 would still be far from the maxi
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
-__all__ = ["MAX_QUANTITY", "OUT_OF_RANGE", "figure", "in_range"]
+__all__ = [
+    "CREDIT_AMOUNT",
+    "CREDIT_PLACES",
+    "MAX_QUANTITY",
+    "OUT_OF_RANGE",
+    "credit_amount",
+    "figure",
+    "in_range",
+]
 
 MAX_QUANTITY = 1e15
 OUT_OF_RANGE = "give a finite quantity of at most 10^15 either way"
+# Credits are counted to a millionth: a lot of 1e-300 or a draw of 0.1 + 0.2 (0.30000000000000004)
+# was taken as given, a balance no one can spend to zero, and draws the metric's float8
+# usage counters cannot tell from nothing beside real amounts.
+CREDIT_PLACES = 6
+CREDIT_AMOUNT = f"give a positive amount of at most 10^15, in at most {CREDIT_PLACES} decimals"
 
 
 def in_range(value: float) -> bool:
     """Whether `value` is finite and at most MAX_QUANTITY either side of zero."""
     return math.isfinite(value) and -MAX_QUANTITY <= value <= MAX_QUANTITY
+
+
+def credit_amount(value: float) -> Decimal | None:
+    """`value` as an amount of credit (granted or consumed), exactly as written in its
+    shortest form; None unless it is positive, at most MAX_QUANTITY and in at most
+    CREDIT_PLACES decimal places (zero, negatives, NaN and infinities are not)."""
+    if not (value > 0 and in_range(value)):
+        return None
+    amount = Decimal(repr(value))
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite, checked above
+    return amount if exponent >= -CREDIT_PLACES else None
 
 
 def figure(value: float) -> str:

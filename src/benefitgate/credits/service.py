@@ -66,9 +66,10 @@ def _check(metric_key: str, amount: float, catalog: Catalog) -> Decimal:
         b.metric_key != metric_key for b in credits
     ):
         raise InvalidChange("metric", f"no credit is consumed through {metric_key!r}")
-    if not (amount > 0 and quantities.in_range(amount)):
-        raise InvalidChange("amount", "give a positive amount of at most 10^15")
-    return Decimal(str(amount))
+    wanted = quantities.credit_amount(amount)
+    if wanted is None:
+        raise InvalidChange("amount", quantities.CREDIT_AMOUNT)
+    return wanted
 
 
 async def consume(

@@ -101,11 +101,15 @@ def _target(grant: Grant) -> Target:
     return Target(KIND, str(grant.id), grant.account_id)
 
 
-def _validate_amount(amount: float | None, needs_amount: bool) -> None:
+def _validate_amount(amount: float | None, kind: str | None) -> None:
+    """A limit's or a credit's grant needs an amount; a credit's is a lot, so it holds some
+    (the credits' rule of amounts, shared with consumption)."""
     if amount is None:
-        if needs_amount:
+        if kind in ("limit", "credit"):
             raise InvalidChange("amount", "this benefit is granted with an amount")
         return
+    if kind == "credit" and quantities.credit_amount(amount) is None:
+        raise InvalidChange("amount", quantities.CREDIT_AMOUNT)
     if not quantities.in_range(amount) or amount < 0:
         raise InvalidChange("amount", "give an amount of zero to 10^15")
 
@@ -125,7 +129,7 @@ def _validate_new(new: NewGrant, catalog: Catalog, sources: tuple[str, ...]) -> 
         raise InvalidChange("source", f"grant from one of {', '.join(sources)}")
     if new.mode == "override" and benefit.kind != "limit":
         raise InvalidChange("benefit", "only a limit benefit overrides a limit")
-    _validate_amount(new.amount, benefit.kind in ("limit", "credit"))
+    _validate_amount(new.amount, benefit.kind)
     _validate_window(new.valid_from, new.valid_until)
 
 
@@ -240,7 +244,7 @@ async def edit_grant(
     before = await _locked_at_version(conn, grant_id, expected_version)
     wanted = replace(before, **edits)
     benefit = catalog.benefits.get(before.benefit_key)
-    _validate_amount(wanted.amount, benefit is not None and benefit.kind in ("limit", "credit"))
+    _validate_amount(wanted.amount, None if benefit is None else benefit.kind)
     _validate_window(wanted.valid_from, wanted.valid_until)
     after = await repository.update_grant(conn, wanted)
     return after, await _changed(conn, change, "grant.updated", before, after)

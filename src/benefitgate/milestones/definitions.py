@@ -71,7 +71,9 @@ def _validate_reward(m: Milestone, catalog: Catalog) -> None:
         raise InvalidChange("reward.benefit", f"no current benefit {reward.benefit_key!r}")
     if benefit.kind in ("limit", "credit") and reward.amount is None:
         raise InvalidChange("reward.amount", f"a {benefit.kind} reward needs an amount")
-    # The reward is granted as any grant is, and grants refuse amounts out of range.
+    # The reward is granted as any grant is: refused here as the grant would refuse it.
+    if benefit.kind == "credit" and quantities.credit_amount(reward.amount or 0) is None:
+        raise InvalidChange("reward.amount", quantities.CREDIT_AMOUNT)
     if reward.amount is not None and not (
         reward.amount >= 0 and quantities.in_range(reward.amount)
     ):
