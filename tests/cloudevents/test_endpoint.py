@@ -90,7 +90,7 @@ async def test_every_event_gets_a_result_and_each_rejection_reason_is_reachable(
         ("neg", "REJECTED", "NEGATIVE_VALUE"),
         ("huge", "REJECTED", "VALUE_OUT_OF_RANGE"),
         ("old", "REJECTED", "OUTSIDE_WINDOW"),
-        ("x" * 256, "REJECTED", "INVALID_EVENT_ID"),
+        ("x" * 255 + "\u2026", "REJECTED", "INVALID_EVENT_ID"),  # echoed cut
         ("no-value", "REJECTED", "INVALID_VALUE"),
         ("words", "REJECTED", "INVALID_VALUE"),
         ("nan", "REJECTED", "INVALID_VALUE"),  # not a number in JSON's syntax

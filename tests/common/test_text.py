@@ -1,10 +1,10 @@
-"""What counts as blank in a client's text."""
+"""What counts as blank in a client's text, and how a refusal quotes it."""
 
 from __future__ import annotations
 
 import pytest
 
-from benefitgate.common.text import is_blank, trimmed
+from benefitgate.common.text import QUOTED, is_blank, quoted, trimmed
 
 # Invisible format characters (category Cf): zero-width space, word joiner, byte order
 # mark, left-to-right mark, soft hyphen, zero-width non-joiner.
@@ -22,3 +22,11 @@ def test_text_between_blanks_is_kept_as_given() -> None:
     assert not is_blank("x")
     assert trimmed("\u200b a\u200bb \u2060") == "a\u200bb"  # inside, a blank is text
     assert trimmed("👩\u200d💻") == "👩\u200d💻"  # a joiner inside an emoji sequence
+
+
+def test_a_quote_is_cut_to_its_bound_with_an_ellipsis() -> None:
+    assert quoted("pro") == "'pro'"
+    assert quoted("x" * QUOTED) == repr("x" * QUOTED)
+    long = quoted("x" * 100_000)
+    assert long == repr("x" * QUOTED + "\u2026")
+    assert len(long) == QUOTED + 3

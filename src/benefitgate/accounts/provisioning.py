@@ -28,7 +28,7 @@ from benefitgate.common.changes import (
     TargetNotFound,
     expect_version,
 )
-from benefitgate.common.text import trimmed
+from benefitgate.common.text import quoted, trimmed
 from benefitgate.events import outbox as events
 from benefitgate.partners import service as partners
 
@@ -62,10 +62,10 @@ def _check(name: str, metadata: Mapping[str, Any]) -> dict[str, str]:
         raise InvalidChange("metadata", f"at most {MAX_METADATA_KEYS} keys")
     for key, value in metadata.items():
         if not 0 < len(key) <= MAX_KEY:
-            raise InvalidChange("metadata", f"keys are 1 to {MAX_KEY} characters: {key[:50]!r}")
+            raise InvalidChange("metadata", f"keys are 1 to {MAX_KEY} characters: {quoted(key)}")
         if not isinstance(value, str) or len(value) > MAX_VALUE:
             raise InvalidChange(
-                "metadata", f"values are strings of at most {MAX_VALUE} characters ({key!r})"
+                "metadata", f"values are strings of at most {MAX_VALUE} characters ({quoted(key)})"
             )
     return dict(metadata)
 

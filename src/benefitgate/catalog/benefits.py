@@ -20,6 +20,7 @@ from benefitgate.catalog.service import record_change
 from benefitgate.catalog.snapshots import benefit_snapshot
 from benefitgate.common import quantities
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
+from benefitgate.common.text import quoted
 
 __all__ = ["BENEFIT_KIND", "KINDS", "check_benefit", "create_benefit", "retire_benefit"]
 
@@ -37,9 +38,9 @@ def check_benefit(b: Benefit, catalog: Catalog) -> None:
     if b.kind not in KINDS:
         raise InvalidChange("kind", f"one of {', '.join(KINDS)}")
     if b.outcome_key is not None and b.outcome_key not in catalog.outcomes:
-        raise InvalidChange("outcome", f"unknown outcome {b.outcome_key!r}")
+        raise InvalidChange("outcome", f"unknown outcome {quoted(b.outcome_key)}")
     if b.metric_key is not None and b.metric_key not in catalog.metrics:
-        raise InvalidChange("metric", f"unknown metric {b.metric_key!r}")
+        raise InvalidChange("metric", f"unknown metric {quoted(b.metric_key)}")
     if b.kind == "limit" and b.metric_key is None:
         raise InvalidChange("metric", "a limit benefit names the metric it raises")
     if (b.impact_amount is None) != (b.impact_unit is None):
@@ -57,7 +58,7 @@ async def create_benefit(
     check_benefit(new, await repository.read_catalog(conn))
     stored = await repository.insert_benefit(conn, new)
     if stored is None:
-        raise InvalidChange("key", f"benefit {new.key!r} exists")
+        raise InvalidChange("key", f"benefit {quoted(new.key)} exists")
     after = benefit_snapshot(stored)
     event = ("catalog.benefit_created", {"benefit": stored.key})
     entry = await record_change(
@@ -81,7 +82,9 @@ async def retire_benefit(
     expect_version(expected_version, before.version)
     today = change.at.date()
     if before.retired_on is not None and before.retired_on <= today:
-        raise InvalidChange("key", f"{key!r} is retired since {before.retired_on.isoformat()}")
+        raise InvalidChange(
+            "key", f"{quoted(key)} is retired since {before.retired_on.isoformat()}"
+        )
     if retired_on < today:
         raise InvalidChange("retiredOn", f"not in the past: it is {today.isoformat()}")
     if retired_on <= before.introduced_on:

@@ -23,7 +23,7 @@ from benefitgate.catalog.models import (
 )
 from benefitgate.common import quantities
 from benefitgate.common.changes import InvalidChange
-from benefitgate.common.text import trimmed
+from benefitgate.common.text import quoted, trimmed
 
 __all__ = ["MAX_PARTS", "TierDraft", "build_draft", "check_text", "check_tier"]
 
@@ -173,13 +173,13 @@ def _check_unique(field: str, items: Sequence[_T], key: Callable[[_T], str], wha
     seen: set[str] = set()
     for i, item in enumerate(items):
         if key(item) in seen:
-            raise InvalidChange(f"{field}[{i}]", f"{what} {key(item)!r} is given twice")
+            raise InvalidChange(f"{field}[{i}]", f"{what} {quoted(key(item))} is given twice")
         seen.add(key(item))
 
 
 def _check_known(field: str, key: str, known: Any, what: str) -> None:
     if key not in known:
-        raise InvalidChange(field, f"unknown {what} {key!r}")
+        raise InvalidChange(field, f"unknown {what} {quoted(key)}")
 
 
 def _check_outcomes(outcomes: Sequence[TierOutcome], catalog: Catalog) -> None:
@@ -215,7 +215,7 @@ def _check_benefits(
         # A retired benefit stays where it was (grandfathered), but is never added anew.
         retired = catalog.benefits[b.benefit_key].retired_on
         if b.benefit_key not in had and retired is not None and retired <= at.date():
-            raise InvalidChange(f"benefits[{i}].benefit", f"{b.benefit_key!r} is retired")
+            raise InvalidChange(f"benefits[{i}].benefit", f"{quoted(b.benefit_key)} is retired")
         if not isinstance(b.parameters, dict):
             raise InvalidChange(f"benefits[{i}].parameters", "give a JSON object")
     _check_unique("benefits", benefits, lambda b: b.benefit_key, "benefit")
@@ -228,7 +228,9 @@ def _check_exclusions(v: TierVersion, catalog: Catalog) -> None:
     for i, e in enumerate(v.exclusions):
         _check_known(f"exclusions[{i}].benefit", e.benefit_key, catalog.benefits, "benefit")
         if e.benefit_key in v.benefit_keys:
-            raise InvalidChange(f"exclusions[{i}].benefit", f"{e.benefit_key!r} is also included")
+            raise InvalidChange(
+                f"exclusions[{i}].benefit", f"{quoted(e.benefit_key)} is also included"
+            )
         if e.included_in_tier_key is not None:
             field = f"exclusions[{i}].includedIn"
             _check_known(field, e.included_in_tier_key, tiers, "published tier")

@@ -16,6 +16,7 @@ from benefitgate.catalog.drafts import check_text
 from benefitgate.catalog.models import Metric, Outcome
 from benefitgate.catalog.service import record_change
 from benefitgate.common.changes import AlreadyExists, ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.common.text import quoted
 
 __all__ = [
     "AGGREGATIONS",
@@ -132,7 +133,7 @@ async def create_outcome(
     try:
         inserted = await repository.insert_outcome(conn, new)
     except asyncpg.ForeignKeyViolationError as exc:
-        raise InvalidChange("metric", f"unknown metric {new.metric_key!r}") from exc
+        raise InvalidChange("metric", f"unknown metric {quoted(new.metric_key)}") from exc
     if not inserted:
         raise AlreadyExists("outcome", "this key", new.key)
     event = ("catalog.outcome_created", {"outcome": new.key})

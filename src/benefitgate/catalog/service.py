@@ -28,7 +28,7 @@ from benefitgate.common.changes import (
     VersionConflict,
     expect_version,
 )
-from benefitgate.common.text import trimmed
+from benefitgate.common.text import quoted, trimmed
 from benefitgate.events import outbox as events
 
 __all__ = [
@@ -107,7 +107,7 @@ async def create_draft(
     newest = history[-1] if history else None
     actual = newest.version if newest else 0
     if draft.based_on is None and newest is not None:
-        message = f"tier {draft.tier_key!r} exists, at version {actual}: base a draft on it"
+        message = f"tier {quoted(draft.tier_key)} exists, at version {actual}: base a draft on it"
         raise VersionConflict(0, actual, message)
     expect_version(draft.based_on or 0, actual)
     if newest is not None and newest.published_at is None:
@@ -159,7 +159,7 @@ async def publish(
     draft, newest = await _locked(conn, version_id)
     current = newest.version if newest else 0
     if draft.published_at is not None:
-        message = f"version {draft.version} of {draft.tier_key!r} is published already"
+        message = f"version {draft.version} of {quoted(draft.tier_key)} is published already"
         raise VersionConflict(draft.version - 1, current, message)
     if newest is not None and effective_from < newest.effective_from:
         raise InvalidChange(

@@ -31,6 +31,7 @@ from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.models import Metric
 from benefitgate.cloudevents.format import Refused, event_of
 from benefitgate.cloudevents.results import body_of
+from benefitgate.common.text import quoted
 from benefitgate.graphql.shapes import json_kind
 from benefitgate.graphql.unstorable import may_hold_nul, path_to_nul
 from benefitgate.graphql.view import error_response, unavailable_response
@@ -141,7 +142,7 @@ def _events_in(content_type: str, body: bytes) -> list[Any]:
     kind = _media_type(content_type)
     if kind not in (SINGLE, BATCH, PLAIN):
         raise _Refusal(
-            415, "UNSUPPORTED_MEDIA_TYPE", f"send {SINGLE}, {BATCH} or {PLAIN}, not {kind!r}"
+            415, "UNSUPPORTED_MEDIA_TYPE", f"send {SINGLE}, {BATCH} or {PLAIN}, not {quoted(kind)}"
         )
     try:
         decoded = orjson.loads(body)

@@ -9,7 +9,13 @@ from typing import Any
 from benefitgate.cloudevents.format import Refused
 from benefitgate.common.quantities import OUT_OF_RANGE
 from benefitgate.metering.groups import MAX_DIMENSION, MAX_GROUPS
-from benefitgate.metering.models import MAX_EVENT_ID, EventOutcome, EventStatus, Rejection
+from benefitgate.metering.models import (
+    MAX_EVENT_ID,
+    EventOutcome,
+    EventStatus,
+    Rejection,
+    echoed_id,
+)
 from benefitgate.metering.rules import Window
 from benefitgate.metering.uniques import MAX_UNIQUE_VALUE
 
@@ -34,9 +40,12 @@ MESSAGES = {
 
 
 def _echo(raw: object, name: str) -> object:
-    """An attribute as the client sent it, when it is a JSON scalar, to match results by."""
+    """An attribute as the client sent it, when it is a JSON scalar, to match results by
+    (text cut as metering cuts an id)."""
     value = raw.get(name) if isinstance(raw, dict) else None
-    return value if isinstance(value, str | int | float | bool) else None
+    if isinstance(value, str):
+        return echoed_id(value)
+    return value if isinstance(value, int | float | bool) else None
 
 
 def _result(raw: object, result: EventOutcome | Refused, window: Window) -> dict[str, Any]:

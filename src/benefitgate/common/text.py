@@ -1,16 +1,23 @@
-"""Text a client gives: what counts as blank in it. Pure.
+"""Text a client gives: what counts as blank in it, and how a refusal quotes it. Pure.
 
 Blank is Unicode whitespace and the invisible format characters (category Cf: zero-width
 space U+200B, word joiner U+2060, byte order mark U+FEFF, the bidirectional marks ...):
 `str.strip()` keeps the latter, so a name or a definition of one zero-width space read as
 text to a check and as nothing to a person.
+
+A refusal quotes what the client gave (an unknown key, a cursor, a literal) to say which
+value it refuses, cut to `QUOTED` characters: quoted whole, a 100,000-character key came
+back in full in the error, and in the log line of every answer that carried it.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["is_blank", "trimmed"]
+__all__ = ["QUOTED", "cut", "is_blank", "quoted", "trimmed"]
+
+QUOTED = 40  # characters of a client's value a refusal quotes
+ELLIPSIS = "\u2026"
 
 
 def _blank(char: str) -> bool:
@@ -31,3 +38,14 @@ def trimmed(value: str) -> str:
 def is_blank(value: str) -> bool:
     """Whether `value` holds nothing but blanks (whitespace and format characters)."""
     return not trimmed(value)
+
+
+def cut(text: str, most: int = QUOTED) -> str:
+    """`text` cut to `most` characters and an ellipsis when longer."""
+    return text if len(text) <= most else text[:most] + ELLIPSIS
+
+
+def quoted(value: object, most: int = QUOTED) -> str:
+    """`value` as a refusal quotes it: the `repr` of its text's first `most` characters,
+    with an ellipsis inside the quotes when there were more."""
+    return repr(cut(value if isinstance(value, str) else str(value), most))

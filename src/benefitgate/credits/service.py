@@ -22,6 +22,7 @@ from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import InvalidChange
+from benefitgate.common.text import quoted
 from benefitgate.credits import repository
 from benefitgate.credits.ledger import allocate, balance_of, credits_of
 from benefitgate.credits.models import Credit, CreditShort, Spent
@@ -60,12 +61,12 @@ def months(now: datetime) -> list[date]:
 def _check(metric_key: str, amount: float, catalog: Catalog) -> Decimal:
     metric = catalog.metrics.get(metric_key)
     if metric is None:
-        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
+        raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
     credits = [b for b in catalog.benefits.values() if b.kind == "credit"]
     if metric.aggregation not in ("sum", "count") or all(
         b.metric_key != metric_key for b in credits
     ):
-        raise InvalidChange("metric", f"no credit is consumed through {metric_key!r}")
+        raise InvalidChange("metric", f"no credit is consumed through {quoted(metric_key)}")
     wanted = quantities.credit_amount(amount)
     if wanted is None:
         raise InvalidChange("amount", quantities.CREDIT_AMOUNT)
@@ -101,7 +102,9 @@ async def consume(
         # has the most groups this period: a consumption counts in the group without
         # properties): said as such, never as a duplicate.
         reason = "refused" if outcome.reason is None else outcome.reason.value
-        raise InvalidChange("metric", f"usage of {metric_key!r} refused this consumption: {reason}")
+        raise InvalidChange(
+            "metric", f"usage of {quoted(metric_key)} refused this consumption: {reason}"
+        )
 
     takes = allocate(lots, wanted, now)
     await repository.insert_draws(

@@ -23,6 +23,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
 from benefitgate.common.isotime import from_iso, to_iso
+from benefitgate.common.text import quoted
 from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import Grant
 from benefitgate.events import outbox as events
@@ -122,9 +123,9 @@ def _validate_window(valid_from: datetime, valid_until: datetime | None) -> None
 def _validate_new(new: NewGrant, catalog: Catalog, sources: tuple[str, ...]) -> None:
     benefit = catalog.benefits.get(new.benefit_key)
     if benefit is None:
-        raise InvalidChange("benefit", f"unknown benefit {new.benefit_key!r}")
+        raise InvalidChange("benefit", f"unknown benefit {quoted(new.benefit_key)}")
     if not benefit.active_on(new.valid_from.date()):
-        raise InvalidChange("benefit", f"{new.benefit_key!r} is not in the catalog then")
+        raise InvalidChange("benefit", f"{quoted(new.benefit_key)} is not in the catalog then")
     if new.source not in sources:
         raise InvalidChange("source", f"grant from one of {', '.join(sources)}")
     if new.mode == "override" and benefit.kind != "limit":
@@ -199,7 +200,7 @@ async def override_limit(
     """Replace the account's limit on a metric (see the precedence rule) with a manual
     override grant of the catalog's limit benefit for that metric."""
     if metric_key not in catalog.metrics:
-        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
+        raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
     benefit = next(
         (
             b
@@ -209,7 +210,9 @@ async def override_limit(
         None,
     )
     if benefit is None:
-        raise InvalidChange("metric", f"no limit benefit in the catalog raises {metric_key!r}")
+        raise InvalidChange(
+            "metric", f"no limit benefit in the catalog raises {quoted(metric_key)}"
+        )
     new = NewGrant(
         account_id, benefit.key, "manual", included, change.at, valid_until, mode="override"
     )

@@ -29,6 +29,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from benefitgate.common.text import quoted
 from benefitgate.db import MAX_BIGINT
 from benefitgate.events import readable, written
 
@@ -86,14 +87,14 @@ class Cursor:
         try:
             text = base64.urlsafe_b64decode(raw.encode()).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-            raise InvalidCursor(f"not a valid event cursor: {raw!r}") from exc
+            raise InvalidCursor(f"not a valid event cursor: {quoted(raw)}") from exc
         txid, _, event_id = text.partition(":")
         if not (_NUMBER.fullmatch(txid) and _NUMBER.fullmatch(event_id)):
-            raise InvalidCursor(f"not a valid event cursor: {raw!r}")
+            raise InvalidCursor(f"not a valid event cursor: {quoted(raw)}")
         cursor = cls(int(txid), int(event_id))
         # Its numbers are compared with bigint columns; one canonical spelling each.
         if cursor.txid > MAX_BIGINT or cursor.id > MAX_BIGINT or cursor.encode() != raw:
-            raise InvalidCursor(f"not a valid event cursor: {raw!r}")
+            raise InvalidCursor(f"not a valid event cursor: {quoted(raw)}")
         return cursor
 
 

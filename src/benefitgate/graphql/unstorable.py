@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any
 
+from benefitgate.common.text import cut
 from benefitgate.db import MAX_BIGINT
 from graphql import FloatValueNode, GraphQLError, IntValueNode, StringValueNode, ValidationRule
 
@@ -52,8 +53,9 @@ def path_to_nul(value: Any, path: str = "the request") -> str | None:
                 return at
         elif isinstance(item, dict):
             for key, inner in item.items():
-                pending.append((f"{at}.{key}", key))
-                pending.append((f"{at}.{key}", inner))
+                named = f"{at}.{cut(key)}"  # a key is the client's: cut as a refusal quotes
+                pending.append((named, key))
+                pending.append((named, inner))
         elif isinstance(item, list):
             pending.extend((f"{at}[{index}]", inner) for index, inner in enumerate(item))
     return None
@@ -69,11 +71,11 @@ class UnstorableLiterals(ValidationRule):
 
     def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
         if not math.isfinite(float(node.value)):
-            self.report_error(GraphQLError(f"Number {node.value} is out of range.", node))
+            self.report_error(GraphQLError(f"Number {cut(node.value)} is out of range.", node))
 
     def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
         # An Int is 32 bits and an ID a string, so a longer integer is a Float (which float()
         # may make infinite) or a JSON value (which jsonb cannot hold past 64 bits).
         digits = node.value.lstrip("-")
         if len(digits) > len(str(MAX_BIGINT)) or int(digits) > MAX_BIGINT:
-            self.report_error(GraphQLError(f"Number {node.value} is out of range.", node))
+            self.report_error(GraphQLError(f"Number {cut(node.value)} is out of range.", node))

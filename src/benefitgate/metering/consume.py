@@ -11,6 +11,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import InvalidChange
+from benefitgate.common.text import quoted
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.entitlements.snapshots import AccountSnapshot, Effective
 from benefitgate.metering import repository
@@ -38,7 +39,7 @@ async def consume(
     so. A metric the account has no limit for has a hard limit of zero."""
     metric = catalog.metrics.get(metric_key)
     if metric is None:
-        raise InvalidChange("metric", f"unknown metric {metric_key!r}")
+        raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
     if metric.aggregation not in ("sum", "count"):
         raise InvalidChange("metric", f"a {metric.aggregation} metric cannot be consumed")
     if not (amount > 0 and quantities.in_range(amount)):
@@ -96,9 +97,9 @@ async def check(
     # Only names the catalog knows are checked, and so counted as denials: a denial is
     # kept under its name in a unique index, which a name of any length would break.
     if feature is not None and feature not in catalog.benefits:
-        raise InvalidChange("feature", f"unknown feature {feature!r}")
+        raise InvalidChange("feature", f"unknown feature {quoted(feature)}")
     if metric is not None and metric not in catalog.metrics:
-        raise InvalidChange("metric", f"unknown metric {metric!r}")
+        raise InvalidChange("metric", f"unknown metric {quoted(metric)}")
     sub = snapshot.account.subscription
     if sub is None or sub.status in SUSPENDED_STATUSES:
         return CheckResult(allowed=False, reason=CheckReason.SUSPENDED)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from benefitgate.common.text import cut
+
 __all__ = [
     "MAX_EVENT_ID",
     "CheckReason",
@@ -18,12 +20,20 @@ __all__ = [
     "QuotaDenied",
     "Rejection",
     "UsageEvent",
+    "echoed_id",
 ]
 
 
 # Characters of a client's event id. Ids are kept in a unique index, whose entries Postgres
 # caps at about 2,700 bytes: a longer id failed its whole batch as an unexpected error.
 MAX_EVENT_ID = 255
+
+
+def echoed_id(value: str) -> str:
+    """An event's id (or source) as its result echoes it, for the client to match results
+    by: whole when it may be valid, cut with an ellipsis when longer (it is refused then,
+    and was echoed whole, however long)."""
+    return cut(value, MAX_EVENT_ID)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.primitives import UNIQUE_COUNTS_UNGROUPED
 from benefitgate.catalog.types import catalog_types
 from benefitgate.common.changes import ChangeContext, InvalidChange
+from benefitgate.common.text import quoted
 from benefitgate.entitlements.snapshots import EntitlementSnapshots
 from benefitgate.metering import codec, consume, ingest
 from benefitgate.metering.counter_reads import CounterReads
@@ -256,7 +257,7 @@ class MeteringQuery:
             return NotFoundError.of("account")
         catalog = await catalog_of(info.context)
         if metric not in catalog.metrics:
-            return InvalidInputError.of("metric", f"unknown metric {metric!r}")
+            return InvalidInputError.of("metric", f"unknown metric {quoted(metric)}")
         found = catalog.metrics[metric]
         if group_by and found.aggregation == "unique_count":
             return InvalidInputError.of("groupBy", UNIQUE_COUNTS_UNGROUPED)

@@ -85,7 +85,7 @@ def _results(root: UsageRecorded) -> list[UsageEventResult]:
     # objects would cost more than the rest of the answer.
     return [
         UsageEventResult(
-            event_id=o.event.event_id,
+            event_id=models.echoed_id(o.event.event_id),
             account_id=strawberry.ID(str(o.event.account_id or "")),
             status=o.status,
             reason=o.reason,

@@ -14,6 +14,7 @@ from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import ChangeContext, InvalidChange, VersionConflict, expect_version
+from benefitgate.common.text import quoted
 from benefitgate.events import outbox as events
 from benefitgate.milestones import repository
 from benefitgate.milestones.models import Milestone, Reward
@@ -50,9 +51,9 @@ def validate(m: Milestone, catalog: Catalog) -> None:
             verb = "needs" if attribute in needs else "takes no"
             raise InvalidChange(field, f"a {m.kind} milestone {verb} {field}")
     if m.metric_key is not None and m.metric_key not in catalog.metrics:
-        raise InvalidChange("metric", f"unknown metric {m.metric_key!r}")
+        raise InvalidChange("metric", f"unknown metric {quoted(m.metric_key)}")
     if m.outcome_key is not None and m.outcome_key not in catalog.outcomes:
-        raise InvalidChange("outcome", f"unknown outcome {m.outcome_key!r}")
+        raise InvalidChange("outcome", f"unknown outcome {quoted(m.outcome_key)}")
     if m.threshold is not None and not (m.threshold > 0 and quantities.in_range(m.threshold)):
         raise InvalidChange("threshold", "give a positive threshold of at most 10^15")
     if m.kind == "seat_utilisation" and m.threshold is not None and m.threshold > 1:
@@ -68,7 +69,7 @@ def _validate_reward(m: Milestone, catalog: Catalog) -> None:
         return
     benefit = catalog.benefits.get(reward.benefit_key)
     if benefit is None or benefit.retired_on is not None:
-        raise InvalidChange("reward.benefit", f"no current benefit {reward.benefit_key!r}")
+        raise InvalidChange("reward.benefit", f"no current benefit {quoted(reward.benefit_key)}")
     if benefit.kind in ("limit", "credit") and reward.amount is None:
         raise InvalidChange("reward.amount", f"a {benefit.kind} reward needs an amount")
     # The reward is granted as any grant is: refused here as the grant would refuse it.

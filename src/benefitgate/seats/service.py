@@ -20,7 +20,7 @@ from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.audit.rollback import refuse_if_changed_since
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, SeatsExhausted, TargetNotFound
-from benefitgate.common.text import trimmed
+from benefitgate.common.text import quoted, trimmed
 from benefitgate.events import outbox as events
 from benefitgate.milestones import service as milestones
 from benefitgate.seats import repository
@@ -114,7 +114,7 @@ async def assign_seat(
     _check_user(user_ref)
     purchased = await lock_seats(conn, account_id)
     if await repository.held(conn, account_id, user_ref) is not None:
-        raise InvalidChange("user", f"{user_ref!r} already holds a seat")
+        raise InvalidChange("user", f"{quoted(user_ref)} already holds a seat")
     seat, assigned = await _take(conn, account_id, user_ref, purchased, change.at)
     entry = await _record(conn, change, "seat.assigned", account_id, user_ref, (None, seat))
     await milestones.on_seats(conn, account_id, assigned, purchased, catalog, change.at)

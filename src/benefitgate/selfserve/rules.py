@@ -18,6 +18,7 @@ from datetime import datetime
 from benefitgate.accounts.models import Subscription
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import Forbidden, InvalidChange
+from benefitgate.common.text import quoted
 from benefitgate.selfserve.models import Action, Policy, Request
 from benefitgate.subscriptions import transitions
 from benefitgate.subscriptions.lifecycle import next_step
@@ -38,7 +39,7 @@ _NOW = frozenset({Action.START_TRIAL, Action.CANCEL_SCHEDULED_CHANGE, Action.UND
 def _require(policy: Policy, *switches: str) -> None:
     for switch in switches:
         if not policy.allows(switch):
-            raise Forbidden(f"the vendor's self-serve policy does not allow {switch!r}")
+            raise Forbidden(f"the vendor's self-serve policy does not allow {quoted(switch)}")
 
 
 def _authorise(policy: Policy, request: Request, before: Subscription) -> None:
@@ -82,7 +83,7 @@ def transition(
         case Action.START_TRIAL:
             tier = _argument(request.tier, "tier")
             if tried:
-                raise Forbidden(f"the account has had a trial of {tier!r}")
+                raise Forbidden(f"the account has had a trial of {quoted(tier)}")
             return transitions.trial_start(before, tier, policy.trial_days, catalog, now)
         case Action.SCHEDULE_DOWNGRADE:
             step = transitions.tier_change(before, _argument(request.tier, "tier"), catalog, now)

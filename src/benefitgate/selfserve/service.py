@@ -17,6 +17,7 @@ from benefitgate.accounts.models import Subscription
 from benefitgate.audit.models import AuditEntry
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, Forbidden, TargetNotFound
+from benefitgate.common.text import quoted
 from benefitgate.selfserve import rules
 from benefitgate.selfserve.models import Action, Policy, Request
 from benefitgate.subscriptions import service as subscriptions
@@ -53,7 +54,7 @@ async def act(
         assert request.tier is not None  # the transition refuses a trial without one
         if not await trials.note_trial(conn, account_id, request.tier, change.at):
             # Another trial of the tier started since `_tried` read: the same refusal.
-            raise Forbidden(f"the account has had a trial of {request.tier!r}")
+            raise Forbidden(f"the account has had a trial of {quoted(request.tier)}")
     return done, entry
 
 

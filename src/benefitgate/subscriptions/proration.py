@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from benefitgate.catalog.models import TierVersion
 from benefitgate.common.changes import InvalidChange
+from benefitgate.common.text import quoted
 
 __all__ = ["TierChangePlan", "plan_tier_change", "price_cents"]
 
@@ -51,9 +52,9 @@ def plan_tier_change(
 ) -> TierChangePlan:
     """Raises InvalidChange for the tier the account is on or another currency."""
     if target.tier_key == current.tier_key:
-        raise InvalidChange("tier", f"the account is already on {target.tier_key!r}")
+        raise InvalidChange("tier", f"the account is already on {quoted(target.tier_key)}")
     if target.currency != current.currency:
-        raise InvalidChange("tier", f"{target.tier_key!r} is priced in {target.currency}")
+        raise InvalidChange("tier", f"{quoted(target.tier_key)} is priced in {target.currency}")
     upgrade = target.rank > current.rank
     delta = price_cents(target, term) - price_cents(current, term)
     due = _half_up(max(delta, 0) * _unused_share(*period, now)) if upgrade else 0

@@ -25,6 +25,7 @@ from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import AlreadyExists, ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.common.text import quoted
 from benefitgate.events import outbox as events
 from benefitgate.subscriptions import repository
 from benefitgate.subscriptions.lifecycle import period_end_after
@@ -57,7 +58,9 @@ def new_subscription(
     `trial_days` first; raises InvalidChange, naming the field, for input out of range."""
     version = catalog.current(tier_key, start)
     if version is None:
-        raise InvalidChange("tier", f"no tier {tier_key!r} is published at {start.isoformat()}")
+        raise InvalidChange(
+            "tier", f"no tier {quoted(tier_key)} is published at {start.isoformat()}"
+        )
     if term not in ("monthly", "annual"):
         raise InvalidChange("term", "give monthly or annual")
     if not 1 <= seats <= MAX_SEATS:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from benefitgate.accounts.models import Subscription
 from benefitgate.catalog.models import Catalog, TierVersion
 from benefitgate.common.changes import InvalidChange
+from benefitgate.common.text import quoted
 from benefitgate.subscriptions.proration import TierChangePlan, plan_tier_change
 
 __all__ = [
@@ -44,7 +45,7 @@ def tier_plan(sub: Subscription, tier_key: str, catalog: Catalog, now: datetime)
         raise InvalidChange("accountId", "the subscription is in a trial: say whether it converts")
     target = catalog.current(tier_key, now)
     if target is None:
-        raise InvalidChange("tier", f"no tier {tier_key!r} is published now")
+        raise InvalidChange("tier", f"no tier {quoted(tier_key)} is published now")
     current = catalog.versions[sub.tier_version_id]
     period = (sub.current_period_start, sub.current_period_end)
     return plan_tier_change(current, target, sub.term, period, now)
@@ -92,7 +93,7 @@ def unschedule(before: Subscription) -> Transition:
 def _trial_tier(catalog: Catalog, current_id: int, tier_key: str, now: datetime) -> TierVersion:
     target = catalog.current(tier_key, now)
     if target is None:
-        raise InvalidChange("tier", f"no tier {tier_key!r} is published now")
+        raise InvalidChange("tier", f"no tier {quoted(tier_key)} is published now")
     if target.rank <= catalog.versions[current_id].rank:
         raise InvalidChange("tier", "a trial is of a tier above the account's")
     return target

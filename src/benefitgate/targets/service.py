@@ -17,6 +17,7 @@ from benefitgate.audit.rollback import refuse_if_changed_since
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import ChangeContext, InvalidChange
+from benefitgate.common.text import quoted
 from benefitgate.events import outbox as events
 from benefitgate.targets import repository
 from benefitgate.targets.models import OutcomeTarget, TargetProgress
@@ -41,7 +42,7 @@ KIND = "outcome_target"
 
 def _validate(target: OutcomeTarget, catalog: Catalog) -> None:
     if target.outcome_key not in catalog.outcomes:
-        raise InvalidChange("outcome", f"unknown outcome {target.outcome_key!r}")
+        raise InvalidChange("outcome", f"unknown outcome {quoted(target.outcome_key)}")
     if not quantities.in_range(target.target) or target.target < 0:
         raise InvalidChange("target", "give a target of zero to 10^15")
     if target.ends_on < target.starts_on:
