@@ -211,3 +211,32 @@ def test_the_policy_is_read_from_the_environment(
     monkeypatch.setenv("BENEFITGATE_SELF_SERVE", " trial, cancel ")
     monkeypatch.setenv("BENEFITGATE_SELF_SERVE_TRIAL_DAYS", "30")
     assert Policy.of(Settings.from_env()) == Policy(frozenset({"trial", "cancel"}), 30)
+
+
+async def test_a_preview_refuses_an_argument_its_action_does_not_take(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    """A downgrade's preview with a term previewed the downgrade alone, at the current
+    term's price, as if the term had been taken into account: no action moves tier and
+    term at once, so the preview says so instead."""
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    token = frontend_token(account_id)
+    cancel = BY_ACTION["CANCEL_AT_PERIOD_END"]
+    async with make_api(self_serve=ALL) as api:
+        for case, given, field in [
+            (DOWNGRADE, {"term": "ANNUAL"}, "term"),
+            (TRIAL, {"term": "ANNUAL"}, "term"),
+            (cancel, {"term": "ANNUAL"}, "term"),
+            (TERM, {"tier": "basic"}, "tier"),
+            (cancel, {"tier": "basic"}, "tier"),
+        ]:
+            seen = await preview(api, token, case, account_id, **given)
+            assert (seen.get("code"), seen.get("field")) == ("INVALID_INPUT", field), case
+        # The term it takes, it honours: the next period's term, end and price.
+        seen = await preview(api, token, TERM, account_id)
+        period = seen["nextPeriod"]
+        assert (period["term"], period["endsAt"][:10]) == ("ANNUAL", "2027-12-05")
+        assert period["price"] == {"amountCents": 50000, "currency": "USD"}
+        assert seen["currentPrice"] == {"amountCents": 5000, "currency": "USD"}
+        assert (await state(api, token, account_id))["version"] == 1  # nothing written

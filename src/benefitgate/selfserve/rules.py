@@ -34,6 +34,12 @@ _SWITCH = {
     Action.UNDO_CANCEL: "cancel",
 }
 _NOW = frozenset({Action.START_TRIAL, Action.CANCEL_SCHEDULED_CHANGE, Action.UNDO_CANCEL})
+# The arguments each action takes (the preview takes both for all of them).
+_TAKES = {
+    Action.START_TRIAL: "tier",
+    Action.SCHEDULE_DOWNGRADE: "tier",
+    Action.SCHEDULE_TERM_CHANGE: "term",
+}
 
 
 def _require(policy: Policy, *switches: str) -> None:
@@ -61,6 +67,16 @@ def _authorise(policy: Policy, request: Request, before: Subscription) -> None:
     return None
 
 
+def _unused(request: Request) -> None:
+    """Refuse an argument the action does not take: the preview took a `term` with a
+    downgrade and previewed the downgrade alone, as if the term were part of it."""
+    for field, value in (("tier", request.tier), ("term", request.term)):
+        if value is not None and _TAKES.get(request.action) != field:
+            takes = _TAKES.get(request.action)
+            also = f"; it takes the {takes}" if takes else ""
+            raise InvalidChange(field, f"{request.action.name} takes no {field}{also}")
+
+
 def _argument(value: str | None, field: str) -> str:
     if not value:
         raise InvalidChange(field, f"give the {field}")
@@ -79,6 +95,7 @@ def transition(
     has had a trial of the requested tier. Raises Forbidden for what the policy or the
     rules above leave to internal tools, InvalidChange for what the subscription refuses."""
     _authorise(policy, request, before)
+    _unused(request)
     match request.action:
         case Action.START_TRIAL:
             tier = _argument(request.tier, "tier")
