@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import asyncpg
 import pytest
@@ -11,6 +12,7 @@ from benefitgate.api.context import RequestConnection
 from benefitgate.db import create_pool
 from tests.conftest import MakeApi, api_key
 from tests.fixtures import factories
+from tests.fixtures.statements import StatementLog
 from tests.views.test_statement_count import PAGE, VIEW
 
 
@@ -61,17 +63,13 @@ async def test_every_statement_of_a_view_runs_on_the_connection_the_request_chec
     cat = await factories.catalog(conn)
     account = await factories.account(conn, cat["versions"]["basic"])
     key = await api_key(conn)
-    by_connection: dict[int, list[str]] = {}
-
-    async def attach(pooled: asyncpg.Connection) -> None:
-        pooled.add_query_logger(lambda r: by_connection.setdefault(id(pooled), []).append(r.query))
-
-    async with make_api(on_connect=attach, pool_min=4, pool_max=4) as api:
+    log = StatementLog()
+    async with make_api(on_connect=log.attach, pool_min=4, pool_max=4) as api:
         await api.data(VIEW, {"id": str(account)}, auth=key)  # warm: catalog, key, types
-        by_connection.clear()
+        log.clear()
         await api.data(VIEW, {"id": str(account)}, auth=key)
         await api.data(PAGE, auth=key)
-        view_and_page = {k: len(v) for k, v in by_connection.items()}
+        view_and_page = Counter(log.connections)
 
     # Two requests, each on one connection (possibly the same one twice); before, a view
     # took two checkouts and the page up to six at once.
