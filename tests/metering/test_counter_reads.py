@@ -23,6 +23,14 @@ from tests.fixtures.statements import StatementLog
 PERIOD = NOW - timedelta(days=10)  # the factories' subscription period start
 
 
+async def _account_using(conn: asyncpg.Connection, used: float) -> UUID:
+    """An account on the basic tier whose m0 counter this period stands at `used`."""
+    cat = await factories.catalog(conn)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    await factories.usage(conn, account, "m0", used)
+    return account
+
+
 @pytest.fixture
 async def reads(dsn: str) -> AsyncIterator[CounterReads]:
     """Counter reads on a pool of one connection of their own, as the app makes them."""
@@ -89,9 +97,7 @@ async def test_a_check_reads_every_change_committed_before_it_asked(
 async def test_a_failed_read_fails_its_own_batch_and_the_next_one_reads(
     conn: asyncpg.Connection, reads: CounterReads
 ) -> None:
-    cat = await factories.catalog(conn)
-    account = await factories.account(conn, cat["versions"]["basic"])
-    await factories.usage(conn, account, "m0", 7)
+    account = await _account_using(conn, 7)
 
     # Text Postgres cannot hold fails the statement that carries it, and so its batch.
     failed = await asyncio.gather(
@@ -106,9 +112,7 @@ async def test_a_failed_read_fails_its_own_batch_and_the_next_one_reads(
 async def test_a_check_that_goes_away_leaves_the_others_their_answers(
     conn: asyncpg.Connection, reads: CounterReads
 ) -> None:
-    cat = await factories.catalog(conn)
-    account = await factories.account(conn, cat["versions"]["basic"])
-    await factories.usage(conn, account, "m0", 3)
+    account = await _account_using(conn, 3)
 
     leaving = asyncio.create_task(reads.value(account, "m0", PERIOD))
     staying = [asyncio.create_task(reads.value(k, "m0", PERIOD)) for k in (account, uuid4())]
@@ -123,9 +127,7 @@ async def test_a_check_that_goes_away_leaves_the_others_their_answers(
 async def test_a_read_after_its_connection_died_takes_another(
     conn: asyncpg.Connection, reads: CounterReads
 ) -> None:
-    cat = await factories.catalog(conn)
-    account = await factories.account(conn, cat["versions"]["basic"])
-    await factories.usage(conn, account, "m0", 5)
+    account = await _account_using(conn, 5)
     assert await reads.value(account, "m0", PERIOD) == 5
 
     await conn.execute(  # as a Postgres restart or a failover would
