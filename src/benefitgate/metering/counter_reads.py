@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import datetime
 from uuid import UUID
 
@@ -22,6 +23,8 @@ from benefitgate.metering import repository
 from benefitgate.metering.repository import CounterKey
 
 __all__ = ["CounterReads"]
+
+log = logging.getLogger(__name__)
 
 
 class CounterReads:
@@ -83,8 +86,13 @@ class CounterReads:
 
     async def _give_back(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
+        if conn is None:
+            return
+        try:
             await self.pool.release(conn)
+        except Exception:  # a reader that stopped here would leave later checks waiting
+            log.warning("the counter reads' connection was not given back", exc_info=True)
+            conn.terminate()
 
 
 def _settle(futures: list[asyncio.Future[float]], outcome: float | Exception) -> None:
