@@ -3,10 +3,10 @@ and body to the socket together.
 
 uvicorn writes the status line and headers when the app sends `http.response.start`, and
 the body when it sends `http.response.body`: two `send` system calls and two TCP segments
-for every response, each waking the client. For the small answers this service gives most
-(checks, cached views) that second write was a fifth of the server's CPU per request, and
-the client's second wake-up cost it as much again: a bare app on this server answered 60 %
-more requests a second with the writes joined (bench/README.md, "One write a response").
+for every response, each waking the client. A bare app answering a check-sized body took
+12 to 18 % less CPU a request with the writes joined, and answered 13 to 21 % more
+requests a second on a quiet machine (`bench/joined_writes.py`; its figures are in
+bench/README.md, with the checks').
 
 What the protocol writes during one turn of the event loop is joined and written at the
 end of that turn. More than WRITE_AT_ONCE bytes are written at once, so that the socket's
