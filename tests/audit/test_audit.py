@@ -92,6 +92,51 @@ async def test_a_rollback_chain_restores_the_original_state_in_reverse_order_onl
     ]
 
 
+async def test_a_rolled_back_entry_is_refused_again_after_its_rollback_was_rolled_back(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    account_id, key = await setup(conn)
+    created = await api.data(CREATE, create_vars(account_id), auth=key)
+    creation = created["grantCreate"]["auditEntryId"]
+    undo = (await rollback(api, key, creation, "r1"))["entry"]["id"]
+    redo = (await rollback(api, key, undo, "r2"))["entry"]["id"]
+    assert await conn.fetchval("select revoked_at from grants") is None
+
+    # Was "Unexpected error.": the rollback's rollback hid the first rollback, and the
+    # second rollback of one entry hit the database's one-rollback-per-entry constraint.
+    again = await rollback(api, key, creation, "r3")
+    assert (again["code"], again["laterEntryIds"]) == ("ROLLBACK_REFUSED", [undo])
+    assert f"#{creation} was rolled back already, by #{undo}" in again["message"]
+    twice = await rollback(api, key, undo, "r4")
+    assert (twice["code"], twice["laterEntryIds"]) == ("ROLLBACK_REFUSED", [redo])
+    # The redo is a change of its own, and may be rolled back like any other.
+    assert (await rollback(api, key, redo, "r5"))["__typename"] == "RolledBack"
+    assert await conn.fetchval("select revoked_at from grants") is not None
+    assert await conn.fetchval("select count(*) from audit_log") == 4
+
+
+async def test_a_change_redone_by_rolling_back_its_rollback_blocks_earlier_rollbacks(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    account_id, key = await setup(conn)
+    created = await api.data(CREATE, create_vars(account_id, amount=5), auth=key)
+    grant_id = created["grantCreate"]["grant"]["id"]
+    updated = await api.data(
+        UPDATE, {"grant": grant_id, "version": 1, "key": "u1", "amount": 10}, auth=key
+    )
+    update = updated["grantUpdate"]["auditEntryId"]
+    undo = (await rollback(api, key, update, "r1"))["entry"]["id"]
+    redo = (await rollback(api, key, undo, "r2"))["entry"]["id"]
+    assert await conn.fetchval("select amount from grants") == 10
+
+    # The update is in force again (redone), so the creation cannot be undone under it:
+    # this revoked the grant, throwing the redone update away unseen.
+    refused = await rollback(api, key, created["grantCreate"]["auditEntryId"], "r3")
+    assert (refused["code"], refused["laterEntryIds"]) == ("ROLLBACK_REFUSED", [redo])
+    assert await conn.fetchval("select revoked_at from grants") is None
+    assert await conn.fetchval("select amount from grants") == 10
+
+
 async def test_rolling_back_a_seat_release_respects_the_purchased_count(
     conn: asyncpg.Connection, api: Api
 ) -> None:

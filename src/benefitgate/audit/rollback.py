@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import asyncpg
 
 from benefitgate.audit import service as audit
-from benefitgate.audit.chain import blocking
+from benefitgate.audit.chain import blocking, rolled_back_by
 from benefitgate.audit.models import AuditEntry
 from benefitgate.common.changes import ChangeContext, InvalidChange, RollbackRefused, TargetNotFound
 
@@ -28,8 +28,15 @@ Restore = Callable[[asyncpg.Connection, ChangeContext, AuditEntry], Awaitable[Au
 
 async def refuse_if_changed_since(conn: asyncpg.Connection, entry: AuditEntry) -> None:
     """Raise RollbackRefused, naming them, if the target changed after `entry` (changes
-    since rolled back do not count). Call it with the target locked."""
-    later = blocking(await audit.later_entries(conn, entry.target, entry.id))
+    since rolled back do not count), or if `entry` was rolled back already (naming that
+    rollback). Call it with the target locked."""
+    since = await audit.later_entries(conn, entry.target, entry.id)
+    undone = rolled_back_by(since, entry.id)
+    if undone is not None:
+        raise RollbackRefused(
+            f"entry #{entry.id} was rolled back already, by #{undone.id}", [undone.id]
+        )
+    later = blocking(since)
     if later:
         names = ", ".join(f"#{e.id} {e.action} by {e.actor}" for e in later)
         raise RollbackRefused(
