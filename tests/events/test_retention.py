@@ -1,11 +1,14 @@
 """Outbox retention: pruning moves the horizon, and a cursor below it is an explicit
-CURSOR_EXPIRED for the polling feed and for live subscriptions, never a silent skip."""
+CURSOR_EXPIRED for the polling feed and for live subscriptions, never a silent skip; a
+cursor past the newest event is INVALID_INPUT for both, never a silent wait."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 
@@ -18,7 +21,8 @@ from tests.fixtures.live import subscribe, ws_client
 
 FEED = """query($after: String) { events(after: $after) {
   __typename ... on EventPage { events { id } endCursor }
-  ... on CursorExpiredError { code horizon } } }"""
+  ... on CursorExpiredError { code horizon }
+  ... on InvalidInputError { code field message } } }"""
 
 
 async def _three_old_and_one_new(conn: asyncpg.Connection) -> list[events.Event]:
@@ -85,3 +89,63 @@ async def test_a_subscription_from_a_cursor_below_the_horizon_is_told_so(
         }
     ]
     assert first["id"] == str(written[3].id)
+
+
+async def _ahead(conn: asyncpg.Connection) -> list[events.Cursor]:
+    """Cursors no reader was handed: a thousand transactions ahead (a margin for the
+    service's own writes meanwhile), and far past that."""
+    next_txid = await conn.fetchval("select pg_snapshot_xmax(pg_current_snapshot())::text")
+    return [events.Cursor(int(next_txid) + 1_000, 1), events.Cursor(99_999_999_999, 1)]
+
+
+async def test_the_polling_feed_refuses_a_cursor_past_the_newest_event(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    await events.enqueue(conn, "test.old", None, {})
+    key = await api_key(conn)
+    tail = await events.tail_cursor(conn)
+    answers = [
+        (await api.data(FEED, {"after": c.encode()}, auth=key))["events"]
+        for c in await _ahead(conn)
+    ]
+    # Was an empty page ending at that cursor: the next pages passed over every event.
+    await events.enqueue(conn, "test.new", None, {})
+    at_tail = await api.data(FEED, {"after": tail.encode()}, auth=key)
+
+    assert (
+        answers
+        == [
+            {
+                "__typename": "InvalidInputError",
+                "code": "INVALID_INPUT",
+                "field": "after",
+                "message": "after is past the newest event",
+            }
+        ]
+        * 2
+    )
+    assert len(at_tail["events"]["events"]) == 1
+
+
+async def _all(stream: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [item async for item in stream]
+
+
+async def test_a_subscription_from_a_cursor_past_the_newest_event_is_refused(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    await events.enqueue(conn, "test.old", None, {})
+    answers = []
+    async with ws_client(live_port, await api_key(conn)) as session:
+        for cursor in await _ahead(conn):
+            stream = subscribe(session, after=cursor.encode())
+            async with contextlib.aclosing(stream):
+                answers.append(await asyncio.wait_for(_all(stream), 10))
+
+    # Was a stream that stayed open and dropped every event, live ones too.
+    refusal = {
+        "__typename": "InvalidInputError",
+        "code": "INVALID_INPUT",
+        "message": "after is past the newest event",
+    }
+    assert answers == [[refusal], [refusal]]

@@ -44,6 +44,7 @@ __all__ = [
     "NewEvents",
     "Page",
     "Reader",
+    "check_issued",
     "enqueue",
     "enqueue_many",
     "internal_only",
@@ -270,6 +271,17 @@ async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
         list(probe.running),
     )
     return START if row is None else Cursor(row["txid"], row["id"])
+
+
+async def check_issued(conn: asyncpg.Connection, cursor: Cursor) -> None:
+    """Raise InvalidCursor if no reader can have been handed `cursor`: its transaction
+    had not begun yet. A reader handed one past the outbox's end (from another database, or
+    made up) would wait there, passing over every event written until the transaction ids
+    reached it."""
+    if await conn.fetchval(
+        "select $1::xid8 >= pg_snapshot_xmax(pg_current_snapshot())", cursor.txid
+    ):
+        raise InvalidCursor(f"cursor {cursor.encode()} is past the newest event")
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,8 @@ async def _parse(
         cursor = None if after is None else events.Cursor.decode(after)
     except events.InvalidCursor:
         return InvalidInputError.of("after", "after is not a cursor this API produced")
+    if cursor is not None and not await _issued(info, cursor):
+        return InvalidInputError.of("after", "after is past the newest event")
     try:
         accounts = None if account_ids is None else frozenset(UUID(a) for a in account_ids)
     except ValueError:
@@ -102,6 +104,17 @@ async def _parse(
             return NotFoundError.of(f"account {missing}")
     interest = Interest(accounts, None if types is None else frozenset(types))
     return interest, cursor
+
+
+async def _issued(info: Info, cursor: events.Cursor) -> bool:
+    """Whether `cursor` may be one the service handed out: a stream from past the newest
+    event would drop every event, live ones too, until the transaction ids reached it."""
+    async with info.context.db.acquire() as conn:
+        try:
+            await events.check_issued(conn, cursor)
+        except events.InvalidCursor:
+            return False
+    return True
 
 
 async def _unseen(info: Info, accounts: frozenset[UUID]) -> UUID | None:

@@ -30,6 +30,10 @@ class EventQuery:
             return InvalidInputError.of("after", "after is not a cursor this API produced")
         scope = info.context.principal.event_scope()
         async with info.context.db.acquire() as conn:
+            try:
+                await events.check_issued(conn, cursor)
+            except events.InvalidCursor:
+                return InvalidInputError.of("after", "after is past the newest event")
             page = await events.read_feed(conn, cursor, first + 1, scope)
             try:
                 if after is not None:  # without a cursor, the feed starts at the horizon
