@@ -183,3 +183,61 @@ async def test_bad_grants_get_typed_errors_and_write_nothing(
     assert (await api.data(UPDATE, stale, auth=key))["grantUpdate"]["code"] == "NOT_FOUND"
     for table in ("grants", "audit_log", "events", "idempotency_keys"):
         assert await conn.fetchval(f"select count(*) from {table}") == 0, table  # noqa: S608
+
+
+WINDOW = f"""
+mutation Window($id: ID!, $key: String!, $from: DateTime, $until: DateTime) {{
+  grantCreate(accountId: $id, benefit: "b2", source: PROMOTIONAL, idempotencyKey: $key,
+              validFrom: $from, validUntil: $until) {{ {CHANGED} }}
+}}
+"""
+OVERRIDE_UNTIL = f"""
+mutation Override($id: ID!, $key: String!, $until: DateTime) {{
+  limitOverride(accountId: $id, metric: "m0", included: 500, idempotencyKey: $key,
+                validUntil: $until) {{ {CHANGED} }}
+}}
+"""
+END = f"""
+mutation End($grant: ID!, $version: Int!, $key: String!, $until: DateTime) {{
+  grantUpdate(grantId: $grant, expectedVersion: $version, idempotencyKey: $key,
+              validUntil: $until) {{ {CHANGED} }}
+}}
+"""
+
+
+async def test_an_operator_grant_that_ended_already_is_refused_never_a_silent_success(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    account_id, key = await setup(conn)
+    ended = {"from": "2026-11-01T00:00:00Z", "until": "2026-11-15T11:59:59Z"}  # now: 12:00
+    at_now = {"from": "2026-11-01T00:00:00Z", "until": "2026-11-15T12:00:00Z"}
+    variables = {"id": str(account_id)}
+    # Each was a GrantChanged, with an audit entry and an event, for a grant never in force.
+    answers = [
+        (await api.data(WINDOW, {**variables, "key": "w1", **ended}, auth=key))["grantCreate"],
+        (await api.data(WINDOW, {**variables, "key": "w2", **at_now}, auth=key))["grantCreate"],
+        (
+            await api.data(
+                OVERRIDE_UNTIL, {**variables, "key": "o1", "until": ended["until"]}, auth=key
+            )
+        )["limitOverride"],
+    ]
+    assert [(a["code"], a["field"]) for a in answers] == [("INVALID_INPUT", "validUntil")] * 3
+    assert "revoke to end one now" in answers[0]["message"]
+    for table in ("grants", "audit_log", "events", "idempotency_keys"):
+        assert await conn.fetchval(f"select count(*) from {table}") == 0, table  # noqa: S608
+
+    # Its neighbours stand: a grant from the past that runs on, and one ending later.
+    runs_on = {"from": ended["from"], "until": "2026-11-15T12:00:01Z"}
+    created = (await api.data(WINDOW, {**variables, "key": "w3", **runs_on}, auth=key))[
+        "grantCreate"
+    ]
+    assert created["__typename"] == "GrantChanged"
+    grant = created["grant"]["id"]
+    moved_back = {"grant": grant, "version": 1, "key": "e1", "until": ended["until"]}
+    refused = (await api.data(END, moved_back, auth=key))["grantUpdate"]
+    assert (refused["code"], refused["field"]) == ("INVALID_INPUT", "validUntil")
+    open_ended = (await api.data(END, {**moved_back, "key": "e2", "until": None}, auth=key))[
+        "grantUpdate"
+    ]
+    assert (open_ended["grant"]["validUntil"], open_ended["grant"]["version"]) == (None, 2)

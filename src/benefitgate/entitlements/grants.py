@@ -120,6 +120,16 @@ def _validate_window(valid_from: datetime, valid_until: datetime | None) -> None
         raise InvalidChange("validUntil", "validUntil must be after validFrom")
 
 
+def _validate_end(valid_until: datetime | None, now: datetime) -> None:
+    """An end an operator gives must be ahead: a grant that ended already would never be in
+    force, and was answered as granted (a mistyped year looked like a success)."""
+    if valid_until is not None and valid_until <= now:
+        raise InvalidChange(
+            "validUntil",
+            "validUntil is past, so the grant would never count; revoke to end one now",
+        )
+
+
 def _validate_new(new: NewGrant, catalog: Catalog, sources: tuple[str, ...]) -> None:
     benefit = catalog.benefits.get(new.benefit_key)
     if benefit is None:
@@ -170,8 +180,11 @@ async def create_grant(
     sources: tuple[str, ...] = GRANTABLE_SOURCES,
 ) -> tuple[Grant, AuditEntry]:
     """Grant a benefit from one of `sources` (by default those an operator grants from).
-    Raises InvalidChange, before writing, for a bad benefit, source, amount or validity."""
+    Raises InvalidChange, before writing, for a bad benefit, source, amount or validity (an
+    operator's grant that ended already; a reward caught up after downtime may have)."""
     _validate_new(new, catalog, sources)
+    if new.source in GRANTABLE_SOURCES:
+        _validate_end(new.valid_until, change.at)
     grant = Grant(
         id=uuid.uuid4(),
         account_id=new.account_id,
@@ -243,7 +256,9 @@ async def edit_grant(
     catalog: Catalog,
 ) -> tuple[Grant, AuditEntry]:
     """Change a grant's amount or end. Raises TargetNotFound, VersionConflict or
-    InvalidChange (a revoked grant, a bad amount or end)."""
+    InvalidChange (a revoked grant, a bad amount, an end before the start or before now)."""
+    if "valid_until" in edits:
+        _validate_end(edits["valid_until"], change.at)
     before = await _locked_at_version(conn, grant_id, expected_version)
     wanted = replace(before, **edits)
     benefit = catalog.benefits.get(before.benefit_key)
