@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import Api, MakeApi, ServeLive, api_key
+from tests.fixtures.csp import socket_elsewhere
 from tests.fixtures.node import assert_rebuilds
 
 HTML = {"accept": "text/html"}
@@ -161,3 +162,22 @@ def test_the_committed_graphiql_is_what_its_pinned_packages_build(tmp_path: Path
     assert_rebuilds(
         ROOT / "scripts" / "build-graphiql", committed, tmp_path / "out", "make graphiql"
     )
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: GraphiQL was not run in a browser"
+)
+async def test_graphiql_may_open_sockets_to_the_service_only(serve_live: ServeLive) -> None:
+    from playwright.async_api import async_playwright
+
+    async with serve_live() as port, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{port}/graphql")
+            # Another host, listening: the policy's `ws: wss:` let a page reach any.
+            answer = await socket_elsewhere(page, f"ws://localhost:{port}/graphql")
+        finally:
+            await browser.close()
+
+    assert answer == "refused: connect-src"

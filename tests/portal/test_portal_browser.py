@@ -20,6 +20,7 @@ from benefitgate.db import create_pool
 from benefitgate.demo.seed import seed_demo
 from benefitgate.suggestions import service as suggestions
 from tests.conftest import Api, MakeApi, ServeLive, api_key, catalog_loader, frontend_token
+from tests.fixtures.csp import socket_elsewhere
 from tests.fixtures.factories import NOW
 from tests.fixtures.node import tools_folder
 
@@ -365,3 +366,16 @@ async def test_a_customer_previews_then_takes_the_self_serve_actions_the_policy_
         ("subscription.reactivated", "self-serve"),
     ]
     assert problems == [], problems
+
+
+async def test_the_page_may_open_sockets_to_the_service_only(
+    serve_live: ServeLive, browser: Any
+) -> None:
+    async with serve_live(portal=True) as port:
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{port}/portal")
+        # Another host, listening: the policy's `ws: wss:` let the page (and the token it
+        # keeps) reach any. Its own socket is followed live by the test above.
+        answer = await socket_elsewhere(page, f"ws://localhost:{port}/graphql")
+
+    assert answer == "refused: connect-src"
