@@ -67,6 +67,22 @@ async def test_the_polling_feed_refuses_a_cursor_below_the_horizon(
     assert from_start["events"]["events"] == [{"id": str(written[3].id)}]
 
 
+async def test_an_empty_first_page_ends_at_the_horizon_so_the_next_page_follows_on(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    written = await _three_old_and_one_new(conn)
+    await conn.execute("update events set created_at = $1", NOW - timedelta(days=40))
+    await retention.prune(conn, NOW - timedelta(days=30))  # every event: a quiet service
+    key = await api_key(conn)
+
+    first = (await api.data(FEED, {"after": None}, auth=key))["events"]
+    # Was the start's cursor, below the horizon: the next page was CURSOR_EXPIRED.
+    assert (first["events"], first["endCursor"]) == ([], written[3].cursor.encode())
+    await events.enqueue(conn, "test.newer", None, {})
+    following = (await api.data(FEED, {"after": first["endCursor"]}, auth=key))["events"]
+    assert following["__typename"] == "EventPage" and len(following["events"]) == 1
+
+
 async def test_a_subscription_from_a_cursor_below_the_horizon_is_told_so(
     conn: asyncpg.Connection, live_port: int
 ) -> None:

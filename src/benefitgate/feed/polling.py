@@ -40,6 +40,11 @@ class EventQuery:
                     await retention.check_cursor(conn, cursor)
             except retention.CursorExpired as expired:
                 return CursorExpiredError.of(expired.horizon)
+            if after is None and not page:
+                # Nothing since the horizon: the page ends there, read after the page (so a
+                # prune meanwhile is seen). Ending it at the start, the next page was
+                # CURSOR_EXPIRED from the first prune on, though nothing had been missed.
+                cursor = await retention.horizon(conn)
         shown = page[:first]
         end = shown[-1].cursor if shown else cursor
         return EventPage(
