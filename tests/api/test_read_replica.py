@@ -17,11 +17,15 @@ from benefitgate import db
 from benefitgate.app import create_app
 from benefitgate.clock import FixedClock
 from benefitgate.config import Settings
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import START, EventScope
 from benefitgate.telemetry import metrics
 from tests.conftest import api_key
 from tests.fixtures import factories
 from tests.fixtures.live import serve_in_process
 from tests.fixtures.standby import Standby, primary_and_standby
+
+EVERYTHING = EventScope(everything=True)
 
 VIEW = """query($id: ID!) { account(id: $id) { ... on Account { name version } } }"""
 RENAME = """mutation($id: ID!, $v: Int!, $name: String!, $key: String!) {
@@ -140,3 +144,26 @@ async def test_queries_read_the_primary_while_the_standby_is_down(
 
     assert views == ["After"] * 3
     assert _reads("unavailable") > unavailable
+
+
+async def test_a_feed_page_on_the_standby_settles_below_the_primarys_open_transactions() -> None:
+    async with primary_and_standby() as (primary, standby):
+        open_one, reader = await db.connect(primary), await db.connect(standby.dsn)
+        try:
+            transaction = open_one.transaction()
+            await transaction.start()
+            await events.enqueue(open_one, "test.late", None, {})  # takes its xid now
+            await standby.caught_up(primary)
+            empty = await events.read_feed_page(reader, START, 10, EVERYTHING)
+            await transaction.commit()
+            await standby.caught_up(primary)
+            late = await events.read_feed_page(reader, empty.settled, 10, EVERYTHING)
+        finally:
+            await open_one.close()
+            await reader.close()
+
+    # The standby sees no backend of the primary's: taking its own view of which
+    # transactions are this database's, the empty page settled past the open one, and
+    # its event, committed later, fell behind every reader that went on from there.
+    assert empty.events == []
+    assert [e.type for e in late.events] == ["test.late"]

@@ -15,7 +15,8 @@ import asyncpg
 from benefitgate.events import outbox as events
 from benefitgate.events import retention
 from benefitgate.events.outbox import START, EventScope
-from tests.conftest import Api, api_key
+from tests.conftest import Api, api_key, frontend_token
+from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 from tests.fixtures.live import subscribe, ws_client
 
@@ -23,6 +24,10 @@ FEED = """query($after: String) { events(after: $after) {
   __typename ... on EventPage { events { id } endCursor }
   ... on CursorExpiredError { code horizon }
   ... on InvalidInputError { code field message } } }"""
+
+
+PAGE = """query($after: String, $first: Int!) { events(after: $after, first: $first) {
+  ... on EventPage { events { cursor } endCursor hasMore } } }"""
 
 
 async def _three_old_and_one_new(conn: asyncpg.Connection) -> list[events.Event]:
@@ -77,10 +82,42 @@ async def test_an_empty_first_page_ends_at_the_horizon_so_the_next_page_follows_
 
     first = (await api.data(FEED, {"after": None}, auth=key))["events"]
     # Was the start's cursor, below the horizon: the next page was CURSOR_EXPIRED.
-    assert (first["events"], first["endCursor"]) == ([], written[3].cursor.encode())
+    assert first["events"] == []
+    assert events.Cursor.decode(first["endCursor"]) >= written[3].cursor
     await events.enqueue(conn, "test.newer", None, {})
     following = (await api.data(FEED, {"after": first["endCursor"]}, auth=key))["events"]
     assert following["__typename"] == "EventPage" and len(following["events"]) == 1
+
+
+async def test_a_quiet_reader_pages_past_the_events_of_others_and_never_expires_for_them(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    quiet, busy = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(2)]
+    token = frontend_token(quiet, ttl=timedelta(days=400))
+    start = (await api.data(FEED, {"after": None}, auth=token))["events"]["endCursor"]
+    for n in range(3):
+        await events.enqueue(conn, "test.busy", busy, {"n": n})
+
+    page = (await api.data(FEED, {"after": start}, auth=token))["events"]
+    # The page ends past the busy account's events: it ended at the cursor it was given,
+    # so every page read them again, and once they were pruned the quiet reader's next
+    # page was CURSOR_EXPIRED though it had missed nothing.
+    assert page["events"] == []
+    busy_last = (await events.read_feed(conn, START, 10, EventScope(everything=True)))[-1]
+    assert events.Cursor.decode(page["endCursor"]) >= busy_last.cursor
+    await conn.execute("update events set created_at = $1", NOW - timedelta(days=40))
+    await retention.prune(conn, NOW - timedelta(days=30))
+    await events.enqueue(conn, "test.quiet", quiet, {})
+    after_prune = (await api.data(FEED, {"after": page["endCursor"]}, auth=token))["events"]
+    assert after_prune["__typename"] == "EventPage" and len(after_prune["events"]) == 1
+    # A full page still ends at its last event, with more to read.
+    key = await api_key(conn)
+    for n in range(3):
+        await events.enqueue(conn, "test.busy", busy, {"n": n})
+    paged = (await api.data(PAGE, {"after": None, "first": 2}, auth=key))["events"]
+    assert paged["hasMore"] is True
+    assert paged["endCursor"] == paged["events"][-1]["cursor"]
 
 
 async def test_a_subscription_from_a_cursor_below_the_horizon_is_told_so(

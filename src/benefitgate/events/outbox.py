@@ -40,6 +40,7 @@ __all__ = [
     "Cursor",
     "Event",
     "EventScope",
+    "FeedPage",
     "InvalidCursor",
     "NewEvents",
     "Page",
@@ -49,6 +50,7 @@ __all__ = [
     "enqueue_many",
     "internal_only",
     "read_feed",
+    "read_feed_page",
     "read_new",
     "read_page",
     "tail_cursor",
@@ -188,20 +190,55 @@ async def read_feed(
     probe: readable.Probe | None = None,
 ) -> list[Event]:
     """Events after the cursor, in (txid, id) order, that are safe to hand out."""
+    return (await read_feed_page(conn, after, limit, scope, probe)).events
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Up to `limit` events a reader may see after a cursor, and `settled`: a position at
+    or after the cursor and the last event, below which no event can appear any more (every
+    transaction of this database below it had ended when the page was read; on a standby,
+    which cannot tell the primary's transactions apart by database, every one) and none is
+    left of those pruned. A page of
+    fewer than `limit` events held every event the reader may see up to it: the reader may
+    go on from there, past the events it may not see. (From its last event, or from the
+    cursor for an empty page, it read them again on every page, and a quiet reader's
+    cursor fell below the retention horizon though it had missed nothing.)"""
+
+    events: list[Event]
+    settled: Cursor
+
+
+async def read_feed_page(
+    conn: asyncpg.Connection,
+    after: Cursor,
+    limit: int,
+    scope: EventScope,
+    probe: readable.Probe | None = None,
+) -> FeedPage:
+    """`read_feed`'s events, with the position settled when they were read (one statement,
+    one snapshot)."""
     probe = probe or await readable.take(conn)
     rows = await conn.fetch(
         f"""
-        with {readable.horizon_cte("$8", "$9")}
-        select e.id, e.txid, e.type, e.account_id, e.payload, e.created_at
-        from events e
-        where (e.txid, e.id) > ($1::xid8, $2)
-          and e.txid < (select xmin from horizon)
-          and ($3 or (e.account_id is null and not (e.type like any($7::text[])))
-               or e.account_id = $4
-               or e.account_id in (select account_id from partner_accounts
-                                   where partner_id = $5))
-        order by e.txid, e.id
-        limit $6
+        with {readable.horizon_cte("$8", "$9")},
+        page as (
+            select e.id, e.txid, e.type, e.account_id, e.payload, e.created_at
+            from events e
+            where (e.txid, e.id) > ($1::xid8, $2)
+              and e.txid < (select xmin from horizon)
+              and ($3 or (e.account_id is null and not (e.type like any($7::text[])))
+                   or e.account_id = $4
+                   or e.account_id in (select account_id from partner_accounts
+                                       where partner_id = $5))
+            order by e.txid, e.id
+            limit $6
+        )
+        select case when pg_is_in_recovery() then pg_snapshot_xmin(pg_current_snapshot())
+                    else (select xmin from horizon) end::text as ended_below,
+               h.txid::text as pruned_txid, h.id as pruned_id, p.*
+        from event_horizon h left join page p on true
+        order by p.txid, p.id
         """,  # noqa: S608 (fixed SQL, no input)
         after.txid,
         after.id,
@@ -213,7 +250,12 @@ async def read_feed(
         probe.next_xid,
         list(probe.running),
     )
-    return [_event(row) for row in rows]
+    found = [_event(row) for row in rows if row["id"] is not None]
+    first = rows[0]
+    # The next transaction to end has an xid of at least `ended_below`.
+    ended = Cursor(int(first["ended_below"]) - 1, MAX_BIGINT)
+    pruned = Cursor(int(first["pruned_txid"]), first["pruned_id"])
+    return FeedPage(found, max(after, ended, pruned, *(e.cursor for e in found[-1:])))
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,19 +34,20 @@ class EventQuery:
                 await events.check_issued(conn, cursor)
             except events.InvalidCursor:
                 return InvalidInputError.of("after", "after is past the newest event")
-            page = await events.read_feed(conn, cursor, first + 1, scope)
+            page = await events.read_feed_page(conn, cursor, first + 1, scope)
             try:
                 if after is not None:  # without a cursor, the feed starts at the horizon
                     await retention.check_cursor(conn, cursor)
             except retention.CursorExpired as expired:
                 return CursorExpiredError.of(expired.horizon)
-            if after is None and not page:
-                # Nothing since the horizon: the page ends there, read after the page (so a
-                # prune meanwhile is seen). Ending it at the start, the next page was
-                # CURSOR_EXPIRED from the first prune on, though nothing had been missed.
-                cursor = await retention.horizon(conn)
-        shown = page[:first]
-        end = shown[-1].cursor if shown else cursor
+        shown = page.events[:first]
+        more = len(page.events) > first
+        # A page that held every event the caller may see ends where the read settled, past
+        # the events it may not see: ending at its last event (or, empty, at the cursor it
+        # was given), a quiet caller's cursor stayed below the events of others, read again
+        # on every page, until the retention horizon passed it (CURSOR_EXPIRED, with
+        # nothing missed).
+        end = shown[-1].cursor if more else page.settled
         return EventPage(
-            events=[event_of(e) for e in shown], end_cursor=end.encode(), has_more=len(page) > first
+            events=[event_of(e) for e in shown], end_cursor=end.encode(), has_more=more
         )
