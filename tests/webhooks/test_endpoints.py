@@ -398,3 +398,17 @@ async def test_internal_global_events_reach_internal_readers_only(
         "webhook.endpoint_disabled", "partner.created", "catalog.benefit_created"
     ]  # fmt: skip
     assert seen["partner"] == seen["frontend"] == ["catalog.benefit_created"]
+
+
+async def test_a_replay_takes_the_end_cursor_of_any_page_of_the_feed(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key = await api_key(conn)
+    endpoint = (await create_endpoint(hooks_api, key, Receiver().url()))["endpoint"]["id"]
+    await events.enqueue(conn, "test.tick", None, {})
+    feed = "query { events { ... on EventPage { endCursor hasMore } } }"
+    page = (await hooks_api.data(feed, {}, auth=key))["events"]
+    assert page["hasMore"] is False  # so it ends where the read settled, past the last event
+    answer = await hooks_api.data(REPLAY, {"id": endpoint, "after": page["endCursor"]}, auth=key)
+    # Was "after is past the newest event": the tail of the outbox was the limit.
+    assert answer["webhookReplay"]["endpoint"]["cursor"] == page["endCursor"]

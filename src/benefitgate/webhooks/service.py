@@ -242,14 +242,19 @@ async def replay(
 ) -> Endpoint:
     """Send again everything after `after`, in order. Raises InvalidChange for a cursor
     older than the retention horizon (those events were pruned) or past the newest event
-    (the endpoint would wait for events that may never come)."""
+    (the endpoint would wait for events that may never come). Any cursor the feed hands
+    out is taken, its pages' `endCursor` too: one past the last event of the outbox (where a
+    page of the feed settled) was refused, and so was the horizon once every event was
+    pruned."""
     found = await owned(conn, endpoint_id, owner)
     try:
         await retention.check_cursor(conn, after)
     except retention.CursorExpired as exc:
         raise InvalidChange("after", f"{exc}; the oldest is {exc.horizon.encode()}") from exc
-    if after > await outbox.tail_cursor(conn):
-        raise InvalidChange("after", "after is past the newest event")
+    try:
+        await outbox.check_issued(conn, after)
+    except outbox.InvalidCursor as exc:
+        raise InvalidChange("after", "after is past the newest event") from exc
     replayed = await repository.set_cursor(conn, found.id, after)
     await _audit(conn, change, "webhook_endpoint.replayed", found, replayed)
     return replayed
