@@ -376,12 +376,23 @@ def _spent(before: dict[int, float], after: dict[int, float]) -> dict[int, float
     return {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
 
 
+def machine_cpu() -> tuple[float, float]:
+    """The machine's busy and total CPU seconds so far, over all its cores (/proc/stat):
+    how much of the two cores a run left idle, whoever used the rest."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
+
+
 @dataclass
 class Run:
     elapsed: float
     latencies: list[float]
     service_cpu: float
     postgres_cpu: float
+    client_cpu: float  # this benchmark's own process: the clients and the sampler
+    machine_busy: float  # of all the machine's CPU time during the run
     side_effects: str
     backends: Counter[str]
     statements: Counter[str]
@@ -422,10 +433,15 @@ def run_way(
         _started(service)
         profiler = _profile(service.pid, copy)
         cpu_before = cpu_by_pid([service.pid, *postgres_pids()])
+        client_before, machine_before = time.process_time(), machine_cpu()
         elapsed, latencies, (backends, statements) = asyncio.run(
             drive_sampled(dsn, key, WAY[way], batches)
         )
         cpu = _spent(cpu_before, cpu_by_pid([service.pid, *postgres_pids()]))
+        client_cpu = time.process_time() - client_before
+        busy, total = (
+            after - before for after, before in zip(machine_cpu(), machine_before, strict=True)
+        )
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
             profiler.wait()
@@ -436,7 +452,17 @@ def run_way(
     after = asyncio.run(side_effects(dsn))
     written = ", ".join(f"{k} {after[k] - before[k]}" for k in after)
     postgres_cpu = sum(cpu.values())
-    return Run(elapsed, latencies, service_cpu, postgres_cpu, written, backends, statements)
+    return Run(
+        elapsed,
+        latencies,
+        service_cpu,
+        postgres_cpu,
+        client_cpu,
+        busy / total,
+        written,
+        backends,
+        statements,
+    )
 
 
 async def side_effects(dsn: str) -> dict[str, int]:
@@ -503,6 +529,11 @@ def report(way: str, run: Run, events: int, ceiling: float) -> None:
         f"  {way:8}\n           {rate:9.0f} events/s  batch p50 {quantiles[49] * 1000:6.1f} ms"
         f"  p99 {quantiles[98] * 1000:6.1f} ms  CPU per event: service {service:5.1f} µs,"
         f" Postgres {postgres:5.1f} µs  ratio to the ceiling {rate / ceiling:.3f}"
+    )
+    client = run.client_cpu * 1e6 / events
+    print(
+        f"           the machine's cores busy {run.machine_busy:.0%} of the run (anyone's work);"
+        f" this benchmark's client {client:.1f} µs of CPU per event"
     )
     print(f"           rows written besides events and counters: {run.side_effects}")
     busy = sum(run.backends.values()) or 1

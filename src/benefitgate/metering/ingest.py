@@ -123,6 +123,7 @@ async def record_usage(
     if len(events) > MAX_BATCH:
         raise BatchTooLarge
     account_of = await _accounts_of(conn, events)
+    period_of = _PeriodsOf()
     outcomes: list[EventOutcome | None] = []
     candidates: dict[tuple[UUID, str, str], Candidate] = {}
     for event in events:
@@ -139,12 +140,31 @@ async def record_usage(
         if key in candidates:
             outcomes.append(EventOutcome(event, EventStatus.DUPLICATE))
         else:
-            metric = catalog.metrics[event.metric_key]
-            period = account.period_at(metric.reset, event.occurred_at)
+            period = period_of(account, catalog.metrics[event.metric_key].reset, event)
             candidates[key] = Candidate(event, account, period, group, unique)
             outcomes.append(None)  # accepted, a duplicate or too many groups: decided below
     decided = iter(await _decide(conn, list(candidates.values()), catalog, now))
     return [outcome or next(decided) for outcome in outcomes]
+
+
+class _PeriodsOf:
+    """`Account.period_at` for a batch's events, remembering the last period found for
+    each account and reset: most events of a batch fall in it, and finding it again cost
+    3 % of a busy service's samples. Periods of one account and reset tile time, so the
+    one that contains an instant is the only period it can be."""
+
+    __slots__ = ("_found",)
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[UUID, str], Period] = {}
+
+    def __call__(self, account: Account, reset: str, event: UsageEvent) -> Period:
+        at = event.occurred_at
+        key = (account.id, reset)
+        period = self._found.get(key)
+        if period is None or at < period.start or (period.end is not None and at >= period.end):
+            period = self._found[key] = account.period_at(reset, at)
+        return period
 
 
 def _properties_of(
@@ -181,7 +201,9 @@ async def _decide(
 ) -> list[EventOutcome]:
     """Each candidate's outcome, in order: refused for opening a group past the bound, or
     stored (accepted), or found stored before (a duplicate)."""
-    over = await groups.over_bound(conn, [(c.counter, c.group) for c in candidates])
+    over: set[int] = set()
+    if any(c.group is not None for c in candidates):  # most metrics have no dimensions
+        over = await groups.over_bound(conn, [(c.counter, c.group) for c in candidates])
     kept = [c for i, c in enumerate(candidates) if i not in over]
     stored = iter(await _store(conn, kept, catalog, now))
     too_many = Rejection.TOO_MANY_GROUPS

@@ -90,7 +90,10 @@ class EventColumns:
                 added[key] = added.get(key, 0.0) + (self.values[i] if aggregation == "sum" else 1.0)
         return added
 
-    def columns(self) -> tuple[list[Any], ...]:
+    def columns(self) -> tuple[list[Any] | None, ...]:
+        # No unique_count event (most batches): the column goes as one null, which unnest
+        # pads with nulls, instead of an array of them (each element cost the service).
+        no_uniques = self.uniques.count(None) == len(self.uniques)
         return (
             self.account_ids,
             self.metric_keys,
@@ -101,7 +104,7 @@ class EventColumns:
             self.period_starts,
             self.period_ends,
             self.aggregations,
-            self.uniques,
+            None if no_uniques else self.uniques,
         )
 
 
