@@ -94,6 +94,31 @@ async def test_a_batch_handed_over_twice_is_queued_once(
     assert [e.payload["n"] for e in got if isinstance(e, Event)] == [0, 1, 2, 3]
 
 
+async def test_a_batch_that_starts_with_events_handed_over_queues_only_the_rest(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    """The hub takes a whole batch as new when its first event is: one that overlaps the
+    last must still be filtered event by event."""
+    hub = _hub(capacity=10)
+    stream = follow(pool, hub, ADMIN, Interest(), None)
+    async with contextlib.aclosing(stream):
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)
+        for n in range(2):
+            await events.enqueue(conn, "test.n", None, {"n": n})
+        first = await events.read_new(conn, START, 10, await readable.take(conn))
+        hub.publish(first.events, first.partners, NOW)
+        await events.enqueue(conn, "test.n", None, {"n": 2})
+        again = await events.read_new(conn, START, 10, await readable.take(conn))
+        assert len(again.events) == 3
+        hub.publish(again.events, again.partners, NOW)
+        await events.enqueue(conn, "test.n", None, {"n": 3})
+        await _publish_new(conn, hub)
+        got = [await waiting] + [await anext(stream) for _ in range(3)]
+
+    assert [e.payload["n"] for e in got if isinstance(e, Event)] == [0, 1, 2, 3]
+
+
 async def test_the_hand_over_neither_skips_nor_repeats_around_the_registration(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:

@@ -149,6 +149,38 @@ async def test_backdated_events_land_in_the_period_they_belong_to(
     assert await conn.fetchval("select count(*) from usage_events_2026_10") == 1
 
 
+async def test_events_alternating_between_periods_each_land_in_their_own(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """A batch finds an account's period once and reuses it while it holds the event
+    (`ingest._PeriodsOf`): events going back and forth across a renewal and a month's
+    end must each still find their own period."""
+    cat = await factories.catalog(conn)
+    await conn.execute(
+        "insert into metrics values ('monthly', 'Monthly', 'calls', 'sum', 'calendar_month')"
+    )
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    ago = NOW - timedelta(days=12)  # before the billing period's start, 10 days back
+    october = NOW - timedelta(days=20)
+    events = [
+        event(account_id, "a", 1),
+        event(account_id, "b", 2, at=ago),
+        event(account_id, "c", 4),
+        event(account_id, "d", 8, at=ago),
+        event(account_id, "e", 16, at=october, metric="monthly"),
+        event(account_id, "f", 32, metric="monthly"),
+        event(account_id, "g", 64, at=october, metric="monthly"),
+    ]
+    result = (await api.data(RECORD, {"events": events}, auth=await api_key(conn)))["usageRecord"]
+    assert result["accepted"] == 7
+    previous_start = datetime(2026, 10, 5, 12, tzinfo=NOW.tzinfo)
+    assert await counter(conn, account_id) == {NOW - timedelta(days=10): 5.0, previous_start: 10.0}
+    assert await counter(conn, account_id, "monthly") == {
+        datetime(2026, 10, 1, tzinfo=NOW.tzinfo): 80.0,
+        datetime(2026, 11, 1, tzinfo=NOW.tzinfo): 32.0,
+    }
+
+
 async def test_aggregations_fold_as_their_names_say(conn: asyncpg.Connection, api: Api) -> None:
     cat = await factories.catalog(conn)
     for key, aggregation in [("peak", "max"), ("gauge", "latest"), ("hits", "count")]:

@@ -29,15 +29,17 @@ __all__ = [
 # The subscription's columns come in the order of Subscription's fields, so that a row
 # builds one positionally: by name it cost twice as much, a few microseconds an account,
 # and ingest loads a thousand accounts a batch.
-ACCOUNT_COLUMNS = """
-    a.id, a.name, a.created_at, a.external_id, a.version,
-    array(select p.partner_id from partner_accounts p where p.account_id = a.id) as partner_ids,
+_ACCOUNT = "a.id, a.name, a.created_at, a.external_id, a.version"
+_SUBSCRIPTION = """
     s.id as subscription_id, s.tier_version_id, s.term, s.seats, s.status,
     s.current_period_start, s.current_period_end, s.renewal_date,
     s.scheduled_tier_version_id, s.scheduled_change_at, s.started_at, s.version,
     s.scheduled_term, s.trial_ends_at, s.trial_fallback_tier_version_id, s.trial_converts,
     s.cancel_at_period_end
 """
+ACCOUNT_COLUMNS = f"""{_ACCOUNT},
+    array(select p.partner_id from partner_accounts p where p.account_id = a.id) as partner_ids,
+    {_SUBSCRIPTION}"""  # noqa: S608 -- constant column lists, no input
 _SUBSCRIPTION_AT = 6  # where the subscription's columns start
 
 
@@ -68,14 +70,23 @@ async def accounts_by_ids(
     return {row["id"]: account_of(row) for row in rows}
 
 
+# The partners of all the accounts in one grouped read, joined by hash: a lookup of each
+# account's partners (ACCOUNT_COLUMNS' subquery) took a sixth of Postgres's time for
+# ingest's batches of a thousand accounts (1.0 to 1.5 of 5.2 to 7.2 ms a batch here).
 _BY_IDS = f"""
-    select {ACCOUNT_COLUMNS}
+    select {_ACCOUNT}, coalesce(p.partner_ids, '{{}}') as partner_ids, {_SUBSCRIPTION}
     from accounts a left join subscriptions s on s.account_id = a.id
-    where a.id = any($1::uuid[])"""  # noqa: S608 -- a constant column list, no input
+    left join (select account_id, array_agg(partner_id) as partner_ids
+               from partner_accounts where account_id = any($1::uuid[])
+               group by account_id) p on p.account_id = a.id
+    where a.id = any($1::uuid[])"""  # noqa: S608 -- constant column lists, no input
 
 # Two index lookups: as one `or`, Postgres scanned the accounts and their subscriptions
 # whole. An account found both ways comes twice, and counts once in the answer.
-_BY_IDS_OR_EXTERNAL_IDS = f"""{_BY_IDS}
+_BY_IDS_OR_EXTERNAL_IDS = f"""
+    select {ACCOUNT_COLUMNS}
+    from accounts a left join subscriptions s on s.account_id = a.id
+    where a.id = any($1::uuid[])
     union all
     select {ACCOUNT_COLUMNS}
     from accounts a left join subscriptions s on s.account_id = a.id

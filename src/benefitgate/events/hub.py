@@ -171,7 +171,12 @@ class Hub:
         reaches exactly the subscribers registered before `cursor` moves past it, and later
         ones replay it from the outbox."""
         self._close_expired(now)
-        fresh = [e for e in batch if e.cursor > self.cursor]
+        # A batch comes in cursor order: when its first event is new, all are (comparing
+        # each event's cursor cost a busy ingest 0.6 % of its samples).
+        if batch and batch[0].cursor > self.cursor:
+            fresh = batch
+        else:
+            fresh = [e for e in batch if e.cursor > self.cursor]
         # With no subscriber, nobody's audience: ingest's usage.recorded events (one per
         # account of a batch) cost 2 % of a busy service's samples to find it empty.
         for event in fresh if self._by_audience else ():
