@@ -84,10 +84,11 @@ async def _stream(
 async def _parse(
     info: Info, account_ids: list[strawberry.ID] | None, types: list[str] | None, after: str | None
 ) -> tuple[Interest, events.Cursor | None] | InvalidInputError | NotFoundError:
-    if account_ids is not None and len(account_ids) > MAX_ACCOUNTS:
-        return InvalidInputError.of("accountIds", f"at most {MAX_ACCOUNTS} accounts")
-    if types is not None and len(types) > MAX_TYPES:
-        return InvalidInputError.of("types", f"at most {MAX_TYPES} types")
+    # An empty list narrows the stream to nothing: it stayed open and never sent a thing.
+    if account_ids is not None and not 0 < len(account_ids) <= MAX_ACCOUNTS:
+        return InvalidInputError.of("accountIds", f"give 1 to {MAX_ACCOUNTS} accounts, or none")
+    if types is not None and not 0 < len(types) <= MAX_TYPES:
+        return InvalidInputError.of("types", f"give 1 to {MAX_TYPES} types, or none")
     try:
         cursor = None if after is None else events.Cursor.decode(after)
     except events.InvalidCursor:
