@@ -175,6 +175,11 @@ async def test_a_subscribe_that_fails_to_parse_or_validate_gets_an_error_for_its
             "aliases found",
         ),
         "fragment": ("subscription { events { ...F } }", "Unknown fragment 'F'."),
+        # Ran the first operation, as if it had been named.
+        "unnamed": (
+            "subscription A { events { __typename } } subscription B { events { __typename } }",
+            "Must provide operation name if query contains multiple operations.",
+        ),
     }
     async with raw_socket(live_port) as ws:
         await ws.init(await api_key(conn))

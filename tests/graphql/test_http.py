@@ -426,3 +426,29 @@ async def test_every_answer_of_the_edge_is_marked_logged_and_counted(api: Api, t
         assert response.headers.get_list("x-request-id") == [rid]
     assert lines == [("a-1", 200), ("a-2", head.status_code), ("a-3", 405), ("a-4", 200)]
     assert counted._value.get() == before + 1
+
+
+async def test_several_operations_without_an_operation_name_run_none_of_them(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    key = await api_key(conn)
+    document = """
+      mutation A { partnerCreate(name: "A", idempotencyKey: "a") { __typename } }
+      mutation B { partnerCreate(name: "B", idempotencyKey: "b") { __typename } }
+      query C { __typename }"""
+    headers = {"authorization": f"Bearer {key}", **SPEC}
+    unnamed = await api.client.post("/graphql", json={"query": document}, headers=headers)
+    # Was mutation A run, and answered as if it had been asked for by name.
+    assert unnamed.status_code == 400
+    assert unnamed.json() == {
+        "errors": [
+            {"message": "Must provide operation name if query contains multiple operations."}
+        ]
+    }
+    assert await conn.fetchval("select count(*) from partners") == 0
+    named = {"query": document, "operationName": "B"}
+    chosen = await api.client.post("/graphql", json=named, headers=headers)
+    assert chosen.json()["data"]["partnerCreate"]["__typename"] == "PartnerCreated"
+    assert await conn.fetchval("select name from partners") == "B"
+    single = await api.client.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    assert single.json() == {"data": {"__typename": "Query"}}

@@ -6,6 +6,10 @@ own rules visit the document, and looked up each spread fragment by name: a docu
 spread an unknown fragment raised KeyError, which reached the client as its raw text
 ("'F'"). The stock validation cache runs graphql-core without `hide_suggestions`, so
 "Did you mean 'Account'?" named types and arguments whatever the schema's setting.
+
+A document of several operations sent without `operationName` is refused, as the GraphQL
+spec says (GetOperation): strawberry gave execution the first operation's name, so
+`mutation Grant {...} mutation Revoke {...}` granted, and answered as if that was asked.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     NameNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     TypeInfo,
     ValidationContext,
@@ -111,7 +116,21 @@ class CachedValidation(SchemaExtension):
         context.pre_execution_errors = self._validate(
             context.schema._schema, context.graphql_document, context.validation_rules
         )
+        if not context.pre_execution_errors and _unnamed_choice(context):
+            context.pre_execution_errors = [GraphQLError(_NAME_ONE)]
         yield
+
+
+_NAME_ONE = "Must provide operation name if query contains multiple operations."
+
+
+def _unnamed_choice(context: Any) -> bool:
+    """Whether the request leaves the operation to run unsaid among several. (Strawberry
+    keeps the name the request gave apart from the one it falls back to.)"""
+    if context._provided_operation_name is not None:  # the name the request gave, if any
+        return False
+    definitions = context.graphql_document.definitions
+    return sum(isinstance(d, OperationDefinitionNode) for d in definitions) > 1
 
 
 @cache
