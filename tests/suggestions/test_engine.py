@@ -20,7 +20,9 @@ from benefitgate.catalog.models import (
 )
 from benefitgate.suggestions.engine import confidence, propose
 from benefitgate.suggestions.models import Achieved, CounterReading, Denial, Evidence, Reason
+from benefitgate.suggestions.signals import Situation, _last_periods
 from benefitgate.targets.models import OutcomeTarget, TargetProgress
+from benefitgate.usage.periods import EPOCH
 
 NOW = datetime(2026, 11, 15, tzinfo=UTC)
 PERIOD = (datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC))
@@ -229,3 +231,14 @@ def test_confidence_combines_reasons_as_independent_evidence(
 ) -> None:
     reasons = tuple(Reason("limit_pressure", str(i), "", weight=w) for i, w in enumerate(weights))
     assert confidence(reasons) == expected
+
+
+def test_each_reset_has_its_own_last_periods_in_one_situation() -> None:
+    # The engine weighs every tier on one situation, which keeps each reset's periods.
+    situation = Situation(Evidence(ACCOUNT), CATALOG, CATALOG.versions[1], NOW)
+    billing = [(p.start, p.end) for p in _last_periods(CATALOG.metrics["api"], situation)]
+    never = [(p.start, p.end) for p in _last_periods(CATALOG.metrics["hours"], situation)]
+    months = [datetime(2026, m, 5, tzinfo=UTC) for m in (9, 10, 11, 12)]
+    assert billing == [(months[2], months[3]), (months[1], months[2]), (months[0], months[1])]
+    assert never == [(EPOCH, None)]
+    assert _last_periods(CATALOG.metrics["api"], situation) is situation.periods["billing_period"]

@@ -55,13 +55,22 @@ async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
 
 
 async def claim(conn: asyncpg.Connection, limit: int) -> list[UUID]:
-    """Take up to `limit` marks off the table, oldest first, skipping marks another runner
-    holds; returns their accounts, each once. The delete commits with the recompute, so a
-    crash in between leaves the marks."""
+    """Take the marks of the accounts of up to `limit` marks off the table, oldest first:
+    every mark of each such account at once, so that an account marked many times since
+    the last run is recomputed once. Skips marks another transaction holds (another
+    runner's claim, or evidence not yet committed that kept a mark: `usage.evidence`);
+    those stay for the next claim. Returns the accounts, each once. The delete commits
+    with the recompute, so a crash in between leaves the marks."""
     rows = await conn.fetch(
         """
+        with oldest as materialized (
+            select account_id from suggestion_marks order by id limit $1
+            for update skip locked
+        )
         delete from suggestion_marks where id in (
-            select id from suggestion_marks order by id limit $1 for update skip locked)
+            select id from suggestion_marks
+            where account_id in (select account_id from oldest)
+            for update skip locked)
         returning account_id
         """,
         limit,

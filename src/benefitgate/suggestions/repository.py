@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from benefitgate.suggestions.models import (
     Achieved,
@@ -174,21 +175,36 @@ async def insert(conn: asyncpg.Connection, p: Proposal, now: datetime) -> Sugges
 
 
 async def update_open(
-    conn: asyncpg.Connection, suggestion_id: UUID, p: Proposal, now: datetime
+    conn: asyncpg.Connection, updates: Sequence[tuple[UUID, Proposal]], now: datetime
 ) -> None:
-    """New evidence for the same suggested tier: the suggestion keeps its id."""
+    """New evidence for the same suggested tier: each (suggestion id, proposal) keeps its
+    id. One statement for all, in id order (rows locked in one order by every runner)."""
+    if not updates:
+        return
+    rows = sorted((suggestion_id, *_proposal_values(p)) for suggestion_id, p in updates)
+    # jsonb as text: asyncpg would take a list inside a jsonb[] for one more dimension.
+    rows = [(*r[:4], _json(r[4]), _json(r[5]), *r[6:]) for r in rows]
     await conn.execute(
         """
-        update suggestions set tier_version_id = $2, from_tier_version_id = $3,
-            confidence = $4, reasons = $5, gains = $6, currency = $7,
-            monthly_delta_cents = $8, annual_delta_cents = $9, evaluated_at = $10,
-            version = version + 1
-        where id = $1
+        update suggestions s set tier_version_id = u.tier_version_id,
+            from_tier_version_id = u.from_tier_version_id, confidence = u.confidence,
+            reasons = u.reasons::jsonb, gains = u.gains::jsonb, currency = u.currency,
+            monthly_delta_cents = u.monthly_delta_cents,
+            annual_delta_cents = u.annual_delta_cents, evaluated_at = $10,
+            version = s.version + 1
+        from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::numeric[], $5::text[],
+                    $6::text[], $7::text[], $8::bigint[], $9::bigint[])
+            as u(id, tier_version_id, from_tier_version_id, confidence, reasons, gains,
+                 currency, monthly_delta_cents, annual_delta_cents)
+        where s.id = u.id
         """,
-        suggestion_id,
-        *_proposal_values(p),
+        *(list(column) for column in zip(*rows, strict=True)),
         now,
     )
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _proposal_values(p: Proposal) -> tuple[Any, ...]:

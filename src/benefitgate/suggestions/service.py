@@ -9,6 +9,7 @@ A recompute keeps one current suggestion per account (a partial unique index):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,6 +55,9 @@ CREATED = "suggestion.created"
 ACCEPTED = "suggestion.accepted"
 DISMISSED = "suggestion.dismissed"
 BATCH = 200  # accounts recomputed per transaction
+# Accounts proposed between two turns of the event loop: requests served by the same loop
+# wait while proposals are computed, so no stretch of them may be long.
+SLICE = 10
 STALE_AFTER = timedelta(days=1)  # evidence ages out: periods close, denials grow old
 
 
@@ -95,15 +99,20 @@ async def recompute(
     now: datetime,
 ) -> list[Suggestion]:
     """Bring the accounts' suggestions up to date with their evidence, in the caller's
-    transaction; returns the suggestions opened."""
+    transaction; returns the suggestions opened. Yields to the event loop every SLICE
+    accounts: the job shares its loop with the requests a replica serves."""
     current = await repository.current_by_accounts(conn, account_ids, lock=True)
     evidence = await load_evidence(conn, account_ids, catalog, now)
-    opened = []
-    for account_id, found in evidence.items():
+    opened: list[Suggestion] = []
+    updated: list[tuple[UUID, Proposal]] = []
+    for n, (account_id, found) in enumerate(evidence.items(), 1):
         proposal = propose(found, catalog, now)
-        created = await _reconcile(conn, current.get(account_id), proposal, now)
+        created = await _reconcile(conn, current.get(account_id), proposal, now, updated)
         if created is not None:
             opened.append(created)
+        if n % SLICE == 0:
+            await asyncio.sleep(0)
+    await repository.update_open(conn, updated, now)
     await repository.touch(conn, [s.id for s in current.values()], now)
     # An open suggestion updated or closed writes no event: tell the response caches.
     await touch(conn, account_ids)
@@ -111,12 +120,18 @@ async def recompute(
 
 
 async def _reconcile(
-    conn: asyncpg.Connection, current: Suggestion | None, proposal: Proposal | None, now: datetime
+    conn: asyncpg.Connection,
+    current: Suggestion | None,
+    proposal: Proposal | None,
+    now: datetime,
+    updated: list[tuple[UUID, Proposal]],
 ) -> Suggestion | None:
+    """Close, open or keep the account's suggestion; an open one that keeps its tier with
+    new evidence is added to `updated`, which the caller writes in one statement."""
     if current is not None and current.status == "open":
         if proposal is not None and proposal.tier_key == current.tier_key:
             if not current.same_as(proposal):
-                await repository.update_open(conn, current.id, proposal, now)
+                updated.append((current.id, proposal))
             return None
         await repository.close(conn, current.id, now)
     elif current is not None and proposal is not None:  # dismissed

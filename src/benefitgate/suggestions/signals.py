@@ -7,7 +7,7 @@ tier resolves a signal: a tier resolves a reason when the reason would not arise
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from benefitgate.catalog.models import Catalog, Metric, TierVersion
@@ -33,6 +33,9 @@ class Situation:
     catalog: Catalog
     current: TierVersion  # the account's tier now
     now: datetime
+    # Each reset's last periods, found once: they depend on the account and the instant
+    # only, and the engine asks for them on every tier it weighs.
+    periods: dict[str, list[Period]] = field(default_factory=dict, compare=False)
 
 
 def signals_on(tier: TierVersion, situation: Situation) -> list[Reason]:
@@ -48,10 +51,14 @@ def signals_on(tier: TierVersion, situation: Situation) -> list[Reason]:
 def _last_periods(metric: Metric, situation: Situation) -> list[Period]:
     """The metric's current period and the two before it, newest first; one period for a
     metric that never resets."""
+    found = situation.periods.get(metric.reset)
+    if found is not None:
+        return found
     account = situation.evidence.account
     periods = [account.period_at(metric.reset, situation.now)]
     while len(periods) < 3 and periods[-1].end is not None:
         periods.append(account.period_at(metric.reset, periods[-1].start - _TICK))
+    situation.periods[metric.reset] = periods
     return periods
 
 
