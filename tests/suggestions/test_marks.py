@@ -18,6 +18,7 @@ from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 
 SECOND = timedelta(seconds=1)
+EVERY = 2**62  # a bound past every mark's id
 
 
 async def _marked(conn: asyncpg.Connection) -> list[object]:
@@ -94,7 +95,7 @@ async def test_evidence_marks_anew_while_a_claim_holds_the_accounts_mark(
     try:
         claiming = job.transaction()
         await claiming.start()
-        assert await marks.claim(job, 10) == [account]
+        assert await marks.claim(job, 10, EVERY) == [account]
         # The claim's recompute may have read the evidence already: this evidence needs a
         # mark of its own, and writing it must not wait for the job.
         await asyncio.wait_for(evidence.mark(conn, [account], NOW + SECOND), 5)
@@ -118,13 +119,13 @@ async def test_a_mark_kept_for_evidence_not_yet_committed_is_not_claimed_before_
         await evidence.mark(flush, [account], NOW + SECOND)  # keeps the waiting mark
         # A recompute now could not read the flush's evidence: the mark stays for later.
         async with conn.transaction():
-            assert await asyncio.wait_for(marks.claim(conn, 10), 5) == []
+            assert await asyncio.wait_for(marks.claim(conn, 10, EVERY), 5) == []
         await writing.commit()
     finally:
         await flush.close()
 
     async with conn.transaction():
-        assert await marks.claim(conn, 10) == [account]
+        assert await marks.claim(conn, 10, EVERY) == [account]
     assert await _marks_of(conn) == []
 
 
@@ -138,7 +139,24 @@ async def test_a_claim_takes_every_mark_of_its_accounts_at_once(conn: asyncpg.Co
     )
 
     async with conn.transaction():
-        claimed = await marks.claim(conn, 2)
+        claimed = await marks.claim(conn, 2, EVERY)
 
     assert claimed == sorted([a, b])
     assert await _marks_of(conn) == [(c, NOW)]  # a's later marks went with its first
+
+
+async def test_a_claim_takes_no_mark_after_its_bound_but_of_the_accounts_it_takes(
+    conn: asyncpg.Connection,
+) -> None:
+    cat = await factories.catalog(conn)
+    a, b = [await factories.account(conn, cat["versions"]["basic"]) for _ in "ab"]
+    await conn.executemany(
+        "insert into suggestion_marks (account_id, marked_at) values ($1, $2)",
+        [(a, NOW), (b, NOW + SECOND), (a, NOW + SECOND)],
+    )
+    first = await conn.fetchval("select min(id) from suggestion_marks")
+
+    async with conn.transaction():
+        assert await marks.claim(conn, 10, first) == [a]
+
+    assert await _marks_of(conn) == [(b, NOW + SECOND)]

@@ -1,6 +1,7 @@
 """The suggestion job's recompute of a batch: open suggestions whose evidence grew are
 updated in place in one statement, each with its own evidence, and the job lets the event
-loop it shares with requests turn between slices of accounts."""
+loop it shares with requests turn between slices of accounts. A run recomputes the
+accounts marked when it began, and ends."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from uuid import UUID
 import asyncpg
 import pytest
 
+from benefitgate.catalog.models import Catalog
 from benefitgate.metering import repository as metering
 from benefitgate.suggestions import service
 from benefitgate.suggestions.engine import propose
 from benefitgate.suggestions.models import Evidence
+from benefitgate.usage import evidence
 from tests.conftest import catalog_loader
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
@@ -89,3 +92,24 @@ async def test_a_recompute_lets_the_event_loop_turn_between_slices(
     slices = [seen[i : i + service.SLICE] for i in range(0, len(seen), service.SLICE)]
     assert all(len(set(s)) == 1 for s in slices)  # a slice runs in one turn
     assert len({s[0] for s in slices}) == len(slices)  # the loop turned between slices
+
+
+async def test_accounts_marked_while_the_job_runs_wait_for_its_next_run(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    cat = await factories.catalog(conn)
+    before, during = [await factories.account(conn, cat["versions"]["basic"]) for _ in "ab"]
+    await evidence.mark(conn, [before], NOW)
+    load = catalog_loader(pool)
+
+    async def catalog_while_checks_are_denied() -> Catalog:
+        await evidence.mark(conn, [during], NOW)  # a denial flushed as the run goes on
+        return await load()
+
+    await service.refresh_marked(pool, catalog_while_checks_are_denied, NOW)
+
+    # The run ends: it would otherwise go on for as long as marks kept coming.
+    left = await conn.fetch("select account_id from suggestion_marks")
+    assert [r["account_id"] for r in left] == [during]
+    await service.refresh_marked(pool, load, NOW)
+    assert await conn.fetchval("select count(*) from suggestion_marks") == 0  # the next run

@@ -21,7 +21,7 @@ from benefitgate.events import consumers
 from benefitgate.events.outbox import Event
 from benefitgate.usage import evidence
 
-__all__ = ["EVIDENCE", "claim", "follow_events", "mark_stale"]
+__all__ = ["EVIDENCE", "claim", "follow_events", "last_id", "mark_stale"]
 
 # Event types whose account's upgrade evidence changed.
 EVIDENCE = frozenset(
@@ -54,17 +54,23 @@ async def follow_events(conn: asyncpg.Connection, now: datetime) -> int:
     return await consumers.follow(conn, CONSUMER, _PAGE, mark, skip=_PASSED_OVER)
 
 
-async def claim(conn: asyncpg.Connection, limit: int) -> list[UUID]:
-    """Take the marks of the accounts of up to `limit` marks off the table, oldest first:
-    every mark of each such account at once, so that an account marked many times since
-    the last run is recomputed once. Skips marks another transaction holds (another
-    runner's claim, or evidence not yet committed that kept a mark: `usage.evidence`);
-    those stay for the next claim. Returns the accounts, each once. The delete commits
-    with the recompute, so a crash in between leaves the marks."""
+async def last_id(conn: asyncpg.Connection) -> int:
+    """The newest mark's id (0 when there is none): a run of the job claims up to it."""
+    found: int | None = await conn.fetchval("select max(id) from suggestion_marks")
+    return found or 0
+
+
+async def claim(conn: asyncpg.Connection, limit: int, through: int) -> list[UUID]:
+    """Take the marks of the accounts of up to `limit` marks up to id `through` off the
+    table, oldest first: every mark of each such account at once (later ones too), so that
+    an account marked many times is recomputed once. Skips marks another transaction holds
+    (another runner's claim, or evidence not yet committed that kept a mark:
+    `usage.evidence`); those stay for the next claim. Returns the accounts, each once. The
+    delete commits with the recompute, so a crash in between leaves the marks."""
     rows = await conn.fetch(
         """
         with oldest as materialized (
-            select account_id from suggestion_marks order by id limit $1
+            select account_id from suggestion_marks where id <= $2 order by id limit $1
             for update skip locked
         )
         delete from suggestion_marks where id in (
@@ -74,6 +80,7 @@ async def claim(conn: asyncpg.Connection, limit: int) -> list[UUID]:
         returning account_id
         """,
         limit,
+        through,
     )
     return sorted({r["account_id"] for r in rows})
 

@@ -165,16 +165,22 @@ async def refresh_marked(
     pool: asyncpg.Pool, catalog: Callable[[], Awaitable[Catalog]], now: datetime
 ) -> int:
     """The scheduler's job: mark the accounts of the evidence events since its last run and
-    those not recomputed for a day, then recompute every marked account, a batch per
-    transaction; returns how many suggestions were opened."""
+    those not recomputed for a day, then recompute every account marked so far, a batch
+    per transaction; returns how many suggestions were opened.
+
+    Marks written while the run goes on wait for the next run: an account denied every
+    second is recomputed once a run, where a run that took every new mark went on for as
+    long as checks kept being denied, recomputing the same accounts over and over in the
+    event loop that serves requests."""
     async with pool.acquire() as conn:
         await marks.follow_events(conn, now)
         await marks.mark_stale(conn, now - STALE_AFTER, now)
+        through = await marks.last_id(conn)
     snapshot = await catalog()
     opened = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            claimed = await marks.claim(conn, BATCH)
+            claimed = await marks.claim(conn, BATCH, through)
             if not claimed:
                 return opened
             opened += len(await recompute(conn, claimed, snapshot, now))
