@@ -1,11 +1,15 @@
-"""What one `entitlementCheck` costs the app itself: the ASGI app driven directly (no
-client, no server, no socket), warm snapshots, CPU time per request, then cProfile by
-function.
+"""What one `entitlementCheck` (or one response cache hit) costs the app itself: the ASGI
+app driven directly (no client, no server, no socket), warm snapshots, CPU time per
+request, then cProfile by function.
 
 Seeds BENCH_ACCOUNTS (default 1,000) demo accounts into a fresh database (or uses
 BENCH_DSN with BENCH_KEY), builds the app with its lifespan and calls it BENCH_REQUESTS
 times (default 20,000) with the feature check of `consume_check.py`, one after another,
 then the same under cProfile. The floor is `floor_app.py`'s app driven the same way.
+BENCH_CHECK=metric checks a metric instead; BENCH_CHECK=view sends the lean account view
+of `account_view.py` with the response cache on (its local tier), every account read once
+first, and then only the accounts whose view was kept (an answer that changes with time
+alone, such as a moving projection, is not), so that each measured request is a hit.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/profile_check.py
@@ -30,18 +34,24 @@ from benefitgate.app import create_app
 from benefitgate.config import Settings
 
 os.environ.setdefault("BENEFITGATE_RATE_ADMIN", "off")  # as the service benchmarks run it
+from account_view import QUERY as VIEW_QUERY
 from account_view import prepare, server_dsn
 from scratch import scratch_database
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "20000"))
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "1000"))
 TOP = int(os.environ.get("BENCH_TOP", "30"))
-# BENCH_CHECK=metric checks a metric (one counter read each) instead of a feature.
+# BENCH_CHECK=metric checks a metric (one counter read each) instead of a feature;
+# BENCH_CHECK=view reads the account view from the response cache.
 CHECK = os.environ.get("BENCH_CHECK", "feature")
 WHAT = 'metric: "api_calls", requested: 10' if CHECK == "metric" else 'feature: "anomaly_alerts"'
-QUERY = f"""query Check($id: ID!) {{
+QUERY = (
+    VIEW_QUERY
+    if CHECK == "view"
+    else f"""query Check($id: ID!) {{
   entitlementCheck(accountId: $id, {WHAT}) {{
     __typename ... on EntitlementCheck {{ allowed reason remaining tier }} }} }}"""
+)
 
 
 def scope_of(key: str, body: bytes) -> dict[str, Any]:
@@ -72,20 +82,24 @@ async def call(app: Any, scope: dict[str, Any], body: bytes) -> int:
     return int(sent[0]["status"])
 
 
-async def drive(app: Any, key: str, ids: list[str], label: str) -> None:
+async def drive(app: Any, key: str, ids: list[str], label: str, front: Any = None) -> None:
+    for account in ids:  # every snapshot warm, the plan accepted for the role
+        body = json.dumps({"query": QUERY, "variables": {"id": account}}).encode()
+        assert await call(app, scope_of(key, body), body) == 200
+    if front is not None:  # only the accounts whose view was kept: each request a hit
+        ids = [account for account in ids if await _hit(app, key, account, front)]
     bodies = [
         json.dumps({"query": QUERY, "variables": {"id": random.choice(ids)}}).encode()
         for _ in range(REQUESTS)
     ]
-    for account in ids:  # every snapshot warm, the plan accepted for the role
-        body = json.dumps({"query": QUERY, "variables": {"id": account}}).encode()
-        assert await call(app, scope_of(key, body), body) == 200
+    hits = 0 if front is None else front.cache.local.hits
     started, cpu = time.perf_counter(), time.process_time()
     for body in bodies:
         await call(app, scope_of(key, body), body)
     wall = (time.perf_counter() - started) / REQUESTS * 1e6
     used = (time.process_time() - cpu) / REQUESTS * 1e6
-    print(f"{label}: {used:.0f} us of CPU a request ({wall:.0f} us wall), {REQUESTS} requests")
+    hit = "" if front is None else f", {front.cache.local.hits - hits} hits"
+    print(f"{label}: {used:.0f} us of CPU a request ({wall:.0f} us wall), {REQUESTS} requests{hit}")
     profile = cProfile.Profile()
     profile.enable()
     for body in bodies[: REQUESTS // 4]:
@@ -101,14 +115,24 @@ async def drive(app: Any, key: str, ids: list[str], label: str) -> None:
         print(f"    {figures}  {function} ({where})")
 
 
+async def _hit(app: Any, key: str, account: str, front: Any) -> bool:
+    body = json.dumps({"query": QUERY, "variables": {"id": account}}).encode()
+    before = front.cache.local.hits
+    await call(app, scope_of(key, body), body)
+    return bool(front.cache.local.hits > before)
+
+
 async def run(dsn: str, key: str, ids: list[str]) -> None:
     base = Settings.from_env()
     fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
     settings = Settings(**{**fields, "database_url": dsn, "data_dir": Path(tempfile.mkdtemp()),
-                           "log_level": "WARNING"})  # fmt: skip
+                           "log_level": "WARNING", "response_cache": CHECK == "view",
+                           "redis_url": None})  # fmt: skip
     app = create_app(settings, dsn)
+    label = "response cache hit" if CHECK == "view" else f"{CHECK} check"
     async with LifespanManager(app) as manager:
-        await drive(manager.app, key, ids, f"benefitgate, {CHECK} check")
+        front = app.state.benefitgate.front
+        await drive(manager.app, key, ids, f"benefitgate, {label}", front)
     os.environ["FLOOR_BODY_FILE"] = str(Path(__file__).with_name("floor_app.py"))
     from floor_app import app as floor
 

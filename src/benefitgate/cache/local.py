@@ -65,13 +65,19 @@ class LocalTier:
         self.hits = self.misses = self.evictions = 0
 
     def get(self, key: str, now: datetime) -> Entry | None:
-        entry = self._entries.get(key)
+        entry = self.hit(key, now)
         if entry is None:
             self.misses += 1
+        return entry
+
+    def hit(self, key: str, now: datetime) -> Entry | None:
+        """The fresh entry under `key`, counted as a hit; None, counted nowhere, without
+        one (an entry out of date is dropped)."""
+        entry = self._entries.get(key)
+        if entry is None:
             return None
         if not entry.fresh_at(now):
             self._drop(key)
-            self.misses += 1
             return None
         self.hits += 1
         return entry

@@ -82,6 +82,16 @@ class ResponseCache:
             self.local.put(key, entry)
         return entry
 
+    def local_hit(self, key: str) -> Entry | None:
+        """The local tier's fresh entry under `key`, counted as a hit; None, counted
+        nowhere, without one: the caller then looks the key up in full (`lookup`)."""
+        if not self.local_usable:
+            return None
+        entry = self.local.hit(key, self._clock.now())
+        if entry is not None:
+            _COUNT["process", True].inc()
+        return entry
+
     async def begin(self) -> Ticket:
         shared = None if self.shared is None else await self.shared.stamp()
         return Ticket(self._generations.begin(), shared)

@@ -28,13 +28,14 @@ from starlette.responses import Response
 
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role
-from benefitgate.cache.keys import response_key
+from benefitgate.cache.keys import request_digest, response_key
 from benefitgate.cache.local import Entry
 from benefitgate.cache.reads import Reads
 from benefitgate.cache.responses import ResponseCache, Ticket
 from benefitgate.cache.tags import CATALOG, event_tags
 from benefitgate.catalog.models import Catalog
 from benefitgate.events.written import Changes
+from benefitgate.graphql.known import Known
 from benefitgate.views.expiry import earliest_after, grants_change_at, next_midnight
 from graphql import (
     FieldNode,
@@ -174,13 +175,25 @@ class ResponseFront:
         plan = self._plans[found_key] = _plan(query, operation_name, self._max_tokens)
         return plan
 
-    def key(self, principal: Principal, query: str, name: str | None, variables: Any) -> str | None:
-        """The request's key; None for variables too deep to encode (strawberry judges
-        them, uncached)."""
+    def worked_out(self, known: Known) -> tuple[Plan | None, bytes | None]:
+        """A request's plan (None: not cacheable) and the digest of its key that is not
+        the caller's (None for variables too deep to encode: strawberry judges them,
+        uncached). Worked out once for the request's bytes (`graphql.known`)."""
+        plan = self.plan(known.query, known.operation_name)
+        if plan is None:
+            return None, None
         try:
-            return response_key(self._schema_version, scope_of(principal), query, name, variables)
+            digest = request_digest(
+                self._schema_version, known.query, known.operation_name, known.variables
+            )
         except TypeError:  # orjson: nested deeper than it encodes
-            return None
+            return plan, None
+        return plan, digest
+
+    @staticmethod
+    def key(principal: Principal, digest: bytes) -> str:
+        """The key of `principal`'s answer to the request of `digest`."""
+        return response_key(scope_of(principal), digest)
 
     async def lookup(self, key: str) -> Entry | None:
         return await self.cache.lookup(key)

@@ -40,10 +40,12 @@ from benefitgate.db import unavailable
 from benefitgate.events.written import recording
 from benefitgate.graphql import ide
 from benefitgate.graphql import unavailable as lost
-from benefitgate.graphql.fast.checks import CheckPath, CheckPlan, check_params
+from benefitgate.graphql.fast.checks import CheckPath, CheckPlan, may_name_a_check
 from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
+from benefitgate.graphql.known import Known, KnownRequests, Params
 from benefitgate.graphql.observe import operation_succeeded
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
+from benefitgate.graphql.quick import QuickAnswers, read_body
 from benefitgate.graphql.response_cache import (
     EXCHANGE,
     Exchange,
@@ -128,12 +130,19 @@ class GraphQLView(GraphQL[Context, None]):
         self._make_context = make_context
         self.documents = documents or TrustedDocuments()
         self.limiter = limiter  # takes a token for each WebSocket `subscribe`
+        self.known = KnownRequests()
+        self.quick = QuickAnswers(self.known, checks, front, make_context, self.encode_json)
         self._front = front
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        principal = scope.get(PRINCIPAL)
+        if scope["method"] == "POST" and principal is not None:
+            body, receive = await read_body(receive)
+            if await self.quick.answer(scope, principal, body, receive, send):
+                return
         if scope["method"] == "HEAD":
             # Strawberry knows only GET and POST, and answered HEAD 405 with `Allow: POST`
             # although GET works. A copy: the server's own scope still says HEAD, so it sends
@@ -149,13 +158,14 @@ class GraphQLView(GraphQL[Context, None]):
             if scope.get(PRINCIPAL) is None:
                 scope[PRINCIPAL] = await self._authenticate(request)
             principal = scope[PRINCIPAL]
-            checked, plan = await self._fast_check(request, principal)
+            known = await self._read(request, principal, front)
+            checked, plan = await self._fast_check(request, principal, known)
             if checked is not None:
                 response = checked
             elif front is None:
                 response = await self.run(request)
             else:
-                response = await self._through_cache(front, request, principal)
+                response = await self._through_cache(front, request, principal, known)
             if checked is None and plan is not None and exchange_of(request).clean:
                 plan.accepted.add(principal.role)  # it passed validation: see `fast.checks`
         except Unauthenticated as exc:
@@ -195,23 +205,48 @@ class GraphQLView(GraphQL[Context, None]):
         finally:
             front.storing -= 1
 
+    async def _read(
+        self, request: Request, principal: Principal, front: ResponseFront | None
+    ) -> Known | None:
+        """The request's parameters, read as strawberry would read them and past the
+        trusted documents' rule for the caller's role (`graphql.known` keeps them under
+        the request's bytes); None for a request strawberry must answer (a refusal), or
+        that neither the cache nor the checks could take."""
+        if front is None:
+            if self.checks is None or request.method != "POST":
+                return None
+            if not may_name_a_check(await request.body()):
+                return None
+        return await self.known.read(
+            request, principal.role, lambda: self._parameters(request, principal)
+        )
+
+    async def _parameters(self, request: Request, principal: Principal) -> Params | None:
+        """The query, operation name and variables of a request strawberry would run as
+        sent: read by `parse_http_body`, and past the trusted documents' rule for the
+        caller's role. None for any other (strawberry answers it, uncached). A hit skips
+        execution, so it must skip nothing else: the cache read its own parameters, and
+        a hit answered 200 what a miss refused (a document id that is not the text's, a
+        malformed `extensions`, a media type that is not JSON)."""
+        try:
+            data = await self.parse_http_body(self.request_adapter_class(request))
+            if not isinstance(data, GraphQLRequestData) or data.query is None:
+                return None
+            self.documents.check(data.query, principal.role)
+        except (HTTPException, DocumentRefused):
+            return None
+        return data.query, data.operation_name, data.variables
+
     async def _fast_check(
-        self, request: Request, principal: Principal
+        self, request: Request, principal: Principal, known: Known | None
     ) -> tuple[Response | None, CheckPlan | None]:
         """A check document answered from its snapshot (`graphql.fast.checks`), as
         strawberry would have answered it; None when strawberry must, with the document's
         plan if it is a check (to learn that it ran cleanly for the caller's role)."""
-        if self.checks is None:
+        if self.checks is None or known is None or request.method != "POST":
             return None, None
-        params = await check_params(request, self.documents)
-        if params is None:
-            return None, None
-        query, operation_name, variables = params
-        plan = self.checks.plan(query, operation_name)
-        if plan is None or principal.role not in plan.accepted:
-            return None, plan
-        arguments = plan.arguments(self.checks.schema, variables)
-        if arguments is None:
+        plan, arguments = known.once("check", self.checks.worked_out)
+        if plan is None or principal.role not in plan.accepted or arguments is None:
             return None, plan
         started = time.perf_counter()
         context = request.scope[_CONTEXT] = self._make_context(request, principal)
@@ -227,21 +262,20 @@ class GraphQLView(GraphQL[Context, None]):
         return Response(self.encode_json({"data": data}), media_type=media), plan
 
     async def _through_cache(
-        self, front: ResponseFront, request: Request, principal: Principal
+        self, front: ResponseFront, request: Request, principal: Principal, known: Known | None
     ) -> Response:
         """A cacheable query from the cache or executed (and kept for storing); anything
         else executed with its writes recorded and invalidated before it answers."""
-        params = await self._cacheable_params(request, principal)
-        plan = None if params is None else front.plan(params[0], params[1])
-        if params is None or plan is None:
+        plan, digest = (None, None) if known is None else known.once("cache", front.worked_out)
+        if plan is None:
             with recording() as changed:
                 response = await self.run(request)
             if changed:
                 await front.after_write(changed)
             return self._http_cached(request, response)
-        key = front.key(principal, *params)
-        if key is None:
+        if digest is None:
             return await self.run(request)
+        key = front.key(principal, digest)
         entry = await front.lookup(key)
         if entry is not None:
             return cached_response(entry, request)
@@ -250,24 +284,6 @@ class GraphQLView(GraphQL[Context, None]):
         response = await self.run(request)
         exchange.body = bytes(response.body)
         return self._http_cached(request, response)
-
-    async def _cacheable_params(
-        self, request: Request, principal: Principal
-    ) -> tuple[str, str | None, Any] | None:
-        """The query, operation name and variables of a request strawberry would run as
-        sent: read by `parse_http_body`, and past the trusted documents' rule for the
-        caller's role. None for any other (strawberry answers it, uncached). A hit skips
-        execution, so it must skip nothing else: the cache read its own parameters, and
-        a hit answered 200 what a miss refused (a document id that is not the text's, a
-        malformed `extensions`, a media type that is not JSON)."""
-        try:
-            data = await self.parse_http_body(self.request_adapter_class(request))
-            if not isinstance(data, GraphQLRequestData) or data.query is None:
-                return None
-            self.documents.check(data.query, principal.role)
-        except (HTTPException, DocumentRefused):
-            return None
-        return data.query, data.operation_name, data.variables
 
     def _http_cached(self, request: Request, response: Response) -> Response:
         """ETag, Cache-Control and Vary on a clean GET answer; 304 when the client holds it."""

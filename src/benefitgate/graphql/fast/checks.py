@@ -23,16 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from cachetools import LRUCache
-from starlette.requests import Request
 
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Role
 from benefitgate.graphql.fast.executor import plain_attribute
-from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
-from benefitgate.graphql.shapes import is_json_body, request_problem
-from benefitgate.graphql.unstorable import may_hold_nul
+from benefitgate.graphql.known import Known
 from benefitgate.metering.resolvers import answer_check
 from graphql import (
     DocumentNode,
@@ -60,7 +56,7 @@ from graphql import (
     type_from_ast,
 )
 
-__all__ = ["CheckPath", "CheckPlan", "check_params"]
+__all__ = ["CheckPath", "CheckPlan", "may_name_a_check"]
 
 ROOT_FIELD = "entitlementCheck"
 _TYPENAME = "__typename"
@@ -69,34 +65,11 @@ _TYPENAME = "__typename"
 # A body that may hold a check: its text, or a trusted document's id.
 _MAY_NAME_A_CHECK = (ROOT_FIELD.encode(), b"documentId", b"persistedQuery")
 
-Params = tuple[str, str | None, dict[str, Any]]  # a document, its operation, variables
 
-
-async def check_params(request: Request, documents: TrustedDocuments) -> Params | None:
-    """A POST's document text, operation name and variables, read as the view's
-    `parse_http_body` reads them; None for anything it would refuse or read otherwise
-    (strawberry then does)."""
-    if request.method != "POST":
-        return None
-    if not is_json_body(request.headers.get("content-type", "")):
-        return None
-    body = await request.body()
-    if not any(word in body for word in _MAY_NAME_A_CHECK):
-        return None  # a usage batch of a megabyte is not decoded twice
-    if may_hold_nul(body):
-        return None  # refused as text Postgres cannot store
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict) or request_problem(data, query_required=False):
-        return None
-    try:
-        query = documents.query_for(data)
-    except DocumentRefused:
-        return None
-    name, variables = data.get("operationName"), data.get("variables")
-    return None if query is None else (query, name, variables or {})
+def may_name_a_check(body: bytes) -> bool:
+    """Whether a POST body may hold a check document; a usage batch of a megabyte is then
+    not decoded twice (once here, once by strawberry)."""
+    return any(word in body for word in _MAY_NAME_A_CHECK)
 
 
 class _NotPlain(Exception):
@@ -203,6 +176,15 @@ class CheckPath:
         self.schema = schema
         self._max_tokens = max_tokens
         self._plans: LRUCache[tuple[str, str | None], CheckPlan | None] = LRUCache(maxsize=1_000)
+
+    def worked_out(self, known: Known) -> tuple[CheckPlan | None, dict[str, Any] | None]:
+        """A request's check plan (None: not a check document) and its resolver's
+        arguments (None: they do not coerce). Worked out once for the request's bytes
+        (`graphql.known`); both depend on its parameters alone."""
+        plan = self.plan(known.query, known.operation_name)
+        if plan is None:
+            return None, None
+        return plan, plan.arguments(self.schema, known.variables or {})
 
     def plan(self, query: str, operation_name: str | None) -> CheckPlan | None:
         key = (query, operation_name)
