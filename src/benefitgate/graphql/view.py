@@ -138,10 +138,12 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        principal = scope.get(PRINCIPAL)
-        if scope["method"] == "POST" and principal is not None:
+        if scope["method"] == "POST":
             body, receive = await read_body(receive)
-            if await self.quick.answer(scope, principal, body, receive, send):
+            principal = await self._principal_of(scope)
+            if principal is not None and await self.quick.answer(
+                scope, principal, body, receive, send
+            ):
                 return
         if scope["method"] == "HEAD":
             # Strawberry knows only GET and POST, and answered HEAD 405 with `Allow: POST`
@@ -204,6 +206,23 @@ class GraphQLView(GraphQL[Context, None]):
             await front.store(pending, context, exchange.body)
         finally:
             front.storing -= 1
+
+    async def _principal_of(self, scope: Scope) -> Principal | None:
+        """The request's principal: the rate limit's, else its `Authorization` header's
+        (kept in the scope). None when it has no usable credential, or it cannot be
+        checked now: the view authenticates it again, and answers why."""
+        found: Principal | None = scope.get(PRINCIPAL)
+        if found is not None:
+            return found
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        try:
+            principal = await self._authenticate_header(
+                None if header is None else header.decode("latin-1")
+            )
+        except Exception:  # Unauthenticated, or the database lost: answered by the view
+            return None
+        scope[PRINCIPAL] = principal
+        return principal
 
     async def _read(
         self, request: Request, principal: Principal, front: ResponseFront | None
