@@ -138,13 +138,8 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        if scope["method"] == "POST":
-            body, receive = await read_body(receive)
-            principal = await self._principal_of(scope)
-            if principal is not None and await self.quick.answer(
-                scope, principal, body, receive, send
-            ):
-                return
+        # Read whole first: a repeated hit or check is answered from its bytes (`quick`).
+        body, receive = await read_body(receive) if scope["method"] == "POST" else (None, receive)
         if scope["method"] == "HEAD":
             # Strawberry knows only GET and POST, and answered HEAD 405 with `Allow: POST`
             # although GET works. A copy: the server's own scope still says HEAD, so it sends
@@ -160,6 +155,8 @@ class GraphQLView(GraphQL[Context, None]):
             if scope.get(PRINCIPAL) is None:
                 scope[PRINCIPAL] = await self._authenticate(request)
             principal = scope[PRINCIPAL]
+            if body is not None and await self.quick.answer(scope, principal, body, receive, send):
+                return
             known = await self._read(request, principal, front)
             checked, plan = await self._fast_check(request, principal, known)
             if checked is not None:
@@ -206,23 +203,6 @@ class GraphQLView(GraphQL[Context, None]):
             await front.store(pending, context, exchange.body)
         finally:
             front.storing -= 1
-
-    async def _principal_of(self, scope: Scope) -> Principal | None:
-        """The request's principal: the rate limit's, else its `Authorization` header's
-        (kept in the scope). None when it has no usable credential, or it cannot be
-        checked now: the view authenticates it again, and answers why."""
-        found: Principal | None = scope.get(PRINCIPAL)
-        if found is not None:
-            return found
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        try:
-            principal = await self._authenticate_header(
-                None if header is None else header.decode("latin-1")
-            )
-        except Exception:  # Unauthenticated, or the database lost: answered by the view
-            return None
-        scope[PRINCIPAL] = principal
-        return principal
 
     async def _read(
         self, request: Request, principal: Principal, front: ResponseFront | None
