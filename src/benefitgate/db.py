@@ -88,8 +88,11 @@ def with_database(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn)
+async def connect(dsn: str, name: str | None = None) -> asyncpg.Connection:
+    """A connection of its own (not pooled), named `name` in `pg_stat_activity`'s
+    `application_name` when given, so that an operator can tell it from the pool's."""
+    settings = None if name is None else {"application_name": name}
+    conn = await asyncpg.connect(dsn, server_settings=settings)
     try:
         await init_connection(conn)
     except BaseException:

@@ -24,6 +24,7 @@ from benefitgate.app import AppState, create_app
 from benefitgate.clock import FixedClock
 from benefitgate.config import Settings
 from benefitgate.events import outbox as events
+from benefitgate.events.listener import LISTENER_NAME
 from tests.conftest import api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.entitlements_api import CREATE as GRANT
@@ -356,11 +357,13 @@ async def test_a_listener_that_reconnects_drops_the_local_tier(
         cache = app.state.front.cache
         assert len(cache.local) == 1
         database = dsn.rsplit("/", 1)[1]
-        await conn.execute(
-            "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1"
-            " and query like '%held_back%' and pid <> pg_backend_pid()",
+        terminated = await conn.fetchval(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity"
+            " where datname = $1 and application_name = $2",
             database,
+            LISTENER_NAME,
         )
+        assert terminated == 1
 
         async def emptied() -> bool:
             return len(cache.local) == 0 and cache.local_usable

@@ -25,7 +25,7 @@ from benefitgate.events import readable, touch
 from benefitgate.events.outbox import Cursor, NewEvents
 from benefitgate.telemetry import metrics
 
-__all__ = ["OutboxListener"]
+__all__ = ["LISTENER_NAME", "OutboxListener"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class PositionWatcher(Protocol):
 
 
 _BATCH = 500
+LISTENER_NAME = "benefitgate outbox listener"  # its connection's application_name
 _RETRY_FIRST = 0.005  # seconds before looking again at events held back, then doubling
 _RETRY_MAX = 0.05
 
@@ -108,7 +109,7 @@ class OutboxListener:
         self._first = None
 
     async def _connect(self) -> asyncpg.Connection:
-        conn = await db.connect(self._dsn)
+        conn = await db.connect(self._dsn, LISTENER_NAME)
         try:
             # A lost connection wakes the follower at once, to reconnect and catch up.
             conn.add_termination_listener(self._notified)
