@@ -15,7 +15,9 @@ wrk keeps all 32 connections busy, so it measures the most the service can do, a
 latencies are then mostly queueing (by Little's law the mean is 32 / throughput). Each
 check, and the floor, is therefore also driven at the target's rate, 5,000 req/s over 32
 connections, by `open_loop.py` (a request every 6.4 ms on each connection, each latency
-counted from its turn): what clients sending that rate see.
+counted from its turn): what clients sending that rate see. `BENCH_JOBS=apart` runs the
+scheduler's jobs (the suggestion job recomputes the accounts the checks' denials mark) in
+a process of their own, as a deployment whose serving replicas run none does.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/consume_check.py
@@ -60,6 +62,11 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 # BENCH_ONLY=checks measures the two checks (and the floor) alone.
 ONLY = os.environ.get("BENCH_ONLY", "")
+# BENCH_JOBS=apart runs the scheduler's jobs in a `benefitgate serve` of their own that is
+# sent no request, and the measured one with BENEFITGATE_SCHEDULER_SECONDS=0: a deployment
+# whose serving replicas run no job. Both share the machine's cores.
+JOBS_APART = os.environ.get("BENCH_JOBS", "") == "apart"
+JOBS_PORT = PORT + 7
 # Issue 21: a check at 5,000 req/s with p99 under 5 ms, at 32 connections.
 TARGET_RPS, TARGET_P99_MS = 5_000, 5.0
 # Account ids and keys travel as variables, as real clients send them, so that the parser
@@ -185,9 +192,14 @@ def main() -> None:
     bodies = {name: body_file(work, name, query) for name, query in chosen.items()}
     env = {"BENCH_IDS": str(work / "ids.txt"), "BENCH_KEY": key}
     figures, largest, at_rate = {}, b"", {}
-    service = serve_benefitgate(dsn, PORT, work, workers=WORKERS)
+    no_jobs = {"BENEFITGATE_SCHEDULER_SECONDS": "0"} if JOBS_APART else None
+    service = serve_benefitgate(dsn, PORT, work, env=no_jobs, workers=WORKERS)
+    jobs = serve_benefitgate(dsn, JOBS_PORT, Path(tempfile.mkdtemp())) if JOBS_APART else None
     try:
         wait_until_up(PORT)
+        if jobs is not None:
+            wait_until_up(JOBS_PORT)
+        jobs_cpu = cpu_seconds([jobs.pid]) if jobs is not None else 0.0
         asyncio.run(suggestions_computed(dsn))
         if any("entitlementCheck" in query for query in chosen.values()):
             started = time.perf_counter()
@@ -203,9 +215,13 @@ def main() -> None:
             if "entitlementCheck" in name:
                 requests = request_file(work, PORT, key, body, ids)
                 at_rate[name] = open_loop(PORT, requests, family(service.pid))
+        if jobs is not None:
+            jobs_cpu = cpu_seconds([jobs.pid]) - jobs_cpu
     finally:
-        service.terminate()
-        service.wait()
+        for process in (service, jobs):
+            if process is not None:
+                process.terminate()
+                process.wait()
     (work / "floor.json").write_bytes(largest)
     floor_env = {**env, "BENCH_QUERY": str(next(iter(bodies.values())))}
     figures["floor"] = measure_floor(work / "floor.json", floor_env, CONNECTIONS)
@@ -221,6 +237,9 @@ def main() -> None:
     load = " ".join(f"{n:.2f}" for n in os.getloadavg())
     print(f"\nconsume and check, {len(ids)} accounts, {CONNECTIONS} connections,"
           f" {WORKERS} worker(s), load average {load}")  # fmt: skip
+    if JOBS_APART:
+        print(f"  the scheduler's jobs in a process of their own: {jobs_cpu:.1f} s of its CPU"
+              " while the service was measured")  # fmt: skip
     floor = figures["floor"]["rps"]
     for name, f in figures.items():
         print(f"  {name + ':':27}{f['rps']:8.0f} req/s  p50 {f['p50']:6.2f} ms"
