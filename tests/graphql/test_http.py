@@ -296,7 +296,29 @@ async def test_request_parameters_of_the_wrong_type_are_400(api: Api, token: str
         "/graphql", params={"query": query, "variables": "[1]"}, headers=headers
     )
     assert by_get.status_code == 400
-    assert by_get.json()["errors"][0]["message"] == "expected a JSON object, not an array"
+    message = by_get.json()["errors"][0]["message"]
+    assert message == "the `variables` parameter: expected a JSON object, not an array"
+
+
+async def test_a_get_parameter_that_is_not_json_is_named_in_its_refusal(
+    api: Api, token: str
+) -> None:
+    # Strawberry's message said "Unable to parse request body as JSON", of a GET.
+    headers = {"authorization": f"Bearer {token}"}
+    sent = [
+        ({"variables": "{nope"}, "the `variables` parameter is not JSON"),
+        ({"extensions": "{"}, "the `extensions` parameter is not JSON"),
+        ({"variables": '{"a": "x\\u0000"}'},
+         "the `variables` parameter: text cannot hold a NUL character (\\u0000), as"),
+    ]  # fmt: skip
+    for params, message in sent:
+        response = await api.client.get(
+            "/graphql", params={"query": "{ tiers { key } }", **params}, headers=headers
+        )
+        assert response.status_code == 400, params
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_REQUEST"
+        assert error["message"].startswith(message), error
 
 
 async def test_an_unknown_fragment_is_a_validation_error(api: Api, token: str) -> None:

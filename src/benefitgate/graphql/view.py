@@ -15,6 +15,7 @@ A request may name a trusted document by id instead of sending its text (see
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -369,6 +371,24 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(decoded, dict):
             raise HTTPException(400, f"expected a JSON object, not {json_kind(decoded)}")
         return decoded
+
+    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
+        """A GET's parameters, its `variables` and `extensions` read as JSON objects; a 400
+        that names the parameter otherwise (strawberry's message spoke of a request body,
+        which a GET does not have)."""
+        read: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            if read.get(name):
+                try:
+                    read[name] = self.parse_json(read[name])
+                except HTTPException as exc:
+                    cause = exc.__cause__
+                    unreadable = isinstance(cause, json.JSONDecodeError) and not isinstance(
+                        cause, UnstorableText
+                    )
+                    problem = " is not JSON" if unreadable else f": {exc.reason}"
+                    raise HTTPException(400, f"the `{name}` parameter{problem}") from exc
+        return read
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
