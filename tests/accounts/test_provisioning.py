@@ -122,6 +122,8 @@ async def test_concurrent_creates_of_one_external_id_make_exactly_one_account(
         ({"name": "\u200b\ufeff"}, "name"),
         ({"name": "x" * 201}, "name"),
         ({"ext": ""}, "externalId"),
+        ({"ext": " "}, "externalId"),
+        ({"ext": "\t\u200b "}, "externalId"),
         ({"ext": "x" * 256}, "externalId"),
         ({"meta": {f"k{i}": "v" for i in range(51)}}, "metadata"),
         ({"meta": {"k" * 41: "v"}}, "metadata"),

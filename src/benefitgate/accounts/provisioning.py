@@ -28,7 +28,7 @@ from benefitgate.common.changes import (
     TargetNotFound,
     expect_version,
 )
-from benefitgate.common.text import quoted, trimmed
+from benefitgate.common.text import is_blank, quoted, trimmed
 from benefitgate.events import outbox as events
 from benefitgate.partners import service as partners
 
@@ -52,6 +52,10 @@ def check_fields(
     InvalidChange naming the first that is not."""
     if external_id is not None and not 0 < len(external_id) <= MAX_EXTERNAL_ID:
         raise InvalidChange("externalId", f"give 1 to {MAX_EXTERNAL_ID} characters")
+    if external_id is not None and is_blank(external_id):
+        # A space, or only invisible characters: no billing system's id, and one that
+        # nobody could tell from another blank one when it comes back.
+        raise InvalidChange("externalId", "give an id with visible characters, not blanks")
     return trimmed(name), _check(name, metadata)
 
 
