@@ -3,13 +3,16 @@ kept, whole, for the next one."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 
-from benefitgate.metering.denials import Denials
+from benefitgate.metering import repository
+from benefitgate.metering.denials import STATEMENT_ROWS, Denials
 from benefitgate.metering.models import CheckReason
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
@@ -56,3 +59,41 @@ async def test_a_flush_that_fails_keeps_its_tally_for_the_next(
     row = await conn.fetchrow("select count, first_at, last_at from entitlement_denials")
     assert row is not None
     assert tuple(row) == (2, NOW, NOW + timedelta(minutes=1))
+
+
+async def test_a_large_tally_is_written_in_bounded_statements_exactly_and_without_deadlock(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second's tally of thousands of accounts went out in one statement, whose encoding
+    held the event loop for up to 17 ms. It is written in statements of about
+    STATEMENT_ROWS rows, still exactly, and two replicas flushing the same accounts at
+    once still take the row locks in one order."""
+    accounts = [uuid.uuid4() for _ in range(3 * STATEMENT_ROWS // 2 + 7)]
+    await conn.executemany(
+        "insert into accounts (id, name) values ($1, 'A')", [(a,) for a in accounts]
+    )
+    sizes: list[int] = []
+    record = repository.record_denials
+
+    async def counted(conn: asyncpg.Connection, rows: Any) -> None:
+        sizes.append(len(rows))
+        await record(conn, rows)
+
+    monkeypatch.setattr(repository, "record_denials", counted)
+    replicas = [Denials(pool), Denials(pool)]
+    for _ in range(3):
+        for replica, order in zip(replicas, (accounts, accounts[::-1]), strict=True):
+            for account in order:
+                replica.add(account, "b2", CheckReason.NOT_IN_TIER, NOW)
+                replica.add(account, "m0", CheckReason.LIMIT_REACHED, NOW)
+                replica.used(account, "b1", NOW)
+        await asyncio.gather(*(replica.flush() for replica in replicas))
+
+    assert max(sizes) <= STATEMENT_ROWS + 1 and len(sizes) >= 6  # an account's 2 rows together
+    counts = await conn.fetch("select count, count(*) from entitlement_denials group by 1")
+    assert [tuple(r) for r in counts] == [(6, 2 * len(accounts))]
+    uses = await conn.fetch("select count, count(*) from benefit_uses group by 1")
+    assert [tuple(r) for r in uses] == [(6, len(accounts))]
+    assert await conn.fetchval("select count(distinct account_id) from suggestion_marks") == len(
+        accounts
+    )

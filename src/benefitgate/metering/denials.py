@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -31,6 +32,7 @@ __all__ = ["FLUSH_SECONDS", "UPGRADE_EVIDENCE", "Denials"]
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
+STATEMENT_ROWS = 500  # rows a statement of a flush, about (see `_statements`)
 # Denials a higher tier would answer: evidence for an upgrade suggestion.
 UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
 
@@ -73,14 +75,13 @@ class Denials:
                 return
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    if tally:
-                        rows = [(*key, t.count, t.first_at, t.last_at) for key, t in tally.items()]
+                    for rows in _statements(_rows(tally)):
                         await repository.record_denials(conn, rows)
-                    # One statement: each denial has its request's own instant, and a
-                    # statement per instant was one per account, every second.
-                    await evidence.mark_each(conn, marks)
-                    if uses:
-                        used = [(*key, t.count, t.first_at, t.last_at) for key, t in uses.items()]
+                    # Each denial has its request's own instant: a statement per instant
+                    # was one per account, every second.
+                    for accounts in _statements(list(marks.items())):
+                        await evidence.mark_each(conn, dict(accounts))
+                    for used in _statements(_rows(uses)):
                         await adoption.record_uses(conn, used)
             except BaseException:
                 self._merge_back(tally, marks, uses)
@@ -107,6 +108,36 @@ class Denials:
             _count(self._uses, use, old.count, old.first_at, old.last_at)
         for account_id, at in marks.items():
             self._evidence[account_id] = max(at, self._evidence.get(account_id, at))
+
+
+def _rows(tally: Mapping[Any, _Tally]) -> list[tuple[Any, ...]]:
+    """Each key's row: the key's fields (its account first), count, first and last time."""
+    return [(*key, t.count, t.first_at, t.last_at) for key, t in tally.items()]
+
+
+def _statements(rows: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    """`rows` (each its account first) in statements of about STATEMENT_ROWS.
+
+    Accounts come in uuid order, and an account's rows are never split between two
+    statements: every flush takes a table's row locks in one order (accounts ascending,
+    then each statement's own `order by` within an account), so concurrent flushes of
+    several replicas still cannot deadlock. And each statement's encoding, one step of the
+    event loop that serves checks, stays short: one statement of a whole second's tally
+    held the loop for up to 17 ms."""
+    rows.sort(key=_account_order)
+    start = 0
+    while start < len(rows):
+        end = min(start + STATEMENT_ROWS, len(rows))
+        while end < len(rows) and rows[end][0] == rows[end - 1][0]:
+            end += 1
+        yield rows[start:end]
+        start = end
+
+
+def _account_order(row: tuple[Any, ...]) -> int:
+    """Postgres orders uuids as their 16 bytes, big-endian: as their integers."""
+    account: UUID = row[0]
+    return account.int
 
 
 def _count(tally: dict[_K, _Tally], key: _K, count: int, first: datetime, last: datetime) -> None:
