@@ -1,5 +1,6 @@
 """Bad input over HTTP: clear GraphQL errors with the right status, never a 500."""
 
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -124,6 +125,26 @@ async def test_graphiql_is_served_without_credentials(api: Api) -> None:
 
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_a_browser_get_that_names_a_document_runs_it_instead_of_the_page(
+    api: Api, token: str
+) -> None:
+    # Apollo's persisted query by GET names its document in `extensions` only, and one by
+    # id in `documentId`: with a browser's Accept, or `*/*`, they got GraphiQL's page.
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+               "authorization": f"Bearer {token}"}  # fmt: skip
+    apollo = json.dumps({"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}})
+    by_id = {"documentId": "sha256:" + "0" * 64}
+    for params, accept in (
+        ({"extensions": apollo}, browser),
+        (by_id, {**browser, "accept": "*/*"}),
+    ):
+        response = await api.client.get("/graphql", params=params, headers=accept)
+
+        assert response.status_code == 400, response.text
+        code = response.json()["errors"][0]["extensions"]["code"]
+        assert code == "PERSISTED_QUERY_NOT_SUPPORTED"  # no manifest here: read, not paged
 
 
 async def test_health_and_readiness(api: Api) -> None:

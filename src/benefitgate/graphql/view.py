@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -97,6 +98,9 @@ def error_response(
 # strawberry runs no operation before the connection is acknowledged anyway.
 _NOT_YET_AUTHENTICATED = Principal(Role.FRONTEND, subject="websocket-before-init")
 
+
+# GET parameters that name a document to run: a request with one is never the IDE's page.
+_DOCUMENT_PARAMETERS = ("query", "documentId", "extensions")
 
 # Where a request's context is kept: in its own scope. Not `request.state`, which is the
 # lifespan's state dict, and which some servers (asgi-lifespan's, in tests) share between
@@ -299,13 +303,20 @@ class GraphQLView(GraphQL[Context, None]):
             return Response(status_code=304, headers=headers)
         return response
 
-    def _is_ide_request(self, request: Request) -> bool:
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Strawberry asks again as it runs a request: the answer is the view's. Its own
+        rule took any GET without `query` that accepts `*/*` or HTML for the page, so a
+        document named by id got GraphiQL instead of its answer."""
+        return self._is_ide_request(request)
+
+    def _is_ide_request(self, request: Request | BaseRequestProtocol) -> bool:
+        """A browser's bare GET: one that names a document in any way (by id, or Apollo's
+        persisted query in `extensions`) asks for it to run, whatever its Accept says."""
         return (
             self.graphql_ide is not None
             and request.method == "GET"
             and "text/html" in request.headers.get("accept", "")
-            and not request.query_params.get("query")
-            and not request.query_params.get("documentId")
+            and not any(request.query_params.get(name) for name in _DOCUMENT_PARAMETERS)
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
