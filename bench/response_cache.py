@@ -53,6 +53,7 @@ PORT = 8775
 HOT = int(os.environ.get("BENCH_HOT", "1000"))
 DURATION = os.environ.get("BENCH_DURATION", "15s")
 MISS_SHARE = 0.05
+WARM_PASSES = 20
 
 
 def cache_stats(port: int) -> dict[str, Any]:
@@ -95,9 +96,19 @@ async def write_while(dsn: str, ids: list[str], stop: asyncio.Event) -> int:
     return writes
 
 
-def warm(port: int, key: str, ids: list[str]) -> None:
-    for account_id in ids:
-        one_response(port, key, account_id)
+def warm(port: int, key: str, ids: list[str]) -> int:
+    """Read every hot account until a whole pass is answered from the cache; returns the
+    passes it took. The scheduler's first jobs after start-up (suggestions, reports)
+    commit events for every account for some seconds, and each invalidates the views read
+    before it: one pass was not enough (130 of 1,000 views were dropped again before the
+    round began, each a miss of the round's first seconds)."""
+    for passes in range(1, WARM_PASSES + 1):
+        before = cache_stats(port)["misses"]
+        for account_id in ids:
+            one_response(port, key, account_id)
+        if cache_stats(port)["misses"] == before:
+            return passes
+    return WARM_PASSES
 
 
 def measure_mixed(dsn: str, env: dict[str, str], hot: list[str]) -> tuple[Any, int]:
@@ -140,7 +151,7 @@ def main() -> None:
         asyncio.run(suggestions_computed(dsn))
         sample = one_response(PORT, key, hot[0])
         (work / "floor.json").write_bytes(sample)
-        warm(PORT, key, hot)
+        passes = warm(PORT, key, hot)
         before = cache_stats(PORT)
         warm_figures = wrk(PORT, env, CONNECTIONS, DURATION)
         after_warm = cache_stats(PORT)
@@ -170,7 +181,7 @@ def main() -> None:
     print(line("warm", warm_figures, floor))
     print(line("95/5 with writes", mixed, floor))
     print(line("floor", floor, floor))
-    print(f"  hit ratio warm: {ratio(before, after_warm)}")
+    print(f"  hit ratio warm: {ratio(before, after_warm)}, after {passes} passes of warming")
     print(f"  hit ratio 95/5: {ratio(after_warm, after_mixed)}; {writes} writes committed")
     print(
         f"  replica memory: local tier {after_mixed['entries']} entries, "
