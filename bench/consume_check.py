@@ -64,8 +64,10 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 ONLY = os.environ.get("BENCH_ONLY", "")
 # BENCH_JOBS=apart runs the scheduler's jobs in a `benefitgate serve` of their own that is
 # sent no request, and the measured one with BENEFITGATE_SCHEDULER_SECONDS=0: a deployment
-# whose serving replicas run no job. Both share the machine's cores.
+# whose serving replicas run no job. Both share the machine's cores. BENCH_JOBS=off runs
+# no job anywhere (denials are still written, and marks wait): what the jobs cost the tail.
 JOBS_APART = os.environ.get("BENCH_JOBS", "") == "apart"
+JOBS_OFF = os.environ.get("BENCH_JOBS", "") == "off"
 JOBS_PORT = PORT + 7
 # Issue 21: a check at 5,000 req/s with p99 under 5 ms, at 32 connections.
 TARGET_RPS, TARGET_P99_MS = 5_000, 5.0
@@ -192,7 +194,7 @@ def main() -> None:
     bodies = {name: body_file(work, name, query) for name, query in chosen.items()}
     env = {"BENCH_IDS": str(work / "ids.txt"), "BENCH_KEY": key}
     figures, largest, at_rate = {}, b"", {}
-    no_jobs = {"BENEFITGATE_SCHEDULER_SECONDS": "0"} if JOBS_APART else None
+    no_jobs = {"BENEFITGATE_SCHEDULER_SECONDS": "0"} if JOBS_APART or JOBS_OFF else None
     service = serve_benefitgate(dsn, PORT, work, env=no_jobs, workers=WORKERS)
     jobs = serve_benefitgate(dsn, JOBS_PORT, Path(tempfile.mkdtemp())) if JOBS_APART else None
     try:
@@ -200,7 +202,8 @@ def main() -> None:
         if jobs is not None:
             wait_until_up(JOBS_PORT)
         jobs_cpu = cpu_seconds([jobs.pid]) if jobs is not None else 0.0
-        asyncio.run(suggestions_computed(dsn))
+        if not JOBS_OFF:  # else nothing computes them
+            asyncio.run(suggestions_computed(dsn))
         if any("entitlementCheck" in query for query in chosen.values()):
             started = time.perf_counter()
             asyncio.run(warm_snapshots(PORT, key, ids))
@@ -237,6 +240,8 @@ def main() -> None:
     load = " ".join(f"{n:.2f}" for n in os.getloadavg())
     print(f"\nconsume and check, {len(ids)} accounts, {CONNECTIONS} connections,"
           f" {WORKERS} worker(s), load average {load}")  # fmt: skip
+    if JOBS_OFF:
+        print("  no scheduler's jobs anywhere (BENCH_JOBS=off)")
     if JOBS_APART:
         print(f"  the scheduler's jobs in a process of their own: {jobs_cpu:.1f} s of its CPU"
               " while the service was measured")  # fmt: skip

@@ -221,7 +221,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await state.denials.flush()  # after the last request: no denial is lost
+            await state.denials.flush(last=True)  # after the last request: none is lost
             await state.scheduler.stop()
             await state.listener.stop()
             await state.webhooks.close()
@@ -472,7 +472,7 @@ async def _open(
     opened.push_async_callback(webhooks.close)
 
     snapshots = EntitlementSnapshots(settings.check_snapshots)
-    denials = Denials(pool)
+    denials = Denials(pool, clock)
     counter_reads = await _counter_reads(settings, dsn, on_connect)
     opened.push_async_callback(counter_reads.close)
     cache = _response_cache(settings, dsn, clock)

@@ -11,19 +11,20 @@ from typing import Any
 import asyncpg
 import pytest
 
+from benefitgate.clock import FixedClock
 from benefitgate.metering import repository
-from benefitgate.metering.denials import STATEMENT_ROWS, Denials
+from benefitgate.metering.denials import MARK_EVERY, STATEMENT_ROWS, Denials
 from benefitgate.metering.models import CheckReason
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 
 
 async def test_a_tally_is_written_in_one_flush_with_counts_and_first_and_last_times(
-    conn: asyncpg.Connection, pool: asyncpg.Pool
+    conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
 ) -> None:
     cat = await factories.catalog(conn)
     account = await factories.account(conn, cat["versions"]["basic"])
-    denials = Denials(pool)
+    denials = Denials(pool, clock)
     for minutes in (5, 1, 3):
         denials.add(account, "b2", CheckReason.NOT_IN_TIER, NOW + timedelta(minutes=minutes))
     denials.add(account, "m0", CheckReason.LIMIT_REACHED, NOW)
@@ -44,10 +45,10 @@ async def test_a_tally_is_written_in_one_flush_with_counts_and_first_and_last_ti
 
 
 async def test_a_flush_that_fails_keeps_its_tally_for_the_next(
-    conn: asyncpg.Connection, pool: asyncpg.Pool
+    conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
 ) -> None:
     account = uuid.uuid4()  # not created yet: the flush's write fails on its foreign key
-    denials = Denials(pool)
+    denials = Denials(pool, clock)
     denials.add(account, "b2", CheckReason.NOT_IN_TIER, NOW)
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         await denials.flush()
@@ -62,7 +63,10 @@ async def test_a_flush_that_fails_keeps_its_tally_for_the_next(
 
 
 async def test_a_large_tally_is_written_in_bounded_statements_exactly_and_without_deadlock(
-    conn: asyncpg.Connection, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A second's tally of thousands of accounts went out in one statement, whose encoding
     held the event loop for up to 17 ms. It is written in statements of about
@@ -80,7 +84,7 @@ async def test_a_large_tally_is_written_in_bounded_statements_exactly_and_withou
         await record(conn, rows)
 
     monkeypatch.setattr(repository, "record_denials", counted)
-    replicas = [Denials(pool), Denials(pool)]
+    replicas = [Denials(pool, clock), Denials(pool, clock)]
     for _ in range(3):
         for replica, order in zip(replicas, (accounts, accounts[::-1]), strict=True):
             for account in order:
@@ -97,3 +101,99 @@ async def test_a_large_tally_is_written_in_bounded_statements_exactly_and_withou
     assert await conn.fetchval("select count(distinct account_id) from suggestion_marks") == len(
         accounts
     )
+
+
+async def marks_of(conn: asyncpg.Connection) -> list[tuple[uuid.UUID, Any]]:
+    rows = await conn.fetch("select account_id, marked_at from suggestion_marks order by id")
+    return [tuple(r) for r in rows]
+
+
+async def test_an_account_denied_again_is_marked_again_only_once_mark_every_has_passed(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
+) -> None:
+    """Each mark costs the suggestion job a recompute: an account denied every second was
+    recomputed every tick. A repeat waits until MARK_EVERY after the account's last mark,
+    and is marked then even if no denial follows, with its latest instant; the counts are
+    written at every flush all the same."""
+    cat = await factories.catalog(conn)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    denials = Denials(pool, clock)
+    denials.add(account, "b2", CheckReason.NOT_IN_TIER, clock.now())
+    await denials.flush()
+    first = await marks_of(conn)
+    assert first == [(account, NOW)]
+    await conn.execute("delete from suggestion_marks")  # the job took it
+
+    for _ in range(3):
+        clock.at += MARK_EVERY / 4
+        denials.add(account, "b2", CheckReason.NOT_IN_TIER, clock.now())
+        await denials.flush()
+    assert await marks_of(conn) == []  # waiting
+    assert await conn.fetchval("select count from entitlement_denials") == 4
+    latest = clock.now()
+
+    clock.at += MARK_EVERY / 4  # MARK_EVERY since the mark: due without another denial
+    await denials.flush()
+    assert await marks_of(conn) == [(account, latest)]
+    await denials.flush()
+    assert len(await marks_of(conn)) == 1  # nothing waits any more
+
+
+async def test_the_last_flush_marks_what_waits_and_other_accounts_are_marked_at_once(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
+) -> None:
+    cat = await factories.catalog(conn)
+    first = await factories.account(conn, cat["versions"]["basic"])
+    second = await factories.account(conn, cat["versions"]["basic"])
+    denials = Denials(pool, clock)
+    denials.add(first, "b2", CheckReason.NOT_IN_TIER, clock.now())
+    await denials.flush()
+    await conn.execute("delete from suggestion_marks")
+
+    clock.at += timedelta(seconds=1)
+    denials.add(first, "b2", CheckReason.NOT_IN_TIER, clock.now())
+    denials.add(second, "b2", CheckReason.EXCLUDED, clock.now())
+    denials.add(second, "m0", CheckReason.LIMIT_REACHED, clock.now())  # no evidence
+    await denials.flush()
+    assert await marks_of(conn) == [(second, clock.now())]  # never marked before: at once
+
+    await denials.flush(last=True)  # shutting down: nothing waits in memory
+    assert sorted(await marks_of(conn)) == sorted([(second, clock.now()), (first, clock.now())])
+
+
+async def test_a_feature_newly_denied_marks_its_account_at_once_while_a_repeat_waits(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
+) -> None:
+    """A feature asked for the first time is new evidence (it can reopen a dismissed
+    suggestion): only repeats of one feature wait."""
+    cat = await factories.catalog(conn)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    denials = Denials(pool, clock)
+    denials.add(account, "b2", CheckReason.NOT_IN_TIER, clock.now())
+    await denials.flush()
+    await conn.execute("delete from suggestion_marks")
+
+    clock.at += timedelta(seconds=1)
+    denials.add(account, "b2", CheckReason.NOT_IN_TIER, clock.now())
+    await denials.flush()
+    assert await marks_of(conn) == []
+    clock.at += timedelta(seconds=1)
+    denials.add(account, "b1", CheckReason.EXCLUDED, clock.now())
+    await denials.flush()
+    assert await marks_of(conn) == [(account, clock.now())]
+
+
+async def test_a_failed_flush_keeps_its_due_marks_and_does_not_count_them_as_made(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
+) -> None:
+    account = uuid.uuid4()  # not created yet: the flush fails on its foreign key
+    denials = Denials(pool, clock)
+    denials.add(account, "b2", CheckReason.NOT_IN_TIER, clock.now())
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await denials.flush()
+    await conn.execute("insert into accounts (id, name) values ($1, 'Late')", account)
+    clock.at += timedelta(seconds=1)
+
+    await denials.flush()
+
+    assert await marks_of(conn) == [(account, NOW)]

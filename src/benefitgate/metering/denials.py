@@ -8,6 +8,15 @@ answer). The app flushes every FLUSH_SECONDS and once more at shutdown, after th
 request; a flush that fails keeps its tally for the next one. What a process killed
 outright had not flushed yet (at most FLUSH_SECONDS of denials) is lost: denials are
 evidence for upgrade suggestions, not a ledger (and uses, evidence of adoption).
+
+A denial that is upgrade evidence marks its account for the suggestion job at the next
+flush, unless this process marked it for the same feature within MARK_EVERY: such a
+repeat waits, in memory, for that time to pass (or for the last flush, at shutdown). Each
+mark makes the job recompute the account, so an account denied every second was
+recomputed every tick (30 s), which on busy checks made the job's recomputes the costliest
+work on the machine; what a repeat adds (the count and last time in the suggestion's
+reason) can wait, while a feature newly asked for is new evidence and goes at once. The
+counts themselves are written at every flush.
 """
 
 from __future__ import annotations
@@ -16,22 +25,25 @@ import asyncio
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import takewhile
 from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 
 from benefitgate.adoption import service as adoption
+from benefitgate.clock import Clock
 from benefitgate.metering import repository
 from benefitgate.metering.models import CheckReason
-from benefitgate.usage import evidence
+from benefitgate.usage import evidence as evidence_marks
 
-__all__ = ["FLUSH_SECONDS", "UPGRADE_EVIDENCE", "Denials"]
+__all__ = ["FLUSH_SECONDS", "MARK_EVERY", "UPGRADE_EVIDENCE", "Denials"]
 
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
+MARK_EVERY = timedelta(minutes=5)  # a repeated denial marks its account at most this often
 STATEMENT_ROWS = 500  # rows a statement of a flush, about (see `_statements`)
 # Denials a higher tier would answer: evidence for an upgrade suggestion.
 UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
@@ -39,6 +51,7 @@ UPGRADE_EVIDENCE = frozenset({CheckReason.NOT_IN_TIER, CheckReason.EXCLUDED})
 DenialKey = tuple[UUID, str, str]  # account, feature or metric, reason
 UseKey = tuple[UUID, str]  # account, feature
 _K = TypeVar("_K", DenialKey, UseKey)
+_L = TypeVar("_L", UUID, UseKey)
 
 
 @dataclass(slots=True)
@@ -49,30 +62,42 @@ class _Tally:
 
 
 class Denials:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
         self._pool = pool
+        self._clock = clock
         self._tally: dict[DenialKey, _Tally] = {}
-        self._evidence: dict[UUID, datetime] = {}  # account: its latest such denial
+        # Upgrade evidence, (account, feature): its latest denial. Due at the next flush...
+        self._evidence: dict[UseKey, datetime] = {}
+        # ...or, where this process marked it within MARK_EVERY, once that time has passed.
+        self._waiting: dict[UseKey, datetime] = {}
+        # (Account, feature): when this process last marked it, oldest first.
+        self._marked: dict[UseKey, datetime] = {}
         self._uses: dict[UseKey, _Tally] = {}
         self._flushing = asyncio.Lock()
 
     def add(self, account_id: UUID, name: str, reason: CheckReason, at: datetime) -> None:
         _count(self._tally, (account_id, name, reason.value), 1, at, at)
         if reason in UPGRADE_EVIDENCE:
-            self._evidence[account_id] = max(at, self._evidence.get(account_id, at))
+            key = (account_id, name)
+            _latest(self._waiting if key in self._marked else self._evidence, key, at)
 
     def used(self, account_id: UUID, feature: str, at: datetime) -> None:
         """An allowed check of a feature: the account used it."""
         _count(self._uses, (account_id, feature), 1, at, at)
 
-    async def flush(self) -> None:
-        """Write the tally so far in one transaction; on failure it is kept for the next."""
+    async def flush(self, *, last: bool = False) -> None:
+        """Write the tally so far in one transaction, with the marks that are due (all of
+        them when `last`); on failure it is kept for the next."""
         async with self._flushing:
+            now = self._clock.now()
             tally, self._tally = self._tally, {}
-            marks, self._evidence = self._evidence, {}
+            evidence, self._evidence = self._due_evidence(now, last), {}
             uses, self._uses = self._uses, {}
-            if not tally and not uses:
+            if not tally and not uses and not evidence:
                 return
+            marks: dict[UUID, datetime] = {}
+            for (account_id, _), at in evidence.items():
+                _latest(marks, account_id, at)
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
                     for rows in _statements(_rows(tally)):
@@ -80,12 +105,29 @@ class Denials:
                     # Each denial has its request's own instant: a statement per instant
                     # was one per account, every second.
                     for accounts in _statements(list(marks.items())):
-                        await evidence.mark_each(conn, dict(accounts))
+                        await evidence_marks.mark_each(conn, dict(accounts))
                     for used in _statements(_rows(uses)):
                         await adoption.record_uses(conn, used)
             except BaseException:
-                self._merge_back(tally, marks, uses)
+                self._merge_back(tally, evidence, uses)
                 raise
+            for key in evidence:  # moved to the end: the order stays by time
+                self._marked.pop(key, None)
+                self._marked[key] = now
+
+    def _due_evidence(self, now: datetime, last: bool) -> dict[UseKey, datetime]:
+        """The evidence due now: denials of features not marked within MARK_EVERY, and
+        (when `last`) every one waiting. Forgets marks older than that, oldest first, so a
+        flush costs what it writes, however much evidence waits."""
+        since = now - MARK_EVERY
+        expired = [k for k, _ in takewhile(lambda m: m[1] <= since, self._marked.items())]
+        for key in expired:
+            del self._marked[key]
+        for key in list(self._waiting) if last else expired:
+            at = self._waiting.pop(key, None)
+            if at is not None:
+                _latest(self._evidence, key, at)
+        return self._evidence
 
     async def run(self, seconds: float = FLUSH_SECONDS) -> None:
         """Flush every `seconds` until cancelled."""
@@ -99,15 +141,15 @@ class Denials:
     def _merge_back(
         self,
         tally: dict[DenialKey, _Tally],
-        marks: dict[UUID, datetime],
+        evidence: dict[UseKey, datetime],
         uses: dict[UseKey, _Tally],
     ) -> None:
         for key, old in tally.items():
             _count(self._tally, key, old.count, old.first_at, old.last_at)
         for use, old in uses.items():
             _count(self._uses, use, old.count, old.first_at, old.last_at)
-        for account_id, at in marks.items():
-            self._evidence[account_id] = max(at, self._evidence.get(account_id, at))
+        for denied, at in evidence.items():
+            _latest(self._evidence, denied, at)
 
 
 def _rows(tally: Mapping[Any, _Tally]) -> list[tuple[Any, ...]]:
@@ -147,3 +189,9 @@ def _count(tally: dict[_K, _Tally], key: _K, count: int, first: datetime, last: 
     else:
         found.count += count
         found.first_at, found.last_at = min(found.first_at, first), max(found.last_at, last)
+
+
+def _latest(instants: dict[_L, datetime], key: _L, at: datetime) -> None:
+    found = instants.get(key)
+    if found is None or at > found:
+        instants[key] = at
