@@ -68,6 +68,7 @@ from benefitgate.metering.counter_reads import CounterReads
 from benefitgate.metering.denials import Denials
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.rules import Window
+from benefitgate.metering.writer import IngestWriter
 from benefitgate.milestones import scheduled
 from benefitgate.offline import jwks
 from benefitgate.offline.keys import KeyRing
@@ -560,6 +561,7 @@ async def _open(
     shared = Shared(
         catalog_cache,
         partitions,
+        IngestWriter(pool, partitions),
         rollbacks,
         RenderCache(),
         EventObjects(),

@@ -74,10 +74,11 @@ async def test_ingest_costs_the_same_statements_for_few_or_many_events_and_accou
             ],
         )
 
-    # BEGIN, the accounts, their grants, the usage milestones, the write (with the touch
-    # that tells the response caches and the usage.recorded events: they were two
+    # The accounts, their grants, the usage milestones, and BEGIN, the write (with the
+    # touch that tells the response caches and the usage.recorded events: they were two
     # statements after it, with the counters' row locks held), COMMIT (the counters stay
-    # below 80 % of their limits: no thresholds, marks or awards)
+    # below 80 % of their limits: no thresholds, marks or awards). usageRecord reads in
+    # its transaction; POST /events before the writer's (`metering.writer`).
     assert counted == [6, 6]
 
 

@@ -7,7 +7,8 @@ GraphQL document, validation or coercion. Request-level refusals are JSON errors
 405 `METHOD_NOT_ALLOWED`, 415 `UNSUPPORTED_MEDIA_TYPE`, 400 `BAD_REQUEST` (not JSON, a NUL
 character, the wrong shape) and `INVALID_INPUT` (more than 1,000 events), 413 from the
 body limit. Nothing is written then. A lost database is 503 `UNAVAILABLE` (retryable;
-the batch may have committed). Otherwise 200, with every event accepted, a
+the batch may have committed). The batch is written by the process's `IngestWriter`,
+together with the batches other requests have ready. Otherwise 200, with every event accepted, a
 duplicate, or rejected with a reason, in the order sent.
 """
 
@@ -24,7 +25,6 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from benefitgate import db
-from benefitgate.api.changes import in_transaction
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.catalog.cache import catalog_of
@@ -38,6 +38,7 @@ from benefitgate.graphql.view import error_response, unavailable_response
 from benefitgate.metering import ingest
 from benefitgate.metering.models import EventOutcome, UsageEvent
 from benefitgate.metering.partitions import Partitions
+from benefitgate.metering.writer import IngestWriter
 
 __all__ = ["EventsEndpoint"]
 
@@ -92,19 +93,21 @@ class EventsEndpoint:
             raise _Refusal(403, "FORBIDDEN", "frontends cannot record usage")
         raws = _events_in(request.headers.get("content-type", ""), await request.body())
         context = self._make_context(request, principal)
+        writer = context.shared.get(IngestWriter)
         try:
             catalog = await catalog_of(context)
             read = await _read(raws, catalog.metrics, context.now)
             events = [e for e in read if isinstance(e, UsageEvent)]
-            partitions = context.shared.get(Partitions)
-            batch = ingest.Batch(principal, events, catalog, context.now, partitions)
-            outcomes = await in_transaction(context.db.acquire, batch.record, prepare=batch.prepare)
+            async with context.db.acquire() as conn:
+                batch = await writer.prepare(conn, principal, events, catalog, context.now)
         finally:
-            await context.db.release()  # the request's one connection, if it took one
+            # The request's one connection, if it took one: the write takes the writer's.
+            await context.db.release()
         # Ingest refuses events one by one, in their outcomes, never the whole batch.
-        assert isinstance(outcomes, list), outcomes
+        outcomes = await writer.record(batch)
         ingest.count_outcomes(outcomes)
-        body = body_of(raws, _merge(read, outcomes), partitions.window)
+        window = context.shared.get(Partitions).window
+        body = body_of(raws, _merge(read, outcomes), window)
         return Response(orjson.dumps(body), media_type="application/json")
 
 

@@ -62,6 +62,15 @@ class UsageCascade:
         periods = current_periods(accounts, limits, catalog, now)
         return cls(accounts, limits, await milestones.usage_milestones(conn), periods)
 
+    @classmethod
+    def merged(cls, cascades: Sequence[UsageCascade]) -> UsageCascade:
+        """One cascade for batches written together, from theirs (prepared in this order):
+        for an account in several, what the last one read; the last one's milestones."""
+        accounts = {a.id: a for c in cascades for a in c.accounts}
+        limits = {k: v for c in cascades for k, v in c.limits.items()}
+        periods = {k: v for c in cascades for k, v in c.periods.items()}
+        return cls(list(accounts.values()), limits, cascades[-1].milestones, periods)
+
     async def after_counters(
         self,
         conn: asyncpg.Connection,

@@ -37,9 +37,17 @@ __all__ = [
     "MAX_BATCH",
     "Batch",
     "BatchTooLarge",
+    "Candidate",
+    "Screened",
+    "Written",
+    "cascade_of",
+    "columns_of",
     "count_outcomes",
+    "decide",
     "months_of",
     "record_usage",
+    "screen",
+    "write",
 ]
 
 MAX_BATCH = 1000
@@ -122,6 +130,36 @@ async def record_usage(
     """
     if len(events) > MAX_BATCH:
         raise BatchTooLarge
+    screened = await screen(conn, principal, events, catalog, now, window)
+    return screened.outcomes_with(await decide(conn, screened.candidates, catalog, now))
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A batch read against the rules: each event's outcome where the rules or an earlier
+    event of the batch decided it (None where the write decides), and the candidates left
+    for the write, in order, each with its dedup key (account, source, event id)."""
+
+    outcomes: list[EventOutcome | None]
+    candidates: list[Candidate]
+    keys: list[tuple[UUID, str, str]]
+
+    def outcomes_with(self, decided: Sequence[EventOutcome]) -> list[EventOutcome]:
+        """Every event's outcome, in input order, given the candidates' (in theirs)."""
+        written = iter(decided)
+        return [outcome or next(written) for outcome in self.outcomes]
+
+
+async def screen(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    events: Sequence[UsageEvent],
+    catalog: Catalog,
+    now: datetime,
+    window: Window,
+) -> Screened:
+    """Read the batch's accounts and apply the rules to each event: no lock taken, nothing
+    written, so it may run outside the write's transaction."""
     account_of = await _accounts_of(conn, events)
     period_of = _PeriodsOf()
     outcomes: list[EventOutcome | None] = []
@@ -143,8 +181,7 @@ async def record_usage(
             period = period_of(account, catalog.metrics[event.metric_key].reset, event)
             candidates[key] = Candidate(event, account, period, group, unique)
             outcomes.append(None)  # accepted, a duplicate or too many groups: decided below
-    decided = iter(await _decide(conn, list(candidates.values()), catalog, now))
-    return [outcome or next(decided) for outcome in outcomes]
+    return Screened(outcomes, list(candidates.values()), list(candidates))
 
 
 class _PeriodsOf:
@@ -196,23 +233,86 @@ class Candidate:
         return (self.account.id, self.event.metric_key, self.period.start)
 
 
-async def _decide(
+async def decide(
     conn: asyncpg.Connection, candidates: list[Candidate], catalog: Catalog, now: datetime
 ) -> list[EventOutcome]:
-    """Each candidate's outcome, in order: refused for opening a group past the bound, or
-    stored (accepted), or found stored before (a duplicate)."""
+    """Each candidate's outcome, in order, written in the caller's transaction."""
+    return (await write(conn, candidates, catalog, now)).outcomes(candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write decided for its candidates: those refused for opening a group past the
+    bound (positions), and for each of the others whether it was stored (else it was found
+    stored before: a duplicate)."""
+
+    over: set[int]
+    stored: list[bool]
+
+    def outcomes(self, candidates: Sequence[Candidate]) -> list[EventOutcome]:
+        """Each candidate's outcome, in order: refused for too many groups, accepted or a
+        duplicate."""
+        stored = iter(self.stored)
+        accepted, duplicate = EventStatus.ACCEPTED, EventStatus.DUPLICATE
+        return [
+            EventOutcome(c.event, EventStatus.REJECTED, Rejection.TOO_MANY_GROUPS)
+            if i in self.over
+            else EventOutcome(c.event, accepted if next(stored) else duplicate)
+            for i, c in enumerate(candidates)
+        ]
+
+
+async def write(
+    conn: asyncpg.Connection,
+    candidates: list[Candidate],
+    catalog: Catalog,
+    now: datetime,
+    cascade: UsageCascade | None = None,
+    columns: repository.EventColumns | None = None,
+) -> Written:
+    """Write the candidates in the caller's transaction. `cascade` (read for the
+    candidates' accounts) and `columns` (`columns_of(candidates)`) may be given, made before
+    the transaction; they are read or made here otherwise."""
     over: set[int] = set()
     if any(c.group is not None for c in candidates):  # most metrics have no dimensions
         over = await groups.over_bound(conn, [(c.counter, c.group) for c in candidates])
-    kept = [c for i, c in enumerate(candidates) if i not in over]
-    stored = iter(await _store(conn, kept, catalog, now))
-    too_many = Rejection.TOO_MANY_GROUPS
-    return [
-        EventOutcome(c.event, EventStatus.REJECTED, too_many)
-        if i in over
-        else EventOutcome(c.event, EventStatus.ACCEPTED if next(stored) else EventStatus.DUPLICATE)
-        for i, c in enumerate(candidates)
-    ]
+    kept = candidates
+    if over:
+        kept, columns = [c for i, c in enumerate(candidates) if i not in over], None
+    if not kept:
+        return Written(over, [])
+    if cascade is None:
+        cascade = await cascade_of(conn, kept, catalog, now)
+    columns = columns or columns_of(kept, catalog)
+    return Written(over, await _store(conn, kept, columns, cascade, catalog, now))
+
+
+async def cascade_of(
+    conn: asyncpg.Connection, candidates: Sequence[Candidate], catalog: Catalog, now: datetime
+) -> UsageCascade:
+    """What the cascade after the write needs for the candidates' accounts and metrics."""
+    involved = list({c.account.id: c.account for c in candidates}.values())
+    keys = {c.event.metric_key for c in candidates}
+    return await UsageCascade.prepare(conn, involved, catalog, now, keys)
+
+
+def columns_of(candidates: Sequence[Candidate], catalog: Catalog) -> repository.EventColumns:
+    """The candidates as the write statement takes them."""
+    columns = repository.EventColumns()
+    for c in candidates:
+        event = c.event
+        columns.add(
+            c.account.id,
+            event.metric_key,
+            event.source,
+            event.event_id,
+            event.value,
+            event.occurred_at,
+            c.period,
+            catalog.metrics[event.metric_key].aggregation,
+            c.unique,
+        )
+    return columns
 
 
 async def _accounts_of(
@@ -250,29 +350,15 @@ _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 
 async def _store(
-    conn: asyncpg.Connection, candidates: list[Candidate], catalog: Catalog, now: datetime
+    conn: asyncpg.Connection,
+    candidates: list[Candidate],
+    batch: repository.EventColumns,
+    cascade: UsageCascade,
+    catalog: Catalog,
+    now: datetime,
 ) -> list[bool]:
-    """Store the candidates; returns for each whether it was stored (the others are
-    duplicates of events stored before)."""
-    if not candidates:
-        return []
-    involved = list({c.account.id: c.account for c in candidates}.values())
-    keys = {c.event.metric_key for c in candidates}
-    cascade = await UsageCascade.prepare(conn, involved, catalog, now, keys)
-    batch = repository.EventColumns()
-    for c in candidates:
-        event = c.event
-        batch.add(
-            c.account.id,
-            event.metric_key,
-            event.source,
-            event.event_id,
-            event.value,
-            event.occurred_at,
-            c.period,
-            catalog.metrics[event.metric_key].aggregation,
-            c.unique,
-        )
+    """Store the candidates (`batch`: their columns); returns for each whether it was
+    stored (the others are duplicates of events stored before)."""
     positions, counters, crossings = await repository.record_events(
         conn, batch, now, cascade.finite_limits(), recorded.REPORT
     )
