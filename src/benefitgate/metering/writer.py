@@ -3,9 +3,10 @@ one transaction and one write statement, each batch keeping its own per-event ou
 
 Why: concurrent batches of one process share counters, so each one's write waited on the
 row locks of another, which held them until the event loop, busy with other requests,
-got round to its COMMIT; Postgres spent 87 to 107 µs of CPU an event that way, 74 to 75
-with groups (bench/README). A process writes at most WRITERS groups at once, and a group
-makes one transaction (its statements, its commit) of what several batches made.
+got round to its COMMIT. With groups, those waits halved and Postgres spent less CPU an
+event in all but one of the pairs measured (bench/README). A process writes at most
+WRITERS groups at once, and a group makes one transaction (its statements, its commit)
+of what several batches made.
 
 A batch is prepared by its request (`prepare`: its partitions, its accounts read and the
 rules applied, what the cascade reads, its columns) outside any transaction; only the
@@ -51,7 +52,8 @@ Key = tuple[UUID, str, str]  # account, source, event id
 # Writers a process runs at once. With one, Postgres's writing backend waited while the
 # writer encoded its next statement and committed its last (the cores were a quarter
 # idle); with two, one group's statement waits in Postgres on the other's row locks and
-# starts as soon as it commits: 11,317 events/s against 9,765 in one run (bench/README).
+# starts as soon as it commits: 11,317 events/s against 9,765 in a run of 100 batches
+# (bench/README); three brought the lock waits back.
 WRITERS = 2
 
 
