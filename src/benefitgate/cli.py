@@ -247,12 +247,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 def _serve(settings: Settings, workers: int) -> None:
     import uvicorn
 
-    uvicorn.run(
-        "benefitgate.app:create_app_from_env",
+    from benefitgate.workers import serve_workers
+
+    app = "benefitgate.app:create_app_from_env"
+    options: dict[str, Any] = dict(
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=workers,
         loop="uvloop",
         # httptools, writing each response in one system call (see http_protocol).
         http="benefitgate.http_protocol:HttpProtocol",
@@ -272,6 +273,10 @@ def _serve(settings: Settings, workers: int) -> None:
         # period (Kubernetes: 30 s). Clients resume from their cursor either way.
         timeout_graceful_shutdown=10,
     )
+    if workers > 1:  # each worker with a listening socket of its own
+        serve_workers(uvicorn.Config(app, workers=workers, **options))
+    else:
+        uvicorn.run(app, **options)
 
 
 async def _prepare(conn: asyncpg.Connection, settings: Settings, *, demo: bool) -> None:

@@ -1,0 +1,103 @@
+"""Several uvicorn workers, each accepting connections on a listening socket of its own.
+
+uvicorn's workers all listen on the one socket their supervisor bound, so they share one
+accept queue, and a worker woken by a burst of new connections takes the whole burst
+(uvloop accepts until the queue is empty). Connections opened together and kept open (a
+load balancer's pool, a client's connection pool) then all land on one worker while the
+others idle: 32 connections of a benchmark opened at once were all served by one of two.
+
+Here the supervisor binds the address with SO_REUSEPORT and never listens on it, which
+only holds the port (the kernel spreads connections over listening sockets alone), and
+each worker binds the same address with SO_REUSEPORT and listens on a socket of its own:
+the kernel hashes each new connection's addresses to one of the workers' queues (Linux
+3.9 and later). The supervisor starts a worker anew when one dies, stops every worker on
+SIGINT or SIGTERM (each finishes its requests, as uvicorn's own), and stops the service
+if a worker fails to start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from multiprocessing.context import SpawnProcess
+from types import FrameType
+
+import uvicorn
+from uvicorn._subprocess import get_subprocess
+from uvicorn.config import STARTUP_FAILURE
+
+__all__ = ["serve_workers"]
+
+log = logging.getLogger(__name__)
+
+_CHECK_SECONDS = 0.5  # how often the supervisor looks for a worker that died
+
+
+def serve_workers(config: uvicorn.Config) -> None:
+    """Run `config.workers` workers of `config` until SIGINT or SIGTERM."""
+    holder = _reuse_port_socket(config.host, config.port)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    workers = [_start(config, holder) for _ in range(config.workers)]
+    failed = False
+    try:
+        while not stop.wait(_CHECK_SECONDS):
+            for i, worker in enumerate(workers):
+                if worker.exitcode == STARTUP_FAILURE:
+                    failed = True
+                    stop.set()
+                elif worker.exitcode is not None:
+                    log.warning(
+                        "worker %s exited (%s): starting another", worker.pid, worker.exitcode
+                    )
+                    workers[i] = _start(config, holder)
+    finally:
+        for worker in workers:
+            if worker.exitcode is None and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.join()
+        holder.close()
+    if failed:
+        sys.exit(STARTUP_FAILURE)
+
+
+def _start(config: uvicorn.Config, holder: socket.socket) -> SpawnProcess:
+    worker = get_subprocess(config, target=_OwnSocketServer(config).run, sockets=[holder])
+    worker.start()
+    return worker
+
+
+class _OwnSocketServer(uvicorn.Server):
+    """A worker that listens on its own socket bound to the address of the one it was
+    handed, which it closes."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        if sockets is not None:
+            handed, sockets = sockets, [_reuse_port_socket(*s.getsockname()[:2]) for s in sockets]
+            for sock in handed:
+                sock.close()
+        await super().startup(sockets=sockets)
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
