@@ -128,3 +128,37 @@ async def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             for _ in range(10):
                 assert (await http.get("/healthz")).status_code == 200
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_that_cannot_start_stops_the_service_instead_of_starting_again(
+    dsn: str, tmp_path: Path
+) -> None:
+    """A setting the app refuses fails every start alike: starting workers again looped
+    until something killed the supervisor."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "BENEFITGATE_PORT": str(free_port()),
+        "BENEFITGATE_DATA_DIR": str(tmp_path),
+        "BENEFITGATE_SCHEDULER_SECONDS": "0",
+        "BENEFITGATE_SNAPSHOT_MINUTES": "0",  # refused when the app is made, in the worker
+    }
+    command = str(Path(sys.executable).parent / "benefitgate")
+    process = await asyncio.create_subprocess_exec(
+        command,
+        "serve",
+        "--workers",
+        "2",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, errors = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 3  # uvicorn's STARTUP_FAILURE
+    assert b"BENEFITGATE_SNAPSHOT_MINUTES must be at least 1" in errors
+    assert b"starting another" not in errors

@@ -12,7 +12,7 @@ each worker binds the same address with SO_REUSEPORT and listens on a socket of 
 the kernel hashes each new connection's addresses to one of the workers' queues (Linux
 3.9 and later). The supervisor starts a worker anew when one dies, stops every worker on
 SIGINT or SIGTERM (each finishes its requests, as uvicorn's own), and stops the service
-if a worker fails to start.
+if a worker ends before it served (a bad setting would fail again at every start).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import signal
 import socket
 import sys
 import threading
-from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event as EventType
 from types import FrameType
 
 import uvicorn
-from uvicorn._subprocess import get_subprocess
+from uvicorn._subprocess import get_subprocess, spawn
 from uvicorn.config import STARTUP_FAILURE
 
 __all__ = ["serve_workers"]
@@ -38,7 +38,8 @@ _CHECK_SECONDS = 0.5  # how often the supervisor looks for a worker that died
 
 
 def serve_workers(config: uvicorn.Config) -> None:
-    """Run `config.workers` workers of `config` until SIGINT or SIGTERM."""
+    """Run `config.workers` workers of `config` until SIGINT or SIGTERM; exits with
+    uvicorn's STARTUP_FAILURE if a worker ends before it has started serving."""
     holder = _reuse_port_socket(config.host, config.port)
     stop = threading.Event()
 
@@ -47,39 +48,48 @@ def serve_workers(config: uvicorn.Config) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
-    workers = [_start(config, holder) for _ in range(config.workers)]
+    workers = [_Worker(config, holder) for _ in range(config.workers)]
     failed = False
     try:
         while not stop.wait(_CHECK_SECONDS):
             for i, worker in enumerate(workers):
-                if worker.exitcode == STARTUP_FAILURE:
+                code = worker.process.exitcode
+                if code is None:
+                    continue
+                if not worker.started.is_set():  # a bad setting: starting again loops
                     failed = True
                     stop.set()
-                elif worker.exitcode is not None:
-                    log.warning(
-                        "worker %s exited (%s): starting another", worker.pid, worker.exitcode
-                    )
-                    workers[i] = _start(config, holder)
+                else:
+                    log.warning("worker %s exited (%s): starting another", worker.process.pid, code)
+                    workers[i] = _Worker(config, holder)
     finally:
         for worker in workers:
-            if worker.exitcode is None and worker.pid is not None:
-                os.kill(worker.pid, signal.SIGTERM)
-        for worker in workers:
-            worker.join()
+            worker.stop()
         holder.close()
     if failed:
         sys.exit(STARTUP_FAILURE)
 
 
-def _start(config: uvicorn.Config, holder: socket.socket) -> SpawnProcess:
-    worker = get_subprocess(config, target=_OwnSocketServer(config).run, sockets=[holder])
-    worker.start()
-    return worker
+class _Worker:
+    def __init__(self, config: uvicorn.Config, holder: socket.socket) -> None:
+        self.started = spawn.Event()
+        server = _OwnSocketServer(config, self.started)
+        self.process = get_subprocess(config, target=server.run, sockets=[holder])
+        self.process.start()
+
+    def stop(self) -> None:
+        if self.process.exitcode is None and self.process.pid is not None:
+            os.kill(self.process.pid, signal.SIGTERM)
+        self.process.join()
 
 
 class _OwnSocketServer(uvicorn.Server):
     """A worker that listens on its own socket bound to the address of the one it was
-    handed, which it closes."""
+    handed, which it closes, and sets `started` once it serves."""
+
+    def __init__(self, config: uvicorn.Config, started: EventType) -> None:
+        super().__init__(config)
+        self._started = started
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         if sockets is not None:
@@ -87,6 +97,8 @@ class _OwnSocketServer(uvicorn.Server):
             for sock in handed:
                 sock.close()
         await super().startup(sockets=sockets)
+        if self.started:
+            self._started.set()
 
 
 def _reuse_port_socket(host: str, port: int) -> socket.socket:
