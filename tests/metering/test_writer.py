@@ -159,3 +159,22 @@ async def test_a_batch_the_database_refuses_fails_alone_and_the_rest_of_its_grou
     assert results(answers[0]) == [("g1", "ACCEPTED", None)]  # type: ignore[arg-type]
     assert results(answers[2]) == [("g2", "ACCEPTED", None)]  # type: ignore[arg-type]
     assert await _counter(conn, a) == 5.0
+
+
+async def test_a_group_takes_the_waiting_batches_up_to_its_bound_of_events(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    cat = await factories.catalog(conn)
+    a = await factories.account(conn, cat["versions"]["pro"])
+    writer = IngestWriter(pool, Partitions(), writers=1, group_events=3)
+    sizes = (2, 1, 2, 3, 1)
+    prepared = await _prepare(
+        writer, conn, *([usage(a, f"{n}-{i}") for i in range(size)] for n, size in enumerate(sizes))
+    )
+
+    answers = await asyncio.gather(*(writer.record(p) for p in prepared))
+
+    assert [len(o) for o in answers] == list(sizes)
+    assert await _counter(conn, a) == 9.0
+    # 2 + 1 events, then 2 + 1 (the batch of 3 would pass the bound: it waits), then 3
+    assert await _transactions(conn) == 3

@@ -45,7 +45,7 @@ from benefitgate.metering.models import EventOutcome, EventStatus, UsageEvent
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.repository import EventColumns
 
-__all__ = ["WRITERS", "IngestWriter", "Prepared"]
+__all__ = ["GROUP_EVENTS", "WRITERS", "IngestWriter", "Prepared"]
 
 Key = tuple[UUID, str, str]  # account, source, event id
 
@@ -55,6 +55,10 @@ Key = tuple[UUID, str, str]  # account, source, event id
 # starts as soon as it commits: 11,317 events/s against 9,765 in a run of 100 batches
 # (bench/README); three brought the lock waits back.
 WRITERS = 2
+# Events a group writes at most (a batch larger than that alone): with many clients a
+# group would otherwise grow without bound, and with it the statement, its memory and
+# the time it holds its row locks.
+GROUP_EVENTS = 4 * ingest.MAX_BATCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +83,17 @@ class IngestWriter:
     """One per process: `prepare` a batch on any connection, then `record` it. Up to
     `writers` groups are written at once, each in its own transaction."""
 
-    def __init__(self, pool: asyncpg.Pool, partitions: Partitions, writers: int = WRITERS) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        partitions: Partitions,
+        writers: int = WRITERS,
+        group_events: int = GROUP_EVENTS,
+    ) -> None:
         self._pool = pool
         self._partitions = partitions
         self._writers = writers
+        self._group_events = group_events
         self._waiting: list[_Waiting] = []
         self._draining: set[asyncio.Task[None]] = set()
 
@@ -135,10 +146,18 @@ class IngestWriter:
             self._draining.discard(cast(asyncio.Task[None], asyncio.current_task()))
 
     def _next_group(self) -> list[_Waiting]:
-        """The waiting batches read against the same catalog as the first, in order."""
-        catalog = self._waiting[0].batch.catalog
-        group = [w for w in self._waiting if w.batch.catalog is catalog]
-        self._waiting = [w for w in self._waiting if w.batch.catalog is not catalog]
+        """The first waiting batch, and after it, in order, those read against the same
+        catalog while the group stays within `group_events` events to write."""
+        first, *rest = self._waiting
+        group, left, size = [first], [], len(first.batch.screened.candidates)
+        for waiting in rest:
+            more = len(waiting.batch.screened.candidates)
+            if waiting.batch.catalog is first.batch.catalog and size + more <= self._group_events:
+                group.append(waiting)
+                size += more
+            else:
+                left.append(waiting)
+        self._waiting = left
         return group
 
     async def _write_group(self, group: list[_Waiting]) -> None:
