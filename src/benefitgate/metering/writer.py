@@ -4,7 +4,7 @@ one transaction and one write statement, each batch keeping its own per-event ou
 Why: concurrent batches of one process share counters, so each one's write waited on the
 row locks of another, which held them until the event loop, busy with other requests,
 got round to its COMMIT. With groups, those waits halved and Postgres spent less CPU an
-event in all but one of the pairs measured (bench/README). A process writes at most
+event in 6 of the 8 pairs measured (bench/README). A process writes at most
 WRITERS groups at once, and a group makes one transaction (its statements, its commit)
 of what several batches made.
 
