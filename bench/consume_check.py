@@ -9,8 +9,8 @@ check through Strawberry (a directive keeps it off the fast path). Checks answer
 account's entitlement snapshot, which the warm-up fills (its denials are the accounts'
 first, and the rounds begin once the suggestions they open are made). `BENCH_ONLY=checks`
 skips the consume. In the same run it measures the floor: a bare Starlette endpoint
-returning a body of the same size. Prints req/s, p50, p99 and the server's CPU per request for each, with
-the load average (the machine may be shared).
+returning a body of the same size. Prints req/s, p50, p99 and the server's CPU per request
+for each, with the load average (the machine may be shared).
 
 wrk keeps all 32 connections busy, so it measures the most the service can do, and its
 latencies are then mostly queueing (by Little's law the mean is 32 / throughput). Each
