@@ -27,6 +27,9 @@ from multiprocessing.synchronize import Event as EventType
 from types import FrameType
 
 import uvicorn
+
+# uvicorn's own start of a worker process (its config, logging and stdin in the child), as
+# its supervisor uses it: private, so the version is pinned in pyproject.toml.
 from uvicorn._subprocess import get_subprocess, spawn
 from uvicorn.config import STARTUP_FAILURE
 
