@@ -49,6 +49,34 @@ async def test_wrong_variable_types_are_rejected_readably(api: Api, token: str) 
     assert "Variable '$id'" in response.json()["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        ("text/plain", "text/plain"),
+        ("text/plain; note=json", "text/plain"),
+        ("application/x-www-form-urlencoded", "application/x-www-form-urlencoded"),
+        ("multipart/form-data; boundary=x", "multipart/form-data"),
+        (None, "no Content-Type"),
+    ],
+)
+async def test_a_body_of_another_media_type_is_415_naming_what_is_read(
+    api: Api, token: str, content_type: str | None, named: str
+) -> None:
+    """Refused 400 "Unsupported content type" before: 415 says what it is (RFC 9110,
+    15.5.16), with the code POST /events gives it, and which type is read instead."""
+    headers = {"authorization": f"Bearer {token}", **SPEC}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    response = await api.client.post(
+        "/graphql", content=json.dumps({"query": "{ tiers { key } }"}), headers=headers
+    )
+
+    assert response.status_code == 415, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert error["message"] == f"send the request as application/json, not {named}"
+
+
 async def test_unparsable_bodies_are_400_json(api: Api, token: str) -> None:
     response = await api.client.post(
         "/graphql",

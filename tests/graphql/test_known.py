@@ -120,7 +120,7 @@ async def test_a_kept_body_sent_as_another_media_type_or_method_is_read_afresh(
         )  # fmt: skip
 
     assert first == (200, {"data": {"tiers": []}})
-    assert as_text[0] == 400 and _code(as_text[1]) == "BAD_REQUEST"
+    assert as_text[0] == 415 and _code(as_text[1]) == "UNSUPPORTED_MEDIA_TYPE"
     assert by_get.status_code == 200 and by_get.json() == {"data": {"tiers": []}}
     assert by_get_refused.status_code == 400
 

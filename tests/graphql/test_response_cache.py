@@ -442,8 +442,8 @@ async def test_a_post_the_view_would_refuse_is_refused_on_a_hit_too(
             content=json.dumps({"query": VIEW, "variables": variables}).encode(),
             headers={"authorization": f"Bearer {key}", "content-type": "text/plain; note=json"},
         )
-    assert odd.status_code == 400, odd.text
-    assert odd.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert odd.status_code == 415, odd.text
+    assert odd.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
 async def test_a_hit_is_refused_what_a_miss_would_be_refused(
