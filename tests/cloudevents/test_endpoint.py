@@ -218,7 +218,19 @@ async def test_times_rfc_3339_allows_are_read_and_instants_past_the_calendar_are
         {**cloud_event(account_id, "past-9999"), "time": "9999-12-31T23:59:59-01:00"},
         {**cloud_event(account_id, "before-1"), "time": "0001-01-01T00:00:00+01:00"},
         {**cloud_event(account_id, "not-a-time"), "time": "2026-11-15 noon"},
+        {**cloud_event(account_id, "offset"), "time": "2026-11-15T16:30:00.5+05:30"},
     ]
+    # ISO 8601 forms that RFC 3339 does not have, each the same hour: fromisoformat took them.
+    iso_only = [
+        "2026-W46-7T11:00:00Z",  # week date
+        "2026-319T11:00:00Z",  # ordinal date
+        "20261115T110000Z",  # basic format
+        "2026-11-15T11:00Z",  # no seconds
+        "2026-11-15T11:00:00+01",  # an offset of hours alone
+        "2026-11-15T11:00:00,5Z",  # a comma before the fraction
+        "2026-11-15T11:00:00\u0662Z",  # a digit that is not ASCII
+    ]
+    events += [{**cloud_event(account_id, f"iso-{i}"), "time": t} for i, t in enumerate(iso_only)]
     result = await record(api, events, key)
     # The two far instants were "`time` must be an RFC 3339 timestamp", which they are.
     assert [(r["id"], r["status"], r["reason"]) for r in result["results"]] == [
@@ -226,8 +238,9 @@ async def test_times_rfc_3339_allows_are_read_and_instants_past_the_calendar_are
         ("past-9999", "REJECTED", "OUTSIDE_WINDOW"),
         ("before-1", "REJECTED", "OUTSIDE_WINDOW"),
         ("not-a-time", "REJECTED", "INVALID_EVENT"),
-    ]
-    assert await counter(conn, account_id) == 1.0
+        ("offset", "ACCEPTED", None),
+    ] + [(f"iso-{i}", "REJECTED", "INVALID_EVENT") for i in range(len(iso_only))]
+    assert await counter(conn, account_id) == 2.0
 
 
 async def test_a_subject_shaped_as_an_id_names_that_account_else_the_one_with_it_as_external_id(
