@@ -162,3 +162,37 @@ async def test_a_worker_that_cannot_start_stops_the_service_instead_of_starting_
     assert process.returncode == 3  # uvicorn's STARTUP_FAILURE
     assert b"BENEFITGATE_SNAPSHOT_MINUTES must be at least 1" in errors
     assert b"starting another" not in errors
+
+
+@pytest.mark.timeout(120)
+async def test_a_second_service_on_the_same_port_is_refused_not_joined(
+    dsn: str, tmp_path: Path
+) -> None:
+    """Sockets with SO_REUSEPORT of one user share a port: a second `serve --workers 2` on
+    the port of a running one would have taken half its connections."""
+    async with two_workers(dsn, tmp_path) as (port, supervisor):
+        env = {
+            **os.environ,
+            "DATABASE_URL": dsn,
+            "BENEFITGATE_PORT": str(port),
+            "BENEFITGATE_DATA_DIR": str(tmp_path / "second"),
+            "BENEFITGATE_SCHEDULER_SECONDS": "0",
+        }
+        command = str(Path(sys.executable).parent / "benefitgate")
+        second = await asyncio.create_subprocess_exec(
+            command,
+            "serve",
+            "--workers",
+            "2",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, errors = await asyncio.wait_for(second.communicate(), 60)
+        finally:
+            if second.returncode is None:
+                second.kill()
+        assert sorted(_listening(supervisor, port).values()) == [1, 1]  # the first's only
+    assert second.returncode == 3, errors
+    assert f"cannot serve on 127.0.0.1:{port}".encode() in errors

@@ -42,8 +42,9 @@ _CHECK_SECONDS = 0.5  # how often the supervisor looks for a worker that died
 
 def serve_workers(config: uvicorn.Config) -> None:
     """Run `config.workers` workers of `config` until SIGINT or SIGTERM; exits with
-    uvicorn's STARTUP_FAILURE if a worker ends before it has started serving."""
-    holder = _reuse_port_socket(config.host, config.port)
+    uvicorn's STARTUP_FAILURE if a worker ends before it has started serving, or if the
+    address is in use."""
+    holder = _hold(config.host, config.port)
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -102,6 +103,22 @@ class _OwnSocketServer(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.started:
             self._started.set()
+
+
+def _hold(host: str, port: int) -> socket.socket:
+    """The supervisor's socket on the address, if nothing listens there. Checked with a
+    socket without SO_REUSEPORT first: a holder with it would join the listening sockets
+    of another service started the same way on the same port, and the kernel would share
+    the connections between the two."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            log.error("cannot serve on %s:%s: %s", host, port, exc)
+            sys.exit(STARTUP_FAILURE)
+    return _reuse_port_socket(host, port)
 
 
 def _reuse_port_socket(host: str, port: int) -> socket.socket:
