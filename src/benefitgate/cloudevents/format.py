@@ -95,7 +95,7 @@ def _time(raw: Mapping[str, Any], now: datetime) -> datetime | Refused:
 _NOT_A_TIME = Refused(Rejection.INVALID_EVENT, "`time` must be an RFC 3339 timestamp")
 # RFC 3339's date-time (5.6; the offset optional here, to be refused by name when missing,
 # and a space for `T` as its note allows). fromisoformat alone took what ISO 8601 has
-# besides: week and ordinal dates, the basic format, minutes without seconds.
+# besides: week and ordinal dates, the basic format, times without seconds.
 _RFC_3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?", re.ASCII
 )
