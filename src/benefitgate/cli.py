@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from uuid import UUID
 
@@ -229,6 +231,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
     if args.demo:  # the demo shows the portal unless BENEFITGATE_PORTAL says otherwise
         os.environ.setdefault("BENEFITGATE_PORTAL", "1")
+    signal.signal(signal.SIGTERM, _exit_on_term)
     with _Database(settings) as dsn:
         _run(lambda conn: _prepare(conn, settings, demo=args.demo), dsn)
         os.environ["DATABASE_URL"] = dsn
@@ -242,6 +245,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         finally:
             if made is not None:
                 exposition.remove_folder(made)
+
+
+def _exit_on_term(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM as SystemExit, so that `serve` stops what it started (the embedded Postgres):
+    uvicorn, once shut down, raises the signal again to exit by it, which by default ended
+    the process before the embedded server was stopped, and left it running."""
+    raise SystemExit(128 + signum)
 
 
 def _serve(settings: Settings, workers: int) -> None:
