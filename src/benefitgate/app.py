@@ -100,8 +100,11 @@ log = logging.getLogger(__name__)
 KEEP_SNAPSHOTS = frozenset(
     {recorded.EVENT_TYPE, reports.EVENT, REMINDER, suggestions.CREATED, suggestions.DISMISSED}
 )
-# Events the listener reads without payload and partners while nobody follows live.
-LEAN_EVENTS = frozenset({recorded.EVENT_TYPE})
+# Events the listener passes over while nobody follows live: no handler needs them then.
+# The touch each usage write sends names the same accounts to the response cache and the
+# replica; they change no snapshot (so they must be in KEEP_SNAPSHOTS).
+SKIPPED_EVENTS = frozenset({recorded.EVENT_TYPE})
+assert SKIPPED_EVENTS <= KEEP_SNAPSHOTS
 # How long shutdown waits for pooled connections still in use before it terminates them.
 POOL_CLOSE_SECONDS = 5.0
 # Between readings of the gauges, for scrapes another worker process answers.
@@ -524,9 +527,9 @@ async def _open(
         on_down=on_down,
         on_back=cache.listener_back if cache is not None else None,
         watcher=replica,
-        # Only live subscribers read usage.recorded payloads and partners (webhooks and
-        # jobs read the outbox themselves); ingest writes one per account of a batch.
-        lean=lambda: () if len(hub) else LEAN_EVENTS,
+        # Only live subscribers need usage.recorded from the listener (webhooks and jobs
+        # read the outbox themselves); ingest writes one per account of a batch.
+        skip=lambda: () if len(hub) else SKIPPED_EVENTS,
     )
     await listener.start()
     opened.push_async_callback(listener.stop)

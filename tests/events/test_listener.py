@@ -33,7 +33,7 @@ async def test_stopping_as_a_notification_arrives_still_stops(dsn: str) -> None:
     assert done, "the listener did not stop"
 
 
-async def test_lean_events_come_without_payload_and_partners_and_others_in_full(
+async def test_events_of_skipped_types_are_passed_over_and_the_look_reaches_past_them(
     conn: asyncpg.Connection,
 ) -> None:
     cat = await factories.catalog(conn)
@@ -44,30 +44,57 @@ async def test_lean_events_come_without_payload_and_partners_and_others_in_full(
     await events.enqueue(conn, "test.lean", None, {"n": 3})
     probe = await readable.take(conn)
 
-    lean = await events.read_new(conn, START, 10, probe, lean=["test.lean"])
+    lean = await events.read_new(conn, START, 10, probe, skip=["test.lean"])
     whole = await events.read_new(conn, START, 10, probe)
+    first = await events.read_new(conn, START, 1, probe, skip=["test.lean"])
     page = await events.read_page(conn, START, 10, skip={"test.lean"})
 
-    assert [(e.type, e.payload) for e in lean.events] == [
-        ("test.lean", {}),
-        ("test.full", {"n": 2}),
-        ("test.lean", {}),
-    ]
-    assert lean.partners == {account: frozenset({partner})}  # the full event's
+    assert [(e.type, e.payload) for e in lean.events] == [("test.full", {"n": 2})]
+    assert lean.partners == {account: frozenset({partner})}
+    assert (lean.reached, lean.looked) == (whole.events[-1].cursor, 3)
     assert [e.payload for e in whole.events] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert (whole.reached, whole.looked) == (whole.events[-1].cursor, 3)
+    assert (first.events, first.reached, first.looked) == ([], whole.events[0].cursor, 1)
     assert [(e.type, e.account_id, e.payload) for e in page.events] == [("test.full", account, {})]
     assert (page.last, page.size) == (whole.events[-1].cursor, 3)  # past those passed over
 
 
-async def test_a_look_made_lean_is_made_again_in_full_when_lean_changed_meanwhile(
+async def test_a_look_that_passed_over_every_event_moves_the_cursor_and_calls_the_handler(
     dsn: str, conn: asyncpg.Connection
 ) -> None:
-    """A live subscriber joining while the listener reads lean: the events it is owed must
-    reach the handler with their payloads."""
+    """The handler still hears of it (it wakes the webhook dispatcher, which may deliver
+    the events passed over), with no events; the next look starts past them."""
+    looks: asyncio.Queue[NewEvents] = asyncio.Queue()
+
+    async def on_events(new: NewEvents) -> None:
+        looks.put_nowait(new)
+
+    listener = OutboxListener(
+        dsn, on_events, poll_seconds=0.05, skip=lambda: frozenset({"test.lean"})
+    )
+    await events.enqueue(conn, "test.lean", None, {"n": 1})
+    await events.enqueue(conn, "test.lean", None, {"n": 2})
+    await listener.start()
+    listener.cursor = START  # before its first look, which is then of the events above
+    try:
+        look = await asyncio.wait_for(looks.get(), 5)
+        reached = listener.cursor
+    finally:
+        await listener.stop()
+
+    assert (look.events, look.looked) == ([], 2)
+    assert reached == await events.tail_cursor(conn)
+
+
+async def test_a_look_is_made_again_when_what_is_skipped_changed_meanwhile(
+    dsn: str, conn: asyncpg.Connection
+) -> None:
+    """A live subscriber joining while the listener passes events over: the events it is
+    owed must reach the handler, with their payloads."""
     arrived: asyncio.Queue[Event] = asyncio.Queue()
     asked = 0
 
-    def lean() -> frozenset[str]:
+    def skip() -> frozenset[str]:
         nonlocal asked
         asked += 1
         return frozenset({"test.lean"}) if asked == 1 else frozenset()
@@ -76,7 +103,7 @@ async def test_a_look_made_lean_is_made_again_in_full_when_lean_changed_meanwhil
         for event in new.events:
             arrived.put_nowait(event)
 
-    listener = OutboxListener(dsn, on_events, poll_seconds=0.05, lean=lean)
+    listener = OutboxListener(dsn, on_events, poll_seconds=0.05, skip=skip)
     await events.enqueue(conn, "test.lean", None, {"n": 1})
     await listener.start()
     listener.cursor = START  # before its first look, which is then of the event above

@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[NewEvents], Awaitable[None]]
 TouchHandler = Callable[[list[UUID] | None], None]  # accounts touched; None: all of them
 StateHandler = Callable[[], Awaitable[None]]
-# The event types whose payloads (and accounts' partners) the handlers need not now.
-LeanTypes = Callable[[], Collection[str]]
+# The event types the handlers need nothing of now.
+SkippedTypes = Callable[[], Collection[str]]
 
 
 class PositionWatcher(Protocol):
@@ -61,23 +61,24 @@ class OutboxListener:
         on_down: StateHandler | None = None,
         on_back: StateHandler | None = None,
         watcher: PositionWatcher | None = None,
-        lean: LeanTypes | None = None,
+        skip: SkippedTypes | None = None,
     ) -> None:
         """`on_touched` hears `events.touch` notifications; `on_down` runs when the
         connection is lost (notifications may be missed from then on) and `on_back` when
         it is back, before the missed events are handed over; `watcher` is told each
-        look's WAL position before its events are handed over; `lean`, asked before each
-        look and again after it, names the types whose events `on_events` may get without
-        payload and partners (`outbox.read_new`): a look whose answer changed in between
-        is made again in full, so events always reach the handler as `lean` stands when it
-        gets them."""
+        look's WAL position before its events are handed over; `skip`, asked before each
+        look and again after it, names the types whose events are passed over, never
+        reaching `on_events` (`outbox.read_new`; the handler is still called for a look
+        that passed over events only, and the cursor moves past them): a look whose answer
+        changed in between is made again, so events always reach the handler as `skip`
+        stands when they would."""
         self._dsn = dsn
         self._on_events = on_events
         self._on_touched = on_touched
         self._on_down = on_down
         self._on_back = on_back
         self._watcher = watcher
-        self._lean = lean or (lambda: ())
+        self._skip = skip or (lambda: ())
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -195,19 +196,19 @@ class OutboxListener:
         assert self.cursor is not None
         while True:
             since = self._watcher.look_started() if self._watcher is not None else 0
-            lean = self._lean()
-            new = await events.read_new(conn, self.cursor, _BATCH, self._probe, lean)
+            skip = self._skip()
+            new = await events.read_new(conn, self.cursor, _BATCH, self._probe, skip)
             self._probe = new.probe
             if self._watcher is not None:
                 self._watcher.heard(new.wal_position, since)
-            if lean and set(lean) - set(self._lean()):
-                continue  # a live subscriber joined meanwhile: read these events in full
-            if not new.events:
+            if skip and set(skip) - set(self._skip()):
+                continue  # a live subscriber joined meanwhile: read these events again
+            if new.reached is None:
                 return new.held_back
             await self._on_events(new)
-            self.cursor = new.events[-1].cursor
+            self.cursor = new.reached
             _observe_lag(new)
-            if len(new.events) < _BATCH:
+            if new.looked < _BATCH:
                 return new.held_back
 
 

@@ -329,20 +329,24 @@ async def check_issued(conn: asyncpg.Connection, cursor: Cursor) -> None:
 @dataclass(frozen=True, slots=True)
 class NewEvents:
     """One look at the outbox by a listener: the events after its cursor that are safe to
-    hand out, who manages each event's account right now, whether committed events after
-    the cursor are still held back by an older open transaction of this database (its
-    commit may wake no listener), the horizon probe for the next look, and the primary's
-    WAL flush position after the look's snapshot: every commit it saw ends at or below it
-    (a commit is flushed before it is acknowledged). The WAL writer flushes whole pages,
-    so the position may fall inside a record that is not complete yet; a standby reaches
-    it at the next commit anywhere on the primary (the insert position, never flushed
-    for WAL without a commit, could stay out of reach for good)."""
+    hand out (less those of the types passed over), who manages each event's account right
+    now, how many events the look read and the last of them (`reached`, None: none; the
+    next look starts after it), whether committed events after the cursor are still held
+    back by an older open transaction of this database (its commit may wake no listener),
+    the horizon probe for the next look, and the primary's WAL flush position after the
+    look's snapshot: every commit it saw ends at or below it (a commit is flushed before
+    it is acknowledged). The WAL writer flushes whole pages, so the position may fall
+    inside a record that is not complete yet; a standby reaches it at the next commit
+    anywhere on the primary (the insert position, never flushed for WAL without a commit,
+    could stay out of reach for good)."""
 
     events: list[Event]
     partners: dict[UUID, frozenset[UUID]]
     held_back: bool
     probe: readable.Probe
     wal_position: int
+    reached: Cursor | None = None
+    looked: int = 0
 
 
 async def read_new(
@@ -350,16 +354,16 @@ async def read_new(
     after: Cursor,
     limit: int,
     probe: readable.Probe,
-    lean: Collection[str] = (),
+    skip: Collection[str] = (),
 ) -> NewEvents:
     """Everything a listener needs on each wake, in one statement: one round trip per
     committed transaction, where a read, a partner lookup, a held-back check and a probe
     were four. `probe` is the one the previous look returned (`readable.CAUTIOUS` at
-    first). `held_back` is exact when fewer than `limit` events came back. Events of the
-    types in `lean` come without their payload (an empty one) and without the partners of
-    their account: for a listener that needs only their type and account right now (ingest
-    writes a usage.recorded event per account of a batch, and decoding them back took a
-    tenth of a busy service's CPU)."""
+    first). `held_back` is exact when fewer than `limit` events were read. Events of the
+    types in `skip` are read, counted and passed over, without becoming events: for a
+    listener whose handlers need nothing of them right now (ingest writes a
+    usage.recorded event per account of a batch, and the listener reading them back,
+    even without payloads, took 5 % of a busy service's CPU)."""
     rows = await conn.fetch(
         f"""
         with {readable.horizon_cte("$4", "$5")},
@@ -373,17 +377,22 @@ async def read_new(
             limit $3
         )
         select v.id, v.txid, v.type, v.account_id, v.payload, v.created_at,
-               case when v.payload is not null
-                    then array(select p.partner_id from partner_accounts p
-                               where p.account_id = v.account_id) end as partner_ids,
-               held.held_back, held.probe_next, held.probe_running, held.wal_position
+               array(select p.partner_id from partner_accounts p
+                     where p.account_id = v.account_id) as partner_ids,
+               held.held_back, held.probe_next, held.probe_running, held.wal_position,
+               held.looked, held.last_txid, held.last_id
         from (select (select true from events e
                        where (e.txid, e.id) > ($1::xid8, $2) and e.txid >= h.xmin
                        order by e.txid, e.id limit 1) is not null as held_back,
                      h.probe_next, {readable.NEXT_PROBE},
-                     pg_current_wal_flush_lsn() as wal_position
+                     pg_current_wal_flush_lsn() as wal_position,
+                     (select count(*) from visible) as looked,
+                     (select l.txid from visible l order by l.txid desc, l.id desc limit 1)
+                         as last_txid,
+                     (select l.id from visible l order by l.txid desc, l.id desc limit 1)
+                         as last_id
               from horizon h) held
-        left join visible v on true
+        left join visible v on v.type <> all($6::text[])
         order by v.txid, v.id
         """,  # noqa: S608 (fixed SQL, no input)
         after.txid,
@@ -391,30 +400,28 @@ async def read_new(
         limit,
         probe.next_xid,
         list(probe.running),
-        list(lean),
+        list(skip),
     )
-    # By position, and no partners (null) for a lean event: ingest's usage.recorded
-    # events come a thousand a batch, and each name looked up cost.
+    # By position: a look may hand over hundreds of events.
     found = rows if rows[0][0] is not None else []
+    head = rows[0]
     return NewEvents(
-        events=[
-            Event(r[0], Cursor(r[1], r[0]), r[2], r[3], {} if r[4] is None else r[4], r[5])
-            for r in found
-        ],
-        partners={r[3]: frozenset(r[6]) for r in found if r[3] is not None and r[6] is not None},
-        held_back=rows[0]["held_back"],
-        probe=readable.probe_from(rows[0]),
-        wal_position=rows[0]["wal_position"],
+        events=[Event(r[0], Cursor(r[1], r[0]), r[2], r[3], r[4], r[5]) for r in found],
+        partners={r[3]: frozenset(r[6]) for r in found if r[3] is not None},
+        held_back=head["held_back"],
+        probe=readable.probe_from(head),
+        wal_position=head["wal_position"],
+        reached=None if head["last_id"] is None else Cursor(head["last_txid"], head["last_id"]),
+        looked=head["looked"],
     )
 
 
 def _event(row: asyncpg.Record) -> Event:
-    payload = row["payload"]  # None only when left out (`read_new`'s `lean`)
     return Event(
         id=row["id"],
         cursor=Cursor(row["txid"], row["id"]),
         type=row["type"],
         account_id=row["account_id"],
-        payload={} if payload is None else payload,
+        payload=row["payload"],
         created_at=row["created_at"],
     )
