@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from benefitgate import db, migrate
+from benefitgate.accounts.known import KnownAccounts
 from benefitgate.api.changes import Committed
 from benefitgate.api.context import Context, Shared
 from benefitgate.audit.rollback import Rollbacks
@@ -102,7 +103,7 @@ KEEP_SNAPSHOTS = frozenset(
 )
 # Events the listener passes over while nobody follows live: no handler needs them then.
 # The touch each usage write sends names the same accounts to the response cache and the
-# replica; they change no snapshot (so they must be in KEEP_SNAPSHOTS).
+# replica; they change no snapshot and no known account (so they must be in KEEP_SNAPSHOTS).
 SKIPPED_EVENTS = frozenset({recorded.EVENT_TYPE})
 assert SKIPPED_EVENTS <= KEEP_SNAPSHOTS
 # How long shutdown waits for pooled connections still in use before it terminates them.
@@ -326,6 +327,12 @@ def _trusted_documents(settings: Settings) -> TrustedDocuments:
     return TrustedDocuments(Manifest.load(settings.documents), restricted)
 
 
+def _position(listener: OutboxListener) -> tuple[int, int] | None:
+    """The listener's cursor as (txid, id): every event up to it was handed over."""
+    cursor = listener.cursor
+    return None if cursor is None else (cursor.txid, cursor.id)
+
+
 async def _read_replica(
     settings: Settings, on_connect: db.ConnectionHook | None
 ) -> ReadReplica | None:
@@ -476,6 +483,9 @@ async def _open(
     opened.push_async_callback(webhooks.close)
 
     snapshots = EntitlementSnapshots(settings.check_snapshots)
+    # What ingest reads of its batches' accounts, dropped on the same events as the
+    # snapshots; a batch reads what the listener has not handed over yet itself.
+    known = KnownAccounts(settings.ingest_accounts, lambda: _position(listener), KEEP_SNAPSHOTS)
     denials = Denials(pool, clock)
     counter_reads = await _counter_reads(settings, dsn, on_connect)
     opened.push_async_callback(counter_reads.close)
@@ -489,9 +499,11 @@ async def _open(
         # Every change to an account, its subscription, partners or grants names it; usage
         # changes no entitlement (checks read counters afresh), nor do reports, reminders
         # (a quarter's close names every account) and suggestions: see KEEP_SNAPSHOTS.
-        snapshots.drop(
-            {e.account_id for e in new.events if e.account_id and e.type not in KEEP_SNAPSHOTS}
-        )
+        changed = {
+            e.account_id for e in new.events if e.account_id and e.type not in KEEP_SNAPSHOTS
+        }
+        snapshots.drop(changed)
+        known.drop(changed)
         if any(e.type == "api_key.revoked" for e in new.events):
             authenticator.forget_keys()
         if cache is not None:
@@ -564,7 +576,7 @@ async def _open(
     shared = Shared(
         catalog_cache,
         partitions,
-        IngestWriter(pool, partitions),
+        IngestWriter(pool, partitions, known=known),
         rollbacks,
         RenderCache(),
         EventObjects(),

@@ -144,6 +144,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # origins browsers may call from; "*" for any
     cors_credentials: bool = False  # let browsers send cookies and HTTP auth cross-origin
     check_snapshots: int = 50_000  # accounts whose entitlement snapshot a process keeps
+    ingest_accounts: int = 50_000  # accounts a process keeps for POST /events
     fast_checks: bool = True  # answer check documents in front of strawberry
     response_cache: bool = True  # the response cache in front of execution
     cache_entries: int = 20_000  # responses the in-process tier holds at most
@@ -228,6 +229,7 @@ class Settings:
             cors_origins=_list("BENEFITGATE_CORS_ORIGINS"),
             cors_credentials=_flag("BENEFITGATE_CORS_CREDENTIALS", False),
             check_snapshots=_int("BENEFITGATE_CHECK_SNAPSHOTS", 50_000),
+            ingest_accounts=_int("BENEFITGATE_INGEST_ACCOUNTS", 50_000),
             fast_checks=_flag("BENEFITGATE_FAST_CHECKS", True),
             response_cache=_flag("BENEFITGATE_RESPONSE_CACHE", True),
             cache_entries=_int("BENEFITGATE_CACHE_ENTRIES", 20_000),

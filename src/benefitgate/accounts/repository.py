@@ -16,6 +16,7 @@ __all__ = [
     "ACCOUNT_COLUMNS",
     "account_of",
     "accounts_by_ids",
+    "accounts_unless_known",
     "id_by_external_id",
     "insert",
     "insert_many",
@@ -91,6 +92,64 @@ _BY_IDS_OR_EXTERNAL_IDS = f"""
     select {ACCOUNT_COLUMNS}
     from accounts a left join subscriptions s on s.account_id = a.id
     where a.external_id = any($2::text[])"""  # noqa: S608 -- constant SQL, no input
+
+
+async def accounts_unless_known(
+    conn: asyncpg.Connection,
+    after: tuple[int, int],
+    scanned: int,
+    keep: Sequence[str],
+    known: Sequence[UUID],
+    ids: Sequence[UUID | str],
+    external_ids: Sequence[str],
+) -> tuple[bool, list[UUID], dict[UUID, Account]]:
+    """In one statement: the accounts with one of `ids` or `external_ids`, and which of the
+    `known` accounts an outbox event after the cursor `after` (txid, id) names, in this
+    statement's snapshot, unless its type is in `keep`. Reads at most `scanned` events;
+    the first item says whether there were more (the second is then incomplete)."""
+    rows = await conn.fetch(
+        _UNLESS_KNOWN,
+        after[0],
+        after[1],
+        scanned,
+        list(keep),
+        list(known),
+        list(ids),
+        list(external_ids),
+    )
+    return (
+        rows[0][0],
+        rows[0][1],
+        {row[2]: account_of(row[2:]) for row in rows if row[2] is not None},
+    )
+
+
+# The events after the cursor in (txid, id) order, as the listener reads them, through
+# the outbox's cursor index; the accounts asked for after the fence's two columns, which
+# come on every row (and on one row alone, with nulls, when no account is found).
+_UNLESS_KNOWN = f"""
+    with past as (
+        select e.account_id, e.type from events e
+        where (e.txid, e.id) > ($1::xid8, $2::bigint)
+        order by e.txid, e.id
+        limit $3
+    ), fence as (
+        select count(*) >= $3 as overflow,
+               coalesce(array_agg(distinct account_id) filter (
+                   where type <> all($4::text[]) and account_id = any($5::uuid[])), '{{}}')
+               as changed
+        from past
+    )
+    select f.overflow, f.changed, r.*
+    from fence f left join (
+        select {ACCOUNT_COLUMNS}
+        from accounts a left join subscriptions s on s.account_id = a.id
+        where a.id = any($6::uuid[])
+        union all
+        select {ACCOUNT_COLUMNS}
+        from accounts a left join subscriptions s on s.account_id = a.id
+        where a.external_id = any($7::text[])
+    ) r on true"""  # noqa: S608 -- constant SQL, no input
 
 
 async def page_of_account_ids(

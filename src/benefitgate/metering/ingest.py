@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.accounts import service as accounts
+from benefitgate.accounts.known import KnownAccounts
 from benefitgate.accounts.models import Account
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
@@ -157,10 +158,11 @@ async def screen(
     catalog: Catalog,
     now: datetime,
     window: Window,
+    known: KnownAccounts | None = None,
 ) -> Screened:
-    """Read the batch's accounts and apply the rules to each event: no lock taken, nothing
-    written, so it may run outside the write's transaction."""
-    account_of = await _accounts_of(conn, events)
+    """Read the batch's accounts (through `known` when given) and apply the rules to each
+    event: no lock taken, nothing written, so it may run outside the write's transaction."""
+    account_of = await _accounts_of(conn, events, known)
     period_of = _PeriodsOf()
     outcomes: list[EventOutcome | None] = []
     candidates: dict[tuple[UUID, str, str], Candidate] = {}
@@ -316,7 +318,7 @@ def columns_of(candidates: Sequence[Candidate], catalog: Catalog) -> repository.
 
 
 async def _accounts_of(
-    conn: asyncpg.Connection, events: Sequence[UsageEvent]
+    conn: asyncpg.Connection, events: Sequence[UsageEvent], known: KnownAccounts | None
 ) -> Callable[[UsageEvent], Account | None]:
     """Load the events' accounts; returns each event's account. A subject names the account
     with that id (in its 36-character form), else the one with that external id. One
@@ -325,22 +327,25 @@ async def _accounts_of(
     an external id too made Postgres scan the accounts and their subscriptions whole)."""
     ids: set[UUID | str] = {e.account_id for e in events if e.account_id is not None}
     subjects = {e.subject for e in events if e.subject is not None}
-    id_shaped = {s for s in subjects if _UUID_TEXT.fullmatch(s)}
+    # A subject that is a kept account's id is shaped as one (the test costs far less).
+    kept = known.id_texts if known is not None else {}
+    id_shaped = {s for s in subjects if s in kept or _UUID_TEXT.fullmatch(s)}
     # Ids are sent as text: asyncpg parses them far faster than uuid.UUID does.
     ids.update(s.lower() for s in id_shaped)
-    known = await accounts.accounts_by_ids(conn, list(ids), list(subjects - id_shaped))
+    read = accounts.accounts_by_ids if known is None else known.get
+    found = await read(conn, list(ids), list(subjects - id_shaped))
     if not subjects:
-        return lambda e: known.get(e.account_id) if e.account_id else None
-    by_text = {str(a.id): a for a in known.values()}
+        return lambda e: found.get(e.account_id) if e.account_id else None
+    by_text = {str(a.id): a for a in found.values()}
     unmatched = [s for s in id_shaped if s.lower() not in by_text]
     if unmatched:
-        known.update(await accounts.accounts_by_ids(conn, [], unmatched))
-    by_external = {a.external_id: a for a in known.values() if a.external_id is not None}
+        found.update(await read(conn, [], unmatched))
+    by_external = {a.external_id: a for a in found.values() if a.external_id is not None}
 
     def account_of(event: UsageEvent) -> Account | None:
         subject = event.subject
         if subject is None:
-            return known.get(event.account_id) if event.account_id else None
+            return found.get(event.account_id) if event.account_id else None
         return by_text.get(subject.lower()) or by_external.get(subject)
 
     return account_of

@@ -36,6 +36,7 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate import db
+from benefitgate.accounts.known import KnownAccounts
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.metering import ingest
@@ -89,9 +90,13 @@ class IngestWriter:
         partitions: Partitions,
         writers: int = WRITERS,
         group_events: int = GROUP_EVENTS,
+        known: KnownAccounts | None = None,
     ) -> None:
+        """`known`: the process's accounts, which batches read theirs through (else from
+        the database each time)."""
         self._pool = pool
         self._partitions = partitions
+        self._known = known
         self._writers = writers
         self._group_events = group_events
         self._waiting: list[_Waiting] = []
@@ -112,7 +117,7 @@ class IngestWriter:
             raise ingest.BatchTooLarge
         window = self._partitions.window
         await self._partitions.ensure(conn, ingest.months_of(events, now, window))
-        screened = await ingest.screen(conn, principal, events, catalog, now, window)
+        screened = await ingest.screen(conn, principal, events, catalog, now, window, self._known)
         candidates = screened.candidates
         cascade = None
         if candidates:
