@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -75,7 +76,15 @@ def _says_unavailable(exc: BaseException) -> bool:
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return orjson.dumps(value, default=_uuid_text).decode()
+
+
+def _uuid_text(value: Any) -> str:
+    """asyncpg reads uuids as a subclass of its own, which orjson (exact types only) does
+    not encode."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

@@ -25,8 +25,9 @@ async def test_a_tally_is_written_in_one_flush_with_counts_and_first_and_last_ti
     cat = await factories.catalog(conn)
     account = await factories.account(conn, cat["versions"]["basic"])
     denials = Denials(pool, clock)
-    for minutes in (5, 1, 3):
-        denials.add(account, "b2", CheckReason.NOT_IN_TIER, NOW + timedelta(minutes=minutes))
+    last = NOW + timedelta(minutes=5, microseconds=7)  # the rows travel as JSON: exactly
+    for at in (last, NOW + timedelta(minutes=1), NOW + timedelta(minutes=3)):
+        denials.add(account, "b2", CheckReason.NOT_IN_TIER, at)
     denials.add(account, "m0", CheckReason.LIMIT_REACHED, NOW)
     assert await conn.fetchval("select count(*) from entitlement_denials") == 0
 
@@ -37,11 +38,11 @@ async def test_a_tally_is_written_in_one_flush_with_counts_and_first_and_last_ti
         "select feature, reason, count, first_at, last_at from entitlement_denials order by 1"
     )
     assert [tuple(r) for r in rows] == [
-        ("b2", "not_in_tier", 3, NOW + timedelta(minutes=1), NOW + timedelta(minutes=5)),
+        ("b2", "not_in_tier", 3, NOW + timedelta(minutes=1), last),
         ("m0", "limit_reached", 1, NOW, NOW),
     ]
     marked = await conn.fetch("select account_id, marked_at from suggestion_marks")
-    assert [tuple(r) for r in marked] == [(account, NOW + timedelta(minutes=5))]
+    assert [tuple(r) for r in marked] == [(account, last)]
 
 
 async def test_a_flush_that_fails_keeps_its_tally_for_the_next(
