@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from benefitgate.auth.principals import Role
 from benefitgate.graphql.documents import Document, Manifest, document_id
-from benefitgate.graphql.known import MAX_BODY, KnownRequests, Params
+from benefitgate.graphql.known import ENTRY_OVERHEAD, MAX_BODY, KnownRequests, Params
 from benefitgate.graphql.view import GraphQLView
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
@@ -135,7 +135,7 @@ def _request(body: bytes) -> Request:
 
 
 async def test_kept_readings_are_bounded_in_bytes_and_large_bodies_are_not_kept() -> None:
-    known = KnownRequests(max_bytes=10 * (MAX_BODY + 2048))
+    known = KnownRequests(max_bytes=10 * (MAX_BODY + ENTRY_OVERHEAD))
     reads = [0]
 
     async def read() -> Params:
@@ -155,3 +155,17 @@ async def test_kept_readings_are_bounded_in_bytes_and_large_bodies_are_not_kept(
     for _ in range(2):
         assert await known.read(_request(large), Role.ADMIN, read) is not None
     assert reads[0] == 33
+
+
+async def test_readings_of_one_document_share_its_text() -> None:
+    """A reading is kept per body: thousands of checks of one document with other
+    variables keep one copy of its text, not one each."""
+    known = KnownRequests()
+
+    async def read() -> Params:
+        return "".join(["{ tiers ", "{ key } }"]), None, None  # a new string each time
+
+    first = await known.read(_request(b'{"n": 1}'), Role.ADMIN, read)
+    second = await known.read(_request(b'{"n": 2}'), Role.ADMIN, read)
+    assert first is not None and second is not None
+    assert first is not second and first.query is second.query

@@ -465,15 +465,17 @@ async def counter_value(
 async def counter_values(
     conn: asyncpg.Connection, keys: Sequence[CounterKey]
 ) -> dict[CounterKey, float]:
-    """The values of the counters of these (account, metric, period start) keys that exist."""
+    """The values of the counters of these (account, metric, period start) keys that exist.
+    The keys travel as one jsonb array, as `record_denials`'s rows do: as three arrays,
+    their encoding was a tenth of a busy service's CPU on metric checks."""
     rows = await conn.fetch(
         """
         select c.account_id, c.metric_key, c.period_start, c.value
-        from unnest($1::uuid[], $2::text[], $3::timestamptz[]) as k (account_id, metric_key,
-                                                                     period_start)
-        join usage_counters c using (account_id, metric_key, period_start)
+        from jsonb_array_elements($1::jsonb) as k
+        join usage_counters c on c.account_id = (k->>0)::uuid and c.metric_key = k->>1
+            and c.period_start = (k->>2)::timestamptz
         """,
-        *(list(column) for column in zip(*keys, strict=True)),
+        keys,
     )
     return {(r[0], r[1], r[2]): float(r[3]) for r in rows}
 
