@@ -508,7 +508,7 @@ async def _open(
             authenticator.forget_keys()
         if cache is not None:
             await cache.invalidate(event_tags((e.type, e.account_id) for e in new.events))
-        hub.publish(new.events, new.partners, clock.now())
+        hub.publish(new.events, new.partners, clock.now(), new.reached)
         webhooks.dispatcher.wake()
 
     # A retention shorter than the backfill window stops the start (ValueError).

@@ -164,3 +164,34 @@ async def test_a_subscriber_whose_credential_expired_hears_nothing_more(
     assert isinstance(before, Event) and before.payload == {"n": 0}
     assert isinstance(closed, Closed) and closed.reason is CloseReason.CREDENTIAL_EXPIRED
     assert closed.resume_after == before.cursor and not closed.reason.retryable
+
+
+async def test_a_subscriber_resuming_gets_what_the_hub_passed_over_before_it_joined(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    """The listener passes over events while nobody subscribes, and the hub's position
+    moves past them: a subscriber resuming from before them, whose replay of the outbox
+    ended before they were written, replays them up to where it joins."""
+    hub = _hub(capacity=10)
+    await events.enqueue(conn, "test.n", None, {"n": 0})
+    stream = follow(pool, hub, ADMIN, Interest(), START)
+    async with contextlib.aclosing(stream):
+        first = await anext(stream)  # replayed; the stream has not joined the hub yet
+        await events.enqueue(conn, "test.n", None, {"n": 1})
+        look = await events.read_new(conn, hub.cursor, 10, await readable.take(conn), ["test.n"])
+        hub.publish(look.events, look.partners, NOW, look.reached)
+        second = await asyncio.wait_for(anext(stream), 5)
+
+    assert look.events == []
+    assert [e.payload["n"] for e in (first, second) if isinstance(e, Event)] == [0, 1]
+
+
+async def test_the_hub_stays_before_events_passed_over_once_someone_subscribed(
+    conn: asyncpg.Connection,
+) -> None:
+    hub = _hub(capacity=10)
+    await events.enqueue(conn, "test.n", None, {"n": 0})
+    look = await events.read_new(conn, START, 10, await readable.take(conn), ["test.n"])
+    hub.subscribe(ADMIN, Interest())
+    hub.publish(look.events, look.partners, NOW, look.reached)
+    assert hub.cursor == START

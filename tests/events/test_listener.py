@@ -113,3 +113,33 @@ async def test_a_look_is_made_again_when_what_is_skipped_changed_meanwhile(
         await listener.stop()
 
     assert (event.type, event.payload) == ("test.lean", {"n": 1})
+
+
+async def test_a_look_is_handed_over_again_in_full_when_someone_subscribed_during_the_handler(
+    dsn: str, conn: asyncpg.Connection
+) -> None:
+    """The hub then stays before the events passed over (they are owed to the subscriber):
+    the listener hands the look over again, and the handler gets them."""
+    looks: asyncio.Queue[NewEvents] = asyncio.Queue()
+    asked = 0
+
+    def skip() -> frozenset[str]:
+        nonlocal asked
+        asked += 1  # before the look and after it: skipped; after the handler: no more
+        return frozenset({"test.lean"}) if asked <= 2 else frozenset()
+
+    async def on_events(new: NewEvents) -> None:
+        looks.put_nowait(new)
+
+    listener = OutboxListener(dsn, on_events, poll_seconds=0.05, skip=skip)
+    await events.enqueue(conn, "test.lean", None, {"n": 1})
+    await listener.start()
+    listener.cursor = START  # before its first look, which is then of the event above
+    try:
+        first = await asyncio.wait_for(looks.get(), 5)
+        second = await asyncio.wait_for(looks.get(), 5)
+    finally:
+        await listener.stop()
+
+    assert first.events == []
+    assert [(e.type, e.payload) for e in second.events] == [("test.lean", {"n": 1})]

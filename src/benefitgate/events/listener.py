@@ -206,6 +206,11 @@ class OutboxListener:
             if new.reached is None:
                 return new.held_back
             await self._on_events(new)
+            if skip and set(skip) - set(self._skip()):
+                # A subscriber joined while the handler ran, before the hub moved past the
+                # events passed over: hand the look over again, in full (handlers take an
+                # event twice as once; the hub queues only what it had not).
+                continue
             self.cursor = new.reached
             _observe_lag(new)
             if new.looked < _BATCH:
