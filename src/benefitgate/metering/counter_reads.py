@@ -81,8 +81,8 @@ class CounterReads:
                 _settle(futures, exc)
             await self._give_back()  # the pool replaces it if it died
             return
-        for key, futures in batch.items():
-            _settle(futures, values.get(key, 0.0))
+        for futures, value in zip(batch.values(), values, strict=True):
+            _settle(futures, value)
 
     async def _give_back(self) -> None:
         conn, self._conn = self._conn, None

@@ -462,22 +462,25 @@ async def counter_value(
     return 0.0 if value is None else float(value)
 
 
-async def counter_values(
-    conn: asyncpg.Connection, keys: Sequence[CounterKey]
-) -> dict[CounterKey, float]:
-    """The values of the counters of these (account, metric, period start) keys that exist.
-    The keys travel as one jsonb array, as `record_denials`'s rows do: as three arrays,
-    their encoding was a tenth of a busy service's CPU on metric checks."""
+async def counter_values(conn: asyncpg.Connection, keys: Sequence[CounterKey]) -> list[float]:
+    """The values of the counters of these (account, metric, period start) keys, in their
+    order, 0 where a counter does not exist. The keys travel as one jsonb array, as
+    `record_denials`'s rows do (as three arrays, their encoding was a tenth of a busy
+    service's CPU on metric checks), and each answer names its key by its place: no uuid
+    or instant to decode, and no key to hash, for each."""
     rows = await conn.fetch(
         """
-        select c.account_id, c.metric_key, c.period_start, c.value
-        from jsonb_array_elements($1::jsonb) as k
-        join usage_counters c on c.account_id = (k->>0)::uuid and c.metric_key = k->>1
-            and c.period_start = (k->>2)::timestamptz
+        select k.place, c.value::float8
+        from jsonb_array_elements($1::jsonb) with ordinality as k (key, place)
+        join usage_counters c on c.account_id = (k.key->>0)::uuid
+            and c.metric_key = k.key->>1 and c.period_start = (k.key->>2)::timestamptz
         """,
         keys,
     )
-    return {(r[0], r[1], r[2]): float(r[3]) for r in rows}
+    values = [0.0] * len(keys)
+    for place, value in rows:
+        values[place - 1] = value
+    return values
 
 
 async def record_denials(
