@@ -16,7 +16,10 @@ wrk keeps all 32 connections busy, so it measures the most the service can do, a
 latencies are then mostly queueing (by Little's law the mean is 32 / throughput). Each
 check, and the floor, is therefore also driven at the target's rate, 5,000 req/s over 32
 connections, by `open_loop.py` (a request every 6.4 ms on each connection, each latency
-counted from its turn): what clients sending that rate see. `BENCH_JOBS=apart` runs the
+counted from its turn): what clients sending that rate see. The floor is then offered,
+for each check, the rate that keeps its one event loop about as busy as the check's loop
+was at 5,000 (by CPU per request): the tail that busyness alone costs a server written in
+Python on this machine, whatever it answers. `BENCH_JOBS=apart` runs the
 scheduler's jobs (the suggestion job recomputes the accounts the checks' denials mark) in
 a process of their own, as a deployment whose serving replicas run none does.
 
@@ -152,14 +155,16 @@ def request_file(work: Path, port: int, key: str, body: Path, ids: list[str]) ->
     return path
 
 
-def open_loop(port: int, requests: Path, pids: list[int]) -> dict[str, float]:
-    """`open_loop.py` at the target's rate for the benchmark's duration: what clients
-    sending TARGET_RPS see, with the server's CPU per request."""
+def open_loop(
+    port: int, requests: Path, pids: list[int], rate: int = TARGET_RPS
+) -> dict[str, float]:
+    """`open_loop.py` at `rate` (the target's) for the benchmark's duration: what clients
+    sending it see, with the server's CPU per request."""
     seconds = DURATION.removesuffix("s")
     before = cpu_seconds(pids)
     out = subprocess.run(
         [sys.executable, str(Path(__file__).parent / "open_loop.py"), str(port),
-         str(TARGET_RPS), seconds, str(requests)],
+         str(rate), seconds, str(requests)],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     figures: dict[str, float] = json.loads(out)
@@ -246,6 +251,14 @@ def main() -> None:
         body = next(b for n, b in bodies.items() if "entitlementCheck" in n)
         requests = request_file(work, FLOOR_PORT, key, body, ids)
         at_rate["floor"] = open_loop(FLOOR_PORT, requests, [floor.pid])
+        # The tail grows steeply with how busy the one event loop is. The floor offered
+        # the rate that keeps its loop about as busy as each check's at the target's rate
+        # (by CPU per request at that rate) shows what that busyness alone costs the tail.
+        for name in [n for n in at_rate if n != "floor"]:
+            busy = at_rate[name]["cpu_us"] / at_rate["floor"]["cpu_us"]
+            rate = int(round(TARGET_RPS * busy, -2))
+            label = f"floor at {rate} (as busy)"
+            at_rate[label] = open_loop(FLOOR_PORT, requests, [floor.pid], rate)
     finally:
         floor.terminate()
         floor.wait()
@@ -257,10 +270,10 @@ def main() -> None:
     if JOBS_APART:
         print(f"  the scheduler's jobs in a process of their own: {jobs_cpu:.1f} s of its CPU"
               " while the service was measured")  # fmt: skip
-    floor = figures["floor"]["rps"]
+    floor_rps = figures["floor"]["rps"]
     for name, f in figures.items():
         print(f"  {name + ':':27}{f['rps']:8.0f} req/s  p50 {f['p50']:6.2f} ms"
-              f"  p99 {f['p99']:6.2f} ms  {f['rps'] / floor:5.2f} of the floor"
+              f"  p99 {f['p99']:6.2f} ms  {f['rps'] / floor_rps:5.2f} of the floor"
               f"  server CPU {f['cpu_us']:5.0f} us a request")  # fmt: skip
     print(f"\nat the target's rate, {TARGET_RPS} req/s offered over {CONNECTIONS} connections"
           " (open_loop.py: latency from each request's turn)")  # fmt: skip
