@@ -98,28 +98,28 @@ def _random_id(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def batches(accounts: list[uuid.UUID], run: str) -> list[repository.EventColumns]:
+def batches(accounts: list[uuid.UUID], run: str) -> list[repository.EventRows]:
     rng = random.Random(run)
     start = datetime(NOW.year, NOW.month, 1, tzinfo=UTC)
     period = Period(start, None)
     made = []
     for _ in range(BATCHES):
-        columns = repository.EventColumns()
+        rows = repository.EventRows()
         for _ in range(BATCH_SIZE):
             at = NOW - timedelta(seconds=rng.randrange(3600))
             account = rng.choice(accounts)
-            columns.add(account, "calls", "bench", _random_id(rng), 1.0, at, period, "sum")
-        made.append(columns)
+            rows.add(account, "calls", "bench", _random_id(rng), 1.0, at, period, "sum")
+        made.append(rows)
     return made
 
 
-async def write(conn: asyncpg.Connection, made: list[repository.EventColumns]) -> list[float]:
+async def write(conn: asyncpg.Connection, made: list[repository.EventRows]) -> list[float]:
     """Each batch's seconds, in its own transaction as the service writes it."""
     took = []
-    for columns in made:
+    for rows in made:
         started = time.perf_counter()
         async with conn.transaction():
-            await repository.record_events(conn, columns, NOW)
+            await repository.record_events(conn, rows, NOW)
         took.append(time.perf_counter() - started)
     return took
 

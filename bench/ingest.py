@@ -269,14 +269,72 @@ async def copy_floor(dsn: str, batches: list[list[dict[str, object]]]) -> float:
         await conn.close()
 
 
+# The write statement as the service sent it until 2026-12-07: its rows as ten arrays and
+# its limits as three, which asyncpg encodes element by element (the rest of the statement
+# is the same). Replayed beside the statement of now, so that the ceiling moved by the
+# change shows, and a run of the code before it (`events@<its src>`) reads against both.
+_ARRAY_INPUT = """input as (
+    select * from unnest($1::uuid[], $9::text[], $10::text[], $11::text[], $12::float8[],
+                         $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
+                         $16::text[], $17::text[])
+        with ordinality
+        as t(account_id, metric_key, source, event_id, value, occurred_at, period_start,
+             period_end, aggregation, unique_value, position)
+)"""
+_ARRAY_LIMITS = (
+    "unnest($3::uuid[], $18::text[], $19::float8[]) as l(account_id, metric_key, included)"
+)
+_RECORD_WITH_ARRAYS = repository._RECORD_AND_REPORT.replace(
+    repository._INPUT, _ARRAY_INPUT
+).replace(repository._LIMITS, _ARRAY_LIMITS)
+assert _ARRAY_INPUT in _RECORD_WITH_ARRAYS and _ARRAY_LIMITS in _RECORD_WITH_ARRAYS
+
+
+async def record_with_arrays(
+    conn: asyncpg.Connection,
+    columns: list[list[Any] | None],
+    received_at: datetime,
+    limits: list[repository.Limit],
+) -> None:
+    """`repository.record_events` with `recorded.REPORT`, as it sent the statement with
+    arrays (`columns`: the rows' columns, the unique values as one null when none)."""
+    report = recorded.REPORT
+    await conn.fetchrow(
+        _RECORD_WITH_ARRAYS,
+        columns[0],
+        received_at,
+        [limit[0] for limit in limits],
+        report.event_type,
+        report.outbox_channel,
+        report.touch_channel,
+        report.all_accounts,
+        report.max_touched,
+        *columns[1:],
+        [limit[1] for limit in limits],
+        [limit[2] for limit in limits],
+    )
+
+
+def columns_of(rows: repository.EventRows) -> list[list[Any] | None]:
+    columns: list[list[Any] | None] = [list(c) for c in zip(*rows.rows, strict=True)]
+    if all(u is None for u in columns[9] or ()):
+        columns[9] = None  # as the service sent a batch without unique counts
+    return columns
+
+
 async def write_statement_alone(
-    dsn: str, batches: list[list[dict[str, object]]], connections: int, reports: bool = True
+    dsn: str,
+    batches: list[list[dict[str, object]]],
+    connections: int,
+    reports: bool = True,
+    arrays: bool = False,
 ) -> tuple[float, float]:
     """Replay the service's write statement for the same batches, under fresh event ids, on
     `connections` connections, with no service in between: what Postgres alone can take of
     this ingest on this machine. Returns the seconds it took and Postgres's CPU seconds.
     `reports`: with the usage.recorded events and notifications the statement writes for
-    the service (without them: the statement as earlier ceilings measured it)."""
+    the service (without them: the statement as earlier ceilings measured it). `arrays`:
+    the statement (with its reports) as it took its rows before 2026-12-07, ten arrays."""
     conn = await db.connect(dsn)
     try:
         catalog = await load_catalog(conn)
@@ -290,9 +348,9 @@ async def write_statement_alone(
     finally:
         await conn.close()
     metric = catalog.metrics["api_calls"]
-    columns = []
+    made = []
     for batch in batches:
-        written = repository.EventColumns()
+        written = repository.EventRows()
         for e in batch:
             account = known[uuid.UUID(str(e["accountId"]))]
             at = datetime.fromisoformat(str(e["occurredAt"]))
@@ -307,16 +365,20 @@ async def write_statement_alone(
             and limit.included is not None
             and limit.included > 0
         ]
-        columns.append((written, finite))
-    queue = list(reversed(columns))
+        # The service made its columns before the transaction, as it makes its rows now.
+        made.append((written, columns_of(written) if arrays else None, finite))
+    queue = list(reversed(made))
     report = recorded.REPORT if reports else None
     writers = [await db.connect(dsn) for _ in range(connections)]
 
     async def write(conn: asyncpg.Connection) -> None:
         while queue:
-            written, finite = queue.pop()
+            written, columns, finite = queue.pop()
             async with conn.transaction():
-                await repository.record_events(conn, written, datetime.now(UTC), finite, report)
+                if columns is not None:
+                    await record_with_arrays(conn, columns, datetime.now(UTC), finite)
+                else:
+                    await repository.record_events(conn, written, datetime.now(UTC), finite, report)
 
     try:
         cpu_before = cpu_by_pid(postgres_pids())  # the writers' backends are up by now
@@ -358,13 +420,14 @@ async def alone_on_a_copy(
     batches: list[list[dict[str, object]]],
     connections: int,
     reports: bool = True,
+    arrays: bool = False,
 ) -> tuple[float, float]:
     """`write_statement_alone` on a fresh copy of database `name`, so that each number of
     connections starts from the same tables."""
-    copy = f"{name}_alone{connections}"
+    copy = f"{name}_alone{connections}{'_arrays' if arrays else ''}"
     dsn = await copy_database(server, name, copy)
     try:
-        return await write_statement_alone(dsn, batches, connections, reports)
+        return await write_statement_alone(dsn, batches, connections, reports, arrays)
     finally:
         await drop_database(server, copy)
 
@@ -562,7 +625,12 @@ def main() -> None:
     ]
     # The write statement alone, on copies of the database as each service run found it:
     # the same events on the same rows, so the same inserts of counters and daily buckets.
-    alone = {n: asyncio.run(alone_on_a_copy(server, name, batches, n)) for n in ALONE_CONNECTIONS}
+    # Beside each, the statement with its rows as ten arrays, as the service sent them before
+    # (alternating, so that the machine's other load moves both alike).
+    alone, arrays = {}, {}
+    for n in ALONE_CONNECTIONS:
+        alone[n] = asyncio.run(alone_on_a_copy(server, name, batches, n))
+        arrays[n] = asyncio.run(alone_on_a_copy(server, name, batches, n, arrays=True))
     # On copies of a database as the first service run left it, where the replays only
     # update those rows (the ceiling until 2026-12-06 20:10 UTC, which asked more).
     left = copies[0]
@@ -573,7 +641,11 @@ def main() -> None:
     floor = asyncio.run(copy_floor(dsn, batches))
     events = BATCHES * BATCH_SIZE
     print(f"\nusage ingest, {BATCHES} batches of {BATCH_SIZE}, {CLIENTS} clients, 5 % duplicates")
-    for where, replays in (("as the service found it", alone), ("as a run left it", warmer)):
+    for where, replays in (
+        ("as the service found it", alone),
+        ("as the service found it, its rows as ten arrays (before 2026-12-07)", arrays),
+        ("as a run left it", warmer),
+    ):
         for connections, (seconds, postgres_cpu) in replays.items():
             print(
                 f"  write statement alone on the database {where}: {events / seconds:9.0f}"
@@ -586,9 +658,14 @@ def main() -> None:
     )
     warmest = min(seconds for seconds, _ in warmer.values())
     ceiling = events / min(seconds for seconds, _ in alone.values())
+    with_arrays = events / min(seconds for seconds, _ in arrays.values())
     print(
         f"  ceiling: {ceiling:9.0f} events/s  (the best of the write statement alone on the"
         " database as the service found it)"
+    )
+    print(
+        f"  with arrays: {with_arrays:9.0f} events/s  (the same, the statement's rows as ten"
+        " arrays: the ceiling before 2026-12-07)"
     )
     print(f"  floor:   {events / floor:9.0f} events/s  (COPY into a plain table)")
     for way, run in runs:
@@ -598,6 +675,7 @@ def main() -> None:
         rate = events / run.elapsed
         print(
             f"  run {i} {way:7} ratio to the ceiling {rate / ceiling:.3f}"
+            f" ({rate / with_arrays:.3f} of it with arrays)"
             f"  ({rate:.0f} events/s, batch p99 {p99(run) * 1000:.0f} ms;"
             f" {rate * warmest / events:.3f} of the statement on the database as a run left it,"
             f" {rate * bare[0] / events:.3f} of it without its reports)"

@@ -90,32 +90,32 @@ def events(accounts: list[uuid.UUID], seed: int) -> tuple[list[Event], dict[uuid
     return sent, {a: len(u) for a, u in users.items()}
 
 
-def batches(sent: list[Event], metric: str, aggregation: str) -> list[repository.EventColumns]:
+def batches(sent: list[Event], metric: str, aggregation: str) -> list[repository.EventRows]:
     period = Period(START, None)
     made = []
     for i in range(0, len(sent), BATCH_SIZE):
-        columns = repository.EventColumns()
+        rows = repository.EventRows()
         # One id may appear once per batch, as ingest ensures.
         chunk = {(e[0], e[1]): e for e in sent[i : i + BATCH_SIZE]}.values()
         for account, event_id, user, at in chunk:
             unique = user if aggregation == "unique_count" else None
             # Each metric's events under ids of their own: ids are deduplicated per account.
             own_id = f"{metric}-{event_id}"
-            columns.add(account, metric, "bench", own_id, 1.0, at, period, aggregation, unique)
-        made.append(columns)
+            rows.add(account, metric, "bench", own_id, 1.0, at, period, aggregation, unique)
+        made.append(rows)
     return made
 
 
-async def write(dsn: str, made: list[repository.EventColumns]) -> float:
+async def write(dsn: str, made: list[repository.EventRows]) -> float:
     """Write the batches on CONNECTIONS connections at once; returns the seconds."""
     queue = list(reversed(made))
     writers = [await db.connect(dsn) for _ in range(CONNECTIONS)]
 
     async def drain(conn: asyncpg.Connection) -> None:
         while queue:
-            columns = queue.pop()
+            rows = queue.pop()
             async with conn.transaction():
-                await repository.record_events(conn, columns, NOW)
+                await repository.record_events(conn, rows, NOW)
 
     try:
         started = time.perf_counter()

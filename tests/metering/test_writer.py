@@ -149,7 +149,8 @@ async def test_a_batch_the_database_refuses_fails_alone_and_the_rest_of_its_grou
     good, bad, also_good = await _prepare(
         writer, conn, [usage(a, "g1")], [usage(a, "b1", 2)], [usage(a, "g2", 4)]
     )
-    bad.columns.sources[0] = "nul\x00"  # text Postgres cannot store, past every rule
+    row = bad.rows.rows[0]
+    bad.rows.rows[0] = (*row[:2], "nul\x00", *row[3:])  # text jsonb cannot hold, past every rule
 
     answers = await asyncio.gather(
         *(writer.record(p) for p in (good, bad, also_good)), return_exceptions=True

@@ -42,11 +42,11 @@ __all__ = [
     "Screened",
     "Written",
     "cascade_of",
-    "columns_of",
     "count_outcomes",
     "decide",
     "months_of",
     "record_usage",
+    "rows_of",
     "screen",
     "write",
 ]
@@ -270,23 +270,23 @@ async def write(
     catalog: Catalog,
     now: datetime,
     cascade: UsageCascade | None = None,
-    columns: repository.EventColumns | None = None,
+    rows: repository.EventRows | None = None,
 ) -> Written:
     """Write the candidates in the caller's transaction. `cascade` (read for the
-    candidates' accounts) and `columns` (`columns_of(candidates)`) may be given, made before
-    the transaction; they are read or made here otherwise."""
+    candidates' accounts) and `rows` (`rows_of(candidates)`) may be given, made before the
+    transaction; they are read or made here otherwise."""
     over: set[int] = set()
     if any(c.group is not None for c in candidates):  # most metrics have no dimensions
         over = await groups.over_bound(conn, [(c.counter, c.group) for c in candidates])
     kept = candidates
     if over:
-        kept, columns = [c for i, c in enumerate(candidates) if i not in over], None
+        kept, rows = [c for i, c in enumerate(candidates) if i not in over], None
     if not kept:
         return Written(over, [])
     if cascade is None:
         cascade = await cascade_of(conn, kept, catalog, now)
-    columns = columns or columns_of(kept, catalog)
-    return Written(over, await _store(conn, kept, columns, cascade, catalog, now))
+    rows = rows or rows_of(kept, catalog)
+    return Written(over, await _store(conn, kept, rows, cascade, catalog, now))
 
 
 async def cascade_of(
@@ -298,12 +298,12 @@ async def cascade_of(
     return await UsageCascade.prepare(conn, involved, catalog, now, keys)
 
 
-def columns_of(candidates: Sequence[Candidate], catalog: Catalog) -> repository.EventColumns:
+def rows_of(candidates: Sequence[Candidate], catalog: Catalog) -> repository.EventRows:
     """The candidates as the write statement takes them."""
-    columns = repository.EventColumns()
+    rows = repository.EventRows()
     for c in candidates:
         event = c.event
-        columns.add(
+        rows.add(
             c.account.id,
             event.metric_key,
             event.source,
@@ -314,7 +314,7 @@ def columns_of(candidates: Sequence[Candidate], catalog: Catalog) -> repository.
             catalog.metrics[event.metric_key].aggregation,
             c.unique,
         )
-    return columns
+    return rows
 
 
 async def _accounts_of(
@@ -357,20 +357,18 @@ _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 async def _store(
     conn: asyncpg.Connection,
     candidates: list[Candidate],
-    batch: repository.EventColumns,
+    batch: repository.EventRows,
     cascade: UsageCascade,
     catalog: Catalog,
     now: datetime,
 ) -> list[bool]:
-    """Store the candidates (`batch`: their columns); returns for each whether it was
+    """Store the candidates (`batch`: their rows); returns for each whether it was
     stored (the others are duplicates of events stored before)."""
     positions, counters, crossings = await repository.record_events(
         conn, batch, now, cascade.finite_limits(), recorded.REPORT
     )
     grouped = [
-        (*c.counter, c.group, c.event.value, c.event.occurred_at, batch.aggregations[i])
-        for i in positions
-        if (c := candidates[i]).group is not None
+        batch.grouped(i, group) for i in positions if (group := candidates[i].group) is not None
     ]
     if grouped:
         await repository.record_groups(conn, grouped)

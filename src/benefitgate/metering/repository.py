@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Final
 from uuid import UUID
 
 import asyncpg
@@ -17,7 +17,8 @@ __all__ = [
     "CounterKey",
     "CounterValue",
     "Crossing",
-    "EventColumns",
+    "EventRow",
+    "EventRows",
     "GroupedEvent",
     "Limit",
     "Report",
@@ -42,20 +43,30 @@ CounterValue = tuple[UUID, str, datetime, float]
 CounterKey = tuple[UUID, str, datetime]
 
 
-@dataclass(slots=True)
-class EventColumns:
-    """A batch of events to store, column by column: the shape the statement takes."""
+# One event as the write statement takes it: account, metric, source, event id, value,
+# when it occurred, its period's start and end, aggregation, and the value a unique_count
+# counts (None for other aggregations).
+EventRow = tuple[UUID, str, str, str, float, datetime, datetime, datetime | None, str, str | None]
+# One grouped event to count in its group: account, metric, period start, the group as
+# JSON text, value, when it occurred, aggregation.
+GroupedEvent = tuple[UUID, str, datetime, str, float, datetime, str]
+# Places in an EventRow.
+_ACCOUNT: Final = 0
+_METRIC: Final = 1
+_VALUE: Final = 4
+_OCCURRED_AT: Final = 5
+_PERIOD_START: Final = 6
+_AGGREGATION: Final = 8
 
-    account_ids: list[UUID] = field(default_factory=list)
-    metric_keys: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-    occurred_at: list[datetime] = field(default_factory=list)
-    period_starts: list[datetime] = field(default_factory=list)
-    period_ends: list[datetime | None] = field(default_factory=list)
-    aggregations: list[str] = field(default_factory=list)
-    uniques: list[str | None] = field(default_factory=list)  # unique_count: the value counted
+
+@dataclass(slots=True)
+class EventRows:
+    """A batch of events to store, a row each: the shape the statement takes. The rows
+    travel as one jsonb array, which the connection's codec encodes with orjson: as ten
+    array parameters, which asyncpg encodes element by element, their encoding was 16 % of
+    a busy service's CPU."""
+
+    rows: list[EventRow] = field(default_factory=list)
 
     def add(
         self,
@@ -69,43 +80,51 @@ class EventColumns:
         aggregation: str,
         unique: str | None = None,
     ) -> None:
-        self.account_ids.append(account_id)
-        self.metric_keys.append(metric_key)
-        self.sources.append(source)
-        self.event_ids.append(event_id)
-        self.values.append(value)
-        self.occurred_at.append(occurred_at)
-        self.period_starts.append(period.start)
-        self.period_ends.append(period.end)
-        self.aggregations.append(aggregation)
-        self.uniques.append(unique)
+        end = period.end
+        self.rows.append(
+            (
+                account_id,
+                metric_key,
+                source,
+                event_id,
+                value,
+                _utc(occurred_at),
+                _utc(period.start),
+                None if end is None else _utc(end),
+                aggregation,
+                unique,
+            )
+        )
+
+    def grouped(self, position: int, group: str) -> GroupedEvent:
+        """The event at `position` as `record_groups` takes it, in `group`."""
+        row = self.rows[position]
+        return (
+            row[_ACCOUNT],
+            row[_METRIC],
+            row[_PERIOD_START],
+            group,
+            row[_VALUE],
+            row[_OCCURRED_AT],
+            row[_AGGREGATION],
+        )
 
     def added(self, positions: Sequence[int]) -> dict[CounterKey, float]:
         """What the events at `positions` add to their cumulative (sum or count) counters."""
         added: dict[CounterKey, float] = {}
         for i in positions:
-            aggregation = self.aggregations[i]
+            row = self.rows[i]
+            aggregation = row[_AGGREGATION]
             if aggregation in ("sum", "count"):
-                key = (self.account_ids[i], self.metric_keys[i], self.period_starts[i])
-                added[key] = added.get(key, 0.0) + (self.values[i] if aggregation == "sum" else 1.0)
+                key = (row[_ACCOUNT], row[_METRIC], row[_PERIOD_START])
+                added[key] = added.get(key, 0.0) + (row[_VALUE] if aggregation == "sum" else 1.0)
         return added
 
-    def columns(self) -> tuple[list[Any] | None, ...]:
-        # No unique_count event (most batches): the column goes as one null, which unnest
-        # pads with nulls, instead of an array of them (each element cost the service).
-        no_uniques = self.uniques.count(None) == len(self.uniques)
-        return (
-            self.account_ids,
-            self.metric_keys,
-            self.sources,
-            self.event_ids,
-            self.values,
-            self.occurred_at,
-            self.period_starts,
-            self.period_ends,
-            self.aggregations,
-            None if no_uniques else self.uniques,
-        )
+
+def _utc(at: datetime) -> datetime:
+    """`at` in UTC. orjson writes an offset's hours and minutes only: a time at +05:30:15
+    (which DateTime variables may give) would reach the table 15 seconds off."""
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
 
 
 async def ensure_partitions(conn: asyncpg.Connection, months: Sequence[date]) -> None:
@@ -137,7 +156,7 @@ class Report:
 
 async def record_events(
     conn: asyncpg.Connection,
-    batch: EventColumns,
+    batch: EventRows,
     received_at: datetime,
     limits: Sequence[Limit] = (),
     report: Report | None = None,
@@ -148,26 +167,22 @@ async def record_events(
     thresholds of `limits` (positive ones) those counters crossed for the first time, each
     recorded in usage_thresholds by the same statement (its primary key makes a crossing
     happen once, whatever races). Each (account, source, event id) may appear once in
-    `batch`.
+    `batch`; its text must hold no NUL character (jsonb, as text, cannot).
 
     Every write goes in (account, metric, bucket) or (account, source, event id) order, so
     that concurrent batches take their row locks in the same order and cannot deadlock.
     Recording the crossings here, rather than in a statement after it, spares the batch a
     round trip while it holds its counters' row locks; so does `report`, when given (the
-    caller then notes the reported changes itself, `events.written`)."""
-    arguments = (
-        *batch.columns(),
-        received_at,
-        [limit[0] for limit in limits],
-        [limit[1] for limit in limits],
-        [limit[2] for limit in limits],
-    )
+    caller then notes the reported changes itself, `events.written`). The rows and the
+    limits travel as jsonb arrays (`EventRows`)."""
     if report is None:
-        row = await conn.fetchrow(_RECORD_EVENTS, *arguments)
+        row = await conn.fetchrow(_RECORD_EVENTS, batch.rows, received_at, limits)
     else:
         row = await conn.fetchrow(
             _RECORD_AND_REPORT,
-            *arguments,
+            batch.rows,
+            received_at,
+            limits,
             report.event_type,
             report.outbox_channel,
             report.touch_channel,
@@ -185,7 +200,7 @@ async def record_events(
 _COUNTER_UPSERT = """
     insert into usage_counters as t
         (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
-    select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $11
+    select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $2
     from accepted where aggregation = '{aggregation}'
     group by account_id, metric_key, period_start, period_end
     order by account_id, metric_key, period_start
@@ -253,7 +268,7 @@ unique_new as (
 ), counters_unique_count as (
     insert into usage_counters as t
         (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
-    select account_id, metric_key, period_start, p.period_end, n.added, p.last_at, $11
+    select account_id, metric_key, period_start, p.period_end, n.added, p.last_at, $2
     from (select account_id, metric_key, period_start, count(*)::float8 as added
           from unique_new group by 1, 2, 3) as n
     join (select account_id, metric_key, period_start, max(period_end) as period_end,
@@ -281,20 +296,30 @@ unique_new as (
         last_event_at = greatest(t.last_event_at, excluded.last_event_at)
 )"""
 
+# The batch's rows (`EventRows`), one jsonb array each, and the limits (`Limit`s) as
+# arrays of three. A value goes as JSON's shortest text of its float, which Postgres reads
+# back to the same float8 (through an exact numeric); a time as RFC 3339 text in UTC, with
+# its microseconds.
+_INPUT = """input as (
+    select (r->>0)::uuid as account_id, r->>1 as metric_key, r->>2 as source,
+           r->>3 as event_id, (r->>4)::float8 as value, (r->>5)::timestamptz as occurred_at,
+           (r->>6)::timestamptz as period_start, (r->>7)::timestamptz as period_end,
+           r->>8 as aggregation, r->>9 as unique_value, position
+    from jsonb_array_elements($1::jsonb) with ordinality as t(r, position)
+)"""
+
+_LIMITS = """(
+    select (l->>0)::uuid as account_id, l->>1 as metric_key, (l->>2)::float8 as included
+    from jsonb_array_elements($3::jsonb) as l
+) as l"""
+
 # Every aggregation whose counters the write statement changes.
 _COUNTED = (*_AGGREGATIONS, "unique_count")
 
 _RECORD_CTES = f"""
-with input as (
-    select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[],
-                         $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::text[],
-                         $10::text[])
-        with ordinality
-        as t(account_id, metric_key, source, event_id, value, occurred_at, period_start,
-             period_end, aggregation, unique_value, position)
-), fresh as (
+with {_INPUT}, fresh as (
     insert into usage_event_ids (account_id, source, event_id, received_at)
-    select account_id, source, event_id, $11 from input order by account_id, source, event_id
+    select account_id, source, event_id, $2 from input order by account_id, source, event_id
     on conflict do nothing
     returning account_id, source, event_id
 ), accepted as (
@@ -302,7 +327,7 @@ with input as (
 ), written as (
     insert into usage_events
         (account_id, metric_key, source, event_id, value, occurred_at, received_at, period_start)
-    select account_id, metric_key, source, event_id, value, occurred_at, $11, period_start
+    select account_id, metric_key, source, event_id, value, occurred_at, $2, period_start
     from accepted
 ),
 {_UPSERTS},
@@ -314,10 +339,9 @@ with input as (
     -- value of at least included * t / 100 (computed in this order, as in Python).
     insert into usage_thresholds
         (account_id, metric_key, period_start, threshold, crossed_at)
-    select c.account_id, c.metric_key, c.period_start, t.threshold, $11
+    select c.account_id, c.metric_key, c.period_start, t.threshold, $2
     from changed c
-    join unnest($12::uuid[], $13::text[], $14::float8[]) as l(account_id, metric_key, included)
-        using (account_id, metric_key)
+    join {_LIMITS} using (account_id, metric_key)
     cross join unnest('{{{",".join(str(t) for t in THRESHOLDS)}}}'::smallint[]) as t(threshold)
     where l.included > 0 and c.value >= l.included * t.threshold / 100
     order by 1, 2, 3, 4
@@ -346,7 +370,7 @@ _RECORD_EVENTS = _RECORD_CTES + _ANSWER
 _REPORTS = """
 , reported as (
     insert into events (type, account_id, payload)
-    select $15, account_id,
+    select $4, account_id,
            jsonb_build_object('counters', jsonb_agg(jsonb_build_object(
                'metric', metric_key,
                'periodStart', to_char(period_start at time zone 'UTC',
@@ -357,9 +381,9 @@ _REPORTS = """
     from changed group by account_id order by account_id
     returning 1
 ), woken as (
-    select pg_notify($16, '') from (select 1 from changed limit 1) as any_counter
+    select pg_notify($5, '') from (select 1 from changed limit 1) as any_counter
 ), touched as (
-    select pg_notify($17, case when count(*) > $19 then $18
+    select pg_notify($6, case when count(*) > $8 then $7
                                else string_agg(account_id::text, ',' order by account_id) end)
     from (select distinct account_id from changed) as a
     having count(*) > 0
@@ -535,27 +559,22 @@ async def drop_partitions(conn: asyncpg.Connection, before: datetime) -> list[st
     return [r["name"] for r in rows]
 
 
-# One grouped event to count in its group: account, metric, period start, the group as
-# JSON text, value, when it occurred, aggregation.
-GroupedEvent = tuple[UUID, str, datetime, str, float, datetime, str]
-
-
 async def lock_group_counters(conn: asyncpg.Connection, keys: Sequence[CounterKey]) -> None:
     """Take a transaction lock on each (account, metric, period start), in one order for
     every caller (that of the locks' keys), so that batches opening groups in the same
     periods queue instead of both passing the bound. A collision of two keys' hashes only
-    makes two periods queue together."""
+    makes two periods queue together. The keys travel as one jsonb array (`record_events`
+    says why); each lock's key is hashed from the uuid and timestamptz they are read as."""
     await conn.execute(
         """
         select count(pg_advisory_xact_lock(h)) from (
             select distinct hashtextextended(a::text || '/' || m || '/' || p::text, 27) as h
-            from unnest($1::uuid[], $2::text[], $3::timestamptz[]) as k(a, m, p)
+            from (select (k->>0)::uuid as a, k->>1 as m, (k->>2)::timestamptz as p
+                  from jsonb_array_elements($1::jsonb) as k) as k
             order by h offset 0
         ) as ordered
         """,
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [k[2] for k in keys],
+        keys,
     )
 
 
@@ -565,14 +584,12 @@ async def groups_of(
     """The groups counted so far in each (account, metric, period start), as jsonb text."""
     rows = await conn.fetch(
         """
-        select account_id, metric_key, period_start, dimensions::text
-        from unnest($1::uuid[], $2::text[], $3::timestamptz[])
-             as k(account_id, metric_key, period_start)
-        join usage_group_counters using (account_id, metric_key, period_start)
+        select c.account_id, c.metric_key, c.period_start, c.dimensions::text
+        from jsonb_array_elements($1::jsonb) as k
+        join usage_group_counters c on c.account_id = (k->>0)::uuid and c.metric_key = k->>1
+            and c.period_start = (k->>2)::timestamptz
         """,
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [k[2] for k in keys],
+        keys,
     )
     found: dict[CounterKey, list[str]] = {}
     for r in rows:
@@ -582,9 +599,9 @@ async def groups_of(
 
 async def record_groups(conn: asyncpg.Connection, events: Sequence[GroupedEvent]) -> None:
     """Fold stored events into their groups' period counters and daily buckets, as
-    `record_events` folds them into the totals (same aggregations, same lock order)."""
-    columns = list(zip(*events, strict=True))
-    await conn.execute(_RECORD_GROUPS, *columns)
+    `record_events` folds them into the totals (same aggregations, same lock order). The
+    events travel as one jsonb array, as `record_events`'s rows do."""
+    await conn.execute(_RECORD_GROUPS, events)
 
 
 _GROUP_COUNTER_UPSERT = """
@@ -620,11 +637,11 @@ _GROUP_UPSERTS = ",".join(
 
 _RECORD_GROUPS = f"""
 with input as (
-    select account_id, metric_key, period_start, dimensions::jsonb as dimensions, value,
-           occurred_at, aggregation, '' as event_id
-    from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::float8[],
-                $6::timestamptz[], $7::text[])
-        as t(account_id, metric_key, period_start, dimensions, value, occurred_at, aggregation)
+    select (r->>0)::uuid as account_id, r->>1 as metric_key,
+           (r->>2)::timestamptz as period_start, (r->>3)::jsonb as dimensions,
+           (r->>4)::float8 as value, (r->>5)::timestamptz as occurred_at,
+           r->>6 as aggregation, '' as event_id
+    from jsonb_array_elements($1::jsonb) as r
 ),
 {_GROUP_UPSERTS}
 select 1

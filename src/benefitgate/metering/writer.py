@@ -9,7 +9,7 @@ WRITERS groups at once, and a group makes one transaction (its statements, its c
 of what several batches made.
 
 A batch is prepared by its request (`prepare`: its partitions, its accounts read and the
-rules applied, what the cascade reads, its columns) outside any transaction; only the
+rules applied, what the cascade reads, its rows) outside any transaction; only the
 write and what must follow it in its transaction run in the writer's. The contract, as
 for a batch written alone:
 
@@ -27,7 +27,6 @@ for a batch written alone:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -44,7 +43,7 @@ from benefitgate.metering.cascade import UsageCascade
 from benefitgate.metering.ingest import Candidate, Screened
 from benefitgate.metering.models import EventOutcome, EventStatus, UsageEvent
 from benefitgate.metering.partitions import Partitions
-from benefitgate.metering.repository import EventColumns
+from benefitgate.metering.repository import EventRows
 
 __all__ = ["GROUP_EVENTS", "WRITERS", "IngestWriter", "Prepared"]
 
@@ -65,12 +64,12 @@ GROUP_EVENTS = 4 * ingest.MAX_BATCH
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A batch ready for the write: what the rules decided, and for its candidates the
-    columns of the write statement and what the cascade after it needs."""
+    rows of the write statement and what the cascade after it needs."""
 
     screened: Screened
     catalog: Catalog
     now: datetime
-    columns: EventColumns
+    rows: EventRows
     cascade: UsageCascade | None  # None when no event is left to write
 
 
@@ -122,8 +121,8 @@ class IngestWriter:
         cascade = None
         if candidates:
             cascade = await ingest.cascade_of(conn, candidates, catalog, now)
-        columns = ingest.columns_of(candidates, catalog)
-        return Prepared(screened, catalog, now, columns, cascade)
+        rows = ingest.rows_of(candidates, catalog)
+        return Prepared(screened, catalog, now, rows, cascade)
 
     async def record(self, batch: Prepared) -> list[EventOutcome]:
         """Write `batch` with whatever other batches are ready; every event's outcome, in
@@ -197,7 +196,7 @@ class IngestWriter:
                 batches[0].catalog,
                 now,
                 UsageCascade.merged(cascades),
-                merged.columns,
+                merged.rows,
             )
         # The outcomes are made after the commit: nothing more while the locks are held.
         return merged.split(written.outcomes(merged.candidates), batches)
@@ -209,7 +208,7 @@ class _Merged:
     later batch repeats it, that candidate takes the first one's outcome as a duplicate."""
 
     candidates: list[Candidate]
-    columns: EventColumns
+    rows: EventRows
     # For each batch, for each of its candidates: its position in `candidates`, and
     # whether it repeats a key an earlier batch holds.
     places: list[list[tuple[int, bool]]]
@@ -218,8 +217,8 @@ class _Merged:
     def of(cls, batches: list[Prepared]) -> _Merged:
         if len(batches) == 1:
             only = batches[0].screened.candidates
-            return cls(only, batches[0].columns, [[(i, False) for i in range(len(only))]])
-        merged = cls([], EventColumns(), [])
+            return cls(only, batches[0].rows, [[(i, False) for i in range(len(only))]])
+        merged = cls([], EventRows(), [])
         first: dict[Key, int] = {}
         for batch in batches:
             merged._add(batch, first)
@@ -232,7 +231,7 @@ class _Merged:
             start = len(self.candidates)
             first.update(zip(keys, range(start, start + len(keys)), strict=True))
             self.candidates.extend(candidates)
-            _extend(self.columns, batch.columns, None)
+            self.rows.rows.extend(batch.rows.rows)
             self.places.append([(start + i, False) for i in range(len(keys))])
             return
         places: list[tuple[int, bool]] = []
@@ -246,7 +245,7 @@ class _Merged:
             places.append((at, False))
             kept.append(i)
         self.candidates.extend(candidates[i] for i in kept)
-        _extend(self.columns, batch.columns, kept)
+        self.rows.rows.extend(batch.rows.rows[i] for i in kept)
         self.places.append(places)
 
     def split(
@@ -268,12 +267,6 @@ def _repeated(candidate: Candidate, first: EventOutcome) -> EventOutcome:
     if first.status is EventStatus.REJECTED:
         return EventOutcome(candidate.event, EventStatus.REJECTED, first.reason)
     return EventOutcome(candidate.event, EventStatus.DUPLICATE)
-
-
-def _extend(into: EventColumns, columns: EventColumns, only: list[int] | None) -> None:
-    for column in dataclasses.fields(EventColumns):
-        values = getattr(columns, column.name)
-        getattr(into, column.name).extend(values if only is None else [values[i] for i in only])
 
 
 def _fail(waiting: _Waiting, exc: BaseException) -> None:
