@@ -508,7 +508,8 @@ async def _open(
             authenticator.forget_keys()
         if cache is not None:
             await cache.invalidate(event_tags((e.type, e.account_id) for e in new.events))
-        hub.publish(new.events, new.partners, clock.now(), new.reached)
+        passed = new.reached if new.passed_over else None
+        hub.publish(new.events, new.partners, clock.now(), passed)
         webhooks.dispatcher.wake()
 
     # A retention shorter than the backfill window stops the start (ValueError).

@@ -195,3 +195,31 @@ async def test_the_hub_stays_before_events_passed_over_once_someone_subscribed(
     hub.subscribe(ADMIN, Interest())
     hub.publish(look.events, look.partners, NOW, look.reached)
     assert hub.cursor == START
+
+
+async def test_a_subscriber_joining_after_a_look_passed_over_events_gets_them_all_in_order(
+    conn: asyncpg.Connection,
+) -> None:
+    """One transaction writes an event passed over, one handed out, one passed over (as
+    ingest writes usage.recorded, then a threshold's event). A subscriber joins while the
+    handler of that look runs (it awaits Redis before publishing): the hub queued the
+    handed-out event and moved past the first passed over, which the listener's full
+    look then did not queue. The hub now queues nothing of such a look; the full one
+    queues all three, in order."""
+    hub = _hub(capacity=10)
+    async with conn.transaction():
+        for n, kind in enumerate(("test.lean", "test.kept", "test.lean")):
+            await events.enqueue(conn, kind, None, {"n": n})
+    look = await events.read_new(conn, hub.cursor, 10, await readable.take(conn), ["test.lean"])
+    subscriber = hub.subscribe(ADMIN, Interest())
+    hub.publish(look.events, look.partners, NOW, look.reached if look.passed_over else None)
+    assert subscriber.depth == 0 and hub.cursor == START
+
+    full = await events.read_new(conn, hub.cursor, 10, await readable.take(conn))
+    hub.publish(full.events, full.partners, NOW)
+    got = await asyncio.wait_for(subscriber.take(), 5)
+
+    assert [e.type for e in look.events] == ["test.kept"] and look.passed_over
+    assert [(e.type, e.payload["n"]) for e in got] == [
+        ("test.lean", 0), ("test.kept", 1), ("test.lean", 2),
+    ]  # fmt: skip

@@ -348,6 +348,11 @@ class NewEvents:
     reached: Cursor | None = None
     looked: int = 0
 
+    @property
+    def passed_over(self) -> bool:
+        """Whether the look passed over events of the skipped types."""
+        return self.looked > len(self.events)
+
 
 async def read_new(
     conn: asyncpg.Connection,
