@@ -4,6 +4,7 @@ was kept for one caller never answers another as it should not."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -169,3 +170,24 @@ async def test_readings_of_one_document_share_its_text() -> None:
     second = await known.read(_request(b'{"n": 2}'), Role.ADMIN, read)
     assert first is not None and second is not None
     assert first is not second and first.query is second.query
+
+
+async def test_an_entry_is_charged_its_documents_text_unless_another_holds_it() -> None:
+    """A kept reading holds its body and its document's text: readings of distinct large
+    documents fill the budget sooner than readings of one, whose text only the first is
+    charged for."""
+    text = "{ tiers { key } }" + " " * 3000
+    budget = 4 * (100 + ENTRY_OVERHEAD + len(text) + 1)
+    distinct, shared = KnownRequests(max_bytes=budget), KnownRequests(max_bytes=budget)
+
+    def reading(query: str) -> Callable[[], Awaitable[Params]]:
+        async def read() -> Params:
+            return query, None, None
+
+        return read
+
+    for n in range(8):
+        body = str(n).encode().ljust(100)
+        await distinct.read(_request(body), Role.ADMIN, reading(text + str(n)))
+        await shared.read(_request(body), Role.ADMIN, reading(text))
+    assert (len(distinct), len(shared)) == (4, 8)

@@ -18,7 +18,6 @@ first out; bodies above `MAX_BODY` are not kept.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,11 +33,12 @@ __all__ = ["ENTRY_OVERHEAD", "MAX_BODY", "Known", "KnownRequests", "Params"]
 Params = tuple[str, str | None, Any]  # a document, its operation's name, its variables
 
 MAX_BODY = 4096  # a check or a view request is a few hundred bytes; a usage batch is not kept
-# What an entry holds beyond its body (the parsed variables, the worked-out plans, the key,
-# the LRU's bookkeeping): 1,090 bytes for an entitlement check's, measured with tracemalloc
-# (the document's text is shared, below); charged with a margin.
+# What an entry holds beyond its body and its document's text (the parsed variables, the
+# worked-out plans, the key, the LRU's bookkeeping): 1,090 bytes for an entitlement
+# check's, measured with tracemalloc; charged with a margin.
 ENTRY_OVERHEAD = 1_200
 _MAX_BYTES = 16 * 1024 * 1024
+_SHARED_TEXTS = 1_000  # documents whose text the entries share
 
 
 @dataclass(slots=True)
@@ -66,6 +66,7 @@ class KnownRequests:
         self._entries: LRUCache[tuple[str, bool, Role, bytes], Known] = LRUCache(
             maxsize=max_bytes, getsizeof=lambda known: known.size
         )
+        self._texts: LRUCache[str, str] = LRUCache(maxsize=_SHARED_TEXTS)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -91,8 +92,19 @@ class KnownRequests:
         if params is None:
             return None
         query, operation_name, variables = params
-        # Requests repeat a few documents with other variables: one copy of each text.
-        known = Known(sys.intern(query), operation_name, variables, len(raw) + ENTRY_OVERHEAD)
-        if len(raw) <= MAX_BODY:
-            self._entries[request.method, declared_json, role, raw] = known
+        if len(raw) > MAX_BODY:
+            return Known(query, operation_name, variables, len(raw))  # not kept
+        text, charged = self._shared(query)
+        known = Known(text, operation_name, variables, len(raw) + charged + ENTRY_OVERHEAD)
+        self._entries[request.method, declared_json, role, raw] = known
         return known
+
+    def _shared(self, query: str) -> tuple[str, int]:
+        """One copy of each document's text for the entries that hold it (requests repeat
+        a few documents with other variables), and what an entry is charged for it: its
+        length, unless an entry that holds it was charged already."""
+        found = self._texts.get(query)
+        if found is not None:
+            return found, 0
+        self._texts[query] = query
+        return query, len(query)
