@@ -67,8 +67,8 @@ WAYS = os.environ.get("BENCH_WAYS", "events,graphql,events,graphql").split(",")
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 BATCH_SIZE = 1000
 # The write statement alone is run on each of these numbers of connections: concurrent
-# batches share counters and wait for each other's row locks.
-ALONE_CONNECTIONS = (1, 2, 4, 8)
+# batches share counters and wait for each other's row locks (8 was never the best).
+ALONE_CONNECTIONS = (1, 2, 4)
 DUPLICATE_SHARE = 0.05
 
 
@@ -269,72 +269,17 @@ async def copy_floor(dsn: str, batches: list[list[dict[str, object]]]) -> float:
         await conn.close()
 
 
-# The write statement as the service sent it until 2026-12-07: its rows as ten arrays and
-# its limits as three, which asyncpg encodes element by element (the rest of the statement
-# is the same). Replayed beside the statement of now, so that the ceiling moved by the
-# change shows, and a run of the code before it (`events@<its src>`) reads against both.
-_ARRAY_INPUT = """input as (
-    select * from unnest($1::uuid[], $9::text[], $10::text[], $11::text[], $12::float8[],
-                         $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
-                         $16::text[], $17::text[])
-        with ordinality
-        as t(account_id, metric_key, source, event_id, value, occurred_at, period_start,
-             period_end, aggregation, unique_value, position)
-)"""
-_ARRAY_LIMITS = (
-    "unnest($3::uuid[], $18::text[], $19::float8[]) as l(account_id, metric_key, included)"
-)
-_RECORD_WITH_ARRAYS = repository._RECORD_AND_REPORT.replace(
-    repository._INPUT, _ARRAY_INPUT
-).replace(repository._LIMITS, _ARRAY_LIMITS)
-assert _ARRAY_INPUT in _RECORD_WITH_ARRAYS and _ARRAY_LIMITS in _RECORD_WITH_ARRAYS
-
-
-async def record_with_arrays(
-    conn: asyncpg.Connection,
-    columns: list[list[Any] | None],
-    received_at: datetime,
-    limits: list[repository.Limit],
-) -> None:
-    """`repository.record_events` with `recorded.REPORT`, as it sent the statement with
-    arrays (`columns`: the rows' columns, the unique values as one null when none)."""
-    report = recorded.REPORT
-    await conn.fetchrow(
-        _RECORD_WITH_ARRAYS,
-        columns[0],
-        received_at,
-        [limit[0] for limit in limits],
-        report.event_type,
-        report.outbox_channel,
-        report.touch_channel,
-        report.all_accounts,
-        report.max_touched,
-        *columns[1:],
-        [limit[1] for limit in limits],
-        [limit[2] for limit in limits],
-    )
-
-
-def columns_of(rows: repository.EventRows) -> list[list[Any] | None]:
-    columns: list[list[Any] | None] = [list(c) for c in zip(*rows.rows, strict=True)]
-    if all(u is None for u in columns[9] or ()):
-        columns[9] = None  # as the service sent a batch without unique counts
-    return columns
-
-
 async def write_statement_alone(
     dsn: str,
     batches: list[list[dict[str, object]]],
     connections: int,
     reports: bool = True,
-    arrays: bool = False,
 ) -> tuple[float, float]:
     """Replay the service's write statement for the same batches, under fresh event ids, on
     `connections` connections, with no service in between: what Postgres alone can take of
     this ingest on this machine. Returns the seconds it took and Postgres's CPU seconds.
     `reports`: with the usage.recorded events and notifications the statement writes for
-    the service (without them: the statement as earlier ceilings measured it). `arrays`:
-    the statement (with its reports) as it took its rows before 2026-12-07, ten arrays."""
+    the service (without them: the statement as earlier ceilings measured it)."""
     conn = await db.connect(dsn)
     try:
         catalog = await load_catalog(conn)
@@ -365,20 +310,16 @@ async def write_statement_alone(
             and limit.included is not None
             and limit.included > 0
         ]
-        # The service made its columns before the transaction, as it makes its rows now.
-        made.append((written, columns_of(written) if arrays else None, finite))
+        made.append((written, finite))
     queue = list(reversed(made))
     report = recorded.REPORT if reports else None
     writers = [await db.connect(dsn) for _ in range(connections)]
 
     async def write(conn: asyncpg.Connection) -> None:
         while queue:
-            written, columns, finite = queue.pop()
+            written, finite = queue.pop()
             async with conn.transaction():
-                if columns is not None:
-                    await record_with_arrays(conn, columns, datetime.now(UTC), finite)
-                else:
-                    await repository.record_events(conn, written, datetime.now(UTC), finite, report)
+                await repository.record_events(conn, written, datetime.now(UTC), finite, report)
 
     try:
         cpu_before = cpu_by_pid(postgres_pids())  # the writers' backends are up by now
@@ -420,14 +361,13 @@ async def alone_on_a_copy(
     batches: list[list[dict[str, object]]],
     connections: int,
     reports: bool = True,
-    arrays: bool = False,
 ) -> tuple[float, float]:
     """`write_statement_alone` on a fresh copy of database `name`, so that each number of
     connections starts from the same tables."""
-    copy = f"{name}_alone{connections}{'_arrays' if arrays else ''}"
+    copy = f"{name}_alone{connections}"
     dsn = await copy_database(server, name, copy)
     try:
-        return await write_statement_alone(dsn, batches, connections, reports, arrays)
+        return await write_statement_alone(dsn, batches, connections, reports)
     finally:
         await drop_database(server, copy)
 
@@ -446,6 +386,17 @@ def machine_cpu() -> tuple[float, float]:
     idle = fields[3] + fields[4]  # idle, iowait
     tick = os.sysconf("SC_CLK_TCK")
     return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The write statement alone: seconds and Postgres's CPU seconds, by connections."""
+
+    replays: dict[int, tuple[float, float]]
+
+    def rate(self, events: int) -> float:
+        """Events a second on the best number of connections."""
+        return events / min(seconds for seconds, _ in self.replays.values())
 
 
 @dataclass
@@ -486,7 +437,7 @@ def run_way(
     server: str, name: str, copy: str, key: str, way: str, batches: list[list[dict[str, object]]]
 ) -> Run:
     """The service on `copy`, a fresh copy of the settled database `name`, driven through
-    `way`; the copy is kept, as the service left it, for the write statement alone."""
+    `way`."""
     dsn = asyncio.run(copy_database(server, name, copy))
     before = asyncio.run(side_effects(dsn))
     way, _, source = way.partition("@")
@@ -580,6 +531,13 @@ def settle(dsn: str) -> None:
         service.wait()
 
 
+def cpu_bound(run: Run, events: int) -> float:
+    """The events a second the run's CPU per event (service, Postgres and this benchmark's
+    clients, which share the machine's cores) would allow with every core busy."""
+    per_event = (run.service_cpu + run.postgres_cpu + run.client_cpu) / events
+    return (os.cpu_count() or 1) / per_event
+
+
 def p99(run: Run) -> float:
     return statistics.quantiles(run.latencies, n=100)[98]
 
@@ -611,6 +569,14 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def ceiling_after(server: str, name: str, batches: list[list[dict[str, object]]]) -> Ceiling:
+    """The write statement alone on each of ALONE_CONNECTIONS, each on a fresh copy of the
+    settled database `name` (as every service run found it)."""
+    return Ceiling(
+        {n: asyncio.run(alone_on_a_copy(server, name, batches, n)) for n in ALONE_CONNECTIONS}
+    )
+
+
 def main() -> None:
     started_under = load()
     server, embedded = server_dsn()
@@ -618,37 +584,25 @@ def main() -> None:
     dsn, key, ids = asyncio.run(prepare(server, name))
     batches = make_batches(ids, datetime.now(UTC))
     settle(dsn)
-    copies = [f"{name}_{i}" for i in range(len(WAYS))]
-    runs = [
-        (way, run_way(server, name, copy, key, way, batches))
-        for way, copy in zip(WAYS, copies, strict=True)
-    ]
-    # The write statement alone, on copies of the database as each service run found it:
-    # the same events on the same rows, so the same inserts of counters and daily buckets.
-    # Beside each, the statement with its rows as ten arrays, as the service sent them before
-    # (alternating, so that the machine's other load moves both alike).
-    alone, arrays = {}, {}
-    for n in ALONE_CONNECTIONS:
-        alone[n] = asyncio.run(alone_on_a_copy(server, name, batches, n))
-        arrays[n] = asyncio.run(alone_on_a_copy(server, name, batches, n, arrays=True))
-    # On copies of a database as the first service run left it, where the replays only
-    # update those rows (the ceiling until 2026-12-06 20:10 UTC, which asked more).
-    left = copies[0]
-    warmer = {n: asyncio.run(alone_on_a_copy(server, left, batches, n)) for n in ALONE_CONNECTIONS}
+    # Each service run is followed by the ceiling, measured again: the machine's speed
+    # drifts within minutes, and the statement alone moved more from run to run than the
+    # service did. Each run reads against the ceiling next to it and against the best one.
+    runs: list[tuple[str, Run, Ceiling]] = []
+    for i, way in enumerate(WAYS):
+        copy = f"{name}_{i}"
+        run = run_way(server, name, copy, key, way, batches)
+        asyncio.run(drop_database(server, copy))
+        runs.append((way, run, ceiling_after(server, name, batches)))
     # As ceilings before 2026-12-06 16:00 measured it: the service then reported the
     # counters in two statements after this one.
-    bare = asyncio.run(alone_on_a_copy(server, left, batches, 4, reports=False))
+    bare = asyncio.run(alone_on_a_copy(server, name, batches, 4, reports=False))
     floor = asyncio.run(copy_floor(dsn, batches))
     events = BATCHES * BATCH_SIZE
     print(f"\nusage ingest, {BATCHES} batches of {BATCH_SIZE}, {CLIENTS} clients, 5 % duplicates")
-    for where, replays in (
-        ("as the service found it", alone),
-        ("as the service found it, its rows as ten arrays (before 2026-12-07)", arrays),
-        ("as a run left it", warmer),
-    ):
-        for connections, (seconds, postgres_cpu) in replays.items():
+    for i, (way, _, ceiling) in enumerate(runs, 1):
+        for connections, (seconds, postgres_cpu) in ceiling.replays.items():
             print(
-                f"  write statement alone on the database {where}: {events / seconds:9.0f}"
+                f"  after run {i} ({way}): the write statement alone {events / seconds:9.0f}"
                 f" events/s, Postgres CPU {postgres_cpu * 1e6 / events:5.1f} µs per event"
                 f" ({connections} connections, no service)"
             )
@@ -656,33 +610,26 @@ def main() -> None:
         f"  write statement alone without its reports: {events / bare[0]:9.0f} events/s,"
         f" Postgres CPU {bare[1] * 1e6 / events:5.1f} µs per event (4 connections)"
     )
-    warmest = min(seconds for seconds, _ in warmer.values())
-    ceiling = events / min(seconds for seconds, _ in alone.values())
-    with_arrays = events / min(seconds for seconds, _ in arrays.values())
-    print(
-        f"  ceiling: {ceiling:9.0f} events/s  (the best of the write statement alone on the"
-        " database as the service found it)"
-    )
-    print(
-        f"  with arrays: {with_arrays:9.0f} events/s  (the same, the statement's rows as ten"
-        " arrays: the ceiling before 2026-12-07)"
-    )
+    best = max(ceiling.rate(events) for _, _, ceiling in runs)
+    print(f"  ceiling: {best:9.0f} events/s  (the best of the write statement alone, all runs)")
     print(f"  floor:   {events / floor:9.0f} events/s  (COPY into a plain table)")
-    for way, run in runs:
-        report(way, run, events, ceiling)
-    print(f"\nRESULT (target: POST /events at >= 0.8 of the ceiling, {ceiling:.0f} events/s)")
-    for i, (way, run) in enumerate(runs, 1):
+    for way, run, _ in runs:
+        report(way, run, events, best)
+    print(f"\nRESULT (target: POST /events at >= 0.8 of the ceiling, {best:.0f} events/s)")
+    for i, (way, run, ceiling) in enumerate(runs, 1):
         rate = events / run.elapsed
         print(
-            f"  run {i} {way:7} ratio to the ceiling {rate / ceiling:.3f}"
-            f" ({rate / with_arrays:.3f} of it with arrays)"
+            f"  run {i} {way:7} ratio to the ceiling {rate / best:.3f}"
+            f" ({rate / ceiling.rate(events):.3f} of the one measured after it)"
             f"  ({rate:.0f} events/s, batch p99 {p99(run) * 1000:.0f} ms;"
-            f" {rate * warmest / events:.3f} of the statement on the database as a run left it,"
-            f" {rate * bare[0] / events:.3f} of it without its reports)"
+            f" {rate * bare[0] / events:.3f} of the statement without its reports)"
+        )
+        bound = cpu_bound(run, events)
+        print(
+            f"         with every core busy, this run's CPU per event allows at most"
+            f" {bound:.0f} events/s: {bound / best:.3f} of the ceiling"
         )
     print(f"  {started_under} at the start, {load()} at the end")
-    for copy in copies:
-        asyncio.run(drop_database(server, copy))
     asyncio.run(drop_database(server, name))
 
 
