@@ -32,9 +32,9 @@ from benefitgate.catalog.models import Metric
 from benefitgate.cloudevents.format import Refused, event_of
 from benefitgate.cloudevents.results import body_of
 from benefitgate.common.text import quoted
+from benefitgate.graphql.responses import error_response, unavailable_response
 from benefitgate.graphql.shapes import json_kind
 from benefitgate.graphql.unstorable import may_hold_nul, path_to_nul
-from benefitgate.graphql.view import error_response, unavailable_response
 from benefitgate.metering import ingest
 from benefitgate.metering.models import EventOutcome, UsageEvent
 from benefitgate.metering.partitions import Partitions

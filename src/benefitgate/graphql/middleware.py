@@ -12,7 +12,7 @@ import time
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope
 
-from benefitgate.graphql.view import error_response
+from benefitgate.graphql.responses import error_response
 from benefitgate.telemetry import metrics
 
 __all__ = [

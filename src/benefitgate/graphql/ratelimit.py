@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Scope
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.clock import Clock
 from benefitgate.config import Quota
-from benefitgate.graphql.view import PRINCIPAL, error_response
+from benefitgate.graphql.responses import error_response
+from benefitgate.graphql.view import PRINCIPAL
 from benefitgate.limits.buckets import Decision
 from benefitgate.limits.shared import Buckets
 

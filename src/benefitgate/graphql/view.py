@@ -15,7 +15,6 @@ A request may name a trusted document by id instead of sending its text (see
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +30,6 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -42,11 +40,11 @@ from benefitgate.cache.responses import etag_of
 from benefitgate.db import unavailable
 from benefitgate.events.written import recording
 from benefitgate.graphql import ide
-from benefitgate.graphql import unavailable as lost
 from benefitgate.graphql.fast.checks import CheckPath, CheckPlan, may_name_a_check
 from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
 from benefitgate.graphql.known import Known, KnownRequests, Params
 from benefitgate.graphql.observe import operation_succeeded
+from benefitgate.graphql.parameters import JSONParameters
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.quick import QuickAnswers, read_body
 from benefitgate.graphql.response_cache import (
@@ -58,15 +56,19 @@ from benefitgate.graphql.response_cache import (
     http_cache_headers,
     matches,
 )
-from benefitgate.graphql.shapes import is_json_body, json_kind, request_problem
-from benefitgate.graphql.unstorable import UnstorableText, may_hold_nul, path_to_nul
-from benefitgate.telemetry import metrics
+from benefitgate.graphql.responses import (
+    GRAPHQL_RESPONSE,
+    error_response,
+    refusal,
+    unavailable_response,
+    wants_graphql_response,
+)
+from benefitgate.graphql.shapes import is_json_body, request_problem
 
-__all__ = ["PRINCIPAL", "GraphQLView", "error_response", "unavailable_response"]
+__all__ = ["PRINCIPAL", "GraphQLView"]
 
 log = logging.getLogger("benefitgate.graphql")
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 # The scope key of a request's principal. Not `request.state`: that is the lifespan's state,
 # which a server may share between requests (asgi-lifespan does).
 PRINCIPAL = "benefitgate.principal"
@@ -74,24 +76,6 @@ PRINCIPAL = "benefitgate.principal"
 Authenticate = Callable[[Request], Awaitable[Principal]]
 AuthenticateHeader = Callable[[str | None], Awaitable[Principal]]
 MakeContext = Callable[[Request | None, Principal], Context]
-
-
-def error_response(
-    status: int,
-    message: str,
-    code: str,
-    headers: dict[str, str] | None = None,
-    *,
-    retryable: bool = False,
-) -> Response:
-    metrics.error(code)
-    extensions: dict[str, object] = {"code": code}
-    if retryable:
-        extensions["retryable"] = True
-    body = {"errors": [{"message": message, "extensions": extensions}]}
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
 
 
 # A WebSocket's principal until `connection_init` authenticates it. It sees no account, and
@@ -110,11 +94,7 @@ _HTTP_CODES = {415: "UNSUPPORTED_MEDIA_TYPE"}
 _CONTEXT = "benefitgate.context"
 
 
-def _wants_graphql_response(request: Request) -> bool:
-    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
-
-
-class GraphQLView(GraphQL[Context, None]):
+class GraphQLView(JSONParameters, GraphQL[Context, None]):
     graphql_transport_ws_handler_class = LiveTransportHandler
 
     def __init__(
@@ -184,7 +164,7 @@ class GraphQLView(GraphQL[Context, None]):
             code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
             response = error_response(exc.status_code, exc.reason, code, headers)
         except DocumentRefused as exc:
-            response = _refusal(request, exc)
+            response = refusal(request, exc)
         except Exception as exc:
             # The database lost before execution (an API key's lookup): nothing executed,
             # so no `data`, and a 503 that says when to retry. Execution errors never get
@@ -266,7 +246,7 @@ class GraphQLView(GraphQL[Context, None]):
         operation_succeeded(plan.operation_label, "query", time.perf_counter() - started)
         exchange_of(request).clean = True
         # As `create_response` makes it for a result with data and no errors.
-        media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
+        media = GRAPHQL_RESPONSE if wants_graphql_response(request) else "application/json"
         return Response(self.encode_json({"data": data}), media_type=media), plan
 
     async def _through_cache(
@@ -372,38 +352,6 @@ class GraphQLView(GraphQL[Context, None]):
                 raise HTTPException(405, "mutations must be sent with POST") from exc
             raise
 
-    def parse_json(self, data: str | bytes) -> dict[str, Any]:
-        """A JSON object: what every JSON this view reads must be (a POST body, GET's
-        `variables` and `extensions`); anything else is a 400, before any field is read."""
-        try:
-            decoded = super().parse_json(data)
-        except HTTPException as exc:
-            # Strawberry says it could not parse the body; say what is wrong with it instead.
-            if isinstance(exc.__cause__, UnstorableText):
-                raise HTTPException(400, exc.__cause__.msg) from exc.__cause__
-            raise
-        if not isinstance(decoded, dict):
-            raise HTTPException(400, f"expected a JSON object, not {json_kind(decoded)}")
-        return decoded
-
-    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
-        """A GET's parameters, its `variables` and `extensions` read as JSON objects; a 400
-        that names the parameter otherwise (strawberry's message spoke of a request body,
-        which a GET does not have)."""
-        read: dict[str, Any] = dict(params)
-        for name in ("variables", "extensions"):
-            if read.get(name):
-                try:
-                    read[name] = self.parse_json(read[name])
-                except HTTPException as exc:
-                    cause = exc.__cause__
-                    unreadable = isinstance(cause, json.JSONDecodeError) and not isinstance(
-                        cause, UnstorableText
-                    )
-                    problem = " is not JSON" if unreadable else f": {exc.reason}"
-                    raise HTTPException(400, f"the `{name}` parameter{problem}") from exc
-        return read
-
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -427,18 +375,6 @@ class GraphQLView(GraphQL[Context, None]):
             extensions=data.get("extensions"),
             protocol="http",
         )
-
-    def decode_json(self, data: str | bytes) -> object:
-        # orjson refuses text that is not Unicode (a lone surrogate escape such as "\ud800")
-        # as unparsable JSON, a 400; json.loads let it through to the database driver, whose
-        # encoder failed with an unexpected error. It also parses a batch of a thousand
-        # usage events in about 0.3 ms instead of 0.6 ms.
-        decoded = orjson.loads(data)
-        if may_hold_nul(data):
-            path = path_to_nul(decoded)
-            if path is not None:
-                raise UnstorableText(path)
-        return decoded
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: bytes would go out as binary WebSocket frames.
@@ -467,21 +403,9 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
-        if isinstance(request, Request) and _wants_graphql_response(request):
+        if isinstance(request, Request) and wants_graphql_response(request):
             sub_response.media_type = GRAPHQL_RESPONSE
         return sub_response
-
-
-def unavailable_response() -> Response:
-    """503 for a request the database was lost for before anything executed: no `data`,
-    the UNAVAILABLE error, and when to retry."""
-    return error_response(
-        503,
-        lost.MESSAGE,
-        lost.CODE,
-        {"Retry-After": str(lost.RETRY_AFTER_SECONDS)},
-        retryable=True,
-    )
 
 
 def _never_executed(response: GraphQLHTTPResponse) -> bool:
@@ -489,10 +413,3 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
     errors = response.get("errors") or []
     located = any(isinstance(e, dict) and e.get("path") for e in errors)
     return response.get("data") is None and bool(errors) and not located
-
-
-def _refusal(request: Request, refused: DocumentRefused) -> Response:
-    """A document refused before it ran: its status, and no `data` (a request error)."""
-    media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
-    body = orjson.dumps({"errors": [refused.as_error()]})
-    return Response(body, status_code=refused.status, media_type=media)
