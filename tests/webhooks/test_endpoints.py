@@ -245,19 +245,19 @@ async def test_update_disable_enable_and_delete(conn: asyncpg.Connection, hooks_
         endpoint = created["endpoint"]["id"]
         changed = await hooks_api.data(
             UPDATE,
-            {"id": endpoint, "v": 1, "url": receiver.url("b"), "types": ["test.b"]},
+            {"id": endpoint, "v": 1, "url": receiver.url("b"), "types": ["entitlement.changed"]},
             auth=key,
         )
         stale = await hooks_api.data(
             UPDATE, {"id": endpoint, "v": 1, "url": receiver.url("c"), "types": None}, auth=key
         )
-        await events.enqueue(conn, "test.a", None, {})
-        wanted = await events.enqueue(conn, "test.b", None, {})
+        await events.enqueue(conn, "catalog.published", None, {})
+        wanted = await events.enqueue(conn, "entitlement.changed", None, {})
         assert await eventually(lambda: len(receiver.received) == 1)
         off = await hooks_api.data(
             SET_STATUS.format(op="webhookEndpointDisable"), {"id": endpoint}, auth=key
         )
-        waiting = await events.enqueue(conn, "test.b", None, {})
+        waiting = await events.enqueue(conn, "entitlement.changed", None, {})
         await asyncio.sleep(0.3)
         assert len(receiver.received) == 1  # disabled: the event waits
         on = await hooks_api.data(
@@ -268,7 +268,7 @@ async def test_update_disable_enable_and_delete(conn: asyncpg.Connection, hooks_
 
     assert changed["webhookEndpointUpdate"]["endpoint"] == {
         "version": 2,
-        "eventTypes": ["test.b"],
+        "eventTypes": ["entitlement.changed"],
         "url": receiver.url("b"),
     }
     assert stale["webhookEndpointUpdate"]["code"] == "VERSION_CONFLICT"

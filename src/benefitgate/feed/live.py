@@ -17,9 +17,9 @@ import strawberry
 
 from benefitgate.api.context import Info
 from benefitgate.api.errors import Error, ErrorCode, InvalidInputError, NotFoundError
+from benefitgate.events import kinds, visibility
 from benefitgate.events import outbox as events
 from benefitgate.events import stream as eventstream
-from benefitgate.events import visibility
 from benefitgate.events.hub import Interest
 from benefitgate.events.stream import Closed, Expired
 from benefitgate.feed import direct
@@ -30,6 +30,7 @@ __all__ = ["LiveSubscription", "StreamClosedError"]
 MAX_ACCOUNTS = 100
 MAX_TYPES = 50
 MILESTONE_REACHED = "milestone.reached"
+_TYPES = f"1 to {MAX_TYPES} of the types `Event.type` lists; any other is `INVALID_INPUT`."
 
 
 @strawberry.type(
@@ -89,6 +90,10 @@ async def _parse(
         return InvalidInputError.of("accountIds", f"give 1 to {MAX_ACCOUNTS} accounts, or none")
     if types is not None and not 0 < len(types) <= MAX_TYPES:
         return InvalidInputError.of("types", f"give 1 to {MAX_TYPES} types, or none")
+    # A type the service never writes (a typo) would leave the stream silent, not refused.
+    unknown = None if types is None else kinds.refusal(types)
+    if unknown is not None:
+        return InvalidInputError.of("types", unknown)
     try:
         cursor = None if after is None else events.Cursor.decode(after)
     except events.InvalidCursor:
@@ -142,7 +147,7 @@ class LiveSubscription:
         self,
         info: Info,
         account_ids: list[strawberry.ID] | None = None,
-        types: list[str] | None = None,
+        types: Annotated[list[str] | None, strawberry.argument(description=_TYPES)] = None,
         after: str | None = None,
     ) -> AsyncGenerator[LiveEventResult, None]:
         async for item in _stream(info, account_ids, types, after):

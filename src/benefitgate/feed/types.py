@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from benefitgate.api.errors import Error, ErrorCode, InvalidInputError
+from benefitgate.events import kinds
 from benefitgate.events import outbox as events
 
 __all__ = ["CursorExpiredError", "Event", "EventObjects", "EventPage", "EventsResult", "event_of"]
@@ -20,7 +21,10 @@ __all__ = ["CursorExpiredError", "Event", "EventObjects", "EventPage", "EventsRe
 class Event:
     id: strawberry.ID
     cursor: str
-    type: str
+    type: str = strawberry.field(
+        description="One of the types the service writes, which subscriptions' `types` and "
+        "webhook endpoints' `eventTypes` take: " + ", ".join(f"`{t}`" for t in kinds.TYPES)
+    )
     account_id: strawberry.ID | None
     payload: JSON
     created_at: datetime

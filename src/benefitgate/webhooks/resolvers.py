@@ -44,6 +44,14 @@ from benefitgate.webhooks.types import (
 
 __all__ = ["WebhookMutation", "WebhookQuery"]
 
+EventTypes = Annotated[
+    list[str] | None,
+    strawberry.argument(
+        description=f"1 to {service.MAX_EVENT_TYPES} of the types `Event.type` lists, any "
+        "other is `INVALID_INPUT`; null: every type."
+    ),
+]
+
 CreatedResult = Annotated[
     WebhookEndpointCreated | ChangeError, strawberry.union("WebhookEndpointCreateResult")
 ]
@@ -127,7 +135,7 @@ class WebhookMutation:
         info: Info,
         url: str,
         idempotency_key: str,
-        event_types: list[str] | None = None,
+        event_types: EventTypes = None,
         account_ids: list[strawberry.ID] | None = None,
         description: str = "",
     ) -> CreatedResult:
@@ -170,7 +178,7 @@ class WebhookMutation:
         id: strawberry.ID,
         expected_version: int,
         url: str,
-        event_types: list[str] | None = None,
+        event_types: EventTypes = None,
         account_ids: list[strawberry.ID] | None = None,
         description: str = "",
     ) -> ChangedResult:

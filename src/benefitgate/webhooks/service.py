@@ -16,7 +16,7 @@ import asyncpg
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import Target
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
-from benefitgate.events import outbox, retention
+from benefitgate.events import kinds, outbox, retention
 from benefitgate.events.outbox import Cursor
 from benefitgate.webhooks import repository
 from benefitgate.webhooks.delivery import Sender
@@ -91,6 +91,10 @@ async def _check(
         0 < len(types) <= MAX_EVENT_TYPES and all(0 < len(t) <= MAX_EVENT_TYPE for t in types)
     ):
         raise InvalidChange("eventTypes", f"give 1 to {MAX_EVENT_TYPES} event types, or none")
+    # A type the service never writes (a typo) would deliver nothing, without a word.
+    unknown = None if types is None else kinds.refusal(types)
+    if unknown is not None:
+        raise InvalidChange("eventTypes", unknown)
     accounts = spec.account_ids
     if accounts is not None:
         if not 0 < len(accounts) <= MAX_ACCOUNTS:
