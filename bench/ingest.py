@@ -593,8 +593,8 @@ def main() -> None:
         run = run_way(server, name, copy, key, way, batches)
         asyncio.run(drop_database(server, copy))
         runs.append((way, run, ceiling_after(server, name, batches)))
-    # As ceilings before 2026-12-06 16:00 measured it: the service then reported the
-    # counters in two statements after this one.
+    # What the reports cost: the statement without them, on the settled database (ceilings
+    # before 2026-12-06 16:00 measured it so, on the database as a run left it).
     bare = asyncio.run(alone_on_a_copy(server, name, batches, 4, reports=False))
     floor = asyncio.run(copy_floor(dsn, batches))
     events = BATCHES * BATCH_SIZE

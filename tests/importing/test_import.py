@@ -77,6 +77,34 @@ async def test_accounts_land_refused_rows_are_reported_and_a_rerun_changes_nothi
     assert link_events == 1
 
 
+async def test_metadata_holding_a_nul_is_a_refused_row_and_the_rest_lands(
+    dsn: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """A NUL escaped in a cell's JSON (the file itself holds none) reaches no statement:
+    Postgres text cannot hold one, and the whole import used to stop on it."""
+    file = tmp_path / "accounts.csv"
+    file.write_text(
+        "external_id,name,metadata\n"
+        "imp_ok,Fine,\n"
+        'imp_value,Delta,"{""k"": ""v\\u0000""}"\n'
+        'imp_key,Echo,"{""k\\u0000"": ""v""}"\n'
+        "imp_last,Foxtrot,\n",
+        encoding="utf-8",
+    )
+
+    ran = _run(dsn, "accounts", str(file))
+
+    assert ran.returncode == 2, ran.stderr
+    assert "created 2 accounts, 0 already there, 2 rows refused" in ran.stdout
+    refused = sorted(ran.stderr.splitlines())
+    assert [line[:52] for line in refused] == [
+        "  line 3, metadata: text cannot hold a NUL character",
+        "  line 4, metadata: text cannot hold a NUL character",
+    ], ran.stderr
+    names = await conn.fetch("select external_id from accounts order by 1")
+    assert [r["external_id"] for r in names] == ["imp_last", "imp_ok"]
+
+
 async def test_subscriptions_land_for_accounts_named_by_external_id(
     dsn: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:

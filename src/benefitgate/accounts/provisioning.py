@@ -45,11 +45,21 @@ MAX_VALUE = 500
 MAX_PARTNERS = 20
 
 
+_NUL = "\x00"
+_NO_NUL = "text cannot hold a NUL character (\\u0000)"
+
+
 def check_fields(
     external_id: str | None, name: str, metadata: Mapping[str, Any]
 ) -> tuple[str, dict[str, str]]:
     """The name (trimmed) and metadata, if every field is within bounds; raises
     InvalidChange naming the first that is not."""
+    # Postgres text cannot hold a NUL. GraphQL requests are refused one earlier, as their
+    # body is read; an import's cells and metadata come here first.
+    if external_id is not None and _NUL in external_id:
+        raise InvalidChange("externalId", _NO_NUL)
+    if _NUL in name:
+        raise InvalidChange("name", _NO_NUL)
     if external_id is not None and not 0 < len(external_id) <= MAX_EXTERNAL_ID:
         raise InvalidChange("externalId", f"give 1 to {MAX_EXTERNAL_ID} characters")
     if external_id is not None and is_blank(external_id):
@@ -71,6 +81,8 @@ def _check(name: str, metadata: Mapping[str, Any]) -> dict[str, str]:
             raise InvalidChange(
                 "metadata", f"values are strings of at most {MAX_VALUE} characters ({quoted(key)})"
             )
+        if _NUL in key or _NUL in value:
+            raise InvalidChange("metadata", f"{_NO_NUL} ({quoted(key)})")
     return dict(metadata)
 
 

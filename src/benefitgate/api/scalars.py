@@ -1,4 +1,5 @@
-"""Scalar overrides: a DateTime that insists on a UTC offset and an instant Postgres keeps.
+"""Scalar overrides: a DateTime that insists on a UTC offset and an instant Postgres keeps,
+and a JSON that refuses values nested deeper than the service can send back.
 
 Strawberry's DateTime accepts a time without an offset and hands the service a naive
 datetime, which cannot be compared with an aware one. An instant without an offset is
@@ -9,15 +10,20 @@ own ISO parser is also several times faster than dateutil's, which counts for ba
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 from uuid import UUID
 
 from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.scalars import JSON as JSON_TYPE
 from strawberry.schema.types.base_scalars import isoformat, wrap_parser
+from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 from strawberry.types.scalar import ScalarDefinition
 
+from benefitgate.common.nesting import MAX_DEPTH, too_deep
 from benefitgate.db import MAX_BIGINT
+from graphql import GraphQLError, ValueNode, value_from_ast_untyped
 
-__all__ = ["DATE", "DATETIME", "parse_datetime", "parse_id", "parse_serial"]
+__all__ = ["DATE", "DATETIME", "JSON", "parse_datetime", "parse_id", "parse_serial"]
 
 
 def parse_datetime(value: object) -> datetime:
@@ -85,6 +91,43 @@ DATE = ScalarDefinition(
     parse_value=wrap_parser(_storable_date, "Date"),
     parse_literal=None,
     origin=date,
+)
+
+
+_TOO_DEEP = f"Value cannot represent JSON: it nests deeper than {MAX_DEPTH} levels."
+_KEPT_TOO_DEEP = (
+    f"This value was kept nested deeper than {MAX_DEPTH} levels (before that bound, or "
+    "written around the API) and cannot be sent; set it again within the bound."
+)
+
+
+def _shallow(value: Any) -> Any:
+    if too_deep(value):
+        raise StrawberryInputCoercionError(_TOO_DEEP)
+    return value
+
+
+def _parse_json_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
+    return _shallow(value_from_ast_untyped(node, variables))
+
+
+def _serialize_json(value: Any) -> Any:
+    # A value kept before the bound (or written around the API) fails its field alone, and
+    # says why: the response's encoder would fail the whole response, as a 500.
+    if too_deep(value):
+        raise GraphQLError(_KEPT_TOO_DEEP, extensions={"code": "UNSERVABLE_VALUE"})
+    return value
+
+
+_STRAWBERRY_JSON = DEFAULT_SCALAR_REGISTRY[JSON_TYPE]
+JSON = ScalarDefinition(
+    name="JSON",
+    description=f"{_STRAWBERRY_JSON.description} Nested at most {MAX_DEPTH} levels deep.",
+    specified_by_url=_STRAWBERRY_JSON.specified_by_url,
+    serialize=_serialize_json,
+    parse_value=_shallow,
+    parse_literal=_parse_json_literal,
+    origin=JSON_TYPE,
 )
 
 

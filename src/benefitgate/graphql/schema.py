@@ -16,6 +16,7 @@ from strawberry.extensions import (
     ParserCache,
     SchemaExtension,
 )
+from strawberry.scalars import JSON as JSON_TYPE
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
@@ -25,7 +26,7 @@ from strawberry.utils.aio import aclosing
 
 from benefitgate.accounts.resolvers import AccountMutation
 from benefitgate.api.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
-from benefitgate.api.scalars import DATE, DATETIME
+from benefitgate.api.scalars import DATE, DATETIME, JSON
 from benefitgate.audit.resolvers import AuditMutation, AuditQuery
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.resolvers import CatalogMutation, CatalogPrimitiveMutation, CatalogQuery
@@ -273,5 +274,5 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
         execution_context_class=LiveEventExecutor if suggestions else _QuietExecutor,
-        scalar_overrides={datetime: DATETIME, date: DATE},
+        scalar_overrides={datetime: DATETIME, date: DATE, JSON_TYPE: JSON},
     )
