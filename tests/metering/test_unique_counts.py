@@ -408,12 +408,21 @@ async def test_one_number_is_one_value_however_it_is_written(
     key = await api_key(conn)
     # 7.0 decoded to a float whose JSON text was "7.0": the same user counted twice.
     written = ["7", "7.0", "7e0", "700e-2", '"7"', "0", "-0.0", "-0", "12345678901234567890"]
-    for i, user in enumerate([*written, "1.2345678901234567e19"]):
+    # Past 64 bits an integer decodes as a float, and past 2^53 a float holds several:
+    # 2^64 + 1 and 2^64 + 2 were one user. Such numbers are refused; as strings they count.
+    lossy = [str(2**64 + 1), str(2**64 + 2), str(-(2**63) - 1), "1.2345678901234567e19", "1e16"]
+    as_text = [f'"{2**64 + 1}"', f'"{2**64 + 2}"']
+    results = []
+    for i, user in enumerate([*written, *lossy, *as_text]):
         sent = (
             f'{{"specversion": "1.0", "id": "{i}", "source": "svc", "type": "users",'
             f' "subject": "{account_id}", "data": {{"user": {user}}}}}'
         ).encode()
-        result = (await post_events(api.client, sent, auth=key, content_type=SINGLE)).json()
-        assert result["accepted"] == 1, result
-    # 7, 0, the integer, and the float near it (another number: not the integer's value).
-    assert list((await _counters(conn)).values()) == [4.0]
+        results.append((await post_events(api.client, sent, auth=key, content_type=SINGLE)).json())
+
+    accepted = [r["accepted"] for r in results]
+    assert accepted == [1] * len(written) + [0] * len(lossy) + [1] * len(as_text), results
+    reasons = {r["results"][0].get("reason") for r in results[len(written) : -len(as_text)]}
+    assert reasons == {"INVALID_PROPERTY"}, results
+    # 7, 0, the 64-bit integer, and the two large ones sent as text.
+    assert list((await _counters(conn)).values()) == [5.0]

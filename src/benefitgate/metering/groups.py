@@ -40,10 +40,17 @@ class InvalidDimension(ValueError):
 def property_text(value: object) -> str | None:
     """A property's value as text: a number or a boolean as its JSON text, None as None;
     one number has one text, however it was written (`7`, `7.0`, `7e0` are `7`; `-0` is
-    `0`). Raises InvalidDimension for an object or an array."""
+    `0`). Raises InvalidDimension for an object or an array, and for a number a float may
+    hold for several (2^53 or more in magnitude)."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INTEGERS:
+    if isinstance(value, float) and abs(value) >= _EXACT_FLOATS:
+        # Past 2**53 a float cannot tell neighbouring integers apart, and the JSON decoder
+        # reads an integer past 64 bits as one: users 2**64 + 1 and 2**64 + 2 were one.
+        raise InvalidDimension(
+            "a number past 2^53 in magnitude loses digits as JSON: send it as a string"
+        )
+    if isinstance(value, float) and value.is_integer():
         # JSON has one number type, but `7.0` decodes to a float whose text is "7.0": one
         # user sent as 7 and as 7.0 was counted twice, one region split into two groups.
         return str(int(value))
@@ -52,9 +59,9 @@ def property_text(value: object) -> str | None:
     raise InvalidDimension("a grouped property must be text, a number or a boolean")
 
 
-# Integers the JSON decoder keeps as integers (64 bits); a float of the same value in this
-# range gets the integer's text. Past it every integer is decoded as a float already.
-_EXACT_INTEGERS = 2.0**64
+# Floats that hold every integer up to them exactly. Integers up to 64 bits are decoded
+# as integers, exactly; past them, as floats.
+_EXACT_FLOATS = 2.0**53
 
 
 def group_of(event: UsageEvent, group_by: Sequence[str]) -> str | None:
