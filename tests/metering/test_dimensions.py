@@ -74,9 +74,10 @@ async def test_groups_are_counted_beside_the_total_and_series_roll_them_up(
         _call(account_id, "5", 16, region=7, method=True),  # as their JSON text
         _call(account_id, "6", 32, region={"nested": 1}),
         _call(account_id, "7", 64, region="x" * 201),
+        _call(account_id, "8", 128, region=2**64 + 1),  # decodes as a float 2^64 + 2 is too
     ]
     result = (await post_events(api.client, sent, auth=key)).json()
-    assert [r["reason"] for r in result["results"]] == [None] * 5 + ["INVALID_DIMENSION"] * 2
+    assert [r["reason"] for r in result["results"]] == [None] * 5 + ["INVALID_DIMENSION"] * 3
 
     async def series(by: list[str] | None) -> dict[str, Any]:
         variables = {"id": str(account_id), "by": by, "from": "2026-11-01", "to": "2026-11-30"}
