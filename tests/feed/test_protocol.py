@@ -76,7 +76,12 @@ async def test_subscriptions_per_connection_are_capped(
     assert refused == {
         "id": "2",
         "type": "error",
-        "payload": [{"message": "Subscription limit reached"}],
+        "payload": [
+            {
+                "message": "at most 2 operations run on one connection: complete one first",
+                "extensions": {"code": "SUBSCRIPTION_LIMIT"},
+            }
+        ],
     }
 
 

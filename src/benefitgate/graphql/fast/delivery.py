@@ -110,6 +110,8 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
         a subscribe past the caller's rate limit (it takes a token, as a request does)."""
         payload = message["payload"]
         if self.connection_acknowledged and message["id"] not in self.operations:
+            if await self._refused_past_most(message["id"]):
+                return
             limiter = getattr(self.view, "limiter", None)
             if limiter is not None:
                 refused = await limiter.refuse_subscribe(self.context.principal)
@@ -130,6 +132,20 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
             if query is not None:
                 message = {**message, "payload": {**payload, "query": query}}
         await super().handle_subscribe(message)
+
+    async def _refused_past_most(self, operation_id: str) -> bool:
+        """Refuse a `subscribe` while the connection runs its most operations already, with
+        an `error` message that has a code (strawberry's own had none); whether it did."""
+        most = self.max_subscriptions_per_connection
+        if most is None or len(self.operations) < most:
+            return False
+        refused = {
+            "message": f"at most {most} operations run on one connection: complete one first",
+            "extensions": {"code": "SUBSCRIPTION_LIMIT"},
+        }
+        error = {"id": operation_id, "type": "error", "payload": [refused]}
+        await self.send_message(error)  # type: ignore[arg-type]
+        return True
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # A credential's lookup that lost the database raised out of the handler, an
