@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,6 +59,7 @@ from benefitgate.graphql.fast.render import RenderCache
 from benefitgate.graphql.persisted import TrustedDocuments
 from benefitgate.graphql.ratelimit import RateLimiter, RequestLimit
 from benefitgate.graphql.response_cache import ResponseFront
+from benefitgate.graphql.responses import http_error
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.sockets import WebSocketGuard
 from benefitgate.graphql.view import GraphQLView
@@ -257,7 +259,9 @@ def create_app(
     if settings.portal:
         routes.append(Route(portal.PATH, portal.Page(clock).serve))
         routes.append(Mount(portal.ASSETS_PATH, portal.assets()))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
     # The last added runs first: CORS answers preflights and marks every answer (a 429
     # too, so a browser can read it); then the edge, one layer for the request id, the
     # access log, the size limits, the rate limit and the WebSocket guard, which hands

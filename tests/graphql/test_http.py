@@ -523,3 +523,29 @@ async def test_several_operations_without_an_operation_name_run_none_of_them(
     assert await conn.fetchval("select name from partners") == "B"
     single = await api.client.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
     assert single.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("DELETE", "/graphql", 405, "METHOD_NOT_ALLOWED"),
+        ("PUT", "/graphql", 405, "METHOD_NOT_ALLOWED"),
+        ("POST", "/healthz", 405, "METHOD_NOT_ALLOWED"),
+        ("OPTIONS", "/graphql", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", "/no-such-path", 404, "NOT_FOUND"),
+        ("POST", "/graphql/", 404, "NOT_FOUND"),
+    ],
+)
+async def test_the_routers_refusals_are_json_errors_with_a_code(
+    api: Api, method: str, path: str, status: int, code: str
+) -> None:
+    """A path or a method no route takes was a plain-text 404 or 405, the only answers of
+    the service without the JSON error shape."""
+    response = await api.client.request(method, path)
+
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["errors"][0]["extensions"]["code"] == code
+    if status == 405:
+        assert method not in response.headers["allow"]
+        assert f"{method} is not allowed here" in response.json()["errors"][0]["message"]

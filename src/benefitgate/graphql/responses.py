@@ -6,6 +6,7 @@ GraphQL over HTTP asks for `application/graphql-response+json` when the client a
 from __future__ import annotations
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,6 +17,7 @@ from benefitgate.telemetry import metrics
 __all__ = [
     "GRAPHQL_RESPONSE",
     "error_response",
+    "http_error",
     "refusal",
     "unavailable_response",
     "wants_graphql_response",
@@ -40,6 +42,23 @@ def error_response(
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
+
+
+# The router's refusals' codes by status, as every other error of the service has one.
+_ROUTER_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """The router's own refusals (a path it does not serve, a method a route does not
+    take, a CORS preflight nobody may make) in the JSON error shape, with a code: they
+    were plain text."""
+    assert isinstance(exc, HTTPException)
+    code = _ROUTER_CODES.get(exc.status_code, "BAD_REQUEST")
+    message = exc.detail
+    allowed = (exc.headers or {}).get("Allow")
+    if exc.status_code == 405 and allowed:
+        message = f"{request.method} is not allowed here; use {allowed}"
+    return error_response(exc.status_code, message, code, dict(exc.headers or {}))
 
 
 def wants_graphql_response(request: Request) -> bool:
