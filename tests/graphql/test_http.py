@@ -533,7 +533,7 @@ async def test_several_operations_without_an_operation_name_run_none_of_them(
         ("POST", "/healthz", 405, "METHOD_NOT_ALLOWED"),
         ("OPTIONS", "/graphql", 405, "METHOD_NOT_ALLOWED"),
         ("GET", "/no-such-path", 404, "NOT_FOUND"),
-        ("POST", "/graphql/", 404, "NOT_FOUND"),
+        ("POST", "/graphql/x", 404, "NOT_FOUND"),
     ],
 )
 async def test_the_routers_refusals_are_json_errors_with_a_code(
