@@ -28,7 +28,8 @@ from benefitgate.auth.principals import Principal
 from benefitgate.graphql.fast.checks import CheckPath
 from benefitgate.graphql.known import KnownRequests
 from benefitgate.graphql.observe import operation_succeeded
-from benefitgate.graphql.response_cache import GRAPHQL_RESPONSE, ResponseFront
+from benefitgate.graphql.response_cache import ResponseFront
+from benefitgate.graphql.responses import GRAPHQL_RESPONSE
 from benefitgate.graphql.shapes import is_json_body
 
 __all__ = ["QuickAnswers", "read_body"]

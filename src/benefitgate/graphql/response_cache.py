@@ -36,6 +36,7 @@ from benefitgate.cache.tags import CATALOG, event_tags
 from benefitgate.catalog.models import Catalog
 from benefitgate.events.written import Changes
 from benefitgate.graphql.known import Known
+from benefitgate.graphql.responses import GRAPHQL_RESPONSE
 from benefitgate.views.expiry import earliest_after, grants_change_at, next_midnight
 from graphql import (
     FieldNode,
@@ -66,7 +67,6 @@ log = logging.getLogger(__name__)
 # catalog's reads are filed under the catalog, which every response carries anyway.
 CATALOG_ROOTS = frozenset({"tiers", "tier", "benefits", "milestones", "__typename"})
 REPORTING_ROOTS = frozenset({"account"})
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 EXCHANGE = "benefitgate.cache"  # the ASGI scope's key of a request's `Exchange`
 
 
