@@ -244,6 +244,41 @@ def test_every_listed_type_is_written() -> None:
     assert not NOT_WRITTEN & set(kinds.TYPES)
 
 
+def written_with_and_without_an_account() -> tuple[set[str], set[str]]:
+    """The types some write enqueues with an account, and those some write enqueues with a
+    literal None for it (a list of events, and the write statement's, have accounts)."""
+    with_account: set[str] = set()
+    without: set[str] = set()
+    for call in CALLS:
+        callee = _callee(call)
+        if callee not in WRITERS:
+            continue
+        argument = _argument(call, 1, "type")
+        assert argument is not None, call.where()
+        account = _argument(call, 2, "account_id") if callee is outbox.enqueue else None
+        accountless = isinstance(account, ast.Constant) and account.value is None
+        (without if accountless else with_account).update(_resolve(argument, call.scope))
+    for module, _, _ in MODULES:
+        with_account.update(v.event_type for v in vars(module).values() if isinstance(v, Report))
+    return with_account, without
+
+
+def test_the_accountless_types_are_those_always_written_without_an_account() -> None:
+    """A type listed as accountless is refused where only accounts' events come; one that
+    is sometimes written with an account must not be, one never written with one must."""
+    with_account, without = written_with_and_without_an_account()
+
+    assert sorted(kinds.ACCOUNTLESS) == sorted(without - with_account)
+    assert set(kinds.TYPES) >= kinds.ACCOUNTLESS
+
+
+def test_an_accountless_refusal_names_those_types() -> None:
+    assert kinds.accountless(["seats.changed", "milestone.reached"]) is None
+    assert kinds.accountless(["seats.changed", "catalog.published", "catalog.published"]) == (
+        "only accounts' events come here, and these carry no account: 'catalog.published'"
+    )
+
+
 def test_a_refusal_names_the_unknown_types_each_once_in_order() -> None:
     assert kinds.refusal(["seats.changed", "milestone.reached"]) is None
     assert kinds.refusal([]) is None

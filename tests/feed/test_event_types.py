@@ -15,6 +15,7 @@ from benefitgate.events import kinds
 from benefitgate.events import outbox as events
 from benefitgate.events.outbox import START
 from tests.conftest import api_key
+from tests.fixtures import factories
 from tests.fixtures.live import subscribe, ws_client
 
 DOCUMENT = """subscription($accounts: [ID!], $types: [String!], $after: String) {
@@ -102,3 +103,44 @@ async def test_every_listed_type_is_accepted(conn: asyncpg.Connection, live_port
         first = await asyncio.wait_for(anext(stream), 10)
 
     assert first == {"__typename": "Event", "type": kinds.TYPES[-1], "payload": {}}
+
+
+async def test_naming_accounts_refuses_types_whose_events_carry_none(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    """Global events come only when no account is named: `catalog.published` with
+    `accountIds` would follow nothing. Without `accountIds` the same types are taken."""
+    cat = await factories.catalog(conn)
+    account = str(await factories.account(conn, cat["versions"]["basic"]))
+    key = await api_key(conn)
+    async with (
+        ws_client(live_port, key) as session,
+        contextlib.aclosing(
+            subscribe(
+                session,
+                accounts=[account],
+                types=["seats.changed", "catalog.published"],
+                document=DOCUMENT,
+            )
+        ) as stream,
+    ):
+        narrowed = await asyncio.wait_for(_all(stream), 10)
+    await events.enqueue(conn, "catalog.published", None, {"n": 1})
+    async with (
+        ws_client(live_port, key) as session,
+        contextlib.aclosing(
+            subscribe(session, types=["catalog.published"], after=START.encode(), document=DOCUMENT)
+        ) as stream,
+    ):
+        everything = await asyncio.wait_for(anext(stream), 10)
+
+    assert narrowed == [
+        {
+            "__typename": "InvalidInputError",
+            "code": "INVALID_INPUT",
+            "message": "only accounts' events come here, and these carry no account: "
+            "'catalog.published'",
+            "field": "types",
+        }
+    ]
+    assert everything == {"__typename": "Event", "type": "catalog.published", "payload": {"n": 1}}

@@ -10,8 +10,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from benefitgate.auth.principals import Role
 from benefitgate.events import kinds
 from tests.conftest import Api, api_key
+from tests.fixtures import factories
 from tests.fixtures.webhook_api import CREATE, create_endpoint
 from tests.fixtures.webhooks import Receiver
 
@@ -38,8 +40,11 @@ async def _written(conn: asyncpg.Connection) -> tuple[int, int]:
     return endpoints, audited
 
 
-async def _create(api: Api, auth: str, types: list[str]) -> dict[str, Any]:
-    variables = {"url": Receiver().url(), "types": types, "accounts": None, "key": uuid.uuid4().hex}
+async def _create(
+    api: Api, auth: str, types: list[str], accounts: list[str] | None = None
+) -> dict[str, Any]:
+    variables = {"url": Receiver().url(), "types": types, "accounts": accounts}
+    variables["key"] = uuid.uuid4().hex
     answer: dict[str, Any] = (await api.data(CREATE, variables, auth=auth))["webhookEndpointCreate"]
     return answer
 
@@ -130,3 +135,36 @@ async def test_empty_and_over_long_types_are_refused_as_before(
         "give 1 to 50 event types, or none",
     )
     assert await _written(conn) == before
+
+
+async def test_an_endpoint_that_hears_only_accounts_refuses_types_without_one(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    """A partner's endpoint, and one narrowed to accounts, hear only accounts' events:
+    following `catalog.published` there would hear nothing. An internal endpoint for every
+    account takes it."""
+    cat = await factories.catalog(conn)
+    partner = await factories.partner(conn)
+    account = str(await factories.account(conn, cat["versions"]["basic"], partner_id=partner))
+    admin, partners = await api_key(conn), await api_key(conn, Role.PARTNER, partner)
+    types = ["seats.changed", "catalog.published", "api_key.revoked"]
+    before = await _written(conn)
+
+    by_partner = await _create(hooks_api, partners, types)
+    narrowed = await _create(hooks_api, admin, types, accounts=[account])
+    after_refusals = await _written(conn)
+    for_all = await _create(hooks_api, admin, types)
+    partner_known = await _create(hooks_api, partners, ["seats.changed", "milestone.reached"])
+
+    message = (
+        "only accounts' events come here, and these carry no account: "
+        "'catalog.published', 'api_key.revoked'"
+    )
+    for refused in (by_partner, narrowed):
+        assert (refused["__typename"], refused["field"], refused["message"]) == (
+            "InvalidInputError",
+            "eventTypes",
+            message,
+        )
+    assert after_refusals == before
+    assert for_all["__typename"] == partner_known["__typename"] == "WebhookEndpointCreated"

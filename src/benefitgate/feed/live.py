@@ -94,6 +94,10 @@ async def _parse(
     unknown = None if types is None else kinds.refusal(types)
     if unknown is not None:
         return InvalidInputError.of("types", unknown)
+    # Global events come only when no account is named.
+    accountless = None if types is None or account_ids is None else kinds.accountless(types)
+    if accountless is not None:
+        return InvalidInputError.of("types", accountless)
     try:
         cursor = None if after is None else events.Cursor.decode(after)
     except events.InvalidCursor:

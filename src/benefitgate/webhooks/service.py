@@ -96,6 +96,11 @@ async def _check(
     if unknown is not None:
         raise InvalidChange("eventTypes", unknown)
     accounts = spec.account_ids
+    # A partner's endpoint, or one narrowed to accounts, hears only accounts' events.
+    if types is not None and (partner is not None or accounts is not None):
+        accountless = kinds.accountless(types)
+        if accountless is not None:
+            raise InvalidChange("eventTypes", accountless)
     if accounts is not None:
         if not 0 < len(accounts) <= MAX_ACCOUNTS:
             raise InvalidChange("accountIds", f"give 1 to {MAX_ACCOUNTS} accounts, or none")
