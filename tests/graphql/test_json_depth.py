@@ -25,6 +25,8 @@ CREATE = """mutation($meta: JSON, $key: String!) {
   accountCreate(name: "Acme", metadata: $meta, idempotencyKey: $key) {
     __typename ... on Error { code message } } }"""
 TIER_PARAMETERS = "{ tiers { key benefits { benefit { key } parameters } } }"
+AUDIT = """query($action: String!) { auditLog(action: $action) {
+  ... on AuditPage { entries { after } } } }"""
 
 
 def nested(levels: int) -> Any:
@@ -78,9 +80,11 @@ async def test_a_literal_nested_too_deep_is_refused_in_a_tier_draft(
     assert tiers.status_code == 200 and "errors" not in tiers.json(), tiers.text
 
 
-async def test_parameters_nested_at_the_bound_are_kept_and_served(
+async def test_parameters_nested_at_the_bound_are_kept_and_served_with_their_audit(
     conn: asyncpg.Connection, api: Api
 ) -> None:
+    """What carries a value wraps it deeper: the draft's audit entry holds the parameters
+    three levels down, and is served too."""
     key = await api_key(conn)
     await factories.catalog(conn)
     deepest = {"x": nested(MAX_DEPTH - 1)}
@@ -88,8 +92,12 @@ async def test_parameters_nested_at_the_bound_are_kept_and_served(
 
     drafted = await api.data(DRAFT, {"draft": spec, "key": "d"}, auth=key)
     kept = drafted["tierVersionDraft"]["tierVersion"]["tier"]["benefits"]
+    audit = await api.post(AUDIT, {"action": "tier_version.drafted"}, auth=key)
 
     assert kept == [{"benefit": {"key": "b0"}, "parameters": deepest}]
+    assert audit.status_code == 200 and "errors" not in audit.json(), audit.text
+    entries = audit.json()["data"]["auditLog"]["entries"]
+    assert [e["after"]["benefits"][0]["parameters"] for e in entries] == [deepest]
 
 
 async def test_a_value_kept_too_deep_before_fails_its_field_not_the_response(

@@ -19,7 +19,7 @@ from strawberry.schema.types.base_scalars import isoformat, wrap_parser
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 from strawberry.types.scalar import ScalarDefinition
 
-from benefitgate.common.nesting import MAX_DEPTH, too_deep
+from benefitgate.common.nesting import MAX_DEPTH, MAX_SERVED_DEPTH, too_deep
 from benefitgate.db import MAX_BIGINT
 from graphql import GraphQLError, ValueNode, value_from_ast_untyped
 
@@ -96,8 +96,9 @@ DATE = ScalarDefinition(
 
 _TOO_DEEP = f"Value cannot represent JSON: it nests deeper than {MAX_DEPTH} levels."
 _KEPT_TOO_DEEP = (
-    f"This value was kept nested deeper than {MAX_DEPTH} levels (before that bound, or "
-    "written around the API) and cannot be sent; set it again within the bound."
+    f"This value was kept nested deeper than {MAX_SERVED_DEPTH} levels (before the bound of "
+    f"{MAX_DEPTH} on what comes in, or written around the API) and cannot be sent; set it "
+    "again within the bound."
 )
 
 
@@ -114,7 +115,7 @@ def _parse_json_literal(node: ValueNode, variables: dict[str, Any] | None = None
 def _serialize_json(value: Any) -> Any:
     # A value kept before the bound (or written around the API) fails its field alone, and
     # says why: the response's encoder would fail the whole response, as a 500.
-    if too_deep(value):
+    if too_deep(value, MAX_SERVED_DEPTH):
         raise GraphQLError(_KEPT_TOO_DEEP, extensions={"code": "UNSERVABLE_VALUE"})
     return value
 
