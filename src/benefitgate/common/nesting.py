@@ -13,13 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_SERVED_DEPTH", "too_deep"]
+__all__ = ["MAX_DEPTH", "too_deep"]
 
 MAX_DEPTH = 32
-# What the service sends back: a value as it came in, or wrapped in what carries it (an
-# audit entry of a tier version holds its benefits' parameters three levels down), and
-# still far below orjson's limit once inside a response.
-MAX_SERVED_DEPTH = 4 * MAX_DEPTH
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
