@@ -182,8 +182,9 @@ async def drive(
 
 async def sample_backends(dsn: str, stop: asyncio.Event) -> tuple[Counter[str], Counter[str]]:
     """What the service's backends do, sampled every 20 ms until `stop`: on the CPU
-    (`active`), waiting for another transaction's row lock (`lock`), or `idle in
-    transaction`: holding their locks while the service works between two statements.
+    (`active`), waiting for a lock, named by what it waits for (`lock (transactionid)`:
+    another transaction's row lock, held until that one ends), or `idle in transaction`:
+    holding their locks while the service works between two statements.
     Also which statements the `active` samples ran (`statement_of`): where Postgres's
     work for the service goes."""
     conn = await db.connect(dsn)
@@ -192,13 +193,14 @@ async def sample_backends(dsn: str, stop: asyncio.Event) -> tuple[Counter[str], 
     try:
         while not stop.is_set():
             rows = await conn.fetch(
-                """select state, wait_event_type, query
+                """select state, wait_event_type, wait_event, query
                    from pg_stat_activity
                    where datname = current_database() and pid <> pg_backend_pid()
                      and backend_type = 'client backend' and state <> 'idle'"""
             )
             for r in rows:
-                state = "lock" if r["wait_event_type"] == "Lock" else r["state"]
+                waits = r["wait_event_type"] == "Lock"
+                state = f"lock ({r['wait_event']})" if waits else r["state"]
                 seen[state] += 1
                 if state == "active":
                     statements[statement_of(r["query"])] += 1
