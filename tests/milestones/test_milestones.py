@@ -11,7 +11,9 @@ import asyncpg
 
 from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
+from benefitgate.milestones import repository as milestones_repository
 from benefitgate.milestones import scheduled
+from benefitgate.milestones import service as milestones
 from tests.conftest import Api, MakeApi, api_key, catalog_loader, eventually, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
@@ -87,6 +89,100 @@ async def test_a_milestone_crossed_by_concurrent_ingests_is_awarded_once(
     more = [event(account_id, "late", 5)]
     await api.data(RECORD, {"events": more}, auth=key)
     assert len(await awards(conn)) == 1  # once per period
+
+
+async def test_a_milestone_many_accounts_reach_in_one_batch_is_awarded_to_each_linked_and_set_wise(
+    conn: asyncpg.Connection, api: Api, pool: asyncpg.Pool
+) -> None:
+    cat = await factories.catalog(conn)
+    accounts = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(12)]
+    key = await api_key(conn)
+    rewarded = {"key": "busy", "name": "Busy", "kind": "USAGE_THRESHOLD", "metric": "m0",
+                "threshold": 5, "reward": {"benefit": "b1", "days": 30}}  # fmt: skip
+    plain = {"key": "started", "name": "Started", "kind": "USAGE_THRESHOLD", "metric": "m0",
+             "threshold": 1}  # fmt: skip
+    for rule in (rewarded, plain):
+        await define(api, key, rule)
+    # One batch takes every account past both thresholds.
+    batch = [event(a, f"e{i}", 6) for i, a in enumerate(accounts)]
+    await api.data(RECORD, {"events": batch}, auth=key)
+
+    achieved = await conn.fetch("select id, account_id, milestone_key, grant_id from achievements")
+    assert sorted((r["account_id"], r["milestone_key"]) for r in achieved) == sorted(
+        (a, m) for a in accounts for m in ("busy", "started")
+    )
+    grants = {
+        r["id"]: r
+        for r in await conn.fetch(
+            "select id, account_id, benefit_key, source, valid_until from grants"
+            " where source = 'milestone'"
+        )
+    }
+    for a in achieved:  # each rewarded achievement has its own grant, on its account
+        if a["milestone_key"] == "started":
+            assert a["grant_id"] is None
+            continue
+        grant = grants.pop(a["grant_id"])
+        assert (grant["account_id"], grant["benefit_key"]) == (a["account_id"], "b1")
+        assert grant["valid_until"] == NOW + timedelta(days=30)
+    assert not grants  # and no grant besides
+    # Every milestone.reached and grant event names the audit entry of its own change.
+    entries = {
+        r["id"]: r
+        for r in await conn.fetch("select id, action, target_id, account_id, after from audit_log")
+    }
+    reached = await conn.fetch(
+        "select account_id, payload from events where type = 'milestone.reached'"
+    )
+    assert len(reached) == len(achieved)
+    for e in reached:
+        entry = entries[e["payload"]["auditEntryId"]]
+        assert entry["action"] == "milestone.achieved"
+        assert entry["target_id"] == e["payload"]["achievementId"]
+        assert entry["account_id"] == e["account_id"]
+        assert {"auditEntryId": entry["id"], **entry["after"]} == e["payload"]
+    changed = await conn.fetch(
+        "select account_id, payload from events where type = 'entitlement.changed'"
+    )
+    assert len(changed) == len(accounts)
+    for e in changed:
+        entry = entries[e["payload"]["auditEntryId"]]
+        assert (entry["action"], entry["account_id"]) == ("grant.created", e["account_id"])
+        assert (
+            entry["target_id"]
+            == e["payload"]["grant"]["id"]
+            == str(
+                next(
+                    a["grant_id"]
+                    for a in achieved
+                    if a["account_id"] == e["account_id"] and a["grant_id"] is not None
+                )
+            )
+        )
+
+    # The statements an award takes do not grow with the accounts reaching a milestone.
+    catalog = await catalog_loader(pool)()
+    active = {
+        m.key: m for m in await milestones_repository.active_milestones(conn, ("usage_threshold",))
+    }
+
+    async def statements_to_award(occurrence: str, n: int) -> int:
+        ran: list[str] = []
+
+        def log(query: asyncpg.connection.LoggedQuery) -> None:
+            ran.append(query.query)
+
+        conn.add_query_logger(log)
+        try:
+            async with conn.transaction():
+                hits = [(a, k, occurrence, 6.0) for a in accounts[:n] for k in active]
+                assert len(await milestones.award(conn, hits, active, catalog, NOW)) == len(hits)
+        finally:
+            conn.remove_query_logger(log)
+        return len(ran)
+
+    await statements_to_award("first", 1)  # asyncpg reads the statements' types once
+    assert await statements_to_award("one", 1) == await statements_to_award("all", len(accounts))
 
 
 async def test_an_anniversary_passed_during_downtime_is_awarded_once_after_restart(

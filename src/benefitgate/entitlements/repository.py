@@ -143,6 +143,37 @@ async def insert_grant(conn: asyncpg.Connection, grant: Grant, reason: str) -> G
     return _grant(row)
 
 
+async def insert_grants(
+    conn: asyncpg.Connection, grants: Sequence[Grant], reason: str
+) -> list[Grant]:
+    """`insert_grant` for each of `grants` (all of one change, made at one instant), in
+    one statement; the stored grants in the order given."""
+    rows = await conn.fetch(
+        f"""
+        insert into grants (id, account_id, benefit_key, source, amount, mode, valid_from,
+                            valid_until, revoked_at, created_at, reason)
+        select g.id, g.account_id, g.benefit_key, g.source, g.amount, g.mode, g.valid_from,
+               g.valid_until, null, $9, $10
+        from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::numeric[], $6::text[],
+                    $7::timestamptz[], $8::timestamptz[])
+             as g(id, account_id, benefit_key, source, amount, mode, valid_from, valid_until)
+        returning {_COLUMNS}
+        """,  # noqa: S608 (a constant column list, no input)
+        [g.id for g in grants],
+        [g.account_id for g in grants],
+        [g.benefit_key for g in grants],
+        [g.source for g in grants],
+        [g.amount for g in grants],
+        [g.mode for g in grants],
+        [g.valid_from for g in grants],
+        [g.valid_until for g in grants],
+        grants[0].created_at if grants else None,
+        reason,
+    )
+    stored = {row["id"]: _grant(row) for row in rows}
+    return [stored[g.id] for g in grants]
+
+
 async def grant_for_update(conn: asyncpg.Connection, grant_id: UUID) -> Grant | None:
     """The grant, locked until the end of the caller's transaction."""
     row = await conn.fetchrow(

@@ -21,7 +21,7 @@ __all__ = [
     "lock_milestone",
     "mark_evaluated",
     "replace_milestone",
-    "set_grant",
+    "set_grants",
     "streaks",
     "sustained_closings",
 ]
@@ -178,9 +178,16 @@ async def insert_achievements(
     return [_achievement(r) for r in inserted]
 
 
-async def set_grant(conn: asyncpg.Connection, achievement_id: UUID, grant_id: UUID) -> None:
+async def set_grants(conn: asyncpg.Connection, rewards: Sequence[tuple[UUID, UUID]]) -> None:
+    """Note each (achievement, grant) reward, in one statement."""
     await conn.execute(
-        "update achievements set grant_id = $2 where id = $1", achievement_id, grant_id
+        """
+        update achievements a set grant_id = r.grant_id
+        from unnest($1::uuid[], $2::uuid[]) as r(id, grant_id)
+        where a.id = r.id
+        """,
+        [achievement for achievement, _ in rewards],
+        [grant for _, grant in rewards],
     )
 
 

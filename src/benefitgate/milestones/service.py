@@ -8,6 +8,7 @@ occurrence) row makes an award happen once, whoever races to it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -45,30 +46,48 @@ async def award(
     at: datetime,
 ) -> list[Achievement]:
     """Achieve each hit not achieved before, and reward and report it; returns the new
-    achievements."""
+    achievements. The statements are a few per milestone, not per achievement: a usage
+    milestone many accounts reach in one ingest batch is awarded while the batch holds its
+    counters' row locks."""
     achieved = await repository.insert_achievements(conn, hits, at)
+    by_milestone: dict[str, list[Achievement]] = defaultdict(list)
     for achievement in achieved:
-        await _reward_and_report(conn, achievement, milestones[achievement.milestone_key], catalog)
+        by_milestone[achievement.milestone_key].append(achievement)
+    for key, achievements in by_milestone.items():
+        await _reward_and_report(conn, achievements, milestones[key], catalog, at)
     return achieved
 
 
-async def _reward(
-    conn: asyncpg.Connection, change: ChangeContext, a: Achievement, m: Milestone, catalog: Catalog
-) -> Grant | None:
-    """The reward grant, unless the milestone has none or its benefit has left the
-    catalog since (the achievement stands either way)."""
+async def _rewards(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    achievements: Sequence[Achievement],
+    m: Milestone,
+    catalog: Catalog,
+) -> dict[UUID, Grant]:
+    """The reward grant of each of `achievements` of `m`, by achievement id: none if the
+    milestone has no reward or its benefit has left the catalog since (the achievements
+    stand either way)."""
     reward = m.reward
     benefit = None if reward is None else catalog.benefits.get(reward.benefit_key)
-    if reward is None or benefit is None or not benefit.active_on(a.achieved_at.date()):
-        return None
+    if reward is None or benefit is None or not benefit.active_on(change.at.date()):
+        return {}
     source = "anniversary" if m.kind == "renewal_anniversary" else "milestone"
-    until = None if reward.days is None else a.achieved_at + timedelta(days=reward.days)
-    new = grants.NewGrant(
-        a.account_id, reward.benefit_key, source, reward.amount, a.achieved_at, until
-    )
-    grant, _ = await grants.create_grant(conn, change, new, catalog, sources=REWARD_SOURCES)
-    await repository.set_grant(conn, a.id, grant.id)
-    return grant
+    news = [
+        grants.NewGrant(
+            a.account_id,
+            reward.benefit_key,
+            source,
+            reward.amount,
+            a.achieved_at,
+            None if reward.days is None else a.achieved_at + timedelta(days=reward.days),
+        )
+        for a in achievements
+    ]
+    created = await grants.create_grants(conn, change, news, catalog, sources=REWARD_SOURCES)
+    rewards = {a.id: grant for a, (grant, _) in zip(achievements, created, strict=True)}
+    await repository.set_grants(conn, [(a, g.id) for a, g in rewards.items()])
+    return rewards
 
 
 def snapshot(a: Achievement, m: Milestone, grant: Grant | None) -> dict[str, Any]:
@@ -90,14 +109,34 @@ def snapshot(a: Achievement, m: Milestone, grant: Grant | None) -> dict[str, Any
 
 
 async def _reward_and_report(
-    conn: asyncpg.Connection, a: Achievement, m: Milestone, catalog: Catalog
+    conn: asyncpg.Connection,
+    achievements: Sequence[Achievement],
+    m: Milestone,
+    catalog: Catalog,
+    at: datetime,
 ) -> None:
-    change = ChangeContext(ACTOR, f"milestone {m.key!r} reached", None, a.achieved_at)
-    grant = await _reward(conn, change, a, m, catalog)
-    after = snapshot(a, m, grant)
-    target = Target(KIND, str(a.id), a.account_id)
-    entry = await audit.record(conn, change, "milestone.achieved", target, None, after, None)
-    await events.enqueue(conn, EVENT, a.account_id, {"auditEntryId": entry.id, **after})
+    """Reward `achievements` (new ones of `m`, achieved `at`), with an audit entry and a
+    `milestone.reached` event each."""
+    change = ChangeContext(ACTOR, f"milestone {m.key!r} reached", None, at)
+    rewards = await _rewards(conn, change, achievements, m, catalog)
+    afters = [snapshot(a, m, rewards.get(a.id)) for a in achievements]
+    entries = await audit.record_many(
+        conn,
+        change,
+        "milestone.achieved",
+        [
+            (Target(KIND, str(a.id), a.account_id), None, after)
+            for a, after in zip(achievements, afters, strict=True)
+        ],
+    )
+    await events.enqueue_many(
+        conn,
+        EVENT,
+        [
+            (a.account_id, {"auditEntryId": entry, **after})
+            for a, entry, after in zip(achievements, entries, afters, strict=True)
+        ],
+    )
 
 
 async def usage_milestones(conn: asyncpg.Connection) -> list[Milestone]:
