@@ -6,7 +6,8 @@ The types written are found in the source: every call of `outbox.enqueue` and
 `enqueue_many`, its type followed back to a literal or a module's constant (through the
 functions that pass it on, as the catalog's `record_change` does with its `event`), every
 `Report` the write statement inserts under (`usage.recorded`), and every module constant
-named as an event type (`EVENT`, `EVENT_TYPE`, `..._EVENT`).
+named as an event type (`EVENT`, `EVENT_TYPE`, `..._EVENT`); no other code or migration
+inserts into the outbox.
 """
 
 from __future__ import annotations
@@ -228,6 +229,20 @@ def test_every_type_the_package_enqueues_is_listed() -> None:
     assert "catalog.published" in written  # followed through record_change's `event`
     assert "partner.account_unlinked" in written  # through partners' `_report(action)`
     assert "usage.recorded" in written  # the write statement's Report
+
+
+def test_the_outbox_is_written_only_by_enqueue_and_the_write_statements_report() -> None:
+    """The walk above follows those two ways in; an insert into `events` written anywhere
+    else would write types it never sees."""
+    inserting = re.compile(r"insert\s+into\s+events\b", re.IGNORECASE)
+    writers = {
+        path.relative_to(ROOT).as_posix()
+        for _, path, _ in MODULES
+        if inserting.search(path.read_text())
+    }
+    assert writers == {"events/outbox.py", "metering/repository.py"}
+    migrations = Path(__file__).resolve().parents[2] / "sql"
+    assert not [p.name for p in migrations.rglob("*.sql") if inserting.search(p.read_text())]
 
 
 def test_every_constant_named_as_an_event_type_is_listed() -> None:
