@@ -24,12 +24,14 @@ from benefitgate.app import AppState, create_app
 from benefitgate.clock import FixedClock
 from benefitgate.config import Settings
 from benefitgate.events import outbox as events
+from benefitgate.events import touch
 from benefitgate.events.listener import LISTENER_NAME
+from benefitgate.metering.models import UsageEvent
 from tests.conftest import api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.entitlements_api import CREATE as GRANT
 from tests.fixtures.entitlements_api import create_vars
-from tests.fixtures.metering_api import RECORD, event
+from tests.fixtures.metering_api import RECORD, event, record_directly
 from tests.fixtures.statements import StatementLog
 
 VIEW = """query($id: ID!) { account(id: $id) { __typename
@@ -180,6 +182,30 @@ async def test_usage_recorded_is_read_back_at_once(
         after = await app.post(VIEW, {"id": str(account_id)}, key)
         used = {u["metric"]["key"]: u["used"] for u in after["data"]["account"]["usage"]}
         assert used["m0"] == 7
+
+
+async def test_a_usage_write_on_many_accounts_elsewhere_drops_only_their_views(
+    conn: asyncpg.Connection, dsn: str, settings: Settings
+) -> None:
+    """Another process's ingest batch over more accounts than a notification names drops
+    those accounts' responses, and keeps the others'."""
+    account_id, key = await _setup(conn)
+    tier = await conn.fetchval("select tier_version_id from subscriptions limit 1")
+    others = [await factories.account(conn, tier) for _ in range(touch.MAX_IDS + 1)]
+    async with served(dsn, settings, FixedClock(START)) as app:
+        for account in (account_id, others[-1]):
+            await app.post(VIEW, {"id": str(account)}, key)
+        await record_directly(dsn, [UsageEvent(f"e{i}", a, "m0", 2, factories.NOW)
+                                    for i, a in enumerate(others)])  # fmt: skip
+
+        async def used() -> bool:
+            body = await app.post(VIEW, {"id": str(others[-1])}, key)
+            usage = body["data"]["account"]["usage"]
+            return {u["metric"]["key"]: u["used"] for u in usage}["m0"] == 2
+
+        await _until(used)
+        assert await used()
+        assert await app.hit(VIEW, {"id": str(account_id)}, key)
 
 
 async def test_an_external_id_not_found_is_found_once_an_account_takes_it(
@@ -356,7 +382,8 @@ async def test_a_listener_that_reconnects_drops_the_local_tier(
         assert app.state.front is not None
         cache = app.state.front.cache
         assert len(cache.local) == 1
-        database = dsn.rsplit("/", 1)[1]
+        # The name from the database, not the DSN: the embedded server's DSN ends in a query.
+        database = await conn.fetchval("select current_database()")
         terminated = await conn.fetchval(
             "select count(pg_terminate_backend(pid)) from pg_stat_activity"
             " where datname = $1 and application_name = $2",

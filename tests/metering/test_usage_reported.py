@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
+import pytest
 
 from benefitgate import db
 from benefitgate.events import outbox, touch
@@ -89,20 +90,49 @@ async def test_the_write_reports_each_accounts_counters_as_report_usage_did(
     )
 
 
-async def test_a_batch_of_duplicates_reports_nothing_and_many_accounts_touch_all(
+async def test_a_batch_of_duplicates_reports_nothing_and_many_accounts_are_touched_by_name(
     conn: asyncpg.Connection, dsn: str
 ) -> None:
     cat = await factories.catalog(conn)
-    many = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(201)]
+    many = [await factories.account(conn, cat["versions"]["basic"]) for _ in range(401)]
     events = [_event(a, f"e{i}", 1) for i, a in enumerate(many)]
     listener, heard = await _listening(dsn)
     try:
         await record_directly(dsn, events)
-        first = await _heard(heard, 2)
+        first = await _heard(heard, 4)
         await record_directly(dsn, events)  # all duplicates: no counter changed
         again = await _heard(heard, 0)
     finally:
         await listener.close()
-    assert first == [(outbox.CHANNEL, ""), (touch.CHANNEL, touch.ALL)]
+    assert first[0] == (outbox.CHANNEL, "")
+    assert _touched(first[1:]) == sorted(many)
     assert again == []
-    assert len(await _payloads(conn)) == 201
+    assert len(await _payloads(conn)) == 401
+
+
+@pytest.mark.parametrize("accounts", [1, 200, 201, 401])
+async def test_touch_names_every_account_in_notifications_of_at_most_max_ids(
+    conn: asyncpg.Connection, dsn: str, accounts: int
+) -> None:
+    """`events.touch.touch`, as consumption and suggestion updates send it: each account
+    once, none more than MAX_IDS to a notification, and only after the commit."""
+    ids = sorted(uuid4() for _ in range(accounts))
+    listener, heard = await _listening(dsn)
+    try:
+        async with conn.transaction():
+            await touch.touch(conn, [*ids, ids[0]])
+            assert heard.empty()
+        parts = -(-accounts // touch.MAX_IDS)
+        notified = await _heard(heard, parts)
+    finally:
+        await listener.close()
+    assert all(len(p.split(",")) <= touch.MAX_IDS for _, p in notified)
+    assert _touched(notified) == ids
+
+
+def _touched(notified: list[tuple[str, str]]) -> list[UUID]:
+    """The accounts touch notifications name, each as often as named."""
+    assert {channel for channel, _ in notified} == {touch.CHANNEL}
+    named = [a for _, payload in notified for a in touch.parse(payload) or []]
+    assert len(named) == len(set(named))
+    return sorted(named)

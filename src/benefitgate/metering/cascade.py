@@ -12,9 +12,11 @@ Whatever need not share the transaction follows from those events after commit: 
 suggestion job recomputes the accounts (`suggestions.marks`), partners' streams deliver.
 
 Ingest and consumption call `prepare` before they write the counters and `after_counters`
-after. Everything the steps read is read in `prepare`: from the write on, the transaction
-holds the counters' row locks, which concurrent writes of the same counters wait for, and
-each round trip after it lengthens that hold.
+after. What the steps read is read in `prepare` (all but the progress of outcome targets,
+read after the write when a milestone of a target's metric applies, since it sums the
+counters just written): from the write on, the transaction holds the counters' row locks,
+which concurrent writes of the same counters wait for, and each round trip after it
+lengthens that hold.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class UsageCascade:
         if reported:
             noted_usage(counters)
         else:
-            # Counters change without an event: tell every replica's response cache.
+            # The listeners skip usage.recorded: tell every replica's response cache.
             await touch(conn, (c[0] for c in counters))
             await report_usage(conn, counters)
         await record_crossings(conn, self.periods, counters, now, self.limits, added, crossings)

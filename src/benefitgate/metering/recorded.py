@@ -22,7 +22,7 @@ EVENT_TYPE = "usage.recorded"
 # (`repository.record_events`): the same events and notifications as `report_usage` and
 # `events.touch.touch`, with no round trip of their own while the counters' row locks are
 # held. The period start is the same text; a whole value is written as a JSON integer.
-REPORT = Report(EVENT_TYPE, events.CHANNEL, touch.CHANNEL, touch.ALL, touch.MAX_IDS)
+REPORT = Report(EVENT_TYPE, events.CHANNEL, touch.CHANNEL, touch.MAX_IDS)
 
 
 def noted_usage(counters: Sequence[CounterValue]) -> None:

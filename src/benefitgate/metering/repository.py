@@ -144,13 +144,12 @@ class Report:
     """How the write statement reports the counters it changed, in its transaction: one
     outbox event of `event_type` per account (`{"counters": [{"metric", "periodStart",
     "value"}]}`), a wake-up on `outbox_channel`, and the accounts on `touch_channel`
-    (`all_accounts` past `max_touched` of them), as `events.outbox.enqueue_many` and
+    (`max_touched` to a notification), as `events.outbox.enqueue_many` and
     `events.touch.touch` would in statements of their own."""
 
     event_type: str
     outbox_channel: str
     touch_channel: str
-    all_accounts: str
     max_touched: int
 
 
@@ -186,7 +185,6 @@ async def record_events(
             report.event_type,
             report.outbox_channel,
             report.touch_channel,
-            report.all_accounts,
             report.max_touched,
         )
     assert row is not None  # an aggregate without grouping always answers one row
@@ -383,10 +381,10 @@ _REPORTS = """
 ), woken as (
     select pg_notify($5, '') from (select 1 from changed limit 1) as any_counter
 ), touched as (
-    select pg_notify($6, case when count(*) > $8 then $7
-                               else string_agg(account_id::text, ',' order by account_id) end)
-    from (select distinct account_id from changed) as a
-    having count(*) > 0
+    select pg_notify($6, string_agg(account_id::text, ',' order by account_id))
+    from (select account_id, (row_number() over (order by account_id) - 1) / $7 as part
+          from (select distinct account_id from changed) as a) as numbered
+    group by part
 )"""
 
 _RECORD_AND_REPORT = (
