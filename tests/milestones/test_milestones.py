@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -141,6 +142,10 @@ async def test_a_milestone_many_accounts_reach_in_one_batch_is_awarded_to_each_l
         assert entry["target_id"] == e["payload"]["achievementId"]
         assert entry["account_id"] == e["account_id"]
         assert {"auditEntryId": entry["id"], **entry["after"]} == e["payload"]
+        achievement = next(a for a in achieved if str(a["id"]) == entry["target_id"])
+        reward = e["payload"]["reward"]
+        grant_id = None if reward is None else UUID(reward["grantId"])
+        assert grant_id == achievement["grant_id"]
     changed = await conn.fetch(
         "select account_id, payload from events where type = 'entitlement.changed'"
     )
@@ -159,6 +164,17 @@ async def test_a_milestone_many_accounts_reach_in_one_batch_is_awarded_to_each_l
                 )
             )
         )
+
+    # Milestone by milestone in key order, each one's grants before its achievements.
+    written = await conn.fetch(
+        "select type, payload from events"
+        " where type in ('entitlement.changed', 'milestone.reached') order by id"
+    )
+    order = [
+        (e["payload"]["milestone"] if e["type"] == "milestone.reached" else "busy", e["type"])
+        for e in written
+    ]
+    assert order == sorted(order, key=lambda o: (o[0], o[1] == "milestone.reached"))
 
     # The statements an award takes do not grow with the accounts reaching a milestone.
     catalog = await catalog_loader(pool)()

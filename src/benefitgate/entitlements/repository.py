@@ -21,6 +21,7 @@ __all__ = [
     "grant_of",
     "has_expired_grant",
     "insert_grant",
+    "insert_grants",
     "unrevoked_grants",
     "update_grant",
 ]

@@ -53,8 +53,10 @@ async def award(
     by_milestone: dict[str, list[Achievement]] = defaultdict(list)
     for achievement in achieved:
         by_milestone[achievement.milestone_key].append(achievement)
-    for key, achievements in by_milestone.items():
-        await _reward_and_report(conn, achievements, milestones[key], catalog, at)
+    # In the outbox and the audit log: milestone by milestone in key order, each one's
+    # reward grants first, then its achievements (each grant before the event naming it).
+    for key in sorted(by_milestone):
+        await _reward_and_report(conn, by_milestone[key], milestones[key], catalog, at)
     return achieved
 
 
