@@ -201,7 +201,7 @@ async def test_a_usage_write_on_many_accounts_elsewhere_drops_only_their_views(
         async def used() -> bool:
             body = await app.post(VIEW, {"id": str(others[-1])}, key)
             usage = body["data"]["account"]["usage"]
-            return {u["metric"]["key"]: u["used"] for u in usage}["m0"] == 2
+            return bool({u["metric"]["key"]: u["used"] for u in usage}["m0"] == 2)
 
         await _until(used)
         assert await used()
