@@ -19,7 +19,6 @@ import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -52,6 +51,7 @@ from benefitgate.gauges import Gauges
 from benefitgate.glossary import service as glossary
 from benefitgate.governance.models import VendorName
 from benefitgate.graphql import ide
+from benefitgate.graphql.cors import Cors
 from benefitgate.graphql.documents import Manifest
 from benefitgate.graphql.edge import Edge
 from benefitgate.graphql.fast.checks import CheckPath
@@ -282,10 +282,11 @@ def create_app(
         ),
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
+        body_seconds=settings.body_seconds,
     )
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            Cors,  # Starlette's, a refused preflight in the JSON error shape
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "accept", "x-request-id"],

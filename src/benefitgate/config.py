@@ -140,6 +140,7 @@ class Settings:
     rate_quotas: Mapping[str, Quota | None] = field(default_factory=dict)
     cost_ceilings: Mapping[str, int] = field(default_factory=dict)
     max_header_bytes: int = 16_384  # all request headers together; larger get 431
+    body_seconds: float = 30.0  # for a request's body to arrive once it is read; 0: no limit
     live_message_quota: Quota | None = None  # WebSocket messages a connection may send
     cors_origins: tuple[str, ...] = ()  # origins browsers may call from; "*" for any
     cors_credentials: bool = False  # let browsers send cookies and HTTP auth cross-origin
@@ -223,6 +224,7 @@ class Settings:
             rate_quotas=_quotas(),
             cost_ceilings=_costs(),
             max_header_bytes=_int("BENEFITGATE_MAX_HEADER_BYTES", 16_384),
+            body_seconds=float(os.environ.get("BENEFITGATE_BODY_SECONDS") or 30),
             live_message_quota=Quota.parse(
                 os.environ.get("BENEFITGATE_LIVE_MESSAGE_RATE", "100/10")
             ),

@@ -66,6 +66,48 @@ async def test_a_preflight_from_a_configured_origin_is_answered(serve_live: Serv
     assert "ratelimit" in answer.headers["access-control-expose-headers"].lower()
 
 
+async def test_a_refused_preflight_answers_in_the_json_error_shape_naming_what_was_refused(
+    serve_live: ServeLive,
+) -> None:
+    """Starlette's refusal was the plain text "Disallowed CORS origin"; every other refusal
+    of the service is JSON with a code."""
+    foreign = "https://evil.example.net"
+    asked = [
+        ({"origin": foreign}, [f"origin '{foreign}' may not call this API"]),
+        ({"access-control-request-method": "PUT"}, ["method 'PUT' is not allowed (GET, POST are)"]),
+        ({"access-control-request-headers": "authorization, x-debug"}, ["header 'x-debug'"]),
+        (
+            {"origin": foreign, "access-control-request-method": "DELETE"},
+            [f"origin '{foreign}'", "method 'DELETE'"],
+        ),
+    ]
+    async with serve_live(cors_origins=(APP,)) as port, httpx.AsyncClient() as http:
+        answers = []
+        for headers, _ in asked:
+            sent = {
+                "origin": APP,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type",
+                **headers,
+            }
+            answers.append(await http.options(f"http://127.0.0.1:{port}/graphql", headers=sent))
+        allowed = await preflight(port, APP)
+
+    for answer, (headers, named) in zip(answers, asked, strict=True):
+        assert answer.status_code == 400
+        assert answer.headers["content-type"] == "application/json"
+        if "origin" in headers:  # a foreign origin is granted nothing, as before
+            assert "access-control-allow-origin" not in answer.headers
+        (error,) = answer.json()["errors"]
+        assert error["extensions"] == {"code": "CORS_REFUSED"}
+        assert error["message"].startswith("CORS preflight refused: ")
+        for part in named:
+            assert part in error["message"], error["message"]
+        assert "Disallowed" not in answer.text
+    assert allowed.status_code == 200  # unchanged: Starlette's answer
+    assert allowed.headers["access-control-allow-origin"] == APP
+
+
 async def test_credentials_are_allowed_only_when_configured(serve_live: ServeLive) -> None:
     async with serve_live(cors_origins=(APP,), cors_credentials=True) as port:
         answer = await preflight(port, APP)

@@ -14,7 +14,8 @@ For an HTTP request, in this order, as the separate middleware layers did before
    content coding (`Content-Encoding: gzip`): 415, since bodies are not decoded;
 3. the rate limit of `/graphql` and `/events`: 429 when the caller's bucket is empty;
 4. a body above the limit by its `Content-Length`: 413; a streamed one is counted as it is
-   read, 413 once past the limit;
+   read, 413 once past the limit; a body not whole within its time (`BENEFITGATE_BODY_SECONDS`
+   from its first read, `graphql.body_clock`): 408, and the connection closed;
 5. `/graphql` (GET, HEAD, POST) goes to the view straight, without Starlette's exception
    middleware, router and route (what they would do for it is nothing: the view raises
    no Starlette `HTTPException`, and needs no path parameters); anything else goes to the
@@ -42,6 +43,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from benefitgate.graphql import middleware
+from benefitgate.graphql.body_clock import BodyClock, BodyTooSlow, body_too_slow
 from benefitgate.graphql.ratelimit import RequestLimit
 from benefitgate.graphql.sockets import refuse_upgrade
 from benefitgate.logs import request_id
@@ -64,6 +66,7 @@ class Edge:
         socket_guard: Callable[[ASGIApp], ASGIApp],
         max_header_bytes: int,
         max_body_bytes: int,
+        body_seconds: float = 0.0,
     ) -> None:
         """`app` is the rest of the stack (the router); `view` the GraphQL view it routes
         `/graphql` to; `socket_guard` builds the WebSocket guard around `app`."""
@@ -73,6 +76,7 @@ class Edge:
         self._socket_guard = socket_guard(app)
         self._max_header_bytes = max_header_bytes
         self._max_body_bytes = max_body_bytes
+        self._clock = BodyClock(body_seconds) if body_seconds > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -101,7 +105,7 @@ class Edge:
                 coding = value
         rid = middleware.request_id_of(given)
         token = request_id.set(rid)
-        started, status = time.perf_counter(), 500
+        started, status = time.perf_counter(), 0  # 0 until the answer starts
         marks = [(b"x-request-id", rid.encode())]
 
         async def marked(message: Message) -> None:
@@ -125,8 +129,15 @@ class Edge:
         except ClientDisconnect:
             # Raised by Starlette reading the body; was answered 500 with a traceback.
             status = CLIENT_CLOSED
+        except BodyTooSlow:
+            # Nothing reads a body after its answer began; if something did, uvicorn closes
+            # the connection of an answer left unfinished.
+            if not status:
+                assert self._clock is not None
+                await body_too_slow(self._clock.seconds)(scope, receive, marked)
         finally:
-            middleware.record(scope, status, started)
+            # An error raised out of the app: Starlette's error middleware answers 500.
+            middleware.record(scope, status or 500, started)
             request_id.reset(token)
 
     def _malformed(self, size: int, credentials: int, coding: bytes | None) -> Response | None:
@@ -155,7 +166,7 @@ class Edge:
         )
         try:
             await (self._view if direct else self.app)(
-                scope, middleware.counting(receive, limit), send
+                scope, middleware.bounded(receive, limit, self._clock), send
             )
         except middleware.BodyTooLarge:
             await middleware.body_too_large(limit)(scope, receive, send)

@@ -1,9 +1,11 @@
 """The edge's concerns about the request itself: its id, with the access log line and the
-request count, and the request header and body size limits. `graphql.edge` runs them, in
-one ASGI layer with the rest of the edge."""
+request count, the request header and body size limits, and the time a body may take to
+arrive (`graphql.body_clock`). `graphql.edge` runs them, in one ASGI layer with the rest of
+the edge."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -12,13 +14,14 @@ import time
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope
 
+from benefitgate.graphql.body_clock import BodyClock, BodyTooSlow, Reading
 from benefitgate.graphql.responses import error_response
 from benefitgate.telemetry import metrics
 
 __all__ = [
     "BodyTooLarge",
     "body_too_large",
-    "counting",
+    "bounded",
     "headers_too_large",
     "record",
     "request_id_of",
@@ -91,17 +94,39 @@ class BodyTooLarge(Exception):
     """A streamed body passed the limit: the edge answers 413."""
 
 
-def counting(receive: Receive, max_bytes: int) -> Receive:
+def bounded(receive: Receive, max_bytes: int, clock: BodyClock | None) -> Receive:
     """`receive`, raising BodyTooLarge once the body read passes `max_bytes` (a body sent
-    without a length, or longer than it said)."""
-    seen = 0
+    without a length, or longer than it said), and BodyTooSlow when it is not whole in the
+    time of `clock` (None: no limit) from its first read. Once the body is whole, `receive`
+    waits for the client's going away as long as an answer takes to stream."""
+    seen, whole = 0, clock is None
+    reading: Reading | None = None
 
-    async def counting_receive() -> Message:
-        nonlocal seen
-        message = await receive()
+    async def bounded_receive() -> Message:
+        nonlocal seen, whole, reading
+        if whole:
+            message = await receive()
+        else:
+            if reading is None:
+                assert clock is not None
+                reading = clock.start()
+            reading.waiting()
+            arrived: Message | None = None
+            try:
+                arrived = await receive()
+            except asyncio.CancelledError as cancelled:
+                reading.cut(cancelled)
+            finally:
+                reading.arrived()
+            if arrived is None:
+                # Raised outside the handler: no error in its context, where `db.unavailable`
+                # would look for a lost database.
+                raise BodyTooSlow
+            message = arrived
+            whole = not message.get("more_body", False)
         seen += len(message.get("body", b""))
         if seen > max_bytes:
             raise BodyTooLarge
         return message
 
-    return counting_receive
+    return bounded_receive
