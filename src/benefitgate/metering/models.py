@@ -72,7 +72,8 @@ class Rejection(enum.Enum):
     VALUE_OUT_OF_RANGE = "value_out_of_range"
     OUTSIDE_WINDOW = "outside_window"
     # CloudEvents only: an event the format does not allow (a required attribute missing or
-    # of the wrong type, another specversion, data that is not JSON), or without a value.
+    # of the wrong type, another specversion, data that is not JSON or nests deeper than a
+    # JSON input may, a number no float holds outside `data.value`), or without a value.
     INVALID_EVENT = "invalid_event"
     INVALID_VALUE = "invalid_value"
     # A property the metric groups by is not text, a number or a boolean, or is too long.
