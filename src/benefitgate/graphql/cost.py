@@ -1,32 +1,39 @@
-"""The cost of an operation, estimated from its document alone, and a ceiling per role.
+"""The cost of an operation, estimated from its document and the request's variables, and
+a ceiling per role.
 
 The estimate is what the operation could make the service resolve:
 
 - a field returning an object (or union, or interface) costs its weight, 1 unless
   `WEIGHTS` says more; scalars, enums, `__typename` and introspection cost nothing here;
 - a list multiplies the cost of its selection by its size: `first` where the field takes
-  it (a literal, capped at the largest page; a variable's default, else the largest page;
-  else the argument's default), else `LIST_SIZES` or `DEFAULT_LIST_SIZE`. A field that
-  takes `first` and returns a page (a connection) has its page's own lists (`edges`,
-  `entries`) sized by it already, so those count once;
+  it, capped at the largest page (see `CostEstimator._first`), else `LIST_SIZES` or
+  `DEFAULT_LIST_SIZE`. A field that takes `first` and returns a page (a connection) has
+  its page's own lists (`edges`, `entries`) sized by it already, so those count once;
 - nested lists multiply: `accounts(first: 100) { edges { node { grants { ... } } } }`
   costs 100 x (1 + 1 + 10 x the grant's selection).
 
-Every fragment's alternatives are added up, whichever type the result takes. The cost
-depends on the document only, so it is a validation rule (built once per ceiling) and the
-validation cache keeps its verdict: `CostLimit` adds the rule of the caller's role.
+Every fragment's alternatives are added up, whichever type the result takes. An operation
+whose every `first` is written in the document costs the same whatever the request: a
+validation rule (built once per ceiling) judges it, and the validation cache keeps the
+verdict. One that takes a `first` from a variable costs what the request's values make it:
+the rule leaves it, and `CostLimit` estimates it for each request once it validated, with
+the variables coerced as execution coerces them. (It took the variable's default, which
+the client writes: `query($n: Int = 1) { accounts(first: $n) ... }` with `{"n": 100}` was
+costed at one page of one.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
 
 from benefitgate.api.pagination import MAX_FIRST
 from graphql import (
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
@@ -37,18 +44,29 @@ from graphql import (
     GraphQLUnionType,
     InlineFragmentNode,
     IntValueNode,
+    NamedTypeNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    ValidationContext,
     ValidationRule,
+    VariableDefinitionNode,
     VariableNode,
     get_named_type,
     get_nullable_type,
+    get_operation_ast,
+    get_variable_values,
     is_composite_type,
 )
 
-__all__ = ["COST_LIMIT_EXCEEDED", "CostLimit", "cost_rule", "estimate"]
+__all__ = [
+    "COST_LIMIT_EXCEEDED",
+    "CostLimit",
+    "CostRule",
+    "cost_rule",
+    "estimate",
+    "request_cost_error",
+]
 
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 
@@ -71,24 +89,35 @@ WEIGHTS: Mapping[str, int] = {
 }
 
 
+Fragments = Callable[[str], FragmentDefinitionNode | None]
+
+
 class CostEstimator:
     """Estimates the operations of one document against one schema (memoised per
-    selection and type, so a fragment spread many times is costed once)."""
+    selection and type, so a fragment spread many times is costed once).
 
-    def __init__(self, context: ValidationContext) -> None:
-        self._context = context
-        self._schema = context.schema
-        self._pages = _page_types(context.schema)
+    `variables` are the request's coerced values; None while validating, when the
+    request is not known: a `first` from a variable then sets `varies`, and the estimate
+    is not the operation's."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Fragments,
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._schema = schema
+        self._fragments = fragments
+        self._variables = variables
+        self._pages = _page_types(schema)
         self._memo: dict[tuple[int, str], int] = {}
         self._visiting: set[str] = set()
+        self.varies = False
 
     def operation(self, node: OperationDefinitionNode) -> int:
         root = self._schema.get_root_type(OperationType(node.operation.value))
         if root is None:
             return 0
-        self._variables = {
-            d.variable.name.value: d.default_value for d in node.variable_definitions or ()
-        }
         return self._selection(node.selection_set, root)
 
     def _selection(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
@@ -111,7 +140,7 @@ class CostEstimator:
 
     def _spread(self, spread: FragmentSpreadNode) -> int:
         name = spread.name.value
-        fragment = self._context.get_fragment(name)
+        fragment = self._fragments(name)
         if fragment is None or name in self._visiting:  # unknown or cyclic: other rules say so
             return 0
         on = self._schema.get_type(fragment.type_condition.name.value)
@@ -146,15 +175,32 @@ class CostEstimator:
         return LIST_SIZES.get(f"{parent.name}.{node.name.value}", DEFAULT_LIST_SIZE)
 
     def _first(self, node: FieldNode, field: GraphQLField) -> int:
+        """The page size `first` asks for, as execution reads it, capped at the largest page.
+        Absent (or a variable the request leaves unset, with no default): the argument's
+        default. Anything but an integer (null, which an `Int!` argument refuses as the
+        field resolves) counts as the largest page: an estimate must never count less
+        than what may run, and one that cannot run has nothing to under-count."""
         given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
         if isinstance(given, VariableNode):
-            given = self._variables.get(given.name.value)
-            if given is None:
+            if self._variables is None:
+                self.varies = True
                 return MAX_FIRST
+            if given.name.value not in self._variables:
+                given = None
+            else:
+                return _page_size(self._variables[given.name.value])
+        if given is None:
+            default = field.args["first"].default_value
+            return _page_size(default)
         if isinstance(given, IntValueNode):
-            return max(0, min(int(given.value), MAX_FIRST))
-        default = field.args["first"].default_value
-        return default if isinstance(default, int) else MAX_FIRST
+            return _page_size(int(given.value))
+        return MAX_FIRST
+
+
+def _page_size(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(0, min(value, MAX_FIRST))
+    return MAX_FIRST
 
 
 def _page_types(schema: GraphQLSchema) -> frozenset[str]:
@@ -173,40 +219,111 @@ def _page_types(schema: GraphQLSchema) -> frozenset[str]:
     return frozenset(pages)
 
 
-def estimate(context: ValidationContext, node: OperationDefinitionNode) -> int:
-    return CostEstimator(context).operation(node)
+def estimate(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any],
+) -> int:
+    """The cost of `operation` of `document` run with `variables` (coerced values)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return CostEstimator(schema, fragments.get, variables).operation(operation)
 
 
-def cost_rule(role: str, ceiling: int) -> type[ValidationRule]:
+def _too_costly(cost: int, ceiling: int, role: str, node: OperationDefinitionNode) -> GraphQLError:
+    return GraphQLError(
+        f"operation cost {cost} is above the ceiling of {ceiling} for "
+        f"{role} callers: ask for smaller pages (`first`) or fewer nested lists",
+        node,
+        extensions={"code": COST_LIMIT_EXCEEDED, "cost": cost, "ceiling": ceiling},
+    )
+
+
+class CostRule(ValidationRule):
+    """The ceiling of one role, for operations whose cost the document alone decides."""
+
+    role: str
+    ceiling: int
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
+        estimator = CostEstimator(self.context.schema, self.context.get_fragment)
+        cost = estimator.operation(node)
+        if cost > self.ceiling and not estimator.varies:
+            self.report_error(_too_costly(cost, self.ceiling, self.role, node))
+        return self.SKIP
+
+
+def cost_rule(role: str, ceiling: int) -> type[CostRule]:
     """A rule refusing operations estimated above `ceiling`, for callers of `role`."""
+    return type("CostCeiling", (CostRule,), {"role": role, "ceiling": ceiling})
 
-    class CostCeiling(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
-            cost = estimate(self.context, node)
-            if cost > ceiling:
-                self.report_error(
-                    GraphQLError(
-                        f"operation cost {cost} is above the ceiling of {ceiling} for "
-                        f"{role} callers: ask for smaller pages (`first`) or fewer nested lists",
-                        node,
-                        extensions={"code": COST_LIMIT_EXCEEDED, "cost": cost, "ceiling": ceiling},
-                    )
-                )
-            return self.SKIP
 
-    return CostCeiling
+def request_cost_error(
+    rule: type[CostRule],
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> GraphQLError | None:
+    """The refusal of a validated operation whose `first` comes from a variable, when the
+    request's values make it cost more than `rule`'s ceiling; None otherwise (and for an
+    operation the validation rule judged already, which takes no `Int` variable).
+    Values that do not coerce are left to execution, which refuses them before any field
+    resolves, as it does whatever the cost."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:  # execution says which operation is missing
+        return None
+    sizes = [d for d in operation.variable_definitions or () if _is_int(d)]
+    if not sizes:
+        return None
+    coerced = get_variable_values(schema, sizes, variables or {}, hide_suggestions=True)
+    if isinstance(coerced, list):
+        return None
+    cost = estimate(schema, document, operation, coerced.coerced)
+    if cost <= rule.ceiling:
+        return None
+    return _too_costly(cost, rule.ceiling, rule.role, operation)
+
+
+def _is_int(definition: VariableDefinitionNode) -> bool:
+    """Whether the variable may stand for `first`: only `Int` and `Int!` may (a list may not)."""
+    type_ = definition.type
+    if isinstance(type_, NonNullTypeNode):
+        type_ = type_.type
+    return isinstance(type_, NamedTypeNode) and type_.name.value == "Int"
 
 
 class CostLimit(SchemaExtension):
-    """Adds the cost rule of the caller's role to the operation's validation rules."""
+    """Adds the cost rule of the caller's role to the operation's validation rules, and
+    once the operation validated, judges its cost with the request's variables. Listed
+    after the validation extension, whose verdict it reads as validation begins."""
 
-    def __init__(self, rules: Mapping[str, type[ValidationRule]]) -> None:
+    def __init__(self, rules: Mapping[str, type[CostRule]]) -> None:
         self._rules = rules
+        self._rule: type[CostRule] | None = None
 
     def on_operation(self) -> Iterator[None]:
         principal = getattr(self.execution_context.context, "principal", None)
-        rule = self._rules.get(principal.role.value) if principal is not None else None
-        if rule is not None:
+        self._rule = self._rules.get(principal.role.value) if principal is not None else None
+        if self._rule is not None:
             context = self.execution_context
-            context.validation_rules = (*context.validation_rules, rule)
+            context.validation_rules = (*context.validation_rules, self._rule)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        # Only an operation that validated cleanly: an invalid one is refused already.
+        if self._rule is not None and document is not None and context.pre_execution_errors == []:
+            error = request_cost_error(
+                self._rule,
+                context.schema._schema,
+                document,
+                context._provided_operation_name,
+                context.variables,
+            )
+            if error is not None:
+                context.pre_execution_errors = [error]
         yield

@@ -260,9 +260,10 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(rules),
         introspection_by_role(introspection),
-        lambda: CostLimit(cost_rules),
         ParserCache,
         lambda: CachedValidation(hide_suggestions=not suggestions),
+        # After validation: it judges a validated operation's cost with its variables.
+        lambda: CostLimit(cost_rules),
         _MaskErrors,
         ReplicaReads,
     ]

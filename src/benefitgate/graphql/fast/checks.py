@@ -12,9 +12,10 @@ as graphql-core completes it.
 Anything else runs through strawberry, and so does a check document until it has run
 there cleanly for the caller's role: validation (depth, aliases, cost, introspection) and
 the trusted documents' rule depend only on the document and the role, so one clean run
-proves every later one passes them. Variables that do not coerce, an argument error, an
-unexpected failure (a lost database): strawberry again, which answers them as it always
-has. Only a clean answer is ever given here.
+proves every later one passes them. (Cost depends on variables only through `first`,
+which neither `entitlementCheck` nor the answer's fields take.) Variables that do not
+coerce, an argument error, an unexpected failure (a lost database): strawberry again,
+which answers them as it always has. Only a clean answer is ever given here.
 """
 
 from __future__ import annotations
