@@ -22,7 +22,15 @@ from strawberry.types.scalar import ScalarDefinition
 
 from benefitgate.common.nesting import MAX_DEPTH, too_deep
 from benefitgate.db import MAX_BIGINT
-from graphql import GraphQLError, ValueNode, value_from_ast_untyped
+from graphql import (
+    GraphQLError,
+    ListValueNode,
+    ObjectValueNode,
+    Undefined,
+    ValueNode,
+    VariableNode,
+    value_from_ast_untyped,
+)
 
 __all__ = ["DATE", "DATETIME", "JSON", "parse_datetime", "parse_id", "parse_serial"]
 
@@ -105,7 +113,25 @@ def _shallow(value: Any) -> Any:
 
 
 def _parse_json_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
-    return _shallow(value_from_ast_untyped(node, variables))
+    return _shallow(_json_literal(node, variables or {}))
+
+
+def _json_literal(node: ValueNode, variables: dict[str, Any]) -> Any:
+    """A JSON literal's value with the variables it holds put in. graphql-core's untyped
+    reading leaves an unset variable as its `Undefined`, which reached the service inside
+    the value and failed the request ("Unexpected error.": the idempotency hash could not
+    encode it). An object's field whose variable is unset is left out, as GraphQL leaves
+    out an input object's field; a list's item becomes null, since leaving it out would
+    move every later item to another index (a list has no name to leave out)."""
+    if isinstance(node, VariableNode):
+        return variables.get(node.name.value, Undefined)
+    if isinstance(node, ObjectValueNode):
+        fields = ((f.name.value, _json_literal(f.value, variables)) for f in node.fields)
+        return {name: value for name, value in fields if value is not Undefined}
+    if isinstance(node, ListValueNode):
+        items = (_json_literal(item, variables) for item in node.values)
+        return [None if item is Undefined else item for item in items]
+    return value_from_ast_untyped(node)
 
 
 # A value goes out inside a response, which nests it in its own objects and lists: as many
