@@ -29,7 +29,7 @@ from benefitgate.graphql.fast.checks import CheckPath
 from benefitgate.graphql.known import KnownRequests
 from benefitgate.graphql.observe import operation_succeeded
 from benefitgate.graphql.response_cache import ResponseFront
-from benefitgate.graphql.responses import GRAPHQL_RESPONSE
+from benefitgate.graphql.responses import GRAPHQL_RESPONSE, prefers_graphql_response
 from benefitgate.graphql.shapes import is_json_body
 
 __all__ = ["QuickAnswers", "read_body"]
@@ -68,7 +68,8 @@ class QuickAnswers:
         known = self._known.peek("POST", declared_json, principal.role, body)
         if known is None:
             return False
-        media = _GRAPHQL_RESPONSE if accept is not None and _GRAPHQL_RESPONSE in accept else _JSON
+        wanted = accept is not None and prefers_graphql_response(accept.decode("latin-1"))
+        media = _GRAPHQL_RESPONSE if wanted else _JSON
         check = known.worked_out.get("check")
         if check is not None and check[0] is not None:
             return await self._check(scope, principal, check, receive, send, media)

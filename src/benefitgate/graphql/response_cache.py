@@ -36,7 +36,7 @@ from benefitgate.cache.tags import CATALOG, event_tags
 from benefitgate.catalog.models import Catalog
 from benefitgate.events.written import Changes
 from benefitgate.graphql.known import Known
-from benefitgate.graphql.responses import GRAPHQL_RESPONSE
+from benefitgate.graphql.responses import GRAPHQL_RESPONSE, wants_graphql_response
 from benefitgate.views.expiry import earliest_after, grants_change_at, next_midnight
 from graphql import (
     FieldNode,
@@ -242,8 +242,7 @@ class ResponseFront:
 def cached_response(entry: Entry, request: Request) -> Response:
     """A hit, as the executed response would have been sent, with HTTP caching headers on
     GET (304 when the client already holds it)."""
-    wanted = request.headers.get("accept", "")
-    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in wanted else "application/json"
+    media = GRAPHQL_RESPONSE if wants_graphql_response(request) else "application/json"
     if request.method != "GET":
         return Response(entry.body, media_type=media)
     headers = http_cache_headers(entry.etag, media)

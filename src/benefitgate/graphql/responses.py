@@ -5,6 +5,9 @@ GraphQL over HTTP asks for `application/graphql-response+json` when the client a
 
 from __future__ import annotations
 
+from contextlib import suppress
+from functools import lru_cache
+
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,8 +19,11 @@ from benefitgate.telemetry import metrics
 
 __all__ = [
     "GRAPHQL_RESPONSE",
+    "accept_qualities",
+    "accepts",
     "error_response",
     "http_error",
+    "prefers_graphql_response",
     "refusal",
     "unavailable_response",
     "wants_graphql_response",
@@ -62,7 +68,51 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def wants_graphql_response(request: Request) -> bool:
-    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
+    return prefers_graphql_response(request.headers.get("accept", ""))
+
+
+@lru_cache(maxsize=64)
+def prefers_graphql_response(accept: str) -> bool:
+    """Whether an `Accept` header asks for `application/graphql-response+json`: named, with
+    a quality above 0 and no lower than `application/json`'s (which a wildcard gives it).
+    A client that names neither gets `application/json`, as before the GraphQL over HTTP
+    spec. Quality 0 means "not acceptable" (RFC 9110, 12.4.2): the media type was given to
+    a client that had refused it by name."""
+    if GRAPHQL_RESPONSE not in accept:
+        return False
+    qualities = accept_qualities(accept)
+    wanted = qualities.get(GRAPHQL_RESPONSE, 0.0)
+    json = next(
+        (qualities[r] for r in ("application/json", "application/*", "*/*") if r in qualities),
+        0.0,
+    )
+    return wanted > 0 and wanted >= json
+
+
+def accepts(accept: str, media_type: str) -> bool:
+    """Whether an `Accept` header names `media_type` with a quality above 0."""
+    return media_type in accept and accept_qualities(accept).get(media_type, 0.0) > 0
+
+
+def accept_qualities(accept: str) -> dict[str, float]:
+    """Each media range of an `Accept` header (lower case, parameters other than `q`
+    dropped) with its quality: 1 unless `q` says otherwise; a `q` that is not a number
+    counts as 1 (the parameter is ignored, the range was named). A range named twice keeps
+    its first quality."""
+    qualities: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *parameters = part.split(";")
+        media = media.strip().lower()
+        if not media:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                with suppress(ValueError):
+                    quality = float(value.strip())
+        qualities.setdefault(media, quality)
+    return qualities
 
 
 def unavailable_response() -> Response:

@@ -2,7 +2,8 @@
 
 Requests that never executed (unparsable body, syntax or validation errors) get 4xx with
 `application/graphql-response+json` when the client accepts it, as the GraphQL over HTTP
-spec asks; a mutation sent by GET gets 405 with `Allow: POST`. HEAD is answered as GET
+spec asks; a mutation sent by GET gets 405 with `Allow: POST`, a subscription sent by
+either method 400 naming the WebSocket endpoint. HEAD is answered as GET
 (the server sends the headers without the body), as HTTP asks of a resource that GET reads.
 
 WebSocket connections speak only `graphql-transport-ws` and authenticate in
@@ -32,6 +33,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from benefitgate.api.context import Context
@@ -58,6 +60,7 @@ from benefitgate.graphql.response_cache import (
 )
 from benefitgate.graphql.responses import (
     GRAPHQL_RESPONSE,
+    accepts,
     error_response,
     refusal,
     unavailable_response,
@@ -87,6 +90,11 @@ _NOT_YET_AUTHENTICATED = Principal(Role.FRONTEND, subject="websocket-before-init
 _DOCUMENT_PARAMETERS = ("query", "documentId", "extensions")
 # Request errors' codes by status where BAD_REQUEST would say less (as POST /events says).
 _HTTP_CODES = {415: "UNSUPPORTED_MEDIA_TYPE"}
+
+SUBSCRIPTION_OVER_HTTP = (
+    "subscriptions are not served over HTTP: open a WebSocket to this same URL (ws:// or "
+    "wss://, subprotocol graphql-transport-ws) and send the subscription there"
+)
 
 # Where a request's context is kept: in its own scope. Not `request.state`, which is the
 # lifespan's state dict, and which some servers (asgi-lifespan's, in tests) share between
@@ -298,7 +306,7 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         return (
             self.graphql_ide is not None
             and request.method == "GET"
-            and "text/html" in request.headers.get("accept", "")
+            and accepts(request.headers.get("accept", ""), "text/html")
             and not any(request.query_params.get(name) for name in _DOCUMENT_PARAMETERS)
         )
 
@@ -345,10 +353,13 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         try:
             return await super().execute_single(request, request_adapter, *args, **kwargs)
         except HTTPException as exc:
-            if (
-                isinstance(exc.__cause__, InvalidOperationTypeError)
-                and request_adapter.method == "GET"
-            ):
+            refused = exc.__cause__
+            if not isinstance(refused, InvalidOperationTypeError):
+                raise
+            if refused.operation_type is OperationType.SUBSCRIPTION:
+                # By GET as by POST: 405 with `Allow: POST` said POST would take it.
+                raise HTTPException(400, SUBSCRIPTION_OVER_HTTP) from exc
+            if request_adapter.method == "GET":
                 raise HTTPException(405, "mutations must be sent with POST") from exc
             raise
 
