@@ -25,6 +25,7 @@ costed at one page of one.)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
@@ -203,9 +204,11 @@ def _page_size(value: object) -> int:
     return MAX_FIRST
 
 
+@lru_cache(maxsize=8)
 def _page_types(schema: GraphQLSchema) -> frozenset[str]:
     """Types returned by fields that take `first` and return one object: the pages, whose
-    lists that `first` sizes."""
+    lists that `first` sizes. Worked out once per schema (a walk of every field, 0.25 ms:
+    more than estimating a request's operation)."""
     pages: set[str] = set()
     for named in schema.type_map.values():
         if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
