@@ -112,6 +112,7 @@ assert SKIPPED_EVENTS <= KEEP_SNAPSHOTS
 POOL_CLOSE_SECONDS = 5.0
 # Between readings of the gauges, for scrapes another worker process answers.
 GAUGE_SECONDS = 5.0
+EXPIRY_SECONDS = 1.0
 
 
 @dataclass
@@ -210,6 +211,8 @@ def create_app(
             if settings.scheduler_seconds > 0:
                 background.append(asyncio.create_task(state.scheduler.run()))
             background.append(asyncio.create_task(state.gauges.run(GAUGE_SECONDS)))
+            # Live streams whose token expired end within this, whether events come or not.
+            background.append(asyncio.create_task(state.hub.expire_every(clock, EXPIRY_SECONDS)))
             if tracer_provider is not None:
                 tracing.instrument_asyncpg(tracer_provider)
             if settings.event_retention_days > 0:

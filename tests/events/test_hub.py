@@ -223,3 +223,21 @@ async def test_a_subscriber_joining_after_a_look_passed_over_events_gets_them_al
     assert [(e.type, e.payload["n"]) for e in got] == [
         ("test.lean", 0), ("test.kept", 1), ("test.lean", 2),
     ]  # fmt: skip
+
+
+async def test_a_subscriber_of_a_key_revoked_before_it_joined_is_closed_as_it_joins(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    # Its replay began before the revocation, which the hub published to the subscribers
+    # it had: joining after, it heard live events under a revoked key.
+    hub = _hub(capacity=10)
+    keyed = Principal(Role.ADMIN, subject="key:0123456789ab").event_reader()
+    await events.enqueue(conn, "api_key.revoked", None, {"key_id": "0123456789ab"})
+    await _publish_new(conn, hub)
+    stream = follow(pool, hub, keyed, Interest(), START)
+    async with contextlib.aclosing(stream):
+        replayed = await anext(stream)
+        closed = await asyncio.wait_for(anext(stream), 5)
+
+    assert isinstance(replayed, Event) and replayed.type == "api_key.revoked"
+    assert isinstance(closed, Closed) and closed.reason is CloseReason.UNAUTHENTICATED

@@ -232,3 +232,36 @@ async def test_fields_the_protocol_does_not_name_for_a_message_are_ignored(
             await ws.send({"type": "complete", "id": "1", "payload": extra})
         await ws.send({"type": "ping", "id": ["not", "an", "id"]})
         assert await ws.receive() == {"type": "pong"}
+
+
+async def test_a_connection_init_payload_must_be_an_object_and_its_id_is_ignored(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    # graphql-transport-ws: connection_init's payload is an optional object (null as good
+    # as none); the message has no `id`, so one of any type is ignored, as graphql-ws does.
+    payloads: list[object] = [[], "x", 7, True]
+    for payload in payloads:
+        async with raw_socket(live_port) as ws:
+            await ws.send({"type": "connection_init", "payload": payload})
+            assert await ws.closed_with() == 4400, payload
+            assert ws.ws.close_reason.startswith(
+                "a connection_init message's `payload` must be an object, not "
+            ), payload
+    key = await api_key(conn)
+    ids: list[object] = [["a"], 7, {}, None, "1"]
+    for operation_id in ids:
+        async with raw_socket(live_port) as ws:
+            init = {"type": "connection_init", "id": operation_id}
+            await ws.send({**init, "payload": {"authorization": f"Bearer {key}"}})
+            assert await ws.receive() == {"type": "connection_ack"}, operation_id
+
+
+async def test_an_authorization_that_is_not_a_string_is_refused_with_its_reason(
+    live_port: int,
+) -> None:
+    async with raw_socket(live_port) as ws:
+        await ws.send({"type": "connection_init", "payload": {"authorization": ["Bearer x"]}})
+        assert await ws.closed_with() == 4403
+        reason = ws.ws.close_reason
+
+    assert reason == "Forbidden: `authorization` must be a string, not an array"

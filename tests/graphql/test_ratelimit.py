@@ -190,3 +190,30 @@ async def test_a_websocket_subscribe_takes_from_the_same_bucket_as_requests(
     assert refused["id"] == "2" and refused["type"] == "error"
     (error,) = refused["payload"]
     assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 30}
+
+
+async def test_bad_credentials_over_websocket_take_from_the_address_bucket_too(
+    conn: asyncpg.Connection, serve_live: ServeLive
+) -> None:
+    # connection_init took no token: with the address's bucket empty (HTTP answered 429),
+    # bad keys sent over WebSocket were each checked and refused with 4403 at full speed.
+    forged = f"bgk_{'0' * 12}_{'s' * 32}"
+    key = await api_key(conn)
+    closes = []
+    async with serve_live(rate_quotas=quotas(anonymous="2/60")) as port, client(port) as http:
+        for _ in range(2):
+            async with raw_socket(port) as ws:
+                await ws.init_without_ack(forged)
+                closes.append((await ws.closed_with(), ws.ws.close_reason))
+        over_http = await ask(http, "forged")
+        async with raw_socket(port) as ws:
+            await ws.init_without_ack(forged)
+            closes.append((await ws.closed_with(), ws.ws.close_reason))
+        async with raw_socket(port) as ws:  # a usable credential has its own bucket
+            acknowledged = await ws.init(key)
+
+    assert closes[:2] == [(4403, "Forbidden: unknown API key")] * 2
+    assert over_http.status_code == 429  # one bucket for both transports
+    code, reason = closes[2]
+    assert code == 1008 and reason.startswith("RATE_LIMITED: rate limit of 2 requests per 60 s")
+    assert acknowledged == {"type": "connection_ack"}

@@ -5,6 +5,11 @@ Each subscriber has a bounded queue, and publishing never waits for a subscriber
 queue would overflow is closed as a slow consumer and resumes from its cursor, so a slow
 subscriber never stalls the others. Access is checked per event, against the partners that
 manage the account as the listener read the batch (in the same statement).
+
+A subscriber ends when its credential does: an API key's revocation closes those of that
+key, and a subscriber that joins after it (its replay began before) is closed as it joins;
+a token's expiry closes its subscribers at the next batch, or at the next `expire` (the
+app calls it every second), whichever comes first, so a quiet stream ends too.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from benefitgate.clock import Clock
 from benefitgate.events.outbox import Cursor, Event, Reader, internal_only
 from benefitgate.telemetry import metrics
 
@@ -134,6 +140,9 @@ class Hub:
         # One that unsubscribed stays until its expiry, when closing it is a no-op.
         self._expiring: list[tuple[datetime, int, Subscriber]] = []
         self._order = itertools.count()
+        # Subjects (`key:<id>`) of the keys revoked while this process ran: a subscriber of
+        # one, whose replay began before the revocation, is closed as it joins.
+        self._revoked: set[str] = set()
         self.cursor = start  # the last event published; later ones reach new subscribers
 
     def __len__(self) -> int:
@@ -147,6 +156,8 @@ class Hub:
         """Register, synchronously: no batch can be published between reading the hub's
         position and joining, so `start` is exact."""
         subscriber = Subscriber(reader, interest, self._capacity, self.cursor)
+        if reader.subject in self._revoked:
+            subscriber.close(CloseReason.UNAUTHENTICATED)
         self._by_audience[audience(reader)].add(subscriber)
         if reader.expires_at is not None:
             entry = (reader.expires_at, next(self._order), subscriber)
@@ -218,6 +229,17 @@ class Hub:
     def _all(self) -> list[Subscriber]:
         return [s for group in self._by_audience.values() for s in group]
 
+    def expire(self, now: datetime) -> None:
+        """Close the subscribers whose credential expired by `now`, with no batch to
+        publish: without it, a stream that heard nothing stayed open past its token."""
+        self._close_expired(now)
+
+    async def expire_every(self, clock: Clock, seconds: float) -> None:
+        """`expire` every `seconds` at the clock's now, until cancelled."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.expire(clock.now())
+
     def _close_expired(self, now: datetime) -> None:
         while self._expiring and self._expiring[0][0] <= now:
             _, _, subscriber = heapq.heappop(self._expiring)
@@ -226,6 +248,7 @@ class Hub:
     def _close_revoked(self, batch: Sequence[Event]) -> None:
         revoked = {f"key:{e.payload.get('key_id')}" for e in batch if e.type == "api_key.revoked"}
         if revoked:
+            self._revoked |= revoked
             for subscriber in self._all():
                 if subscriber.reader.subject in revoked:
                     subscriber.close(CloseReason.UNAUTHENTICATED)

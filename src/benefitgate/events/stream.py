@@ -79,7 +79,8 @@ async def follow(
                 yield event
         subscriber = hub.subscribe(reader, interest)
         try:
-            while position < subscriber.start:
+            # Closed as it joined (its key revoked during the replay): nothing more.
+            while position < subscriber.start and subscriber.closed is None:
                 wanted, reached, _ = await replay.page(position, subscriber.start)
                 for event in wanted:
                     yield event

@@ -92,6 +92,16 @@ class RateLimiter:
             "extensions": {"code": "RATE_LIMITED", "retryAfter": decision.retry_after},
         }
 
+    async def refuse_bad_credential(self, scope: Scope) -> str | None:
+        """A credential refused over WebSocket (at `connection_init`, or at a `subscribe`
+        once revoked or expired) takes a token from its client address's bucket, as an
+        HTTP request without a usable credential does: one bucket for both. The close
+        reason when that bucket is empty (`RATE_LIMITED: ...`), else None."""
+        taken = await self.take(None, scope)
+        if taken is None or taken[1].allowed:
+            return None
+        return f"RATE_LIMITED: {refusal_message(taken[1])}"
+
 
 class RequestLimit:
     """The rate limit of HTTP requests to `paths`: a token from the caller's bucket for

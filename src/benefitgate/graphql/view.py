@@ -7,8 +7,8 @@ either method 400 naming the WebSocket endpoint. HEAD is answered as GET
 (the server sends the headers without the body), as HTTP asks of a resource that GET reads.
 
 WebSocket connections speak only `graphql-transport-ws` and authenticate in
-`connection_init` (payload `{"authorization": "Bearer ..."}`) with the HTTP rules; a
-refused credential closes the connection with 4403.
+`connection_init` (payload `{"authorization": "Bearer ..."}`) with the HTTP rules, and
+again at every `subscribe`; a refused credential closes the connection with 4403.
 
 A request may name a trusted document by id instead of sending its text (see
 `graphql.persisted`); a refusal answers with its own status and code, without `data`.
@@ -28,7 +28,6 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -66,7 +65,7 @@ from benefitgate.graphql.responses import (
     unavailable_response,
     wants_graphql_response,
 )
-from benefitgate.graphql.shapes import is_json_body, request_problem
+from benefitgate.graphql.shapes import is_json_body, json_kind, request_problem
 
 __all__ = ["PRINCIPAL", "GraphQLView"]
 
@@ -331,18 +330,23 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
-        """Authenticate `connection_init`; refuse the connection (4403) on a bad credential."""
+        """Authenticate `connection_init`. A refused credential raises Unauthenticated, which
+        the transport (`graphql.fast.delivery`) answers: 4403 with the reason, or 1008
+        when the client address has sent too many bad credentials."""
+        context.principal = await self.connection_principal(context)
+        acknowledged: UnsetType = UNSET  # a plain `connection_ack`, without a payload
+        return acknowledged
+
+    async def connection_principal(self, context: Context) -> Principal:
+        """The principal of the connection's credential (`authorization` in its
+        `connection_init` payload) by the HTTP rules, at this moment: the transport asks
+        again at every `subscribe`, so a key revoked or a token expired since the
+        connection opened starts nothing more. Raises Unauthenticated."""
         params = context.connection_params
         header = params.get("authorization", params.get("Authorization"))
         if header is not None and not isinstance(header, str):
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
-        try:
-            context.principal = await self._authenticate_header(header)
-        except Unauthenticated as exc:
-            rejection: dict[str, object] = {"code": "UNAUTHENTICATED", "message": str(exc)}
-            raise ConnectionRejectionError(rejection) from exc
-        acknowledged: UnsetType = UNSET  # a plain `connection_ack`, without a payload
-        return acknowledged
+            raise Unauthenticated(f"`authorization` must be a string, not {json_kind(header)}")
+        return await self._authenticate_header(header)
 
     async def execute_single(
         self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any

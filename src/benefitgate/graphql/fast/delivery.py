@@ -10,6 +10,10 @@ operation id spliced around those bytes, written by the operation's own task, in
 Everything else stays on the stock path: parsing, validation and variables, the typed
 error members that end a stream, and any event whose rendering has errors (so that they
 are masked and logged as usual).
+
+The transport also holds what the stock handler left to chance: the connection's credential
+is checked again at every `subscribe` (4403 once revoked or expired), a refused credential
+takes a token from its client address's bucket of bad credentials (1008 past it).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import orjson
+from starlette.types import Scope
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -33,6 +38,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from strawberry.types.execution import PreExecutionError
 
 from benefitgate import db
+from benefitgate.auth.principals import Unauthenticated
 from benefitgate.feed import direct
 from benefitgate.feed.types import Event
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
@@ -42,7 +48,11 @@ if TYPE_CHECKING:
     from benefitgate.api.context import Context
     from benefitgate.auth.principals import Principal
 
-__all__ = ["Delivery", "LiveTransportHandler", "SubscribeLimiter", "attach"]
+__all__ = ["Credentials", "Delivery", "LiveTransportHandler", "SubscribeLimiter", "attach"]
+
+FORBIDDEN = 4403  # graphql-transport-ws: the credential is refused
+POLICY_VIOLATION = 1008  # RFC 6455: too many bad credentials from this address
+_MAX_REASON = 123  # bytes of a close frame's reason (RFC 6455)
 
 
 class Renderer(Protocol):
@@ -85,11 +95,23 @@ class SubscribeLimiter(Protocol):
     async def refuse_subscribe(self, principal: Principal) -> dict[str, object] | None:
         """The GraphQL error refusing a `subscribe` by this caller now, or None."""
 
+    async def refuse_bad_credential(self, scope: Scope) -> str | None:
+        """The close reason when the client address sent too many bad credentials, or None
+        (it takes a token, as a bad credential over HTTP does)."""
+
+
+class Credentials(Protocol):
+    async def connection_principal(self, context: Context) -> Principal:
+        """The principal of the connection's credential now; raises Unauthenticated."""
+
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
     """graphql-transport-ws with a direct delivery per operation. A message of the wrong
     shape closes the connection with 4400; a subscribe whose document fails to parse or
-    validate gets an `error` message for its id, as the protocol asks."""
+    validate gets an `error` message for its id, as the protocol asks. A credential
+    refused at `connection_init`, or at a `subscribe` (revoked or expired since), closes
+    it with 4403 and the reason; past the client address's bucket of bad credentials,
+    with 1008 and a reason starting `RATE_LIMITED:`."""
 
     async def handle_message(self, message: Message) -> None:
         # The stock handler indexes into the message as it reads it: a frame that was not
@@ -109,6 +131,8 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
         document the caller may not send gets an `error` message for its id, and so does
         a subscribe past the caller's rate limit (it takes a token, as a request does)."""
         payload = message["payload"]
+        if self.connection_acknowledged and not await self._still_authenticated():
+            return
         if self.connection_acknowledged and message["id"] not in self.operations:
             if await self._refused_past_most(message["id"]):
                 return
@@ -147,16 +171,50 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
         await self.send_message(error)  # type: ignore[arg-type]
         return True
 
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        # A credential's lookup that lost the database raised out of the handler, an
-        # abnormal close (1011). The protocol has no code for it; the WebSocket one for
-        # "try again later" is 1013, as a 503 is over HTTP.
+    async def _still_authenticated(self) -> bool:
+        """Check the connection's credential again, as `connection_init` did: a key revoked
+        (once this process heard of it, as over HTTP) or a token expired at the clock's
+        now closes the connection, its open streams with it. Whether it still holds."""
+        if not hasattr(self.view, "connection_principal"):
+            return True
         try:
-            await super().handle_connection_init(message)
+            await cast("Credentials", self.view).connection_principal(self.context)
+        except Unauthenticated as refused:
+            await self._refuse_credential(refused)
+            return False
         except Exception as exc:
             if not db.unavailable(exc):
                 raise
             await self.websocket.close(code=1013, reason="database unavailable; retry")
+            return False
+        return True
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # A credential's lookup that lost the database raised out of the handler, an
+        # abnormal close (1011). The protocol has no code for it; the WebSocket one for
+        # "try again later" is 1013, as a 503 is over HTTP. The view raises Unauthenticated
+        # for a refused credential (the stock handler closed 4403 without its reason).
+        try:
+            await super().handle_connection_init(message)
+        except Unauthenticated as refused:
+            await self._refuse_credential(refused)
+        except Exception as exc:
+            if not db.unavailable(exc):
+                raise
+            await self.websocket.close(code=1013, reason="database unavailable; retry")
+
+    async def _refuse_credential(self, refused: Unauthenticated) -> None:
+        """Close for a refused credential: 4403 with its reason, unless the client address's
+        bucket of bad credentials (the HTTP one) is empty: then 1008, `RATE_LIMITED: ...`,
+        so that a flood of bad credentials is throttled over either transport."""
+        limiter = cast("SubscribeLimiter | None", getattr(self.view, "limiter", None))
+        assert isinstance(self.websocket, ASGIWebSocketAdapter)
+        if limiter is not None:
+            throttled = await limiter.refuse_bad_credential(self.websocket.ws.scope)
+            if throttled is not None:
+                await self.websocket.close(code=POLICY_VIOLATION, reason=_reason(throttled))
+                return
+        await self.websocket.close(code=FORBIDDEN, reason=_reason(f"Forbidden: {refused}"))
 
     async def _handle_pre_execution_error(
         self, operation: Operation[Context, None], result: PreExecutionError
@@ -177,3 +235,8 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
             await self.websocket.ws.send_text(text)
         except WebSocketDisconnect as exc:  # as the stock adapter's send_json
             raise WebSocketDisconnected from exc
+
+
+def _reason(text: str) -> str:
+    """A close frame's reason, cut to what one may carry."""
+    return text.encode()[:_MAX_REASON].decode(errors="ignore")
