@@ -12,13 +12,16 @@ import uuid
 import asyncpg
 import httpx
 
+from benefitgate.events import outbox as events
+from benefitgate.events.outbox import START
 from tests.conftest import ServeLive, api_key, frontend_token
-from tests.fixtures.live import raw_socket
+from tests.fixtures.live import EVENTS, raw_socket
 
 SUBSCRIBE = {
     "type": "subscribe",
     "payload": {"query": "subscription { events { __typename } }"},
 }
+MARK = "catalog.published"  # a type a stream may follow alone
 
 
 async def test_a_valid_credential_in_connection_init_is_acknowledged(
@@ -232,6 +235,41 @@ async def test_fields_the_protocol_does_not_name_for_a_message_are_ignored(
             await ws.send({"type": "complete", "id": "1", "payload": extra})
         await ws.send({"type": "ping", "id": ["not", "an", "id"]})
         assert await ws.receive() == {"type": "pong"}
+
+
+async def test_a_completed_operation_sends_nothing_more_nor_mixes_with_its_ids_next_use(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    # A replay page (500 events) went out whole after the client's `complete`: the task's
+    # cancellation waited for a suspension that sending a page never made. A subscribe at
+    # once under the same id then received the old stream's frames as its own.
+    async with conn.transaction():
+        for n in range(600):
+            await events.enqueue(conn, "test.tick", None, {"n": n})
+        for n in range(3):
+            await events.enqueue(conn, MARK, None, {"n": n})
+    replay = {"query": EVENTS, "variables": {"after": START.encode()}}
+    only_tocks = {"query": EVENTS, "variables": {"after": START.encode(), "types": [MARK]}}
+    async with raw_socket(live_port) as ws:
+        await ws.init(await api_key(conn))
+        await ws.send({"id": "1", "type": "subscribe", "payload": replay})
+        first = await ws.receive()
+        await ws.send({"id": "1", "type": "complete"})
+        await ws.send({"id": "1", "type": "subscribe", "payload": only_tocks})
+        frames = [first]
+        while sum(f["payload"]["data"]["events"]["type"] == MARK for f in frames) < 3:
+            frames.append(await ws.receive())
+        await ws.send({"type": "ping"})
+        rest = [await ws.receive()]
+        while rest[-1]["type"] != "pong":
+            rest.append(await ws.receive())
+
+    kinds = [f["payload"]["data"]["events"]["type"] for f in frames]
+    assert {f["id"] for f in frames} == {"1"}
+    ticks = kinds.index(MARK)
+    assert kinds[ticks:] == [MARK] * 3  # the old stream's frames all came before
+    assert ticks < 250, f"{ticks} events of the completed stream went out"
+    assert rest == [{"type": "pong"}]
 
 
 async def test_a_connection_init_payload_must_be_an_object_and_its_id_is_ignored(

@@ -13,11 +13,13 @@ are masked and logged as usual).
 
 The transport also holds what the stock handler left to chance: the connection's credential
 is checked again at every `subscribe` (4403 once revoked or expired), a refused credential
-takes a token from its client address's bucket of bad credentials (1008 past it).
+takes a token from its client address's bucket of bad credentials (1008 past it), and an
+operation the client completed sends nothing more.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -50,6 +52,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Credentials", "Delivery", "LiveTransportHandler", "SubscribeLimiter", "attach"]
 
+# The operation's task gives the event loop a turn after this many frames. A replay page
+# (500 events, rendered from cache, written to a socket with room) otherwise went out
+# without one suspension: the connection's `complete`, `ping` and `subscribe` waited for it.
+_FRAMES_PER_TURN = 8
 FORBIDDEN = 4403  # graphql-transport-ws: the credential is refused
 POLICY_VIOLATION = 1008  # RFC 6455: too many bad credentials from this address
 _MAX_REASON = 123  # bytes of a close frame's reason (RFC 6455)
@@ -62,23 +68,31 @@ class Renderer(Protocol):
 class Delivery:
     """One subscription operation's direct path to its WebSocket."""
 
-    __slots__ = ("_operation", "_prefix", "_send_text", "renderer")
+    __slots__ = ("_operation", "_prefix", "_send_text", "_sent", "renderer")
 
     def __init__(self, operation: Operation[Any, Any], send_text: Callable[[str], Awaitable[None]]):
         self._operation = operation
         self._send_text = send_text
         self._prefix = f'{{"id":{orjson.dumps(operation.id).decode()},"type":"next","payload":'
         self.renderer: Renderer | None = None  # the operation's executor, once it subscribed
+        self._sent = 0
 
     async def send(self, event: Event) -> bool:
-        """Send the event's `next` frame; False when it must take the stock path instead."""
+        """Send the event's `next` frame; False when it must take the stock path instead.
+        Nothing once the operation completed: its task was cancelled, and the turn taken
+        here lets the cancellation land."""
+        if self._operation.completed:
+            await asyncio.sleep(0)
+            return True
         if self.renderer is None:
             return False
         payload = await self.renderer.encoded_payload(event)
         if payload is None:
             return False
-        if not self._operation.completed:  # as the stock path: nothing after `complete`
-            await self._send_text(f"{self._prefix}{payload}}}")
+        await self._send_text(f"{self._prefix}{payload}}}")
+        self._sent += 1
+        if self._sent % _FRAMES_PER_TURN == 0:
+            await asyncio.sleep(0)  # the connection's own messages (`complete`) go first
         return True
 
 
@@ -215,6 +229,16 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
                 await self.websocket.close(code=POLICY_VIOLATION, reason=_reason(throttled))
                 return
         await self.websocket.close(code=FORBIDDEN, reason=_reason(f"Forbidden: {refused}"))
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # The stock handler cancels the task of an operation the client completed, which
+        # takes effect at the task's next suspension only, and left the operation not
+        # `completed`: a replay page went out whole after `complete`, and interleaved
+        # with a new operation under the same id. Completed, it sends nothing more.
+        operation = self.operations.get(operation_id)
+        if operation is not None:
+            operation.completed = True
+        await super().cleanup_operation(operation_id)
 
     async def _handle_pre_execution_error(
         self, operation: Operation[Context, None], result: PreExecutionError
