@@ -32,6 +32,7 @@ from tests.fixtures import factories
 from tests.fixtures.entitlements_api import CREATE as GRANT
 from tests.fixtures.entitlements_api import create_vars
 from tests.fixtures.metering_api import RECORD, event, record_directly
+from tests.fixtures.seats_api import ASSIGN, seat
 from tests.fixtures.statements import StatementLog
 
 VIEW = """query($id: ID!) { account(id: $id) { __typename
@@ -182,6 +183,36 @@ async def test_usage_recorded_is_read_back_at_once(
         after = await app.post(VIEW, {"id": str(account_id)}, key)
         used = {u["metric"]["key"]: u["used"] for u in after["data"]["account"]["usage"]}
         assert used["m0"] == 7
+
+
+async def test_seat_activity_is_read_back_at_once(
+    conn: asyncpg.Connection, dsn: str, settings: Settings
+) -> None:
+    """Activity writes no event: it touches its account, or the cached holders keep
+    answering no activity."""
+    account_id, key = await _setup(conn)
+    holders = """query($id: ID!) { account(id: $id) { ... on Account {
+      seats { holders { user lastActiveAt } } } } }"""
+    activity = """mutation($id: ID!) { seatActivity(accountId: $id, users: ["ada"]) {
+      __typename ... on SeatActivityRecorded { marked } } }"""
+    async with served(dsn, settings, FixedClock(START)) as app:
+        assigned = await app.post(ASSIGN, seat(account_id, "ada"), key)
+        assert assigned["data"]["seatAssign"]["held"], assigned
+        before = await app.post(holders, {"id": str(account_id)}, key)
+        assert before["data"]["account"]["seats"]["holders"] == [
+            {"user": "ada", "lastActiveAt": None}
+        ]
+        # The assignment's event, heard after it answered, may refuse the first store.
+        await _until(lambda: app.hit(holders, {"id": str(account_id)}, key))
+        assert await app.hit(holders, {"id": str(account_id)}, key)
+        marked = await app.post(activity, {"id": str(account_id)}, key)
+        assert marked["data"]["seatActivity"] == {
+            "__typename": "SeatActivityRecorded",
+            "marked": 1,
+        }
+        after = await app.post(holders, {"id": str(account_id)}, key)
+        [holder] = after["data"]["account"]["seats"]["holders"]
+        assert holder["lastActiveAt"] is not None
 
 
 async def test_a_usage_write_on_many_accounts_elsewhere_drops_only_their_views(

@@ -9,8 +9,9 @@ answer reads the catalog snapshot). A change invalidates:
   creation or a new external id can turn from NOT_FOUND into an account;
 - a global event that is not about keys or endpoints (`catalog.*`, `milestone.defined`,
   `partner.created`): the catalog, and with it every cached response;
-- a usage write (whose `usage.recorded` events the listeners skip) and a suggestion
-  update (which writes no event) touch their accounts through `events.touch`.
+- a usage write (whose `usage.recorded` events the listeners skip), a suggestion
+  update and seat activity (which write no event) touch their accounts through
+  `events.touch`.
 """
 
 from __future__ import annotations

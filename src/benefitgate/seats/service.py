@@ -1,6 +1,7 @@
 """Seat use cases: assign and release within the purchased count, report activity, and
 restore a seat's state for a rollback. Each change writes its audit entry and a
-`seats.changed` event in the caller's transaction.
+`seats.changed` event in the caller's transaction; activity, no change of entitlement,
+touches its account (`events.touch`) so that cached views show the new time.
 
 Exactness: every change locks the account's subscription row first, so concurrent
 assignments queue and the count of held seats never passes the purchased count.
@@ -22,6 +23,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, SeatsExhausted, TargetNotFound
 from benefitgate.common.text import quoted, trimmed
 from benefitgate.events import outbox as events
+from benefitgate.events.touch import touch
 from benefitgate.milestones import service as milestones
 from benefitgate.seats import repository
 from benefitgate.seats.models import MAX_USER_REF, SeatAssignment
@@ -162,10 +164,14 @@ async def record_activity(
     conn: asyncpg.Connection, account_id: UUID, user_refs: Sequence[str], at: datetime
 ) -> int:
     """Mark the users' seats active at `at`; returns how many seats were marked. Activity
-    is not an entitlement change, so it is neither audited nor sent as an event."""
+    is not an entitlement change, so it is neither audited nor sent as an event; the
+    account is touched instead (`events.touch`), since its seats' view shows the time."""
     for user_ref in user_refs:
         _check_user(user_ref)
-    return await repository.touch(conn, account_id, user_refs, at)
+    marked = await repository.touch(conn, account_id, user_refs, at)
+    if marked:
+        await touch(conn, [account_id])
+    return marked
 
 
 async def seats_by_account(
