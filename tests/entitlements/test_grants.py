@@ -9,9 +9,11 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.auth.principals import Role
+from benefitgate.common.quantities import MAX_PERCENT
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.entitlements_api import CHANGED, CREATE, UPDATE, create_vars, setup
+from tests.fixtures.metering_api import RECORD, event
 
 REVOKE = f"""
 mutation Revoke($grant: ID!, $version: Int!, $key: String!) {{
@@ -241,3 +243,21 @@ async def test_an_operator_grant_that_ended_already_is_refused_never_a_silent_su
         "grantUpdate"
     ]
     assert (open_ended["grant"]["validUntil"], open_ended["grant"]["version"]) == (None, 2)
+
+
+async def test_usage_against_a_limit_too_small_for_its_share_shows_the_largest_percent(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """A limit of 5e-324 made used / limit * 100 infinite, which GraphQL's Float refused:
+    the view failed on `usage.percent`. The share saturates at the largest float."""
+    account_id, key = await setup(conn)
+    variables = {"id": str(account_id), "metric": "m0", "included": 5e-324, "key": "o1"}
+    overridden = (await api.data(OVERRIDE, variables, auth=key))["limitOverride"]
+    assert overridden["grant"]["mode"] == "OVERRIDE"
+    recorded = await api.data(RECORD, {"events": [event(account_id, "e1", 5)]}, auth=key)
+    assert recorded["usageRecord"]["accepted"] == 1
+    usage = """query($id: ID!) { account(id: $id) { ... on Account {
+      usage { metric { key } used limit percent } } } }"""
+    view = await api.data(usage, {"id": str(account_id)}, auth=key)
+    m0 = next(u for u in view["account"]["usage"] if u["metric"]["key"] == "m0")
+    assert m0 == {"metric": {"key": "m0"}, "used": 5, "limit": 5e-324, "percent": MAX_PERCENT}

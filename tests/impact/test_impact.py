@@ -222,3 +222,37 @@ async def test_outcome_values_are_set_by_internal_tools_and_audited(
     assert cleared["outcomeValueSet"]["outcome"]["valuePerUnit"] is None
     actions = await conn.fetch("select action from audit_log order by id")
     assert [r["action"] for r in actions] == ["outcome.value_set", "outcome.value_set"]
+
+
+async def test_a_value_delivered_beyond_a_32_bit_int_is_carried_exactly(
+    api: Api, conn: asyncpg.Connection
+) -> None:
+    """10^15 hours saved at $75 are 7.5e18 cents: as a GraphQL Int (32 bits) the summary
+    failed. `cents` carries it exactly; `amountCents` answers null rather than fail, and
+    keeps answering amounts it can carry."""
+    catalog = await factories.catalog(conn)
+    account = await factories.account(conn, catalog["versions"]["basic"])
+    admin = await api_key(conn)
+    await conn.execute("update outcomes set metric_key = 'm0' where key = 'hours_saved'")
+    set_value = """mutation { outcomeValueSet(outcome: "hours_saved", amountCents: 7500,
+      currency: "USD", idempotencyKey: "v") {
+        ... on OutcomeValueSet { outcome { valuePerUnit { amountCents cents } } } } }"""
+    valued = (await api.data(set_value, auth=admin))["outcomeValueSet"]
+    assert valued["outcome"]["valuePerUnit"] == {"amountCents": 7500, "cents": "7500"}
+    await conn.execute(
+        "insert into usage_daily (account_id, metric_key, day, value) values ($1, 'm0', $2, 1e15)",
+        account,
+        NOW.date(),
+    )
+    query = SUMMARY.replace(
+        "valueDelivered { amountCents currency }", "valueDelivered { amountCents cents currency }"
+    )
+    asked = {"id": str(account), "period": "QUARTER"}
+    summary = (await api.data(query, asked, auth=admin))["impactSummary"]
+    assert summary["valueDelivered"] == {
+        "amountCents": None,
+        "cents": "7500000000000000000",
+        "currency": "USD",
+    }
+    [outcome] = summary["outcomes"]
+    assert outcome["value"] == {"amountCents": None, "currency": "USD"}

@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.auth.principals import Role
+from benefitgate.common.quantities import MAX_PERCENT
 from tests.conftest import Api, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.metering_api import RECORD, at, event
@@ -162,3 +163,26 @@ async def test_bad_targets_are_refused_with_the_field_and_nothing_written(
     assert (await outcome(auth=frontend_token(account_id)))["code"] == "FORBIDDEN"
     assert await conn.fetchval("select count(*) from outcome_targets") == 0
     assert await events_of(conn, account_id) == []
+
+
+async def test_a_target_too_small_for_its_share_shows_the_largest_percent(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """A target of 5e-324 made actual / target * 100 infinite, which GraphQL's Float
+    refused: the view failed on `outcomeTargets.percent`. The share saturates at the
+    largest float, and the target is met."""
+    cat = await measured_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    saved = event(account_id, "e1", 5, metric="saved", at=at("2026-11-02"))
+    assert (await api.data(RECORD, {"events": [saved]}, auth=key))["usageRecord"]["accepted"] == 1
+    tiny = await api.data(SET, set_vars(account_id, "hours_saved", 5e-324), auth=key)
+    assert (tiny["outcomeTargetSet"]["percent"], tiny["outcomeTargetSet"]["met"]) == (
+        MAX_PERCENT,
+        True,
+    )
+    view = await api.data(VIEW, {"id": str(account_id)}, auth=frontend_token(account_id))
+    assert view["account"]["outcomeTargets"] == [
+        {"outcome": {"key": "hours_saved"}, "target": 5e-324, "actual": 5,
+         "percent": MAX_PERCENT, "met": True},
+    ]  # fmt: skip

@@ -23,6 +23,7 @@ __all__ = [
     "OutcomeChanged",
     "Tier",
     "catalog_types",
+    "money",
 ]
 
 
@@ -119,10 +120,28 @@ class Benefit:
     version: int = strawberry.field(description="Pass as `expectedVersion` to retire it.")
 
 
+# GraphQL's Int is 32 bits: about 21 million dollars in cents, which a value delivered
+# passes at $75 an hour past some 286,000 hours saved.
+INT_RANGE = range(-(2**31), 2**31)
+
+
 @strawberry.type(description="An amount in the currency's minor unit (cents).")
 class Money:
-    amount_cents: int
+    amount_cents: int | None = strawberry.field(
+        description="Null when beyond GraphQL's 32-bit Int (-2^31 to 2^31 - 1); "
+        "`cents` carries every amount."
+    )
+    cents: str = strawberry.field(
+        description="The amount in cents as a decimal integer, exact at any size "
+        "(a JavaScript number is not past 2^53)."
+    )
     currency: str
+
+
+def money(cents: int, currency: str) -> Money:
+    """The GraphQL Money of an amount in cents, whatever its size."""
+    fits = cents in INT_RANGE
+    return Money(amount_cents=cents if fits else None, cents=str(cents), currency=currency)
 
 
 @strawberry.type
@@ -222,8 +241,8 @@ class CatalogTypes:
             version=v.version,
             version_id=strawberry.ID(str(v.id)),
             value_narrative=v.value_narrative,
-            monthly_price=Money(amount_cents=v.monthly_price_cents, currency=v.currency),
-            annual_price=Money(amount_cents=v.annual_price_cents, currency=v.currency),
+            monthly_price=money(v.monthly_price_cents, v.currency),
+            annual_price=money(v.annual_price_cents, v.currency),
             support=SupportLevel(
                 name=v.support_level,
                 first_response_hours=v.support_first_response_hours,
@@ -268,7 +287,7 @@ def _outcome(o: models.Outcome, metrics: dict[str, Metric]) -> Outcome:
         metric=metrics.get(o.metric_key) if o.metric_key else None,
         value_per_unit=None
         if o.value_per_unit_cents is None or o.value_currency is None
-        else Money(amount_cents=o.value_per_unit_cents, currency=o.value_currency),
+        else money(o.value_per_unit_cents, o.value_currency),
     )
 
 

@@ -24,6 +24,7 @@ from benefitgate.catalog.types import (
     TierLimit,
     TierOutcome,
 )
+from benefitgate.catalog.types import money as money_of
 
 __all__ = [
     "BenefitChanged",
@@ -135,7 +136,7 @@ class BenefitChanged:
 
 
 def money(price: Price) -> Money:
-    return Money(amount_cents=price.cents, currency=price.currency)
+    return money_of(price.cents, price.currency)
 
 
 def version_type(

@@ -10,19 +10,25 @@ every sum of them finite: 10^15 events of 10^15 would still be far from the maxi
 from __future__ import annotations
 
 import math
+import sys
 from decimal import Decimal
 
 __all__ = [
     "CREDIT_AMOUNT",
     "CREDIT_PLACES",
+    "MAX_PERCENT",
     "MAX_QUANTITY",
     "OUT_OF_RANGE",
     "credit_amount",
     "figure",
     "in_range",
+    "percent_of",
 ]
 
 MAX_QUANTITY = 1e15
+# The share `percent_of` answers when the true one is too large for a float: the largest
+# float, which GraphQL's Float carries (infinity it refuses, as an error of the field).
+MAX_PERCENT = sys.float_info.max
 OUT_OF_RANGE = "give a finite quantity of at most 10^15 either way"
 # Credits are counted to a millionth: a lot of 1e-300 or a draw of 0.1 + 0.2 (0.30000000000000004)
 # was taken as given, a balance no one can spend to zero, and draws the metric's float8
@@ -46,6 +52,16 @@ def credit_amount(value: float) -> Decimal | None:
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)  # finite, checked above
     return amount if exponent >= -CREDIT_PLACES else None
+
+
+def percent_of(part: float, whole: float, places: int = 2) -> float:
+    """`part` over `whole` (not zero) in percent, rounded to `places`. A share too large for
+    a float (a limit or a target of 5e-324 against any real use) answers MAX_PERCENT,
+    with its sign: every percent a view shows is finite, as GraphQL's Float must be."""
+    share = part / whole * 100
+    if math.isinf(share):
+        return math.copysign(MAX_PERCENT, share)
+    return round(share, places)
 
 
 def figure(value: float) -> str:

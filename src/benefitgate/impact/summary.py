@@ -20,6 +20,7 @@ from datetime import UTC, datetime, time
 
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog, Metric, Outcome, TierVersion
+from benefitgate.common.quantities import percent_of
 from benefitgate.entitlements.models import EffectiveLimit, Grant
 from benefitgate.entitlements.precedence import effective_limits
 from benefitgate.impact.models import (
@@ -104,7 +105,7 @@ def _trend(metric: Metric, months: Sequence[MonthRow]) -> float | None:
     half = len(points) // 2
     early = sum(points[:half]) / half
     late = sum(points[-half:]) / half
-    return None if early == 0 else round((late - early) / early * 100, 2)
+    return None if early == 0 else percent_of(late - early, early)
 
 
 def _metric(
@@ -123,7 +124,7 @@ def _metric(
         periods=periods,
         value=_value(metric, mine),
         limit=included,
-        peak_percent=None if not included else round(peak / included * 100, 2),
+        peak_percent=None if not included else percent_of(peak, included),
         trend_percent=_trend(metric, mine),
     )
 

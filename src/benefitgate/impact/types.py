@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 import strawberry
 
-from benefitgate.catalog.types import Benefit, CatalogTypes, Metric, Money, Outcome, Tier
+from benefitgate.catalog.types import Benefit, CatalogTypes, Metric, Money, Outcome, Tier, money
+from benefitgate.common.quantities import percent_of
 from benefitgate.entitlements.types import Grant, grant_type
 from benefitgate.impact import models
 
@@ -114,7 +115,7 @@ def _metric(m: models.MetricImpact, types: CatalogTypes) -> MetricImpact:
                 period_start=c.period_start,
                 period_end=c.period_end,
                 value=c.value,
-                percent=None if not limit else round(c.value / limit * 100, 2),
+                percent=None if not limit else percent_of(c.value, limit),
             )
             for c in m.periods
         ],
@@ -133,9 +134,7 @@ def _outcome(o: models.OutcomeImpact, types: CatalogTypes) -> OutcomeImpact:
         target_actual=None if t is None else t.actual,
         percent=o.percent,
         met=o.met,
-        value=None
-        if o.value_cents is None or currency is None
-        else Money(amount_cents=o.value_cents, currency=currency),
+        value=None if o.value_cents is None or currency is None else money(o.value_cents, currency),
     )
 
 
@@ -164,7 +163,7 @@ def impact_type(s: models.ImpactSummary, types: CatalogTypes) -> ImpactSummary:
         outcomes=[_outcome(o, types) for o in s.outcomes],
         value_delivered=None
         if s.value_cents is None or s.currency is None
-        else Money(amount_cents=s.value_cents, currency=s.currency),
+        else money(s.value_cents, s.currency),
         new_since=s.new_since,
         new_benefits=[types.benefits[b.key] for b in s.new_benefits],
         new_tier_versions=[types.tiers[v.id] for v in s.new_versions],

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from benefitgate.common.quantities import percent_of
+
 __all__ = ["KINDS", "USAGE_KINDS", "Achievement", "Milestone", "Progress", "Reward"]
 
 KINDS = (
@@ -64,4 +66,4 @@ class Progress:
 
     @property
     def percent(self) -> float:
-        return round(100 * self.current / self.target, 1) if self.target else 100.0
+        return percent_of(self.current, self.target, 1) if self.target else 100.0

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from benefitgate.catalog.types import Benefit, CatalogTypes, Money
+from benefitgate.catalog.types import Benefit, CatalogTypes, Money, money
 from benefitgate.impact.types import ImpactSummary, impact_type
 from benefitgate.renewals import render
 from benefitgate.renewals.models import RenewalNote as NoteModel
@@ -50,8 +50,8 @@ def note_type(note: NoteModel, types: CatalogTypes) -> RenewalNote:
         term_from=summary.range.start,
         tier=note.tier_name,
         next_tier=note.next_tier_name,
-        price=Money(amount_cents=note.price.cents, currency=note.price.currency),
-        next_price=Money(amount_cents=note.next_price.cents, currency=note.next_price.currency),
+        price=money(note.price.cents, note.price.currency),
+        next_price=money(note.next_price.cents, note.next_price.currency),
         impact=impact_type(summary, types),
         benefits_used=[types.benefits[b.benefit.key] for b in note.used],
         benefits_unused=[types.benefits[b.benefit.key] for b in note.unused],

@@ -11,7 +11,7 @@ import orjson
 import strawberry
 from cachetools import LRUCache
 
-from benefitgate.catalog.types import Money
+from benefitgate.catalog.types import Money, money
 from benefitgate.reports import exports
 from benefitgate.reports.models import Report
 
@@ -63,8 +63,6 @@ def report_type(report: Report) -> ImpactReport:
         from_=report.period.start,
         to=report.period.end,
         created_at=report.created_at,
-        value_delivered=None
-        if value is None
-        else Money(amount_cents=value["amountCents"], currency=value["currency"]),
+        value_delivered=None if value is None else money(value["amountCents"], value["currency"]),
         document=report.document,
     )

@@ -8,7 +8,7 @@ import strawberry
 
 from benefitgate.accounts.models import Subscription as SubscriptionModel
 from benefitgate.catalog.models import Catalog
-from benefitgate.catalog.types import CatalogTypes, Money, Tier
+from benefitgate.catalog.types import CatalogTypes, Money, Tier, money
 from benefitgate.selfserve.models import Action, Policy
 from benefitgate.selfserve.rules import Preview
 from benefitgate.subscriptions.proration import price_cents
@@ -75,7 +75,7 @@ def _money(sub: SubscriptionModel, catalog: Catalog) -> Money:
     falls back to (a trial is free)."""
     paid = sub.trial_fallback_tier_version_id or sub.tier_version_id
     version = catalog.versions[paid]
-    return Money(amount_cents=price_cents(version, sub.term), currency=version.currency)
+    return money(price_cents(version, sub.term), version.currency)
 
 
 def preview_type(

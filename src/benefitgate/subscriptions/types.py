@@ -11,7 +11,7 @@ import strawberry
 from benefitgate.accounts import models
 from benefitgate.catalog.diff import diff_versions
 from benefitgate.catalog.models import Catalog
-from benefitgate.catalog.types import CatalogTypes, Money, Tier
+from benefitgate.catalog.types import CatalogTypes, Money, Tier, money
 from benefitgate.catalog.version_types import TierVersionDiff, diff_type
 from benefitgate.subscriptions.lifecycle import renewal
 from benefitgate.subscriptions.proration import price_cents
@@ -115,8 +115,8 @@ def renewal_type(
         days_left=max((step.at - now).days, 0),
         term=Term(after.term),
         tier=types.tiers[after.tier_version_id],
-        price=Money(amount_cents=step.details["priceCents"], currency=step.details["currency"]),
-        current_price=Money(amount_cents=price_cents(pinned, sub.term), currency=pinned.currency),
+        price=money(step.details["priceCents"], step.details["currency"]),
+        current_price=money(price_cents(pinned, sub.term), pinned.currency),
         grandfathered=in_force is not None and in_force.id != pinned.id,
         changes_scheduled=sub.scheduled_change_at is not None,
         changes=changes,
@@ -152,8 +152,8 @@ def preview_type(plan: dict[str, Any], types: CatalogTypes) -> TierChangePreview
         tier=types.tiers[plan["tierVersionId"]],
         upgrade=plan["upgrade"],
         effective_at=datetime.fromisoformat(plan["effectiveAt"]),
-        amount_due=Money(amount_cents=plan["amountDueCents"], currency=plan["currency"]),
-        new_price=Money(amount_cents=plan["newPriceCents"], currency=plan["currency"]),
+        amount_due=money(plan["amountDueCents"], plan["currency"]),
+        new_price=money(plan["newPriceCents"], plan["currency"]),
     )
 
 

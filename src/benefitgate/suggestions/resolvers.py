@@ -24,7 +24,7 @@ from benefitgate.api.pagination import PageInfo, check_first
 from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of
-from benefitgate.catalog.types import Money, catalog_types
+from benefitgate.catalog.types import catalog_types, money
 from benefitgate.common.changes import ChangeContext
 from benefitgate.common.text import is_blank
 from benefitgate.suggestions import service
@@ -202,7 +202,7 @@ class SuggestionMutation:
         return SuggestionAccepted(
             suggestion=await _reloaded(info, id),
             audit_entry_id=strawberry.ID(str(result["auditEntryId"])),
-            amount_due=Money(amount_cents=result["amountDueCents"], currency=result["currency"]),
+            amount_due=money(result["amountDueCents"], result["currency"]),
             replayed=applied.replayed,
         )
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 
 from benefitgate.api.pagination import PageInfo
-from benefitgate.catalog.types import Benefit, CatalogTypes, Money, Outcome, Tier
+from benefitgate.catalog.types import Benefit, CatalogTypes, Money, Outcome, Tier, money
 from benefitgate.suggestions import models, rightsizing
 
 __all__ = [
@@ -184,10 +184,10 @@ def recommendation_type(r: rightsizing.Recommendation, types: CatalogTypes) -> R
         losses=[_gain(g, types) for g in r.losses if g.benefit_key in types.benefits],
         monthly_price_delta=None
         if r.monthly_delta_cents is None
-        else Money(amount_cents=r.monthly_delta_cents, currency=currency),
+        else money(r.monthly_delta_cents, currency),
         annual_price_delta=None
         if r.annual_delta_cents is None
-        else Money(amount_cents=r.annual_delta_cents, currency=currency),
+        else money(r.annual_delta_cents, currency),
     )
 
 
@@ -201,8 +201,8 @@ def suggestion_type(s: models.Suggestion, types: CatalogTypes) -> Suggestion:
         confidence=s.confidence,
         reasons=[_reason(r) for r in s.reasons],
         gains=[_gain(g, types) for g in s.gains if g.benefit_key in types.benefits],
-        monthly_price_delta=Money(amount_cents=s.monthly_delta_cents, currency=s.currency),
-        annual_price_delta=Money(amount_cents=s.annual_delta_cents, currency=s.currency),
+        monthly_price_delta=money(s.monthly_delta_cents, s.currency),
+        annual_price_delta=money(s.annual_delta_cents, s.currency),
         created_at=s.created_at,
         evaluated_at=s.evaluated_at,
         decided_at=s.decided_at,

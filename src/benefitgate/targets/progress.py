@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from benefitgate.common.quantities import percent_of
+
 __all__ = ["attainment"]
 
 
@@ -10,12 +12,11 @@ def attainment(direction: str, target: float, actual: float | None) -> tuple[flo
 
     For an outcome to increase, percent is actual over target. For one to decrease (days to
     insight, hours of audit preparation), reaching the target means getting down to it, so
-    percent is target over actual: 10 days against a target of 5 is 50 %.
+    percent is target over actual: 10 days against a target of 5 is 50 %. A share too
+    large for a float is `common.quantities.MAX_PERCENT`.
     """
     if actual is None:
         return None, False
     if direction == "increase":
-        percent = 100.0 if target == 0 else actual / target * 100
-        return round(percent, 2), actual >= target
-    percent = 100.0 if actual == 0 else target / actual * 100
-    return round(percent, 2), actual <= target
+        return (100.0 if target == 0 else percent_of(actual, target)), actual >= target
+    return (100.0 if actual == 0 else percent_of(target, actual)), actual <= target

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Benefit, Metric, TierVersion
+from benefitgate.common.quantities import percent_of
 from benefitgate.entitlements.models import Grant
 from benefitgate.usage.trend import Projection
 
@@ -44,12 +45,13 @@ class MetricUsage:
 
     @property
     def percent(self) -> float | None:
-        """Share of the limit used, in percent; above 100 for a soft limit overrun."""
+        """Share of the limit used, in percent; above 100 for a soft limit overrun, at most
+        `common.quantities.MAX_PERCENT`."""
         if self.limit is None:
             return None
         if self.limit == 0:
             return 0.0 if self.used == 0 else 100.0
-        return round(self.used / self.limit * 100, 2)
+        return percent_of(self.used, self.limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from benefitgate.catalog.types import (
     Money,
     Tier,
     catalog_types,
+    money,
 )
 from benefitgate.credits.resolvers import account_credits
 from benefitgate.credits.types import AccountCredit
@@ -329,10 +330,8 @@ def _next_tier(n: models.NextTier, types: CatalogTypes) -> NextTier:
             LimitRaise(metric=types.metrics[r.metric.key], current=r.current, next=r.next)
             for r in n.raised_limits
         ],
-        monthly_price_delta=Money(
-            amount_cents=n.monthly_price_delta_cents, currency=n.tier.currency
-        ),
-        annual_price_delta=Money(amount_cents=n.annual_price_delta_cents, currency=n.tier.currency),
+        monthly_price_delta=money(n.monthly_price_delta_cents, n.tier.currency),
+        annual_price_delta=money(n.annual_price_delta_cents, n.tier.currency),
     )
 
 

@@ -23,7 +23,7 @@ export const num = (value) => (value === null || value === undefined ? "—" : N
 export function money(m) {
   if (!m) return "—";
   return new Intl.NumberFormat("en-US", { style: "currency", currency: m.currency }).format(
-    m.amountCents / 100,
+    Number(m.cents ?? m.amountCents) / 100, // cents: exact past a 32-bit Int
   );
 }
 

@@ -183,7 +183,7 @@ export function renewal(body, data) {
   if (impact) {
     parts.push(
       h("h3", {}, `This term so far (${day(impact.from)} to ${day(impact.to)})`),
-      h("p", {}, "Value delivered: ", h("strong", { "data-value-delivered": impact.valueDelivered?.amountCents ?? "" }, money(impact.valueDelivered))),
+      h("p", {}, "Value delivered: ", h("strong", { "data-value-delivered": impact.valueDelivered?.cents ?? "" }, money(impact.valueDelivered))),
       h("p", {}, `Benefits used: ${impact.benefitsUsed.length}`),
       impact.benefitsUsed.length ? h("ul", {}, impact.benefitsUsed.map((b) => h("li", {}, b.grant.benefit.name,
         b.used !== null ? ` (${num(b.used)} used)` : ""))) : null,
