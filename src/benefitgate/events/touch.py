@@ -5,10 +5,10 @@ Usage counters change with every usage write and every consumption. Each writes 
 `usage.recorded` event per account, but the listeners do not read those back unless a live
 stream follows them (`app.SKIPPED_EVENTS`: one per account of every ingest batch, they
 took a busy service 5 to 6 % of its CPU to read); a suggestion update and seat activity
-write no event at all. The account views that show them are cached all the same. `touch` sends the accounts
-a transaction changed on its own channel, delivered after commit to every replica's
-listener like the outbox's NOTIFY (a listener that reconnects drops what it derived, since
-a notification sent while it was away is gone).
+write no event at all. The account views that show them are cached all the same. `touch`
+sends the accounts a transaction changed on its own channel, delivered after commit to
+every replica's listener like the outbox's NOTIFY (a listener that reconnects drops what it
+derived, since a notification sent while it was away is gone).
 
 Each touch is also noted in `events.written`, so that the request that made it can
 invalidate what it changed before it answers.
