@@ -72,6 +72,14 @@ async def _create(api: Api, auth: str, url: str, **extra: Any) -> dict[str, Any]
         ("https://[64:ff9b::7f00:1]/", "NAT64 loopback"),
         ("https://[2002:7f00:1::]/", "6to4 loopback"),
         ("http://127.0.0.1:0/", "port 0"),
+        ("https://224.0.0.1/", "IPv4 multicast (is_global holds of it)"),
+        ("https://[ff02::1]/", "IPv6 multicast"),
+        ("https://[fec0::1]/", "IPv6 site-local"),
+        ("https://[64:ff9b:1::a00:1]/", "NAT64 local use, carrying 10.0.0.1"),
+        ("https://[::ffff:0:a00:1]/", "IPv4-translated 10.0.0.1"),
+        ("https://[::ffff:a00:1]/", "IPv4-mapped 10.0.0.1"),
+        ("https://[2002:a00:1::1]/", "6to4 of 10.0.0.1"),
+        ("https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", "Teredo, client 10.0.0.1"),
         ("http://@127.0.0.1/", "an empty user"),
     ],
 )
@@ -205,6 +213,28 @@ async def test_a_test_send_reaches_the_receiver_and_is_logged(
     assert [a["webhookId"] for a in log["webhookDeliveries"]["attempts"]] == [
         sent["attempt"]["webhookId"]
     ]
+
+
+async def test_a_send_that_connects_nowhere_does_not_say_why(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    """A port refused and a host with no public address read alike in the delivery log:
+    told apart, a caller would map which ports answer on the service's network."""
+    key, receiver = await api_key(conn), Receiver()  # never serving: its port refuses
+    closed = (await create_endpoint(hooks_api, key, receiver.url()))["endpoint"]["id"]
+    private = (await create_endpoint(hooks_api, key, receiver.url("b")))["endpoint"]["id"]
+    # As if its name had resolved publicly when registered and privately now.
+    await conn.execute(
+        "update webhook_endpoints set url = 'https://10.0.0.1:8443/hook' where id = $1",
+        uuid.UUID(private),
+    )
+    send = TEST_SEND.replace("statusCode }", "statusCode error }")
+    errors = []
+    for endpoint in (closed, private):
+        sent = (await hooks_api.data(send, {"id": endpoint}, auth=key))["webhookTestSend"]
+        assert (sent["attempt"]["succeeded"], sent["attempt"]["statusCode"]) == (False, None)
+        errors.append(sent["attempt"]["error"])
+    assert errors == ["could not connect", "could not connect"]
 
 
 async def test_a_redirect_is_not_followed_but_retried_as_a_failure(

@@ -25,6 +25,7 @@ from benefitgate.webhooks.urls import UnsafeUrl, check_url
 
 __all__ = [
     "FAILING_LIMIT",
+    "NOT_CONNECTED",
     "Result",
     "Sender",
     "message_of",
@@ -34,6 +35,10 @@ __all__ = [
 FAILING_LIMIT = timedelta(days=5)  # an endpoint failing this long is disabled
 MAX_DELAY = timedelta(hours=6)
 MAX_ERROR = 500  # characters of an error kept in the delivery log
+# A send that reached no receiver: its host had no public address, or the connection was
+# refused or the network unreachable. One text for all, which the caller reads: told apart,
+# they would map which ports answer behind a name, and what a name resolves to.
+NOT_CONNECTED = "could not connect"
 _RESPONSE_BYTES = 4096  # read at most this much of a response, then close it
 
 
@@ -92,10 +97,14 @@ class Sender:
             ) as response:
                 status = response.status
                 await response.content.read(_RESPONSE_BYTES)  # the status is the answer
-        except UnsafeUrl as exc:
-            return _failed(started, f"refused: {exc}")
+        except UnsafeUrl:
+            return _failed(started, NOT_CONNECTED)
         except TimeoutError:
             return _failed(started, "timed out")
+        except aiohttp.ClientSSLError as exc:  # connected: the TLS handshake failed
+            return _failed(started, f"{type(exc).__name__}: {exc}")
+        except aiohttp.ClientConnectorError:
+            return _failed(started, NOT_CONNECTED)
         except aiohttp.ClientError as exc:
             return _failed(started, f"{type(exc).__name__}: {exc}")
         return Result(

@@ -2,9 +2,11 @@
 again before every send (a name may resolve elsewhere by then).
 
 Only `https`, except to a loopback address in development mode. A URL whose host resolves
-to a private, loopback, link-local, multicast, reserved or unspecified address is refused
-(it would let a caller probe the service's own network), unless the allow-list names the
-host: BENEFITGATE_WEBHOOK_ALLOW_HOSTS, for receivers on a private network, and for tests.
+to a private, loopback, link-local, site-local, multicast, reserved or unspecified address
+is refused (it would let a caller probe the service's own network), and so is an IPv6
+address that carries such an IPv4 address (mapped, translated, 6to4, NAT64, Teredo) or is
+in NAT64's local-use prefix, unless the allow-list names the host:
+BENEFITGATE_WEBHOOK_ALLOW_HOSTS, for receivers on a private network, and for tests.
 An allow-listed host may also use `http`.
 """
 
@@ -19,7 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-__all__ = ["MAX_URL", "UnsafeUrl", "check_syntax", "check_url"]
+__all__ = ["MAX_URL", "UnsafeUrl", "check_syntax", "check_url", "may_reach"]
 
 MAX_URL = 2000
 
@@ -55,7 +57,7 @@ async def check_url(url: str, allow_hosts: Collection[str], dev_mode: bool) -> N
     if host in allow_hosts:
         return
     for address in await _addresses(host):
-        if not address.is_global and not (dev_mode and address.is_loopback):
+        if not may_reach(address, dev_mode):
             raise UnsafeUrl(f"{host} resolves to {address}, which is not a public address")
 
 
@@ -66,35 +68,63 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
-async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+async def _addresses(host: str) -> list[str]:
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except UnicodeError as exc:  # a label empty or too long for IDNA
         raise UnsafeUrl(f"{host[:100]} is not a valid host name") from exc
     except OSError as exc:
         raise UnsafeUrl(f"{host[:100]} does not resolve: {exc.strerror or exc}") from exc
-    return [_address(str(info[4][0])) for info in found]
+    return [str(info[4][0]) for info in found]
 
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # IPv6 prefixes that carry an IPv4 address in their low 32 bits, reaching it through a
-# translator: NAT64 (RFC 6052) and IPv4-compatible addresses.
-_EMBEDDING_V4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+# translator: NAT64's well-known prefix (RFC 6052), IPv4-translated addresses
+# (::ffff:0:0:0/96, RFC 2765, SIIT) and IPv4-compatible ones.
+_EMBEDDING_V4 = tuple(
+    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96")
+)
+# NAT64's local-use prefix (RFC 8215): a translator of the operator's own network, with
+# the IPv4 address at a place that operator chose. Never public.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
-def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """The address a connection reaches: an IPv6 address that carries an IPv4 one (mapped,
-    6to4, NAT64, IPv4-compatible) is judged by the IPv4 address it carries."""
-    address = ipaddress.ip_address(raw.partition("%")[0])  # without an IPv6 zone
+def _reached(address: Address) -> list[Address]:
+    """The addresses judged for a connection to `address`: itself, or the IPv4 addresses an
+    IPv6 address carries (mapped, translated, 6to4, NAT64, IPv4-compatible, Teredo's
+    server and client), each of which a translator or relay may reach."""
     if isinstance(address, ipaddress.IPv4Address):
-        return address
+        return [address]
     if address.ipv4_mapped is not None:
-        return address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        return [address.ipv4_mapped]  # ::ffff:127.0.0.1 is 127.0.0.1
     if address.sixtofour is not None:
-        return address.sixtofour
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)
     for network in _EMBEDDING_V4:
         if address in network and int(address) > 1:  # :: and ::1 are IPv6's own
-            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return address
+            return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return [address]
+
+
+def _public(address: Address) -> bool:
+    """Whether an address (not one that carries another) is on the public internet: global,
+    and neither multicast (`is_global` holds of 224.0.0.1 and ff02::1) nor IPv6 site-local
+    (fec0::/10, deprecated, which `is_global` lets pass)."""
+    site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
+    return address.is_global and not address.is_multicast and not site_local
+
+
+def may_reach(raw: str, dev_mode: bool) -> bool:
+    """Whether a webhook may connect to the address `raw`: every address it reaches public,
+    or (in development mode) loopback."""
+    address = ipaddress.ip_address(raw.partition("%")[0])  # without an IPv6 zone
+    if address in _LOCAL_NAT64:
+        return False
+    reached = _reached(address)
+    return all(_public(a) for a in reached) or (dev_mode and all(a.is_loopback for a in reached))
 
 
 class PublicOnlyResolver(ThreadedResolver):
@@ -115,11 +145,7 @@ class PublicOnlyResolver(ThreadedResolver):
         found = await super().resolve(host, port, family)
         if host in self._allow_hosts:
             return found
-        allowed = [r for r in found if self._may_reach(r["host"])]
+        allowed = [r for r in found if may_reach(r["host"], self._dev_mode)]
         if not allowed:
             raise OSError(f"{host[:100]} resolves to no public address")
         return allowed
-
-    def _may_reach(self, raw: str) -> bool:
-        address = _address(raw)
-        return address.is_global or (self._dev_mode and address.is_loopback)
