@@ -219,3 +219,37 @@ async def test_one_number_is_one_group_however_it_is_written(
     found = (await api.data(SERIES, variables, auth=key))["usageSeries"]
     groups = {g["dimensions"][0]["value"]: g["points"][0]["value"] for g in found["groups"]}
     assert groups == {"7": 4.0, "0": 2.0, "1.5": 1.0}
+
+
+async def test_a_group_of_a_number_of_2_53_or_more_is_refused_whether_integer_or_float(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """JSON does not tell 10000000000000000 from 1e16: the integer opened a group where
+    the float was refused. At 2^53 - 1 either way a value is a group; at 2^53, through
+    usageRecord or POST /events, it is refused."""
+    cat = await _grouped_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    edge = 2**53
+    fine = [edge - 1, -(edge - 1)]
+    refused = [edge, -edge, edge + 1, 123456789012345678]
+    regions = [*fine, *refused]
+    events = [
+        {**event(account_id, f"g{i}", 1, metric="calls"), "properties": {"region": r}}
+        for i, r in enumerate(regions)
+    ]
+    recorded = (await api.data(RECORD, {"events": events}, auth=key))["usageRecord"]
+    expected = [None] * len(fine) + ["INVALID_DIMENSION"] * len(refused)
+    assert [r["reason"] for r in recorded["results"]] == expected, recorded
+    posted = []
+    for i, region in enumerate(regions):
+        sent = (
+            f'[{{"specversion": "1.0", "id": "c{i}", "source": "svc", "type": "calls",'
+            f' "subject": "{account_id}", "data": {{"value": 1, "region": {region}}}}}]'
+        ).encode()
+        posted.append((await post_events(api.client, sent, auth=key)).json()["results"][0])
+    assert [p.get("reason") for p in posted] == expected, posted
+    rows = await conn.fetch(
+        "select dimensions ->> 'region' as region, value from usage_group_counters"
+    )
+    assert {r["region"]: float(r["value"]) for r in rows} == {str(v): 2.0 for v in fine}

@@ -407,10 +407,13 @@ async def test_one_number_is_one_value_however_it_is_written(
     account_id = await factories.account(conn, cat["versions"]["basic"])
     key = await api_key(conn)
     # 7.0 decoded to a float whose JSON text was "7.0": the same user counted twice.
-    written = ["7", "7.0", "7e0", "700e-2", '"7"', "0", "-0.0", "-0", "12345678901234567890"]
+    written = ["7", "7.0", "7e0", "700e-2", '"7"', "0", "-0.0", "-0"]
     # Past 64 bits an integer decodes as a float, and past 2^53 a float holds several:
-    # 2^64 + 1 and 2^64 + 2 were one user. Such numbers are refused; as strings they count.
-    lossy = [str(2**64 + 1), str(2**64 + 2), str(-(2**63) - 1), "1.2345678901234567e19", "1e16"]
+    # 2^64 + 1 and 2^64 + 2 were one user. Such numbers are refused, and so is an integer
+    # of that size that decodes exactly (JSON does not tell it from a float); as strings
+    # they count.
+    lossy = [str(2**64 + 1), str(2**64 + 2), str(-(2**63) - 1), "1.2345678901234567e19", "1e16",
+             "12345678901234567890"]  # fmt: skip
     as_text = [f'"{2**64 + 1}"', f'"{2**64 + 2}"']
     results = []
     for i, user in enumerate([*written, *lossy, *as_text]):
@@ -424,5 +427,37 @@ async def test_one_number_is_one_value_however_it_is_written(
     assert accepted == [1] * len(written) + [0] * len(lossy) + [1] * len(as_text), results
     reasons = {r["results"][0].get("reason") for r in results[len(written) : -len(as_text)]}
     assert reasons == {"INVALID_PROPERTY"}, results
-    # 7, 0, the 64-bit integer, and the two large ones sent as text.
-    assert list((await _counters(conn)).values()) == [5.0]
+    # 7, 0, and the two large ones sent as text.
+    assert list((await _counters(conn)).values()) == [4.0]
+
+
+async def test_a_number_of_2_53_or_more_is_refused_whether_integer_or_float(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """JSON does not tell 10000000000000000 from 1e16: the integer was counted where the
+    float was refused. At 2^53 - 1 either way a value counts; at 2^53, through usageRecord
+    or POST /events, it is refused."""
+    cat = await _unique_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    edge = 2**53
+    fine = [edge - 1, -(edge - 1)]
+    refused = [edge, -edge, edge + 1, 123456789012345678]
+    users = [*fine, *refused]
+    events = [
+        {**event(account_id, f"g{i}", 1, metric="users"), "properties": {"user": u}}
+        for i, u in enumerate(users)
+    ]
+    recorded = (await api.data(RECORD, {"events": events}, auth=key))["usageRecord"]
+    expected = [None] * len(fine) + ["INVALID_PROPERTY"] * len(refused)
+    assert [r["reason"] for r in recorded["results"]] == expected, recorded
+    posted = []
+    for i, user in enumerate(users):
+        sent = (
+            f'{{"specversion": "1.0", "id": "c{i}", "source": "svc", "type": "users",'
+            f' "subject": "{account_id}", "data": {{"user": {user}}}}}'
+        ).encode()
+        answer = (await post_events(api.client, sent, auth=key, content_type=SINGLE)).json()
+        posted.append(answer["results"][0].get("reason"))
+    assert posted == expected
+    assert list((await _counters(conn)).values()) == [2.0]  # the two values that count

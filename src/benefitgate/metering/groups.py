@@ -40,13 +40,15 @@ class InvalidDimension(ValueError):
 def property_text(value: object) -> str | None:
     """A property's value as text: a number or a boolean as its JSON text, None as None;
     one number has one text, however it was written (`7`, `7.0`, `7e0` are `7`; `-0` is
-    `0`). Raises InvalidDimension for an object or an array, and for a number a float may
-    hold for several (2^53 or more in magnitude)."""
+    `0`). Raises InvalidDimension for an object or an array, and for a number, integer or
+    not, of 2^53 or more in magnitude (a float may hold it for several)."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, float) and abs(value) >= _EXACT_FLOATS:
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) >= _EXACT:
         # Past 2**53 a float cannot tell neighbouring integers apart, and the JSON decoder
         # reads an integer past 64 bits as one: users 2**64 + 1 and 2**64 + 2 were one.
+        # An integer below 64 bits decodes exactly, but JSON does not tell 10000000000000000
+        # from 1e16, nor does a client's JavaScript tell 2**53 from 2**53 + 1: refused alike.
         raise InvalidDimension(
             "a number past 2^53 in magnitude loses digits as JSON: send it as a string"
         )
@@ -59,9 +61,8 @@ def property_text(value: object) -> str | None:
     raise InvalidDimension("a grouped property must be text, a number or a boolean")
 
 
-# Floats that hold every integer up to them exactly. Integers up to 64 bits are decoded
-# as integers, exactly; past them, as floats.
-_EXACT_FLOATS = 2.0**53
+# Floats hold every integer below it exactly, and so do JavaScript's numbers.
+_EXACT = 2**53
 
 
 def group_of(event: UsageEvent, group_by: Sequence[str]) -> str | None:
