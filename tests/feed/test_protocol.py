@@ -282,7 +282,7 @@ async def test_a_connection_init_payload_must_be_an_object_and_its_id_is_ignored
         async with raw_socket(live_port) as ws:
             await ws.send({"type": "connection_init", "payload": payload})
             assert await ws.closed_with() == 4400, payload
-            assert ws.ws.close_reason.startswith(
+            assert (ws.ws.close_reason or "").startswith(
                 "a connection_init message's `payload` must be an object, not "
             ), payload
     key = await api_key(conn)
