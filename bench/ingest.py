@@ -43,6 +43,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.repository import load_catalog
 from benefitgate.entitlements.limits import limits_by_account
 from benefitgate.metering import recorded, repository
+from benefitgate.metering.repository import Limit
 from benefitgate.reports import service as reports
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,9 +67,14 @@ BATCHES = int(os.environ.get("BENCH_BATCHES", "200"))
 WAYS = os.environ.get("BENCH_WAYS", "events,graphql,events,graphql").split(",")
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 BATCH_SIZE = 1000
-# The write statement alone is run on each of these numbers of connections: concurrent
-# batches share counters and wait for each other's row locks (8 was never the best).
+# The write statement alone is run on each of these numbers of connections, each taking
+# whole batches: concurrent batches share counters and wait for each other's row locks (8
+# was never the best) ...
 ALONE_CONNECTIONS = (1, 2, 4)
+# ... and in each of these numbers of lanes, a connection each, a lane writing the part of
+# every batch whose accounts are its own (account id modulo lanes), as the service's
+# writer does (`metering.writer`): no two connections write the same rows.
+ALONE_LANES = (2,)
 DUPLICATE_SHARE = 0.05
 
 
@@ -276,12 +282,14 @@ async def write_statement_alone(
     batches: list[list[dict[str, object]]],
     connections: int,
     reports: bool = True,
+    lanes: bool = False,
 ) -> tuple[float, float]:
     """Replay the service's write statement for the same batches, under fresh event ids, on
     `connections` connections, with no service in between: what Postgres alone can take of
     this ingest on this machine. Returns the seconds it took and Postgres's CPU seconds.
     `reports`: with the usage.recorded events and notifications the statement writes for
-    the service (without them: the statement as earlier ceilings measured it)."""
+    the service (without them: the statement as earlier ceilings measured it). `lanes`:
+    each connection writes its lane's part of every batch, else whole batches in turn."""
     conn = await db.connect(dsn)
     try:
         catalog = await load_catalog(conn)
@@ -295,16 +303,16 @@ async def write_statement_alone(
     finally:
         await conn.close()
     metric = catalog.metrics["api_calls"]
-    made = []
-    for batch in batches:
+
+    def statement(events: list[dict[str, object]]) -> tuple[repository.EventRows, list[Limit]]:
         written = repository.EventRows()
-        for e in batch:
+        for e in events:
             account = known[uuid.UUID(str(e["accountId"]))]
             at = datetime.fromisoformat(str(e["occurredAt"]))
             period = account.period_at(metric.reset, at)
             event_id = f"alone{connections}-{e['eventId']}"
             written.add(account.id, metric.key, "bench", event_id, 1.0, at, period, "sum")
-        involved = {uuid.UUID(str(e["accountId"])) for e in batch}
+        involved = {uuid.UUID(str(e["accountId"])) for e in events}
         finite = [
             (a, metric.key, limit.included)
             for a in involved
@@ -312,12 +320,24 @@ async def write_statement_alone(
             and limit.included is not None
             and limit.included > 0
         ]
-        made.append((written, finite))
-    queue = list(reversed(made))
+        return written, finite
+
+    def lane(e: dict[str, object]) -> int:
+        return uuid.UUID(str(e["accountId"])).int % connections
+
+    if lanes:  # a queue for each connection: its lane's part of each batch
+        queues = [
+            [statement([e for e in batch if lane(e) == n]) for batch in reversed(batches)]
+            for n in range(connections)
+        ]
+    else:  # one queue (the same list) all connections take from
+        queues = [[statement(batch) for batch in reversed(batches)]] * connections
     report = recorded.REPORT if reports else None
     writers = [await db.connect(dsn) for _ in range(connections)]
 
-    async def write(conn: asyncpg.Connection) -> None:
+    async def write(
+        conn: asyncpg.Connection, queue: list[tuple[repository.EventRows, list[Limit]]]
+    ) -> None:
         while queue:
             written, finite = queue.pop()
             async with conn.transaction():
@@ -326,7 +346,7 @@ async def write_statement_alone(
     try:
         cpu_before = cpu_by_pid(postgres_pids())  # the writers' backends are up by now
         started = time.perf_counter()
-        await asyncio.gather(*(write(conn) for conn in writers))
+        await asyncio.gather(*(write(conn, q) for conn, q in zip(writers, queues, strict=True)))
         elapsed = time.perf_counter() - started
         return elapsed, sum(_spent(cpu_before, cpu_by_pid(postgres_pids())).values())
     finally:
@@ -363,13 +383,14 @@ async def alone_on_a_copy(
     batches: list[list[dict[str, object]]],
     connections: int,
     reports: bool = True,
+    lanes: bool = False,
 ) -> tuple[float, float]:
     """`write_statement_alone` on a fresh copy of database `name`, so that each number of
     connections starts from the same tables."""
-    copy = f"{name}_alone{connections}"
+    copy = f"{name}_alone{connections}{'_lanes' if lanes else ''}"
     dsn = await copy_database(server, name, copy)
     try:
-        return await write_statement_alone(dsn, batches, connections, reports)
+        return await write_statement_alone(dsn, batches, connections, reports, lanes)
     finally:
         await drop_database(server, copy)
 
@@ -392,9 +413,10 @@ def machine_cpu() -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """The write statement alone: seconds and Postgres's CPU seconds, by connections."""
+    """The write statement alone: seconds and Postgres's CPU seconds, by how it was
+    replayed ("2 connections", "2 lanes")."""
 
-    replays: dict[int, tuple[float, float]]
+    replays: dict[str, tuple[float, float]]
 
     def rate(self, events: int) -> float:
         """Events a second on the best number of connections."""
@@ -572,11 +594,17 @@ def load() -> str:
 
 
 def ceiling_after(server: str, name: str, batches: list[list[dict[str, object]]]) -> Ceiling:
-    """The write statement alone on each of ALONE_CONNECTIONS, each on a fresh copy of the
-    settled database `name` (as every service run found it)."""
-    return Ceiling(
-        {n: asyncio.run(alone_on_a_copy(server, name, batches, n)) for n in ALONE_CONNECTIONS}
-    )
+    """The write statement alone on each of ALONE_CONNECTIONS and ALONE_LANES, each on a
+    fresh copy of the settled database `name` (as every service run found it)."""
+    whole = {
+        f"{n} connections": asyncio.run(alone_on_a_copy(server, name, batches, n))
+        for n in ALONE_CONNECTIONS
+    }
+    laned = {
+        f"{n} lanes": asyncio.run(alone_on_a_copy(server, name, batches, n, lanes=True))
+        for n in ALONE_LANES
+    }
+    return Ceiling(whole | laned)
 
 
 def main() -> None:
@@ -602,11 +630,11 @@ def main() -> None:
     events = BATCHES * BATCH_SIZE
     print(f"\nusage ingest, {BATCHES} batches of {BATCH_SIZE}, {CLIENTS} clients, 5 % duplicates")
     for i, (way, _, ceiling) in enumerate(runs, 1):
-        for connections, (seconds, postgres_cpu) in ceiling.replays.items():
+        for replay, (seconds, postgres_cpu) in ceiling.replays.items():
             print(
                 f"  after run {i} ({way}): the write statement alone {events / seconds:9.0f}"
                 f" events/s, Postgres CPU {postgres_cpu * 1e6 / events:5.1f} µs per event"
-                f" ({connections} connections, no service)"
+                f" ({replay}, no service)"
             )
     print(
         f"  write statement alone without its reports: {events / bare[0]:9.0f} events/s,"

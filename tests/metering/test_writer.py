@@ -1,6 +1,6 @@
 """Group commit of ingest (`metering.writer`): batches ready together are written in one
-transaction, each keeping exactly its own outcomes; a duplicate across them counts once;
-one batch's failure fails it alone."""
+transaction per lane, each keeping exactly its own outcomes; a duplicate across them
+counts once; one batch's failure fails it alone; a lane writes only its accounts."""
 
 from __future__ import annotations
 
@@ -36,7 +36,18 @@ def results(outcomes: list[EventOutcome]) -> list[tuple[str, str, str | None]]:
 
 @pytest.fixture
 def writer(pool: asyncpg.Pool) -> IngestWriter:
-    return IngestWriter(pool, Partitions())
+    """One lane: these tests are about the groups; the lanes' tests make their own."""
+    return IngestWriter(pool, Partitions(), lanes=1)
+
+
+async def _accounts_in_lanes(conn: asyncpg.Connection, lanes: int) -> list[UUID]:
+    """An account in each of `lanes` lanes, in lane order."""
+    cat = await factories.catalog(conn)
+    found: dict[int, UUID] = {}
+    while len(found) < lanes:
+        account = await factories.account(conn, cat["versions"]["pro"])
+        found.setdefault(account.int % lanes, account)
+    return [found[lane] for lane in range(lanes)]
 
 
 async def _prepare(
@@ -167,7 +178,7 @@ async def test_a_group_takes_the_waiting_batches_up_to_its_bound_of_events(
 ) -> None:
     cat = await factories.catalog(conn)
     a = await factories.account(conn, cat["versions"]["pro"])
-    writer = IngestWriter(pool, Partitions(), writers=1, group_events=3)
+    writer = IngestWriter(pool, Partitions(), lanes=1, group_events=3)
     sizes = (2, 1, 2, 3, 1)
     prepared = await _prepare(
         writer, conn, *([usage(a, f"{n}-{i}") for i in range(size)] for n, size in enumerate(sizes))
@@ -179,3 +190,95 @@ async def test_a_group_takes_the_waiting_batches_up_to_its_bound_of_events(
     assert await _counter(conn, a) == 9.0
     # 2 + 1 events, then 2 + 1 (the batch of 3 would pass the bound: it waits), then 3
     assert await _transactions(conn) == 3
+
+
+async def _transactions_of(conn: asyncpg.Connection, account: UUID) -> set[str]:
+    rows = await conn.fetch(
+        "select distinct xmin::text as x from usage_event_ids where account_id = $1", account
+    )
+    return {r["x"] for r in rows}
+
+
+async def test_each_lane_writes_its_own_accounts_and_a_batch_keeps_its_order_across_them(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    a, b = await _accounts_in_lanes(conn, 2)
+    writer = IngestWriter(pool, Partitions(), lanes=2)
+    first = [usage(a, "a1"), usage(b, "b1", 2), usage(a, "a1"), usage(b, "x", metric="nope")]
+    second = [usage(b, "b2", 3), usage(a, "a2", 4), usage(b, "b1", 2)]
+    prepared = await _prepare(writer, conn, first, second)
+
+    answers = await asyncio.gather(*(writer.record(p) for p in prepared))
+
+    assert [results(o) for o in answers] == [
+        [
+            ("a1", "ACCEPTED", None),
+            ("b1", "ACCEPTED", None),
+            ("a1", "DUPLICATE", None),
+            ("x", "REJECTED", "UNKNOWN_METRIC"),
+        ],
+        [("b2", "ACCEPTED", None), ("a2", "ACCEPTED", None), ("b1", "DUPLICATE", None)],
+    ]
+    assert (await _counter(conn, a), await _counter(conn, b)) == (5.0, 5.0)
+    # Each lane wrote both batches' events of its account in one transaction of its own.
+    of_a, of_b = await _transactions_of(conn, a), await _transactions_of(conn, b)
+    assert len(of_a) == len(of_b) == 1
+    assert of_a != of_b
+    # The write's report and touch name the lane's accounts only.
+    reported = await conn.fetch(
+        "select account_id, xmin::text as x from events where type = 'usage.recorded'"
+    )
+    assert {(r["account_id"], r["x"]) for r in reported} == {(a, *of_a), (b, *of_b)}
+
+
+async def test_a_lane_that_fails_fails_its_batch_and_the_retry_counts_each_event_once(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    a, b = await _accounts_in_lanes(conn, 2)
+    writer = IngestWriter(pool, Partitions(), lanes=2)
+    events = [usage(a, "a1", 2), usage(b, "b1", 3)]
+    [batch] = await _prepare(writer, conn, events)
+    row = batch.rows.rows[1]  # b's event: text jsonb cannot hold, past every rule
+    batch.rows.rows[1] = (*row[:2], "nul\x00", *row[3:])
+
+    with pytest.raises(asyncpg.PostgresError):
+        await writer.record(batch)
+    # a's lane committed its part; the request failed, so its client sends the batch again.
+    assert (await _counter(conn, a), await _counter(conn, b)) == (2.0, 0.0)
+    [again] = await _prepare(writer, conn, events)
+
+    assert results(await writer.record(again)) == [
+        ("a1", "DUPLICATE", None),
+        ("b1", "ACCEPTED", None),
+    ]
+    assert (await _counter(conn, a), await _counter(conn, b)) == (2.0, 3.0)
+
+
+async def test_concurrent_batches_over_many_accounts_count_every_event_once_in_lanes(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    cat = await factories.catalog(conn)
+    accounts = [await factories.account(conn, cat["versions"]["pro"]) for _ in range(12)]
+    writer = IngestWriter(pool, Partitions(), lanes=3, group_events=10)
+    batches = [
+        [usage(accounts[(n * 7 + i) % 12], f"e{(n * 5 + i) % 60}") for i in range(9)]
+        for n in range(16)
+    ]
+    prepared = await _prepare(writer, conn, *batches)
+
+    answers = await asyncio.gather(*(writer.record(p) for p in prepared))
+
+    # Written one after another, each (account, id) would be accepted the first time only.
+    seen: set[tuple[UUID, str]] = set()
+    expected = []
+    for events in batches:
+        outcome = []
+        for e in events:
+            key = (e.account_id, e.event_id)
+            outcome.append((e.event_id, "DUPLICATE" if key in seen else "ACCEPTED", None))
+            seen.add(key)  # type: ignore[arg-type]
+        expected.append(outcome)
+    assert [results(o) for o in answers] == expected
+    for account in accounts:
+        ids = {e for a, e in seen if a == account}
+        assert await _counter(conn, account) == len(ids)

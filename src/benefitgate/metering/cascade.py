@@ -73,6 +73,15 @@ class UsageCascade:
         periods = {k: v for c in cascades for k, v in c.periods.items()}
         return cls(list(accounts.values()), limits, cascades[-1].milestones, periods)
 
+    def of_accounts(self, ids: Collection[UUID]) -> UsageCascade:
+        """This cascade for the accounts of `ids` only (a lane's part of a batch)."""
+        return UsageCascade(
+            [a for a in self.accounts if a.id in ids],
+            {k: v for k, v in self.limits.items() if k in ids},
+            self.milestones,
+            {k: v for k, v in self.periods.items() if k[0] in ids},
+        )
+
     async def after_counters(
         self,
         conn: asyncpg.Connection,

@@ -1,12 +1,21 @@
-"""Group commit of ingest: the batches a process has ready at one moment are written in
-one transaction and one write statement, each batch keeping its own per-event outcomes.
+"""Group commit of ingest in lanes: the batches a process has ready at one moment are
+written in one transaction and one write statement per lane, each batch keeping its own
+per-event outcomes.
 
-Why: concurrent batches of one process share counters, so each one's write waited on the
-row locks of another, which held them until the event loop, busy with other requests,
-got round to its COMMIT. With groups, those waits halved and Postgres spent less CPU an
-event in 6 of the 8 pairs measured (bench/README). A process writes at most
-WRITERS groups at once, and a group makes one transaction (its statements, its commit)
-of what several batches made.
+Why groups: concurrent batches of one process share counters, so each one's write waited
+on the row locks of another, which held them until the event loop, busy with other
+requests, got round to its COMMIT. With groups, those waits halved and Postgres spent less
+CPU an event in 6 of the 8 pairs measured (bench/README).
+
+Why lanes: two groups written at once still shared most of their counters, so one group's
+statement spent a quarter of its time waiting for the other's row locks. A lane holds the
+events of a fixed share of the accounts (by account id), so two lanes never write the same
+rows: the write statement alone took 36,000 events/s on two lanes against 25,000 to
+27,000 on two or four connections writing whole batches (bench/README). Each lane writes
+one group at a time, and every replica splits accounts into the same lanes, so replicas
+wait only on their own lane's rows. An event's lane is its account's: every row a write
+touches (counters, groups, unique values, thresholds, achievements) belongs to one
+account, so a lane's transaction reads and writes its accounts' rows only.
 
 A batch is prepared by its request (`prepare`: its partitions, its accounts read and the
 rules applied, what the cascade reads, its rows) outside any transaction; only the
@@ -21,7 +30,11 @@ for a batch written alone:
 - a database failure fails every batch of its group (each request answers as it would
   for its own transaction: a retry with the same event ids counts each event once); any
   other failure of a group's transaction has each of its batches written again alone, so
-  that one batch's failure fails it alone.
+  that one batch's failure fails it alone;
+- a batch whose accounts fall in several lanes is written in one transaction per lane,
+  and answered once every lane has written its part: if one part fails, the request
+  fails, and the parts other lanes committed are duplicates on its retry (as when a
+  response is lost after a commit).
 """
 
 from __future__ import annotations
@@ -45,16 +58,15 @@ from benefitgate.metering.models import EventOutcome, EventStatus, UsageEvent
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.repository import EventRows
 
-__all__ = ["GROUP_EVENTS", "WRITERS", "IngestWriter", "Prepared"]
+__all__ = ["GROUP_EVENTS", "LANES", "IngestWriter", "Prepared"]
 
 Key = tuple[UUID, str, str]  # account, source, event id
 
-# Writers a process runs at once. With one, Postgres's writing backend waited while the
-# writer encoded its next statement and committed its last (the cores were a quarter
-# idle); with two, one group's statement waits in Postgres on the other's row locks and
-# starts as soon as it commits: 11,317 events/s against 9,765 in a run of 100 batches
-# (bench/README); three brought the lock waits back.
-WRITERS = 2
+# Lanes a process writes in, each one group at a time. With one, Postgres's writing backend
+# waited while the writer encoded its next statement and committed its last (the cores were
+# a quarter idle); three lanes took Postgres more CPU an event than two, and no more events
+# a second (the statement alone, bench/README).
+LANES = 2
 # Events a group writes at most (a batch larger than that alone): with many clients a
 # group would otherwise grow without bound, and with it the statement, its memory and
 # the time it holds its row locks.
@@ -73,21 +85,34 @@ class Prepared:
     cascade: UsageCascade | None  # None when no event is left to write
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """What one lane writes of a batch: its candidates, in the batch's order, with their
+    keys, their rows and the cascade of their accounts."""
+
+    candidates: list[Candidate]
+    keys: list[Key]
+    rows: EventRows
+    cascade: UsageCascade
+    catalog: Catalog
+    now: datetime
+
+
 @dataclass(slots=True)
 class _Waiting:
-    batch: Prepared
+    part: _Part
     done: asyncio.Future[list[EventOutcome]]
 
 
 class IngestWriter:
-    """One per process: `prepare` a batch on any connection, then `record` it. Up to
-    `writers` groups are written at once, each in its own transaction."""
+    """One per process: `prepare` a batch on any connection, then `record` it. Each lane
+    writes one group at a time, in its own transaction."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         partitions: Partitions,
-        writers: int = WRITERS,
+        lanes: int = LANES,
         group_events: int = GROUP_EVENTS,
         known: KnownAccounts | None = None,
     ) -> None:
@@ -96,10 +121,10 @@ class IngestWriter:
         self._pool = pool
         self._partitions = partitions
         self._known = known
-        self._writers = writers
+        self._lanes = lanes
         self._group_events = group_events
-        self._waiting: list[_Waiting] = []
-        self._draining: set[asyncio.Task[None]] = set()
+        self._waiting: list[list[_Waiting]] = [[] for _ in range(lanes)]
+        self._draining: list[asyncio.Task[None] | None] = [None] * lanes
 
     async def prepare(
         self,
@@ -126,47 +151,60 @@ class IngestWriter:
 
     async def record(self, batch: Prepared) -> list[EventOutcome]:
         """Write `batch` with whatever other batches are ready; every event's outcome, in
-        input order, once its group has committed."""
+        input order, once each lane has committed its part."""
         if batch.cascade is None:
             return batch.screened.outcomes_with(())
+        parts, places = _parts_of(batch, batch.cascade, self._lanes)
+        answers = await asyncio.gather(
+            *(self._written(lane, part) for lane, part in parts.items()), return_exceptions=True
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        by_lane = dict(zip(parts, cast(list[list[EventOutcome]], answers), strict=True))
+        return batch.screened.outcomes_with([by_lane[lane][i] for lane, i in places])
+
+    def _written(self, lane: int, part: _Part) -> asyncio.Future[list[EventOutcome]]:
+        """`part` queued on `lane`: its candidates' outcomes once its group has committed."""
         done = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(batch, done))
-        if len(self._draining) < self._writers:
+        self._waiting[lane].append(_Waiting(part, done))
+        if self._draining[lane] is None:
             # The writer runs in the context of the request that started it (its request
             # id on the group's statements); /events notes no changes for its request.
-            self._draining.add(asyncio.create_task(self._drain()))
-        return batch.screened.outcomes_with(await done)
+            self._draining[lane] = asyncio.create_task(self._drain(lane))
+        return done
 
-    async def _drain(self) -> None:
+    async def _drain(self, lane: int) -> None:
+        waiting = self._waiting[lane]
         try:
-            while self._waiting:
-                await self._write_group(self._next_group())
+            while waiting:
+                await self._write_group(self._next_group(waiting))
         except asyncio.CancelledError:  # the process stops
-            for waiting in self._waiting:
-                _fail(waiting, RuntimeError("the ingest writer stopped"))
-            self._waiting.clear()
+            for queued in waiting:
+                _fail(queued, RuntimeError("the ingest writer stopped"))
+            waiting.clear()
             raise
         finally:
-            self._draining.discard(cast(asyncio.Task[None], asyncio.current_task()))
+            self._draining[lane] = None
 
-    def _next_group(self) -> list[_Waiting]:
-        """The first waiting batch, and after it, in order, those read against the same
-        catalog while the group stays within `group_events` events to write."""
-        first, *rest = self._waiting
-        group, left, size = [first], [], len(first.batch.screened.candidates)
-        for waiting in rest:
-            more = len(waiting.batch.screened.candidates)
-            if waiting.batch.catalog is first.batch.catalog and size + more <= self._group_events:
-                group.append(waiting)
+    def _next_group(self, waiting: list[_Waiting]) -> list[_Waiting]:
+        """The first of `waiting` (taken out of it), and after it, in order, those read
+        against the same catalog while the group stays within `group_events` events."""
+        first = waiting[0]
+        group, left, size = [first], [], len(first.part.candidates)
+        for queued in waiting[1:]:
+            more = len(queued.part.candidates)
+            if queued.part.catalog is first.part.catalog and size + more <= self._group_events:
+                group.append(queued)
                 size += more
             else:
-                left.append(waiting)
-        self._waiting = left
+                left.append(queued)
+        waiting[:] = left
         return group
 
     async def _write_group(self, group: list[_Waiting]) -> None:
         try:
-            decided = await self._write([w.batch for w in group])
+            decided = await self._write([w.part for w in group])
         except asyncio.CancelledError:
             for waiting in group:
                 _fail(waiting, RuntimeError("the ingest writer stopped"))
@@ -183,55 +221,84 @@ class IngestWriter:
             if not waiting.done.done():  # its request may have gone
                 waiting.done.set_result(outcomes)
 
-    async def _write(self, batches: list[Prepared]) -> list[list[EventOutcome]]:
-        """The batches' candidates' outcomes, each batch's in its order, written in one
+    async def _write(self, parts: list[_Part]) -> list[list[EventOutcome]]:
+        """The parts' candidates' outcomes, each part's in its order, written in one
         transaction."""
-        merged = _Merged.of(batches)
-        now = max(b.now for b in batches)
-        cascades = [b.cascade for b in batches if b.cascade is not None]
+        merged = _Merged.of(parts)
+        now = max(p.now for p in parts)
         async with self._pool.acquire() as conn, conn.transaction():
             written = await ingest.write(
                 conn,
                 merged.candidates,
-                batches[0].catalog,
+                parts[0].catalog,
                 now,
-                UsageCascade.merged(cascades),
+                UsageCascade.merged([p.cascade for p in parts]),
                 merged.rows,
             )
         # The outcomes are made after the commit: nothing more while the locks are held.
-        return merged.split(written.outcomes(merged.candidates), batches)
+        return merged.split(written.outcomes(merged.candidates), parts)
+
+
+def _parts_of(
+    batch: Prepared, cascade: UsageCascade, lanes: int
+) -> tuple[dict[int, _Part], list[tuple[int, int]]]:
+    """`batch`'s candidates by lane (their account's id modulo `lanes`), and for each
+    candidate its lane and its place in that lane's part."""
+    candidates, keys, rows = batch.screened.candidates, batch.screened.keys, batch.rows.rows
+    lane_of = [c.account.id.int % lanes for c in candidates]
+    if len(set(lane_of)) == 1:  # one lane: the batch whole
+        only = _Part(candidates, keys, batch.rows, cascade, batch.catalog, batch.now)
+        return {lane_of[0]: only}, [(lane_of[0], i) for i in range(len(candidates))]
+    chosen: dict[int, list[int]] = {}
+    places = []
+    for i, lane in enumerate(lane_of):
+        taken = chosen.setdefault(lane, [])
+        places.append((lane, len(taken)))
+        taken.append(i)
+    parts = {}
+    for lane, at in chosen.items():
+        accounts = {candidates[i].account.id for i in at}
+        parts[lane] = _Part(
+            [candidates[i] for i in at],
+            [keys[i] for i in at],
+            EventRows([rows[i] for i in at]),
+            cascade.of_accounts(accounts),
+            batch.catalog,
+            batch.now,
+        )
+    return parts, places
 
 
 @dataclass(slots=True)
 class _Merged:
-    """Batches' candidates as one write: each key once, at its first occurrence; where a
-    later batch repeats it, that candidate takes the first one's outcome as a duplicate."""
+    """Parts' candidates as one write: each key once, at its first occurrence; where a
+    later part repeats it, that candidate takes the first one's outcome as a duplicate."""
 
     candidates: list[Candidate]
     rows: EventRows
-    # For each batch, for each of its candidates: its position in `candidates`, and
-    # whether it repeats a key an earlier batch holds.
+    # For each part, for each of its candidates: its position in `candidates`, and
+    # whether it repeats a key an earlier part holds.
     places: list[list[tuple[int, bool]]]
 
     @classmethod
-    def of(cls, batches: list[Prepared]) -> _Merged:
-        if len(batches) == 1:
-            only = batches[0].screened.candidates
-            return cls(only, batches[0].rows, [[(i, False) for i in range(len(only))]])
+    def of(cls, parts: list[_Part]) -> _Merged:
+        if len(parts) == 1:
+            only = parts[0].candidates
+            return cls(only, parts[0].rows, [[(i, False) for i in range(len(only))]])
         merged = cls([], EventRows(), [])
         first: dict[Key, int] = {}
-        for batch in batches:
-            merged._add(batch, first)
+        for part in parts:
+            merged._add(part, first)
         return merged
 
-    def _add(self, batch: Prepared, first: dict[Key, int]) -> None:
-        keys = batch.screened.keys
-        candidates = batch.screened.candidates
-        if first.keys().isdisjoint(keys):  # nearly always: append the batch whole
+    def _add(self, part: _Part, first: dict[Key, int]) -> None:
+        keys = part.keys
+        candidates = part.candidates
+        if first.keys().isdisjoint(keys):  # nearly always: append the part whole
             start = len(self.candidates)
             first.update(zip(keys, range(start, start + len(keys)), strict=True))
             self.candidates.extend(candidates)
-            self.rows.rows.extend(batch.rows.rows)
+            self.rows.rows.extend(part.rows.rows)
             self.places.append([(start + i, False) for i in range(len(keys))])
             return
         places: list[tuple[int, bool]] = []
@@ -245,19 +312,17 @@ class _Merged:
             places.append((at, False))
             kept.append(i)
         self.candidates.extend(candidates[i] for i in kept)
-        self.rows.rows.extend(batch.rows.rows[i] for i in kept)
+        self.rows.rows.extend(part.rows.rows[i] for i in kept)
         self.places.append(places)
 
-    def split(
-        self, written: list[EventOutcome], batches: list[Prepared]
-    ) -> list[list[EventOutcome]]:
-        """Each batch's candidates' outcomes from those of the merged candidates."""
+    def split(self, written: list[EventOutcome], parts: list[_Part]) -> list[list[EventOutcome]]:
+        """Each part's candidates' outcomes from those of the merged candidates."""
         return [
             [
                 _repeated(c, written[at]) if repeat else written[at]
-                for c, (at, repeat) in zip(batch.screened.candidates, places, strict=True)
+                for c, (at, repeat) in zip(part.candidates, places, strict=True)
             ]
-            for batch, places in zip(batches, self.places, strict=True)
+            for part, places in zip(parts, self.places, strict=True)
         ]
 
 
