@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from benefitgate.auth.principals import Principal, Role
 from benefitgate.catalog.repository import load_catalog
@@ -282,3 +284,64 @@ async def test_concurrent_batches_over_many_accounts_count_every_event_once_in_l
     for account in accounts:
         ids = {e for a, e in seen if a == account}
         assert await _counter(conn, account) == len(ids)
+
+
+# A batch as (account index, event number, value) triples; values are whole so that sums
+# compare exactly.
+_BATCHES = st.lists(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 15), st.integers(1, 3)), max_size=12),
+    min_size=1,
+    max_size=8,
+)
+
+
+@pytest.fixture
+async def six_accounts(conn: asyncpg.Connection) -> list[UUID]:
+    cat = await factories.catalog(conn)
+    return [await factories.account(conn, cat["versions"]["pro"]) for _ in range(6)]
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(batches=_BATCHES, lanes=st.integers(1, 3), group_events=st.integers(1, 30))
+async def test_any_batches_in_any_lanes_and_groups_are_decided_as_if_written_one_by_one(
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    six_accounts: list[UUID],
+    batches: list[list[tuple[int, int, int]]],
+    lanes: int,
+    group_events: int,
+) -> None:
+    source = f"example-{uuid4()}"  # each example's events are new to the database
+    writer = IngestWriter(pool, Partitions(), lanes=lanes, group_events=group_events)
+    sent = [
+        [
+            UsageEvent(f"e{n}", six_accounts[a], "m0", value, AT, source=source)
+            for a, n, value in batch
+        ]
+        for batch in batches
+    ]
+    before = [await _counter(conn, a) for a in six_accounts]
+    prepared = await _prepare(writer, conn, *sent)
+
+    answers = await asyncio.gather(*(writer.record(p) for p in prepared))
+
+    # The model: the batches one after another, each key accepted the first time only.
+    seen: set[tuple[UUID | None, str]] = set()
+    added = dict.fromkeys(six_accounts, 0.0)
+    expected = []
+    for events in sent:
+        outcome = []
+        for e in events:
+            key = (e.account_id, e.event_id)
+            outcome.append((e.event_id, "DUPLICATE" if key in seen else "ACCEPTED", None))
+            if key not in seen:
+                added[e.account_id] += e.value  # type: ignore[index]
+            seen.add(key)
+        expected.append(outcome)
+    assert [results(o) for o in answers] == expected
+    after = [await _counter(conn, a) for a in six_accounts]
+    assert [b + added[a] for a, b in zip(six_accounts, before, strict=True)] == after
