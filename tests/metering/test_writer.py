@@ -19,6 +19,7 @@ from benefitgate.metering import ingest
 from benefitgate.metering.models import EventOutcome, UsageEvent
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.writer import IngestWriter, Prepared
+from tests.conftest import eventually
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 
@@ -175,6 +176,33 @@ async def test_a_batch_the_database_refuses_fails_alone_and_the_rest_of_its_grou
     assert await _counter(conn, a) == 5.0
 
 
+async def test_a_writer_stopped_while_it_writes_a_failed_group_one_by_one_fails_every_batch_left(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, writer: IngestWriter
+) -> None:
+    cat = await factories.catalog(conn)
+    a, b = [await factories.account(conn, cat["versions"]["pro"]) for _ in range(2)]
+    [first] = await _prepare(writer, conn, [usage(b, "first")])
+    await writer.record(first)  # b's counter row exists, to be locked below
+    good, bad = await _prepare(writer, conn, [usage(b, "good")], [usage(a, "bad")])
+    row = bad.rows.rows[0]
+    bad.rows.rows[0] = (*row[:2], "nul\x00", *row[3:])  # fails the group's statement
+    async with pool.acquire() as holder, holder.transaction():
+        # b's counter locked: the good batch, written alone after the group failed, waits,
+        # and the bad one waits behind it.
+        await holder.execute("select 1 from usage_counters where account_id = $1 for update", b)
+        answers = [asyncio.ensure_future(writer.record(p)) for p in (good, bad)]
+        waiting = "select count(*) > 0 from pg_stat_activity where wait_event_type = 'Lock'"
+        await eventually(conn, waiting, True)
+        draining = writer._draining[0]  # the process stopping cancels the writer's task
+        assert draining is not None
+        draining.cancel()
+
+        outcomes = await asyncio.wait_for(asyncio.gather(*answers, return_exceptions=True), 5)
+
+    # Both fail as the writer stopped: neither is left waiting for good.
+    assert [type(o) for o in outcomes] == [RuntimeError, RuntimeError]
+
+
 async def test_a_group_takes_the_waiting_batches_up_to_its_bound_of_events(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
@@ -190,8 +218,9 @@ async def test_a_group_takes_the_waiting_batches_up_to_its_bound_of_events(
 
     assert [len(o) for o in answers] == list(sizes)
     assert await _counter(conn, a) == 9.0
-    # 2 + 1 events, then 2 + 1 (the batch of 3 would pass the bound: it waits), then 3
-    assert await _transactions(conn) == 3
+    # 2 + 1 events, then 2 (the batch of 3 would pass the bound, and the one after it
+    # may not go ahead of it), then 3, then 1
+    assert await _transactions(conn) == 4
 
 
 async def _transactions_of(conn: asyncpg.Connection, account: UUID) -> set[str]:

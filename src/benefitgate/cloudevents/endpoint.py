@@ -8,10 +8,12 @@ are JSON errors with a `code`, as the GraphQL view's are: 401 `UNAUTHENTICATED`,
 `FORBIDDEN` (frontends), 405 `METHOD_NOT_ALLOWED`, 415 `UNSUPPORTED_MEDIA_TYPE`, 400
 `BAD_REQUEST` (not JSON, a NUL character, the wrong shape, nesting past what is read) and
 `INVALID_INPUT` (more than 1,000 events), 413 from the body limit, 408 from the body's
-time. Nothing is written then. A lost database is 503 `UNAVAILABLE` (retryable; the batch
-may have committed). The batch is written by the process's `IngestWriter`, together with
-the batches other requests have ready. Otherwise 200, with every event accepted, a
-duplicate, or rejected with a reason, in the order sent.
+time. Nothing is written then. The batch is written by the process's `IngestWriter`,
+together with the batches other requests have ready, in a transaction for each lane its
+accounts fall in. A lost database is 503 `UNAVAILABLE` (retryable); after it, or after any
+other failure of the write, the batch may have committed whole or in one lane's part, and
+a retry with the same event ids counts each event once. Otherwise 200, with every event
+accepted, a duplicate, or rejected with a reason, in the order sent.
 """
 
 from __future__ import annotations
@@ -77,9 +79,9 @@ class EventsEndpoint:
                 headers = {"WWW-Authenticate": "Bearer"}
             response = error_response(refusal.status, str(refusal), refusal.code, headers)
         except Exception as exc:
-            # The database lost (a key's lookup, the batch's transaction or its commit):
-            # 503, as the GraphQL view answers; the batch may have committed, and a retry
-            # with the same event ids counts each event once.
+            # The database lost (a key's lookup, a lane's transaction or its commit):
+            # 503, as the GraphQL view answers; the batch may have committed, whole or a
+            # lane's part, and a retry with the same event ids counts each event once.
             if not db.unavailable(exc):
                 raise
             response = unavailable_response()

@@ -158,9 +158,11 @@ class IngestWriter:
         answers = await asyncio.gather(
             *(self._written(lane, part) for lane, part in parts.items()), return_exceptions=True
         )
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                raise answer
+        failures = [a for a in answers if isinstance(a, BaseException)]
+        if failures:
+            # A lost database first: it answers 503, which tells the client to retry, as
+            # it must for the parts no lane committed.
+            raise next((f for f in failures if db.unavailable(f)), failures[0])
         by_lane = dict(zip(parts, cast(list[list[EventOutcome]], answers), strict=True))
         return batch.screened.outcomes_with([by_lane[lane][i] for lane, i in places])
 
@@ -180,46 +182,53 @@ class IngestWriter:
             while waiting:
                 await self._write_group(self._next_group(waiting))
         except asyncio.CancelledError:  # the process stops
-            for queued in waiting:
-                _fail(queued, RuntimeError("the ingest writer stopped"))
+            _fail_all(waiting, RuntimeError("the ingest writer stopped"))
             waiting.clear()
             raise
         finally:
             self._draining[lane] = None
 
     def _next_group(self, waiting: list[_Waiting]) -> list[_Waiting]:
-        """The first of `waiting` (taken out of it), and after it, in order, those read
-        against the same catalog while the group stays within `group_events` events."""
+        """The first of `waiting` and those after it, in order, while they were read
+        against the same catalog and the group stays within `group_events` events (taken
+        out of `waiting`). A part that does not fit ends the group, so that no part is
+        written before one queued ahead of it: each lane writes in the order the batches
+        came, and so every lane in the same order."""
         first = waiting[0]
-        group, left, size = [first], [], len(first.part.candidates)
+        size = len(first.part.candidates)
+        taken = 1
         for queued in waiting[1:]:
-            more = len(queued.part.candidates)
-            if queued.part.catalog is first.part.catalog and size + more <= self._group_events:
-                group.append(queued)
-                size += more
-            else:
-                left.append(queued)
-        waiting[:] = left
+            size += len(queued.part.candidates)
+            if queued.part.catalog is not first.part.catalog or size > self._group_events:
+                break
+            taken += 1
+        group = waiting[:taken]
+        del waiting[:taken]
         return group
 
     async def _write_group(self, group: list[_Waiting]) -> None:
         try:
             decided = await self._write([w.part for w in group])
         except asyncio.CancelledError:
-            for waiting in group:
-                _fail(waiting, RuntimeError("the ingest writer stopped"))
+            _fail_all(group, RuntimeError("the ingest writer stopped"))
             raise
         except Exception as exc:
             if len(group) == 1 or db.unavailable(exc):
-                for waiting in group:
-                    _fail(waiting, exc)
+                _fail_all(group, exc)
                 return
-            for waiting in group:  # one batch's failure must fail it alone
-                await self._write_group([waiting])
+            await self._write_one_by_one(group)  # one batch's failure must fail it alone
             return
         for waiting, outcomes in zip(group, decided, strict=True):
             if not waiting.done.done():  # its request may have gone
                 waiting.done.set_result(outcomes)
+
+    async def _write_one_by_one(self, group: list[_Waiting]) -> None:
+        try:
+            for waiting in group:
+                await self._write_group([waiting])
+        except asyncio.CancelledError:  # the parts not yet written fail with it
+            _fail_all(group, RuntimeError("the ingest writer stopped"))
+            raise
 
     async def _write(self, parts: list[_Part]) -> list[list[EventOutcome]]:
         """The parts' candidates' outcomes, each part's in its order, written in one
@@ -337,3 +346,9 @@ def _repeated(candidate: Candidate, first: EventOutcome) -> EventOutcome:
 def _fail(waiting: _Waiting, exc: BaseException) -> None:
     if not waiting.done.done():
         waiting.done.set_exception(exc)
+
+
+def _fail_all(group: list[_Waiting], exc: BaseException) -> None:
+    """Fail every part of `group` not answered yet."""
+    for waiting in group:
+        _fail(waiting, exc)
