@@ -28,6 +28,7 @@ mutation Consume($id: ID!, $metric: String!, $amount: Float!, $key: String!) {
     __typename
     ... on CreditConsumed { amount balance draws { grantId amount } replayed }
     ... on CreditsExhaustedError { code requested balance replayed }
+    ... on AccountSuspendedError { status replayed }
     ... on InvalidInputError { field }
     ... on Error { code message }
   }
@@ -313,3 +314,23 @@ async def test_an_exhausted_credit_says_what_is_left_in_figures_a_person_reads(
     assert short["code"] == "CREDITS_EXHAUSTED"
     # The balance is a numeric sum: "{:f}" wrote every digit of its scale.
     assert short["message"] == "expert_hours: 9.7 credits left, 1,000,000,000,000 requested"
+
+
+async def test_a_suspended_account_consumes_no_credit(conn: asyncpg.Connection, api: Api) -> None:
+    s = await _setup(conn)
+    key = await api_key(conn, Role.OPERATOR)
+    await conn.execute(
+        "update subscriptions set status = 'past_due' where account_id = $1", s["account"]
+    )
+
+    refused = (await api.data(CONSUME, _vars(s["account"], 1, "c1"), auth=key))["creditConsume"]
+    again = (await api.data(CONSUME, _vars(s["account"], 1, "c1"), auth=key))["creditConsume"]
+
+    assert refused["__typename"] == "AccountSuspendedError"
+    assert (refused["code"], refused["status"], refused["replayed"]) == (
+        "ACCOUNT_SUSPENDED",
+        "PAST_DUE",
+        False,
+    )
+    assert again["replayed"] is True
+    assert (await _credits(api, s["account"]))["services"]["balance"] == 10

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from benefitgate.auth.principals import Role
-from tests.conftest import Api, MakeApi, api_key, frontend_token
+from tests.conftest import Api, MakeApi, api_key, eventually, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 from tests.fixtures.metering_api import CHECK, CONSUME
@@ -304,3 +304,59 @@ async def test_concurrent_replays_of_a_finished_key_all_replay(
     assert [r["usageConsume"] for r in replays] == [
         {**first["usageConsume"], "replayed": True}
     ] * 50
+
+
+async def test_a_suspended_account_consumes_nothing_and_a_retry_replays_the_refusal(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    key = await api_key(conn)
+    for status in ("past_due", "canceled", None):
+        account_id = await factories.account(conn, cat["versions"]["basic"])
+        if status is None:
+            await conn.execute("delete from subscriptions where account_id = $1", account_id)
+        else:
+            await conn.execute(
+                "update subscriptions set status = $2 where account_id = $1", account_id, status
+            )
+
+        first, again = [
+            (await api.data(CONSUME, consume_vars(account_id, f"k-{status}"), auth=key))[
+                "usageConsume"
+            ]
+            for _ in range(2)
+        ]
+
+        why = "has no subscription" if status is None else f"is {status.replace('_', ' ')}"
+        assert first == {
+            "__typename": "AccountSuspendedError",
+            "status": None if status is None else status.upper(),
+            "replayed": False,
+            "code": "ACCOUNT_SUSPENDED",
+            "message": f"the account {why}: it may not consume",
+        }
+        assert again == {**first, "replayed": True}
+        counted = "select count(*) from usage_counters where account_id = $1"
+        assert await conn.fetchval(counted, account_id) == 0
+        check = await api.data(CHECK, {"id": str(account_id), "metric": "m0"}, auth=key)
+        assert check["entitlementCheck"]["reason"] == "SUSPENDED"  # the check agrees
+
+
+async def test_a_consumption_racing_a_suspension_waits_for_it_and_is_refused(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    async with pool.acquire() as suspending, suspending.transaction():
+        await suspending.execute(
+            "update subscriptions set status = 'past_due' where account_id = $1", account_id
+        )
+        pending = asyncio.ensure_future(api.data(CONSUME, consume_vars(account_id, "k"), auth=key))
+        waits = "select count(*) > 0 from pg_stat_activity where wait_event_type = 'Lock'"
+        await eventually(conn, waits, True)  # the consumption waits for the suspension
+
+    consumed = (await pending)["usageConsume"]
+
+    assert consumed["__typename"] == "AccountSuspendedError"
+    assert consumed["status"] == "PAST_DUE"

@@ -35,12 +35,15 @@ from benefitgate.credits.types import (
     credit_type,
     exhausted_type,
 )
+from benefitgate.metering.models import Suspended
 from benefitgate.metering.partitions import Partitions
+from benefitgate.metering.types import AccountSuspendedError, suspended_type
 
 __all__ = ["CreditMutation", "account_credits"]
 
 CreditConsumeResult = Annotated[
-    CreditConsumed | CreditsExhaustedError | ChangeError, strawberry.union("CreditConsumeResult")
+    CreditConsumed | CreditsExhaustedError | AccountSuspendedError | ChangeError,
+    strawberry.union("CreditConsumeResult"),
 ]
 
 
@@ -61,7 +64,9 @@ async def account_credits(info: Info, account_id: UUID, catalog: Catalog) -> lis
     return [credit_type(c, types) for c in found if c.benefit_key in types.benefits]
 
 
-def _stored(result: Spent | CreditShort) -> dict[str, Any]:
+def _stored(result: Spent | CreditShort | Suspended) -> dict[str, Any]:
+    if isinstance(result, Suspended):
+        return {"suspended": [str(result.account_id), result.status]}
     if isinstance(result, CreditShort):
         return {"short": [result.metric_key, str(result.requested), str(result.balance)]}
     draws = [[str(g), str(a), None if e is None else e.isoformat()] for g, a, e in result.draws]
@@ -71,7 +76,10 @@ def _stored(result: Spent | CreditShort) -> dict[str, Any]:
     }
 
 
-def _loaded(stored: dict[str, Any]) -> Spent | CreditShort:
+def _loaded(stored: dict[str, Any]) -> Spent | CreditShort | Suspended:
+    if "suspended" in stored:
+        account_id, status = stored["suspended"]
+        return Suspended(UUID(account_id), status)
     if "short" in stored:
         metric, requested, balance = stored["short"]
         return CreditShort(metric, Decimal(requested), Decimal(balance))
@@ -136,4 +144,6 @@ class CreditMutation:
         result = _loaded(applied.result)
         if isinstance(result, CreditShort):
             return exhausted_type(result, applied.replayed)
+        if isinstance(result, Suspended):
+            return suspended_type(result, applied.replayed)
         return consumed_type(result, applied.replayed)

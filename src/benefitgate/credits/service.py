@@ -27,8 +27,9 @@ from benefitgate.credits import repository
 from benefitgate.credits.ledger import allocate, balance_of, credits_of
 from benefitgate.credits.models import Credit, CreditShort, Spent
 from benefitgate.events import outbox as events
+from benefitgate.metering.consume import suspension
 from benefitgate.metering.ingest import record_usage
-from benefitgate.metering.models import EventStatus, UsageEvent
+from benefitgate.metering.models import EventStatus, Suspended, UsageEvent
 from benefitgate.metering.rules import Window
 
 __all__ = [
@@ -82,12 +83,16 @@ async def consume(
     event: str,
     catalog: Catalog,
     now: datetime,
-) -> Spent | CreditShort:
+) -> Spent | CreditShort | Suspended:
     """Draw `amount` from the account's credits measured by the metric, soonest-ending
     first, and record it as usage of the metric (event id `event`), in the caller's
-    transaction. Returns CreditShort, writing nothing, when they hold less. Raises
+    transaction. Returns CreditShort, writing nothing, when they hold less, and Suspended
+    when the account may not consume (`metering.consume.suspension`). Raises
     InvalidChange for an unknown metric, one no credit is measured by, or a bad amount."""
     wanted = _check(metric_key, amount, catalog)
+    suspended = await suspension(conn, account.id)
+    if suspended is not None:
+        return suspended
     lots = await repository.lock_lots(conn, account.id, metric_key, now)
     balance = balance_of(lots, now)
     if balance < wanted:

@@ -6,12 +6,14 @@ from typing import Any
 from uuid import UUID
 
 from benefitgate.common.isotime import from_iso, to_iso
-from benefitgate.metering.models import Consumed, QuotaDenied
+from benefitgate.metering.models import Consumed, QuotaDenied, Suspended
 
 __all__ = ["from_json", "to_json"]
 
 
-def to_json(result: Consumed | QuotaDenied) -> dict[str, Any]:
+def to_json(result: Consumed | QuotaDenied | Suspended) -> dict[str, Any]:
+    if isinstance(result, Suspended):
+        return {"account_id": str(result.account_id), "suspended": result.status}
     common = {"account_id": str(result.account_id), "metric_key": result.metric_key}
     if isinstance(result, QuotaDenied):
         return {
@@ -33,8 +35,10 @@ def to_json(result: Consumed | QuotaDenied) -> dict[str, Any]:
     }
 
 
-def from_json(data: dict[str, Any]) -> Consumed | QuotaDenied:
+def from_json(data: dict[str, Any]) -> Consumed | QuotaDenied | Suspended:
     account_id = UUID(data["account_id"])
+    if "suspended" in data:
+        return Suspended(account_id, data["suspended"])
     if data["denied"]:
         return QuotaDenied(
             account_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -16,14 +17,31 @@ from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.entitlements.snapshots import AccountSnapshot, Effective
 from benefitgate.metering import repository
 from benefitgate.metering.cascade import UsageCascade
-from benefitgate.metering.models import CheckReason, CheckResult, Consumed, QuotaDenied
+from benefitgate.metering.models import (
+    CheckReason,
+    CheckResult,
+    Consumed,
+    QuotaDenied,
+    Suspended,
+)
+from benefitgate.subscriptions import repository as subscriptions
 
-__all__ = ["UsedOf", "check", "consume"]
+__all__ = ["UsedOf", "check", "consume", "suspension"]
 
 SUSPENDED_STATUSES = frozenset({"past_due", "canceled"})
 
 # The value of a metric's counter in the period starting at the given instant.
 UsedOf = Callable[[str, datetime], Awaitable[float]]
+
+
+async def suspension(conn: asyncpg.Connection, account_id: UUID) -> Suspended | None:
+    """Why the account may not consume now, if it may not (a subscription past due or
+    canceled, or none), read in the caller's transaction with its subscription's row
+    share-locked: a status change commits before the consumption or after it."""
+    status = await subscriptions.status_for_share(conn, account_id)
+    if status is None or status in SUSPENDED_STATUSES:
+        return Suspended(account_id, status)
+    return None
 
 
 async def consume(
@@ -33,10 +51,11 @@ async def consume(
     amount: float,
     catalog: Catalog,
     now: datetime,
-) -> Consumed | QuotaDenied:
+) -> Consumed | QuotaDenied | Suspended:
     """Check and consume in the caller's transaction. A hard limit is never exceeded, under
     any concurrency: the add is one conditional upsert. A soft limit lets it past and says
-    so. A metric the account has no limit for has a hard limit of zero."""
+    so. A metric the account has no limit for has a hard limit of zero. A suspended
+    account (`suspension`) consumes nothing."""
     metric = catalog.metrics.get(metric_key)
     if metric is None:
         raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
@@ -44,6 +63,9 @@ async def consume(
         raise InvalidChange("metric", f"a {metric.aggregation} metric cannot be consumed")
     if not (amount > 0 and quantities.in_range(amount)):
         raise InvalidChange("amount", "give a positive amount of at most 10^15")
+    suspended = await suspension(conn, account.id)
+    if suspended is not None:
+        return suspended
     cascade = await UsageCascade.prepare(conn, [account], catalog, now)
     limit = cascade.limits[account.id].get(metric_key)
     period = account.period_at(metric.reset, now)

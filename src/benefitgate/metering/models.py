@@ -112,6 +112,15 @@ class QuotaDenied:
     resets_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Suspended:
+    """The account may not consume: its subscription is past due or canceled (`status`),
+    or it has none (None)."""
+
+    account_id: UUID
+    status: str | None
+
+
 class CheckReason(enum.Enum):
     NOT_IN_TIER = "not_in_tier"
     EXCLUDED = "excluded"

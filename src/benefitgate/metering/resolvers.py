@@ -30,9 +30,10 @@ from benefitgate.entitlements.snapshots import EntitlementSnapshots
 from benefitgate.metering import codec, consume, ingest
 from benefitgate.metering.counter_reads import CounterReads
 from benefitgate.metering.denials import Denials
-from benefitgate.metering.models import QuotaDenied, UsageEvent
+from benefitgate.metering.models import QuotaDenied, Suspended, UsageEvent
 from benefitgate.metering.partitions import Partitions
 from benefitgate.metering.types import (
+    AccountSuspendedError,
     EntitlementCheck,
     QuotaExceeded,
     UsageConsumed,
@@ -42,6 +43,7 @@ from benefitgate.metering.types import (
     consumed_type,
     quota_exceeded_type,
     series_type,
+    suspended_type,
 )
 from benefitgate.usage import service as usage
 from benefitgate.usage.series import Bucket, InvalidRange
@@ -54,6 +56,7 @@ UsageRecordResult = Annotated[
 UsageConsumeResult = Annotated[
     UsageConsumed
     | QuotaExceeded
+    | AccountSuspendedError
     | NotFoundError
     | ForbiddenError
     | InvalidInputError
@@ -217,6 +220,8 @@ class MeteringMutation:
         result = codec.from_json(response)
         if isinstance(result, QuotaDenied):
             return quota_exceeded_type(result, replayed)
+        if isinstance(result, Suspended):
+            return suspended_type(result, replayed)
         return consumed_type(result, replayed)
 
 

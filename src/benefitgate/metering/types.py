@@ -14,10 +14,12 @@ from strawberry.types.arguments import InputContext
 from benefitgate.api.errors import Error, ErrorCode
 from benefitgate.catalog.types import Metric
 from benefitgate.metering import models
+from benefitgate.subscriptions.types import SubscriptionStatus
 from benefitgate.usage import series
 from benefitgate.usage.service import GroupSeries
 
 __all__ = [
+    "AccountSuspendedError",
     "EntitlementCheck",
     "QuotaExceeded",
     "UsageConsumed",
@@ -135,6 +137,17 @@ class QuotaExceeded(Error):
     replayed: bool
 
 
+@strawberry.type(
+    description="The account's subscription is past due or canceled, or it has none: it may "
+    "not consume, and nothing was consumed."
+)
+class AccountSuspendedError(Error):
+    status: SubscriptionStatus | None = strawberry.field(
+        description="The subscription's status; null when the account has none."
+    )
+    replayed: bool
+
+
 @strawberry.type
 class EntitlementCheck:
     allowed: bool
@@ -223,6 +236,17 @@ def consumed_type(result: models.Consumed, replayed: bool) -> UsageConsumed:
         remaining=remaining,
         overage=result.overage,
         period_end=result.period_end,
+        replayed=replayed,
+    )
+
+
+def suspended_type(suspended: models.Suspended, replayed: bool) -> AccountSuspendedError:
+    status = None if suspended.status is None else SubscriptionStatus(suspended.status)
+    why = "has no subscription" if status is None else f"is {status.value.replace('_', ' ')}"
+    return AccountSuspendedError(
+        code=ErrorCode.ACCOUNT_SUSPENDED,
+        message=f"the account {why}: it may not consume",
+        status=status,
         replayed=replayed,
     )
 

@@ -5,7 +5,7 @@ in the caller's transaction; the scheduler ends a cancellation that comes due, o
 `lifecycle`).
 
 A canceled subscription keeps its last tier and period for the record; its account is
-suspended (checks and consumption answer SUSPENDED, as for past due) and a new
+suspended (checks answer SUSPENDED and consumption ACCOUNT_SUSPENDED, as for past due) and a new
 subscription cannot replace it here: a returning customer is a new subscription on a new
 account, or an operator's rollback of the cancellation.
 """

@@ -26,6 +26,16 @@ async def lock(conn: asyncpg.Connection, account_id: UUID) -> Subscription | Non
     return None if row is None else Subscription(**dict(row))
 
 
+async def status_for_share(conn: asyncpg.Connection, account_id: UUID) -> str | None:
+    """The account's subscription status (None: it has none), its row share-locked until
+    the end of the caller's transaction: a change to the subscription commits before the
+    caller's transaction reads it or after that transaction ends."""
+    status = await conn.fetchval(
+        "select status from subscriptions where account_id = $1 for share", account_id
+    )
+    return None if status is None else str(status)
+
+
 async def lock_due(
     conn: asyncpg.Connection, now: datetime, limit: int
 ) -> list[tuple[UUID, Subscription]]:
