@@ -5,6 +5,12 @@ Strawberry's DateTime accepts a time without an offset and hands the service a n
 datetime, which cannot be compared with an aware one. An instant without an offset is
 ambiguous anyway, so it is refused where it is parsed, with a message saying why. Python's
 own ISO parser is also several times faster than dateutil's, which counts for batches.
+
+An instant given with an offset reaches the service in UTC: the offset a client wrote says
+nothing about the instant, and calendar arithmetic on it (a period a month long, a renewal
+on the 31st, the date a grant starts) is done in UTC, as the stored periods step. Left in
+the client's offset, `2026-10-31T00:30:00+01:00` began a period a day shorter than the same
+instant written `2026-10-30T23:30:00Z`.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ def parse_datetime(value: object) -> datetime:
             f'Value cannot represent a DateTime: "{value}". Give an instant after '
             "0001-01-01T00:00:00Z and before 9999-12-31T23:59:59.999999Z."
         )
-    return parsed
+    return parsed.astimezone(UTC)
 
 
 def _storable(at: datetime) -> bool:

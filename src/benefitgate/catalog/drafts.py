@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from benefitgate.catalog.models import (
@@ -214,7 +214,11 @@ def _check_benefits(
         _check_known(f"benefits[{i}].benefit", b.benefit_key, catalog.benefits, "benefit")
         # A retired benefit stays where it was (grandfathered), but is never added anew.
         retired = catalog.benefits[b.benefit_key].retired_on
-        if b.benefit_key not in had and retired is not None and retired <= at.date():
+        if (
+            b.benefit_key not in had
+            and retired is not None
+            and retired <= at.astimezone(UTC).date()
+        ):
             raise InvalidChange(f"benefits[{i}].benefit", f"{quoted(b.benefit_key)} is retired")
         if not isinstance(b.parameters, dict):
             raise InvalidChange(f"benefits[{i}].parameters", "give a JSON object")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 from uuid import UUID
 
@@ -136,7 +136,7 @@ def _validate_new(new: NewGrant, catalog: Catalog, sources: tuple[str, ...]) -> 
     benefit = catalog.benefits.get(new.benefit_key)
     if benefit is None:
         raise InvalidChange("benefit", f"unknown benefit {quoted(new.benefit_key)}")
-    if not benefit.active_on(new.valid_from.date()):
+    if not benefit.active_on(new.valid_from.astimezone(UTC).date()):  # a UTC day
         raise InvalidChange("benefit", f"{quoted(new.benefit_key)} is not in the catalog then")
     if new.source not in sources:
         raise InvalidChange("source", f"grant from one of {', '.join(sources)}")

@@ -4,7 +4,7 @@ account of an externalId; a RowError naming the column when it cannot."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import orjson
@@ -70,6 +70,7 @@ def subscription_of(
         return RowError(row.line, "starts_at", "not an ISO 8601 instant")
     if starts.tzinfo is None:
         return RowError(row.line, "starts_at", "give a time zone offset (or Z)")
+    starts = starts.astimezone(UTC)  # the offset written says nothing about the period
     try:
         sub = new_subscription(v["tier"], v["term"], seats, starts, trial_days, catalog, now)
     except InvalidChange as exc:

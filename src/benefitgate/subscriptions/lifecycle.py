@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from benefitgate.accounts.models import Subscription
@@ -132,7 +132,12 @@ def renewal(sub: Subscription, catalog: Catalog) -> Step:
 def period_end_after(start: datetime, term: str, anchor: datetime) -> datetime:
     """The end of a period of `term` starting at `start`, on the anchor's day of the month
     where that month has it (so a subscription started on the 31st renews on the last day
-    of shorter months and returns to the 31st, instead of drifting to the 28th)."""
+    of shorter months and returns to the 31st, instead of drifting to the 28th).
+
+    Months and days are counted in UTC, whatever offset `start` and `anchor` carry: the
+    same instant gives the same period however it was written, and renewals (which start
+    from the stored, UTC, period end) step the same way as the first period."""
+    start, anchor = start.astimezone(UTC), anchor.astimezone(UTC)
     months = start.month - 1 + (12 if term == "annual" else 1)
     year, month = start.year + months // 12, months % 12 + 1
     day = min(anchor.day, calendar.monthrange(year, month)[1])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from uuid import UUID
 
@@ -55,7 +55,10 @@ def new_subscription(
     now: datetime,
 ) -> Subscription:
     """A new subscription to the tier's version in force at `start`, trialing for
-    `trial_days` first; raises InvalidChange, naming the field, for input out of range."""
+    `trial_days` first; raises InvalidChange, naming the field, for input out of range.
+    The start is kept in UTC, and its period and renewal date counted there, whatever
+    offset it was given in (the API, an import file)."""
+    start = start.astimezone(UTC)
     version = catalog.current(tier_key, start)
     if version is None:
         raise InvalidChange(

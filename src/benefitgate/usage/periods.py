@@ -38,7 +38,9 @@ def current_period(reset: str, billing: Period | None, now: datetime) -> Period:
 
 
 def add_months(moment: datetime, months: int) -> datetime:
-    """The same day and time `months` later (or earlier), clamped to the month's last day."""
+    """The same day and time `months` later (or earlier), clamped to the month's last day;
+    in UTC, whatever offset `moment` carries (the same instant steps the same way)."""
+    moment = moment.astimezone(UTC)
     index = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(index, 12)
     month += 1
