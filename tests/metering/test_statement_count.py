@@ -114,7 +114,8 @@ async def test_a_consumption_and_a_check_cost_a_fixed_number_of_statements(
     ]
     counted = await _statements(make_api, key, warm_ups, calls)
 
-    # A consumption: the account, BEGIN, the key's lock and lookup, the grants, the usage
+    # A consumption: the account, BEGIN, the key's lock and lookup, the subscription's status
+    # (share-locked: a suspension in flight is waited for), the grants, the usage
     # milestones, the conditional add to the counter and its daily bucket, the touch that tells the
     # response caches, its usage.recorded event, the key's result, COMMIT. Its replay: the account,
     # BEGIN, the key's lock and lookup, COMMIT. The first check loads the account's entitlement
@@ -122,4 +123,4 @@ async def test_a_consumption_and_a_check_cost_a_fixed_number_of_statements(
     # its counter alone (a statement it may share with concurrent checks) and a feature's check
     # reads nothing. (They were 5 and 4: the account, BEGIN, the grants, the counter for a
     # metric, COMMIT, and a denial's write on top.)
-    assert counted == [11, 5, 3, 0, 1, 0]
+    assert counted == [12, 5, 3, 0, 1, 0]
