@@ -21,6 +21,7 @@ from benefitgate import db, migrate
 from benefitgate.auth import apikeys
 from benefitgate.auth.principals import Role, issue_frontend_token
 from benefitgate.clock import SystemClock
+from benefitgate.common.text import counted
 from benefitgate.config import Settings
 
 __all__ = ["main"]
@@ -194,8 +195,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
         print(f"{path}: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
     verb = "would create" if args.dry_run else "created"
-    print(f"{verb} {report.created} {args.kind}, {report.unchanged} already there, "
-          f"{len(report.rejected)} rows refused")  # fmt: skip
+    created = counted(report.created, args.kind.removesuffix("s"))
+    refused = counted(len(report.rejected), "row")
+    print(f"{verb} {created}, {report.unchanged} already there, {refused} refused")
     for error in report.rejected:
         print(f"  {error}", file=sys.stderr)
     if report.rejected:

@@ -98,6 +98,7 @@ async def test_a_second_create_with_the_same_external_id_names_the_first(
 
     assert second["__typename"] == "AlreadyExistsError"
     assert second["existingId"] == first["account"]["id"]
+    assert second["message"] == "an account with this externalId exists already"
     assert await conn.fetchval("select count(*) from accounts") == 1
 
 

@@ -47,6 +47,9 @@ async def test_every_event_gets_a_result_and_each_rejection_reason_is_reachable(
     other = await factories.account(conn, cat["versions"]["basic"])
     key = await api_key(conn, Role.PARTNER, partner_id=reseller)
     no_data = {k: v for k, v in cloud_event(mine, "count-me", type="calls").items() if k != "data"}
+    nothing = {
+        k: v for k, v in cloud_event(mine, "what-no-data", type="nope").items() if k != "data"
+    }
     events: list[Any] = [
         cloud_event(mine, "ok"),
         cloud_event(mine, "ok"),  # the same id and source twice in one batch
@@ -58,6 +61,8 @@ async def test_every_event_gets_a_result_and_each_rejection_reason_is_reachable(
         cloud_event("cus_unknown", "who-else"),
         cloud_event(other, "theirs"),
         cloud_event(mine, "what", type="nope"),
+        nothing,  # no metric by that name: its missing value is not the fault told
+        cloud_event(mine, "what-no-value", type="nope", value=None),
         cloud_event(mine, "neg", value=-1),
         cloud_event(mine, "huge", value=1e300),
         cloud_event(mine, "old", at=NOW - timedelta(days=36)),
@@ -87,6 +92,8 @@ async def test_every_event_gets_a_result_and_each_rejection_reason_is_reachable(
         ("who-else", "REJECTED", "UNKNOWN_ACCOUNT"),
         ("theirs", "REJECTED", "UNKNOWN_ACCOUNT"),  # as missing: existence is never told
         ("what", "REJECTED", "UNKNOWN_METRIC"),
+        ("what-no-data", "REJECTED", "UNKNOWN_METRIC"),
+        ("what-no-value", "REJECTED", "UNKNOWN_METRIC"),
         ("neg", "REJECTED", "NEGATIVE_VALUE"),
         ("huge", "REJECTED", "VALUE_OUT_OF_RANGE"),
         ("old", "REJECTED", "OUTSIDE_WINDOW"),
@@ -104,7 +111,7 @@ async def test_every_event_gets_a_result_and_each_rejection_reason_is_reachable(
         (None, "REJECTED", "INVALID_EVENT"),
     ]
     assert all(r["message"] for r in result["results"] if r["status"] == "REJECTED")
-    assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 1, 19)
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 1, 21)
     assert await counter(conn, mine) == 5.0
     assert await counter(conn, mine, "calls") == 1.0
     assert await counter(conn, other) == 0.0

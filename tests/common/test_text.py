@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benefitgate.common.text import QUOTED, is_blank, quoted, trimmed
+from benefitgate.common.text import QUOTED, a_or_an, counted, is_blank, quoted, trimmed
 
 # Invisible format characters (category Cf): zero-width space, word joiner, byte order
 # mark, left-to-right mark, soft hyphen, zero-width non-joiner.
@@ -30,3 +30,16 @@ def test_a_quote_is_cut_to_its_bound_with_an_ellipsis() -> None:
     long = quoted("x" * 100_000)
     assert long == repr("x" * QUOTED + "\u2026")
     assert len(long) == QUOTED + 3
+
+
+def test_a_message_names_a_thing_with_its_article_and_counts_in_number() -> None:
+    nouns = ("account", "outcome", "outcome_target", "metric", "unique_count", "usage_threshold")
+    assert [a_or_an(n) for n in nouns] == [
+        "an account", "an outcome", "an outcome_target", "a metric", "a unique_count",
+        "a usage_threshold",
+    ]  # fmt: skip
+    assert a_or_an("unknown") == "an unknown" and a_or_an("error") == "an error"
+    assert [counted(n, "more user") for n in (0, 1, 2)] == [
+        "0 more users", "1 more user", "2 more users",
+    ]  # fmt: skip
+    assert counted(1, "day") == "1 day" and counted(3, "entry", "entries") == "3 entries"

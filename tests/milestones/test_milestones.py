@@ -317,6 +317,9 @@ async def test_definitions_are_admin_only_validated_per_kind_and_versioned(
     ]:
         result = await define(api, admin, bad, idem=f"bad-{field}-{len(str(bad))}")
         assert (result["code"], result["field"]) == ("INVALID_INPUT", field), bad
+    goal = {"key": "goal", "name": "Goal", "kind": "OUTCOME_TARGET", "metric": "m0"}
+    worded = await define(api, admin, goal)
+    assert worded["message"] == "an outcome_target milestone takes no metric", worded
     assert await conn.fetchval("select count(*) from milestones") == 0
     assert (await define(api, admin, rule))["milestone"]["version"] == 1
     again = await define(api, admin, rule, idem="again")

@@ -247,3 +247,41 @@ async def test_an_account_of_its_own_schedule_gets_its_own_periods(
         await conn.fetchval("select count(*) from impact_reports where account_id = $1", monthly)
         == 4
     )
+
+
+AUDIT_LOG = """query L($action: String!) { auditLog(action: $action) { __typename
+  ... on AuditPage { entries { id action targetKind } } ... on Error { code } } }"""
+
+
+async def test_a_schedule_set_again_is_a_no_op_and_its_rollback_is_a_rollback(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    admin = await api_key(conn)
+    set_ = await api.data(SCHEDULE, {"id": str(account), "months": 3, "key": "a"}, auth=admin)
+    entry_id = set_["impactReportScheduleSet"]["auditEntryId"]
+    assert entry_id is not None
+    # 3 → 3 under a new key: nothing changes, no entry, no event.
+    again = await api.data(SCHEDULE, {"id": str(account), "months": 3, "key": "b"}, auth=admin)
+    assert again["impactReportScheduleSet"] == {
+        "__typename": "ImpactReportScheduleSet",
+        "months": 3,
+        "auditEntryId": None,
+        "replayed": False,
+    }
+    count = """select (select count(*) from audit_log where account_id = $1),
+                      (select count(*) from events where type = $2 and account_id = $1)"""
+    assert tuple(await conn.fetchrow(count, account, service.SCHEDULE_EVENT)) == (1, 1)
+
+    undone = await rollback(api, admin, entry_id, "undo")
+    assert undone["__typename"] == "RolledBack", undone
+    assert (undone["entry"]["action"], undone["entry"]["rollbackOf"]) == ("rollback", entry_id)
+    assert undone["entry"]["before"] == {"months": 3} and undone["entry"]["after"] == {
+        "months": None
+    }
+    log = (await api.data(AUDIT_LOG, {"action": "rollback"}, auth=admin))["auditLog"]
+    assert [(e["id"], e["targetKind"]) for e in log["entries"]] == [
+        (undone["entry"]["id"], service.KIND)
+    ]
+    assert tuple(await conn.fetchrow(count, account, service.SCHEDULE_EVENT)) == (2, 2)

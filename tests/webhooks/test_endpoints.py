@@ -52,6 +52,22 @@ async def _create(api: Api, auth: str, url: str, **extra: Any) -> dict[str, Any]
     return answer
 
 
+# Allow-listed URLs but for whitespace or a control character, which `urlsplit` would drop
+# (tab, CR, LF) or keep: refused either way, so the URL requested is the one stored.
+SPACED = [
+    "http://127.0.0.1:18732/s\r\nX-Injected: 1",
+    "http://127.0.0.1\t:18732/r",
+    "http://127.0.0.1:18732/ space",
+    "http://127.0.0.1:18732/lf\n",
+    " http://127.0.0.1:18732/lead",
+    "http://127.0.0.1:18732/soh\x01",  # NUL is refused earlier, in any text
+    "http://127.0.0.1:18732/del\x7f",
+    "http://127.0.0.1:18732/c1\x85",
+    "http://127.0.0.1:18732/nbsp\u00a0",
+    "http://127.0.0.1:18732/ls\u2028",
+]
+
+
 @pytest.mark.parametrize(
     ("url", "why"),
     [
@@ -81,6 +97,7 @@ async def _create(api: Api, auth: str, url: str, **extra: Any) -> dict[str, Any]
         ("https://[2002:a00:1::1]/", "6to4 of 10.0.0.1"),
         ("https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", "Teredo, client 10.0.0.1"),
         ("http://@127.0.0.1/", "an empty user"),
+        *((url, "whitespace or a control character") for url in SPACED),
     ],
 )
 async def test_unsafe_urls_are_refused_as_invalid_input(
@@ -266,6 +283,21 @@ async def test_a_redirect_is_not_followed_but_retried_as_a_failure(
         "HTTP 302",
     )
     assert log["webhookDeliveries"]["pageInfo"]["hasNextPage"]
+
+
+async def test_an_update_to_a_url_with_whitespace_or_a_control_character_is_refused(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    key = await api_key(conn)
+    created = await create_endpoint(hooks_api, key, "http://127.0.0.1:18732/ok")
+    endpoint = created["endpoint"]["id"]
+    for url in SPACED:
+        answer = await hooks_api.data(
+            UPDATE, {"id": endpoint, "v": 1, "url": url, "types": None}, auth=key
+        )
+        assert answer["webhookEndpointUpdate"]["code"] == "INVALID_INPUT", url
+    stored = await conn.fetchrow("select url, version from webhook_endpoints")
+    assert (stored["url"], stored["version"]) == ("http://127.0.0.1:18732/ok", 1)
 
 
 async def test_update_disable_enable_and_delete(conn: asyncpg.Connection, hooks_api: Api) -> None:

@@ -4,7 +4,8 @@ An event names the account by `subject` (its id or its external id), the metric 
 `type`, the instant by `time` (RFC 3339 with an offset; the time of receipt when absent,
 as OpenMeter does) and carries its value in `data.value`, a JSON number or a string that
 holds one in JSON's own syntax. A count or unique_count metric's event may leave the value
-out. `id` and `source` identify the event: a retry with both the same counts once.
+out; so may one whose metric is unknown, refused by ingest as UNKNOWN_METRIC. `id` and
+`source` identify the event: a retry with both the same counts once.
 Extension attributes are ignored.
 """
 
@@ -105,7 +106,9 @@ _RFC_3339 = re.compile(
 def _value(data: object, metric: Metric | None) -> float | Refused:
     present = isinstance(data, dict) and data.get("value") is not None
     if not present:
-        if metric is not None and metric.aggregation in ("count", "unique_count"):
+        # A count needs no value; nor does an event of no metric, which ingest refuses as
+        # UNKNOWN_METRIC (as usageRecord would), not for the value it lacks: 1 stands in.
+        if metric is None or metric.aggregation in ("count", "unique_count"):
             return 1.0
         return Refused(Rejection.INVALID_VALUE, "`data.value` must be a number")
     assert isinstance(data, dict)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from benefitgate.common.text import a_or_an
+
 __all__ = [
     "MAX_REASON",
     "AlreadyExists",
@@ -55,7 +57,7 @@ class AlreadyExists(Exception):
     """A create named a unique key another object holds; `existing` is that object's id."""
 
     def __init__(self, what: str, key: str, existing: str) -> None:
-        super().__init__(f"a {what} with {key} exists already")
+        super().__init__(f"{a_or_an(what)} with {key} exists already")
         self.what = what
         self.existing = existing
 

@@ -5,6 +5,9 @@ space U+200B, word joiner U+2060, byte order mark U+FEFF, the bidirectional mark
 `str.strip()` keeps the latter, so a name or a definition of one zero-width space read as
 text to a check and as nothing to a person.
 
+A message names a thing with its article and counts with its plural right: `a_or_an`,
+`counted`.
+
 A refusal quotes what the client gave (an unknown key, a cursor, a literal) to say which
 value it refuses, cut to `QUOTED` characters: quoted whole, a 100,000-character key came
 back in full in the error, and in the log line of every answer that carried it.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["QUOTED", "cut", "is_blank", "quoted", "trimmed"]
+__all__ = ["QUOTED", "a_or_an", "counted", "cut", "is_blank", "quoted", "trimmed"]
 
 QUOTED = 40  # characters of a client's value a refusal quotes
 ELLIPSIS = "\u2026"
@@ -49,3 +52,16 @@ def quoted(value: object, most: int = QUOTED) -> str:
     """`value` as a refusal quotes it: the `repr` of its text's first `most` characters,
     with an ellipsis inside the quotes when there were more."""
     return repr(cut(value if isinstance(value, str) else str(value), most))
+
+
+def a_or_an(noun: str) -> str:
+    """`noun` after its indefinite article, for the nouns of messages: "an account", "an
+    outcome_target", "a unique_count" (a u read as "you" takes "a"; "un-" takes "an")."""
+    first = noun[:1].lower()
+    vowel = first in "aeio" or (noun[:2].lower() == "un" and noun[:3].lower() != "uni")
+    return f"{'an' if vowel else 'a'} {noun}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` with `noun` in its number: "1 user", "2 users" (`plural` when not noun + s)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

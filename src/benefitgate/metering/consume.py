@@ -12,7 +12,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import InvalidChange
-from benefitgate.common.text import quoted
+from benefitgate.common.text import a_or_an, quoted
 from benefitgate.entitlements.models import EffectiveLimit
 from benefitgate.entitlements.snapshots import AccountSnapshot, Effective
 from benefitgate.metering import repository
@@ -60,7 +60,7 @@ async def consume(
     if metric is None:
         raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
     if metric.aggregation not in ("sum", "count"):
-        raise InvalidChange("metric", f"a {metric.aggregation} metric cannot be consumed")
+        raise InvalidChange("metric", f"{a_or_an(metric.aggregation)} metric cannot be consumed")
     if not (amount > 0 and quantities.in_range(amount)):
         raise InvalidChange("amount", "give a positive amount of at most 10^15")
     suspended = await suspension(conn, account.id)

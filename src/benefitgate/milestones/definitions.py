@@ -14,7 +14,7 @@ from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import ChangeContext, InvalidChange, VersionConflict, expect_version
-from benefitgate.common.text import quoted
+from benefitgate.common.text import a_or_an, quoted
 from benefitgate.events import outbox as events
 from benefitgate.milestones import repository
 from benefitgate.milestones.models import Milestone, Reward
@@ -49,7 +49,7 @@ def validate(m: Milestone, catalog: Catalog) -> None:
         given = getattr(m, attribute) is not None
         if given != (attribute in needs):
             verb = "needs" if attribute in needs else "takes no"
-            raise InvalidChange(field, f"a {m.kind} milestone {verb} {field}")
+            raise InvalidChange(field, f"{a_or_an(m.kind)} milestone {verb} {field}")
     if m.metric_key is not None and m.metric_key not in catalog.metrics:
         raise InvalidChange("metric", f"unknown metric {quoted(m.metric_key)}")
     if m.outcome_key is not None and m.outcome_key not in catalog.outcomes:

@@ -16,6 +16,7 @@ from typing import Any
 
 from benefitgate.adoption.models import BenefitAdoption
 from benefitgate.common.quantities import figure
+from benefitgate.common.text import counted
 from benefitgate.renewals.models import Money, RenewalNote
 
 __all__ = ["markdown", "one_line", "payload", "sections", "text", "title"]
@@ -97,7 +98,7 @@ def _benefits(note: RenewalNote) -> Section:
 
 def _renewal(note: RenewalNote) -> Section:
     lines = [
-        f"Renews on {note.renews_at.date().isoformat()} ({note.days_left} days left) as "
+        f"Renews on {note.renews_at.date().isoformat()} ({counted(note.days_left, 'day')} left) as "
         f"{note.next_tier_name}, {note.term}, at {note.next_price} per term "
         f"(now {note.price}).",
         *note.changes,

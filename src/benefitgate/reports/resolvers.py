@@ -57,7 +57,9 @@ class ImpactReportScheduleSet:
     months: int | None = strawberry.field(
         description="The account's own period in months (0: no reports); null: the service's."
     )
-    audit_entry_id: strawberry.ID
+    audit_entry_id: strawberry.ID | None = strawberry.field(
+        description="Null when the account had that period already (nothing changed)."
+    )
     replayed: bool
 
 
@@ -72,7 +74,7 @@ class ReportMutation:
         description="Give an account its own impact report period: 1, 2, 3, 4, 6 or 12 "
         "months (calendar-aligned), 0 for no reports, or null for the service's "
         "(BENEFITGATE_REPORT_MONTHS). Internal tools only; audited; reports already stored "
-        "stay as they are."
+        "stay as they are. Setting the period the account has already is a no-op."
     )
     async def impact_report_schedule_set(
         self,
@@ -88,7 +90,7 @@ class ReportMutation:
             if parsed is None:
                 raise TargetNotFound("account")
             entry = await service.set_schedule(conn, change, parsed, months)
-            return {"auditEntryId": entry.id}
+            return {"auditEntryId": None if entry is None else entry.id}
 
         applied = await run_change(
             info,
@@ -100,9 +102,10 @@ class ReportMutation:
         )
         if not isinstance(applied, Applied):
             return applied
+        entry_id = applied.result["auditEntryId"]
         return ImpactReportScheduleSet(
             account_id=account_id,
             months=months,
-            audit_entry_id=strawberry.ID(str(applied.result["auditEntryId"])),
+            audit_entry_id=None if entry_id is None else strawberry.ID(str(entry_id)),
             replayed=applied.replayed,
         )

@@ -43,6 +43,7 @@ __all__ = [
 
 EVENT = "impact.report_ready"
 SCHEDULE_EVENT = "impact.report_schedule_set"
+SET_ACTION = "impact_report.schedule_set"
 KIND = "impact_report_schedule"
 BATCH = 200  # accounts per transaction
 
@@ -96,9 +97,10 @@ async def set_schedule(
     account_id: UUID,
     months: int | None,
     rollback_of: int | None = None,
-) -> AuditEntry:
+) -> AuditEntry | None:
     """Give the account its own report period (`months`, 0 for no reports) or, with None,
-    the service's again; audited, with an `impact.report_schedule_set` event. Reports
+    the service's again; audited, with an `impact.report_schedule_set` event. Setting the
+    period it has already changes nothing, records nothing and returns None. Reports
     already stored stay. Raises InvalidChange or TargetNotFound."""
     if months is not None and months not in (0, *periods.CADENCES):
         raise InvalidChange("months", "1, 2, 3, 4, 6 or 12 (a year's divisor), 0, or null")
@@ -114,14 +116,16 @@ async def _put(
     account_id: UUID,
     months: tuple[int | None, int | None],
     rollback_of: int | None,
-) -> AuditEntry:
+) -> AuditEntry | None:
     before, after = months
+    if before == after:
+        return None
     await repository.set_schedule(conn, account_id, after)
     target = Target(KIND, str(account_id), account_id)
     entry = await audit.record(
         conn,
         change,
-        "impact_report.schedule_set",
+        SET_ACTION if rollback_of is None else "rollback",
         target,
         {"months": before},
         {"months": after},
@@ -140,7 +144,10 @@ async def roll_back_schedule(
     current = await repository.schedule_of(conn, account_id)  # locks the account's schedule
     await refuse_if_changed_since(conn, entry)
     assert entry.before is not None
-    return await _put(conn, change, account_id, (current, entry.before["months"]), entry.id)
+    undone = await _put(conn, change, account_id, (current, entry.before["months"]), entry.id)
+    if undone is None:
+        raise InvalidChange("entryId", "the schedule is so already; nothing to roll back")
+    return undone
 
 
 async def reports_of(conn: asyncpg.Connection, account_id: UUID, limit: int) -> list[Report]:

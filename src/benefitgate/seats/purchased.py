@@ -14,6 +14,7 @@ import asyncpg
 
 from benefitgate.audit.models import AuditEntry
 from benefitgate.common.changes import ChangeContext, InvalidChange
+from benefitgate.common.text import counted
 from benefitgate.seats import repository
 from benefitgate.seats.service import release_seat
 from benefitgate.subscriptions.provisioning import MAX_SEATS
@@ -41,7 +42,7 @@ async def set_purchased(
     if held > purchased:
         raise InvalidChange(
             "purchased",
-            f"{held} seats are assigned; name at least {held - purchased} more users to "
+            f"{held} seats are assigned; name at least {counted(held - purchased, 'more user')} to "
             "release in `release`",
         )
     after = await set_seats(conn, before, purchased)

@@ -7,7 +7,8 @@ is refused (it would let a caller probe the service's own network), and so is an
 address that carries such an IPv4 address (mapped, translated, 6to4, NAT64, Teredo) or is
 in NAT64's local-use prefix, unless the allow-list names the host:
 BENEFITGATE_WEBHOOK_ALLOW_HOSTS, for receivers on a private network, and for tests.
-An allow-listed host may also use `http`.
+An allow-listed host may also use `http`. No whitespace or control character anywhere:
+`urlsplit` would drop some silently, and the URL sent to would not be the one shown.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import unicodedata
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
@@ -34,6 +36,11 @@ def check_syntax(url: str, allow_hosts: Collection[str], dev_mode: bool) -> str:
     """The URL's host, if its form is acceptable; raise UnsafeUrl otherwise."""
     if len(url) > MAX_URL:
         raise UnsafeUrl(f"give a URL of at most {MAX_URL} characters")
+    # urlsplit drops tab, CR and LF wherever they are, so the URL requested would not be
+    # the one stored and shown; no whitespace or control character (C0, DEL, C1) passes.
+    odd = next((c for c in url if c.isspace() or unicodedata.category(c) == "Cc"), None)
+    if odd is not None:
+        raise UnsafeUrl(f"give a URL without whitespace or control characters (U+{ord(odd):04X})")
     try:
         parts = urlsplit(url)
         port = parts.port
