@@ -1,4 +1,4 @@
-"""Connections: the pool, the JSON codec, and the embedded Postgres used when no
+"""Connections: the pool, the JSON and numeric codecs, and the embedded Postgres used when no
 DATABASE_URL is set."""
 
 from __future__ import annotations
