@@ -1,13 +1,15 @@
-"""Connections: the pool, the JSON codec, and the embedded Postgres used when no
+"""Connections: the pool, the JSON and numeric codecs, and the embedded Postgres used when no
 DATABASE_URL is set."""
 
 from __future__ import annotations
 
 import logging
+import struct
 import time
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -87,9 +89,91 @@ def _uuid_text(value: Any) -> str:
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
+# numeric's binary form (Postgres's numeric_send/numeric_recv): a header of four int16
+# (digit count, weight, sign, display scale), then base-10000 digits, most significant first.
+_NUMERIC_HEADER = struct.Struct("!hhHH")
+_NUMERIC_POS = 0x0000
+_NUMERIC_NEG = 0x4000
+_NUMERIC_NAN = 0xC000
+_NUMERIC_PINF = 0xD000
+_NUMERIC_NINF = 0xF000
+_NUMERIC_MAX_DSCALE = 0x3FFF
+_NUMERIC_SPECIAL = {
+    _NUMERIC_NAN: Decimal("NaN"),
+    _NUMERIC_PINF: Decimal("Infinity"),
+    _NUMERIC_NINF: Decimal("-Infinity"),
+}
+
+
+def _numeric_encode(value: Any) -> bytes:
+    """A value bound to a numeric, in numeric's binary form. A float is the decimal its
+    shortest repr writes (0.1 is 0.1), not its exact binary expansion, which asyncpg's own
+    encoder sends (0.1000000000000000055511151231257827..., 5e-324 as 751 digits): a limit
+    of 0.3 then held 0.29999999999999998889..., and three consumptions of 0.1 did not fit
+    in it. A Decimal, an int (and anything else Decimal takes) is sent exactly, as asyncpg
+    does; the arithmetic mirrors its `numeric_encode_binary`."""
+    if isinstance(value, float):
+        value = Decimal(repr(value))  # nan, inf and -inf too: Decimal reads their repr
+    elif not isinstance(value, Decimal):
+        value = Decimal(value)
+    sign, digits, exponent = value.as_tuple()
+    if exponent == "n" or exponent == "N":
+        return _NUMERIC_HEADER.pack(0, 0, _NUMERIC_NAN, 0)
+    if exponent == "F":
+        return _NUMERIC_HEADER.pack(0, 0, _NUMERIC_NINF if sign else _NUMERIC_PINF, 0)
+    assert isinstance(exponent, int)
+    if -exponent > _NUMERIC_MAX_DSCALE:
+        raise ValueError("cannot encode Decimal value into numeric: exponent is too small")
+    count = len(digits)
+    dweight = count + exponent - 1  # the power of ten of the first digit
+    weight = (dweight + 4) // 4 - 1 if dweight >= 0 else -((-dweight - 1) // 4 + 1)
+    if weight > 0x7FFF:
+        raise ValueError("cannot encode Decimal value into numeric: exponent is too large")
+    padding = (weight + 1) * 4 - (dweight + 1)  # zeros before the first digit, to align
+    groups = (count + padding + 3) // 4
+    if groups > 0x7FFF:
+        raise ValueError("cannot encode Decimal value into numeric: number of digits is too large")
+    text = ("0" * padding + "".join(map(str, digits))).ljust(groups * 4, "0")
+    header = _NUMERIC_HEADER.pack(
+        groups, weight, _NUMERIC_NEG if sign else _NUMERIC_POS, max(-exponent, 0)
+    )
+    return header + struct.pack(
+        f"!{groups}h", *(int(text[i : i + 4]) for i in range(0, groups * 4, 4))
+    )
+
+
+def _numeric_decode(data: bytes) -> Decimal:
+    """A numeric in binary form, as the very Decimal asyncpg's own decoder makes of it
+    (the same digits and exponent: `str` of it is the same text)."""
+    groups, weight, sign, dscale = _NUMERIC_HEADER.unpack_from(data)
+    special = _NUMERIC_SPECIAL.get(sign)
+    if special is not None:
+        return special
+    if groups == 0:
+        return Decimal(f"0e-{dscale}")
+    text = ("%04d" * groups) % struct.unpack_from(f"!{groups}h", data, 8)
+    if dscale:
+        # Exactly dscale fractional digits: the last group may hold zeros beyond them,
+        # and Postgres leaves out trailing groups of zeros.
+        extra = dscale - (groups - weight - 1) * 4
+        text = text + "0" * extra if extra > 0 else text[: len(text) + extra]
+        exponent = -dscale
+    else:
+        exponent = (weight + 1 - groups) * 4
+    return Decimal(f"{'-' if sign == _NUMERIC_NEG else ''}{text}E{exponent}")
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """jsonb travels as Python objects in both directions."""
+    """jsonb travels as Python objects in both directions; numeric as Decimal, a float
+    bound to one as the decimal its repr writes (`_numeric_encode`)."""
     await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+    await conn.set_type_codec(
+        "numeric",
+        encoder=_numeric_encode,
+        decoder=_numeric_decode,
+        schema="pg_catalog",
+        format="binary",
+    )
 
 
 def with_database(dsn: str, name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -360,3 +361,94 @@ async def test_a_consumption_racing_a_suspension_waits_for_it_and_is_refused(
 
     assert consumed["__typename"] == "AccountSuspendedError"
     assert consumed["status"] == "PAST_DUE"
+
+
+OVERRIDE = """
+mutation Override($id: ID!, $metric: String!, $included: Float!, $key: String!) {
+  limitOverride(accountId: $id, metric: $metric, included: $included, idempotencyKey: $key) {
+    __typename ... on Error { code message }
+  }
+}
+"""
+
+
+async def limited_to(conn: asyncpg.Connection, api: Api, key: str, included: float) -> UUID:
+    """An account whose limit of m0 is overridden to `included`."""
+    cat = await factories.catalog(conn)
+    await conn.execute(
+        """insert into benefits (key, name, kind, metric_key, introduced_on)
+           values ('m0_more', 'More m0', 'limit', 'm0', '2025-01-01')"""
+    )
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    variables = {"id": str(account_id), "metric": "m0", "included": included, "key": "o"}
+    overridden = await api.data(OVERRIDE, variables, auth=key)
+    assert overridden["limitOverride"]["__typename"] == "GrantChanged"
+    return account_id
+
+
+async def test_three_tenths_fill_a_limit_of_three_tenths_exactly(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    # A float bound to a numeric was its exact binary expansion: the limit held
+    # 0.29999999999999998889..., the counter 0.1000000000000000055511... a time, and the
+    # third 0.1 was refused ("0.2 of 0.3 used").
+    key = await api_key(conn)
+    account_id = await limited_to(conn, api, key, 0.3)
+    results = [
+        (await api.data(CONSUME, consume_vars(account_id, f"k{i}", 0.1), auth=key))["usageConsume"]
+        for i in range(4)
+    ]
+    assert [r["__typename"] for r in results] == ["UsageConsumed"] * 3 + ["QuotaExceeded"]
+    assert [r["used"] for r in results] == [0.1, 0.2, 0.3, 0.3]
+    assert results[2]["remaining"] == 0
+    assert (results[3]["quota"], results[3]["requested"]) == (0.3, 0.1)
+    counter = await conn.fetchval(
+        "select value from usage_counters where account_id = $1 and metric_key = 'm0'", account_id
+    )
+    daily = await conn.fetchval(
+        "select sum(value) from usage_daily where account_id = $1 and metric_key = 'm0'",
+        account_id,
+    )
+    amount = await conn.fetchval(
+        "select amount from grants where account_id = $1 and benefit_key = 'm0_more'", account_id
+    )
+    assert (counter, daily, amount) == (Decimal("0.3"), Decimal("0.3"), Decimal("0.3"))
+    assert str(counter) == str(amount) == "0.3"
+
+
+async def test_concurrent_tenths_against_a_limit_of_one_get_exactly_ten(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    key = await api_key(conn)
+    async with make_api(pool_max=20) as api:
+        account_id = await limited_to(conn, api, key, 1)
+        responses = await asyncio.gather(
+            *(
+                api.data(CONSUME, consume_vars(account_id, f"k{i}", 0.1), auth=key)
+                for i in range(25)
+            )
+        )
+    kinds = [r["usageConsume"]["__typename"] for r in responses]
+    assert (kinds.count("UsageConsumed"), kinds.count("QuotaExceeded")) == (10, 15)
+    used = await conn.fetchval(
+        "select value from usage_counters where account_id = $1 and metric_key = 'm0'", account_id
+    )
+    assert str(used) == "1.0"
+
+
+async def test_the_smallest_float_is_consumed_as_written(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    # 5e-324 made the counter a numeric of 1,076 digits; a limit of 1e308 is still refused.
+    key = await api_key(conn)
+    account_id = await limited_to(conn, api, key, 1)
+    consumed = await api.data(CONSUME, consume_vars(account_id, "tiny", 5e-324), auth=key)
+    assert consumed["usageConsume"]["__typename"] == "UsageConsumed"
+    used = await conn.fetchval(
+        "select value from usage_counters where account_id = $1 and metric_key = 'm0'", account_id
+    )
+    assert used == Decimal("5e-324")
+    refused = await api.data(
+        OVERRIDE, {"id": str(account_id), "metric": "m0", "included": 1e308, "key": "o2"}, auth=key
+    )
+    assert refused["limitOverride"]["code"] == "INVALID_INPUT"

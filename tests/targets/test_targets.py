@@ -186,3 +186,16 @@ async def test_a_target_too_small_for_its_share_shows_the_largest_percent(
         {"outcome": {"key": "hours_saved"}, "target": 5e-324, "actual": 5,
          "percent": MAX_PERCENT, "met": True},
     ]  # fmt: skip
+
+
+async def test_a_target_is_stored_as_written(conn: asyncpg.Connection, api: Api) -> None:
+    # A float bound to a numeric was its binary expansion: 0.3 held 0.2999999999999999888...
+    cat = await measured_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    set_ = (await api.data(SET, set_vars(account_id, "hours_saved", 0.3), auth=key))[
+        "outcomeTargetSet"
+    ]
+    assert set_["target"] == 0.3
+    stored = await conn.fetchval("select target::text from outcome_targets")
+    assert stored == "0.3"
