@@ -86,3 +86,27 @@ async def test_a_serving_process_collects_young_objects_less_often(
             assert app_module.GC_THRESHOLDS[0] > 700
     finally:
         gc.set_threshold(*app_module.GC_THRESHOLDS)
+
+
+async def test_every_connection_counts_dates_in_utc_whatever_the_database_s_time_zone(
+    conn: asyncpg.Connection, dsn: str
+) -> None:
+    name = await conn.fetchval("select current_database()")
+    # 20:00 UTC on New Year's Eve is already 1 January in Kathmandu (+05:45).
+    await conn.execute(f"alter database \"{name}\" set timezone to 'Asia/Kathmandu'")
+    day = "select '2026-12-31T20:00:00Z'::timestamptz::date::text"
+    try:
+        own = await db.connect(dsn)
+        pool = await db.create_pool(dsn, min_size=1, max_size=1)
+        try:
+            assert await own.fetchval(day) == "2026-12-31"
+            assert await pool.fetchval(day) == "2026-12-31"
+            assert await pool.fetchval("show timezone") == "UTC"
+            plain = await asyncpg.connect(dsn)  # what the database gives a session otherwise
+            assert await plain.fetchval(day) == "2027-01-01"
+            await plain.close()
+        finally:
+            await own.close()
+            await pool.close()
+    finally:
+        await conn.execute(f'alter database "{name}" reset timezone')

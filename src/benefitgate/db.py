@@ -181,10 +181,17 @@ def with_database(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
 
+# Every connection's session counts dates in UTC: a timestamptz cast to a date, truncated
+# or shifted by months or years follows the session's time zone, which is the server's or
+# the database's default otherwise (a day's bucket, a month's series or an anniversary
+# would then fall on the server's local day).
+SESSION = {"TimeZone": "UTC"}
+
+
 async def connect(dsn: str, name: str | None = None) -> asyncpg.Connection:
     """A connection of its own (not pooled), named `name` in `pg_stat_activity`'s
     `application_name` when given, so that an operator can tell it from the pool's."""
-    settings = None if name is None else {"application_name": name}
+    settings = SESSION if name is None else {**SESSION, "application_name": name}
     conn = await asyncpg.connect(dsn, server_settings=settings)
     try:
         await init_connection(conn)
@@ -260,14 +267,14 @@ async def create_pool(
         if on_connect is not None:
             await on_connect(conn)
 
-    timeout = {"statement_timeout": str(int(statement_seconds * 1000))}
+    settings = {**SESSION, "statement_timeout": str(int(statement_seconds * 1000))}
     # asyncpg.create_pool's own defaults, spelled out because the pool is built directly.
     pool = MeteredPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=init,
-        server_settings=timeout,
+        server_settings=settings,
         init_size=None,
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
