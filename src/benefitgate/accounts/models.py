@@ -52,7 +52,7 @@ class Account:
         sub = self.subscription
         if sub is None:
             return period_at(reset, None, None, at)
-        return period_at(reset, sub.period, sub.term, at)
+        return period_at(reset, sub.period, sub.term, at, sub.started_at)
 
 
 @dataclass(frozen=True, slots=True)

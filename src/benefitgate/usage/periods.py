@@ -37,36 +37,53 @@ def current_period(reset: str, billing: Period | None, now: datetime) -> Period:
     return calendar_month(now)
 
 
-def add_months(moment: datetime, months: int) -> datetime:
-    """The same day and time `months` later (or earlier), clamped to the month's last day;
-    in UTC, whatever offset `moment` carries (the same instant steps the same way)."""
+def add_months(moment: datetime, months: int, day: int | None = None) -> datetime:
+    """The same time `months` later (or earlier), on the same day of the month or on `day`
+    when given, clamped to the month's last day; in UTC, whatever offset `moment` carries
+    (the same instant steps the same way)."""
     moment = moment.astimezone(UTC)
     index = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(index, 12)
     month += 1
     next_first = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=moment.tzinfo)
     last_day = (next_first - datetime(year, month, 1, tzinfo=moment.tzinfo)).days
-    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+    return moment.replace(year=year, month=month, day=min(day or moment.day, last_day))
 
 
-def period_at(reset: str, billing: Period | None, term: str | None, at: datetime) -> Period:
+def period_at(
+    reset: str,
+    billing: Period | None,
+    term: str | None,
+    at: datetime,
+    anchor: datetime | None = None,
+) -> Period:
     """The period of a metric that contains `at`, which may lie before the current one.
 
     Billing periods before or after the current one are found by stepping by the term
-    (one month or one year) from the current period's start.
+    (one month or one year) from the current period's start, on the day of the month of
+    `anchor` (the subscription's start; else the current period's own day), clamped to
+    shorter months: as renewals end periods, so that a subscription started on the 31st
+    has a period from 31 January to 28 February, not from the 28th.
     """
     if reset != "billing_period" or billing is None or billing.end is None:
         return current_period(reset, None, at)
     if billing.start <= at < billing.end:  # most events: no stepping needed
         return billing
     step = 12 if term == "annual" else 1
+    day = None if anchor is None else anchor.astimezone(UTC).day
+    start, end = billing.start, billing.end
+
+    def boundary(shift: int) -> datetime:
+        """Where the period `shift` terms from the current one starts."""
+        if shift == 0:
+            return start
+        if shift == 1:
+            return end
+        return add_months(start, shift * step, day)
+
     shift = 0
-    while at < add_months(billing.start, shift * step):
+    while at < boundary(shift):
         shift -= 1
-    while at >= add_months(billing.start, (shift + 1) * step):
+    while at >= boundary(shift + 1):
         shift += 1
-    if shift == 0:
-        return billing
-    return Period(
-        add_months(billing.start, shift * step), add_months(billing.start, (shift + 1) * step)
-    )
+    return Period(boundary(shift), boundary(shift + 1))
