@@ -154,6 +154,13 @@ async def test_requests_refused_whole_get_a_typed_error_and_write_nothing(
         ([one], {"auth": frontend_token(account_id)}, 403, "FORBIDDEN"),
         ([one], {"auth": key, "content_type": "text/plain"}, 415, "UNSUPPORTED_MEDIA_TYPE"),
         ([one], {"auth": key, "content_type": ""}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (
+            [one],
+            {"auth": key, "content_type": f"{BATCH}; charset=latin-1"},
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (b'[{"id": "\xe9"}]', {"auth": key}, 400, "BAD_REQUEST"),
         (b"[{", {"auth": key}, 400, "BAD_REQUEST"),
         (b'[{"id": "a\\u0000b"}]', {"auth": key}, 400, "BAD_REQUEST"),
         (b'["\\ud800"]', {"auth": key}, 400, "BAD_REQUEST"),
@@ -282,3 +289,25 @@ async def test_a_subject_shaped_as_an_id_names_that_account_else_the_one_with_it
     ]
     assert (await counter(conn, by_id), await counter(conn, by_external)) == (1.0, 1.0)
     assert await counter(conn, shadowed) == 0.0
+
+
+async def test_a_body_that_is_not_utf8_is_refused_saying_so_and_utf8_declared_is_read(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+
+    latin = await post_events(api.client, b'[{"id": "caf\xe9"}]', auth=key)
+    declared = await post_events(
+        api.client,
+        [cloud_event(account_id, "e1")],
+        auth=key,
+        content_type=f"{BATCH}; charset=UTF-8",
+    )
+
+    assert latin.status_code == 400
+    assert latin.json()["errors"][0]["message"] == (
+        "the body is not UTF-8: byte 12 is invalid continuation byte"
+    )
+    assert declared.status_code == 200 and declared.json()["accepted"] == 1

@@ -77,6 +77,34 @@ async def test_a_body_of_another_media_type_is_415_naming_what_is_read(
     assert error["message"] == f"send the request as application/json, not {named}"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json; charset=latin-1", 415),
+        ("application/json; charset=utf-16", 415),
+        ("application/json; charset=UTF-8", 200),
+        ('application/json; charset="utf8"', 200),
+    ],
+)
+async def test_a_body_in_another_charset_than_utf8_is_415_naming_it(
+    api: Api, token: str, content_type: str, status: int
+) -> None:
+    """Read as UTF-8 before, whatever charset it declared: the é of a latin-1 body was then
+    not the text its client sent."""
+    headers = {"authorization": f"Bearer {token}", "content-type": content_type, **SPEC}
+    body = json.dumps({"query": "{ tiers { key } }"})
+
+    for _ in range(2):  # the second time, a request read before is answered from its bytes
+        response = await api.client.post("/graphql", content=body, headers=headers)
+
+        assert response.status_code == status, response.text
+        if status == 415:
+            error = response.json()["errors"][0]
+            assert error["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+            charset = content_type.partition("charset=")[2]
+            assert error["message"] == f"send the request in UTF-8, not {charset!r}"
+
+
 async def test_unparsable_bodies_are_400_json(api: Api, token: str) -> None:
     response = await api.client.post(
         "/graphql",

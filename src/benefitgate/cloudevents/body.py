@@ -78,7 +78,10 @@ def decode(body: bytes) -> tuple[Any, bool]:
         # Past the place orjson stopped at, this parser names the fault orjson never reached.
         named = exc if exc.pos > refused.pos else refused
         raise Unreadable(f"the body is not JSON: {named}") from None
-    except (UnicodeDecodeError, _Constant):
+    except UnicodeDecodeError as exc:
+        # orjson says "str is not valid UTF-8: surrogates not allowed" for any such byte.
+        raise Unreadable(f"the body is not UTF-8: byte {exc.start} is {exc.reason}") from None
+    except _Constant:
         raise Unreadable(f"the body is not JSON: {refused}") from None
     if _holds_surrogate(decoded):
         raise Unreadable(f"the body is not JSON: {refused}")

@@ -38,7 +38,7 @@ from benefitgate.cloudevents.format import Refused, event_of
 from benefitgate.cloudevents.results import body_of
 from benefitgate.common.text import quoted
 from benefitgate.graphql.responses import error_response, unavailable_response
-from benefitgate.graphql.shapes import json_kind
+from benefitgate.graphql.shapes import foreign_charset, json_kind
 from benefitgate.graphql.unstorable import may_hold_nul, path_to_nul
 from benefitgate.metering import ingest
 from benefitgate.metering.models import EventOutcome, UsageEvent
@@ -159,6 +159,10 @@ def _events_in(content_type: str, body: bytes) -> tuple[list[Any], bool]:
         raise _Refusal(
             415, "UNSUPPORTED_MEDIA_TYPE", f"send {SINGLE}, {BATCH} or {PLAIN}, not {quoted(kind)}"
         )
+    charset = foreign_charset(content_type)
+    if charset is not None:
+        refused = f"send the events in UTF-8, not {quoted(charset)}"
+        raise _Refusal(415, "UNSUPPORTED_MEDIA_TYPE", refused)
     try:
         decoded, lenient = decode(body)
     except Unreadable as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from strawberry.http.parse_content_type import parse_content_type
 
 __all__ = [
+    "foreign_charset",
     "is_json_body",
     "json_kind",
     "message_problem",
@@ -40,11 +41,28 @@ _CLIENT_MESSAGES = {
 
 def is_json_body(content_type: str) -> bool:
     """Whether the view reads a POST body of this `Content-Type` as JSON: its media type
-    (parsed as strawberry parses it) contains `application/json`. The check path, which
-    answers in front of the view, asks this too, so that it answers only what the view
-    would have read."""
+    (parsed as strawberry parses it) contains `application/json`, in UTF-8 (a `charset`
+    parameter naming another is refused, rather than its text read as UTF-8). The check
+    path, which answers in front of the view, asks this too, so that it answers only what
+    the view would have read."""
     # What clients send, without the e-mail header parser strawberry reads it with.
-    return content_type == JSON or JSON in parse_content_type(content_type)[0]
+    if content_type == JSON:
+        return True
+    media, parameters = parse_content_type(content_type)
+    return JSON in media and _foreign(parameters) is None
+
+
+def foreign_charset(content_type: str) -> str | None:
+    """The `charset` a Content-Type names when it is not UTF-8, the only one the service
+    reads (JSON exchanged between systems is UTF-8, RFC 8259, 8.1); else None."""
+    return _foreign(parse_content_type(content_type)[1])
+
+
+def _foreign(parameters: Mapping[str, str]) -> str | None:
+    charset = parameters.get("charset")
+    if charset is None or charset.strip().lower() in ("utf-8", "utf8"):
+        return None
+    return charset
 
 
 def json_kind(value: object) -> str:

@@ -38,6 +38,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.cache.responses import etag_of
+from benefitgate.common.text import quoted
 from benefitgate.db import unavailable
 from benefitgate.events.written import recording
 from benefitgate.graphql import ide
@@ -65,7 +66,7 @@ from benefitgate.graphql.responses import (
     unavailable_response,
     wants_graphql_response,
 )
-from benefitgate.graphql.shapes import is_json_body, json_kind, request_problem
+from benefitgate.graphql.shapes import foreign_charset, is_json_body, json_kind, request_problem
 
 __all__ = ["PRINCIPAL", "GraphQLView"]
 
@@ -378,7 +379,11 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         elif is_json_body(request.content_type or ""):
             data = self.parse_json(await request.get_body())
         else:
-            kind = (request.content_type or "").split(";")[0].strip() or "no Content-Type"
+            declared = request.content_type or ""
+            charset = foreign_charset(declared)
+            if charset is not None:
+                raise HTTPException(415, f"send the request in UTF-8, not {quoted(charset)}")
+            kind = declared.split(";")[0].strip() or "no Content-Type"
             raise HTTPException(415, f"send the request as application/json, not {kind}")
         problem = request_problem(data, query_required=False)
         if problem is not None:
