@@ -148,13 +148,16 @@ def _write(output: str, text: str) -> None:
 def cmd_tokens(args: argparse.Namespace, settings: Settings) -> None:
     """Mint a frontend token as a vendor's backend would: HS256 with the service's secret,
     naming the account and the user. No database is needed."""
-    token = issue_frontend_token(
-        settings.jwt_secret,
-        subject=args.subject,
-        account_id=UUID(args.account),
-        now=SystemClock().now(),
-        ttl=timedelta(seconds=args.ttl),
-    )
+    try:
+        token = issue_frontend_token(
+            settings.jwt_secret,
+            subject=args.subject,
+            account_id=UUID(args.account),
+            now=SystemClock().now(),
+            ttl=timedelta(seconds=args.ttl),
+        )
+    except ValueError as exc:  # a subject the service would refuse, or not an account id
+        sys.exit(f"benefitgate tokens mint: {exc}")
     print(token)
 
 

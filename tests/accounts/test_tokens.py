@@ -50,3 +50,16 @@ async def test_tokens_from_the_readme_and_the_cli_open_their_account_only(
             foreign = await api.data(VIEW, {"id": other}, auth=token)
             assert own["account"] == {"__typename": "Account", "id": mine}
             assert foreign["account"]["__typename"] == "NotFoundError"
+
+
+def test_the_cli_refuses_to_mint_a_token_the_service_would_refuse() -> None:
+    command = Path(sys.executable).parent / "benefitgate"
+    env = {**os.environ, "BENEFITGATE_JWT_SECRET": JWT_SECRET}
+    account = "00000000-0000-4000-8000-000000000001"
+    for subject in ("key:3", "x" * 1000):
+        out = subprocess.run(  # noqa: S603 (the project's own CLI)
+            [str(command), "tokens", "mint", "--account", account, "--subject", subject],
+            capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        assert out.returncode == 1 and out.stdout == "", out
+        assert out.stderr.startswith("benefitgate tokens mint: the service refuses"), out.stderr

@@ -109,6 +109,15 @@ def _storable_subject(subject: object) -> str:
 def issue_frontend_token(
     secret: str, *, subject: str, account_id: UUID, now: datetime, ttl: timedelta
 ) -> str:
+    """A signed token for `subject` in the account. Raises ValueError for a subject the
+    service would refuse (`_storable_subject`), rather than hand out a token it rejects."""
+    try:
+        _storable_subject(subject)
+    except Unauthenticated as exc:
+        why = str(exc).removeprefix("invalid token").removeprefix(": ")
+        raise ValueError(
+            f"the service refuses a token with this subject{': ' + why if why else ''}"
+        ) from None
     claims = {"sub": subject, "account_id": str(account_id), "exp": now + ttl, "iat": now}
     return jwt.encode(claims, secret, algorithm=_JWT_ALGORITHM)
 
