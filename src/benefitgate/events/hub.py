@@ -2,9 +2,10 @@
 
 The process's one `OutboxListener` hands every batch to `Hub.publish`, in cursor order.
 Each subscriber has a bounded queue, and publishing never waits for a subscriber: one whose
-queue would overflow is closed as a slow consumer and resumes from its cursor, so a slow
-subscriber never stalls the others. Access is checked per event, against the partners that
-manage the account as the listener read the batch (in the same statement).
+queue would overflow is closed as a slow consumer, and its stream catches up from the
+outbox (`events.stream`), so a slow subscriber never stalls the others. Access is checked
+per event, against the partners that manage the account as the listener read the batch
+(in the same statement).
 
 A subscriber ends when its credential does: an API key's revocation closes those of that
 key, and a subscriber that joins after it (its replay began before) is closed as it joins;
@@ -34,7 +35,7 @@ _NO_PARTNERS: frozenset[UUID] = frozenset()
 
 
 class CloseReason(enum.Enum):
-    SLOW_CONSUMER = "SLOW_CONSUMER"  # its queue overflowed; resume from the cursor
+    SLOW_CONSUMER = "SLOW_CONSUMER"  # its queue overflowed; its stream catches up itself
     SHUTTING_DOWN = "SHUTTING_DOWN"  # this process is stopping; resume on another
     UNAUTHENTICATED = "UNAUTHENTICATED"  # its API key was revoked; do not retry with it
     CREDENTIAL_EXPIRED = "CREDENTIAL_EXPIRED"  # resume with a fresh credential

@@ -6,6 +6,11 @@ fixes `start`, the last event it published), read the outbox on up to `start`, t
 live events, dropping any at or before the last position delivered. The hub delivers every
 event after `start` and the outbox holds every event up to it, so nothing falls between.
 Positions advance over events the subscriber does not want, so a resume skips them too.
+
+A stream that falls behind (its queue overflowed: the hub drops it as a slow consumer)
+catches up from the outbox after the last position it delivered, at the pace its reader
+takes pages, then registers again: one transaction of more events than a queue holds
+closed every stream that heard it, however fast each read.
 """
 
 from __future__ import annotations
@@ -73,25 +78,29 @@ async def follow(
     position = hub.cursor if after is None else after
     try:
         more = after is not None
-        while more:  # catch up before joining, so a long replay cannot overflow the queue
-            wanted, position, more = await replay.page(position, None)
-            for event in wanted:
-                yield event
-        subscriber = hub.subscribe(reader, interest)
-        try:
-            # Closed as it joined (its key revoked during the replay): nothing more.
-            while position < subscriber.start and subscriber.closed is None:
-                wanted, reached, _ = await replay.page(position, subscriber.start)
+        while True:
+            while more:  # catch up before joining, so a long replay cannot overflow the queue
+                wanted, position, more = await replay.page(position, None)
                 for event in wanted:
                     yield event
-                position = subscriber.start if reached == position else reached
-            async for event in _live(subscriber, position):
-                position = event.cursor
-                yield event
-        except SubscriberClosed as closed:
-            yield Closed(closed.reason, position)
-        finally:
-            hub.unsubscribe(subscriber)
+            subscriber = hub.subscribe(reader, interest)
+            try:
+                # Closed as it joined (its key revoked during the replay): nothing more.
+                while position < subscriber.start and subscriber.closed is None:
+                    wanted, reached, _ = await replay.page(position, subscriber.start)
+                    for event in wanted:
+                        yield event
+                    position = subscriber.start if reached == position else reached
+                async for event in _live(subscriber, position):
+                    position = event.cursor
+                    yield event
+            except SubscriberClosed as closed:
+                if closed.reason is not CloseReason.SLOW_CONSUMER:
+                    yield Closed(closed.reason, position)
+                    return
+                more = True  # fell behind: catch up from the outbox, then join again
+            finally:
+                hub.unsubscribe(subscriber)
     except retention.CursorExpired as expired:
         yield Expired(expired.horizon)
 
