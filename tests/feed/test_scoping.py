@@ -138,3 +138,50 @@ async def test_a_frontend_token_that_expires_ends_its_live_streams(
     assert closed["__typename"] == "StreamClosedError"
     assert (closed["code"], closed["retryable"]) == ("CREDENTIAL_EXPIRED", False)
     assert closed["resumeAfter"] == first["cursor"]
+
+
+async def _links_heard(port: int, credential: str, live: bool, ready: asyncio.Event) -> list[Any]:
+    """The partner ids of the link events a stream hears until `test.end`: replayed from
+    the outbox, or heard live (the stream joins, then sets `ready`)."""
+    async with (
+        ws_client(port, credential) as session,
+        contextlib.aclosing(subscribe(session, after=None if live else START.encode())) as stream,
+    ):
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.3)  # joined the hub
+        ready.set()
+        heard = [await asyncio.wait_for(first, 10)]
+        if heard[0]["type"] != "test.end":
+            heard += await asyncio.wait_for(until_type(stream, "test.end"), 10)
+    return [e["payload"].get("partnerId") for e in heard if e["type"].startswith("partner.")]
+
+
+async def test_a_partner_hears_its_own_link_to_a_shared_account_not_another_partners(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    """Both partners heard both links to an account they share: each learnt who else
+    managed it."""
+    cat = await factories.catalog(conn)
+    partners = [await factories.partner(conn, "One"), await factories.partner(conn, "Two")]
+    shared = await factories.account(conn, cat["versions"]["basic"], partner_id=partners[0])
+    await conn.execute("insert into partner_accounts values ($1, $2)", partners[1], shared)
+    keys = [await api_key(conn, Role.PARTNER, p) for p in partners]
+    admin = await api_key(conn, Role.ADMIN)
+    readers = [*keys, frontend_token(shared), admin]
+    expected = [[str(partners[0])], [str(partners[1])], *[[str(p) for p in partners]] * 2]
+
+    for live in (False, True):
+        ready = [asyncio.Event() for _ in readers]
+        heard = asyncio.gather(
+            *(_links_heard(live_port, r, live, e) for r, e in zip(readers, ready, strict=True))
+        )
+        if live:
+            await asyncio.gather(*(e.wait() for e in ready))
+        for partner in partners:
+            await events.enqueue(
+                conn, "partner.account_linked", shared, {"partnerId": str(partner)}
+            )
+        await events.enqueue(conn, "test.end", None, {})
+
+        assert await heard == expected, "live" if live else "replayed"
+        await conn.execute("delete from events")

@@ -155,6 +155,28 @@ async def test_a_partner_endpoint_hears_of_its_accounts_only_while_it_manages_th
     assert [r.webhook_id for r in receiver.received] == [str(wanted)]
 
 
+async def test_a_partner_endpoint_hears_its_own_link_to_a_shared_account_only(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    partner, other = await factories.partner(conn, "One"), await factories.partner(conn, "Two")
+    shared = await factories.account(conn, cat["versions"]["basic"], partner_id=partner)
+    await conn.execute("insert into partner_accounts values ($1, $2)", other, shared)
+    key = await api_key(conn, Role.PARTNER, partner)
+    receiver = Receiver()
+    async with receiver.serving():
+        await create_endpoint(hooks_api, key, receiver.url())
+        linked = "partner.account_linked"
+        await events.enqueue(conn, linked, shared, {"partnerId": str(other)})
+        own = await events.enqueue(conn, linked, shared, {"partnerId": str(partner)})
+        last = await events.enqueue(conn, "test.after", shared, {})
+        assert await eventually(lambda: len(receiver.received) >= 2)
+        await asyncio.sleep(0.3)
+
+    # The other partner's link is passed over: its id is not this partner's to know.
+    assert [r.webhook_id for r in receiver.received] == [str(own), str(last)]
+
+
 async def test_an_event_a_partner_may_not_see_is_passed_over_without_spinning(
     conn: asyncpg.Connection, hooks_api: Api
 ) -> None:

@@ -26,7 +26,7 @@ from datetime import datetime
 from uuid import UUID
 
 from benefitgate.clock import Clock
-from benefitgate.events.outbox import Cursor, Event, Reader, internal_only
+from benefitgate.events.outbox import Cursor, Event, Reader, internal_only, other_partners_link
 from benefitgate.telemetry import metrics
 
 __all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
@@ -223,7 +223,11 @@ class Hub:
                 yield from self._all()
             return
         keys = [_EVERYONE, ("account", event.account_id)]
-        keys += [("partner", p) for p in partners.get(event.account_id, _NO_PARTNERS)]
+        keys += [
+            ("partner", p)
+            for p in partners.get(event.account_id, _NO_PARTNERS)
+            if not other_partners_link(event, p)
+        ]
         for key in keys:
             yield from self._by_audience.get(key, ())
 

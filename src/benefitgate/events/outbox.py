@@ -36,6 +36,7 @@ from benefitgate.events import readable, written
 __all__ = [
     "CHANNEL",
     "INTERNAL_GLOBAL_PREFIXES",
+    "PARTNER_LINKS",
     "START",
     "Cursor",
     "Event",
@@ -49,6 +50,7 @@ __all__ = [
     "enqueue",
     "enqueue_many",
     "internal_only",
+    "other_partners_link",
     "read_feed",
     "read_feed_page",
     "read_new",
@@ -66,6 +68,18 @@ _INTERNAL_PATTERNS = [f"{prefix}%" for prefix in INTERNAL_GLOBAL_PREFIXES]
 def internal_only(event_type: str, account_id: UUID | None) -> bool:
     """Whether only internal readers may see an event of this type and account."""
     return account_id is None and event_type.startswith(INTERNAL_GLOBAL_PREFIXES)
+
+
+# Events of one partner's link to an account, naming that partner (`partnerId`): of the
+# partners that manage the account, only that one hears them. Another partner of the
+# same account learnt who else managed it.
+PARTNER_LINKS = ("partner.account_linked", "partner.account_unlinked")
+
+
+def other_partners_link(event: Event, partner_id: UUID) -> bool:
+    """Whether `event` is another partner's link to its account, which `partner_id` may
+    not see though it manages the account."""
+    return event.type in PARTNER_LINKS and event.payload.get("partnerId") != str(partner_id)
 
 
 _NUMBER = re.compile(r"0|[1-9][0-9]{0,19}")
@@ -229,8 +243,10 @@ async def read_feed_page(
               and e.txid < (select xmin from horizon)
               and ($3 or (e.account_id is null and not (e.type like any($7::text[])))
                    or e.account_id = $4
-                   or e.account_id in (select account_id from partner_accounts
-                                       where partner_id = $5))
+                   or (e.account_id in (select account_id from partner_accounts
+                                        where partner_id = $5)
+                       and not (e.type = any($10::text[])
+                                and e.payload->>'partnerId' is distinct from $5::text)))
             order by e.txid, e.id
             limit $6
         )
@@ -249,6 +265,7 @@ async def read_feed_page(
         _INTERNAL_PATTERNS,
         probe.next_xid,
         list(probe.running),
+        list(PARTNER_LINKS),
     )
     found = [_event(row) for row in rows if row["id"] is not None]
     first = rows[0]

@@ -29,7 +29,7 @@ import asyncpg
 from benefitgate.clock import Clock
 from benefitgate.common.changes import ChangeContext
 from benefitgate.events import outbox, readable
-from benefitgate.events.outbox import Event, EventScope
+from benefitgate.events.outbox import Event, EventScope, other_partners_link
 from benefitgate.telemetry import metrics
 from benefitgate.webhooks import repository
 from benefitgate.webhooks.delivery import FAILING_LIMIT, Result, Sender, message_of, retry_delay
@@ -176,10 +176,13 @@ class Dispatcher:
 
     async def _may_see(self, endpoint: Endpoint, event: Event) -> bool:
         """Whether the endpoint's owner may see the event as it is sent: a partner, only
-        while it manages the event's account (read now, so an unlink stops it at once)."""
+        while it manages the event's account (read now, so an unlink stops it at once), and
+        never another partner's link to it."""
         if endpoint.partner_id is None:
             return True
         assert event.account_id is not None  # `wants` passes no global event to a partner
+        if other_partners_link(event, endpoint.partner_id):
+            return False
         async with self._pool.acquire() as conn:
             return await repository.manages(conn, endpoint.partner_id, event.account_id)
 
