@@ -54,6 +54,45 @@ async def test_a_nul_character_in_a_message_closes_the_connection_with_4400(
         assert await ws.closed_with() == 4400
 
 
+async def test_a_message_refused_as_it_is_read_closes_with_a_reason_that_says_why(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    """All three closed with "WebSocket message must be valid JSON", though the first is
+    valid JSON."""
+    key = await api_key(conn)
+    long_path = "é" * 300  # two bytes a character
+    frames = [
+        (
+            json.dumps(
+                {
+                    **SUBSCRIBE,
+                    "id": "1",
+                    "payload": {**SUBSCRIBE["payload"], "variables": {"after": "a\x00b"}},
+                }
+            ),
+            "text cannot hold a NUL character (\\u0000), as the "
+            "request.payload.variables.after does",
+        ),
+        ('{"type": "subscribe", "id": "\\ud800", "payload": {}}', None),
+        ('{"type": "subscribe", "payload": ' + "[" * 5000 + "]" * 5000 + "}", None),
+        (json.dumps({"type": "subscribe", "id": "1", long_path: "\x00"}), None),
+    ]
+    reasons = []
+    for frame, _ in frames:
+        async with raw_socket(live_port) as ws:
+            await ws.init(key)
+            await ws.ws.send(frame)
+            assert await ws.closed_with() == 4400
+            reasons.append(ws.ws.close_reason)
+
+    assert reasons[0] == frames[0][1]
+    assert reasons[1] == "WebSocket message must be valid JSON: no low surrogate in string"
+    assert reasons[2] == "WebSocket message must be valid JSON: depth limit exceeded"
+    # A reason naming a long path is cut to what a close frame holds (123 bytes).
+    assert reasons[3] is not None and reasons[3].endswith("\u2026")
+    assert len(reasons[3].encode()) <= 123
+
+
 async def test_a_connection_without_init_is_closed_after_the_init_timeout(
     serve_live: ServeLive,
 ) -> None:

@@ -20,6 +20,8 @@ operation the client completed sends nothing more.
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -45,6 +47,7 @@ from benefitgate.feed import direct
 from benefitgate.feed.types import Event
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.shapes import message_problem
+from benefitgate.graphql.unstorable import UnstorableText
 
 if TYPE_CHECKING:
     from benefitgate.api.context import Context
@@ -126,6 +129,18 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
     refused at `connection_init`, or at a `subscribe` (revoked or expired since), closes
     it with 4403 and the reason; past the client address's bucket of bad credentials,
     with 1008 and a reason starting `RATE_LIMITED:`."""
+
+    async def handle_invalid_message(self, error_message: str) -> None:
+        # The stock handler says "WebSocket message must be valid JSON" for any message the
+        # view's `decode_json` refused, valid JSON with a NUL character or nested too deep
+        # among them; it calls this while handling that refusal, whose cause says why.
+        cause = sys.exc_info()[1]
+        cause = cause.__cause__ if cause is not None else None
+        if isinstance(cause, UnstorableText):
+            error_message = cause.msg
+        elif isinstance(cause, json.JSONDecodeError):
+            error_message = f"{error_message}: {cause.msg}"
+        await super().handle_invalid_message(_close_reason(error_message))
 
     async def handle_message(self, message: Message) -> None:
         # The stock handler indexes into the message as it reads it: a frame that was not
@@ -264,3 +279,16 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler["Context", None]):
 def _reason(text: str) -> str:
     """A close frame's reason, cut to what one may carry."""
     return text.encode()[:_MAX_REASON].decode(errors="ignore")
+
+
+# A close frame's reason: at most 123 bytes of UTF-8 (its payload is at most 125, two of
+# them the code; RFC 6455, 5.5).
+_MAX_CLOSE_REASON = 123
+
+
+def _close_reason(text: str) -> str:
+    """`text` as a close frame can carry it, cut with an ellipsis when longer."""
+    encoded = text.encode()
+    if len(encoded) <= _MAX_CLOSE_REASON:
+        return text
+    return encoded[: _MAX_CLOSE_REASON - 3].decode(errors="ignore") + "\u2026"
