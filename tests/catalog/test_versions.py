@@ -201,6 +201,10 @@ async def test_a_stale_base_gets_a_version_conflict_and_a_tier_has_one_draft(
             "limits[0].included",
         ),
         (
+            {"limits": [{"metric": "m0", "enforcement": "HARD", "included": 5e-324}]},
+            "limits[0].included",
+        ),
+        (
             {
                 "limits": [
                     {"metric": "m0", "enforcement": "HARD", "included": 1},

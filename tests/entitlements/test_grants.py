@@ -249,11 +249,16 @@ async def test_usage_against_a_limit_too_small_for_its_share_shows_the_largest_p
     conn: asyncpg.Connection, api: Api
 ) -> None:
     """A limit of 5e-324 made used / limit * 100 infinite, which GraphQL's Float refused:
-    the view failed on `usage.percent`. The share saturates at the largest float."""
+    the view failed on `usage.percent`. Limits nearer 0 than 10^-12 are refused now; one
+    stored before that bound saturates at the largest float."""
     account_id, key = await setup(conn)
-    variables = {"id": str(account_id), "metric": "m0", "included": 5e-324, "key": "o1"}
+    variables = {"id": str(account_id), "metric": "m0", "included": 5e-324, "key": "o0"}
+    refused = (await api.data(OVERRIDE, variables, auth=key))["limitOverride"]
+    assert (refused["code"], refused["field"]) == ("INVALID_INPUT", "included")
+    variables = {**variables, "included": 1e-12, "key": "o1"}
     overridden = (await api.data(OVERRIDE, variables, auth=key))["limitOverride"]
     assert overridden["grant"]["mode"] == "OVERRIDE"
+    await conn.execute("update grants set amount = 5e-324 where account_id = $1", account_id)
     recorded = await api.data(RECORD, {"events": [event(account_id, "e1", 5)]}, auth=key)
     assert recorded["usageRecord"]["accepted"] == 1
     usage = """query($id: ID!) { account(id: $id) { ... on Account {

@@ -53,6 +53,7 @@ async def test_every_event_gets_an_outcome_and_each_rejection_reason_is_reachabl
         event(mine, "neg", value=-1),
         event(mine, "huge", value=1e308),  # two of them summed overflowed the counter
         event(mine, "huge-too", value=1e308),
+        event(mine, "tiny", value=5e-324),  # its share of any limit was infinite
         event(mine, "old", at=NOW - timedelta(days=36)),
         event(mine, "future", at=NOW + timedelta(minutes=6)),
         event(other, "theirs"),
@@ -68,11 +69,12 @@ async def test_every_event_gets_an_outcome_and_each_rejection_reason_is_reachabl
         ("neg", "REJECTED", "NEGATIVE_VALUE"),
         ("huge", "REJECTED", "VALUE_OUT_OF_RANGE"),
         ("huge-too", "REJECTED", "VALUE_OUT_OF_RANGE"),
+        ("tiny", "REJECTED", "VALUE_OUT_OF_RANGE"),
         ("old", "REJECTED", "OUTSIDE_WINDOW"),
         ("future", "REJECTED", "OUTSIDE_WINDOW"),
         ("theirs", "REJECTED", "UNKNOWN_ACCOUNT"),  # as missing: existence is never told
     ]
-    assert (result["accepted"], result["duplicates"], result["rejected"]) == (1, 1, 9)
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (1, 1, 10)
     assert await counter(conn, mine) == {NOW - timedelta(days=10): 1.0}
     assert await counter(conn, other) == {}
 

@@ -165,22 +165,29 @@ async def test_bad_targets_are_refused_with_the_field_and_nothing_written(
     assert await events_of(conn, account_id) == []
 
 
-async def test_a_target_too_small_for_its_share_shows_the_largest_percent(
+async def test_a_target_too_small_for_its_share_is_refused_and_one_stored_shows_the_largest_percent(
     conn: asyncpg.Connection, api: Api
 ) -> None:
     """A target of 5e-324 made actual / target * 100 infinite, which GraphQL's Float
-    refused: the view failed on `outcomeTargets.percent`. The share saturates at the
-    largest float, and the target is met."""
+    refused: the view failed on `outcomeTargets.percent`. Targets nearer 0 than 10^-12 are
+    refused now; one stored before that bound saturates at the largest float, and is met."""
     cat = await measured_catalog(conn)
     account_id = await factories.account(conn, cat["versions"]["basic"])
     key = await api_key(conn)
     saved = event(account_id, "e1", 5, metric="saved", at=at("2026-11-02"))
     assert (await api.data(RECORD, {"events": [saved]}, auth=key))["usageRecord"]["accepted"] == 1
-    tiny = await api.data(SET, set_vars(account_id, "hours_saved", 5e-324), auth=key)
-    assert (tiny["outcomeTargetSet"]["percent"], tiny["outcomeTargetSet"]["met"]) == (
-        MAX_PERCENT,
-        True,
-    )
+    for tiny in (5e-324, 9.99e-13):
+        refused = await api.data(SET, set_vars(account_id, "hours_saved", tiny), auth=key)
+        assert refused["outcomeTargetSet"] == {
+            "__typename": "InvalidInputError",
+            "field": "target",
+            "code": "INVALID_INPUT",
+            "message": "give a target of 0, or from 10^-12 to 10^15",
+        }
+    assert await conn.fetchval("select count(*) from outcome_targets") == 0
+    smallest = await api.data(SET, set_vars(account_id, "hours_saved", 1e-12), auth=key)
+    assert smallest["outcomeTargetSet"]["percent"] == 5e14
+    await conn.execute("update outcome_targets set target = 5e-324")
     view = await api.data(VIEW, {"id": str(account_id)}, auth=frontend_token(account_id))
     assert view["account"]["outcomeTargets"] == [
         {"outcome": {"key": "hours_saved"}, "target": 5e-324, "actual": 5,

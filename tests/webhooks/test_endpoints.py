@@ -107,6 +107,19 @@ async def test_unsafe_urls_are_refused_as_invalid_input(
     assert (answer["__typename"], answer["field"]) == ("InvalidInputError", "url"), why
 
 
+async def test_a_refused_name_does_not_tell_what_it_resolves_to(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    """The service's own DNS answer for a name of its network stays unsaid; an address the
+    caller wrote itself is named."""
+    key = await api_key(conn)
+    by_name = await _create(hooks_api, key, "https://localhost/hook")
+    by_address = await _create(hooks_api, key, "https://10.1.2.3/hook")
+    assert by_name["message"] == "localhost resolves to an address that is not public"
+    assert "127.0.0.1" not in by_name["message"] and "::1" not in by_name["message"]
+    assert by_address["message"] == "10.1.2.3 is not a public address"
+
+
 async def test_only_partners_and_internal_tools_manage_endpoints_each_their_own(
     conn: asyncpg.Connection, hooks_api: Api
 ) -> None:

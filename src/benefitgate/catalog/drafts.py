@@ -198,10 +198,10 @@ def _check_limits(limits: Sequence[TierLimit], catalog: Catalog) -> None:
         if lim.enforcement == "unlimited":
             if lim.included is not None:
                 raise InvalidChange(f"limits[{i}].included", "an unlimited limit has no amount")
-        elif lim.included is None or not quantities.in_range(lim.included) or lim.included < 0:
+        elif lim.included is None or not quantities.non_negative(lim.included):
             raise InvalidChange(
                 f"limits[{i}].included",
-                "a hard or soft limit needs an amount of zero to 10^15",
+                f"a hard or soft limit needs an amount of {quantities.NON_NEGATIVE}",
             )
     _check_unique("limits", limits, lambda lim: lim.metric_key, "metric")
 

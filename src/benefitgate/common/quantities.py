@@ -5,6 +5,9 @@ Usage is summed in float8 and numeric, limits and grants in Python floats. Two f
 values near the float maximum (about 1.8e308) summed to infinity, which Postgres refused
 as an overflow and GraphQL could not return. A bound far above any real quantity keeps
 every sum of them finite: 10^15 events of 10^15 would still be far from the maximum.
+At the other end, a limit or target of 5e-324 made every share of it infinite ("inf%" in
+a suggestion); a bound far below any real quantity keeps every share of two quantities
+finite (at most 10^29 %).
 """
 
 from __future__ import annotations
@@ -18,18 +21,23 @@ __all__ = [
     "CREDIT_PLACES",
     "MAX_PERCENT",
     "MAX_QUANTITY",
+    "MIN_QUANTITY",
+    "NON_NEGATIVE",
     "OUT_OF_RANGE",
     "credit_amount",
     "figure",
     "in_range",
+    "non_negative",
     "percent_of",
 ]
 
 MAX_QUANTITY = 1e15
+MIN_QUANTITY = 1e-12
 # The share `percent_of` answers when the true one is too large for a float: the largest
 # float, which GraphQL's Float carries (infinity it refuses, as an error of the field).
 MAX_PERCENT = sys.float_info.max
-OUT_OF_RANGE = "give a finite quantity of at most 10^15 either way"
+OUT_OF_RANGE = "give 0 or a finite quantity from 10^-12 to 10^15 either way"
+NON_NEGATIVE = "0, or from 10^-12 to 10^15"
 # Credits are counted to a millionth: a lot of 1e-300 or a draw of 0.1 + 0.2 (0.30000000000000004)
 # was taken as given, a balance no one can spend to zero, and draws the metric's float8
 # usage counters cannot tell from nothing beside real amounts.
@@ -38,8 +46,15 @@ CREDIT_AMOUNT = f"give a positive amount of at most 10^15, in at most {CREDIT_PL
 
 
 def in_range(value: float) -> bool:
-    """Whether `value` is finite and at most MAX_QUANTITY either side of zero."""
-    return math.isfinite(value) and -MAX_QUANTITY <= value <= MAX_QUANTITY
+    """Whether `value` is 0, or finite and from MIN_QUANTITY to MAX_QUANTITY either side
+    of zero."""
+    size = abs(value)
+    return value == 0 or MIN_QUANTITY <= size <= MAX_QUANTITY
+
+
+def non_negative(value: float) -> bool:
+    """Whether `value` is 0, or from MIN_QUANTITY to MAX_QUANTITY."""
+    return value >= 0 and in_range(value)
 
 
 def credit_amount(value: float) -> Decimal | None:

@@ -113,8 +113,8 @@ def _validate_amount(amount: float | None, kind: str | None) -> None:
         return
     if kind == "credit" and quantities.credit_amount(amount) is None:
         raise InvalidChange("amount", quantities.CREDIT_AMOUNT)
-    if not quantities.in_range(amount) or amount < 0:
-        raise InvalidChange("amount", "give an amount of zero to 10^15")
+    if not quantities.non_negative(amount):
+        raise InvalidChange("amount", f"give an amount of {quantities.NON_NEGATIVE}")
 
 
 def _validate_window(valid_from: datetime, valid_until: datetime | None) -> None:
@@ -255,6 +255,8 @@ async def override_limit(
     override grant of the catalog's limit benefit for that metric."""
     if metric_key not in catalog.metrics:
         raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
+    if not quantities.non_negative(included):  # checked as `amount` below, named as given
+        raise InvalidChange("included", f"give an amount of {quantities.NON_NEGATIVE}")
     benefit = next(
         (
             b

@@ -62,7 +62,7 @@ async def consume(
     if metric.aggregation not in ("sum", "count"):
         raise InvalidChange("metric", f"{a_or_an(metric.aggregation)} metric cannot be consumed")
     if not (amount > 0 and quantities.in_range(amount)):
-        raise InvalidChange("amount", "give a positive amount of at most 10^15")
+        raise InvalidChange("amount", "give a positive amount from 10^-12 to 10^15")
     suspended = await suspension(conn, account.id)
     if suspended is not None:
         return suspended
@@ -114,8 +114,8 @@ async def check(
     Raises InvalidChange for input no check can answer (nothing is then counted)."""
     if (feature is None) == (metric is None):
         raise InvalidChange("feature", "give exactly one of feature and metric")
-    if not (requested >= 0 and quantities.in_range(requested)):
-        raise InvalidChange("requested", "give an amount of zero to 10^15")
+    if not quantities.non_negative(requested):
+        raise InvalidChange("requested", f"give an amount of {quantities.NON_NEGATIVE}")
     # Only names the catalog knows are checked, and so counted as denials: a denial is
     # kept under its name in a unique index, which a name of any length would break.
     if feature is not None and feature not in catalog.benefits:

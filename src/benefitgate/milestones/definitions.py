@@ -55,7 +55,7 @@ def validate(m: Milestone, catalog: Catalog) -> None:
     if m.outcome_key is not None and m.outcome_key not in catalog.outcomes:
         raise InvalidChange("outcome", f"unknown outcome {quoted(m.outcome_key)}")
     if m.threshold is not None and not (m.threshold > 0 and quantities.in_range(m.threshold)):
-        raise InvalidChange("threshold", "give a positive threshold of at most 10^15")
+        raise InvalidChange("threshold", "give a positive threshold from 10^-12 to 10^15")
     if m.kind == "seat_utilisation" and m.threshold is not None and m.threshold > 1:
         raise InvalidChange("threshold", "a seat share is at most 1 (all seats)")
     if m.periods is not None and not 0 < m.periods <= 100:
@@ -75,10 +75,8 @@ def _validate_reward(m: Milestone, catalog: Catalog) -> None:
     # The reward is granted as any grant is: refused here as the grant would refuse it.
     if benefit.kind == "credit" and quantities.credit_amount(reward.amount or 0) is None:
         raise InvalidChange("reward.amount", quantities.CREDIT_AMOUNT)
-    if reward.amount is not None and not (
-        reward.amount >= 0 and quantities.in_range(reward.amount)
-    ):
-        raise InvalidChange("reward.amount", "give an amount of zero to 10^15")
+    if reward.amount is not None and not quantities.non_negative(reward.amount):
+        raise InvalidChange("reward.amount", f"give an amount of {quantities.NON_NEGATIVE}")
     if reward.days is not None and not 0 < reward.days <= 3660:
         raise InvalidChange("reward.days", "give 1 to 3660 days, or none for no end")
 

@@ -43,8 +43,8 @@ KIND = "outcome_target"
 def _validate(target: OutcomeTarget, catalog: Catalog) -> None:
     if target.outcome_key not in catalog.outcomes:
         raise InvalidChange("outcome", f"unknown outcome {quoted(target.outcome_key)}")
-    if not quantities.in_range(target.target) or target.target < 0:
-        raise InvalidChange("target", "give a target of zero to 10^15")
+    if not quantities.non_negative(target.target):
+        raise InvalidChange("target", f"give a target of {quantities.NON_NEGATIVE}")
     if target.ends_on < target.starts_on:
         raise InvalidChange("to", "`to` is before `from`")
     if len(target.note) > MAX_NOTE:

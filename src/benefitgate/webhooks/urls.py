@@ -65,7 +65,15 @@ async def check_url(url: str, allow_hosts: Collection[str], dev_mode: bool) -> N
         return
     for address in await _addresses(host):
         if not may_reach(address, dev_mode):
-            raise UnsafeUrl(f"{host} resolves to {address}, which is not a public address")
+            raise UnsafeUrl(_not_public(host, address))
+
+
+def _not_public(host: str, address: str) -> str:
+    """Why `host` is refused. A name's address stays unsaid: the caller would learn what
+    the service's own DNS answers for names of its network."""
+    if host == address:
+        return f"{host} is not a public address"
+    return f"{host[:100]} resolves to an address that is not public"
 
 
 def _loopback(host: str) -> bool:
