@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from benefitgate.auth.principals import Principal, Role
 from benefitgate.catalog.repository import load_catalog
@@ -66,6 +67,12 @@ async def _counter(conn: asyncpg.Connection, account: UUID) -> float:
         account,
     )
     return float(value or 0)
+
+
+def _counted(status: str, reason: str = "") -> float:
+    """The events counted so far in the metrics with `status` and `reason`."""
+    labels = {"status": status, "reason": reason}
+    return REGISTRY.get_sample_value("benefitgate_usage_events_total", labels) or 0.0
 
 
 async def _transactions(conn: asyncpg.Connection) -> int:
@@ -267,22 +274,35 @@ async def test_a_lane_that_fails_fails_its_batch_and_the_retry_counts_each_event
 ) -> None:
     a, b = await _accounts_in_lanes(conn, 2)
     writer = IngestWriter(pool, Partitions(), lanes=2)
-    events = [usage(a, "a1", 2), usage(b, "b1", 3)]
+    events = [usage(a, "a1", 2), usage(b, "b1", 3), usage(a, "x", metric="nope")]
     [batch] = await _prepare(writer, conn, events)
     row = batch.rows.rows[1]  # b's event: text jsonb cannot hold, past every rule
     batch.rows.rows[1] = (*row[:2], "nul\x00", *row[3:])
+    counted = _counted("accepted"), _counted("duplicate"), _counted("rejected", "unknown_metric")
 
     with pytest.raises(asyncpg.PostgresError):
         await writer.record(batch)
     # a's lane committed its part; the request failed, so its client sends the batch again.
     assert (await _counter(conn, a), await _counter(conn, b)) == (2.0, 0.0)
+    # The metrics count what was decided: a1 accepted, nothing else yet.
+    assert (_counted("accepted") - counted[0], _counted("rejected", "unknown_metric")) == (
+        1,
+        counted[2],
+    )
     [again] = await _prepare(writer, conn, events)
 
     assert results(await writer.record(again)) == [
         ("a1", "DUPLICATE", None),
         ("b1", "ACCEPTED", None),
+        ("x", "REJECTED", "UNKNOWN_METRIC"),
     ]
     assert (await _counter(conn, a), await _counter(conn, b)) == (2.0, 3.0)
+    moved = [
+        _counted("accepted") - counted[0],
+        _counted("duplicate") - counted[1],
+        _counted("rejected", "unknown_metric") - counted[2],
+    ]
+    assert moved == [2, 1, 1]  # each event once as decided, a1 also as the retry's duplicate
 
 
 async def test_concurrent_batches_over_many_accounts_count_every_event_once_in_lanes(

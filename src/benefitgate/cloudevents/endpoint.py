@@ -109,8 +109,7 @@ class EventsEndpoint:
             # The request's one connection, if it took one: the write takes the writer's.
             await context.db.release()
         # Ingest refuses events one by one, in their outcomes, never the whole batch.
-        outcomes = await writer.record(batch)
-        ingest.count_outcomes(outcomes)
+        outcomes = await writer.record(batch)  # which counts them in the metrics
         window = context.shared.get(Partitions).window
         body = body_of(raws, _merge(read, outcomes), window)
         return Response(orjson.dumps(body), media_type="application/json")

@@ -151,8 +151,11 @@ class IngestWriter:
 
     async def record(self, batch: Prepared) -> list[EventOutcome]:
         """Write `batch` with whatever other batches are ready; every event's outcome, in
-        input order, once each lane has committed its part."""
+        input order, once each lane has committed its part. The events are counted in the
+        metrics as they are decided: each lane's part when it commits (even if the batch
+        then fails), the events refused before any write when the batch succeeds."""
         if batch.cascade is None:
+            _count_refusals(batch)
             return batch.screened.outcomes_with(())
         parts, places = _parts_of(batch, batch.cascade, self._lanes)
         answers = await asyncio.gather(
@@ -164,6 +167,7 @@ class IngestWriter:
             # it must for the parts no lane committed.
             raise next((f for f in failures if db.unavailable(f)), failures[0])
         by_lane = dict(zip(parts, cast(list[list[EventOutcome]], answers), strict=True))
+        _count_refusals(batch)
         return batch.screened.outcomes_with([by_lane[lane][i] for lane, i in places])
 
     def _written(self, lane: int, part: _Part) -> asyncio.Future[list[EventOutcome]]:
@@ -219,6 +223,7 @@ class IngestWriter:
             await self._write_one_by_one(group)  # one batch's failure must fail it alone
             return
         for waiting, outcomes in zip(group, decided, strict=True):
+            ingest.count_outcomes(outcomes)  # committed, whether or not its batch fails
             if not waiting.done.done():  # its request may have gone
                 waiting.done.set_result(outcomes)
 
@@ -341,6 +346,11 @@ def _repeated(candidate: Candidate, first: EventOutcome) -> EventOutcome:
     if first.status is EventStatus.REJECTED:
         return EventOutcome(candidate.event, EventStatus.REJECTED, first.reason)
     return EventOutcome(candidate.event, EventStatus.DUPLICATE)
+
+
+def _count_refusals(batch: Prepared) -> None:
+    """Count in the metrics the outcomes of `batch`'s events refused before any write."""
+    ingest.count_outcomes([o for o in batch.screened.outcomes if o is not None])
 
 
 def _fail(waiting: _Waiting, exc: BaseException) -> None:
