@@ -202,3 +202,60 @@ async def test_a_subscription_from_a_cursor_past_the_newest_event_is_refused(
         "message": "after is past the newest event",
     }
     assert answers == [[refusal], [refusal]]
+
+
+async def _a_position_no_event_holds(conn: asyncpg.Connection) -> events.Cursor:
+    """A made-up position between two events of one transaction: its transaction is
+    real, its event id is no event's."""
+    async with conn.transaction():
+        first = await events.enqueue(conn, "test.first", None, {})
+        await conn.execute("select nextval(pg_get_serial_sequence('events', 'id'))")
+        await events.enqueue(conn, "test.second", None, {})
+    txid = await conn.fetchval("select txid::text from events where id = $1", first)
+    return events.Cursor(int(txid), first + 1)
+
+
+async def test_a_made_up_position_inside_a_transaction_is_refused_by_the_feed_and_streams(
+    conn: asyncpg.Connection, api: Api, live_port: int
+) -> None:
+    """Was accepted: the feed and a stream from it passed over the rest of that
+    transaction's events."""
+    made_up = await _a_position_no_event_holds(conn)
+    key = await api_key(conn)
+    polled = await api.data(FEED, {"after": made_up.encode()}, auth=key)
+    async with ws_client(live_port, key) as session:
+        stream = subscribe(session, after=made_up.encode())
+        async with contextlib.aclosing(stream):
+            streamed = await asyncio.wait_for(_all(stream), 10)
+
+    why = "after is not a position of this API's events"
+    assert polled["events"] == {
+        "__typename": "InvalidInputError", "code": "INVALID_INPUT", "field": "after",
+        "message": why,
+    }  # fmt: skip
+    refusal = {"__typename": "InvalidInputError", "code": "INVALID_INPUT", "message": why}
+    assert streamed == [refusal]
+
+
+async def test_every_cursor_the_feed_hands_out_is_taken_back(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """The start, each event's cursor, each page's end (past every event of a transaction,
+    or at the last event) and the horizon after a prune: none is refused as made up."""
+    await _three_old_and_one_new(conn)
+    await _a_position_no_event_holds(conn)
+    key = await api_key(conn)
+    handed_out, after = [], None
+    while True:
+        page = (await api.data(PAGE, {"after": after, "first": 2}, auth=key))["events"]
+        handed_out += [e["cursor"] for e in page["events"]] + [page["endCursor"]]
+        after = page["endCursor"]
+        if not page["hasMore"]:
+            break
+    for cursor in handed_out:
+        answer = await api.data(FEED, {"after": cursor}, auth=key)
+        assert answer["events"]["__typename"] == "EventPage", cursor
+    await retention.prune(conn, NOW - timedelta(days=30))
+    horizon = (await retention.horizon(conn)).encode()
+    at_horizon = await api.data(FEED, {"after": horizon}, auth=key)
+    assert at_horizon["events"]["__typename"] == "EventPage"

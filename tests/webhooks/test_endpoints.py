@@ -431,6 +431,26 @@ async def test_a_replay_past_the_newest_event_is_refused(
     assert answer["webhookReplay"]["field"] == "after"
 
 
+async def test_a_replay_from_a_position_no_event_holds_is_refused(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    """A real transaction with a made-up event id: replaying from it would pass over the
+    rest of that transaction's events."""
+    key = await api_key(conn)
+    endpoint = (await create_endpoint(hooks_api, key, Receiver().url()))["endpoint"]["id"]
+    async with conn.transaction():
+        first = await events.enqueue(conn, "test.first", None, {})
+        await conn.execute("select nextval(pg_get_serial_sequence('events', 'id'))")
+        await events.enqueue(conn, "test.second", None, {})
+    txid = await conn.fetchval("select txid::text from events where id = $1", first)
+    made_up = events.Cursor(int(txid), first + 1).encode()
+    answer = await hooks_api.data(REPLAY, {"id": endpoint, "after": made_up}, auth=key)
+    assert answer["webhookReplay"] == {
+        "__typename": "InvalidInputError", "code": "INVALID_INPUT", "field": "after",
+        "message": "after is not a position of this API's events",
+    }  # fmt: skip
+
+
 async def test_every_endpoint_change_is_audited_without_its_secret(
     conn: asyncpg.Connection, hooks_api: Api
 ) -> None:

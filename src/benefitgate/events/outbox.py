@@ -333,14 +333,32 @@ async def tail_cursor(conn: asyncpg.Connection) -> Cursor:
 
 
 async def check_issued(conn: asyncpg.Connection, cursor: Cursor) -> None:
-    """Raise InvalidCursor if no reader can have been handed `cursor`: its transaction
-    had not begun yet. A reader handed one past the outbox's end (from another database, or
-    made up) would wait there, passing over every event written until the transaction ids
-    reached it."""
-    if await conn.fetchval(
-        "select $1::xid8 >= pg_snapshot_xmax(pg_current_snapshot())", cursor.txid
-    ):
-        raise InvalidCursor(f"cursor {cursor.encode()} is past the newest event")
+    """Raise InvalidCursor if no reader can have been handed `cursor`; its message says
+    why, to follow "after is".
+
+    A reader handed one past the outbox's end (from another database, or made up) would
+    wait there, passing over every event written until the transaction ids reached it. Nor
+    does the service hand out a position inside a transaction's events that no event holds
+    (a real transaction id with a made-up event id): a reader there would pass over the
+    rest of that transaction's events. What it hands out is the start, an event's position,
+    a position after every event of a transaction (the largest id), or the retention
+    horizon; a position at or below the horizon is left to the retention check, since
+    its event may have been pruned."""
+    ahead, known = await conn.fetchrow(
+        """
+        select $1::xid8 >= pg_snapshot_xmax(pg_current_snapshot()),
+               $2::bigint = $3::bigint
+               or ($1::xid8, $2) <= (select h.txid, h.id from event_horizon h)
+               or exists (select from events e where e.txid = $1::xid8 and e.id = $2)
+        """,
+        cursor.txid,
+        cursor.id,
+        MAX_BIGINT,
+    )
+    if ahead:
+        raise InvalidCursor("past the newest event")
+    if not known:
+        raise InvalidCursor("not a position of this API's events")
 
 
 @dataclass(frozen=True, slots=True)

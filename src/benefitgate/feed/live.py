@@ -102,8 +102,9 @@ async def _parse(
         cursor = None if after is None else events.Cursor.decode(after)
     except events.InvalidCursor:
         return InvalidInputError.of("after", "after is not a cursor this API produced")
-    if cursor is not None and not await _issued(info, cursor):
-        return InvalidInputError.of("after", "after is past the newest event")
+    refused = None if cursor is None else await _not_issued(info, cursor)
+    if refused is not None:
+        return InvalidInputError.of("after", f"after is {refused}")
     try:
         accounts = None if account_ids is None else frozenset(UUID(a) for a in account_ids)
     except ValueError:
@@ -116,15 +117,16 @@ async def _parse(
     return interest, cursor
 
 
-async def _issued(info: Info, cursor: events.Cursor) -> bool:
-    """Whether `cursor` may be one the service handed out: a stream from past the newest
-    event would drop every event, live ones too, until the transaction ids reached it."""
+async def _not_issued(info: Info, cursor: events.Cursor) -> str | None:
+    """Why `cursor` cannot be one the service handed out, if it cannot: a stream from past
+    the newest event would drop every event, live ones too, until the transaction ids
+    reached it (`events.check_issued`)."""
     async with info.context.db.acquire() as conn:
         try:
             await events.check_issued(conn, cursor)
-        except events.InvalidCursor:
-            return False
-    return True
+        except events.InvalidCursor as exc:
+            return str(exc)
+    return None
 
 
 async def _unseen(info: Info, accounts: frozenset[UUID]) -> UUID | None:

@@ -32,8 +32,8 @@ class EventQuery:
         async with info.context.db.acquire() as conn:
             try:
                 await events.check_issued(conn, cursor)
-            except events.InvalidCursor:
-                return InvalidInputError.of("after", "after is past the newest event")
+            except events.InvalidCursor as exc:
+                return InvalidInputError.of("after", f"after is {exc}")
             page = await events.read_feed_page(conn, cursor, first + 1, scope)
             try:
                 if after is not None:  # without a cursor, the feed starts at the horizon

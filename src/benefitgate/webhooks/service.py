@@ -263,7 +263,7 @@ async def replay(
     try:
         await outbox.check_issued(conn, after)
     except outbox.InvalidCursor as exc:
-        raise InvalidChange("after", "after is past the newest event") from exc
+        raise InvalidChange("after", f"after is {exc}") from exc
     replayed = await repository.set_cursor(conn, found.id, after)
     await _audit(conn, change, "webhook_endpoint.replayed", found, replayed)
     return replayed
