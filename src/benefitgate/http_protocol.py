@@ -13,18 +13,30 @@ end of that turn. More than WRITE_AT_ONCE bytes are written at once, so that the
 own buffer, and uvicorn's flow control over it, see a large body as they always did. A
 WebSocket upgrade hands the socket itself to the WebSocket protocol, which writes frames
 as they come.
+
+A request's head (its request line and headers) has BENEFITGATE_HEAD_SECONDS (10; 0: no
+limit) to arrive whole, from the connection's opening or, on a kept-alive connection, from
+the request's first byte. uvicorn waits for a head as long as the connection is open: a
+client that opened connections and sent nothing, or headers a byte at a time, held them for
+ever. Such a connection is answered 408 and closed. The connections share their timers, as
+the bodies' clock does (`graphql/body_clock.py`): a head's time ends at the end of the tick
+it falls in, a tenth of the time allowed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
+import os
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["WRITE_AT_ONCE", "HttpProtocol", "JoinedWrites"]
+__all__ = ["HEAD_TICKS", "WRITE_AT_ONCE", "HeadClock", "HttpProtocol", "JoinedWrites"]
 
 WRITE_AT_ONCE = 64 * 1024
+HEAD_TICKS = 10  # a head's time is ended in ticks of this fraction of it
 
 
 class JoinedWrites:
@@ -74,12 +86,99 @@ class JoinedWrites:
         return getattr(self.transport, name)  # reading, flow control, extra info
 
 
+class HeadClock:
+    """The ticks of one event loop, each with the connections whose head's time ends in it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        self.loop, self.seconds = loop, seconds
+        self._length = seconds / HEAD_TICKS
+        self._ticks: dict[int, set[HttpProtocol]] = {}
+
+    def start(self, protocol: HttpProtocol) -> set[HttpProtocol]:
+        """The waiting connections of the tick `protocol`'s head time ends in, with it."""
+        at = math.ceil((self.loop.time() + self.seconds) / self._length)
+        waiting = self._ticks.get(at)
+        if waiting is None:
+            waiting = self._ticks[at] = set()
+            self.loop.call_at(at * self._length, self._end, at)
+        waiting.add(protocol)
+        return waiting
+
+    def _end(self, at: int) -> None:
+        for protocol in self._ticks.pop(at, ()):
+            protocol.head_too_slow()
+
+
+_clocks: dict[asyncio.AbstractEventLoop, HeadClock | None] = {}
+
+
+def _head_clock(loop: asyncio.AbstractEventLoop) -> HeadClock | None:
+    """The loop's clock of heads, made with its first connection (None: no limit)."""
+    if loop not in _clocks:
+        seconds = float(os.environ.get("BENEFITGATE_HEAD_SECONDS") or 10)
+        _clocks.clear()  # a process serves on one loop at a time; tests make one each
+        _clocks[loop] = HeadClock(loop, seconds) if seconds > 0 else None
+    return _clocks[loop]
+
+
 class HttpProtocol(HttpToolsProtocol):
+    _head_waiting: set[HttpProtocol] | None = None  # while a head is awaited
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(JoinedWrites(transport))  # type: ignore[arg-type]
+        self._await_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._await_head()  # the first request's head is timed from the connection's opening
+
+    def on_headers_complete(self) -> None:
+        self._head_arrived()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        super().connection_lost(exc)
 
     def handle_websocket_upgrade(self) -> None:
+        self._head_arrived()
         joined: JoinedWrites = self.transport  # type: ignore[assignment]
         joined.flush()
         self.transport = joined.transport
         super().handle_websocket_upgrade()
+
+    def _await_head(self) -> None:
+        clock = _head_clock(self.loop)
+        if clock is not None and self._head_waiting is None:
+            self._head_waiting = clock.start(self)
+
+    def _head_arrived(self) -> None:
+        if self._head_waiting is not None:
+            self._head_waiting.discard(self)
+            self._head_waiting = None
+
+    def head_too_slow(self) -> None:
+        """The head did not arrive whole in its time: 408 and close, or, behind a response
+        still being sent (a pipelined request), close once that response ends."""
+        self._head_waiting = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+            return
+        self.transport.write(_head_too_slow_response(_head_clock(self.loop)))
+        self.transport.close()
+
+
+def _head_too_slow_response(clock: HeadClock | None) -> bytes:
+    """408 in the service's JSON error shape (RFC 9110, 15.5.9), closing the connection."""
+    seconds = 0.0 if clock is None else clock.seconds
+    message = f"the request line and headers did not arrive whole within {seconds:g} seconds"
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": "REQUEST_TIMEOUT"}}]})
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return (head + body).encode()
