@@ -222,19 +222,71 @@ async def test_a_subscriber_joining_after_a_look_passed_over_events_gets_them_al
     ]  # fmt: skip
 
 
-async def test_a_subscriber_of_a_key_revoked_before_it_joined_is_closed_as_it_joins(
+async def test_a_stream_of_a_key_the_hub_knows_revoked_ends_before_it_replays_or_joins(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
-    # Its replay began before the revocation, which the hub published to the subscribers
-    # it had: joining after, it heard live events under a revoked key.
+    # A stream whose replay began before the revocation, which the hub published to the
+    # subscribers it had, heard live events under a revoked key once it joined; one that
+    # starts now ends at once, replaying nothing.
     hub = _hub(capacity=10)
     keyed = Principal(Role.ADMIN, subject="key:0123456789ab").event_reader()
     await events.enqueue(conn, "api_key.revoked", None, {"key_id": "0123456789ab"})
     await _publish_new(conn, hub)
+    for after in (START, None):
+        stream = follow(pool, hub, keyed, Interest(), after)
+        async with contextlib.aclosing(stream):
+            ended = [item async for item in stream]
+
+        [closed] = ended
+        assert isinstance(closed, Closed) and closed.reason is CloseReason.UNAUTHENTICATED
+        assert len(hub) == 0
+
+
+async def _outbox_of_two_pages(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        "insert into events (type, payload) select 'test.n', jsonb_build_object('n', n)"
+        " from generate_series(0, 599) n"
+    )
+
+
+async def test_a_token_that_expires_during_a_long_replay_ends_the_stream_at_the_next_page(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    """It replayed the whole outbox after expiry, and ended only on joining the hub."""
+    await _outbox_of_two_pages(conn)
+    hub = _hub(capacity=10)
+    expiring = Principal(
+        Role.ADMIN, subject="token", expires_at=NOW + timedelta(minutes=5)
+    ).event_reader()
+    hub.expire(NOW)
+    stream = follow(pool, hub, expiring, Interest(), START)
+    async with contextlib.aclosing(stream):
+        first = await anext(stream)
+        hub.expire(NOW + timedelta(minutes=5))  # as the app does every second
+        rest = [item async for item in stream]
+
+    assert isinstance(first, Event)
+    *page, closed = rest
+    assert len(page) == 499  # the page read before the expiry, then nothing more
+    assert isinstance(closed, Closed) and closed.reason is CloseReason.CREDENTIAL_EXPIRED
+    assert isinstance(page[-1], Event) and closed.resume_after == page[-1].cursor
+    assert len(hub) == 0  # it never joined
+
+
+async def test_a_key_revoked_during_a_long_replay_ends_the_stream_at_the_next_page(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    await _outbox_of_two_pages(conn)
+    hub = Hub(capacity=10, start=await events.tail_cursor(conn))
+    keyed = Principal(Role.ADMIN, subject="key:0123456789ab").event_reader()
     stream = follow(pool, hub, keyed, Interest(), START)
     async with contextlib.aclosing(stream):
-        replayed = await anext(stream)
-        closed = await asyncio.wait_for(anext(stream), 5)
+        first = await anext(stream)
+        await events.enqueue(conn, "api_key.revoked", None, {"key_id": "0123456789ab"})
+        await _publish_new(conn, hub)  # the revocation, as the listener hands it over
+        rest = [item async for item in stream]
 
-    assert isinstance(replayed, Event) and replayed.type == "api_key.revoked"
+    assert isinstance(first, Event)
+    *page, closed = rest
+    assert len(page) == 499
     assert isinstance(closed, Closed) and closed.reason is CloseReason.UNAUTHENTICATED

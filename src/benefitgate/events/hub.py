@@ -10,7 +10,8 @@ per event, against the partners that manage the account as the listener read the
 A subscriber ends when its credential does: an API key's revocation closes those of that
 key, and a subscriber that joins after it (its replay began before) is closed as it joins;
 a token's expiry closes its subscribers at the next batch, or at the next `expire` (the
-app calls it every second), whichever comes first, so a quiet stream ends too.
+app calls it every second), whichever comes first, so a quiet stream ends too. A stream
+still replaying from the outbox asks `ended` before each page, and ends by the same rules.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class Hub:
         # Subjects (`key:<id>`) of the keys revoked while this process ran: a subscriber of
         # one, whose replay began before the revocation, is closed as it joins.
         self._revoked: set[str] = set()
+        self._now: datetime | None = None  # the latest instant expiries were checked at
         self.cursor = start  # the last event published; later ones reach new subscribers
 
     def __len__(self) -> int:
@@ -245,7 +247,19 @@ class Hub:
             await asyncio.sleep(seconds)
             self.expire(clock.now())
 
+    def ended(self, reader: Reader) -> CloseReason | None:
+        """Why a stream of `reader` must end now, if it must: its key was revoked, or its
+        credential expired by the latest `expire` or batch (for a stream not subscribed
+        yet, still replaying from the outbox)."""
+        if reader.subject in self._revoked:
+            return CloseReason.UNAUTHENTICATED
+        expires = reader.expires_at
+        if expires is not None and self._now is not None and expires <= self._now:
+            return CloseReason.CREDENTIAL_EXPIRED
+        return None
+
     def _close_expired(self, now: datetime) -> None:
+        self._now = now
         while self._expiring and self._expiring[0][0] <= now:
             _, _, subscriber = heapq.heappop(self._expiring)
             subscriber.close(CloseReason.CREDENTIAL_EXPIRED)

@@ -80,6 +80,10 @@ async def follow(
         more = after is not None
         while True:
             while more:  # catch up before joining, so a long replay cannot overflow the queue
+                ended = hub.ended(reader)
+                if ended is not None:  # its credential ended during the replay
+                    yield Closed(ended, position)
+                    return
                 wanted, position, more = await replay.page(position, None)
                 for event in wanted:
                     yield event
