@@ -126,6 +126,10 @@ async def test_concurrent_creates_of_one_external_id_make_exactly_one_account(
         ({"ext": " "}, "externalId"),
         ({"ext": "\t\u200b "}, "externalId"),
         ({"ext": "x" * 256}, "externalId"),
+        # Stored as given, " pad " was an account apart from "pad"; refused, not trimmed.
+        ({"ext": " pad "}, "externalId"),
+        ({"ext": "pad\t"}, "externalId"),
+        ({"ext": "\u200bpad"}, "externalId"),
         ({"meta": {f"k{i}": "v" for i in range(51)}}, "metadata"),
         ({"meta": {"k" * 41: "v"}}, "metadata"),
         ({"meta": {"k": "v" * 501}}, "metadata"),

@@ -49,7 +49,7 @@ async def test_a_rollback_chain_restores_the_original_state_in_reverse_order_onl
     conn: asyncpg.Connection, api: Api
 ) -> None:
     account_id, key = await setup(conn)
-    created = await api.data(CREATE, create_vars(account_id, amount=5), auth=key)
+    created = await api.data(CREATE, create_vars(account_id, benefit="m0_more", amount=5), auth=key)
     grant_id = created["grantCreate"]["grant"]["id"]
     original = await conn.fetchrow("select amount, valid_until, revoked_at from grants")
     first = await api.data(
@@ -119,7 +119,7 @@ async def test_a_change_redone_by_rolling_back_its_rollback_blocks_earlier_rollb
     conn: asyncpg.Connection, api: Api
 ) -> None:
     account_id, key = await setup(conn)
-    created = await api.data(CREATE, create_vars(account_id, amount=5), auth=key)
+    created = await api.data(CREATE, create_vars(account_id, benefit="m0_more", amount=5), auth=key)
     grant_id = created["grantCreate"]["grant"]["id"]
     updated = await api.data(
         UPDATE, {"grant": grant_id, "version": 1, "key": "u1", "amount": 10}, auth=key

@@ -78,7 +78,7 @@ async def test_two_operators_updating_one_grant_one_wins_the_other_gets_a_versio
 ) -> None:
     account_id, key = await setup(conn)
     other = await api_key(conn, Role.OPERATOR)
-    created = await api.data(CREATE, create_vars(account_id, amount=5), auth=key)
+    created = await api.data(CREATE, create_vars(account_id, benefit="m0_more", amount=5), auth=key)
     grant_id = created["grantCreate"]["grant"]["id"]
     results = await asyncio.gather(
         api.data(UPDATE, {"grant": grant_id, "version": 1, "key": "a", "amount": 10}, auth=key),

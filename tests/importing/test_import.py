@@ -158,3 +158,52 @@ async def test_a_file_that_cannot_be_read_stops_with_the_line(
     assert "line 3" in answers[1].stderr
     assert "line 1: the header lacks external_id" in answers[2].stderr
     assert await conn.fetchval("select count(*) from accounts") == 0
+
+
+async def test_a_header_naming_a_column_twice_stops_the_import_naming_it(
+    dsn: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    # The last `name` was taken and the first dropped without a word.
+    twice = tmp_path / "twice.csv"
+    twice.write_text("external_id,name,name\ncus_1,Acme,Globex\n")
+    subs = tmp_path / "subs.csv"
+    subs.write_text("external_id,tier,term,seats,seats\ncus_1,basic,monthly,1,2\n")
+
+    answers = [_run(dsn, "accounts", str(twice)), _run(dsn, "subscriptions", str(subs))]
+
+    assert [a.returncode for a in answers] == [1, 1]
+    assert "line 1: columns given twice: name" in answers[0].stderr
+    assert "line 1: columns given twice: seats" in answers[1].stderr
+    assert await conn.fetchval("select count(*) from accounts") == 0
+
+
+async def test_empty_partner_ids_and_padded_external_ids_are_refused_rows(
+    dsn: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    partner = await factories.partner(conn)
+    file = tmp_path / "accounts.csv"
+    file.write_text(
+        "external_id,name,partner_ids\n"
+        "cus_1,Acme,;;\n"  # was "no partners", while `nope` was refused
+        f"cus_2,Globex,{partner};\n"
+        f"cus_3,Initech,;{partner}\n"
+        "cus_4,Hooli,nope\n"
+        " cus_5 ,Umbrella,\n"  # was an account apart from cus_5
+        "cus_6,Wayne,\n"
+        f"cus_7,Stark,{partner}\n",
+        encoding="utf-8",
+    )
+
+    result = _run(dsn, "accounts", str(file))
+
+    assert result.returncode == 2, result
+    refused = "give partner ids separated by ';', none empty"
+    assert sorted(result.stderr.splitlines()) == [
+        f"  line 2, partner_ids: {refused}",
+        f"  line 3, partner_ids: {refused}",
+        f"  line 4, partner_ids: {refused}",
+        f"  line 5, partner_ids: {refused}",
+        "  line 6, external_id: give the id without blanks at either end",
+    ]
+    rows = await conn.fetch("select external_id from accounts order by 1")
+    assert [r["external_id"] for r in rows] == ["cus_6", "cus_7"]

@@ -456,3 +456,23 @@ async def test_the_smallest_amount_is_consumed_as_written_and_a_smaller_one_refu
         OVERRIDE, {"id": str(account_id), "metric": "m0", "included": 1e308, "key": "o2"}, auth=key
     )
     assert refused["limitOverride"]["code"] == "INVALID_INPUT"
+
+
+async def test_half_an_event_of_a_count_metric_is_refused_and_a_sum_takes_it(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await factories.catalog(conn)
+    await conn.execute("insert into metrics values ('calls', 'Calls', 'calls', 'count', 'never')")
+    await conn.execute(
+        "insert into tier_limits values ($1, 'calls', 'hard', 10)", cat["versions"]["basic"]
+    )
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    refused = await api.data(CONSUME, consume_vars(account_id, "half", 0.5, "calls"), auth=key)
+    assert refused["usageConsume"]["code"] == "INVALID_INPUT"
+    assert "whole number" in refused["usageConsume"]["message"]
+    assert await conn.fetchval("select count(*) from usage_counters") == 0
+    whole = await api.data(CONSUME, consume_vars(account_id, "two", 2, "calls"), auth=key)
+    assert whole["usageConsume"]["used"] == 2
+    summed = await api.data(CONSUME, consume_vars(account_id, "sum", 0.5), auth=key)
+    assert summed["usageConsume"]["used"] == 0.5

@@ -372,3 +372,36 @@ async def test_an_anniversary_before_the_milestone_existed_is_not_shown_as_next(
         (p["milestone"]["key"], p["expectedAt"]) for p in standing["account"]["milestones"]["next"]
     ]
     assert shown == [("year_3", "2028-01-01T00:00:00+00:00")]
+
+
+async def test_a_count_metric_takes_whole_thresholds_and_rewards_match_their_benefit(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    await factories.catalog(conn)
+    await conn.execute(
+        """insert into metrics (key, name, unit, aggregation, reset)
+           values ('calls', 'Calls', 'calls', 'count', 'billing_period')"""
+    )
+    await conn.execute(
+        """insert into benefits (key, name, kind, metric_key, introduced_on)
+           values ('more_calls', 'More calls', 'limit', 'calls', '2025-01-01')"""
+    )
+    admin = await api_key(conn)
+    calls = {"key": "calls", "name": "Calls", "kind": "USAGE_THRESHOLD", "metric": "calls",
+             "threshold": 10}  # fmt: skip
+    for bad, field in [
+        ({**calls, "threshold": 2.5}, "threshold"),  # a count never stands at 2.5
+        ({**calls, "kind": "SUSTAINED_USAGE", "threshold": 0.5, "periods": 2}, "threshold"),
+        # A feature is granted without an amount: the reward's grant would carry a
+        # meaningless one.
+        ({**calls, "reward": {"benefit": "b1", "amount": 5}}, "reward.amount"),
+        ({**calls, "reward": {"benefit": "more_calls", "amount": 2.5}}, "reward.amount"),
+    ]:
+        result = await define(api, admin, bad, idem=f"bad-{len(str(bad))}")
+        assert (result["code"], result["field"]) == ("INVALID_INPUT", field), bad
+    assert await conn.fetchval("select count(*) from milestones") == 0
+    fractions = {"key": "half", "name": "Half", "kind": "USAGE_THRESHOLD", "metric": "m0",
+                 "threshold": 2.5}  # fmt: skip
+    assert (await define(api, admin, fractions))["__typename"] == "MilestoneDefined"
+    whole = {**calls, "reward": {"benefit": "more_calls", "amount": 5}}
+    assert (await define(api, admin, whole))["__typename"] == "MilestoneDefined"

@@ -206,3 +206,27 @@ async def test_a_target_is_stored_as_written(conn: asyncpg.Connection, api: Api)
     assert set_["target"] == 0.3
     stored = await conn.fetchval("select target::text from outcome_targets")
     assert stored == "0.3"
+
+
+async def test_a_target_of_an_outcome_a_count_measures_is_a_whole_number(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    cat = await measured_catalog(conn)
+    await conn.execute("insert into metrics values ('tickets', 'T', 'tickets', 'count', 'never')")
+    await conn.execute(
+        "insert into outcomes values ('deflected', 'Deflected', 'tickets', 'increase', '', "
+        "'tickets')"
+    )
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    refused = await api.data(SET, set_vars(account_id, "deflected", 2.5), auth=key)
+    assert (refused["outcomeTargetSet"]["field"], refused["outcomeTargetSet"]["code"]) == (
+        "target",
+        "INVALID_INPUT",
+    )
+    assert await conn.fetchval("select count(*) from outcome_targets") == 0
+    # A sum, a latest reading and an outcome no metric measures keep their fractions.
+    for outcome in ("deflected", "hours_saved", "insight", "nps"):
+        target = 3 if outcome == "deflected" else 2.5
+        set_ = await api.data(SET, set_vars(account_id, outcome, target), auth=key)
+        assert set_["outcomeTargetSet"]["__typename"] == "OutcomeTargetProgress", outcome

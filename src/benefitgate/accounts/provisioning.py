@@ -66,6 +66,10 @@ def check_fields(
         # A space, or only invisible characters: no billing system's id, and one that
         # nobody could tell from another blank one when it comes back.
         raise InvalidChange("externalId", "give an id with visible characters, not blanks")
+    if external_id is not None and trimmed(external_id) != external_id:
+        # Refused, not trimmed: " pad " was stored as an account apart from "pad", and
+        # trimming now would name a stored account by another id.
+        raise InvalidChange("externalId", "give the id without blanks at either end")
     return trimmed(name), _check(name, metadata)
 
 

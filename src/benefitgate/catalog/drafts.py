@@ -23,13 +23,13 @@ from benefitgate.catalog.models import (
 )
 from benefitgate.common import quantities
 from benefitgate.common.changes import InvalidChange
+from benefitgate.common.currencies import is_currency
 from benefitgate.common.text import quoted, trimmed
 
 __all__ = ["MAX_PARTS", "TierDraft", "build_draft", "check_text", "check_tier"]
 
 MAX_PARTS = 200  # entries in any one list of a spec
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _ENFORCEMENTS = ("hard", "soft", "unlimited")
 _T = TypeVar("_T")
 
@@ -151,8 +151,8 @@ def check_text(field: str, value: str, shortest: int, longest: int) -> None:
 
 def _check_terms(v: TierVersion) -> None:
     check_text("valueNarrative", v.value_narrative, 1, 4000)
-    if not _CURRENCY.fullmatch(v.currency):
-        raise InvalidChange("currency", "an ISO 4217 code such as USD")
+    if not is_currency(v.currency):
+        raise InvalidChange("currency", "an active ISO 4217 code such as USD")
     for field, cents in (
         ("monthlyPriceCents", v.monthly_price_cents),
         ("annualPriceCents", v.annual_price_cents),
@@ -187,6 +187,9 @@ def _check_outcomes(outcomes: Sequence[TierOutcome], catalog: Catalog) -> None:
         _check_known(f"outcomes[{i}].outcome", o.outcome_key, catalog.outcomes, "outcome")
         if o.target_amount is not None and not quantities.in_range(o.target_amount):
             raise InvalidChange(f"outcomes[{i}].target", quantities.OUT_OF_RANGE)
+        measured_by = catalog.outcomes[o.outcome_key].metric_key
+        if o.target_amount is not None and catalog.counts_whole(measured_by):
+            _check_whole(f"outcomes[{i}].target", o.target_amount)
     _check_unique("outcomes", outcomes, lambda o: o.outcome_key, "outcome")
 
 
@@ -203,7 +206,14 @@ def _check_limits(limits: Sequence[TierLimit], catalog: Catalog) -> None:
                 f"limits[{i}].included",
                 f"a hard or soft limit needs an amount of {quantities.NON_NEGATIVE}",
             )
+        elif catalog.counts_whole(lim.metric_key):
+            _check_whole(f"limits[{i}].included", lim.included)
     _check_unique("limits", limits, lambda lim: lim.metric_key, "metric")
+
+
+def _check_whole(field: str, value: float) -> None:
+    if not quantities.is_whole(value):
+        raise InvalidChange(field, quantities.WHOLE)
 
 
 def _check_benefits(

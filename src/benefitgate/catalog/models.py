@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 __all__ = [
+    "WHOLE_AGGREGATIONS",
     "Benefit",
     "Catalog",
     "Exclusion",
@@ -19,6 +20,11 @@ __all__ = [
     "TierVersion",
     "VersionStatus",
 ]
+
+
+# The aggregations whose counters count (events, distinct values) instead of adding or
+# keeping the values events carry.
+WHOLE_AGGREGATIONS = frozenset({"count", "unique_count"})
 
 
 class VersionStatus(enum.Enum):
@@ -52,6 +58,13 @@ class Metric:
     reset: str
     group_by: tuple[str, ...] = ()  # event properties its usage is also counted by
     unique_property: str | None = None  # unique_count: the property whose values it counts
+
+    @property
+    def counts_whole(self) -> bool:
+        """Whether its counters only ever hold whole numbers: it counts events or distinct
+        values. A limit, target or threshold of 5.5 of it cannot be told from 5 or 6; sums
+        and gauges (max, latest) hold whatever values the events carry."""
+        return self.aggregation in WHOLE_AGGREGATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +153,12 @@ class Catalog:
     metrics: dict[str, Metric]
     benefits: dict[str, Benefit]
     versions: dict[int, TierVersion]
+
+    def counts_whole(self, metric_key: str | None) -> bool:
+        """Whether `metric_key` names a metric of this catalog that counts in whole numbers
+        (`Metric.counts_whole`); an unknown metric or none is not (refused elsewhere)."""
+        metric = None if metric_key is None else self.metrics.get(metric_key)
+        return metric is not None and metric.counts_whole
 
     def ladder(self, now: datetime) -> tuple[TierVersion, ...]:
         """The version of each tier in force at `now`, lowest rank first."""

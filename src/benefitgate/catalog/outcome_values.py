@@ -4,7 +4,6 @@ summaries to estimate the value delivered."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 
 import asyncpg
@@ -14,11 +13,11 @@ from benefitgate.catalog import repository
 from benefitgate.catalog.models import Outcome
 from benefitgate.catalog.service import record_change
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.common.currencies import is_currency
 
 __all__ = ["MAX_CENTS", "set_outcome_value"]
 
 MAX_CENTS = 10**12
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _check(cents: int | None, currency: str | None) -> None:
@@ -26,8 +25,8 @@ def _check(cents: int | None, currency: str | None) -> None:
         raise InvalidChange("currency", "give an amount and its currency together, or neither")
     if cents is not None and not 0 <= cents <= MAX_CENTS:
         raise InvalidChange("amountCents", f"between 0 and {MAX_CENTS}")
-    if currency is not None and not _CURRENCY.fullmatch(currency):
-        raise InvalidChange("currency", "an ISO 4217 code such as USD")
+    if currency is not None and not is_currency(currency):
+        raise InvalidChange("currency", "an active ISO 4217 code such as USD")
 
 
 async def set_outcome_value(

@@ -16,6 +16,7 @@ from benefitgate.catalog.drafts import check_text
 from benefitgate.catalog.models import Metric, Outcome
 from benefitgate.catalog.service import record_change
 from benefitgate.common.changes import AlreadyExists, ChangeContext, InvalidChange, TargetNotFound
+from benefitgate.common.currencies import is_currency
 from benefitgate.common.text import quoted
 
 __all__ = [
@@ -34,7 +35,6 @@ DIRECTIONS = ("increase", "decrease")
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 MAX_GROUP_BY = 3
-_CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_VALUE_CENTS = 10**12
 
 
@@ -128,8 +128,8 @@ async def create_outcome(
     cents = new.value_per_unit_cents
     if cents is not None and not 0 <= cents <= MAX_VALUE_CENTS:
         raise InvalidChange("valuePerUnit", f"give 0 to {MAX_VALUE_CENTS:,} cents")
-    if new.value_currency is not None and not _CURRENCY.fullmatch(new.value_currency):
-        raise InvalidChange("valuePerUnit", "a currency is three capital letters (ISO 4217)")
+    if new.value_currency is not None and not is_currency(new.value_currency):
+        raise InvalidChange("valuePerUnit", "a currency is an active ISO 4217 code such as USD")
     try:
         inserted = await repository.insert_outcome(conn, new)
     except asyncpg.ForeignKeyViolationError as exc:

@@ -28,6 +28,7 @@ from benefitgate.common.changes import (
     VersionConflict,
     expect_version,
 )
+from benefitgate.common.isotime import WITHIN_A_YEAR
 from benefitgate.common.text import quoted, trimmed
 from benefitgate.events import outbox as events
 
@@ -151,11 +152,13 @@ async def discard_draft(
 async def publish(
     conn: asyncpg.Connection, change: ChangeContext, version_id: int, effective_from: datetime
 ) -> tuple[TierVersion, AuditEntry]:
-    """Publish a draft, in force from `effective_from` (now or later, and not before the
-    tier's newest published version). Of two publishers of one draft, one wins; the other
+    """Publish a draft, in force from `effective_from` (now or within a year, and not
+    before the tier's newest published version). Of two publishers of one draft, one wins; the other
     gets VersionConflict. Raises TargetNotFound or InvalidChange."""
     if effective_from < change.at:
         raise InvalidChange("effectiveFrom", f"not in the past: it is {change.at.isoformat()}")
+    if effective_from - change.at > WITHIN_A_YEAR:
+        raise InvalidChange("effectiveFrom", "give a time within a year of now")
     draft, newest = await _locked(conn, version_id)
     current = newest.version if newest else 0
     if draft.published_at is not None:

@@ -187,7 +187,8 @@ class TierVersionMutation:
 
     @strawberry.mutation(
         description="Publish a draft, in force from `effectiveFrom` (default now; never in "
-        "the past). Subscriptions keep the version they pin until renewal or a migration. "
+        "the past, at most a year ahead). Subscriptions keep the version they pin until "
+        "renewal or a migration. "
         "VERSION_CONFLICT when it was published meanwhile."
     )
     async def tier_version_publish(

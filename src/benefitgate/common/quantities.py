@@ -24,9 +24,11 @@ __all__ = [
     "MIN_QUANTITY",
     "NON_NEGATIVE",
     "OUT_OF_RANGE",
+    "WHOLE",
     "credit_amount",
     "figure",
     "in_range",
+    "is_whole",
     "non_negative",
     "percent_of",
 ]
@@ -41,6 +43,9 @@ NON_NEGATIVE = "0, or from 10^-12 to 10^15"
 # Credits are counted to a millionth: a lot of 1e-300 or a draw of 0.1 + 0.2 (0.30000000000000004)
 # was taken as given, a balance no one can spend to zero, and draws the metric's float8
 # usage counters cannot tell from nothing beside real amounts.
+# A quantity of a metric that counts (events, distinct values): its counters move by whole
+# steps, so a fraction of a limit, target or threshold meant only the next whole number.
+WHOLE = "its metric counts whole events or values: give a whole number"
 CREDIT_PLACES = 6
 CREDIT_AMOUNT = f"give a positive amount of at most 10^15, in at most {CREDIT_PLACES} decimals"
 
@@ -55,6 +60,11 @@ def in_range(value: float) -> bool:
 def non_negative(value: float) -> bool:
     """Whether `value` is 0, or from MIN_QUANTITY to MAX_QUANTITY."""
     return value >= 0 and in_range(value)
+
+
+def is_whole(value: float) -> bool:
+    """Whether `value` is a whole number (finite: NaN and infinities are not)."""
+    return math.isfinite(value) and value.is_integer()
 
 
 def credit_amount(value: float) -> Decimal | None:

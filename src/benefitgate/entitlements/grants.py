@@ -20,19 +20,21 @@ import asyncpg
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.audit.rollback import refuse_if_changed_since
-from benefitgate.catalog.models import Catalog
+from benefitgate.catalog.models import Benefit, Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
-from benefitgate.common.isotime import from_iso, to_iso
-from benefitgate.common.text import quoted
+from benefitgate.common.isotime import WITHIN_A_YEAR, from_iso, to_iso
+from benefitgate.common.text import a_or_an, quoted
 from benefitgate.entitlements import repository
 from benefitgate.entitlements.models import Grant
 from benefitgate.events import outbox as events
 
 __all__ = [
+    "AMOUNT_KINDS",
     "GRANTABLE_SOURCES",
     "GrantEdits",
     "NewGrant",
+    "amount_misfit",
     "create_grant",
     "create_grants",
     "edit_grant",
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 GRANTABLE_SOURCES = ("manual", "promotional", "trial", "addon")
+# The benefit kinds granted in an amount: a limit's increase (or override), a credit's lot.
+AMOUNT_KINDS = ("limit", "credit")
 EVENT = "entitlement.changed"
 KIND = "grant"
 
@@ -108,13 +112,34 @@ def _validate_amount(amount: float | None, kind: str | None) -> None:
     """A limit's or a credit's grant needs an amount; a credit's is a lot, so it holds some
     (the credits' rule of amounts, shared with consumption)."""
     if amount is None:
-        if kind in ("limit", "credit"):
+        if kind in AMOUNT_KINDS:
             raise InvalidChange("amount", "this benefit is granted with an amount")
         return
     if kind == "credit" and quantities.credit_amount(amount) is None:
         raise InvalidChange("amount", quantities.CREDIT_AMOUNT)
     if not quantities.non_negative(amount):
         raise InvalidChange("amount", f"give an amount of {quantities.NON_NEGATIVE}")
+
+
+def amount_misfit(amount: float | None, benefit: Benefit, catalog: Catalog) -> str | None:
+    """Why `amount` does not fit a grant of `benefit`, if it does not: only a limit or a
+    credit is granted in an amount (an amount on a feature was stored and shown as if it
+    meant something), and one of a metric that counts whole events is a whole number.
+    Holds for operators' grants and for the rewards milestones define."""
+    if amount is None:
+        return None
+    if benefit.kind not in AMOUNT_KINDS:
+        return f"{a_or_an(benefit.kind)} benefit is granted without an amount"
+    if catalog.counts_whole(benefit.metric_key) and not quantities.is_whole(amount):
+        return quantities.WHOLE
+    return None
+
+
+def _validate_start(valid_from: datetime, now: datetime) -> None:
+    """A start an operator gives is within a year of now, as a subscription's is: a mistyped
+    year (9999) was stored as a grant that would never count."""
+    if abs(valid_from - now) > WITHIN_A_YEAR:
+        raise InvalidChange("validFrom", "give a start within a year of now")
 
 
 def _validate_window(valid_from: datetime, valid_until: datetime | None) -> None:
@@ -227,7 +252,13 @@ def _checked(
     """The grant `new` makes under `change`, once it is valid (else InvalidChange)."""
     _validate_new(new, catalog, sources)
     if new.source in GRANTABLE_SOURCES:
+        # Not a reward's: its milestone was checked when defined (milestones.definitions),
+        # and one defined before these rules must not fail the ingest that reaches it.
+        _validate_start(new.valid_from, change.at)
         _validate_end(new.valid_until, change.at)
+        misfit = amount_misfit(new.amount, catalog.benefits[new.benefit_key], catalog)
+        if misfit is not None:
+            raise InvalidChange("amount", misfit)
     return Grant(
         id=uuid.uuid4(),
         account_id=new.account_id,
@@ -257,6 +288,8 @@ async def override_limit(
         raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
     if not quantities.non_negative(included):  # checked as `amount` below, named as given
         raise InvalidChange("included", f"give an amount of {quantities.NON_NEGATIVE}")
+    if catalog.metrics[metric_key].counts_whole and not quantities.is_whole(included):
+        raise InvalidChange("included", quantities.WHOLE)
     benefit = next(
         (
             b
@@ -306,6 +339,11 @@ async def edit_grant(
     wanted = replace(before, **edits)
     benefit = catalog.benefits.get(before.benefit_key)
     _validate_amount(wanted.amount, None if benefit is None else benefit.kind)
+    # Only an amount given now: an edit of the end alone keeps whatever amount the grant
+    # was stored with before these rules.
+    misfit = None if benefit is None else amount_misfit(edits.get("amount"), benefit, catalog)
+    if misfit is not None:
+        raise InvalidChange("amount", misfit)
     _validate_window(wanted.valid_from, wanted.valid_until)
     after = await repository.update_grant(conn, wanted)
     return after, await _changed(conn, change, "grant.updated", before, after)

@@ -61,6 +61,11 @@ def read_rows(
         unknown = [c for c in header if c not in required and c not in optional]
         if unknown:
             raise BadFile(f"line 1: unknown columns {', '.join(unknown)}")
+        # Each row is read into a dict by the header: of two columns of one name, the last
+        # one's cells were taken and the first one's dropped without a word.
+        twice = list(dict.fromkeys(c for i, c in enumerate(header) if c in header[:i]))
+        if twice:
+            raise BadFile(f"line 1: columns given twice: {', '.join(twice)}")
         width, last = len(header), reader.line_num
         for record in reader:
             last = reader.line_num

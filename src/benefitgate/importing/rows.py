@@ -42,14 +42,25 @@ def account_of(row: Row) -> NewAccount | RowError:
         return RowError(row.line, "metadata", "not a JSON object")
     if not isinstance(metadata, dict):
         return RowError(row.line, "metadata", "not a JSON object")
-    try:
-        partners = tuple(UUID(p) for p in v.get("partner_ids", "").split(";") if p.strip())
-    except ValueError:
-        return RowError(row.line, "partner_ids", "give partner ids separated by ';'")
+    partners = _partners(v.get("partner_ids", ""))
+    if partners is None:
+        return RowError(row.line, "partner_ids", "give partner ids separated by ';', none empty")
     try:
         return checked(NewAccount(uuid.uuid4(), v["external_id"], v["name"], metadata, partners))
     except InvalidChange as exc:
         return RowError(row.line, _COLUMN.get(exc.field, exc.field), str(exc))
+
+
+def _partners(cell: str) -> tuple[UUID, ...] | None:
+    """The partner ids of a cell, none for a blank one; None if an item is not an id. An
+    empty item (`;;`, `a;`) is not skipped: it was, so `;;` meant no partners while `nope`
+    was refused, and a lost id read as a row without it."""
+    if not cell.strip():
+        return ()
+    try:
+        return tuple(UUID(item) for item in cell.split(";"))
+    except ValueError:
+        return None
 
 
 def subscription_of(

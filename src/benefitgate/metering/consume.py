@@ -63,6 +63,8 @@ async def consume(
         raise InvalidChange("metric", f"{a_or_an(metric.aggregation)} metric cannot be consumed")
     if not (amount > 0 and quantities.in_range(amount)):
         raise InvalidChange("amount", "give a positive amount from 10^-12 to 10^15")
+    if metric.counts_whole and not quantities.is_whole(amount):  # half an event
+        raise InvalidChange("amount", quantities.WHOLE)
     suspended = await suspension(conn, account.id)
     if suspended is not None:
         return suspended

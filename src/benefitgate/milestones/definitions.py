@@ -15,6 +15,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
 from benefitgate.common.changes import ChangeContext, InvalidChange, VersionConflict, expect_version
 from benefitgate.common.text import a_or_an, quoted
+from benefitgate.entitlements import grants
 from benefitgate.events import outbox as events
 from benefitgate.milestones import repository
 from benefitgate.milestones.models import Milestone, Reward
@@ -56,6 +57,9 @@ def validate(m: Milestone, catalog: Catalog) -> None:
         raise InvalidChange("outcome", f"unknown outcome {quoted(m.outcome_key)}")
     if m.threshold is not None and not (m.threshold > 0 and quantities.in_range(m.threshold)):
         raise InvalidChange("threshold", "give a positive threshold from 10^-12 to 10^15")
+    whole = catalog.counts_whole(m.metric_key)
+    if m.threshold is not None and whole and not quantities.is_whole(m.threshold):
+        raise InvalidChange("threshold", quantities.WHOLE)
     if m.kind == "seat_utilisation" and m.threshold is not None and m.threshold > 1:
         raise InvalidChange("threshold", "a seat share is at most 1 (all seats)")
     if m.periods is not None and not 0 < m.periods <= 100:
@@ -77,6 +81,9 @@ def _validate_reward(m: Milestone, catalog: Catalog) -> None:
         raise InvalidChange("reward.amount", quantities.CREDIT_AMOUNT)
     if reward.amount is not None and not quantities.non_negative(reward.amount):
         raise InvalidChange("reward.amount", f"give an amount of {quantities.NON_NEGATIVE}")
+    misfit = grants.amount_misfit(reward.amount, benefit, catalog)
+    if misfit is not None:
+        raise InvalidChange("reward.amount", misfit)
     if reward.days is not None and not 0 < reward.days <= 3660:
         raise InvalidChange("reward.days", "give 1 to 3660 days, or none for no end")
 

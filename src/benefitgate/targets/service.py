@@ -45,6 +45,9 @@ def _validate(target: OutcomeTarget, catalog: Catalog) -> None:
         raise InvalidChange("outcome", f"unknown outcome {quoted(target.outcome_key)}")
     if not quantities.non_negative(target.target):
         raise InvalidChange("target", f"give a target of {quantities.NON_NEGATIVE}")
+    measured_by = catalog.outcomes[target.outcome_key].metric_key
+    if catalog.counts_whole(measured_by) and not quantities.is_whole(target.target):
+        raise InvalidChange("target", quantities.WHOLE)
     if target.ends_on < target.starts_on:
         raise InvalidChange("to", "`to` is before `from`")
     if len(target.note) > MAX_NOTE:
