@@ -129,3 +129,41 @@ async def test_a_rollback_below_the_seats_held_is_refused_until_they_are_release
     assert kept == {"purchased": 5, "assigned": 3}
     assert undone["__typename"] == "RolledBack", undone
     assert await _seats(api, key, account) == {"purchased": 2, "assigned": 2}
+
+
+CANCEL_NOW = """mutation($id: ID!, $key: String!) {
+  subscriptionCancel(accountId: $id, expectedVersion: 1, atPeriodEnd: false,
+                     idempotencyKey: $key) { __typename } }"""
+
+
+async def test_a_canceled_subscription_takes_no_seats_but_frees_them(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """Every change of a canceled subscription is refused; seats were still bought and
+    assigned on one. Freeing a seat grants nothing, so it stays allowed, rollbacks too."""
+    cat = await factories.catalog(conn)
+    key = await api_key(conn)
+    account = await factories.account(conn, cat["versions"]["basic"])
+    assigned = {u: await api.data(ASSIGN, seat(account, u), auth=key) for u in ("ann", "bob")}
+    await api.data(CANCEL_NOW, {"id": str(account), "key": "cancel"}, auth=key)
+    counts = "select (select count(*) from audit_log), (select count(*) from events)"
+    before = await conn.fetchrow(counts)
+
+    bought = await _set(api, key, account, 12, v=2)
+    dropped = await _set(api, key, account, 1, v=2, release=["bob"])
+    taken = (await api.data(ASSIGN, seat(account, "cy"), auth=key))["seatAssign"]
+    refused = await conn.fetchrow(counts)
+    freed = (await api.data(RELEASE, seat(account, "bob", "free-bob"), auth=key))["seatRelease"]
+    given_back = await rollback(api, key, freed["auditEntryId"], "undo-free")
+    taken_back = await rollback(api, key, assigned["ann"]["seatAssign"]["auditEntryId"], "u")
+
+    for answer in (bought, dropped, taken):
+        assert (answer["__typename"], answer["field"]) == ("InvalidInputError", "accountId")
+    assert bought["message"] == "the subscription is canceled"
+    assert refused == before  # nothing written, not even the release named
+    assert (freed["__typename"], freed["held"]) == ("SeatChanged", False)
+    assert (given_back["__typename"], given_back["message"]) == (
+        "InvalidInputError", "the subscription is canceled"
+    )  # fmt: skip
+    assert taken_back["__typename"] == "RolledBack", taken_back
+    assert await _seats(api, key, account) == {"purchased": 10, "assigned": 0}

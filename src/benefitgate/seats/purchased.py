@@ -42,10 +42,13 @@ async def set_purchased(
     release: Sequence[str],
 ) -> AuditEntry:
     """Set the purchased seats, releasing the `release` users first. Raises InvalidChange
-    when the count is out of range, or below the seats still held after the releases."""
+    when the count is out of range, below the seats still held after the releases, or the
+    subscription is canceled (then nothing is released either)."""
     if not 1 <= purchased <= MAX_SEATS:
         raise InvalidChange("purchased", f"give 1 to {MAX_SEATS:,} seats")
     before = await lock_at_version(conn, account_id, expected_version)
+    if before.status == "canceled":  # as every other change of a subscription
+        raise InvalidChange("accountId", "the subscription is canceled")
     for user in dict.fromkeys(release):
         await release_seat(conn, change, account_id, user)
     held = await repository.open_count(conn, account_id)
