@@ -179,6 +179,7 @@ async def test_partner_links_decide_what_its_keys_see_at_once(
         auth=admin,
     )
     types = [r["type"] for r in await conn.fetch("select type from events order by id")]
+    actions = [r["action"] for r in await conn.fetch("select action from audit_log order by id")]
 
     assert seen_linked["account"]["__typename"] == "Account"
     assert unlinked["partnerUnlinkAccount"] == {
@@ -188,10 +189,18 @@ async def test_partner_links_decide_what_its_keys_see_at_once(
     assert again["partnerUnlinkAccount"]["changed"] is False
     assert relinked["partnerLinkAccount"]["linked"] is True
     assert unknown["partnerLinkAccount"]["code"] == "NOT_FOUND"
+    # The account is created before it is linked, in the feed and the audit log alike.
     assert types == [
         "partner.created",
-        "partner.account_linked",
         "account.created",
+        "partner.account_linked",
+        "partner.account_unlinked",
+        "partner.account_linked",
+    ]
+    assert actions == [
+        "partner.created",
+        "account.created",
+        "partner.account_linked",
         "partner.account_unlinked",
         "partner.account_linked",
     ]

@@ -114,11 +114,12 @@ async def create(
         assert external_id is not None  # only the external id is a unique key given
         existing = await repository.id_by_external_id(conn, external_id)
         raise AlreadyExists("account", "this externalId", str(existing))
-    for partner_id in dict.fromkeys(partner_ids):
-        await partners.link(conn, change, partner_id, account_id)
     created = await repository.profile(conn, account_id)
     assert created is not None  # inserted by this transaction
+    # Reported before its links: feed and webhook readers hear of the account first.
     await _report(conn, change, CREATED, None, created)
+    for partner_id in dict.fromkeys(partner_ids):
+        await partners.link(conn, change, partner_id, account_id)
     return created
 
 
