@@ -132,13 +132,18 @@ async def update(
     metadata: Mapping[str, Any] | None,
 ) -> AccountProfile:
     """Change the name, and the metadata unless None (then kept), of the account at
-    `expected_version`."""
+    `expected_version`. The name and metadata it holds already change nothing: the
+    account is returned as it is, with no new version, entry or event, as other setters
+    do. Raises TargetNotFound, VersionConflict (a stale version, even then) or
+    InvalidChange."""
     before = await repository.profile(conn, account_id, lock=True)
     if before is None:
         raise TargetNotFound("account")
     expect_version(expected_version, before.version)
-    kept = before.metadata if metadata is None else metadata
-    after = await repository.update(conn, account_id, trimmed(name), _check(name, kept))
+    wanted = _check(name, before.metadata if metadata is None else metadata)
+    if (trimmed(name), wanted) == (before.name, before.metadata):
+        return before
+    after = await repository.update(conn, account_id, trimmed(name), wanted)
     await _report(conn, change, UPDATED, before, after)
     return after
 
