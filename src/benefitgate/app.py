@@ -81,6 +81,7 @@ from benefitgate.renewals import reminders
 from benefitgate.replica import ReadReplica
 from benefitgate.reports import service as reports
 from benefitgate.scheduler import Scheduler
+from benefitgate.seats import purchased as seats_purchased
 from benefitgate.seats import service as seats
 from benefitgate.selfserve.models import Policy
 from benefitgate.subscriptions import due
@@ -579,7 +580,7 @@ async def _open(
             glossary.KIND: glossary.roll_back_glossary_term,
             targets.KIND: targets.roll_back_outcome_target,
             reports.KIND: reports.roll_back_schedule,
-            subscriptions.KIND: subscriptions.roll_back_subscription,
+            subscriptions.KIND: seats_purchased.roll_back_subscription,
         }
     )
     shared = Shared(

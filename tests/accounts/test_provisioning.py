@@ -89,6 +89,36 @@ async def test_an_account_is_created_found_by_its_external_id_and_changed(
     ]
 
 
+async def test_an_update_to_what_the_account_holds_changes_nothing(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """As other setters: no new version, audit entry or event, the account as it is."""
+    key = await api_key(conn, Role.OPERATOR)
+    meta = {"plan": "gold", "region": "eu"}
+    account = (await _create(api, key, ext="cus_same", meta=meta))["account"]
+
+    async def update(v: int, name: str, metadata: Any) -> Any:
+        variables = {"id": account["id"], "v": v, "name": name, "meta": metadata,
+                     "key": uuid.uuid4().hex}  # fmt: skip
+        return (await api.data(UPDATE, variables, auth=key))["accountUpdate"]
+
+    same = await update(1, "Acme", {"region": "eu", "plan": "gold"})
+    padded_kept = await update(1, "  Acme ", None)  # the name is trimmed, metadata kept
+    stale = await update(0, "Acme", meta)
+    writes = await conn.fetchrow(
+        """select (select count(*) from audit_log where action = 'account.updated'),
+                  (select count(*) from events where type = 'account.updated')"""
+    )
+    changed = await update(1, "Acme", {"plan": "gold"})
+
+    unchanged = {"name": "Acme", "metadata": meta, "version": 1}
+    assert same == {"__typename": "AccountProvisioned", "account": unchanged}
+    assert padded_kept == same
+    assert stale["code"] == "VERSION_CONFLICT"
+    assert tuple(writes) == (0, 0)
+    assert changed["account"] == {"name": "Acme", "metadata": {"plan": "gold"}, "version": 2}
+
+
 async def test_a_second_create_with_the_same_external_id_names_the_first(
     conn: asyncpg.Connection, api: Api
 ) -> None:
@@ -183,6 +213,7 @@ async def test_partner_links_decide_what_its_keys_see_at_once(
         auth=admin,
     )
     types = [r["type"] for r in await conn.fetch("select type from events order by id")]
+    actions = [r["action"] for r in await conn.fetch("select action from audit_log order by id")]
 
     assert seen_linked["account"]["__typename"] == "Account"
     assert unlinked["partnerUnlinkAccount"] == {
@@ -192,10 +223,18 @@ async def test_partner_links_decide_what_its_keys_see_at_once(
     assert again["partnerUnlinkAccount"]["changed"] is False
     assert relinked["partnerLinkAccount"]["linked"] is True
     assert unknown["partnerLinkAccount"]["code"] == "NOT_FOUND"
+    # The account is created before it is linked, in the feed and the audit log alike.
     assert types == [
         "partner.created",
-        "partner.account_linked",
         "account.created",
+        "partner.account_linked",
+        "partner.account_unlinked",
+        "partner.account_linked",
+    ]
+    assert actions == [
+        "partner.created",
+        "account.created",
+        "partner.account_linked",
         "partner.account_unlinked",
         "partner.account_linked",
     ]

@@ -12,6 +12,7 @@ import pytest
 from benefitgate.auth.principals import Role
 from benefitgate.clock import FixedClock
 from tests.conftest import Api, api_key, frontend_token
+from tests.fixtures import factories
 from tests.fixtures.audit_api import rollback
 from tests.fixtures.entitlements_api import CREATE, UPDATE, create_vars, setup
 from tests.fixtures.seats_api import ASSIGN, RELEASE, seat
@@ -198,3 +199,37 @@ async def test_an_entry_id_that_is_not_a_stored_serial_is_not_found_never_an_err
     for raw in ("²", "0", "-1", "9" * 30, "12a"):
         result = await rollback(api, key, raw, f"odd-{len(raw)}-{raw[:2]}")
         assert result["code"] == "NOT_FOUND", raw
+
+
+PROVISION = """mutation($partner: ID!) {
+  partnerCreate(name: "Reseller", idempotencyKey: "p") { __typename }
+  accountCreate(name: "Acme", partnerIds: [$partner], idempotencyKey: "a") { __typename }
+}"""
+
+
+async def test_account_partner_and_link_changes_are_not_rolled_back(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    _, key = await setup(conn)
+    partner = await factories.partner(conn)  # one to link; the mutation makes another
+    made = await api.data(PROVISION, {"partner": str(partner)}, auth=key)
+    assert made == {
+        "partnerCreate": {"__typename": "PartnerCreated"},
+        "accountCreate": {"__typename": "AccountProvisioned"},
+    }
+    entries = await conn.fetch(
+        """select id, target_kind from audit_log
+           where target_kind in ('account', 'partner', 'partner_link') order by id"""
+    )
+    count = await conn.fetchval("select count(*) from audit_log")
+
+    refusals = {}
+    for entry in entries:
+        answer = await rollback(api, key, entry["id"], f"undo-{entry['id']}")
+        refusals[entry["target_kind"]] = (answer["code"], answer["message"])
+
+    assert refusals == {
+        kind: ("INVALID_INPUT", f"{kind} changes cannot be rolled back")
+        for kind in ("account", "partner", "partner_link")
+    }
+    assert await conn.fetchval("select count(*) from audit_log") == count

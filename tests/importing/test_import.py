@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -139,6 +140,34 @@ async def test_subscriptions_land_for_accounts_named_by_external_id(
            join accounts a on a.id = s.account_id order by 1"""
     )
     assert [tuple(r) for r in rows] == [("cus_1", "active", 5), ("cus_3", "trialing", 3)]
+
+
+async def test_a_subscription_starting_later_than_now_is_a_refused_row(
+    dsn: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    await factories.catalog(conn)
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("external_id,name\ncus_1,Acme\ncus_2,Globex\n")
+    assert _run(dsn, "accounts", str(accounts)).returncode == 0
+    now = datetime.now(UTC)  # the CLI runs on real time
+    ahead, back = now + timedelta(days=2), now - timedelta(days=3)
+    subs = tmp_path / "subscriptions.csv"
+    subs.write_text(
+        "external_id,tier,term,seats,starts_at\n"
+        f"cus_1,basic,monthly,2,{ahead.isoformat()}\n"
+        f"cus_2,basic,monthly,2,{back.isoformat()}\n"
+    )
+
+    done = _run(dsn, "subscriptions", str(subs))
+
+    assert done.returncode == 2 and "created 1 subscription, " in done.stdout, done.stdout
+    assert done.stderr.splitlines()[-1].strip() == (
+        "line 2, starts_at: a subscription cannot start later than now: create it when it starts"
+    )
+    rows = await conn.fetch(
+        "select a.external_id from subscriptions s join accounts a on a.id = s.account_id"
+    )
+    assert [r["external_id"] for r in rows] == ["cus_2"]
 
 
 async def test_a_file_that_cannot_be_read_stops_with_the_line(

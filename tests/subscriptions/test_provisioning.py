@@ -1,4 +1,5 @@
-"""A subscription's life as a billing system drives it: created (with a trial), canceled
+"""A subscription's life as a billing system drives it: created (with a trial; never
+starting later than now), canceled
 at the period's end and ended by the scheduler once, reactivated before then, canceled
 now, and moved between active and past due; a cancellation racing a tier change."""
 
@@ -37,6 +38,10 @@ STATUS = f"""mutation($id: ID!, $s: DunningStatus!, $v: Int!, $key: String!) {{
 TIER = f"""mutation($id: ID!, $tier: String!, $v: Int!, $key: String!) {{
   subscriptionChangeTier(accountId: $id, tier: $tier, expectedVersion: $v,
                          idempotencyKey: $key) {{ {RESULT} }} }}"""
+STARTING = f"""mutation($id: ID!, $at: DateTime!, $trial: Int!, $key: String!) {{
+  subscriptionCreate(accountId: $id, tier: "basic", term: MONTHLY, seats: 2, startsAt: $at,
+  trialDays: $trial, idempotencyKey: $key) {{ {RESULT} ... on InvalidInputError {{ field }} }}
+  }}"""
 SUB = """query($id: ID!) { account(id: $id) { ... on Account { subscription {
   status cancelAtPeriodEnd version tier { key } trialEndsAt currentPeriodEnd } } } }"""
 CHECK = """query($id: ID!) { entitlementCheck(accountId: $id, feature: "b0") {
@@ -79,6 +84,45 @@ async def test_a_subscription_is_created_once_with_its_trial(
     assert again["existingId"] == str(existing)
     assert (bad["__typename"], bad["field"]) == ("InvalidInputError", "tier")
     assert (converted["status"], converted["trialEndsAt"]) == ("ACTIVE", None)
+
+
+async def test_a_start_later_than_now_is_refused_and_an_earlier_one_is_kept(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """Nothing models a subscription that has not started: one starting next month was
+    active and entitled at once, and counted usage in a period before its first."""
+    await factories.catalog(conn)
+    key = await api_key(conn)
+    starts = {
+        "a day ahead": (NOW + timedelta(days=1), 0),
+        "an hour ahead, with a trial": (NOW + timedelta(hours=1), 14),
+        "over a year back": (NOW - timedelta(days=367), 0),
+        "ahead by a clock's skew": (NOW + timedelta(seconds=30), 0),
+        "a week back": (NOW - timedelta(days=7), 0),
+    }
+    answers, accounts = {}, {}
+    for label, (at, trial) in starts.items():
+        accounts[label] = await _bare_account(conn)
+        answer = await _do(api, key, STARTING, id=accounts[label], at=at.isoformat(), trial=trial)
+        answers[label] = answer.get("field", answer["__typename"])
+    refused = await _do(api, key, STARTING, id=accounts["a day ahead"],
+                        at=(NOW + timedelta(days=1)).isoformat(), trial=0)  # fmt: skip
+    stored = await conn.fetch("select account_id, started_at from subscriptions")
+
+    assert answers == {
+        "a day ahead": "startsAt",
+        "an hour ahead, with a trial": "startsAt",
+        "over a year back": "startsAt",
+        "ahead by a clock's skew": "SubscriptionChanged",
+        "a week back": "SubscriptionChanged",
+    }
+    assert refused["message"] == (
+        "a subscription cannot start later than now: create it when it starts"
+    )
+    assert {r["account_id"]: r["started_at"] for r in stored} == {
+        accounts["ahead by a clock's skew"]: NOW + timedelta(seconds=30),
+        accounts["a week back"]: NOW - timedelta(days=7),
+    }
 
 
 async def test_a_cancellation_at_the_period_end_is_applied_once_and_can_be_undone_before(

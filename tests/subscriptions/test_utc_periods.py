@@ -135,17 +135,18 @@ async def test_the_same_instant_in_any_offset_starts_the_same_periods(
     }
 
 
-def _next_short_month_end(today: date) -> datetime:
-    """23:30Z on the first 30th after `today` of a 31-day month followed by a shorter one:
-    already the 31st at +01:00, a day the next month lacks."""
-    day = today + timedelta(days=2)
+def _last_short_month_end(today: date) -> datetime:
+    """23:30Z on the last 30th before `today` of a 31-day month followed by a shorter one:
+    already the 31st at +01:00, a day the next month lacks. (A start is never later than
+    now.)"""
+    day = today - timedelta(days=2)
     while True:
         following = (day.month % 12 + 1, day.year + day.month // 12)
         longest = calendar.monthrange(day.year, day.month)[1]
         shorter = calendar.monthrange(following[1], following[0])[1] < longest
         if day.day == 30 and longest == 31 and shorter:
             return datetime(day.year, day.month, day.day, 23, 30, tzinfo=UTC)
-        day += timedelta(days=1)
+        day -= timedelta(days=1)
 
 
 def _run_import(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -163,7 +164,7 @@ async def test_an_imported_start_counts_its_periods_in_utc(
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("external_id,name\ncus_z,Zulu\ncus_p,Paris\ncus_k,Kolkata\n")
     assert _run_import(dsn, "accounts", str(accounts)).returncode == 0
-    instant = _next_short_month_end(datetime.now(UTC).date())  # the CLI runs on real time
+    instant = _last_short_month_end(datetime.now(UTC).date())  # the CLI runs on real time
     subs = tmp_path / "subscriptions.csv"
     subs.write_text(
         "external_id,tier,term,seats,starts_at\n"

@@ -118,11 +118,12 @@ async def create(
         assert external_id is not None  # only the external id is a unique key given
         existing = await repository.id_by_external_id(conn, external_id)
         raise AlreadyExists("account", "this externalId", str(existing))
-    for partner_id in dict.fromkeys(partner_ids):
-        await partners.link(conn, change, partner_id, account_id)
     created = await repository.profile(conn, account_id)
     assert created is not None  # inserted by this transaction
+    # Reported before its links: feed and webhook readers hear of the account first.
     await _report(conn, change, CREATED, None, created)
+    for partner_id in dict.fromkeys(partner_ids):
+        await partners.link(conn, change, partner_id, account_id)
     return created
 
 
@@ -135,13 +136,18 @@ async def update(
     metadata: Mapping[str, Any] | None,
 ) -> AccountProfile:
     """Change the name, and the metadata unless None (then kept), of the account at
-    `expected_version`."""
+    `expected_version`. The name and metadata it holds already change nothing: the
+    account is returned as it is, with no new version, entry or event, as other setters
+    do. Raises TargetNotFound, VersionConflict (a stale version, even then) or
+    InvalidChange."""
     before = await repository.profile(conn, account_id, lock=True)
     if before is None:
         raise TargetNotFound("account")
     expect_version(expected_version, before.version)
-    kept = before.metadata if metadata is None else metadata
-    after = await repository.update(conn, account_id, trimmed(name), _check(name, kept))
+    wanted = _check(name, before.metadata if metadata is None else metadata)
+    if (trimmed(name), wanted) == (before.name, before.metadata):
+        return before
+    after = await repository.update(conn, account_id, trimmed(name), wanted)
     await _report(conn, change, UPDATED, before, after)
     return after
 

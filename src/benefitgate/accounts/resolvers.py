@@ -98,7 +98,7 @@ class AccountMutation:
 
     @strawberry.mutation(
         description="Replace the account's name, and its metadata when given (omitted, it "
-        "stays), at `expectedVersion`."
+        "stays), at `expectedVersion`. Those it holds already are a no-op (the same version)."
     )
     async def account_update(
         self,

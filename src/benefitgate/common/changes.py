@@ -79,8 +79,11 @@ def expect_version(expected: int, actual: int) -> None:
 
 
 class SeatsExhausted(Exception):
-    def __init__(self, purchased: int, assigned: int) -> None:
-        super().__init__(f"all {purchased} purchased seats are assigned")
+    """More seats would be held than purchased. `message` says so where "all are
+    assigned" would not (a rollback that would leave fewer seats than are held)."""
+
+    def __init__(self, purchased: int, assigned: int, message: str | None = None) -> None:
+        super().__init__(message or f"all {purchased} purchased seats are assigned")
         self.purchased = purchased
         self.assigned = assigned
 

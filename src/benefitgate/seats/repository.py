@@ -24,14 +24,15 @@ __all__ = [
 _COLUMNS = "account_id, user_ref, assigned_at, last_active_at"
 
 
-async def lock_purchased(conn: asyncpg.Connection, account_id: UUID) -> int | None:
-    """The purchased seat count, with the subscription row locked until the end of the
-    caller's transaction: seat changes of one account queue behind each other, so a count
-    followed by an insert cannot overshoot. None when the account has no subscription."""
-    seats: int | None = await conn.fetchval(
-        "select seats from subscriptions where account_id = $1 for update", account_id
+async def lock_purchased(conn: asyncpg.Connection, account_id: UUID) -> tuple[int, str] | None:
+    """The purchased seat count and the subscription's status, with the subscription row
+    locked until the end of the caller's transaction: seat changes of one account queue
+    behind each other, so a count followed by an insert cannot overshoot. None when the
+    account has no subscription."""
+    row = await conn.fetchrow(
+        "select seats, status from subscriptions where account_id = $1 for update", account_id
     )
-    return seats
+    return None if row is None else (row["seats"], row["status"])
 
 
 async def open_count(conn: asyncpg.Connection, account_id: UUID) -> int:

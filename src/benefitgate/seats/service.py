@@ -63,11 +63,16 @@ def _check_user(user_ref: str) -> None:
         raise InvalidChange("user", f"give a user of 1 to {MAX_USER_REF} characters, trimmed")
 
 
-async def lock_seats(conn: asyncpg.Connection, account_id: UUID) -> int:
-    """Lock the account's seat allocation; returns the purchased count."""
-    purchased = await repository.lock_purchased(conn, account_id)
-    if purchased is None:
+async def lock_seats(conn: asyncpg.Connection, account_id: UUID, *, to_take: bool = False) -> int:
+    """Lock the account's seat allocation; returns the purchased count. A seat is taken
+    (`to_take`) only on a subscription that is not canceled, as every other change of a
+    subscription is refused then; a seat taken before may still be freed."""
+    locked = await repository.lock_purchased(conn, account_id)
+    if locked is None:
         raise InvalidChange("accountId", "the account has no subscription, so no seats")
+    purchased, status = locked
+    if to_take and status == "canceled":
+        raise InvalidChange("accountId", "the subscription is canceled")
     return purchased
 
 
@@ -111,10 +116,10 @@ async def assign_seat(
     catalog: Catalog,
 ) -> AuditEntry:
     """Give the user one of the account's purchased seats, and award the seat milestones
-    that reaches. Raises InvalidChange (bad user, no subscription, already holds a seat)
-    or SeatsExhausted."""
+    that reaches. Raises InvalidChange (bad user, no subscription or a canceled one,
+    already holds a seat) or SeatsExhausted."""
     _check_user(user_ref)
-    purchased = await lock_seats(conn, account_id)
+    purchased = await lock_seats(conn, account_id, to_take=True)
     if await repository.held(conn, account_id, user_ref) is not None:
         raise InvalidChange("user", f"{quoted(user_ref)} already holds a seat")
     seat, assigned = await _take(conn, account_id, user_ref, purchased, change.at)
@@ -126,7 +131,9 @@ async def assign_seat(
 async def release_seat(
     conn: asyncpg.Connection, change: ChangeContext, account_id: UUID, user_ref: str
 ) -> AuditEntry:
-    """Free the user's seat. Raises TargetNotFound when the user holds none."""
+    """Free the user's seat, whatever the subscription's status (freeing one on a canceled
+    subscription grants nothing, and lets an operator clear its users). Raises
+    TargetNotFound when the user holds none."""
     _check_user(user_ref)
     await lock_seats(conn, account_id)
     seat = await repository.held(conn, account_id, user_ref)
@@ -183,8 +190,9 @@ async def seats_by_account(
 async def roll_back_seat(
     conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
 ) -> AuditEntry:
-    """The rollback of a seat's audit entry (see `audit.rollback`)."""
+    """The rollback of a seat's audit entry (see `audit.rollback`): giving a seat back is
+    taking one, refused on a canceled subscription; taking one back is not."""
     account_id, _ = parse_target(entry.target.id)
-    purchased = await lock_seats(conn, account_id)
+    purchased = await lock_seats(conn, account_id, to_take=entry.before is not None)
     await refuse_if_changed_since(conn, entry)
     return await restore_seat(conn, change, entry.target.id, purchased, entry.before, entry.id)

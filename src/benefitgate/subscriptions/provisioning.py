@@ -43,6 +43,9 @@ __all__ = ["cancel", "create", "new_subscription", "reactivate", "set_status"]
 
 MAX_SEATS = 1_000_000
 DUNNING = frozenset({"active", "past_due"})  # what a billing system may move between
+MAX_START_BEHIND = timedelta(days=366)
+# The caller's clock may run a little ahead of ours: a start "now" by it is not refused.
+MAX_START_AHEAD = timedelta(minutes=1)
 
 
 def new_subscription(
@@ -59,6 +62,7 @@ def new_subscription(
     The start is kept in UTC, and its period and renewal date counted there, whatever
     offset it was given in (the API, an import file)."""
     start = start.astimezone(UTC)
+    _check_start(start, now)
     version = catalog.current(tier_key, start)
     if version is None:
         raise InvalidChange(
@@ -70,8 +74,6 @@ def new_subscription(
         raise InvalidChange("seats", f"give 1 to {MAX_SEATS:,} seats")
     if not 0 <= trial_days <= MAX_TRIAL_DAYS:
         raise InvalidChange("trialDays", f"a trial lasts 0 to {MAX_TRIAL_DAYS} days")
-    if abs(start - now) > timedelta(days=366):
-        raise InvalidChange("startsAt", "give a start within a year of now")
     end = period_end_after(start, term, start)
     trial_end = start + timedelta(days=trial_days) if trial_days else None
     return Subscription(
@@ -92,6 +94,19 @@ def new_subscription(
         trial_fallback_tier_version_id=version.id if trial_end else None,
         trial_converts=True,  # the trial becomes the paid subscription unless canceled
     )
+
+
+def _check_start(start: datetime, now: datetime) -> None:
+    """A subscription starts when it is created, or earlier (its periods and renewals then
+    catch up); a later start is refused. Nothing models a subscription that has not
+    started: it would be active and entitled at once, and its usage counted in a period
+    before its first."""
+    if start - now > MAX_START_AHEAD:
+        raise InvalidChange(
+            "startsAt", "a subscription cannot start later than now: create it when it starts"
+        )
+    if now - start > MAX_START_BEHIND:
+        raise InvalidChange("startsAt", "give a start within the past year")
 
 
 async def create(

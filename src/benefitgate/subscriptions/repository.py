@@ -61,8 +61,10 @@ def _subscription(row: asyncpg.Record) -> Subscription:
 
 
 async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
-    """Write the subscription's changeable fields and bump its version. The caller holds
-    the row lock and has checked the version it expected."""
+    """Write every field of the subscription but its id and version, and bump the version.
+    The caller holds the row lock and has checked the version it expected. Every field an
+    audit snapshot records is written, so that a rollback restores all of it (seats too,
+    which only `set_seats` and rollbacks move)."""
     row = await conn.fetchrow(
         f"""
         update subscriptions
@@ -70,7 +72,7 @@ async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
             current_period_end = $6, renewal_date = $7, scheduled_tier_version_id = $8,
             scheduled_change_at = $9, scheduled_term = $10, trial_ends_at = $11,
             trial_fallback_tier_version_id = $12, trial_converts = $13,
-            cancel_at_period_end = $14, version = version + 1
+            cancel_at_period_end = $14, seats = $15, started_at = $16, version = version + 1
         where id = $1
         returning {_COLUMNS}
         """,  # noqa: S608 (a constant column list, no input)
@@ -88,6 +90,8 @@ async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
         sub.trial_fallback_tier_version_id,
         sub.trial_converts,
         sub.cancel_at_period_end,
+        sub.seats,
+        sub.started_at,
     )
     return Subscription(**dict(row))
 

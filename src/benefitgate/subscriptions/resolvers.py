@@ -254,7 +254,8 @@ class DunningStatus(enum.Enum):
 class SubscriptionLifecycleMutation:
     @strawberry.mutation(
         description="Subscribe the account to the tier's version in force at `startsAt` "
-        "(now by default), trialing for `trialDays` first. ALREADY_EXISTS when it has one."
+        "(now by default, or a past start within a year; a later one is INVALID_INPUT), "
+        "trialing for `trialDays` first. ALREADY_EXISTS when it has one."
     )
     async def subscription_create(
         self,

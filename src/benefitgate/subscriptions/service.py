@@ -38,7 +38,7 @@ __all__ = [
     "preview_tier_change",
     "record_change",
     "restore_subscription",
-    "roll_back_subscription",
+    "rollback_target",
     "set_seats",
     "snapshot",
 ]
@@ -208,27 +208,14 @@ async def cancel_scheduled_change(
     return (await apply(conn, change, account_id, expected_version, transitions.unschedule))[1]
 
 
-async def restore_subscription(
-    conn: asyncpg.Connection,
-    change: ChangeContext,
-    sub: Subscription,
-    account_id: UUID,
-    state: dict[str, Any],
-    rollback_of: int,
-) -> AuditEntry:
-    """Return a subscription locked by `lock_subscription` to a recorded state (tier,
-    term, period, status, trial and scheduled change), as a new change."""
-    after = await repository.save(conn, from_snapshot(state))
-    return await record_change(
-        conn, change, "rollback", account_id, (sub, after), None, rollback_of
-    )
-
-
-async def roll_back_subscription(
-    conn: asyncpg.Connection, change: ChangeContext, entry: AuditEntry
-) -> AuditEntry:
-    """The rollback of a subscription's audit entry (see `audit.rollback`); renewals and
-    trial ends, which time drives, are not rolled back."""
+async def rollback_target(
+    conn: asyncpg.Connection, entry: AuditEntry
+) -> tuple[Subscription, Subscription]:
+    """The subscription that rolling back `entry` changes, locked, and the state the
+    rollback restores (see `audit.rollback`). Renewals and trial ends, which time drives,
+    are not rolled back, nor is a creation (InvalidChange); RollbackRefused when the
+    subscription changed since. The caller checks what other domains require (the seats
+    held, `seats.purchased`) before `restore_subscription`."""
     if entry.action in TIME_DRIVEN:
         raise InvalidChange("entryId", "renewals and trial ends are not rolled back")
     account_id, before = entry.target.account_id, entry.before
@@ -237,7 +224,23 @@ async def roll_back_subscription(
     assert account_id is not None  # every subscription entry names its account
     sub = await lock_subscription(conn, account_id)
     await refuse_if_changed_since(conn, entry)
-    return await restore_subscription(conn, change, sub, account_id, before, entry.id)
+    return sub, from_snapshot(before)
+
+
+async def restore_subscription(
+    conn: asyncpg.Connection,
+    change: ChangeContext,
+    states: tuple[Subscription, Subscription],
+    entry: AuditEntry,
+) -> AuditEntry:
+    """Return the subscription `rollback_target` locked to the state it recorded (every
+    field but the version, which moves on), as a new change undoing `entry`."""
+    account_id = entry.target.account_id
+    assert account_id is not None  # every subscription entry names its account
+    after = await repository.save(conn, states[1])
+    return await record_change(
+        conn, change, "rollback", account_id, (states[0], after), None, entry.id
+    )
 
 
 async def set_seats(conn: asyncpg.Connection, sub: Subscription, seats: int) -> Subscription:
