@@ -175,6 +175,23 @@ async def test_input_out_of_bounds_is_refused_and_writes_nothing(
     assert await conn.fetchval("select count(*) from accounts") == 0
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"name": ""}, "give a name of 1 to 200 characters"),
+        ({"name": "   "}, "give a name with visible characters, not only blanks"),
+        ({"name": "\u200b\ufeff"}, "give a name with visible characters, not only blanks"),
+        ({"ext": "\t\u200b "}, "give an id with visible characters, not blanks"),
+    ],
+)
+async def test_a_blank_name_or_id_is_refused_as_blank(
+    conn: asyncpg.Connection, api: Api, given: dict[str, Any], message: str
+) -> None:
+    """A name of invisible characters only was refused as if it were too long or short."""
+    answer = await _create(api, await api_key(conn), **given)
+    assert answer["message"] == message
+
+
 async def test_only_internal_tools_provision(conn: asyncpg.Connection, api: Api) -> None:
     cat = await factories.catalog(conn)
     partner = await factories.partner(conn)

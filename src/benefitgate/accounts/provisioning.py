@@ -74,6 +74,8 @@ def check_fields(
 
 
 def _check(name: str, metadata: Mapping[str, Any]) -> dict[str, str]:
+    if name and is_blank(name):  # spaces, or invisible characters only: it counts as none
+        raise InvalidChange("name", "give a name with visible characters, not only blanks")
     if not 0 < len(trimmed(name)) <= MAX_NAME:
         raise InvalidChange("name", f"give a name of 1 to {MAX_NAME} characters")
     if len(metadata) > MAX_METADATA_KEYS:
