@@ -293,9 +293,24 @@ def create_app(
             Cors,  # Starlette's, a refused preflight in the JSON error shape
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type", "accept", "x-request-id"],
+            # A page revalidates a GET query with its ETag (If-None-Match, 304), reads the
+            # rate limit fields, and the methods a 405 allows.
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "accept",
+                "x-request-id",
+                "if-none-match",
+            ],
             allow_credentials=settings.cors_credentials,
-            expose_headers=["ratelimit", "ratelimit-policy", "retry-after", "x-request-id"],
+            expose_headers=[
+                "ratelimit",
+                "ratelimit-policy",
+                "retry-after",
+                "x-request-id",
+                "etag",
+                "allow",
+            ],
             max_age=600,
         )
     if tracer_provider is not None:  # outermost: the access log line carries the trace id

@@ -182,6 +182,36 @@ async def test_requests_refused_whole_get_a_typed_error_and_write_nothing(
     assert await conn.fetchval("select count(*) from usage_event_ids") == 0
 
 
+async def test_media_types_are_read_whatever_their_case_and_a_missing_one_is_named(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """Media types, parameter names and the charset are case-insensitive (RFC 9110, 8.3.1);
+    a request without a Content-Type was told "not ''"."""
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    shouted = f"{BATCH.upper()}; CHARSET=UTF-8"
+    result = await record(api, [cloud_event(account_id, "shouted")], key, content_type=shouted)
+    assert result["accepted"] == 1, result
+    refused = await post_events(api.client, [], auth=key, content_type="TEXT/PLAIN; A=B")
+    assert refused.status_code == 415, refused.text
+    assert refused.json()["errors"][0]["message"].endswith("not 'text/plain'")
+    latin = await post_events(api.client, [], auth=key, content_type=f"{BATCH}; CHARSET=Latin-1")
+    assert latin.status_code == 415
+    assert latin.json()["errors"][0]["message"] == "send the events in UTF-8, not 'Latin-1'"
+
+    bare = await api.client.post(
+        "/events", content=b"[]", headers={"authorization": f"Bearer {key}"}
+    )
+
+    assert bare.status_code == 415, bare.text
+    (error,) = bare.json()["errors"]
+    assert error["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert error["message"] == (
+        f"send {SINGLE}, {BATCH} or application/json: the request has no Content-Type"
+    )
+
+
 async def test_usage_record_and_cloudevents_keep_their_own_ids(
     conn: asyncpg.Connection, api: Api
 ) -> None:

@@ -93,3 +93,47 @@ async def test_a_page_on_a_configured_origin_calls_the_api_and_others_cannot(
     assert results[allowed]["socket"] == "open"
     assert all("blocked" in c for c in results[foreign]["calls"]), results[foreign]
     assert results[foreign]["socket"] == "refused"
+
+
+# A GET query, then the same with the ETag it carried: what the page could read of each.
+REVALIDATE = """async ([api, token]) => {
+  const url = api + "?query=" + encodeURIComponent("{ __typename }");
+  const auth = {"authorization": "Bearer " + token};
+  const first = await fetch(url, {headers: auth, cache: "no-store"});
+  const etag = first.headers.get("etag");
+  const again = await fetch(url, {headers: {...auth, "if-none-match": etag}, cache: "no-store"});
+  return {first: first.status, etag, again: again.status,
+          againEtag: again.headers.get("etag"), requestId: again.headers.get("x-request-id")};
+}"""
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: CORS not run in a browser"
+)
+async def test_a_page_on_a_configured_origin_revalidates_a_get_query_with_its_etag(
+    serve_live: ServeLive,
+) -> None:
+    """Chromium's preflight for `If-None-Match` was refused (CORS_REFUSED) and the ETag was
+    hidden from the page, which could then never send it back."""
+    from playwright.async_api import async_playwright
+
+    token = frontend_token(uuid.uuid4())
+    async with serve_in_process(FRONTEND) as one:
+        origin = f"http://localhost:{one}"
+        async with (
+            serve_live(cors_origins=(origin,), response_cache=True) as port,
+            async_playwright() as playwright,
+        ):
+            api = f"http://127.0.0.1:{port}/graphql"
+            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM))
+            try:
+                page = await browser.new_page()
+                await page.goto(f"{origin}/")
+                result = await page.evaluate(REVALIDATE, [api, token])
+            finally:
+                await browser.close()
+
+    assert result["first"] == 200, result
+    assert result["etag"] and result["etag"].startswith('"'), result
+    assert result["again"] == 304, result
+    assert result["againEtag"] == result["etag"] and result["requestId"], result

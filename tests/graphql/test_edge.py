@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import json
 import logging
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +20,7 @@ from websockets.typing import Origin, Subprotocol
 
 from benefitgate.auth.principals import Role
 from benefitgate.config import Quota
-from tests.conftest import JWT_SECRET, ServeLive, api_key
+from tests.conftest import JWT_SECRET, ServeLive, api_key, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.live import RawSocket, ServiceProcess
 
@@ -64,6 +65,39 @@ async def test_a_preflight_from_a_configured_origin_is_answered(serve_live: Serv
     # The actual request: readable by the page, with the rate limit fields exposed.
     assert answer.headers["access-control-allow-origin"] == APP
     assert "ratelimit" in answer.headers["access-control-expose-headers"].lower()
+
+
+async def test_a_cross_origin_page_may_revalidate_a_get_with_its_etag(
+    serve_live: ServeLive,
+) -> None:
+    """A preflight asking for `If-None-Match` was refused (CORS_REFUSED), and `ETag` was not
+    exposed: a page on another origin could not use the ETag and 304 of GET queries."""
+    url_params = {"query": "{ __typename }"}
+    sent = {"origin": APP, "authorization": f"Bearer {frontend_token(uuid.uuid4())}"}
+    live = serve_live(cors_origins=(APP,), response_cache=True)
+    async with live as port, httpx.AsyncClient() as http:
+        url = f"http://127.0.0.1:{port}/graphql"
+        asked = await http.options(
+            url,
+            headers={
+                "origin": APP,
+                "access-control-request-method": "GET",
+                "access-control-request-headers": "authorization, if-none-match",
+            },
+        )
+        first = await http.get(url, params=url_params, headers=sent)
+        etag = first.headers.get("etag", "")
+        again = await http.get(url, params=url_params, headers={**sent, "if-none-match": etag})
+
+    assert asked.status_code == 200, asked.text
+    assert "if-none-match" in asked.headers["access-control-allow-headers"].lower()
+    assert first.status_code == 200, first.text
+    exposed = {h.strip() for h in first.headers["access-control-expose-headers"].split(",")}
+    expected = {"etag", "ratelimit", "ratelimit-policy", "retry-after", "x-request-id", "allow"}
+    assert expected <= {h.lower() for h in exposed}, exposed
+    assert again.status_code == 304
+    assert again.headers["access-control-allow-origin"] == APP
+    assert "etag" in again.headers["access-control-expose-headers"].lower()
 
 
 async def test_a_refused_preflight_answers_in_the_json_error_shape_naming_what_was_refused(

@@ -56,17 +56,15 @@ async def test_wrong_variable_types_are_rejected_readably(api: Api, token: str) 
         ("text/plain; note=json", "text/plain"),
         ("application/x-www-form-urlencoded", "application/x-www-form-urlencoded"),
         ("multipart/form-data; boundary=x", "multipart/form-data"),
-        (None, "no Content-Type"),
+        ("TEXT/Plain; Charset=UTF-8", "text/plain"),
     ],
 )
 async def test_a_body_of_another_media_type_is_415_naming_what_is_read(
-    api: Api, token: str, content_type: str | None, named: str
+    api: Api, token: str, content_type: str, named: str
 ) -> None:
     """Refused 400 "Unsupported content type" before: 415 says what it is (RFC 9110,
     15.5.16), with the code POST /events gives it, and which type is read instead."""
-    headers = {"authorization": f"Bearer {token}", **SPEC}
-    if content_type is not None:
-        headers["content-type"] = content_type
+    headers = {"authorization": f"Bearer {token}", "content-type": content_type, **SPEC}
     response = await api.client.post(
         "/graphql", content=json.dumps({"query": "{ tiers { key } }"}), headers=headers
     )
@@ -77,6 +75,48 @@ async def test_a_body_of_another_media_type_is_415_naming_what_is_read(
     assert error["message"] == f"send the request as application/json, not {named}"
 
 
+async def test_a_body_without_a_content_type_is_415_saying_it_has_none(
+    api: Api, token: str
+) -> None:
+    """The message read "send the request as application/json, not no Content-Type"."""
+    response = await api.client.post(
+        "/graphql",
+        content=json.dumps({"query": "{ tiers { key } }"}),
+        headers={"authorization": f"Bearer {token}", **SPEC},
+    )
+
+    assert response.status_code == 415, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert error["message"] == "send the request as application/json: it has no Content-Type"
+
+
+# Media types and parameter names are case-insensitive (RFC 9110, 8.3.1), and so is the
+# charset's value (RFC 9110, 8.3.2): "APPLICATION/JSON" was refused 415.
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "APPLICATION/JSON",
+        "Application/Json",
+        "application/JSON; CHARSET=UTF-8",
+        "Application/Json; Charset=Utf-8",
+    ],
+)
+async def test_a_json_body_is_read_whatever_the_case_of_its_content_type(
+    make_api: MakeApi, token: str, content_type: str
+) -> None:
+    headers = {"authorization": f"Bearer {token}", "content-type": content_type, **SPEC}
+    body = json.dumps({"query": "{ tiers { key } }"})
+    async with make_api(response_cache=True) as api:
+        # The second time, a request read before is answered from its bytes; the third,
+        # from the response cache in front of the view.
+        for _ in range(3):
+            response = await api.client.post("/graphql", content=body, headers=headers)
+
+            assert response.status_code == 200, response.text
+            assert isinstance(response.json()["data"]["tiers"], list), response.text
+
+
 @pytest.mark.parametrize(
     ("content_type", "status"),
     [
@@ -84,6 +124,7 @@ async def test_a_body_of_another_media_type_is_415_naming_what_is_read(
         ("application/json; charset=utf-16", 415),
         ("application/json; charset=UTF-8", 200),
         ('application/json; charset="utf8"', 200),
+        ("APPLICATION/JSON; CHARSET=LATIN-1", 415),
     ],
 )
 async def test_a_body_in_another_charset_than_utf8_is_415_naming_it(
@@ -101,7 +142,7 @@ async def test_a_body_in_another_charset_than_utf8_is_415_naming_it(
         if status == 415:
             error = response.json()["errors"][0]
             assert error["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
-            charset = content_type.partition("charset=")[2]
+            charset = content_type[content_type.lower().index("charset=") + len("charset=") :]
             assert error["message"] == f"send the request in UTF-8, not {charset!r}"
 
 

@@ -59,6 +59,10 @@ ACCEPTS: list[tuple[str, bool]] = [
     (f"*/*;q=0.1, {GRAPHQL_RESPONSE};q=0.2", True),
     (JSON, False),
     ("*/*", False),
+    # Media ranges and parameter names are case-insensitive (RFC 9110, 8.3.1 and 12.5.1).
+    (GRAPHQL_RESPONSE.upper(), True),
+    ("Application/GraphQL-Response+JSON; Q=0.5, application/json; q=0.1", True),
+    (f"{GRAPHQL_RESPONSE.upper()};Q=0, {JSON}", False),
 ]
 
 
@@ -90,9 +94,26 @@ async def test_q_0_is_honoured_executed_and_from_the_response_cache_by_post_and_
     assert asked.headers["content-type"] == GRAPHQL_RESPONSE
 
 
+async def test_an_upper_case_accept_gets_its_media_type_executed_and_from_the_cache(
+    make_api: MakeApi, bearer: dict[str, str]
+) -> None:
+    """`APPLICATION/GRAPHQL-RESPONSE+JSON` names the spec's media type (RFC 9110, 8.3.1):
+    it got application/json, on every path."""
+    wanted = {**bearer, "accept": GRAPHQL_RESPONSE.upper()}
+    body = {"query": "{ tiers { key } }"}
+    async with make_api(response_cache=True) as api:
+        posted = [await api.client.post("/graphql", json=body, headers=wanted) for _ in range(3)]
+        got = [await api.client.get("/graphql", params=body, headers=wanted) for _ in range(2)]
+    for response in (*posted, *got):
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == GRAPHQL_RESPONSE, response.headers
+
+
 async def test_a_browser_that_refuses_html_does_not_get_the_ide(api: Api) -> None:
     page = await api.client.get("/graphql", headers={"accept": "text/html"})
+    shouted = await api.client.get("/graphql", headers={"accept": "TEXT/HTML"})
     refused = await api.client.get("/graphql", headers={"accept": "text/html;q=0, */*"})
 
     assert page.headers["content-type"].startswith("text/html")
+    assert shouted.headers["content-type"].startswith("text/html"), shouted.text
     assert not refused.headers.get("content-type", "").startswith("text/html"), refused.text

@@ -284,6 +284,52 @@ async def test_labels_keyboard_and_axe_find_no_serious_violation(
     assert problems == [], problems
 
 
+# The panels' own renderers, given the page's own fragments emptied where a panel leaves
+# something out: no seat held, a suggestion without gains, a term with no benefit used.
+EMPTY_CASES = """async () => {
+  const panels = await import(document.querySelector("script[type=module]").src
+                                .replace(/portal\\.js$/, "panels.js"));
+  const own = structuredClone(window.portal.panels);
+  const seats = own.SeatsPanel.account.seats;
+  Object.assign(seats, {assigned: 0, free: seats.purchased, holders: []});
+  own.SuggestionPanel.account.suggestion.gains = [];
+  const impact = own.RenewalPanel.impactSummary;
+  if (impact.__typename !== "ImpactSummary") throw new Error(JSON.stringify(impact));
+  impact.benefitsUsed = [];
+  const actions = {accept() {}, dismiss() {}};
+  const shown = {};
+  for (const [name, render] of [["SeatsPanel", panels.seats],
+      ["SuggestionPanel", panels.suggestion], ["RenewalPanel", panels.renewal]]) {
+    const body = document.createElement("div");
+    render(body, own[name], actions);
+    shown[name] = body.textContent;
+  }
+  return shown;
+}"""
+
+
+async def test_panels_with_nothing_to_list_show_no_null_text(
+    demo: dict[str, Any], serve_live: ServeLive, browser: Any
+) -> None:
+    """`replaceChildren(..., cond ? el : null)` appended the text "null": after "0 of 40
+    seats assigned" with no seat held, in a suggestion without gains, in a term's impact
+    with no benefit used."""
+    problems: list[str] = []
+    async with serve_live(portal=True) as port:
+        page = await open_portal(browser, port, frontend_token(demo["suggested"]), problems)
+        shown = await page.evaluate(EMPTY_CASES)
+        whole = await page.inner_text("main")
+        await page.close()
+
+    assert "seats assigned" in shown["SeatsPanel"], shown
+    assert "more a month" in shown["SuggestionPanel"], shown
+    assert "Benefits used: 0" in shown["RenewalPanel"], shown
+    for name, text in shown.items():
+        assert "null" not in text, (name, text)
+    assert "null" not in whole
+    assert problems == [], problems
+
+
 SELF_SERVE_PREVIEW = (DOCUMENTS / "SelfServePreview.graphql").read_text()
 
 

@@ -21,7 +21,7 @@ from benefitgate.config import Settings
 from benefitgate.events.outbox import START
 from benefitgate.scheduler import Scheduler
 from benefitgate.telemetry import metrics
-from tests.conftest import ServeLive, api_key
+from tests.conftest import Api, ServeLive, api_key
 from tests.fixtures import factories
 from tests.fixtures.live import free_port, serve_in_process, subscribe, ws_client
 from tests.fixtures.metering_api import RECORD, event
@@ -211,3 +211,19 @@ async def test_a_metrics_port_takes_metrics_off_the_public_port(serve_live: Serv
     async with serve_live(metrics_port=free_port()) as port, httpx.AsyncClient() as http:
         response = await http.get(f"http://127.0.0.1:{port}/metrics")
     assert response.status_code == 404
+
+
+async def test_openmetrics_is_chosen_whatever_the_case_of_the_accept_header(api: Api) -> None:
+    """Media types and parameter names are case-insensitive (RFC 9110, 8.3.1):
+    prometheus-client compares them as sent, so an upper-case Accept got the text format."""
+    asked = [
+        "application/openmetrics-text; version=1.0.0",
+        "APPLICATION/OPENMETRICS-TEXT; VERSION=1.0.0",
+        "Application/OpenMetrics-Text;Version=1.0.0, text/plain;q=0.5",
+    ]
+    for accept in asked:
+        response = await api.client.get("/metrics", headers={"accept": accept})
+
+        assert response.status_code == 200, response.text
+        media = response.headers["content-type"]
+        assert media.startswith("application/openmetrics-text; version=1.0.0"), (accept, media)

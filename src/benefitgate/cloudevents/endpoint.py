@@ -38,7 +38,7 @@ from benefitgate.cloudevents.format import Refused, event_of
 from benefitgate.cloudevents.results import body_of
 from benefitgate.common.text import quoted
 from benefitgate.graphql.responses import error_response, unavailable_response
-from benefitgate.graphql.shapes import foreign_charset, json_kind
+from benefitgate.graphql.shapes import foreign_charset, json_kind, media_type_of
 from benefitgate.graphql.unstorable import may_hold_nul, path_to_nul
 from benefitgate.metering import ingest
 from benefitgate.metering.models import EventOutcome, UsageEvent
@@ -146,18 +146,13 @@ def _merge(
     return [r if isinstance(r, Refused) else next(recorded) for r in read]
 
 
-def _media_type(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
-
-
 def _events_in(content_type: str, body: bytes) -> tuple[list[Any], bool]:
     """The decoded events of a body of `content_type`, and whether the slower parser read
     them (`cloudevents.body.decode`); or a refusal of the whole request."""
-    kind = _media_type(content_type)
+    kind = media_type_of(content_type)
     if kind not in (SINGLE, BATCH, PLAIN):
-        raise _Refusal(
-            415, "UNSUPPORTED_MEDIA_TYPE", f"send {SINGLE}, {BATCH} or {PLAIN}, not {quoted(kind)}"
-        )
+        named = f", not {quoted(kind)}" if kind else ": the request has no Content-Type"
+        raise _Refusal(415, "UNSUPPORTED_MEDIA_TYPE", f"send {SINGLE}, {BATCH} or {PLAIN}{named}")
     charset = foreign_charset(content_type)
     if charset is not None:
         refused = f"send the events in UTF-8, not {quoted(charset)}"

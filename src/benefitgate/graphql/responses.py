@@ -78,7 +78,7 @@ def prefers_graphql_response(accept: str) -> bool:
     A client that names neither gets `application/json`, as before the GraphQL over HTTP
     spec. Quality 0 means "not acceptable" (RFC 9110, 12.4.2): the media type was given to
     a client that had refused it by name."""
-    if GRAPHQL_RESPONSE not in accept:
+    if GRAPHQL_RESPONSE not in accept.lower():  # media ranges are case-insensitive
         return False
     qualities = accept_qualities(accept)
     wanted = qualities.get(GRAPHQL_RESPONSE, 0.0)
@@ -90,8 +90,9 @@ def prefers_graphql_response(accept: str) -> bool:
 
 
 def accepts(accept: str, media_type: str) -> bool:
-    """Whether an `Accept` header names `media_type` with a quality above 0."""
-    return media_type in accept and accept_qualities(accept).get(media_type, 0.0) > 0
+    """Whether an `Accept` header names `media_type` (lower case) with a quality above 0,
+    in any case (RFC 9110, 8.3.1)."""
+    return media_type in accept.lower() and accept_qualities(accept).get(media_type, 0.0) > 0
 
 
 def accept_qualities(accept: str) -> dict[str, float]:

@@ -154,6 +154,25 @@ def _masked(errors: list[GraphQLError]) -> list[GraphQLError]:
     return [_mask(error) for error in errors]
 
 
+def _over_websocket(error: GraphQLError) -> GraphQLError:
+    """A query or mutation sent with `subscribe` as the client is told it, with a code:
+    strawberry's "queries are not allowed" had none, and no word of where to send it."""
+    refused = error.original_error
+    if not isinstance(refused, InvalidOperationTypeError):
+        return error
+    if refused.operation_type is OperationType.QUERY:
+        where = "queries are not served over WebSocket: send them over HTTP, with GET or POST"
+    else:
+        where = "mutations are not served over WebSocket: send them over HTTP, with POST"
+    return GraphQLError(
+        f"{where}, to this same URL (http:// or https://)",
+        error.nodes,
+        error.source,
+        error.positions,
+        extensions={"code": "BAD_REQUEST"},
+    )
+
+
 class _MaskErrors(MaskErrors):
     def _process_result(self, result: object) -> None:
         # The stock check is an isinstance against a runtime-checkable Protocol, about a
@@ -190,6 +209,8 @@ class _Schema(strawberry.Schema):
                 self.process_errors([error])
                 yield PreExecutionError(data=None, errors=_masked([error]))
                 return
+            if isinstance(first, PreExecutionError) and first.errors:
+                first.errors = [_over_websocket(error) for error in first.errors]
             yield first
             async for result in results:
                 yield result

@@ -20,6 +20,7 @@ __all__ = [
     "foreign_charset",
     "is_json_body",
     "json_kind",
+    "media_type_of",
     "message_problem",
     "names_a_document",
     "request_problem",
@@ -41,20 +42,27 @@ _CLIENT_MESSAGES = {
 
 def is_json_body(content_type: str) -> bool:
     """Whether the view reads a POST body of this `Content-Type` as JSON: its media type
-    (parsed as strawberry parses it) contains `application/json`, in UTF-8 (a `charset`
-    parameter naming another is refused, rather than its text read as UTF-8). The check
-    path, which answers in front of the view, asks this too, so that it answers only what
-    the view would have read."""
+    (parsed as strawberry parses it, in any case: RFC 9110, 8.3.1) contains
+    `application/json`, in UTF-8 (a `charset` parameter naming another is refused, rather
+    than its text read as UTF-8). The check path, which answers in front of the view, asks
+    this too, so that it answers only what the view would have read."""
     # What clients send, without the e-mail header parser strawberry reads it with.
     if content_type == JSON:
         return True
     media, parameters = parse_content_type(content_type)
-    return JSON in media and _foreign(parameters) is None
+    return JSON in media.lower() and _foreign(parameters) is None
+
+
+def media_type_of(content_type: str) -> str:
+    """The media type a Content-Type names, in lower case, without its parameters."""
+    return parse_content_type(content_type)[0].strip().lower()
 
 
 def foreign_charset(content_type: str) -> str | None:
     """The `charset` a Content-Type names when it is not UTF-8, the only one the service
-    reads (JSON exchanged between systems is UTF-8, RFC 8259, 8.1); else None."""
+    reads (JSON exchanged between systems is UTF-8, RFC 8259, 8.1); else None. The parser
+    gives parameter names in lower case, and a charset's value is compared in any case
+    (RFC 9110, 8.3.2)."""
     return _foreign(parse_content_type(content_type)[1])
 
 

@@ -66,7 +66,13 @@ from benefitgate.graphql.responses import (
     unavailable_response,
     wants_graphql_response,
 )
-from benefitgate.graphql.shapes import foreign_charset, is_json_body, json_kind, request_problem
+from benefitgate.graphql.shapes import (
+    foreign_charset,
+    is_json_body,
+    json_kind,
+    media_type_of,
+    request_problem,
+)
 
 __all__ = ["PRINCIPAL", "GraphQLView"]
 
@@ -379,12 +385,7 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         elif is_json_body(request.content_type or ""):
             data = self.parse_json(await request.get_body())
         else:
-            declared = request.content_type or ""
-            charset = foreign_charset(declared)
-            if charset is not None:
-                raise HTTPException(415, f"send the request in UTF-8, not {quoted(charset)}")
-            kind = declared.split(";")[0].strip() or "no Content-Type"
-            raise HTTPException(415, f"send the request as application/json, not {kind}")
+            raise _unread_body(request.content_type or "")
         problem = request_problem(data, query_required=False)
         if problem is not None:
             raise HTTPException(400, problem)
@@ -426,6 +427,18 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         if isinstance(request, Request) and wants_graphql_response(request):
             sub_response.media_type = GRAPHQL_RESPONSE
         return sub_response
+
+
+def _unread_body(content_type: str) -> HTTPException:
+    """The 415 for a POST body not read as JSON, naming why: its charset, its media type
+    (in lower case: the case of a media type means nothing), or that it named none."""
+    charset = foreign_charset(content_type)
+    if charset is not None:
+        return HTTPException(415, f"send the request in UTF-8, not {quoted(charset)}")
+    kind = media_type_of(content_type)
+    if not kind:
+        return HTTPException(415, "send the request as application/json: it has no Content-Type")
+    return HTTPException(415, f"send the request as application/json, not {kind}")
 
 
 def _never_executed(response: GraphQLHTTPResponse) -> bool:

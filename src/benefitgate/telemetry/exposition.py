@@ -39,8 +39,25 @@ def _registry() -> CollectorRegistry:
 def render(accept: str) -> tuple[bytes, str]:
     """The exposition in the format `accept` asks for (text or OpenMetrics), with its
     content type."""
-    encoder, content_type = choose_encoder(accept)
+    encoder, content_type = choose_encoder(_lowered_names(accept))
     return encoder(_registry()), content_type
+
+
+def _lowered_names(accept: str) -> str:
+    """`accept` with each media range and parameter name in lower case, values as sent.
+    They are case-insensitive (RFC 9110, 8.3.1), and prometheus-client compares them as
+    sent: `APPLICATION/OPENMETRICS-TEXT; VERSION=1.0.0` got the text format."""
+    ranges = []
+    for media_range in accept.split(","):
+        media, *parameters = media_range.split(";")
+        named = [_lowered_name(p) for p in parameters]
+        ranges.append(";".join([media.strip().lower(), *named]))
+    return ",".join(ranges)
+
+
+def _lowered_name(parameter: str) -> str:
+    name, equals, value = parameter.partition("=")
+    return f"{name.strip().lower()}{equals}{value.strip()}"
 
 
 def serve_on_port(host: str, port: int) -> None:

@@ -7,11 +7,21 @@ export function h(tag, attrs = {}, ...children) {
     else if (name === "className") el.className = value;
     else el.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
-  }
+  el.append(...kept(children));
   return el;
+}
+
+// The content of `el` replaced with `children`, as `h` takes them. The DOM's own
+// replaceChildren writes null as the text "null": a panel's `cond ? el : null` did.
+export function fill(el, ...children) {
+  el.replaceChildren(...kept(children));
+}
+
+// Children as nodes and text, left out when null, undefined or false.
+function kept(children) {
+  return children.flat()
+    .filter((child) => child !== null && child !== undefined && child !== false)
+    .map((child) => (child instanceof Node ? child : String(child)));
 }
 
 const NUMBER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });

@@ -1,6 +1,6 @@
 // One renderer per panel; each receives only its own fragment of the view (see portal.js).
 import uPlot from "./vendor/uPlot.esm.js";
-import { applyWidths, day, h, meter, money, num } from "./dom.js";
+import { applyWidths, day, fill, h, meter, money, num } from "./dom.js";
 
 const account = (data) => (data.account && data.account.__typename === "Account" ? data.account : null);
 
@@ -30,14 +30,14 @@ export function ladder(body, data) {
       h("p", { className: "support" }, `Support: ${tier.support.name}, first response within ${tier.support.firstResponseHours} h`),
     );
   });
-  body.replaceChildren(h("ol", { className: "ladder" }, cards));
+  fill(body, h("ol", { className: "ladder" }, cards));
 }
 
 const charts = new Map(); // metric key -> uPlot, redrawn in place on live updates
 
 export function usage(body, data) {
   const view = account(data);
-  if (!view) return body.replaceChildren();
+  if (!view) return fill(body);
   const list = view.usageSeries.__typename === "UsageSeriesList" ? view.usageSeries.series : [];
   const seriesOf = new Map(list.map((s) => [s.metric.key, s.points]));
   const rows = view.usage.map((u) => {
@@ -60,7 +60,7 @@ export function usage(body, data) {
       chartFigure(u, points),
     );
   });
-  body.replaceChildren(...rows);
+  fill(body, ...rows);
   applyWidths(body);
   for (const u of view.usage) drawChart(body, u, seriesOf.get(u.metric.key) || []);
 }
@@ -106,9 +106,9 @@ function drawChart(body, u, points) {
 
 export function targets(body, data) {
   const view = account(data);
-  if (!view) return body.replaceChildren();
-  if (!view.outcomeTargets.length) return body.replaceChildren(h("p", {}, "No outcome targets are set."));
-  body.replaceChildren(h("ul", { className: "plain" }, view.outcomeTargets.map((t) =>
+  if (!view) return fill(body);
+  if (!view.outcomeTargets.length) return fill(body, h("p", {}, "No outcome targets are set."));
+  fill(body, h("ul", { className: "plain" }, view.outcomeTargets.map((t) =>
     h("li", { "data-outcome": t.outcome.key },
       h("h3", {}, t.outcome.name, t.met ? h("span", { className: "badge ok" }, "Met") : null),
       h("p", {}, `${num(t.actual)} of ${num(t.target)} ${t.outcome.unit}`,
@@ -119,9 +119,9 @@ export function targets(body, data) {
 
 export function milestones(body, data) {
   const view = account(data);
-  if (!view) return body.replaceChildren();
+  if (!view) return fill(body);
   const { achieved, next } = view.milestones;
-  body.replaceChildren(
+  fill(body,
     h("h3", {}, "Reached"),
     achieved.length ? h("ul", { className: "plain" }, achieved.map((a) =>
       h("li", { "data-achieved": a.milestone.key }, `🏆 ${a.milestone.name} — ${day(a.achievedAt)}`)))
@@ -139,9 +139,9 @@ export function milestones(body, data) {
 
 export function suggestion(body, data, actions) {
   const s = account(data)?.suggestion;
-  if (!s) return body.replaceChildren(h("p", {}, "Your usage suggests no upgrade right now."));
+  if (!s) return fill(body, h("p", {}, "Your usage suggests no upgrade right now."));
   const open = s.status === "OPEN";
-  body.replaceChildren(
+  fill(body,
     h("p", { className: "lead", "data-suggested": s.tier.key },
       `${s.tier.name} fits how you use ${s.fromTier.name} (confidence ${num(s.confidence * 100)} %).`),
     h("h3", {}, "Why"),
@@ -191,14 +191,14 @@ export function renewal(body, data) {
         impact.newBenefits.length ? impact.newBenefits.map((b) => b.name).join(", ") : "nothing yet"),
     );
   }
-  body.replaceChildren(...parts);
+  fill(body, ...parts);
 }
 
 export function seats(body, data) {
   const s = account(data)?.seats;
-  if (!s) return body.replaceChildren();
+  if (!s) return fill(body);
   const share = s.purchased ? (100 * s.assigned) / s.purchased : 0;
-  body.replaceChildren(
+  fill(body,
     h("p", { className: "lead" }, h("span", { "data-seats-assigned": s.assigned }, num(s.assigned)),
       ` of ${num(s.purchased)} seats assigned · ${num(s.free)} free`),
     meter(`Seats: ${num(s.assigned)} of ${num(s.purchased)} assigned`, share),
@@ -277,10 +277,10 @@ function confirmation(pending, actions) {
 export function plan(body, data, actions) {
   const view = account(data);
   const sub = view?.subscription;
-  if (!sub || !view.tier) return body.replaceChildren(h("p", {}, "No subscription."));
+  if (!sub || !view.tier) return fill(body, h("p", {}, "No subscription."));
   const pending = actions.pending();
   const list = offers(data.selfServePolicy, data.tiers, view.tier, sub);
-  body.replaceChildren(
+  fill(body,
     ...standing(view.tier, sub),
     pending ? confirmation(pending, actions)
       : list.length ? h("div", { className: "actions" }, list.map((o) =>

@@ -1,7 +1,7 @@
 // The portal: one document (documents/PortalView.graphql) per view; each panel renders
 // exactly its own fragment of the answer; live events redraw it without a reload.
 import { GraphQLError, execute, follow, fragmentsOf, loadDocument, mask } from "./graphql.js";
-import { h } from "./dom.js";
+import { fill, h } from "./dom.js";
 import * as panels from "./panels.js";
 
 const RENDER = {
@@ -78,7 +78,7 @@ function header(data) {
   }
   document.getElementById("account-name").textContent = a.name;
   const sub = a.subscription;
-  summary.replaceChildren(
+  fill(summary,
     a.tier ? h("span", { "data-current-tier": a.tier.key }, `${a.tier.name} tier`) : "No tier",
     sub ? ` · ${sub.status.toLowerCase()} · billed ${sub.term.toLowerCase()}` : "",
     sub && sub.cancelAtPeriodEnd ? " · ends at the period's end" : "",
