@@ -109,23 +109,31 @@ class HeadClock:
             protocol.head_too_slow()
 
 
-_clocks: dict[asyncio.AbstractEventLoop, HeadClock | None] = {}
+_clocks: dict[tuple[asyncio.AbstractEventLoop, float], HeadClock] = {}
 
 
 def _head_clock(loop: asyncio.AbstractEventLoop) -> HeadClock | None:
-    """The loop's clock of heads, made with its first connection (None: no limit)."""
-    if loop not in _clocks:
-        seconds = float(os.environ.get("BENEFITGATE_HEAD_SECONDS") or 10)
-        _clocks.clear()  # a process serves on one loop at a time; tests make one each
-        _clocks[loop] = HeadClock(loop, seconds) if seconds > 0 else None
-    return _clocks[loop]
+    """The clock of heads for a new connection on `loop`, by the setting as it is now
+    (None: no limit). Read per connection, not per process: a server started later in the
+    same process (tests) may set another."""
+    seconds = float(os.environ.get("BENEFITGATE_HEAD_SECONDS") or 10)
+    if seconds <= 0:
+        return None
+    clock = _clocks.get((loop, seconds))
+    if clock is None:
+        if any(held is not loop for held, _ in _clocks):
+            _clocks.clear()  # a process serves on one loop at a time
+        clock = _clocks[loop, seconds] = HeadClock(loop, seconds)
+    return clock
 
 
 class HttpProtocol(HttpToolsProtocol):
+    _head_clock: HeadClock | None = None
     _head_waiting: set[HttpProtocol] | None = None  # while a head is awaited
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(JoinedWrites(transport))  # type: ignore[arg-type]
+        self._head_clock = _head_clock(self.loop)
         self._await_head()
 
     def on_message_begin(self) -> None:
@@ -148,9 +156,8 @@ class HttpProtocol(HttpToolsProtocol):
         super().handle_websocket_upgrade()
 
     def _await_head(self) -> None:
-        clock = _head_clock(self.loop)
-        if clock is not None and self._head_waiting is None:
-            self._head_waiting = clock.start(self)
+        if self._head_clock is not None and self._head_waiting is None:
+            self._head_waiting = self._head_clock.start(self)
 
     def _head_arrived(self) -> None:
         if self._head_waiting is not None:
@@ -166,7 +173,7 @@ class HttpProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.keep_alive = False
             return
-        self.transport.write(_head_too_slow_response(_head_clock(self.loop)))
+        self.transport.write(_head_too_slow_response(self._head_clock))
         self.transport.close()
 
 
