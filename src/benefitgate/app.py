@@ -224,7 +224,7 @@ def create_app(
             background.append(asyncio.create_task(state.webhooks.dispatcher.run()))
             background.append(asyncio.create_task(state.denials.run()))
             if state.front is not None and state.front.cache.shared is not None:
-                background.append(asyncio.create_task(_follow_broadcasts(state.front.cache)))
+                background.append(asyncio.create_task(state.front.cache.follow()))
             yield
         finally:
             state.hub.close()  # live subscribers end with SHUTTING_DOWN and resume elsewhere
@@ -419,16 +419,6 @@ def _freeze_startup_objects() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def _follow_broadcasts(cache: ResponseCache) -> None:
-    """Apply other replicas' writes to this process's local tier as they announce them."""
-    assert cache.shared is not None
-
-    async def on_broadcast(tags: list[str]) -> None:
-        cache.invalidate_local(tags)
-
-    await cache.shared.follow(on_broadcast)
-
-
 def _prefix_of(dsn: str) -> str:
     """The response cache's keys: replicas of one database share them, deployments on other
     databases (under the same BENEFITGATE_REDIS_PREFIX) never do."""
@@ -449,7 +439,12 @@ def _response_cache(settings: Settings, dsn: str, clock: Clock) -> ResponseCache
     shared = None
     if settings.redis_url:
         prefix = settings.redis_prefix + _prefix_of(dsn)
-        shared = SharedTier(settings.redis_url, prefix, settings.cache_shared_ttl_seconds)
+        shared = SharedTier(
+            settings.redis_url,
+            prefix,
+            settings.cache_shared_ttl_seconds,
+            settings.cache_confirm_seconds,
+        )
     return ResponseCache(LocalTier(settings.cache_entries, settings.cache_bytes), clock, shared)
 
 
@@ -623,7 +618,6 @@ async def _open(
             schema_version,
             catalog_cache.get,
             settings.max_tokens,
-            settings.cache_confirm_seconds,
         )
     return AppState(
         pool,

@@ -35,6 +35,14 @@ def _int(name: str, default: int) -> int:
     return default if raw is None or raw == "" else int(raw)
 
 
+def _cache_lease() -> float:
+    seconds = float(os.environ.get("BENEFITGATE_CACHE_CONFIRM_SECONDS") or 0.5)
+    if not 0.1 <= seconds <= 60:
+        # A replica renews its lease four times a lease: shorter would spin.
+        raise ValueError("BENEFITGATE_CACHE_CONFIRM_SECONDS: from 0.1 to 60")
+    return seconds
+
+
 def _report_months() -> int:
     months = _int("BENEFITGATE_REPORT_MONTHS", 3)
     if months not in (0, 1, 2, 3, 4, 6, 12):
@@ -151,7 +159,9 @@ class Settings:
     cache_entries: int = 20_000  # responses the in-process tier holds at most
     cache_bytes: int = 64 * 1024 * 1024  # and their bytes at most
     cache_shared_ttl_seconds: float = 3_600.0  # the longest an entry stays in Redis
-    cache_confirm_seconds: float = 0.5  # a write waits for replicas' confirmations at most
+    # A replica's lease on the broadcasts, so the longest a write waits for replicas'
+    # confirmations (`cache.broadcasts`).
+    cache_confirm_seconds: float = 0.5
     portal: bool = False  # serve the reference benefits portal on /portal
     # Entitlement snapshots: the current Ed25519 private key (PKCS#8 PEM; empty: a key kept
     # in the data folder), the previous keys' public JWKs (a JWKS), the minutes one lasts.
@@ -239,7 +249,7 @@ class Settings:
             cache_shared_ttl_seconds=float(
                 os.environ.get("BENEFITGATE_CACHE_SHARED_TTL_SECONDS") or 3600
             ),
-            cache_confirm_seconds=float(os.environ.get("BENEFITGATE_CACHE_CONFIRM_SECONDS") or 0.5),
+            cache_confirm_seconds=_cache_lease(),
             portal=_flag("BENEFITGATE_PORTAL", _flag("BENEFITGATE_DEV_MODE", False)),
             snapshot_key=os.environ.get("BENEFITGATE_SNAPSHOT_KEY", ""),
             snapshot_previous_keys=os.environ.get("BENEFITGATE_SNAPSHOT_PREVIOUS_KEYS", ""),

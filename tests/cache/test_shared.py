@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from benefitgate.cache.local import Entry, LocalTier
 from benefitgate.cache.responses import ResponseCache
@@ -104,6 +105,18 @@ async def test_an_entry_lives_no_longer_than_its_instant(
     assert await a.get("k") is None
 
 
+async def _leased(tier: SharedTier) -> None:
+    for _ in range(400):
+        if time.monotonic() < tier.broadcasts.heard_until:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no lease")
+
+
+def _fresh() -> None:
+    pass
+
+
 async def test_a_broadcast_is_applied_and_confirmed_by_every_subscribed_replica(
     replicas: tuple[SharedTier, SharedTier],
 ) -> None:
@@ -113,18 +126,45 @@ async def test_a_broadcast_is_applied_and_confirmed_by_every_subscribed_replica(
     async def on_tags(tags: list[str]) -> None:
         heard.append(tags)
 
-    follower = asyncio.create_task(b.follow(on_tags))
+    follower = asyncio.create_task(b.broadcasts.follow(on_tags, _fresh))
     try:
-        for _ in range(200):
-            if b.subscribed:
-                break
-            await asyncio.sleep(0.01)
-        assert await a.broadcast({"account:1", "catalog"}, 2.0) == 1
+        await _leased(b)
+        assert await a.broadcasts.broadcast({"account:1", "catalog"}) == 1
         assert heard == [["account:1", "catalog"]]
     finally:
         follower.cancel()
         await asyncio.wait({follower}, timeout=5)
         assert follower.cancelled(), "the follower ends when cancelled"
+
+
+async def test_a_write_waits_out_the_lease_of_a_replica_that_did_not_confirm(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A replica holding a lease whose subscription is gone (here: never made) hears
+    nothing: the writer returns only once that lease has run out, when the replica's local
+    tier is out of use; and at once when the replica gives its lease up."""
+    a = SharedTier(redis_url, redis_prefix, TTL, lease_seconds=0.4)
+    silent = SharedTier(redis_url, redis_prefix, TTL, lease_seconds=0.4)
+
+    async def lease(ms: int) -> None:
+        seconds, micros = await silent.client.time()
+        expiry = seconds * 1000 + micros // 1000 + ms
+        await silent.client.zadd(f"{redis_prefix}:replicas", {silent.broadcasts.id: expiry})
+
+    try:
+        await lease(400)
+        started = time.monotonic()
+        assert await a.broadcasts.broadcast({"account:1"}) == 0
+        assert time.monotonic() - started >= 0.35
+        await lease(60_000)
+        writing = asyncio.create_task(a.broadcasts.broadcast({"account:1"}))
+        await asyncio.sleep(0.1)
+        assert not writing.done()
+        await silent.broadcasts.leave()
+        assert await asyncio.wait_for(writing, 0.3) == 0
+    finally:
+        await a.close()
+        await silent.close()
 
 
 async def test_no_redis_listening_fails_nothing_and_costs_little() -> None:
@@ -134,11 +174,12 @@ async def test_no_redis_listening_fails_nothing_and_costs_little() -> None:
         started = time.monotonic()
         ticket = await cache.begin()
         assert ticket.shared is None
-        assert await cache.store(ticket, "k", b"{}", {"catalog"}, None)  # the local tier
-        assert (await cache.lookup("k")) is not None
+        # No lease on the broadcasts: another replica's write may go unheard, so the
+        # local tier is out of use, and Postgres answers.
+        assert not await cache.store(ticket, "k", b"{}", {"catalog"}, None)
+        assert (await cache.lookup("k")) is None
         await cache.invalidate({"catalog"})
-        assert await cache.lookup("k") is None
-        assert await tier.broadcast({"catalog"}, 1.0) is None
+        assert await tier.broadcasts.broadcast({"catalog"}) is None
         assert time.monotonic() - started < 2.0
     finally:
         await tier.close()
@@ -151,24 +192,66 @@ async def test_redis_restarting_is_survived_and_the_tier_comes_back_by_itself(
     await server.start()
     tier = SharedTier(server.url, "bgtest:restart", TTL)
     cache = ResponseCache(LocalTier(10, 100_000), FixedClock(NOW), tier)
+    follower = asyncio.create_task(cache.follow())
     try:
+        await _leased(tier)
         ticket = await cache.begin()
         assert ticket.shared is not None
         assert await cache.store(ticket, "k", b"{}", {"catalog"}, None)
+        assert cache.local_hit("k") is not None
         assert await tier.get("k") is not None
         await server.stop()
         assert await tier.get("k") is None  # down: a miss, not an error
-        assert (await cache.lookup("k")) is not None  # the local tier still answers
+        for _ in range(100):  # the subscription's loss takes the local tier out of use
+            if not cache.local_usable:
+                break
+            await asyncio.sleep(0.01)
+        assert (await cache.lookup("k")) is None
         assert (await cache.begin()).shared is None
         await server.start()
-        for _ in range(100):  # back within its pause, with no one's help
+        await _leased(tier)  # back within its pauses, with no one's help
+        assert cache.local_hit("k") is None  # emptied: it may have missed broadcasts
+        for _ in range(100):
             if (await cache.begin()).shared is not None:
                 break
             await asyncio.sleep(0.05)
         again = await cache.begin()
         assert again.shared is not None
         assert await cache.store(again, "k2", b"{}", {"catalog"}, None)
+        assert cache.local_hit("k2") is not None
         assert await tier.get("k2") is not None
     finally:
+        follower.cancel()
+        await asyncio.wait({follower}, timeout=5)
+        await tier.close()
+        await server.stop()
+
+
+async def test_a_lease_that_ran_out_empties_the_local_tier_before_it_is_used_again(
+    tmp_path: Path,
+) -> None:
+    """Redis stalls for longer than a lease: a writer may have given up on reaching this
+    replica, so what its local tier held goes, though its subscription never dropped."""
+    server = PrivateRedis(tmp_path, "--enable-debug-command", "local")
+    await server.start()
+    tier = SharedTier(server.url, "bgtest:stall", TTL, lease_seconds=0.3)
+    cache = ResponseCache(LocalTier(10, 100_000), FixedClock(NOW), tier)
+    follower = asyncio.create_task(cache.follow())
+    admin = Redis.from_url(server.url)  # no timeout of the tier's
+    try:
+        await _leased(tier)
+        assert await cache.store(await cache.begin(), "k", b"{}", {"catalog"}, None)
+        assert cache.local_hit("k") is not None
+        sleep = admin.execute_command("DEBUG", "SLEEP", "0.8")  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        stall = asyncio.create_task(sleep)
+        await asyncio.sleep(0.5)
+        assert not cache.local_usable
+        await stall
+        await _leased(tier)
+        assert cache.local_hit("k") is None
+    finally:
+        follower.cancel()
+        await asyncio.wait({follower}, timeout=5)
+        await admin.aclose()
         await tier.close()
         await server.stop()

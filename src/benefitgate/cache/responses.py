@@ -1,6 +1,7 @@
 """The response cache: the in-process tier in front of the shared one, the generation
-check on every store, and the switch that keeps the local tier out of use while this
-process may be missing invalidations.
+check on every store, and the switches that keep the local tier out of use while this
+process may be missing invalidations: its outbox listener down, or (with Redis) no lease
+on the broadcasts (`cache.broadcasts`).
 
 Keys are opaque strings (the GraphQL layer derives them); values are encoded responses.
 Time comes from the injected clock, so answers that change with time alone expire in
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,10 +47,12 @@ class ResponseCache:
         self.shared = shared
         self._clock = clock
         self._generations = Generations()
-        # False while this process may be missing invalidations (its outbox listener or
-        # its shared-tier subscription is down): the local tier is then neither read nor
-        # written, and it is emptied when they are back.
+        # False while this process's outbox listener is down and it may be missing
+        # invalidations: the local tier is then neither read nor written, and it is
+        # emptied when the listener is back. With Redis, the broadcasts' lease must hold
+        # as well (`heard_until`), and the tier is emptied whenever it is taken anew.
         self._listening = True
+        self._bus = None if shared is None else shared.broadcasts
         self.stored = self.refused = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -59,7 +63,8 @@ class ResponseCache:
 
     @property
     def local_usable(self) -> bool:
-        return self._listening
+        # On every hit: one attribute and one clock read beyond the listener's flag.
+        return self._listening and (self._bus is None or time.monotonic() < self._bus.heard_until)
 
     async def lookup(self, key: str) -> Entry | None:
         now = self._clock.now()
@@ -153,6 +158,22 @@ class ResponseCache:
             task = asyncio.get_running_loop().create_task(self.shared.flush())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def follow(self) -> None:
+        """Apply other replicas' broadcasts to the local tier, holding the lease that lets
+        it be used (`cache.broadcasts`). Runs until cancelled; nothing to do without
+        Redis."""
+        if self.shared is not None:
+            await self.shared.broadcasts.follow(self._heard, self._subscribed)
+
+    async def _heard(self, tags: list[str]) -> None:
+        self.invalidate_local(tags)
+
+    def _subscribed(self) -> None:
+        """Subscribed again, or leased again after the lease ran out: broadcasts may have
+        been missed meanwhile."""
+        self._generations.invalidate_all()
+        self.local.clear()
 
     def listener_down(self) -> None:
         """The outbox listener lost its connection: invalidations may be missed."""

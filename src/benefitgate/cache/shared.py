@@ -1,5 +1,5 @@
-"""The shared tier in Redis (`redis.asyncio`), and the broadcast that tells every replica's
-local tier what a mutation invalidated before the mutation answers.
+"""The shared tier in Redis (`redis.asyncio`), whose client also carries the broadcast that
+tells every replica's local tier what a write invalidated (`cache.broadcasts`).
 
 Layout under a prefix (one per deployment; tests use their own):
 
@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -36,11 +34,10 @@ import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from benefitgate.cache.broadcasts import Broadcasts
 from benefitgate.cache.local import Entry
 
 __all__ = ["SharedTier", "Stamp"]
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -110,21 +107,20 @@ class Stamp:
     seq: int
 
 
-OnMessage = Callable[[list[str]], Awaitable[None]]
-
-
 class SharedTier:
-    def __init__(self, url: str, prefix: str, max_ttl_seconds: float) -> None:
-        self._client = redis.Redis.from_url(
+    def __init__(
+        self, url: str, prefix: str, max_ttl_seconds: float, lease_seconds: float = 0.5
+    ) -> None:
+        self.client = redis.Redis.from_url(
             url,
             socket_timeout=_TIMEOUT,
             socket_connect_timeout=_TIMEOUT,
             retry=Retry(NoBackoff(), 0),
         )
-        self._prefix = prefix
+        self.prefix = prefix
         self._max_ttl_ms = int(max_ttl_seconds * 1000)
         self._scripts = {
-            name: self._client.register_script(source)
+            name: self.client.register_script(source)
             for name, source in (
                 ("stamp", _STAMP),
                 ("get", _GET),
@@ -137,16 +133,14 @@ class SharedTier:
         # Flushed at start: changes committed while no replica listened (a CLI import,
         # every replica down) invalidated nothing in Redis.
         self._must_flush = True
-        self.subscribed = False
-        self._closed = False
+        # monotonic: when the failures this process is in began (None: Redis answers)
+        self.down_since: float | None = None
+        self.closed = False
         self.hits = self.misses = self.failures = 0
-
-    @property
-    def channel(self) -> str:
-        return f"{self._prefix}:invalidations"
+        self.broadcasts = Broadcasts(self, lease_seconds)
 
     async def get(self, key: str) -> Entry | None:
-        raw = await self._call(self._scripts["get"], self._prefix, key)
+        raw = await self._call(self._scripts["get"], self.prefix, key)
         if not raw:
             self.misses += 1
             return None
@@ -154,7 +148,7 @@ class SharedTier:
         return _decode(raw)
 
     async def stamp(self) -> Stamp | None:
-        found = await self._call(self._scripts["stamp"], self._prefix, _new_gen())
+        found = await self._call(self._scripts["stamp"], self.prefix, _new_gen())
         return None if found is None else Stamp(found[0].decode(), int(found[1]))
 
     async def put(self, stamp: Stamp, key: str, entry: Entry, now: datetime) -> bool:
@@ -165,7 +159,7 @@ class SharedTier:
             return False
         kept = await self._call(
             self._scripts["put"],
-            self._prefix,
+            self.prefix,
             stamp.gen,
             stamp.seq,
             key,
@@ -176,73 +170,18 @@ class SharedTier:
         return bool(kept)
 
     async def invalidate(self, tags: Iterable[str]) -> None:
-        await self._call(self._scripts["invalidate"], self._prefix, _TAG_MEMORY_MS, *tags)
+        await self._call(self._scripts["invalidate"], self.prefix, _TAG_MEMORY_MS, *tags)
 
     async def flush(self) -> None:
-        if await self._call(self._scripts["flush"], self._prefix, _new_gen()) is None:
+        if await self._call(self._scripts["flush"], self.prefix, _new_gen()) is None:
             self._must_flush = True
 
-    async def broadcast(self, tags: Iterable[str], wait_seconds: float) -> int | None:
-        """Tell every subscribed replica to drop `tags` from its local tier and wait until
-        each has: how many confirmed, or None when Redis could not be reached."""
-        ack = f"{self._prefix}:ack:{secrets.token_hex(8)}"
-        message = orjson.dumps({"tags": sorted(tags), "ack": ack})
-        receivers = await self._call_raw(lambda: self._client.publish(self.channel, message))
-        if receivers is None:
-            return None
-        confirmed = 0
-        deadline = time.monotonic() + wait_seconds
-        while confirmed < receivers:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                log.warning("%d of %d replicas did not confirm", receivers - confirmed, receivers)
-                break
-            popped = await self._call_raw(partial(self._pop, ack, left), seconds=left + _TIMEOUT)
-            if popped is None:
-                break
-            confirmed += 1
-        return confirmed
-
-    async def _pop(self, key: str, seconds: float) -> object:
-        return await self._client.blpop([key], timeout=seconds)
-
-    async def follow(self, on_tags: OnMessage) -> None:
-        """Apply every replica's broadcast to this process (through `on_tags`) and confirm
-        it, resubscribing after any failure. Runs until cancelled."""
-        while not self._closed:
-            pubsub = self._client.pubsub()
-            try:
-                await pubsub.subscribe(self.channel)
-                self.subscribed = True
-                while not self._closed:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
-                    _raise_if_cancelling()
-                    if message is None:
-                        continue
-                    body = orjson.loads(message["data"])
-                    await on_tags(list(body["tags"]))
-                    await self._client.rpush(body["ack"], b"1")
-                    await self._client.expire(body["ack"], 10)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis gone: resubscribe after a pause
-                _raise_if_cancelling()
-                self.subscribed = False
-                self.failures += 1
-                await asyncio.sleep(_PAUSE)
-            finally:
-                self.subscribed = False
-                # Bounded: a connection left mid-read by a cancellation may never close
-                # cleanly, and shutdown must not wait on it.
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(_TIMEOUT):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
-
     async def close(self) -> None:
-        self._closed = True
+        self.closed = True
+        await self.broadcasts.leave()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1):
-                await self._client.aclose()
+                await self.client.aclose()
 
     def stats(self) -> dict[str, int]:
         return {
@@ -252,34 +191,30 @@ class SharedTier:
         }
 
     async def _call(self, script: Any, *args: object) -> Any:
-        return await self._call_raw(lambda: script(args=list(args)))
+        return await self.call(lambda: script(args=list(args)))
 
-    async def _call_raw(
-        self, call: Callable[[], Awaitable[T]], seconds: float = _TIMEOUT * 2
+    async def call(
+        self, call: Callable[[], Awaitable[T]], seconds: float = _TIMEOUT * 2, always: bool = False
     ) -> T | None:
-        """The call's answer, or None when Redis failed now or lately."""
-        if time.monotonic() < self._off_until:
+        """The call's answer, or None when Redis failed now or (unless `always`: a
+        broadcast, which replicas that reach Redis must hear) lately."""
+        if not always and time.monotonic() < self._off_until:
             return None
         try:
             async with asyncio.timeout(seconds):
                 if self._must_flush:
-                    await self._scripts["flush"](args=[self._prefix, _new_gen()])
+                    await self._scripts["flush"](args=[self.prefix, _new_gen()])
                     self._must_flush = False
-                return await call()
+                answer = await call()
         except (redis.RedisError, OSError, TimeoutError):
+            if self.down_since is None:
+                self.down_since = time.monotonic()
             self.failures += 1
             self._off_until = time.monotonic() + _PAUSE
             self._must_flush = True
             return None
-
-
-def _raise_if_cancelling() -> None:
-    """Stop a task being cancelled. On Python 3.11 redis-py's reads can swallow a
-    cancellation that meets their own timeout (returning nothing, or TimeoutError), and a
-    loop around them would then never end."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
+        self.down_since = None
+        return answer
 
 
 def _new_gen() -> str:

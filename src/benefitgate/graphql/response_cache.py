@@ -11,7 +11,8 @@ force, the next UTC midnight, and the expiry of a frontend's token.
 
 A request that may write (anything but a cacheable query) records the events it enqueued
 and the accounts it touched; before its response leaves, their tags are invalidated here,
-in the shared tier, and (with Redis) in every replica's local tier, which confirm.
+in the shared tier, and (with Redis) in every replica's local tier, which confirm or have
+stopped using it (`cache.broadcasts`).
 """
 
 from __future__ import annotations
@@ -158,13 +159,11 @@ class ResponseFront:
         schema_version: str,
         catalog: Callable[[], Awaitable[Catalog]],
         max_tokens: int,
-        confirm_seconds: float,
     ) -> None:
         self.cache = cache
         self._schema_version = schema_version
         self._catalog = catalog
         self._max_tokens = max_tokens
-        self._confirm_seconds = confirm_seconds
         self._plans: LRUCache[tuple[str, str | None], Plan | None] = LRUCache(maxsize=2_000)
         self.storing = 0  # responses about to be sent and then stored
 
@@ -236,7 +235,7 @@ class ResponseFront:
             return
         await self.cache.invalidate(tags)
         if self.cache.shared is not None:
-            await self.cache.shared.broadcast(tags, self._confirm_seconds)
+            await self.cache.shared.broadcasts.broadcast(tags)
 
 
 def cached_response(entry: Entry, request: Request) -> Response:
