@@ -94,7 +94,8 @@ async def test_grants_count_from_their_start_to_their_end_without_a_reload(
     assert "b1" in during.held and "b1" not in during.ended
     after = snapshot.effective(catalog, NOW + timedelta(hours=2))
     assert "b1" not in after.held and "b1" in after.ended
-    assert after.until is None
+    # No grant changes after: the next change is the subscription's, its period's end.
+    assert after.until == NOW + timedelta(days=20)
 
 
 async def test_a_new_catalog_snapshot_resolves_the_entitlements_anew(

@@ -6,9 +6,15 @@ import uuid
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+from benefitgate.accounts import timeline
 from benefitgate.accounts.models import Subscription
 from benefitgate.catalog.models import Catalog
-from benefitgate.subscriptions.lifecycle import next_step, period_end_after
+from benefitgate.subscriptions.lifecycle import (
+    coming_renewal,
+    next_step,
+    paid_version,
+    period_end_after,
+)
 from tests.fixtures.tier_versions import BASIC, PRO
 
 START = datetime.fromisoformat("2026-01-31T09:00:00+00:00")
@@ -122,3 +128,53 @@ def test_a_subscription_that_missed_its_trial_end_and_renewals_catches_up_in_ord
         "subscription.renewed",
     ]
     assert all(s.tier_version_id == BASIC.id for _, s in done)
+
+
+def test_a_read_takes_the_subscription_as_the_scheduler_will_leave_it_at_each_instant() -> None:
+    # Whatever the scheduler has written, every answer reads `as_of` its instant; the
+    # scheduler's steps only persist it. At each instant both give one subscription.
+    cases = [SUB, _trial(False), _trial(True), replace(SUB, cancel_at_period_end=True)]
+    instants = [START, START + timedelta(days=14), END - timedelta(microseconds=1), END]
+    instants.append(datetime.fromisoformat("2026-04-01T00:00:00+00:00"))
+    for sub in cases:
+        for now in instants:
+            done = steps(sub, now)
+            assert timeline.as_of(sub, CATALOG, now) == (done[-1][1] if done else sub)
+    assert timeline.as_of(SUB, CATALOG, START) is SUB  # nothing due: the same object
+
+
+def test_the_next_change_is_the_trial_end_when_it_comes_first_else_the_period_end() -> None:
+    assert timeline.changes_at(_trial(False)) == START + timedelta(days=14)
+    long = replace(_trial(False), trial_ends_at=END + timedelta(days=30))
+    assert timeline.changes_at(long) == END  # the renewal comes first
+    assert timeline.changes_at(SUB) == END
+    assert timeline.changes_at(replace(SUB, status="canceled")) is None
+
+
+def test_a_trial_running_past_the_renewal_renews_at_the_price_of_its_fallback() -> None:
+    # A trial is free: the period after the renewal costs what the trial falls back to,
+    # in its version in force then, and the trial tier moves to its own.
+    sub = replace(_trial(False), trial_ends_at=END + timedelta(days=30))
+    step = next_step(sub, CATALOG, END)
+    assert step is not None and step.action == "subscription.renewed"
+    after = step.after
+    assert (after.status, after.tier_version_id, after.trial_fallback_tier_version_id) == (
+        "trialing",
+        PRO_V2.id,
+        BASIC.id,
+    )
+    assert step.details["priceCents"] == BASIC.monthly_price_cents
+    before, coming = coming_renewal(sub, CATALOG)
+    assert before is sub and coming == step
+
+
+def test_the_coming_renewal_follows_a_trial_that_ends_first() -> None:
+    before, step = coming_renewal(_trial(False), CATALOG)
+    assert (before.status, before.tier_version_id) == ("active", BASIC.id)
+    assert (step.after.tier_version_id, step.details["priceCents"]) == (
+        BASIC.id,
+        BASIC.monthly_price_cents,
+    )
+    _, converted = coming_renewal(_trial(True), CATALOG)
+    assert (converted.after.tier_version_id, converted.details["priceCents"]) == (PRO_V2.id, 6000)
+    assert paid_version(_trial(True), CATALOG) == BASIC  # until then, basic is what is paid

@@ -5,9 +5,12 @@ and the partners managing it, and its grants not revoked. Every change to those 
 writes an outbox event naming the account in its own transaction, and every replica's
 listener hands the events to `drop`: a replica answers from a snapshot only until its
 listener has read the event of a change to it (about a millisecond after the commit
-here). What changes with time alone (a grant starting or running out) is worked out for
-each check's instant: the effective set resolved against a catalog snapshot is reused
-until the next instant a grant starts or ends, and a new catalog snapshot resolves anew.
+here). What changes with time alone (a grant starting or running out, a trial ending, a
+period renewing or ending) is worked out for each check's instant: the subscription is
+taken as it stands then (`timeline.as_of`, whether or not the scheduler has written the
+step yet), and the effective set resolved against a catalog snapshot is reused until the
+next instant a grant starts or ends or a step of the subscription falls due; a new
+catalog snapshot resolves anew.
 
 Bounded: at most `capacity` accounts, the least recently used dropped first. A snapshot
 whose load overlapped an event naming its account is served to the check that loaded it
@@ -19,13 +22,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
 from benefitgate.accounts import service as accounts
+from benefitgate.accounts import timeline
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog, TierVersion
 from benefitgate.entitlements import repository
@@ -40,11 +44,12 @@ Connect = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
 @dataclass(frozen=True, slots=True)
 class Effective:
     """An account's entitlements resolved against `catalog`, the same at every instant of
-    [since, until) (until None: for good)."""
+    [since, until) (until None: for good), with the account as it stands then."""
 
     catalog: Catalog
     since: datetime | None
     until: datetime | None
+    account: Account  # its subscription as it stands in [since, until)
     tier: TierVersion | None
     held: frozenset[str]  # benefits the account may use
     ended: frozenset[str]  # benefits of grants that have run out
@@ -79,12 +84,22 @@ class AccountSnapshot:
 def _resolve(
     account: Account, grants: tuple[Grant, ...], catalog: Catalog, now: datetime
 ) -> Effective:
+    bounds: set[datetime | None] = {g.valid_from for g in grants}
+    bounds |= {g.valid_until for g in grants}
+    sub = account.subscription
+    if sub is not None:
+        steps = timeline.steps_until(sub, catalog, now)
+        if steps:
+            sub = steps[-1].after
+            account = replace(account, subscription=sub)
+            bounds.add(steps[-1].at)
+        bounds.add(timeline.changes_at(sub))
     tier = accounts.account_tier(account, catalog)
-    bounds = {g.valid_from for g in grants} | {g.valid_until for g in grants if g.valid_until}
     return Effective(
         catalog=catalog,
-        since=max((b for b in bounds if b <= now), default=None),
-        until=min((b for b in bounds if b > now), default=None),
+        since=max((b for b in bounds if b is not None and b <= now), default=None),
+        until=min((b for b in bounds if b is not None and b > now), default=None),
+        account=account,
         tier=tier,
         held=frozenset(e.benefit_key for e in effective_entitlements(tier, grants, now)),
         ended=frozenset(

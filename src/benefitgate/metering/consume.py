@@ -55,7 +55,8 @@ async def consume(
     """Check and consume in the caller's transaction. A hard limit is never exceeded, under
     any concurrency: the add is one conditional upsert. A soft limit lets it past and says
     so. A metric the account has no limit for has a hard limit of zero. A suspended
-    account (`suspension`) consumes nothing."""
+    account (`suspension`, or `account`'s subscription as it stands now) consumes
+    nothing."""
     metric = catalog.metrics.get(metric_key)
     if metric is None:
         raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
@@ -68,6 +69,9 @@ async def consume(
     suspended = await suspension(conn, account.id)
     if suspended is not None:
         return suspended
+    sub = account.subscription  # as it stands now: a period may have ended, not yet written
+    if sub is not None and sub.status in SUSPENDED_STATUSES:
+        return Suspended(account.id, sub.status)
     cascade = await UsageCascade.prepare(conn, [account], catalog, now)
     limit = cascade.limits[account.id].get(metric_key)
     period = account.period_at(metric.reset, now)
@@ -124,14 +128,14 @@ async def check(
         raise InvalidChange("feature", f"unknown feature {quoted(feature)}")
     if metric is not None and metric not in catalog.metrics:
         raise InvalidChange("metric", f"unknown metric {quoted(metric)}")
-    sub = snapshot.account.subscription
+    effective = snapshot.effective(catalog, now)  # the subscription as it stands now
+    sub = effective.account.subscription
     if sub is None or sub.status in SUSPENDED_STATUSES:
         return CheckResult(allowed=False, reason=CheckReason.SUSPENDED)
-    effective = snapshot.effective(catalog, now)
     if feature is not None:
         return _check_feature(effective, feature, catalog, now)
     assert metric is not None
-    return await _check_metric(snapshot.account, effective, metric, requested, catalog, now, used)
+    return await _check_metric(effective.account, effective, metric, requested, catalog, now, used)
 
 
 def _lowest_tier_with(

@@ -50,8 +50,8 @@ async def sign(
 ) -> Signed:
     """Sign the account's entitlements at `now`, reading its limited metrics' counters in
     one statement."""
-    account = snapshot.account
     effective = snapshot.effective(catalog, now)
+    account = effective.account  # its subscription as it stands at `now`
     wanted = metered(account, effective, catalog, now)
     counters = await usage.counter_values(
         conn, [(account.id, m.metric_key, m.period.start) for m in wanted]

@@ -3,6 +3,9 @@
 - The term so far is the impact summary from the current period's start to today.
 - Used: measured benefits used at some time in the term; unused: measured benefits held
   since the term started and not used in it (see `adoption`).
+- The renewal is the one the subscription will reach (`coming_renewal`): a trial that
+  ends before it has fallen back (or converted) by then, and a trial is free, so the
+  price now is that of the tier the trial falls back to.
 - What changes at the renewal: the move to another tier or version (its diff: prices,
   benefits, limits, exclusions, support), a term change, and what the catalog added since
   the last renewal.
@@ -20,7 +23,7 @@ from benefitgate.common.quantities import figure
 from benefitgate.impact.models import ImpactSummary
 from benefitgate.renewals.models import Money, RenewalNote
 from benefitgate.renewals.render import one_line
-from benefitgate.subscriptions.lifecycle import renewal
+from benefitgate.subscriptions.lifecycle import coming_renewal, paid_version
 from benefitgate.subscriptions.proration import price_cents
 from benefitgate.suggestions.models import Suggestion
 
@@ -38,23 +41,25 @@ def compose(
     """The note for an account whose subscription renews (not canceled, not ending)."""
     sub = account.subscription
     assert sub is not None
-    step = renewal(sub, catalog)
-    pinned = catalog.versions[sub.tier_version_id]
+    before, step = coming_renewal(sub, catalog)  # a trial ending first has ended then
+    renewing = catalog.versions[before.tier_version_id]
     onto = catalog.versions[step.after.tier_version_id]
+    paid = paid_version(sub, catalog)
+    diff = diff_versions(renewing, onto)
     term_start = datetime.combine(summary.range.start, time(), UTC)
     return RenewalNote(
         account_name=account.name,
         renews_at=step.at,
         days_left=max((step.at - now).days, 0),
-        tier_name=pinned.name,
+        tier_name=renewing.name,
         next_tier_name=onto.name,
-        price=Money(price_cents(pinned, sub.term), pinned.currency),
+        price=Money(price_cents(paid, sub.term), paid.currency),
         next_price=Money(step.details["priceCents"], step.details["currency"]),
         term=step.after.term,
         summary=summary,
         used=tuple(b for b in held if b.last_used_at is not None and b.last_used_at >= term_start),
         unused=tuple(b for b in held if b.unused_since(term_start)),
-        changes=_changes(sub.term, step.after.term, diff_versions(pinned, onto), summary, catalog),
+        changes=_changes(before.term, step.after.term, diff, summary, catalog),
         suggestion=suggestion if suggestion is not None and suggestion.status == "open" else None,
         tier_names={v.tier_key: v.name for v in catalog.ladder(now)},
     )

@@ -32,9 +32,9 @@ class RenewalNote:
     account_name: str
     renews_at: datetime
     days_left: int
-    tier_name: str  # now
+    tier_name: str  # just before the renewal (a trial ending first has ended)
     next_tier_name: str  # from the renewal on
-    price: Money  # per term, until the renewal
+    price: Money  # per term, until the renewal (during a trial, its fallback's)
     next_price: Money  # per term, from the renewal on
     term: str  # from the renewal on
     summary: ImpactSummary  # the term so far

@@ -25,9 +25,15 @@ class RenewalNote:
     renews_at: datetime
     days_left: int
     term_from: date
-    tier: str = strawberry.field(description="The plan's name now.")
+    tier: str = strawberry.field(
+        description="The plan's name just before the renewal: after a trial that ends "
+        "first has fallen back or converted."
+    )
     next_tier: str = strawberry.field(description="The plan's name from the renewal on.")
-    price: Money = strawberry.field(description="Per term, until the renewal.")
+    price: Money = strawberry.field(
+        description="Per term, until the renewal: during a trial (which is free), the price "
+        "of the tier it falls back to."
+    )
     next_price: Money = strawberry.field(description="Per term, from the renewal on.")
     impact: ImpactSummary = strawberry.field(description="The term so far.")
     benefits_used: list[Benefit] = strawberry.field(description="Measured, used this term.")

@@ -11,6 +11,7 @@ from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import CatalogTypes, Money, Tier, money
 from benefitgate.selfserve.models import Action, Policy
 from benefitgate.selfserve.rules import Preview
+from benefitgate.subscriptions.lifecycle import paid_version
 from benefitgate.subscriptions.proration import price_cents
 from benefitgate.subscriptions.types import Subscription, Term, subscription_type
 
@@ -73,8 +74,7 @@ def policy_type(policy: Policy) -> SelfServePolicy:
 def _money(sub: SubscriptionModel, catalog: Catalog) -> Money:
     """The price per term of what the subscription pays for: during a trial, the tier it
     falls back to (a trial is free)."""
-    paid = sub.trial_fallback_tier_version_id or sub.tier_version_id
-    version = catalog.versions[paid]
+    version = paid_version(sub, catalog)
     return money(price_cents(version, sub.term), version.currency)
 
 

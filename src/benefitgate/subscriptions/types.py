@@ -13,7 +13,7 @@ from benefitgate.catalog.diff import diff_versions
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import CatalogTypes, Money, Tier, money
 from benefitgate.catalog.version_types import TierVersionDiff, diff_type
-from benefitgate.subscriptions.lifecycle import renewal
+from benefitgate.subscriptions.lifecycle import coming_renewal, paid_version
 from benefitgate.subscriptions.proration import price_cents
 
 __all__ = [
@@ -77,11 +77,18 @@ class Renewal:
     days_left: int
     term: Term = strawberry.field(description="The term from the renewal on.")
     tier: Tier = strawberry.field(
-        description="The tier version from the renewal on: the scheduled tier, or the "
-        "current one, in its version in force at the renewal."
+        description="The tier version from the renewal on: the scheduled tier, or the one "
+        "held then (after a trial ending first has fallen back or converted), in its "
+        "version in force at the renewal."
     )
-    price: Money = strawberry.field(description="Per term, from the renewal on.")
-    current_price: Money = strawberry.field(description="Per term, until the renewal.")
+    price: Money = strawberry.field(
+        description="Per term, from the renewal on (while a trial runs on, the price of "
+        "the tier it falls back to: a trial is free)."
+    )
+    current_price: Money = strawberry.field(
+        description="Per term, until the renewal: during a trial, the price of the tier it "
+        "falls back to."
+    )
     grandfathered: bool = strawberry.field(
         description="True while the subscription pins an older version of its tier than "
         "the one in force; the renewal moves it."
@@ -90,7 +97,8 @@ class Renewal:
         description="A tier or term change takes effect at the renewal."
     )
     changes: TierVersionDiff | None = strawberry.field(
-        description="What changes at the renewal, when it moves to another tier version: "
+        description="What changes at the renewal, when it moves to another tier version "
+        "than the one held just before it: "
         "benefits, limits, exclusions, prices, support."
     )
 
@@ -100,15 +108,17 @@ def renewal_type(
 ) -> Renewal | None:
     if sub is None or sub.status == "canceled" or sub.cancel_at_period_end:
         return None  # no renewal is coming
-    step = renewal(sub, catalog)
+    before, step = coming_renewal(sub, catalog)  # a trial ending first has ended then
     after = step.after
     pinned = catalog.versions[sub.tier_version_id]
     in_force = catalog.current(pinned.tier_key, now)
+    held = catalog.versions[before.tier_version_id]
     onto = catalog.versions[after.tier_version_id]
     changes = None
-    if onto.id != pinned.id:
-        statuses = (catalog.status(pinned, now), catalog.status(onto, now))
-        changes = diff_type(diff_versions(pinned, onto), statuses, types)
+    if onto.id != held.id:
+        statuses = (catalog.status(held, now), catalog.status(onto, now))
+        changes = diff_type(diff_versions(held, onto), statuses, types)
+    paid = paid_version(sub, catalog)
     return Renewal(
         renews_at=step.at,
         renewal_date=sub.renewal_date,
@@ -116,7 +126,7 @@ def renewal_type(
         term=Term(after.term),
         tier=types.tiers[after.tier_version_id],
         price=money(step.details["priceCents"], step.details["currency"]),
-        current_price=money(price_cents(pinned, sub.term), pinned.currency),
+        current_price=money(price_cents(paid, sub.term), paid.currency),
         grandfathered=in_force is not None and in_force.id != pinned.id,
         changes_scheduled=sub.scheduled_change_at is not None,
         changes=changes,

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from benefitgate.accounts.access import account_loader
 from benefitgate.accounts.models import Account
+from benefitgate.accounts.timeline import account_as_of
 from benefitgate.api.context import Context, RequestConnection
 from benefitgate.catalog.cache import CatalogCache, catalog_of
 from benefitgate.entitlements import service as entitlements
@@ -24,6 +25,7 @@ from benefitgate.suggestions.models import Suggestion
 from benefitgate.targets import service as targets
 from benefitgate.targets.models import TargetProgress
 from benefitgate.usage import service as usage
+from benefitgate.usage.periods import Period
 from benefitgate.usage.series import Bucket, SeriesPoint
 from benefitgate.views.models import MetricUsage
 from benefitgate.views.service import account_parts, usage_from, usage_of
@@ -73,17 +75,26 @@ async def load_account_parts(context: Context, account_id: UUID, *, usage: bool)
     statement, and prime the request's loaders with them: the account's (None when there is
     no such account), its grants and its usage rows then cost no statement of their own.
     The caller still checks access (`visible_account`), which reads the primed account."""
-    catalog = await catalog_of(context) if usage else None  # before: it may read the catalog
+    catalog = await catalog_of(context)  # before the connection: it may read the catalog
     async with context.db.acquire() as conn:
         parts = await account_parts(conn, account_id, context.now, counters=usage)
-    context.loader(account_loader).prime(account_id, None if parts is None else parts.account)
     if parts is None:
+        context.loader(account_loader).prime(account_id, None)
         return
+    # As the account loader answers: the subscription as it stands now (`account_as_of`).
+    account = account_as_of(parts.account, catalog, context.now)
+    context.loader(account_loader).prime(account_id, account)
     loaders = context.loader(Loaders)
     loaders.grants_by_account.prime(account_id, parts.grants)
-    if catalog is not None and parts.counters is not None:
-        rows = usage_from(parts.account, parts.grants, parts.counters, catalog, context.now)
+    # The statement read the counters of the stored billing period: past its end (the
+    # scheduler has not renewed it yet) the usage loader reads the current one's instead.
+    if parts.counters is not None and _period(account) == _period(parts.account):
+        rows = usage_from(account, parts.grants, parts.counters, catalog, context.now)
         loaders.usage_by_account.prime(account_id, rows)
+
+
+def _period(account: Account) -> Period | None:
+    return None if account.subscription is None else account.subscription.period
 
 
 async def _grants(db: RequestConnection, now: datetime, ids: Sequence[UUID]) -> list[list[Grant]]:
