@@ -33,14 +33,30 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
+import redis.asyncio as redis
 
-if TYPE_CHECKING:
-    from benefitgate.cache.shared import SharedTier
+__all__ = ["Broadcasts", "OnFresh", "OnTags", "Tier"]
 
-__all__ = ["Broadcasts", "OnFresh", "OnTags"]
+T = TypeVar("T")
+
+
+class Tier(Protocol):
+    """What the broadcasts use of the shared tier (`cache.shared.SharedTier`), which holds
+    them: its client and prefix, its guarded calls and their failures."""
+
+    client: redis.Redis
+    prefix: str
+    closed: bool
+    failures: int
+    down_since: float | None
+
+    async def call(
+        self, call: Callable[[], Awaitable[T]], seconds: float = ..., always: bool = ...
+    ) -> T | None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +93,7 @@ OnFresh = Callable[[], None]
 
 
 class Broadcasts:
-    def __init__(self, tier: SharedTier, lease_seconds: float) -> None:
+    def __init__(self, tier: Tier, lease_seconds: float) -> None:
         self._tier = tier
         self._lease = lease_seconds
         self.id = secrets.token_hex(8)
