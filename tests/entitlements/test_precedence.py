@@ -80,7 +80,7 @@ def test_expired_revoked_and_future_grants_count_for_nothing() -> None:
         ),
     ]
 
-    result = effective_entitlements(tier(), grants, NOW)
+    result = effective_entitlements(tier(), grants, {}, NOW)
 
     assert [e.benefit_key for e in result] == ["sso"]
 
@@ -88,7 +88,7 @@ def test_expired_revoked_and_future_grants_count_for_nothing() -> None:
 def test_the_strongest_source_wins_and_the_tier_keeps_it_permanent() -> None:
     grants = [grant("sso", "trial", until=NOW + timedelta(days=3)), grant("sso", "addon")]
 
-    (sso,) = effective_entitlements(tier(), grants, NOW)
+    (sso,) = effective_entitlements(tier(), grants, {}, NOW)
 
     assert sso.source == "trial"
     assert sso.sources == ("trial", "addon", "tier")
@@ -103,7 +103,9 @@ def test_a_grant_only_entitlement_expires_with_its_last_grant() -> None:
         grant("credit", "anniversary", amount=25, until=later),
     ]
 
-    credit = next(e for e in effective_entitlements(None, grants, NOW) if e.benefit_key == "credit")
+    credit = next(
+        e for e in effective_entitlements(None, grants, {}, NOW) if e.benefit_key == "credit"
+    )
 
     assert credit.amount == 75
     assert credit.expires_at == later
@@ -150,3 +152,56 @@ def test_unlimited_stays_unlimited_unless_overridden() -> None:
     assert plain["api_calls"].enforcement == "unlimited"
     assert overridden["api_calls"].included == 7
     assert overridden["api_calls"].enforcement == "hard"
+
+
+def test_an_override_a_newer_one_supersedes_counts_for_nothing_in_the_amount() -> None:
+    older = grant("extra_calls", amount=5000, mode="override", until=NOW + timedelta(days=9))
+    newer = grant("extra_calls", amount=3000, mode="override", age=1, until=NOW + timedelta(1))
+    grants = [older, newer, grant("extra_calls", "addon", amount=10, until=NOW + timedelta(5))]
+    limits = (TierLimit("api_calls", "hard", 1000),)
+
+    (now,) = effective_entitlements(tier(limits, ()), grants, LIMIT_BENEFITS, NOW)
+    (later,) = effective_entitlements(tier(limits, ()), grants, LIMIT_BENEFITS, NOW + timedelta(2))
+
+    assert (
+        now.amount
+        == 3010
+        == effective_limits(tier(limits), grants, LIMIT_BENEFITS, NOW)["api_calls"].included
+    )
+    assert now.expires_at == NOW + timedelta(days=9)  # the older one takes over, then ends
+    assert later.amount == 5010
+
+
+def test_an_override_of_another_benefit_of_the_metric_supersedes_too() -> None:
+    benefits = {
+        **LIMIT_BENEFITS,
+        "bonus_calls": Benefit(
+            "bonus_calls",
+            "Bonus",
+            "limit",
+            "",
+            None,
+            None,
+            None,
+            "api_calls",
+            date(2025, 1, 1),
+            None,
+        ),
+    }
+    grants = [
+        grant("extra_calls", amount=5000, mode="override"),
+        grant("bonus_calls", amount=700, mode="override", age=1),
+    ]
+
+    found = {e.benefit_key: e.amount for e in effective_entitlements(None, grants, benefits, NOW)}
+
+    assert found == {"bonus_calls": 700, "extra_calls": None}
+    assert effective_limits(None, grants, benefits, NOW)["api_calls"].included == 700
+
+
+def test_a_grant_without_a_metric_amounts_to_its_sum_whatever_its_mode() -> None:
+    grants = [grant("credit", amount=50), grant("credit", "milestone", amount=25, age=1)]
+
+    (credit,) = effective_entitlements(None, grants, LIMIT_BENEFITS, NOW)
+
+    assert credit.amount == 75

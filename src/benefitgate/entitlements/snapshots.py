@@ -101,7 +101,9 @@ def _resolve(
         until=min((b for b in bounds if b is not None and b > now), default=None),
         account=account,
         tier=tier,
-        held=frozenset(e.benefit_key for e in effective_entitlements(tier, grants, now)),
+        held=frozenset(
+            e.benefit_key for e in effective_entitlements(tier, grants, catalog.benefits, now)
+        ),
         ended=frozenset(
             g.benefit_key for g in grants if g.valid_until is not None and g.valid_until <= now
         ),

@@ -64,7 +64,13 @@ class Entitlement:
     benefit: Benefit
     source: GrantSource
     sources: list[GrantSource]
-    amount: float | None
+    amount: float | None = strawberry.field(
+        description="What the active grants count for: their `add` amounts summed (a "
+        "credit's lots, a limit's raises) plus, for a limit benefit, the metric's newest "
+        "override if it is this benefit's; an override a newer one supersedes counts for "
+        "nothing. With an override, this is the limit `usage` shows. Null when no grant "
+        "counts an amount."
+    )
     expires_at: datetime | None
     parameters: JSON
 
@@ -144,7 +150,7 @@ class Account:
         types = catalog_types(self.catalog)
         return [
             _entitlement(e, types)
-            for e in effective_entitlements(tier, held, info.context.now)
+            for e in effective_entitlements(tier, held, self.catalog.benefits, info.context.now)
             if e.benefit_key in types.benefits
         ]
 
