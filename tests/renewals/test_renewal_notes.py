@@ -53,6 +53,10 @@ async def _term(conn: asyncpg.Connection, account: uuid.UUID) -> dict[str, Any]:
         + [(account, "m0", TERM_START + timedelta(days=2), 7.0)],
         columns=["account_id", "metric_key", "day", "value"],
     )
+    # The term's counters, as ingest writes them beside the daily buckets: the note's
+    # figures count from the term's start instant (NOW - 10 days, at noon) by them.
+    await factories.usage(conn, account, "m1", sum(m1.values()))
+    await factories.usage(conn, account, "m0", 7.0)
     await conn.execute(
         """update outcomes set metric_key = 'm1', value_per_unit_cents = 5000,
            value_currency = 'USD' where key = 'hours_saved'"""

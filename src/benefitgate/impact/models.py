@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from benefitgate.catalog.models import Benefit, Metric, Outcome, TierVersion
 from benefitgate.entitlements.models import Grant
@@ -25,6 +25,14 @@ __all__ = [
 class DayRange:
     start: date
     end: date  # inclusive
+    # A term's exact start (its billing period's), which need not be a midnight: what is
+    # read by instant (counters, grants, milestones) counts from it, not from `start`.
+    since: datetime | None = None
+
+    def instants(self) -> tuple[datetime, datetime]:
+        """From `since` (else the first midnight, UTC) to the midnight after the last day."""
+        first = self.since or datetime.combine(self.start, time(), UTC)
+        return first, datetime.combine(self.end + timedelta(days=1), time(), UTC)
 
 
 @dataclass(frozen=True, slots=True)

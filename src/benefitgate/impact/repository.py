@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
 from typing import TypeVar
 from uuid import UUID
 
@@ -37,12 +36,6 @@ def _grouped(pairs: list[tuple[UUID, _T]]) -> ByAccount[_T]:
     for account_id, row in pairs:
         found[account_id].append(row)
     return found
-
-
-def _bounds(days: DayRange) -> tuple[datetime, datetime]:
-    """The range as instants: from its first midnight (UTC) to the midnight after it."""
-    start = datetime.combine(days.start, time(), UTC)
-    return start, datetime.combine(days.end + timedelta(days=1), time(), UTC)
 
 
 async def months(conn: asyncpg.Connection, account_id: UUID, days: DayRange) -> list[MonthRow]:
@@ -92,7 +85,7 @@ async def counters_many(
     conn: asyncpg.Connection, account_ids: Sequence[UUID], days: DayRange
 ) -> ByAccount[CounterRow]:
     """Counters of the periods that overlap the range."""
-    start, end = _bounds(days)
+    start, end = days.instants()
     rows = await conn.fetch(
         """
         select account_id, metric_key, period_start, period_end, value from usage_counters
@@ -124,7 +117,7 @@ async def achievements(
 async def achievements_many(
     conn: asyncpg.Connection, account_ids: Sequence[UUID], days: DayRange
 ) -> ByAccount[Achieved]:
-    start, end = _bounds(days)
+    start, end = days.instants()
     rows = await conn.fetch(
         """
         select a.account_id, a.milestone_key, m.name, a.occurrence, a.achieved_at,
@@ -161,7 +154,7 @@ async def grants_many(
     conn: asyncpg.Connection, account_ids: Sequence[UUID], days: DayRange
 ) -> ByAccount[Grant]:
     """Grants in force at some time within the range (revoked ones until their revocation)."""
-    start, end = _bounds(days)
+    start, end = days.instants()
     rows = await conn.fetch(
         """
         select id, account_id, benefit_key, source, amount, mode, valid_from, valid_until,

@@ -44,8 +44,9 @@ OutcomeValueResult = Annotated[
 class ImpactQuery:
     @strawberry.field(
         description="What the license delivered to the account over the calendar quarter "
-        "so far, the current term so far, or the days `from` to `to` (inclusive, at most "
-        "three years): usage against limits, milestones, benefits used, outcomes against "
+        "so far, the current term so far (from its start instant), or the days `from` to "
+        "`to` (inclusive, at most three years: `to` before the same date three years after "
+        "`from`): usage against limits, milestones, benefits used, outcomes against "
         "targets, the value delivered, and what is new in the catalog since the renewal."
     )
     async def impact_summary(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
@@ -25,9 +25,7 @@ from benefitgate.impact.models import (
 from benefitgate.impact.summary import summarise
 from benefitgate.targets import service as outcome_targets
 
-__all__ = ["MAX_DAYS", "days_of", "summaries_on", "summary", "summary_on"]
-
-MAX_DAYS = 3 * 366
+__all__ = ["days_of", "summaries_on", "summary", "summary_on", "three_years_after"]
 
 
 def _quarter(today: date) -> DayRange:
@@ -49,14 +47,25 @@ def days_of(
         sub = account.subscription
         if sub is None:
             raise InvalidChange("period", "the account has no subscription, so no term")
-        return DayRange(sub.current_period_start.date(), today)
+        return DayRange(sub.current_period_start.date(), today, since=sub.current_period_start)
     if start is None or end is None:
         raise InvalidChange("to" if start else "from", "give both from and to")
     if end < start:
         raise InvalidChange("to", "to is before from")
-    if end - start > timedelta(days=MAX_DAYS):
-        raise InvalidChange("to", f"at most {MAX_DAYS} days")
+    if end >= three_years_after(start):
+        raise InvalidChange(
+            "to", f"at most three years: to must be before {three_years_after(start).isoformat()}"
+        )
     return DayRange(start, end)
+
+
+def three_years_after(day: date) -> date:
+    """The same date three years on (1 March for a 29 February without one): a range of
+    at most three years ends the day before it, both ends counted."""
+    try:
+        return day.replace(year=day.year + 3)
+    except ValueError:
+        return date(day.year + 3, 3, 1)
 
 
 async def summary(

@@ -2,11 +2,19 @@
 periods, targets and grants, never over raw usage.
 
 - A metric's value over the range is its total (sum, count) or its peak (max, latest;
-  unique_count: its month with the most distinct values).
+  unique_count: its month with the most distinct values), from its daily buckets (whole
+  UTC days). Over a term, a metric counted per billing period takes the term's counter
+  instead (zero without one): it counts from the term's exact start, which daily
+  buckets cannot (a term may start at 23:30 UTC). So does any metric whose counter
+  starts at the term's start and runs past now.
 - A limited metric is compared per period (its counters) with the limit in force now.
 - Its trend is the mean of the later half of its months against the earlier half.
-- A limit grant is used by what the periods it covered took above the tier's limit, up to
-  its amount; a credit measured by a metric is spent by that metric's total in the range.
+- A grant is listed when it counted in the range (`impact.spans`): an override counts
+  while it is its metric's newest active one, and is left out when superseded at the end
+  of its time in the range.
+  A limit grant is used by what the periods it counted in took above the tier's limit, up
+  to what it raised the limit by (a raise: its amount; an override: its amount above the
+  tier's limit); a credit measured by a metric is spent by that metric's total in the range.
 - An outcome delivers its measuring metric's value over the range; the value delivered is
   that times its value per unit, for outcomes that should increase (a decrease needs a
   baseline to be worth anything).
@@ -34,6 +42,7 @@ from benefitgate.impact.models import (
     OutcomeImpact,
     TargetRow,
 )
+from benefitgate.impact.spans import Span, counting_spans, overlaps
 from benefitgate.targets.progress import attainment
 
 __all__ = ["summarise"]
@@ -56,8 +65,10 @@ def summarise(
         else catalog.versions.get(account.subscription.tier_version_id)
     )
     limits = effective_limits(tier, grants, catalog.benefits, now)
+    start, end = days.instants()
+    spans = counting_spans(grants, catalog.benefits, start, end)
     metrics = tuple(
-        _metric(catalog.metrics[key], months, counters, limits.get(key))
+        _metric(catalog.metrics[key], months, counters, limits.get(key), (days.since, now))
         for key in sorted({m.metric_key for m in months} | {c.metric_key for c in counters})
         if key in catalog.metrics
     )
@@ -70,7 +81,9 @@ def summarise(
         range=days,
         metrics=metrics,
         achieved=tuple(achieved),
-        benefits_used=tuple(_use(g, tier, catalog, counters, months) for g in grants),
+        benefits_used=tuple(
+            _use(g, spans[g.id], tier, catalog, counters, months) for g in grants if g.id in spans
+        ),
         outcomes=outcomes,
         value_cents=sum(o.value_cents or 0 for o in valued) if len(currencies) == 1 else None,
         currency=currencies.pop() if len(currencies) == 1 else None,
@@ -113,20 +126,36 @@ def _metric(
     months: Sequence[MonthRow],
     counters: Sequence[CounterRow],
     limit: EffectiveLimit | None,
+    term: tuple[datetime | None, datetime],
 ) -> MetricImpact:
     mine = tuple(m for m in months if m.metric_key == metric.key)
     periods = tuple(c for c in counters if c.metric_key == metric.key)
     included = None if limit is None else limit.included
     peak = max((c.value for c in periods), default=0.0)
+    exact = _term_value(metric, periods, *term)
     return MetricImpact(
         metric=metric,
         months=mine,
         periods=periods,
-        value=_value(metric, mine),
+        value=_value(metric, mine) if exact is None else exact,
         limit=included,
         peak_percent=None if not included else percent_of(peak, included),
         trend_percent=_trend(metric, mine),
     )
+
+
+def _term_value(
+    metric: Metric, periods: Sequence[CounterRow], since: datetime | None, now: datetime
+) -> float | None:
+    """The metric's value over a term starting at `since`, when a counter holds it
+    exactly: one that starts then and runs past now. None when none can."""
+    if since is None:
+        return None
+    for c in periods:
+        if c.period_start == since and (c.period_end is None or c.period_end > now):
+            return c.value
+    # Counted per billing period, its counter for this term would start at `since`.
+    return 0.0 if metric.reset == "billing_period" else None
 
 
 def _outcomes(
@@ -159,6 +188,7 @@ def _worth(outcome: Outcome, delivered: float | None) -> int | None:
 
 def _use(
     grant: Grant,
+    spans: Sequence[Span],
     tier: TierVersion | None,
     catalog: Catalog,
     counters: Sequence[CounterRow],
@@ -174,23 +204,19 @@ def _use(
     included = _tier_included(tier, benefit.metric_key)
     if grant.amount is None or included is None:
         return GrantUse(grant, None)
-    covered = [c for c in counters if c.metric_key == benefit.metric_key and _overlaps(c, grant)]
+    raised = grant.amount if grant.mode == "add" else max(grant.amount - included, 0.0)
+    covered = [
+        c
+        for c in counters
+        if c.metric_key == benefit.metric_key and overlaps(c.period_start, c.period_end, spans)
+    ]
     above = max((c.value - included for c in covered), default=0.0)
-    return GrantUse(grant, min(max(above, 0.0), grant.amount))
+    return GrantUse(grant, min(max(above, 0.0), raised))
 
 
 def _tier_included(tier: TierVersion | None, metric_key: str) -> float | None:
     limit = None if tier is None else tier.limit_for(metric_key)
     return None if limit is None else limit.included
-
-
-def _overlaps(counter: CounterRow, grant: Grant) -> bool:
-    ends = [t for t in (grant.valid_until, grant.revoked_at) if t is not None]
-    grant_end = min(ends) if ends else None
-    starts_before_end = grant_end is None or counter.period_start < grant_end
-    return starts_before_end and (
-        counter.period_end is None or counter.period_end > grant.valid_from
-    )
 
 
 def _last_renewal(account: Account, now: datetime) -> datetime:

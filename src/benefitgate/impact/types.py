@@ -39,7 +39,11 @@ class UsagePeriod:
 @strawberry.type(description="A metric's usage over the range, and its trend against its limit.")
 class MetricImpact:
     metric: Metric
-    value: float = strawberry.field(description="The total, or the peak of a gauge.")
+    value: float = strawberry.field(
+        description="The total, or the peak of a gauge, over the range's UTC days; over a "
+        "term, a metric counted per billing period gives its term's counter, from the "
+        "term's start instant."
+    )
     limit: float | None = strawberry.field(description="In force now; null when unlimited.")
     peak_percent: float | None = strawberry.field(description="The fullest period's share.")
     trend_percent: float | None = strawberry.field(
@@ -59,12 +63,18 @@ class MilestoneAchieved:
     reward_amount: float | None
 
 
-@strawberry.type(description="A grant in force within the range, and how much of it was used.")
+@strawberry.type(
+    description="A grant that counted within the range, and how much of it was used. A limit "
+    "override counts while it is its metric's newest active one; one a newer override "
+    "superseded at the end of its time in the range is not listed."
+)
 class BenefitUse:
     grant: Grant
     used: float | None = strawberry.field(
-        description="For a limit grant, what periods took above the tier's limit (up to "
-        "its amount); for a credit measured by a metric, what was spent; else null."
+        description="For a limit grant, what the periods it counted in took above the "
+        "tier's limit, up to what it raised the limit by (a raise: its amount; an override: "
+        "its amount above the tier's limit); for a credit measured by a metric, what was "
+        "spent; else null."
     )
 
 

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import datetime
 
 from benefitgate.accounts.models import Account
 from benefitgate.adoption.models import BenefitAdoption
@@ -46,7 +46,7 @@ def compose(
     onto = catalog.versions[step.after.tier_version_id]
     paid = paid_version(sub, catalog)
     diff = diff_versions(renewing, onto)
-    term_start = datetime.combine(summary.range.start, time(), UTC)
+    term_start, _ = summary.range.instants()  # the term's exact start
     return RenewalNote(
         account_name=account.name,
         renews_at=step.at,

@@ -158,6 +158,13 @@ export function suggestion(body, data, actions) {
   );
 }
 
+// An override sets the limit rather than adding a pack of the benefit's size: name it so.
+function benefitUsed(grant) {
+  return grant.mode === "OVERRIDE" && grant.amount !== null
+    ? `${grant.benefit.name}: limit set to ${num(grant.amount)}`
+    : grant.benefit.name;
+}
+
 export function renewal(body, data) {
   const r = account(data)?.renewal;
   const impact = data.impactSummary && data.impactSummary.__typename === "ImpactSummary" ? data.impactSummary : null;
@@ -185,7 +192,7 @@ export function renewal(body, data) {
       h("h3", {}, `This term so far (${day(impact.from)} to ${day(impact.to)})`),
       h("p", {}, "Value delivered: ", h("strong", { "data-value-delivered": impact.valueDelivered?.cents ?? "" }, money(impact.valueDelivered))),
       h("p", {}, `Benefits used: ${impact.benefitsUsed.length}`),
-      impact.benefitsUsed.length ? h("ul", {}, impact.benefitsUsed.map((b) => h("li", {}, b.grant.benefit.name,
+      impact.benefitsUsed.length ? h("ul", {}, impact.benefitsUsed.map((b) => h("li", {}, benefitUsed(b.grant),
         b.used !== null ? ` (${num(b.used)} used)` : ""))) : null,
       h("p", {}, `New since ${day(impact.newSince)}: `,
         impact.newBenefits.length ? impact.newBenefits.map((b) => b.name).join(", ") : "nothing yet"),
