@@ -29,6 +29,8 @@ __all__ = [
     "figure",
     "in_range",
     "is_whole",
+    "limit_percent",
+    "limit_remaining",
     "non_negative",
     "percent_of",
 ]
@@ -87,6 +89,27 @@ def percent_of(part: float, whole: float, places: int = 2) -> float:
     if math.isinf(share):
         return math.copysign(MAX_PERCENT, share)
     return round(share, places)
+
+
+def limit_percent(used: float, limit: float | None) -> float | None:
+    """The share of a limit used, in percent, as every view of usage against a limit shows
+    it: None when unlimited; 0 when nothing is used (or less: a `latest` gauge below zero
+    uses none of it); above 100 for an overrun, in proportion; any use of a zero limit is
+    MAX_PERCENT, an overrun past every finite share, as against a limit of 5e-324 (not
+    100: that reads as just at the limit, while a limit of 1e-12 reads as 5e14)."""
+    if limit is None:
+        return None
+    if used <= 0:
+        return 0.0
+    if limit == 0:
+        return MAX_PERCENT
+    return percent_of(used, limit)
+
+
+def limit_remaining(used: float, limit: float | None) -> float | None:
+    """What is left of a limit: None when unlimited, else between 0 (at or over it) and
+    the limit itself (nothing used, or a gauge below zero)."""
+    return None if limit is None else min(max(limit - used, 0.0), limit)
 
 
 def figure(value: float) -> str:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, time
 
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Catalog, Metric, Outcome, TierVersion
-from benefitgate.common.quantities import percent_of
+from benefitgate.common.quantities import limit_percent, percent_of
 from benefitgate.entitlements.models import EffectiveLimit, Grant
 from benefitgate.entitlements.precedence import effective_limits
 from benefitgate.impact.models import (
@@ -139,7 +139,7 @@ def _metric(
         periods=periods,
         value=_value(metric, mine) if exact is None else exact,
         limit=included,
-        peak_percent=None if not included else percent_of(peak, included),
+        peak_percent=limit_percent(peak, included),
         trend_percent=_trend(metric, mine),
     )
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import strawberry
 
 from benefitgate.catalog.types import Benefit, CatalogTypes, Metric, Money, Outcome, Tier, money
-from benefitgate.common.quantities import percent_of
+from benefitgate.common.quantities import limit_percent
 from benefitgate.entitlements.types import Grant, grant_type
 from benefitgate.impact import models
 
@@ -125,7 +125,7 @@ def _metric(m: models.MetricImpact, types: CatalogTypes) -> MetricImpact:
                 period_start=c.period_start,
                 period_end=c.period_end,
                 value=c.value,
-                percent=None if not limit else percent_of(c.value, limit),
+                percent=limit_percent(c.value, limit),
             )
             for c in m.periods
         ],

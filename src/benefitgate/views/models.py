@@ -8,7 +8,7 @@ from uuid import UUID
 
 from benefitgate.accounts.models import Account
 from benefitgate.catalog.models import Benefit, Metric, TierVersion
-from benefitgate.common.quantities import percent_of
+from benefitgate.common.quantities import limit_percent, limit_remaining
 from benefitgate.entitlements.models import Grant
 from benefitgate.usage.trend import Projection
 
@@ -41,17 +41,14 @@ class MetricUsage:
 
     @property
     def remaining(self) -> float | None:
-        return None if self.limit is None else max(self.limit - self.used, 0.0)
+        """Between 0 and the limit (`common.quantities.limit_remaining`)."""
+        return limit_remaining(self.used, self.limit)
 
     @property
     def percent(self) -> float | None:
-        """Share of the limit used, in percent; above 100 for a soft limit overrun, at most
-        `common.quantities.MAX_PERCENT`."""
-        if self.limit is None:
-            return None
-        if self.limit == 0:
-            return 0.0 if self.used == 0 else 100.0
-        return percent_of(self.used, self.limit)
+        """Share of the limit used, in percent; above 100 for an overrun, at most
+        `common.quantities.MAX_PERCENT` (`common.quantities.limit_percent`)."""
+        return limit_percent(self.used, self.limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,8 +82,15 @@ class MetricUsage:
     period_end: datetime | None
     used: float
     limit: float | None
-    remaining: float | None
-    percent: float | None
+    remaining: float | None = strawberry.field(
+        description="What is left of the limit: between 0 (at or over it) and the limit "
+        "itself (nothing used, or a `latest` gauge below zero); null when unlimited."
+    )
+    percent: float | None = strawberry.field(
+        description="The share of the limit used: 0 when nothing is used (or a gauge is "
+        "below zero), above 100 for an overrun, in proportion; any use of a zero limit, or "
+        "a share too large for a float, is the largest float. Null when unlimited."
+    )
     unlimited: bool
     enforcement: Enforcement
     projected: float | None = strawberry.field(
