@@ -41,10 +41,15 @@ def encode_id_cursor(value: UUID) -> str:
 
 
 def decode_id_cursor(raw: str) -> UUID | InvalidInputError:
+    """Only what `encode_id_cursor` writes: base64 skips characters not its own, so the
+    cursor must be the one its id encodes to."""
     try:
-        return UUID(bytes=base64.urlsafe_b64decode(raw.encode()))
+        found = UUID(bytes=base64.urlsafe_b64decode(raw.encode()))
+        if encode_id_cursor(found) == raw:
+            return found
     except (binascii.Error, ValueError):
-        return InvalidInputError.of("after", "after is not a cursor this API produced")
+        pass
+    return InvalidInputError.of("after", "after is not a cursor this API produced")
 
 
 def encode_number_cursor(value: int) -> str:
@@ -55,8 +60,9 @@ def decode_number_cursor(raw: str) -> int | InvalidInputError:
     try:
         prefix, _, number = base64.urlsafe_b64decode(raw.encode()).decode().partition(":")
         value = parse_serial(number) if prefix == "n" else None
-        if value is not None:
+        # One spelling: no leading zeros, nothing base64 skips.
+        if value is not None and encode_number_cursor(value) == raw:
             return value
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     return InvalidInputError.of("after", "after is not a cursor this API produced")

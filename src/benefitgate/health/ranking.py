@@ -52,7 +52,7 @@ def decode_position(raw: str) -> Position | None:
         )
         numbers = all(_number(n) for n in (micros, within, score))
         if prefix == "risk" and numbers and int(score) <= 100:
-            return Position(
+            found = Position(
                 _EPOCH + timedelta(microseconds=int(micros)),
                 date.fromisoformat(day),
                 int(within),
@@ -60,6 +60,9 @@ def decode_position(raw: str) -> Position | None:
                 int(score),
                 UUID(account),
             )
+            # One spelling (fromisoformat and UUID take several, base64 skips what is not
+            # its own): the cursor its position encodes to.
+            return found if encode_position(found) == raw else None
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         pass
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -64,15 +65,23 @@ DismissResult = Annotated[
 ]
 
 
+def _cursor(confidence: float, suggestion_id: UUID) -> str:
+    return base64.urlsafe_b64encode(f"s:{confidence}:{suggestion_id}".encode()).decode()
+
+
 def _encode(s: SuggestionModel) -> str:
-    return base64.urlsafe_b64encode(f"s:{s.confidence}:{s.id}".encode()).decode()
+    return _cursor(s.confidence, s.id)
 
 
 def _decode(raw: str) -> tuple[float, UUID] | InvalidInputError:
+    """Only what `_encode` writes: float() and UUID() also take `nan`, `inf`, `1e400`,
+    `1_0`, spaces and signs, braces and URNs, and base64 skips what is not its own, so
+    the cursor must be the one its values encode to."""
     try:
         prefix, confidence, suggestion_id = base64.urlsafe_b64decode(raw).decode().split(":")
-        if prefix == "s":
-            return float(confidence), UUID(suggestion_id)
+        found = float(confidence), UUID(suggestion_id)
+        if prefix == "s" and math.isfinite(found[0]) and _cursor(*found) == raw:
+            return found
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     return InvalidInputError.of("after", "after is not a cursor this API produced")
