@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FixedClock", "SystemClock"]
+__all__ = ["Clock", "FixedClock", "SystemClock", "days_until"]
 
 
 class Clock(Protocol):
@@ -28,3 +28,9 @@ class FixedClock:
 
     def advance(self, by: timedelta) -> None:
         self.at += by
+
+
+def days_until(at: datetime, now: datetime) -> int:
+    """Calendar days (UTC) from `now`'s date to `at`'s, as "9 days until the renewal on 16
+    December" reads on 7 December at any hour; 0 once the day has come or passed."""
+    return max((at.astimezone(UTC).date() - now.astimezone(UTC).date()).days, 0)

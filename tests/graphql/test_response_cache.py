@@ -374,19 +374,18 @@ async def test_a_moving_projection_or_a_renewal_countdown_is_not_kept_past_its_c
         usage { projected } } } }"""
     renewal = """query($id: ID!) { account(id: $id) { ... on Account {
         renewal { daysLeft } } } }"""
-    # 01:00 UTC, 19 days and 23 hours before the period ends at noon: the countdown drops
-    # at noon, before midnight.
+    # 01:00 UTC on 16 November, the period ending on 5 December at noon: 19 calendar days,
+    # dropping to 18 at midnight.
     clock = FixedClock(factories.NOW + timedelta(hours=13))
     async with served(dsn, settings, clock) as app:
         await app.post(projected, {"id": str(account_id)}, key)
         assert not await app.hit(projected, {"id": str(account_id)}, key)
         first = await app.post(renewal, {"id": str(account_id)}, key)
         assert first["data"]["account"]["renewal"]["daysLeft"] == 19
-        clock.advance(timedelta(hours=10, minutes=59))
+        clock.advance(timedelta(hours=22, minutes=59, seconds=59))  # 23:59:59, still 19
         assert await app.hit(renewal, {"id": str(account_id)}, key)
-        clock.advance(timedelta(minutes=1))  # 19 whole days before the period ends
+        clock.advance(timedelta(seconds=1))  # midnight
         assert not await app.hit(renewal, {"id": str(account_id)}, key)
-        clock.advance(timedelta(microseconds=1))
         later = await app.post(renewal, {"id": str(account_id)}, key)
         assert later["data"]["account"]["renewal"]["daysLeft"] == 18
 

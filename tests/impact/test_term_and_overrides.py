@@ -76,6 +76,8 @@ async def test_the_term_counts_from_its_start_instant_not_its_first_day(
         {"metric": {"key": "m0"}, "value": 10, "periods": [{"value": 10}]}
     ]
     assert "m0: 10 calls (fullest period 10% of limit)." in note["text"]
+    # 22 days and 23 h 45 min before the renewal at 23:30 on 30 December: 23 calendar days.
+    assert note["daysLeft"] == 23
 
 
 async def test_a_term_without_usage_since_its_start_counts_nothing(

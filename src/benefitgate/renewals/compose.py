@@ -19,6 +19,7 @@ from benefitgate.accounts.models import Account
 from benefitgate.adoption.models import BenefitAdoption
 from benefitgate.catalog.diff import TierVersionDiff, diff_versions
 from benefitgate.catalog.models import Catalog
+from benefitgate.clock import days_until
 from benefitgate.common.quantities import figure
 from benefitgate.impact.models import ImpactSummary
 from benefitgate.renewals.models import Money, RenewalNote
@@ -50,7 +51,7 @@ def compose(
     return RenewalNote(
         account_name=account.name,
         renews_at=step.at,
-        days_left=max((step.at - now).days, 0),
+        days_left=days_until(step.at, now),
         tier_name=renewing.name,
         next_tier_name=onto.name,
         price=Money(price_cents(paid, sub.term), paid.currency),

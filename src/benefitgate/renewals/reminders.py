@@ -12,6 +12,7 @@ import asyncpg
 
 from benefitgate.accounts import service as accounts
 from benefitgate.catalog.models import Catalog
+from benefitgate.clock import days_until
 from benefitgate.events import outbox as events
 from benefitgate.renewals import render
 from benefitgate.renewals.service import note_of
@@ -38,7 +39,7 @@ async def send_due(
                     payload: dict[str, Any] = {
                         "daysBefore": days,
                         "renewsAt": renewal_at.isoformat(),
-                        "daysLeft": (renewal_at - now).days,
+                        "daysLeft": days_until(renewal_at, now),
                         **({} if note is None else render.payload(note)),
                     }
                     await events.enqueue(conn, EVENT, account_id, payload)

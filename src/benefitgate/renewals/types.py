@@ -23,7 +23,9 @@ __all__ = ["RenewalNote", "note_type"]
 class RenewalNote:
     account_id: strawberry.ID
     renews_at: datetime
-    days_left: int
+    days_left: int = strawberry.field(
+        description="Calendar days (UTC) from today to the renewal's date; 0 on the day."
+    )
     term_from: date
     tier: str = strawberry.field(
         description="The plan's name just before the renewal: after a trial that ends "

@@ -13,6 +13,7 @@ from benefitgate.catalog.diff import diff_versions
 from benefitgate.catalog.models import Catalog
 from benefitgate.catalog.types import CatalogTypes, Money, Tier, money
 from benefitgate.catalog.version_types import TierVersionDiff, diff_type
+from benefitgate.clock import days_until
 from benefitgate.subscriptions.lifecycle import coming_renewal, paid_version
 from benefitgate.subscriptions.proration import price_cents
 
@@ -74,7 +75,10 @@ class Subscription:
 class Renewal:
     renews_at: datetime
     renewal_date: date
-    days_left: int
+    days_left: int = strawberry.field(
+        description="Calendar days (UTC) from today to the renewal's date: 9 on 7 December "
+        "for a renewal on 16 December, at any hour; 0 on the day."
+    )
     term: Term = strawberry.field(description="The term from the renewal on.")
     tier: Tier = strawberry.field(
         description="The tier version from the renewal on: the scheduled tier, or the one "
@@ -122,7 +126,7 @@ def renewal_type(
     return Renewal(
         renews_at=step.at,
         renewal_date=sub.renewal_date,
-        days_left=max((step.at - now).days, 0),
+        days_left=days_until(step.at, now),
         term=Term(after.term),
         tier=types.tiers[after.tier_version_id],
         price=money(step.details["priceCents"], step.details["currency"]),

@@ -62,17 +62,11 @@ def account_changes_at(account: Account, now: datetime, selected: Collection[str
     subscription go; `now` itself when it moves continuously."""
     if not MOVING_FIELDS.isdisjoint(selected):
         return now
+    # The renewal's `daysLeft` counts calendar days: it drops at midnight (UTC).
     instants: list[datetime | None] = [next_midnight(now)]
     sub = account.subscription
     if sub is not None:
         instants += [sub.current_period_end, sub.trial_ends_at, sub.scheduled_change_at]
-        # The renewal's `daysLeft` drops by one at each whole day before the period's end.
-        days_left = (sub.current_period_end - now).days
-        if days_left > 0:
-            drops_at = sub.current_period_end - timedelta(days=days_left)
-            if drops_at <= now:
-                return now
-            instants.append(drops_at)
     found = earliest_after(now, instants)
     assert found is not None  # midnight is always after now
     return found
