@@ -36,6 +36,7 @@ __all__ = [
     "due",
     "ended",
     "in_force",
+    "may_be_due",
     "period_end_after",
     "renewed",
     "steps_until",
@@ -52,6 +53,14 @@ class Due:
     action: str  # the audit action of the step: subscription.trial_ended, ...
     at: datetime  # when it takes effect
     after: Subscription
+
+
+def may_be_due(sub: Subscription, now: datetime) -> bool:
+    """Whether a step may be due by `now` (`due` says which, with the catalog)."""
+    if sub.status == "canceled":
+        return False
+    trial_end = sub.trial_ends_at
+    return sub.current_period_end <= now or (trial_end is not None and trial_end <= now)
 
 
 def due(sub: Subscription, catalog: Catalog, now: datetime) -> Due | None:

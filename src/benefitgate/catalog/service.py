@@ -19,7 +19,7 @@ from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.catalog import repository
 from benefitgate.catalog.drafts import TierDraft, build_draft, check_tier
-from benefitgate.catalog.models import TierVersion
+from benefitgate.catalog.models import Catalog, TierVersion
 from benefitgate.catalog.snapshots import version_snapshot
 from benefitgate.common.changes import (
     ChangeContext,
@@ -34,6 +34,7 @@ from benefitgate.events import outbox as events
 
 __all__ = [
     "VERSION_KIND",
+    "as_read",
     "create_draft",
     "discard_draft",
     "publish",
@@ -42,6 +43,12 @@ __all__ = [
 ]
 
 VERSION_KIND = "tier_version"
+
+
+async def as_read(conn: asyncpg.Connection) -> Catalog:
+    """The whole catalog as `conn` reads it now, in the caller's transaction (for a change
+    that needs it and has none at hand)."""
+    return await repository.read_catalog(conn)
 
 
 async def record_change(

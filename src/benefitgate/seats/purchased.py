@@ -46,7 +46,7 @@ async def set_purchased(
     subscription is canceled (then nothing is released either)."""
     if not 1 <= purchased <= MAX_SEATS:
         raise InvalidChange("purchased", f"give 1 to {MAX_SEATS:,} seats")
-    before = await lock_at_version(conn, account_id, expected_version)
+    before = await lock_at_version(conn, account_id, expected_version, change.at)
     if before.status == "canceled":  # as every other change of a subscription
         raise InvalidChange("accountId", "the subscription is canceled")
     for user in dict.fromkeys(release):

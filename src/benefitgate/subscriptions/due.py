@@ -16,17 +16,13 @@ import asyncpg
 
 from benefitgate.accounts.models import Subscription
 from benefitgate.catalog.models import Catalog
-from benefitgate.common.changes import ChangeContext
 from benefitgate.subscriptions import repository, service
-from benefitgate.subscriptions.lifecycle import next_step
 
 __all__ = ["ACTOR", "BATCH", "MAX_STEPS", "apply_due"]
 
-ACTOR = "scheduler"
+ACTOR = service.SCHEDULER
 BATCH = 100
-# A monthly subscription missing this many renewals has been down for decades: stop and
-# leave the rest for the next run rather than hold one transaction open indefinitely.
-MAX_STEPS = 120
+MAX_STEPS = service.MAX_STEPS
 
 
 async def apply_due(
@@ -49,19 +45,5 @@ async def apply_due(
 async def _catch_up(
     conn: asyncpg.Connection, account_id: UUID, sub: Subscription, catalog: Catalog, now: datetime
 ) -> int:
-    steps = 0
-    while steps < MAX_STEPS and (step := next_step(sub, catalog, now)) is not None:
-        change = ChangeContext(ACTOR, _REASONS[step.action], None, now)
-        after = await repository.save(conn, step.after)
-        details = {"effectiveAt": step.at.isoformat(), **step.details}
-        await service.record_change(conn, change, step.action, account_id, (sub, after), details)
-        sub, steps = after, steps + 1
-    return steps
-
-
-_REASONS = {
-    "subscription.renewed": "the period ended",
-    "subscription.trial_ended": "the trial ended without converting",
-    "subscription.trial_converted": "the trial ended and converted",
-    "subscription.ended": "canceled at the end of its period",
-}
+    caught_up = await service.catch_up(conn, account_id, sub, now, catalog)
+    return caught_up.version - sub.version  # each step moves the version by one

@@ -191,7 +191,7 @@ async def set_status(
 ) -> AuditEntry:
     """Move an active subscription to past due or back, as a billing system's dunning
     does; trialing and canceled ones are refused."""
-    before = await lock_at_version(conn, account_id, expected_version)
+    before = await lock_at_version(conn, account_id, expected_version, change.at)
     if status not in DUNNING or before.status not in DUNNING:
         raise InvalidChange(
             "status", f"only active and past due move between each other, not {before.status}"

@@ -13,22 +13,27 @@ from uuid import UUID
 
 import asyncpg
 
+from benefitgate.accounts import timeline
 from benefitgate.accounts.models import Subscription
 from benefitgate.audit import service as audit
 from benefitgate.audit.models import AuditEntry, Target
 from benefitgate.audit.rollback import refuse_if_changed_since
+from benefitgate.catalog import service as catalogs
 from benefitgate.catalog.models import Catalog
 from benefitgate.common.changes import ChangeContext, InvalidChange, TargetNotFound, expect_version
 from benefitgate.common.isotime import from_iso, to_iso
 from benefitgate.events import outbox as events
 from benefitgate.subscriptions import repository, transitions
-from benefitgate.subscriptions.lifecycle import TIME_DRIVEN
+from benefitgate.subscriptions.lifecycle import TIME_DRIVEN, next_step
 from benefitgate.subscriptions.proration import TierChangePlan
 from benefitgate.subscriptions.transitions import Transition
 
 __all__ = [
+    "MAX_STEPS",
+    "SCHEDULER",
     "apply",
     "cancel_scheduled_change",
+    "catch_up",
     "change_term",
     "change_tier",
     "from_snapshot",
@@ -121,12 +126,51 @@ async def lock_subscription(conn: asyncpg.Connection, account_id: UUID) -> Subsc
 
 
 async def lock_at_version(
-    conn: asyncpg.Connection, account_id: UUID, expected: int
+    conn: asyncpg.Connection, account_id: UUID, expected: int, at: datetime
 ) -> Subscription:
-    """The account's subscription, locked, if it is still at version `expected`. Raises
-    TargetNotFound or VersionConflict."""
+    """The account's subscription, locked, if it is still at version `expected`, as it
+    stands at `at`: the steps time made due by then (a trial's end, a renewal, an end) are
+    written first, as the scheduler would write them. Every answer reads a subscription
+    so (`accounts.timeline`); a change made to the row as stored would start from a state
+    no answer showed (reactivating a subscription that had ended, prorating an upgrade
+    over a period that had passed). `expected` is the version the caller read, which
+    those steps had not moved. Raises TargetNotFound or VersionConflict."""
     sub = await lock_subscription(conn, account_id)
     expect_version(expected, sub.version)
+    return await catch_up(conn, account_id, sub, at)
+
+
+SCHEDULER = "scheduler"  # the actor of the steps time makes, whoever writes them
+# A monthly subscription missing this many renewals has been down for decades: stop and
+# leave the rest for the next run rather than hold one transaction open indefinitely.
+MAX_STEPS = 120
+_REASONS = {
+    "subscription.renewed": "the period ended",
+    "subscription.trial_ended": "the trial ended without converting",
+    "subscription.trial_converted": "the trial ended and converted",
+    "subscription.ended": "canceled at the end of its period",
+}
+
+
+async def catch_up(
+    conn: asyncpg.Connection,
+    account_id: UUID,
+    sub: Subscription,
+    at: datetime,
+    catalog: Catalog | None = None,
+) -> Subscription:
+    """`sub` (locked) with every step due by `at` written, each with its audit entry by
+    the scheduler and its event; the catalog is read only when a step is due."""
+    if not timeline.may_be_due(sub, at):
+        return sub
+    catalog = catalog or await catalogs.as_read(conn)
+    steps = 0
+    while steps < MAX_STEPS and (step := next_step(sub, catalog, at)) is not None:
+        change = ChangeContext(SCHEDULER, _REASONS[step.action], None, at)
+        after = await repository.save(conn, step.after)
+        details = {"effectiveAt": step.at.isoformat(), **step.details}
+        await record_change(conn, change, step.action, account_id, (sub, after), details)
+        sub, steps = after, steps + 1
     return sub
 
 
@@ -157,7 +201,7 @@ async def apply(
     """Lock the account's subscription at `expected_version`, apply `transition` to it,
     save and record the result. Raises TargetNotFound, VersionConflict, and what the
     transition raises (InvalidChange, or a caller's own refusal)."""
-    before = await lock_at_version(conn, account_id, expected_version)
+    before = await lock_at_version(conn, account_id, expected_version, change.at)
     step = transition(before)
     after = await repository.save(conn, step.after)
     details = None if step.plan is None else {"change": plan_json(step.plan)}

@@ -65,7 +65,7 @@ async def set_trial_conversion(
     """Decide what the trial does at its end: keep its tier (`convert`) or fall back.
     Raises TargetNotFound, VersionConflict, or InvalidChange outside a trial or when the
     trial is already set that way."""
-    before = await lock_at_version(conn, account_id, expected_version)
+    before = await lock_at_version(conn, account_id, expected_version, change.at)
     if before.status != "trialing":
         raise InvalidChange("accountId", "the subscription is not in a trial")
     if before.trial_converts == convert:
