@@ -167,6 +167,35 @@ async def test_a_write_waits_out_the_lease_of_a_replica_that_did_not_confirm(
         await silent.close()
 
 
+async def test_a_lease_just_lapsed_by_redis_clock_is_still_waited_for(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Redis's wall clock may step forward while a replica's own lease, timed on its
+    monotonic clock, still runs: a lease lapsed by less than a lease is still listed and
+    waited for; one lapsed by more is dropped."""
+    a = SharedTier(redis_url, redis_prefix, TTL, lease_seconds=0.4)
+    silent = SharedTier(redis_url, redis_prefix, TTL, lease_seconds=0.4)
+
+    async def lease(ms: int) -> None:
+        seconds, micros = await silent.client.time()
+        expiry = seconds * 1000 + micros // 1000 + ms
+        await silent.client.zadd(f"{redis_prefix}:replicas", {silent.broadcasts.id: expiry})
+
+    try:
+        await lease(-200)  # lapsed, as a clock stepped 200 ms ahead would make it
+        started = time.monotonic()
+        assert await a.broadcasts.broadcast({"account:1"}) == 0
+        # Waited for until it had lapsed by a whole lease (200 ms more), then dropped.
+        assert time.monotonic() - started >= 0.15
+        await lease(-1_000)  # lapsed long ago: a replica gone
+        started = time.monotonic()
+        assert await a.broadcasts.broadcast({"account:1"}) == 0
+        assert time.monotonic() - started < 0.35  # not waited for: less than its lease
+    finally:
+        await a.close()
+        await silent.close()
+
+
 async def test_no_redis_listening_fails_nothing_and_costs_little() -> None:
     tier = SharedTier(f"redis://127.0.0.1:{free_port()}/0", "bgtest:absent", TTL)
     cache = ResponseCache(LocalTier(10, 100_000), FixedClock(NOW), tier)

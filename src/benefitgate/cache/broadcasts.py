@@ -64,18 +64,25 @@ _RENEWALS = 4  # renewals a lease: one may be late without the lease running out
 _POLL = 0.05  # seconds between looks at the set while a listed replica has not confirmed
 _PAUSE = 1.0  # seconds before subscribing again after a failure
 
-# ARGV: set, channel, message. Publishes, then drops lapsed leases and lists the rest.
+# Leases are dropped from the set a lease after they lapsed by Redis's clock, not at once:
+# a replica times its use of the local tier by its own monotonic clock, and Redis's wall
+# clock may step forward (NTP, a VM resumed), which would drop a lease still running. A
+# writer waits at most a lease for a listed replica either way.
+
+# ARGV: set, channel, message, lease ms. Publishes, drops lapsed leases, lists the rest.
 _PUBLISH = """
 local n = redis.call('PUBLISH', ARGV[2], ARGV[3])
 local t = redis.call('TIME')
-redis.call('ZREMRANGEBYSCORE', ARGV[1], '-inf', t[1] * 1000 + math.floor(t[2] / 1000))
+local lapsed = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', ARGV[1], '-inf', lapsed)
 return redis.call('ZRANGE', ARGV[1], 0, -1)
 """
 
-# ARGV: set.
+# ARGV: set, lease ms.
 _LIVE = """
 local t = redis.call('TIME')
-redis.call('ZREMRANGEBYSCORE', ARGV[1], '-inf', t[1] * 1000 + math.floor(t[2] / 1000))
+local lapsed = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', ARGV[1], '-inf', lapsed)
 return redis.call('ZRANGE', ARGV[1], 0, -1)
 """
 
@@ -96,6 +103,7 @@ class Broadcasts:
     def __init__(self, tier: Tier, lease_seconds: float) -> None:
         self._tier = tier
         self._lease = lease_seconds
+        self._lease_ms = int(lease_seconds * 1000)
         self.id = secrets.token_hex(8)
         self._set = f"{tier.prefix}:replicas"
         self._scripts = {
@@ -139,7 +147,7 @@ class Broadcasts:
             live = None
             if popped is not None:
                 live = await self._tier.call(
-                    partial(self._scripts["live"], args=[self._set]), always=True
+                    partial(self._scripts["live"], args=[self._set, self._lease_ms]), always=True
                 )
             if live is None:  # Redis failed: the leases listed will have run out by then
                 await asyncio.sleep(max(0.0, deadline - time.monotonic()))
@@ -157,7 +165,10 @@ class Broadcasts:
         local tier before using it again."""
         while True:
             listed: list[bytes] | None = await self._tier.call(
-                partial(self._scripts["publish"], args=[self._set, self.channel, message]),
+                partial(
+                    self._scripts["publish"],
+                    args=[self._set, self.channel, message, self._lease_ms],
+                ),
                 always=True,
             )
             if listed is not None:
@@ -207,7 +218,7 @@ class Broadcasts:
         while not self._tier.closed:
             pinged = await self._heard_all(pubsub, on_tags)
             renewed = await self._tier.call(
-                partial(self._scripts["renew"], args=[self._set, self.id, int(self._lease * 1000)]),
+                partial(self._scripts["renew"], args=[self._set, self.id, self._lease_ms]),
                 always=True,
             )
             if renewed is not None:  # otherwise the lease runs on to its end, no further
