@@ -167,3 +167,28 @@ async def test_a_feed_page_on_the_standby_settles_below_the_primarys_open_transa
     # its event, committed later, fell behind every reader that went on from there.
     assert empty.events == []
     assert [e.type for e in late.events] == ["test.late"]
+
+
+async def test_a_cursor_of_an_event_the_standby_has_not_replayed_is_not_refused_as_made_up() -> (
+    None
+):
+    """The primary handed out the event's cursor; a standby behind it cannot see the
+    event yet, nor tell a made-up position from it (`events.check_issued`): it refuses
+    neither, and the primary refuses the made-up one."""
+    async with primary_and_standby() as (primary, standby):
+        writer, reader = await db.connect(primary), await db.connect(standby.dsn)
+        try:
+            await events.enqueue(writer, "test.before", None, {})
+            await standby.caught_up(primary)
+            await standby.pause()
+            await events.enqueue(writer, "test.late", None, {})
+            [*_, late] = await events.read_feed(writer, START, 10, EVERYTHING)
+            await events.check_issued(reader, late.cursor)  # raises if refused
+            made_up = events.Cursor(late.cursor.txid, late.cursor.id + 1)
+            await events.check_issued(reader, made_up)
+            with pytest.raises(events.InvalidCursor, match="not a position"):
+                await events.check_issued(writer, made_up)
+            await standby.resume()
+        finally:
+            await writer.close()
+            await reader.close()

@@ -343,11 +343,18 @@ async def check_issued(conn: asyncpg.Connection, cursor: Cursor) -> None:
     rest of that transaction's events. What it hands out is the start, an event's position,
     a position after every event of a transaction (the largest id), or the retention
     horizon; a position at or below the horizon is left to the retention check, since
-    its event may have been pruned."""
+    its event may have been pruned.
+
+    Only the primary can tell: a read replica behind the primary that handed the cursor
+    out has not seen its transaction yet, and refuses nothing. So does a transaction this
+    snapshot cannot see ended yet."""
     ahead, known = await conn.fetchrow(
         """
-        select $1::xid8 >= pg_snapshot_xmax(pg_current_snapshot()),
-               $2::bigint = $3::bigint
+        select not pg_is_in_recovery()
+               and $1::xid8 >= pg_snapshot_xmax(pg_current_snapshot()),
+               pg_is_in_recovery()
+               or $2::bigint = $3::bigint
+               or not pg_visible_in_snapshot($1::xid8, pg_current_snapshot())
                or ($1::xid8, $2) <= (select h.txid, h.id from event_horizon h)
                or exists (select from events e where e.txid = $1::xid8 and e.id = $2)
         """,
