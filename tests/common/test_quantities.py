@@ -14,6 +14,7 @@ from benefitgate.common.quantities import (
     MIN_QUANTITY,
     credit_amount,
     in_range,
+    is_usage,
     non_negative,
     percent_of,
 )
@@ -34,6 +35,14 @@ def test_zero_and_quantities_from_the_smallest_to_the_largest_are_in_range(value
 def test_quantities_too_near_zero_or_too_far_from_it_are_out_of_range(value: float) -> None:
     assert not in_range(value)
     assert not non_negative(value)
+
+
+@pytest.mark.parametrize("value", [5e-324, -5e-324, 0.1 + 0.2 - 0.3, 0.0, MAX_QUANTITY])
+def test_usage_values_of_any_size_nearer_zero_are_taken(value: float) -> None:
+    """Shares are taken of limits and targets, never of usage: its values need no lower
+    bound, and a float's rounding noise is counted as the near-zero value it is."""
+    assert is_usage(value)
+    assert not is_usage(MAX_QUANTITY * 2) and not is_usage(math.nan)
 
 
 def test_every_share_of_two_quantities_in_range_is_finite() -> None:

@@ -25,7 +25,7 @@ import orjson
 
 from benefitgate.cloudevents.format import Refused
 from benefitgate.common.nesting import MAX_DEPTH
-from benefitgate.common.quantities import OUT_OF_RANGE
+from benefitgate.common.quantities import USAGE_RANGE
 from benefitgate.common.text import cut
 from benefitgate.metering.models import Rejection
 
@@ -142,7 +142,7 @@ def unholdable(raw: Any) -> Refused | None:
         return None
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("value"), Unholdable):
-        return Refused(Rejection.VALUE_OUT_OF_RANGE, OUT_OF_RANGE)
+        return Refused(Rejection.VALUE_OUT_OF_RANGE, USAGE_RANGE)
     pending: list[tuple[str, Any]] = [(cut(key), inner) for key, inner in raw.items()]
     while pending:
         at, item = pending.pop()

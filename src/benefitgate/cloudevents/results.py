@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from benefitgate.cloudevents.format import Refused
-from benefitgate.common.quantities import OUT_OF_RANGE
+from benefitgate.common.quantities import USAGE_RANGE
 from benefitgate.metering.groups import MAX_DIMENSION, MAX_GROUPS
 from benefitgate.metering.models import (
     MAX_EVENT_ID,
@@ -28,7 +28,7 @@ MESSAGES = {
     "account you may see",
     Rejection.UNKNOWN_METRIC: "`type` is not the key of a metric",
     Rejection.NEGATIVE_VALUE: "only `latest` metrics take negative values",
-    Rejection.VALUE_OUT_OF_RANGE: OUT_OF_RANGE,
+    Rejection.VALUE_OUT_OF_RANGE: USAGE_RANGE,
     Rejection.OUTSIDE_WINDOW: "`time` must be at most {back} days back and {ahead} minutes ahead",
     Rejection.INVALID_DIMENSION: "a `data` property the metric groups by must be text, a "
     f"number or a boolean, of at most {MAX_DIMENSION} characters",

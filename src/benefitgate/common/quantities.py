@@ -7,7 +7,9 @@ as an overflow and GraphQL could not return. A bound far above any real quantity
 every sum of them finite: 10^15 events of 10^15 would still be far from the maximum.
 At the other end, a limit or target of 5e-324 made every share of it infinite ("inf%" in
 a suggestion); a bound far below any real quantity keeps every share of two quantities
-finite (at most 10^29 %).
+finite (at most 10^29 %). The lower bound holds for what a share is taken of (limits,
+grants, targets, thresholds), not for usage values and amounts consumed, which are only
+ever shares' numerators: a float's rounding noise (0.1 + 0.2 - 0.3) counts as about 0.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ __all__ = [
     "MIN_QUANTITY",
     "NON_NEGATIVE",
     "OUT_OF_RANGE",
+    "USAGE_RANGE",
     "WHOLE",
     "credit_amount",
     "figure",
     "in_range",
+    "is_usage",
     "is_whole",
     "limit_percent",
     "limit_remaining",
@@ -41,6 +45,7 @@ MIN_QUANTITY = 1e-12
 # float, which GraphQL's Float carries (infinity it refuses, as an error of the field).
 MAX_PERCENT = sys.float_info.max
 OUT_OF_RANGE = "give 0 or a finite quantity from 10^-12 to 10^15 either way"
+USAGE_RANGE = "give a finite value of at most 10^15 either way"
 NON_NEGATIVE = "0, or from 10^-12 to 10^15"
 # Credits are counted to a millionth: a lot of 1e-300 or a draw of 0.1 + 0.2 (0.30000000000000004)
 # was taken as given, a balance no one can spend to zero, and draws the metric's float8
@@ -57,6 +62,12 @@ def in_range(value: float) -> bool:
     of zero."""
     size = abs(value)
     return value == 0 or MIN_QUANTITY <= size <= MAX_QUANTITY
+
+
+def is_usage(value: float) -> bool:
+    """Whether `value` is finite and at most MAX_QUANTITY either side of zero (a usage
+    value or an amount consumed: any size nearer 0 is taken)."""
+    return math.isfinite(value) and -MAX_QUANTITY <= value <= MAX_QUANTITY
 
 
 def non_negative(value: float) -> bool:

@@ -62,8 +62,8 @@ async def consume(
         raise InvalidChange("metric", f"unknown metric {quoted(metric_key)}")
     if metric.aggregation not in ("sum", "count"):
         raise InvalidChange("metric", f"{a_or_an(metric.aggregation)} metric cannot be consumed")
-    if not (amount > 0 and quantities.in_range(amount)):
-        raise InvalidChange("amount", "give a positive amount from 10^-12 to 10^15")
+    if not (amount > 0 and quantities.is_usage(amount)):
+        raise InvalidChange("amount", "give a positive amount of at most 10^15")
     if metric.counts_whole and not quantities.is_whole(amount):  # half an event
         raise InvalidChange("amount", quantities.WHOLE)
     suspended = await suspension(conn, account.id)

@@ -104,7 +104,7 @@ def _rejection(
     metric = catalog.metrics.get(event.metric_key)
     if metric is None:
         return Rejection.UNKNOWN_METRIC
-    if not quantities.in_range(event.value):
+    if not quantities.is_usage(event.value):
         return Rejection.VALUE_OUT_OF_RANGE
     if event.value < 0 and not negative_allowed(metric.aggregation):
         return Rejection.NEGATIVE_VALUE
