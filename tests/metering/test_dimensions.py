@@ -253,3 +253,36 @@ async def test_a_group_of_a_number_of_2_53_or_more_is_refused_whether_integer_or
         "select dimensions ->> 'region' as region, value from usage_group_counters"
     )
     assert {r["region"]: float(r["value"]) for r in rows} == {str(v): 2.0 for v in fine}
+
+
+async def test_a_redelivered_event_with_changed_properties_takes_no_place_among_the_groups(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """A careless client resends an event it was answered for with a property changed: it
+    is a duplicate, counted nowhere, and opens no group. It was counted as opening one:
+    with 99 groups it took the last place and a new event of its batch was refused, and
+    at the bound it was refused itself (TOO_MANY_GROUPS), though counted before."""
+    cat = await _grouped_catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    key = await api_key(conn)
+
+    async def post(*events: dict[str, Any]) -> list[str]:
+        result = (await post_events(api.client, list(events), auth=key)).json()
+        return [r["reason"] or r["status"] for r in result["results"]]
+
+    first = [_call(account_id, f"e{i}", 1, region=f"r{i}") for i in range(MAX_GROUPS - 1)]
+    assert set(await post(*first)) == {"ACCEPTED"}
+    assert await post(
+        _call(account_id, "e0", 1, region="changed"), _call(account_id, "new", 1, region="new")
+    ) == ["DUPLICATE", "ACCEPTED"]
+    assert await post(_call(account_id, "e1", 1, region="changed again")) == ["DUPLICATE"]
+    assert await post(_call(account_id, "past", 1, region="one too many")) == ["TOO_MANY_GROUPS"]
+    # Through usageRecord alike (its events' source is '').
+    redelivered = {**event(account_id, "u0", 1, metric="calls"), "properties": {"region": "r0"}}
+    changed = {**redelivered, "properties": {"region": "changed"}}
+    for sent, expected in ((redelivered, "ACCEPTED"), (changed, "DUPLICATE")):
+        result = (await api.data(RECORD, {"events": [sent]}, auth=key))["usageRecord"]
+        assert [r["reason"] or r["status"] for r in result["results"]] == [expected]
+    rows = await conn.fetch("select dimensions ->> 'region' as r, value from usage_group_counters")
+    assert len(rows) == MAX_GROUPS and "changed" not in {r["r"] for r in rows}
+    assert float(await conn.fetchval("select sum(value) from usage_group_counters")) == 101.0

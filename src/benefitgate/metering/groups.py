@@ -18,7 +18,7 @@ import orjson
 
 from benefitgate.metering import repository
 from benefitgate.metering.models import UsageEvent
-from benefitgate.metering.repository import CounterKey
+from benefitgate.metering.repository import CounterKey, EventKey
 
 __all__ = [
     "MAX_DIMENSION",
@@ -83,13 +83,19 @@ def canonical(dimensions: str) -> str:
 
 
 async def over_bound(
-    conn: asyncpg.Connection, grouped: Sequence[tuple[CounterKey, str | None]]
+    conn: asyncpg.Connection, grouped: Sequence[tuple[CounterKey, str | None, EventKey]]
 ) -> set[int]:
-    """The positions in `grouped` ((account, metric, period start), group) whose group
-    would pass MAX_GROUPS in its period, in the caller's transaction; those without a
-    group (None) never are. Locks the periods that have groups until the transaction ends,
-    so that no concurrent batch can open groups there in the meantime."""
-    keys = sorted({key for key, group in grouped if group is not None})
+    """The positions in `grouped` ((account, metric, period start), group, (account, source,
+    event id)) whose group would pass MAX_GROUPS in its period, in the caller's
+    transaction; those without a group (None) never are. Locks the periods that have
+    groups until the transaction ends, so that no concurrent batch can open groups there
+    in the meantime.
+
+    An event stored before (a redelivery, whose properties a careless client may have
+    changed) opens no group: the write finds it a duplicate and counts it nowhere. Counted
+    as opening one, it took a place a new event of the batch was then refused for, and
+    at the bound it was refused itself, though counted before."""
+    keys = sorted({key for key, group, _ in grouped if group is not None})
     if not keys:
         return set()
     await repository.lock_group_counters(conn, keys)
@@ -97,9 +103,14 @@ async def over_bound(
         key: {canonical(g) for g in found}
         for key, found in (await repository.groups_of(conn, keys)).items()
     }
+    # Only events that would open a group are looked up (rare once a period has its groups).
+    opening = [
+        e for key, group, e in grouped if group is not None and group not in known.get(key, ())
+    ]
+    stored = await repository.stored_event_keys(conn, opening) if opening else set()
     over = set()
-    for position, (key, group) in enumerate(grouped):
-        if group is None:
+    for position, (key, group, event) in enumerate(grouped):
+        if group is None or event in stored:
             continue
         seen = known.setdefault(key, set())
         if group in seen:

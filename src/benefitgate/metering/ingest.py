@@ -28,7 +28,7 @@ from benefitgate.metering.models import (
     UsageEvent,
 )
 from benefitgate.metering.partitions import Partitions
-from benefitgate.metering.repository import CounterKey
+from benefitgate.metering.repository import CounterKey, EventKey
 from benefitgate.metering.rules import Window, negative_allowed
 from benefitgate.metering.uniques import InvalidProperty, unique_of
 from benefitgate.telemetry import metrics
@@ -234,6 +234,11 @@ class Candidate:
     def counter(self) -> CounterKey:
         return (self.account.id, self.event.metric_key, self.period.start)
 
+    @property
+    def key(self) -> EventKey:
+        """What makes the event once: its account, source and id."""
+        return (self.account.id, self.event.source, self.event.event_id)
+
 
 async def decide(
     conn: asyncpg.Connection, candidates: list[Candidate], catalog: Catalog, now: datetime
@@ -277,7 +282,8 @@ async def write(
     transaction; they are read or made here otherwise."""
     over: set[int] = set()
     if any(c.group is not None for c in candidates):  # most metrics have no dimensions
-        over = await groups.over_bound(conn, [(c.counter, c.group) for c in candidates])
+        grouped = [(c.counter, c.group, c.key) for c in candidates]
+        over = await groups.over_bound(conn, grouped)
     kept = candidates
     if over:
         kept, rows = [c for i, c in enumerate(candidates) if i not in over], None

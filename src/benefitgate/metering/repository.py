@@ -17,6 +17,7 @@ __all__ = [
     "CounterKey",
     "CounterValue",
     "Crossing",
+    "EventKey",
     "EventRow",
     "EventRows",
     "GroupedEvent",
@@ -35,12 +36,15 @@ __all__ = [
     "record_denials",
     "record_events",
     "record_groups",
+    "stored_event_keys",
 ]
 
 # account, metric, period start, value
 CounterValue = tuple[UUID, str, datetime, float]
 # account, metric, period start
 CounterKey = tuple[UUID, str, datetime]
+# account, source, event id: what makes an event once
+EventKey = tuple[UUID, str, str]
 
 
 # One event as the write statement takes it: account, metric, source, event id, value,
@@ -593,6 +597,21 @@ async def groups_of(
     for r in rows:
         found.setdefault((r[0], r[1], r[2]), []).append(r[3])
     return found
+
+
+async def stored_event_keys(conn: asyncpg.Connection, keys: Sequence[EventKey]) -> set[EventKey]:
+    """Those of `keys` whose event was stored before (within the dedup horizon). The keys
+    travel as one jsonb array, as `record_events`'s rows do."""
+    rows = await conn.fetch(
+        """
+        select i.account_id, i.source, i.event_id
+        from jsonb_array_elements($1::jsonb) as k
+        join usage_event_ids i on i.account_id = (k->>0)::uuid and i.source = k->>1
+            and i.event_id = k->>2
+        """,
+        keys,
+    )
+    return {(r[0], r[1], r[2]) for r in rows}
 
 
 async def record_groups(conn: asyncpg.Connection, events: Sequence[GroupedEvent]) -> None:
