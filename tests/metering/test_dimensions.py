@@ -286,3 +286,34 @@ async def test_a_redelivered_event_with_changed_properties_takes_no_place_among_
     rows = await conn.fetch("select dimensions ->> 'region' as r, value from usage_group_counters")
     assert len(rows) == MAX_GROUPS and "changed" not in {r["r"] for r in rows}
     assert float(await conn.fetchval("select sum(value) from usage_group_counters")) == 101.0
+
+
+async def test_a_gauges_groups_break_ties_at_one_time_as_its_total_does(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """Of readings at one time the greater event id is the latest, then the greater
+    source: the total took it, but each group took the first of the batch, so that a
+    gauge with one group read 4 in the group and 8 in total."""
+    cat = await factories.catalog(conn)
+    await conn.execute(
+        "insert into metrics values ('gauge', 'g', 'x', 'latest', 'never', '{region}')"
+    )
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+
+    def reading(event_id: str, value: float, source: str = "svc") -> dict[str, Any]:
+        data = {"region": "eu"}
+        return cloud_event(account_id, event_id, value, type="gauge", source=source, data=data)
+
+    tied = [reading("g-a", 4), reading("g-c", 8), reading("g-b", 2)]
+    assert (await post_events(api.client, tied, auth=key)).json()["accepted"] == 3
+    same_id = [reading("h", 16, "svc-a"), reading("h", 32, "svc-c"), reading("h", 64, "svc-b")]
+    later = [{**r, "time": (NOW - timedelta(minutes=30)).isoformat()} for r in same_id]
+    assert (await post_events(api.client, later, auth=key)).json()["accepted"] == 3
+    for table, values in (("usage_counters", [32.0]), ("usage_group_counters", [32.0])):
+        found = await conn.fetch(f"select value from {table}")  # noqa: S608 (constant)
+        assert [float(r["value"]) for r in found] == values, table
+    days = await conn.fetch(
+        "select value from usage_daily union all select value from usage_group_daily"
+    )
+    assert [float(r["value"]) for r in days] == [32.0, 32.0]

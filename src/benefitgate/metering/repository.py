@@ -52,11 +52,14 @@ EventKey = tuple[UUID, str, str]
 # counts (None for other aggregations).
 EventRow = tuple[UUID, str, str, str, float, datetime, datetime, datetime | None, str, str | None]
 # One grouped event to count in its group: account, metric, period start, the group as
-# JSON text, value, when it occurred, aggregation.
-GroupedEvent = tuple[UUID, str, datetime, str, float, datetime, str]
+# JSON text, value, when it occurred, aggregation, event id and source (which break a
+# `latest` gauge's ties, as in the total).
+GroupedEvent = tuple[UUID, str, datetime, str, float, datetime, str, str, str]
 # Places in an EventRow.
 _ACCOUNT: Final = 0
 _METRIC: Final = 1
+_SOURCE: Final = 2
+_EVENT_ID: Final = 3
 _VALUE: Final = 4
 _OCCURRED_AT: Final = 5
 _PERIOD_START: Final = 6
@@ -111,6 +114,8 @@ class EventRows:
             row[_VALUE],
             row[_OCCURRED_AT],
             row[_AGGREGATION],
+            row[_EVENT_ID],
+            row[_SOURCE],
         )
 
     def added(self, positions: Sequence[int]) -> dict[CounterKey, float]:
@@ -228,13 +233,16 @@ _DAILY_UPSERT = """
 # own: an upsert's conflict arm sees only table columns, and a grouping computes only its
 # own aggregate (Postgres computes every aggregate of a select list, even those a `case`
 # would discard). An upsert that no event of the batch needs writes nothing. Of events
-# of a `latest` gauge with the same time, the greater event id (in code point order) wins.
+# of a `latest` gauge with the same time, the greater event id (in code point order) wins,
+# then the greater source; groups break ties alike, so that a gauge's one group holds
+# its total (they took the first of the batch, whatever its id).
 _AGGREGATIONS = {
     "sum": ("sum(value)", "t.value + excluded.value"),
     "count": ("count(*)::float8", "t.value + excluded.value"),
     "max": ("max(value)", "greatest(t.value, excluded.value)"),
     "latest": (
-        """(array_agg(value order by occurred_at desc, event_id collate "C" desc))[1]""",
+        """(array_agg(value order by occurred_at desc, event_id collate "C" desc,
+                              source collate "C" desc))[1]""",
         """case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
                 then excluded.value else t.value end""",
     ),
@@ -657,7 +665,7 @@ with input as (
     select (r->>0)::uuid as account_id, r->>1 as metric_key,
            (r->>2)::timestamptz as period_start, (r->>3)::jsonb as dimensions,
            (r->>4)::float8 as value, (r->>5)::timestamptz as occurred_at,
-           r->>6 as aggregation, '' as event_id
+           r->>6 as aggregation, r->>7 as event_id, r->>8 as source
     from jsonb_array_elements($1::jsonb) as r
 ),
 {_GROUP_UPSERTS}
