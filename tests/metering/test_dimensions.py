@@ -317,3 +317,43 @@ async def test_a_gauges_groups_break_ties_at_one_time_as_its_total_does(
         "select value from usage_daily union all select value from usage_group_daily"
     )
     assert [float(r["value"]) for r in days] == [32.0, 32.0]
+
+
+async def test_a_gauges_reading_at_one_time_is_the_same_whichever_batch_came_first(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """Across batches as within one, the greater event id (then source) is the latest of
+    readings at one time: the batch written last won, so two concurrent batches left
+    either reading, by the order they committed in."""
+    cat = await factories.catalog(conn)
+    await conn.execute(
+        "insert into metrics values ('gauge', 'g', 'x', 'latest', 'never', '{region}')"
+    )
+    key = await api_key(conn)
+    at = NOW - timedelta(hours=1)
+
+    def reading(account_id: UUID, event_id: str, value: float, source: str) -> dict[str, Any]:
+        data = {"region": "eu"}
+        return cloud_event(
+            account_id, event_id, value, type="gauge", source=source, data=data, at=at
+        )
+
+    for order in (1, -1):
+        account_id = await factories.account(conn, cat["versions"]["basic"])
+        sent = [
+            [reading(account_id, "g-a", 4, "svc")],
+            [reading(account_id, "g-c", 8, "svc"), reading(account_id, "g-b", 2, "svc")],
+            [reading(account_id, "g-c", 16, "sv")],  # the same id from a lesser source
+        ][::order]
+        for batch in sent:
+            assert (await post_events(api.client, batch, auth=key)).json()["rejected"] == 0
+        found = await conn.fetch(
+            """
+            select value from usage_counters where account_id = $1 union all
+            select value from usage_daily where account_id = $1 union all
+            select value from usage_group_counters where account_id = $1 union all
+            select value from usage_group_daily where account_id = $1
+            """,
+            account_id,
+        )
+        assert [float(r["value"]) for r in found] == [8.0] * 4, order

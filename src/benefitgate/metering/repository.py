@@ -206,52 +206,73 @@ async def record_events(
 
 _COUNTER_UPSERT = """
     insert into usage_counters as t
-        (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at)
+        (account_id, metric_key, period_start, period_end, value, last_event_at, updated_at
+         {columns})
     select account_id, metric_key, period_start, period_end, {delta}, max(occurred_at), $2
+           {values}
     from accepted where aggregation = '{aggregation}'
     group by account_id, metric_key, period_start, period_end
     order by account_id, metric_key, period_start
     on conflict (account_id, metric_key, period_start) do update set
         value = {combine},
         last_event_at = greatest(t.last_event_at, excluded.last_event_at),
-        updated_at = excluded.updated_at
+        updated_at = excluded.updated_at {sets}
     returning account_id, metric_key, period_start, value::float8"""
 
 _DAILY_UPSERT = """
-    insert into usage_daily as t (account_id, metric_key, day, value, last_event_at)
+    insert into usage_daily as t (account_id, metric_key, day, value, last_event_at {columns})
     select account_id, metric_key, (occurred_at at time zone 'UTC')::date as day, {delta},
-           max(occurred_at)
+           max(occurred_at) {values}
     from accepted where aggregation = '{aggregation}'
     group by account_id, metric_key, day
     order by account_id, metric_key, day
     on conflict (account_id, metric_key, day) do update set
         value = {combine},
-        last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at) {sets}"""
 
 # Per aggregation: what a group of events adds to its bucket, and how that delta
 # (`excluded`) combines with the stored value (`t`). Each aggregation gets upserts of its
 # own: an upsert's conflict arm sees only table columns, and a grouping computes only its
 # own aggregate (Postgres computes every aggregate of a select list, even those a `case`
-# would discard). An upsert that no event of the batch needs writes nothing. Of events
-# of a `latest` gauge with the same time, the greater event id (in code point order) wins,
-# then the greater source; groups break ties alike, so that a gauge's one group holds
-# its total (they took the first of the batch, whatever its id).
+# would discard). An upsert that no event of the batch needs writes nothing.
+#
+# Of readings of a `latest` gauge with the same time, the greater event id (in code point
+# order) wins, then the greater source: in a batch, in its groups alike (they took the
+# first of the batch, so a gauge's one group read 4 where its total read 8), and across
+# batches, each bucket keeping its reading's id and source beside its time (the batch
+# written last won a tie, so concurrent batches left either reading, by commit order).
+_NEWEST = 'order by occurred_at desc, event_id collate "C" desc, source collate "C" desc'
+_NEWER = """(excluded.last_event_at, excluded.last_event_id collate "C",
+              excluded.last_source collate "C")
+             >= (coalesce(t.last_event_at, '-infinity'), coalesce(t.last_event_id, ''),
+                 coalesce(t.last_source, ''))"""
 _AGGREGATIONS = {
     "sum": ("sum(value)", "t.value + excluded.value"),
     "count": ("count(*)::float8", "t.value + excluded.value"),
     "max": ("max(value)", "greatest(t.value, excluded.value)"),
     "latest": (
-        """(array_agg(value order by occurred_at desc, event_id collate "C" desc,
-                              source collate "C" desc))[1]""",
-        """case when excluded.last_event_at >= coalesce(t.last_event_at, '-infinity')
-                then excluded.value else t.value end""",
+        f"(array_agg(value {_NEWEST}))[1]",
+        f"case when {_NEWER} then excluded.value else t.value end",
     ),
 }
+# What a latest gauge's buckets keep besides (columns, their values, their updates).
+_KEPT = {
+    "columns": ", last_event_id, last_source",
+    "values": f", (array_agg(event_id {_NEWEST}))[1], (array_agg(source {_NEWEST}))[1]",
+    "sets": f""",
+        last_event_id = case when {_NEWER} then excluded.last_event_id else t.last_event_id end,
+        last_source = case when {_NEWER} then excluded.last_source else t.last_source end""",
+}
+
+
+def _upsert(template: str, kind: str, delta: str, combine: str) -> str:
+    kept = _KEPT if kind == "latest" else dict.fromkeys(_KEPT, "")
+    return template.format(aggregation=kind, delta=delta, combine=combine, **kept)
+
 
 _UPSERTS = ",".join(
-    f"counters_{kind} as"
-    f" ({_COUNTER_UPSERT.format(aggregation=kind, delta=delta, combine=combine)}),"
-    f" daily_{kind} as ({_DAILY_UPSERT.format(aggregation=kind, delta=delta, combine=combine)})"
+    f"counters_{kind} as ({_upsert(_COUNTER_UPSERT, kind, delta, combine)}),"
+    f" daily_{kind} as ({_upsert(_DAILY_UPSERT, kind, delta, combine)})"
     for kind, (delta, combine) in _AGGREGATIONS.items()
 )
 
@@ -631,32 +652,31 @@ async def record_groups(conn: asyncpg.Connection, events: Sequence[GroupedEvent]
 
 _GROUP_COUNTER_UPSERT = """
     insert into usage_group_counters as t
-        (account_id, metric_key, period_start, dimensions, value, last_event_at)
+        (account_id, metric_key, period_start, dimensions, value, last_event_at {columns})
     select account_id, metric_key, period_start, dimensions, {delta}, max(occurred_at)
+           {values}
     from input where aggregation = '{aggregation}'
     group by account_id, metric_key, period_start, dimensions
     order by account_id, metric_key, period_start, dimensions
     on conflict (account_id, metric_key, period_start, dimensions) do update set
         value = {combine},
-        last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at) {sets}"""
 
 _GROUP_DAILY_UPSERT = """
     insert into usage_group_daily as t
-        (account_id, metric_key, day, dimensions, value, last_event_at)
+        (account_id, metric_key, day, dimensions, value, last_event_at {columns})
     select account_id, metric_key, (occurred_at at time zone 'UTC')::date as day, dimensions,
-           {delta}, max(occurred_at)
+           {delta}, max(occurred_at) {values}
     from input where aggregation = '{aggregation}'
     group by account_id, metric_key, day, dimensions
     order by account_id, metric_key, day, dimensions
     on conflict (account_id, metric_key, day, dimensions) do update set
         value = {combine},
-        last_event_at = greatest(t.last_event_at, excluded.last_event_at)"""
+        last_event_at = greatest(t.last_event_at, excluded.last_event_at) {sets}"""
 
 _GROUP_UPSERTS = ",".join(
-    f"groups_{kind} as"
-    f" ({_GROUP_COUNTER_UPSERT.format(aggregation=kind, delta=delta, combine=combine)}),"
-    f" group_days_{kind} as"
-    f" ({_GROUP_DAILY_UPSERT.format(aggregation=kind, delta=delta, combine=combine)})"
+    f"groups_{kind} as ({_upsert(_GROUP_COUNTER_UPSERT, kind, delta, combine)}),"
+    f" group_days_{kind} as ({_upsert(_GROUP_DAILY_UPSERT, kind, delta, combine)})"
     for kind, (delta, combine) in _AGGREGATIONS.items()
 )
 
