@@ -321,3 +321,22 @@ async def test_a_cursor_from_another_walk_or_forged_is_refused_as_input_never_fa
             "field": "after",
             "code": "INVALID_INPUT",
         }
+
+
+async def test_the_job_ranks_an_account_by_the_renewal_after_one_not_yet_written(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api, clock: FixedClock
+) -> None:
+    # The factory's period ends on 5 December; on the 6th it has renewed to 5 January, as
+    # every read shows it, though the scheduler has not written the renewal yet. The job
+    # stored the stored row's 5 December: the account fell out of every window.
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    operator = await api_key(conn, Role.OPERATOR)
+    clock.at = NOW + timedelta(days=21)
+
+    assert await refresh_due(pool, catalog_loader(pool), clock.at) == 1
+
+    found = (await api.data(AT_RISK, {"days": 31}, auth=operator))["accountsAtRisk"]
+    assert [(e["node"]["account"]["id"], e["node"]["renewsOn"]) for e in found["edges"]] == [
+        (str(account_id), "2027-01-05")
+    ]

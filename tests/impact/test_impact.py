@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from benefitgate.auth.principals import Role
 from tests.conftest import Api, api_key, frontend_token
@@ -202,6 +203,25 @@ async def test_ranges_are_checked_and_accounts_stay_private(
     assert (await ask({"period": "TERM"}, frontend_token(other)))["code"] == "NOT_FOUND"
     partner = await api_key(conn, Role.PARTNER, await factories.partner(conn))
     assert (await ask({"period": "TERM"}, partner))["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("9997-01-01", "9999-12-30"), ("9998-01-01", "9998-01-02")]
+)
+async def test_a_range_near_the_last_date_is_summarised_not_failed(
+    api: Api, conn: asyncpg.Connection, start: str, end: str
+) -> None:
+    # Three years after a date past 9996 is past year 9999, which no date holds: the
+    # bound's own date failed the request ("Unexpected error.") for every range there.
+    catalog = await factories.catalog(conn)
+    account = await factories.account(conn, catalog["versions"]["basic"])
+    admin = await api_key(conn)
+
+    found = (await api.data(SUMMARY, {"id": str(account), "from": start, "to": end}, auth=admin))[
+        "impactSummary"
+    ]
+
+    assert (found["from"], found["to"], found["metrics"]) == (start, end, [])
 
 
 async def test_outcome_values_are_set_by_internal_tools_and_audited(

@@ -85,7 +85,7 @@ async def refresh_due(
                 if not due:
                     await scores.prune(conn, now - _KEEP)
                     return done
-                found = await accounts.accounts_by_ids(conn, due)
+                found = await accounts.accounts_as_of(conn, due, snapshot, now)
                 healths = await service.health_by_account(conn, list(found.values()), snapshot, now)
                 await scores.record(
                     conn, [(healths[i], service.renews_on(a)) for i, a in found.items()], at

@@ -61,7 +61,10 @@ def days_of(
 
 def three_years_after(day: date) -> date:
     """The same date three years on (1 March for a 29 February without one): a range of
-    at most three years ends the day before it, both ends counted."""
+    at most three years ends the day before it, both ends counted. Past year 9999, which
+    no date reaches, the last date there is: every date the API takes comes before it."""
+    if day.year + 3 > date.max.year:
+        return date.max
     try:
         return day.replace(year=day.year + 3)
     except ValueError:

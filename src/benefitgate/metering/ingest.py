@@ -14,6 +14,7 @@ import asyncpg
 from benefitgate.accounts import service as accounts
 from benefitgate.accounts.known import KnownAccounts
 from benefitgate.accounts.models import Account
+from benefitgate.accounts.timeline import account_as_of
 from benefitgate.auth.principals import Principal
 from benefitgate.catalog.models import Catalog
 from benefitgate.common import quantities
@@ -162,7 +163,7 @@ async def screen(
 ) -> Screened:
     """Read the batch's accounts (through `known` when given) and apply the rules to each
     event: no lock taken, nothing written, so it may run outside the write's transaction."""
-    account_of = await _accounts_of(conn, events, known)
+    account_of = await _accounts_of(conn, events, known, catalog, now)
     period_of = _PeriodsOf()
     outcomes: list[EventOutcome | None] = []
     candidates: dict[tuple[UUID, str, str], Candidate] = {}
@@ -324,13 +325,20 @@ def rows_of(candidates: Sequence[Candidate], catalog: Catalog) -> repository.Eve
 
 
 async def _accounts_of(
-    conn: asyncpg.Connection, events: Sequence[UsageEvent], known: KnownAccounts | None
+    conn: asyncpg.Connection,
+    events: Sequence[UsageEvent],
+    known: KnownAccounts | None,
+    catalog: Catalog,
+    now: datetime,
 ) -> Callable[[UsageEvent], Account | None]:
-    """Load the events' accounts; returns each event's account. A subject names the account
-    with that id (in its 36-character form), else the one with that external id. One
-    statement, unless a subject shaped as an id names no account by it: such subjects are
-    then looked up as external ids by a second one (looking every id-shaped subject up as
-    an external id too made Postgres scan the accounts and their subscriptions whole)."""
+    """Load the events' accounts, each with its subscription as it stands at `now` (as
+    every read shows it: a renewal due and not yet written has happened, so its events
+    count in the new period, of the new term, against the new tier's limits); returns each
+    event's account. A subject names the account with that id (in its 36-character form),
+    else the one with that external id. One statement, unless a subject shaped as an id
+    names no account by it: such subjects are then looked up as external ids by a second
+    one (looking every id-shaped subject up as an external id too made Postgres scan the
+    accounts and their subscriptions whole)."""
     ids: set[UUID | str] = {e.account_id for e in events if e.account_id is not None}
     subjects = {e.subject for e in events if e.subject is not None}
     # A subject that is a kept account's id is shaped as one (the test costs far less).
@@ -338,14 +346,19 @@ async def _accounts_of(
     id_shaped = {s for s in subjects if s in kept or _UUID_TEXT.fullmatch(s)}
     # Ids are sent as text: asyncpg parses them far faster than uuid.UUID does.
     ids.update(s.lower() for s in id_shaped)
-    read = accounts.accounts_by_ids if known is None else known.get
-    found = await read(conn, list(ids), list(subjects - id_shaped))
+    load = accounts.accounts_by_ids if known is None else known.get
+
+    async def read(ids: list[UUID | str], external_ids: list[str]) -> dict[UUID, Account]:
+        found = await load(conn, ids, external_ids)
+        return {i: account_as_of(a, catalog, now) for i, a in found.items()}
+
+    found = await read(list(ids), list(subjects - id_shaped))
     if not subjects:
         return lambda e: found.get(e.account_id) if e.account_id else None
     by_text = {str(a.id): a for a in found.values()}
     unmatched = [s for s in id_shaped if s.lower() not in by_text]
     if unmatched:
-        found.update(await read(conn, [], unmatched))
+        found.update(await read([], unmatched))
     by_external = {a.external_id: a for a in found.values() if a.external_id is not None}
 
     def account_of(event: UsageEvent) -> Account | None:

@@ -33,7 +33,7 @@ async def send_due(
         while True:
             async with pool.acquire() as conn, conn.transaction():
                 claimed = await claim_due(conn, days, now, BATCH)
-                found = await accounts.accounts_by_ids(conn, [a for a, _ in claimed])
+                found = await accounts.accounts_as_of(conn, [a for a, _ in claimed], snapshot, now)
                 for account_id, renewal_at in claimed:
                     note = await note_of(conn, found[account_id], snapshot, now)
                     payload: dict[str, Any] = {

@@ -70,7 +70,7 @@ async def load_evidence(
 ) -> dict[UUID, Evidence]:
     """Everything the engine reads for the accounts, in a fixed number of statements; the
     counters of the last `periods` periods of each metric."""
-    found = await accounts.accounts_by_ids(conn, account_ids)
+    found = await accounts.accounts_as_of(conn, account_ids, catalog, now)
     ids = list(found)
     grants = await entitlements.active_grants(conn, ids, now)
     counters = await repository.last_counters(conn, ids, now, periods)
