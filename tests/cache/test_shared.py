@@ -67,6 +67,26 @@ async def test_a_store_begun_before_another_replicas_invalidation_is_refused(
     assert later is not None and await a.put(later, "k1", _entry(), NOW)
 
 
+async def test_a_miss_carries_the_stamp_its_store_is_checked_against(
+    replicas: tuple[SharedTier, SharedTier],
+) -> None:
+    """`lookup` answers a miss with the stamp of that moment, in the same round trip: a
+    store with it is refused after another replica's invalidation, kept otherwise, and a
+    later lookup finds what it kept (with a stamp of its own)."""
+    a, b = replicas
+    missed, stamp = await a.lookup("k")
+    assert missed is None and stamp is not None
+    await b.invalidate({"account:1"})  # between a's lookup (and read) and a's store
+    assert not await a.put(stamp, "k", _entry(), NOW)
+    missed, stamp = await a.lookup("k")
+    assert missed is None and stamp is not None
+    assert await a.put(stamp, "k", _entry(), NOW)
+    found, later = await b.lookup("k")
+    assert found is not None and found.tags == {"account:1"} and later is not None
+    await b.flush()  # a new generation: an earlier lookup's stamp no longer stores
+    assert not await a.put(stamp, "k", _entry(), NOW)
+
+
 async def test_a_flush_drops_everything_and_refuses_earlier_stamps(
     replicas: tuple[SharedTier, SharedTier],
 ) -> None:

@@ -346,6 +346,21 @@ async def test_a_view_is_kept_only_until_its_grant_ends(
         assert [e["benefit"]["key"] for e in body["data"]["account"]["entitlements"]] == ["b0"]
 
 
+async def test_a_miss_is_read_and_kept_with_the_views_one_statement(
+    conn: asyncpg.Connection, dsn: str, settings: Settings
+) -> None:
+    """When its grants end or start comes from the grants the view read: keeping the
+    answer takes no statement (nor pool checkout) of its own."""
+    account_id, key = await _setup(conn)
+    await factories.grant(conn, account_id, "b2", valid_until=START + timedelta(hours=1))
+    variables = {"id": str(account_id)}
+    async with served(dsn, settings, FixedClock(START)) as app:
+        await app.post(VIEW, variables, key)  # the catalog, the key and the row types read
+        frontend = frontend_token(account_id)  # a scope of its own: a miss
+        assert await app.statements_of(VIEW, variables, frontend) == 1
+        assert await app.statements_of(VIEW, variables, frontend) == 0
+
+
 async def test_a_grant_starting_later_ends_the_entry_when_it_starts(
     conn: asyncpg.Connection, dsn: str, settings: Settings
 ) -> None:

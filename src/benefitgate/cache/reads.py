@@ -24,6 +24,9 @@ class Reads:
         self.selected: frozenset[str] = frozenset()
         self.roots_reported = 0
         self.accounts: set[UUID] = set()  # accounts whose grants bound `until` too
+        # Of those, the ones whose grants the request read whole, with their next change:
+        # no statement after the response for them.
+        self.grant_changes: dict[UUID, datetime | None] = {}
 
     def begin(self, selected: frozenset[str]) -> None:
         self.active, self.selected = True, selected

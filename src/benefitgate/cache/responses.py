@@ -67,20 +67,26 @@ class ResponseCache:
         return self._listening and (self._bus is None or time.monotonic() < self._bus.heard_until)
 
     async def lookup(self, key: str) -> Entry | None:
+        found = await self.find(key)
+        return found if isinstance(found, Entry) else None
+
+    async def find(self, key: str) -> Entry | Ticket:
+        """The fresh entry under `key`, or, when there is none, the ticket a store of the
+        answer must carry (`begin`'s, taken here in the same round trip to Redis)."""
         now = self._clock.now()
         if self.local_usable:
             entry = self.local.get(key, now)
             _COUNT["process", entry is not None].inc()
             if entry is not None:
                 return entry
-        if self.shared is None:
-            return None
         begun = self._generations.begin()
-        entry = await self.shared.get(key)
+        if self.shared is None:
+            return Ticket(begun, None)
+        entry, stamp = await self.shared.lookup(key)
         fresh = entry is not None and entry.fresh_at(now)
         _COUNT["shared", fresh].inc()
         if entry is None or not fresh:
-            return None
+            return Ticket(begun, stamp)
         # Kept locally only if none of its tags was invalidated while it was fetched: that
         # invalidation may have dropped it from Redis just after it was read.
         if self.local_usable and self._generations.unchanged_since(begun, entry.tags):

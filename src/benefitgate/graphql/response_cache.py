@@ -194,11 +194,9 @@ class ResponseFront:
         """The key of `principal`'s answer to the request of `digest`."""
         return response_key(scope_of(principal), digest)
 
-    async def lookup(self, key: str) -> Entry | None:
-        return await self.cache.lookup(key)
-
-    async def begin(self, key: str, plan: Plan, principal: Principal, method: str) -> CachedQuery:
-        return CachedQuery(key, plan, await self.cache.begin(), principal, method)
+    async def find(self, key: str) -> Entry | Ticket:
+        """The entry under `key`, or the ticket to store a fresh answer with."""
+        return await self.cache.find(key)
 
     def reads_for(self, context: Context, pending: CachedQuery) -> None:
         context.loader(Reads).begin(pending.plan.selected)
@@ -223,9 +221,11 @@ class ResponseFront:
             catalog.next_change(now),
             pending.principal.expires_at,
         ]
-        if reads.accounts:
+        instants += reads.grant_changes.values()
+        unread = reads.accounts - reads.grant_changes.keys()
+        if unread:
             async with context.pool.acquire() as conn:
-                instants.append(await grants_change_at(conn, reads.accounts, now))
+                instants.append(await grants_change_at(conn, unread, now))
         return earliest_after(now, instants)
 
     async def after_write(self, changed: Changes) -> None:

@@ -37,6 +37,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
+from benefitgate.cache.local import Entry
 from benefitgate.cache.responses import etag_of
 from benefitgate.common.text import quoted
 from benefitgate.db import unavailable
@@ -51,6 +52,7 @@ from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
 from benefitgate.graphql.quick import QuickAnswers, read_body
 from benefitgate.graphql.response_cache import (
     EXCHANGE,
+    CachedQuery,
     Exchange,
     ResponseFront,
     cached_response,
@@ -278,11 +280,11 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         if digest is None:
             return await self.run(request)
         key = front.key(principal, digest)
-        entry = await front.lookup(key)
-        if entry is not None:
-            return cached_response(entry, request)
+        found = await front.find(key)
+        if isinstance(found, Entry):
+            return cached_response(found, request)
         exchange = exchange_of(request)
-        exchange.pending = await front.begin(key, plan, principal, request.method)
+        exchange.pending = CachedQuery(key, plan, found, principal, request.method)
         response = await self.run(request)
         exchange.body = bytes(response.body)
         return self._http_cached(request, response)

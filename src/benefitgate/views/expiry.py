@@ -2,10 +2,11 @@
 
 A view read at `now` changes without any write when a UTC day ends (benefits' dates,
 calendar months, outcome targets by date), the billing period or a trial ends, a scheduled
-change falls due, the renewal's days left drop by one, a grant starts or ends (read after
-the response, `grants_change_at`), or a tier version comes into force (the catalog's
-`next_change`). Projections, the day a limit is reached and milestone progress move
-continuously while there is usage: a document that selects them is not stored.
+change falls due, the renewal's days left drop by one, a grant starts or ends (from the
+grants the view read, `next_grant_change`, or read after the response, `grants_change_at`),
+or a tier version comes into force (the catalog's `next_change`). Projections, the day a
+limit is reached and milestone progress move continuously while there is usage: a document
+that selects them is not stored.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import asyncpg
 
 from benefitgate.accounts.models import Account
 from benefitgate.entitlements import service as entitlements
+from benefitgate.entitlements.models import Grant
 
 __all__ = [
     "MOVING_FIELDS",
     "account_changes_at",
     "earliest_after",
     "grants_change_at",
+    "next_grant_change",
     "next_midnight",
 ]
 
@@ -70,6 +73,17 @@ def account_changes_at(account: Account, now: datetime, selected: Collection[str
     found = earliest_after(now, instants)
     assert found is not None  # midnight is always after now
     return found
+
+
+def next_grant_change(grants: Iterable[Grant], now: datetime) -> datetime | None:
+    """When one of `grants` starts or ends next: given all of an account's grants not
+    revoked and not ended at `now` (as the view's one statement reads them), what
+    `grants_change_at` would read for the account, without its statement."""
+    instants: list[datetime | None] = []
+    for grant in grants:
+        if grant.revoked_at is None:
+            instants += [grant.valid_from, grant.valid_until]
+    return earliest_after(now, instants)
 
 
 async def grants_change_at(

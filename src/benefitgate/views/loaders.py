@@ -14,6 +14,7 @@ from benefitgate.accounts.access import account_loader
 from benefitgate.accounts.models import Account
 from benefitgate.accounts.timeline import account_as_of
 from benefitgate.api.context import Context, RequestConnection
+from benefitgate.cache.reads import Reads
 from benefitgate.catalog.cache import CatalogCache, catalog_of
 from benefitgate.entitlements import service as entitlements
 from benefitgate.entitlements.models import Grant
@@ -27,6 +28,7 @@ from benefitgate.targets.models import TargetProgress
 from benefitgate.usage import service as usage
 from benefitgate.usage.periods import Period
 from benefitgate.usage.series import Bucket, SeriesPoint
+from benefitgate.views.expiry import next_grant_change
 from benefitgate.views.models import MetricUsage
 from benefitgate.views.service import account_parts, usage_from, usage_of
 
@@ -86,6 +88,9 @@ async def load_account_parts(context: Context, account_id: UUID, *, usage: bool)
     context.loader(account_loader).prime(account_id, account)
     loaders = context.loader(Loaders)
     loaders.grants_by_account.prime(account_id, parts.grants)
+    reads = context.loader(Reads)
+    if reads.active:  # the response cache's expiry needs no statement of its own then
+        reads.grant_changes[account_id] = next_grant_change(parts.grants, context.now)
     # The statement read the counters of the stored billing period: past its end (the
     # scheduler has not renewed it yet) the usage loader reads the current one's instead.
     if parts.counters is not None and _period(account) == _period(parts.account):
