@@ -93,3 +93,21 @@ async def test_the_allocation_view_follows_assignments_activity_and_releases(
     assert blank["field"] == "user"
     joined = await api.data(ASSIGN, seat(account_id, "ada\u2060", "joined"), auth=key)
     assert joined["seatAssign"]["field"] == "user"  # a blank at its end is not trimmed
+
+
+async def test_a_seat_released_by_a_clock_behind_its_assignments_is_released_then(
+    conn: asyncpg.Connection, api: Api, clock: FixedClock
+) -> None:
+    """Replicas' clocks differ: a release stamped before the assignment it ends (which a
+    replica ahead made) frees the seat, and is not refused as a failure."""
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+    clock.advance(timedelta(seconds=2))
+    await api.data(ASSIGN, seat(account_id, "ada"), auth=key)
+    clock.advance(timedelta(seconds=-1))
+    released = await api.data(RELEASE, seat(account_id, "ada", "free-ada"), auth=key)
+
+    assert released["seatRelease"]["__typename"] == "SeatChanged", released
+    row = await conn.fetchrow("select assigned_at, released_at from seat_assignments")
+    assert row["released_at"] == row["assigned_at"]

@@ -44,7 +44,7 @@ class TrailEntry:
 class SeatMove:
     """One change of the account's seat allocation, with the allocation after it."""
 
-    number: int  # its place in the account's history, from 1; the page cursor
+    number: int  # its audit entry's id: greater for every later move, never changed; the cursor
     at: datetime
     kind: str  # assigned, released or purchased
     user_ref: str | None  # for assigned and released

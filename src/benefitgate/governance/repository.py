@@ -71,11 +71,14 @@ async def key_holders(conn: asyncpg.Connection, key_ids: Sequence[str]) -> dict[
 
 async def seat_moves(conn: asyncpg.Connection, pages: Sequence[PageKey]) -> list[list[SeatMove]]:
     """Each page of an account's seat history, newest first, in the order asked: every
-    assignment and release, and every change of the purchased count its subscription's
-    audit entries record, numbered in the order they happened, each with the seats held
-    and purchased after it. At one instant releases come first, then a count change, then
-    assignments: a change that lowers the count releases seats before it. The numbering
-    reads the account's whole history for every page."""
+    assignment and release, and every change of the purchased count, as the audit entries
+    recording them, each numbered by its entry's id, with the seats held and purchased
+    after it. Every seat change and every change of the count holds the subscription's
+    row lock from before its entry takes an id until it commits, so an account's entries
+    commit in id order: a move's number never changes, a later move always has a greater
+    one, and held counts follow the order the changes were made in, whatever their clocks
+    said (`at` may go back between replicas). The running counts read the account's whole
+    history for every page."""
     rows = await conn.fetch(
         """
         select q.n as page, h.*
@@ -87,26 +90,27 @@ async def seat_moves(conn: asyncpg.Connection, pages: Sequence[PageKey]) -> list
                        first_value(purchased) over (partition by counted order by number)
                            as purchased
                 from (
-                    select row_number() over w as number, at, kind, user_ref, purchased,
+                    select id as number, at, kind, user_ref, purchased,
                            sum(delta) over w as held, count(purchased) over w as counted
                     from (
-                        select assigned_at as at, 'assigned' as kind, user_ref, 1 as delta,
-                               null::int as purchased, 2 as ord
-                        from seat_assignments where account_id = q.account_id
+                        select id, at,
+                               case when after is null then 'released' else 'assigned' end
+                                   as kind,
+                               coalesce(after, before) ->> 'user' as user_ref,
+                               case when after is null then -1 else 1 end as delta,
+                               null::int as purchased
+                        from audit_log
+                        where account_id = q.account_id and target_kind = 'seat'
+                          and (before is null) <> (after is null)
                         union all
-                        select released_at, 'released', user_ref, -1, null, 0
-                        from seat_assignments
-                        where account_id = q.account_id and released_at is not null
-                        union all
-                        select at, 'purchased', null, 0, (after ->> 'seats')::int, 1
+                        select id, at, 'purchased', null, 0, (after ->> 'seats')::int
                         from audit_log
                         where account_id = q.account_id and target_kind = 'subscription'
                           and after ? 'seats'
                           and (before is null
                                or before -> 'seats' is distinct from after -> 'seats')
                     ) moves
-                    window w as (order by at, ord, user_ref
-                                 rows between unbounded preceding and current row)
+                    window w as (order by id rows between unbounded preceding and current row)
                 ) numbered
             ) history
             where q.before_n is null or history.number < q.before_n

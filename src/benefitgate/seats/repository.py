@@ -91,9 +91,11 @@ async def assign(
 
 
 async def release(conn: asyncpg.Connection, account_id: UUID, user_ref: str, at: datetime) -> bool:
+    """Release the user's open seat at `at`, or at its assignment if that is later: the
+    replica that assigned it may have had a clock ahead of this one's."""
     status: str = await conn.execute(
         """
-        update seat_assignments set released_at = $3
+        update seat_assignments set released_at = greatest($3, assigned_at)
         where account_id = $1 and user_ref = $2 and released_at is null
         """,
         account_id,

@@ -287,7 +287,8 @@ class Account:
 
     @strawberry.field(
         description="The seat allocation over time, newest first: each assignment, release "
-        "and change of the purchased count, with the seats held and purchased after it."
+        "and change of the purchased count, in the order they were made (`at` is the clock "
+        "of the server that made it), with the seats held and purchased after it."
     )
     async def seat_history(
         self, info: Info, first: int = 20, after: str | None = None
