@@ -3,13 +3,17 @@ for any start, term and instant, however far from the current period."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from random import Random
+from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benefitgate.accounts.models import Account, Subscription
 from benefitgate.subscriptions.lifecycle import period_end_after
-from benefitgate.usage.periods import Period, period_at
+from benefitgate.usage.periods import Ended, Period, period_at
 
 # Starts on any day, the month ends (29th to 31st) often: where stepping can go wrong.
 _STARTS = st.builds(
@@ -21,6 +25,16 @@ _STARTS = st.builds(
     st.one_of(st.integers(1, 31), st.integers(28, 31)),
     st.integers(0, 24 * 60 - 1),
 )
+
+
+_SUBSCRIPTION = Subscription(
+    id=uuid4(), tier_version_id=1, term="monthly", seats=1, status="active",
+    current_period_start=datetime(2026, 1, 1, tzinfo=UTC),
+    current_period_end=datetime(2026, 2, 1, tzinfo=UTC), renewal_date=date(2026, 2, 1),
+    scheduled_tier_version_id=None, scheduled_change_at=None,
+    started_at=datetime(2026, 1, 1, tzinfo=UTC), version=1, scheduled_term=None,
+    trial_ends_at=None, trial_fallback_tier_version_id=None, trial_converts=False,
+)  # fmt: skip
 
 
 def _renewals(started_at: datetime, term: str, count: int) -> list[Period]:
@@ -62,3 +76,36 @@ def test_a_subscription_started_on_the_31st_had_a_period_from_the_31st() -> None
     )
 
     assert found == Period(started_at, current.start)
+
+
+@given(
+    started_at=_STARTS,
+    terms=st.lists(st.sampled_from(["monthly", "annual"]), min_size=1, max_size=12),
+    written=st.integers(0, 12),
+    order=st.randoms(use_true_random=False),
+    offset=st.integers(0, 2**62),
+)
+def test_the_period_of_an_instant_is_the_one_its_renewals_made_whatever_their_terms(
+    started_at: datetime, terms: list[str], written: int, order: Random, offset: int
+) -> None:
+    """Each renewal may change the term: an earlier period is the one the subscription
+    ended, whether the history holds it (renewals written, read in any order) or the
+    subscription passed it on the way to its state now (`timeline.as_of`)."""
+    periods = [Ended(started_at, period_end_after(started_at, terms[0], started_at), terms[0])]
+    for term in terms[1:]:
+        start = periods[-1].end
+        periods.append(Ended(start, period_end_after(start, term, started_at), term))
+    *ended, current = periods
+    history, passed = ended[:written], ended[written:]
+    order.shuffle(history)
+    sub = replace(_SUBSCRIPTION, term=current.term, started_at=started_at,
+                  current_period_start=current.start, current_period_end=current.end,
+                  ended=(*history, *passed))  # fmt: skip
+    account = Account(uuid4(), "A", started_at, None, 1, (), sub)
+    span = (current.end - started_at) // timedelta(microseconds=1)
+    at = started_at + timedelta(microseconds=offset % span)
+
+    found = account.period_at("billing_period", at)
+
+    assert found == next(p.period for p in periods if p.start <= at < p.end)
+    assert account.knows_period_at("billing_period", at)

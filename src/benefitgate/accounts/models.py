@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
-from benefitgate.usage.periods import Period, period_at
+from benefitgate.usage.periods import Ended, Period, period_at
 
 __all__ = ["Account", "AccountProfile", "NewAccount", "Subscription"]
 
@@ -30,6 +30,11 @@ class Subscription:
     trial_fallback_tier_version_id: int | None  # the tier version a trial falls back to
     trial_converts: bool  # whether the trial keeps its tier at its end
     cancel_at_period_end: bool = False  # ends at current_period_end instead of renewing
+    # Billing periods before the current one that this object knows, not state of the row:
+    # those a renewal ended on the way to the stored row's state as of an instant
+    # (`timeline.as_of`), and those read from the history (`accounts.service.
+    # with_ended_periods`). Backdated usage counts in them (`Account.period_at`).
+    ended: tuple[Ended, ...] = field(default=(), compare=False)
 
     @property
     def period(self) -> Period:
@@ -48,11 +53,20 @@ class Account:
 
     def period_at(self, reset: str, at: datetime) -> Period:
         """The period of a metric with `reset` that contains `at`, which may be an earlier
-        billing period than the subscription's current one."""
+        billing period than the subscription's current one: one it ended, when it knows
+        that far back (`Subscription.ended`)."""
         sub = self.subscription
         if sub is None:
             return period_at(reset, None, None, at)
-        return period_at(reset, sub.period, sub.term, at, sub.started_at)
+        return period_at(reset, sub.period, sub.term, at, sub.started_at, sub.ended)
+
+    def knows_period_at(self, reset: str, at: datetime) -> bool:
+        """Whether `period_at` needs no history to answer: `at` is in or after the
+        current billing period, or in one the subscription knows it ended."""
+        sub = self.subscription
+        if reset != "billing_period" or sub is None or at >= sub.current_period_start:
+            return True
+        return any(e.start <= at < e.end for e in sub.ended)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,14 @@ import asyncpg
 import orjson
 
 from benefitgate.accounts.models import Account, AccountProfile, NewAccount, Subscription
+from benefitgate.usage.periods import Ended
 
 __all__ = [
     "ACCOUNT_COLUMNS",
     "account_of",
     "accounts_by_ids",
     "accounts_unless_known",
+    "ended_periods",
     "id_by_external_id",
     "insert",
     "insert_many",
@@ -244,3 +246,27 @@ async def update(
         metadata,
     )
     return AccountProfile(**dict(row))
+
+
+async def ended_periods(
+    conn: asyncpg.Connection, ids: Sequence[UUID], since: datetime, count: int
+) -> dict[UUID, tuple[Ended, ...]]:
+    """Up to `count` of the newest billing periods each account's subscription ended
+    after `since`, newest first; an account with none is left out."""
+    rows = await conn.fetch(
+        """
+        select a.id, p.period_start, p.period_end, p.term
+        from unnest($1::uuid[]) a (id)
+        cross join lateral (
+            select period_start, period_end, term from subscription_periods p
+            where p.account_id = a.id and p.period_end > $2
+            order by p.period_start desc limit $3) p
+        """,
+        list(ids),
+        since,
+        count,
+    )
+    found: dict[UUID, list[Ended]] = {}
+    for r in rows:
+        found.setdefault(r[0], []).append(Ended(r[1], r[2], r[3]))
+    return {a: tuple(periods) for a, periods in found.items()}

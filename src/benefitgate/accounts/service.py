@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -12,8 +13,12 @@ from benefitgate.accounts import repository
 from benefitgate.accounts.models import Account
 from benefitgate.accounts.timeline import account_as_of
 from benefitgate.catalog.models import Catalog, TierVersion
+from benefitgate.usage.periods import Ended
 
 MAX_EXTERNAL_ID = 255  # the column's own bound
+# The ended billing periods read for an account at most: a backfill window of years of
+# monthly periods is past any setting in use; before them, periods are stepped by term.
+MAX_ENDED = 120
 
 __all__ = [
     "account_tier",
@@ -21,6 +26,7 @@ __all__ = [
     "accounts_by_ids",
     "id_by_external_id",
     "page_of_account_ids",
+    "with_ended_periods",
 ]
 
 
@@ -41,6 +47,29 @@ async def accounts_as_of(
     scheduler writes the steps due."""
     found = await repository.accounts_by_ids(conn, ids)
     return {i: account_as_of(a, catalog, now) for i, a in found.items()}
+
+
+async def with_ended_periods(
+    conn: asyncpg.Connection,
+    accounts: Mapping[UUID, Account],
+    since: datetime,
+    count: int = MAX_ENDED,
+) -> dict[UUID, Account]:
+    """The accounts, each subscription knowing (`Subscription.ended`) up to `count` of
+    the newest billing periods it ended after `since`, from the history and from the
+    renewals it knows already (those `timeline.as_of` passed): one statement."""
+    subscribed = [i for i, a in accounts.items() if a.subscription is not None]
+    history = await repository.ended_periods(conn, subscribed, since, count) if subscribed else {}
+    return {i: _knowing(a, history.get(i, ())) for i, a in accounts.items()}
+
+
+def _knowing(account: Account, history: tuple[Ended, ...]) -> Account:
+    sub = account.subscription
+    if sub is None or not history:
+        return account
+    # A renewal both written and passed by as_of is the same period twice: either serves.
+    known = {e.start: e for e in history} | {e.start: e for e in sub.ended}
+    return replace(account, subscription=replace(sub, ended=tuple(known.values())))
 
 
 async def id_by_external_id(conn: asyncpg.Connection, external_id: str) -> UUID | None:

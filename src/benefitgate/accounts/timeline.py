@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 from benefitgate.accounts.models import Account, Subscription
 from benefitgate.catalog.models import Catalog, TierVersion
+from benefitgate.usage.periods import Ended
 
 __all__ = [
     "Due",
@@ -168,6 +169,7 @@ def renewed(sub: Subscription, catalog: Catalog) -> Subscription:
         trial_fallback_tier_version_id=(
             None if fallback is None else in_force(catalog, fallback, at).id
         ),
+        ended=(*sub.ended, Ended(sub.current_period_start, at, sub.term)),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -184,7 +184,35 @@ async def screen(
             period = period_of(account, catalog.metrics[event.metric_key].reset, event)
             candidates[key] = Candidate(event, account, period, group, unique)
             outcomes.append(None)  # accepted, a duplicate or too many groups: decided below
-    return Screened(outcomes, list(candidates.values()), list(candidates))
+    found = list(candidates.values())
+    if period_of.unsure:  # backdated past a renewal: rare, and then one statement
+        found = await _in_ended_periods(conn, found, catalog, period_of.unsure)
+    return Screened(outcomes, found, list(candidates))
+
+
+async def _in_ended_periods(
+    conn: asyncpg.Connection,
+    candidates: list[Candidate],
+    catalog: Catalog,
+    unsure: dict[UUID, Account],
+) -> list[Candidate]:
+    """The candidates, those of the `unsure` accounts in the billing period their
+    subscription really had at their instant, read from its history: the periods it
+    ended may have had another term than the current one. No lock is needed: the history
+    of a period is written with the renewal that ends it, and before that renewal is
+    written, the account as of now knows the period already (`timeline.renewed`)."""
+    since = min(c.event.occurred_at for c in candidates if c.account.id in unsure)
+    knowing = await accounts.with_ended_periods(conn, unsure, since)
+    period_of = _PeriodsOf()
+
+    def placed(c: Candidate) -> Candidate:
+        account = knowing.get(c.account.id)
+        if account is None:
+            return c
+        period = period_of(account, catalog.metrics[c.event.metric_key].reset, c.event)
+        return replace(c, account=account, period=period)
+
+    return [placed(c) for c in candidates]
 
 
 class _PeriodsOf:
@@ -193,10 +221,13 @@ class _PeriodsOf:
     3 % of a busy service's samples. Periods of one account and reset tile time, so the
     one that contains an instant is the only period it can be."""
 
-    __slots__ = ("_found",)
+    __slots__ = ("_found", "unsure")
 
     def __init__(self) -> None:
         self._found: dict[tuple[UUID, str], Period] = {}
+        # The accounts with an event before every billing period they know: its period is
+        # in their history (`_in_ended_periods`).
+        self.unsure: dict[UUID, Account] = {}
 
     def __call__(self, account: Account, reset: str, event: UsageEvent) -> Period:
         at = event.occurred_at
@@ -204,6 +235,8 @@ class _PeriodsOf:
         period = self._found.get(key)
         if period is None or at < period.start or (period.end is not None and at >= period.end):
             period = self._found[key] = account.period_at(reset, at)
+            if not account.knows_period_at(reset, at):
+                self.unsure[account.id] = account
         return period
 
 

@@ -72,7 +72,7 @@ async def roll_back_subscription(
     refused with SeatsExhausted, before anything is written, when the purchased count it
     restores is below the seats held now: release seats first. The subscription row is
     locked before the count, and every seat change locks it too, so the count holds."""
-    current, wanted = await rollback_target(conn, entry)
+    current, wanted = await rollback_target(conn, entry, change.at)
     account_id = entry.target.account_id
     assert account_id is not None  # every subscription entry names its account
     held = await repository.open_count(conn, account_id)

@@ -64,9 +64,22 @@ async def save(conn: asyncpg.Connection, sub: Subscription) -> Subscription:
     """Write every field of the subscription but its id and version, and bump the version.
     The caller holds the row lock and has checked the version it expected. Every field an
     audit snapshot records is written, so that a rollback restores all of it (seats too,
-    which only `set_seats` and rollbacks move)."""
+    which only `set_seats` and rollbacks move).
+
+    A period moved on (a renewal) adds the one it ended to the history, in the same
+    statement (its `before` reads the row as it was): backdated usage counts in it."""
     row = await conn.fetchrow(
         f"""
+        with before as (
+            select account_id, current_period_start, current_period_end, term
+            from subscriptions where id = $1
+        ), ended as (
+            insert into subscription_periods (account_id, period_start, period_end, term)
+            select account_id, current_period_start, least(current_period_end, $5), term
+            from before where current_period_start < $5
+            on conflict (account_id, period_start) do update
+            set period_end = excluded.period_end, term = excluded.term
+        )
         update subscriptions
         set tier_version_id = $2, term = $3, status = $4, current_period_start = $5,
             current_period_end = $6, renewal_date = $7, scheduled_tier_version_id = $8,

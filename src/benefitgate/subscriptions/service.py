@@ -253,20 +253,23 @@ async def cancel_scheduled_change(
 
 
 async def rollback_target(
-    conn: asyncpg.Connection, entry: AuditEntry
+    conn: asyncpg.Connection, entry: AuditEntry, at: datetime
 ) -> tuple[Subscription, Subscription]:
-    """The subscription that rolling back `entry` changes, locked, and the state the
-    rollback restores (see `audit.rollback`). Renewals and trial ends, which time drives,
-    are not rolled back, nor is a creation (InvalidChange); RollbackRefused when the
-    subscription changed since. The caller checks what other domains require (the seats
-    held, `seats.purchased`) before `restore_subscription`."""
+    """The subscription that rolling back `entry` at `at` changes, locked, and the state
+    the rollback restores (see `audit.rollback`). Renewals and trial ends, which time
+    drives, are not rolled back, nor is a creation (InvalidChange); RollbackRefused when
+    the subscription changed since, the steps time made due by `at` included (written
+    first, as `lock_at_version` does): restoring a period that has ended would move the
+    billing periods back, and the usage counted in them since. The caller checks what
+    other domains require (the seats held, `seats.purchased`) before
+    `restore_subscription`."""
     if entry.action in TIME_DRIVEN:
         raise InvalidChange("entryId", "renewals and trial ends are not rolled back")
     account_id, before = entry.target.account_id, entry.before
     if before is None:
         raise InvalidChange("entryId", "a creation is not rolled back; cancel the subscription")
     assert account_id is not None  # every subscription entry names its account
-    sub = await lock_subscription(conn, account_id)
+    sub = await catch_up(conn, account_id, await lock_subscription(conn, account_id), at)
     await refuse_if_changed_since(conn, entry)
     return sub, from_snapshot(before)
 

@@ -36,6 +36,7 @@ from benefitgate.suggestions.models import Evidence, Proposal, Suggestion
 from benefitgate.suggestions.rightsizing import Recommendation
 from benefitgate.suggestions.signals import DENIAL_WINDOW, MILESTONE_WINDOW
 from benefitgate.targets import service as targets
+from benefitgate.usage.periods import EPOCH
 
 __all__ = [
     "CREATED",
@@ -69,8 +70,10 @@ async def load_evidence(
     periods: int = 3,
 ) -> dict[UUID, Evidence]:
     """Everything the engine reads for the accounts, in a fixed number of statements; the
-    counters of the last `periods` periods of each metric."""
-    found = await accounts.accounts_as_of(conn, account_ids, catalog, now)
+    counters of the last `periods` periods of each metric, and the billing periods the
+    subscription ended before its current one (their terms may differ from it)."""
+    as_of = await accounts.accounts_as_of(conn, account_ids, catalog, now)
+    found = await accounts.with_ended_periods(conn, as_of, EPOCH, periods)
     ids = list(found)
     grants = await entitlements.active_grants(conn, ids, now)
     counters = await repository.last_counters(conn, ids, now, periods)

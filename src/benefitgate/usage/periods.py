@@ -1,15 +1,26 @@
 """Which period a metric's counter covers at a given time.
 
 `billing_period` follows the subscription's current period, `calendar_month` the UTC month,
-and `never` has a single period starting at the epoch with no end.
+and `never` has a single period starting at the epoch with no end. A billing period before
+the current one is the one the subscription really had then (`Ended`, kept by the
+subscriptions' history): its term may not be the current one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["EPOCH", "Period", "add_months", "calendar_month", "current_period", "period_at"]
+__all__ = [
+    "EPOCH",
+    "Ended",
+    "Period",
+    "add_months",
+    "calendar_month",
+    "current_period",
+    "period_at",
+]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -18,6 +29,19 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Period:
     start: datetime
     end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A billing period a subscription has ended, with the term it ran for."""
+
+    start: datetime
+    end: datetime
+    term: str
+
+    @property
+    def period(self) -> Period:
+        return Period(self.start, self.end)
 
 
 def calendar_month(now: datetime) -> Period:
@@ -56,25 +80,40 @@ def period_at(
     term: str | None,
     at: datetime,
     anchor: datetime | None = None,
+    ended: Sequence[Ended] = (),
 ) -> Period:
     """The period of a metric that contains `at`, which may lie before the current one.
 
-    Billing periods before or after the current one are found by stepping by the term
-    (one month or one year) from the current period's start, on the day of the month of
-    `anchor` (the subscription's start; else the current period's own day), clamped to
-    shorter months: as renewals end periods, so that a subscription started on the 31st
-    has a period from 31 January to 28 February, not from the 28th.
+    A billing period before the current one is the one of `ended` (the periods the
+    subscription ended, in any order) that contains `at`. Past those known, periods are
+    found by stepping by the term (one month or one year) from the nearest period known
+    after `at` (the current one when none ended), on the day of the month of `anchor`
+    (the subscription's start; else that period's own day), clamped to shorter months:
+    as renewals end periods, so that a subscription started on the 31st has a period from
+    31 January to 28 February, not from the 28th.
     """
     if reset != "billing_period" or billing is None or billing.end is None:
         return current_period(reset, None, at)
     if billing.start <= at < billing.end:  # most events: no stepping needed
         return billing
+    if at < billing.start and ended:
+        nearest = min((e for e in ended if at < e.end), key=lambda e: e.start, default=None)
+        if nearest is not None:
+            if nearest.start <= at:
+                return nearest.period
+            return _stepped(nearest.period, nearest.term, at, anchor)
+    return _stepped(billing, term, at, anchor)
+
+
+def _stepped(known: Period, term: str | None, at: datetime, anchor: datetime | None) -> Period:
+    """The period containing `at`, stepping by `term` from the `known` one."""
+    assert known.end is not None
     step = 12 if term == "annual" else 1
     day = None if anchor is None else anchor.astimezone(UTC).day
-    start, end = billing.start, billing.end
+    start, end = known.start, known.end
 
     def boundary(shift: int) -> datetime:
-        """Where the period `shift` terms from the current one starts."""
+        """Where the period `shift` terms from the known one starts."""
         if shift == 0:
             return start
         if shift == 1:
