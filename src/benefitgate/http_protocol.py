@@ -33,9 +33,20 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["HEAD_TICKS", "WRITE_AT_ONCE", "HeadClock", "HttpProtocol", "JoinedWrites"]
+__all__ = [
+    "BODY_WHOLE",
+    "HEAD_TICKS",
+    "WRITE_AT_ONCE",
+    "HeadClock",
+    "HttpProtocol",
+    "JoinedWrites",
+]
 
 WRITE_AT_ONCE = 64 * 1024
+# Set (True) in a request's scope once its body has arrived whole: the app then needs no
+# timer for the body's arrival (`graphql.body_clock`), which nearly every request, its body
+# in the segments that brought its head, would otherwise start and stop.
+BODY_WHOLE = "benefitgate.body_whole"
 HEAD_TICKS = 10  # a head's time is ended in ticks of this fraction of it
 
 
@@ -143,6 +154,11 @@ class HttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_arrived()
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self.cycle is not None and not self.cycle.more_body:
+            self.cycle.scope[BODY_WHOLE] = True  # type: ignore[literal-required]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_arrived()

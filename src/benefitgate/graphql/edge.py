@@ -15,7 +15,8 @@ For an HTTP request, in this order, as the separate middleware layers did before
 3. the rate limit of `/graphql` and `/events`: 429 when the caller's bucket is empty;
 4. a body above the limit by its `Content-Length`: 413; a streamed one is counted as it is
    read, 413 once past the limit; a body not whole within its time (`BENEFITGATE_BODY_SECONDS`
-   from its first read, `graphql.body_clock`): 408, and the connection closed;
+   from its first read, `graphql.body_clock`; one the server marks whole on arrival,
+   `http_protocol.BODY_WHOLE`, is not timed): 408, and the connection closed;
 5. `/graphql` (GET, HEAD, POST) goes to the view straight, without Starlette's exception
    middleware, router and route (what they would do for it is nothing: the view raises
    no Starlette `HTTPException`, and needs no path parameters); anything else goes to the
@@ -46,6 +47,7 @@ from benefitgate.graphql import middleware
 from benefitgate.graphql.body_clock import BodyClock, BodyTooSlow, body_too_slow
 from benefitgate.graphql.ratelimit import RequestLimit
 from benefitgate.graphql.sockets import refuse_upgrade
+from benefitgate.http_protocol import BODY_WHOLE
 from benefitgate.logs import request_id
 
 __all__ = ["Edge"]
@@ -164,9 +166,11 @@ class Edge:
             and scope["method"] in _VIEW_METHODS
             and not scope.get("root_path")  # the router would match the path within it
         )
+        # A body that came whole with its head (nearly every one) is not timed.
+        clock = None if scope.get(BODY_WHOLE) else self._clock
         try:
             await (self._view if direct else self.app)(
-                scope, middleware.bounded(receive, limit, self._clock), send
+                scope, middleware.bounded(receive, limit, clock), send
             )
         except middleware.BodyTooLarge:
             await middleware.body_too_large(limit)(scope, receive, send)
