@@ -32,6 +32,7 @@ from asgi_lifespan import LifespanManager
 
 from benefitgate.app import create_app
 from benefitgate.config import Settings
+from benefitgate.http_protocol import BODY_WHOLE
 
 os.environ.setdefault("BENEFITGATE_RATE_ADMIN", "off")  # as the service benchmarks run it
 from account_view import QUERY as VIEW_QUERY
@@ -66,6 +67,7 @@ def scope_of(key: str, body: bytes) -> dict[str, Any]:
         "scheme": "http", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
         "root_path": "", "headers": headers, "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000), "extensions": {},
+        BODY_WHOLE: True,  # as the service's protocol marks a body that came with its head
     }  # fmt: skip
 
 
