@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from benefitgate.renewals import reminders
+from benefitgate.suggestions import rankings
 from benefitgate.suggestions import repository as suggestion_rows
 from benefitgate.suggestions.models import Proposal, Reason
 from tests.conftest import Api, catalog_loader, frontend_token
@@ -78,7 +79,8 @@ async def _term(conn: asyncpg.Connection, account: uuid.UUID) -> dict[str, Any]:
     pro = await conn.fetchval("select id from tier_versions where tier_key = 'pro'")
     reason = Reason("limit_pressure", "m0", "m0 reached 95% of the 100 calls limit", weight=0.45)
     proposal = Proposal(account, "pro", pro, basic, (reason,), (), 0.45, "USD", 4000, 40000)
-    await suggestion_rows.insert(conn, proposal, NOW)
+    async with conn.transaction():
+        await suggestion_rows.insert(conn, proposal, NOW, await rankings.begin_round(conn))
     return {"m1": sum(m1.values())}
 
 

@@ -1,5 +1,6 @@
-"""Suggestion cursors: only one the API wrote is taken; anything float() or UUID() would
-also read (nan, inf, 1e400, 1_0, spaces, signs, braces) is INVALID_INPUT."""
+"""Suggestion cursors: only one the API wrote is taken; anything int(), float() or UUID()
+would also read (nan, inf, 1e400, 1_0, spaces, signs, braces), a round no bigint holds and
+a cursor of the format before rounds are INVALID_INPUT."""
 
 from __future__ import annotations
 
@@ -24,21 +25,28 @@ def b64(text: str) -> str:
 @pytest.mark.parametrize(
     "cursor",
     [
-        b64(f"s:nan:{ID}"),
-        b64(f"s:inf:{ID}"),
-        b64(f"s:-inf:{ID}"),
-        b64(f"s:1e400:{ID}"),
-        b64(f"s:1_0:{ID}"),
-        b64(f"s: 0.5:{ID}"),
-        b64(f"s:+0.5:{ID}"),
-        b64(f"s:0.50:{ID}"),
-        b64(f"s:.5:{ID}"),
-        b64(f"s:0.5:{{{ID}}}"),
-        b64(f"s:0.5:{str(ID).upper()}"),
-        b64(f"s:0.5:{ID.hex}"),
-        b64(f"s:0.5:urn:uuid:{ID}"),
-        "!" + b64(f"s:0.5:{ID}"),  # base64 skips what is not its own
-        b64(f"s:0.5:{ID}") + "\n",
+        b64(f"s:0:nan:{ID}"),
+        b64(f"s:0:inf:{ID}"),
+        b64(f"s:0:-inf:{ID}"),
+        b64(f"s:0:1e400:{ID}"),
+        b64(f"s:0:1_0:{ID}"),
+        b64(f"s:0: 0.5:{ID}"),
+        b64(f"s:0:+0.5:{ID}"),
+        b64(f"s:0:0.50:{ID}"),
+        b64(f"s:0:.5:{ID}"),
+        b64(f"s:0:0.5:{{{ID}}}"),
+        b64(f"s:0:0.5:{str(ID).upper()}"),
+        b64(f"s:0:0.5:{ID.hex}"),
+        b64(f"s:0:0.5:urn:uuid:{ID}"),
+        b64(f"s:-1:0.5:{ID}"),
+        b64(f"s:+1:0.5:{ID}"),
+        b64(f"s:01:0.5:{ID}"),
+        b64(f"s:1_0:0.5:{ID}"),
+        b64(f"s: 1:0.5:{ID}"),
+        b64(f"s:{2**63}:0.5:{ID}"),
+        b64(f"s:0.5:{ID}"),  # before rounds
+        "!" + b64(f"s:0:0.5:{ID}"),  # base64 skips what is not its own
+        b64(f"s:0:0.5:{ID}") + "\n",
     ],
 )
 async def test_a_cursor_the_api_did_not_write_is_invalid_input(
@@ -58,6 +66,21 @@ async def test_a_cursor_the_api_did_not_write_is_invalid_input(
 async def test_a_cursor_as_the_api_writes_it_pages_on(
     conn: asyncpg.Connection, api: Api, confidence: str
 ) -> None:
-    found = await api.data(LIST, {"after": b64(f"s:{confidence}:{ID}")}, auth=await api_key(conn))
+    found = await api.data(LIST, {"after": b64(f"s:0:{confidence}:{ID}")}, auth=await api_key(conn))
 
     assert found["suggestions"] == {"__typename": "SuggestionConnection", "edges": []}
+
+
+async def test_a_cursor_of_a_round_not_reached_is_refused(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    found = await api.data(
+        LIST, {"after": b64(f"s:{2**63 - 1}:0.5:{ID}")}, auth=await api_key(conn)
+    )
+
+    assert found["suggestions"] == {
+        "__typename": "InvalidInputError",
+        "code": "INVALID_INPUT",
+        "field": "after",
+        "message": "the ranking this cursor read is gone; start again",
+    }

@@ -46,7 +46,7 @@ SEAT = """mutation Seat($id: ID!, $u: String!) {
   seatAssign(accountId: $id, user: $u, idempotencyKey: $u) { __typename } }"""
 LIST = """query List($first: Int!, $after: String) { suggestions(first: $first, after: $after) {
   __typename
-  ... on SuggestionConnection { edges { cursor node { accountId confidence } }
+  ... on SuggestionConnection { edges { cursor rankedConfidence node { accountId confidence } }
                                 pageInfo { hasNextPage endCursor } }
   ... on Error { code }
 } }"""
@@ -123,6 +123,9 @@ async def test_denied_checks_and_full_seats_open_one_suggestion_that_keeps_its_i
         ("DENIED_FEATURE", "b1", 2.0)
     ]
 
+    walk = (await api.data(LIST, {"first": 1}, auth=admin))["suggestions"]
+    assert [e["rankedConfidence"] for e in walk["edges"]] == [first["confidence"]]
+
     await conn.execute("update subscriptions set seats = 2")
     for user in ("ann", "bob"):
         await api.data(SEAT, {"id": str(account), "u": user}, auth=admin)
@@ -133,6 +136,14 @@ async def test_denied_checks_and_full_seats_open_one_suggestion_that_keeps_its_i
     assert {r["signal"] for r in second["reasons"]} == {"DENIED_FEATURE", "SEAT_PRESSURE"}
     assert second["confidence"] > first["confidence"]
     assert len(await created_events(conn)) == 1
+    # The job ranks it by its new confidence from its round on; the walk begun before
+    # does not give it again, and a new one gives it ranked so.
+    after = {"first": 1, "after": walk["pageInfo"]["endCursor"]}
+    assert (await api.data(LIST, after, auth=admin))["suggestions"]["edges"] == []
+    again = (await api.data(LIST, {"first": 1}, auth=admin))["suggestions"]["edges"]
+    assert [(e["rankedConfidence"], e["node"]["confidence"]) for e in again] == [
+        (second["confidence"], second["confidence"])
+    ]
 
 
 async def test_a_dismissed_suggestion_stays_dismissed_until_the_evidence_grows(

@@ -20,6 +20,7 @@ __all__ = [
     "Evidence",
     "Gain",
     "Proposal",
+    "Ranked",
     "Reason",
     "Suggestion",
 ]
@@ -195,3 +196,14 @@ class Suggestion:
             and self.gains == proposal.gains
             and self.confidence == proposal.confidence
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A page of a walk through the open suggestions: each suggestion as it is now with the
+    confidence the walk ranks it by (its confidence at the walk's round), the round read,
+    and whether that round can still be read (False: its closed rows were removed)."""
+
+    page: tuple[tuple[Suggestion, float], ...]
+    round: int
+    readable: bool

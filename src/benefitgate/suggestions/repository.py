@@ -22,9 +22,11 @@ from benefitgate.suggestions.models import (
     Denial,
     Gain,
     Proposal,
+    Ranked,
     Reason,
     Suggestion,
 )
+from benefitgate.suggestions.rankings import rank
 
 __all__ = [
     "by_id",
@@ -46,10 +48,15 @@ _COLUMNS = """id, account_id, tier_key, tier_version_id, from_tier_version_id, s
               dismissed_until, closed_at, version"""
 
 
-def _suggestion(row: asyncpg.Record) -> Suggestion:
+# The columns of a suggestion read beside others: those of a walk's page and the round.
+_RANKED = [c.strip() for c in _COLUMNS.split(",")]
+_RANKED_COLUMNS = ", ".join(f"s.{c}" for c in _RANKED)
+
+
+def _suggestion(row: asyncpg.Record, columns: list[str] | None = None) -> Suggestion:
     return Suggestion(
         **{
-            **dict(row),
+            **(dict(row) if columns is None else {c: row[c] for c in columns}),
             "confidence": float(row["confidence"]),
             "reasons": tuple(Reason.from_json(r) for r in row["reasons"]),
             "gains": tuple(Gain.from_json(g) for g in row["gains"]),
@@ -154,8 +161,11 @@ async def by_id(
     return None if row is None else _suggestion(row)
 
 
-async def insert(conn: asyncpg.Connection, p: Proposal, now: datetime) -> Suggestion | None:
-    """Open a suggestion; None when a concurrent recompute opened the account's first."""
+async def insert(
+    conn: asyncpg.Connection, p: Proposal, now: datetime, round_: int
+) -> Suggestion | None:
+    """Open a suggestion, ranked from the caller's round (`rankings.begin_round`) on; None
+    when a concurrent recompute opened the account's first."""
     row = await conn.fetchrow(
         f"""
         insert into suggestions (id, account_id, tier_key, tier_version_id,
@@ -171,14 +181,19 @@ async def insert(conn: asyncpg.Connection, p: Proposal, now: datetime) -> Sugges
         *_proposal_values(p),
         now,
     )
-    return None if row is None else _suggestion(row)
+    if row is None:
+        return None
+    await rank(conn, [(row["id"], p.confidence)], round_, now)
+    return _suggestion(row)
 
 
 async def update_open(
-    conn: asyncpg.Connection, updates: Sequence[tuple[UUID, Proposal]], now: datetime
+    conn: asyncpg.Connection, updates: Sequence[tuple[UUID, Proposal]], now: datetime, round_: int
 ) -> None:
     """New evidence for the same suggested tier: each (suggestion id, proposal) keeps its
-    id. One statement for all, in id order (rows locked in one order by every runner)."""
+    id, and is ranked by its new confidence from the caller's round on (walks begun before
+    keep the ranking they read). One statement for all the suggestions, in id order (rows
+    locked in one order by every runner), and the ranking's two."""
     if not updates:
         return
     rows = sorted((suggestion_id, *_proposal_values(p)) for suggestion_id, p in updates)
@@ -201,6 +216,7 @@ async def update_open(
         *(list(column) for column in zip(*rows, strict=True)),
         now,
     )
+    await rank(conn, [(suggestion_id, p.confidence) for suggestion_id, p in updates], round_, now)
 
 
 def _json(value: Any) -> str:
@@ -273,26 +289,43 @@ async def decide(
 async def open_page(
     conn: asyncpg.Connection,
     *,
+    round_: int | None,
     partner_id: UUID | None,
     after: tuple[float, UUID] | None,
     limit: int,
-) -> list[Suggestion]:
-    """Open suggestions, most confident first (then by id), of a partner's accounts or of
-    every account (partner_id None), after a (confidence, id) position."""
+) -> Ranked:
+    """The suggestions open now (of a partner's accounts, or of every account with
+    partner_id None) that were open at `round_` (None: the last round), most confident
+    first by the ranking of that round, then by id, strictly after a (confidence, id)
+    position: one statement, so the round, its rows and whether they are all still there
+    are read at one instant."""
     rows = await conn.fetch(
         f"""
-        select {_COLUMNS} from suggestions s
-        where s.status = 'open'
-          and ($1::uuid is null or exists (
-                select 1 from partner_accounts p
-                where p.partner_id = $1 and p.account_id = s.account_id))
-          and ($2::text is null or (s.confidence, s.id) < ($2::text::numeric, $3::uuid))
-        order by s.confidence desc, s.id desc
-        limit $4
+        with walk as (
+            select w.round, w.round between k.pruned_through and k.round as readable
+            from suggestion_ranking k, lateral (select coalesce($1::bigint, k.round)) w(round)
+        )
+        select w.round as walk_round, w.readable, p.* from walk w
+        left join lateral (
+            select {_RANKED_COLUMNS}, r.confidence as ranked
+            from suggestion_rankings r join suggestions s on s.id = r.suggestion_id
+            where w.readable and r.valid_from <= w.round
+              and (r.valid_until is null or r.valid_until > w.round)
+              and s.status = 'open'
+              and ($2::uuid is null or exists (
+                    select 1 from partner_accounts p
+                    where p.partner_id = $2 and p.account_id = s.account_id))
+              and ($3::text is null
+                   or (r.confidence, r.suggestion_id) < ($3::text::numeric, $4::uuid))
+            order by r.confidence desc, r.suggestion_id desc
+            limit $5
+        ) p on true
         """,  # noqa: S608 (a constant column list, no input)
+        round_,
         partner_id,
         None if after is None else str(after[0]),  # as text: a float is not exact
         None if after is None else after[1],
         limit,
     )
-    return [_suggestion(r) for r in rows]
+    page = tuple((_suggestion(r, _RANKED), float(r["ranked"])) for r in rows if r["id"] is not None)
+    return Ranked(page, rows[0]["walk_round"], rows[0]["readable"])

@@ -26,7 +26,7 @@ from benefitgate.api.scalars import parse_id
 from benefitgate.auth.principals import Role
 from benefitgate.catalog.cache import catalog_of
 from benefitgate.catalog.types import catalog_types, money
-from benefitgate.common.changes import ChangeContext
+from benefitgate.common.changes import ChangeContext, InvalidChange
 from benefitgate.common.text import is_blank
 from benefitgate.suggestions import service
 from benefitgate.suggestions.models import Suggestion as SuggestionModel
@@ -65,22 +65,26 @@ DismissResult = Annotated[
 ]
 
 
-def _cursor(confidence: float, suggestion_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"s:{confidence}:{suggestion_id}".encode()).decode()
+# A walk's place: the round whose ranking it reads and the last (confidence, id) given.
+Place = tuple[int, float, UUID]
 
 
-def _encode(s: SuggestionModel) -> str:
-    return _cursor(s.confidence, s.id)
+def _cursor(round_: int, confidence: float, suggestion_id: UUID) -> str:
+    text = f"s:{round_}:{confidence}:{suggestion_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def _decode(raw: str) -> tuple[float, UUID] | InvalidInputError:
-    """Only what `_encode` writes: float() and UUID() also take `nan`, `inf`, `1e400`,
-    `1_0`, spaces and signs, braces and URNs, and base64 skips what is not its own, so
-    the cursor must be the one its values encode to."""
+def _decode(raw: str) -> Place | InvalidInputError:
+    """Only what `_cursor` writes: int(), float() and UUID() also take `nan`, `inf`,
+    `1e400`, `1_0`, spaces and signs, braces and URNs, and base64 skips what is not its
+    own, so the cursor must be the one its values encode to."""
     try:
-        prefix, confidence, suggestion_id = base64.urlsafe_b64decode(raw).decode().split(":")
-        found = float(confidence), UUID(suggestion_id)
-        if prefix == "s" and math.isfinite(found[0]) and _cursor(*found) == raw:
+        prefix, round_, confidence, suggestion_id = (
+            base64.urlsafe_b64decode(raw).decode().split(":")
+        )
+        found = int(round_), float(confidence), UUID(suggestion_id)
+        finite = 0 <= found[0] < 2**63 and math.isfinite(found[1])  # a bigint, a numeric
+        if prefix == "s" and finite and _cursor(*found) == raw:
             return found
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -121,7 +125,15 @@ class SuggestionQuery:
 
     @strawberry.field(
         description="Open upgrade suggestions across the accounts the caller manages, most "
-        "confident first. Frontends read their account's on `account { suggestion }`."
+        "confident first (then by id). A walk through the pages reads the ranking of its "
+        "first page to its end: every page ranks by the confidence each suggestion had "
+        "then (the edge's `rankedConfidence`; the node's may have changed since), so no "
+        "suggestion is given twice or missed while the suggestion job changes "
+        "confidences. A suggestion that left the list since (accepted, dismissed or "
+        "withdrawn, none of which comes back, or its account no longer the caller's) is "
+        "not given, and one opened since waits for the next walk. A cursor serves for a "
+        "day at least; then `INVALID_INPUT` on `after` says to start again. "
+        "Frontends read their account's on `account { suggestion }`."
     )
     async def suggestions(
         self, info: Info, first: int = 20, after: str | None = None
@@ -132,21 +144,34 @@ class SuggestionQuery:
         invalid = check_first(first)
         if invalid is not None:
             return invalid
-        position = None if after is None else _decode(after)
-        if isinstance(position, InvalidInputError):
-            return position
-        async with info.context.db.acquire() as conn:
-            found = await service.open_page(
-                conn, partner_id=principal.partner_id, after=position, limit=first + 1
-            )
+        place = None if after is None else _decode(after)
+        if isinstance(place, InvalidInputError):
+            return place
+        try:
+            async with info.context.db.acquire() as conn:
+                found = await service.open_page(
+                    conn,
+                    round_=None if place is None else place[0],
+                    partner_id=principal.partner_id,
+                    after=None if place is None else place[1:],
+                    limit=first + 1,
+                )
+        except InvalidChange as refused:
+            return InvalidInputError.of(refused.field, str(refused))
         types = catalog_types(await catalog_of(info.context))
         edges = [
-            SuggestionEdge(cursor=_encode(s), node=suggestion_type(s, types)) for s in found[:first]
+            SuggestionEdge(
+                cursor=_cursor(found.round, ranked, s.id),
+                node=suggestion_type(s, types),
+                ranked_confidence=ranked,
+            )
+            for s, ranked in found.page[:first]
         ]
         return SuggestionConnection(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=len(found) > first, end_cursor=edges[-1].cursor if edges else None
+                has_next_page=len(found.page) > first,
+                end_cursor=edges[-1].cursor if edges else None,
             ),
         )
 

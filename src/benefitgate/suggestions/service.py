@@ -5,6 +5,10 @@ A recompute keeps one current suggestion per account (a partial unique index):
 - the same suggested tier as the open one: it is updated in place and keeps its id;
 - another tier: the open one is withdrawn and a new one opens with `suggestion.created`;
 - a dismissed one is replaced only once its suppression ended or the evidence grew.
+
+Each recompute transaction is a round of the ranking (`rankings`): the confidences it
+writes rank the open suggestions from that round on, so that a walk through them
+(`open_page`) reads the ranking of its first page's round to its end.
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from benefitgate.events.touch import touch
 from benefitgate.seats import service as seats
 from benefitgate.subscriptions import service as subscriptions
 from benefitgate.subscriptions.proration import TierChangePlan
-from benefitgate.suggestions import marks, repository, rightsizing
+from benefitgate.suggestions import marks, rankings, repository, rightsizing
 from benefitgate.suggestions.engine import propose
-from benefitgate.suggestions.models import Evidence, Proposal, Suggestion
+from benefitgate.suggestions.models import Evidence, Proposal, Ranked, Suggestion
 from benefitgate.suggestions.rightsizing import Recommendation
 from benefitgate.suggestions.signals import DENIAL_WINDOW, MILESTONE_WINDOW
 from benefitgate.targets import service as targets
@@ -40,6 +44,7 @@ from benefitgate.usage.periods import EPOCH
 
 __all__ = [
     "CREATED",
+    "WALK_LIFETIME",
     "Accepted",
     "accept",
     "by_id",
@@ -60,6 +65,10 @@ BATCH = 200  # accounts recomputed per transaction
 # wait while proposals are computed, so no stretch of them may be long.
 SLICE = 10
 STALE_AFTER = timedelta(days=1)  # evidence ages out: periods close, denials grow old
+# How long a walk through the open suggestions may go on reading the ranking of its first
+# page at least: a confidence changed since is kept this long (and an hour for clocks).
+WALK_LIFETIME = timedelta(days=1)
+_KEEP = WALK_LIFETIME + timedelta(hours=1)
 
 
 async def load_evidence(
@@ -102,20 +111,22 @@ async def recompute(
     now: datetime,
 ) -> list[Suggestion]:
     """Bring the accounts' suggestions up to date with their evidence, in the caller's
-    transaction; returns the suggestions opened. Yields to the event loop every SLICE
+    transaction, which is a round of the ranking (its lock is taken first, before any
+    suggestion's); returns the suggestions opened. Yields to the event loop every SLICE
     accounts: the job shares its loop with the requests a replica serves."""
+    round_ = await rankings.begin_round(conn)
     current = await repository.current_by_accounts(conn, account_ids, lock=True)
     evidence = await load_evidence(conn, account_ids, catalog, now)
     opened: list[Suggestion] = []
     updated: list[tuple[UUID, Proposal]] = []
     for n, (account_id, found) in enumerate(evidence.items(), 1):
         proposal = propose(found, catalog, now)
-        created = await _reconcile(conn, current.get(account_id), proposal, now, updated)
+        created = await _reconcile(conn, current.get(account_id), proposal, (now, round_), updated)
         if created is not None:
             opened.append(created)
         if n % SLICE == 0:
             await asyncio.sleep(0)
-    await repository.update_open(conn, updated, now)
+    await repository.update_open(conn, updated, now, round_)
     await repository.touch(conn, [s.id for s in current.values()], now)
     # An open suggestion updated or closed writes no event: tell the response caches.
     await touch(conn, account_ids)
@@ -126,11 +137,13 @@ async def _reconcile(
     conn: asyncpg.Connection,
     current: Suggestion | None,
     proposal: Proposal | None,
-    now: datetime,
+    at: tuple[datetime, int],
     updated: list[tuple[UUID, Proposal]],
 ) -> Suggestion | None:
-    """Close, open or keep the account's suggestion; an open one that keeps its tier with
-    new evidence is added to `updated`, which the caller writes in one statement."""
+    """Close, open or keep the account's suggestion at (instant, round); an open one that
+    keeps its tier with new evidence is added to `updated`, which the caller writes in
+    one statement."""
+    now, round_ = at
     if current is not None and current.status == "open":
         if proposal is not None and proposal.tier_key == current.tier_key:
             if not current.same_as(proposal):
@@ -144,7 +157,7 @@ async def _reconcile(
         await repository.close(conn, current.id, now)
     if proposal is None:
         return None
-    created = await repository.insert(conn, proposal, now)
+    created = await repository.insert(conn, proposal, now, round_)
     if created is None:
         return None
     await events.enqueue(conn, CREATED, created.account_id, payload(created))
@@ -185,8 +198,11 @@ async def refresh_marked(
         async with pool.acquire() as conn, conn.transaction():
             claimed = await marks.claim(conn, BATCH, through)
             if not claimed:
-                return opened
+                break
             opened += len(await recompute(conn, claimed, snapshot, now))
+    async with pool.acquire() as conn, conn.transaction():
+        await rankings.prune(conn, now - _KEEP)
+    return opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +271,21 @@ async def current_by_accounts(
 async def open_page(
     conn: asyncpg.Connection,
     *,
+    round_: int | None,
     partner_id: UUID | None,
     after: tuple[float, UUID] | None,
     limit: int,
-) -> list[Suggestion]:
-    return await repository.open_page(conn, partner_id=partner_id, after=after, limit=limit)
+) -> Ranked:
+    """A page of a walk through the open suggestions: the first (`round_` None) reads the
+    last round's ranking, every later one the round its cursor names. Raises InvalidChange
+    for a round whose ranking is gone (the walk began more than WALK_LIFETIME ago and a
+    confidence changed since) or that no round reached."""
+    found = await repository.open_page(
+        conn, round_=round_, partner_id=partner_id, after=after, limit=limit
+    )
+    if not found.readable:
+        raise InvalidChange("after", "the ranking this cursor read is gone; start again")
+    return found
 
 
 async def by_id(conn: asyncpg.Connection, suggestion_id: UUID) -> Suggestion | None:

@@ -95,6 +95,10 @@ class Suggestion:
 class SuggestionEdge:
     cursor: str
     node: Suggestion
+    ranked_confidence: float = strawberry.field(
+        description="The confidence the walk ranks the suggestion by: its confidence when "
+        "the walk's first page was read."
+    )
 
 
 @strawberry.type
