@@ -193,15 +193,17 @@ async def refresh_marked(
         await marks.mark_stale(conn, now - STALE_AFTER, now)
         through = await marks.last_id(conn)
     snapshot = await catalog()
-    opened = 0
+    opened = rounds = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
             claimed = await marks.claim(conn, BATCH, through)
             if not claimed:
                 break
             opened += len(await recompute(conn, claimed, snapshot, now))
-    async with pool.acquire() as conn, conn.transaction():
-        await rankings.prune(conn, now - _KEEP)
+            rounds += 1
+    if rounds:  # a run with nothing to recompute (most runs) leaves nothing to remove
+        async with pool.acquire() as conn, conn.transaction():
+            await rankings.prune(conn, now - _KEEP)
     return opened
 
 
