@@ -243,9 +243,11 @@ async def accept(
 ) -> Accepted:
     """Upgrade the account to the suggested tier through the audited tier change, and
     close the suggestion. Raises TargetNotFound or InvalidChange (not open, or the tier
-    changed since the suggestion was made)."""
+    changed since the suggestion was made). The tier is the one the subscription has at
+    the change's instant, as the job read it to make the suggestion (a scheduled
+    downgrade may have happened, not yet written)."""
     found = await _lock_open(conn, suggestion_id)
-    sub = await subscriptions.lock_subscription(conn, found.account_id)
+    sub = await subscriptions.lock_as_of(conn, found.account_id, change.at)
     if sub.tier_version_id != found.from_tier_version_id:
         raise InvalidChange("id", "the account's tier changed since; the suggestion is stale")
     plan, entry = await subscriptions.change_tier(
