@@ -19,6 +19,7 @@ from tests.conftest import Api, MakeApi, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
 from tests.fixtures.statements import StatementLog
+from tests.fixtures.subscriptions_api import change
 
 HEALTH = """
 query Health($id: ID!) { account(id: $id) { ... on Account {
@@ -340,3 +341,36 @@ async def test_the_job_ranks_an_account_by_the_renewal_after_one_not_yet_written
     assert [(e["node"]["account"]["id"], e["node"]["renewsOn"]) for e in found["edges"]] == [
         (str(account_id), "2027-01-05")
     ]
+
+
+async def test_an_account_at_risk_is_shown_as_it_stands_as_its_own_view_shows_it(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, api: Api, clock: FixedClock
+) -> None:
+    # A downgrade to basic scheduled for 5 December has happened on the 6th, not yet
+    # written: the job ranked the account by its subscription as it stands, but the list
+    # showed the stored row's (pro, its period ending on 5 December) beside its view's.
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    operator = await api_key(conn, Role.OPERATOR)
+    downgrade = await change(api, operator, account_id, "basic", 1, "down")
+    assert downgrade["subscription"]["scheduledTier"] == {"key": "basic"}, downgrade
+    clock.at = NOW + timedelta(days=21)
+    assert await refresh_due(pool, catalog_loader(pool), clock.at) == 1
+
+    found = (await api.data(AT_RISK_TIER, {"days": 31}, auth=operator))["accountsAtRisk"]
+    [listed] = [e["node"]["account"] for e in found["edges"]]
+    shown = (await api.data(VIEW_TIER, {"id": str(account_id)}, auth=operator))["account"]
+    assert listed == shown
+    assert (shown["tier"]["key"], shown["subscription"]["currentPeriodEnd"][:10]) == (
+        "basic", "2027-01-05",
+    )  # fmt: skip
+
+
+ACCOUNT_TIER = "id tier { key } subscription { currentPeriodEnd }"
+AT_RISK_TIER = """query($days: Int!) { accountsAtRisk(renewingWithinDays: $days) {
+  ... on AccountRiskConnection { edges { node { account { ACCOUNT } } } } } }""".replace(
+    "ACCOUNT", ACCOUNT_TIER
+)
+VIEW_TIER = "query($id: ID!) { account(id: $id) { ... on Account { ACCOUNT } } }".replace(
+    "ACCOUNT", ACCOUNT_TIER
+)

@@ -35,6 +35,7 @@ VIEW = """
 query View($id: ID!, $by: [String!]) { account(id: $id) { ... on Account {
   usage(groupBy: $by) { metric { key } used groups { dimensions { name value } value } } } } }
 """
+GAUGE_SERIES = SERIES.replace('metric: "calls"', 'metric: "gauge"')
 METRIC = """
 mutation($by: [String!], $key: String!) {
   OP(key: "grouped", name: "Grouped", unit: "calls", aggregation: SUM,
@@ -357,3 +358,36 @@ async def test_a_gauges_reading_at_one_time_is_the_same_whichever_batch_came_fir
             account_id,
         )
         assert [float(r["value"]) for r in found] == [8.0] * 4, order
+
+
+async def test_a_gauges_groups_rolled_up_break_ties_as_its_total_does(
+    conn: asyncpg.Connection, api: Api
+) -> None:
+    """Grouped by fewer properties than the metric's, a gauge's finer groups are rolled
+    up: of their readings at one time the greater event id (then source) is the latest,
+    as in the total. The roll-up took whichever group came first, so a gauge whose total
+    read 8 read 4 in its one region, in the view and in its series alike."""
+    cat = await factories.catalog(conn)
+    await conn.execute(
+        "insert into metrics values ('gauge', 'g', 'x', 'latest', 'never', '{region,method}')"
+    )
+    for version in cat["versions"].values():
+        await conn.execute("insert into tier_limits values ($1, 'gauge', 'soft', 1000)", version)
+    account_id = await factories.account(conn, cat["versions"]["basic"])
+    key = await api_key(conn)
+
+    def reading(event_id: str, value: float, method: str, source: str = "svc") -> dict[str, Any]:
+        data = {"region": "eu", "method": method}
+        return cloud_event(account_id, event_id, value, type="gauge", source=source, data=data)
+
+    tied = [reading("g-b", 8, "post"), reading("g-a", 4, "get"), reading("g-a", 2, "put", "sv")]
+    assert (await post_events(api.client, tied, auth=key)).json()["accepted"] == 3
+
+    view = (await api.data(VIEW, {"id": str(account_id), "by": ["region"]}, auth=key))["account"]
+    [gauge] = [u for u in view["usage"] if u["metric"]["key"] == "gauge"]
+    assert (gauge["used"], [g["value"] for g in gauge["groups"]]) == (8.0, [8.0])
+    day = (NOW - timedelta(hours=1)).date().isoformat()
+    variables = {"id": str(account_id), "by": ["region"], "from": day, "to": day}
+    series = (await api.data(GAUGE_SERIES, variables, auth=key))["usageSeries"]
+    assert [p["value"] for p in series["points"]] == [8.0]
+    assert [[p["value"] for p in g["points"]] for g in series["groups"]] == [[8.0]]

@@ -16,6 +16,7 @@ from benefitgate.clock import FixedClock
 from tests.conftest import Api, api_key
 from tests.fixtures import factories
 from tests.fixtures.factories import NOW
+from tests.fixtures.seats_api import ASSIGN
 from tests.subscriptions.test_provisioning import CANCEL, CHECK, REACTIVATE, SUB, TIER
 
 PAST_THE_PERIOD = NOW + timedelta(days=21)  # the factory's period ends NOW + 20 days
@@ -95,3 +96,21 @@ async def test_an_upgrade_after_an_unwritten_renewal_is_prorated_over_the_new_pe
     assert '"amountDueCents": 0' not in change  # a month of pro was never charged
     after = await _view(api, ident, key)
     assert (after["tier"]["key"], after["currentPeriodEnd"]) == ("pro", renewed["currentPeriodEnd"])
+
+
+async def test_no_seat_is_taken_on_a_subscription_that_ended(
+    conn: asyncpg.Connection, api: Api, clock: FixedClock
+) -> None:
+    """Seat changes take the subscription as it stands too: assigning a seat checked the
+    stored row's status, so a subscription canceled at the end of a period that was over
+    (and shown CANCELED) still gave out seats until the scheduler wrote its end."""
+    ident, key = await _setup(conn)
+    await conn.execute("update subscriptions set seats = 3")
+    await api.data(CANCEL, {**ident, "v": 1, "end": True, "key": "c"}, auth=key)
+    clock.at = PAST_THE_PERIOD
+    assert (await _view(api, ident, key))["status"] == "CANCELED"
+
+    answer = await api.data(ASSIGN, {**ident, "user": "ann", "key": "a"}, auth=key)
+
+    assert answer["seatAssign"]["__typename"] == "InvalidInputError", answer
+    assert await conn.fetchval("select count(*) from seat_assignments") == 0

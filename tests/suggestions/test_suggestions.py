@@ -17,7 +17,9 @@ from benefitgate.clock import FixedClock
 from benefitgate.suggestions import service
 from tests.conftest import Api, api_key, catalog_loader, frontend_token
 from tests.fixtures import factories
+from tests.fixtures.factories import NOW
 from tests.fixtures.metering_api import RECORD, event
+from tests.fixtures.subscriptions_api import change
 
 SUGGESTION = """query View($id: ID!) { account(id: $id) { ... on Account {
   tier { key }
@@ -303,3 +305,32 @@ async def test_concurrent_recomputes_open_one_suggestion(
 
     assert await conn.fetchval("select count(*) from suggestions") == 1
     assert len(await created_events(conn)) == 1
+
+
+async def test_a_suggestion_made_after_a_renewal_not_yet_written_is_accepted(
+    api: Api, conn: asyncpg.Connection, pool: asyncpg.Pool, clock: FixedClock
+) -> None:
+    """The job makes a suggestion from the subscription as it stands (a downgrade to basic
+    at the period's end has happened, written or not), so accepting it checks the tier
+    against the subscription as it stands too: against the stored row, still on pro
+    until the scheduler writes the renewal, the suggestion from basic was refused as
+    stale (INVALID_INPUT), though the account had been on basic since."""
+    catalog = await factories.catalog(conn)
+    account = await factories.account(conn, catalog["versions"]["pro"])
+    admin = await api_key(conn)
+    downgrade = await change(api, admin, account, "basic", 1, "down")
+    assert downgrade["subscription"]["scheduledTier"] == {"key": "basic"}, downgrade
+    clock.at = NOW + timedelta(days=21)  # past the factory's period end, nothing written
+    for _ in range(2):
+        await deny(api, {"id": str(account), "feature": "b1"}, admin)
+    await refresh(pool, clock)
+    suggestion = await current(api, account, admin)
+    assert (suggestion["fromTier"]["key"], suggestion["tier"]["key"]) == ("basic", "pro")
+
+    accepted = await api.data(ACCEPT, {"id": suggestion["id"], "key": "up"}, auth=admin)
+
+    assert accepted["suggestionAccept"]["__typename"] == "SuggestionAccepted", accepted
+    actions = await conn.fetch("select action from audit_log order by id")
+    assert [a["action"] for a in actions] == [
+        "subscription.downgrade_scheduled", "subscription.renewed", "subscription.upgraded",
+    ]  # fmt: skip

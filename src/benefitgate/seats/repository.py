@@ -14,7 +14,6 @@ from benefitgate.seats.models import SeatAssignment
 
 __all__ = [
     "assign",
-    "lock_purchased",
     "open_assignments",
     "open_count",
     "release",
@@ -22,17 +21,6 @@ __all__ = [
 ]
 
 _COLUMNS = "account_id, user_ref, assigned_at, last_active_at"
-
-
-async def lock_purchased(conn: asyncpg.Connection, account_id: UUID) -> tuple[int, str] | None:
-    """The purchased seat count and the subscription's status, with the subscription row
-    locked until the end of the caller's transaction: seat changes of one account queue
-    behind each other, so a count followed by an insert cannot overshoot. None when the
-    account has no subscription."""
-    row = await conn.fetchrow(
-        "select seats, status from subscriptions where account_id = $1 for update", account_id
-    )
-    return None if row is None else (row["seats"], row["status"])
 
 
 async def open_count(conn: asyncpg.Connection, account_id: UUID) -> int:

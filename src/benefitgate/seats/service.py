@@ -27,6 +27,7 @@ from benefitgate.events.touch import touch
 from benefitgate.milestones import service as milestones
 from benefitgate.seats import repository
 from benefitgate.seats.models import MAX_USER_REF, SeatAssignment
+from benefitgate.subscriptions import service as subscriptions
 
 __all__ = [
     "assign_seat",
@@ -63,17 +64,22 @@ def _check_user(user_ref: str) -> None:
         raise InvalidChange("user", f"give a user of 1 to {MAX_USER_REF} characters, trimmed")
 
 
-async def lock_seats(conn: asyncpg.Connection, account_id: UUID, *, to_take: bool = False) -> int:
-    """Lock the account's seat allocation; returns the purchased count. A seat is taken
-    (`to_take`) only on a subscription that is not canceled, as every other change of a
-    subscription is refused then; a seat taken before may still be freed."""
-    locked = await repository.lock_purchased(conn, account_id)
-    if locked is None:
-        raise InvalidChange("accountId", "the account has no subscription, so no seats")
-    purchased, status = locked
-    if to_take and status == "canceled":
+async def lock_seats(
+    conn: asyncpg.Connection, account_id: UUID, at: datetime, *, to_take: bool = False
+) -> int:
+    """Lock the account's seat allocation as it stands at `at`; returns the purchased
+    count. A seat is taken (`to_take`) only on a subscription that is not canceled, as
+    every other change of a subscription is refused then; a seat taken before may still
+    be freed. The subscription is the one every answer shows (`subscriptions.lock_as_of`:
+    the steps due by `at` written first): the stored row's status let a subscription
+    whose end had come, shown canceled, give out seats until the scheduler wrote it."""
+    try:
+        sub = await subscriptions.lock_as_of(conn, account_id, at)
+    except TargetNotFound:
+        raise InvalidChange("accountId", "the account has no subscription, so no seats") from None
+    if to_take and sub.status == "canceled":
         raise InvalidChange("accountId", "the subscription is canceled")
-    return purchased
+    return sub.seats
 
 
 async def _record(
@@ -119,7 +125,7 @@ async def assign_seat(
     that reaches. Raises InvalidChange (bad user, no subscription or a canceled one,
     already holds a seat) or SeatsExhausted."""
     _check_user(user_ref)
-    purchased = await lock_seats(conn, account_id, to_take=True)
+    purchased = await lock_seats(conn, account_id, change.at, to_take=True)
     if await repository.held(conn, account_id, user_ref) is not None:
         raise InvalidChange("user", f"{quoted(user_ref)} already holds a seat")
     seat, assigned = await _take(conn, account_id, user_ref, purchased, change.at)
@@ -135,7 +141,7 @@ async def release_seat(
     subscription grants nothing, and lets an operator clear its users). Raises
     TargetNotFound when the user holds none."""
     _check_user(user_ref)
-    await lock_seats(conn, account_id)
+    await lock_seats(conn, account_id, change.at)
     seat = await repository.held(conn, account_id, user_ref)
     if seat is None:
         raise TargetNotFound("seat")
@@ -193,6 +199,6 @@ async def roll_back_seat(
     """The rollback of a seat's audit entry (see `audit.rollback`): giving a seat back is
     taking one, refused on a canceled subscription; taking one back is not."""
     account_id, _ = parse_target(entry.target.id)
-    purchased = await lock_seats(conn, account_id, to_take=entry.before is not None)
+    purchased = await lock_seats(conn, account_id, change.at, to_take=entry.before is not None)
     await refuse_if_changed_since(conn, entry)
     return await restore_seat(conn, change, entry.target.id, purchased, entry.before, entry.id)

@@ -37,6 +37,7 @@ __all__ = [
     "change_term",
     "change_tier",
     "from_snapshot",
+    "lock_as_of",
     "lock_at_version",
     "lock_subscription",
     "plan_json",
@@ -123,6 +124,14 @@ async def lock_subscription(conn: asyncpg.Connection, account_id: UUID) -> Subsc
     if sub is None:
         raise TargetNotFound("subscription")
     return sub
+
+
+async def lock_as_of(conn: asyncpg.Connection, account_id: UUID, at: datetime) -> Subscription:
+    """The account's subscription, locked, as it stands at `at`: the steps due by then
+    written first (`catch_up`), as `lock_at_version` does, for a change whose caller
+    names no version. What it checks against the row (its tier, its period) is then what
+    every answer showed, renewals not yet written included. Raises TargetNotFound."""
+    return await catch_up(conn, account_id, await lock_subscription(conn, account_id), at)
 
 
 async def lock_at_version(
@@ -269,7 +278,7 @@ async def rollback_target(
     if before is None:
         raise InvalidChange("entryId", "a creation is not rolled back; cancel the subscription")
     assert account_id is not None  # every subscription entry names its account
-    sub = await catch_up(conn, account_id, await lock_subscription(conn, account_id), at)
+    sub = await lock_as_of(conn, account_id, at)
     await refuse_if_changed_since(conn, entry)
     return sub, from_snapshot(before)
 

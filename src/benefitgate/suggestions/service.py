@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -118,19 +118,33 @@ async def recompute(
     current = await repository.current_by_accounts(conn, account_ids, lock=True)
     evidence = await load_evidence(conn, account_ids, catalog, now)
     opened: list[Suggestion] = []
-    updated: list[tuple[UUID, Proposal]] = []
+    kept = _Kept()
     for n, (account_id, found) in enumerate(evidence.items(), 1):
         proposal = propose(found, catalog, now)
-        created = await _reconcile(conn, current.get(account_id), proposal, (now, round_), updated)
+        created = await _reconcile(conn, current.get(account_id), proposal, (now, round_), kept)
         if created is not None:
             opened.append(created)
         if n % SLICE == 0:
             await asyncio.sleep(0)
-    await repository.update_open(conn, updated, now, round_)
+    await repository.update_open(conn, kept.updated, now, round_)
+    # Ranked again as they are: nothing changes for one this release ranked, but one that
+    # a replica of the release before the ranking opened or rescored (during a rollout, or
+    # after an image rolled back) is ranked by its confidence, instead of missing from
+    # the list or ranked by an old confidence until its evidence changes.
+    await rankings.rank(conn, kept.unchanged, round_, now)
     await repository.touch(conn, [s.id for s in current.values()], now)
     # An open suggestion updated or closed writes no event: tell the response caches.
     await touch(conn, account_ids)
     return opened
+
+
+@dataclass(slots=True)
+class _Kept:
+    """The open suggestions a round keeps, which the caller writes after them all: those
+    with new evidence for their tier, and those as they were (with their confidence)."""
+
+    updated: list[tuple[UUID, Proposal]] = field(default_factory=list)
+    unchanged: list[tuple[UUID, float]] = field(default_factory=list)
 
 
 async def _reconcile(
@@ -138,16 +152,17 @@ async def _reconcile(
     current: Suggestion | None,
     proposal: Proposal | None,
     at: tuple[datetime, int],
-    updated: list[tuple[UUID, Proposal]],
+    kept: _Kept,
 ) -> Suggestion | None:
     """Close, open or keep the account's suggestion at (instant, round); an open one that
-    keeps its tier with new evidence is added to `updated`, which the caller writes in
-    one statement."""
+    keeps its tier is added to `kept`."""
     now, round_ = at
     if current is not None and current.status == "open":
         if proposal is not None and proposal.tier_key == current.tier_key:
-            if not current.same_as(proposal):
-                updated.append((current.id, proposal))
+            if current.same_as(proposal):
+                kept.unchanged.append((current.id, current.confidence))
+            else:
+                kept.updated.append((current.id, proposal))
             return None
         await repository.close(conn, current.id, now)
     elif current is not None and proposal is not None:  # dismissed
@@ -228,9 +243,11 @@ async def accept(
 ) -> Accepted:
     """Upgrade the account to the suggested tier through the audited tier change, and
     close the suggestion. Raises TargetNotFound or InvalidChange (not open, or the tier
-    changed since the suggestion was made)."""
+    changed since the suggestion was made). The tier is the one the subscription has at
+    the change's instant, as the job read it to make the suggestion (a scheduled
+    downgrade may have happened, not yet written)."""
     found = await _lock_open(conn, suggestion_id)
-    sub = await subscriptions.lock_subscription(conn, found.account_id)
+    sub = await subscriptions.lock_as_of(conn, found.account_id, change.at)
     if sub.tier_version_id != found.from_tier_version_id:
         raise InvalidChange("id", "the account's tier changed since; the suggestion is stale")
     plan, entry = await subscriptions.change_tier(

@@ -114,7 +114,8 @@ async def group_series(
 ) -> list[tuple[date, str, float | None]]:
     """Each (bucket's first day, group, value) with usage in [first, last], from the
     groups' daily buckets, in one statement: a group is the values of `group_by` (JSON
-    text), rolled up over the metric's other properties as a point of the series is."""
+    text), rolled up over the metric's other properties as a point of the series is (a
+    latest gauge's as `group_values` says)."""
     rows = await conn.fetch(
         """
         select greatest(date_trunc($6, d.day)::date, $4::date) as first_day,
@@ -122,7 +123,8 @@ async def group_series(
                    as dims,
                case $3 when 'max' then max(d.value)
                        when 'latest' then (array_agg(d.value order by d.day desc,
-                                                     d.last_event_at desc))[1]
+                           d.last_event_at desc, d.last_event_id collate "C" desc nulls last,
+                           d.last_source collate "C" desc nulls last))[1]
                        else sum(d.value) end as value
         from usage_group_daily d
         where d.account_id = $1 and d.metric_key = $2 and d.day between $4 and $5
@@ -148,14 +150,22 @@ async def group_values(
     conn: asyncpg.Connection, keys: Sequence[GroupKey], group_by: Sequence[str]
 ) -> list[list[tuple[str, float]]]:
     """For each key, the value of each group of `group_by` (JSON text) in its period, rolled
-    up over the metric's other properties by its aggregation; in one statement."""
+    up over the metric's other properties by its aggregation; in one statement.
+
+    A latest gauge's finer groups give the newest reading, of readings at one time the
+    greater event id, then source, as metering keeps each group's (and the total's):
+    ordered by time alone, a tie took whichever group came first, so a region read 4
+    where the total read 8. Groups written before migration 0029 have neither, and lose
+    a tie, as they do when metering writes one."""
     rows = await conn.fetch(
         """
         select k.i,
                (select jsonb_object_agg(n, g.dimensions -> n) from unnest($5::text[]) as n)::text
                    as dims,
                case k.aggregation when 'max' then max(g.value)
-                    when 'latest' then (array_agg(g.value order by g.last_event_at desc))[1]
+                    when 'latest' then (array_agg(g.value order by g.last_event_at desc,
+                        g.last_event_id collate "C" desc nulls last,
+                        g.last_source collate "C" desc nulls last))[1]
                     else sum(g.value) end as value
         from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[]) with ordinality
              as k(account_id, metric_key, period_start, aggregation, i)

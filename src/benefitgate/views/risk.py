@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from benefitgate.accounts.timeline import account_as_of
 from benefitgate.api.context import Info
 from benefitgate.api.errors import ForbiddenError, InvalidInputError
 from benefitgate.api.pagination import PageInfo, check_first
@@ -98,8 +99,11 @@ class RiskQuery:
         edges = []
         for found, scored in page:
             assert walk is not None and scored.renews_on is not None  # ranked renewals only
+            # As every read shows it (`account_loader`): a renewal due and not yet written
+            # has happened, as the job that ranked it took it.
+            shown = account_as_of(found, catalog, context.now)
             node = AccountRisk(
-                account=account_type(found, catalog, context.now),
+                account=account_type(shown, catalog, context.now),
                 renews_on=scored.renews_on,
                 score=scored.health.score,
                 scored_at=scored.scored_at,
