@@ -35,5 +35,6 @@ insert into suggestion_ranking (one, round, pruned_through) values (true, 0, 0);
 insert into suggestion_rankings (suggestion_id, confidence, valid_from)
 select id, confidence, 0 from suggestions where status = 'open';
 
--- The list reads the ranking: the index on the row's own confidence serves nothing now.
-drop index suggestions_open_by_confidence;
+-- The list reads the ranking now; `suggestions_open_by_confidence` serves the release
+-- before this one, whose replicas run beside this one's during a rollout (expand, then
+-- contract): a later migration drops it.
