@@ -47,7 +47,7 @@ __all__ = ["CachedValidation", "depth_rule"]
 _CACHE_SIZE = 128
 
 Validate = Callable[
-    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+    [GraphQLSchema, "_Identical", tuple[type[ASTValidationRule], ...]], list[GraphQLError]
 ]
 
 
@@ -114,7 +114,7 @@ class CachedValidation(SchemaExtension):
         context = self.execution_context
         assert context.graphql_document is not None  # validation follows a parse
         context.pre_execution_errors = self._validate(
-            context.schema._schema, context.graphql_document, context.validation_rules
+            context.schema._schema, _Identical(context.graphql_document), context.validation_rules
         )
         if not context.pre_execution_errors and _unnamed_choice(context):
             context.pre_execution_errors = [GraphQLError(_NAME_ONE)]
@@ -133,16 +133,33 @@ def _unnamed_choice(context: Any) -> bool:
     return sum(isinstance(d, OperationDefinitionNode) for d in definitions) > 1
 
 
+class _Identical:
+    """A document as the validation cache's key, the same only as itself. The parser cache
+    hands out one document per text, and graphql-core's nodes are dataclasses that hash
+    their whole tree at every lookup (about 80 us of the account view's request)."""
+
+    __slots__ = ("document",)
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document  # kept alive by the cache's key: its id is not reused
+
+    def __hash__(self) -> int:
+        return id(self.document)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identical) and other.document is self.document
+
+
 @cache
 def _cached_validation(hide_suggestions: bool) -> Validate:
     @lru_cache(maxsize=_CACHE_SIZE)
     def validate_document(
         schema: GraphQLSchema,
-        document: DocumentNode,
+        document: _Identical,
         rules: tuple[type[ASTValidationRule], ...],
     ) -> list[GraphQLError]:
         # Strawberry's own rules for its Maybe and @oneOf inputs, as its validation adds.
         every = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
-        return validate(schema, document, every, hide_suggestions=hide_suggestions)
+        return validate(schema, document.document, every, hide_suggestions=hide_suggestions)
 
     return validate_document
