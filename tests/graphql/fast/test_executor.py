@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import pytest
 import strawberry
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
+from benefitgate.graphql.fast import executor
 from benefitgate.graphql.fast.executor import PlainFieldExecutor
 
 
@@ -137,3 +138,42 @@ async def test_extensions_with_a_resolve_hook_still_see_every_field() -> None:
     stock_calls, _CountResolves.calls = _CountResolves.calls, 0
     await fast.execute("{ nodes { id leaves { name } } }")
     assert _CountResolves.calls == stock_calls > 2
+
+
+async def test_a_documents_plans_are_worked_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The parser cache hands out one document per text, as the service's schema does.
+    schema = strawberry.Schema(
+        query=Query, extensions=[ParserCache], execution_context_class=PlainFieldExecutor
+    )
+    planned: list[str] = []
+    plan_field = executor._plan_field
+
+    def counted(*args: Any) -> Any:
+        planned.append(args[2])
+        return plan_field(*args)
+
+    monkeypatch.setattr(executor, "_plan_field", counted)
+    document = "{ nodes { id leaves { name colour } maybe { weight } } } # planned once"
+    first = await schema.execute(document)
+    worked_out = len(planned)
+    again = await schema.execute(document)
+    assert first.errors is None and again.data == first.data
+    assert worked_out > 0 and len(planned) == worked_out
+
+
+@pytest.mark.parametrize("on", [True, False])
+async def test_selections_that_vary_with_the_variables_are_planned_for_each_request(
+    on: bool,
+) -> None:
+    stock = strawberry.Schema(query=Query)
+    fast = strawberry.Schema(
+        query=Query, extensions=[ParserCache], execution_context_class=PlainFieldExecutor
+    )
+    document = (
+        "query($on: Boolean!) { nodes { leaves { name @include(if: $on) colour } "
+        "maybe @skip(if: $on) { name } either { ... on Other @include(if: $on) { code } } } }"
+    )
+    for value in (on, not on):
+        expected = await stock.execute(document, variable_values={"on": value})
+        answer = await fast.execute(document, variable_values={"on": value})
+        assert answer.errors is None and answer.data == expected.data
