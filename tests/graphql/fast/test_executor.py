@@ -68,6 +68,11 @@ class Query:
         # A null in a non-null leaf, and a value that is not a member of the enum.
         return [_node("n3", name=None), _node("n4", colour="purple")]
 
+    @strawberry.field
+    def once(self) -> list[Node]:
+        # An iterator, readable once, with a null in a non-null leaf in its last node.
+        return iter([_node("n5"), _node("n6", name=None)])  # type: ignore[return-value]
+
 
 def _schemas(*extensions: type[SchemaExtension]) -> tuple[strawberry.Schema, strawberry.Schema]:
     stock = strawberry.Schema(query=Query, extensions=list(extensions))
@@ -86,6 +91,8 @@ DOCUMENTS = [
     "fragment L on Leaf { name colour } { nodes { leaves { ...L weight } } }",
     "{ broken { id leaves { name colour } } }",
     "{ broken { id leaves { weight } } }",
+    "{ once { id leaves { name } } }",
+    "{ nodes { id leaves { name } } once { id } }",
 ]
 
 
@@ -114,6 +121,22 @@ async def test_plain_subtrees_skip_graphql_cores_field_machinery() -> None:
     assert result.errors is None
     # Only the two resolvers run through graphql-core: `nodes` once and `shout` per node.
     assert _CountingExecutor.resolved_by_graphql_core == 3
+
+
+class _CountingObjects(PlainFieldExecutor):
+    objects_by_graphql_core = 0
+
+    def execute_fields(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).objects_by_graphql_core += 1
+        return super().execute_fields(*args, **kwargs)
+
+
+async def test_a_resolvers_plain_objects_skip_graphql_cores_field_machinery() -> None:
+    schema = strawberry.Schema(query=Query, execution_context_class=_CountingObjects)
+    result = await schema.execute("{ nodes { id leaves { name colour weight } maybe { name } } }")
+    assert result.errors is None and result.data is not None and len(result.data["nodes"]) == 2
+    # The root only: the nodes `nodes` returned are completed on the fast path.
+    assert _CountingObjects.objects_by_graphql_core == 1
 
 
 async def test_a_null_in_a_non_null_leaf_is_reported_with_its_path() -> None:

@@ -5,7 +5,9 @@ call through strawberry, an awaitable check, then value completion. The account 
 hundreds of fields that are plain attributes of already-built objects, so that machinery
 is most of its cost. For a field with no resolver, no arguments and no middleware, this
 executor reads the attribute and completes the whole subtree below it directly, as long
-as everything below is plain too.
+as everything below is plain too. So does the object, or list of objects, that a
+resolver returns (the view's entitlements, its usage rows): graphql-core resolves the
+field, and the executor completes what it returned.
 
 The plain fields of a selection (its plan) are worked out once per document when the
 document's selections are the same whatever the variables (no directive anywhere), and
@@ -133,6 +135,23 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if _of_objects(return_type) and not self._has_middleware:
+            # As in `execute_field`: anything unusual is completed again by graphql-core.
+            with contextlib.suppress(Exception):
+                return self._complete(return_type, field_details_list, result)
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
     @property
     def _has_middleware(self) -> bool:
         """Extensions with a `resolve` hook must see every field, so they disable the fast path."""
@@ -155,6 +174,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 raise _NotPlain
             return coerced
         if isinstance(return_type, GraphQLList):
+            if not isinstance(value, list | tuple):  # an iterator read here would be spent
+                raise _NotPlain
             item_type = return_type.of_type
             return [self._complete(item_type, field_details_list, item) for item in value]
         if isinstance(return_type, GraphQLObjectType) and return_type.is_type_of is None:
@@ -211,6 +232,19 @@ _PlanField: TypeAlias = tuple[str, str | None, GraphQLOutputType, FieldDetailsLi
 _Plan: TypeAlias = list[_PlanField]
 _PLANS: dict[tuple[Any, ...], tuple[FieldDetailsList, _Plan]] = {}
 _FIXED: dict[int, tuple[OperationDefinitionNode, bool]] = {}
+
+
+def _of_objects(return_type: GraphQLOutputType) -> bool:
+    """Whether the type is an object type, or a list of them (null or not): what a
+    resolver's value must be to be completed here. Leaves are left to graphql-core: an
+    awaitable among a list's items would pass for a custom scalar's value."""
+    if isinstance(return_type, GraphQLNonNull):
+        return_type = return_type.of_type
+    if isinstance(return_type, GraphQLList):
+        return_type = return_type.of_type
+        if isinstance(return_type, GraphQLNonNull):
+            return_type = return_type.of_type
+    return isinstance(return_type, GraphQLObjectType)
 
 
 def _keep(kept: dict[Any, Any], key: Any, value: Any) -> None:
