@@ -16,7 +16,7 @@ Every fragment's alternatives are added up, whichever type the result takes. An 
 whose every `first` is written in the document costs the same whatever the request: a
 validation rule (built once per ceiling) judges it, and the validation cache keeps the
 verdict. One that takes a `first` from a variable costs what the request's values make it:
-the rule leaves it, and `CostLimit` estimates it for each request once it validated, with
+the rule leaves it, and `validated_cost_error` estimates it for each request once it validated, with
 the variables coerced as execution coerces them. (It took the variable's default, which
 the client writes: `query($n: Int = 1) { accounts(first: $n) ... }` with `{"n": 100}` was
 costed at one page of one.)
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from benefitgate.api.pagination import MAX_FIRST
 from graphql import (
@@ -62,11 +62,11 @@ from graphql import (
 
 __all__ = [
     "COST_LIMIT_EXCEEDED",
-    "CostLimit",
     "CostRule",
     "cost_rule",
     "estimate",
     "request_cost_error",
+    "validated_cost_error",
 ]
 
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
@@ -298,35 +298,19 @@ def _is_int(definition: VariableDefinitionNode) -> bool:
     return isinstance(type_, NamedTypeNode) and type_.name.value == "Int"
 
 
-class CostLimit(SchemaExtension):
-    """Adds the cost rule of the caller's role to the operation's validation rules, and
-    once the operation validated, judges its cost with the request's variables. Listed
-    after the validation extension, whose verdict it reads as validation begins."""
-
-    def __init__(self, rules: Mapping[str, type[CostRule]]) -> None:
-        self._rules = rules
-        self._rule: type[CostRule] | None = None
-
-    def on_operation(self) -> Iterator[None]:
-        principal = getattr(self.execution_context.context, "principal", None)
-        self._rule = self._rules.get(principal.role.value) if principal is not None else None
-        if self._rule is not None:
-            context = self.execution_context
-            context.validation_rules = (*context.validation_rules, self._rule)
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        # Only an operation that validated cleanly: an invalid one is refused already.
-        if self._rule is not None and document is not None and context.pre_execution_errors == []:
-            error = request_cost_error(
-                self._rule,
-                context.schema._schema,
-                document,
-                context._provided_operation_name,
-                context.variables,
-            )
-            if error is not None:
-                context.pre_execution_errors = [error]
-        yield
+def validated_cost_error(
+    rule: type[CostRule] | None, context: ExecutionContext
+) -> GraphQLError | None:
+    """The refusal of an operation that validated cleanly, by the cost `rule` of the
+    caller's role (joined to its validation rules), with the request's variables."""
+    document = context.graphql_document
+    # Only an operation that validated cleanly: an invalid one is refused already.
+    if rule is None or document is None or context.pre_execution_errors != []:
+        return None
+    return request_cost_error(
+        rule,
+        context.schema._schema,
+        document,
+        context._provided_operation_name,
+        context.variables,
+    )

@@ -7,12 +7,8 @@ keeps one entry per document and rule set: a refused document is not validated a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from strawberry.extensions import SchemaExtension
-
-from benefitgate.auth.principals import Role
 from graphql import (
     FieldNode,
     GraphQLError,
@@ -21,7 +17,7 @@ from graphql import (
     is_introspection_type,
 )
 
-__all__ = ["IntrospectionByRole", "NoIntrospection", "introspection_by_role"]
+__all__ = ["NoIntrospection"]
 
 
 class NoIntrospection(ValidationRule):
@@ -37,21 +33,3 @@ class NoIntrospection(ValidationRule):
                     extensions={"code": "INTROSPECTION_DISABLED"},
                 )
             )
-
-
-def introspection_by_role(allowed: Collection[Role]) -> Callable[[], SchemaExtension]:
-    """The extension factory for a schema whose introspection only `allowed` may use."""
-    roles = frozenset(allowed)
-    return lambda: IntrospectionByRole(roles)
-
-
-class IntrospectionByRole(SchemaExtension):
-    def __init__(self, allowed: frozenset[Role]) -> None:
-        self._allowed = allowed
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        principal = getattr(context.context, "principal", None)
-        if principal is None or principal.role not in self._allowed:
-            context.validation_rules = (*context.validation_rules, NoIntrospection)
-        yield

@@ -4,16 +4,13 @@ connection's life, and the live gauges count them."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from benefitgate.telemetry import metrics
 from graphql import GraphQLError, GraphQLSyntaxError
 
-__all__ = ["OperationMetrics", "error_code", "operation_succeeded"]
+__all__ = ["error_code", "operation_succeeded", "record_operation"]
 
 
 def error_code(error: GraphQLError) -> str:
@@ -30,37 +27,30 @@ def error_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
-class OperationMetrics(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._record(time.perf_counter() - started)
-
-    def _record(self, seconds: float) -> None:
-        context = self.execution_context
-        try:
-            kind = context.operation_type
-        except Exception:  # no document, or no operation in it: a request error
-            kind = None
-        if kind is OperationType.SUBSCRIPTION:
-            return
-        errors: list[GraphQLError] = list(context.pre_execution_errors or [])
-        result = context.result
-        if result is not None and not errors:
-            errors = list(result.errors or [])
-        executed = result is not None and result.data is not None
-        if not errors:
-            outcome = "success"
-        elif executed or any(e.path for e in errors):
-            outcome = "error"
-        else:
-            outcome = "request_error"
-        for error in errors:
-            metrics.error(error_code(error))
-        type_label = kind.value if kind is not None else "unknown"
-        _observe(context.operation_name, type_label, outcome, seconds)
+def record_operation(context: ExecutionContext, seconds: float) -> None:
+    """An operation strawberry ran, `seconds` long, by its outcome (its errors as the
+    caller sees them, masked)."""
+    try:
+        kind = context.operation_type
+    except Exception:  # no document, or no operation in it: a request error
+        kind = None
+    if kind is OperationType.SUBSCRIPTION:
+        return
+    errors: list[GraphQLError] = list(context.pre_execution_errors or [])
+    result = context.result
+    if result is not None and not errors:
+        errors = list(result.errors or [])
+    executed = result is not None and result.data is not None
+    if not errors:
+        outcome = "success"
+    elif executed or any(e.path for e in errors):
+        outcome = "error"
+    else:
+        outcome = "request_error"
+    for error in errors:
+        metrics.error(error_code(error))
+    type_label = kind.value if kind is not None else "unknown"
+    _observe(context.operation_name, type_label, outcome, seconds)
 
 
 def operation_succeeded(name: str | None, type_label: str, seconds: float) -> None:

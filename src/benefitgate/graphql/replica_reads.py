@@ -5,25 +5,27 @@ looked past the change."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from benefitgate.api.context import Context
 from benefitgate.replica import ReadReplica
 
-__all__ = ["ReplicaReads"]
+__all__ = ["replica_reads"]
 
 
-class ReplicaReads(SchemaExtension):
-    def on_execute(self) -> Iterator[None]:
-        context: Context = self.execution_context.context
-        replica = context.shared.find(ReadReplica)
-        kind = self.execution_context.operation_type
-        if replica is not None and kind is OperationType.QUERY:
-            context.db.read_from(replica)
-        try:
-            yield
-        finally:
-            if replica is not None and kind is OperationType.MUTATION:
-                replica.expect_change()
+@contextmanager
+def replica_reads(execution: ExecutionContext) -> Iterator[None]:
+    """Around an operation's execution."""
+    context: Context = execution.context
+    replica = context.shared.find(ReadReplica)
+    kind = execution.operation_type
+    if replica is not None and kind is OperationType.QUERY:
+        context.db.read_from(replica)
+    try:
+        yield
+    finally:
+        if replica is not None and kind is OperationType.MUTATION:
+            replica.expect_change()

@@ -8,17 +8,10 @@ from datetime import date, datetime
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-)
+from strawberry.extensions import MaxAliasesLimiter
 from strawberry.scalars import JSON as JSON_TYPE
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -37,14 +30,12 @@ from benefitgate.entitlements.resolvers import GrantMutation
 from benefitgate.feed.live import LiveSubscription
 from benefitgate.feed.polling import EventQuery
 from benefitgate.glossary.resolvers import GlossaryMutation, GlossaryQuery
-from benefitgate.graphql.cost import CostLimit, cost_rule
+from benefitgate.graphql.cost import cost_rule
 from benefitgate.graphql.fast.render import LiveEventExecutor
-from benefitgate.graphql.introspection import introspection_by_role
-from benefitgate.graphql.observe import OperationMetrics
-from benefitgate.graphql.replica_reads import ReplicaReads
-from benefitgate.graphql.unavailable import unavailable_error
+from benefitgate.graphql.masking import is_unexpected, masked
+from benefitgate.graphql.steps import Limits, OperationSteps
 from benefitgate.graphql.unstorable import UnstorableLiterals
-from benefitgate.graphql.validation import CachedValidation, depth_rule
+from benefitgate.graphql.validation import depth_rule
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
@@ -71,8 +62,6 @@ from graphql import GraphQLError
 __all__ = ["build_schema"]
 
 log = logging.getLogger("benefitgate.graphql")
-
-UNEXPECTED = "Unexpected error."
 
 
 @strawberry.type
@@ -131,29 +120,6 @@ class Live(LiveSubscription):
     pass
 
 
-def _is_unexpected(error: GraphQLError) -> bool:
-    """Mask only errors raised by our code; syntax, validation and limit errors stay readable,
-    and so does an operation type a transport does not carry."""
-    return error.original_error is not None and not isinstance(
-        error.original_error,
-        GraphQLError | InvalidOperationTypeError | CannotGetOperationTypeError,
-    )
-
-
-def _mask(error: GraphQLError) -> GraphQLError:
-    """An unexpected error as the caller sees it, at its location: UNAVAILABLE (retryable)
-    when the database was lost, else "Unexpected error."; any other error as it is."""
-    if not _is_unexpected(error):
-        return error
-    if unavailable(error.original_error):
-        return unavailable_error(error)
-    return GraphQLError(UNEXPECTED, error.nodes, error.source, error.positions, error.path)
-
-
-def _masked(errors: list[GraphQLError]) -> list[GraphQLError]:
-    return [_mask(error) for error in errors]
-
-
 def _over_websocket(error: GraphQLError) -> GraphQLError:
     """A query or mutation sent with `subscribe` as the client is told it, with a code:
     strawberry's "queries are not allowed" had none, and no word of where to send it."""
@@ -171,15 +137,6 @@ def _over_websocket(error: GraphQLError) -> GraphQLError:
         error.positions,
         extensions={"code": "BAD_REQUEST"},
     )
-
-
-class _MaskErrors(MaskErrors):
-    def _process_result(self, result: object) -> None:
-        # The stock check is an isinstance against a runtime-checkable Protocol, about a
-        # tenth of the time of each live event sent; an attribute read does the same.
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = _masked(errors)  # type: ignore[attr-defined]
 
 
 class _Schema(strawberry.Schema):
@@ -207,7 +164,7 @@ class _Schema(strawberry.Schema):
                     else GraphQLError(str(exc), original_error=exc)
                 )
                 self.process_errors([error])
-                yield PreExecutionError(data=None, errors=_masked([error]))
+                yield PreExecutionError(data=None, errors=masked([error]))
                 return
             if isinstance(first, PreExecutionError) and first.errors:
                 first.errors = [_over_websocket(error) for error in first.errors]
@@ -222,8 +179,8 @@ class _Schema(strawberry.Schema):
         result = await super().execute(*args, **kwargs)
         if isinstance(result, PreExecutionError) and result.errors:
             # An error a validation rule raised (rather than reported) ends here unmasked:
-            # the masking extension runs around execution, which never began.
-            result.errors = _masked(result.errors)
+            # the masking step (`graphql.steps`) runs around execution, which never began.
+            result.errors = masked(result.errors)
         return result
 
     def process_errors(
@@ -232,14 +189,14 @@ class _Schema(strawberry.Schema):
         # Only unexpected errors are logged, once, by type and traceback, with the request
         # id; the log formatter redacts credentials from whatever text remains.
         for error in errors:
-            if _is_unexpected(error) and unavailable(error.original_error):
+            if is_unexpected(error) and unavailable(error.original_error):
                 log.warning(
                     "database unavailable in %s: %r",
                     ".".join(str(p) for p in error.path or []),
                     error.original_error,
                     extra={"request_id": request_id.get()},
                 )
-            elif _is_unexpected(error):
+            elif is_unexpected(error):
                 log.error(
                     "unexpected error in %s",
                     ".".join(str(p) for p in error.path or []),
@@ -276,24 +233,19 @@ def build_schema(
     cost_rules = {
         role: cost_rule(role, ceiling) for role, ceiling in (cost_ceilings or {}).items() if ceiling
     }
-    extensions: list[type[SchemaExtension] | Any] = [
-        OperationMetrics,  # first: its time includes every other extension's
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: AddValidationRules(rules),
-        introspection_by_role(introspection),
-        ParserCache,
-        lambda: CachedValidation(hide_suggestions=not suggestions),
-        # After validation: it judges a validated operation's cost with its variables.
-        lambda: CostLimit(cost_rules),
-        _MaskErrors,
-        ReplicaReads,
-    ]
+    limits = Limits(
+        max_tokens=max_tokens,
+        rules=rules,
+        introspection=frozenset(introspection),
+        cost_rules=cost_rules,
+        hide_suggestions=not suggestions,
+    )
     return _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Live,
         types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
-        extensions=extensions,
+        extensions=[lambda: OperationSteps(limits)],
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
         execution_context_class=LiveEventExecutor if suggestions else _QuietExecutor,
         scalar_overrides={datetime: DATETIME, date: DATE, JSON_TYPE: JSON},

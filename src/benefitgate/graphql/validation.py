@@ -14,13 +14,14 @@ spec says (GetOperation): strawberry gave execution the first operation's name, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 
-from strawberry.extensions import QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
 from graphql import (
     ASTValidationRule,
@@ -41,13 +42,13 @@ from graphql import (
     visit,
 )
 
-__all__ = ["CachedValidation", "depth_rule"]
+__all__ = ["depth_rule", "validation_errors"]
 
 # Documents validated and remembered, as many as the stock cache keeps (per process).
 _CACHE_SIZE = 128
 
 Validate = Callable[
-    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+    [GraphQLSchema, "_Identical", tuple[type[ASTValidationRule], ...]], list[GraphQLError]
 ]
 
 
@@ -103,22 +104,17 @@ class _SpreadNames(Visitor):
         self.names.add(node.name.value)
 
 
-class CachedValidation(SchemaExtension):
-    """Validation with the documents of recent requests remembered (as strawberry's
-    ValidationCache), and with graphql-core's suggestions hidden when `hide_suggestions`."""
-
-    def __init__(self, *, hide_suggestions: bool) -> None:
-        self._validate = _cached_validation(hide_suggestions)
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        assert context.graphql_document is not None  # validation follows a parse
-        context.pre_execution_errors = self._validate(
-            context.schema._schema, context.graphql_document, context.validation_rules
-        )
-        if not context.pre_execution_errors and _unnamed_choice(context):
-            context.pre_execution_errors = [GraphQLError(_NAME_ONE)]
-        yield
+def validation_errors(context: ExecutionContext, *, hide_suggestions: bool) -> list[GraphQLError]:
+    """The errors of the request's document under its validation rules, with the verdicts
+    on recent documents remembered (as strawberry's ValidationCache), and graphql-core's
+    suggestions hidden when `hide_suggestions`."""
+    document = context.graphql_document
+    assert document is not None  # validation follows a parse
+    validate = _cached_validation(hide_suggestions)
+    errors = validate(context.schema._schema, _Identical(document), context.validation_rules)
+    if not errors and _unnamed_choice(context):
+        return [GraphQLError(_NAME_ONE)]
+    return errors
 
 
 _NAME_ONE = "Must provide operation name if query contains multiple operations."
@@ -133,16 +129,33 @@ def _unnamed_choice(context: Any) -> bool:
     return sum(isinstance(d, OperationDefinitionNode) for d in definitions) > 1
 
 
+class _Identical:
+    """A document as the validation cache's key, the same only as itself. The parser cache
+    hands out one document per text, and graphql-core's nodes are dataclasses that hash
+    their whole tree at every lookup (about 80 us of the account view's request)."""
+
+    __slots__ = ("document",)
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document  # kept alive by the cache's key: its id is not reused
+
+    def __hash__(self) -> int:
+        return id(self.document)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identical) and other.document is self.document
+
+
 @cache
 def _cached_validation(hide_suggestions: bool) -> Validate:
     @lru_cache(maxsize=_CACHE_SIZE)
     def validate_document(
         schema: GraphQLSchema,
-        document: DocumentNode,
+        document: _Identical,
         rules: tuple[type[ASTValidationRule], ...],
     ) -> list[GraphQLError]:
         # Strawberry's own rules for its Maybe and @oneOf inputs, as its validation adds.
         every = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
-        return validate(schema, document, every, hide_suggestions=hide_suggestions)
+        return validate(schema, document.document, every, hide_suggestions=hide_suggestions)
 
     return validate_document

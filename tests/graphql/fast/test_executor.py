@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import pytest
 import strawberry
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
+from benefitgate.graphql.fast import executor
 from benefitgate.graphql.fast.executor import PlainFieldExecutor
 
 
@@ -67,6 +68,11 @@ class Query:
         # A null in a non-null leaf, and a value that is not a member of the enum.
         return [_node("n3", name=None), _node("n4", colour="purple")]
 
+    @strawberry.field
+    def once(self) -> list[Node]:
+        # An iterator, readable once, with a null in a non-null leaf in its last node.
+        return iter([_node("n5"), _node("n6", name=None)])  # type: ignore[return-value]
+
 
 def _schemas(*extensions: type[SchemaExtension]) -> tuple[strawberry.Schema, strawberry.Schema]:
     stock = strawberry.Schema(query=Query, extensions=list(extensions))
@@ -85,6 +91,8 @@ DOCUMENTS = [
     "fragment L on Leaf { name colour } { nodes { leaves { ...L weight } } }",
     "{ broken { id leaves { name colour } } }",
     "{ broken { id leaves { weight } } }",
+    "{ once { id leaves { name } } }",
+    "{ nodes { id leaves { name } } once { id } }",
 ]
 
 
@@ -115,6 +123,22 @@ async def test_plain_subtrees_skip_graphql_cores_field_machinery() -> None:
     assert _CountingExecutor.resolved_by_graphql_core == 3
 
 
+class _CountingObjects(PlainFieldExecutor):
+    objects_by_graphql_core = 0
+
+    def execute_fields(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).objects_by_graphql_core += 1
+        return super().execute_fields(*args, **kwargs)
+
+
+async def test_a_resolvers_plain_objects_skip_graphql_cores_field_machinery() -> None:
+    schema = strawberry.Schema(query=Query, execution_context_class=_CountingObjects)
+    result = await schema.execute("{ nodes { id leaves { name colour weight } maybe { name } } }")
+    assert result.errors is None and result.data is not None and len(result.data["nodes"]) == 2
+    # The root only: the nodes `nodes` returned are completed on the fast path.
+    assert _CountingObjects.objects_by_graphql_core == 1
+
+
 async def test_a_null_in_a_non_null_leaf_is_reported_with_its_path() -> None:
     _, fast = _schemas()
     result = await fast.execute("{ broken { leaves { name } } }")
@@ -137,3 +161,42 @@ async def test_extensions_with_a_resolve_hook_still_see_every_field() -> None:
     stock_calls, _CountResolves.calls = _CountResolves.calls, 0
     await fast.execute("{ nodes { id leaves { name } } }")
     assert _CountResolves.calls == stock_calls > 2
+
+
+async def test_a_documents_plans_are_worked_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The parser cache hands out one document per text, as the service's schema does.
+    schema = strawberry.Schema(
+        query=Query, extensions=[ParserCache], execution_context_class=PlainFieldExecutor
+    )
+    planned: list[str] = []
+    plan_field = executor._plan_field
+
+    def counted(*args: Any) -> Any:
+        planned.append(args[2])
+        return plan_field(*args)
+
+    monkeypatch.setattr(executor, "_plan_field", counted)
+    document = "{ nodes { id leaves { name colour } maybe { weight } } } # planned once"
+    first = await schema.execute(document)
+    worked_out = len(planned)
+    again = await schema.execute(document)
+    assert first.errors is None and again.data == first.data
+    assert worked_out > 0 and len(planned) == worked_out
+
+
+@pytest.mark.parametrize("on", [True, False])
+async def test_selections_that_vary_with_the_variables_are_planned_for_each_request(
+    on: bool,
+) -> None:
+    stock = strawberry.Schema(query=Query)
+    fast = strawberry.Schema(
+        query=Query, extensions=[ParserCache], execution_context_class=PlainFieldExecutor
+    )
+    document = (
+        "query($on: Boolean!) { nodes { leaves { name @include(if: $on) colour } "
+        "maybe @skip(if: $on) { name } either { ... on Other @include(if: $on) { code } } } }"
+    )
+    for value in (on, not on):
+        expected = await stock.execute(document, variable_values={"on": value})
+        answer = await fast.execute(document, variable_values={"on": value})
+        assert answer.errors is None and answer.data == expected.data

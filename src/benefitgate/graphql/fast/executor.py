@@ -5,7 +5,13 @@ call through strawberry, an awaitable check, then value completion. The account 
 hundreds of fields that are plain attributes of already-built objects, so that machinery
 is most of its cost. For a field with no resolver, no arguments and no middleware, this
 executor reads the attribute and completes the whole subtree below it directly, as long
-as everything below is plain too.
+as everything below is plain too. So does the object, or list of objects, that a
+resolver returns (the view's entitlements, its usage rows): graphql-core resolves the
+field, and the executor completes what it returned.
+
+The plain fields of a selection (its plan) are worked out once per document when the
+document's selections are the same whatever the variables (no directive anywhere), and
+kept across requests; otherwise once per request.
 
 Anything unusual (a resolver, an abstract type, `is_type_of`, `@defer`, a null in a
 non-null position, a value that does not serialise) gives up on the fast path and
@@ -16,6 +22,7 @@ the stock executor. Re-executing is safe because plain attributes have no side e
 from __future__ import annotations
 
 import contextlib
+from functools import cached_property
 from typing import Any, TypeAlias
 
 from graphql.execution.collect_fields import FieldDetailsList
@@ -25,6 +32,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from benefitgate.graphql.fast.variables import flat_list_variables
 from graphql import (
+    DirectiveNode,
     DocumentNode,
     ExecutionResult,
     Executor,
@@ -36,13 +44,18 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    OperationDefinitionNode,
     Undefined,
+    Visitor,
+    visit,
 )
 
 __all__ = ["PlainFieldExecutor", "plain_attribute"]
 
 _STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
 _TYPENAME = "__typename"
+# Plans and verdicts kept across requests: a few per document; dropped oldest first.
+_KEPT = 10_000
 
 
 class _NotPlain(Exception):
@@ -122,6 +135,23 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if _of_objects(return_type) and not self._has_middleware:
+            # As in `execute_field`: anything unusual is completed again by graphql-core.
+            with contextlib.suppress(Exception):
+                return self._complete(return_type, field_details_list, result)
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
     @property
     def _has_middleware(self) -> bool:
         """Extensions with a `resolve` hook must see every field, so they disable the fast path."""
@@ -144,6 +174,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 raise _NotPlain
             return coerced
         if isinstance(return_type, GraphQLList):
+            if not isinstance(value, list | tuple):  # an iterator read here would be spent
+                raise _NotPlain
             item_type = return_type.of_type
             return [self._complete(item_type, field_details_list, item) for item in value]
         if isinstance(return_type, GraphQLObjectType) and return_type.is_type_of is None:
@@ -165,9 +197,15 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         return result
 
     def _plan(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> _Plan:
-        """The plain fields of one selection on one type, worked out once per request."""
-        key = (object_type, id(field_details_list))
-        cached = self._plans.get(key)
+        """The plain fields of one selection on one type: worked out once per document
+        when its selections are fixed (keyed by the selection's nodes, which the parser
+        cache keeps for the document's text), else once per request."""
+        if self._fixed_selections:
+            key: tuple[Any, ...] = (object_type, *[id(d.node) for d in field_details_list])
+            plans = _PLANS
+        else:
+            key, plans = (object_type, id(field_details_list)), self._plans
+        cached = plans.get(key)
         if cached is not None:
             return cached[1]
         grouped_field_set, new_defer_usages, _ = self.collect_subfields(
@@ -179,14 +217,62 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             _plan_field(self.schema, object_type, response_name, sub_fields)
             for response_name, sub_fields in grouped_field_set.items()
         ]
-        # Like graphql-core's own memo: keyed by identity, the list kept alive in the value.
-        self._plans[key] = (field_details_list, plan)
+        # Keyed by identity, as graphql-core's own memo: the list (with its nodes) kept
+        # alive in the value, so that no id in the key is reused while it is kept.
+        _keep(plans, key, (field_details_list, plan))
         return plan
+
+    @cached_property
+    def _fixed_selections(self) -> bool:
+        return _without_directives(self.operation, self.fragment_definitions)
 
 
 # response name, attribute (None for __typename), type, sub-selection
 _PlanField: TypeAlias = tuple[str, str | None, GraphQLOutputType, FieldDetailsList]
 _Plan: TypeAlias = list[_PlanField]
+_PLANS: dict[tuple[Any, ...], tuple[FieldDetailsList, _Plan]] = {}
+_FIXED: dict[int, tuple[OperationDefinitionNode, bool]] = {}
+
+
+def _of_objects(return_type: GraphQLOutputType) -> bool:
+    """Whether the type is an object type, or a list of them (null or not): what a
+    resolver's value must be to be completed here. Leaves are left to graphql-core: an
+    awaitable among a list's items would pass for a custom scalar's value."""
+    if isinstance(return_type, GraphQLNonNull):
+        return_type = return_type.of_type
+    if isinstance(return_type, GraphQLList):
+        return_type = return_type.of_type
+        if isinstance(return_type, GraphQLNonNull):
+            return_type = return_type.of_type
+    return isinstance(return_type, GraphQLObjectType)
+
+
+def _keep(kept: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(kept) >= _KEPT:
+        del kept[next(iter(kept))]
+    kept[key] = value
+
+
+def _without_directives(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
+    """Whether no directive appears in the operation or the document's fragments: then
+    no selection depends on the variables (`@skip`, `@include`) or defers (`@defer`)."""
+    found = _FIXED.get(id(operation))
+    if found is not None and found[0] is operation:
+        return found[1]
+    directives = _Directives()
+    for node in (operation, *fragments.values()):
+        visit(node, directives)
+    _keep(_FIXED, id(operation), (operation, not directives.seen))
+    return not directives.seen
+
+
+class _Directives(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        self.seen = True
 
 
 def _plan_field(
