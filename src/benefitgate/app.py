@@ -251,7 +251,7 @@ def create_app(
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
         # Under the same middleware as /graphql: request ids, the body limit.
-        Route("/events", EventsEndpoint(authenticate, make_context), methods=None),
+        Route("/events", EventsEndpoint(authenticate, make_context, front), methods=None),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
         Route(jwks.PATH, jwks.endpoint(signer.keys)),

@@ -6,6 +6,7 @@ yet (an older transaction left open holds the write's events back)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 
 from tests.conftest import JWT_SECRET, api_key
 from tests.fixtures import factories
+from tests.fixtures.cloudevents_api import cloud_event, post_events
 from tests.fixtures.live import ServiceProcess
 from tests.fixtures.redis import PrivateRedis
 
@@ -69,6 +71,51 @@ async def test_a_write_on_one_replica_is_read_at_once_on_the_other(
         await holder.close()
         await writer.stop()
         await reader.stop()
+
+
+USAGE = """query($id: ID!) { account(id: $id) { ... on Account {
+  usage { metric { key } used } } } }"""
+
+
+async def _used(http: httpx.AsyncClient, account_id: str, key: str) -> float:
+    body = {"query": USAGE, "variables": {"id": account_id}}
+    read = await http.post("/graphql", json=body, headers={"authorization": f"Bearer {key}"})
+    used: float = read.json()["data"]["account"]["usage"][0]["used"]
+    return used
+
+
+async def test_events_posted_to_one_replica_are_read_at_once_on_both(
+    dsn: str, conn: asyncpg.Connection, tmp_path: Path, redis_url: str
+) -> None:
+    """POST /events answers once every replica dropped what its batch changed, as a
+    mutation does: it answered as soon as its lanes committed, and the usage read at once
+    came now and then (one round in ten here) from a local tier that the writer's touch
+    had not reached yet, on the other replica or on the writer itself."""
+    cat = await factories.catalog(conn)
+    account_id = str(await factories.account(conn, cat["versions"]["pro"]))
+    key = await api_key(conn)
+    env = {"REDIS_URL": redis_url, "BENEFITGATE_RESPONSE_CACHE": "1"}
+    replicas = [ServiceProcess(dsn, JWT_SECRET, tmp_path / n, env) for n in "ab"]
+    await asyncio.gather(*(r.start() for r in replicas))
+    clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{r.port}") for r in replicas]
+    stale = []
+    try:
+        for n in range(100):
+            writer = clients[n % 2]  # kept-alive connections: a read follows at once
+            for http in clients:  # each holds the answer from before the write
+                if await _used(http, account_id, key) != n:
+                    stale.append((n, "before"))
+            event = cloud_event(account_id, f"e{n}", at=datetime.now(UTC))
+            posted = await post_events(writer, [event], auth=key)
+            assert posted.json()["accepted"] == 1
+            for http in (clients[1 - n % 2], writer):
+                if await _used(http, account_id, key) != n + 1:
+                    stale.append((n, "reader" if http is not writer else "writer"))
+        assert stale == []
+    finally:
+        for http in clients:
+            await http.aclose()
+        await asyncio.gather(*(r.stop() for r in replicas))
 
 
 async def _local_hits(replica: ServiceProcess) -> int:

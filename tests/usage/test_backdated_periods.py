@@ -86,6 +86,32 @@ CREATE = """mutation($id: ID!, $at: DateTime!, $key: String!) {
   trialDays: 30, idempotencyKey: $key) { __typename ... on Error { code message } } }"""
 
 
+async def test_an_event_just_after_a_renewal_into_another_term_counts_in_the_new_period(
+    conn: asyncpg.Connection, api: Api, clock: FixedClock
+) -> None:
+    """An event dated up to five minutes ahead may fall past the period's end, in the
+    period the renewal will start: one of the term scheduled, not the current one. It was
+    stepped by the current term, so its counter was kept as 5 December to 5 January where
+    the renewal made an annual period; the next events of the year counted in it, and
+    impactSummary, the unique values' pruning and sustained milestones took the counter
+    as ended on 5 January."""
+    cat = await factories.catalog(conn)
+    account_id = await factories.account(conn, cat["versions"]["pro"])
+    key = await api_key(conn)
+    scheduled = await api.data(TERM, {"id": str(account_id), "v": 1}, auth=key)
+    assert scheduled["subscriptionChangeTerm"]["__typename"] == "SubscriptionChanged"
+    clock.at = RENEWAL - timedelta(minutes=2)
+    await record(api, key, account_id, "ahead", RENEWAL + timedelta(minutes=1))
+    clock.at = RENEWAL + timedelta(days=40)
+    await record(api, key, account_id, "later", clock.at)
+
+    annual = (RENEWAL, RENEWAL.replace(year=2027))
+    assert await counters(conn, account_id) == [annual]
+    assert await summary(api, key, account_id) == [
+        (RENEWAL.isoformat(), annual[1].isoformat(), 2.0)
+    ]
+
+
 @pytest.mark.parametrize("written", [False, True])
 async def test_an_event_before_a_trial_end_and_renewal_counts_in_the_trial_period(
     conn: asyncpg.Connection, api: Api, pool: asyncpg.Pool, clock: FixedClock, written: bool

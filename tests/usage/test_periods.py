@@ -109,3 +109,31 @@ def test_the_period_of_an_instant_is_the_one_its_renewals_made_whatever_their_te
 
     assert found == next(p.period for p in periods if p.start <= at < p.end)
     assert account.knows_period_at("billing_period", at)
+
+
+@given(
+    started_at=_STARTS,
+    term=st.sampled_from(["monthly", "annual"]),
+    scheduled=st.sampled_from([None, "monthly", "annual"]),
+    ends=st.booleans(),
+    offset=st.integers(0, 2**62),
+)
+def test_an_instant_after_the_period_is_in_the_one_its_renewal_starts(
+    started_at: datetime, term: str, scheduled: str | None, ends: bool, offset: int
+) -> None:
+    """An event dated a little ahead may fall past the period's end: in the period the
+    renewal starts, of the term scheduled (a subscription set to end keeps its last term,
+    as stepping always gave it)."""
+    current = _renewals(started_at, term, 1)[0]
+    assert current.end is not None
+    next_term = term if ends or scheduled is None else scheduled
+    renewed = Period(current.end, period_end_after(current.end, next_term, started_at))
+    sub = replace(_SUBSCRIPTION, term=term, started_at=started_at, scheduled_term=scheduled,
+                  current_period_start=current.start, current_period_end=current.end,
+                  cancel_at_period_end=ends)  # fmt: skip
+    account = Account(uuid4(), "A", started_at, None, 1, (), sub)
+    assert renewed.end is not None
+    span = (renewed.end - current.end) // timedelta(microseconds=1)
+    at = current.end + timedelta(microseconds=offset % span)
+
+    assert account.period_at("billing_period", at) == renewed

@@ -40,6 +40,14 @@ class Subscription:
     def period(self) -> Period:
         return Period(self.current_period_start, self.current_period_end)
 
+    @property
+    def next_term(self) -> str | None:
+        """The term of the period its renewal will start (as `timeline.renewed` makes it):
+        the one scheduled; None when it ends instead, or changes no term."""
+        if self.status == "canceled" or self.cancel_at_period_end:
+            return None
+        return self.scheduled_term
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
@@ -54,11 +62,13 @@ class Account:
     def period_at(self, reset: str, at: datetime) -> Period:
         """The period of a metric with `reset` that contains `at`, which may be an earlier
         billing period than the subscription's current one: one it ended, when it knows
-        that far back (`Subscription.ended`)."""
+        that far back (`Subscription.ended`); or the one its renewal will start, of the
+        term scheduled (an event dated a little ahead, past the period's end)."""
         sub = self.subscription
         if sub is None:
             return period_at(reset, None, None, at)
-        return period_at(reset, sub.period, sub.term, at, sub.started_at, sub.ended)
+        anchor, ended = sub.started_at, sub.ended
+        return period_at(reset, sub.period, sub.term, at, anchor, ended, sub.next_term)
 
     def knows_period_at(self, reset: str, at: datetime) -> bool:
         """Whether `period_at` needs no history to answer: `at` is in or after the

@@ -22,6 +22,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from benefitgate import db
+from benefitgate.api.changes import Committed
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.catalog.cache import catalog_of
@@ -37,6 +39,8 @@ from benefitgate.cloudevents.body import Unholdable, Unreadable, decode, unholda
 from benefitgate.cloudevents.format import Refused, event_of
 from benefitgate.cloudevents.results import body_of
 from benefitgate.common.text import quoted
+from benefitgate.events import touch
+from benefitgate.graphql.response_cache import ResponseFront
 from benefitgate.graphql.responses import error_response, unavailable_response
 from benefitgate.graphql.shapes import foreign_charset, json_kind, media_type_of
 from benefitgate.graphql.unstorable import may_hold_nul, path_to_nul
@@ -54,6 +58,7 @@ PLAIN = "application/json"
 
 Authenticate = Callable[[Request], Awaitable[Principal]]
 MakeContext = Callable[[Request | None, Principal], Context]
+Front = Callable[[], ResponseFront | None]  # the response cache, once the app started
 
 
 class _Refusal(Exception):
@@ -65,9 +70,10 @@ class _Refusal(Exception):
 class EventsEndpoint:
     """The ASGI app of `POST /events`; the app mounts it under its middleware."""
 
-    def __init__(self, authenticate: Authenticate, make_context: MakeContext) -> None:
+    def __init__(self, authenticate: Authenticate, make_context: MakeContext, front: Front) -> None:
         self._authenticate = authenticate
         self._make_context = make_context
+        self._front = front
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -109,10 +115,28 @@ class EventsEndpoint:
             # The request's one connection, if it took one: the write takes the writer's.
             await context.db.release()
         # Ingest refuses events one by one, in their outcomes, never the whole batch.
-        outcomes = await writer.record(batch)  # which counts them in the metrics
+        try:
+            outcomes = await writer.record(batch)  # which counts them in the metrics
+        except Exception:
+            await self._after_write(context, batch.accounts)  # a lane may have committed
+            raise
+        await self._after_write(context, batch.changed(outcomes))
         window = context.shared.get(Partitions).window
         body = body_of(raws, _merge(read, outcomes), window)
         return Response(orjson.dumps(body), media_type="application/json")
+
+    async def _after_write(self, context: Context, accounts: set[UUID]) -> None:
+        """Before answering, drop what this process and (with Redis) every replica derived
+        from the accounts the batch changed, as a mutation's edge does: a read sent once
+        the batch is answered, to any replica, shows it. The listeners hear the write's
+        touch only a moment after its commit, and a read in that moment was answered from
+        a local tier with the usage before it."""
+        if not accounts:
+            return
+        context.shared.get(Committed).changed(accounts)  # a milestone's reward grant
+        front = self._front()
+        if front is not None:
+            await front.after_write([(touch.TOUCHED, a) for a in accounts])
 
 
 # Events read between two turns of the event loop. Another batch on this process may be

@@ -40,6 +40,7 @@ for a batch written alone:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -83,6 +84,20 @@ class Prepared:
     now: datetime
     rows: EventRows
     cascade: UsageCascade | None  # None when no event is left to write
+
+    @property
+    def accounts(self) -> set[UUID]:
+        """The accounts of the events left for the write: all it may change (every row a
+        usage write touches is of its event's account)."""
+        return {c.account.id for c in self.screened.candidates}
+
+    def changed(self, outcomes: Sequence[EventOutcome]) -> set[UUID]:
+        """The accounts the write changed, given every event's outcome (`record`'s):
+        those with an event accepted."""
+        screened = self.screened
+        decided = (o for o, ruled in zip(outcomes, screened.outcomes, strict=True) if ruled is None)
+        accepted = zip(screened.candidates, decided, strict=True)
+        return {c.account.id for c, o in accepted if o.status is EventStatus.ACCEPTED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +191,8 @@ class IngestWriter:
         self._waiting[lane].append(_Waiting(part, done))
         if self._draining[lane] is None:
             # The writer runs in the context of the request that started it (its request
-            # id on the group's statements); /events notes no changes for its request.
+            # id on the group's statements); /events works out what each request's batch
+            # changed from its outcomes (`Prepared.changed`).
             self._draining[lane] = asyncio.create_task(self._drain(lane))
         return done
 

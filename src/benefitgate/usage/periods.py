@@ -81,8 +81,10 @@ def period_at(
     at: datetime,
     anchor: datetime | None = None,
     ended: Sequence[Ended] = (),
+    next_term: str | None = None,
 ) -> Period:
-    """The period of a metric that contains `at`, which may lie before the current one.
+    """The period of a metric that contains `at`, which may lie before the current one,
+    or after it (an event dated a little ahead).
 
     A billing period before the current one is the one of `ended` (the periods the
     subscription ended, in any order) that contains `at`. Past those known, periods are
@@ -90,12 +92,19 @@ def period_at(
     after `at` (the current one when none ended), on the day of the month of `anchor`
     (the subscription's start; else that period's own day), clamped to shorter months:
     as renewals end periods, so that a subscription started on the 31st has a period from
-    31 January to 28 February, not from the 28th.
+    31 January to 28 February, not from the 28th. After the current period, the renewal
+    starts one of `next_term` (a term change scheduled at its end), when given.
     """
     if reset != "billing_period" or billing is None or billing.end is None:
         return current_period(reset, None, at)
     if billing.start <= at < billing.end:  # most events: no stepping needed
         return billing
+    if at >= billing.end and next_term is not None and next_term != term:
+        months = 12 if next_term == "annual" else 1
+        day = None if anchor is None else anchor.astimezone(UTC).day
+        renewed_end = add_months(billing.end, months, day)
+        renewed = Period(billing.end, renewed_end)
+        return renewed if at < renewed_end else _stepped(renewed, next_term, at, anchor)
     if at < billing.start and ended:
         nearest = min((e for e in ended if at < e.end), key=lambda e: e.start, default=None)
         if nearest is not None:
