@@ -73,8 +73,9 @@ class LocalTier:
     def hit(self, key: str, now: datetime) -> Entry | None:
         """The fresh entry under `key`, counted as a hit; None, counted nowhere, without
         one (an entry out of date is dropped)."""
-        entry = self._entries.get(key)
-        if entry is None:
+        try:  # indexing: cachetools' `get` looks the key up three times
+            entry = self._entries[key]
+        except KeyError:
             return None
         if not entry.fresh_at(now):
             self._drop(key)

@@ -73,7 +73,10 @@ class KnownRequests:
 
     def peek(self, method: str, declared_json: bool, role: Role, raw: bytes) -> Known | None:
         """The kept reading of these bytes, if any (nothing is read)."""
-        return self._entries.get((method, declared_json, role, raw))
+        try:  # indexing: cachetools' `get` looks the key up three times
+            return self._entries[method, declared_json, role, raw]
+        except KeyError:
+            return None
 
     async def read(
         self, request: Request, role: Role, read: Callable[[], Awaitable[Params | None]]

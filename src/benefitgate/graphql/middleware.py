@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import random
 import re
 import time
 
@@ -30,18 +30,21 @@ __all__ = [
 log = logging.getLogger("benefitgate.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_random_bits = random.getrandbits
 _ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})  # labels: a fixed set
 
 
 def request_id_of(given: bytes | None) -> str:
     """The caller's X-Request-ID when it is sane, else a new one: 128 random bits in hex,
-    as `uuid4().hex` spells them, from the same source at a quarter of its cost (the UUID
-    object it builds was the costliest step of the edge)."""
+    as `uuid4().hex` spells them. An id must be unique, not unguessable, so its bits come
+    from the process's own generator (seeded from the system's at start-up, and again in
+    a forked child) rather than a system call per request, which sampling put at a tenth
+    of a response cache hit."""
     if given:
         text = given.decode("latin-1")
         if _SAFE_ID.match(text):
             return text
-    return os.urandom(16).hex()
+    return "%032x" % _random_bits(128)  # noqa: UP031 (a third faster than format())
 
 
 def record(scope: Scope, status: int, started: float) -> None:

@@ -149,18 +149,27 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
             # although GET works. A copy: the server's own scope still says HEAD, so it sends
             # no body, and the access log names the method the client used.
             scope = {**scope, "method": "GET"}
+        # Before any of the view's own machinery (a Starlette request, the IDE's page): a
+        # check answers its failures itself, and the rate limit in front authenticated.
+        principal = scope.get(PRINCIPAL)
+        if (
+            body is not None
+            and principal is not None
+            and await self.quick.answer(scope, principal, body, receive, send)
+        ):
+            return
         request = Request(scope, receive)
         if self._is_ide_request(request):
             await (await self.render_graphql_ide(request))(scope, receive, send)
             return
         front = self._front()
         try:
-            # The rate limit in front may have authenticated the request already.
-            if scope.get(PRINCIPAL) is None:
-                scope[PRINCIPAL] = await self._authenticate(request)
-            principal = scope[PRINCIPAL]
-            if body is not None and await self.quick.answer(scope, principal, body, receive, send):
-                return
+            if principal is None:
+                principal = scope[PRINCIPAL] = await self._authenticate(request)
+                if body is not None and await self.quick.answer(
+                    scope, principal, body, receive, send
+                ):
+                    return
             known = await self._read(request, principal, front)
             checked, plan = await self._fast_check(request, principal, known)
             if checked is not None:
