@@ -1,5 +1,6 @@
 import asyncio
 from datetime import timedelta
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -7,7 +8,9 @@ import jwt
 import pytest
 
 from benefitgate.auth import apikeys
-from benefitgate.auth.principals import JOB_ACTORS, Role
+from benefitgate.auth.credentials import VerifiedCredentials
+from benefitgate.auth.principals import JOB_ACTORS, Principal, Role
+from benefitgate.clock import FixedClock
 from benefitgate.governance.actors import SYSTEM
 from benefitgate.milestones import service as milestones
 from benefitgate.subscriptions import due
@@ -46,6 +49,51 @@ async def test_expired_and_wrongly_signed_tokens_get_401(api: Api) -> None:
     assert (await api.post(QUERY, auth=expired)).status_code == 401
     assert (await api.post(QUERY, auth=forged)).status_code == 401
     assert (await api.post(QUERY, auth=frontend_token(uuid4()))).status_code == 200
+
+
+async def test_a_verified_token_is_checked_again_for_its_expiry_alone(
+    api: Api, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verified once (its signature and claims), then kept until its expiry by the clock:
+    401 from its `exp` instant on, as a token checked in full is, and never again 200."""
+    decoded = []
+    real_decode = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(args[0])
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)  # as `principals` calls it
+    token = frontend_token(uuid4(), ttl=timedelta(minutes=5))
+    for _ in range(3):
+        assert (await api.post(QUERY, auth=token)).status_code == 200
+    assert decoded == [token]
+
+    clock.advance(timedelta(minutes=5) - timedelta(microseconds=1))
+    assert (await api.post(QUERY, auth=token)).status_code == 200
+    clock.advance(timedelta(microseconds=1))  # its `exp` instant
+    for _ in range(2):
+        response = await api.post(QUERY, auth=token)
+        assert response.status_code == 401
+        assert response.json()["errors"][0]["message"] == "token expired"
+    # The second refusal checked the token in full again: an expired token is not kept.
+    assert decoded == [token, token]
+
+
+async def test_a_token_unlike_a_verified_one_in_any_byte_is_checked_in_full(api: Api) -> None:
+    token = frontend_token(uuid4())
+    assert (await api.post(QUERY, auth=token)).status_code == 200
+    head, payload, signature = token.split(".")
+    tampered = [
+        f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}",
+        f"{head}.{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{signature}",
+        frontend_token(uuid4(), secret="another-secret-of-sufficient-length-here"),
+    ]
+    for forged in tampered:
+        response = await api.post(QUERY, auth=forged)
+        assert response.status_code == 401, forged
+        assert response.json()["errors"][0]["message"] == "invalid token"
+    assert (await api.post(QUERY, auth=token)).status_code == 200
 
 
 async def test_a_signed_token_whose_expiry_has_no_instant_gets_401(api: Api) -> None:
@@ -139,3 +187,15 @@ async def test_a_token_whose_subject_reads_as_an_api_key_or_a_job_gets_401(
         claims = {"sub": subject, "account_id": str(account_id), "exp": 4_000_000_000}
         token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
         assert (await api.post(QUERY, auth=token)).status_code == 200, subject
+
+
+def test_verified_credentials_keep_the_most_recently_used_within_their_size() -> None:
+    verified = VerifiedCredentials(size=2)
+    first, second, third = (Principal(Role.ADMIN, subject=f"key:{n}") for n in range(3))
+    verified.put(b"1", first)
+    verified.put(b"2", second)
+    assert verified.get(b"1") is first  # now the most recently used
+    verified.put(b"3", third)
+    assert len(verified) == 2
+    assert verified.get(b"2") is None
+    assert verified.get(b"1") is first and verified.get(b"3") is third

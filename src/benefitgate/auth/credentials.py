@@ -1,6 +1,12 @@
-"""Turns a request's credentials into a principal, with verified API keys cached in process.
+"""Turns a request's credentials into a principal, with verified credentials cached in
+process: API keys until their revocation event arrives from the outbox, frontend tokens
+until they expire.
 
-A cached key is forgotten when its revocation event arrives from the outbox.
+Both are kept under their credential's SHA-256, never the credential itself. A frontend
+token's check (its signature, its claims) cost 58 us, about twice a response cache hit
+answered with an API key; a token cannot be revoked, and it is fixed by its bytes, so the
+check of one already verified is its expiry against the clock. A credential refused is
+checked again the next time, never kept.
 """
 
 from __future__ import annotations
@@ -15,10 +21,39 @@ from benefitgate.auth import apikeys
 from benefitgate.auth.principals import Principal, Role, Unauthenticated, decode_frontend_token
 from benefitgate.clock import Clock
 
-__all__ = ["Authenticator"]
+__all__ = ["Authenticator", "VerifiedCredentials"]
 
 _CACHE_SIZE = 10_000
 _DEV_ADMIN = Principal(Role.ADMIN, subject="anonymous-dev-admin")
+
+
+class VerifiedCredentials:
+    """Principals by their credential's digest, the least recently used dropped past
+    `size`."""
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self._found: OrderedDict[bytes, Principal] = OrderedDict()
+        self._size = size
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def get(self, digest: bytes) -> Principal | None:
+        found = self._found.get(digest)
+        if found is not None:
+            self._found.move_to_end(digest)
+        return found
+
+    def put(self, digest: bytes, principal: Principal) -> None:
+        self._found[digest] = principal
+        if len(self._found) > self._size:
+            self._found.popitem(last=False)
+
+    def drop(self, digest: bytes) -> None:
+        self._found.pop(digest, None)
+
+    def clear(self) -> None:
+        self._found.clear()
 
 
 class Authenticator:
@@ -29,7 +64,8 @@ class Authenticator:
         self._clock = clock
         self._jwt_secret = jwt_secret
         self._dev_mode = dev_mode
-        self._keys: OrderedDict[bytes, Principal] = OrderedDict()
+        self.keys = VerifiedCredentials()
+        self.tokens = VerifiedCredentials()
 
     async def __call__(self, request: Request) -> Principal:
         return await self.from_header(request.headers.get("authorization"))
@@ -47,20 +83,35 @@ class Authenticator:
         credential = credential.strip()
         if credential.startswith(apikeys.PREFIX):
             return await self._api_key(credential)
-        return decode_frontend_token(self._jwt_secret, credential, self._clock.now())
+        return self._token(credential)
 
     async def _api_key(self, raw: str) -> Principal:
         digest = hashlib.sha256(raw.encode()).digest()
-        cached = self._keys.get(digest)
+        cached = self.keys.get(digest)
         if cached is not None:
-            self._keys.move_to_end(digest)
             return cached
         async with self._pool.acquire() as conn:
             principal = await apikeys.authenticate(conn, raw)
-        self._keys[digest] = principal
-        if len(self._keys) > _CACHE_SIZE:
-            self._keys.popitem(last=False)
+        self.keys.put(digest, principal)
         return principal
 
+    def _token(self, token: str) -> Principal:
+        """A frontend token's principal: verified once, then until its expiry by the
+        clock (`decode_frontend_token`'s test: expired at its `exp` instant)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        now = self._clock.now()
+        cached = self.tokens.get(digest)
+        if cached is None:
+            principal = decode_frontend_token(self._jwt_secret, token, now)
+            self.tokens.put(digest, principal)
+            return principal
+        assert cached.expires_at is not None  # a token without an expiry is refused
+        if cached.expires_at <= now:
+            self.tokens.drop(digest)
+            raise Unauthenticated("token expired")
+        return cached
+
     def forget_keys(self) -> None:
-        self._keys.clear()
+        """Drop the verified API keys (a revocation may have been missed). Tokens stay:
+        nothing revokes one."""
+        self.keys.clear()
