@@ -10,6 +10,8 @@ BENCH_CHECK=metric checks a metric instead; BENCH_CHECK=view sends the lean acco
 of `account_view.py` with the response cache on (its local tier), every account read once
 first, and then only the accounts whose view was kept (an answer that changes with time
 alone, such as a moving projection, is not), so that each measured request is a hit.
+BENCH_CALLER=frontend sends each account's request with a frontend token of its own
+(minted once per account, as a frontend holds one) instead of the admin API key.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/profile_check.py
@@ -25,12 +27,15 @@ import pstats
 import random
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from asgi_lifespan import LifespanManager
 
 from benefitgate.app import create_app
+from benefitgate.auth.principals import issue_frontend_token
 from benefitgate.config import Settings
 from benefitgate.http_protocol import BODY_WHOLE
 
@@ -45,6 +50,7 @@ TOP = int(os.environ.get("BENCH_TOP", "30"))
 # BENCH_CHECK=metric checks a metric (one counter read each) instead of a feature;
 # BENCH_CHECK=view reads the account view from the response cache.
 CHECK = os.environ.get("BENCH_CHECK", "feature")
+CALLER = os.environ.get("BENCH_CALLER", "admin")  # or frontend: a token per account
 WHAT = 'metric: "api_calls", requested: 10' if CHECK == "metric" else 'feature: "anomaly_alerts"'
 QUERY = (
     VIEW_QUERY
@@ -84,19 +90,22 @@ async def call(app: Any, scope: dict[str, Any], body: bytes) -> int:
     return int(sent[0]["status"])
 
 
-async def drive(app: Any, key: str, ids: list[str], label: str, front: Any = None) -> None:
+async def drive(app: Any, credential: dict[str, str], label: str, front: Any = None) -> None:
+    """`credential` gives the caller's credential for each account to read."""
+    ids = list(credential)
     for account in ids:  # every snapshot warm, the plan accepted for the role
         body = json.dumps({"query": QUERY, "variables": {"id": account}}).encode()
-        assert await call(app, scope_of(key, body), body) == 200
+        assert await call(app, scope_of(credential[account], body), body) == 200
     if front is not None:  # only the accounts whose view was kept: each request a hit
-        ids = [account for account in ids if await _hit(app, key, account, front)]
-    bodies = [
-        json.dumps({"query": QUERY, "variables": {"id": random.choice(ids)}}).encode()
-        for _ in range(REQUESTS)
+        ids = [account for account in ids if await _hit(app, credential, account, front)]
+    chosen = [random.choice(ids) for _ in range(REQUESTS)]
+    requests = [
+        (credential[account], json.dumps({"query": QUERY, "variables": {"id": account}}).encode())
+        for account in chosen
     ]
     hits = 0 if front is None else front.cache.local.hits
     started, cpu = time.perf_counter(), time.process_time()
-    for body in bodies:
+    for key, body in requests:
         await call(app, scope_of(key, body), body)
     wall = (time.perf_counter() - started) / REQUESTS * 1e6
     used = (time.process_time() - cpu) / REQUESTS * 1e6
@@ -104,7 +113,7 @@ async def drive(app: Any, key: str, ids: list[str], label: str, front: Any = Non
     print(f"{label}: {used:.0f} us of CPU a request ({wall:.0f} us wall), {REQUESTS} requests{hit}")
     profile = cProfile.Profile()
     profile.enable()
-    for body in bodies[: REQUESTS // 4]:
+    for key, body in requests[: REQUESTS // 4]:
         await call(app, scope_of(key, body), body)
     profile.disable()
     stats = pstats.Stats(profile)
@@ -117,10 +126,10 @@ async def drive(app: Any, key: str, ids: list[str], label: str, front: Any = Non
         print(f"    {figures}  {function} ({where})")
 
 
-async def _hit(app: Any, key: str, account: str, front: Any) -> bool:
+async def _hit(app: Any, credential: dict[str, str], account: str, front: Any) -> bool:
     body = json.dumps({"query": QUERY, "variables": {"id": account}}).encode()
     before = front.cache.local.hits
-    await call(app, scope_of(key, body), body)
+    await call(app, scope_of(credential[account], body), body)
     return bool(front.cache.local.hits > before)
 
 
@@ -135,13 +144,23 @@ async def run(dsn: str, key: str, ids: list[str]) -> None:
                            })  # fmt: skip
     app = create_app(settings, dsn)
     label = "response cache hit" if CHECK == "view" else f"{CHECK} check"
+    credential = {account: key for account in ids}
+    if CALLER == "frontend":
+        label += ", frontend tokens"
+        now, ttl = datetime.now(UTC), timedelta(hours=1)
+        credential = {
+            account: issue_frontend_token(
+                settings.jwt_secret, subject="bench", account_id=UUID(account), now=now, ttl=ttl
+            )
+            for account in ids
+        }
     async with LifespanManager(app) as manager:
         front = app.state.benefitgate.front
-        await drive(manager.app, key, ids, f"benefitgate, {label}", front)
+        await drive(manager.app, credential, f"benefitgate, {label}", front)
     os.environ["FLOOR_BODY_FILE"] = str(Path(__file__).with_name("floor_app.py"))
     from floor_app import app as floor
 
-    await drive(floor, key, ids[:10], "floor app (fixed body)")
+    await drive(floor, {account: key for account in ids[:10]}, "floor app (fixed body)")
 
 
 def main() -> None:

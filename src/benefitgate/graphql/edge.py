@@ -166,12 +166,16 @@ class Edge:
             and scope["method"] in _VIEW_METHODS
             and not scope.get("root_path")  # the router would match the path within it
         )
-        # A body that came whole with its head (nearly every one) is not timed.
+        app = self._view if direct else self.app
+        if scope.get(BODY_WHOLE) and length is not None:
+            # Nearly every body: it came whole with its head, exactly the length it stated
+            # (the HTTP parser holds it to that), so it is neither timed nor counted.
+            await app(scope, receive, send)
+            return
+        # A body that came whole with its head is not timed.
         clock = None if scope.get(BODY_WHOLE) else self._clock
         try:
-            await (self._view if direct else self.app)(
-                scope, middleware.bounded(receive, limit, clock), send
-            )
+            await app(scope, middleware.bounded(receive, limit, clock), send)
         except middleware.BodyTooLarge:
             await middleware.body_too_large(limit)(scope, receive, send)
 

@@ -1,0 +1,47 @@
+"""The body limit over real TCP connections to the service's own protocol, which marks a
+body that came whole with its head: one with a `Content-Length` is then passed to the view
+unwrapped, one chunked is still counted as it is read. Either way, the limit is exact."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from tests.conftest import ServeLive, api_key
+
+LIMIT = 200
+
+
+def _body(size: int) -> bytes:
+    """A GraphQL request of exactly `size` bytes."""
+    start, end = b'{"query": "{ __typename }"', b"}"
+    return start + b" " * (size - len(start) - len(end)) + end
+
+
+def _request(key: str, body: bytes, *, chunked: bool) -> bytes:
+    framing = "transfer-encoding: chunked" if chunked else f"content-length: {len(body)}"
+    head = (
+        f"POST /graphql HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {key}\r\n"
+        f"content-type: application/json\r\n{framing}\r\n\r\n"
+    ).encode()
+    if not chunked:
+        return head + body
+    half = len(body) // 2
+    parts = (body[:half], body[half:], b"")
+    return head + b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_whole_with_its_head_is_held_to_the_limit_exactly(
+    conn: asyncpg.Connection, serve_live: ServeLive, chunked: bool
+) -> None:
+    key = await api_key(conn)
+    async with serve_live(max_body_bytes=LIMIT) as port:
+        for size, status in ((LIMIT, b"200"), (LIMIT + 1, b"413"), (LIMIT - 1, b"200")):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(_request(key, _body(size), chunked=chunked))  # in one segment
+            line = await asyncio.wait_for(reader.readline(), 10)
+            writer.close()
+            assert line.split()[1] == status, (size, line)
