@@ -16,7 +16,9 @@ counted, and the replica's memory (the local tier's bytes and the process's RSS)
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/response_cache.py
 Settings: BENCH_ACCOUNTS (10000), BENCH_HOT (1000), BENCH_CONNECTIONS (16),
-BENCH_DURATION (15s). Needs `wrk`.
+BENCH_DURATION (15s). BENCH_CALLER=frontend reads each account with a frontend token of
+its own (minted once per account, as a frontend holds one) instead of the admin API key;
+frontends' rate limit is then off, as the admin's always is here. Needs `wrk`.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import shutil
 import sys
 import tempfile
 import urllib.request
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +51,14 @@ from account_view import (
     wrk,
 )
 from benefitgate import db
+from benefitgate.auth.principals import issue_frontend_token
 from scratch import scratch_database
 
 PORT = 8775
 HOT = int(os.environ.get("BENCH_HOT", "1000"))
 DURATION = os.environ.get("BENCH_DURATION", "15s")
+CALLER = os.environ.get("BENCH_CALLER", "admin")  # or frontend: a token per account
+JWT_SECRET = secrets.token_urlsafe(32)  # the server is given it, to check the tokens
 MISS_SHARE = 0.05
 WARM_PASSES = 20
 
@@ -96,7 +103,7 @@ async def write_while(dsn: str, ids: list[str], stop: asyncio.Event) -> int:
     return writes
 
 
-def warm(port: int, key: str, ids: list[str]) -> int:
+def warm(port: int, credential: dict[str, str], ids: list[str]) -> int:
     """Read every hot account until a whole pass is answered from the cache; returns the
     passes it took. The scheduler's first jobs after start-up (suggestions, reports)
     commit events for every account for some seconds, and each invalidates the views read
@@ -105,7 +112,7 @@ def warm(port: int, key: str, ids: list[str]) -> int:
     for passes in range(1, WARM_PASSES + 1):
         before = cache_stats(port)["misses"]
         for account_id in ids:
-            one_response(port, key, account_id)
+            one_response(port, credential[account_id], account_id)
         if cache_stats(port)["misses"] == before:
             return passes
     return WARM_PASSES
@@ -122,6 +129,19 @@ def measure_mixed(dsn: str, env: dict[str, str], hot: list[str]) -> tuple[Any, i
     return asyncio.run(run())
 
 
+def credentials(key: str, ids: list[str]) -> dict[str, str]:
+    """The credential each account is read with: the admin key, or its own token."""
+    if CALLER != "frontend":
+        return {account: key for account in ids}
+    now, ttl = datetime.now(UTC), timedelta(hours=2)
+    return {
+        account: issue_frontend_token(
+            JWT_SECRET, subject="bench", account_id=uuid.UUID(account), now=now, ttl=ttl
+        )
+        for account in ids
+    }
+
+
 def line(label: str, figures: dict[str, float], floor: dict[str, float]) -> str:
     return (
         f"  {label + ':':16}{figures['rps']:8.0f} req/s  p50 {figures['p50']:6.2f} ms  "
@@ -136,7 +156,9 @@ def main() -> None:
     dsn, key, ids = asyncio.run(prepare(server, scratch_database(server, embedded)))
     hot = random.Random(7).sample(ids, min(HOT, len(ids)))
     work = Path(tempfile.mkdtemp())
-    (work / "ids.txt").write_text("\n".join(hot))
+    credential = credentials(key, hot)
+    lines = hot if CALLER != "frontend" else [f"{a} {credential[a]}" for a in hot]
+    (work / "ids.txt").write_text("\n".join(lines))
     request = json.dumps({"query": QUERY, "variables": {"id": "ACCOUNT"}}).replace("%", "%%")
     (work / "query.json").write_text(request.replace('"ACCOUNT"', '"%s"'))
     env = {
@@ -144,14 +166,20 @@ def main() -> None:
         "BENCH_QUERY": str(work / "query.json"),
         "BENCH_KEY": key,
     }
-    cache_env = {"BENEFITGATE_RESPONSE_CACHE": "1", "REDIS_URL": os.environ.get("REDIS_URL", "")}
+    cache_env = {
+        "BENEFITGATE_RESPONSE_CACHE": "1",
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "BENEFITGATE_JWT_SECRET": JWT_SECRET,
+    }
+    if CALLER == "frontend":
+        cache_env["BENEFITGATE_RATE_FRONTEND"] = "off"
     service = serve_benefitgate(dsn, PORT, work, cache_env)
     try:
         wait_until_up(PORT)
         asyncio.run(suggestions_computed(dsn))
-        sample = one_response(PORT, key, hot[0])
+        sample = one_response(PORT, credential[hot[0]], hot[0])
         (work / "floor.json").write_bytes(sample)
-        passes = warm(PORT, key, hot)
+        passes = warm(PORT, credential, hot)
         before = cache_stats(PORT)
         warm_figures = wrk(PORT, env, CONNECTIONS, DURATION)
         after_warm = cache_stats(PORT)
@@ -175,7 +203,8 @@ def main() -> None:
 
     shared = "Redis shared tier" if cache_env["REDIS_URL"] else "no shared tier"
     print(
-        f"\nresponse cache, lean account view, {len(ids)} accounts, {len(hot)} hot, "
+        f"\nresponse cache, lean account view, {CALLER} callers, {len(ids)} accounts, "
+        f"{len(hot)} hot, "
         f"{CONNECTIONS} connections, {DURATION} each, response {len(sample)} bytes, {shared}"
     )
     print(line("warm", warm_figures, floor))
