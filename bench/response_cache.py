@@ -52,6 +52,7 @@ from account_view import (
 )
 from benefitgate import db
 from benefitgate.auth.principals import issue_frontend_token
+from consume_check import family
 from scratch import scratch_database
 
 PORT = 8775
@@ -143,9 +144,10 @@ def credentials(key: str, ids: list[str]) -> dict[str, str]:
 
 
 def line(label: str, figures: dict[str, float], floor: dict[str, float]) -> str:
+    cpu = f"  server CPU {figures['cpu_us']:5.1f} us a request" if "cpu_us" in figures else ""
     return (
         f"  {label + ':':16}{figures['rps']:8.0f} req/s  p50 {figures['p50']:6.2f} ms  "
-        f"p99 {figures['p99']:6.2f} ms  ratio to floor {figures['rps'] / floor['rps']:.3f}"
+        f"p99 {figures['p99']:6.2f} ms  ratio to floor {figures['rps'] / floor['rps']:.3f}{cpu}"
     )
 
 
@@ -181,7 +183,7 @@ def main() -> None:
         (work / "floor.json").write_bytes(sample)
         passes = warm(PORT, credential, hot)
         before = cache_stats(PORT)
-        warm_figures = wrk(PORT, env, CONNECTIONS, DURATION)
+        warm_figures = wrk(PORT, env, CONNECTIONS, DURATION, pid=family(service.pid))
         after_warm = cache_stats(PORT)
         mixed, writes = measure_mixed(dsn, env, hot)
         after_mixed = cache_stats(PORT)
@@ -192,7 +194,7 @@ def main() -> None:
     floor_proc = serve_floor(work / "floor.json")
     try:
         wait_until_up(FLOOR_PORT)
-        floor = wrk(FLOOR_PORT, env, CONNECTIONS, DURATION)
+        floor = wrk(FLOOR_PORT, env, CONNECTIONS, DURATION, pid=floor_proc.pid)
     finally:
         floor_proc.terminate()
         floor_proc.wait()
