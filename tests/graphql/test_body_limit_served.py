@@ -45,3 +45,34 @@ async def test_a_body_whole_with_its_head_is_held_to_the_limit_exactly(
             line = await asyncio.wait_for(reader.readline(), 10)
             writer.close()
             assert line.split()[1] == status, (size, line)
+
+
+AMBIGUOUS = {
+    "content-length and chunked": "content-length: 5\r\ntransfer-encoding: chunked",
+    "chunked and content-length": "transfer-encoding: chunked\r\ncontent-length: 5",
+    "two lengths": "content-length: 5\r\ncontent-length: 250",
+    "two equal lengths": "content-length: 5\r\ncontent-length: 5",
+    "a list of lengths": "content-length: 5, 250",
+    "a signed length": "content-length: +5",
+}
+
+
+@pytest.mark.parametrize("framing", AMBIGUOUS.values(), ids=AMBIGUOUS.keys())
+async def test_a_body_framed_ambiguously_never_reaches_the_app(
+    conn: asyncpg.Connection, serve_live: ServeLive, framing: str
+) -> None:
+    """The app takes a whole body with a stated length as the parser framed it (exactly
+    that length): a head whose framing could be read two ways is refused before it."""
+    key = await api_key(conn)
+    body = _body(LIMIT + 50)
+    chunk = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    head = (
+        f"POST /graphql HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {key}\r\n"
+        f"content-type: application/json\r\n{framing}\r\n\r\n"
+    ).encode()
+    async with serve_live(max_body_bytes=LIMIT) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head + (chunk if "chunked" in framing else body))
+        line = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+    assert line.split()[1] == b"400", line
