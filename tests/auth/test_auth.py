@@ -131,6 +131,46 @@ async def test_unknown_and_revoked_api_keys_get_401(conn: asyncpg.Connection, ap
         pytest.fail("revoked key still accepted")
 
 
+async def test_a_key_revoked_while_its_first_lookup_runs_is_not_kept(
+    conn: asyncpg.Connection, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key's row is read before its revocation commits, and the revocation's event
+    arrives before the lookup ends: the request that began first is answered, but the key
+    must not be kept, or this process accepts it until some other key is revoked."""
+    key, other = await api_key(conn, Role.OPERATOR), await api_key(conn, Role.OPERATOR)
+    assert api.app is not None
+    verified = api.app.state.benefitgate.authenticator.keys
+    assert (await api.post(QUERY, auth=other)).status_code == 200  # kept: a revocation clears it
+    read, go_on = asyncio.Event(), asyncio.Event()
+    real_authenticate = apikeys.authenticate
+
+    async def held(connection: asyncpg.Connection, raw: str) -> Principal:
+        principal = await real_authenticate(connection, raw)  # the row, not yet revoked
+        read.set()
+        await go_on.wait()
+        return principal
+
+    monkeypatch.setattr(apikeys, "authenticate", held)  # as `credentials` calls it
+    first = asyncio.create_task(api.post(QUERY, auth=key))
+    try:
+        await asyncio.wait_for(read.wait(), 10)
+        await apikeys.revoke_key(conn, key.split("_")[1])
+        for _ in range(200):  # the revocation reaches the process through the outbox
+            if len(verified) == 0:
+                break
+            await asyncio.sleep(0.025)
+        else:
+            pytest.fail("the revocation never reached the authenticator")
+    finally:
+        go_on.set()
+    assert (await first).status_code == 200  # it began before the revocation
+    monkeypatch.setattr(apikeys, "authenticate", real_authenticate)
+
+    response = await api.post(QUERY, auth=key)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["message"] == "revoked API key"
+
+
 async def test_keys_are_stored_only_as_hashes(conn: asyncpg.Connection) -> None:
     issued = await apikeys.create_key(conn, name="ci", role=Role.ADMIN)
     stored = await conn.fetchrow("select * from api_keys where id = $1", issued.key.id)

@@ -34,6 +34,7 @@ class VerifiedCredentials:
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self._found: OrderedDict[bytes, Principal] = OrderedDict()
         self._size = size
+        self.cleared = 0  # how many times `clear` ran: a check begun before one is stale
 
     def __len__(self) -> int:
         return len(self._found)
@@ -54,6 +55,7 @@ class VerifiedCredentials:
 
     def clear(self) -> None:
         self._found.clear()
+        self.cleared += 1
 
 
 class Authenticator:
@@ -90,9 +92,13 @@ class Authenticator:
         cached = self.keys.get(digest)
         if cached is not None:
             return cached
+        cleared = self.keys.cleared
         async with self._pool.acquire() as conn:
             principal = await apikeys.authenticate(conn, raw)
-        self.keys.put(digest, principal)
+        # A revocation heard while the row was read may be this key's, read before it
+        # committed: the request goes on as it began, but the key is not kept.
+        if self.keys.cleared == cleared:
+            self.keys.put(digest, principal)
         return principal
 
     def _token(self, token: str) -> Principal:
@@ -112,6 +118,7 @@ class Authenticator:
         return cached
 
     def forget_keys(self) -> None:
-        """Drop the verified API keys (a revocation may have been missed). Tokens stay:
-        nothing revokes one."""
+        """Drop the verified API keys, on a revocation's event (it names the key's id, not
+        its digest), and any lookup under way from being kept. Tokens stay: nothing
+        revokes one."""
         self.keys.clear()
