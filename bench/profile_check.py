@@ -40,6 +40,7 @@ from benefitgate.config import Settings
 from benefitgate.http_protocol import BODY_WHOLE
 
 os.environ.setdefault("BENEFITGATE_RATE_ADMIN", "off")  # as the service benchmarks run it
+os.environ.setdefault("BENEFITGATE_RATE_FRONTEND", "off")  # as response_cache.py runs them
 from account_view import QUERY as VIEW_QUERY
 from account_view import prepare, server_dsn
 from scratch import scratch_database
@@ -105,12 +106,13 @@ async def drive(app: Any, credential: dict[str, str], label: str, front: Any = N
     ]
     hits = 0 if front is None else front.cache.local.hits
     started, cpu = time.perf_counter(), time.process_time()
-    for key, body in requests:
-        await call(app, scope_of(key, body), body)
+    answered = [await call(app, scope_of(key, body), body) for key, body in requests]
     wall = (time.perf_counter() - started) / REQUESTS * 1e6
     used = (time.process_time() - cpu) / REQUESTS * 1e6
     hit = "" if front is None else f", {front.cache.local.hits - hits} hits"
     print(f"{label}: {used:.0f} us of CPU a request ({wall:.0f} us wall), {REQUESTS} requests{hit}")
+    if set(answered) != {200}:
+        raise SystemExit(f"answers other than 200 were timed: {sorted(set(answered))}")
     profile = cProfile.Profile()
     profile.enable()
     for key, body in requests[: REQUESTS // 4]:

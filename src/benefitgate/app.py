@@ -180,7 +180,6 @@ def create_app(
     view = GraphQLView(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,
-        authenticate=authenticate,
         authenticate_header=authenticate_header,
         make_context=make_context,
         documents=documents,

@@ -19,9 +19,11 @@ def test_a_forked_process_makes_ids_of_its_own() -> None:
     seeded again in the child."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: its next ids, then out without running pytest's teardown
-        os.write(write, "".join(request_id_of(None) for _ in range(3)).encode())
-        os._exit(0)
+    if pid == 0:  # the child: its next ids, then out, whatever happens, past pytest
+        try:
+            os.write(write, "".join(request_id_of(None) for _ in range(3)).encode())
+        finally:
+            os._exit(0)
     os.close(write)
     os.waitpid(pid, 0)
     child = os.read(read, 4096).decode()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import re
 import time
@@ -30,16 +31,19 @@ __all__ = [
 log = logging.getLogger("benefitgate.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-_random_bits = random.getrandbits
+# Seeded from the system's randomness, and again in a forked child (so that workers forked
+# from one parent make ids of their own); no other code seeds it.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+_random_bits = _ids.getrandbits
 _ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})  # labels: a fixed set
 
 
 def request_id_of(given: bytes | None) -> str:
     """The caller's X-Request-ID when it is sane, else a new one: 128 random bits in hex,
     as `uuid4().hex` spells them. An id must be unique, not unguessable, so its bits come
-    from the process's own generator (seeded from the system's at start-up, and again in
-    a forked child) rather than a system call per request, which sampling put at a tenth
-    of a response cache hit."""
+    from a generator of the edge's own rather than a system call per request (a cache
+    hit's costliest step, bench/README.md)."""
     if given:
         text = given.decode("latin-1")
         if _SAFE_ID.match(text):

@@ -84,7 +84,6 @@ log = logging.getLogger("benefitgate.graphql")
 # which a server may share between requests (asgi-lifespan does).
 PRINCIPAL = "benefitgate.principal"
 
-Authenticate = Callable[[Request], Awaitable[Principal]]
 AuthenticateHeader = Callable[[str | None], Awaitable[Principal]]
 MakeContext = Callable[[Request | None, Principal], Context]
 
@@ -116,7 +115,6 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
     def __init__(
         self,
         *args: Any,
-        authenticate: Authenticate,
         authenticate_header: AuthenticateHeader,
         make_context: MakeContext,
         documents: TrustedDocuments | None = None,
@@ -129,7 +127,6 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         `checks` answers check documents in front of strawberry."""
         super().__init__(*args, **kwargs)
         self.checks = checks
-        self._authenticate = authenticate
         self._authenticate_header = authenticate_header
         self._make_context = make_context
         self.documents = documents or TrustedDocuments()
@@ -149,27 +146,22 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
             # although GET works. A copy: the server's own scope still says HEAD, so it sends
             # no body, and the access log names the method the client used.
             scope = {**scope, "method": "GET"}
-        # Before any of the view's own machinery (a Starlette request, the IDE's page): a
-        # check answers its failures itself, and the rate limit in front authenticated.
-        principal = scope.get(PRINCIPAL)
-        if (
-            body is not None
-            and principal is not None
-            and await self.quick.answer(scope, principal, body, receive, send)
-        ):
-            return
-        request = Request(scope, receive)
-        if self._is_ide_request(request):
-            await (await self.render_graphql_ide(request))(scope, receive, send)
-            return
+        if scope["method"] == "GET":
+            page = Request(scope, receive)
+            if self._is_ide_request(page):
+                await (await self.render_graphql_ide(page))(scope, receive, send)
+                return
         front = self._front()
+        request: Request | None = None  # built once a known request was not answered
         try:
+            principal = scope.get(PRINCIPAL)  # the rate limit in front may have found it
             if principal is None:
-                principal = scope[PRINCIPAL] = await self._authenticate(request)
-                if body is not None and await self.quick.answer(
-                    scope, principal, body, receive, send
-                ):
-                    return
+                principal = scope[PRINCIPAL] = await self._authenticate_header(
+                    _authorization(scope)
+                )
+            if body is not None and await self.quick.answer(scope, principal, body, receive, send):
+                return
+            request = Request(scope, receive)
             known = await self._read(request, principal, front)
             checked, plan = await self._fast_check(request, principal, known)
             if checked is not None:
@@ -189,6 +181,7 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
             code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
             response = error_response(exc.status_code, exc.reason, code, headers)
         except DocumentRefused as exc:
+            assert request is not None  # refused reading the request's parameters
             response = refusal(request, exc)
         except Exception as exc:
             # The database lost before execution (an API key's lookup): nothing executed,
@@ -201,11 +194,11 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         finally:
             # The request's one pooled connection goes back before the response is sent.
             # (Out of the scope, too: the context refers to the request, whose scope this is.)
-            context = request.scope.pop(_CONTEXT, None)
+            context = scope.pop(_CONTEXT, None)
             if context is not None:
                 await context.db.release()
         # Out of the scope: it refers to the context, which refers to the request.
-        exchange = request.scope.pop(EXCHANGE, None) or Exchange()
+        exchange = scope.pop(EXCHANGE, None) or Exchange()
         pending, context = exchange.pending, exchange.context
         clean = response.status_code in (200, 304) and exchange.clean
         if front is None or pending is None or context is None or not clean:
@@ -457,3 +450,12 @@ def _never_executed(response: GraphQLHTTPResponse) -> bool:
     errors = response.get("errors") or []
     located = any(isinstance(e, dict) and e.get("path") for e in errors)
     return response.get("data") is None and bool(errors) and not located
+
+
+def _authorization(scope: Scope) -> str | None:
+    """The request's `Authorization` value, as Starlette's headers give the first (the edge
+    refuses a request with more than one)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
