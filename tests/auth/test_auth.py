@@ -80,6 +80,28 @@ async def test_a_verified_token_is_checked_again_for_its_expiry_alone(
     assert decoded == [token, token]
 
 
+async def test_a_token_expires_at_the_same_instant_verified_or_not(
+    api: Api, clock: FixedClock
+) -> None:
+    """An `exp` whose fraction is finer than a microsecond: a verified token is held to
+    its expiry in microseconds, so a token checked in full must be too. One verified
+    before got 401 at that instant while the same claims, never seen, got 200."""
+    account_id = uuid4()
+    exp = clock.now().timestamp() + 300 + 3e-7  # rounds down to a whole microsecond
+
+    def token(subject: str) -> str:
+        claims = {"sub": subject, "account_id": str(account_id), "exp": exp}
+        return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+    verified = token("user-1")
+    assert (await api.post(QUERY, auth=verified)).status_code == 200
+    clock.advance(timedelta(seconds=300))
+    for credential in (verified, token("user-2")):
+        response = await api.post(QUERY, auth=credential)
+        assert response.status_code == 401, credential
+        assert response.json()["errors"][0]["message"] == "token expired"
+
+
 async def test_a_token_unlike_a_verified_one_in_any_byte_is_checked_in_full(api: Api) -> None:
     token = frontend_token(uuid4())
     assert (await api.post(QUERY, auth=token)).status_code == 200

@@ -76,3 +76,24 @@ async def test_a_body_framed_ambiguously_never_reaches_the_app(
         line = await asyncio.wait_for(reader.readline(), 10)
         writer.close()
     assert line.split()[1] == b"400", line
+
+
+async def test_a_length_with_whitespace_after_it_is_read_as_that_length(
+    conn: asyncpg.Connection, serve_live: ServeLive
+) -> None:
+    """Whitespace after a field's value is not part of it (RFC 9110, 5.5); the parser
+    passes it on, and the edge read `content-length: 100 ` as no number at all: 413
+    for a body half the limit."""
+    key = await api_key(conn)
+    body = _body(LIMIT // 2)
+    async with serve_live(max_body_bytes=LIMIT) as port:
+        for framing, status in ((f"{len(body)} ", b"200"), (f"{LIMIT + 1}\t", b"413")):
+            head = (
+                f"POST /graphql HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {key}\r\n"
+                f"content-type: application/json\r\ncontent-length: {framing}\r\n\r\n"
+            ).encode()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(head + (body if status == b"200" else b""))
+            line = await asyncio.wait_for(reader.readline(), 10)
+            writer.close()
+            assert line.split()[1] == status, (framing, line)

@@ -141,7 +141,10 @@ def decode_frontend_token(secret: str, token: str, now: datetime) -> Principal:
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise Unauthenticated("invalid token") from exc
-    if expires_at <= now:  # the instant a verified token is held to (`auth.credentials`)
+    if expires_at <= now:
+        # An `exp` with a fraction finer than a microsecond is rounded to one; that instant
+        # is the expiry a verified token is then held to (`auth.credentials`) and its live
+        # streams end at, so the full check holds it to the same.
         raise Unauthenticated("token expired")
     return Principal(
         Role.FRONTEND,

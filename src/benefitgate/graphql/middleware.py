@@ -33,7 +33,7 @@ log = logging.getLogger("benefitgate.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 # Seeded from the system's randomness, and again in a forked child (so that workers forked
 # from one parent make ids of their own); no other code seeds it.
-_ids = random.Random()
+_ids = random.Random()  # noqa: S311 (ids need to be unique, not unguessable)
 os.register_at_fork(after_in_child=_ids.seed)
 _random_bits = _ids.getrandbits
 _ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})  # labels: a fixed set
