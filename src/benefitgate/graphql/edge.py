@@ -94,7 +94,8 @@ class Edge:
             await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        size, given, length, authorization, credentials, coding = 0, None, None, None, 0, None
+        size, given, length, authorization, credentials = 0, None, None, None, 0
+        coding, transfer = None, b""
         for name, value in scope["headers"]:  # the last of a repeated header counts
             size += len(name) + len(value)
             if name == b"x-request-id":
@@ -105,6 +106,8 @@ class Edge:
                 authorization, credentials = value, credentials + 1
             elif name == b"content-encoding":
                 coding = value
+            elif name == b"transfer-encoding":  # every field: they make one list
+                transfer += b"," + value if transfer else value
         rid = middleware.request_id_of(given)
         token = request_id.set(rid)
         started, status = time.perf_counter(), 0  # 0 until the answer starts
@@ -118,7 +121,7 @@ class Edge:
             await send(message)
 
         try:
-            malformed = self._malformed(size, credentials, coding)
+            malformed = self._malformed(size, credentials, coding, transfer)
             if malformed is not None:
                 await malformed(scope, receive, marked)
                 return
@@ -142,16 +145,22 @@ class Edge:
             middleware.record(scope, status or 500, started)
             request_id.reset(token)
 
-    def _malformed(self, size: int, credentials: int, coding: bytes | None) -> Response | None:
+    def _malformed(
+        self, size: int, credentials: int, coding: bytes | None, transfer: bytes
+    ) -> Response | None:
         """The answer to a request its headers alone refuse: too large, more than one
         credential, a body in a content coding (read as it came, a gzipped body was "not
-        JSON", and one marked `br` but sent plain was taken)."""
+        JSON", and one marked `br` but sent plain was taken), a body in a transfer coding
+        besides chunked (the parser reads `gzip, chunked` as chunked alone, where a proxy
+        in front may read it otherwise)."""
         if size > self._max_header_bytes:
             return middleware.headers_too_large(self._max_header_bytes)
         if credentials > 1:
             return middleware.repeated_credentials()
         if coding is not None and coding.strip().lower() not in (b"", b"identity"):
             return middleware.encoded_body()
+        if transfer and transfer.strip().lower() != b"chunked":
+            return middleware.unknown_transfer_coding()
         return None
 
     async def _within_body_limit(

@@ -26,6 +26,7 @@ __all__ = [
     "headers_too_large",
     "record",
     "request_id_of",
+    "unknown_transfer_coding",
 ]
 
 log = logging.getLogger("benefitgate.access")
@@ -90,6 +91,17 @@ def encoded_body() -> Response:
         "send the body without a Content-Encoding: it is not decoded here",
         "UNSUPPORTED_MEDIA_TYPE",
         {"Accept-Encoding": "identity"},
+    )
+
+
+def unknown_transfer_coding() -> Response:
+    """The answer to a body in a transfer coding besides `chunked` (RFC 9112, 6.1: 501 for
+    one the server does not understand). The HTTP parser took `gzip, chunked` as chunked
+    alone and read the body as plain: two readers of one request could disagree on it."""
+    return error_response(
+        501,
+        "send the body plain or chunked: no other transfer coding is decoded here",
+        "NOT_IMPLEMENTED",
     )
 
 
