@@ -21,6 +21,9 @@ client that opened connections and sent nothing, or headers a byte at a time, he
 ever. Such a connection is answered 408 and closed. The connections share their timers, as
 the bodies' clock does (`graphql/body_clock.py`): a head's time ends at the end of the tick
 it falls in, a tenth of the time allowed.
+
+Bytes the parser refuses are answered 400 in the service's JSON error shape, where uvicorn
+answered in plain text and cut off the answer to a request pipelined before them.
 """
 
 from __future__ import annotations
@@ -171,6 +174,18 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport = joined.transport
         super().handle_websocket_upgrade()
 
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser refused (its line, its headers, or a body framed two ways):
+        400 in the service's JSON error shape, where uvicorn sent plain text, and closed.
+        Behind a request still being answered (pipelined after it), that answer is sent
+        first, then the connection closed: uvicorn cut it off."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+            return
+        message = "not a valid HTTP/1.1 request: its line, headers or body framing"
+        self.transport.write(_closing_error(400, "Bad Request", message, "BAD_REQUEST"))
+        self.transport.close()
+
     def _await_head(self) -> None:
         if self._head_clock is not None and self._head_waiting is None:
             self._head_waiting = self._head_clock.start(self)
@@ -197,9 +212,14 @@ def _head_too_slow_response(clock: HeadClock | None) -> bytes:
     """408 in the service's JSON error shape (RFC 9110, 15.5.9), closing the connection."""
     seconds = 0.0 if clock is None else clock.seconds
     message = f"the request line and headers did not arrive whole within {seconds:g} seconds"
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": "REQUEST_TIMEOUT"}}]})
+    return _closing_error(408, "Request Timeout", message, "REQUEST_TIMEOUT")
+
+
+def _closing_error(status: int, reason: str, message: str, code: str) -> bytes:
+    """A whole response in the service's JSON error shape that closes the connection."""
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
     head = (
-        "HTTP/1.1 408 Request Timeout\r\n"
+        f"HTTP/1.1 {status} {reason}\r\n"
         "content-type: application/json\r\n"
         f"content-length: {len(body)}\r\n"
         "connection: close\r\n\r\n"

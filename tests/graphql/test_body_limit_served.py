@@ -73,9 +73,25 @@ async def test_a_body_framed_ambiguously_never_reaches_the_app(
     async with serve_live(max_body_bytes=LIMIT) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(head + (chunk if "chunked" in framing else body))
-        line = await asyncio.wait_for(reader.readline(), 10)
+        answer = await asyncio.wait_for(reader.read(), 10)  # and the connection closed
         writer.close()
-    assert line.split()[1] == b"400", line
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b'"code": "BAD_REQUEST"' in answer  # in the service's error shape
+
+
+async def test_a_request_the_parser_refuses_behind_another_lets_that_one_be_answered(
+    conn: asyncpg.Connection, serve_live: ServeLive
+) -> None:
+    """Bytes that are no request, pipelined after one being answered: that one's answer
+    is sent whole, then the connection closed (it was cut off by the refusal)."""
+    key = await api_key(conn)
+    async with serve_live(max_body_bytes=LIMIT) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(_request(key, _body(LIMIT), chunked=False) + b"NOT HTTP AT ALL\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert answer.endswith(b'{"data":{"__typename":"Query"}}'), answer
 
 
 async def test_a_length_with_whitespace_after_it_is_read_as_that_length(
