@@ -18,7 +18,8 @@ counted, and the replica's memory (the local tier's bytes and the process's RSS)
 Settings: BENCH_ACCOUNTS (10000), BENCH_HOT (1000), BENCH_CONNECTIONS (16),
 BENCH_DURATION (15s). BENCH_CALLER=frontend reads each account with a frontend token of
 its own (minted once per account, as a frontend holds one) instead of the admin API key;
-frontends' rate limit is then off, as the admin's always is here. Needs `wrk`.
+frontends' rate limit is then off, as the admin's always is here, unless
+BENCH_FRONTEND_RATE gives their quota. Needs `wrk`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ PORT = 8775
 HOT = int(os.environ.get("BENCH_HOT", "1000"))
 DURATION = os.environ.get("BENCH_DURATION", "15s")
 CALLER = os.environ.get("BENCH_CALLER", "admin")  # or frontend: a token per account
+# Frontends' quota in that mode: off, or one no run reaches (`1000000/60`), to measure what
+# taking a token costs a hit (from a bucket in Redis when REDIS_URL is set).
+FRONTEND_RATE = os.environ.get("BENCH_FRONTEND_RATE", "off")
 JWT_SECRET = secrets.token_urlsafe(32)  # the server is given it, to check the tokens
 MISS_SHARE = 0.05
 WARM_PASSES = 20
@@ -174,7 +178,7 @@ def main() -> None:
         "BENEFITGATE_JWT_SECRET": JWT_SECRET,
     }
     if CALLER == "frontend":
-        cache_env["BENEFITGATE_RATE_FRONTEND"] = "off"
+        cache_env["BENEFITGATE_RATE_FRONTEND"] = FRONTEND_RATE
     service = serve_benefitgate(dsn, PORT, work, cache_env)
     try:
         wait_until_up(PORT)
