@@ -11,12 +11,15 @@ For an HTTP request, in this order, as the separate middleware layers did before
 
 1. the request id (the caller's if sane, else a new one) for the log context;
 2. headers above the limit: 431; more than one `Authorization` field: 400; a body in a
-   content coding (`Content-Encoding: gzip`): 415, since bodies are not decoded;
+   content coding (`Content-Encoding: gzip`): 415, since bodies are not decoded; one in a
+   transfer coding besides chunked (`Transfer-Encoding: gzip, chunked`): 501;
 3. the rate limit of `/graphql` and `/events`: 429 when the caller's bucket is empty;
-4. a body above the limit by its `Content-Length`: 413; a streamed one is counted as it is
-   read, 413 once past the limit; a body not whole within its time (`BENEFITGATE_BODY_SECONDS`
-   from its first read, `graphql.body_clock`; one the server marks whole on arrival,
-   `http_protocol.BODY_WHOLE`, is not timed): 408, and the connection closed;
+4. a body above the limit by its `Content-Length`: 413 (one that came whole with its head
+   is passed on as it is: the parser held it to that length); a streamed one is counted
+   as it is read, 413 once past the limit; a body not whole within its time
+   (`BENEFITGATE_BODY_SECONDS` from its first read, `graphql.body_clock`; one the server
+   marks whole on arrival, `http_protocol.BODY_WHOLE`, is not timed): 408, and the
+   connection closed;
 5. `/graphql` (GET, HEAD, POST) goes to the view straight, without Starlette's exception
    middleware, router and route (what they would do for it is nothing: the view raises
    no Starlette `HTTPException`, and needs no path parameters); anything else goes to the
