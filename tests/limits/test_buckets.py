@@ -4,8 +4,11 @@ the arithmetic in process does (so a replica falling back loses nothing of the r
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
+import socket
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -93,3 +96,54 @@ async def test_redis_decides_exactly_as_the_process_does(
     finally:
         await shared.close()
     assert here == there
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    quota=quotas,
+    takes=st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 5_000)), max_size=60),
+)
+async def test_takes_of_one_turn_go_in_one_call_and_decide_as_if_one_by_one(
+    redis_tier: RedisTier, quota: Quota, takes: list[tuple[str, int]]
+) -> None:
+    """Takes begun in one turn of the event loop, some from one bucket, at instants in any
+    order: one call to Redis, and each answered as the process decides them in turn."""
+    shared = SharedBuckets(redis_tier.url, redis_tier.prefix)
+    calls = []
+    script = shared._script
+
+    async def counted(**kwargs: Any) -> Any:
+        calls.append(len(kwargs["keys"]))
+        return await script(**kwargs)
+
+    shared._script = counted  # type: ignore[assignment]  # the real script, counted
+    local = LocalBuckets()
+    run = next(_examples)
+    at = [(f"example-{run}-{name}", 1_700_000_000 + ms / 1000) for name, ms in takes]
+    try:
+        there = await asyncio.gather(*(shared.take(key, quota, now) for key, now in at))
+    finally:
+        await shared.close()
+    here = [local.take(key, quota, now) for key, now in at]
+    assert there == here
+    assert calls == ([len(takes)] if takes else [])
+
+
+async def test_takes_while_redis_is_unreachable_are_decided_here_as_the_process_does() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    shared = SharedBuckets(f"redis://127.0.0.1:{port}/0", "bg-test:")
+    quota, local = Quota(3, 60), LocalBuckets()
+    try:
+        there = await asyncio.gather(*(shared.take("k", quota, 1_700_000_000.0) for _ in range(5)))
+        assert shared.falling_back
+        there.append(await shared.take("k", quota, 1_700_000_030.0))  # no call meanwhile
+    finally:
+        await shared.close()
+    here = [local.take("k", quota, 1_700_000_000.0) for _ in range(5)]
+    here.append(local.take("k", quota, 1_700_000_030.0))
+    assert there == here
+    assert [d.allowed for d in there] == [True, True, True, False, False, True]
