@@ -147,3 +147,33 @@ async def test_takes_while_redis_is_unreachable_are_decided_here_as_the_process_
     here.append(local.take("k", quota, 1_700_000_030.0))
     assert there == here
     assert [d.allowed for d in there] == [True, True, True, False, False, True]
+
+
+async def test_takes_begun_while_a_call_is_under_way_go_together_in_the_next(
+    redis_tier: RedisTier,
+) -> None:
+    shared = SharedBuckets(redis_tier.url, redis_tier.prefix)
+    calls, script = [], shared._script
+    release, under_way = asyncio.Event(), asyncio.Event()
+
+    async def held(**kwargs: Any) -> Any:  # the real script; the first call held back
+        calls.append(len(kwargs["keys"]))
+        if len(calls) == 1:
+            under_way.set()
+            await release.wait()
+        return await script(**kwargs)
+
+    shared._script = held  # type: ignore[assignment]
+    quota, now = Quota(5, 60), 1_700_000_000.0
+    try:
+        first = asyncio.create_task(shared.take("k", quota, now))
+        await asyncio.wait_for(under_way.wait(), 5)
+        later = [asyncio.create_task(shared.take("k", quota, now)) for _ in range(6)]
+        await asyncio.sleep(0.05)
+        assert calls == [1]  # nothing else goes while a call is under way
+        release.set()
+        decisions = [await first, *[await take for take in later]]
+    finally:
+        await shared.close()
+    assert calls == [1, 6]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 2

@@ -6,10 +6,11 @@ at once never take a token twice. The instant is the caller's clock reading; a r
 older than the bucket's (a replica's clock a little behind) refills nothing and does not
 move the bucket back in time.
 
-The takes of the requests that arrive in one turn of the event loop go to Redis together,
-in one call of the script, which takes them in their order as if one by one: a round trip
-each cost a frontend's response cache hit two and a half times the hit itself
-(bench/README.md), and busy replicas see many requests a turn.
+Takes go to Redis together, in one call of the script, which takes them in their order as
+if one by one: a round trip each cost a frontend's response cache hit two and a half
+times the hit itself (bench/README.md). One call is under way at a time: the takes begun
+meanwhile go in the next, as soon as it returns (a take begun with none under way goes at
+the next turn of the event loop, with whatever else that turn began).
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ class SharedBuckets(Buckets):
         self._script = self._redis.register_script(_TAKE)
         self._prefix = f"{prefix}rate:"
         self._down_until = 0.0
-        self._pending: list[_Take] = []  # this turn's takes
-        self._sending: set[asyncio.Task[None]] = set()
+        self._pending: list[_Take] = []  # takes for the next call
+        self._sending: asyncio.Task[None] | None = None  # the call under way
 
     @property
     def falling_back(self) -> bool:
@@ -116,15 +117,20 @@ class SharedBuckets(Buckets):
         loop = asyncio.get_running_loop()
         waiting: asyncio.Future[Decision] = loop.create_future()
         self._pending.append((key, quota, now, waiting))
-        if len(self._pending) == 1:  # the turn's first take: the call goes at the next turn
+        if len(self._pending) == 1 and self._sending is None:
             loop.call_soon(self._send_pending)
         return await waiting
 
     def _send_pending(self) -> None:
+        if self._sending is not None or not self._pending:
+            return
         takes, self._pending = self._pending, []
-        task = asyncio.create_task(self._take_all(takes))
-        self._sending.add(task)  # held until done: the loop keeps only a weak reference
-        task.add_done_callback(self._sending.discard)
+        self._sending = asyncio.create_task(self._take_all(takes))
+        self._sending.add_done_callback(self._sent)
+
+    def _sent(self, _: asyncio.Task[None]) -> None:
+        self._sending = None
+        self._send_pending()  # the takes begun while it was under way
 
     async def _take_all(self, takes: list[_Take]) -> None:
         """Take each of `takes` in Redis, in one call, and answer each; from this process's
