@@ -12,6 +12,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from benefitgate.config import Quota
 from benefitgate.limits.buckets import LocalBuckets
@@ -177,3 +178,30 @@ async def test_takes_begun_while_a_call_is_under_way_go_together_in_the_next(
         await shared.close()
     assert calls == [1, 6]
     assert [d.allowed for d in decisions] == [True] * 5 + [False] * 2
+
+
+async def test_takes_waiting_behind_a_call_that_fails_are_decided_here_without_another() -> None:
+    """Redis failed while they waited: they do not wait for another attempt of their own."""
+    shared = SharedBuckets("redis://127.0.0.1:1/0", "bg-test:")
+    calls, release, under_way = [], asyncio.Event(), asyncio.Event()
+
+    async def failing(**kwargs: Any) -> Any:
+        calls.append(len(kwargs["keys"]))
+        under_way.set()
+        await release.wait()
+        raise RedisConnectionError("connection refused")
+
+    shared._script = failing  # type: ignore[assignment]
+    quota, now = Quota(3, 60), 1_700_000_000.0
+    try:
+        first = asyncio.create_task(shared.take("k", quota, now))
+        await asyncio.wait_for(under_way.wait(), 5)
+        later = [asyncio.create_task(shared.take("k", quota, now)) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        release.set()
+        decisions = [await first, *[await take for take in later]]
+    finally:
+        await shared.close()
+    assert calls == [1]
+    assert shared.falling_back
+    assert [d.allowed for d in decisions] == [True] * 3 + [False] * 2

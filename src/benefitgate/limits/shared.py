@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -134,9 +135,28 @@ class SharedBuckets(Buckets):
 
     async def _take_all(self, takes: list[_Take]) -> None:
         """Take each of `takes` in Redis, in one call, and answer each; from this process's
-        buckets when Redis fails."""
+        buckets when Redis fails, or failed while they waited for this call."""
+        answers = None
+        if time.monotonic() >= self._down_until:
+            try:
+                answers = await self._call(takes)
+            except Exception as exc:  # each request meets it, as it did awaiting its own call
+                for *_, waiting in takes:
+                    if not waiting.done():
+                        waiting.set_exception(exc)
+                return
+        for i, (key, quota, now, waiting) in enumerate(takes):
+            if answers is None:
+                decision = self.local.take(key, quota, now)
+            else:
+                decision = decide(bool(answers[2 * i]), float(answers[2 * i + 1]), quota)
+            if not waiting.done():  # its request may be gone (the token stays taken)
+                waiting.set_result(decision)
+
+    async def _call(self, takes: list[_Take]) -> list[Any] | None:
+        """The script's answers to `takes`; None when Redis cannot be reached."""
         try:
-            answers = await self._script(
+            answers: list[Any] = await self._script(
                 keys=[self._prefix + key for key, _, _, _ in takes],
                 args=[a for _, q, now, _ in takes for a in (q.requests, q.seconds, repr(now))],
             )
@@ -146,22 +166,11 @@ class SharedBuckets(Buckets):
                     "Redis unreachable; rate limits are per process until it is back: %s", exc
                 )
             self._down_until = time.monotonic() + RETRY_REDIS_SECONDS
-            answers = None
-        except Exception as exc:  # each request meets it, as it did awaiting its own call
-            for *_, waiting in takes:
-                if not waiting.done():
-                    waiting.set_exception(exc)
-            return
-        if answers is not None and self._down_until:
+            return None
+        if self._down_until:
             log.info("Redis reachable again; rate limits are shared")
             self._down_until = 0.0
-        for i, (key, quota, now, waiting) in enumerate(takes):
-            if answers is None:
-                decision = self.local.take(key, quota, now)
-            else:
-                decision = decide(bool(answers[2 * i]), float(answers[2 * i + 1]), quota)
-            if not waiting.done():  # its request may be gone (the token stays taken)
-                waiting.set_result(decision)
+        return answers
 
     async def close(self) -> None:
         await self._redis.aclose()
