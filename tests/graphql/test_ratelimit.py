@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
+import pytest
 
 from benefitgate.auth.principals import Role, issue_frontend_token
 from benefitgate.clock import FixedClock
@@ -218,3 +220,31 @@ async def test_bad_credentials_over_websocket_take_from_the_address_bucket_too(
     assert code == 1008
     assert (reason or "").startswith("RATE_LIMITED: rate limit of 2 requests per 60 s")
     assert acknowledged == {"type": "connection_ack"}
+
+
+async def test_a_credential_the_rate_limit_refused_is_answered_401_without_a_second_check(
+    serve_live: ServeLive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rate limit verifies the credential to find the caller's bucket; a refusal is
+    answered as it stands (a forged token's check cost as much as a whole request)."""
+    decoded = []
+    real_decode = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(args[0])
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)  # as `principals` calls it
+    forged = frontend_token(uuid.uuid4(), secret="another-secret-of-sufficient-length-here")
+    expired = frontend_token(uuid.uuid4(), ttl=timedelta(seconds=-1))
+    limits = quotas(frontend="100/60", anonymous="100/60")
+    async with serve_live(rate_quotas=limits) as port, client(port) as http:
+        answers = [await ask(http, credential) for credential in (forged, expired, None)]
+    assert [a.status_code for a in answers] == [401, 401, 401]
+    assert [a.json()["errors"][0]["message"] for a in answers] == [
+        "invalid token",
+        "token expired",
+        "missing credentials",
+    ]
+    assert all(a.headers["ratelimit-policy"] == '"anonymous";q=100;w=60' for a in answers)
+    assert decoded == [forged, expired]  # each checked once

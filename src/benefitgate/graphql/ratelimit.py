@@ -4,8 +4,9 @@
 The caller is the authenticated principal: a frontend's account, a partner (all its keys
 share one bucket), an internal tool's API key; a request without a usable credential is
 keyed by its client address, with the `anonymous` quota. The principal found here is left
-in the request's scope, so the view does not authenticate twice. Every answer carries the
-IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers-11), the policy named
+in the request's scope, so the view does not authenticate twice, and so is a credential's
+refusal, which the view answers without checking it again. Every answer carries the IETF
+RateLimit header fields (draft-ietf-httpapi-ratelimit-headers-11), the policy named
 after the caller's role:
 
     RateLimit-Policy: "frontend";q=300;w=60
@@ -23,7 +24,7 @@ from benefitgate.auth.principals import Principal, Role, Unauthenticated
 from benefitgate.clock import Clock
 from benefitgate.config import Quota
 from benefitgate.graphql.responses import error_response
-from benefitgate.graphql.view import PRINCIPAL
+from benefitgate.graphql.view import PRINCIPAL, REFUSED
 from benefitgate.limits.buckets import Decision
 from benefitgate.limits.shared import Buckets
 
@@ -140,7 +141,8 @@ class RequestLimit:
         credential, or when it cannot be checked now (the view then answers for it)."""
         try:
             principal = await self._identify(None if raw is None else raw.decode("latin-1"))
-        except Unauthenticated:
+        except Unauthenticated as refused:
+            scope[REFUSED] = refused  # the view answers it, without checking again
             return None
         except Exception:  # the view meets the same failure and answers it typed
             log.debug("caller not identified for its rate limit", exc_info=True)

@@ -76,13 +76,16 @@ from benefitgate.graphql.shapes import (
     request_problem,
 )
 
-__all__ = ["PRINCIPAL", "GraphQLView"]
+__all__ = ["PRINCIPAL", "REFUSED", "GraphQLView"]
 
 log = logging.getLogger("benefitgate.graphql")
 
 # The scope key of a request's principal. Not `request.state`: that is the lifespan's state,
 # which a server may share between requests (asgi-lifespan does).
 PRINCIPAL = "benefitgate.principal"
+# Where the rate limit in front leaves the refusal of the request's credential, which the
+# view answers as it stands rather than verify the credential a second time.
+REFUSED = "benefitgate.refused"
 
 AuthenticateHeader = Callable[[str | None], Awaitable[Principal]]
 MakeContext = Callable[[Request | None, Principal], Context]
@@ -155,6 +158,8 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         request: Request | None = None  # built once a known request was not answered
         try:
             principal = scope.get(PRINCIPAL)  # the rate limit in front may have found it
+            if scope.get(REFUSED) is not None:
+                raise scope[REFUSED]
             if principal is None:
                 principal = scope[PRINCIPAL] = await self._authenticate_header(
                     _authorization(scope)
