@@ -217,7 +217,8 @@ def _head_too_slow_response(clock: HeadClock | None) -> bytes:
 
 def _closing_error(status: int, reason: str, message: str, code: str) -> bytes:
     """A whole response in the service's JSON error shape that closes the connection."""
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    error = {"message": message, "extensions": {"code": code}}
+    body = json.dumps({"errors": [error]}, separators=(",", ":"))  # as the app's answers
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
         "content-type: application/json\r\n"

@@ -76,7 +76,7 @@ async def test_a_body_framed_ambiguously_never_reaches_the_app(
         answer = await asyncio.wait_for(reader.read(), 10)  # and the connection closed
         writer.close()
     assert answer.startswith(b"HTTP/1.1 400"), answer
-    assert b'"code": "BAD_REQUEST"' in answer  # in the service's error shape
+    assert b'"extensions":{"code":"BAD_REQUEST"}' in answer  # the service's error shape
 
 
 async def test_a_request_the_parser_refuses_behind_another_lets_that_one_be_answered(
