@@ -24,6 +24,14 @@ it falls in, a tenth of the time allowed.
 
 Bytes the parser refuses are answered 400 in the service's JSON error shape, where uvicorn
 answered in plain text and cut off the answer to a request pipelined before them.
+
+Upgrades. A request asking to upgrade to anything but a WebSocket (`curl --http2` asks
+every `http://` request to become h2c) is read as the plain HTTP/1.1 request it also is
+(RFC 9110, 7.8: a server may ignore an Upgrade). The parser stops at such a request's head
+and reads no body, and uvicorn then ran the app with an empty body and dropped the bytes
+after the head: the body, and any request pipelined behind it. A WebSocket handshake that
+the WebSocket library cannot read (it has a body, or a header line past its limits) is
+answered in the JSON error shape: the library queued no answer, and the connection hung.
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ import math
 import os
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from websockets.exceptions import HeaderLineTooLong, TooManyHeaders
 
 __all__ = [
     "BODY_WHOLE",
@@ -51,6 +61,8 @@ WRITE_AT_ONCE = 64 * 1024
 # in the segments that brought its head, would otherwise start and stop.
 BODY_WHOLE = "benefitgate.body_whole"
 HEAD_TICKS = 10  # a head's time is ended in ticks of this fraction of it
+# What a request read again without its upgrade leaves out of its head.
+_UPGRADE_FIELDS = frozenset((b"upgrade", b"http2-settings"))
 
 
 class JoinedWrites:
@@ -154,14 +166,59 @@ class HttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._await_head()  # the first request's head is timed from the connection's opening
 
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, but an upgrade to anything but a WebSocket is read without it."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade as upgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._read_without_upgrade(data[upgrade.args[0] :])
+
+    def _ignored_upgrade(self) -> bool:
+        """The request being parsed asks for an upgrade this server does not make."""
+        return bool(self.parser.should_upgrade()) and not self._should_upgrade()
+
     def on_headers_complete(self) -> None:
         self._head_arrived()
+        if self._ignored_upgrade():
+            return  # read again without the upgrade, once the parser hands back the rest
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        if self._ignored_upgrade():
+            return
         super().on_message_complete()
         if self.cycle is not None and not self.cycle.more_body:
             self.cycle.scope[BODY_WHOLE] = True  # type: ignore[literal-required]
+
+    def _read_without_upgrade(self, rest: bytes) -> None:
+        """Parse the request whose head asked for an ignored upgrade again, from a head
+        without the upgrade, followed by the bytes the parser left after that head (its
+        body, requests pipelined behind it), as a new parser, since it stops there."""
+        method = self.parser.get_method()
+        if method == b"CONNECT":  # a tunnel: always an upgrade, never plain HTTP
+            self.send_400_response("CONNECT: this server opens no tunnels")
+            return
+        version = self.parser.get_http_version().encode()
+        head = [method, b" ", self.url, b" HTTP/", version, b"\r\n"]
+        for name, value in self.headers:
+            if name in _UPGRADE_FIELDS:
+                continue
+            if name == b"connection":
+                tokens = [t.strip() for t in value.split(b",")]
+                value = b", ".join(t for t in tokens if t.lower() not in _UPGRADE_FIELDS)
+                if not value:
+                    continue
+            head += [name, b": ", value, b"\r\n"]
+        head.append(b"\r\n")
+        self.parser = httptools.HttpRequestParser(self)
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self.data_received(b"".join(head) + rest)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_arrived()
@@ -173,6 +230,11 @@ class HttpProtocol(HttpToolsProtocol):
         joined.flush()
         self.transport = joined.transport
         super().handle_websocket_upgrade()
+        socket: Any = self.transport.get_protocol()
+        refused = socket.conn.handshake_exc
+        if refused is not None and not socket.handshake_initiated:
+            self.transport.write(_unread_handshake(refused))
+            self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         """A request the parser refused (its line, its headers, or a body framed two ways):
@@ -213,6 +275,16 @@ def _head_too_slow_response(clock: HeadClock | None) -> bytes:
     seconds = 0.0 if clock is None else clock.seconds
     message = f"the request line and headers did not arrive whole within {seconds:g} seconds"
     return _closing_error(408, "Request Timeout", message, "REQUEST_TIMEOUT")
+
+
+def _unread_handshake(refused: Exception) -> bytes:
+    """The answer to a WebSocket handshake request the WebSocket library could not read."""
+    if isinstance(refused, HeaderLineTooLong | TooManyHeaders):
+        too_large = "Request Header Fields Too Large"
+        return _closing_error(431, too_large, str(refused), "HEADERS_TOO_LARGE")
+    reason = refused.__cause__ or refused  # what was wrong, e.g. "unsupported request body"
+    message = f"not a valid WebSocket handshake request: {reason}"
+    return _closing_error(400, "Bad Request", message, "BAD_REQUEST")
 
 
 def _closing_error(status: int, reason: str, message: str, code: str) -> bytes:
