@@ -9,6 +9,12 @@ BENCH_REQUESTS (default 3,000) requests for random accounts are timed in blocks 
 the median block's CPU a request is printed, which other work on a shared machine moves
 less than the mean.
 
+Then the lean view **without GraphQL**: the same authentication (the cached key), the
+same one statement and access check, the domain's usage rows, the answer built from them
+as a dict and encoded with orjson, checked equal to the service's answer for every account
+first. No parsing, validation, execution, extensions or HTTP view: what is left of the
+request for any path in front of Strawberry (the floor of a compiled executor).
+
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/cold_cpu.py
 """
 
@@ -21,13 +27,25 @@ import random
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID
 
 import asyncpg
+import orjson
 from asgi_lifespan import LifespanManager
+from starlette.requests import Request
 
-from benefitgate.app import create_app
+from benefitgate.accounts.access import visible_account
+from benefitgate.accounts.service import account_tier
+from benefitgate.api.context import Context
+from benefitgate.app import AppState, create_app
+from benefitgate.catalog.cache import catalog_of
+from benefitgate.catalog.types import catalog_types
 from benefitgate.config import Settings
+from benefitgate.views.loaders import Loaders, load_account_parts
 
 os.environ.setdefault("BENEFITGATE_RATE_ADMIN", "off")  # thousands of requests from one key
 from account_view import QUERY as FULL
@@ -75,6 +93,71 @@ async def measure(dsn: str, key: str, ids: list[str]) -> None:
                     await call(manager.app, scope_of(key, body), body)
                 blocks.append((time.process_time() - cpu) / BLOCK * 1e6)
             print(f"{label}: {statistics.median(blocks):.0f} us of CPU a request (median block)")
+        await measure_without_graphql(manager.app, app.state.benefitgate, key, ids)
+
+
+async def measure_without_graphql(app: Any, state: AppState, key: str, ids: list[str]) -> None:
+    for account in ids:
+        body = json.dumps({"query": DOCUMENTS["lean view"], "variables": {"id": account}})
+        served = await answer_of(app, key, body.encode())
+        assert orjson.loads(await lean_without_graphql(state, key, account)) == served
+    sent = [random.choice(ids) for _ in range(REQUESTS)]
+    blocks = []
+    for start in range(0, REQUESTS, BLOCK):
+        cpu = time.process_time()
+        for account in sent[start : start + BLOCK]:
+            await lean_without_graphql(state, key, account)
+        blocks.append((time.process_time() - cpu) / BLOCK * 1e6)
+    median = statistics.median(blocks)
+    print(f"lean view without GraphQL: {median:.0f} us of CPU a request (median block)")
+
+
+async def lean_without_graphql(state: AppState, key: str, account_id: str) -> bytes:
+    """The lean view's answer as the service gives it, from the same reads and domain
+    code, with no GraphQL: what a path in front of Strawberry would still have to do."""
+    principal = await state.authenticator.from_header(f"Bearer {key}")
+    now = datetime.now(UTC)
+    context = Context(_REQUEST, principal, state.pool, now, state.shared, live=state.hub)
+    uuid = UUID(account_id)
+    try:
+        await load_account_parts(context, uuid, usage=True)
+        account = await visible_account(SimpleNamespace(context=context), uuid)  # type: ignore[arg-type]
+        catalog = await catalog_of(context)
+        rows = await context.loader(Loaders).usage_by_account.load(uuid)
+    finally:
+        await context.db.release()
+    assert account is not None
+    version = account_tier(account, catalog)
+    tier = None
+    if version is not None:
+        kept = catalog_types(catalog).tiers[version.id]
+        benefits = [{"benefit": {"key": b.benefit.key}} for b in kept.benefits]
+        tier = {"key": kept.key, "benefits": benefits}
+    sub = account.subscription
+    view = {
+        "id": str(account.id),
+        "name": account.name,
+        "subscription": None if sub is None else {"status": sub.status.upper()},
+        "tier": tier,
+        "usage": [{"metric": {"key": r.metric.key}, "used": r.used} for r in rows],
+    }
+    return orjson.dumps({"data": {"account": view}})
+
+
+_REQUEST = Request({"type": "http", "method": "POST", "path": "/graphql", "headers": []})
+
+
+async def answer_of(app: Any, key: str, body: bytes) -> Any:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope_of(key, body), receive, send)
+    return orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))
 
 
 async def ids_of(dsn: str) -> list[str]:
