@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benefitgate.http_protocol import MAX_HEADER_BYTES
+
 __all__ = ["ROLES", "Quota", "Settings", "created_once", "local_secret"]
 
 # The callers limits are set for: the four principal roles, and `anonymous` for requests
@@ -147,7 +149,7 @@ class Settings:
     # of one operation by role (missing or 0: no ceiling). See `graphql.ratelimit`, `cost`.
     rate_quotas: Mapping[str, Quota | None] = field(default_factory=dict)
     cost_ceilings: Mapping[str, int] = field(default_factory=dict)
-    max_header_bytes: int = 16_384  # all request headers together; larger get 431
+    max_header_bytes: int = MAX_HEADER_BYTES  # all request headers together; larger get 431
     body_seconds: float = 30.0  # for a request's body to arrive once it is read; 0: no limit
     live_message_quota: Quota | None = None  # WebSocket messages a connection may send
     cors_origins: tuple[str, ...] = ()  # origins browsers may call from; "*" for any
@@ -233,7 +235,7 @@ class Settings:
             redis_prefix=os.environ.get("BENEFITGATE_REDIS_PREFIX", "benefitgate:"),
             rate_quotas=_quotas(),
             cost_ceilings=_costs(),
-            max_header_bytes=_int("BENEFITGATE_MAX_HEADER_BYTES", 16_384),
+            max_header_bytes=_int("BENEFITGATE_MAX_HEADER_BYTES", MAX_HEADER_BYTES),
             body_seconds=float(os.environ.get("BENEFITGATE_BODY_SECONDS") or 30),
             live_message_quota=Quota.parse(
                 os.environ.get("BENEFITGATE_LIVE_MESSAGE_RATE", "100/10")

@@ -22,6 +22,13 @@ ever. Such a connection is answered 408 and closed. The connections share their 
 the bodies' clock does (`graphql/body_clock.py`): a head's time ends at the end of the tick
 it falls in, a tenth of the time allowed.
 
+A head is bounded in size as well: BENEFITGATE_MAX_HEADER_BYTES (the edge's limit on the
+headers, 16 KiB) and REQUEST_LINE_BYTES for the request line, whose target carries a GET's
+document. uvicorn kept every header it read, however many, so one client sending headers
+without end could take the process's memory (four connections, 200 MB each, took 850 MB);
+the edge's 431 came only once they were all read. A head past the bound is answered 431
+and its connection closed as soon as it is seen, the rest unread.
+
 Bytes the parser refuses are answered 400 in the service's JSON error shape, where uvicorn
 answered in plain text and cut off the answer to a request pipelined before them.
 
@@ -49,6 +56,8 @@ from websockets.exceptions import HeaderLineTooLong, TooManyHeaders
 __all__ = [
     "BODY_WHOLE",
     "HEAD_TICKS",
+    "MAX_HEADER_BYTES",
+    "REQUEST_LINE_BYTES",
     "WRITE_AT_ONCE",
     "HeadClock",
     "HttpProtocol",
@@ -61,6 +70,8 @@ WRITE_AT_ONCE = 64 * 1024
 # in the segments that brought its head, would otherwise start and stop.
 BODY_WHOLE = "benefitgate.body_whole"
 HEAD_TICKS = 10  # a head's time is ended in ticks of this fraction of it
+MAX_HEADER_BYTES = 16_384  # BENEFITGATE_MAX_HEADER_BYTES unset: names and values together
+REQUEST_LINE_BYTES = 65_536  # what a head may hold beyond its headers: mostly the target
 # What a request read again without its upgrade leaves out of its head.
 _UPGRADE_FIELDS = frozenset((b"upgrade", b"http2-settings"))
 
@@ -153,22 +164,40 @@ def _head_clock(loop: asyncio.AbstractEventLoop) -> HeadClock | None:
     return clock
 
 
+def _head_limit() -> int:
+    """The bytes a head may take, by the setting as it is now (read per connection, as the
+    clock of heads is)."""
+    headers = int(os.environ.get("BENEFITGATE_MAX_HEADER_BYTES") or MAX_HEADER_BYTES)
+    return headers + REQUEST_LINE_BYTES
+
+
 class HttpProtocol(HttpToolsProtocol):
     _head_clock: HeadClock | None = None
     _head_waiting: set[HttpProtocol] | None = None  # while a head is awaited
+    _head_limit = MAX_HEADER_BYTES + REQUEST_LINE_BYTES
+    _reading_head = True  # from a message's first byte to the end of its headers
+    _head_bytes = 0  # of the head being read, but for the read that began it
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(JoinedWrites(transport))  # type: ignore[arg-type]
         self._head_clock = _head_clock(self.loop)
+        self._head_limit = _head_limit()
         self._await_head()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._reading_head, self._head_bytes = True, 0
         self._await_head()  # the first request's head is timed from the connection's opening
 
     def data_received(self, data: bytes) -> None:
-        """uvicorn's, but an upgrade to anything but a WebSocket is read without it."""
+        """uvicorn's, but an upgrade to anything but a WebSocket is read without it, and a
+        head is refused once past its bound. Each read is counted against the head under
+        way when it came; the read that begins a head is not, so that a read ending one
+        request and beginning the next counts for neither, and a head is refused at most
+        one read past the bound."""
         self._unset_keepalive_if_required()
+        if self._reading_head:
+            self._head_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -178,6 +207,27 @@ class HttpProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._read_without_upgrade(data[upgrade.args[0] :])
+        else:
+            if self._reading_head and self._head_bytes > self._head_limit:
+                self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        """431 and close, or, behind a response still being sent (a pipelined request),
+        stop reading and close once that response ends."""
+        self._head_arrived()  # its clock no longer matters
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+            self.transport.pause_reading()
+            return
+        limit = self._head_limit - REQUEST_LINE_BYTES
+        message = (
+            f"request headers above {limit} bytes (the request line may take "
+            f"{REQUEST_LINE_BYTES} more)"
+        )
+        self.transport.write(
+            _closing_error(431, "Request Header Fields Too Large", message, "HEADERS_TOO_LARGE")
+        )
+        self.transport.close()
 
     def _ignored_upgrade(self) -> bool:
         """The request being parsed asks for an upgrade this server does not make."""
@@ -185,6 +235,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._head_arrived()
+        self._reading_head = False
         if self._ignored_upgrade():
             return  # read again without the upgrade, once the parser hands back the rest
         super().on_headers_complete()
