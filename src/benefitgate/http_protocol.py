@@ -281,9 +281,9 @@ class HttpProtocol(HttpToolsProtocol):
         joined.flush()
         self.transport = joined.transport
         super().handle_websocket_upgrade()
-        socket: Any = self.transport.get_protocol()
-        refused = socket.conn.handshake_exc
-        if refused is not None and not socket.handshake_initiated:
+        upgraded: Any = self.transport.get_protocol()  # the WebSocket protocol, fed the head
+        refused = upgraded.conn.handshake_exc
+        if refused is not None and not upgraded.handshake_initiated:
             self.transport.write(_unread_handshake(refused))
             self.transport.close()
 
