@@ -2,7 +2,8 @@
 twice, make a document of 4 KB whose fragments expand to 2^60 selections: the depth and
 alias limits, and the account view reading which fields its document selects, walked a
 fragment again at each spread, and one such request from a frontend held a real
-`benefitgate serve` so that it answered nobody, not even its health probe."""
+`benefitgate serve` so that it answered nobody, not even its health probe. Its cost, past
+64 bits, then failed the refusal's encoding (a 500)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,22 @@ async def test_a_fragment_bomb_is_answered_and_the_service_keeps_answering(
             assert "errors" not in view and view["data"] == {"account": {"name": "Acme"}}
             aliased = await send("{ ...F0 } " + _fragments("Query", "a: __typename"))
             assert aliased == {"errors": [{"message": f"{2**60} aliases found. Allowed: 20"}]}
+            lists = await send(on_account + _fragments("Account", "grants { benefit { key } }"))
+            assert lists == {
+                "errors": [
+                    {
+                        "message": f"operation cost over {2**53 - 1} is above the ceiling of "
+                        "5000 for frontend callers: ask for smaller pages (`first`) or fewer "
+                        "nested lists",
+                        "locations": [{"line": 1, "column": 1}],
+                        "extensions": {
+                            "code": "COST_LIMIT_EXCEEDED",
+                            "cost": 2**53 - 1,
+                            "ceiling": 5000,
+                        },
+                    }
+                ]
+            }
             assert (await http.get("/healthz")).status_code == 200
     finally:
         await service.kill()
