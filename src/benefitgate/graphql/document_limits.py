@@ -26,7 +26,6 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
@@ -35,13 +34,16 @@ from graphql import (
 
 __all__ = ["alias_count", "aliases_rule", "depth_rule", "operation_depth"]
 
-# What a field counts for, given how it measures a selection set below it.
-FieldMeasure = Callable[[FieldNode, Callable[[SelectionSetNode], int]], int]
+# What a field counts for, given the measure of its selection set (0 when it has none).
+FieldMeasure = Callable[[FieldNode, int], int]
 
 
 class _Measure:
-    """A per-document measure of selection sets, each fragment measured once: `field`
-    gives a field's measure from its selection set's, and sets combine by `combine`."""
+    """A per-document measure of selection sets: `field` gives a field's measure from its
+    selection set's, and a set's selections combine by `combine`. Each set, a fragment's
+    too, is measured once, walked with a stack of its own rather than by recursion: a
+    chain of 240 fragments each spreading the next exhausted Python's stack, which
+    reached the client as "Unexpected error."."""
 
     def __init__(
         self, document: DocumentNode, field: FieldMeasure, combine: Callable[[list[int]], int]
@@ -51,35 +53,47 @@ class _Measure:
         }
         self._field = field
         self._combine = combine
-        self._measured: dict[str, int] = {}
-        self._measuring: set[str] = set()
+        self._measured: dict[int, int] = {}  # by the set's id()
+        self._measuring: set[int] = set()
 
-    def selections(self, selection_set: SelectionSetNode | None) -> int:
-        if selection_set is None:
-            return 0
-        return self._combine([self._one(s) for s in selection_set.selections])
+    def selections(self, root: SelectionSetNode) -> int:
+        stack = [root]
+        while stack:
+            node = stack[-1]
+            if id(node) in self._measured:
+                stack.pop()
+                continue
+            waiting = [
+                below
+                for below in map(self._below, node.selections)
+                if below is not None
+                and id(below) not in self._measured
+                # A set being measured is spread inside itself: graphql-core's
+                # NoFragmentCyclesRule refuses the document, and here it counts 0.
+                and id(below) not in self._measuring
+            ]
+            if waiting and id(node) not in self._measuring:
+                self._measuring.add(id(node))
+                stack.extend(waiting)
+                continue
+            stack.pop()
+            self._measuring.discard(id(node))
+            self._measured[id(node)] = self._combine([self._one(s) for s in node.selections])
+        return self._measured[id(root)]
+
+    def _below(self, selection: Any) -> SelectionSetNode | None:
+        """The set a selection's measure is made of, if any."""
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = self._fragments.get(selection.name.value)
+            return None if fragment is None else fragment.selection_set
+        selection_set: SelectionSetNode | None = selection.selection_set
+        return selection_set
 
     def _one(self, selection: Any) -> int:
+        below = self._below(selection)
+        measured = 0 if below is None else self._measured.get(id(below), 0)
         if isinstance(selection, FieldNode):
-            return self._field(selection, self.selections)
-        if isinstance(selection, InlineFragmentNode):
-            return self.selections(selection.selection_set)
-        if isinstance(selection, FragmentSpreadNode):
-            return self._spread(selection.name.value)
-        return 0
-
-    def _spread(self, name: str) -> int:
-        if name in self._measured:
-            return self._measured[name]
-        fragment = self._fragments.get(name)
-        if fragment is None or name in self._measuring:
-            return 0
-        self._measuring.add(name)
-        try:
-            measured = self.selections(fragment.selection_set)
-        finally:
-            self._measuring.discard(name)
-        self._measured[name] = measured
+            return self._field(selection, measured)
         return measured
 
 
@@ -87,15 +101,14 @@ def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
     return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
 
 
-def _field_depth(node: FieldNode, below: Callable[[SelectionSetNode], int]) -> int:
+def _field_depth(node: FieldNode, below: int) -> int:
     if node.name.value.startswith("__") or node.selection_set is None:
         return 0
-    return 1 + below(node.selection_set)
+    return 1 + below
 
 
-def _field_aliases(node: FieldNode, below: Callable[[SelectionSetNode], int]) -> int:
-    own = 1 if node.alias else 0
-    return own + (below(node.selection_set) if node.selection_set is not None else 0)
+def _field_aliases(node: FieldNode, below: int) -> int:
+    return (1 if node.alias else 0) + below
 
 
 def operation_depth(document: DocumentNode) -> dict[OperationDefinitionNode, int]:
