@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -80,6 +81,21 @@ def test_an_operation_above_the_ceiling_is_refused_naming_cost_and_ceiling() -> 
     assert error.extensions == {"code": COST_LIMIT_EXCEEDED, "cost": 2_300, "ceiling": 1_000}
     assert "cost 2300 is above the ceiling of 1000" in error.message
     assert cost_errors(document, 2_300) == []
+
+
+def test_a_cost_past_what_json_numbers_hold_is_reported_as_their_largest() -> None:
+    """Fragments spreading the next twice, 70 deep, cost 2^70 x 10: encoding the refusal
+    failed, and the request got a 500."""
+    levels = [f"fragment F{i} on Tier {{ ...F{i + 1} ...F{i + 1} }}" for i in range(70)]
+    document = (
+        "{ tiers { ...F0 } }\n"
+        + "\n".join(levels)
+        + "\nfragment F70 on Tier { outcomes { __typename } }"
+    )
+    (error,) = cost_errors(document, 1_000)
+    assert error.extensions == {"code": COST_LIMIT_EXCEEDED, "cost": 2**53 - 1, "ceiling": 1_000}
+    assert f"cost over {2**53 - 1} is above the ceiling of 1000" in error.message
+    assert orjson.loads(orjson.dumps(error.formatted))["extensions"]["cost"] == 2**53 - 1
 
 
 async def test_ceilings_are_per_role_over_http(conn: asyncpg.Connection, make_api: MakeApi) -> None:

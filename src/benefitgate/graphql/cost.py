@@ -92,6 +92,10 @@ WEIGHTS: Mapping[str, int] = {
 
 Fragments = Callable[[str], FragmentDefinitionNode | None]
 
+# The largest cost a refusal reports: the largest integer a JSON number holds exactly in
+# every client (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_REPORTED_COST = 2**53 - 1
+
 
 class CostEstimator:
     """Estimates the operations of one document against one schema (memoised per
@@ -236,11 +240,18 @@ def estimate(
 
 
 def _too_costly(cost: int, ceiling: int, role: str, node: OperationDefinitionNode) -> GraphQLError:
+    """The refusal, its cost at most MAX_REPORTED_COST: fragments spread within fragments
+    multiply, and a cost past 64 bits made the response's encoding fail (a 500)."""
+    shown = f"{cost}" if cost <= MAX_REPORTED_COST else f"over {MAX_REPORTED_COST}"
     return GraphQLError(
-        f"operation cost {cost} is above the ceiling of {ceiling} for "
+        f"operation cost {shown} is above the ceiling of {ceiling} for "
         f"{role} callers: ask for smaller pages (`first`) or fewer nested lists",
         node,
-        extensions={"code": COST_LIMIT_EXCEEDED, "cost": cost, "ceiling": ceiling},
+        extensions={
+            "code": COST_LIMIT_EXCEEDED,
+            "cost": min(cost, MAX_REPORTED_COST),
+            "ceiling": ceiling,
+        },
     )
 
 

@@ -8,7 +8,6 @@ from datetime import date, datetime
 from typing import Any
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter
 from strawberry.scalars import JSON as JSON_TYPE
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -31,11 +30,11 @@ from benefitgate.feed.live import LiveSubscription
 from benefitgate.feed.polling import EventQuery
 from benefitgate.glossary.resolvers import GlossaryMutation, GlossaryQuery
 from benefitgate.graphql.cost import cost_rule
+from benefitgate.graphql.document_limits import aliases_rule, depth_rule
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.masking import is_unexpected, masked
 from benefitgate.graphql.steps import Limits, OperationSteps
 from benefitgate.graphql.unstorable import UnstorableLiterals
-from benefitgate.graphql.validation import depth_rule
 from benefitgate.impact.resolvers import ImpactMutation, ImpactQuery
 from benefitgate.logs import request_id
 from benefitgate.metering.resolvers import MeteringMutation, MeteringQuery
@@ -227,7 +226,7 @@ def build_schema(
     # and the validation cache, keyed by the rules, would never hit.
     rules = [
         depth_rule(max_depth),
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        aliases_rule(max_aliases),
         UnstorableLiterals,
     ]
     cost_rules = {

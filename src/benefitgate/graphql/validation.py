@@ -1,10 +1,7 @@
-"""Validation as the schema runs it: the depth rule made safe for any document, and a
-cached validation that keeps schema names out of errors outside development mode.
+"""Validation as the schema runs it: a cached validation that keeps schema names out of
+errors outside development mode (the depth and alias limits are `document_limits`).
 
-Strawberry's depth rule measures every operation as it is built, before graphql-core's
-own rules visit the document, and looked up each spread fragment by name: a document that
-spread an unknown fragment raised KeyError, which reached the client as its raw text
-("'F'"). The stock validation cache runs graphql-core without `hide_suggestions`, so
+The stock validation cache runs graphql-core without `hide_suggestions`, so
 "Did you mean 'Account'?" named types and arguments whatever the schema's setting.
 
 A document of several operations sent without `operationName` is refused, as the GraphQL
@@ -18,7 +15,6 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 
-from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
@@ -26,23 +22,13 @@ from strawberry.types import ExecutionContext
 from graphql import (
     ASTValidationRule,
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
-    NameNode,
     OperationDefinitionNode,
-    SelectionSetNode,
-    TypeInfo,
-    ValidationContext,
-    ValidationRule,
-    Visitor,
     validate,
-    visit,
 )
 
-__all__ = ["depth_rule", "validation_errors"]
+__all__ = ["validation_errors"]
 
 # Documents validated and remembered, as many as the stock cache keeps (per process).
 _CACHE_SIZE = 128
@@ -50,58 +36,6 @@ _CACHE_SIZE = 128
 Validate = Callable[
     [GraphQLSchema, "_Identical", tuple[type[ASTValidationRule], ...]], list[GraphQLError]
 ]
-
-
-def depth_rule(max_depth: int) -> type[ValidationRule]:
-    """The depth limit as a rule class, built once. A document that spreads a fragment it
-    does not define is left to graphql-core's KnownFragmentNamesRule, which reports
-    "Unknown fragment"; the depth of such a document has no meaning."""
-    (measure,) = QueryDepthLimiter(max_depth=max_depth).validation_rules
-
-    class DepthLimit(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            if _spreads_only_known_fragments(context.document):
-                measure(_measurable(context))  # measures and reports, as it is built
-
-    return DepthLimit
-
-
-def _measurable(context: ValidationContext) -> ValidationContext:
-    """The context, or one for a copy of its document that strawberry's measure can take.
-    graphql-core 3.3 parses empty selection sets (`{ tiers { } }`, `{}`), and the measure
-    takes the maximum over each set's selections: over none, a ValueError, which reached
-    the client as "Unexpected error.". In the copy each empty set selects `__typename`,
-    which the measure counts as depth 0, so every depth is the one of the document sent;
-    errors are reported on the original context."""
-    padded = visit(context.document, _PadEmptySelections())
-    if padded is context.document:
-        return context
-    return ValidationContext(context.schema, padded, TypeInfo(context.schema), context.on_error)
-
-
-class _PadEmptySelections(Visitor):
-    def leave_selection_set(self, node: SelectionSetNode, *_: Any) -> SelectionSetNode | None:
-        if node.selections:
-            return None
-        typename = FieldNode(name=NameNode(value="__typename"), directives=(), arguments=())
-        return SelectionSetNode(selections=(typename,), loc=node.loc)
-
-
-def _spreads_only_known_fragments(document: DocumentNode) -> bool:
-    defined = {d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    spread = _SpreadNames()
-    visit(document, spread)
-    return spread.names <= defined
-
-
-class _SpreadNames(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
-        self.names.add(node.name.value)
 
 
 def validation_errors(context: ExecutionContext, *, hide_suggestions: bool) -> list[GraphQLError]:

@@ -28,8 +28,9 @@ def account_fields(info: Info) -> set[str]:
     fragments of any type: one that cannot apply costs at most a part read for nothing)."""
     raw = info._raw_info
     names: set[str] = set()
+    spread: set[str] = set()
     for node in raw.field_nodes:
-        _collect(node.selection_set, raw.fragments, names)
+        _collect(node.selection_set, raw.fragments, names, spread)
     return names
 
 
@@ -37,15 +38,19 @@ def _collect(
     selection_set: SelectionSetNode | None,
     fragments: Mapping[str, FragmentDefinitionNode],
     names: set[str],
+    spread: set[str],
 ) -> None:
+    """Adds the names selected to `names`, each fragment read once (`spread`): read at
+    each of its spreads, fragments spreading the next one twice took 2^n reads."""
     if selection_set is None:
         return
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             names.add(selection.name.value)
         elif isinstance(selection, InlineFragmentNode):
-            _collect(selection.selection_set, fragments, names)
-        elif isinstance(selection, FragmentSpreadNode):
+            _collect(selection.selection_set, fragments, names, spread)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in spread:
+            spread.add(selection.name.value)
             fragment = fragments.get(selection.name.value)
             if fragment is not None:  # validation refuses unknown fragments
-                _collect(fragment.selection_set, fragments, names)
+                _collect(fragment.selection_set, fragments, names, spread)
