@@ -166,6 +166,24 @@ async def test_a_fraction_of_a_metric_that_counts_is_refused_in_a_draft(
     assert await written(conn) == before
 
 
+@pytest.mark.parametrize("target", [-1, -0.5, -(10**15)])
+async def test_a_tier_outcome_target_below_zero_is_refused_in_a_draft(
+    conn: asyncpg.Connection, api: Api, target: float
+) -> None:
+    # As `outcomeTargetSet` refuses one for an account: a target is an amount to reach.
+    await factories.catalog(conn)
+    await metrics_of_every_aggregation(conn)
+    key = await api_key(conn)
+    before = await written(conn)
+
+    outcomes = [{"outcome": "tickets", "target": target}]
+    result = await draft(api, key, {"tier": "basic", "basedOn": 1, "outcomes": outcomes})
+
+    assert (result["code"], result["field"]) == ("INVALID_INPUT", "outcomes[0].target"), result
+    assert "0, or from 10^-12 to 10^15" in result["message"]
+    assert await written(conn) == before
+
+
 async def test_sums_and_gauges_keep_fractions_and_counts_take_whole_numbers(
     conn: asyncpg.Connection, api: Api
 ) -> None:

@@ -185,8 +185,9 @@ def _check_known(field: str, key: str, known: Any, what: str) -> None:
 def _check_outcomes(outcomes: Sequence[TierOutcome], catalog: Catalog) -> None:
     for i, o in enumerate(outcomes):
         _check_known(f"outcomes[{i}].outcome", o.outcome_key, catalog.outcomes, "outcome")
-        if o.target_amount is not None and not quantities.in_range(o.target_amount):
-            raise InvalidChange(f"outcomes[{i}].target", quantities.OUT_OF_RANGE)
+        # A target is an amount to reach, as `outcomeTargetSet` takes it: never below 0.
+        if o.target_amount is not None and not quantities.non_negative(o.target_amount):
+            raise InvalidChange(f"outcomes[{i}].target", f"give {quantities.NON_NEGATIVE}")
         measured_by = catalog.outcomes[o.outcome_key].metric_key
         if o.target_amount is not None and catalog.counts_whole(measured_by):
             _check_whole(f"outcomes[{i}].target", o.target_amount)
