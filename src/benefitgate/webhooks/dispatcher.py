@@ -88,7 +88,11 @@ class Dispatcher:
                 self._wake.clear()
                 try:
                     await self._fill()
-                except (OSError, asyncpg.PostgresError):
+                # Any failure: a connection the server ended under the pool surfaces as
+                # asyncpg's InterfaceError or InternalClientError (or worse), not as a
+                # PostgresError, and escaping it ended this loop, and with it every webhook
+                # of this replica, without a word.
+                except Exception:
                     log.exception("webhook dispatch failed; retrying")
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._settings.poll_seconds):
