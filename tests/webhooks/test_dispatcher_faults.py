@@ -8,47 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import asyncpg
 import pytest
 
-from benefitgate import db
 from benefitgate.clock import SystemClock
 from benefitgate.events import outbox as events
 from benefitgate.webhooks import repository
 from benefitgate.webhooks.delivery import Sender
 from benefitgate.webhooks.dispatcher import Dispatcher, DispatchSettings
 from benefitgate.webhooks.signing import SecretBox, new_secret
+from tests.fixtures.terminate import pool_ending_its_first_handout
 from tests.fixtures.webhooks import WEBHOOK_KEY, Receiver, eventually
 
 # The terminated connection is dropped by the pool; asyncpg may warn when it is collected.
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-
-@contextlib.asynccontextmanager
-async def _pool_ending_its_first_handout(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool whose first acquired connection the server terminates (as a Postgres
-    restart does) after the pool checked it and before the caller's first statement."""
-    killer = await db.connect(dsn)
-    ended: list[int] = []
-
-    async def setup(conn: asyncpg.Connection) -> None:
-        if not ended:
-            ended.append(conn.get_server_pid())
-            await killer.execute("select pg_terminate_backend($1)", ended[0])
-            await asyncio.sleep(0.1)  # the close reaches asyncpg
-
-    pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=2, init=db.init_connection, setup=setup
-    )
-    try:
-        yield pool
-    finally:
-        pool.terminate()  # close() would wait for the ended connection's release
-        await killer.close()
 
 
 async def _register(conn: asyncpg.Connection, url: str) -> None:
@@ -71,7 +47,7 @@ async def test_the_dispatcher_goes_on_after_its_connection_is_ended_under_it(
     )
     async with (
         receiver.serving(),
-        _pool_ending_its_first_handout(dsn) as pool,
+        pool_ending_its_first_handout(dsn) as pool,
         aiohttp.ClientSession() as session,
     ):
         await _register(conn, receiver.url())

@@ -94,6 +94,7 @@ async def run_hourly(pool: asyncpg.Pool, clock: Clock, keep: timedelta) -> None:
                 deleted = await prune(conn, clock.now() - keep)
             if deleted:
                 log.info("pruned events", extra={"events": deleted})
-        except (OSError, asyncpg.PostgresError):
+        except Exception:  # any failure (a connection ended under the pool raises
+            # asyncpg's InterfaceError): escaping, it would end pruning for good
             log.exception("event pruning failed")
         await asyncio.sleep(INTERVAL_SECONDS)

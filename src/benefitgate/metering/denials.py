@@ -137,7 +137,10 @@ class Denials:
             await asyncio.sleep(seconds)
             try:
                 await self.flush()
-            except (OSError, asyncpg.PostgresError):
+            # Any failure: a connection the server ended under the pool surfaces as
+            # asyncpg's InterfaceError or InternalClientError, not a PostgresError, and
+            # escaping it would end the flushes for good, the tallies growing unwritten.
+            except Exception:
                 log.warning("denials not written; kept for the next flush", exc_info=True)
 
     def _merge_back(

@@ -51,5 +51,6 @@ async def run_hourly(pool: asyncpg.Pool, partitions: Partitions, clock: Clock) -
         try:
             async with pool.acquire() as conn:
                 await maintain(conn, partitions, clock.now())
-        except (OSError, asyncpg.PostgresError):
+        except Exception:  # any failure (a connection ended under the pool raises
+            # asyncpg's InterfaceError): escaping, it would end maintenance for good
             log.exception("metering maintenance failed")
