@@ -5,6 +5,7 @@ nothing is lost while the receiver fails, is down, or times out."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 import asyncpg
@@ -14,6 +15,7 @@ from benefitgate.events import outbox as events
 from benefitgate.events.outbox import Cursor
 from tests.conftest import Api, api_key
 from tests.fixtures import factories
+from tests.fixtures.partner_links import shared_account, unlink_then_more
 from tests.fixtures.webhook_api import DELIVERIES, create_endpoint
 from tests.fixtures.webhooks import Received, Receiver, eventually
 
@@ -175,6 +177,25 @@ async def test_a_partner_endpoint_hears_its_own_link_to_a_shared_account_only(
 
     # The other partner's link is passed over: its id is not this partner's to know.
     assert [r.webhook_id for r in receiver.received] == [str(own), str(last)]
+
+
+async def test_a_partner_endpoint_hears_its_own_unlink_and_nothing_after(
+    conn: asyncpg.Connection, hooks_api: Api
+) -> None:
+    ids = await shared_account(conn)
+    account, leaving, _ = ids
+    key = await api_key(conn, Role.PARTNER, leaving)
+    receiver = Receiver()
+    async with receiver.serving():
+        await create_endpoint(hooks_api, key, receiver.url())
+        await unlink_then_more(hooks_api, conn, ids)
+        assert await eventually(lambda: len(receiver.received) >= 1)
+        await asyncio.sleep(0.5)  # anything more would have come by now
+
+    bodies = [json.loads(r.body) for r in receiver.received]
+    assert [b["type"] for b in bodies] == ["partner.account_unlinked"]
+    assert bodies[0]["data"]["payload"]["partnerId"] == str(leaving)
+    assert {b["data"]["accountId"] for b in bodies} == {str(account)}
 
 
 async def test_an_event_a_partner_may_not_see_is_passed_over_without_spinning(

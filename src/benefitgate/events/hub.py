@@ -27,7 +27,14 @@ from datetime import datetime
 from uuid import UUID
 
 from benefitgate.clock import Clock
-from benefitgate.events.outbox import Cursor, Event, Reader, internal_only, other_partners_link
+from benefitgate.events.outbox import (
+    Cursor,
+    Event,
+    Reader,
+    internal_only,
+    other_partners_link,
+    own_unlink_of,
+)
 from benefitgate.telemetry import metrics
 
 __all__ = ["CloseReason", "Hub", "Interest", "Subscriber", "SubscriberClosed"]
@@ -230,6 +237,9 @@ class Hub:
             for p in partners.get(event.account_id, _NO_PARTNERS)
             if not other_partners_link(event, p)
         ]
+        unlinked = own_unlink_of(event)  # no longer among the account's partners
+        if unlinked is not None and ("partner", unlinked) not in keys:
+            keys.append(("partner", unlinked))
         for key in keys:
             yield from self._by_audience.get(key, ())
 

@@ -51,6 +51,7 @@ __all__ = [
     "enqueue_many",
     "internal_only",
     "other_partners_link",
+    "own_unlink_of",
     "read_feed",
     "read_feed_page",
     "read_new",
@@ -74,12 +75,25 @@ def internal_only(event_type: str, account_id: UUID | None) -> bool:
 # partners that manage the account, only that one hears them. Another partner of the
 # same account learnt who else managed it.
 PARTNER_LINKS = ("partner.account_linked", "partner.account_unlinked")
+# The end of a partner's link, which that partner hears although, by the time it is read,
+# it no longer manages the account: how it learns to stop following the account.
+UNLINKED = "partner.account_unlinked"
 
 
 def other_partners_link(event: Event, partner_id: UUID) -> bool:
     """Whether `event` is another partner's link to its account, which `partner_id` may
     not see though it manages the account."""
     return event.type in PARTNER_LINKS and event.payload.get("partnerId") != str(partner_id)
+
+
+def own_unlink_of(event: Event) -> UUID | None:
+    """The partner whose link to the account `event` ends, when it is such an event."""
+    if event.type != UNLINKED:
+        return None
+    try:
+        return UUID(str(event.payload.get("partnerId")))
+    except ValueError:
+        return None
 
 
 _NUMBER = re.compile(r"0|[1-9][0-9]{0,19}")
@@ -246,7 +260,8 @@ async def read_feed_page(
                    or (e.account_id in (select account_id from partner_accounts
                                         where partner_id = $5)
                        and not (e.type = any($10::text[])
-                                and e.payload->>'partnerId' is distinct from $5::text)))
+                                and e.payload->>'partnerId' is distinct from $5::text))
+                   or (e.type = $11 and e.payload->>'partnerId' = $5::text))
             order by e.txid, e.id
             limit $6
         )
@@ -266,6 +281,7 @@ async def read_feed_page(
         probe.next_xid,
         list(probe.running),
         list(PARTNER_LINKS),
+        UNLINKED,
     )
     found = [_event(row) for row in rows if row["id"] is not None]
     first = rows[0]

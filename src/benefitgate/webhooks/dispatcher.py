@@ -29,7 +29,7 @@ import asyncpg
 from benefitgate.clock import Clock
 from benefitgate.common.changes import ChangeContext
 from benefitgate.events import outbox, readable
-from benefitgate.events.outbox import Event, EventScope, other_partners_link
+from benefitgate.events.outbox import Event, EventScope, other_partners_link, own_unlink_of
 from benefitgate.telemetry import metrics
 from benefitgate.webhooks import repository
 from benefitgate.webhooks.delivery import FAILING_LIMIT, Result, Sender, message_of, retry_delay
@@ -181,10 +181,12 @@ class Dispatcher:
     async def _may_see(self, endpoint: Endpoint, event: Event) -> bool:
         """Whether the endpoint's owner may see the event as it is sent: a partner, only
         while it manages the event's account (read now, so an unlink stops it at once), and
-        never another partner's link to it."""
+        never another partner's link to it, but the end of its own link."""
         if endpoint.partner_id is None:
             return True
         assert event.account_id is not None  # `wants` passes no global event to a partner
+        if own_unlink_of(event) == endpoint.partner_id:
+            return True
         if other_partners_link(event, endpoint.partner_id):
             return False
         async with self._pool.acquire() as conn:
