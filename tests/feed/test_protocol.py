@@ -347,3 +347,16 @@ async def test_an_authorization_that_is_not_a_string_is_refused_with_its_reason(
         reason = ws.ws.close_reason
 
     assert reason == "Forbidden: `authorization` must be a string, not an array"
+
+
+async def test_an_authorization_given_in_both_spellings_is_refused(
+    conn: asyncpg.Connection, live_port: int
+) -> None:
+    key = await api_key(conn)
+    both = {"authorization": f"Bearer {key}", "Authorization": "Bearer someone-else"}
+    async with raw_socket(live_port) as ws:
+        await ws.send({"type": "connection_init", "payload": both})
+        assert await ws.closed_with() == 4403
+        reason = ws.ws.close_reason
+
+    assert reason == "Forbidden: send one `authorization`, not both spellings"

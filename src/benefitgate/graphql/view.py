@@ -359,6 +359,10 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         again at every `subscribe`, so a key revoked or a token expired since the
         connection opened starts nothing more. Raises Unauthenticated."""
         params = context.connection_params
+        if "authorization" in params and "Authorization" in params:
+            # As two Authorization headers are over HTTP: one could be checked by a proxy
+            # and the other acted on.
+            raise Unauthenticated("send one `authorization`, not both spellings")
         header = params.get("authorization", params.get("Authorization"))
         if header is not None and not isinstance(header, str):
             raise Unauthenticated(f"`authorization` must be a string, not {json_kind(header)}")
