@@ -77,9 +77,12 @@ POSTGRAPHILE = {
 }
 
 # What PostGraphile needs of the database: a name for `subscriptions` that does not clash
-# with its root `Subscription` type, and each metric's counter of the current period.
+# with its root `Subscription` type, one for `suggestion_ranking` that does not clash with
+# `suggestion_rankings` (PostGraphile names both tables' connections alike, and then
+# answers every request with a 500), and each metric's counter of the current period.
 POSTGRAPHILE_SQL = """
 comment on table subscriptions is E'@name license_subscriptions';
+comment on table suggestion_ranking is E'@name suggestion_ranking_entry';
 create function accounts_current_usage(a accounts) returns setof usage_counters
 language sql stable as $$
     select distinct on (c.metric_key) c.* from usage_counters c
