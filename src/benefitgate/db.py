@@ -3,6 +3,7 @@ DATABASE_URL is set."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 import time
@@ -211,9 +212,17 @@ def _statement_logged(query: Any) -> None:
 
 
 class MeteredPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg has no type hints
-    """A pool that knows how many tasks wait for a connection, and times each wait
-    (`_acquire` is what `acquire()` awaits, in every asyncpg release since 0.10), and that
-    replaces its connections when one is found dead."""
+    """A pool that hands its connections out in the order they were asked for, knows how
+    many tasks wait for one, and times each wait (`_acquire` is what `acquire()` awaits,
+    in every asyncpg release since 0.10), and that replaces its connections when one is
+    found dead.
+
+    In order: asyncpg's pool waits on an asyncio.Queue, where a connection put back wakes
+    the first waiter but a task asking at that moment takes it first, and the woken waiter
+    queues again at the back. With more requests than connections some waited again and
+    again: at 64 connections to a pool of 10 the lean account view's p99 was 460 to 910 ms
+    at a p50 of 19 to 71 ms. A turn is now taken first, from a semaphore of the pool's size,
+    which serves its waiters in order and lets no newcomer past them."""
 
     # The longest `acquire()` without a timeout of its own waits for a connection (None:
     # for ever); then TimeoutError, which `unavailable` counts as the database being so.
@@ -222,6 +231,7 @@ class MeteredPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg has no type hi
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.waiting = 0
+        self._turns = asyncio.Semaphore(kwargs["max_size"])
 
     def acquire(self, *, timeout: float | None = None) -> Any:
         return super().acquire(timeout=self.acquire_seconds if timeout is None else timeout)
@@ -230,7 +240,13 @@ class MeteredPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg has no type hi
         started = time.perf_counter()
         self.waiting += 1
         try:
-            return await super()._acquire(timeout)
+            async with asyncio.timeout(timeout):
+                await self._turns.acquire()
+                try:
+                    return await super()._acquire(None)
+                except BaseException:
+                    self._turns.release()
+                    raise
         finally:
             self.waiting -= 1
             metrics.DB_POOL_ACQUIRE_SECONDS.observe(time.perf_counter() - started)
@@ -240,10 +256,13 @@ class MeteredPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg has no type hi
         # like its idle siblings, which are then most likely dead too: replace them all as
         # they are next acquired, rather than fail one request on each.
         # A proxy whose connection closed under it may already be detached from it.
-        underlying = getattr(connection, "_con", None)
-        if underlying is None or underlying.is_closed():
-            await self.expire_connections()
-        await super().release(connection, timeout=timeout)
+        try:
+            underlying = getattr(connection, "_con", None)
+            if underlying is None or underlying.is_closed():
+                await self.expire_connections()
+            await super().release(connection, timeout=timeout)
+        finally:
+            self._turns.release()
 
 
 async def create_pool(
