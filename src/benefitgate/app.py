@@ -55,6 +55,7 @@ from benefitgate.graphql.cors import Cors
 from benefitgate.graphql.documents import Manifest
 from benefitgate.graphql.edge import Edge
 from benefitgate.graphql.fast.checks import CheckPath
+from benefitgate.graphql.fast.queries import QueryPath
 from benefitgate.graphql.fast.render import RenderCache
 from benefitgate.graphql.persisted import TrustedDocuments
 from benefitgate.graphql.ratelimit import RateLimiter, RequestLimit
@@ -186,6 +187,11 @@ def create_app(
         limiter=limiter,
         front=front,
         checks=CheckPath(schema._schema, settings.max_tokens) if settings.fast_checks else None,
+        queries=(
+            QueryPath(schema._schema, schema.executor, schema.limits)
+            if settings.fast_queries
+            else None
+        ),
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=settings.live_init_seconds),
         max_subscriptions_per_connection=settings.live_max_subscriptions,

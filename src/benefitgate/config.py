@@ -157,6 +157,7 @@ class Settings:
     check_snapshots: int = 50_000  # accounts whose entitlement snapshot a process keeps
     ingest_accounts: int = 50_000  # accounts a process keeps for POST /events
     fast_checks: bool = True  # answer check documents in front of strawberry
+    fast_queries: bool = True  # and view documents (`graphql.fast.queries`)
     response_cache: bool = True  # the response cache in front of execution
     cache_entries: int = 20_000  # responses the in-process tier holds at most
     cache_bytes: int = 64 * 1024 * 1024  # and their bytes at most
@@ -245,6 +246,7 @@ class Settings:
             check_snapshots=_int("BENEFITGATE_CHECK_SNAPSHOTS", 50_000),
             ingest_accounts=_int("BENEFITGATE_INGEST_ACCOUNTS", 50_000),
             fast_checks=_flag("BENEFITGATE_FAST_CHECKS", True),
+            fast_queries=_flag("BENEFITGATE_FAST_QUERIES", True),
             response_cache=_flag("BENEFITGATE_RESPONSE_CACHE", True),
             cache_entries=_int("BENEFITGATE_CACHE_ENTRIES", 20_000),
             cache_bytes=_int("BENEFITGATE_CACHE_BYTES", 64 * 1024 * 1024),

@@ -31,6 +31,7 @@ from benefitgate.feed.polling import EventQuery
 from benefitgate.glossary.resolvers import GlossaryMutation, GlossaryQuery
 from benefitgate.graphql.cost import cost_rule
 from benefitgate.graphql.document_limits import aliases_rule, depth_rule
+from benefitgate.graphql.fast.executor import PlainFieldExecutor
 from benefitgate.graphql.fast.render import LiveEventExecutor
 from benefitgate.graphql.masking import is_unexpected, masked
 from benefitgate.graphql.steps import Limits, OperationSteps
@@ -58,7 +59,7 @@ from benefitgate.views.risk import RiskQuery
 from benefitgate.webhooks.resolvers import WebhookMutation, WebhookQuery
 from graphql import GraphQLError
 
-__all__ = ["build_schema"]
+__all__ = ["GatewaySchema", "build_schema"]
 
 log = logging.getLogger("benefitgate.graphql")
 
@@ -138,7 +139,11 @@ def _over_websocket(error: GraphQLError) -> GraphQLError:
     )
 
 
-class _Schema(strawberry.Schema):
+class GatewaySchema(strawberry.Schema):
+    # What its steps enforce (`graphql.steps`) and its executor, for paths in front of it.
+    limits: Limits
+    executor: type[PlainFieldExecutor]
+
     async def stream(self, *args: Any, **kwargs: Any) -> Any:
         # Only WebSocket connections stream here (HTTP streaming is not offered), and they
         # carry subscriptions only: a query or mutation over a long-lived connection would
@@ -218,7 +223,7 @@ def build_schema(
     suggestions: bool,
     introspection: Collection[Role] = frozenset(Role),
     cost_ceilings: Mapping[str, int] | None = None,
-) -> strawberry.Schema:
+) -> GatewaySchema:
     """The schema with its limits; only callers of the roles in `introspection` may
     query `__schema` and `__type`, and `cost_ceilings` maps a role to the largest
     operation cost its callers may send (missing or 0: no ceiling)."""
@@ -239,13 +244,16 @@ def build_schema(
         cost_rules=cost_rules,
         hide_suggestions=not suggestions,
     )
-    return _Schema(
+    executor = LiveEventExecutor if suggestions else _QuietExecutor
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Live,
         types=[Error, NotFoundError, ForbiddenError, InvalidInputError],
         extensions=[lambda: OperationSteps(limits)],
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
-        execution_context_class=LiveEventExecutor if suggestions else _QuietExecutor,
+        execution_context_class=executor,
         scalar_overrides={datetime: DATETIME, date: DATE, JSON_TYPE: JSON},
     )
+    schema.limits, schema.executor = limits, executor
+    return schema

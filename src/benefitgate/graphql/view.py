@@ -45,7 +45,8 @@ from benefitgate.events.written import recording
 from benefitgate.graphql import ide
 from benefitgate.graphql.fast.checks import CheckPath, CheckPlan, may_name_a_check
 from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
-from benefitgate.graphql.known import Known, KnownRequests, Params
+from benefitgate.graphql.fast.queries import QueryPath, QueryPlan
+from benefitgate.graphql.known import MAX_BODY, Known, KnownRequests, Params
 from benefitgate.graphql.observe import operation_succeeded
 from benefitgate.graphql.parameters import JSONParameters
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
@@ -124,12 +125,14 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         limiter: SubscribeLimiter | None = None,
         front: Callable[[], ResponseFront | None] = lambda: None,
         checks: CheckPath | None = None,
+        queries: QueryPath | None = None,
         **kwargs: Any,
     ) -> None:
         """`front` finds the response cache (built in the app's lifespan), if any;
-        `checks` answers check documents in front of strawberry."""
+        `checks` answers check documents in front of strawberry, `queries` view documents."""
         super().__init__(*args, **kwargs)
         self.checks = checks
+        self.queries = queries
         self._authenticate_header = authenticate_header
         self._make_context = make_context
         self.documents = documents or TrustedDocuments()
@@ -172,7 +175,7 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
             if checked is not None:
                 response = checked
             elif front is None:
-                response = await self.run(request)
+                response = await self._execute(request, principal, known)
             else:
                 response = await self._through_cache(front, request, principal, known)
             if checked is None and plan is not None and exchange_of(request).clean:
@@ -223,14 +226,24 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         trusted documents' rule for the caller's role (`graphql.known` keeps them under
         the request's bytes); None for a request strawberry must answer (a refusal), or
         that neither the cache nor the checks could take."""
-        if front is None:
-            if self.checks is None or request.method != "POST":
-                return None
-            if not may_name_a_check(await request.body()):
-                return None
+        if front is None and not await self._may_run_ahead(request):
+            return None
         return await self.known.read(
             request, principal.role, lambda: self._parameters(request, principal)
         )
+
+    async def _may_run_ahead(self, request: Request) -> bool:
+        """Whether the request may be a document a path in front of strawberry answers, and
+        so worth reading before it: a view document is a small request (a usage batch of a
+        megabyte is not decoded twice), a check is a POST that names one."""
+        if request.method == "GET":
+            return self.queries is not None
+        if request.method != "POST":
+            return False
+        body = await request.body()
+        if self.queries is not None and len(body) <= MAX_BODY:
+            return True
+        return self.checks is not None and may_name_a_check(body)
 
     async def _parameters(self, request: Request, principal: Principal) -> Params | None:
         """The query, operation name and variables of a request strawberry would run as
@@ -292,9 +305,47 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
             return cached_response(found, request)
         exchange = exchange_of(request)
         exchange.pending = CachedQuery(key, plan, found, principal, request.method)
-        response = await self.run(request)
+        response = await self._execute(request, principal, known)
         exchange.body = bytes(response.body)
         return self._http_cached(request, response)
+
+    async def _execute(
+        self, request: Request, principal: Principal, known: Known | None
+    ) -> Response:
+        """A request executed: a view document the caller's role has run cleanly before by
+        the path in front of strawberry (`graphql.fast.queries`), anything else (and
+        anything that path leaves) by strawberry, learning which roles ran it cleanly."""
+        plan = None
+        if self.queries is not None and known is not None:
+            plan = known.once("query", self.queries.worked_out)
+        if plan is not None and principal.role in plan.accepted:
+            answered = await self._fast_query(request, principal, plan, known)
+            if answered is not None:
+                return answered
+        response = await self.run(request)
+        if plan is not None and exchange_of(request).clean:
+            plan.accepted.add(principal.role)  # it passed validation: see `fast.queries`
+        return response
+
+    async def _fast_query(
+        self, request: Request, principal: Principal, plan: QueryPlan, known: Known | None
+    ) -> Response | None:
+        """The view document's answer from the path in front of strawberry; None when
+        strawberry must answer it, with nothing of this attempt left behind."""
+        assert self.queries is not None and known is not None
+        started = time.perf_counter()
+        context = self._context_for(request, principal)
+        data = await self.queries.answer(plan, context, known.variables)
+        if data is None:
+            del request.scope[_CONTEXT]
+            exchange_of(request).context = None
+            await context.db.release()
+            return None
+        operation_succeeded(plan.label, "query", time.perf_counter() - started)
+        exchange_of(request).clean = True
+        # As `create_response` makes it for a result with data and no errors.
+        media = GRAPHQL_RESPONSE if wants_graphql_response(request) else "application/json"
+        return Response(self.encode_json({"data": data}), media_type=media)
 
     def _http_cached(self, request: Request, response: Response) -> Response:
         """ETag, Cache-Control and Vary on a clean GET answer; 304 when the client holds it."""
@@ -337,6 +388,11 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         if principal is None:
             raise Unauthenticated("missing credentials")
         assert isinstance(request, Request)
+        return self._context_for(request, principal)
+
+    def _context_for(self, request: Request, principal: Principal) -> Context:
+        """The request's context, kept in its scope; when the response is to be cached,
+        recording what the execution reads."""
         context = request.scope[_CONTEXT] = self._make_context(request, principal)
         exchange = exchange_of(request)
         front = self._front()

@@ -1,0 +1,509 @@
+"""View documents answered in front of strawberry: a query over the read-only roots,
+executed by a walk of its document that calls the same resolvers.
+
+A cold account view spent about two thirds of its CPU around its reads and domain code
+(bench/README, `cold_cpu.py`): strawberry's HTTP view, its schema's execution and the
+extensions' hooks, graphql-core's executor building a path, a resolve info and an
+awaitable chain for every field. This path keeps what decides the answer and drops the
+rest. The document is parsed once per text; each request's variables are coerced by
+graphql-core's executor (`PlainFieldExecutor.build`, so resolvers get the same values);
+every resolver is called as graphql-core calls it (the field's own `resolve`, which is
+strawberry's wrapper, with a resolve info built by the same executor and the arguments
+from `get_argument_values`); sibling fields that wait are awaited together, as
+graphql-core gathers them, so DataLoaders batch as they do there. Plain attributes are
+read directly, leaves serialised by their type, abstract types resolved by the type's own
+`resolve_type`.
+
+It answers only what it can answer exactly as strawberry would:
+
+- a query whose root fields are all among `READ_ONLY_ROOTS`: resolvers that read, so
+  that running one again is harmless (an entitlement check counts its denials and has its
+  own path, `fast.checks`); no directive anywhere (`@skip`, `@include`, `@defer`);
+- only once strawberry has run the document cleanly for the caller's role: validation,
+  introspection and the trusted documents' rule depend on the document and the role
+  alone, so that run proves every later one passes them. The cost depends on the
+  variables through `first`, so an operation with an `Int` variable is costed again for
+  each request (`graphql.cost.request_cost_error`);
+- and only a clean result. Anything else (variables that do not coerce, a resolver that
+  raises, a null where the schema says non-null, a value that does not serialise, a type
+  that does not resolve) leaves nothing behind: what is under way is settled, and
+  strawberry runs the request again and answers what it meets, masked and logged as
+  always.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from cachetools import LRUCache
+from graphql.execution.collect_fields import FieldDetailsList, collect_fields
+from graphql.pyutils import Path
+
+from benefitgate.api.context import Context
+from benefitgate.auth.principals import Role
+from benefitgate.graphql.cost import request_cost_error
+from benefitgate.graphql.fast.executor import PlainFieldExecutor, plain_attribute
+from benefitgate.graphql.known import Known
+from benefitgate.graphql.steps import Limits
+from benefitgate.replica import ReadReplica
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLAbstractType,
+    GraphQLError,
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    InlineFragmentNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    Undefined,
+    Visitor,
+    get_argument_values,
+    get_named_type,
+    get_operation_ast,
+    parse,
+    visit,
+)
+
+__all__ = ["READ_ONLY_ROOTS", "QueryPath", "QueryPlan"]
+
+# Root fields whose resolvers only read: the benefit views frontends and tools fetch.
+READ_ONLY_ROOTS = frozenset({"account", "accounts", "tier", "tiers", "benefits"})
+_TYPENAME = "__typename"
+_KEPT_PLANS = 10_000  # selections' plans kept across requests, oldest dropped first
+
+
+class _Unanswered(Exception):
+    """Something strawberry must answer: the walk stops and leaves the request to it."""
+
+
+@dataclass(slots=True)
+class QueryPlan:
+    """A view document, worked out once for its text and operation name."""
+
+    document: DocumentNode
+    operation_name: str | None  # as the request names it
+    label: str | None  # the operation's name, as the metrics label it
+    sized: bool  # takes an Int variable, which may set a `first`: costed per request
+    accepted: set[Role] = field(default_factory=set)  # roles it ran cleanly for
+
+
+class QueryPath:
+    """The process's view plans, by document text and operation name."""
+
+    def __init__(
+        self, schema: GraphQLSchema, executor: type[PlainFieldExecutor], limits: Limits
+    ) -> None:
+        self.schema = schema
+        self._executor = executor
+        self._limits = limits
+        self._plans: LRUCache[tuple[str, str | None], QueryPlan | None] = LRUCache(maxsize=1_000)
+
+    def worked_out(self, known: Known) -> QueryPlan | None:
+        """The request's plan (None: not a view document), kept with its reading."""
+        return self.plan(known.query, known.operation_name)
+
+    def plan(self, query: str, operation_name: str | None) -> QueryPlan | None:
+        key = (query, operation_name)
+        try:
+            return self._plans[key]
+        except KeyError:
+            pass
+        plan = self._plans[key] = self._make_plan(query, operation_name)
+        return plan
+
+    async def answer(
+        self, plan: QueryPlan, context: Context, variables: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The response's `data`; None when strawberry must answer (see the module)."""
+        rule = self._limits.cost_rule(context.principal)
+        if plan.sized and rule is not None:
+            refused = request_cost_error(
+                rule, self.schema, plan.document, plan.operation_name, variables
+            )
+            if refused is not None:
+                return None  # strawberry refuses it
+        built = self._executor.build(
+            self.schema, plan.document, None, context, variables, plan.operation_name
+        )
+        if not isinstance(built, PlainFieldExecutor):
+            return None  # variables that do not coerce
+        replica = context.shared.find(ReadReplica)
+        if replica is not None:
+            context.db.read_from(replica)  # as `graphql.replica_reads` does for a query
+        try:
+            data = _Walk(built).root()
+            if built.is_awaitable(data):
+                data = await data
+        except Exception:
+            return None
+        finally:
+            # As `PlainFieldExecutor.build_response` does: its async helpers are bound
+            # methods of its own, a cycle that would keep the request for the collector.
+            del built.async_helpers
+        assert isinstance(data, dict)
+        return data
+
+    def _make_plan(self, query: str, operation_name: str | None) -> QueryPlan | None:
+        try:
+            document = parse(query, no_location=True, max_tokens=self._limits.max_tokens)
+        except GraphQLError:
+            return None
+        operation = get_operation_ast(document, operation_name)
+        if (
+            not isinstance(operation, OperationDefinitionNode)
+            or operation.operation is not OperationType.QUERY
+            or _has_directives(document)
+        ):
+            return None
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        roots = _root_fields(operation.selection_set, fragments, set())
+        if roots is None or not roots <= READ_ONLY_ROOTS | {_TYPENAME}:
+            return None
+        return QueryPlan(
+            document=document,
+            operation_name=operation_name,
+            label=_label(operation, operation_name),
+            sized=any(_names_int(d.type) for d in operation.variable_definitions or ()),
+        )
+
+
+def _label(operation: OperationDefinitionNode, operation_name: str | None) -> str | None:
+    """The operation's name as strawberry's execution context gives it to the metrics."""
+    if operation_name is not None:
+        return operation_name
+    return operation.name.value if operation.name else None
+
+
+def _names_int(type_node: Any) -> bool:
+    if isinstance(type_node, NonNullTypeNode):
+        type_node = type_node.type
+    return isinstance(type_node, NamedTypeNode) and type_node.name.value == "Int"
+
+
+def _root_fields(
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    seen: set[str],
+) -> set[str] | None:
+    """The names of the root fields selected, through fragments; None for a spread of a
+    fragment the document lacks (strawberry reports it)."""
+    names: set[str] = set()
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            names.add(selection.name.value)
+            continue
+        if isinstance(selection, InlineFragmentNode):
+            inner = _root_fields(selection.selection_set, fragments, seen)
+        else:
+            assert isinstance(selection, FragmentSpreadNode)
+            name = selection.name.value
+            if name in seen:
+                continue
+            seen.add(name)
+            fragment = fragments.get(name)
+            if fragment is None:
+                return None
+            inner = _root_fields(fragment.selection_set, fragments, seen)
+        if inner is None:
+            return None
+        names |= inner
+    return names
+
+
+def _has_directives(document: DocumentNode) -> bool:
+    directives = _Directives()
+    visit(document, directives)
+    return directives.seen
+
+
+class _Directives(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        self.seen = True
+
+
+# One field of a selection: its response name, its definition (None for __typename), the
+# attribute it reads (None when it has a resolver) and its field details.
+_PlanField: TypeAlias = tuple[str, GraphQLField | None, str | None, FieldDetailsList]
+_Plan: TypeAlias = list[_PlanField]
+_Info: TypeAlias = GraphQLResolveInfo[Any]
+# Keyed by the type and the identity of the selection's nodes, which the plan's document
+# keeps alive (the plan holds the details, and so the nodes, in its value).
+_PLANS: dict[tuple[Any, ...], tuple[FieldDetailsList, _Plan]] = {}
+
+
+class _Walk:
+    """One request's execution: the document's selections over the values resolved."""
+
+    __slots__ = ("executor", "hide_suggestions", "is_awaitable", "schema")
+
+    def __init__(self, executor: PlainFieldExecutor) -> None:
+        self.executor = executor
+        self.schema = executor.schema
+        self.is_awaitable = executor.is_awaitable
+        self.hide_suggestions = executor.hide_suggestions
+
+    def root(self) -> Any:
+        executor = self.executor
+        root_type = self.schema.query_type
+        assert root_type is not None
+        grouped, defers, _ = self._collect_root(root_type)
+        if defers:
+            raise _Unanswered
+        plan = [_plan_field(self.schema, root_type, name, d) for name, d in grouped.items()]
+        return self._fields(root_type, executor.root_value, plan, None)
+
+    def _collect_root(self, root_type: GraphQLObjectType) -> Any:
+        executor = self.executor
+        return collect_fields(
+            self.schema,
+            executor.fragments,
+            executor.variable_values,
+            root_type,
+            executor.operation,
+            self.hide_suggestions,
+        )
+
+    def _object(
+        self,
+        object_type: GraphQLObjectType,
+        details: FieldDetailsList,
+        path: Path,
+        info: _Info,
+        value: Any,
+    ) -> Any:
+        is_type_of = object_type.is_type_of
+        if is_type_of is not None and is_type_of(value, info) is not True:
+            raise _Unanswered  # graphql-core reports the mismatch (or awaits the verdict)
+        return self._fields(object_type, value, self._plan(object_type, details), path)
+
+    def _fields(
+        self, object_type: GraphQLObjectType, source: Any, plan: _Plan, path: Path | None
+    ) -> Any:
+        """The object's selected fields: a dict, or an awaitable of it when any waits."""
+        result: dict[str, Any] = {}
+        waiting: list[tuple[str, Awaitable[Any]]] = []
+        try:
+            for name, definition, attribute, details in plan:
+                if definition is None:
+                    result[name] = object_type.name
+                    continue
+                return_type = definition.type
+                if attribute is not None and isinstance(
+                    get_named_type(return_type), GraphQLLeafType
+                ):
+                    result[name] = self._complete(
+                        return_type, details, None, None, getattr(source, attribute)
+                    )
+                    continue
+                field_path = Path(path, name, object_type.name)
+                info = self.executor.build_resolve_info(
+                    definition, [d.node for d in details], object_type, field_path
+                )
+                if attribute is None:
+                    value = self._resolve(definition, details, source, info)
+                    if self.is_awaitable(value):
+                        later = self._later(return_type, details, field_path, info, value)
+                        waiting.append((name, later))
+                        continue
+                else:
+                    value = getattr(source, attribute)
+                completed = self._complete(return_type, details, field_path, info, value)
+                if self.is_awaitable(completed):
+                    waiting.append((name, completed))
+                else:
+                    result[name] = completed
+        except Exception as error:
+            if not waiting:
+                raise
+            return _settled_then_raised([awaitable for _, awaitable in waiting], error)
+        if not waiting:
+            return result
+        return self._gathered(result, waiting)
+
+    def _resolve(
+        self,
+        definition: GraphQLField,
+        details: FieldDetailsList,
+        source: Any,
+        info: _Info,
+    ) -> Any:
+        first = details[0]
+        if first.fragment_variable_values is not None:
+            raise _Unanswered
+        arguments = (
+            get_argument_values(
+                definition, first.node, self.executor.variable_values, None, self.hide_suggestions
+            )
+            if definition.args or first.node.arguments
+            else {}
+        )
+        resolve = definition.resolve or self.executor.field_resolver
+        return resolve(source, info, **arguments)
+
+    async def _later(
+        self,
+        return_type: GraphQLOutputType,
+        details: FieldDetailsList,
+        path: Path,
+        info: _Info,
+        value: Awaitable[Any],
+    ) -> Any:
+        completed = self._complete(return_type, details, path, info, await value)
+        if self.is_awaitable(completed):
+            completed = await completed
+        return completed
+
+    async def _gathered(
+        self, result: dict[str, Any], waiting: list[tuple[str, Awaitable[Any]]]
+    ) -> dict[str, Any]:
+        values = await _together([awaitable for _, awaitable in waiting])
+        for (name, _), value in zip(waiting, values, strict=True):
+            result[name] = value
+        return result
+
+    def _complete(
+        self,
+        return_type: GraphQLOutputType,
+        details: FieldDetailsList,
+        path: Path | None,
+        info: _Info | None,
+        value: Any,
+    ) -> Any:
+        """The value completed for its type, as graphql-core's `complete_value` does when
+        nothing goes wrong; raises _Unanswered when something would."""
+        if isinstance(return_type, GraphQLNonNull):
+            if value is None:
+                raise _Unanswered
+            return_type = return_type.of_type
+        elif value is None:
+            return None
+        if isinstance(return_type, GraphQLLeafType):
+            coerced = return_type.coerce_output_value(value)
+            if coerced is None or coerced is Undefined:
+                raise _Unanswered
+            return coerced
+        if isinstance(return_type, GraphQLList):
+            return self._list(return_type.of_type, details, path, info, value)
+        assert path is not None and info is not None  # built for every field not of leaves
+        if isinstance(return_type, GraphQLAbstractType):
+            return_type = self._runtime_type(return_type, info, value)
+        if not isinstance(return_type, GraphQLObjectType):
+            raise _Unanswered
+        return self._object(return_type, details, path, info, value)
+
+    def _list(
+        self,
+        item_type: GraphQLOutputType,
+        details: FieldDetailsList,
+        path: Path | None,
+        info: _Info | None,
+        value: Any,
+    ) -> Any:
+        if not isinstance(value, list | tuple):  # an iterator read here would be spent
+            raise _Unanswered
+        items: list[Any] = []
+        waiting: list[tuple[int, Awaitable[Any]]] = []
+        try:
+            for index, item in enumerate(value):
+                item_path = None if path is None else Path(path, index, None)
+                completed = self._complete(item_type, details, item_path, info, item)
+                if self.is_awaitable(completed):
+                    waiting.append((index, completed))
+                items.append(completed)
+        except Exception as error:
+            if not waiting:
+                raise
+            return _settled_then_raised([awaitable for _, awaitable in waiting], error)
+        if not waiting:
+            return items
+        return self._gathered_items(items, waiting)
+
+    async def _gathered_items(
+        self, items: list[Any], waiting: list[tuple[int, Awaitable[Any]]]
+    ) -> list[Any]:
+        values = await _together([awaitable for _, awaitable in waiting])
+        for (index, _), value in zip(waiting, values, strict=True):
+            items[index] = value
+        return items
+
+    def _runtime_type(
+        self, abstract: GraphQLAbstractType, info: _Info, value: Any
+    ) -> GraphQLObjectType:
+        """The object type the value takes, as graphql-core's `complete_abstract_value`
+        finds it (the type's own `resolve_type`, else the executor's)."""
+        resolve_type = abstract.resolve_type or self.executor.type_resolver
+        name = resolve_type(value, info, abstract)
+        runtime = self.schema.get_type(name) if isinstance(name, str) else None
+        if not isinstance(runtime, GraphQLObjectType) or not self.schema.is_sub_type(
+            abstract, runtime
+        ):
+            raise _Unanswered
+        return runtime
+
+    def _plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> _Plan:
+        """The fields of one selection on one type, worked out once per document."""
+        key: tuple[Any, ...] = (object_type, *[id(d.node) for d in details])
+        kept = _PLANS.get(key)
+        if kept is not None:
+            return kept[1]
+        grouped, defers, _ = self.executor.collect_subfields(object_type, details)
+        if defers:
+            raise _Unanswered
+        plan = [_plan_field(self.schema, object_type, name, d) for name, d in grouped.items()]
+        if len(_PLANS) >= _KEPT_PLANS:
+            del _PLANS[next(iter(_PLANS))]
+        _PLANS[key] = (details, plan)
+        return plan
+
+
+def _plan_field(
+    schema: GraphQLSchema, object_type: GraphQLObjectType, name: str, details: FieldDetailsList
+) -> _PlanField:
+    field_name = details[0].node.name.value
+    if field_name == _TYPENAME:
+        return name, None, None, details
+    definition = schema.get_field(object_type, field_name)
+    if definition is None:
+        raise _Unanswered
+    return name, definition, plain_attribute(definition), details
+
+
+async def _together(awaitables: list[Awaitable[Any]]) -> list[Any]:
+    """Their values, awaited at once as graphql-core gathers siblings; when one fails, all
+    are settled first, so nothing still runs on the request's connection afterwards."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
+    values = await asyncio.gather(*awaitables, return_exceptions=True)
+    for value in values:
+        if isinstance(value, BaseException):
+            raise value
+    return values
+
+
+async def _settled_then_raised(awaitables: list[Awaitable[Any]], error: Exception) -> Any:
+    """`error`, raised once the fields already under way have settled: a DataLoader's batch
+    must not run on the request's connection after strawberry has taken the request over."""
+    await asyncio.gather(*awaitables, return_exceptions=True)
+    raise error
