@@ -83,7 +83,7 @@ from graphql import (
 __all__ = ["READ_ONLY_ROOTS", "QueryPath", "QueryPlan"]
 
 # Root fields whose resolvers only read: the benefit views frontends and tools fetch.
-READ_ONLY_ROOTS = frozenset({"account", "accounts", "tier", "tiers", "benefits"})
+READ_ONLY_ROOTS = frozenset({"account", "accounts", "tier", "tiers", "benefits", "milestones"})
 _TYPENAME = "__typename"
 _KEPT_PLANS = 10_000  # selections' plans kept across requests, oldest dropped first
 
@@ -326,14 +326,14 @@ class _Walk:
                     if self.is_awaitable(value):
                         later = self._later(return_type, details, field_path, info, value)
                         waiting.append((name, later))
+                        result[name] = None  # its place: the fields keep the document's order
                         continue
                 else:
                     value = getattr(source, attribute)
                 completed = self._complete(return_type, details, field_path, info, value)
                 if self.is_awaitable(completed):
                     waiting.append((name, completed))
-                else:
-                    result[name] = completed
+                result[name] = completed
         except Exception as error:
             if not waiting:
                 raise

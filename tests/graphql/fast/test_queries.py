@@ -1,0 +1,284 @@
+"""The view documents' path in front of strawberry answers exactly as strawberry does.
+
+Two replicas on one database, one with the path and one without, get the same requests:
+documents generated from the schema (any selection of the read-only roots' types, unions
+through inline fragments, aliases, lists, nested resolvers), from callers of every role,
+for accounts of every standing and for ids unknown or malformed. The fast replica sees
+each request twice: strawberry runs the first (the document is new), the path the second
+when the first ran cleanly. Every answer is the same status, headers and bytes as the
+replica without the path, and the same metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from benefitgate.auth.principals import Role
+from benefitgate.graphql.fast.queries import READ_ONLY_ROOTS
+from benefitgate.graphql.schema import build_schema
+from graphql import (
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    get_named_type,
+    is_leaf_type,
+    is_required_argument,
+)
+from tests.conftest import Api, MakeApi, api_key, frontend_token
+from tests.fixtures import factories
+from tests.fixtures.factories import NOW
+from tests.fixtures.terminate import locked, terminate_waiting
+from tests.graphql.fast.test_checks import _count_runs, _recorded, _seen, _view
+
+EXAMPLES = int(os.environ.get("FUZZ_QUERIES", "150"))
+SCHEMA: GraphQLSchema = build_schema(
+    max_depth=10, max_tokens=1_000, max_aliases=10, suggestions=False
+)._schema
+# The roots and the variables they take in the generated documents.
+ROOTS = {
+    "account": ("($id: ID!)", "account(id: $id)"),
+    "accounts": ("($n: Int)", "accounts(first: $n)"),
+    "tiers": ("", "tiers"),
+    "tier": ("($key: String!)", "tier(key: $key)"),
+    "benefits": ("", "benefits"),
+    "milestones": ("", "milestones"),
+}
+VIEW = """query View($id: ID!) { account(id: $id) { ... on Account { id name
+  subscription { status } tier { key benefits { benefit { key } } }
+  usage { metric { key } used limit } } } }"""
+
+
+@dataclass
+class World:
+    fast: Api
+    full: Api
+    accounts: list[str]
+    callers: list[str]
+    strawberry_runs: list[int]  # requests the fast replica handed to strawberry
+
+
+async def _accounts(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    """Accounts of the standings a view tells apart: grants expired and active, usage near
+    and past its limits, a partner's, one past due and one canceled."""
+    cat = await factories.catalog(conn, benefits=4)
+    basic, pro = cat["versions"]["basic"], cat["versions"]["pro"]
+    partner = await factories.partner(conn)
+    worn = await factories.account(conn, basic)
+    await factories.grant(conn, worn, "b1", valid_until=NOW - timedelta(minutes=1))
+    await factories.grant(conn, worn, "b2", amount=5)
+    await factories.usage(conn, worn, "m0", 95)
+    managed = await factories.account(conn, pro, partner_id=partner)
+    await factories.usage(conn, managed, "m1", 1200)
+    late, gone = await factories.account(conn, basic), await factories.account(conn, pro)
+    await conn.execute("update subscriptions set status = 'past_due' where account_id = $1", late)
+    await conn.execute("update subscriptions set status = 'canceled' where account_id = $1", gone)
+    return [worn, managed, late, gone, partner]
+
+
+@pytest.fixture
+async def world(conn: asyncpg.Connection, make_api: MakeApi) -> AsyncIterator[World]:
+    worn, managed, late, gone, partner = await _accounts(conn)
+    callers = [
+        await api_key(conn, Role.ADMIN),
+        await api_key(conn, Role.PARTNER, partner_id=partner),
+        frontend_token(worn),
+        frontend_token(managed),
+    ]
+    async with make_api() as fast, make_api(fast_queries=False) as full:
+        ids = [str(a) for a in (worn, managed, late, gone)]
+        yield World(fast, full, ids, callers, _count_runs(_view(fast)))
+
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
+def _selection(draw: Draw, type_: GraphQLOutputType, depth: int, aliases: list[int]) -> str:
+    """A selection set on `type_` (empty for a leaf), `depth` levels deep at most."""
+    named = get_named_type(type_)
+    if is_leaf_type(named):
+        return ""
+    if isinstance(named, GraphQLUnionType | GraphQLInterfaceType):
+        members = list(SCHEMA.get_possible_types(named))
+        chosen = draw(st.lists(st.sampled_from(members), min_size=1, max_size=3, unique=True))
+        parts = [f"... on {m.name} {_selection(draw, m, depth, aliases)}" for m in chosen]
+        return "{ __typename " + " ".join(parts) + " }"
+    assert isinstance(named, GraphQLObjectType)
+    fields = [(name, f) for name, f in named.fields.items() if _selectable(f, depth)]
+    if not fields:
+        return "{ __typename }"
+    chosen = draw(st.lists(st.sampled_from(fields), min_size=1, max_size=5, unique_by=_name))
+    parts = []
+    for name, field in chosen:
+        if aliases[0] < 3 and draw(st.integers(0, 5)) == 0:
+            aliases[0] += 1
+            parts.append(
+                f"a{aliases[0]}: {name} {_selection(draw, field.type, depth - 1, aliases)}"
+            )
+        parts.append(f"{name} {_selection(draw, field.type, depth - 1, aliases)}")
+    return "{ " + " ".join(parts) + " }"
+
+
+def _name(pair: tuple[str, GraphQLField]) -> str:
+    return pair[0]
+
+
+def _selectable(field: GraphQLField, depth: int) -> bool:
+    """A field the generated document may select: it takes no required argument, and
+    past the depth allowed, it is a leaf."""
+    if any(is_required_argument(a) for a in field.args.values()):
+        return False
+    return depth > 0 or is_leaf_type(get_named_type(field.type))
+
+
+def _document(draw: Draw) -> tuple[str, str]:
+    root = draw(st.sampled_from(sorted(ROOTS)))
+    variables, call = ROOTS[root]
+    query_type = SCHEMA.query_type
+    assert query_type is not None
+    selection = _selection(draw, query_type.fields[root].type, draw(st.integers(1, 3)), [0])
+    return root, f"query Q{variables} {{ {call} {selection} }}"
+
+
+def _variables(draw: Draw, world: World) -> dict[str, Any]:
+    ids = st.sampled_from(world.accounts) | st.just(str(uuid.uuid4())) | st.just("nope")
+    return {
+        "id": draw(ids),
+        "n": draw(st.sampled_from([1, 2, 20, 0, -1])),
+        "key": draw(st.sampled_from(["basic", "pro", "gold"])),
+    }
+
+
+async def _post(api: Api, query: str, variables: dict[str, Any], auth: str) -> httpx.Response:
+    headers = {"authorization": f"Bearer {auth}"}
+    body = {"query": query, "variables": variables}
+    return await api.client.post("/graphql", json=body, headers=headers)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_the_path_answers_every_view_document_as_strawberry_does(
+    world: World, data: st.DataObject
+) -> None:
+    root, query = _document(data.draw)
+    variables = _variables(data.draw, world)
+    caller = data.draw(st.sampled_from(world.callers))
+
+    first = await _post(world.fast, query, variables, caller)  # strawberry: a new document
+    runs = world.strawberry_runs[0]
+    fast, fast_metrics = await _recorded(_post(world.fast, query, variables, caller))
+    answered_fast = world.strawberry_runs[0] == runs
+    full, full_metrics = await _recorded(_post(world.full, query, variables, caller))
+
+    assert _seen(fast) == _seen(full), query
+    assert _seen(first) == _seen(full), query
+    assert fast_metrics == full_metrics
+    clean = full.status_code == 200 and "errors" not in full.json()
+    assert root in READ_ONLY_ROOTS
+    assert answered_fast == clean, (query, full.content)
+    event("answered in front" if answered_fast else "answered by strawberry")
+
+
+async def test_a_view_document_runs_through_strawberry_until_it_ran_cleanly_for_the_role(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    worn, *_ = await _accounts(conn)
+    admin, frontend = await api_key(conn, Role.ADMIN), frontend_token(worn)
+    variables = {"id": str(worn)}
+    async with make_api() as api:
+        runs = _count_runs(_view(api))
+        for auth, expected_runs in [(admin, 1), (admin, 1), (frontend, 2), (frontend, 2)]:
+            data = await api.data(VIEW, variables, auth=auth)
+            assert data["account"]["id"] == str(worn)
+            assert runs[0] == expected_runs
+        # A request whose variables do not coerce goes to strawberry, which refuses it.
+        refused = await api.post(VIEW, {"id": True}, auth=admin)
+        assert refused.json()["errors"][0]["message"].startswith("Variable '$id'")
+        assert runs[0] == 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'query($id: ID!) { entitlementCheck(accountId: $id, feature: "b0") { __typename } }',
+        "query($id: ID!, $y: Boolean = true) { account(id: $id) { __typename @include(if: $y) } }",
+        "query($id: ID!) { account(id: $id) { __typename } events(first: 1) { __typename } }",
+        "query { __schema { queryType { name } } }",
+        'mutation($id: ID!) { outcomeTargetRemove(accountId: $id, outcome: "x") { __typename } }',
+    ],
+    ids=["a check", "a directive", "another root", "introspection", "a mutation"],
+)
+async def test_documents_beyond_the_read_only_roots_stay_with_strawberry(
+    conn: asyncpg.Connection, make_api: MakeApi, query: str
+) -> None:
+    worn, *_ = await _accounts(conn)
+    admin = await api_key(conn, Role.ADMIN)
+    async with make_api(fast_checks=False) as api:
+        runs = _count_runs(_view(api))
+        for expected_runs in (1, 2, 3):
+            await api.post(query, {"id": str(worn)}, auth=admin)
+            assert runs[0] == expected_runs
+
+
+async def test_a_first_beyond_the_cost_ceiling_is_refused_on_the_path_too(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    """An operation's cost depends on the `first` its variables give; a document that ran
+    cleanly with a small page is costed again for a large one."""
+    await _accounts(conn)
+    admin = await api_key(conn, Role.ADMIN)
+    query = """query($n: Int) { accounts(first: $n) {
+      ... on AccountConnection { edges { node { id grants { __typename } } } } } }"""
+    async with make_api(cost_ceilings={"admin": 200}) as api:
+        runs = _count_runs(_view(api))
+        for _ in range(2):
+            assert (await api.data(query, {"n": 2}, auth=admin))["accounts"]["edges"]
+        assert runs[0] == 1
+        refused = (await api.post(query, {"n": 100}, auth=admin)).json()
+        assert "data" not in refused
+        assert refused["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+        assert runs[0] == 2
+
+
+async def test_a_view_that_loses_its_database_is_answered_by_strawberry_as_unavailable(
+    conn: asyncpg.Connection, make_api: MakeApi, dsn: str
+) -> None:
+    """The path gives up on an unexpected failure, and strawberry runs the request again
+    and answers what it meets, as it would have on its own."""
+    worn, managed, *_ = await _accounts(conn)
+    admin = await api_key(conn, Role.ADMIN)
+    async with make_api() as api:
+        await api.data(VIEW, {"id": str(worn)}, auth=admin)  # learnt
+        runs = _count_runs(_view(api))
+        async with locked(dsn, "accounts") as holder:  # the view's read waits on it
+            pending = asyncio.create_task(api.post(VIEW, {"id": str(managed)}, auth=admin))
+            assert await terminate_waiting(holder) == 1  # the path's read
+            assert await terminate_waiting(holder) == 1  # strawberry's, run again
+            response = await asyncio.wait_for(pending, 30)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"] == {"code": "UNAVAILABLE", "retryable": True}
+        assert runs[0] == 1
+        # Once the database is back, the path answers.
+        again = await api.data(VIEW, {"id": str(managed)}, auth=admin)
+        assert again["account"]["id"] == str(managed)
+        assert runs[0] == 1
