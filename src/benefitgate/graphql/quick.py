@@ -1,5 +1,6 @@
 """Requests answered before the view's own machinery: a POST whose bytes were read before
-(`graphql.known`) and that is a response cache hit or an entitlement check.
+(`graphql.known`) and that is a response cache hit, an entitlement check, or (with the
+response cache off) a view document.
 
 Once its body is read, a hit or a check costs less than the machinery around it: a
 Starlette request, the body read through it, the headers parsed into a mapping, a
@@ -11,7 +12,8 @@ as the view would have answered it: the same status, headers and body.
 Anything else goes on to the view, with the body already read: a first reading, a check
 not yet run cleanly by strawberry for the caller's role, a check that failed
 unexpectedly, a key the local tier does not hold (the view looks it up in full, the
-shared tier included), a GET (with its HTTP caching).
+shared tier included), a GET (with its HTTP caching), a view document not yet run cleanly
+for the role or that the path in front gave up (marked `GAVE_UP`: strawberry runs it).
 """
 
 from __future__ import annotations
@@ -26,15 +28,19 @@ from starlette.types import Message, Receive, Scope, Send
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal
 from benefitgate.graphql.fast.checks import CheckPath
+from benefitgate.graphql.fast.queries import QueryPath, QueryPlan
 from benefitgate.graphql.known import KnownRequests
 from benefitgate.graphql.observe import operation_succeeded
 from benefitgate.graphql.response_cache import ResponseFront
 from benefitgate.graphql.responses import GRAPHQL_RESPONSE, prefers_graphql_response
 from benefitgate.graphql.shapes import is_json_body
 
-__all__ = ["QuickAnswers", "read_body"]
+__all__ = ["GAVE_UP", "QuickAnswers", "read_body"]
 
 MakeContext = Callable[[Request | None, Principal], Context]
+# The scope key set when the view documents' path gave a request up here: the view must
+# not try it in front again, but have strawberry run it.
+GAVE_UP = "benefitgate.gave_up"
 _JSON = b"application/json"
 _GRAPHQL_RESPONSE = GRAPHQL_RESPONSE.encode()
 
@@ -44,12 +50,14 @@ class QuickAnswers:
         self,
         known: KnownRequests,
         checks: CheckPath | None,
+        queries: QueryPath | None,
         front: Callable[[], ResponseFront | None],
         make_context: MakeContext,
         encode: Callable[[object], str],
     ) -> None:
         self._known = known
         self._checks = checks
+        self._queries = queries
         self._front = front
         self._make_context = make_context
         self._encode = encode
@@ -74,6 +82,9 @@ class QuickAnswers:
         if check is not None and check[0] is not None:
             return await self._check(scope, principal, check, receive, send, media)
         front, cached = self._front(), known.worked_out.get("cache")
+        query = known.worked_out.get("query")
+        if front is None and query is not None:
+            return await self._query(scope, principal, query, known.variables, receive, send, media)
         if front is None or cached is None or cached[1] is None:
             return False
         entry = front.cache.local_hit(front.key(principal, cached[1]))
@@ -103,6 +114,31 @@ class QuickAnswers:
         if data is None:
             return False  # strawberry runs it again, and answers what it meets
         operation_succeeded(plan.operation_label, "query", time.perf_counter() - started)
+        await _respond(send, self._encode({"data": data}).encode(), media)
+        return True
+
+    async def _query(
+        self,
+        scope: Scope,
+        principal: Principal,
+        plan: QueryPlan,
+        variables: dict[str, Any] | None,
+        receive: Receive,
+        send: Send,
+        media: bytes,
+    ) -> bool:
+        if self._queries is None or principal.role not in plan.accepted:
+            return False
+        started = time.perf_counter()
+        context = self._make_context(Request(scope, receive), principal)
+        try:
+            data = await self._queries.answer(plan, context, variables)
+        finally:
+            await context.db.release()  # before the response is sent, as the view does
+        if data is None:
+            scope[GAVE_UP] = True  # strawberry runs it again, and answers what it meets
+            return False
+        operation_succeeded(plan.label, "query", time.perf_counter() - started)
         await _respond(send, self._encode({"data": data}).encode(), media)
         return True
 

@@ -50,7 +50,7 @@ from benefitgate.graphql.known import MAX_BODY, Known, KnownRequests, Params
 from benefitgate.graphql.observe import operation_succeeded
 from benefitgate.graphql.parameters import JSONParameters
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
-from benefitgate.graphql.quick import QuickAnswers, read_body
+from benefitgate.graphql.quick import GAVE_UP, QuickAnswers, read_body
 from benefitgate.graphql.response_cache import (
     EXCHANGE,
     CachedQuery,
@@ -138,7 +138,9 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         self.documents = documents or TrustedDocuments()
         self.limiter = limiter  # takes a token for each WebSocket `subscribe`
         self.known = KnownRequests()
-        self.quick = QuickAnswers(self.known, checks, front, make_context, self.encode_json)
+        self.quick = QuickAnswers(
+            self.known, checks, queries, front, make_context, self.encode_json
+        )
         self._front = front
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -318,8 +320,10 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         plan = None
         if self.queries is not None and known is not None:
             plan = known.once("query", self.queries.worked_out)
-        if plan is not None and principal.role in plan.accepted:
-            answered = await self._fast_query(request, principal, plan, known)
+        gave_up = request.scope.get(GAVE_UP, False)  # in front of the view (`graphql.quick`)
+        if plan is not None and principal.role in plan.accepted and not gave_up:
+            assert known is not None
+            answered = await self._fast_query(request, principal, plan, known.variables)
             if answered is not None:
                 return answered
         response = await self.run(request)
@@ -328,14 +332,14 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         return response
 
     async def _fast_query(
-        self, request: Request, principal: Principal, plan: QueryPlan, known: Known | None
+        self, request: Request, principal: Principal, plan: QueryPlan, variables: Any
     ) -> Response | None:
         """The view document's answer from the path in front of strawberry; None when
         strawberry must answer it, with nothing of this attempt left behind."""
-        assert self.queries is not None and known is not None
+        assert self.queries is not None
         started = time.perf_counter()
         context = self._context_for(request, principal)
-        data = await self.queries.answer(plan, context, known.variables)
+        data = await self.queries.answer(plan, context, variables)
         if data is None:
             del request.scope[_CONTEXT]
             exchange_of(request).context = None

@@ -243,14 +243,31 @@ class _Directives(Visitor):
         self.seen = True
 
 
-# One field of a selection: its response name, its definition (None for __typename), the
-# attribute it reads (None when it has a resolver) and its field details.
-_PlanField: TypeAlias = tuple[str, GraphQLField | None, str | None, FieldDetailsList]
-_Plan: TypeAlias = list[_PlanField]
+class _Step:
+    """One field of a selection, worked out once per document."""
+
+    __slots__ = ("attribute", "definition", "details", "leaf", "name", "nodes")
+
+    def __init__(
+        self, name: str, definition: GraphQLField | None, details: FieldDetailsList
+    ) -> None:
+        self.name = name  # the response name
+        self.definition = definition  # None for __typename
+        self.attribute = plain_attribute(definition)  # None when it has a resolver
+        self.details = details
+        self.nodes = [d.node for d in details]
+        # A plain attribute whose values are leaves: completed with no path or info.
+        self.leaf = self.attribute is not None and isinstance(
+            get_named_type(definition.type) if definition else None, GraphQLLeafType
+        )
+
+
+_Plan: TypeAlias = list[_Step]
 _Info: TypeAlias = GraphQLResolveInfo[Any]
-# Keyed by the type and the identity of the selection's nodes, which the plan's document
-# keeps alive (the plan holds the details, and so the nodes, in its value).
-_PLANS: dict[tuple[Any, ...], tuple[FieldDetailsList, _Plan]] = {}
+# Plans by type and the identity of what they were worked out from: the root's operation,
+# or a field's details, which the parent's plan keeps (so the same list every request).
+# Each value keeps its key's object alive, so that no id in a key is reused meanwhile.
+_PLANS: dict[tuple[GraphQLObjectType, int], tuple[object, _Plan]] = {}
 
 
 class _Walk:
@@ -268,22 +285,24 @@ class _Walk:
         executor = self.executor
         root_type = self.schema.query_type
         assert root_type is not None
-        grouped, defers, _ = self._collect_root(root_type)
-        if defers:
-            raise _Unanswered
-        plan = [_plan_field(self.schema, root_type, name, d) for name, d in grouped.items()]
+        operation = executor.operation
+        kept = _PLANS.get((root_type, id(operation)))
+        if kept is None:
+            grouped, defers, _ = collect_fields(
+                self.schema,
+                executor.fragments,
+                executor.variable_values,
+                root_type,
+                operation,
+                self.hide_suggestions,
+            )
+            if defers:
+                raise _Unanswered
+            plan = _plan_of(self.schema, root_type, grouped)
+            _keep((root_type, id(operation)), operation, plan)
+        else:
+            plan = kept[1]
         return self._fields(root_type, executor.root_value, plan, None)
-
-    def _collect_root(self, root_type: GraphQLObjectType) -> Any:
-        executor = self.executor
-        return collect_fields(
-            self.schema,
-            executor.fragments,
-            executor.variable_values,
-            root_type,
-            executor.operation,
-            self.hide_suggestions,
-        )
 
     def _object(
         self,
@@ -305,32 +324,30 @@ class _Walk:
         result: dict[str, Any] = {}
         waiting: list[tuple[str, Awaitable[Any]]] = []
         try:
-            for name, definition, attribute, details in plan:
+            for step in plan:
+                name, definition = step.name, step.definition
                 if definition is None:
                     result[name] = object_type.name
                     continue
                 return_type = definition.type
-                if attribute is not None and isinstance(
-                    get_named_type(return_type), GraphQLLeafType
-                ):
-                    result[name] = self._complete(
-                        return_type, details, None, None, getattr(source, attribute)
-                    )
+                if step.leaf:
+                    value = getattr(source, step.attribute)  # type: ignore[arg-type]
+                    result[name] = self._complete(return_type, step.details, None, None, value)
                     continue
                 field_path = Path(path, name, object_type.name)
                 info = self.executor.build_resolve_info(
-                    definition, [d.node for d in details], object_type, field_path
+                    definition, step.nodes, object_type, field_path
                 )
-                if attribute is None:
-                    value = self._resolve(definition, details, source, info)
+                if step.attribute is None:
+                    value = self._resolve(definition, step.details, source, info)
                     if self.is_awaitable(value):
-                        later = self._later(return_type, details, field_path, info, value)
+                        later = self._later(return_type, step.details, field_path, info, value)
                         waiting.append((name, later))
                         result[name] = None  # its place: the fields keep the document's order
                         continue
                 else:
-                    value = getattr(source, attribute)
-                completed = self._complete(return_type, details, field_path, info, value)
+                    value = getattr(source, step.attribute)
+                completed = self._complete(return_type, step.details, field_path, info, value)
                 if self.is_awaitable(completed):
                     waiting.append((name, completed))
                 result[name] = completed
@@ -464,30 +481,37 @@ class _Walk:
 
     def _plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> _Plan:
         """The fields of one selection on one type, worked out once per document."""
-        key: tuple[Any, ...] = (object_type, *[id(d.node) for d in details])
-        kept = _PLANS.get(key)
+        kept = _PLANS.get((object_type, id(details)))
         if kept is not None:
             return kept[1]
         grouped, defers, _ = self.executor.collect_subfields(object_type, details)
         if defers:
             raise _Unanswered
-        plan = [_plan_field(self.schema, object_type, name, d) for name, d in grouped.items()]
-        if len(_PLANS) >= _KEPT_PLANS:
-            del _PLANS[next(iter(_PLANS))]
-        _PLANS[key] = (details, plan)
+        plan = _plan_of(self.schema, object_type, grouped)
+        _keep((object_type, id(details)), details, plan)
         return plan
 
 
-def _plan_field(
-    schema: GraphQLSchema, object_type: GraphQLObjectType, name: str, details: FieldDetailsList
-) -> _PlanField:
-    field_name = details[0].node.name.value
-    if field_name == _TYPENAME:
-        return name, None, None, details
-    definition = schema.get_field(object_type, field_name)
-    if definition is None:
-        raise _Unanswered
-    return name, definition, plain_attribute(definition), details
+def _plan_of(
+    schema: GraphQLSchema, object_type: GraphQLObjectType, grouped: dict[str, FieldDetailsList]
+) -> _Plan:
+    plan = []
+    for name, details in grouped.items():
+        field_name = details[0].node.name.value
+        if field_name == _TYPENAME:
+            plan.append(_Step(name, None, details))
+            continue
+        definition = schema.get_field(object_type, field_name)
+        if definition is None:
+            raise _Unanswered
+        plan.append(_Step(name, definition, details))
+    return plan
+
+
+def _keep(key: tuple[GraphQLObjectType, int], owner: object, plan: _Plan) -> None:
+    if len(_PLANS) >= _KEPT_PLANS:
+        del _PLANS[next(iter(_PLANS))]
+    _PLANS[key] = (owner, plan)
 
 
 async def _together(awaitables: list[Awaitable[Any]]) -> list[Any]:
