@@ -6,7 +6,9 @@ uvloop) and PostGraphile 5 (the Amber preset, one Node process), checks that bot
 the same facts for sampled accounts, then drives each with wrk over random accounts in
 alternating rounds: the lean view (account, subscription, tier with its benefits, current
 usage) at 16 and at 64 connections, and the account's name alone. Each round also drives
-the stack's ceiling: a bare Strawberry app (`strawberry_ceiling.py`: same Strawberry, same
+a second Benefitgate with `BENEFITGATE_FAST_QUERIES=off` (Strawberry executes the view
+documents, as before `graphql.fast.queries` answered them in front of it) and the stack's
+ceiling: a bare Strawberry app (`strawberry_ceiling.py`: same Strawberry, same
 uvicorn with uvloop and the service's HTTP protocol, one worker) answering the same
 documents from constants in memory, no database and no middleware, so the printout shows
 what Strawberry execution can reach at best next to PostGraphile. The floor is a bare
@@ -59,6 +61,7 @@ from scratch import scratch_database
 
 PGL_PORT = 8767
 CEILING_PORT = 8768
+STRAWBERRY_PORT = 8769  # Benefitgate with view documents executed by Strawberry
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache/benefitgate-bench/postgraphile"))
 
@@ -202,6 +205,10 @@ def same_facts(ids: list[str], key: str) -> int:
     return len(ids)
 
 
+# The second Benefitgate: the same service with view documents left to Strawberry.
+THROUGH_STRAWBERRY = {"BENEFITGATE_FAST_QUERIES": "off"}
+
+
 def body_file(work: Path, name: str, query: str) -> Path:
     body = json.dumps({"query": query, "variables": {"id": "ID"}}).replace("%", "%%")
     path = work / f"{name}.json"
@@ -227,6 +234,8 @@ def main() -> None:
     services = [serve_benefitgate(dsn, PORT, work)]
     try:
         wait_until_up(PORT)
+        services.append(serve_benefitgate(dsn, STRAWBERRY_PORT, work, THROUGH_STRAWBERRY))
+        wait_until_up(STRAWBERRY_PORT)
         asyncio.run(suggestions_computed(dsn))
         if not isinstance(installed, str):
             services.append(serve_postgraphile(*installed, dsn))
@@ -237,7 +246,11 @@ def main() -> None:
         services.append(serve_ceiling(work / "sample.json"))
         if ceiling_answer(ids[0], key) != json.loads(sample):
             raise AssertionError("the ceiling's answer differs from Benefitgate's")
-        targets = [("benefitgate", PORT, BENEFITGATE), ("ceiling", CEILING_PORT, BENEFITGATE)]
+        targets = [
+            ("benefitgate", PORT, BENEFITGATE),
+            ("strawberry", STRAWBERRY_PORT, BENEFITGATE),
+            ("ceiling", CEILING_PORT, BENEFITGATE),
+        ]
         if not isinstance(installed, str):
             targets.append(("postgraphile", PGL_PORT, POSTGRAPHILE))
         for name, port, queries in targets:  # warm-up: connections, plans, caches
@@ -268,10 +281,11 @@ def _report(
         print(f"  {name:13}{doc:5}{label:>3} conns: {shown}")
     print(f"  floor (bare Starlette, same body, 16 conns): {floor['rps']:.0f} req/s,"
           f" p99 {floor['p99']:.2f} ms")  # fmt: skip
+    print("  (strawberry: Benefitgate with BENEFITGATE_FAST_QUERIES=off, Strawberry executing)")
     print("  (ceiling: bare Strawberry, same documents answered from memory, no database)")
     for doc, label in sorted({(d, c) for _, d, c in figures}):
         theirs = figures.get(("postgraphile", doc, label), [])
-        for name in ("benefitgate", "ceiling"):
+        for name in ("benefitgate", "strawberry", "ceiling"):
             ours = figures.get((name, doc, label), [])
             median = statistics.median(r["rps"] for r in ours)
             line = f"  {doc} at {label}: {name} {median:.0f} req/s"
