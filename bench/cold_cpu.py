@@ -3,11 +3,14 @@ ASGI app driven directly in process (no client, no socket), one request after an
 
 Seeds BENCH_ACCOUNTS (default 500) demo accounts into a fresh database, or uses BENCH_DSN
 (seeded, with BENCH_KEY an admin key), so that two codes can be run in turn on one
-database (`PYTHONPATH=<their src>`). For each document (the full view of `account_view.py`,
-the lean view of `postgraphile.py`, the name alone), every account is read once, then
-BENCH_REQUESTS (default 3,000) requests for random accounts are timed in blocks of 200;
-the median block's CPU a request is printed, which other work on a shared machine moves
-less than the mean.
+database (`PYTHONPATH=<their src>`). Two apps serve in the one process: one answers view
+documents in front of Strawberry (`graphql.fast.queries`, the default), the other leaves
+them to Strawberry (`BENEFITGATE_FAST_QUERIES=off`). For each document (the full view of
+`account_view.py`, the lean view of `postgraphile.py`, the name alone), every account is
+read once by each, then BENCH_REQUESTS (default 3,000) requests for random accounts are
+timed in blocks of 200, each block sent to both apps in turn, so that the machine's drift
+(two runs of one code on this shared machine differed by a fifth) hits both alike; the
+median block's CPU a request is printed, which other work moves less than the mean.
 
 Then the lean view **without GraphQL**: the same authentication (the cached key), the
 same one statement and access check, the domain's usage rows, the answer built from them
@@ -27,6 +30,7 @@ import random
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -79,21 +83,26 @@ async def measure(dsn: str, key: str, ids: list[str]) -> None:
             "scheduler_seconds": 0,
         }
     )
-    app = create_app(settings, dsn)
-    async with LifespanManager(app) as manager:
+    ahead = create_app(replace(settings, fast_queries=True), dsn)
+    through = create_app(replace(settings, fast_queries=False), dsn)
+    async with LifespanManager(ahead) as manager, LifespanManager(through) as strawberry:
+        apps = {"in front of Strawberry": manager.app, "through Strawberry": strawberry.app}
         for label, query in DOCUMENTS.items():
             bodies = {a: json.dumps({"query": query, "variables": {"id": a}}).encode() for a in ids}
-            for body in bodies.values():
-                assert await call(manager.app, scope_of(key, body), body) == 200
+            for app in apps.values():
+                for body in bodies.values():
+                    assert await call(app, scope_of(key, body), body) == 200
             sent = [bodies[random.choice(ids)] for _ in range(REQUESTS)]
-            blocks = []
+            blocks: dict[str, list[float]] = {name: [] for name in apps}
             for start in range(0, REQUESTS, BLOCK):
-                cpu = time.process_time()
-                for body in sent[start : start + BLOCK]:
-                    await call(manager.app, scope_of(key, body), body)
-                blocks.append((time.process_time() - cpu) / BLOCK * 1e6)
-            print(f"{label}: {statistics.median(blocks):.0f} us of CPU a request (median block)")
-        await measure_without_graphql(manager.app, app.state.benefitgate, key, ids)
+                for name, app in apps.items():  # alternating: the machine's drift hits both
+                    cpu = time.process_time()
+                    for body in sent[start : start + BLOCK]:
+                        await call(app, scope_of(key, body), body)
+                    blocks[name].append((time.process_time() - cpu) / BLOCK * 1e6)
+            shown = ", ".join(f"{statistics.median(b):.0f} us {name}" for name, b in blocks.items())
+            print(f"{label}: {shown} (CPU a request, median block)")
+        await measure_without_graphql(manager.app, ahead.state.benefitgate, key, ids)
 
 
 async def measure_without_graphql(app: Any, state: AppState, key: str, ids: list[str]) -> None:
