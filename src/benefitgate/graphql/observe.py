@@ -10,7 +10,7 @@ from strawberry.types.graphql import OperationType
 from benefitgate.telemetry import metrics
 from graphql import GraphQLError, GraphQLSyntaxError
 
-__all__ = ["error_code", "operation_succeeded", "record_operation"]
+__all__ = ["error_code", "operation_failed", "operation_succeeded", "record_operation"]
 
 
 def error_code(error: GraphQLError) -> str:
@@ -41,6 +41,28 @@ def record_operation(context: ExecutionContext, seconds: float) -> None:
     if result is not None and not errors:
         errors = list(result.errors or [])
     executed = result is not None and result.data is not None
+    type_label = kind.value if kind is not None else "unknown"
+    _record(context.operation_name, type_label, errors, executed, seconds)
+
+
+def operation_succeeded(name: str | None, type_label: str, seconds: float) -> None:
+    """An operation answered without strawberry (`fast.checks`), recorded as it would be."""
+    _observe(name, type_label, "success", seconds)
+
+
+def operation_failed(
+    name: str | None, type_label: str, errors: list[GraphQLError], seconds: float
+) -> None:
+    """An operation executed without strawberry whose field errors nulled its data
+    (`fast.queries`), recorded as `record_operation` records such an operation: from its
+    errors as execution raised them (strawberry keeps those in the execution context's
+    `pre_execution_errors`; the masking replaces the result's)."""
+    _record(name, type_label, errors, False, seconds)
+
+
+def _record(
+    name: str | None, type_label: str, errors: list[GraphQLError], executed: bool, seconds: float
+) -> None:
     if not errors:
         outcome = "success"
     elif executed or any(e.path for e in errors):
@@ -49,13 +71,7 @@ def record_operation(context: ExecutionContext, seconds: float) -> None:
         outcome = "request_error"
     for error in errors:
         metrics.error(error_code(error))
-    type_label = kind.value if kind is not None else "unknown"
-    _observe(context.operation_name, type_label, outcome, seconds)
-
-
-def operation_succeeded(name: str | None, type_label: str, seconds: float) -> None:
-    """An operation answered without strawberry (`fast.checks`), recorded as it would be."""
-    _observe(name, type_label, "success", seconds)
+    _observe(name, type_label, outcome, seconds)
 
 
 def _observe(name: str | None, type_label: str, outcome: str, seconds: float) -> None:

@@ -13,7 +13,8 @@ Anything else goes on to the view, with the body already read: a first reading, 
 not yet run cleanly by strawberry for the caller's role, a check that failed
 unexpectedly, a key the local tier does not hold (the view looks it up in full, the
 shared tier included), a GET (with its HTTP caching), a view document not yet run cleanly
-for the role or that the path in front gave up (marked `GAVE_UP`: strawberry runs it).
+for the role or that the path in front gave up (marked `GAVE_UP`: strawberry runs it), or
+whose error nulled its data (marked `FAILED`: the view makes strawberry's response of it).
 """
 
 from __future__ import annotations
@@ -28,19 +29,22 @@ from starlette.types import Message, Receive, Scope, Send
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Principal
 from benefitgate.graphql.fast.checks import CheckPath
-from benefitgate.graphql.fast.queries import QueryPath, QueryPlan
+from benefitgate.graphql.fast.queries import QueryFailure, QueryPath, QueryPlan
 from benefitgate.graphql.known import KnownRequests
 from benefitgate.graphql.observe import operation_succeeded
 from benefitgate.graphql.response_cache import ResponseFront
 from benefitgate.graphql.responses import GRAPHQL_RESPONSE, prefers_graphql_response
 from benefitgate.graphql.shapes import is_json_body
 
-__all__ = ["GAVE_UP", "QuickAnswers", "read_body"]
+__all__ = ["FAILED", "GAVE_UP", "QuickAnswers", "read_body"]
 
 MakeContext = Callable[[Request | None, Principal], Context]
 # The scope key set when the view documents' path gave a request up here: the view must
 # not try it in front again, but have strawberry run it.
 GAVE_UP = "benefitgate.gave_up"
+# The scope key of a view document whose error nulled its data here: the view answers it
+# as strawberry answers such a result (`GraphQLView._failed_query`), without running it again.
+FAILED = "benefitgate.failed"
 _JSON = b"application/json"
 _GRAPHQL_RESPONSE = GRAPHQL_RESPONSE.encode()
 
@@ -137,6 +141,9 @@ class QuickAnswers:
             await context.db.release()  # before the response is sent, as the view does
         if data is None:
             scope[GAVE_UP] = True  # strawberry runs it again, and answers what it meets
+            return False
+        if isinstance(data, QueryFailure):
+            scope[FAILED] = (data, time.perf_counter() - started)  # the view answers it
             return False
         operation_succeeded(plan.label, "query", time.perf_counter() - started)
         await _respond(send, self._encode({"data": data}).encode(), media)

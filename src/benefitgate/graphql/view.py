@@ -45,12 +45,13 @@ from benefitgate.events.written import recording
 from benefitgate.graphql import ide
 from benefitgate.graphql.fast.checks import CheckPath, CheckPlan, may_name_a_check
 from benefitgate.graphql.fast.delivery import LiveTransportHandler, SubscribeLimiter
-from benefitgate.graphql.fast.queries import QueryPath, QueryPlan
+from benefitgate.graphql.fast.queries import QueryFailure, QueryPath, QueryPlan
 from benefitgate.graphql.known import MAX_BODY, Known, KnownRequests, Params
-from benefitgate.graphql.observe import operation_succeeded
+from benefitgate.graphql.masking import masked
+from benefitgate.graphql.observe import operation_failed, operation_succeeded
 from benefitgate.graphql.parameters import JSONParameters
 from benefitgate.graphql.persisted import DocumentRefused, TrustedDocuments
-from benefitgate.graphql.quick import GAVE_UP, QuickAnswers, read_body
+from benefitgate.graphql.quick import FAILED, GAVE_UP, QuickAnswers, read_body
 from benefitgate.graphql.response_cache import (
     EXCHANGE,
     CachedQuery,
@@ -320,6 +321,9 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         plan = None
         if self.queries is not None and known is not None:
             plan = known.once("query", self.queries.worked_out)
+        failed = request.scope.pop(FAILED, None)  # in front of the view (`graphql.quick`)
+        if plan is not None and failed is not None:
+            return await self._failed_query(request, plan, *failed)
         gave_up = request.scope.get(GAVE_UP, False)  # in front of the view (`graphql.quick`)
         if plan is not None and principal.role in plan.accepted and not gave_up:
             assert known is not None
@@ -345,11 +349,32 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
             exchange_of(request).context = None
             await context.db.release()
             return None
+        if isinstance(data, QueryFailure):
+            return await self._failed_query(request, plan, data, time.perf_counter() - started)
         operation_succeeded(plan.label, "query", time.perf_counter() - started)
         exchange_of(request).clean = True
         # As `create_response` makes it for a result with data and no errors.
         media = GRAPHQL_RESPONSE if wants_graphql_response(request) else "application/json"
         return Response(self.encode_json({"data": data}), media_type=media)
+
+    async def _failed_query(
+        self, request: Request, plan: QueryPlan, failure: QueryFailure, seconds: float
+    ) -> Response:
+        """The response to a view document whose error nulled its data on the path in front
+        of strawberry, made as strawberry's execution and `run` make it of that result: the
+        error logged (`process_errors`) then masked, the operation recorded (from the error
+        as raised, as `graphql.steps` records it: its masking replaces the result's errors,
+        not the execution context's), the result processed and made a response by the
+        view's own steps."""
+        raised = [failure.error]
+        self.schema.process_errors(raised)
+        result = ExecutionResult(data=None, errors=masked(raised))
+        operation_failed(plan.label, "query", raised, seconds)
+        sub_response = await self.get_sub_response(request)
+        response_data = await self.process_result(request, result)
+        assert result.errors is not None
+        self._handle_errors(result.errors, response_data)
+        return self.create_response(response_data, sub_response)
 
     def _http_cached(self, request: Request, response: Response) -> Response:
         """ETag, Cache-Control and Vary on a clean GET answer; 304 when the client holds it."""

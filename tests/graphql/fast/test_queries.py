@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import httpx
@@ -159,7 +160,7 @@ def _variables(draw: Draw, world: World) -> dict[str, Any]:
     ids = st.sampled_from(world.accounts) | st.just(str(uuid.uuid4())) | st.just("nope")
     return {
         "id": draw(ids),
-        "n": draw(st.sampled_from([1, 2, 20, 0, -1])),
+        "n": draw(st.sampled_from([1, 2, 20, 0, -1, None])),
         "key": draw(st.sampled_from(["basic", "pro", "gold"])),
     }
 
@@ -200,8 +201,10 @@ async def test_the_path_answers_every_view_document_as_strawberry_does(
     assert _seen(first) == _seen(full), query
     assert fast_metrics == full_metrics
     clean = full.status_code == 200 and "errors" not in full.json()
+    # A resolver's error that nulls the whole result is answered in front too.
+    nulled = full.status_code == 200 and full.json().get("data", {}) is None
     assert root in READ_ONLY_ROOTS
-    assert answered_fast == clean, (query, full.content)
+    assert answered_fast == clean or (answered_fast and nulled), (query, full.content)
     event("answered in front" if answered_fast else "answered by strawberry")
 
 
@@ -266,31 +269,99 @@ async def test_a_first_beyond_the_cost_ceiling_is_refused_on_the_path_too(
         assert runs[0] == 2
 
 
-@pytest.mark.parametrize("bytes_read_before", [False, True], ids=["view", "quick"])
-async def test_a_view_that_loses_its_database_is_answered_by_strawberry_as_unavailable(
-    conn: asyncpg.Connection, make_api: MakeApi, dsn: str, bytes_read_before: bool
+async def test_an_argument_that_does_not_coerce_is_answered_as_strawberry_answers_it(
+    world: World,
 ) -> None:
-    """The path gives up on an unexpected failure, and strawberry runs the request again
-    and answers what it meets, as it would have on its own: once, whether the path was
-    tried by the view or, for bytes read before, in front of it (`graphql.quick`)."""
+    """A null variable for a non-null argument (`first: Int!` from `$n: Int`) fails its
+    field, and the null reaches the root: the path answers the error where strawberry
+    locates it (the variable in the argument, from a parse with locations) and records it
+    as strawberry does, without running the request again."""
+    query = "query Q($n: Int) { accounts(first: $n) { __typename } }"
+    admin = world.callers[0]
+    await _post(world.fast, query, {"n": 1}, admin)  # learnt
+    runs = world.strawberry_runs[0]
+    for spaced in (False, True):  # in front of the view (`graphql.quick`) and by the view
+        await _post(world.fast, query, {"n": None}, admin)
+        fast, fast_metrics = await _recorded(_post(world.fast, query, {"n": None}, admin, spaced))
+        full, full_metrics = await _recorded(_post(world.full, query, {"n": None}, admin))
+        assert _seen(fast) == _seen(full)
+        assert fast_metrics == full_metrics
+        assert full.json()["errors"][0]["locations"] == [{"line": 1, "column": 36}]
+    assert world.strawberry_runs[0] == runs
+
+
+Seen: TypeAlias = tuple[tuple[int, list[tuple[str, str]], bytes], dict[Any, float], list[str]]
+
+
+async def _failing_view(
+    make_api: MakeApi, dsn: str, ids: list[str], admin: str, fast: bool, **overrides: Any
+) -> tuple[Seen, int]:
+    """The answer (status, headers, bytes), the metrics and the logs of a learnt view whose
+    read waits on a locked table and fails there: ended with the first waiting backend
+    terminated, or (with `statement_seconds` among `overrides`) cancelled past its time;
+    with how many requests strawberry ran. `ids` has the account the view is learnt with,
+    and for the path in front of the view (`graphql.quick`) one it reads again."""
+    learnt, *read_before = ids
+    async with make_api(fast_queries=fast, **overrides) as api:
+        await api.data(VIEW, {"id": learnt}, auth=admin)
+        for account in read_before:
+            await api.data(VIEW, {"id": account}, auth=admin)
+        runs = _count_runs(_view(api))
+        failing = read_before[0] if read_before else str(uuid.uuid4())
+        handler = _Logged()
+        logging.getLogger("benefitgate.graphql").addHandler(handler)
+        try:
+            async with locked(dsn, "accounts") as holder:
+                pending = asyncio.create_task(
+                    _recorded(api.post(VIEW, {"id": failing}, auth=admin))
+                )
+                if "statement_seconds" not in overrides:
+                    assert await terminate_waiting(holder) == 1
+                # Read once: a read again would wait on the lock until it is let go.
+                response, recorded = await asyncio.wait_for(pending, 10)
+        finally:
+            logging.getLogger("benefitgate.graphql").removeHandler(handler)
+        # The database back, the view answers (from the path once it ran cleanly).
+        assert (await api.data(VIEW, {"id": learnt}, auth=admin))["account"]["id"] == learnt
+        return (_seen(response), recorded, handler.lines), runs[0]
+
+
+class _Logged(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.getMessage().split(':')[0]}")
+
+
+@pytest.mark.parametrize("bytes_read_before", [False, True], ids=["view", "quick"])
+@pytest.mark.parametrize("failure", ["terminated", "timed out"])
+async def test_a_view_whose_read_fails_is_answered_as_strawberry_answers_it_without_a_rerun(
+    conn: asyncpg.Connection, make_api: MakeApi, dsn: str, bytes_read_before: bool, failure: str
+) -> None:
+    """A read that fails on the database (a lost connection, a statement past its time, no
+    connection free) fails the view as strawberry's execution fails it: the root's null, the
+    error masked (UNAVAILABLE, or "Unexpected error.") and logged, the operation recorded.
+    The path answers it itself: strawberry running the request again waited again on what
+    made it fail (the lock, the statement's time, the pool), so every failing request held
+    its connection and its caller twice as long, as the database was in trouble. Whether the
+    path was tried by the view or, for bytes read before, in front of it (`graphql.quick`)."""
     worn, managed, *_ = await _accounts(conn)
     admin = await api_key(conn, Role.ADMIN)
-    async with make_api() as api:
-        await api.data(VIEW, {"id": str(worn)}, auth=admin)  # learnt
-        if bytes_read_before:
-            await api.data(VIEW, {"id": str(managed)}, auth=admin)
-        runs = _count_runs(_view(api))
-        async with locked(dsn, "accounts") as holder:  # the view's read waits on it
-            pending = asyncio.create_task(api.post(VIEW, {"id": str(managed)}, auth=admin))
-            assert await terminate_waiting(holder) == 1  # the path's read
-            assert await terminate_waiting(holder) == 1  # strawberry's, run again
-            response = await asyncio.wait_for(pending, 30)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["data"] is None
-        assert body["errors"][0]["extensions"] == {"code": "UNAVAILABLE", "retryable": True}
-        assert runs[0] == 1
-        # Once the database is back, the path answers.
-        again = await api.data(VIEW, {"id": str(managed)}, auth=admin)
-        assert again["account"]["id"] == str(managed)
-        assert runs[0] == 1
+    ids = [str(worn), str(managed)] if bytes_read_before else [str(worn)]
+    overrides = {"statement_seconds": 0.5} if failure == "timed out" else {}
+    fast, strawberry_runs = await _failing_view(make_api, dsn, ids, admin, True, **overrides)
+    full, _ = await _failing_view(make_api, dsn, ids, admin, False, **overrides)
+    assert fast == full
+    assert strawberry_runs == 0
+    (status, _, body), _, logged = fast
+    assert status == 200
+    error = json.loads(body)["errors"][0]
+    assert json.loads(body)["data"] is None and error["path"] == ["account"]
+    if failure == "terminated":
+        assert error["extensions"] == {"code": "UNAVAILABLE", "retryable": True}
+        assert logged == ["WARNING database unavailable in account"]
+    else:
+        assert error["message"] == "Unexpected error." and "extensions" not in error
+        assert logged == ["ERROR unexpected error in account"]

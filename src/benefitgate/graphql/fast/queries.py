@@ -24,16 +24,30 @@ It answers only what it can answer exactly as strawberry would:
   alone, so that run proves every later one passes them. The cost depends on the
   variables through `first`, so an operation with an `Int` variable is costed again for
   each request (`graphql.cost.request_cost_error`);
-- and only a clean result. Anything else (variables that do not coerce, a resolver that
-  raises, a null where the schema says non-null, a value that does not serialise, a type
-  that does not resolve) leaves nothing behind: what is under way is settled, and
-  strawberry runs the request again and answers what it meets, masked and logged as
-  always.
+- and only a clean result, or one a resolver's error nulls whole. Anything else
+  (variables that do not coerce, a resolver that raises below a field that may be null, a
+  null where the schema says non-null, a value that does not serialise, a type that does
+  not resolve) leaves nothing behind: what is under way is settled, and strawberry runs
+  the request again and answers what it meets, masked and logged as always.
+
+A resolver that raises where every field and list item from it to the root is non-null
+(every read-only root is, and so is what the views' reads hang under: the account's
+union, its grants, entitlements and usage) nulls the whole result, as graphql-core
+propagates it: the answer is `data: null` and that error, located at its field. The path
+answers that itself (`QueryFailure`, which the view masks, logs and records as strawberry
+does). Its commonest cause is the database: a connection lost, a statement cancelled past
+`BENEFITGATE_STATEMENT_SECONDS`, no pooled connection free in time. Run again through
+strawberry, the request waited again on what made it fail (the lock, the statement's
+time, the pool's queue), so each such request held its caller and a connection twice as
+long, and doubled the load, exactly as the database was in trouble. Of errors raised by
+several siblings, the first raised is the one graphql-core reports (it cancels the others
+on the first); the path settles them all and reports that one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -50,6 +64,7 @@ from benefitgate.graphql.known import Known
 from benefitgate.graphql.steps import Limits
 from benefitgate.replica import ReadReplica
 from graphql import (
+    BREAK,
     DirectiveNode,
     DocumentNode,
     FieldNode,
@@ -67,6 +82,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     NamedTypeNode,
+    Node,
     NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
@@ -76,11 +92,12 @@ from graphql import (
     get_argument_values,
     get_named_type,
     get_operation_ast,
+    located_error,
     parse,
     visit,
 )
 
-__all__ = ["READ_ONLY_ROOTS", "QueryPath", "QueryPlan"]
+__all__ = ["READ_ONLY_ROOTS", "QueryFailure", "QueryPath", "QueryPlan"]
 
 # Root fields whose resolvers only read: the benefit views frontends and tools fetch.
 READ_ONLY_ROOTS = frozenset({"account", "accounts", "tier", "tiers", "benefits", "milestones"})
@@ -92,11 +109,33 @@ class _Unanswered(Exception):
     """Something strawberry must answer: the walk stops and leaves the request to it."""
 
 
+_RAISED = itertools.count()  # the order resolvers' errors were raised in, process-wide
+
+
+class _FieldError(Exception):
+    """A resolver's error whose null reaches the root: the walk's answer is `data: null`
+    and this error, at its field."""
+
+    def __init__(self, error: Exception, nodes: list[FieldNode], path: Path) -> None:
+        super().__init__(error)
+        self.error, self.nodes, self.path = error, nodes, path
+        self.order = next(_RAISED)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFailure:
+    """A view whose execution a resolver's error nulled whole: the error as graphql-core
+    locates it (unmasked, as strawberry's execution gives it to be logged and masked)."""
+
+    error: GraphQLError
+
+
 @dataclass(slots=True)
 class QueryPlan:
     """A view document, worked out once for its text and operation name."""
 
-    document: DocumentNode
+    query: str
+    document: DocumentNode  # without locations (an error's are read again: `_with_locations`)
     operation_name: str | None  # as the request names it
     label: str | None  # the operation's name, as the metrics label it
     sized: bool  # takes an Int variable, which may set a `first`: costed per request
@@ -129,8 +168,9 @@ class QueryPath:
 
     async def answer(
         self, plan: QueryPlan, context: Context, variables: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
-        """The response's `data`; None when strawberry must answer (see the module)."""
+    ) -> dict[str, Any] | QueryFailure | None:
+        """The response's `data`, or the error that nulled it; None when strawberry must
+        answer (see the module)."""
         rule = self._limits.cost_rule(context.principal)
         if plan.sized and rule is not None:
             refused = request_cost_error(
@@ -150,6 +190,11 @@ class QueryPath:
             data = _Walk(built).root()
             if built.is_awaitable(data):
                 data = await data
+        except _FieldError as failed:
+            located = _with_locations(
+                plan, located_error(failed.error, failed.nodes, failed.path.as_list())
+            )
+            return None if located is None else QueryFailure(located)
         except Exception:
             return None
         finally:
@@ -178,11 +223,58 @@ class QueryPath:
         if roots is None or not roots <= READ_ONLY_ROOTS | {_TYPENAME}:
             return None
         return QueryPlan(
+            query=query,
             document=document,
             operation_name=operation_name,
             label=_label(operation, operation_name),
             sized=any(_names_int(d.type) for d in operation.variable_definitions or ()),
         )
+
+
+def _with_locations(plan: QueryPlan, error: GraphQLError) -> GraphQLError | None:
+    """`error` at the nodes of a parse of the document with locations, which strawberry's
+    execution has: the plan's document is parsed without (its tokens, which locations keep,
+    cost more than its nodes), so it is read again only when an error needs them. Its
+    nodes are the field's, or those the error brought (an argument's value, for one that
+    does not coerce). None for a node not of the plan's document (strawberry answers)."""
+    if not error.nodes or error.locations is not None:
+        return error
+    document = parse(plan.query)
+    nodes = []
+    for node in error.nodes:
+        address = _address(plan.document, node)
+        if address is None:
+            return None
+        nodes.append(_follow(document, address))
+    return GraphQLError(
+        error.message,
+        nodes,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=error.extensions,
+    )
+
+
+def _address(document: DocumentNode, target: Node) -> tuple[str | int, ...] | None:
+    """Where `target` is in `document`: the keys and indexes from the document to it."""
+    found: list[tuple[str | int, ...]] = []
+
+    class Find(Visitor):
+        def enter(self, node: Node, _key: Any, _parent: Any, path: list[Any], *_: Any) -> Any:
+            if node is target:
+                found.append(tuple(path))
+                return BREAK
+            return None
+
+    visit(document, Find())
+    return found[0] if found else None
+
+
+def _follow(node: Any, address: tuple[str | int, ...]) -> Node:
+    for step in address:
+        node = node[step] if isinstance(step, int) else getattr(node, step)
+    assert isinstance(node, Node)
+    return node
 
 
 def _label(operation: OperationDefinitionNode, operation_name: str | None) -> str | None:
@@ -302,7 +394,7 @@ class _Walk:
             _keep((root_type, id(operation)), operation, plan)
         else:
             plan = kept[1]
-        return self._fields(root_type, executor.root_value, plan, None)
+        return self._fields(root_type, executor.root_value, plan, None, False)
 
     def _object(
         self,
@@ -311,16 +403,24 @@ class _Walk:
         path: Path,
         info: _Info,
         value: Any,
+        nullable: bool,
     ) -> Any:
         is_type_of = object_type.is_type_of
         if is_type_of is not None and is_type_of(value, info) is not True:
             raise _Unanswered  # graphql-core reports the mismatch (or awaits the verdict)
-        return self._fields(object_type, value, self._plan(object_type, details), path)
+        return self._fields(object_type, value, self._plan(object_type, details), path, nullable)
 
     def _fields(
-        self, object_type: GraphQLObjectType, source: Any, plan: _Plan, path: Path | None
+        self,
+        object_type: GraphQLObjectType,
+        source: Any,
+        plan: _Plan,
+        path: Path | None,
+        nullable: bool,
     ) -> Any:
-        """The object's selected fields: a dict, or an awaitable of it when any waits."""
+        """The object's selected fields: a dict, or an awaitable of it when any waits.
+        `nullable`: whether a position from the object up to the root may be null, which
+        would stop a resolver's error below (the walk then leaves it to strawberry)."""
         result: dict[str, Any] = {}
         waiting: list[tuple[str, Awaitable[Any]]] = []
         try:
@@ -332,22 +432,32 @@ class _Walk:
                 return_type = definition.type
                 if step.leaf:
                     value = getattr(source, step.attribute)  # type: ignore[arg-type]
-                    result[name] = self._complete(return_type, step.details, None, None, value)
+                    result[name] = self._complete(
+                        return_type, step.details, None, None, value, nullable
+                    )
                     continue
                 field_path = Path(path, name, object_type.name)
                 info = self.executor.build_resolve_info(
                     definition, step.nodes, object_type, field_path
                 )
                 if step.attribute is None:
-                    value = self._resolve(definition, step.details, source, info)
+                    guarded = nullable or not isinstance(return_type, GraphQLNonNull)
+                    try:
+                        value = self._resolve(definition, step.details, source, info)
+                    except Exception as error:
+                        raise _raised(error, step.nodes, field_path, guarded) from error
                     if self.is_awaitable(value):
-                        later = self._later(return_type, step.details, field_path, info, value)
+                        later = self._later(
+                            return_type, step, field_path, info, value, nullable, guarded
+                        )
                         waiting.append((name, later))
                         result[name] = None  # its place: the fields keep the document's order
                         continue
                 else:
                     value = getattr(source, step.attribute)
-                completed = self._complete(return_type, step.details, field_path, info, value)
+                completed = self._complete(
+                    return_type, step.details, field_path, info, value, nullable
+                )
                 if self.is_awaitable(completed):
                     waiting.append((name, completed))
                 result[name] = completed
@@ -382,12 +492,18 @@ class _Walk:
     async def _later(
         self,
         return_type: GraphQLOutputType,
-        details: FieldDetailsList,
+        step: _Step,
         path: Path,
         info: _Info,
         value: Awaitable[Any],
+        nullable: bool,
+        guarded: bool,
     ) -> Any:
-        completed = self._complete(return_type, details, path, info, await value)
+        try:
+            resolved = await value
+        except Exception as error:
+            raise _raised(error, step.nodes, path, guarded) from error
+        completed = self._complete(return_type, step.details, path, info, resolved, nullable)
         if self.is_awaitable(completed):
             completed = await completed
         return completed
@@ -407,6 +523,7 @@ class _Walk:
         path: Path | None,
         info: _Info | None,
         value: Any,
+        nullable: bool,
     ) -> Any:
         """The value completed for its type, as graphql-core's `complete_value` does when
         nothing goes wrong; raises _Unanswered when something would."""
@@ -416,19 +533,21 @@ class _Walk:
             return_type = return_type.of_type
         elif value is None:
             return None
+        else:
+            nullable = True
         if isinstance(return_type, GraphQLLeafType):
             coerced = return_type.coerce_output_value(value)
             if coerced is None or coerced is Undefined:
                 raise _Unanswered
             return coerced
         if isinstance(return_type, GraphQLList):
-            return self._list(return_type.of_type, details, path, info, value)
+            return self._list(return_type.of_type, details, path, info, value, nullable)
         assert path is not None and info is not None  # built for every field not of leaves
         if isinstance(return_type, GraphQLAbstractType):
             return_type = self._runtime_type(return_type, info, value)
         if not isinstance(return_type, GraphQLObjectType):
             raise _Unanswered
-        return self._object(return_type, details, path, info, value)
+        return self._object(return_type, details, path, info, value, nullable)
 
     def _list(
         self,
@@ -437,6 +556,7 @@ class _Walk:
         path: Path | None,
         info: _Info | None,
         value: Any,
+        nullable: bool,
     ) -> Any:
         if not isinstance(value, list | tuple):  # an iterator read here would be spent
             raise _Unanswered
@@ -445,7 +565,7 @@ class _Walk:
         try:
             for index, item in enumerate(value):
                 item_path = None if path is None else Path(path, index, None)
-                completed = self._complete(item_type, details, item_path, info, item)
+                completed = self._complete(item_type, details, item_path, info, item, nullable)
                 if self.is_awaitable(completed):
                     waiting.append((index, completed))
                 items.append(completed)
@@ -514,20 +634,38 @@ def _keep(key: tuple[GraphQLObjectType, int], owner: object, plan: _Plan) -> Non
     _PLANS[key] = (owner, plan)
 
 
+def _raised(error: Exception, nodes: list[FieldNode], path: Path, guarded: bool) -> Exception:
+    """What a resolver's `error` raises in the walk: a _FieldError when its null reaches the
+    root; else strawberry answers (a null that stops below the root keeps data beside it)."""
+    if isinstance(error, _Unanswered) or guarded:
+        return _Unanswered()
+    return _FieldError(error, nodes, path)
+
+
 async def _together(awaitables: list[Awaitable[Any]]) -> list[Any]:
     """Their values, awaited at once as graphql-core gathers siblings; when one fails, all
     are settled first, so nothing still runs on the request's connection afterwards."""
     if len(awaitables) == 1:
         return [await awaitables[0]]
     values = await asyncio.gather(*awaitables, return_exceptions=True)
-    for value in values:
-        if isinstance(value, BaseException):
-            raise value
+    failed = [value for value in values if isinstance(value, BaseException)]
+    if failed:
+        raise _first(failed)
     return values
 
 
 async def _settled_then_raised(awaitables: list[Awaitable[Any]], error: Exception) -> Any:
     """`error`, raised once the fields already under way have settled: a DataLoader's batch
     must not run on the request's connection after strawberry has taken the request over."""
-    await asyncio.gather(*awaitables, return_exceptions=True)
-    raise error
+    values = await asyncio.gather(*awaitables, return_exceptions=True)
+    raise _first([error, *(value for value in values if isinstance(value, BaseException))])
+
+
+def _first(failed: list[BaseException]) -> BaseException:
+    """Of siblings' failures, what the walk raises: anything but a resolver's error first
+    (strawberry answers), else the error raised first, as graphql-core reports the first
+    to reach it and cancels the rest."""
+    nulled = [error for error in failed if isinstance(error, _FieldError)]
+    if len(nulled) < len(failed):
+        return next(error for error in failed if not isinstance(error, _FieldError))
+    return min(nulled, key=lambda error: error.order)
