@@ -296,12 +296,12 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         plan, digest = (None, None) if known is None else known.once("cache", front.worked_out)
         if plan is None:
             with recording() as changed:
-                response = await self.run(request)
+                response = await self._execute(request, principal, known)
             if changed:
                 await front.after_write(changed)
             return self._http_cached(request, response)
         if digest is None:
-            return await self.run(request)
+            return await self._execute(request, principal, known)
         key = front.key(principal, digest)
         found = await front.find(key)
         if isinstance(found, Entry):

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from benefitgate.auth.principals import Role
 from benefitgate.graphql.fast.queries import READ_ONLY_ROOTS
 from benefitgate.graphql.schema import build_schema
+from benefitgate.graphql.view import GraphQLView
 from graphql import (
     GraphQLField,
     GraphQLInterfaceType,
@@ -365,3 +366,40 @@ async def test_a_view_whose_read_fails_is_answered_as_strawberry_answers_it_with
     else:
         assert error["message"] == "Unexpected error." and "extensions" not in error
         assert logged == ["ERROR unexpected error in account"]
+
+
+async def test_with_the_response_cache_a_miss_and_an_uncacheable_view_are_answered_in_front(
+    conn: asyncpg.Connection, make_api: MakeApi
+) -> None:
+    """The cache keeps what the path answered (a miss), and a view the cache does not keep
+    (`accounts`) is answered by the path all the same."""
+    worn, managed, *_ = await _accounts(conn)
+    admin = await api_key(conn, Role.ADMIN)
+    pages = "query { accounts(first: 2) { ... on AccountConnection { edges { node { id } } } } }"
+    async with make_api(response_cache=True) as api:
+        runs = _count_runs(_view(api))
+        for _ in range(3):
+            assert len((await api.data(pages, auth=admin))["accounts"]["edges"]) == 2
+        assert runs[0] == 1
+        await api.data(VIEW, {"id": str(worn)}, auth=admin)  # learnt
+        assert runs[0] == 2
+        answered = _count_answers(_view(api))
+        missed = await api.data(VIEW, {"id": str(managed)}, auth=admin)  # a miss, in front
+        assert answered == [1]
+        again = await api.data(VIEW, {"id": str(managed)}, auth=admin)  # a hit: no execution
+        assert answered == [1]
+        assert again == missed and missed["account"]["id"] == str(managed)
+        assert runs[0] == 2
+
+
+def _count_answers(view: GraphQLView) -> list[int]:
+    """A tally of the view documents the path in front of strawberry executes."""
+    assert view.queries is not None
+    answered, answer = [0], view.queries.answer
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        answered[0] += 1
+        return await answer(*args, **kwargs)
+
+    view.queries.answer = counted  # type: ignore[method-assign]
+    return answered
