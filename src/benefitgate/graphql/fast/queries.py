@@ -64,7 +64,6 @@ from benefitgate.graphql.known import Known
 from benefitgate.graphql.steps import Limits
 from benefitgate.replica import ReadReplica
 from graphql import (
-    BREAK,
     DirectiveNode,
     DocumentNode,
     FieldNode,
@@ -82,7 +81,6 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     NamedTypeNode,
-    Node,
     NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
@@ -134,8 +132,7 @@ class QueryFailure:
 class QueryPlan:
     """A view document, worked out once for its text and operation name."""
 
-    query: str
-    document: DocumentNode  # without locations (an error's are read again: `_with_locations`)
+    document: DocumentNode  # with locations, as strawberry parses it: an error names them
     operation_name: str | None  # as the request names it
     label: str | None  # the operation's name, as the metrics label it
     sized: bool  # takes an Int variable, which may set a `first`: costed per request
@@ -191,10 +188,7 @@ class QueryPath:
             if built.is_awaitable(data):
                 data = await data
         except _FieldError as failed:
-            located = _with_locations(
-                plan, located_error(failed.error, failed.nodes, failed.path.as_list())
-            )
-            return None if located is None else QueryFailure(located)
+            return QueryFailure(located_error(failed.error, failed.nodes, failed.path.as_list()))
         except Exception:
             return None
         finally:
@@ -206,7 +200,7 @@ class QueryPath:
 
     def _make_plan(self, query: str, operation_name: str | None) -> QueryPlan | None:
         try:
-            document = parse(query, no_location=True, max_tokens=self._limits.max_tokens)
+            document = parse(query, max_tokens=self._limits.max_tokens)
         except GraphQLError:
             return None
         operation = get_operation_ast(document, operation_name)
@@ -223,58 +217,11 @@ class QueryPath:
         if roots is None or not roots <= READ_ONLY_ROOTS | {_TYPENAME}:
             return None
         return QueryPlan(
-            query=query,
             document=document,
             operation_name=operation_name,
             label=_label(operation, operation_name),
             sized=any(_names_int(d.type) for d in operation.variable_definitions or ()),
         )
-
-
-def _with_locations(plan: QueryPlan, error: GraphQLError) -> GraphQLError | None:
-    """`error` at the nodes of a parse of the document with locations, which strawberry's
-    execution has: the plan's document is parsed without (its tokens, which locations keep,
-    cost more than its nodes), so it is read again only when an error needs them. Its
-    nodes are the field's, or those the error brought (an argument's value, for one that
-    does not coerce). None for a node not of the plan's document (strawberry answers)."""
-    if not error.nodes or error.locations is not None:
-        return error
-    document = parse(plan.query)
-    nodes = []
-    for node in error.nodes:
-        address = _address(plan.document, node)
-        if address is None:
-            return None
-        nodes.append(_follow(document, address))
-    return GraphQLError(
-        error.message,
-        nodes,
-        path=error.path,
-        original_error=error.original_error,
-        extensions=error.extensions,
-    )
-
-
-def _address(document: DocumentNode, target: Node) -> tuple[str | int, ...] | None:
-    """Where `target` is in `document`: the keys and indexes from the document to it."""
-    found: list[tuple[str | int, ...]] = []
-
-    class Find(Visitor):
-        def enter(self, node: Node, _key: Any, _parent: Any, path: list[Any], *_: Any) -> Any:
-            if node is target:
-                found.append(tuple(path))
-                return BREAK
-            return None
-
-    visit(document, Find())
-    return found[0] if found else None
-
-
-def _follow(node: Any, address: tuple[str | int, ...]) -> Node:
-    for step in address:
-        node = node[step] if isinstance(step, int) else getattr(node, step)
-    assert isinstance(node, Node)
-    return node
 
 
 def _label(operation: OperationDefinitionNode, operation_name: str | None) -> str | None:
