@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from benefitgate.events.outbox import START
+from benefitgate.telemetry import metrics
 from tests.conftest import Api, MakeApi, ServeLive, api_key
 from tests.fixtures import factories
 from tests.fixtures.live import RawSocket, raw_socket
@@ -29,6 +30,21 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 SPEC = {"accept": "application/graphql-response+json"}
 RETRYABLE = {"code": "UNAVAILABLE", "retryable": True}
 VIEW = "query($id: ID!) { account(id: $id) { __typename } }"
+
+
+def _errors_counted() -> dict[str, float]:
+    """`benefitgate_errors_total` by code, as counted so far in this process."""
+    return {
+        sample.labels["code"]: sample.value
+        for family in metrics.ERRORS.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
+def _counted_since(before: dict[str, float]) -> dict[str, float]:
+    now = _errors_counted()
+    return {code: n - before.get(code, 0) for code, n in now.items() if n != before.get(code, 0)}
 
 
 @pytest.fixture
@@ -54,6 +70,7 @@ async def test_a_query_whose_connection_is_terminated_answers_unavailable(
     await api.data(VIEW, {"id": str(account)}, auth=key)  # the key is verified and cached
 
     for headers in (SPEC, {}):
+        before = _errors_counted()
         response = await _during_termination(
             dsn, "accounts", api.post(VIEW, {"id": str(account)}, auth=key, headers=headers)
         )
@@ -65,6 +82,8 @@ async def test_a_query_whose_connection_is_terminated_answers_unavailable(
         (error,) = body["errors"]
         assert error["extensions"] == RETRYABLE and error["path"] == ["account"]
         assert "Unexpected" not in response.text
+        # Counted by the code it was answered with, as the metric says.
+        assert _counted_since(before) == {"UNAVAILABLE": 1}
 
     # The pool replaces the connections it lost: the retry succeeds.
     assert await api.data(VIEW, {"id": str(account)}, auth=key)
@@ -77,7 +96,9 @@ async def test_a_write_cut_by_a_termination_is_unavailable_and_its_retry_counts_
     batch = {"events": [event(account, "e-1", 5), event(account, "e-2", 7)]}
     await api.data(VIEW, {"id": str(account)}, auth=key)
 
+    before = _errors_counted()
     cut = await _during_termination(dsn, "usage_event_ids", api.post(RECORD, batch, auth=key))
+    assert _counted_since(before) == {"UNAVAILABLE": 1}
     retried = await api.data(RECORD, batch, auth=key)
     again = await api.data(RECORD, batch, auth=key)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from benefitgate.graphql.masking import masked
 from benefitgate.telemetry import metrics
 from graphql import GraphQLError, GraphQLSyntaxError
 
@@ -69,7 +70,9 @@ def _record(
         outcome = "error"
     else:
         outcome = "request_error"
-    for error in errors:
+    # By the code each was answered with: a lost database is UNAVAILABLE once masked, and
+    # was INTERNAL as raised (execution hands these steps its errors before masking).
+    for error in masked(errors):
         metrics.error(error_code(error))
     _observe(name, type_label, outcome, seconds)
 
