@@ -77,7 +77,8 @@ ERRORS = Counter(
     "benefitgate_errors_total",
     "Errors answered, by stable code: typed GraphQL errors (NOT_FOUND, QUOTA_EXCEEDED...), "
     "request errors (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED), HTTP refusals "
-    "(UNAUTHENTICATED, BAD_REQUEST, PAYLOAD_TOO_LARGE) and INTERNAL for masked ones.",
+    "(UNAUTHENTICATED, BAD_REQUEST, PAYLOAD_TOO_LARGE), UNAVAILABLE for a lost database and "
+    "INTERNAL for other unexpected ones.",
     ["code"],
 )
 
