@@ -228,7 +228,8 @@ class GraphQLView(JSONParameters, GraphQL[Context, None]):
         """The request's parameters, read as strawberry would read them and past the
         trusted documents' rule for the caller's role (`graphql.known` keeps them under
         the request's bytes); None for a request strawberry must answer (a refusal), or
-        that neither the cache nor the checks could take."""
+        that neither the cache nor a path in front of strawberry (checks, view documents)
+        could take."""
         if front is None and not await self._may_run_ahead(request):
             return None
         return await self.known.read(
