@@ -32,7 +32,7 @@ async def counter_values(
         return {}
     rows = await conn.fetch(
         """
-        select c.account_id, c.metric_key, c.period_start, c.value
+        select c.account_id, c.metric_key, c.period_start, c.value::float8 as value
         from unnest($1::uuid[], $2::text[], $3::timestamptz[])
              as k(account_id, metric_key, period_start)
         join usage_counters c using (account_id, metric_key, period_start)
@@ -41,7 +41,7 @@ async def counter_values(
         [k[1] for k in keys],
         [k[2] for k in keys],
     )
-    return {(r["account_id"], r["metric_key"], r["period_start"]): float(r["value"]) for r in rows}
+    return {(r["account_id"], r["metric_key"], r["period_start"]): r["value"] for r in rows}
 
 
 async def series_many(

@@ -32,8 +32,10 @@ _GRANTS = f"""array(
 # The counters of every period a metric of the account can be in now: the epoch (`never`),
 # the UTC month and the subscription's billing period ($3 holds the first two). The exact
 # key of each limited metric is then picked in Python, as `usage.counter_values` reads it.
+# Values come as float8, which the domain counts in: the same float as the numeric's
+# (both conversions round to the nearest double), without decoding a Decimal first.
 _COUNTERS = """array(
-        select row(c.metric_key, c.period_start, c.value) from usage_counters c
+        select row(c.metric_key, c.period_start, c.value::float8) from usage_counters c
         where c.account_id = a.id
           and c.period_start = any($3::timestamptz[] || s.current_period_start))"""
 _FROM = """
@@ -62,7 +64,7 @@ async def account_parts(
     values = tuple(row)
     counters: dict[CounterKey, float] | None = None
     if values[1] is not None:
-        counters = {(account_id, key, start): float(value) for key, start, value in values[1]}
+        counters = {(account_id, key, start): value for key, start, value in values[1]}
     return AccountParts(
         account=account_of(values[2:]),
         grants=[grant_of(g) for g in values[0]],

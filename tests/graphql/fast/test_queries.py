@@ -2,7 +2,8 @@
 
 Two replicas on one database, one with the path and one without, get the same requests:
 documents generated from the schema (any selection of the read-only roots' types, unions
-through inline fragments, aliases, lists, nested resolvers), from callers of every role,
+through inline fragments, aliases, lists, nested resolvers, arguments of every input type
+the views take, valid or not for their resolvers), from callers of every role,
 for accounts of every standing and for ids unknown or malformed. The fast replica sees
 each request twice: strawberry runs the first (the document is new), the path the second
 when the first ran cleanly. Every answer is the same status, headers and bytes as the
@@ -32,15 +33,22 @@ from benefitgate.graphql.fast.queries import READ_ONLY_ROOTS
 from benefitgate.graphql.schema import build_schema
 from benefitgate.graphql.view import GraphQLView
 from graphql import (
+    GraphQLEnumType,
     GraphQLField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
     GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
     get_named_type,
     is_leaf_type,
     is_required_argument,
+    is_required_input_field,
 )
 from tests.conftest import Api, MakeApi, api_key, frontend_token
 from tests.fixtures import factories
@@ -52,7 +60,8 @@ EXAMPLES = int(os.environ.get("FUZZ_QUERIES", "150"))
 SCHEMA: GraphQLSchema = build_schema(
     max_depth=10, max_tokens=1_000, max_aliases=10, suggestions=False
 )._schema
-# The roots and the variables they take in the generated documents.
+# The roots and the variables they take in the generated documents (a root with none takes
+# literals, as any field does).
 ROOTS = {
     "account": ("($id: ID!)", "account(id: $id)"),
     "accounts": ("($n: Int)", "accounts(first: $n)"),
@@ -129,11 +138,54 @@ def _selection(draw: Draw, type_: GraphQLOutputType, depth: int, aliases: list[i
     for name, field in chosen:
         if aliases[0] < 3 and draw(st.integers(0, 5)) == 0:
             aliases[0] += 1
-            parts.append(
-                f"a{aliases[0]}: {name} {_selection(draw, field.type, depth - 1, aliases)}"
-            )
-        parts.append(f"{name} {_selection(draw, field.type, depth - 1, aliases)}")
+            call = f"a{aliases[0]}: {name}{_arguments(draw, field)}"
+            parts.append(f"{call} {_selection(draw, field.type, depth - 1, aliases)}")
+        call = f"{name}{_arguments(draw, field)}"
+        parts.append(f"{call} {_selection(draw, field.type, depth - 1, aliases)}")
     return "{ " + " ".join(parts) + " }"
+
+
+def _arguments(draw: Draw, field: GraphQLField) -> str:
+    """The field's arguments as literals: every required one, and some of the others."""
+    given = [
+        f"{name}: {_literal(draw, argument.type)}"
+        for name, argument in field.args.items()
+        if is_required_argument(argument) or draw(st.booleans())
+    ]
+    return f"({', '.join(given)})" if given else ""
+
+
+# Values of the scalars the views' arguments take, ordinary and at their edges: an empty
+# string, a key that exists and one that does not, month and year ends, a negative count.
+_SCALARS: dict[str, st.SearchStrategy[str]] = {
+    "Int": st.sampled_from(["0", "1", "2", "20", "-1"]),
+    "Float": st.sampled_from(["0", "1.5", "-2"]),
+    "Boolean": st.sampled_from(["true", "false"]),
+    "String": st.sampled_from(['""', '"pro"', '"api_calls"', '"region"', '"no such"']),
+    "ID": st.sampled_from(['"1"', '"nope"']),
+    "Date": st.sampled_from(['"2026-01-31"', '"2026-02-28"', '"2026-12-31"', '"2027-01-01"']),
+}
+
+
+def _literal(draw: Draw, type_: GraphQLInputType) -> str:
+    """A literal of the input type; some of them invalid for the resolver, none for the
+    schema (a document that does not validate never reaches the path)."""
+    if isinstance(type_, GraphQLNonNull):
+        return _literal(draw, type_.of_type)
+    if isinstance(type_, GraphQLList):
+        items = draw(st.lists(st.just(type_.of_type), max_size=2))
+        return "[" + ", ".join(_literal(draw, item) for item in items) + "]"
+    if isinstance(type_, GraphQLEnumType):
+        return str(draw(st.sampled_from(sorted(type_.values))))
+    if isinstance(type_, GraphQLInputObjectType):
+        fields = [
+            f"{name}: {_literal(draw, field.type)}"
+            for name, field in type_.fields.items()
+            if is_required_input_field(field) or draw(st.booleans())
+        ]
+        return "{" + ", ".join(fields) + "}"
+    assert isinstance(type_, GraphQLScalarType), type_
+    return str(draw(_SCALARS[type_.name]))
 
 
 def _name(pair: tuple[str, GraphQLField]) -> str:
@@ -141,10 +193,7 @@ def _name(pair: tuple[str, GraphQLField]) -> str:
 
 
 def _selectable(field: GraphQLField, depth: int) -> bool:
-    """A field the generated document may select: it takes no required argument, and
-    past the depth allowed, it is a leaf."""
-    if any(is_required_argument(a) for a in field.args.values()):
-        return False
+    """A field the generated document may select: past the depth allowed, a leaf."""
     return depth > 0 or is_leaf_type(get_named_type(field.type))
 
 
@@ -153,6 +202,8 @@ def _document(draw: Draw) -> tuple[str, str]:
     variables, call = ROOTS[root]
     query_type = SCHEMA.query_type
     assert query_type is not None
+    if not variables:
+        call += _arguments(draw, query_type.fields[root])
     selection = _selection(draw, query_type.fields[root].type, draw(st.integers(1, 3)), [0])
     return root, f"query Q{variables} {{ {call} {selection} }}"
 

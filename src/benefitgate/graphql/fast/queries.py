@@ -59,6 +59,7 @@ from graphql.pyutils import Path
 from benefitgate.api.context import Context
 from benefitgate.auth.principals import Role
 from benefitgate.graphql.cost import request_cost_error
+from benefitgate.graphql.fast.direct import direct_resolver
 from benefitgate.graphql.fast.executor import PlainFieldExecutor, plain_attribute
 from benefitgate.graphql.known import Known
 from benefitgate.graphql.steps import Limits
@@ -285,14 +286,24 @@ class _Directives(Visitor):
 class _Step:
     """One field of a selection, worked out once per document."""
 
-    __slots__ = ("attribute", "definition", "details", "leaf", "name", "nodes")
+    __slots__ = ("attribute", "definition", "details", "direct", "leaf", "name", "nodes")
 
     def __init__(
-        self, name: str, definition: GraphQLField | None, details: FieldDetailsList
+        self,
+        name: str,
+        definition: GraphQLField | None,
+        details: FieldDetailsList,
+        schema: GraphQLSchema,
     ) -> None:
         self.name = name  # the response name
         self.definition = definition  # None for __typename
         self.attribute = plain_attribute(definition)  # None when it has a resolver
+        # Its resolver, called without strawberry's wrapper where that is the same call.
+        self.direct = (
+            direct_resolver(definition, schema)
+            if definition is not None and self.attribute is None
+            else None
+        )
         self.details = details
         self.nodes = [d.node for d in details]
         # A plain attribute whose values are leaves: completed with no path or info.
@@ -390,7 +401,7 @@ class _Walk:
                 if step.attribute is None:
                     guarded = nullable or not isinstance(return_type, GraphQLNonNull)
                     try:
-                        value = self._resolve(definition, step.details, source, info)
+                        value = self._resolve(step, source, info)
                     except Exception as error:
                         raise _raised(error, step.nodes, field_path, guarded) from error
                     if self.is_awaitable(value):
@@ -416,14 +427,9 @@ class _Walk:
             return result
         return self._gathered(result, waiting)
 
-    def _resolve(
-        self,
-        definition: GraphQLField,
-        details: FieldDetailsList,
-        source: Any,
-        info: _Info,
-    ) -> Any:
-        first = details[0]
+    def _resolve(self, step: _Step, source: Any, info: _Info) -> Any:
+        definition, first = step.definition, step.details[0]
+        assert definition is not None
         if first.fragment_variable_values is not None:
             raise _Unanswered
         arguments = (
@@ -433,6 +439,8 @@ class _Walk:
             if definition.args or first.node.arguments
             else {}
         )
+        if step.direct is not None:
+            return step.direct(source, info, arguments)
         resolve = definition.resolve or self.executor.field_resolver
         return resolve(source, info, **arguments)
 
@@ -566,12 +574,12 @@ def _plan_of(
     for name, details in grouped.items():
         field_name = details[0].node.name.value
         if field_name == _TYPENAME:
-            plan.append(_Step(name, None, details))
+            plan.append(_Step(name, None, details, schema))
             continue
         definition = schema.get_field(object_type, field_name)
         if definition is None:
             raise _Unanswered
-        plan.append(_Step(name, definition, details))
+        plan.append(_Step(name, definition, details, schema))
     return plan
 
 
