@@ -129,7 +129,7 @@ async def lean_without_graphql(state: AppState, key: str, account_id: str) -> by
     context = Context(_REQUEST, principal, state.pool, now, state.shared, live=state.hub)
     uuid = UUID(account_id)
     try:
-        await load_account_parts(context, uuid, usage=True)
+        await load_account_parts(context, uuid, grants=True, usage=True)
         account = await visible_account(SimpleNamespace(context=context), uuid)  # type: ignore[arg-type]
         catalog = await catalog_of(context)
         rows = await context.loader(Loaders).usage_by_account.load(uuid)

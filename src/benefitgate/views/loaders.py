@@ -72,20 +72,26 @@ class Loaders:
         )
 
 
-async def load_account_parts(context: Context, account_id: UUID, *, usage: bool) -> None:
-    """Read the account with its grants (and, with `usage`, its current counters) in one
-    statement, and prime the request's loaders with them: the account's (None when there is
-    no such account), its grants and its usage rows then cost no statement of their own.
-    The caller still checks access (`visible_account`), which reads the primed account."""
+async def load_account_parts(
+    context: Context, account_id: UUID, *, grants: bool, usage: bool
+) -> None:
+    """Read the account, with `grants` its grants, and with `usage` its grants and current
+    counters, in one statement, and prime the request's loaders with them: the account's
+    (None when there is no such account), its grants and its usage rows then cost no
+    statement of their own (nor a batch of the account loader's, a task and a turn of the
+    event loop). The caller still checks access (`visible_account`), which reads the
+    primed account."""
     catalog = await catalog_of(context)  # before the connection: it may read the catalog
     async with context.db.acquire() as conn:
-        parts = await account_parts(conn, account_id, context.now, counters=usage)
+        parts = await account_parts(conn, account_id, context.now, grants=grants, counters=usage)
     if parts is None:
         context.loader(account_loader).prime(account_id, None)
         return
     # As the account loader answers: the subscription as it stands now (`account_as_of`).
     account = account_as_of(parts.account, catalog, context.now)
     context.loader(account_loader).prime(account_id, account)
+    if parts.grants is None:
+        return
     loaders = context.loader(Loaders)
     loaders.grants_by_account.prime(account_id, parts.grants)
     reads = context.loader(Reads)

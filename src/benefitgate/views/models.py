@@ -18,10 +18,11 @@ __all__ = ["AccountParts", "LimitRaise", "MetricUsage", "NextTier"]
 @dataclass(frozen=True, slots=True)
 class AccountParts:
     """An account read with the parts of its view a document selects, in one statement:
-    its current grants, and (for usage) its counters by (account, metric, period start)."""
+    its current grants (None: not read), and (for usage) its counters by (account, metric,
+    period start)."""
 
     account: Account
-    grants: list[Grant]
+    grants: list[Grant] | None
     counters: dict[tuple[UUID, str, datetime], float] | None
 
 

@@ -41,6 +41,7 @@ _COUNTERS = """array(
 _FROM = """
     from accounts a left join subscriptions s on s.account_id = a.id
     where a.id = $1"""
+_ALONE = f"select null, null, {ACCOUNT_COLUMNS} {_FROM}"
 _WITH_GRANTS = f"select {_GRANTS}, null, {ACCOUNT_COLUMNS} {_FROM}"
 _WITH_USAGE = f"select {_GRANTS}, {_COUNTERS}, {ACCOUNT_COLUMNS} {_FROM}"
 
@@ -50,12 +51,16 @@ async def account_parts(
     account_id: UUID,
     now: datetime,
     *,
+    grants: bool,
     counter_starts: Sequence[datetime] | None,
 ) -> AccountParts | None:
-    """The account with its subscription and current grants (at `now`), and, unless
-    `counter_starts` is None, its counters of those period starts and of its billing
-    period's, in one statement; None when there is no such account."""
-    if counter_starts is None:
+    """The account with its subscription and partners, with `grants` its current grants
+    (at `now`), and, unless `counter_starts` is None, its grants and its counters of those
+    period starts and of its billing period's, in one statement; None when there is no such
+    account."""
+    if counter_starts is None and not grants:
+        row = await conn.fetchrow(_ALONE, account_id)
+    elif counter_starts is None:
         row = await conn.fetchrow(_WITH_GRANTS, account_id, now)
     else:
         row = await conn.fetchrow(_WITH_USAGE, account_id, now, list(counter_starts))
@@ -67,6 +72,6 @@ async def account_parts(
         counters = {(account_id, key, start): value for key, start, value in values[1]}
     return AccountParts(
         account=account_of(values[2:]),
-        grants=[grant_of(g) for g in values[0]],
+        grants=None if values[0] is None else [grant_of(g) for g in values[0]],
         counters=counters,
     )

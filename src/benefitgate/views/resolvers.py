@@ -46,11 +46,11 @@ async def _accounts(info: Info, ids: list[UUID], *, with_next_tier: bool = True)
 
 
 async def _read_selected_parts(info: Info, account_id: UUID, selected: set[str]) -> None:
-    """When the document selects the account's grants or usage, read them with the account
-    in one statement (the account alone is read by `visible_account`)."""
-    if not GRANT_FIELDS.isdisjoint(selected):
-        usage = not USAGE_FIELDS.isdisjoint(selected)
-        await load_account_parts(info.context, account_id, usage=usage)
+    """Read the account with the parts of it the document selects (its grants, its usage)
+    in one statement, for `visible_account` and the fields below to find."""
+    grants = not GRANT_FIELDS.isdisjoint(selected)
+    usage = not USAGE_FIELDS.isdisjoint(selected)  # usage needs the grants too
+    await load_account_parts(info.context, account_id, grants=grants, usage=usage)
 
 
 @strawberry.type

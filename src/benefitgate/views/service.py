@@ -56,10 +56,13 @@ def usage_from(
 
 
 async def account_parts(
-    conn: asyncpg.Connection, account_id: UUID, now: datetime, *, counters: bool
+    conn: asyncpg.Connection, account_id: UUID, now: datetime, *, grants: bool, counters: bool
 ) -> AccountParts | None:
-    """The account with its subscription and its grants in force or starting later, and
-    with `counters`, every counter `usage_from` may need at `now` (those of any period a
-    metric can be in: the epoch, the UTC month, the billing period); one statement."""
+    """The account with its subscription, with `grants` or `counters` its grants in force
+    or starting later, and with `counters` every counter `usage_from` may need at `now`
+    (those of any period a metric can be in: the epoch, the UTC month, the billing
+    period); one statement."""
     starts = (EPOCH, calendar_month(now).start) if counters else None
-    return await repository.account_parts(conn, account_id, now, counter_starts=starts)
+    return await repository.account_parts(
+        conn, account_id, now, grants=grants, counter_starts=starts
+    )
