@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from functools import partial
+from functools import cached_property, partial
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -39,37 +39,47 @@ SeriesKey = tuple[UUID, date, date, Bucket]  # an account, the range's first and
 
 class Loaders:
     """The view's loaders of one request: `context.loader(Loaders)`. Each part of the view
-    is loaded only when the document selects it: an account's name reads no grants."""
+    is loaded only when the document selects it: an account's name reads no grants. Each
+    loader is made when first used (most documents use two or three of them)."""
 
     def __init__(self, context: Context) -> None:
-        db, now, catalog_cache = context.db, context.now, context.shared.get(CatalogCache)
-        # Load functions are partials, not bound methods: a loader referring back to its
-        # owner is a reference cycle, and every request's values would then wait for the
-        # cyclic garbage collector.
-        self.grants_by_account = DataLoader[UUID, list[Grant]](load_fn=partial(_grants, db, now))
-        self.usage_by_account = DataLoader[UUID, tuple[MetricUsage, ...]](
-            load_fn=partial(
-                _usage,
-                db,
-                catalog_cache,
-                now,
-                context.loader(account_loader),
-                self.grants_by_account,
-            )
+        # The context's parts, not the context: it holds this object, and a cycle would
+        # leave each request's values to the cyclic garbage collector. For the same reason
+        # load functions are partials, not bound methods of this object.
+        self._db, self._now = context.db, context.now
+        self._catalogs = context.shared.get(CatalogCache)
+        self._accounts = context.loader(account_loader)
+
+    @cached_property
+    def grants_by_account(self) -> DataLoader[UUID, list[Grant]]:
+        return DataLoader(load_fn=partial(_grants, self._db, self._now))
+
+    @cached_property
+    def usage_by_account(self) -> DataLoader[UUID, tuple[MetricUsage, ...]]:
+        load = partial(
+            _usage, self._db, self._catalogs, self._now, self._accounts, self.grants_by_account
         )
-        self.target_progress_by_account = DataLoader[UUID, list[TargetProgress]](
-            load_fn=partial(_target_progress, db, catalog_cache, now)
-        )
-        self.seats_by_account = DataLoader[UUID, list[SeatAssignment]](load_fn=partial(_seats, db))
-        self.milestone_standing_by_account = DataLoader[UUID, Standing](
-            load_fn=partial(_standings, db, now)
-        )
-        self.usage_series_by_account = DataLoader[SeriesKey, list[list[SeriesPoint]]](
-            load_fn=partial(_usage_series, db, self.usage_by_account)
-        )
-        self.suggestion_by_account = DataLoader[UUID, Suggestion | None](
-            load_fn=partial(_suggestions, db)
-        )
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def target_progress_by_account(self) -> DataLoader[UUID, list[TargetProgress]]:
+        return DataLoader(load_fn=partial(_target_progress, self._db, self._catalogs, self._now))
+
+    @cached_property
+    def seats_by_account(self) -> DataLoader[UUID, list[SeatAssignment]]:
+        return DataLoader(load_fn=partial(_seats, self._db))
+
+    @cached_property
+    def milestone_standing_by_account(self) -> DataLoader[UUID, Standing]:
+        return DataLoader(load_fn=partial(_standings, self._db, self._now))
+
+    @cached_property
+    def usage_series_by_account(self) -> DataLoader[SeriesKey, list[list[SeriesPoint]]]:
+        return DataLoader(load_fn=partial(_usage_series, self._db, self.usage_by_account))
+
+    @cached_property
+    def suggestion_by_account(self) -> DataLoader[UUID, Suggestion | None]:
+        return DataLoader(load_fn=partial(_suggestions, self._db))
 
 
 async def load_account_parts(

@@ -37,8 +37,8 @@ class Window:
 
 def _given(info: Info, **given: Any) -> str:
     calls: Calls = info.context["calls"]
-    calls.append((info.field_name, given))
-    return info.field_name
+    calls.append((str(info.path.key), given))
+    return str(info.path.key)
 
 
 KEY = strawberry.ID("k")
@@ -74,6 +74,10 @@ class Query:
         return _given(info, shades=shades, named=named)
 
     @strawberry.field
+    def maybe(self, info: Info, note: strawberry.Maybe[str | None] = None) -> str:
+        return _given(info, note=note)
+
+    @strawberry.field
     async def later(self, info: Info, n: int = 3) -> str:
         return _given(info, n=n)
 
@@ -88,8 +92,10 @@ class Query:
 
 
 DOCUMENT = """query($n: Int!, $w: Window) {
-  scalars(n: $n, label: "x") rooted parented window(window: $w)
-  shades(shades: [DARK, LIGHT], named: ["a"]) later unbound extended
+  scalars(n: $n, label: "x") defaults: scalars(n: 1) rooted parented
+  window(window: $w) noWindow: window nullWindow: window(window: null)
+  shades(shades: [DARK, LIGHT], named: ["a"]) unnamed: shades(shades: [], named: null)
+  maybe noMaybe: maybe(note: null) someMaybe: maybe(note: "x") later unbound extended
 }"""
 VARIABLES = {"n": 7, "w": {"firstDay": "2026-12-31", "shade": "DARK"}}
 
@@ -105,7 +111,7 @@ async def test_a_resolver_called_directly_gets_what_strawberrys_wrapper_gives_it
         def resolve(
             self, _next: Any, root: Any, info: GraphQLResolveInfo[Any], *args: str, **kwargs: Any
         ) -> Any:
-            seen[info.field_name] = info, kwargs
+            seen[str(info.path.key)] = info, kwargs
             return _next(root, info, *args, **kwargs)
 
     schema = strawberry.Schema(query=Query, extensions=[Recorded])
@@ -120,7 +126,7 @@ async def test_a_resolver_called_directly_gets_what_strawberrys_wrapper_gives_it
     wrapped = dict(calls)
     calls.clear()
     for name, (info, arguments) in seen.items():
-        definition = query_type.fields[name]
+        definition = query_type.fields[info.field_name]
         direct = direct_resolver(definition, schema._schema)
         if name == "extended":
             assert direct is None  # its extension runs in the wrapper

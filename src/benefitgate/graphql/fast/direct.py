@@ -9,9 +9,9 @@ extensions) and no exception handler for its type, all that comes down to the `I
 the arguments by their Python names, and the function called with the source as `self`,
 `root` or `parent`, whichever it asks for. That is what `DirectResolver` does; the walk
 (`fast.queries`) calls it in place of the field's `resolve`, and keeps the wrapper for any
-other field. Arguments of scalar types reach a resolver as graphql-core coerced them
-(strawberry's conversion returns a leaf's value as it is); any other argument is converted
-by strawberry's own `convert_arguments`.
+other field. Arguments of scalar types, and nulls for optional ones, reach a resolver as
+graphql-core coerced them (strawberry's conversion returns those as they are); when any
+other is given, strawberry's own `convert_arguments` converts them all.
 
 This follows strawberry's internals as of the version pinned in pyproject.toml; the view
 documents' property test (tests/graphql/fast/test_queries.py) compares every answer with
@@ -27,7 +27,7 @@ import strawberry
 from strawberry.relay.types import GlobalID
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_arguments
-from strawberry.types.base import StrawberryOptional
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional
 from strawberry.types.field import StrawberryField
 
 from graphql import (
@@ -50,7 +50,7 @@ class DirectResolver:
         "_function",
         "_info_class",
         "_info_name",
-        "_scalar_names",
+        "_names",
         "_schema",
         "_self",
         "_source_names",
@@ -72,30 +72,30 @@ class DirectResolver:
         )
         self._info_name = None if resolver.info_parameter is None else resolver.info_parameter.name
         self._arguments = field.arguments
-        # GraphQL name -> Python name when every argument is of a scalar type, whose value
-        # is the one graphql-core coerced; None: strawberry converts them (input types,
-        # lists, enums, and relay's GlobalID, which travels as an ID).
-        scalars = all(
-            isinstance(get_nullable_type(a.type), GraphQLScalarType)
-            for a in definition.args.values()
-        ) and not any(_unwrapped(a.type) is GlobalID for a in field.arguments)
+        # By GraphQL name, the Python name of each argument, and whether its value passes
+        # as graphql-core coerced it: a scalar's does (strawberry's conversion returns a
+        # leaf's value as it is), but for relay's GlobalID, which travels as an ID, and a
+        # Maybe, which strawberry wraps in `Some`. The others (input types, lists, enums)
+        # are converted by strawberry, except a null for an Optional: it stays None.
         names = schema.config.name_converter
-        self._scalar_names = (
-            {names.from_argument(a): str(a.python_name) for a in field.arguments}
-            if scalars
-            else None
-        )
+        self._names: dict[str, tuple[str, bool, bool]] = {}
+        for argument in field.arguments:
+            name = names.from_argument(argument)
+            maybe = isinstance(argument.type, StrawberryMaybe)
+            as_is = (
+                isinstance(get_nullable_type(definition.args[name].type), GraphQLScalarType)
+                and _unwrapped(argument.type) is not GlobalID
+                and not maybe
+            )
+            null_as_is = isinstance(argument.type, StrawberryOptional) and not maybe
+            self._names[name] = (str(argument.python_name), as_is, null_as_is)
 
     def __call__(
         self, source: Any, info: GraphQLResolveInfo[Any], arguments: dict[str, Any]
     ) -> Any:
         strawberry_info = self._info_class(_raw_info=info, _field=self._field)
-        if not arguments:
-            kwargs: dict[str, Any] = {}
-        elif self._scalar_names is not None:
-            names = self._scalar_names
-            kwargs = {names[name]: value for name, value in arguments.items()}
-        else:
+        kwargs = self._as_they_are(arguments)
+        if kwargs is None:
             kwargs = convert_arguments(
                 arguments,
                 self._arguments,
@@ -110,6 +110,16 @@ class DirectResolver:
         if self._self:
             return self._function(source, **kwargs)
         return self._function(**kwargs)
+
+    def _as_they_are(self, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        """The arguments by Python name when none needs converting; else None."""
+        kwargs = {}
+        for name, value in arguments.items():
+            python_name, as_is, null_as_is = self._names[name]
+            if not (as_is or (null_as_is and value is None)):
+                return None
+            kwargs[python_name] = value
+        return kwargs
 
 
 def _unwrapped(type_: Any) -> Any:
