@@ -161,6 +161,19 @@ class Api:
 MakeApi = Callable[..., contextlib.AbstractAsyncContextManager[Api]]
 
 
+class SocketLikeTransport(httpx.ASGITransport):
+    """The ASGI transport, with the response handed over a turn of the event loop after
+    the app sent it, as a socket hands it to a real client. In process the app can answer
+    and the test go on within one turn; what the request scheduled for the next one (such
+    as asyncpg's query loggers, which it calls with `call_soon`) would then land in the
+    test's next step instead."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        await asyncio.sleep(0)
+        return response
+
+
 @pytest.fixture
 def make_api(dsn: str, settings: Settings, clock: FixedClock) -> MakeApi:
     @contextlib.asynccontextmanager
@@ -171,7 +184,7 @@ def make_api(dsn: str, settings: Settings, clock: FixedClock) -> MakeApi:
             replace(settings, **overrides), dsn, clock=app_clock, on_connect=on_connect
         )
         async with LifespanManager(app) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
+            transport = SocketLikeTransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield Api(client, app)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
@@ -110,3 +113,50 @@ async def test_every_connection_counts_dates_in_utc_whatever_the_database_s_time
             await pool.close()
     finally:
         await conn.execute(f'alter database "{name}" reset timezone')
+
+
+async def _tasks_made_by(action: Callable[[], Awaitable[None]]) -> int:
+    """How many tasks `action` starts (asyncpg's release shields its work in one)."""
+    loop = asyncio.get_running_loop()
+    made = 0
+    before = loop.get_task_factory()
+
+    def counted(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        nonlocal made
+        made += 1
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counted)
+    try:
+        await action()
+    finally:
+        loop.set_task_factory(before)
+    return made
+
+
+async def test_a_clean_connection_goes_back_to_the_pool_without_a_task_of_its_own(
+    dsn: str,
+) -> None:
+    pool = await db.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        conn = await pool.acquire()
+        backend = await conn.fetchval("select pg_backend_pid()")
+        assert await _tasks_made_by(lambda: pool.release(conn)) == 0
+        assert pool.get_idle_size() == 1
+        async with pool.acquire() as again:  # the same connection, and usable
+            assert await again.fetchval("select pg_backend_pid()") == backend
+    finally:
+        await pool.close()
+
+
+async def test_an_expired_connection_is_closed_on_release_and_replaced(dsn: str) -> None:
+    pool = await db.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        conn = await pool.acquire()
+        backend = await conn.fetchval("select pg_backend_pid()")
+        await pool.expire_connections()
+        await pool.release(conn)
+        async with pool.acquire() as again:
+            assert await again.fetchval("select pg_backend_pid()") != backend
+    finally:
+        await pool.close()

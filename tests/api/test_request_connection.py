@@ -89,6 +89,7 @@ async def test_a_release_runs_no_statement_and_rolls_back_an_open_transaction(
     try:
         async with pool.acquire() as conn:
             await conn.execute("select 1")
+        await asyncio.sleep(0)  # asyncpg calls its query loggers a turn of the loop later
         assert statements == ["select 1"]  # asyncpg's default reset would follow it
         conn = await pool.acquire()
         transaction = conn.transaction()

@@ -35,7 +35,10 @@ AccountsResult = Annotated[
 async def _accounts(info: Info, ids: list[UUID], *, with_next_tier: bool = True) -> list[Account]:
     """The views of accounts the caller may see (all of `ids`), loaded by `visible_account`
     or in one statement here."""
-    loaded = await info.context.loader(account_loader).load_many(ids)
+    accounts = info.context.loader(account_loader)
+    # One account's load awaited alone: `load_many` gathers, and a gathered future, even
+    # one already loaded, completes a turn of the event loop later.
+    loaded = [await accounts.load(ids[0])] if len(ids) == 1 else await accounts.load_many(ids)
     catalog = await catalog_of(info.context)
     now = info.context.now
     return [

@@ -313,7 +313,9 @@ async def _groups(
 ) -> dict[str, list[GroupValue]]:
     """Each metric's groups of `by` in its period, for the metrics that group by all of
     `by`; one statement for every account of the request."""
-    grouped = [u for u in rows if by and set(by) <= set(u.metric.group_by)]
+    if not by:
+        return {}
+    grouped = [u for u in rows if set(by) <= set(u.metric.group_by)]
     keys = [((account_id, u.metric.key, u.period_start, u.metric.aggregation), by) for u in grouped]
     values = await info.context.loader(group_values_loader).load_many(keys)
     return {u.metric.key: found for u, found in zip(grouped, values, strict=True)}
