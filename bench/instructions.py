@@ -79,16 +79,20 @@ def database() -> tuple[str, str]:
 
 def count(source: str, label: str, dsn: str, key: str) -> float:
     """Instructions a request of `label` costs the app of `source`, under callgrind."""
-    out = Path(tempfile.mkdtemp()) / "callgrind.out"
+    work = Path(tempfile.mkdtemp())
+    out, errors = work / "callgrind.out", work / "stderr"
     env = {**os.environ, "PYTHONPATH": f"{source}:{HERE}", "BENCH_DSN": dsn, "BENCH_KEY": key}
     args = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
     args += [sys.executable, __file__, "--serve", label, str(REQUESTS)]
-    pipe, quiet = subprocess.PIPE, subprocess.DEVNULL
-    child = subprocess.Popen(args, env=env, stdin=pipe, stdout=pipe, stderr=quiet)
+    pipe = subprocess.PIPE
+    with errors.open("wb") as stderr:
+        child = subprocess.Popen(args, env=env, stdin=pipe, stdout=pipe, stderr=stderr)
     try:
         converse(child, "ready", "go", on=True)  # counted from here
         converse(child, "done", "end", on=False)  # to here
         child.wait(timeout=300)
+    except RuntimeError as failed:
+        raise RuntimeError(f"{failed}; its stderr ends:\n{errors.read_text()[-2000:]}") from None
     finally:
         if child.poll() is None:
             child.kill()
@@ -123,10 +127,8 @@ async def serve(label: str, requests: int) -> None:
     base = Settings.from_env()
     fields = {name: getattr(base, name) for name in base.__dataclass_fields__}
     quiet = {"log_level": "WARNING", "response_cache": False, "redis_url": None}
-    settings = Settings(
-        **{**fields, **quiet, "database_url": dsn, "data_dir": Path(tempfile.mkdtemp())},
-        scheduler_seconds=0,
-    )
+    quiet |= {"scheduler_seconds": 0, "data_dir": Path(tempfile.mkdtemp())}
+    settings = Settings(**{**fields, **quiet, "database_url": dsn})
     ids = sorted(await ids_of(dsn))[:WARM]
     bodies = [json.dumps({"query": DOCUMENTS[label], "variables": {"id": a}}).encode() for a in ids]
     chosen = random.Random(7)  # the same requests for every tree
