@@ -9,7 +9,8 @@ rest. The document is parsed once per text; each request's variables are coerced
 graphql-core's executor (`PlainFieldExecutor.build`, so resolvers get the same values);
 every resolver is called as graphql-core calls it (the field's own `resolve`, which is
 strawberry's wrapper, with a resolve info built by the same executor and the arguments
-from `get_argument_values`); sibling fields that wait are awaited together, as
+from `get_argument_values`), or, where the wrapper would only call it, as the wrapper
+calls it (`fast.direct`); sibling fields that wait are awaited together, as
 graphql-core gathers them, so DataLoaders batch as they do there. Plain attributes are
 read directly, leaves serialised by their type, abstract types resolved by the type's own
 `resolve_type`.
